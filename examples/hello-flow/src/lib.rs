@@ -1,0 +1,1 @@
+//! hello-flow (work in progress).

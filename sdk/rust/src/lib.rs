@@ -1,0 +1,1 @@
+//! Switchyard plugin SDK (work in progress).
