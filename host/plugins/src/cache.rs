@@ -1,0 +1,262 @@
+//! Loading uploads: checks, compilation, and the compiled-component cache.
+//!
+//! Compiled components are keyed by sha256 of the upload plus the engine's
+//! precompile-compatibility hash. The optional on-disk cache only ever
+//! deserializes files this host wrote: every file ends with a sha256 of a
+//! secret kept in the same directory and the file body, and a file without
+//! the right tag is ignored (and recompiled), never deserialized.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::validate::{self, World};
+
+/// Why an upload was refused. Every message says what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Not WebAssembly at all.
+    #[error("not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    /// A core module (needs to be turned into a component first).
+    #[error(
+        "this is a core WebAssembly module, not a component (build for wasm32-wasip2 or run `wasm-tools component new`)"
+    )]
+    CoreModule,
+    /// Larger than the host accepts.
+    #[error("component is {size} bytes, larger than the {max} bytes allowed")]
+    TooLarge {
+        /// Upload size.
+        size: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// Exports none of the Switchyard world interfaces.
+    #[error(
+        "component exports no Switchyard plugin interface (switchyard:plugin/flow, strategy, crm or reporting @0.1.x); it exports: {exports}"
+    )]
+    UnknownWorld {
+        /// What it exports instead.
+        exports: String,
+    },
+    /// Exports the interfaces of several worlds.
+    #[error("component exports the interfaces of several worlds ({worlds}); a plugin targets one")]
+    SeveralWorlds {
+        /// The worlds found.
+        worlds: String,
+    },
+    /// Imports something its world may not use.
+    #[error("a {world} plugin may not import {import} ({why})")]
+    ForbiddenImport {
+        /// The component's world.
+        world: World,
+        /// The refused import.
+        import: String,
+        /// Why.
+        why: String,
+    },
+    /// wasmtime refused to compile it.
+    #[error("component failed to compile: {0}")]
+    Compile(String),
+}
+
+/// A validated, compiled component, shared by every tenant that installs
+/// the same bytes.
+pub struct LoadedComponent {
+    pub(crate) component: Component,
+    world: World,
+    sha256: [u8; 32],
+    size: usize,
+}
+
+impl LoadedComponent {
+    /// The world it targets.
+    pub fn world(&self) -> World {
+        self.world
+    }
+    /// sha256 of the uploaded bytes.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+    /// sha256 of the uploaded bytes, lower-case hex.
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.sha256)
+    }
+    /// Size of the upload, bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl std::fmt::Debug for LoadedComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedComponent")
+            .field("world", &self.world)
+            .field("sha256", &self.sha256_hex())
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+/// The component cache: in memory, optionally backed by a directory.
+pub(crate) struct ComponentCache {
+    engine: Engine,
+    max_bytes: usize,
+    engine_hash: String,
+    memory: Mutex<HashMap<[u8; 32], Arc<LoadedComponent>>>,
+    disk: Option<DiskCache>,
+}
+
+struct DiskCache {
+    dir: PathBuf,
+    secret: [u8; 32],
+}
+
+impl ComponentCache {
+    pub(crate) fn new(
+        engine: Engine,
+        max_bytes: usize,
+        dir: Option<&Path>,
+    ) -> std::io::Result<Self> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        let engine_hash = format!("{:016x}", h.finish());
+        let disk = dir.map(DiskCache::open).transpose()?;
+        Ok(Self {
+            engine,
+            max_bytes,
+            engine_hash,
+            memory: Mutex::new(HashMap::new()),
+            disk,
+        })
+    }
+
+    /// Checks, compiles (or finds) and validates `bytes`.
+    pub(crate) fn load(&self, bytes: &[u8]) -> Result<Arc<LoadedComponent>, LoadError> {
+        check_header(bytes, self.max_bytes)?;
+        let sha256: [u8; 32] = Sha256::digest(bytes).into();
+        if let Some(hit) = self
+            .memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&sha256)
+        {
+            return Ok(hit.clone());
+        }
+        let file = format!("{}-{}.cwasm", hex::encode(sha256), self.engine_hash);
+        let component = match self.disk.as_ref().and_then(|d| d.read(&self.engine, &file)) {
+            Some(c) => c,
+            None => {
+                let c = Component::new(&self.engine, bytes)
+                    .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+                if let Some(d) = &self.disk
+                    && let Err(e) = d.write(&c, &file)
+                {
+                    tracing::warn!(error = %e, "could not write the compiled component cache");
+                }
+                c
+            }
+        };
+        let world = validate::check_component(&self.engine, &component)?;
+        let loaded = Arc::new(LoadedComponent {
+            component,
+            world,
+            sha256,
+            size: bytes.len(),
+        });
+        self.memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sha256, loaded.clone());
+        Ok(loaded)
+    }
+}
+
+/// Cheap checks before handing bytes to the compiler.
+fn check_header(bytes: &[u8], max: usize) -> Result<(), LoadError> {
+    if bytes.len() > max {
+        return Err(LoadError::TooLarge {
+            size: bytes.len(),
+            max,
+        });
+    }
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(LoadError::NotAComponent(
+            "it does not start with the WebAssembly magic bytes".into(),
+        ));
+    }
+    // Bytes 4..8: version + layer. Core modules are version 1 layer 0;
+    // components are layer 1.
+    match bytes[4..8] {
+        [1, 0, 0, 0] => Err(LoadError::CoreModule),
+        [_, _, 1, 0] => Ok(()),
+        _ => Err(LoadError::NotAComponent(
+            "unknown WebAssembly version/layer in the header".into(),
+        )),
+    }
+}
+
+const SECRET_FILE: &str = "cache-secret";
+
+impl DiskCache {
+    fn open(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(SECRET_FILE);
+        let secret = match std::fs::read(&path) {
+            Ok(s) if s.len() == 32 => s.try_into().expect("length checked"),
+            _ => {
+                // Not cryptographic randomness, but unique and unguessable
+                // enough to tell our own files from anything dropped here.
+                let seed = format!(
+                    "{:?}{:?}{}",
+                    std::time::SystemTime::now(),
+                    std::thread::current().id(),
+                    std::process::id()
+                );
+                let secret: [u8; 32] = Sha256::digest(seed.as_bytes()).into();
+                std::fs::write(&path, secret)?;
+                secret
+            }
+        };
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            secret,
+        })
+    }
+
+    fn tag(&self, body: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.secret);
+        h.update(body);
+        h.update(self.secret);
+        h.finalize().into()
+    }
+
+    fn read(&self, engine: &Engine, file: &str) -> Option<Component> {
+        let data = std::fs::read(self.dir.join(file)).ok()?;
+        let (body, tag) = data.split_at_checked(data.len().checked_sub(32)?)?;
+        if self.tag(body) != tag {
+            tracing::warn!(file, "ignoring a cached component this host did not write");
+            return None;
+        }
+        // SAFETY: `body` was produced by `Component::serialize` of this
+        // host's engine (the tag proves it was written with our secret) and
+        // the file name carries the engine compatibility hash.
+        unsafe { Component::deserialize(engine, body) }.ok()
+    }
+
+    fn write(&self, component: &Component, file: &str) -> wasmtime::Result<()> {
+        let mut body = component.serialize()?;
+        let tag = self.tag(&body);
+        body.extend_from_slice(&tag);
+        let tmp = self.dir.join(format!("{file}.tmp"));
+        std::fs::write(&tmp, &body)?;
+        std::fs::rename(&tmp, self.dir.join(file))?;
+        Ok(())
+    }
+}

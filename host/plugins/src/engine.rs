@@ -1,0 +1,78 @@
+//! The process-wide wasmtime [`Engine`] and its epoch ticker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::limits::HostConfig;
+
+/// Core instances a single Rust/wasip2 component is made of (main module,
+/// libc shims, adapter glue); generous so that other toolchains fit too.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 20;
+/// Memories / tables per component: one real memory, a few shim tables.
+const MEMORIES_PER_COMPONENT: u32 = 2;
+const TABLES_PER_COMPONENT: u32 = 8;
+
+/// Builds the engine: component model, async, pooling allocator sized from
+/// `cfg`, copy-on-write memory images, epoch interruption.
+pub(crate) fn build_engine(cfg: &HostConfig) -> wasmtime::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    let n = cfg.max_instances.max(1);
+    pool.total_component_instances(n)
+        .total_core_instances(n * CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(n * MEMORIES_PER_COMPONENT)
+        .total_tables(n * TABLES_PER_COMPONENT)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .max_memory_size(cfg.max_memory_bytes)
+        .table_elements(cfg.max_table_elements)
+        // Async stacks come from the pool as well: one per live instance.
+        .total_stacks(n);
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .memory_init_cow(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config)
+}
+
+/// Advances the engine's epoch every `tick` on a background thread, until
+/// dropped. A thread (not a tokio task) so that the ticker runs even when
+/// every runtime worker is busy running guests.
+pub(crate) struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: Engine, tick: std::time::Duration) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("switchyard-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Running one plugin call: a fresh `Store` with the tenant's limits, the
+//! instantiation from the version's `InstancePre`, the call, and the
+//! mapping of whatever went wrong to a [`PluginFailure`].
+//!
+//! Limits applied to every invocation:
+//! * CPU: epoch deadline of one tick, re-armed by a callback that counts
+//!   ticks of guest execution (see [`crate::state::CpuMeter`] for why host
+//!   calls are not counted) and traps past the budget. The callback yields
+//!   to the executor at every tick, so a busy guest never starves the
+//!   runtime and the wall-clock timeout can fire.
+//! * Wall clock: `tokio::time::timeout` around instantiate + call.
+//! * Memory: the store's limiter (and the pool's maximum).
+//! * Host DoS: `set_hostcall_fuel` bounds bytes per host call.
+//! * Concurrency: a per-tenant semaphore; none free is `Overloaded`.
+//!
+//! The store is dropped at the end of every invocation, failed or not, so
+//! nothing of a trapped or timed-out instance survives.
+
+use std::future::Future;
+
+use wasmtime::component::Instance;
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use crate::PluginFailure;
+use crate::bindings::flow_types::{Decision, Event};
+use crate::bindings::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
+use crate::bindings::reporting::Notice;
+use crate::bindings::types::{CallRecord, CallSnapshot, Contact};
+use crate::output;
+use crate::registry::{Pinned, RoleExports};
+use crate::state::PluginState;
+use crate::tenant::TenantRuntime;
+use crate::validate::World;
+
+/// Longest trap message kept.
+const TRAP_MESSAGE_BYTES: usize = 2048;
+
+fn wrong_world(v: &Pinned, wanted: World) -> PluginFailure {
+    PluginFailure::WrongWorld {
+        name: v.name.clone(),
+        world: v.world(),
+        wanted,
+    }
+}
+
+impl TenantRuntime {
+    fn cpu_ticks(&self) -> u64 {
+        let tick = self.host().config().epoch_tick.as_nanos().max(1);
+        (self.limits().cpu.as_nanos().div_ceil(tick) as u64).max(1)
+    }
+
+    /// A fresh store with the tenant's limits, and the instance.
+    async fn instantiate(
+        &self,
+        v: &Pinned,
+    ) -> Result<(Store<PluginState>, Instance), PluginFailure> {
+        let state = PluginState::new(self.clone(), v.clone(), self.cpu_ticks());
+        let mut store = Store::new(self.host().engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(self.limits().hostcall_fuel);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut cx| {
+            let cpu = &mut cx.data_mut().cpu;
+            cpu.used += 1;
+            if cpu.used > cpu.budget {
+                cpu.exceeded = true;
+                return Err(wasmtime::format_err!("plugin CPU budget exceeded"));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        match v.pre.instantiate_async(&mut store).await {
+            Ok(instance) => Ok((store, instance)),
+            Err(e) => Err(classify(&mut store, e)),
+        }
+    }
+
+    /// Runs `fut` under the tenant's concurrency cap and wall-clock limit.
+    async fn guarded<R>(
+        &self,
+        fut: impl Future<Output = Result<R, PluginFailure>>,
+    ) -> Result<R, PluginFailure> {
+        let _permit = self
+            .permits()
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| PluginFailure::Overloaded)?;
+        match tokio::time::timeout(self.limits().wall_clock, fut).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::warn!(tenant = self.id(), "plugin invocation timed out");
+                Err(PluginFailure::Timeout)
+            }
+        }
+    }
+
+    /// Asks a call-flow plugin what to do after `event`. On any `Err`, the
+    /// caller runs [`TenantRuntime::fallback_decision`].
+    pub async fn invoke_flow(
+        &self,
+        pinned: &Pinned,
+        call: &CallSnapshot,
+        event: &Event,
+        state: Option<Vec<u8>>,
+    ) -> Result<Decision, PluginFailure> {
+        let RoleExports::Flow(idx) = &pinned.exports else {
+            return Err(wrong_world(pinned, World::CallFlow));
+        };
+        let out = self
+            .guarded(async {
+                let (mut store, instance) = self.instantiate(pinned).await?;
+                let r = async {
+                    let guest = idx.load(&mut store, &instance)?;
+                    guest
+                        .call_handle(&mut store, call, event, state.as_deref())
+                        .await
+                }
+                .await;
+                finish(&mut store, r)
+            })
+            .await?;
+        let decision = out.map_err(PluginFailure::PluginError)?;
+        output::check_decision(&decision, self.limits())?;
+        Ok(decision)
+    }
+
+    /// Asks a queue-strategy plugin to order `candidates`. Ids that are not
+    /// candidates, and repeats, are dropped.
+    pub async fn select_agents(
+        &self,
+        pinned: &Pinned,
+        queue: &QueueInfo,
+        call: &WaitingCall,
+        candidates: &[AgentCandidate],
+    ) -> Result<Vec<String>, PluginFailure> {
+        let RoleExports::Strategy(idx) = &pinned.exports else {
+            return Err(wrong_world(pinned, World::QueueStrategy));
+        };
+        let ids = self
+            .guarded(async {
+                let (mut store, instance) = self.instantiate(pinned).await?;
+                let r = async {
+                    let guest = idx.load(&mut store, &instance)?;
+                    guest.call_select(&mut store, queue, call, candidates).await
+                }
+                .await;
+                finish(&mut store, r)
+            })
+            .await?;
+        let mut out: Vec<String> = Vec::new();
+        for id in ids {
+            if candidates.iter().any(|c| c.id == id) && !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// "Who is calling?" through the tenant's crm-connector: `None` when
+    /// there is none, it knows nobody, or it failed (the failure is logged).
+    pub async fn crm_lookup(&self, number: &str) -> Option<Contact> {
+        match self.try_crm_lookup(number).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(tenant = self.id(), error = %e, "CRM lookup failed");
+                None
+            }
+        }
+    }
+
+    /// Like [`Self::crm_lookup`], but says why it failed.
+    pub async fn try_crm_lookup(&self, number: &str) -> Result<Option<Contact>, PluginFailure> {
+        let pinned = self
+            .crm_plugin()
+            .ok_or_else(|| PluginFailure::NotInstalled("crm-connector".into()))?;
+        let RoleExports::Crm { lookup, .. } = &pinned.exports else {
+            return Err(wrong_world(&pinned, World::CrmConnector));
+        };
+        let out = self
+            .guarded(async {
+                let (mut store, instance) = self.instantiate(&pinned).await?;
+                let r = async {
+                    let f = instance
+                        .get_typed_func::<(&str,), (Result<Option<Contact>, String>,)>(
+                            &mut store, lookup,
+                        )?;
+                    Ok(f.call_async(&mut store, (number,)).await?.0)
+                }
+                .await;
+                finish(&mut store, r)
+            })
+            .await?;
+        let contact = out.map_err(PluginFailure::PluginError)?;
+        if let Some(c) = &contact {
+            output::check_contact(c, self.limits())?;
+        }
+        Ok(contact)
+    }
+
+    /// Records a finished call in the tenant's CRM.
+    pub async fn crm_log_call(&self, record: &CallRecord) -> Result<(), PluginFailure> {
+        let pinned = self
+            .crm_plugin()
+            .ok_or_else(|| PluginFailure::NotInstalled("crm-connector".into()))?;
+        let RoleExports::Crm { log_call, .. } = &pinned.exports else {
+            return Err(wrong_world(&pinned, World::CrmConnector));
+        };
+        self.guarded(async {
+            let (mut store, instance) = self.instantiate(&pinned).await?;
+            let r = async {
+                let f = instance.get_typed_func::<(&CallRecord,), (Result<(), String>,)>(
+                    &mut store, log_call,
+                )?;
+                Ok(f.call_async(&mut store, (record,)).await?.0)
+            }
+            .await;
+            finish(&mut store, r)
+        })
+        .await?
+        .map_err(PluginFailure::PluginError)
+    }
+
+    /// Hands a finished call to every reporter; one result per reporter.
+    pub async fn report_call_record(
+        &self,
+        record: &CallRecord,
+    ) -> Vec<(String, Result<(), PluginFailure>)> {
+        let mut results = Vec::new();
+        for pinned in self.reporter_plugins() {
+            let r = self
+                .run_reporter(&pinned, async |guest, store| {
+                    guest.call_on_call_record(store, record).await
+                })
+                .await;
+            results.push((pinned.name.clone(), r));
+        }
+        results
+    }
+
+    /// Hands a live call notice to every reporter; one result per reporter.
+    pub async fn report_notice(&self, notice: &Notice) -> Vec<(String, Result<(), PluginFailure>)> {
+        let mut results = Vec::new();
+        for pinned in self.reporter_plugins() {
+            let r = self
+                .run_reporter(&pinned, async |guest, store| {
+                    guest.call_on_notice(store, notice).await
+                })
+                .await;
+            results.push((pinned.name.clone(), r));
+        }
+        results
+    }
+
+    async fn run_reporter(
+        &self,
+        pinned: &Pinned,
+        call: impl AsyncFnOnce(
+            crate::bindings::reporting::Guest,
+            &mut Store<PluginState>,
+        ) -> wasmtime::Result<Result<(), String>>,
+    ) -> Result<(), PluginFailure> {
+        let RoleExports::Reporter(idx) = &pinned.exports else {
+            return Err(wrong_world(pinned, World::Reporter));
+        };
+        self.guarded(async {
+            let (mut store, instance) = self.instantiate(pinned).await?;
+            let r = async {
+                let guest = idx.load(&mut store, &instance)?;
+                call(guest, &mut store).await
+            }
+            .await;
+            finish(&mut store, r)
+        })
+        .await?
+        .map_err(PluginFailure::PluginError)
+    }
+}
+
+/// Flushes captured stdio and maps an error to its failure.
+fn finish<T>(store: &mut Store<PluginState>, r: wasmtime::Result<T>) -> Result<T, PluginFailure> {
+    match r {
+        Ok(v) => {
+            store.data_mut().flush_stdio();
+            Ok(v)
+        }
+        Err(e) => Err(classify(store, e)),
+    }
+}
+
+/// What went wrong, most specific first: the meters the store kept say
+/// more than the trap (a guest whose allocation failed aborts with
+/// `unreachable`; that is an out-of-memory, not a bug).
+fn classify(store: &mut Store<PluginState>, e: wasmtime::Error) -> PluginFailure {
+    let data = store.data_mut();
+    data.flush_stdio();
+    let failure = if data.cpu.exceeded {
+        PluginFailure::CpuBudgetExceeded
+    } else if data.limiter.denied {
+        PluginFailure::OutOfMemory
+    } else if e
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        PluginFailure::Overloaded
+    } else {
+        let mut msg = format!("{e:#}");
+        if let Some(trap) = e.downcast_ref::<Trap>() {
+            msg = format!("{trap}: {msg}");
+        }
+        PluginFailure::Trap(crate::caps::log::truncate(msg, TRAP_MESSAGE_BYTES))
+    };
+    tracing::warn!(
+        tenant = data.tenant.id(),
+        plugin = data.plugin.name,
+        version = data.plugin.number,
+        %failure,
+        "plugin invocation failed"
+    );
+    failure
+}

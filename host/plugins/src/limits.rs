@@ -1,0 +1,130 @@
+//! Operator-level host configuration and per-tenant limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the whole plugin host is sized. One per process.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Component instances that may be alive at once across all tenants
+    /// (the pooling allocator reserves this many slots).
+    pub max_instances: u32,
+    /// Largest linear memory any plugin may have; each tenant's
+    /// [`TenantLimits::memory_bytes`] is capped by it.
+    pub max_memory_bytes: usize,
+    /// Largest table any plugin may have, in elements.
+    pub max_table_elements: usize,
+    /// Largest component upload accepted by [`crate::PluginHost::load`].
+    pub max_component_bytes: usize,
+    /// Period of the epoch ticker: the unit of CPU accounting.
+    pub epoch_tick: Duration,
+    /// Directory for compiled components (written and read by this host
+    /// only); `None` keeps them in memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// The sled database holding plugin key-value data; `None` opens a
+    /// temporary one (deleted when the host is dropped).
+    pub kv_db: Option<sled::Db>,
+    /// Operator rules for outbound HTTP.
+    pub http: HttpPolicyConfig,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            max_instances: 256,
+            max_memory_bytes: 64 << 20,
+            max_table_elements: 20_000,
+            max_component_bytes: 16 << 20,
+            epoch_tick: Duration::from_millis(1),
+            cache_dir: None,
+            kv_db: None,
+            http: HttpPolicyConfig::default(),
+        }
+    }
+}
+
+/// Operator rules for outbound HTTP from crm-connector and reporter plugins.
+#[derive(Clone, Debug)]
+pub struct HttpPolicyConfig {
+    /// Allow private, loopback, link-local and unspecified destination
+    /// addresses. Off in production; tests against a local server turn it on.
+    pub allow_private_addresses: bool,
+    /// Upper bound for the connect timeout (also the default).
+    pub connect_timeout: Duration,
+    /// Upper bound for the time to the first response byte (also the default).
+    pub first_byte_timeout: Duration,
+    /// Upper bound for the gap between response body frames (also the default).
+    pub between_bytes_timeout: Duration,
+    /// Largest response body a plugin may read; more is an error.
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpPolicyConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_addresses: false,
+            connect_timeout: Duration::from_secs(2),
+            first_byte_timeout: Duration::from_secs(5),
+            between_bytes_timeout: Duration::from_secs(2),
+            max_response_bytes: 1 << 20,
+        }
+    }
+}
+
+/// What one tenant's plugins may use. Every invocation gets a fresh store
+/// with these limits.
+#[derive(Clone, Debug)]
+pub struct TenantLimits {
+    /// Guest CPU time per invocation (counted in epoch ticks; time spent
+    /// blocked in host calls is not counted).
+    pub cpu: Duration,
+    /// Wall-clock time per invocation, host calls included.
+    pub wall_clock: Duration,
+    /// Linear memory per instance, bytes (capped by the host's pool size).
+    pub memory_bytes: usize,
+    /// Bytes a guest may hand to the host in one host call.
+    pub hostcall_fuel: usize,
+    /// Actions one flow decision may hold.
+    pub max_actions: usize,
+    /// Size of the opaque flow state blob.
+    pub max_state_bytes: usize,
+    /// Length of any string in a plugin's output (prompt names, targets…).
+    pub max_string_bytes: usize,
+    /// Plugin invocations of this tenant running at once; more are refused
+    /// as [`crate::PluginFailure::Overloaded`].
+    pub max_concurrent: usize,
+    /// Largest value a plugin may store in kv.
+    pub kv_max_value_bytes: usize,
+    /// Keys one plugin may hold in kv.
+    pub kv_max_keys: u64,
+    /// Bytes (keys + values) one plugin may hold in kv.
+    pub kv_max_bytes: u64,
+    /// Longest log line kept (longer ones are cut).
+    pub log_line_bytes: usize,
+    /// Log lines kept per invocation (more are counted and dropped).
+    pub log_lines_per_invocation: u32,
+    /// Hosts crm-connector and reporter plugins may call: exact host names
+    /// or `*.suffix` (which matches sub-domains only).
+    pub http_allowlist: Vec<String>,
+}
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        Self {
+            cpu: Duration::from_millis(50),
+            wall_clock: Duration::from_secs(2),
+            memory_bytes: 32 << 20,
+            hostcall_fuel: 1 << 20,
+            max_actions: 64,
+            max_state_bytes: 16 << 10,
+            max_string_bytes: 4 << 10,
+            max_concurrent: 64,
+            kv_max_value_bytes: 64 << 10,
+            kv_max_keys: 10_000,
+            kv_max_bytes: 8 << 20,
+            log_line_bytes: 1024,
+            log_lines_per_invocation: 100,
+            http_allowlist: Vec::new(),
+        }
+    }
+}

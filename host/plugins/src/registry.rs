@@ -1,0 +1,280 @@
+//! Per-tenant plugin registry: plugins by name, their versions, the active
+//! version, rollback, and the tenant's roles (which plugin does what).
+//!
+//! In memory. The seam for persistence is [`RegistryPersistence`]: every
+//! change is reported to it, and [`crate::TenantRuntime::restore_version`]
+//! re-installs a stored version with its original number and date.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::{ComponentExportIndex, InstancePre};
+
+use crate::bindings::{flow, reporting, strategy};
+use crate::cache::{LoadError, LoadedComponent};
+use crate::state::PluginState;
+use crate::validate::World;
+
+/// One installed version of a plugin: immutable, shared by every call that
+/// pinned it.
+pub struct PluginVersion {
+    /// Plugin name (unique within the tenant).
+    pub name: String,
+    /// Version number, 1, 2, 3… per plugin.
+    pub number: u32,
+    /// When it was installed, ms since the Unix epoch.
+    pub created_at_ms: u64,
+    pub(crate) loaded: Arc<LoadedComponent>,
+    pub(crate) config: BTreeMap<String, String>,
+    pub(crate) pre: InstancePre<PluginState>,
+    pub(crate) exports: RoleExports,
+}
+
+impl PluginVersion {
+    /// Its world.
+    pub fn world(&self) -> World {
+        self.loaded.world()
+    }
+    /// Plain description.
+    pub fn info(&self) -> VersionInfo {
+        VersionInfo {
+            name: self.name.clone(),
+            number: self.number,
+            world: self.world(),
+            sha256: self.loaded.sha256_hex(),
+            size: self.loaded.size(),
+            created_at_ms: self.created_at_ms,
+        }
+    }
+    /// The settings given at install.
+    pub fn config(&self) -> &BTreeMap<String, String> {
+        &self.config
+    }
+}
+
+impl std::fmt::Debug for PluginVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.info().fmt(f)
+    }
+}
+
+/// A version a call started with; it stays usable after newer versions are
+/// activated.
+pub type Pinned = Arc<PluginVersion>;
+
+/// Plain data about a version (for listings and persistence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// Plugin name.
+    pub name: String,
+    /// Version number.
+    pub number: u32,
+    /// World.
+    pub world: World,
+    /// sha256 of the component, hex.
+    pub sha256: String,
+    /// Component size, bytes.
+    pub size: usize,
+    /// Install time, ms since the Unix epoch.
+    pub created_at_ms: u64,
+}
+
+/// Export indices of the one interface the component serves, looked up once
+/// at install.
+pub(crate) enum RoleExports {
+    Flow(flow::GuestIndices),
+    Strategy(strategy::GuestIndices),
+    Crm {
+        lookup: ComponentExportIndex,
+        log_call: ComponentExportIndex,
+    },
+    Reporter(reporting::GuestIndices),
+}
+
+/// Where registry changes go to be stored. The default keeps nothing.
+pub trait RegistryPersistence: Send + Sync {
+    /// A version was installed (the bytes and config to restore it).
+    fn version_added(
+        &self,
+        tenant: &str,
+        info: &VersionInfo,
+        bytes: &[u8],
+        config: &BTreeMap<String, String>,
+    );
+    /// The active version of `plugin` changed.
+    fn activated(&self, tenant: &str, plugin: &str, version: u32);
+    /// The tenant's roles changed.
+    fn roles_changed(&self, tenant: &str, roles: &Roles);
+}
+
+/// Keeps nothing.
+pub struct NoPersistence;
+
+impl RegistryPersistence for NoPersistence {
+    fn version_added(&self, _: &str, _: &VersionInfo, _: &[u8], _: &BTreeMap<String, String>) {}
+    fn activated(&self, _: &str, _: &str, _: u32) {}
+    fn roles_changed(&self, _: &str, _: &Roles) {}
+}
+
+/// Which plugin plays which part for a tenant (plugin names).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Roles {
+    /// Flow name (what a number routes to) → call-flow plugin.
+    pub flows: BTreeMap<String, String>,
+    /// The tenant's crm-connector.
+    pub crm: Option<String>,
+    /// Reporters, all called for every record / notice.
+    pub reporters: Vec<String>,
+    /// Queue strategy name → queue-strategy plugin.
+    pub strategies: BTreeMap<String, String>,
+}
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The upload was refused.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Bad plugin name.
+    #[error("invalid plugin name {0:?}: use 1 to 64 characters from a-z, 0-9, '-', '_', '.'")]
+    InvalidName(String),
+    /// Unknown plugin.
+    #[error("no plugin named {0:?}")]
+    NoSuchPlugin(String),
+    /// Unknown version.
+    #[error("plugin {name:?} has no version {version}")]
+    NoSuchVersion {
+        /// Plugin.
+        name: String,
+        /// Version asked for.
+        version: u32,
+    },
+    /// No earlier active version.
+    #[error("plugin {0:?} has no previously active version to roll back to")]
+    NothingToRollBack(String),
+    /// A role given a plugin of the wrong world.
+    #[error("plugin {name:?} is a {world} plugin; this role needs a {wanted} plugin")]
+    WrongWorld {
+        /// Plugin.
+        name: String,
+        /// Its world.
+        world: World,
+        /// Needed world.
+        wanted: World,
+    },
+    /// The host could not prepare the component.
+    #[error("could not prepare the plugin: {0}")]
+    Host(String),
+}
+
+/// Plugin names are path- and key-safe: no `\0`, no separators.
+pub(crate) fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+}
+
+struct Entry {
+    versions: BTreeMap<u32, Arc<PluginVersion>>,
+    active: Option<u32>,
+    /// Previously active versions, most recent last (for rollback).
+    history: Vec<u32>,
+}
+
+/// One tenant's plugins.
+#[derive(Default)]
+pub(crate) struct Registry {
+    plugins: BTreeMap<String, Entry>,
+    pub(crate) roles: Roles,
+}
+
+impl Registry {
+    pub(crate) fn next_number(&self, name: &str) -> u32 {
+        self.plugins
+            .get(name)
+            .and_then(|e| e.versions.keys().next_back())
+            .map_or(1, |n| n + 1)
+    }
+
+    /// Adds a version; the first version of a plugin becomes active.
+    /// Returns whether it was activated.
+    pub(crate) fn add(&mut self, v: Arc<PluginVersion>) -> bool {
+        let e = self.plugins.entry(v.name.clone()).or_insert_with(|| Entry {
+            versions: BTreeMap::new(),
+            active: None,
+            history: Vec::new(),
+        });
+        let n = v.number;
+        e.versions.insert(n, v);
+        if e.active.is_none() {
+            e.active = Some(n);
+            return true;
+        }
+        false
+    }
+
+    pub(crate) fn activate(&mut self, name: &str, version: u32) -> Result<(), RegistryError> {
+        let e = self
+            .plugins
+            .get_mut(name)
+            .ok_or_else(|| RegistryError::NoSuchPlugin(name.into()))?;
+        if !e.versions.contains_key(&version) {
+            return Err(RegistryError::NoSuchVersion {
+                name: name.into(),
+                version,
+            });
+        }
+        if let Some(prev) = e.active
+            && prev != version
+        {
+            e.history.push(prev);
+        }
+        e.active = Some(version);
+        Ok(())
+    }
+
+    pub(crate) fn rollback(&mut self, name: &str) -> Result<u32, RegistryError> {
+        let e = self
+            .plugins
+            .get_mut(name)
+            .ok_or_else(|| RegistryError::NoSuchPlugin(name.into()))?;
+        let prev = e
+            .history
+            .pop()
+            .ok_or_else(|| RegistryError::NothingToRollBack(name.into()))?;
+        e.active = Some(prev);
+        Ok(prev)
+    }
+
+    pub(crate) fn pin(&self, name: &str) -> Option<Pinned> {
+        let e = self.plugins.get(name)?;
+        e.versions.get(&e.active?).cloned()
+    }
+
+    pub(crate) fn version(&self, name: &str, version: u32) -> Option<Pinned> {
+        self.plugins.get(name)?.versions.get(&version).cloned()
+    }
+
+    pub(crate) fn active(&self, name: &str) -> Option<u32> {
+        self.plugins.get(name)?.active
+    }
+
+    pub(crate) fn versions(&self, name: &str) -> Vec<VersionInfo> {
+        self.plugins
+            .get(name)
+            .map(|e| e.versions.values().map(|v| v.info()).collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn world_of(&self, name: &str) -> Option<World> {
+        self.pin(name).map(|v| v.world()).or_else(|| {
+            self.plugins
+                .get(name)?
+                .versions
+                .values()
+                .next()
+                .map(|v| v.world())
+        })
+    }
+}

@@ -1,0 +1,397 @@
+//! [`TenantRuntime`]: one tenant's limits, directory, plugin registry,
+//! concurrency cap and recent plugin log.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Semaphore;
+
+use crate::PluginFailure;
+use crate::bindings::flow_types::{Action, Decision, Prompt, RejectReason};
+use crate::bindings::{flow, reporting, strategy};
+use crate::caps::directory::{Directory, InMemoryDirectory};
+use crate::caps::log::LogLine;
+use crate::host::PluginHost;
+use crate::limits::TenantLimits;
+use crate::registry::{
+    NoPersistence, Pinned, PluginVersion, Registry, RegistryError, RegistryPersistence,
+    RoleExports, Roles, VersionInfo, valid_name,
+};
+use crate::validate::World;
+
+/// Recent log lines kept per tenant.
+const LOG_RING: usize = 1000;
+
+/// What a tenant runtime is made with.
+pub struct TenantSettings {
+    /// Limits for every invocation.
+    pub limits: TenantLimits,
+    /// The tenant's directory, for `directory` imports.
+    pub directory: Arc<dyn Directory>,
+    /// What a call does when its flow plugin fails; `None` uses
+    /// [`fallback_decision`].
+    pub fallback: Option<Decision>,
+    /// Where registry changes are stored.
+    pub persistence: Arc<dyn RegistryPersistence>,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            limits: TenantLimits::default(),
+            directory: Arc::new(InMemoryDirectory::new()),
+            fallback: None,
+            persistence: Arc::new(NoPersistence),
+        }
+    }
+}
+
+/// The default safe answer for a call whose flow failed: a "please try
+/// later" prompt, then 480 Temporarily Unavailable.
+pub fn fallback_decision() -> Decision {
+    Decision {
+        actions: vec![
+            Action::Play(vec![Prompt::File("please-try-later".into())]),
+            Action::Reject(RejectReason::Unavailable),
+        ],
+        state: None,
+    }
+}
+
+/// One tenant's plugin runtime. Cheap to clone.
+#[derive(Clone)]
+pub struct TenantRuntime {
+    inner: Arc<TenantInner>,
+}
+
+struct TenantInner {
+    id: String,
+    host: PluginHost,
+    limits: TenantLimits,
+    directory: Arc<dyn Directory>,
+    fallback: Decision,
+    persistence: Arc<dyn RegistryPersistence>,
+    registry: Mutex<Registry>,
+    pub(crate) permits: Arc<Semaphore>,
+    logs: Mutex<VecDeque<LogLine>>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl TenantRuntime {
+    pub(crate) fn new(host: PluginHost, id: String, s: TenantSettings) -> Self {
+        let mut limits = s.limits;
+        limits.memory_bytes = limits.memory_bytes.min(host.config().max_memory_bytes);
+        Self {
+            inner: Arc::new(TenantInner {
+                id,
+                host,
+                permits: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+                limits,
+                directory: s.directory,
+                fallback: s.fallback.unwrap_or_else(fallback_decision),
+                persistence: s.persistence,
+                registry: Mutex::new(Registry::default()),
+                logs: Mutex::new(VecDeque::new()),
+            }),
+        }
+    }
+
+    /// The tenant id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+    /// The tenant's limits.
+    pub fn limits(&self) -> &TenantLimits {
+        &self.inner.limits
+    }
+    /// The host this tenant runs on.
+    pub fn host(&self) -> &PluginHost {
+        &self.inner.host
+    }
+    pub(crate) fn directory(&self) -> &dyn Directory {
+        &*self.inner.directory
+    }
+    pub(crate) fn permits(&self) -> &Arc<Semaphore> {
+        &self.inner.permits
+    }
+    /// The answer to use when a flow plugin fails.
+    pub fn fallback_decision(&self) -> Decision {
+        self.inner.fallback.clone()
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn push_log(&self, line: LogLine) {
+        let mut logs = self.inner.logs.lock().unwrap_or_else(|e| e.into_inner());
+        if logs.len() == LOG_RING {
+            logs.pop_front();
+        }
+        logs.push_back(line);
+    }
+
+    /// The tenant's most recent plugin log lines (log calls and captured
+    /// stdout/stderr), oldest first.
+    pub fn recent_logs(&self) -> Vec<LogLine> {
+        self.inner
+            .logs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Validates, compiles and installs `bytes` as the next version of
+    /// plugin `name`, with its settings. The first version of a plugin is
+    /// activated; later ones wait for [`Self::activate`].
+    pub fn install(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        config: BTreeMap<String, String>,
+    ) -> Result<u32, RegistryError> {
+        let number = self.registry().next_number(name);
+        self.install_as(name, number, now_ms(), bytes, config)
+    }
+
+    /// Re-installs a stored version with its original number and date (for
+    /// the persistence layer on start-up). Does not activate it.
+    pub fn restore_version(
+        &self,
+        name: &str,
+        number: u32,
+        created_at_ms: u64,
+        bytes: &[u8],
+        config: BTreeMap<String, String>,
+    ) -> Result<(), RegistryError> {
+        self.install_as(name, number, created_at_ms, bytes, config)
+            .map(|_| ())
+    }
+
+    fn install_as(
+        &self,
+        name: &str,
+        number: u32,
+        created_at_ms: u64,
+        bytes: &[u8],
+        config: BTreeMap<String, String>,
+    ) -> Result<u32, RegistryError> {
+        if !valid_name(name) {
+            return Err(RegistryError::InvalidName(name.into()));
+        }
+        if let Some(existing) = self.registry().world_of(name) {
+            let loaded = self.host().load(bytes)?;
+            if loaded.world() != existing {
+                return Err(RegistryError::WrongWorld {
+                    name: name.into(),
+                    world: loaded.world(),
+                    wanted: existing,
+                });
+            }
+        }
+        let loaded = self.host().load(bytes)?;
+        let host_err = |e: wasmtime::Error| RegistryError::Host(format!("{e:#}"));
+        let pre = self
+            .host()
+            .linker_for(loaded.world())
+            .instantiate_pre(&loaded.component)
+            .map_err(host_err)?;
+        let exports = role_exports(loaded.world(), &pre).map_err(host_err)?;
+        let version = Arc::new(PluginVersion {
+            name: name.into(),
+            number,
+            created_at_ms,
+            loaded,
+            config,
+            pre,
+            exports,
+        });
+        let info = version.info();
+        let activated = {
+            let mut reg = self.registry();
+            if reg.version(name, number).is_some() {
+                return Err(RegistryError::Host(format!(
+                    "plugin {name:?} already has version {number}"
+                )));
+            }
+            reg.add(version.clone())
+        };
+        self.inner
+            .persistence
+            .version_added(self.id(), &info, bytes, &version.config);
+        if activated {
+            self.inner.persistence.activated(self.id(), name, number);
+        }
+        Ok(number)
+    }
+
+    /// Makes `version` the one new calls get.
+    pub fn activate(&self, name: &str, version: u32) -> Result<(), RegistryError> {
+        self.registry().activate(name, version)?;
+        self.inner.persistence.activated(self.id(), name, version);
+        Ok(())
+    }
+
+    /// Goes back to the previously active version; returns its number.
+    pub fn rollback(&self, name: &str) -> Result<u32, RegistryError> {
+        let v = self.registry().rollback(name)?;
+        self.inner.persistence.activated(self.id(), name, v);
+        Ok(v)
+    }
+
+    /// The active version of `name`, for one call to keep.
+    pub fn pin(&self, name: &str) -> Result<Pinned, PluginFailure> {
+        self.registry()
+            .pin(name)
+            .ok_or_else(|| PluginFailure::NotInstalled(name.into()))
+    }
+
+    /// The active version number of `name`.
+    pub fn active_version(&self, name: &str) -> Option<u32> {
+        self.registry().active(name)
+    }
+
+    /// Every version of `name`.
+    pub fn versions(&self, name: &str) -> Vec<VersionInfo> {
+        self.registry().versions(name)
+    }
+
+    /// The tenant's roles.
+    pub fn roles(&self) -> Roles {
+        self.registry().roles.clone()
+    }
+
+    fn set_role(
+        &self,
+        plugin: &str,
+        wanted: World,
+        f: impl FnOnce(&mut Roles),
+    ) -> Result<(), RegistryError> {
+        let roles = {
+            let mut reg = self.registry();
+            let world = reg
+                .world_of(plugin)
+                .ok_or_else(|| RegistryError::NoSuchPlugin(plugin.into()))?;
+            if world != wanted {
+                return Err(RegistryError::WrongWorld {
+                    name: plugin.into(),
+                    world,
+                    wanted,
+                });
+            }
+            f(&mut reg.roles);
+            reg.roles.clone()
+        };
+        self.inner.persistence.roles_changed(self.id(), &roles);
+        Ok(())
+    }
+
+    /// Flow `flow` (what numbers route to) is served by call-flow `plugin`.
+    pub fn set_flow(&self, flow: &str, plugin: &str) -> Result<(), RegistryError> {
+        self.set_role(plugin, World::CallFlow, |r| {
+            r.flows.insert(flow.into(), plugin.into());
+        })
+    }
+
+    /// The active version of the plugin serving flow `flow`.
+    pub fn pin_flow(&self, flow: &str) -> Result<Pinned, PluginFailure> {
+        let plugin = self
+            .registry()
+            .roles
+            .flows
+            .get(flow)
+            .cloned()
+            .ok_or_else(|| PluginFailure::NotInstalled(format!("flow {flow}")))?;
+        self.pin(&plugin)
+    }
+
+    /// The tenant's crm-connector.
+    pub fn set_crm(&self, plugin: &str) -> Result<(), RegistryError> {
+        self.set_role(plugin, World::CrmConnector, |r| r.crm = Some(plugin.into()))
+    }
+
+    /// Adds a reporter (called for every record and notice).
+    pub fn add_reporter(&self, plugin: &str) -> Result<(), RegistryError> {
+        self.set_role(plugin, World::Reporter, |r| {
+            if !r.reporters.iter().any(|p| p == plugin) {
+                r.reporters.push(plugin.into());
+            }
+        })
+    }
+
+    /// Queue strategy `name` is served by queue-strategy `plugin`.
+    pub fn set_strategy(&self, name: &str, plugin: &str) -> Result<(), RegistryError> {
+        self.set_role(plugin, World::QueueStrategy, |r| {
+            r.strategies.insert(name.into(), plugin.into());
+        })
+    }
+
+    /// The active version of the plugin serving strategy `name`.
+    pub fn pin_strategy(&self, name: &str) -> Result<Pinned, PluginFailure> {
+        let plugin = self
+            .registry()
+            .roles
+            .strategies
+            .get(name)
+            .cloned()
+            .ok_or_else(|| PluginFailure::NotInstalled(format!("strategy {name}")))?;
+        self.pin(&plugin)
+    }
+
+    pub(crate) fn crm_plugin(&self) -> Option<Pinned> {
+        let reg = self.registry();
+        reg.pin(reg.roles.crm.as_deref()?)
+    }
+
+    pub(crate) fn reporter_plugins(&self) -> Vec<Pinned> {
+        let reg = self.registry();
+        reg.roles
+            .reporters
+            .iter()
+            .filter_map(|p| reg.pin(p))
+            .collect()
+    }
+}
+
+fn role_exports(
+    world: World,
+    pre: &wasmtime::component::InstancePre<crate::state::PluginState>,
+) -> wasmtime::Result<RoleExports> {
+    Ok(match world {
+        World::CallFlow => RoleExports::Flow(flow::GuestIndices::new(pre)?),
+        World::QueueStrategy => RoleExports::Strategy(strategy::GuestIndices::new(pre)?),
+        World::Reporter => RoleExports::Reporter(reporting::GuestIndices::new(pre)?),
+        World::CrmConnector => {
+            let component = pre.component();
+            let ty = component.component_type();
+            let engine = component.engine();
+            let name = ty
+                .exports(engine)
+                .map(|(n, _)| n.to_string())
+                .find(|n| n.starts_with("switchyard:plugin/crm@"))
+                .ok_or_else(|| wasmtime::format_err!("no crm export"))?;
+            let iface = component
+                .get_export_index(None, &name)
+                .ok_or_else(|| wasmtime::format_err!("no exported instance {name}"))?;
+            let func = |f: &str| {
+                component
+                    .get_export_index(Some(&iface), f)
+                    .ok_or_else(|| wasmtime::format_err!("{name} does not export {f}"))
+            };
+            RoleExports::Crm {
+                lookup: func("lookup")?,
+                log_call: func("log-call")?,
+            }
+        }
+    })
+}
