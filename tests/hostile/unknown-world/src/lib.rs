@@ -1,0 +1,23 @@
+//! Exports an interface of some other package: no Switchyard world.
+#![allow(clippy::all)]
+wit_bindgen::generate!({
+    inline: "
+        package acme:other;
+        interface thing {
+            hello: func() -> string;
+        }
+        world other {
+            export thing;
+        }
+    ",
+});
+
+struct Other;
+
+impl exports::acme::other::thing::Guest for Other {
+    fn hello() -> String {
+        "hello from elsewhere".into()
+    }
+}
+
+export!(Other);
