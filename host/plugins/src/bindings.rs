@@ -34,6 +34,8 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
     require_store_data_send: true,
+    // Tests and the call engine compare decisions, contacts, records.
+    additional_derives: [PartialEq],
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
         "wasi:io": wasmtime_wasi::p2::bindings::io,

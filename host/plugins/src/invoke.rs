@@ -32,6 +32,10 @@ use crate::state::PluginState;
 use crate::tenant::TenantRuntime;
 use crate::validate::World;
 
+/// wasmtime's (private) error for exhausted hostcall fuel, recognised by its
+/// text: it means the guest passed or returned too much data in one call.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
 /// Longest trap message kept.
 const TRAP_MESSAGE_BYTES: usize = 2048;
 
@@ -301,6 +305,11 @@ fn classify(store: &mut Store<PluginState>, e: wasmtime::Error) -> PluginFailure
         .is_some()
     {
         PluginFailure::Overloaded
+    } else if format!("{e:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
+        PluginFailure::InvalidOutput(format!(
+            "the plugin tried to hand the host more than {} bytes in one call",
+            data.tenant.limits().hostcall_fuel
+        ))
     } else {
         let mut msg = format!("{e:#}");
         if let Some(trap) = e.downcast_ref::<Trap>() {

@@ -157,10 +157,20 @@ pub(crate) fn check_component(engine: &Engine, component: &Component) -> Result<
         }
     };
 
-    for (name, _) in ty.imports(engine) {
-        check_import(world, name)?;
+    // Report the most telling refusal: the outgoing HTTP handler rather than
+    // the http types it drags in.
+    let mut refused: Vec<LoadError> = ty
+        .imports(engine)
+        .filter_map(|(name, _)| check_import(world, name).err())
+        .collect();
+    refused.sort_by_key(|e| match e {
+        LoadError::ForbiddenImport { import, .. } if import.contains("outgoing-handler") => 0,
+        _ => 1,
+    });
+    match refused.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(world),
     }
-    Ok(world)
 }
 
 fn check_import(world: World, name: &str) -> Result<(), LoadError> {

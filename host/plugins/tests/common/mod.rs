@@ -1,0 +1,91 @@
+//! Helpers shared by the runtime's integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_plugins::types::{CallSnapshot, Direction, Party};
+use switchyard_plugins::{
+    Directory, HostConfig, HttpPolicyConfig, InMemoryDirectory, PluginHost, TenantLimits,
+    TenantRuntime, TenantSettings,
+};
+
+/// A component built by `switchyard-artifacts`.
+pub fn wasm(name: &str) -> &'static [u8] {
+    switchyard_artifacts::get(name).unwrap_or_else(|| panic!("component {name} was not built"))
+}
+
+/// A host sized for tests.
+pub fn host() -> PluginHost {
+    host_with_http(HttpPolicyConfig::default())
+}
+
+pub fn host_with_http(http: HttpPolicyConfig) -> PluginHost {
+    PluginHost::new(HostConfig {
+        max_instances: 16,
+        http,
+        ..HostConfig::default()
+    })
+    .expect("plugin host")
+}
+
+pub fn limits() -> TenantLimits {
+    TenantLimits {
+        cpu: Duration::from_millis(50),
+        wall_clock: Duration::from_secs(5),
+        memory_bytes: 16 << 20,
+        ..TenantLimits::default()
+    }
+}
+
+pub fn tenant(host: &PluginHost, id: &str, limits: TenantLimits) -> TenantRuntime {
+    tenant_with_directory(host, id, limits, Arc::new(InMemoryDirectory::new()))
+}
+
+pub fn tenant_with_directory(
+    host: &PluginHost,
+    id: &str,
+    limits: TenantLimits,
+    directory: Arc<dyn Directory>,
+) -> TenantRuntime {
+    host.tenant(
+        id,
+        TenantSettings {
+            limits,
+            directory,
+            ..TenantSettings::default()
+        },
+    )
+    .expect("tenant")
+}
+
+pub fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub fn call(tenant: &str, caller: &str, dialled: &str) -> CallSnapshot {
+    CallSnapshot {
+        call_id: "call-1".into(),
+        tenant: tenant.into(),
+        direction: Direction::Inbound,
+        caller: Party {
+            number: caller.into(),
+            display_name: None,
+        },
+        callee: Party {
+            number: dialled.into(),
+            display_name: None,
+        },
+        dialled: dialled.into(),
+        tags: vec![],
+        start_time: 1_700_000_000_000,
+        answer_time: None,
+        time_zone: "Europe/Paris".into(),
+        flow: "main".into(),
+        plugin_version: 1,
+    }
+}
