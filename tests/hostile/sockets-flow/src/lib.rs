@@ -12,7 +12,10 @@ struct Sockets;
 impl Guest for Sockets {
     fn handle(call: CallSnapshot, _: Event, _: Option<Vec<u8>>) -> Result<Decision, String> {
         std::net::TcpStream::connect(call.dialled.as_str()).map_err(|e| e.to_string())?;
-        Ok(Decision { actions: vec![], state: None })
+        Ok(Decision {
+            actions: vec![],
+            state: None,
+        })
     }
 }
 
