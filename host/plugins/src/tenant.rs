@@ -151,6 +151,28 @@ impl TenantRuntime {
             .collect()
     }
 
+    /// Reads a plugin's kv value as the plugin would (for the tenant admin's
+    /// tools and for tests).
+    pub fn plugin_kv_get(
+        &self,
+        plugin: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, crate::bindings::kv::Error> {
+        let l = self.limits();
+        self.host()
+            .kv()
+            .scope(
+                self.id(),
+                plugin,
+                crate::caps::kv::KvQuota {
+                    max_value_bytes: l.kv_max_value_bytes,
+                    max_keys: l.kv_max_keys,
+                    max_bytes: l.kv_max_bytes,
+                },
+            )
+            .get(key)
+    }
+
     /// Validates, compiles and installs `bytes` as the next version of
     /// plugin `name`, with its settings. The first version of a plugin is
     /// activated; later ones wait for [`Self::activate`].
