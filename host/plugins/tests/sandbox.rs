@@ -401,5 +401,7 @@ fn on_disk_cache_reuses_only_files_this_host_wrote() {
     let second = switchyard_plugins::PluginHost::new(cfg()).unwrap();
     let loaded = second.load(wasm("echo-flow")).unwrap();
     assert_eq!(loaded.world(), switchyard_plugins::World::CallFlow);
+    // The tampered file was refused and replaced by a fresh compilation.
+    assert_ne!(std::fs::read(&files[0]).unwrap(), bytes);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,10 @@
 //! `contacts`: "who is calling?", answered by the tenant's active
 //! crm-connector plugin, run with its own limits in its own store. Any
 //! failure of the connector is `none` to the asking flow.
+//!
+//! The connector's invocation takes its own slot of the tenant's
+//! concurrency cap; when none is free the answer is `none` (never a wait
+//! that could deadlock flows holding every slot).
 
 use crate::bindings::switchyard::plugin::contacts::Host;
 use crate::bindings::switchyard::plugin::types::Contact;

@@ -1,0 +1,254 @@
+//! Plugin runtime benchmark.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use switchyard_plugins::flow_types::{Event, Gathered};
+use switchyard_plugins::types::{CallSnapshot, Direction, Party};
+use switchyard_plugins::{
+    HostConfig, HttpPolicyConfig, PluginHost, TenantLimits, TenantRuntime, TenantSettings,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WARMUP: usize = 200;
+const SAMPLES: usize = 5_000;
+const THROUGHPUT_FOR: Duration = Duration::from_secs(2);
+const CONCURRENT_CALLS: usize = 100;
+
+fn snapshot(caller: &str) -> CallSnapshot {
+    CallSnapshot {
+        call_id: "bench".into(),
+        tenant: "bench".into(),
+        direction: Direction::Inbound,
+        caller: Party {
+            number: caller.into(),
+            display_name: None,
+        },
+        callee: Party {
+            number: "100".into(),
+            display_name: None,
+        },
+        dialled: "100".into(),
+        tags: vec![],
+        start_time: 0,
+        answer_time: None,
+        time_zone: "UTC".into(),
+        flow: "main".into(),
+        plugin_version: 1,
+    }
+}
+
+/// The plugins to measure and the event each one gets.
+fn subjects() -> Vec<(&'static str, Event)> {
+    let mut out = Vec::new();
+    for name in ["router", "ivr-menu"] {
+        if switchyard_artifacts::get(name).is_some() {
+            out.push((name, Event::CallStarted));
+        }
+    }
+    if out.is_empty() {
+        // Before the first-party plugins exist: echo-flow on an event that
+        // touches no host capability (pure compute + state copy).
+        out.push(("echo-flow", Event::PlayFinished));
+    }
+    out
+}
+
+fn host() -> PluginHost {
+    PluginHost::new(HostConfig {
+        max_instances: 1000,
+        http: HttpPolicyConfig {
+            allow_private_addresses: true,
+            ..HttpPolicyConfig::default()
+        },
+        ..HostConfig::default()
+    })
+    .expect("plugin host")
+}
+
+fn tenant(host: &PluginHost, name: &str) -> TenantRuntime {
+    let t = host
+        .tenant(
+            "bench",
+            TenantSettings {
+                limits: TenantLimits {
+                    max_concurrent: 10_000,
+                    http_allowlist: vec!["127.0.0.1".into()],
+                    ..TenantLimits::default()
+                },
+                ..TenantSettings::default()
+            },
+        )
+        .expect("tenant");
+    let bytes = switchyard_artifacts::get(name).expect("component built");
+    t.install(name, bytes, Default::default())
+        .unwrap_or_else(|e| panic!("installing {name}: {e}"));
+    t
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e6)
+}
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn latency(name: &str, event: &Event) -> (Duration, Duration, Duration) {
+    let host = host();
+    let t = tenant(&host, name);
+    let pinned = t.pin(name).expect("pinned");
+    let call = snapshot("+15550100");
+    runtime(1).block_on(async {
+        let mut samples = Vec::with_capacity(SAMPLES);
+        for i in 0..WARMUP + SAMPLES {
+            let start = Instant::now();
+            t.invoke_flow(&pinned, &call, event, Some(vec![1]))
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            if i >= WARMUP {
+                samples.push(start.elapsed());
+            }
+        }
+        samples.sort();
+        (
+            percentile(&samples, 0.5),
+            percentile(&samples, 0.99),
+            percentile(&samples, 0.999),
+        )
+    })
+}
+
+fn throughput(name: &str, event: &Event, threads: usize) -> f64 {
+    let host = host();
+    let t = tenant(&host, name);
+    let pinned = t.pin(name).expect("pinned");
+    let done = Arc::new(AtomicU64::new(0));
+    runtime(threads).block_on(async {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        // A few tasks per thread so that a yielding guest never idles one.
+        for _ in 0..threads * 4 {
+            let (t, pinned, event, done) = (t.clone(), pinned.clone(), event.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                let call = snapshot("+15550100");
+                while start.elapsed() < THROUGHPUT_FOR {
+                    t.invoke_flow(&pinned, &call, &event, Some(vec![1]))
+                        .await
+                        .expect("invocation");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+        done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+/// Resident set size of this process, bytes (Linux).
+fn rss() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Holds `CONCURRENT_CALLS` flow invocations open at once (each blocked in
+/// `contacts.lookup` on a CRM plugin that waits for a slow local HTTP
+/// server, so two live instances per call) and reports the resident memory
+/// they add, per instance.
+fn memory_per_instance() -> Option<f64> {
+    let host = host();
+    let t = tenant(&host, "echo-flow");
+    t.install(
+        "crm",
+        switchyard_artifacts::get("http-crm")?,
+        Default::default(),
+    )
+    .ok()?;
+    t.set_crm("crm").ok()?;
+    let pinned = t.pin("echo-flow").ok()?;
+    runtime(2).block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.ok()?;
+        let url = format!("http://{}/c", listener.local_addr().ok()?);
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 2048];
+                    let _ = sock.read(&mut buf).await;
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nnone")
+                        .await;
+                });
+            }
+        });
+        let who = Event::Digits(Gathered {
+            digits: "who".into(),
+            finished_by_key: false,
+        });
+        // Warm up once so that code and caches are resident before measuring.
+        let _ = t
+            .invoke_flow(&pinned, &snapshot(&url), &Event::PlayFinished, None)
+            .await;
+        let before = rss()?;
+        let mut calls = Vec::new();
+        for _ in 0..CONCURRENT_CALLS {
+            let (t, pinned, who, url) = (t.clone(), pinned.clone(), who.clone(), url.clone());
+            calls.push(tokio::spawn(async move {
+                t.invoke_flow(&pinned, &snapshot(&url), &who, None).await
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let during = rss()?;
+        for c in calls {
+            let _ = c.await;
+        }
+        Some(during.saturating_sub(before) as f64 / (2 * CONCURRENT_CALLS) as f64)
+    })
+}
+
+/// Runs the plugin benchmark and prints a table.
+pub fn run() {
+    println!("Switchyard plugin runtime — instantiate + handle + drop per invocation");
+    println!(
+        "(pooling allocator, InstancePre, fresh Store each time; {SAMPLES} samples after {WARMUP} warm-up)\n"
+    );
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>14} {:>14}",
+        "plugin", "p50 µs", "p99 µs", "p99.9 µs", "1 thread /s", "2 threads /s"
+    );
+    for (name, event) in subjects() {
+        let (p50, p99, p999) = latency(name, &event);
+        let t1 = throughput(name, &event, 1);
+        let t2 = throughput(name, &event, 2);
+        println!(
+            "{:<12} {:>10} {:>10} {:>10} {:>14.0} {:>14.0}",
+            name,
+            us(p50),
+            us(p99),
+            us(p999),
+            t1,
+            t2
+        );
+    }
+    match memory_per_instance() {
+        Some(bytes) => println!(
+            "\nresident memory per live instance (echo-flow + http-crm, {} calls in flight): {:.1} KiB",
+            CONCURRENT_CALLS,
+            bytes / 1024.0
+        ),
+        None => println!("\nresident memory per live instance: not measurable here"),
+    }
+}
