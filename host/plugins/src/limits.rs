@@ -16,6 +16,12 @@ pub struct HostConfig {
     pub max_table_elements: usize,
     /// Largest component upload accepted by [`crate::PluginHost::load`].
     pub max_component_bytes: usize,
+    /// Bytes at the bottom of each linear memory slot that are reset with
+    /// `memset` and stay resident between instances, instead of being
+    /// returned with `madvise`. Measured on the bench (2 cores, echo-flow):
+    /// p50 24 µs → 11 µs, and 2-thread throughput no longer collapses from
+    /// TLB shootdowns. Costs up to this much resident memory per warm slot.
+    pub keep_resident_bytes: usize,
     /// Period of the epoch ticker: the unit of CPU accounting.
     pub epoch_tick: Duration,
     /// Directory for compiled components (written and read by this host
@@ -35,6 +41,7 @@ impl Default for HostConfig {
             max_memory_bytes: 64 << 20,
             max_table_elements: 20_000,
             max_component_bytes: 16 << 20,
+            keep_resident_bytes: 2 << 20,
             epoch_tick: Duration::from_millis(1),
             cache_dir: None,
             kv_db: None,
