@@ -71,7 +71,8 @@ impl EpochTicker {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
-            .name("switchyard-epoch".into())
+            // Short: Linux keeps 15 bytes of a thread name.
+            .name("sy-epoch".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
