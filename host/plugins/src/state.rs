@@ -4,16 +4,16 @@
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::caps::http::HttpPolicy;
+use crate::caps::stdio::StdioCapture;
 use crate::registry::PluginVersion;
 use crate::tenant::TenantRuntime;
 
 /// Bytes of stdout/stderr a guest may write per invocation; the rest is
-/// dropped (the write fails, which Rust's `print!` ignores).
+/// dropped silently.
 pub(crate) const STDIO_CAPTURE_BYTES: usize = 8 << 10;
 
 /// Store data for one invocation.
@@ -28,15 +28,15 @@ pub(crate) struct PluginState {
     pub(crate) plugin: Arc<PluginVersion>,
     pub(crate) log_lines: u32,
     pub(crate) log_dropped: u32,
-    pub(crate) stdout: MemoryOutputPipe,
-    pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) stdout: StdioCapture,
+    pub(crate) stderr: StdioCapture,
 }
 
 impl PluginState {
     pub(crate) fn new(tenant: TenantRuntime, plugin: Arc<PluginVersion>, cpu_ticks: u64) -> Self {
         let limits = tenant.limits();
-        let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
-        let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
+        let stdout = StdioCapture::new(STDIO_CAPTURE_BYTES);
+        let stderr = StdioCapture::new(STDIO_CAPTURE_BYTES);
         // Locked down: no preopened directories, no environment, no
         // arguments, no network (the defaults), stdin empty, stdout/stderr
         // captured.
@@ -47,10 +47,8 @@ impl PluginState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let http_hooks = HttpPolicy::new(
-            tenant.host().config().http.clone(),
-            limits.http_allowlist.clone(),
-        );
+        let http_hooks =
+            HttpPolicy::new(tenant.host().config().http.clone(), tenant.http_allowlist());
         Self {
             wasi,
             table: ResourceTable::new(),

@@ -68,6 +68,8 @@ struct TenantInner {
     id: String,
     host: PluginHost,
     limits: TenantLimits,
+    /// `limits.http_allowlist`, lower-cased and shared by every invocation.
+    http_allowlist: Arc<Vec<String>>,
     directory: Arc<dyn Directory>,
     fallback: Decision,
     persistence: Arc<dyn RegistryPersistence>,
@@ -91,6 +93,13 @@ impl TenantRuntime {
                 id,
                 host,
                 permits: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+                http_allowlist: Arc::new(
+                    limits
+                        .http_allowlist
+                        .iter()
+                        .map(|h| h.to_ascii_lowercase())
+                        .collect(),
+                ),
                 limits,
                 directory: s.directory,
                 fallback: s.fallback.unwrap_or_else(fallback_decision),
@@ -112,6 +121,9 @@ impl TenantRuntime {
     /// The host this tenant runs on.
     pub fn host(&self) -> &PluginHost {
         &self.inner.host
+    }
+    pub(crate) fn http_allowlist(&self) -> Arc<Vec<String>> {
+        self.inner.http_allowlist.clone()
     }
     pub(crate) fn directory(&self) -> &dyn Directory {
         &*self.inner.directory

@@ -405,3 +405,19 @@ fn on_disk_cache_reuses_only_files_this_host_wrote() {
     assert_ne!(std::fs::read(&files[0]).unwrap(), bytes);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flooding_stdout_is_cut_not_fatal() {
+    let host = host();
+    let t = tenant(&host, "acme", limits());
+    with_echo(&t).await;
+    let echo = t.pin("echo").unwrap();
+    let d = t
+        .invoke_flow(&echo, &call("acme", "1", "2"), &digits("chatty"), None)
+        .await
+        .unwrap();
+    assert_eq!(d.actions, vec![Action::SetTag("chatted".into())]);
+    let logs = t.recent_logs();
+    assert_eq!(logs.len(), limits().log_lines_per_invocation as usize);
+    assert!(logs[0].message.starts_with("chatty line 0000"));
+}

@@ -32,11 +32,8 @@ pub(crate) struct HttpPolicy {
 }
 
 impl HttpPolicy {
-    pub(crate) fn new(cfg: HttpPolicyConfig, allowlist: Vec<String>) -> Self {
-        Self {
-            cfg,
-            allowlist: Arc::new(allowlist),
-        }
+    pub(crate) fn new(cfg: HttpPolicyConfig, allowlist: Arc<Vec<String>>) -> Self {
+        Self { cfg, allowlist }
     }
 }
 

@@ -89,7 +89,7 @@ impl PluginState {
             (self.stdout.clone(), LogLevel::Info),
             (self.stderr.clone(), LogLevel::Warn),
         ] {
-            let bytes = pipe.contents();
+            let bytes = pipe.take();
             for line in String::from_utf8_lossy(&bytes)
                 .lines()
                 .filter(|l| !l.is_empty())

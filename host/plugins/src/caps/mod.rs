@@ -8,6 +8,7 @@ pub mod directory;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub(crate) mod stdio;
 
 use crate::bindings::switchyard::plugin::{flow_types, queue_types, types};
 use crate::state::PluginState;

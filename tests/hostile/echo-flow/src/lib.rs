@@ -8,6 +8,7 @@
 //!   `contacts.lookup` (or `unknown`).
 //! * `digits("ext:<n>")`: dials extension `n` if the directory knows it and
 //!   it is registered, else goes to its voicemail.
+//! * `digits("chatty")`: prints 2 000 lines (about 120 KB) to stdout.
 //! * any other event: echoes the state with one more byte appended.
 #![allow(clippy::all)]
 
@@ -56,6 +57,17 @@ impl Guest for EchoFlow {
                     .unwrap_or_else(|| "unknown".into());
                 Ok(Decision {
                     actions: vec![Action::SetTag(name)],
+                    state,
+                })
+            }
+            Event::Digits(g) if g.digits == "chatty" => {
+                for i in 0..2000 {
+                    println!(
+                        "chatty line {i:04} .................................................."
+                    );
+                }
+                Ok(Decision {
+                    actions: vec![Action::SetTag("chatted".into())],
                     state,
                 })
             }
