@@ -197,9 +197,9 @@ impl Registry {
             .map_or(1, |n| n + 1)
     }
 
-    /// Adds a version; the first version of a plugin becomes active.
-    /// Returns whether it was activated.
-    pub(crate) fn add(&mut self, v: Arc<PluginVersion>) -> bool {
+    /// Adds a version; with `activate_first`, the first version of a plugin
+    /// becomes active. Returns whether it was activated.
+    pub(crate) fn add(&mut self, v: Arc<PluginVersion>, activate_first: bool) -> bool {
         let e = self.plugins.entry(v.name.clone()).or_insert_with(|| Entry {
             versions: BTreeMap::new(),
             active: None,
@@ -207,7 +207,7 @@ impl Registry {
         });
         let n = v.number;
         e.versions.insert(n, v);
-        if e.active.is_none() {
+        if activate_first && e.active.is_none() {
             e.active = Some(n);
             return true;
         }

@@ -195,11 +195,12 @@ impl TenantRuntime {
         config: BTreeMap<String, String>,
     ) -> Result<u32, RegistryError> {
         let number = self.registry().next_number(name);
-        self.install_as(name, number, now_ms(), bytes, config)
+        self.install_as(name, number, now_ms(), bytes, config, true)
     }
 
     /// Re-installs a stored version with its original number and date (for
-    /// the persistence layer on start-up). Does not activate it.
+    /// the persistence layer on start-up). Does not activate it, and does
+    /// not report it to the persistence layer (it came from there).
     pub fn restore_version(
         &self,
         name: &str,
@@ -208,7 +209,7 @@ impl TenantRuntime {
         bytes: &[u8],
         config: BTreeMap<String, String>,
     ) -> Result<(), RegistryError> {
-        self.install_as(name, number, created_at_ms, bytes, config)
+        self.install_as(name, number, created_at_ms, bytes, config, false)
             .map(|_| ())
     }
 
@@ -219,6 +220,7 @@ impl TenantRuntime {
         created_at_ms: u64,
         bytes: &[u8],
         config: BTreeMap<String, String>,
+        activate_first: bool,
     ) -> Result<u32, RegistryError> {
         if !valid_name(name) {
             return Err(RegistryError::InvalidName(name.into()));
@@ -251,6 +253,7 @@ impl TenantRuntime {
             exports,
         });
         let info = version.info();
+        let restoring = !activate_first;
         let activated = {
             let mut reg = self.registry();
             if reg.version(name, number).is_some() {
@@ -258,11 +261,13 @@ impl TenantRuntime {
                     "plugin {name:?} already has version {number}"
                 )));
             }
-            reg.add(version.clone())
+            reg.add(version.clone(), activate_first)
         };
-        self.inner
-            .persistence
-            .version_added(self.id(), &info, bytes, &version.config);
+        if !restoring {
+            self.inner
+                .persistence
+                .version_added(self.id(), &info, bytes, &version.config);
+        }
         if activated {
             self.inner.persistence.activated(self.id(), name, number);
         }

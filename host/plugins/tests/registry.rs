@@ -118,3 +118,87 @@ async fn roles_check_worlds_and_names() {
         .await;
     assert!(matches!(r, Err(PluginFailure::WrongWorld { .. })), "{r:?}");
 }
+
+/// What a persistence layer would store, kept in memory.
+#[derive(Default)]
+struct Recorder {
+    versions: std::sync::Mutex<
+        Vec<(
+            switchyard_plugins::VersionInfo,
+            Vec<u8>,
+            std::collections::BTreeMap<String, String>,
+        )>,
+    >,
+    active: std::sync::Mutex<Vec<(String, u32)>>,
+    roles: std::sync::Mutex<Option<switchyard_plugins::Roles>>,
+}
+
+impl switchyard_plugins::RegistryPersistence for Recorder {
+    fn version_added(
+        &self,
+        tenant: &str,
+        info: &switchyard_plugins::VersionInfo,
+        bytes: &[u8],
+        config: &std::collections::BTreeMap<String, String>,
+    ) {
+        assert_eq!(tenant, "acme");
+        self.versions
+            .lock()
+            .unwrap()
+            .push((info.clone(), bytes.to_vec(), config.clone()));
+    }
+    fn activated(&self, _: &str, plugin: &str, version: u32) {
+        self.active.lock().unwrap().push((plugin.into(), version));
+    }
+    fn roles_changed(&self, _: &str, roles: &switchyard_plugins::Roles) {
+        *self.roles.lock().unwrap() = Some(roles.clone());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_changes_reach_persistence_and_can_be_restored() {
+    let host = host();
+    let rec = std::sync::Arc::new(Recorder::default());
+    let t = host
+        .tenant(
+            "acme",
+            switchyard_plugins::TenantSettings {
+                limits: limits(),
+                persistence: rec.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    t.install("router", wasm("echo-flow"), config(&[("greeting", "one")]))
+        .unwrap();
+    t.install("router", wasm("echo-flow"), config(&[("greeting", "two")]))
+        .unwrap();
+    t.activate("router", 2).unwrap();
+    t.set_flow("main", "router").unwrap();
+    assert_eq!(
+        *rec.active.lock().unwrap(),
+        vec![("router".to_string(), 1), ("router".to_string(), 2)]
+    );
+
+    // A restarted host rebuilds the tenant from what was stored.
+    let host2 = common::host();
+    let t2 = tenant(&host2, "acme", limits());
+    for (info, bytes, config) in rec.versions.lock().unwrap().iter() {
+        t2.restore_version(
+            &info.name,
+            info.number,
+            info.created_at_ms,
+            bytes,
+            config.clone(),
+        )
+        .unwrap();
+    }
+    let (plugin, version) = rec.active.lock().unwrap().last().cloned().unwrap();
+    t2.activate(&plugin, version).unwrap();
+    let roles = rec.roles.lock().unwrap().clone().unwrap();
+    for (flow, plugin) in &roles.flows {
+        t2.set_flow(flow, plugin).unwrap();
+    }
+    assert_eq!(t2.versions("router"), t.versions("router"));
+    assert_eq!(greeting(&t2, &t2.pin_flow("main").unwrap()).await, "two");
+}
