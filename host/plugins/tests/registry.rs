@@ -119,16 +119,17 @@ async fn roles_check_worlds_and_names() {
     assert!(matches!(r, Err(PluginFailure::WrongWorld { .. })), "{r:?}");
 }
 
+/// A stored version: what, the component bytes, its settings.
+type StoredVersion = (
+    switchyard_plugins::VersionInfo,
+    Vec<u8>,
+    std::collections::BTreeMap<String, String>,
+);
+
 /// What a persistence layer would store, kept in memory.
 #[derive(Default)]
 struct Recorder {
-    versions: std::sync::Mutex<
-        Vec<(
-            switchyard_plugins::VersionInfo,
-            Vec<u8>,
-            std::collections::BTreeMap<String, String>,
-        )>,
-    >,
+    versions: std::sync::Mutex<Vec<StoredVersion>>,
     active: std::sync::Mutex<Vec<(String, u32)>>,
     roles: std::sync::Mutex<Option<switchyard_plugins::Roles>>,
 }
