@@ -16,7 +16,13 @@
 //! * `output` — checks on what plugins return.
 //! * `state` — the store data (WASI ctx, meters, scope).
 //! * [`caps`] — host capabilities: `log`, `kv`, `config`, `directory`,
-//!   `contacts`, `http`.
+//!   `contacts`, `http` (plus the bounded stdout/stderr capture).
+//!
+//! Tests: `tests/sandbox.rs` (hostile components from `tests/hostile/*`),
+//! `tests/caps.rs` (HTTP policy, contacts, directory), `tests/registry.rs`,
+//! `tests/roles.rs` (strategy, reporter, CRM), `tests/engine.rs`,
+//! `tests/ticker.rs`. Benchmark: `cargo run --release -p switchyard-bench --
+//! plugins`.
 //! * [`limits`] — [`HostConfig`], [`TenantLimits`].
 //! * `failure` — [`PluginFailure`].
 //!
