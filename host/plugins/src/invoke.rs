@@ -24,7 +24,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use crate::PluginFailure;
 use crate::bindings::flow_types::{Decision, Event};
 use crate::bindings::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
-use crate::bindings::reporting::Notice;
+use crate::bindings::types::Notice;
 use crate::bindings::types::{CallRecord, CallSnapshot, Contact};
 use crate::output;
 use crate::registry::{Pinned, RoleExports};

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use switchyard_plugins::PluginFailure;
 use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
-use switchyard_plugins::reporting::{Notice, NoticeKind};
+use switchyard_plugins::types::{Notice, NoticeKind};
 use switchyard_plugins::types::{CallRecord, Direction, Disposition, Party};
 
 fn agent(id: &str, order: u32) -> AgentCandidate {

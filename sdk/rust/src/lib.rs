@@ -1,1 +1,130 @@
-//! Switchyard plugin SDK (work in progress).
+//! # switchyard-sdk: write Switchyard plugins in Rust
+//!
+//! A Switchyard plugin is a WebAssembly component (target `wasm32-wasip2`)
+//! that implements one world of the `switchyard:plugin` WIT package. This
+//! crate gives you the host's types, helpers for its capabilities (key-value,
+//! config, directory, contacts, HTTP, logging), builders for actions, typed
+//! state between events, and one export macro per world:
+//!
+//! | world | implement | export with |
+//! |---|---|---|
+//! | `call-flow` | [`CallFlow`] | [`export_call_flow!`] |
+//! | `queue-strategy` | [`QueueStrategy`] | [`export_queue_strategy!`] |
+//! | `crm-connector` | [`CrmConnector`] | [`export_crm_connector!`] |
+//! | `reporter` | [`Reporter`] | [`export_reporter!`] |
+//!
+//! ## A call flow in twenty lines
+//!
+//! ```no_run
+//! use switchyard_sdk::flow::{self, Event};
+//! use switchyard_sdk::{CallFlow, CallSnapshot, config};
+//!
+//! struct Hello;
+//!
+//! impl CallFlow for Hello {
+//!     fn handle(call: CallSnapshot, event: Event, _state: Option<Vec<u8>>) -> flow::Result {
+//!         match event {
+//!             Event::CallStarted => {
+//!                 let agent = config::get("agent").unwrap_or_else(|| "1001".into());
+//!                 flow::decide([
+//!                     flow::answer(),
+//!                     flow::play([flow::say(format!("Hello {}", call.caller.number))]),
+//!                     flow::dial([flow::ext(&agent)]).ring_timeout(20).into(),
+//!                 ])
+//!             }
+//!             Event::DialFinished(_) => flow::decide([flow::voicemail(&call.callee.number)]),
+//!             _ => flow::decide([]),
+//!         }
+//!     }
+//! }
+//!
+//! switchyard_sdk::export_call_flow!(Hello);
+//! ```
+//!
+//! Build it with `cargo build --target wasm32-wasip2 --release` (crate type
+//! `cdylib`): the `.wasm` file is the component to upload.
+//!
+//! Plugins run sandboxed with budgets on CPU, wall-clock time, memory, state
+//! size and number of actions; a plugin that exceeds one is stopped and the
+//! call falls back to the tenant's safe default. A fresh instance serves each
+//! event: keep per-call data in the state blob ([`state`]) and longer-lived
+//! data in [`kv`].
+
+pub mod config;
+pub mod contacts;
+pub mod directory;
+pub mod flow;
+pub mod http;
+pub mod kv;
+pub mod log;
+pub mod queue;
+pub mod state;
+
+#[doc(hidden)]
+pub use wit_bindgen;
+
+/// Export macros, one per world; see the crate docs.
+pub use switchyard_sdk_macros::{
+    export_call_flow, export_crm_connector, export_queue_strategy, export_reporter,
+};
+
+pub use bindings::switchyard::plugin::types::{
+    CallRecord, CallSnapshot, Contact, Direction, Disposition, HangupSide, LegRecord, Notice,
+    NoticeKind, Party, Timestamp,
+};
+
+/// The generated bindings of every interface a plugin may import (world
+/// `guest-imports`). A component imports only what its code calls; the host
+/// refuses imports its world does not allow (HTTP in a call flow, say).
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "switchyard:plugin/guest-imports",
+        generate_all,
+    });
+}
+
+/// A `call-flow` plugin: decides what happens next on a call.
+pub trait CallFlow {
+    /// Called once per event of a call with the state this plugin returned
+    /// last time (none on `call-started`). Return the actions to run next;
+    /// an `Err` is logged and the call gets the tenant's fallback.
+    fn handle(call: CallSnapshot, event: flow::Event, state: Option<Vec<u8>>) -> flow::Result;
+}
+
+/// A `queue-strategy` plugin: orders the agents who could take a call.
+pub trait QueueStrategy {
+    /// Return agent ids, best first. Ids that are not candidates are
+    /// ignored; candidates left out are not offered this call.
+    fn select(
+        queue: queue::QueueInfo,
+        call: queue::WaitingCall,
+        candidates: Vec<queue::AgentCandidate>,
+    ) -> Vec<String>;
+}
+
+/// A `crm-connector` plugin: contact look-ups and call logging.
+pub trait CrmConnector {
+    /// The contact for a phone number, if the CRM knows one.
+    fn lookup(number: String) -> Result<Option<Contact>, String>;
+    /// Record a finished call in the CRM.
+    fn log_call(call: CallRecord) -> Result<(), String>;
+}
+
+/// A `reporter` plugin: told about every finished call and live events.
+pub trait Reporter {
+    /// A call finished; its record is stored.
+    fn on_call_record(call: CallRecord) -> Result<(), String>;
+    /// A live event happened on a call.
+    fn on_notice(notice: Notice) -> Result<(), String>;
+}
+
+/// Current time in milliseconds since the Unix epoch (the same clock as
+/// [`Timestamp`]).
+pub fn now_ms() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Timestamp)
+        .unwrap_or(0)
+}

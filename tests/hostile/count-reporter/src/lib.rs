@@ -7,7 +7,8 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::switchyard::plugin::reporting::{Guest, Notice};
+use exports::switchyard::plugin::reporting::Guest;
+use switchyard::plugin::types::Notice;
 use switchyard::plugin::kv;
 use switchyard::plugin::types::CallRecord;
 
