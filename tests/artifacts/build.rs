@@ -19,7 +19,12 @@ const GUEST_DIRS: &[&str] = &["plugins", "examples", "tests/hostile"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest_dir.parent().unwrap().parent().unwrap().to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
     let guests = find_guests(&root);
@@ -37,7 +42,11 @@ fn main() {
 
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out; put the nested
     // build beside <target>/<profile> so it survives hash changes.
-    let outer_target = out_dir.ancestors().nth(4).expect("OUT_DIR layout").to_path_buf();
+    let outer_target = out_dir
+        .ancestors()
+        .nth(4)
+        .expect("OUT_DIR layout")
+        .to_path_buf();
     let wasm_target = outer_target.join("wasm-components");
 
     if !guests.is_empty() {
@@ -68,16 +77,32 @@ fn main() {
         ] {
             cmd.env_remove(var);
         }
-        let status = cmd.status().expect("failed to run cargo for the wasm guests");
-        assert!(status.success(), "building the wasm32-wasip2 guest components failed");
+        let status = cmd
+            .status()
+            .expect("failed to run cargo for the wasm guests");
+        assert!(
+            status.success(),
+            "building the wasm32-wasip2 guest components failed"
+        );
     }
 
-    let mut generated = String::from("/// Every guest component: (package name, component bytes).\npub static ALL: &[(&str, &[u8])] = &[\n");
+    let mut generated = String::from(
+        "/// Every guest component: (package name, component bytes).\npub static ALL: &[(&str, &[u8])] = &[\n",
+    );
     for g in &guests {
-        let built = wasm_target.join(TARGET).join(PROFILE).join(format!("{}.wasm", g.lib_name));
+        let built = wasm_target
+            .join(TARGET)
+            .join(PROFILE)
+            .join(format!("{}.wasm", g.lib_name));
         let dest = out_dir.join(format!("{}.wasm", g.lib_name));
         fs::copy(&built, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", built.display()));
-        writeln!(generated, "    ({:?}, include_bytes!({:?})),", g.package, dest.display().to_string()).unwrap();
+        writeln!(
+            generated,
+            "    ({:?}, include_bytes!({:?})),",
+            g.package,
+            dest.display().to_string()
+        )
+        .unwrap();
     }
     generated.push_str("];\n");
     fs::write(out_dir.join("components.rs"), generated).unwrap();
@@ -93,11 +118,15 @@ struct Guest {
 fn find_guests(root: &Path) -> Vec<Guest> {
     let mut guests = Vec::new();
     for dir in GUEST_DIRS {
-        let Ok(entries) = fs::read_dir(root.join(dir)) else { continue };
+        let Ok(entries) = fs::read_dir(root.join(dir)) else {
+            continue;
+        };
         let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         dirs.sort();
         for crate_dir in dirs {
-            let Ok(manifest) = fs::read_to_string(crate_dir.join("Cargo.toml")) else { continue };
+            let Ok(manifest) = fs::read_to_string(crate_dir.join("Cargo.toml")) else {
+                continue;
+            };
             if !manifest.contains("cdylib") {
                 continue;
             }
@@ -111,7 +140,11 @@ fn find_guests(root: &Path) -> Vec<Guest> {
                         .map(|r| r.trim().trim_matches('"').to_string())
                 })
                 .unwrap_or_else(|| panic!("no package name in {}", crate_dir.display()));
-            guests.push(Guest { lib_name: package.replace('-', "_"), package, dir: crate_dir });
+            guests.push(Guest {
+                lib_name: package.replace('-', "_"),
+                package,
+                dir: crate_dir,
+            });
         }
     }
     guests
@@ -120,12 +153,17 @@ fn find_guests(root: &Path) -> Vec<Guest> {
 /// rustup's auto-install is off on our machines: add the target if missing.
 fn ensure_target_installed() {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().expect("run rustc");
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("run rustc");
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if sysroot.join("lib/rustlib").join(TARGET).exists() {
         return;
     }
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     match status {
         Ok(s) if s.success() => {}
         other => panic!(

@@ -5,8 +5,8 @@ mod common;
 use common::*;
 use switchyard_plugins::PluginFailure;
 use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
-use switchyard_plugins::types::{Notice, NoticeKind};
 use switchyard_plugins::types::{CallRecord, Direction, Disposition, Party};
+use switchyard_plugins::types::{Notice, NoticeKind};
 
 fn agent(id: &str, order: u32) -> AgentCandidate {
     AgentCandidate {

@@ -27,7 +27,11 @@ mod tests {
             // Component binaries start with the wasm magic followed by the
             // component-model layer/version (0x0d 0x00 0x01 0x00).
             assert_eq!(&bytes[0..4], b"\0asm", "{name} is not wasm");
-            assert_eq!(&bytes[4..8], &[0x0d, 0x00, 0x01, 0x00], "{name} is a core module, not a component");
+            assert_eq!(
+                &bytes[4..8],
+                &[0x0d, 0x00, 0x01, 0x00],
+                "{name} is a core module, not a component"
+            );
         }
     }
 }

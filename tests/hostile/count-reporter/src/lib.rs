@@ -8,9 +8,9 @@ wit_bindgen::generate!({
 });
 
 use exports::switchyard::plugin::reporting::Guest;
-use switchyard::plugin::types::Notice;
 use switchyard::plugin::kv;
 use switchyard::plugin::types::CallRecord;
+use switchyard::plugin::types::Notice;
 
 struct Count;
 
