@@ -6,7 +6,7 @@
 use switchyard_sdk::flow::{self, DialOutcome, Event};
 use switchyard_sdk::{CallFlow, CallSnapshot, config, contacts};
 
-struct HelloFlow;
+pub struct HelloFlow;
 
 impl CallFlow for HelloFlow {
     fn handle(call: CallSnapshot, event: Event, _state: Option<Vec<u8>>) -> flow::Result {

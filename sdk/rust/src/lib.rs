@@ -19,7 +19,7 @@
 //! use switchyard_sdk::flow::{self, Event};
 //! use switchyard_sdk::{CallFlow, CallSnapshot, config};
 //!
-//! struct Hello;
+//! pub struct Hello;
 //!
 //! impl CallFlow for Hello {
 //!     fn handle(call: CallSnapshot, event: Event, _state: Option<Vec<u8>>) -> flow::Result {
@@ -42,7 +42,10 @@
 //! ```
 //!
 //! Build it with `cargo build --target wasm32-wasip2 --release` (crate type
-//! `cdylib`): the `.wasm` file is the component to upload.
+//! `cdylib`): the `.wasm` file is the component to upload. The export glue
+//! is generated for `wasm32` only, so the same crate also builds natively,
+//! where its logic can be unit-tested; make the plugin type `pub` so the
+//! native build does not call it unused.
 //!
 //! Plugins run sandboxed with budgets on CPU, wall-clock time, memory, state
 //! size and number of actions; a plugin that exceeds one is stopped and the

@@ -6,8 +6,9 @@
 //! nested `cargo build` into `<target dir>/wasm-components`, so plain
 //! `cargo build` / `cargo test` keep the components fresh.
 //!
-//! ```ignore
-//! let router: &[u8] = switchyard_artifacts::get("router").unwrap();
+//! ```
+//! let echo: &[u8] = switchyard_artifacts::get("echo-flow").unwrap();
+//! assert_eq!(&echo[..4], b"\0asm");
 //! ```
 
 include!(concat!(env!("OUT_DIR"), "/components.rs"));

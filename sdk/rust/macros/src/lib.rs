@@ -8,6 +8,10 @@
 //! the one world it exports through these macros. wit-bindgen resolves a
 //! relative `path` against the *plugin's* manifest directory, so the macro
 //! passes the absolute path of the WIT package, known here at compile time.
+//!
+//! The export glue exists only on `wasm32`: natively (plugin crates are also
+//! workspace members, unit-tested on the host) a plugin is a plain library,
+//! and a native `cdylib` could not carry the component export names anyway.
 
 use proc_macro::TokenStream;
 
@@ -92,6 +96,7 @@ fn expand(input: TokenStream, w: WorldExport) -> TokenStream {
     let forwards = w.forwards.replace("$TRAIT", w.sdk_trait).replace("$T", ty);
     format!(
         r#"
+#[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 #[allow(clippy::all, unused)]
 mod __switchyard_export {{
@@ -104,10 +109,12 @@ mod __switchyard_export {{
     pub use self::exports::switchyard::plugin::{interface}::Guest;
 }}
 
+#[cfg(target_arch = "wasm32")]
 impl __switchyard_export::Guest for {ty} {{
     {forwards}
 }}
 
+#[cfg(target_arch = "wasm32")]
 __switchyard_export::export!({ty} with_types_in __switchyard_export);
 "#,
         path = wit_dir(),

@@ -5,6 +5,9 @@
 //! * `snoop:<tenant>:<plugin>:<key>` tries crafted keys with `\0`, `/` and
 //!   `:` separators and tags `found:<value>` for any hit, else `missing`;
 //! * `list` tags every key it can list.
+// Component exports only exist on wasm32; natively this crate is empty
+// (a native cdylib cannot carry component export names).
+#![cfg(target_arch = "wasm32")]
 #![allow(clippy::all)]
 wit_bindgen::generate!({ path: "../../../wit", world: "switchyard:plugin/call-flow" });
 

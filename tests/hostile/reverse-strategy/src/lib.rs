@@ -1,5 +1,8 @@
 //! Orders candidates last-first, and slips in an unknown id and a repeat so
 //! that the host's clean-up is visible.
+// Component exports only exist on wasm32; natively this crate is empty
+// (a native cdylib cannot carry component export names).
+#![cfg(target_arch = "wasm32")]
 #![allow(clippy::all)]
 wit_bindgen::generate!({ path: "../../../wit", world: "switchyard:plugin/queue-strategy" });
 

@@ -1,5 +1,8 @@
 //! A call-flow that opens a TCP connection with std::net (which imports
 //! wasi:sockets).
+// Component exports only exist on wasm32; natively this crate is empty
+// (a native cdylib cannot carry component export names).
+#![cfg(target_arch = "wasm32")]
 #![allow(clippy::all)]
 wit_bindgen::generate!({ path: "../../../wit", world: "switchyard:plugin/call-flow" });
 
