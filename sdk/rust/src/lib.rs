@@ -55,6 +55,7 @@
 
 pub mod config;
 pub mod contacts;
+pub mod destination;
 pub mod directory;
 pub mod flow;
 pub mod http;
@@ -85,6 +86,9 @@ pub mod bindings {
         path: "../../wit",
         world: "switchyard:plugin/guest-imports",
         generate_all,
+        // Plugins compare events and actions in their logic and tests.
+        additional_derives: [PartialEq],
+        additional_derives_ignore: ["stream-error"],
     });
 }
 
