@@ -1,0 +1,166 @@
+//! # fewest-calls: the classic agent-selection strategies
+//!
+//! Settings (all optional):
+//!
+//! * `mode`: `fewest-calls` (default: fewest calls answered today first),
+//!   `least-talk-time` (least talk time today first), `longest-idle` (the
+//!   agent whose last call ended longest ago first; never called today
+//!   counts as idle all day), or `round-robin` (the queue's member order,
+//!   starting one further each call; the position is kept in kv per queue).
+//! * `sticky`: `true` puts the caller's last agent first when they are
+//!   available — the market's "last agent the caller spoke to".
+//!
+//! Ties always fall back to longest idle, then the queue's member order, so
+//! the choice is deterministic.
+
+
+use switchyard_sdk::queue::{self, AgentCandidate, QueueInfo, WaitingCall};
+use switchyard_sdk::{QueueStrategy, config, kv};
+
+/// How agents are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    FewestCalls,
+    LeastTalkTime,
+    LongestIdle,
+    RoundRobin,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s {
+            "fewest-calls" => Ok(Mode::FewestCalls),
+            "least-talk-time" => Ok(Mode::LeastTalkTime),
+            "longest-idle" => Ok(Mode::LongestIdle),
+            "round-robin" => Ok(Mode::RoundRobin),
+            other => Err(format!(
+                "`{other}` is not one of fewest-calls, least-talk-time, longest-idle, round-robin"
+            )),
+        }
+    }
+}
+
+/// Idle since: the end of the last call, or "all day" (0) for none.
+fn idle_since(a: &AgentCandidate) -> u64 {
+    a.last_call_end.unwrap_or(0)
+}
+
+/// Order candidates by `mode`; `rotation` is the round-robin position.
+pub fn rank(mode: Mode, candidates: &[AgentCandidate], rotation: u64) -> Vec<String> {
+    let mut sorted: Vec<&AgentCandidate> = candidates.iter().collect();
+    match mode {
+        Mode::FewestCalls => {
+            sorted.sort_by_key(|a| (a.calls_today, idle_since(a), a.order));
+        }
+        Mode::LeastTalkTime => {
+            sorted.sort_by_key(|a| (a.talk_seconds_today, idle_since(a), a.order));
+        }
+        Mode::LongestIdle => {
+            sorted.sort_by_key(|a| (idle_since(a), a.order));
+        }
+        Mode::RoundRobin => {
+            sorted.sort_by_key(|a| a.order);
+            if !sorted.is_empty() {
+                let start = (rotation % sorted.len() as u64) as usize;
+                sorted.rotate_left(start);
+            }
+        }
+    }
+    sorted.into_iter().map(|a| a.id.clone()).collect()
+}
+
+/// The plugin.
+pub struct FewestCalls;
+
+impl QueueStrategy for FewestCalls {
+    fn select(queue: QueueInfo, call: WaitingCall, candidates: Vec<AgentCandidate>) -> Vec<String> {
+        let mode = match config::parse::<Mode>("mode") {
+            Ok(m) => m.unwrap_or(Mode::FewestCalls),
+            Err(e) => {
+                switchyard_sdk::warn!("{e}; using fewest-calls");
+                Mode::FewestCalls
+            }
+        };
+        let rotation = if mode == Mode::RoundRobin {
+            // One step per call offered, per queue; starts at 0.
+            kv::increment(&format!("rr/{}", queue.name), 1).unwrap_or(1) as u64 - 1
+        } else {
+            0
+        };
+        let mut order = rank(mode, &candidates, rotation);
+        if config::get("sticky").as_deref() == Some("true") {
+            queue::stick_to_last_agent(&mut order, call.last_agent.as_deref());
+        }
+        order
+    }
+}
+
+switchyard_sdk::export_queue_strategy!(FewestCalls);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: &str, calls: u32, talk: u32, last_end: Option<u64>, order: u32) -> AgentCandidate {
+        AgentCandidate {
+            id: id.into(),
+            skills: vec![],
+            calls_today: calls,
+            talk_seconds_today: talk,
+            last_call_end: last_end,
+            order,
+        }
+    }
+
+    fn team() -> Vec<AgentCandidate> {
+        vec![
+            agent("1001", 5, 900, Some(1_000), 0),
+            agent("1002", 2, 1_200, Some(3_000), 1),
+            agent("1003", 2, 300, Some(2_000), 2),
+            agent("1004", 7, 100, None, 3),
+        ]
+    }
+
+    #[test]
+    fn fewest_calls_first_ties_by_longest_idle() {
+        assert_eq!(
+            rank(Mode::FewestCalls, &team(), 0),
+            ["1003", "1002", "1001", "1004"]
+        );
+    }
+
+    #[test]
+    fn least_talk_time_first() {
+        assert_eq!(
+            rank(Mode::LeastTalkTime, &team(), 0),
+            ["1004", "1003", "1001", "1002"]
+        );
+    }
+
+    #[test]
+    fn longest_idle_first_never_called_is_idlest() {
+        assert_eq!(
+            rank(Mode::LongestIdle, &team(), 0),
+            ["1004", "1001", "1003", "1002"]
+        );
+    }
+
+    #[test]
+    fn round_robin_rotates_through_member_order() {
+        assert_eq!(rank(Mode::RoundRobin, &team(), 0)[0], "1001");
+        assert_eq!(rank(Mode::RoundRobin, &team(), 1)[0], "1002");
+        assert_eq!(
+            rank(Mode::RoundRobin, &team(), 5),
+            ["1002", "1003", "1004", "1001"]
+        );
+        assert!(rank(Mode::RoundRobin, &[], 3).is_empty());
+    }
+
+    #[test]
+    fn modes_parse_and_bad_ones_say_why() {
+        assert_eq!("round-robin".parse::<Mode>(), Ok(Mode::RoundRobin));
+        let e = "random".parse::<Mode>().unwrap_err();
+        assert!(e.contains("random") && e.contains("fewest-calls"));
+    }
+}
