@@ -1,5 +1,6 @@
 //! Plugin runtime benchmark.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 use switchyard_plugins::flow_types::{Event, Gathered};
 use switchyard_plugins::types::{CallSnapshot, Direction, Party};
 use switchyard_plugins::{
-    HostConfig, HttpPolicyConfig, PluginHost, TenantLimits, TenantRuntime, TenantSettings,
+    HostConfig, HttpPolicyConfig, Pinned, PluginHost, TenantLimits, TenantRuntime, TenantSettings,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -39,20 +40,93 @@ fn snapshot(caller: &str) -> CallSnapshot {
     }
 }
 
-/// The plugins to measure and the event each one gets.
-fn subjects() -> Vec<(&'static str, Event)> {
-    let mut out = Vec::new();
-    for name in ["router", "ivr-menu"] {
-        if switchyard_artifacts::get(name).is_some() {
-            out.push((name, Event::CallStarted));
-        }
+/// One measured decision: a plugin, the event it gets, and whether the
+/// event comes after `call-started` (then it gets that decision's state, as
+/// in a real call).
+#[derive(Clone)]
+struct Subject {
+    label: &'static str,
+    plugin: &'static str,
+    event: Event,
+    after_start: bool,
+}
+
+/// The plugins to measure, configured as the demo tenant configures them.
+fn subjects() -> Vec<Subject> {
+    let digit = Event::Digits(Gathered {
+        digits: "1".into(),
+        finished_by_key: false,
+    });
+    vec![
+        Subject {
+            label: "router",
+            plugin: "router",
+            event: Event::CallStarted,
+            after_start: false,
+        },
+        Subject {
+            label: "ivr-menu",
+            plugin: "ivr-menu",
+            event: Event::CallStarted,
+            after_start: false,
+        },
+        Subject {
+            label: "ivr-menu (digit)",
+            plugin: "ivr-menu",
+            event: digit,
+            after_start: true,
+        },
+        Subject {
+            label: "business-hours",
+            plugin: "business-hours",
+            event: Event::CallStarted,
+            after_start: false,
+        },
+        Subject {
+            label: "echo-flow",
+            plugin: "echo-flow",
+            event: Event::PlayFinished,
+            after_start: false,
+        },
+    ]
+}
+
+/// A plugin's settings in the demo tenant (`examples/tenant-demo`): JSON
+/// values stand for their text, as the server reads them.
+fn demo_settings(plugin: &str) -> BTreeMap<String, String> {
+    let demo: serde_json::Value =
+        serde_json::from_str(include_str!("../../examples/tenant-demo/tenant.json"))
+            .expect("tenant.json");
+    demo["plugins"][plugin]["config"]
+        .as_object()
+        .map(|cfg| {
+            cfg.iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The state the subject's event arrives with.
+async fn state_for(
+    t: &TenantRuntime,
+    pinned: &Pinned,
+    s: &Subject,
+    call: &CallSnapshot,
+) -> Option<Vec<u8>> {
+    if !s.after_start {
+        return None;
     }
-    if out.is_empty() {
-        // Before the first-party plugins exist: echo-flow on an event that
-        // touches no host capability (pure compute + state copy).
-        out.push(("echo-flow", Event::PlayFinished));
-    }
-    out
+    t.invoke_flow(pinned, call, &Event::CallStarted, None)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", s.label))
+        .state
 }
 
 fn host() -> PluginHost {
@@ -82,7 +156,7 @@ fn tenant(host: &PluginHost, name: &str) -> TenantRuntime {
         )
         .expect("tenant");
     let bytes = switchyard_artifacts::get(name).expect("component built");
-    t.install(name, bytes, Default::default())
+    t.install(name, bytes, demo_settings(name))
         .unwrap_or_else(|e| panic!("installing {name}: {e}"));
     t
 }
@@ -104,18 +178,19 @@ fn runtime(threads: usize) -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn latency(name: &str, event: &Event) -> (Duration, Duration, Duration) {
+fn latency(s: &Subject) -> (Duration, Duration, Duration) {
     let host = host();
-    let t = tenant(&host, name);
-    let pinned = t.pin(name).expect("pinned");
+    let t = tenant(&host, s.plugin);
+    let pinned = t.pin(s.plugin).expect("pinned");
     let call = snapshot("+15550100");
     runtime(1).block_on(async {
+        let state = state_for(&t, &pinned, s, &call).await;
         let mut samples = Vec::with_capacity(SAMPLES);
         for i in 0..WARMUP + SAMPLES {
             let start = Instant::now();
-            t.invoke_flow(&pinned, &call, event, Some(vec![1]))
+            t.invoke_flow(&pinned, &call, &s.event, state.clone())
                 .await
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+                .unwrap_or_else(|e| panic!("{}: {e}", s.label));
             if i >= WARMUP {
                 samples.push(start.elapsed());
             }
@@ -129,21 +204,24 @@ fn latency(name: &str, event: &Event) -> (Duration, Duration, Duration) {
     })
 }
 
-fn throughput(name: &str, event: &Event, threads: usize) -> f64 {
+fn throughput(s: &Subject, threads: usize) -> f64 {
     let host = host();
-    let t = tenant(&host, name);
-    let pinned = t.pin(name).expect("pinned");
+    let t = tenant(&host, s.plugin);
+    let pinned = t.pin(s.plugin).expect("pinned");
     let done = Arc::new(AtomicU64::new(0));
     runtime(threads).block_on(async {
+        let state = state_for(&t, &pinned, s, &snapshot("+15550100")).await;
         let start = Instant::now();
         let mut tasks = Vec::new();
         // A few tasks per thread so that a yielding guest never idles one.
         for _ in 0..threads * 4 {
-            let (t, pinned, event, done) = (t.clone(), pinned.clone(), event.clone(), done.clone());
+            let (t, pinned, event, done) =
+                (t.clone(), pinned.clone(), s.event.clone(), done.clone());
+            let state = state.clone();
             tasks.push(tokio::spawn(async move {
                 let call = snapshot("+15550100");
                 while start.elapsed() < THROUGHPUT_FOR {
-                    t.invoke_flow(&pinned, &call, &event, Some(vec![1]))
+                    t.invoke_flow(&pinned, &call, &event, state.clone())
                         .await
                         .expect("invocation");
                     done.fetch_add(1, Ordering::Relaxed);
@@ -226,16 +304,16 @@ pub fn run() {
         "(pooling allocator, InstancePre, fresh Store each time; {SAMPLES} samples after {WARMUP} warm-up)\n"
     );
     println!(
-        "{:<12} {:>10} {:>10} {:>10} {:>14} {:>14}",
+        "{:<18} {:>10} {:>10} {:>10} {:>14} {:>14}",
         "plugin", "p50 µs", "p99 µs", "p99.9 µs", "1 thread /s", "2 threads /s"
     );
-    for (name, event) in subjects() {
-        let (p50, p99, p999) = latency(name, &event);
-        let t1 = throughput(name, &event, 1);
-        let t2 = throughput(name, &event, 2);
+    for s in subjects() {
+        let (p50, p99, p999) = latency(&s);
+        let t1 = throughput(&s, 1);
+        let t2 = throughput(&s, 2);
         println!(
-            "{:<12} {:>10} {:>10} {:>10} {:>14.0} {:>14.0}",
-            name,
+            "{:<18} {:>10} {:>10} {:>10} {:>14.0} {:>14.0}",
+            s.label,
             us(p50),
             us(p99),
             us(p999),
