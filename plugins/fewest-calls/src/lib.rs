@@ -13,7 +13,6 @@
 //! Ties always fall back to longest idle, then the queue's member order, so
 //! the choice is deterministic.
 
-
 use switchyard_sdk::queue::{self, AgentCandidate, QueueInfo, WaitingCall};
 use switchyard_sdk::{QueueStrategy, config, kv};
 
