@@ -1,6 +1,5 @@
 //! Plugin runtime benchmark.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -91,28 +90,6 @@ fn subjects() -> Vec<Subject> {
     ]
 }
 
-/// A plugin's settings in the demo tenant (`examples/tenant-demo`): JSON
-/// values stand for their text, as the server reads them.
-fn demo_settings(plugin: &str) -> BTreeMap<String, String> {
-    let demo: serde_json::Value =
-        serde_json::from_str(include_str!("../../examples/tenant-demo/tenant.json"))
-            .expect("tenant.json");
-    demo["plugins"][plugin]["config"]
-        .as_object()
-        .map(|cfg| {
-            cfg.iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The state the subject's event arrives with.
 async fn state_for(
     t: &TenantRuntime,
@@ -156,7 +133,7 @@ fn tenant(host: &PluginHost, name: &str) -> TenantRuntime {
         )
         .expect("tenant");
     let bytes = switchyard_artifacts::get(name).expect("component built");
-    t.install(name, bytes, demo_settings(name))
+    t.install(name, bytes, switchyard_artifacts::demo_settings(name))
         .unwrap_or_else(|e| panic!("installing {name}: {e}"));
     t
 }

@@ -25,27 +25,9 @@ use switchyard_plugins::{
     HttpPolicyConfig, InMemoryDirectory, PluginFailure, TenantLimits, TenantRuntime,
 };
 
-/// The demo tenant's configuration, as `switchyard serve` provisions it.
-fn demo() -> Value {
-    let text = include_str!("../../../examples/tenant-demo/tenant.json");
-    serde_json::from_str(text).expect("tenant.json is valid JSON")
-}
-
-/// A plugin's settings from tenant.json: JSON values stand for their text.
+/// A plugin's settings in the demo tenant (`examples/tenant-demo`).
 fn settings(plugin: &str) -> BTreeMap<String, String> {
-    let demo = demo();
-    let cfg = demo["plugins"][plugin]["config"]
-        .as_object()
-        .unwrap_or_else(|| panic!("no config for {plugin} in tenant.json"));
-    cfg.iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.clone(), text)
-        })
-        .collect()
+    switchyard_artifacts::demo_settings(plugin)
 }
 
 fn install(t: &TenantRuntime, plugin: &str) {
@@ -403,6 +385,25 @@ async fn business_hours_opens_the_ivr_by_day_and_announces_reopening_at_night() 
     );
 }
 
+/// Installs `plugin` as the strategy of `queue` and returns a chooser:
+/// (required skills, caller's last agent, candidates) → ordered ids.
+async fn choose(
+    t: &TenantRuntime,
+    queue: &str,
+    skills: &[&str],
+    last_agent: Option<&str>,
+    team: &[AgentCandidate],
+) -> Vec<String> {
+    let pinned = t.pin_strategy(queue).unwrap();
+    let info = QueueInfo {
+        name: queue.into(),
+        waiting: 1,
+    };
+    t.select_agents(&pinned, &info, &waiting(skills, last_agent), team)
+        .await
+        .unwrap()
+}
+
 fn candidate(
     id: &str,
     skills: &[&str],
@@ -437,26 +438,19 @@ async fn fewest_calls_strategy_orders_agents_and_sticks_to_the_last_agent() {
     let t = demo_tenant(&host);
     install(&t, "fewest-calls");
     t.set_strategy("sales", "fewest-calls").unwrap();
-    let pinned = t.pin_strategy("sales").unwrap();
-    let queue = QueueInfo {
-        name: "sales".into(),
-        waiting: 3,
-    };
     let team = vec![
         candidate("1002", &[], 4, 600, Some(10), 0),
         candidate("1003", &[], 1, 900, Some(20), 1),
     ];
-    let order = t
-        .select_agents(&pinned, &queue, &waiting(&[], None), &team)
-        .await
-        .unwrap();
-    assert_eq!(order, ["1003", "1002"]);
+    assert_eq!(
+        choose(&t, "sales", &[], None, &team).await,
+        ["1003", "1002"]
+    );
     // The demo sets sticky: the agent this caller spoke to last comes first.
-    let order = t
-        .select_agents(&pinned, &queue, &waiting(&[], Some("1002")), &team)
-        .await
-        .unwrap();
-    assert_eq!(order, ["1002", "1003"]);
+    assert_eq!(
+        choose(&t, "sales", &[], Some("1002"), &team).await,
+        ["1002", "1003"]
+    );
 }
 
 #[tokio::test]
@@ -469,21 +463,12 @@ async fn round_robin_rotates_across_invocations_through_kv() {
     t.install("fewest-calls", wasm("fewest-calls"), cfg)
         .unwrap();
     t.set_strategy("sales", "fewest-calls").unwrap();
-    let pinned = t.pin_strategy("sales").unwrap();
-    let queue = QueueInfo {
-        name: "sales".into(),
-        waiting: 1,
-    };
     let team: Vec<_> = (0..3)
         .map(|i| candidate(&format!("100{}", i + 1), &[], 0, 0, None, i))
         .collect();
     let mut firsts = Vec::new();
     for _ in 0..4 {
-        let order = t
-            .select_agents(&pinned, &queue, &waiting(&[], None), &team)
-            .await
-            .unwrap();
-        firsts.push(order[0].clone());
+        firsts.push(choose(&t, "sales", &[], None, &team).await[0].clone());
     }
     assert_eq!(firsts, ["1001", "1002", "1003", "1001"]);
 }
@@ -494,32 +479,25 @@ async fn skills_strategy_offers_only_qualified_agents_best_first() {
     let t = demo_tenant(&host);
     install(&t, "skills");
     t.set_strategy("support", "skills").unwrap();
-    let pinned = t.pin_strategy("support").unwrap();
-    let queue = QueueInfo {
-        name: "support".into(),
-        waiting: 1,
-    };
     let team = vec![
         candidate("1001", &["phone-line"], 0, 0, None, 0),
         candidate("1002", &["broadband", "it"], 6, 0, None, 1),
         candidate("1003", &["broadband", "phone-line"], 1, 0, None, 2),
     ];
-    // Broadband: 1002 has level 3 (demo levels), 1003 level 1.
-    let order = t
-        .select_agents(&pinned, &queue, &waiting(&["broadband"], None), &team)
-        .await
-        .unwrap();
-    assert_eq!(order, ["1002", "1003"]);
-    let order = t
-        .select_agents(&pinned, &queue, &waiting(&["phone-line"], None), &team)
-        .await
-        .unwrap();
-    assert_eq!(order, ["1003", "1001"]);
-    let order = t
-        .select_agents(&pinned, &queue, &waiting(&["spanish"], None), &team)
-        .await
-        .unwrap();
-    assert!(order.is_empty());
+    // Broadband: 1002 has level 3 in the demo, 1003 level 1.
+    assert_eq!(
+        choose(&t, "support", &["broadband"], None, &team).await,
+        ["1002", "1003"]
+    );
+    assert_eq!(
+        choose(&t, "support", &["phone-line"], None, &team).await,
+        ["1003", "1001"]
+    );
+    assert!(
+        choose(&t, "support", &["spanish"], None, &team)
+            .await
+            .is_empty()
+    );
 }
 
 fn record(

@@ -11,7 +11,34 @@
 //! assert_eq!(&echo[..4], b"\0asm");
 //! ```
 
+use std::collections::BTreeMap;
+
 include!(concat!(env!("OUT_DIR"), "/components.rs"));
+
+/// The demo tenant's configuration (`examples/tenant-demo/tenant.json`),
+/// which the server provisions with the components above.
+pub const DEMO_TENANT: &str = include_str!("../../../examples/tenant-demo/tenant.json");
+
+/// A plugin's settings in the demo tenant, as the runtime takes them:
+/// settings are strings, and a JSON object or array in `tenant.json` stands
+/// for its JSON text. Empty for a plugin the demo does not configure.
+pub fn demo_settings(plugin: &str) -> BTreeMap<String, String> {
+    let demo: serde_json::Value = serde_json::from_str(DEMO_TENANT).expect("tenant.json is JSON");
+    demo["plugins"][plugin]["config"]
+        .as_object()
+        .map(|cfg| {
+            cfg.iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// The component built from the crate named `name` (package name, e.g.
 /// `ivr-menu`), if there is one.
