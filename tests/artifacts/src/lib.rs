@@ -62,4 +62,13 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn demo_settings_are_strings_with_json_as_text() {
+        let ivr = super::demo_settings("ivr-menu");
+        let menu: serde_json::Value = serde_json::from_str(&ivr["menu"]).unwrap();
+        assert_eq!(menu["root"], "main");
+        assert_eq!(super::demo_settings("fewest-calls")["sticky"], "true");
+        assert!(super::demo_settings("no-such-plugin").is_empty());
+    }
 }
