@@ -7,9 +7,12 @@
 //! move bytes and sleep until `poll_timeout`; tests drive the same code with
 //! a fake clock, so Timer B's 32 seconds pass in microseconds.
 //!
+//! * [`auth`] — digest challenges, stateless nonces, verification against
+//!   stored HA1, the failed-authentication limiter.
 //! * [`timers`] — T1, T2, T4 and the timer values derived from them.
 //! * [`transaction`] — the four transaction state machines of RFC 3261 §17
 //!   (with the RFC 6026 `Accepted` state for 2xx to INVITE).
 
+pub mod auth;
 pub mod timers;
 pub mod transaction;
