@@ -12,6 +12,7 @@
 
 mod client_invite;
 mod client_non_invite;
+mod key;
 mod server_invite;
 mod server_non_invite;
 
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 pub use client_invite::ClientInvite;
 pub use client_non_invite::ClientNonInvite;
+pub use key::{MAGIC_COOKIE, RequestParts, TransactionKey};
 pub use server_invite::ServerInvite;
 pub use server_non_invite::ServerNonInvite;
 
