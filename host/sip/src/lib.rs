@@ -11,7 +11,8 @@
 //!   stored HA1, the failed-authentication limiter.
 //! * [`timers`] — T1, T2, T4 and the timer values derived from them.
 //! * [`transaction`] — the four transaction state machines of RFC 3261 §17
-//!   (with the RFC 6026 `Accepted` state for 2xx to INVITE).
+//!   (with the RFC 6026 `Accepted` state for 2xx to INVITE), their keys, and
+//!   the table that drives many of them.
 
 pub mod auth;
 pub mod timers;

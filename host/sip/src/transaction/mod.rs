@@ -15,6 +15,7 @@ mod client_non_invite;
 mod key;
 mod server_invite;
 mod server_non_invite;
+mod table;
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,7 @@ pub use client_non_invite::ClientNonInvite;
 pub use key::{MAGIC_COOKIE, RequestParts, TransactionKey};
 pub use server_invite::ServerInvite;
 pub use server_non_invite::ServerNonInvite;
+pub use table::{AnyTransaction, TransactionTable};
 
 /// Something a transaction wants done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
