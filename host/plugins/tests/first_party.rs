@@ -583,10 +583,17 @@ async fn call_stats_counts_calls_per_day_queue_and_agent() {
     assert_eq!(counter(&t, &format!("{day}/notices/call-queued")), 1);
 }
 
+/// One look-up request the fake CRM received.
+struct Lookup {
+    uri: String,
+    authorization: Option<String>,
+    host: Option<String>,
+}
+
 /// What the fake CRM saw.
 #[derive(Default)]
 struct Seen {
-    lookups: Vec<(String, Option<String>)>,
+    lookups: Vec<Lookup>,
     logged: Vec<Value>,
 }
 
@@ -601,11 +608,17 @@ async fn crm_server() -> (String, Shared) {
         headers: HeaderMap,
         Query(q): Query<BTreeMap<String, String>>,
     ) -> (StatusCode, Json<Value>) {
-        let auth = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
-        seen.lock().unwrap().lookups.push((uri.to_string(), auth));
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        seen.lock().unwrap().lookups.push(Lookup {
+            uri: uri.to_string(),
+            authorization: header("authorization"),
+            host: header("host"),
+        });
         match q.get("phone").map(String::as_str) {
             Some("+14155550123") => (
                 StatusCode::OK,
@@ -644,12 +657,14 @@ fn crm_tenant(base: &str) -> (switchyard_plugins::PluginHost, TenantRuntime) {
         ..HttpPolicyConfig::default()
     });
     let limits = TenantLimits {
-        http_allowlist: vec!["127.0.0.1".into()],
+        http_allowlist: vec!["localhost".into()],
         ..limits()
     };
     let t = tenant_with_directory(&host, "demo", limits, directory());
     let mut cfg = settings("crm-rest");
-    cfg.insert("base-url".into(), base.into());
+    // By name, as a real CRM is reached: the host resolves and checks the
+    // address itself.
+    cfg.insert("base-url".into(), base.replace("127.0.0.1", "localhost"));
     t.install("crm-rest", wasm("crm-rest"), cfg).unwrap();
     t.set_crm("crm-rest").unwrap();
     (host, t)
@@ -673,9 +688,13 @@ async fn crm_rest_looks_contacts_up_on_a_real_http_server() {
     assert_eq!(c.fields, vec![("plan".to_string(), "gold".to_string())]);
     {
         let seen = seen.lock().unwrap();
-        let (uri, auth) = &seen.lookups[0];
-        assert_eq!(uri, "/api/contacts?phone=%2B14155550123");
-        assert_eq!(auth.as_deref(), Some("Bearer demo-token"));
+        let first = &seen.lookups[0];
+        assert_eq!(first.uri, "/api/contacts?phone=%2B14155550123");
+        assert_eq!(first.authorization.as_deref(), Some("Bearer demo-token"));
+        // The host pins the connection to the checked address but keeps the
+        // name the plugin used as Host.
+        let port = base.rsplit(':').next().unwrap().trim_end_matches("/api");
+        assert_eq!(first.host, Some(format!("localhost:{port}")));
     }
 
     assert_eq!(
