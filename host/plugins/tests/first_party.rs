@@ -54,6 +54,14 @@ fn demo_tenant(host: &switchyard_plugins::PluginHost) -> TenantRuntime {
     tenant_with_directory(host, "demo", limits(), directory())
 }
 
+/// The demo tenant with `plugin` (demo settings) serving flow `flow`.
+fn flow_tenant(host: &switchyard_plugins::PluginHost, plugin: &str, flow: &str) -> TenantRuntime {
+    let t = demo_tenant(host);
+    install(&t, plugin);
+    t.set_flow(flow, plugin).unwrap();
+    t
+}
+
 /// Drives one call through a flow, carrying the plugin's state between
 /// events like the call engine does; returns every decision.
 async fn drive(
@@ -113,9 +121,7 @@ fn operators() -> Vec<DialTarget> {
 #[tokio::test]
 async fn ivr_menu_walks_the_classic_menu_to_business_broadband() {
     let host = host();
-    let t = demo_tenant(&host);
-    install(&t, "ivr-menu");
-    t.set_flow("ivr", "ivr-menu").unwrap();
+    let t = flow_tenant(&host, "ivr-menu", "ivr");
     let call = call("demo", "+15550111", "700");
 
     let d = drive(
@@ -158,9 +164,7 @@ async fn ivr_menu_walks_the_classic_menu_to_business_broadband() {
 #[tokio::test]
 async fn ivr_menu_always_has_a_way_to_a_human() {
     let host = host();
-    let t = demo_tenant(&host);
-    install(&t, "ivr-menu");
-    t.set_flow("ivr", "ivr-menu").unwrap();
+    let t = flow_tenant(&host, "ivr-menu", "ivr");
     let call = call("demo", "+15550111", "700");
 
     // 0 at level 2 and at level 3.
@@ -317,9 +321,7 @@ async fn router_rings_extensions_and_forwards_unanswered_calls_to_voicemail() {
 #[tokio::test]
 async fn router_tags_vip_numbers_and_queues_them_first() {
     let host = host();
-    let t = demo_tenant(&host);
-    install(&t, "router");
-    t.set_flow("extensions", "router").unwrap();
+    let t = flow_tenant(&host, "router", "extensions");
     let d = drive(
         &t,
         "extensions",
@@ -343,9 +345,7 @@ fn utc_ms(s: &str) -> u64 {
 #[tokio::test]
 async fn business_hours_opens_the_ivr_by_day_and_announces_reopening_at_night() {
     let host = host();
-    let t = demo_tenant(&host);
-    install(&t, "business-hours");
-    t.set_flow("open-hours", "business-hours").unwrap();
+    let t = flow_tenant(&host, "business-hours", "open-hours");
     let mut c = call("demo", "+14155550123", "+15550100");
     c.time_zone = "Europe/London".into();
 
