@@ -15,5 +15,6 @@
 //!   the table that drives many of them.
 
 pub mod auth;
+pub mod message;
 pub mod timers;
 pub mod transaction;
