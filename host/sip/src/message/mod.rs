@@ -181,7 +181,7 @@ impl Message {
     /// CSeq number and method.
     pub fn cseq(&self) -> Option<(u32, &str)> {
         let v = self.headers.get("CSeq")?.trim();
-        let (n, m) = v.split_once(|c: char| c == ' ' || c == '\t')?;
+        let (n, m) = v.split_once([' ', '\t'])?;
         Some((n.parse().ok()?, m.trim()))
     }
     /// The first Via value.

@@ -109,10 +109,10 @@ pub fn validate_request(m: &Message) -> Result<(), Rejection> {
             _ => return Err(Rejection::bad("Max-Forwards out of range")),
         }
     }
-    if let Some(e) = m.headers.get("Expires") {
-        if e.trim().parse::<u32>().is_err() {
-            return Err(Rejection::bad("Expires out of range"));
-        }
+    if let Some(e) = m.headers.get("Expires")
+        && e.trim().parse::<u32>().is_err()
+    {
+        return Err(Rejection::bad("Expires out of range"));
     }
 
     for name in ["From", "To"] {
