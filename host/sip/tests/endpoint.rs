@@ -106,9 +106,7 @@ fn an_unacknowledged_2xx_gives_up_after_64_t1() {
         panic!()
     };
     c.respond(t0, &key, response(&request, 200, "", Some("b")));
-    let mut now = t0;
-    while let Some(at) = c.poll_timeout() {
-        now = at;
+    while let Some(now) = c.poll_timeout() {
         c.handle_timeout(now);
         if let Some(Event::AckTimeout { call_id, cseq }) = c.poll_event() {
             assert_eq!((call_id.as_str(), cseq), ("call-1", 1));
