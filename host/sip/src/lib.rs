@@ -15,6 +15,7 @@
 //!   the table that drives many of them.
 
 pub mod auth;
+pub mod dialog;
 pub mod endpoint;
 pub mod message;
 pub mod timers;
