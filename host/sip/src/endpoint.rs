@@ -268,6 +268,25 @@ impl EndpointCore {
         }
     }
 
+    /// A stream message that cannot be framed (over the cap: 513; unknown
+    /// length: 400): answer from its head when it is a request, before the
+    /// driver closes the connection.
+    pub fn reject_unframed(&mut self, head: &[u8], status: u16, peer: Peer) {
+        let m = match parse(head, Framing::Stream) {
+            Ok(m) => Some(m),
+            Err(ParseError::Reject { partial, .. }) => partial.map(|b| *b),
+            Err(ParseError::Drop(_)) => None,
+        };
+        if let Some(m) = m
+            && m.is_request()
+            && m.method() != "ACK"
+            && m.top_via().is_some()
+        {
+            self.reply_stateless(&m, status, "", peer);
+        }
+        self.refused(peer, Some(status), "stream message cannot be framed");
+    }
+
     fn handle_request(&mut self, now: Instant, req: Message, peer: Peer) {
         if let Err(rejection) = validate_request(&req) {
             match rejection {
