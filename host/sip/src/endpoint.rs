@@ -502,6 +502,58 @@ impl EndpointCore {
         key
     }
 
+    /// Cancel our INVITE `invite` (RFC 3261 §9.1): a CANCEL with the same
+    /// Request-URI, Call-ID, From, To, CSeq number and top Via, in a
+    /// transaction of its own. Nothing is sent when the INVITE is gone.
+    pub fn cancel(&mut self, now: Instant, invite: &TransactionKey) -> Option<TransactionKey> {
+        let c = self.client.get(invite)?;
+        let req = &c.request;
+        let mut cancel = Message::request("CANCEL", req.uri());
+        for name in ["Via", "From", "To", "Call-ID"] {
+            if let Some(v) = if name == "Via" {
+                req.top_via()
+            } else {
+                req.headers.get(name)
+            } {
+                cancel.headers.push(name, v.to_string());
+            }
+        }
+        let n = req.cseq().map(|c| c.0).unwrap_or(1);
+        cancel.headers.push("CSeq", format!("{n} CANCEL"));
+        for r in req.headers.get_all("Route") {
+            cancel.headers.push("Route", r.to_string());
+        }
+        cancel.headers.push("Max-Forwards", "70");
+        let TransactionKey::Rfc3261 {
+            branch, sent_by, ..
+        } = invite
+        else {
+            return None;
+        };
+        let key = TransactionKey::for_response(branch, sent_by, "CANCEL");
+        let peer = c.peer;
+        let bytes = cancel.to_bytes();
+        self.client.insert(
+            key.clone(),
+            ClientTx {
+                peer,
+                request: cancel,
+                bytes,
+                final_to: None,
+            },
+        );
+        self.table.insert(
+            key.clone(),
+            AnyTransaction::ClientNonInvite(ClientNonInvite::new(
+                now,
+                self.cfg.timers,
+                peer.transport.reliable(),
+            )),
+        );
+        self.flush_outputs(now);
+        Some(key)
+    }
+
     /// Send the ACK for a 2xx (its own branch, no transaction). It is kept
     /// for 64·T1 to answer retransmissions of that 2xx.
     pub fn send_ack(&mut self, now: Instant, mut ack: Message, peer: Peer) {

@@ -135,18 +135,32 @@ impl SipStack {
     }
 
     /// Send `req` in a new client transaction; its responses (or a timeout)
-    /// arrive on the returned channel.
-    pub fn send_request(&self, req: Message, peer: Peer) -> mpsc::UnboundedReceiver<ClientEvent> {
+    /// arrive on the returned channel. The key names the transaction (for
+    /// [`SipStack::cancel`]).
+    pub fn send_request(
+        &self,
+        req: Message,
+        peer: Peer,
+    ) -> (TransactionKey, mpsc::UnboundedReceiver<ClientEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.with_core(|core, now| {
+        let key = self.with_core(|core, now| {
             let key = core.send_request(now, req, peer);
             self.inner
                 .waiters
                 .lock()
                 .expect("waiters lock")
-                .insert(key, tx);
+                .insert(key.clone(), tx);
+            key
         });
-        rx
+        (key, rx)
+    }
+
+    /// Cancel our INVITE `invite`; the INVITE's own channel then receives
+    /// its 487. The CANCEL's answer is not reported.
+    pub fn cancel(&self, invite: &TransactionKey) {
+        self.with_core(|core, now| {
+            core.cancel(now, invite);
+        });
     }
 
     /// Answer server transaction `key`.

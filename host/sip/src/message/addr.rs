@@ -85,8 +85,10 @@ impl SipUri {
         })
     }
 
-    /// The user part with `%XX` escapes decoded and any `;params` removed
-    /// (a telephone-subscriber's parameters are not part of the number).
+    /// The user part with `%XX` escapes decoded and any `:password`
+    /// removed. `;` parameters in the user part stay: RFC 4475 (semiuri)
+    /// reads `sip:user;par=u%40example.net@example.com` as the user
+    /// `user;par=u@example.net`.
     pub fn user_decoded(&self) -> Option<String> {
         let user = self.user.as_deref()?;
         let user = user.split(':').next().unwrap_or(user); // drop a password

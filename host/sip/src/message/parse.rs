@@ -84,7 +84,11 @@ pub fn parse(bytes: &[u8], _framing: Framing) -> Result<Message, ParseError> {
         if line.starts_with([' ', '\t']) {
             match headers.last_mut() {
                 Some(h) => {
-                    h.value.push(' ');
+                    // A value that starts on the next line (`To:` CRLF SP
+                    // `sip:…`) gets no leading space.
+                    if !h.value.is_empty() {
+                        h.value.push(' ');
+                    }
                     h.value.push_str(line.trim());
                 }
                 None => header_error = header_error.or(Some("folded line before any header")),
@@ -199,8 +203,16 @@ fn split_head(bytes: &[u8]) -> (&[u8], &[u8]) {
 
 type StartError = (u16, &'static str, Option<String>);
 
+/// `SIP/` in any case. Compared as bytes: the line may hold any UTF-8 (or
+/// replacement characters) and slicing it at 4 could split a character.
+fn starts_with_sip_slash(s: &str) -> bool {
+    s.as_bytes()
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+}
+
 fn parse_start_line(line: &str) -> Result<StartLine, StartError> {
-    if line.len() >= 4 && line[..4].eq_ignore_ascii_case("SIP/") {
+    if starts_with_sip_slash(line) {
         return parse_status_line(line);
     }
     // Request-Line: Method SP Request-URI SP SIP-Version, single spaces.
@@ -215,7 +227,7 @@ fn parse_start_line(line: &str) -> Result<StartLine, StartError> {
         return Err((400, "malformed method", None));
     }
     if !version.eq_ignore_ascii_case("SIP/2.0") {
-        if version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+        if version.len() > 4 && starts_with_sip_slash(version) {
             return Err((505, "SIP version not supported", method_known));
         }
         return Err((400, "malformed SIP version", method_known));
@@ -266,6 +278,8 @@ Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n";
         assert_eq!(m.headers.get("Via"), Some("SIP/2.0/UDP h;branch=z9hG4bK1"));
         assert_eq!(m.headers.get("subject"), Some("one two two-and-a-half"));
         assert_eq!(m.call_id(), "x");
+        let m = p("OPTIONS sip:a@b SIP/2.0\r\nTo:\r\n <sip:a@b>\r\n\r\n").unwrap();
+        assert_eq!(m.headers.get("To"), Some("<sip:a@b>"), "no leading space");
     }
 
     #[test]
@@ -333,6 +347,9 @@ Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n";
             ":\r\n:",
             "INVITE",
             "\r\n x: y",
+            // A multi-byte character across byte 4 of the start line.
+            "SIP\u{e9} 200 OK",
+            "INVITE sip:a@b SIP\u{e9}x",
         ] {
             let _ = p(g);
         }

@@ -61,11 +61,14 @@ impl TransactionKey {
     /// The server transaction a request belongs to.
     pub fn for_request(r: &RequestParts<'_>) -> TransactionKey {
         match r.branch {
-            Some(b) if b.starts_with(MAGIC_COOKIE) => TransactionKey::Rfc3261 {
-                branch: b.to_string(),
-                sent_by: r.sent_by.to_ascii_lowercase(),
-                method: keyed_method(r.method),
-            },
+            // The cookie alone identifies nothing (RFC 4475 badbranch).
+            Some(b) if b.len() > MAGIC_COOKIE.len() && b.starts_with(MAGIC_COOKIE) => {
+                TransactionKey::Rfc3261 {
+                    branch: b.to_string(),
+                    sent_by: r.sent_by.to_ascii_lowercase(),
+                    method: keyed_method(r.method),
+                }
+            }
             _ => TransactionKey::Rfc2543 {
                 request_uri: r.request_uri.to_string(),
                 from_tag: r.from_tag.to_string(),
@@ -183,8 +186,13 @@ mod tests {
         assert_ne!(next, k);
         let no_branch = TransactionKey::for_request(&RequestParts {
             branch: None,
+            ..old.clone()
+        });
+        let bare_cookie = TransactionKey::for_request(&RequestParts {
+            branch: Some(MAGIC_COOKIE),
             ..old
         });
+        assert_eq!(bare_cookie, k, "the magic cookie alone is no branch");
         assert_eq!(
             no_branch, k,
             "no branch at all is the same as a pre-3261 branch"
