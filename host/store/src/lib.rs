@@ -1,220 +1,308 @@
-//! The embedded store (sled): one tree per entity, tenant-prefixed keys
-//! (`tenant \0 …`) so a prefix scan sees one tenant and nothing else.
+//! Switchyard's embedded store, on sled 0.34.
 //!
-//! What is flushed when:
-//! * call records: flushed to disk before [`Store::insert_cdr`] returns —
-//!   a CDR written is a CDR kept, even if the process is killed next;
-//! * registrations: written at once, flushed by sled's periodic flush
-//!   (every 500 ms) and on drop. They are the hot write path, and a phone
-//!   refreshes its registration anyway.
+//! # Layout
 //!
-//! The repositories are traits ([`RegistrationRepo`], [`CdrRepo`]) so that
-//! another backend can serve a multi-node deployment; sled stays the
-//! embedded default.
+//! [`Store::open`]`(dir)` keeps the database in `<dir>/db` and blobs under
+//! `<dir>/files/`:
+//! * `<dir>/files/plugins/<sha256>.wasm`: plugin components,
+//!   content-addressed (the same bytes uploaded twice are stored once);
+//! * `<dir>/files/<kind>/<tenant>/<id>`: prompts, recordings and voicemails
+//!   (`kind` is `prompt`, `recording` or `voicemail`).
+//!
+//! Every entity has its own sled tree. Keys are tenant-prefixed,
+//! `tenant \0 id`, and no validated identifier contains NUL, so a prefix
+//! scan of `tenant \0` lists one tenant's records and nothing else (even
+//! when one tenant id is a prefix of another, as `acme` and `acme-2`).
+//! Values are JSON (serde_json). Global indexes map a SIP domain, a DID or
+//! an API key id to its tenant; they are updated in the same sled
+//! transaction as the record they index.
+//!
+//! # Repositories
+//!
+//! The repositories are traits owned by this crate ([`TenantRepo`],
+//! [`ExtensionRepo`], [`RegistrationRepo`], [`NumberRepo`], [`TrunkRepo`],
+//! [`RingGroupRepo`], [`QueueRepo`], [`CdrRepo`], [`PluginRepo`],
+//! [`ApiKeyRepo`], [`FileRepo`]) so that a distributed backend can be
+//! added later; [`Store`] implements them all on sled.
+//!
+//! # Durability: what is flushed when
+//!
+//! * **Configuration** (tenants, extensions, numbers, trunks, ring groups,
+//!   queues, plugin versions/activation/roles, API keys, files) and **call
+//!   records**: every write calls `db.flush()` (an fsync) before it
+//!   returns. Blobs are written to a temporary file, fsync'd, renamed into
+//!   place and the directory fsync'd, before their record is written. A
+//!   write that returned `Ok` survives a crash of the process right after.
+//! * **Registration bindings**: written at once but not flushed per write.
+//!   sled flushes every 500 ms (`flush_every_ms(Some(500))`), and
+//!   [`Store::close`] / dropping the last handle flushes. A crash can lose
+//!   the last half second of registrations; phones refresh them anyway,
+//!   and registrations are the hot write path.
+//!
+//! # Secrets
+//!
+//! SIP passwords of extensions are never stored: only the digest HA1
+//! hashes, computed by the caller. API key tokens are stored as their
+//! SHA-256 only. Trunk passwords **are** stored as given, because the host
+//! has to answer the carrier's digest challenge with them; protect the data
+//! directory accordingly.
+//!
+//! # Schema
+//!
+//! The `meta` tree holds `schema_version`; see [`schema`] for migrations.
 
-use std::path::Path;
+mod apikey;
+mod cdr;
+mod error;
+mod extension;
+mod file;
+mod groups;
+mod keys;
+mod number;
+mod plugin;
+mod registration;
+pub mod schema;
+mod tenant;
+mod trunk;
 
-use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("store: {0}")]
-    Sled(#[from] sled::Error),
-    #[error("store: corrupt record: {0}")]
-    Corrupt(String),
-    #[error("store was written by schema version {found}, this build reads up to {supported}")]
-    SchemaTooNew { found: u32, supported: u32 },
-}
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// The schema this build writes.
-pub const CURRENT_SCHEMA: u32 = 1;
+pub use apikey::{ApiKey, ApiKeyRepo, Role};
+pub use cdr::{Cdr, CdrFilter, CdrLeg, CdrPage, CdrRepo, cdrs_to_csv};
+pub use error::StoreError;
+pub use extension::{Extension, ExtensionRepo};
+pub use file::{FILE_KINDS, FileRecord, FileRepo};
+pub use groups::{Agent, Queue, QueueRepo, RingGroup, RingGroupRepo};
+pub use keys::{validate_extension, validate_number, validate_tenant_id};
+pub use number::{Number, NumberRepo};
+pub use plugin::{PluginRepo, PluginVersionRecord};
+pub use registration::{Binding, RegistrationRepo};
+pub use schema::{CURRENT_SCHEMA, Migration};
+pub use tenant::{Features, Tenant, TenantLimits, TenantRepo};
+pub use trunk::{Trunk, TrunkRepo};
 
-/// One registered contact of an extension.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Binding {
-    pub tenant: String,
-    pub extension: String,
-    /// The Contact URI as registered.
-    pub contact: String,
-    pub expires_at_ms: u64,
-    pub call_id: String,
-    pub cseq: u32,
-    /// Where the REGISTER came from (`ip:port`): requests to this contact
-    /// go there (NAT-friendly, like `rport`).
-    pub source: String,
-    /// `UDP` or `TCP`.
-    pub transport: String,
-    pub user_agent: Option<String>,
-}
-
-/// One leg of a call record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CdrLeg {
-    pub target: String,
-    pub start_ms: u64,
-    pub answer_ms: Option<u64>,
-    pub end_ms: u64,
-    pub sip_code: u16,
-}
-
-/// A call detail record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Cdr {
-    pub id: String,
-    pub tenant: String,
-    pub call_id: String,
-    pub direction: String,
-    pub caller: String,
-    pub callee: String,
-    pub dialled: String,
-    pub start_ms: u64,
-    pub answer_ms: Option<u64>,
-    pub end_ms: u64,
-    pub disposition: String,
-    pub hangup_by: Option<String>,
-    pub sip_code: u16,
-    pub agent: Option<String>,
-    pub tags: Vec<String>,
-    pub flow_plugin: Option<String>,
-    pub plugin_version: Option<u32>,
-    pub legs: Vec<CdrLeg>,
-}
-
-pub trait RegistrationRepo {
-    fn put_binding(&self, b: &Binding) -> Result<(), StoreError>;
-    fn remove_binding(&self, tenant: &str, ext: &str, contact: &str) -> Result<(), StoreError>;
-    fn remove_all_bindings(&self, tenant: &str, ext: &str) -> Result<(), StoreError>;
-    /// Unexpired bindings of one extension.
-    fn bindings(&self, tenant: &str, ext: &str, now_ms: u64) -> Result<Vec<Binding>, StoreError>;
-    fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError>;
-}
-
-pub trait CdrRepo {
-    /// Durable when it returns.
-    fn insert_cdr(&self, cdr: &Cdr) -> Result<(), StoreError>;
-    /// One tenant's records, oldest first.
-    fn cdrs(&self, tenant: &str) -> Result<Vec<Cdr>, StoreError>;
-}
-
-/// The sled store.
+/// The sled store. Cheap to clone (one `Arc`); `Send + Sync`.
 #[derive(Clone)]
 pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
     db: sled::Db,
+    t: Trees,
+}
+
+/// One tree per entity, plus the global indexes.
+struct Trees {
+    tenants: sled::Tree,
+    /// lower-case domain → tenant id.
+    domains: sled::Tree,
+    extensions: sled::Tree,
     bindings: sled::Tree,
+    numbers: sled::Tree,
+    /// DID (`+…`) → tenant id.
+    dids: sled::Tree,
+    trunks: sled::Tree,
+    ring_groups: sled::Tree,
+    queues: sled::Tree,
     cdrs: sled::Tree,
+    plugin_versions: sled::Tree,
+    plugin_active: sled::Tree,
+    plugin_roles: sled::Tree,
+    api_keys: sled::Tree,
+    /// API key id → tenant id.
+    api_key_ids: sled::Tree,
+    files: sled::Tree,
 }
 
-fn key(parts: &[&str]) -> Vec<u8> {
-    parts.join("\0").into_bytes()
-}
-
-fn prefix(parts: &[&str]) -> Vec<u8> {
-    let mut k = key(parts);
-    k.push(0);
-    k
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(v: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("records serialise")
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is going: write out what the periodic flush has
+        // not yet (registrations). Nothing to report an error to here.
+        let _ = self.db.flush();
+    }
 }
 
 impl Store {
-    /// Open (or create) the store in `dir`.
+    /// Open (or create) the store in `dir`: the database in `<dir>/db`,
+    /// blobs in `<dir>/files/`. Runs the schema migrations; refuses a store
+    /// written by a newer schema ([`StoreError::SchemaTooNew`]).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        fs::create_dir_all(dir.join("files"))?;
         let db = sled::Config::new()
             .path(dir.join("db"))
             .flush_every_ms(Some(500))
             .open()?;
-        let meta = db.open_tree("meta")?;
-        match meta.get("schema_version")? {
-            None => {
-                meta.insert("schema_version", &CURRENT_SCHEMA.to_be_bytes())?;
-                db.flush()?;
-            }
-            Some(v) => {
-                let found = u32::from_be_bytes(
-                    v.as_ref()
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("schema_version".into()))?,
-                );
-                if found > CURRENT_SCHEMA {
-                    return Err(StoreError::SchemaTooNew {
-                        found,
-                        supported: CURRENT_SCHEMA,
-                    });
-                }
-            }
-        }
-        Ok(Store {
+        schema::migrate(&db, CURRENT_SCHEMA, schema::MIGRATIONS)?;
+        let t = Trees {
+            tenants: db.open_tree("tenants")?,
+            domains: db.open_tree("domains")?,
+            extensions: db.open_tree("extensions")?,
             bindings: db.open_tree("bindings")?,
+            numbers: db.open_tree("numbers")?,
+            dids: db.open_tree("dids")?,
+            trunks: db.open_tree("trunks")?,
+            ring_groups: db.open_tree("ring_groups")?,
+            queues: db.open_tree("queues")?,
             cdrs: db.open_tree("cdrs")?,
-            db,
+            plugin_versions: db.open_tree("plugin_versions")?,
+            plugin_active: db.open_tree("plugin_active")?,
+            plugin_roles: db.open_tree("plugin_roles")?,
+            api_keys: db.open_tree("api_keys")?,
+            api_key_ids: db.open_tree("api_key_ids")?,
+            files: db.open_tree("files")?,
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                db,
+                t,
+            }),
         })
     }
 
+    /// Flush everything (registrations included) and drop this handle.
+    /// Other clones stay usable.
+    pub fn close(self) -> Result<(), StoreError> {
+        self.flush()
+    }
+
+    /// Flush everything written so far to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        self.inner.db.flush()?;
         Ok(())
+    }
+
+    /// The data directory this store was opened on.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    fn t(&self) -> &Trees {
+        &self.inner.t
+    }
+
+    fn files_dir(&self) -> PathBuf {
+        self.inner.dir.join("files")
+    }
+
+    fn durable(&self) -> Result<(), StoreError> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// Insert a record and flush.
+    fn put_durable<T: Serialize>(
+        &self,
+        tree: &sled::Tree,
+        key: Vec<u8>,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        tree.insert(key, encode(value))?;
+        self.durable()
+    }
+
+    /// Remove a record and flush; whether it existed.
+    fn delete_durable(&self, tree: &sled::Tree, key: Vec<u8>) -> Result<bool, StoreError> {
+        let existed = tree.remove(key)?.is_some();
+        self.durable()?;
+        Ok(existed)
+    }
+
+    /// Fail with `NotFound` unless `tenant` exists: configuration is only
+    /// written for known tenants, so nothing is left orphaned.
+    fn require_tenant(&self, tenant: &str) -> Result<(), StoreError> {
+        keys::validate_tenant_id(tenant)?;
+        if self.t().tenants.contains_key(tenant.as_bytes())? {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound(format!("tenant {tenant}")))
+        }
     }
 }
 
-impl RegistrationRepo for Store {
-    fn put_binding(&self, b: &Binding) -> Result<(), StoreError> {
-        self.bindings
-            .insert(key(&[&b.tenant, &b.extension, &b.contact]), encode(b))?;
-        Ok(())
-    }
-    fn remove_binding(&self, tenant: &str, ext: &str, contact: &str) -> Result<(), StoreError> {
-        self.bindings.remove(key(&[tenant, ext, contact]))?;
-        Ok(())
-    }
-    fn remove_all_bindings(&self, tenant: &str, ext: &str) -> Result<(), StoreError> {
-        for kv in self.bindings.scan_prefix(prefix(&[tenant, ext])) {
-            self.bindings.remove(kv?.0)?;
-        }
-        Ok(())
-    }
-    fn bindings(&self, tenant: &str, ext: &str, now_ms: u64) -> Result<Vec<Binding>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.bindings.scan_prefix(prefix(&[tenant, ext])) {
-            let b: Binding = decode(&kv?.1)?;
-            if b.expires_at_ms > now_ms {
-                out.push(b);
-            }
-        }
-        Ok(out)
-    }
-    fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
-        let mut n = 0;
-        for kv in self.bindings.iter() {
-            let (k, v) = kv?;
-            let b: Binding = decode(&v)?;
-            if b.expires_at_ms <= now_ms {
-                self.bindings.remove(k)?;
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
+fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+    tree.get(key)?.map(|v| decode(&v)).transpose()
 }
 
-impl CdrRepo for Store {
-    fn insert_cdr(&self, cdr: &Cdr) -> Result<(), StoreError> {
-        let mut k = prefix(&[&cdr.tenant]);
-        k.extend_from_slice(&cdr.start_ms.to_be_bytes());
-        k.extend_from_slice(cdr.id.as_bytes());
-        self.cdrs.insert(k, encode(cdr))?;
-        self.db.flush()?;
-        Ok(())
+fn list_json<T: DeserializeOwned>(tree: &sled::Tree, prefix: &[u8]) -> Result<Vec<T>, StoreError> {
+    tree.scan_prefix(prefix).map(|kv| decode(&kv?.1)).collect()
+}
+
+fn all_json<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
+    tree.iter().map(|kv| decode(&kv?.1)).collect()
+}
+
+/// Remove every key under `prefix` in one atomic batch; how many.
+fn sweep(tree: &sled::Tree, prefix: &[u8]) -> Result<usize, StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut n = 0;
+    for kv in tree.scan_prefix(prefix) {
+        batch.remove(kv?.0);
+        n += 1;
     }
-    fn cdrs(&self, tenant: &str) -> Result<Vec<Cdr>, StoreError> {
-        self.cdrs
-            .scan_prefix(prefix(&[tenant]))
-            .map(|kv| decode(&kv?.1))
-            .collect()
+    tree.apply_batch(batch)?;
+    Ok(n)
+}
+
+fn decode<T: DeserializeOwned>(v: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    // The records are plain structs of strings, numbers and maps with
+    // string keys: serialising them cannot fail.
+    serde_json::to_vec(v).expect("records serialise to JSON")
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Write `bytes` to `path` so that a crash leaves either the old file or
+/// the complete new one: temporary file in the same directory, fsync,
+/// rename, fsync of the directory.
+fn write_file_durable(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().expect("blob paths have a parent");
+    fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .expect("blob paths have a file name")
+        .to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}.tmp", rand::random::<u64>()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    Ok(result?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Store;
+
+    #[test]
+    fn store_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<Store>();
     }
 }

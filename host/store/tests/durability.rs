@@ -1,0 +1,160 @@
+//! What survives a crash, and the schema version.
+
+mod common;
+
+use common::*;
+use switchyard_store::schema::{Migration, migrate, set_version, stored_version};
+use switchyard_store::*;
+
+/// `insert_cdr` and configuration writes flush: with the store forgotten
+/// (no drop, no close) the files on disk already hold them.
+#[test]
+fn flushed_writes_survive_without_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    s.put_tenant(&tenant("acme", &["acme.example"])).unwrap();
+    s.put_extension(&extension("acme", "1001")).unwrap();
+    s.put_file(&file("acme", "prompt", "p"), b"bytes").unwrap();
+    // Last, so no later write flushes them along.
+    s.insert_cdr(&cdr("acme", "b", 2000)).unwrap();
+    s.insert_cdr(&cdr("acme", "a", 1000)).unwrap();
+    std::mem::forget(s);
+
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    let s = Store::open(copy.path()).unwrap();
+    let page = s.query_cdrs("acme", &CdrFilter::default()).unwrap();
+    assert_eq!(
+        page.rows.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["b", "a"]
+    );
+    assert_eq!(page.rows[1], cdr("acme", "a", 1000));
+    assert!(s.tenant_by_domain("acme.example").unwrap().is_some());
+    assert!(s.get_extension("acme", "1001").unwrap().is_some());
+    let (_, path) = s.get_file("acme", "prompt", "p").unwrap().unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), b"bytes");
+}
+
+const CRASH_ENV: &str = "SWITCHYARD_STORE_CRASH_DIR";
+
+/// A real crash: this test runs itself in a child process that writes and
+/// then aborts (no destructors, no flush); the parent reopens the data.
+#[test]
+fn flushed_writes_survive_an_abort() {
+    if let Ok(dir) = std::env::var(CRASH_ENV) {
+        let s = Store::open(std::path::Path::new(&dir)).unwrap();
+        s.put_tenant(&tenant("acme", &[])).unwrap();
+        s.insert_cdr(&cdr("acme", "crash", 42)).unwrap();
+        std::process::abort();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "flushed_writes_survive_an_abort", "--nocapture"])
+        .env(CRASH_ENV, dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child aborts");
+    let s = Store::open(dir.path()).unwrap();
+    assert!(s.get_tenant("acme").unwrap().is_some());
+    let page = s.query_cdrs("acme", &CdrFilter::default()).unwrap();
+    assert_eq!(page.rows, vec![cdr("acme", "crash", 42)]);
+}
+
+#[test]
+fn a_new_store_is_stamped_with_the_current_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path()).unwrap().close().unwrap();
+    let db = sled::open(dir.path().join("db")).unwrap();
+    assert_eq!(stored_version(&db).unwrap(), Some(CURRENT_SCHEMA));
+}
+
+#[test]
+fn a_store_from_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path()).unwrap().close().unwrap();
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        set_version(&db, CURRENT_SCHEMA + 1).unwrap();
+    }
+    let err = Store::open(dir.path()).err().expect("refused");
+    match &err {
+        StoreError::SchemaTooNew { found, supported } => {
+            assert_eq!((*found, *supported), (CURRENT_SCHEMA + 1, CURRENT_SCHEMA));
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+fn add_v2_marker(db: &sled::Db) -> Result<(), StoreError> {
+    let t = db.open_tree("test_log")?;
+    let n = t.len() as u8;
+    t.insert([n], b"1->2")?;
+    Ok(())
+}
+
+fn add_v3_marker(db: &sled::Db) -> Result<(), StoreError> {
+    let t = db.open_tree("test_log")?;
+    let n = t.len() as u8;
+    t.insert([n], b"2->3")?;
+    Ok(())
+}
+
+fn failing(_: &sled::Db) -> Result<(), StoreError> {
+    Err(StoreError::Corrupt("migration failed".into()))
+}
+
+#[test]
+fn migrations_run_in_order_from_the_stored_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::open(dir.path().join("db")).unwrap();
+    let steps: [Migration; 2] = [add_v2_marker, add_v3_marker];
+
+    // A fresh database is stamped, nothing runs.
+    assert_eq!(migrate(&db, 3, &steps).unwrap(), None);
+    assert_eq!(stored_version(&db).unwrap(), Some(3));
+    assert_eq!(db.open_tree("test_log").unwrap().len(), 0);
+
+    // From 1: both steps, in order.
+    set_version(&db, 1).unwrap();
+    assert_eq!(migrate(&db, 3, &steps).unwrap(), Some(1));
+    assert_eq!(stored_version(&db).unwrap(), Some(3));
+    let log: Vec<Vec<u8>> = db
+        .open_tree("test_log")
+        .unwrap()
+        .iter()
+        .map(|kv| kv.unwrap().1.to_vec())
+        .collect();
+    assert_eq!(log, [b"1->2".to_vec(), b"2->3".to_vec()]);
+
+    // From 2: only the last step.
+    db.drop_tree("test_log").unwrap();
+    set_version(&db, 2).unwrap();
+    migrate(&db, 3, &steps).unwrap();
+    let log: Vec<Vec<u8>> = db
+        .open_tree("test_log")
+        .unwrap()
+        .iter()
+        .map(|kv| kv.unwrap().1.to_vec())
+        .collect();
+    assert_eq!(log, [b"2->3".to_vec()]);
+
+    // A failing step stops the upgrade at the last completed version.
+    set_version(&db, 1).unwrap();
+    let broken: [Migration; 2] = [add_v2_marker, failing];
+    assert!(migrate(&db, 3, &broken).is_err());
+    assert_eq!(stored_version(&db).unwrap(), Some(2));
+
+    // Newer than the target: refused, untouched.
+    set_version(&db, 4).unwrap();
+    assert!(matches!(
+        migrate(&db, 3, &steps).unwrap_err(),
+        StoreError::SchemaTooNew {
+            found: 4,
+            supported: 3
+        }
+    ));
+    assert_eq!(stored_version(&db).unwrap(), Some(4));
+}
