@@ -1,0 +1,146 @@
+//! Digest authentication of requests from extensions: 401 for REGISTER,
+//! 407 for INVITE (RFC 3261 §22), MD5 and SHA-256 offered (RFC 8760) in
+//! the configured order,
+//! nonces that expire into `stale=true`, and a per-address limiter: an
+//! address that keeps failing is refused for a while, and the block is
+//! logged.
+
+use std::time::Instant;
+
+use switchyard_sip::auth::{Verdict, challenge, verify};
+use switchyard_sip::endpoint::Peer;
+use switchyard_sip::message::Message;
+use switchyard_sip::message::build::response;
+use switchyard_sip::transaction::TransactionKey;
+
+use crate::{Shared, Tenant};
+
+/// Which challenge: 401/WWW-Authenticate (registrar) or
+/// 407/Proxy-Authenticate (calls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Registrar,
+    Proxy,
+}
+
+fn unix_now() -> u64 {
+    crate::now_ms() / 1000
+}
+
+/// Check the request's credentials for extension `user`. Returns true when
+/// authenticated; otherwise the request has been answered (challenge,
+/// 403) and the caller must stop.
+pub(crate) fn authenticate(
+    shared: &Shared,
+    tenant: &Tenant,
+    key: &TransactionKey,
+    req: &Message,
+    peer: Peer,
+    user: &str,
+    kind: Kind,
+) -> bool {
+    let ip = peer.addr.ip();
+    let now = Instant::now();
+    if shared
+        .limiter
+        .lock()
+        .expect("limiter lock")
+        .is_blocked(ip, now)
+    {
+        shared.stack.respond(
+            key,
+            response(req, 403, "Too Many Failed Attempts", Some("syauth")),
+        );
+        return false;
+    }
+    let header = match kind {
+        Kind::Registrar => "Authorization",
+        Kind::Proxy => "Proxy-Authorization",
+    };
+    // Only a Digest answer for our realm counts; anything else (an unknown
+    // scheme, another realm) gets a fresh challenge (RFC 4475 regaut01).
+    let ours = req.headers.get_all(header).find(|v| {
+        v.trim_start().to_ascii_lowercase().starts_with("digest")
+            && v.contains(&format!("realm=\"{}\"", tenant.realm()))
+    });
+    let Some(authorization) = ours else {
+        send_challenge(shared, tenant, key, req, kind, false);
+        return false;
+    };
+    let verdict = verify(
+        req.method(),
+        authorization,
+        tenant.realm(),
+        &shared.nonces,
+        unix_now(),
+        |u| tenant.extensions.get(u).map(|e| e.credentials.clone()),
+    );
+    match verdict {
+        Verdict::Authenticated { username } if username == user => {
+            shared
+                .limiter
+                .lock()
+                .expect("limiter lock")
+                .record_success(ip);
+            true
+        }
+        Verdict::Authenticated { username } => {
+            tracing::info!(tenant = %tenant.id, %username, claimed = %user, "credentials of another extension");
+            shared
+                .stack
+                .respond(key, response(req, 403, "Forbidden", Some("syauth")));
+            false
+        }
+        Verdict::Stale => {
+            send_challenge(shared, tenant, key, req, kind, true);
+            false
+        }
+        Verdict::Malformed(why) => {
+            shared
+                .stack
+                .respond(key, response(req, 400, &why, Some("syauth")));
+            false
+        }
+        Verdict::Rejected(why) => {
+            let blocked = shared
+                .limiter
+                .lock()
+                .expect("limiter lock")
+                .record_failure(ip, now);
+            if let Some(until) = blocked {
+                tracing::warn!(
+                    source = %ip,
+                    tenant = %tenant.id,
+                    seconds = until.saturating_duration_since(now).as_secs(),
+                    "too many failed authentications: address blocked"
+                );
+            }
+            tracing::info!(source = %peer.addr, tenant = %tenant.id, user, why, "authentication failed");
+            shared
+                .stack
+                .respond(key, response(req, 403, "Forbidden", Some("syauth")));
+            false
+        }
+    }
+}
+
+fn send_challenge(
+    shared: &Shared,
+    tenant: &Tenant,
+    key: &TransactionKey,
+    req: &Message,
+    kind: Kind,
+    stale: bool,
+) {
+    let (status, header) = match kind {
+        Kind::Registrar => (401, "WWW-Authenticate"),
+        Kind::Proxy => (407, "Proxy-Authenticate"),
+    };
+    let nonce = shared.nonces.issue(unix_now());
+    let mut r = response(req, status, "", Some("syauth"));
+    for &alg in &shared.settings.digest_algorithms {
+        r.headers
+            .push(header, challenge(tenant.realm(), &nonce, alg, stale));
+    }
+    shared.stack.respond(key, r);
+}

@@ -1,0 +1,993 @@
+//! One call: the caller's leg (A), the legs we ring (B), and the loop that
+//! turns every step into a call-flow plugin event and runs the actions the
+//! plugin returns.
+//!
+//! ```text
+//! INVITE ─► authenticate (407) ─► snapshot ─► flow.handle(call-started)
+//!   ┌──────────────────────────────────────────────┘
+//!   ▼ actions, in order
+//!   dial ─► B legs in parallel (or one by one) ─► 180/183 relayed to A
+//!     ├─ a B leg answers ─► ACK B, CANCEL the others, 200 to A ─► bridged
+//!     │                      until BYE from either side (re-INVITEs pass)
+//!     └─ busy / no answer / failed ─► flow.handle(dial-finished) ─► …
+//!   reject ─► 486 / 603 / 480      hangup ─► BYE or 480
+//!   goto-flow ─► the other flow's call-started
+//! end ─► flow.handle(hangup) ─► call record: store + reporter plugins
+//! ```
+//! Media actions (play, gather, record, voicemail, queues) come with the
+//! media issue: until then `play` finishes at once, `gather` times out,
+//! and the rest refuse the call with 480 after logging why.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_plugins::flow_types::{
+    Action, Decision, Dial, DialMode, DialOutcome, DialResult, DialTarget, Event, HangupBy,
+    HangupInfo, RejectReason,
+};
+use switchyard_plugins::types::{
+    CallRecord, CallSnapshot, Direction, Disposition, HangupSide, LegRecord, Party,
+};
+use switchyard_plugins::{Pinned, PluginFailure};
+use switchyard_sip::dialog::Dialog;
+use switchyard_sip::endpoint::{Peer, Transport};
+use switchyard_sip::message::Message;
+use switchyard_sip::message::addr::{NameAddr, SipUri};
+use switchyard_sip::message::build::response;
+use switchyard_sip::transaction::TransactionKey;
+use switchyard_store::{Cdr, CdrLeg, CdrRepo, RegistrationRepo};
+use switchyard_transport::ClientEvent;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+use crate::auth::{Kind, authenticate};
+use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms, tenant_of};
+
+/// Most plugin decisions one call may take (a flow that loops forever
+/// between `goto-flow`s is cut off).
+const MAX_DECISIONS: usize = 64;
+
+/// Ring time when a dial gives none.
+const DEFAULT_RING_SECS: u32 = 30;
+
+/// Start the task for a new INVITE.
+pub(crate) fn start(shared: Arc<Shared>, key: TransactionKey, invite: Message, peer: Peer) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let call_id = invite.call_id().to_string();
+    shared
+        .calls
+        .lock()
+        .expect("calls lock")
+        .insert(call_id.clone(), tx.clone());
+    tokio::spawn(async move {
+        let mut call = Call::new(shared.clone(), tx.clone(), rx, key, invite, peer);
+        call.run().await;
+        // Forget every Call-ID this task owned — unless a newer task took
+        // it over (the INVITE that answers our 407 has the same Call-ID).
+        let mut calls = shared.calls.lock().expect("calls lock");
+        for id in call.call_ids.iter().chain(std::iter::once(&call_id)) {
+            if calls.get(id).is_some_and(|s| s.same_channel(&tx)) {
+                calls.remove(id);
+            }
+        }
+    });
+}
+
+/// Why a call ended before or after answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Still going: the flow goes on.
+    No,
+    Yes,
+}
+
+/// A B leg being rung.
+struct Ringing {
+    target: String,
+    key: TransactionKey,
+    invite: Message,
+    peer: Peer,
+    done: bool,
+    leg: usize,
+}
+
+/// The answered B leg.
+struct Bridge {
+    b: Dialog,
+    b_peer: Peer,
+    a: Dialog,
+    answered_by: String,
+    answered_at: Instant,
+}
+
+struct Call {
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<CallMsg>,
+    rx: mpsc::UnboundedReceiver<CallMsg>,
+    a_key: TransactionKey,
+    a_invite: Message,
+    a_peer: Peer,
+    a_tag: String,
+    tenant: Option<Arc<Tenant>>,
+    snapshot: Option<CallSnapshot>,
+    /// The final response to A was sent.
+    final_sent: bool,
+    answer_ms: Option<u64>,
+    start_ms: u64,
+    sip_code: u16,
+    disposition: Disposition,
+    hangup_by: Option<HangupSide>,
+    agent: Option<String>,
+    legs: Vec<LegRecord>,
+    call_ids: Vec<String>,
+    flow_plugin: Option<(String, u32)>,
+    provisional_sent: Vec<u16>,
+}
+
+fn random_token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+impl Call {
+    fn new(
+        shared: Arc<Shared>,
+        tx: mpsc::UnboundedSender<CallMsg>,
+        rx: mpsc::UnboundedReceiver<CallMsg>,
+        a_key: TransactionKey,
+        a_invite: Message,
+        a_peer: Peer,
+    ) -> Call {
+        Call {
+            shared,
+            tx,
+            rx,
+            a_key,
+            a_invite,
+            a_peer,
+            a_tag: random_token(),
+            tenant: None,
+            snapshot: None,
+            final_sent: false,
+            answer_ms: None,
+            start_ms: now_ms(),
+            sip_code: 0,
+            disposition: Disposition::Failed,
+            hangup_by: None,
+            agent: None,
+            legs: Vec::new(),
+            call_ids: Vec::new(),
+            flow_plugin: None,
+            provisional_sent: Vec::new(),
+        }
+    }
+
+    /// Send a final (or provisional) answer on the A leg.
+    fn answer_a(&mut self, status: u16, reason: &str) {
+        if self.final_sent {
+            return;
+        }
+        let mut r = response(&self.a_invite, status, reason, Some(&self.a_tag));
+        if status < 300 {
+            r.headers
+                .push("Contact", self.contact(self.a_peer.transport));
+        }
+        if status >= 200 {
+            self.final_sent = true;
+            self.sip_code = status;
+        }
+        self.shared.stack.respond(&self.a_key, r);
+    }
+
+    fn contact(&self, transport: Transport) -> String {
+        let mut addr = self.shared.stack.local_addr(transport);
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let dialled = self
+            .snapshot
+            .as_ref()
+            .map(|s| s.dialled.as_str())
+            .unwrap_or("pbx");
+        match transport {
+            Transport::Udp => format!("<sip:{dialled}@{addr}>"),
+            Transport::Tcp => format!("<sip:{dialled}@{addr};transport=tcp>"),
+        }
+    }
+
+    async fn run(&mut self) {
+        let Some(tenant) = tenant_of(&self.shared.tenants, &self.a_invite) else {
+            return self.answer_a(404, "Unknown Domain");
+        };
+        self.tenant = Some(tenant.clone());
+        let user_of = |v: Option<&str>| {
+            v.and_then(|v| NameAddr::parse(v).ok())
+                .and_then(|a| SipUri::parse(&a.uri).ok())
+                .and_then(|u| u.user_decoded())
+                .unwrap_or_default()
+        };
+        let caller = user_of(self.a_invite.headers.get("From"));
+        let caller_name = self
+            .a_invite
+            .headers
+            .get("From")
+            .and_then(|v| NameAddr::parse(v).ok())
+            .and_then(|a| a.display);
+        if !authenticate(
+            &self.shared,
+            &tenant,
+            &self.a_key,
+            &self.a_invite,
+            self.a_peer,
+            &caller,
+            Kind::Proxy,
+        ) {
+            self.final_sent = true;
+            return;
+        }
+        if self
+            .a_invite
+            .headers
+            .get("Max-Forwards")
+            .and_then(|m| m.trim().parse::<u32>().ok())
+            == Some(0)
+        {
+            return self.answer_a(483, "");
+        }
+        let dialled = SipUri::parse(self.a_invite.uri())
+            .ok()
+            .and_then(|u| u.user_decoded())
+            .unwrap_or_default();
+        let flow = tenant.flow_for(&dialled).to_string();
+        self.snapshot = Some(CallSnapshot {
+            call_id: self.a_invite.call_id().to_string(),
+            tenant: tenant.id.clone(),
+            direction: Direction::Internal,
+            caller: Party {
+                number: caller.clone(),
+                display_name: caller_name.or_else(|| {
+                    tenant
+                        .extensions
+                        .get(&caller)
+                        .and_then(|e| e.display_name.clone())
+                }),
+            },
+            callee: Party {
+                number: dialled.clone(),
+                display_name: tenant
+                    .extensions
+                    .get(&dialled)
+                    .and_then(|e| e.display_name.clone()),
+            },
+            dialled: dialled.clone(),
+            tags: Vec::new(),
+            start_time: self.start_ms,
+            answer_time: None,
+            time_zone: tenant.time_zone.clone(),
+            flow: flow.clone(),
+            plugin_version: 0,
+        });
+        self.flow_loop(tenant.clone(), flow).await;
+        self.finish(&tenant).await;
+    }
+
+    fn pin(&mut self, tenant: &Tenant, flow: &str) -> Result<Pinned, PluginFailure> {
+        let pinned = tenant.runtime.pin_flow(flow)?;
+        self.flow_plugin = Some((pinned.name.clone(), pinned.number));
+        if let Some(s) = self.snapshot.as_mut() {
+            s.flow = flow.to_string();
+            s.plugin_version = pinned.number;
+        }
+        Ok(pinned)
+    }
+
+    async fn decide(
+        &mut self,
+        tenant: &Tenant,
+        pinned: Option<&Pinned>,
+        event: &Event,
+        state: Option<Vec<u8>>,
+    ) -> Decision {
+        let snapshot = self.snapshot.clone().expect("snapshot set before the flow");
+        let result = match pinned {
+            Some(p) => tenant.runtime.invoke_flow(p, &snapshot, event, state).await,
+            None => Err(PluginFailure::NotInstalled(snapshot.flow.clone())),
+        };
+        match result {
+            Ok(d) => d,
+            Err(failure) => {
+                tracing::warn!(tenant = %tenant.id, call = %snapshot.call_id, %failure, "flow plugin failed: fallback");
+                tenant.runtime.fallback_decision()
+            }
+        }
+    }
+
+    async fn flow_loop(&mut self, tenant: Arc<Tenant>, first_flow: String) {
+        let mut pinned = self.pin(&tenant, &first_flow).ok();
+        let mut event = Event::CallStarted;
+        let mut state: Option<Vec<u8>> = None;
+        for _ in 0..MAX_DECISIONS {
+            let decision = self
+                .decide(&tenant, pinned.as_ref(), &event, state.take())
+                .await;
+            state = decision.state.clone();
+            let mut next: Option<Event> = None;
+            for action in decision.actions {
+                match action {
+                    Action::SetTag(tag) => {
+                        if let Some(s) = self.snapshot.as_mut() {
+                            s.tags.push(tag);
+                        }
+                    }
+                    // Answering needs our own media (the media issue).
+                    Action::Answer => {}
+                    Action::Play(_) => {
+                        next = Some(Event::PlayFinished);
+                        break;
+                    }
+                    Action::Gather(_) => {
+                        next = Some(Event::GatherTimeout);
+                        break;
+                    }
+                    Action::Pause(ms) => {
+                        if self.wait(Duration::from_millis(u64::from(ms))).await == End::Yes {
+                            return;
+                        }
+                    }
+                    Action::Reject(reason) => {
+                        let (code, d) = match reason {
+                            RejectReason::Busy => (486, Disposition::Busy),
+                            RejectReason::Decline => (603, Disposition::Rejected),
+                            RejectReason::Unavailable => (480, Disposition::Rejected),
+                        };
+                        self.disposition = d;
+                        self.hangup_by = Some(HangupSide::System);
+                        return self.answer_a(code, "");
+                    }
+                    Action::Hangup => {
+                        self.hangup_by = Some(HangupSide::System);
+                        self.disposition = Disposition::Rejected;
+                        return self.answer_a(480, "");
+                    }
+                    Action::GotoFlow(flow) => {
+                        pinned = self.pin(&tenant, &flow).ok();
+                        state = None;
+                        next = Some(Event::CallStarted);
+                        break;
+                    }
+                    Action::Dial(dial) => match self.dial(&tenant, dial).await {
+                        Some(result) => {
+                            next = Some(Event::DialFinished(result));
+                            break;
+                        }
+                        None => return,
+                    },
+                    other => {
+                        tracing::warn!(tenant = %tenant.id, action = ?other, "action needs media or queues, not available yet: 480");
+                        self.hangup_by = Some(HangupSide::System);
+                        return self.answer_a(480, "");
+                    }
+                }
+            }
+            match next {
+                Some(e) => event = e,
+                None => {
+                    // The plugin has nothing more to do with an unanswered
+                    // call: end it as Twilio ends a finished TwiML document.
+                    self.hangup_by = Some(HangupSide::System);
+                    return self.answer_a(480, "");
+                }
+            }
+        }
+        tracing::warn!(tenant = %tenant.id, "flow took too many decisions: 480");
+        self.answer_a(480, "");
+    }
+
+    /// Wait, watching the caller: `End::Yes` if the caller cancelled.
+    async fn wait(&mut self, d: Duration) -> End {
+        let until = Instant::now() + d;
+        loop {
+            tokio::select! {
+                _ = sleep_until(until) => return End::No,
+                msg = self.rx.recv() => match msg {
+                    Some(CallMsg::Cancel { .. }) => {
+                        self.caller_cancelled();
+                        return End::Yes;
+                    }
+                    Some(other) => self.stray(other),
+                    None => return End::Yes,
+                }
+            }
+        }
+    }
+
+    fn caller_cancelled(&mut self) {
+        self.answer_a(487, "");
+        self.disposition = Disposition::Cancelled;
+        self.hangup_by = Some(HangupSide::Caller);
+    }
+
+    /// A message that does not fit the call's state.
+    fn stray(&mut self, msg: CallMsg) {
+        if let CallMsg::Request { key, request, .. } = msg {
+            self.shared
+                .stack
+                .respond(&key, response(&request, 481, "", Some(&self.a_tag)));
+        }
+    }
+
+    /// Where a target rings: (label, Request-URI, peer) for each device.
+    fn resolve(&self, tenant: &Tenant, target: &DialTarget) -> Vec<(String, String, Peer)> {
+        let ext_devices = |ext: &str| -> Vec<(String, String, Peer)> {
+            let now = now_ms();
+            self.shared
+                .store
+                .bindings(&tenant.id, ext, now)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|b| {
+                    let peer = device_peer(&b)?;
+                    Some((ext.to_string(), b.contact, peer))
+                })
+                .collect()
+        };
+        match target {
+            DialTarget::Extension(e) => ext_devices(e),
+            DialTarget::RingGroup(g) => tenant
+                .ring_groups
+                .get(g)
+                .map(|members| members.iter().flat_map(|m| ext_devices(m)).collect())
+                .unwrap_or_default(),
+            DialTarget::SipUri(u) => SipUri::parse(u)
+                .ok()
+                .and_then(|p| {
+                    let addr = p.host_port().parse().ok()?;
+                    Some(vec![(
+                        u.clone(),
+                        u.clone(),
+                        Peer {
+                            transport: Transport::Udp,
+                            addr,
+                        },
+                    )])
+                })
+                .unwrap_or_default(),
+            // Trunks come next; until then a number cannot be reached.
+            DialTarget::Number(_) => Vec::new(),
+        }
+    }
+
+    /// Ring the dial's targets. `Some(result)` when the dial ended without
+    /// a conversation (the flow goes on); `None` when the call is over.
+    async fn dial(&mut self, tenant: &Tenant, dial: Dial) -> Option<DialResult> {
+        let ring = Duration::from_secs(u64::from(if dial.ring_timeout_secs == 0 {
+            DEFAULT_RING_SECS
+        } else {
+            dial.ring_timeout_secs
+        }));
+        let groups: Vec<Vec<DialTarget>> = match dial.mode {
+            DialMode::Simultaneous => vec![dial.targets.clone()],
+            DialMode::Sequential => dial.targets.iter().map(|t| vec![t.clone()]).collect(),
+        };
+        let mut last = DialResult {
+            outcome: DialOutcome::Failed,
+            answered_by: None,
+            sip_code: 404,
+            talk_seconds: 0,
+        };
+        for group in groups {
+            let devices: Vec<_> = group.iter().flat_map(|t| self.resolve(tenant, t)).collect();
+            if devices.is_empty() {
+                last = DialResult {
+                    outcome: DialOutcome::Failed,
+                    answered_by: None,
+                    sip_code: 480,
+                    talk_seconds: 0,
+                };
+                continue;
+            }
+            match self.ring(devices, ring, dial.caller_id.as_deref()).await {
+                RingResult::Answered(bridge) => {
+                    let result = self.bridged(bridge).await;
+                    let _ = result;
+                    return None;
+                }
+                RingResult::CallerGone => return None,
+                RingResult::NotAnswered(r) => last = r,
+            }
+        }
+        self.sip_code = last.sip_code;
+        self.disposition = match last.outcome {
+            DialOutcome::Busy => Disposition::Busy,
+            DialOutcome::NoAnswer => Disposition::NoAnswer,
+            _ => Disposition::Failed,
+        };
+        Some(last)
+    }
+
+    async fn ring(
+        &mut self,
+        devices: Vec<(String, String, Peer)>,
+        ring: Duration,
+        caller_id: Option<&str>,
+    ) -> RingResult {
+        let snapshot = self.snapshot.clone().expect("snapshot");
+        let tenant = self.tenant.clone().expect("tenant");
+        let domain = tenant.realm().to_string();
+        let (events_tx, mut events) = mpsc::unbounded_channel::<(usize, ClientEvent)>();
+        let mut legs: Vec<Ringing> = Vec::new();
+        let max_forwards = self
+            .a_invite
+            .headers
+            .get("Max-Forwards")
+            .and_then(|m| m.trim().parse::<u32>().ok())
+            .unwrap_or(70)
+            .saturating_sub(1);
+        for (i, (target, uri, peer)) in devices.into_iter().enumerate() {
+            let call_id = format!("{}@switchyard", random_token());
+            let from_number = caller_id.unwrap_or(&snapshot.caller.number);
+            let display = snapshot
+                .caller
+                .display_name
+                .as_deref()
+                .map(|d| format!("\"{}\" ", d.replace('"', "")))
+                .unwrap_or_default();
+            let mut inv = Message::request("INVITE", &uri);
+            inv.headers.push(
+                "From",
+                format!(
+                    "{display}<sip:{from_number}@{domain}>;tag={}",
+                    random_token()
+                ),
+            );
+            inv.headers.push("To", format!("<sip:{target}@{domain}>"));
+            inv.headers.push("Call-ID", call_id.clone());
+            inv.headers.push("CSeq", "1 INVITE");
+            inv.headers.push("Max-Forwards", max_forwards.to_string());
+            inv.headers.push("Contact", self.contact(peer.transport));
+            inv.headers.push("Allow", ALLOW);
+            if !self.a_invite.body.is_empty() {
+                let ct = self
+                    .a_invite
+                    .headers
+                    .get("Content-Type")
+                    .unwrap_or("application/sdp");
+                inv.headers.push("Content-Type", ct.to_string());
+                inv.body = self.a_invite.body.clone();
+            }
+            self.shared
+                .calls
+                .lock()
+                .expect("calls lock")
+                .insert(call_id.clone(), self.tx.clone());
+            self.call_ids.push(call_id);
+            let (key, mut rx) = self.shared.stack.send_request(inv.clone(), peer);
+            let fwd = events_tx.clone();
+            tokio::spawn(async move {
+                while let Some(e) = rx.recv().await {
+                    if fwd.send((i, e)).is_err() {
+                        break;
+                    }
+                }
+            });
+            self.legs.push(LegRecord {
+                target: target.clone(),
+                start_time: now_ms(),
+                answer_time: None,
+                end_time: 0,
+                sip_code: 0,
+            });
+            legs.push(Ringing {
+                target,
+                key,
+                invite: inv,
+                peer,
+                done: false,
+                leg: self.legs.len() - 1,
+            });
+        }
+        drop(events_tx);
+        let deadline = Instant::now() + ring;
+        let mut codes: Vec<u16> = Vec::new();
+        loop {
+            if legs.iter().all(|l| l.done) {
+                let code = pick_code(&codes);
+                return RingResult::NotAnswered(DialResult {
+                    outcome: outcome_of(code),
+                    answered_by: None,
+                    sip_code: code,
+                    talk_seconds: 0,
+                });
+            }
+            tokio::select! {
+                _ = sleep_until(deadline) => {
+                    self.cancel_legs(&mut legs, None, 408);
+                    return RingResult::NotAnswered(DialResult {
+                        outcome: DialOutcome::NoAnswer,
+                        answered_by: None,
+                        sip_code: 480,
+                        talk_seconds: 0,
+                    });
+                }
+                msg = self.rx.recv() => match msg {
+                    Some(CallMsg::Cancel { .. }) | None => {
+                        self.cancel_legs(&mut legs, None, 487);
+                        self.caller_cancelled();
+                        return RingResult::CallerGone;
+                    }
+                    Some(other) => self.stray(other),
+                },
+                Some((i, ev)) = events.recv() => {
+                    let leg = &mut legs[i];
+                    if leg.done {
+                        continue;
+                    }
+                    match ev {
+                        ClientEvent::Timeout => {
+                            leg.done = true;
+                            self.legs[leg.leg].sip_code = 408;
+                            self.legs[leg.leg].end_time = now_ms();
+                            codes.push(408);
+                        }
+                        ClientEvent::Response(resp) if resp.status() < 200 => {
+                            self.relay_provisional(&resp);
+                        }
+                        ClientEvent::Response(resp) if resp.status() < 300 => {
+                            leg.done = true;
+                            let b = Dialog::uac(&leg.invite, &resp);
+                            self.shared.stack.send_ack(b.ack(1), leg.peer);
+                            let (b_peer, answered_by, rec) = (leg.peer, leg.target.clone(), leg.leg);
+                            self.cancel_legs(&mut legs, Some(i), 487);
+                            self.legs[rec].answer_time = Some(now_ms());
+                            self.legs[rec].sip_code = resp.status();
+                            // 200 to the caller with the callee's SDP.
+                            let mut ok = response(&self.a_invite, 200, "", Some(&self.a_tag));
+                            ok.headers.push("Contact", self.contact(self.a_peer.transport));
+                            ok.headers.push("Allow", ALLOW);
+                            if !resp.body.is_empty() {
+                                ok.headers.push("Content-Type", resp.headers.get("Content-Type").unwrap_or("application/sdp").to_string());
+                                ok.body = resp.body.clone();
+                            }
+                            self.final_sent = true;
+                            self.sip_code = 200;
+                            self.answer_ms = Some(now_ms());
+                            self.disposition = Disposition::Answered;
+                            self.agent = Some(answered_by.clone());
+                            if let Some(s) = self.snapshot.as_mut() {
+                                s.answer_time = self.answer_ms;
+                            }
+                            self.shared.stack.respond(&self.a_key, ok);
+                            let a = Dialog::uas(&self.a_invite, &self.a_tag);
+                            return RingResult::Answered(Bridge {
+                                b,
+                                b_peer,
+                                a,
+                                answered_by,
+                                answered_at: Instant::now(),
+                            });
+                        }
+                        ClientEvent::Response(resp) => {
+                            leg.done = true;
+                            self.legs[leg.leg].sip_code = resp.status();
+                            self.legs[leg.leg].end_time = now_ms();
+                            codes.push(resp.status());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn cancel_legs(&mut self, legs: &mut [Ringing], keep: Option<usize>, code: u16) {
+        for (i, l) in legs.iter_mut().enumerate() {
+            if Some(i) == keep || l.done {
+                continue;
+            }
+            self.shared.stack.cancel(&l.key);
+            l.done = true;
+            self.legs[l.leg].sip_code = code;
+            self.legs[l.leg].end_time = now_ms();
+        }
+    }
+
+    fn relay_provisional(&mut self, resp: &Message) {
+        let status = resp.status();
+        if status == 100 || self.provisional_sent.contains(&status) && resp.body.is_empty() {
+            return;
+        }
+        self.provisional_sent.push(status);
+        let mut r = response(&self.a_invite, status, "", Some(&self.a_tag));
+        r.headers
+            .push("Contact", self.contact(self.a_peer.transport));
+        if !resp.body.is_empty() {
+            r.headers.push(
+                "Content-Type",
+                resp.headers
+                    .get("Content-Type")
+                    .unwrap_or("application/sdp")
+                    .to_string(),
+            );
+            r.body = resp.body.clone();
+        }
+        self.shared.stack.respond(&self.a_key, r);
+    }
+
+    /// The conversation: relay BYE and re-INVITEs until one side hangs up.
+    async fn bridged(&mut self, mut br: Bridge) -> u32 {
+        let a_call = self.a_invite.call_id().to_string();
+        loop {
+            let Some(msg) = self.rx.recv().await else {
+                break;
+            };
+            let CallMsg::Request { key, request, .. } = msg else {
+                // ACKs for our 2xx, late CANCELs: nothing to do.
+                continue;
+            };
+            let from_a = request.call_id() == a_call;
+            let (this, other, other_peer) = if from_a {
+                (&mut br.a, &mut br.b, br.b_peer)
+            } else {
+                (&mut br.b, &mut br.a, self.a_peer)
+            };
+            if !this.accept_remote_cseq(&request) {
+                let tag = this.local_tag.clone();
+                self.shared.stack.respond(
+                    &key,
+                    response(&request, 500, "CSeq Out Of Order", Some(&tag)),
+                );
+                continue;
+            }
+            let tag = this.local_tag.clone();
+            match request.method() {
+                "BYE" => {
+                    self.shared
+                        .stack
+                        .respond(&key, response(&request, 200, "", Some(&tag)));
+                    let bye = other.request("BYE");
+                    let _ = self.shared.stack.send_request(bye, other_peer);
+                    self.hangup_by = Some(if from_a {
+                        HangupSide::Caller
+                    } else {
+                        HangupSide::Callee
+                    });
+                    break;
+                }
+                "INVITE" | "UPDATE" => {
+                    // Hold / resume: pass the offer through and the answer
+                    // back (media anchoring comes with the media issue).
+                    this.refresh_target(&request);
+                    let mut fwd = other.request(request.method());
+                    let contact_transport = other_peer.transport;
+                    fwd.headers.push("Contact", self.contact(contact_transport));
+                    if !request.body.is_empty() {
+                        fwd.headers.push(
+                            "Content-Type",
+                            request
+                                .headers
+                                .get("Content-Type")
+                                .unwrap_or("application/sdp")
+                                .to_string(),
+                        );
+                        fwd.body = request.body.clone();
+                    }
+                    let cseq = other.local_cseq;
+                    let (_, mut rx) = self.shared.stack.send_request(fwd, other_peer);
+                    let mut answered = false;
+                    while let Some(ev) = rx.recv().await {
+                        match ev {
+                            ClientEvent::Response(r) if r.status() < 200 => continue,
+                            ClientEvent::Response(r) => {
+                                if r.status() < 300 && request.method() == "INVITE" {
+                                    other.refresh_target(&r);
+                                    self.shared.stack.send_ack(other.ack(cseq), other_peer);
+                                }
+                                let mut back = response(&request, r.status(), "", Some(&tag));
+                                back.headers
+                                    .push("Contact", self.contact(self.a_peer.transport));
+                                if !r.body.is_empty() {
+                                    back.headers.push(
+                                        "Content-Type",
+                                        r.headers
+                                            .get("Content-Type")
+                                            .unwrap_or("application/sdp")
+                                            .to_string(),
+                                    );
+                                    back.body = r.body.clone();
+                                }
+                                self.shared.stack.respond(&key, back);
+                                answered = true;
+                                break;
+                            }
+                            ClientEvent::Timeout => break,
+                        }
+                    }
+                    if !answered {
+                        self.shared
+                            .stack
+                            .respond(&key, response(&request, 408, "", Some(&tag)));
+                    }
+                }
+                "INFO" | "OPTIONS" => {
+                    self.shared
+                        .stack
+                        .respond(&key, response(&request, 200, "", Some(&tag)));
+                }
+                _ => {
+                    self.shared
+                        .stack
+                        .respond(&key, response(&request, 501, "", Some(&tag)));
+                }
+            }
+        }
+        let talk = br.answered_at.elapsed().as_secs() as u32;
+        let end = now_ms();
+        for l in self.legs.iter_mut().filter(|l| l.end_time == 0) {
+            l.end_time = end;
+        }
+        let _ = &br.answered_by;
+        talk
+    }
+
+    /// Tell the flow the call ended, then write the call record.
+    async fn finish(&mut self, tenant: &Tenant) {
+        let Some(snapshot) = self.snapshot.clone() else {
+            return;
+        };
+        if !self.final_sent {
+            self.answer_a(480, "");
+        }
+        let end_ms = now_ms();
+        if let Some((name, _)) = self.flow_plugin.clone()
+            && let Ok(p) = tenant.runtime.pin_flow(&snapshot.flow)
+            && p.name == name
+        {
+            let by = match self.hangup_by {
+                Some(HangupSide::Caller) => HangupBy::Caller,
+                Some(HangupSide::Callee) => HangupBy::Callee,
+                _ => HangupBy::System,
+            };
+            let ev = Event::Hangup(HangupInfo {
+                by,
+                at: end_ms,
+                sip_code: self.sip_code,
+            });
+            let _ = tenant.runtime.invoke_flow(&p, &snapshot, &ev, None).await;
+        }
+        let (flow_plugin, plugin_version) = match &self.flow_plugin {
+            Some((n, v)) => (Some(n.clone()), Some(*v)),
+            None => (None, None),
+        };
+        let record = CallRecord {
+            call_id: snapshot.call_id.clone(),
+            tenant: tenant.id.clone(),
+            direction: snapshot.direction,
+            caller: snapshot.caller.clone(),
+            callee: snapshot.callee.clone(),
+            dialled: snapshot.dialled.clone(),
+            start_time: self.start_ms,
+            answer_time: self.answer_ms,
+            end_time: end_ms,
+            disposition: self.disposition,
+            hangup_by: self.hangup_by,
+            sip_code: self.sip_code,
+            queue: None,
+            agent: self.agent.clone(),
+            tags: snapshot.tags.clone(),
+            recording: None,
+            flow_plugin: flow_plugin.clone(),
+            plugin_version,
+            legs: self.legs.clone(),
+        };
+        let cdr = Cdr {
+            id: random_token(),
+            tenant: tenant.id.clone(),
+            call_id: record.call_id.clone(),
+            direction: format!("{:?}", record.direction).to_ascii_lowercase(),
+            caller: record.caller.number.clone(),
+            caller_name: record.caller.display_name.clone(),
+            callee: record.callee.number.clone(),
+            dialled: record.dialled.clone(),
+            start_ms: record.start_time,
+            answer_ms: record.answer_time,
+            end_ms,
+            disposition: disposition_name(record.disposition).to_string(),
+            hangup_by: record.hangup_by.map(|h| {
+                match h {
+                    HangupSide::Caller => "caller",
+                    HangupSide::Callee => "callee",
+                    HangupSide::System => "system",
+                }
+                .to_string()
+            }),
+            sip_code: record.sip_code,
+            queue: None,
+            agent: record.agent.clone(),
+            tags: record.tags.clone(),
+            recording: None,
+            flow_plugin,
+            plugin_version,
+            legs: record
+                .legs
+                .iter()
+                .map(|l| CdrLeg {
+                    target: l.target.clone(),
+                    start_ms: l.start_time,
+                    answer_ms: l.answer_time,
+                    end_ms: l.end_time,
+                    sip_code: l.sip_code,
+                })
+                .collect(),
+        };
+        if let Err(e) = self.shared.store.insert_cdr(&cdr) {
+            tracing::error!(error = %e, "call record not stored");
+        }
+        for (plugin, r) in tenant.runtime.report_call_record(&record).await {
+            if let Err(f) = r {
+                tracing::warn!(tenant = %tenant.id, %plugin, %f, "reporter failed");
+            }
+        }
+    }
+}
+
+/// Where requests to a registered device go. Over TCP: the connection it
+/// registered on. Over UDP: the Contact's own address when it names the
+/// host the REGISTER came from (two sockets of one machine are fine), the
+/// REGISTER's source otherwise — a phone behind NAT puts a private address
+/// in its Contact that cannot be reached (what `rport` fixes for Via).
+fn device_peer(b: &switchyard_store::Binding) -> Option<Peer> {
+    let source: std::net::SocketAddr = b.source.parse().ok()?;
+    if b.transport == "TCP" {
+        return Some(Peer {
+            transport: Transport::Tcp,
+            addr: source,
+        });
+    }
+    let contact = NameAddr::parse(&b.contact)
+        .ok()
+        .and_then(|a| SipUri::parse(&a.uri).ok())
+        .or_else(|| SipUri::parse(&b.contact).ok());
+    let addr = contact
+        .and_then(|u| u.host_port().parse::<std::net::SocketAddr>().ok())
+        .filter(|a| a.ip() == source.ip())
+        .unwrap_or(source);
+    Some(Peer {
+        transport: Transport::Udp,
+        addr,
+    })
+}
+
+enum RingResult {
+    Answered(Bridge),
+    NotAnswered(DialResult),
+    CallerGone,
+}
+
+/// The code that best describes why nobody answered (RFC 3261 §16.7's
+/// spirit: busy beats the rest).
+fn pick_code(codes: &[u16]) -> u16 {
+    for preferred in [486, 600, 603, 480, 408] {
+        if codes.contains(&preferred) {
+            return preferred;
+        }
+    }
+    codes.iter().copied().min().unwrap_or(480)
+}
+
+fn outcome_of(code: u16) -> DialOutcome {
+    match code {
+        486 | 600 | 603 => DialOutcome::Busy,
+        408 | 480 | 487 => DialOutcome::NoAnswer,
+        _ => DialOutcome::Failed,
+    }
+}
+
+fn disposition_name(d: Disposition) -> &'static str {
+    match d {
+        Disposition::Answered => "answered",
+        Disposition::NoAnswer => "no-answer",
+        Disposition::Busy => "busy",
+        Disposition::Failed => "failed",
+        Disposition::Cancelled => "cancelled",
+        Disposition::Voicemail => "voicemail",
+        Disposition::Rejected => "rejected",
+    }
+}

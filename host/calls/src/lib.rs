@@ -1,0 +1,261 @@
+//! The call engine: where a SIP request becomes registrar work or a call
+//! whose every decision is a tenant plugin event.
+//!
+//! * [`Pbx::run`] — the dispatcher: reads what the SIP stack delivers and
+//!   sends REGISTER to [`registrar`], OPTIONS to a 200, a new INVITE to a
+//!   fresh call task ([`call`]), and in-dialog requests to the call task
+//!   that owns the Call-ID.
+//! * [`auth`] — digest challenges for REGISTER (401) and INVITE (407),
+//!   with the failed-authentication limiter per source address.
+//! * [`registrar`] — bindings in the store, Expires / Min-Expires,
+//!   `Contact: *`.
+//! * [`call`] — one task per call: the B2BUA legs and the plugin loop.
+//! * [`tenant`] — tenants by SIP domain.
+
+pub mod auth;
+pub mod call;
+pub mod registrar;
+pub mod tenant;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use switchyard_sip::auth::{FailedAuthLimiter, Nonces};
+use switchyard_sip::endpoint::Peer;
+use switchyard_sip::message::Message;
+use switchyard_sip::message::addr::SipUri;
+use switchyard_sip::message::build::response;
+use switchyard_sip::transaction::TransactionKey;
+use switchyard_store::Store;
+use switchyard_transport::{Incoming, SipStack};
+use tokio::sync::mpsc;
+
+pub use tenant::{ExtensionAccount, Tenant, Tenants};
+
+/// Methods the PBX handles (the `Allow` header).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    /// Shortest registration accepted (423 below).
+    pub min_expires: u32,
+    /// Longest registration granted.
+    pub max_expires: u32,
+    /// Failed authentications per address before a block…
+    pub auth_failures: u32,
+    /// …within this window…
+    pub auth_window: Duration,
+    /// …and how long the block lasts.
+    pub auth_block: Duration,
+    /// Nonce lifetime (older nonces get `stale=true`).
+    pub nonce_lifetime: Duration,
+    /// Digest challenges offered, in this order. MD5 comes first by
+    /// default because many phones (and SIPp) answer only the first
+    /// challenge and know only MD5; RFC 8760 clients that look at every
+    /// challenge can still pick SHA-256.
+    pub digest_algorithms: Vec<switchyard_sip::auth::DigestAlgorithm>,
+}
+
+impl Default for CallSettings {
+    fn default() -> Self {
+        CallSettings {
+            min_expires: 60,
+            max_expires: 7200,
+            auth_failures: 10,
+            auth_window: Duration::from_secs(60),
+            auth_block: Duration::from_secs(300),
+            nonce_lifetime: Duration::from_secs(300),
+            digest_algorithms: vec![
+                switchyard_sip::auth::DigestAlgorithm::Md5,
+                switchyard_sip::auth::DigestAlgorithm::Sha256,
+            ],
+        }
+    }
+}
+
+/// What a call task receives from the dispatcher.
+#[derive(Debug)]
+pub enum CallMsg {
+    Request {
+        key: TransactionKey,
+        request: Message,
+        peer: Peer,
+    },
+    Ack {
+        request: Message,
+    },
+    Cancel {
+        invite: TransactionKey,
+    },
+}
+
+pub(crate) struct Shared {
+    pub stack: SipStack,
+    pub store: Store,
+    pub tenants: Tenants,
+    pub settings: CallSettings,
+    pub nonces: Nonces,
+    pub limiter: Mutex<FailedAuthLimiter>,
+    /// Call-ID (of any leg) → the task that owns it.
+    pub calls: Mutex<HashMap<String, mpsc::UnboundedSender<CallMsg>>>,
+}
+
+/// The PBX: SIP stack + tenants + store.
+#[derive(Clone)]
+pub struct Pbx {
+    shared: Arc<Shared>,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+impl Pbx {
+    pub fn new(stack: SipStack, store: Store, tenants: Tenants, settings: CallSettings) -> Pbx {
+        let key: [u8; 32] = rand::random();
+        Pbx {
+            shared: Arc::new(Shared {
+                nonces: Nonces::new(&key, settings.nonce_lifetime),
+                limiter: Mutex::new(FailedAuthLimiter::new(
+                    settings.auth_failures,
+                    settings.auth_window,
+                    settings.auth_block,
+                )),
+                stack,
+                store,
+                tenants,
+                settings,
+                calls: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Live calls (legs' Call-IDs are counted once per call task).
+    pub fn active_calls(&self) -> usize {
+        let calls = self.shared.calls.lock().expect("calls lock");
+        let mut seen: Vec<&mpsc::UnboundedSender<CallMsg>> = Vec::new();
+        for s in calls.values() {
+            if !seen.iter().any(|o| o.same_channel(s)) {
+                seen.push(s);
+            }
+        }
+        seen.len()
+    }
+
+    /// Serve until the stack's channel closes.
+    pub async fn run(self, mut incoming: mpsc::UnboundedReceiver<Incoming>) {
+        while let Some(msg) = incoming.recv().await {
+            self.dispatch(msg);
+        }
+    }
+
+    fn dispatch(&self, msg: Incoming) {
+        let s = &self.shared;
+        match msg {
+            Incoming::Request { key, request, peer } => {
+                let to_call = s
+                    .calls
+                    .lock()
+                    .expect("calls lock")
+                    .get(request.call_id())
+                    .cloned();
+                match (request.method(), to_call) {
+                    (_, Some(task)) if request.to_tag().is_some() => {
+                        let _ = task.send(CallMsg::Request { key, request, peer });
+                    }
+                    ("REGISTER", _) => {
+                        let shared = self.shared.clone();
+                        tokio::spawn(async move {
+                            registrar::handle(&shared, key, request, peer);
+                        });
+                    }
+                    ("OPTIONS", _) => self.options(key, &request),
+                    ("INVITE", _) if request.to_tag().is_none() => {
+                        call::start(self.shared.clone(), key, request, peer);
+                    }
+                    ("INVITE" | "BYE" | "INFO" | "UPDATE", _) => {
+                        self.reply(&key, &request, 481);
+                    }
+                    (m, _) if is_known_method(m) => {
+                        let mut r = response(&request, 405, "", Some("sy405"));
+                        r.headers.push("Allow", ALLOW);
+                        s.stack.respond(&key, r);
+                    }
+                    _ => self.reply(&key, &request, 501),
+                }
+            }
+            Incoming::Ack { request, .. } => {
+                let task = s
+                    .calls
+                    .lock()
+                    .expect("calls lock")
+                    .get(request.call_id())
+                    .cloned();
+                if let Some(task) = task {
+                    let _ = task.send(CallMsg::Ack { request });
+                }
+            }
+            Incoming::Cancel { invite, request } => {
+                let task = s
+                    .calls
+                    .lock()
+                    .expect("calls lock")
+                    .get(request.call_id())
+                    .cloned();
+                if let Some(task) = task {
+                    let _ = task.send(CallMsg::Cancel { invite });
+                }
+            }
+            Incoming::AckTimeout { call_id, .. } => {
+                tracing::info!(%call_id, "2xx never acknowledged");
+            }
+        }
+    }
+
+    fn options(&self, key: TransactionKey, req: &Message) {
+        // Max-Forwards 0 only matters for requests we would forward; an
+        // OPTIONS to us is answered (RFC 4475 zeromf).
+        let mut r = response(req, 200, "", Some("syopt"));
+        r.headers.push("Allow", ALLOW);
+        r.headers.push("Accept", "application/sdp");
+        r.headers.push("Supported", "");
+        self.shared.stack.respond(&key, r);
+    }
+
+    fn reply(&self, key: &TransactionKey, req: &Message, status: u16) {
+        self.shared
+            .stack
+            .respond(key, response(req, status, "", Some("syerr")));
+    }
+}
+
+fn is_known_method(m: &str) -> bool {
+    matches!(
+        m,
+        "SUBSCRIBE" | "NOTIFY" | "MESSAGE" | "REFER" | "PRACK" | "PUBLISH"
+    )
+}
+
+/// The tenant a request is for: the Request-URI's host, else the To's,
+/// else the From's (a phone that dials `sip:1002@192.0.2.1`).
+pub(crate) fn tenant_of(tenants: &Tenants, req: &Message) -> Option<Arc<Tenant>> {
+    let host_of = |v: Option<&str>| {
+        v.and_then(|v| switchyard_sip::message::addr::NameAddr::parse(v).ok())
+            .and_then(|a| SipUri::parse(&a.uri).ok())
+            .map(|u| u.host)
+    };
+    let ruri = SipUri::parse(req.uri()).ok().map(|u| u.host);
+    [
+        ruri,
+        host_of(req.headers.get("To")),
+        host_of(req.headers.get("From")),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|h| tenants.by_domain(&h))
+}
