@@ -487,7 +487,7 @@ impl Call {
             }
             match self.ring(devices, ring, dial.caller_id.as_deref()).await {
                 RingResult::Answered(bridge) => {
-                    let result = self.bridged(bridge).await;
+                    let result = self.bridged(*bridge).await;
                     let _ = result;
                     return None;
                 }
@@ -657,13 +657,13 @@ impl Call {
                             }
                             self.shared.stack.respond(&self.a_key, ok);
                             let a = Dialog::uas(&self.a_invite, &self.a_tag);
-                            return RingResult::Answered(Bridge {
+                            return RingResult::Answered(Box::new(Bridge {
                                 b,
                                 b_peer,
                                 a,
                                 answered_by,
                                 answered_at: Instant::now(),
-                            });
+                            }));
                         }
                         ClientEvent::Response(resp) => {
                             leg.done = true;
@@ -956,7 +956,7 @@ fn device_peer(b: &switchyard_store::Binding) -> Option<Peer> {
 }
 
 enum RingResult {
-    Answered(Bridge),
+    Answered(Box<Bridge>),
     NotAnswered(DialResult),
     CallerGone,
 }

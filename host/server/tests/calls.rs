@@ -1,0 +1,337 @@
+//! Calls through the whole PBX with real SIP peers: SIPp plays the phones,
+//! the server runs in-process with the tenant's first-party plugins, and
+//! every call is decided by the `router` flow plugin.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use switchyard_server::{Config, Running, start};
+use switchyard_sipp::{Outcome, Running as Peer, Sipp};
+use switchyard_store::{Cdr, CdrFilter, CdrRepo, RegistrationRepo};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+struct Pbx {
+    running: Running,
+    _dir: tempfile::TempDir,
+}
+
+impl Pbx {
+    fn addr(&self) -> SocketAddr {
+        self.running.sip_udp
+    }
+    fn password(&self, ext: &str) -> String {
+        self.running
+            .demo_credentials
+            .iter()
+            .find(|(n, _)| n == ext)
+            .map(|(_, p)| p.clone())
+            .expect("extension has a password")
+    }
+
+    /// Register `ext` with its Contact on `contact_port` (where a UAS
+    /// SIPp will play the phone).
+    fn register(&self, ext: &str, contact_port: u16) {
+        Sipp::new("register")
+            .remote(self.addr())
+            .user(ext)
+            .auth(ext, &self.password(ext))
+            .set("contact_port", &contact_port.to_string())
+            .timeout(LIMIT)
+            .run()
+            .assert_ok();
+    }
+
+    /// The phone of `ext`: registered, playing `scenario`.
+    fn phone(&self, ext: &str, scenario: &str, vars: &[(&str, &str)]) -> Peer {
+        let mut s = Sipp::new(scenario).timeout(LIMIT);
+        for (k, v) in vars {
+            s = s.set(k, v);
+        }
+        let port = s.port();
+        let running = s.spawn();
+        self.register(ext, port);
+        running
+    }
+
+    /// `from` dials `to` with `scenario`.
+    fn dial(&self, from: &str, to: &str, scenario: &str, vars: &[(&str, &str)]) -> Outcome {
+        let mut s = Sipp::new(scenario)
+            .remote(self.addr())
+            .user(to)
+            .auth(from, &self.password(from))
+            .set("caller", from)
+            .timeout(LIMIT);
+        for (k, v) in vars {
+            s = s.set(k, v);
+        }
+        s.run()
+    }
+
+    /// The tenant's call records, newest first; waits for `n` of them
+    /// (the record is written just after the last SIP message).
+    async fn cdrs(&self, n: usize) -> Vec<Cdr> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let page = self
+                .running
+                .store
+                .query_cdrs("demo", &CdrFilter::default())
+                .expect("query cdrs");
+            if page.rows.len() >= n || Instant::now() > deadline {
+                return page.rows;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn pbx_with(tenant: Option<Value>, dir: Option<&Path>) -> Pbx {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    let running = start(Config {
+        data_dir,
+        sip_listen: "127.0.0.1:0".parse().unwrap(),
+        tenant_json: tenant.map(|t| t.to_string()),
+        ..Config::default()
+    })
+    .await
+    .expect("server starts");
+    Pbx { running, _dir: tmp }
+}
+
+async fn pbx() -> Pbx {
+    pbx_with(None, None).await
+}
+
+/// The demo tenant with the router's extension rule changed: ring for
+/// `ring_secs`, then (busy or no answer) forward to extension 1003.
+fn forwarding_tenant(ring_secs: u32) -> Value {
+    let mut t: Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    let rules = t["plugins"]["router"]["config"]["routes"]["rules"]
+        .as_array_mut()
+        .unwrap();
+    let ext_rule = rules.iter_mut().find(|r| r["match"] == "_1XXX").unwrap();
+    ext_rule["no-answer"] = serde_json::json!({"extension": "1003"});
+    t["plugins"]["router"]["config"]["routes"]["ring-timeout-secs"] = ring_secs.into();
+    t
+}
+
+/// `run` SIPp calls must not block the runtime the server lives on.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("sipp task")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_takes_the_right_password_only_and_is_stored() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let p = pbx.clone();
+    blocking(move || p.register("1001", 5999)).await;
+    let p = pbx.clone();
+    blocking(move || {
+        Sipp::new("register_bad_password")
+            .remote(p.addr())
+            .user("1002")
+            .auth("1002", "not-the-password")
+            .timeout(LIMIT)
+            .run()
+            .assert_ok()
+    })
+    .await;
+    let now = switchyard_now_ms();
+    let b = pbx.running.store.bindings("demo", "1001", now).unwrap();
+    assert_eq!(b.len(), 1);
+    assert!(b[0].contact.contains(":5999"), "{:?}", b[0]);
+    assert!(
+        pbx.running
+            .store
+            .bindings("demo", "1002", now)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn switchyard_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_call_ends_with_the_callers_bye_and_is_recorded() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let p = pbx.clone();
+    let outcome = blocking(move || {
+        let callee = p.phone("1002", "uas_answer", &[]);
+        let caller = p.dial("1001", "1002", "uac_call", &[("pause_ms", "300")]);
+        (caller, callee.wait())
+    })
+    .await;
+    outcome.0.assert_ok();
+    outcome.1.assert_ok();
+    let cdrs = pbx.cdrs(1).await;
+    let c = &cdrs[0];
+    assert_eq!(
+        (c.disposition.as_str(), c.hangup_by.as_deref(), c.sip_code),
+        ("answered", Some("caller"), 200)
+    );
+    assert_eq!((c.caller.as_str(), c.dialled.as_str()), ("1001", "1002"));
+    assert_eq!(c.agent.as_deref(), Some("1002"));
+    assert_eq!(c.flow_plugin.as_deref(), Some("router"));
+    assert_eq!(c.plugin_version, Some(1));
+    assert_eq!(c.legs.len(), 1);
+    assert!(c.answer_ms.is_some() && c.end_ms >= c.answer_ms.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callee_can_hang_up_too() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let p = pbx.clone();
+    let (caller, callee) = blocking(move || {
+        let callee = p.phone("1002", "uas_answer_then_bye", &[("pause_ms", "300")]);
+        let caller = p.dial("1001", "1002", "uac_call_wait_bye", &[]);
+        (caller, callee.wait())
+    })
+    .await;
+    caller.assert_ok();
+    callee.assert_ok();
+    let c = &pbx.cdrs(1).await[0];
+    assert_eq!(c.hangup_by.as_deref(), Some("callee"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_before_answer_reaches_the_ringing_phone() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let p = pbx.clone();
+    let (caller, callee) = blocking(move || {
+        let callee = p.phone("1002", "uas_ring_no_answer", &[]);
+        let caller = p.dial("1001", "1002", "uac_cancel", &[("ring_ms", "300")]);
+        (caller, callee.wait())
+    })
+    .await;
+    caller.assert_ok();
+    callee.assert_ok();
+    let c = &pbx.cdrs(1).await[0];
+    assert_eq!(
+        (c.disposition.as_str(), c.hangup_by.as_deref(), c.sip_code),
+        ("cancelled", Some("caller"), 487)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_goes_back_to_the_plugin_which_forwards_the_call() {
+    let pbx = std::sync::Arc::new(pbx_with(Some(forwarding_tenant(20)), None).await);
+    let p = pbx.clone();
+    let (caller, busy, other) = blocking(move || {
+        let busy = p.phone("1002", "uas_busy", &[]);
+        let other = p.phone("1003", "uas_answer", &[]);
+        let caller = p.dial("1001", "1002", "uac_call", &[("pause_ms", "200")]);
+        (caller, busy.wait(), other.wait())
+    })
+    .await;
+    caller.assert_ok();
+    busy.assert_ok();
+    other.assert_ok();
+    let c = &pbx.cdrs(1).await[0];
+    let legs: Vec<(&str, u16)> = c
+        .legs
+        .iter()
+        .map(|l| (l.target.as_str(), l.sip_code))
+        .collect();
+    assert_eq!(legs, vec![("1002", 486), ("1003", 200)]);
+    assert_eq!(c.agent.as_deref(), Some("1003"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_answer_forwards_after_the_ring_timeout() {
+    let pbx = std::sync::Arc::new(pbx_with(Some(forwarding_tenant(2)), None).await);
+    let p = pbx.clone();
+    let started = Instant::now();
+    let (caller, ringing, other) = blocking(move || {
+        let ringing = p.phone("1002", "uas_ring_no_answer", &[]);
+        let other = p.phone("1003", "uas_answer", &[]);
+        let caller = p.dial("1001", "1002", "uac_call", &[("pause_ms", "200")]);
+        (caller, ringing.wait(), other.wait())
+    })
+    .await;
+    caller.assert_ok();
+    ringing.assert_ok();
+    other.assert_ok();
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    let c = &pbx.cdrs(1).await[0];
+    let legs: Vec<&str> = c.legs.iter().map(|l| l.target.as_str()).collect();
+    assert_eq!(legs, vec!["1002", "1003"]);
+    let rang = c.legs[0].end_ms - c.legs[0].start_ms;
+    assert!((2000..4000).contains(&rang), "1002 rang {rang} ms");
+    assert_eq!(c.legs[1].sip_code, 200);
+}
+
+#[test]
+fn registrations_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    // First life: 1002 registers, then the whole server goes away.
+    let (contact_port, creds) = {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let pbx = rt.block_on(pbx_with(None, Some(&path)));
+        let port = switchyard_sipp_free_port();
+        pbx.register("1002", port);
+        let creds = pbx.password("1001");
+        drop(pbx);
+        drop(rt);
+        (port, creds)
+    };
+    // Second life on the same data: the call reaches 1002 without a new
+    // REGISTER.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pbx = rt.block_on(pbx_with(None, Some(&path)));
+    assert_eq!(pbx.password("1001"), creds, "demo passwords are reused");
+    let callee = Sipp::new("uas_answer")
+        .local_port(contact_port)
+        .timeout(LIMIT)
+        .spawn();
+    let caller = pbx.dial("1001", "1002", "uac_call", &[("pause_ms", "100")]);
+    caller.assert_ok();
+    callee.wait().assert_ok();
+}
+
+fn switchyard_sipp_free_port() -> u16 {
+    Sipp::new("uas_answer").port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_few_hundred_calls_through_the_plugin_all_succeed() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let p = pbx.clone();
+    let (caller, callee) = blocking(move || {
+        let callee = Sipp::new("load_uas")
+            .calls(300)
+            .timeout(Duration::from_secs(120));
+        let port = callee.port();
+        let callee = callee.spawn();
+        p.register("1002", port);
+        let caller = Sipp::new("load_uac")
+            .remote(p.addr())
+            .user("1002")
+            .auth("1001", &p.password("1001"))
+            .set("caller", "1001")
+            .set("pause_ms", "50")
+            .calls(300)
+            .rate(50.0)
+            .limit(40)
+            .timeout(Duration::from_secs(120))
+            .run();
+        (caller, callee.wait())
+    })
+    .await;
+    caller.assert_counts(300, 0);
+    callee.assert_ok();
+    let cdrs = pbx.cdrs(300).await;
+    assert_eq!(cdrs.len(), 100, "a page holds 100 rows");
+    assert!(cdrs.iter().all(|c| c.disposition == "answered"));
+}
