@@ -41,6 +41,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use crate::auth::{Kind, authenticate};
+use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
 use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms, tenant_of};
 
 /// Most plugin decisions one call may take (a flow that loops forever
@@ -89,6 +90,18 @@ struct Ringing {
     peer: Peer,
     done: bool,
     leg: usize,
+    /// The trunk a number goes out through: its credentials answer a
+    /// carrier's 401/407 once.
+    trunk: Option<Arc<Trunk>>,
+    auth_tried: bool,
+}
+
+/// One device to ring.
+struct Device {
+    label: String,
+    uri: String,
+    peer: Peer,
+    trunk: Option<Arc<Trunk>>,
 }
 
 /// The answered B leg.
@@ -122,6 +135,8 @@ struct Call {
     call_ids: Vec<String>,
     flow_plugin: Option<(String, u32)>,
     provisional_sent: Vec<u16>,
+    /// Places this call holds under the tenant's and trunks' caps.
+    tickets: Vec<GateTicket>,
 }
 
 fn random_token() -> String {
@@ -158,6 +173,7 @@ impl Call {
             call_ids: Vec::new(),
             flow_plugin: None,
             provisional_sent: Vec::new(),
+            tickets: Vec::new(),
         }
     }
 
@@ -195,10 +211,6 @@ impl Call {
     }
 
     async fn run(&mut self) {
-        let Some(tenant) = tenant_of(&self.shared.tenants, &self.a_invite) else {
-            return self.answer_a(404, "Unknown Domain");
-        };
-        self.tenant = Some(tenant.clone());
         let user_of = |v: Option<&str>| {
             v.and_then(|v| NameAddr::parse(v).ok())
                 .and_then(|a| SipUri::parse(&a.uri).ok())
@@ -212,18 +224,48 @@ impl Call {
             .get("From")
             .and_then(|v| NameAddr::parse(v).ok())
             .and_then(|a| a.display);
-        if !authenticate(
-            &self.shared,
-            &tenant,
-            &self.a_key,
-            &self.a_invite,
-            self.a_peer,
-            &caller,
-            Kind::Proxy,
-        ) {
-            self.final_sent = true;
-            return;
-        }
+        let dialled = SipUri::parse(self.a_invite.uri())
+            .ok()
+            .and_then(|u| u.user_decoded())
+            .unwrap_or_default();
+
+        let (tenant, direction) = match self.shared.tenants.trunk_for_source(self.a_peer.addr) {
+            // Carrier traffic: trusted by address, routed by DID.
+            Some((tenant, trunk)) => {
+                if !tenant.numbers.contains_key(&dialled) {
+                    return self.answer_a(404, "Unknown Number");
+                }
+                match CallGate::admit(
+                    &trunk.gate,
+                    trunk.max_concurrent_calls,
+                    trunk.max_calls_per_second,
+                    std::time::Instant::now(),
+                ) {
+                    Ok(t) => self.tickets.push(t),
+                    Err(over) => return self.over_cap(&tenant.id, &trunk.name, over),
+                }
+                (tenant, Direction::Inbound)
+            }
+            None => {
+                let Some(tenant) = tenant_of(&self.shared.tenants, &self.a_invite) else {
+                    return self.answer_a(404, "Unknown Domain");
+                };
+                if !authenticate(
+                    &self.shared,
+                    &tenant,
+                    &self.a_key,
+                    &self.a_invite,
+                    self.a_peer,
+                    &caller,
+                    Kind::Proxy,
+                ) {
+                    self.final_sent = true;
+                    return;
+                }
+                (tenant, Direction::Internal)
+            }
+        };
+        self.tenant = Some(tenant.clone());
         if self
             .a_invite
             .headers
@@ -233,15 +275,20 @@ impl Call {
         {
             return self.answer_a(483, "");
         }
-        let dialled = SipUri::parse(self.a_invite.uri())
-            .ok()
-            .and_then(|u| u.user_decoded())
-            .unwrap_or_default();
+        match CallGate::admit(
+            &tenant.gate,
+            tenant.max_concurrent_calls,
+            tenant.max_calls_per_second,
+            std::time::Instant::now(),
+        ) {
+            Ok(t) => self.tickets.push(t),
+            Err(over) => return self.over_cap(&tenant.id, "tenant", over),
+        }
         let flow = tenant.flow_for(&dialled).to_string();
         self.snapshot = Some(CallSnapshot {
             call_id: self.a_invite.call_id().to_string(),
             tenant: tenant.id.clone(),
-            direction: Direction::Internal,
+            direction,
             caller: Party {
                 number: caller.clone(),
                 display_name: caller_name.or_else(|| {
@@ -268,6 +315,22 @@ impl Call {
         });
         self.flow_loop(tenant.clone(), flow).await;
         self.finish(&tenant).await;
+    }
+
+    /// 503 with Retry-After: a cap of the tenant or its trunk is reached.
+    fn over_cap(&mut self, tenant: &str, what: &str, over: OverCap) {
+        tracing::info!(%tenant, limit = what, cap = over.what, "call refused: over the cap");
+        let mut r = response(
+            &self.a_invite,
+            503,
+            "Service Unavailable",
+            Some(&self.a_tag),
+        );
+        r.headers
+            .push("Retry-After", over.retry_after_secs.to_string());
+        self.final_sent = true;
+        self.sip_code = 503;
+        self.shared.stack.respond(&self.a_key, r);
     }
 
     fn pin(&mut self, tenant: &Tenant, flow: &str) -> Result<Pinned, PluginFailure> {
@@ -415,9 +478,11 @@ impl Call {
         }
     }
 
-    /// Where a target rings: (label, Request-URI, peer) for each device.
-    fn resolve(&self, tenant: &Tenant, target: &DialTarget) -> Vec<(String, String, Peer)> {
-        let ext_devices = |ext: &str| -> Vec<(String, String, Peer)> {
+    /// Where a target rings: every registered device of an extension
+    /// (or of a ring group's members), a SIP URI, or a number through the
+    /// tenant's trunk.
+    async fn resolve(&mut self, tenant: &Tenant, target: &DialTarget) -> Vec<Device> {
+        let ext_devices = |ext: &str| -> Vec<Device> {
             let now = now_ms();
             self.shared
                 .store
@@ -426,7 +491,12 @@ impl Call {
                 .into_iter()
                 .filter_map(|b| {
                     let peer = device_peer(&b)?;
-                    Some((ext.to_string(), b.contact, peer))
+                    Some(Device {
+                        label: ext.to_string(),
+                        uri: b.contact,
+                        peer,
+                        trunk: None,
+                    })
                 })
                 .collect()
         };
@@ -441,18 +511,49 @@ impl Call {
                 .ok()
                 .and_then(|p| {
                     let addr = p.host_port().parse().ok()?;
-                    Some(vec![(
-                        u.clone(),
-                        u.clone(),
-                        Peer {
+                    Some(vec![Device {
+                        label: u.clone(),
+                        uri: u.clone(),
+                        peer: Peer {
                             transport: Transport::Udp,
                             addr,
                         },
-                    )])
+                        trunk: None,
+                    }])
                 })
                 .unwrap_or_default(),
-            // Trunks come next; until then a number cannot be reached.
-            DialTarget::Number(_) => Vec::new(),
+            DialTarget::Number(n) => {
+                let Some(trunk) = tenant.trunks.first().cloned() else {
+                    tracing::info!(tenant = %tenant.id, number = %n, "no trunk for an outside number");
+                    return Vec::new();
+                };
+                match CallGate::admit(
+                    &trunk.gate,
+                    trunk.max_concurrent_calls,
+                    trunk.max_calls_per_second,
+                    std::time::Instant::now(),
+                ) {
+                    Ok(t) => self.tickets.push(t),
+                    Err(over) => {
+                        tracing::info!(tenant = %tenant.id, trunk = %trunk.name, cap = over.what, "outbound call over the trunk's cap");
+                        return Vec::new();
+                    }
+                }
+                let Some(peer) = trunk.peer().await else {
+                    return Vec::new();
+                };
+                if let Some(s) = self.snapshot.as_mut()
+                    && s.direction == Direction::Internal
+                {
+                    s.direction = Direction::Outbound;
+                }
+                vec![Device {
+                    label: n.clone(),
+                    uri: format!("sip:{n}@{}", trunk.host),
+                    peer,
+                    trunk: Some(trunk),
+                }]
+            }
         }
     }
 
@@ -475,7 +576,10 @@ impl Call {
             talk_seconds: 0,
         };
         for group in groups {
-            let devices: Vec<_> = group.iter().flat_map(|t| self.resolve(tenant, t)).collect();
+            let mut devices = Vec::new();
+            for t in &group {
+                devices.extend(self.resolve(tenant, t).await);
+            }
             if devices.is_empty() {
                 last = DialResult {
                     outcome: DialOutcome::Failed,
@@ -506,7 +610,7 @@ impl Call {
 
     async fn ring(
         &mut self,
-        devices: Vec<(String, String, Peer)>,
+        devices: Vec<Device>,
         ring: Duration,
         caller_id: Option<&str>,
     ) -> RingResult {
@@ -522,9 +626,26 @@ impl Call {
             .and_then(|m| m.trim().parse::<u32>().ok())
             .unwrap_or(70)
             .saturating_sub(1);
-        for (i, (target, uri, peer)) in devices.into_iter().enumerate() {
+        for (i, device) in devices.into_iter().enumerate() {
+            let Device {
+                label: target,
+                uri,
+                peer,
+                trunk,
+            } = device;
             let call_id = format!("{}@switchyard", random_token());
-            let from_number = caller_id.unwrap_or(&snapshot.caller.number);
+            // Carriers see the trunk's caller-ID rule and their own domain.
+            let (from_number, domain) = match &trunk {
+                Some(t) => (
+                    t.presented_number(caller_id, &snapshot.caller.number)
+                        .to_string(),
+                    t.domain().to_string(),
+                ),
+                None => (
+                    caller_id.unwrap_or(&snapshot.caller.number).to_string(),
+                    domain.clone(),
+                ),
+            };
             let display = snapshot
                 .caller
                 .display_name
@@ -583,9 +704,12 @@ impl Call {
                 peer,
                 done: false,
                 leg: self.legs.len() - 1,
+                trunk,
+                auth_tried: false,
             });
         }
-        drop(events_tx);
+        // Kept for legs that must be sent again with credentials.
+        let fwd_tx = events_tx;
         let deadline = Instant::now() + ring;
         let mut codes: Vec<u16> = Vec::new();
         loop {
@@ -634,7 +758,7 @@ impl Call {
                         ClientEvent::Response(resp) if resp.status() < 300 => {
                             leg.done = true;
                             let b = Dialog::uac(&leg.invite, &resp);
-                            self.shared.stack.send_ack(b.ack(1), leg.peer);
+                            self.shared.stack.send_ack(b.ack(b.local_cseq), leg.peer);
                             let (b_peer, answered_by, rec) = (leg.peer, leg.target.clone(), leg.leg);
                             self.cancel_legs(&mut legs, Some(i), 487);
                             self.legs[rec].answer_time = Some(now_ms());
@@ -664,6 +788,33 @@ impl Call {
                                 answered_by,
                                 answered_at: Instant::now(),
                             }));
+                        }
+                        ClientEvent::Response(resp)
+                            if matches!(resp.status(), 401 | 407) && !leg.auth_tried && leg.trunk.is_some() =>
+                        {
+                            leg.auth_tried = true;
+                            let retry = leg.trunk.as_ref().and_then(|t| t.authorize(&leg.invite, &resp));
+                            match retry {
+                                Some(next) => {
+                                    let (key, mut rx) = self.shared.stack.send_request(next.clone(), leg.peer);
+                                    leg.key = key;
+                                    leg.invite = next;
+                                    let fwd = fwd_tx.clone();
+                                    tokio::spawn(async move {
+                                        while let Some(e) = rx.recv().await {
+                                            if fwd.send((i, e)).is_err() {
+                                                break;
+                                            }
+                                        }
+                                    });
+                                }
+                                None => {
+                                    leg.done = true;
+                                    self.legs[leg.leg].sip_code = resp.status();
+                                    self.legs[leg.leg].end_time = now_ms();
+                                    codes.push(resp.status());
+                                }
+                            }
                         }
                         ClientEvent::Response(resp) => {
                             leg.done = true;
@@ -881,7 +1032,12 @@ impl Call {
             id: random_token(),
             tenant: tenant.id.clone(),
             call_id: record.call_id.clone(),
-            direction: format!("{:?}", record.direction).to_ascii_lowercase(),
+            direction: match record.direction {
+                Direction::Inbound => "inbound",
+                Direction::Outbound => "outbound",
+                Direction::Internal => "internal",
+            }
+            .to_string(),
             caller: record.caller.number.clone(),
             caller_name: record.caller.display_name.clone(),
             callee: record.callee.number.clone(),

@@ -10,12 +10,15 @@
 //! * [`registrar`] — bindings in the store, Expires / Min-Expires,
 //!   `Contact: *`.
 //! * [`call`] — one task per call: the B2BUA legs and the plugin loop.
-//! * [`tenant`] — tenants by SIP domain.
+//! * [`tenant`] — tenants by SIP domain and by DID.
+//! * [`trunk`] — carrier trunks: outbound registration, caller ID,
+//!   challenges, call caps.
 
 pub mod auth;
 pub mod call;
 pub mod registrar;
 pub mod tenant;
+pub mod trunk;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -145,6 +148,22 @@ impl Pbx {
             }
         }
         seen.len()
+    }
+
+    /// Start the outbound registration of every trunk that registers.
+    pub fn start_trunks(&self) {
+        for t in self.shared.tenants.all() {
+            for trunk in &t.trunks {
+                tokio::spawn(trunk::register_loop(
+                    self.shared.stack.clone(),
+                    trunk.clone(),
+                ));
+            }
+        }
+    }
+
+    pub fn tenants(&self) -> &Tenants {
+        &self.shared.tenants
     }
 
     /// Serve until the stack's channel closes.

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use switchyard_plugins::TenantRuntime;
 use switchyard_sip::auth::StoredCredentials;
 
+use crate::trunk::{CallGate, Trunk};
+
 /// One extension: its credentials (HA1 only) and display name.
 #[derive(Debug, Clone)]
 pub struct ExtensionAccount {
@@ -29,6 +31,12 @@ pub struct Tenant {
     pub default_flow: String,
     pub ring_groups: HashMap<String, Vec<String>>,
     pub runtime: TenantRuntime,
+    /// Carrier trunks; outbound calls use the first.
+    pub trunks: Vec<Arc<Trunk>>,
+    /// Caps on the tenant's calls (0 = none).
+    pub max_concurrent_calls: u32,
+    pub max_calls_per_second: u32,
+    pub gate: Arc<CallGate>,
 }
 
 impl Tenant {
@@ -49,6 +57,9 @@ impl Tenant {
 #[derive(Default, Clone)]
 pub struct Tenants {
     by_domain: HashMap<String, Arc<Tenant>>,
+    /// DIDs (numbers starting with `+`) → tenant.
+    by_did: HashMap<String, Arc<Tenant>>,
+    all: Vec<Arc<Tenant>>,
 }
 
 impl Tenants {
@@ -57,9 +68,35 @@ impl Tenants {
         for d in &t.domains {
             self.by_domain.insert(d.to_ascii_lowercase(), t.clone());
         }
+        for n in t.numbers.keys().filter(|n| n.starts_with('+')) {
+            self.by_did.insert(n.clone(), t.clone());
+        }
+        self.all.push(t);
     }
 
     pub fn by_domain(&self, domain: &str) -> Option<Arc<Tenant>> {
         self.by_domain.get(&domain.to_ascii_lowercase()).cloned()
+    }
+
+    pub fn by_did(&self, did: &str) -> Option<Arc<Tenant>> {
+        self.by_did.get(did).cloned()
+    }
+
+    /// The tenant and trunk a request from `source` belongs to, when it
+    /// comes from a carrier.
+    pub fn trunk_for_source(
+        &self,
+        source: std::net::SocketAddr,
+    ) -> Option<(Arc<Tenant>, Arc<Trunk>)> {
+        self.all.iter().find_map(|t| {
+            t.trunks
+                .iter()
+                .find(|tr| tr.matches_source(source))
+                .map(|tr| (t.clone(), tr.clone()))
+        })
+    }
+
+    pub fn all(&self) -> &[Arc<Tenant>] {
+        &self.all
     }
 }

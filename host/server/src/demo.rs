@@ -9,10 +9,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use std::sync::Mutex;
+
+use switchyard_calls::trunk::{Registration, Trunk};
 use switchyard_calls::{ExtensionAccount, Tenant};
 use switchyard_plugins::directory::Extension;
 use switchyard_plugins::{InMemoryDirectory, PluginHost, TenantSettings};
 use switchyard_sip::auth::StoredCredentials;
+use switchyard_sip::endpoint::Transport;
 
 /// `number:password` lines.
 pub fn credentials(data_dir: &Path, numbers: &[String]) -> anyhow::Result<Vec<(String, String)>> {
@@ -47,6 +51,37 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         opts.mode(0o600);
     }
     opts.open(path)?.write_all(text.as_bytes())
+}
+
+/// A trunk from its description: `{"name", "host": "carrier:5060",
+/// "transport": "udp"|"tcp", "username", "password", "register",
+/// "register-expires", "from-domain", "max-concurrent-calls",
+/// "max-calls-per-second", "caller-id", "caller-id-passthrough",
+/// "inbound-addresses": ["ip" or "ip:port"]}`.
+fn trunk(t: &Value) -> anyhow::Result<Trunk> {
+    let s = |k: &str| t[k].as_str().map(str::to_string);
+    let n = |k: &str| t[k].as_u64().unwrap_or(0) as u32;
+    Ok(Trunk {
+        name: s("name").context("trunk: name")?,
+        host: s("host").context("trunk: host")?,
+        transport: if t["transport"].as_str() == Some("tcp") {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        },
+        username: s("username"),
+        password: s("password"),
+        register: t["register"].as_bool().unwrap_or(false),
+        register_expires: t["register-expires"].as_u64().unwrap_or(600) as u32,
+        from_domain: s("from-domain"),
+        max_concurrent_calls: n("max-concurrent-calls"),
+        max_calls_per_second: n("max-calls-per-second"),
+        caller_id: s("caller-id"),
+        allow_caller_id_passthrough: t["caller-id-passthrough"].as_bool().unwrap_or(false),
+        inbound_addresses: strings(&t["inbound-addresses"]),
+        gate: Arc::default(),
+        registration: Mutex::new(Registration::Idle),
+    })
 }
 
 /// Plugin settings are strings; a JSON object or array stands for its text.
@@ -184,7 +219,15 @@ pub fn tenant(
                 .collect()
         })
         .unwrap_or_default();
+    let mut trunks = Vec::new();
+    for t in demo["trunks"].as_array().into_iter().flatten() {
+        trunks.push(Arc::new(trunk(t)?));
+    }
     Ok(Tenant {
+        trunks,
+        max_concurrent_calls: demo["limits"]["max-concurrent-calls"].as_u64().unwrap_or(0) as u32,
+        max_calls_per_second: demo["limits"]["max-calls-per-second"].as_u64().unwrap_or(0) as u32,
+        gate: Arc::default(),
         id,
         domains,
         time_zone: demo["time-zone"].as_str().unwrap_or("UTC").to_string(),

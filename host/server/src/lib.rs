@@ -72,6 +72,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     .with_context(|| format!("binding SIP on {}", cfg.sip_listen))?;
     let pbx = Pbx::new(stack.clone(), store.clone(), tenants, cfg.calls.clone());
     tokio::spawn(pbx.clone().run(incoming));
+    pbx.start_trunks();
     Ok(Running {
         sip_udp: stack.local_addr(Transport::Udp),
         sip_tcp: stack.local_addr(Transport::Tcp),

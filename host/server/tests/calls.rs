@@ -335,3 +335,133 @@ async fn a_few_hundred_calls_through_the_plugin_all_succeed() {
     assert_eq!(cdrs.len(), 100, "a page holds 100 rows");
     assert!(cdrs.iter().all(|c| c.disposition == "answered"));
 }
+
+/// The demo tenant with a trunk to a carrier at `carrier` (SIPp), the DID
+/// +15550100 routed straight to extension 1002, and tenant caps.
+fn trunk_tenant(carrier: SocketAddr, register: bool, max_concurrent: u32) -> Value {
+    let mut t: Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    t["numbers"]["+15550100"] = "extensions".into();
+    let rules = t["plugins"]["router"]["config"]["routes"]["rules"]
+        .as_array_mut()
+        .unwrap();
+    rules.insert(
+        0,
+        serde_json::json!({"match": "+15550100", "go": {"extension": "1002"}}),
+    );
+    t["trunks"] = serde_json::json!([{
+        "name": "carrier",
+        "host": carrier.to_string(),
+        "username": "trunkuser",
+        "password": "trunkpass",
+        "register": register,
+        "register-expires": 600,
+        "caller-id": "+15550100",
+        "inbound-addresses": [carrier.to_string()],
+    }]);
+    t["limits"] = serde_json::json!({"max-concurrent-calls": max_concurrent});
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trunk_registers_with_the_carrier_answering_its_challenge() {
+    let carrier = Sipp::new("carrier_registrar").timeout(LIMIT);
+    let addr: SocketAddr = ([127, 0, 0, 1], carrier.port()).into();
+    let carrier = carrier.spawn();
+    let pbx = pbx_with(Some(trunk_tenant(addr, true, 0)), None).await;
+    let outcome = blocking(move || carrier.wait()).await;
+    outcome.assert_ok();
+    // The state the PBX keeps says so too.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let t = &pbx.running.pbx.tenants().all()[0].trunks[0];
+        let state = t.registration.lock().unwrap().clone();
+        if state == (switchyard_calls::trunk::Registration::Registered { expires_secs: 3600 }) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "trunk state {state:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbound_did_call_from_the_carrier_reaches_the_flow() {
+    let carrier_port = Sipp::new("carrier_uac_did").port();
+    let addr: SocketAddr = ([127, 0, 0, 1], carrier_port).into();
+    let pbx = std::sync::Arc::new(pbx_with(Some(trunk_tenant(addr, false, 0)), None).await);
+    let p = pbx.clone();
+    let (carrier, phone) = blocking(move || {
+        let phone = p.phone("1002", "uas_answer", &[]);
+        let carrier = Sipp::new("carrier_uac_did")
+            .local_port(carrier_port)
+            .remote(p.addr())
+            .user("+15550100")
+            .set("pause_ms", "200")
+            .timeout(LIMIT)
+            .run();
+        (carrier, phone.wait())
+    })
+    .await;
+    carrier.assert_ok();
+    phone.assert_ok();
+    let c = &pbx.cdrs(1).await[0];
+    assert_eq!(
+        (c.direction.as_str(), c.dialled.as_str(), c.caller.as_str()),
+        ("inbound", "+15550100", "+15551230000")
+    );
+    assert_eq!(c.agent.as_deref(), Some("1002"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbound_call_goes_through_the_trunk_answering_the_407() {
+    let carrier = Sipp::new("carrier_uas_challenge").timeout(LIMIT);
+    let addr: SocketAddr = ([127, 0, 0, 1], carrier.port()).into();
+    let carrier = carrier.spawn();
+    let pbx = std::sync::Arc::new(pbx_with(Some(trunk_tenant(addr, false, 0)), None).await);
+    let p = pbx.clone();
+    let (caller, carrier) = blocking(move || {
+        // The router's `_9.` rule strips the 9 and dials the number.
+        let caller = p.dial("1001", "915551234567", "uac_call", &[("pause_ms", "200")]);
+        (caller, carrier.wait())
+    })
+    .await;
+    caller.assert_ok();
+    carrier.assert_ok();
+    carrier.assert_digest("Proxy-Authorization", "INVITE", "trunkuser", "trunkpass");
+    // The carrier saw the trunk's caller ID, not the extension.
+    assert!(
+        carrier.messages.contains("From: <sip:+15550100@127.0.0.1>"),
+        "{}",
+        carrier.report()
+    );
+    let c = &pbx.cdrs(1).await[0];
+    assert_eq!(c.direction, "outbound");
+    assert_eq!(c.legs.len(), 1);
+    assert_eq!(c.legs[0].target, "15551234567");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_tenants_cap_a_call_gets_503_with_retry_after() {
+    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let pbx = std::sync::Arc::new(pbx_with(Some(trunk_tenant(unused, false, 1)), None).await);
+    let p = pbx.clone();
+    let (first, phone, second) = blocking(move || {
+        let phone = p.phone("1002", "uas_answer", &[]);
+        let p2 = p.clone();
+        let first = std::thread::spawn(move || {
+            p2.dial("1001", "1002", "uac_call", &[("pause_ms", "3000")])
+        });
+        // Let the first call be answered before the second arrives.
+        std::thread::sleep(Duration::from_millis(1000));
+        let second = p.dial("1003", "1002", "uac_expect_status", &[("status", "503")]);
+        (first.join().unwrap(), phone.wait(), second)
+    })
+    .await;
+    first.assert_ok();
+    phone.assert_ok();
+    second.assert_ok();
+    assert!(
+        second.messages.contains("Retry-After: 5"),
+        "{}",
+        second.report()
+    );
+}
