@@ -1084,19 +1084,19 @@ impl Call {
     }
 }
 
-/// Where requests to a registered device go. Over TCP: the connection it
-/// registered on. Over UDP: the Contact's own address when it names the
-/// host the REGISTER came from (two sockets of one machine are fine), the
-/// REGISTER's source otherwise — a phone behind NAT puts a private address
-/// in its Contact that cannot be reached (what `rport` fixes for Via).
+/// Where requests to a registered device go: the Contact's own address
+/// when it names the host the REGISTER came from (two sockets of one
+/// machine are fine), the REGISTER's source otherwise — a phone behind NAT
+/// puts a private address in its Contact that cannot be reached (what
+/// `rport` fixes for Via); over TCP that source is the phone's own
+/// connection, which the transport reuses.
 fn device_peer(b: &switchyard_store::Binding) -> Option<Peer> {
     let source: std::net::SocketAddr = b.source.parse().ok()?;
-    if b.transport == "TCP" {
-        return Some(Peer {
-            transport: Transport::Tcp,
-            addr: source,
-        });
-    }
+    let transport = if b.transport == "TCP" {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
     let contact = NameAddr::parse(&b.contact)
         .ok()
         .and_then(|a| SipUri::parse(&a.uri).ok())
@@ -1105,10 +1105,7 @@ fn device_peer(b: &switchyard_store::Binding) -> Option<Peer> {
         .and_then(|u| u.host_port().parse::<std::net::SocketAddr>().ok())
         .filter(|a| a.ip() == source.ip())
         .unwrap_or(source);
-    Some(Peer {
-        transport: Transport::Udp,
-        addr,
-    })
+    Some(Peer { transport, addr })
 }
 
 enum RingResult {

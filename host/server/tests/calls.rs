@@ -465,3 +465,38 @@ async fn over_the_tenants_cap_a_call_gets_503_with_retry_after() {
         second.report()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_over_tcp_end_to_end() {
+    use switchyard_sipp::Transport::Tcp;
+    let pbx = std::sync::Arc::new(pbx().await);
+    let p = pbx.clone();
+    let (caller, callee) = blocking(move || {
+        let callee = Sipp::new("uas_answer").transport(Tcp).timeout(LIMIT);
+        let port = callee.port();
+        let callee = callee.spawn();
+        Sipp::new("register")
+            .remote(p.running.sip_tcp)
+            .transport(Tcp)
+            .user("1002")
+            .auth("1002", &p.password("1002"))
+            .set("contact_port", &port.to_string())
+            .timeout(LIMIT)
+            .run()
+            .assert_ok();
+        let caller = Sipp::new("uac_call")
+            .remote(p.running.sip_tcp)
+            .transport(Tcp)
+            .user("1002")
+            .auth("1001", &p.password("1001"))
+            .set("caller", "1001")
+            .set("pause_ms", "200")
+            .timeout(LIMIT)
+            .run();
+        (caller, callee.wait())
+    })
+    .await;
+    caller.assert_ok();
+    callee.assert_ok();
+    assert_eq!(pbx.cdrs(1).await[0].disposition, "answered");
+}
