@@ -500,3 +500,18 @@ async fn a_call_over_tcp_end_to_end() {
     callee.assert_ok();
     assert_eq!(pbx.cdrs(1).await[0].disposition, "answered");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_and_resume_by_re_invite_pass_through() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let p = pbx.clone();
+    let (caller, callee) = blocking(move || {
+        let callee = p.phone("1002", "uas_answer_hold", &[]);
+        let caller = p.dial("1001", "1002", "uac_call_hold", &[("pause_ms", "200")]);
+        (caller, callee.wait())
+    })
+    .await;
+    caller.assert_ok();
+    callee.assert_ok();
+    assert_eq!(pbx.cdrs(1).await[0].hangup_by.as_deref(), Some("caller"));
+}
