@@ -38,10 +38,12 @@ const SCENARIOS: &[(&str, Role)] = &[
     ("register", Role::Uac("REGISTER")),
     ("register_bad_password", Role::Uac("REGISTER")),
     ("uac_call", Role::Uac("INVITE")),
+    ("uac_call_hold", Role::Uac("INVITE")),
     ("uac_call_wait_bye", Role::Uac("INVITE")),
     ("uac_cancel", Role::Uac("INVITE")),
     ("uac_expect_status", Role::Uac("INVITE")),
     ("uas_answer", Role::Uas),
+    ("uas_answer_hold", Role::Uas),
     ("uas_answer_then_bye", Role::Uas),
     ("uas_busy", Role::Uas),
     ("uas_ring_no_answer", Role::Uas),
@@ -466,4 +468,16 @@ fn assert_ok_reports_failures() {
     let message = panic.downcast_ref::<String>().unwrap();
     assert!(message.contains("failed calls: 1"), "{message}");
     assert!(message.contains("486 Busy Here"), "{message}");
+}
+
+#[test]
+fn hold_and_resume_pair_up() {
+    let (caller, callee) = pair(Sipp::new("uas_answer_hold"), |addr| {
+        Sipp::new("uac_call_hold")
+            .remote(addr)
+            .user("2000")
+            .set("pause_ms", "50")
+    });
+    caller.assert_ok();
+    callee.assert_ok();
 }
