@@ -331,9 +331,39 @@ async fn a_few_hundred_calls_through_the_plugin_all_succeed() {
     .await;
     caller.assert_counts(300, 0);
     callee.assert_ok();
-    let cdrs = pbx.cdrs(300).await;
+    let cdrs = pbx.cdrs(100).await;
     assert_eq!(cdrs.len(), 100, "a page holds 100 rows");
     assert!(cdrs.iter().all(|c| c.disposition == "answered"));
+    // Every call record also reached the reporter plugin (call-stats),
+    // which counts answered calls per UTC day in its kv store.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let tenant = &pbx.running.pbx.tenants().all()[0];
+    let key = format!("day/{}/answered", utc_day(cdrs[0].start_ms));
+    loop {
+        let n = tenant
+            .runtime
+            .plugin_kv_get("call-stats", &key)
+            .unwrap()
+            .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+            .unwrap_or(0);
+        if n == 300 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "call-stats counted {n} answered calls"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The UTC day of a millisecond timestamp, as call-stats keys it.
+fn utc_day(ms: u64) -> String {
+    jiff::Timestamp::from_millisecond(ms as i64)
+        .unwrap()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string()
 }
 
 /// The demo tenant with a trunk to a carrier at `carrier` (SIPp), the DID
