@@ -309,7 +309,17 @@ impl EndpointCore {
             }
             return;
         }
-        let key = request_key(&req);
+        let mut key = request_key(&req);
+        // An RFC 2543 ACK is keyed without its To tag (the INVITE had none;
+        // our answer added it). An INVITE that came with a To tag (an old
+        // element's re-INVITE, RFC 4475 wsinv) kept it in its key and in our
+        // answer, so its ACK matches with the tag it carries.
+        if req.method() == "ACK"
+            && !self.server.contains_key(&key)
+            && let TransactionKey::Rfc2543 { to_tag, .. } = &mut key
+        {
+            *to_tag = req.to_tag().unwrap_or("").to_string();
+        }
         if req.method() == "ACK" {
             let absorbed = self.server.contains_key(&key)
                 && self
