@@ -1,0 +1,83 @@
+//! The operator and tenant HTTP API of Switchyard (issue #5, items 2–4).
+//!
+//! [`app`] builds an axum [`Router`](axum::Router) from an [`ApiState`]; the
+//! server mounts it, tests drive it with `tower::ServiceExt::oneshot`.
+//!
+//! # Who may do what
+//! Every request carries `Authorization: Bearer <token>` ([`auth`]):
+//! * the **operator token** may do everything, including `/api/tenants*`;
+//! * a **tenant API key** (`ApiKeyRepo::authenticate`) reaches only
+//!   `/api/tenants/{its tenant}/…`. Anything under another tenant is 404,
+//!   never 403, so a key cannot even learn which tenants exist. Within its
+//!   tenant: `admin` configures everything, `supervisor` reads everything
+//!   (configuration, call records, recordings, live calls, events) and may
+//!   hang up calls but changes no configuration, `agent` sees only its own
+//!   calls and may click-to-call from its own extension. A role that may
+//!   not do something in its own tenant gets 403.
+//!
+//! # Module map
+//! * [`error`] — [`ApiError`], the one error type, and extractors whose
+//!   rejections render as it (JSON bodies, raw uploads).
+//! * [`auth`] — bearer token → [`auth::Caller`]; tenant scoping and roles.
+//! * [`live`] — [`LiveCalls`] and [`ConfigChanged`], what the server
+//!   provides, with no-op implementations for tests.
+//! * `routes::*` — one module per resource.
+//! * [`openapi`] — the document at `/api/openapi.json`.
+//! * `wav` — the prompt format check.
+
+pub mod auth;
+pub mod error;
+pub mod live;
+pub mod openapi;
+mod routes;
+mod wav;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use switchyard_plugins::PluginHost;
+use switchyard_store::Store;
+
+pub use error::ApiError;
+pub use live::{CallEvent, ConfigChanged, LiveCall, LiveCalls, NoChanges, NoLiveCalls};
+/// For the server: where a plugin version's HTTP allowlist is kept in its
+/// config, and the JSON shape of `PluginRepo::roles` written by this API.
+pub use routes::plugins::{HTTP_ALLOWLIST_KEY, RolesBody as PluginRoles};
+
+/// Largest JSON body accepted. Configuration documents are small; the cap
+/// keeps a client from making the server buffer megabytes per request.
+pub const JSON_BODY_LIMIT: usize = 1 << 20;
+
+/// Largest prompt upload (a few minutes of 8 kHz 16-bit audio).
+pub const PROMPT_BODY_LIMIT: usize = 16 << 20;
+
+/// What the API works on. Cheap to clone (handles and `Arc`s).
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    /// Validates and compiles uploads; its `HostConfig::max_component_bytes`
+    /// is the plugin upload cap (413 beyond it).
+    pub plugins: PluginHost,
+    /// Compared in constant time; an empty token never matches.
+    pub operator_token: String,
+    pub live: Arc<dyn LiveCalls>,
+    pub changes: Arc<dyn ConfigChanged>,
+}
+
+/// The API router: every route under `/api`, plus `/api/openapi.json`.
+pub fn app(state: ApiState) -> axum::Router {
+    let (router, doc) = routes::router().split_for_parts();
+    let doc = Arc::new(doc);
+    router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
+        .layer(axum::Extension(doc))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        // Raw uploads read their body themselves with their own cap (see
+        // `error::RawBody`); this limit is for the JSON extractor.
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .with_state(state)
+}

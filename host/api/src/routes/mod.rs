@@ -1,0 +1,183 @@
+//! The routes, one module per resource. Each handler carries its
+//! `#[utoipa::path]`, and `routes!` registers the handler and its
+//! documentation together, so the OpenAPI document cannot miss a route.
+
+mod api_keys;
+mod calls;
+mod cdrs;
+mod extensions;
+mod files;
+mod groups;
+mod numbers;
+pub(crate) mod plugins;
+mod queues;
+mod tenants;
+mod trunks;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use switchyard_store::StoreError;
+
+use crate::error::{ApiError, ApiResult};
+use crate::{ApiState, openapi};
+
+pub(crate) fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(tenants::list, tenants::create))
+        .routes(routes!(tenants::get, tenants::update, tenants::delete))
+        .routes(routes!(tenants::suspend))
+        .routes(routes!(tenants::resume))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::delete))
+        .routes(routes!(extensions::list, extensions::create))
+        .routes(routes!(
+            extensions::get,
+            extensions::update,
+            extensions::delete
+        ))
+        .routes(routes!(numbers::list, numbers::create))
+        .routes(routes!(numbers::get, numbers::update, numbers::delete))
+        .routes(routes!(trunks::list, trunks::create))
+        .routes(routes!(trunks::get, trunks::update, trunks::delete))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::get, groups::update, groups::delete))
+        .routes(routes!(queues::list, queues::create))
+        .routes(routes!(queues::get, queues::update, queues::delete))
+        .routes(routes!(queues::put_agent, queues::delete_agent))
+        .routes(routes!(plugins::list))
+        .routes(routes!(plugins::get, plugins::upload))
+        .routes(routes!(plugins::activate))
+        .routes(routes!(plugins::rollback))
+        .routes(routes!(plugins::get_config, plugins::put_config))
+        .routes(routes!(
+            plugins::get_http_allowlist,
+            plugins::put_http_allowlist
+        ))
+        .routes(routes!(plugins::get_roles, plugins::put_roles))
+        .routes(routes!(cdrs::list))
+        .routes(routes!(cdrs::csv))
+        .routes(routes!(files::list_recordings))
+        .routes(routes!(files::get_recording, files::delete_recording))
+        .routes(routes!(files::list_voicemails))
+        .routes(routes!(files::get_voicemail, files::delete_voicemail))
+        .routes(routes!(files::list_prompts))
+        .routes(routes!(
+            files::get_prompt,
+            files::put_prompt,
+            files::delete_prompt
+        ))
+        .routes(routes!(calls::list, calls::click_to_call))
+        .routes(routes!(calls::hangup))
+        .routes(routes!(calls::events))
+}
+
+/// `{tenant}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct TenantP {
+    /// Tenant id.
+    pub tenant: String,
+}
+
+/// `{tenant}/…/{number}`: an extension or a number.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct NumberP {
+    /// Tenant id.
+    pub tenant: String,
+    /// Extension (digits) or number (`+` and digits).
+    pub number: String,
+}
+
+/// `{tenant}/…/{name}`: a trunk, ring group, queue, plugin or prompt.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct NameP {
+    /// Tenant id.
+    pub tenant: String,
+    /// Name of the resource.
+    pub name: String,
+}
+
+/// `{tenant}/…/{id}`: an API key, a recording, a voicemail, a live call.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct IdP {
+    /// Tenant id.
+    pub tenant: String,
+    /// Id of the resource.
+    pub id: String,
+}
+
+/// `{tenant}/queues/{name}/agents/{extension}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct AgentP {
+    /// Tenant id.
+    pub tenant: String,
+    /// Queue name.
+    pub name: String,
+    /// The agent's extension.
+    pub extension: String,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Tell the server a tenant's configuration changed (after the store write
+/// succeeded, so it reloads what is stored).
+pub(crate) fn changed(state: &ApiState, tenant: &str) {
+    state.changes.tenant_changed(tenant);
+}
+
+/// A looked-up record, or 404 naming it. An id that cannot be valid is
+/// also a 404 (it names nothing that exists); storage failures stay 500.
+pub(crate) fn found<T>(
+    r: Result<Option<T>, StoreError>,
+    what: impl FnOnce() -> String,
+) -> ApiResult<T> {
+    match r {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) | Err(StoreError::Invalid { .. }) => {
+            Err(ApiError::not_found(format!("no {}", what())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A delete's outcome: 204, or 404 naming what was not there.
+pub(crate) fn deleted(
+    r: Result<bool, StoreError>,
+    what: impl FnOnce() -> String,
+) -> ApiResult<StatusCode> {
+    match r {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) | Err(StoreError::Invalid { .. }) => {
+            Err(ApiError::not_found(format!("no {}", what())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        kind: "method_not_allowed",
+        message: "this route does not take that method".into(),
+        field: None,
+    }
+}
