@@ -1,22 +1,24 @@
-//! The demo tenant (`examples/tenant-demo/tenant.json`) with the
-//! first-party plugins embedded in the binary, and its extension
-//! passwords: generated at first start, saved to
-//! `<data dir>/demo-credentials.txt` (owner-only), reused afterwards.
+//! First start: the demo tenant (`examples/tenant-demo/tenant.json`, or
+//! any description in that format) written into the store, with the
+//! first-party plugins embedded in the binary as its plugin versions, and
+//! its extension passwords generated, saved to
+//! `<data dir>/demo-credentials.txt` (owner-only) and reused afterwards.
+//! After that the store is the truth: [`crate::live`] builds the running
+//! tenant from it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde_json::Value;
-use std::sync::Mutex;
-
-use switchyard_calls::trunk::{Registration, Trunk};
-use switchyard_calls::{ExtensionAccount, Tenant};
-use switchyard_plugins::directory::Extension;
-use switchyard_plugins::{InMemoryDirectory, PluginHost, TenantSettings};
+use sha2::{Digest, Sha256};
+use switchyard_plugins::PluginHost;
 use switchyard_sip::auth::StoredCredentials;
-use switchyard_sip::endpoint::Transport;
+use switchyard_store::{
+    Agent, Extension, ExtensionRepo, Features, Number, NumberRepo, PluginRepo, PluginVersionRecord,
+    Queue, QueueRepo, RingGroup, RingGroupRepo, Store, Tenant, TenantLimits, TenantRepo, Trunk,
+    TrunkRepo,
+};
 
 /// `number:password` lines.
 pub fn credentials(data_dir: &Path, numbers: &[String]) -> anyhow::Result<Vec<(String, String)>> {
@@ -40,6 +42,18 @@ pub fn credentials(data_dir: &Path, numbers: &[String]) -> anyhow::Result<Vec<(S
     Ok(creds)
 }
 
+/// The saved demo passwords, if any (printed at later starts).
+pub fn read_credentials(data_dir: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(data_dir.join("demo-credentials.txt"))
+        .map(|text| {
+            text.lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(n, p)| (n.trim().to_string(), p.trim().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Write a file only its owner can read.
 pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -51,55 +65,6 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         opts.mode(0o600);
     }
     opts.open(path)?.write_all(text.as_bytes())
-}
-
-/// A trunk from its description: `{"name", "host": "carrier:5060",
-/// "transport": "udp"|"tcp", "username", "password", "register",
-/// "register-expires", "from-domain", "max-concurrent-calls",
-/// "max-calls-per-second", "caller-id", "caller-id-passthrough",
-/// "inbound-addresses": ["ip" or "ip:port"]}`.
-fn trunk(t: &Value) -> anyhow::Result<Trunk> {
-    let s = |k: &str| t[k].as_str().map(str::to_string);
-    let n = |k: &str| t[k].as_u64().unwrap_or(0) as u32;
-    Ok(Trunk {
-        name: s("name").context("trunk: name")?,
-        host: s("host").context("trunk: host")?,
-        transport: if t["transport"].as_str() == Some("tcp") {
-            Transport::Tcp
-        } else {
-            Transport::Udp
-        },
-        username: s("username"),
-        password: s("password"),
-        register: t["register"].as_bool().unwrap_or(false),
-        register_expires: t["register-expires"].as_u64().unwrap_or(600) as u32,
-        from_domain: s("from-domain"),
-        max_concurrent_calls: n("max-concurrent-calls"),
-        max_calls_per_second: n("max-calls-per-second"),
-        caller_id: s("caller-id"),
-        allow_caller_id_passthrough: t["caller-id-passthrough"].as_bool().unwrap_or(false),
-        inbound_addresses: strings(&t["inbound-addresses"]),
-        gate: Arc::default(),
-        registration: Mutex::new(Registration::Idle),
-    })
-}
-
-/// Plugin settings are strings; a JSON object or array stands for its text.
-fn plugin_settings(config: &Value) -> std::collections::BTreeMap<String, String> {
-    config
-        .as_object()
-        .map(|cfg| {
-            cfg.iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -125,116 +90,182 @@ pub fn extension_numbers(tenant_json: &str) -> anyhow::Result<Vec<String>> {
         .unwrap_or_default())
 }
 
-/// Build a tenant from its description (the format of
-/// `examples/tenant-demo/tenant.json`): directory, first-party plugins
-/// installed with the settings it gives, flows, CRM, reporters; extensions
-/// with `creds`.
-pub fn tenant(
+/// Plugin settings are strings; a JSON object or array stands for its text.
+fn plugin_settings(config: &Value) -> BTreeMap<String, String> {
+    config
+        .as_object()
+        .map(|cfg| {
+            cfg.iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+/// Write the tenant described by `tenant_json` into the store, with
+/// `creds` as its extensions' passwords (only their HA1s are stored) and
+/// the embedded first-party plugins as version 1 of each plugin it names.
+pub fn provision(
+    store: &Store,
     host: &PluginHost,
     tenant_json: &str,
     creds: &[(String, String)],
-) -> anyhow::Result<Tenant> {
-    let demo: Value = serde_json::from_str(tenant_json).context("tenant description")?;
-    let id = demo["id"].as_str().context("tenant.json: id")?.to_string();
-    let domains = strings(&demo["sip-domains"]);
-    let realm = domains.first().context("tenant.json: sip-domains")?.clone();
-    let directory = InMemoryDirectory::new();
-    let mut extensions = HashMap::new();
-    for e in demo["extensions"]
-        .as_array()
-        .context("tenant.json: extensions")?
-    {
+) -> anyhow::Result<String> {
+    let d: Value = serde_json::from_str(tenant_json).context("tenant description")?;
+    let id = d["id"].as_str().context("tenant: id")?.to_string();
+    let domains = strings(&d["sip-domains"]);
+    let realm = domains.first().context("tenant: sip-domains")?.clone();
+    let n = |v: &Value| v.as_u64().unwrap_or(0) as u32;
+    store.put_tenant(&Tenant {
+        id: id.clone(),
+        name: d["name"].as_str().unwrap_or(&id).to_string(),
+        domains,
+        time_zone: d["time-zone"].as_str().unwrap_or("UTC").to_string(),
+        limits: TenantLimits {
+            max_concurrent_calls: n(&d["limits"]["max-concurrent-calls"]),
+            max_calls_per_second: n(&d["limits"]["max-calls-per-second"]),
+            plugin_memory_mib: d["limits"]["plugin-memory-mib"].as_u64().unwrap_or(32) as u32,
+            plugin_cpu_ms: d["limits"]["plugin-cpu-ms"].as_u64().unwrap_or(50) as u32,
+        },
+        features: Features {
+            recording: true,
+            advanced_ivr: true,
+            reporting: true,
+            crm: true,
+        },
+        suspended: false,
+        created_at_ms: now_ms(),
+    })?;
+    for e in d["extensions"].as_array().into_iter().flatten() {
         let number = e["number"]
             .as_str()
             .context("extension number")?
             .to_string();
-        let name = e["name"].as_str().map(str::to_string);
-        let Some((_, password)) = creds.iter().find(|(n, _)| *n == number) else {
-            bail!("no password for extension {number}");
-        };
-        directory.put_extension(Extension {
-            number: number.clone(),
-            display_name: name.clone(),
-            registered: true,
-            has_voicemail: e["voicemail"].as_bool().unwrap_or(false),
-        });
-        extensions.insert(
-            number.clone(),
-            ExtensionAccount {
-                credentials: StoredCredentials::from_password(&number, &realm, password),
-                number,
-                display_name: name,
-            },
-        );
+        let password = &creds
+            .iter()
+            .find(|(c, _)| *c == number)
+            .with_context(|| format!("no password for extension {number}"))?
+            .1;
+        let c = StoredCredentials::from_password(&number, &realm, password);
+        store.put_extension(&Extension {
+            tenant: id.clone(),
+            number,
+            display_name: e["name"].as_str().map(str::to_string),
+            ha1_md5: c.ha1_md5,
+            ha1_sha256: c.ha1_sha256,
+            voicemail: e["voicemail"].as_bool().unwrap_or(false),
+            created_at_ms: now_ms(),
+        })?;
     }
-    let mut ring_groups = HashMap::new();
-    if let Some(groups) = demo["ring-groups"].as_object() {
+    if let Some(groups) = d["ring-groups"].as_object() {
         for (name, members) in groups {
-            directory.put_ring_group(name, strings(members));
-            ring_groups.insert(name.clone(), strings(members));
+            store.put_ring_group(&RingGroup {
+                tenant: id.clone(),
+                name: name.clone(),
+                members: strings(members),
+                strategy: "simultaneous".into(),
+                ring_timeout_secs: 20,
+            })?;
         }
     }
-    let runtime = host.tenant(
-        &id,
-        TenantSettings {
-            directory: Arc::new(directory),
-            ..TenantSettings::default()
-        },
-    )?;
-    if let Some(plugins) = demo["plugins"].as_object() {
-        for name in plugins.keys() {
+    if let Some(queues) = d["queues"].as_object() {
+        for (name, q) in queues {
+            let agents = strings(&q["members"])
+                .into_iter()
+                .map(|ext| Agent {
+                    skills: strings(&d["agents"][&ext]["skills"])
+                        .into_iter()
+                        .map(|s| (s, 5))
+                        .collect(),
+                    extension: ext,
+                    logged_in: true,
+                })
+                .collect();
+            store.put_queue(&Queue {
+                tenant: id.clone(),
+                name: name.clone(),
+                strategy_plugin: q["strategy"].as_str().map(str::to_string),
+                agents,
+                max_waiting: 50,
+                timeout_secs: q["timeout-secs"].as_u64().unwrap_or(300) as u32,
+                moh: None,
+            })?;
+        }
+    }
+    if let Some(numbers) = d["numbers"].as_object() {
+        for (number, flow) in numbers {
+            store.put_number(&Number {
+                tenant: id.clone(),
+                number: number.clone(),
+                flow: flow.as_str().unwrap_or_default().to_string(),
+            })?;
+        }
+    }
+    for t in d["trunks"].as_array().into_iter().flatten() {
+        let s = |k: &str| t[k].as_str().map(str::to_string);
+        store.put_trunk(&Trunk {
+            tenant: id.clone(),
+            name: s("name").context("trunk: name")?,
+            host: s("host").context("trunk: host")?,
+            transport: s("transport").unwrap_or_else(|| "udp".into()),
+            username: s("username"),
+            password: s("password"),
+            register: t["register"].as_bool().unwrap_or(false),
+            register_expires: t["register-expires"].as_u64().unwrap_or(600) as u32,
+            from_domain: s("from-domain"),
+            max_concurrent_calls: n(&t["max-concurrent-calls"]),
+            max_calls_per_second: n(&t["max-calls-per-second"]),
+            caller_id: s("caller-id"),
+            allow_caller_id_passthrough: t["caller-id-passthrough"].as_bool().unwrap_or(false),
+            inbound_addresses: strings(&t["inbound-addresses"]),
+        })?;
+    }
+    if let Some(plugins) = d["plugins"].as_object() {
+        for (name, p) in plugins {
             let bytes = switchyard_artifacts::get(name)
                 .with_context(|| format!("plugin {name} is not embedded"))?;
-            runtime
-                .install(
-                    name,
-                    bytes,
-                    plugin_settings(&demo["plugins"][name]["config"]),
-                )
-                .map_err(|e| anyhow::anyhow!("installing {name}: {e}"))?;
+            let loaded = host
+                .load(bytes)
+                .map_err(|e| anyhow::anyhow!("plugin {name}: {e}"))?;
+            store.add_version(
+                &PluginVersionRecord {
+                    tenant: id.clone(),
+                    name: name.clone(),
+                    number: 1,
+                    world: loaded.world().to_string(),
+                    sha256: hex::encode(Sha256::digest(bytes)),
+                    size: bytes.len() as u64,
+                    created_at_ms: now_ms(),
+                    config: plugin_settings(&p["config"]),
+                },
+                bytes,
+            )?;
+            store.set_active(&id, name, 1)?;
         }
     }
-    if let Some(flows) = demo["flows"].as_object() {
-        for (flow, plugin) in flows {
-            runtime
-                .set_flow(flow, plugin.as_str().unwrap_or_default())
-                .map_err(|e| anyhow::anyhow!("flow {flow}: {e}"))?;
-        }
-    }
-    if let Some(crm) = demo["crm"].as_str() {
-        runtime
-            .set_crm(crm)
-            .map_err(|e| anyhow::anyhow!("crm: {e}"))?;
-    }
-    for r in strings(&demo["reporters"]) {
-        runtime
-            .add_reporter(&r)
-            .map_err(|e| anyhow::anyhow!("reporter {r}: {e}"))?;
-    }
-    let numbers = demo["numbers"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut trunks = Vec::new();
-    for t in demo["trunks"].as_array().into_iter().flatten() {
-        trunks.push(Arc::new(trunk(t)?));
-    }
-    Ok(Tenant {
-        trunks,
-        max_concurrent_calls: demo["limits"]["max-concurrent-calls"].as_u64().unwrap_or(0) as u32,
-        max_calls_per_second: demo["limits"]["max-calls-per-second"].as_u64().unwrap_or(0) as u32,
-        gate: Arc::default(),
-        id,
-        domains,
-        time_zone: demo["time-zone"].as_str().unwrap_or("UTC").to_string(),
-        extensions,
-        numbers,
-        default_flow: "extensions".into(),
-        ring_groups,
-        runtime,
-    })
+    let roles = serde_json::json!({
+        "flows": d["flows"],
+        "crm": d["crm"],
+        "reporters": d["reporters"],
+        "strategies": d["queues"].as_object().map(|qs| {
+            qs.iter()
+                .filter_map(|(q, v)| Some((q.clone(), v["strategy"].as_str()?.to_string())))
+                .collect::<BTreeMap<_, _>>()
+        }).unwrap_or_default(),
+    });
+    store.set_roles(&id, &roles.to_string())?;
+    Ok(id)
 }

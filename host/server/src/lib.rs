@@ -6,6 +6,7 @@
 //! `switchyard_calls::call` (INVITE → `flow.handle`).
 
 pub mod demo;
+pub mod live;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use anyhow::Context;
 use switchyard_calls::{CallSettings, Pbx, Tenants};
 use switchyard_plugins::{HostConfig, PluginHost};
 use switchyard_sip::endpoint::{EndpointConfig, Transport};
-use switchyard_store::Store;
+use switchyard_store::{Store, TenantRepo};
 use switchyard_transport::{SipStack, StackConfig};
 
 /// Server settings.
@@ -55,14 +56,37 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     let store = Store::open(&cfg.data_dir).context("opening the store")?;
-    let host = PluginHost::new(HostConfig::default()).context("starting the plugin host")?;
+    // Plugin kv data and compiled components live beside the store, so a
+    // restart keeps the plugins' counters and skips recompiling.
+    let kv_db =
+        sled::open(cfg.data_dir.join("plugin-kv")).context("opening the plugin kv store")?;
+    let host = PluginHost::new(HostConfig {
+        kv_db: Some(kv_db),
+        cache_dir: Some(cfg.data_dir.join("compiled")),
+        ..HostConfig::default()
+    })
+    .context("starting the plugin host")?;
     let tenant_json = cfg
         .tenant_json
         .clone()
         .unwrap_or_else(|| switchyard_artifacts::DEMO_TENANT.to_string());
-    let creds = demo::credentials(&cfg.data_dir, &demo::extension_numbers(&tenant_json)?)?;
+    let numbers = demo::extension_numbers(&tenant_json)?;
+    let first_start = store.list_tenants()?.is_empty();
+    let creds = if first_start {
+        let creds = demo::credentials(&cfg.data_dir, &numbers)?;
+        demo::provision(&store, &host, &tenant_json, &creds)
+            .context("provisioning the demo tenant")?;
+        creds
+    } else {
+        demo::read_credentials(&cfg.data_dir)
+    };
     let mut tenants = Tenants::default();
-    tenants.add(demo::tenant(&host, &tenant_json, &creds)?);
+    for t in store.list_tenants()? {
+        match live::load_tenant(&store, &host, &t.id) {
+            Ok(live) => tenants.add(live),
+            Err(e) => tracing::error!(tenant = %t.id, error = %e, "tenant not loaded"),
+        }
+    }
     let (stack, incoming) = SipStack::bind(StackConfig {
         udp: cfg.sip_listen,
         tcp: cfg.sip_listen,

@@ -62,10 +62,17 @@ impl TrunkRepo for Store {
                 StoreError::invalid("caller_id", format!("{cid:?} is not a number"))
             })?;
         }
+        // An IP, or `ip:port` when one host runs several carriers' peers
+        // (and in tests, where everything is 127.0.0.1).
         for a in &tr.inbound_addresses {
-            a.parse::<std::net::IpAddr>().map_err(|_| {
-                StoreError::invalid("inbound_addresses", format!("{a:?} is not an IP address"))
-            })?;
+            let ok =
+                a.parse::<std::net::IpAddr>().is_ok() || a.parse::<std::net::SocketAddr>().is_ok();
+            if !ok {
+                return Err(StoreError::invalid(
+                    "inbound_addresses",
+                    format!("{a:?} is not an IP address or IP:port"),
+                ));
+            }
         }
         self.require_tenant(&tr.tenant)?;
         let k = key(&[tr.tenant.as_bytes(), tr.name.as_bytes()]);
