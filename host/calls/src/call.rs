@@ -41,6 +41,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use crate::auth::{Kind, authenticate};
+use crate::live::LiveCallInfo;
 use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
 use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms, tenant_of};
 
@@ -229,7 +230,7 @@ impl Call {
             .and_then(|u| u.user_decoded())
             .unwrap_or_default();
 
-        let (tenant, direction) = match self.shared.tenants.trunk_for_source(self.a_peer.addr) {
+        let (tenant, direction) = match self.shared.tenants().trunk_for_source(self.a_peer.addr) {
             // Carrier traffic: trusted by address, routed by DID.
             Some((tenant, trunk)) => {
                 if !tenant.numbers.contains_key(&dialled) {
@@ -247,7 +248,7 @@ impl Call {
                 (tenant, Direction::Inbound)
             }
             None => {
-                let Some(tenant) = tenant_of(&self.shared.tenants, &self.a_invite) else {
+                let Some(tenant) = tenant_of(&self.shared.tenants(), &self.a_invite) else {
                     return self.answer_a(404, "Unknown Domain");
                 };
                 if !authenticate(
@@ -313,6 +314,19 @@ impl Call {
             flow: flow.clone(),
             plugin_version: 0,
         });
+        self.shared.live.start(
+            LiveCallInfo {
+                call_id: self.a_invite.call_id().to_string(),
+                tenant: tenant.id.clone(),
+                caller: caller.clone(),
+                callee: dialled.clone(),
+                dialled: dialled.clone(),
+                state: "routing",
+                started_ms: self.start_ms,
+                agent: None,
+            },
+            self.tx.clone(),
+        );
         self.flow_loop(tenant.clone(), flow).await;
         self.finish(&tenant).await;
     }
@@ -456,11 +470,22 @@ impl Call {
                         self.caller_cancelled();
                         return End::Yes;
                     }
+                    Some(CallMsg::Hangup) => {
+                        self.system_hangup();
+                        return End::Yes;
+                    }
                     Some(other) => self.stray(other),
                     None => return End::Yes,
                 }
             }
         }
+    }
+
+    /// Hung up by the host (the API) before an answer.
+    fn system_hangup(&mut self) {
+        self.hangup_by = Some(HangupSide::System);
+        self.disposition = Disposition::Rejected;
+        self.answer_a(480, "Hung Up By The Operator");
     }
 
     fn caller_cancelled(&mut self) {
@@ -708,6 +733,9 @@ impl Call {
                 auth_tried: false,
             });
         }
+        self.shared
+            .live
+            .update(self.a_invite.call_id(), "ringing", None);
         // Kept for legs that must be sent again with credentials.
         let fwd_tx = events_tx;
         let deadline = Instant::now() + ring;
@@ -736,6 +764,11 @@ impl Call {
                     Some(CallMsg::Cancel { .. }) | None => {
                         self.cancel_legs(&mut legs, None, 487);
                         self.caller_cancelled();
+                        return RingResult::CallerGone;
+                    }
+                    Some(CallMsg::Hangup) => {
+                        self.cancel_legs(&mut legs, None, 487);
+                        self.system_hangup();
                         return RingResult::CallerGone;
                     }
                     Some(other) => self.stray(other),
@@ -780,6 +813,11 @@ impl Call {
                                 s.answer_time = self.answer_ms;
                             }
                             self.shared.stack.respond(&self.a_key, ok);
+                            self.shared.live.update(
+                                self.a_invite.call_id(),
+                                "answered",
+                                Some(&answered_by),
+                            );
                             let a = Dialog::uas(&self.a_invite, &self.a_tag);
                             return RingResult::Answered(Box::new(Bridge {
                                 b,
@@ -869,9 +907,18 @@ impl Call {
             let Some(msg) = self.rx.recv().await else {
                 break;
             };
-            let CallMsg::Request { key, request, .. } = msg else {
+            let (key, request) = match msg {
+                CallMsg::Request { key, request, .. } => (key, request),
+                CallMsg::Hangup => {
+                    let bye_a = br.a.request("BYE");
+                    let bye_b = br.b.request("BYE");
+                    let _ = self.shared.stack.send_request(bye_a, self.a_peer);
+                    let _ = self.shared.stack.send_request(bye_b, br.b_peer);
+                    self.hangup_by = Some(HangupSide::System);
+                    break;
+                }
                 // ACKs for our 2xx, late CANCELs: nothing to do.
-                continue;
+                _ => continue,
             };
             let from_a = request.call_id() == a_call;
             let (this, other, other_peer) = if from_a {
@@ -986,6 +1033,10 @@ impl Call {
         if !self.final_sent {
             self.answer_a(480, "");
         }
+        self.shared.live.end(
+            &snapshot.call_id,
+            Some(disposition_name(self.disposition).to_string()),
+        );
         let end_ms = now_ms();
         if let Some((name, _)) = self.flow_plugin.clone()
             && let Ok(p) = tenant.runtime.pin_flow(&snapshot.flow)
@@ -1090,7 +1141,7 @@ impl Call {
 /// puts a private address in its Contact that cannot be reached (what
 /// `rport` fixes for Via); over TCP that source is the phone's own
 /// connection, which the transport reuses.
-fn device_peer(b: &switchyard_store::Binding) -> Option<Peer> {
+pub(crate) fn device_peer(b: &switchyard_store::Binding) -> Option<Peer> {
     let source: std::net::SocketAddr = b.source.parse().ok()?;
     let transport = if b.transport == "TCP" {
         Transport::Tcp

@@ -16,6 +16,8 @@
 
 pub mod auth;
 pub mod call;
+pub mod live;
+pub mod originate;
 pub mod registrar;
 pub mod tenant;
 pub mod trunk;
@@ -92,23 +94,34 @@ pub enum CallMsg {
     Cancel {
         invite: TransactionKey,
     },
+    /// Hang up now (operator or supervisor through the API).
+    Hangup,
 }
 
 pub(crate) struct Shared {
     pub stack: SipStack,
     pub store: Store,
-    pub tenants: Tenants,
+    /// Swapped whole when a tenant changes; readers clone the `Arc`.
+    pub tenants: std::sync::RwLock<Arc<Tenants>>,
     pub settings: CallSettings,
     pub nonces: Nonces,
     pub limiter: Mutex<FailedAuthLimiter>,
     /// Call-ID (of any leg) → the task that owns it.
     pub calls: Mutex<HashMap<String, mpsc::UnboundedSender<CallMsg>>>,
+    /// Calls in progress and each tenant's event stream.
+    pub live: live::Live,
 }
 
 /// The PBX: SIP stack + tenants + store.
 #[derive(Clone)]
 pub struct Pbx {
     shared: Arc<Shared>,
+}
+
+impl Shared {
+    pub(crate) fn tenants(&self) -> Arc<Tenants> {
+        self.tenants.read().expect("tenants lock").clone()
+    }
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -131,11 +144,37 @@ impl Pbx {
                 )),
                 stack,
                 store,
-                tenants,
+                tenants: std::sync::RwLock::new(Arc::new(tenants)),
                 settings,
                 calls: Mutex::new(HashMap::new()),
+                live: live::Live::default(),
             }),
         }
+    }
+
+    /// Calls in progress of `tenant`.
+    pub fn live_calls(&self, tenant: &str) -> Vec<live::LiveCallInfo> {
+        self.shared.live.list(tenant)
+    }
+
+    /// Hang up call `call_id` of `tenant`; false when there is no such call.
+    pub fn hangup(&self, tenant: &str, call_id: &str) -> bool {
+        self.shared.live.hangup(tenant, call_id)
+    }
+
+    /// Click-to-call: ring `agent`'s phone, then dial `number` (an
+    /// extension, or an outside number through the tenant's trunk).
+    pub fn click_to_call(&self, tenant: &str, agent: &str, number: &str) -> Result<String, String> {
+        let t = self
+            .tenants()
+            .by_id(tenant)
+            .ok_or_else(|| format!("unknown tenant {tenant}"))?;
+        originate::start(self.shared.clone(), t, agent, number)
+    }
+
+    /// The tenant's call events from now on.
+    pub fn subscribe(&self, tenant: &str) -> tokio::sync::broadcast::Receiver<live::CallNotice> {
+        self.shared.live.subscribe(tenant)
     }
 
     /// Live calls (legs' Call-IDs are counted once per call task).
@@ -152,18 +191,50 @@ impl Pbx {
 
     /// Start the outbound registration of every trunk that registers.
     pub fn start_trunks(&self) {
-        for t in self.shared.tenants.all() {
-            for trunk in &t.trunks {
-                tokio::spawn(trunk::register_loop(
-                    self.shared.stack.clone(),
-                    trunk.clone(),
-                ));
-            }
+        for t in self.tenants().all() {
+            self.start_tenant_trunks(t);
         }
     }
 
-    pub fn tenants(&self) -> &Tenants {
-        &self.shared.tenants
+    fn start_tenant_trunks(&self, t: &Tenant) {
+        for trunk in &t.trunks {
+            tokio::spawn(trunk::register_loop(
+                self.shared.stack.clone(),
+                trunk.clone(),
+            ));
+        }
+    }
+
+    /// The tenants as they are now.
+    pub fn tenants(&self) -> Arc<Tenants> {
+        self.shared.tenants()
+    }
+
+    /// Put `t` in place of the tenant with its id (or add it). Calls in
+    /// flight keep the old view; the old trunks stop registering.
+    pub fn upsert_tenant(&self, t: Tenant) {
+        let mut guard = self.shared.tenants.write().expect("tenants lock");
+        let mut next = (**guard).clone();
+        if let Some(old) = next.remove(&t.id) {
+            for tr in &old.trunks {
+                tr.stop();
+            }
+        }
+        self.start_tenant_trunks(&t);
+        next.add(t);
+        *guard = Arc::new(next);
+    }
+
+    /// Forget tenant `id` (deleted): its domains and DIDs stop resolving.
+    pub fn remove_tenant(&self, id: &str) {
+        let mut guard = self.shared.tenants.write().expect("tenants lock");
+        let mut next = (**guard).clone();
+        if let Some(old) = next.remove(id) {
+            for tr in &old.trunks {
+                tr.stop();
+            }
+        }
+        *guard = Arc::new(next);
     }
 
     /// Serve until the stack's channel closes.

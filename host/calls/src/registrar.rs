@@ -18,7 +18,7 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
             .stack
             .respond(&key, response(&req, status, reason, Some("syreg")));
     };
-    let Some(tenant) = tenant_of(&shared.tenants, &req) else {
+    let Some(tenant) = tenant_of(&shared.tenants(), &req) else {
         return reply(404, "Unknown Domain");
     };
     let to = req

@@ -74,6 +74,19 @@ impl Tenants {
         self.all.push(t);
     }
 
+    /// Take tenant `id` out (its domains and DIDs with it).
+    pub fn remove(&mut self, id: &str) -> Option<Arc<Tenant>> {
+        let pos = self.all.iter().position(|t| t.id == id)?;
+        let old = self.all.remove(pos);
+        self.by_domain.retain(|_, t| t.id != id);
+        self.by_did.retain(|_, t| t.id != id);
+        Some(old)
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.all.iter().find(|t| t.id == id).cloned()
+    }
+
     pub fn by_domain(&self, domain: &str) -> Option<Arc<Tenant>> {
         self.by_domain.get(&domain.to_ascii_lowercase()).cloned()
     }

@@ -128,9 +128,20 @@ pub struct Trunk {
     pub inbound_addresses: Vec<String>,
     pub gate: Arc<CallGate>,
     pub registration: Mutex<Registration>,
+    /// Set when the trunk was replaced or removed: its registration loop
+    /// ends at its next wake-up.
+    pub stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Trunk {
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
     pub fn domain(&self) -> &str {
         let d = self.from_domain.as_deref().unwrap_or(&self.host);
         d.split(':').next().unwrap_or(d)
@@ -208,6 +219,9 @@ pub async fn register_loop(stack: SipStack, trunk: Arc<Trunk>) {
     let mut cseq = 0u32;
     let mut backoff = Duration::from_secs(30);
     loop {
+        if trunk.is_stopped() {
+            return;
+        }
         let Some(peer) = trunk.peer().await else {
             tracing::warn!(trunk = %trunk.name, host = %trunk.host, "trunk host does not resolve");
             *trunk.registration.lock().expect("trunk lock") = Registration::Failed { status: 404 };
@@ -333,6 +347,7 @@ mod tests {
             inbound_addresses: vec!["10.0.0.1".into(), "127.0.0.1:5081".into()],
             gate: Arc::default(),
             registration: Mutex::new(Registration::Idle),
+            stopped: Default::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! (socket → `EndpointCore`) → `switchyard_calls::Pbx::dispatch` →
 //! `switchyard_calls::call` (INVITE → `flow.handle`).
 
+pub mod adapters;
 pub mod demo;
 pub mod live;
 
@@ -24,6 +25,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// UDP and TCP.
     pub sip_listen: SocketAddr,
+    /// The HTTP API (`/api/...`, `/api/openapi.json`, `/metrics`).
+    pub http_listen: SocketAddr,
+    /// RTP ports for media anchoring (LOW, HIGH).
+    pub rtp_ports: (u16, u16),
+    /// The operator's API token; read from (or created in)
+    /// `<data dir>/operator-token` when `None`.
+    pub operator_token: Option<String>,
     pub calls: CallSettings,
     /// The tenant to provision (format of `examples/tenant-demo/tenant.json`);
     /// the demo tenant when `None`.
@@ -35,6 +43,9 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("switchyard-data"),
             sip_listen: "0.0.0.0:5060".parse().expect("address"),
+            http_listen: "0.0.0.0:8080".parse().expect("address"),
+            operator_token: None,
+            rtp_ports: (10000, 20000),
             calls: CallSettings::default(),
             tenant_json: None,
         }
@@ -45,10 +56,29 @@ impl Default for Config {
 pub struct Running {
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
+    pub http: SocketAddr,
+    pub operator_token: String,
+    /// Where the operator token is kept (when it came from the data dir).
+    pub operator_token_file: Option<PathBuf>,
     pub demo_credentials: Vec<(String, String)>,
     pub pbx: Pbx,
     pub store: Store,
     pub stack: SipStack,
+}
+
+/// The operator token kept in `path`, created (random, owner-only) at
+/// first start.
+fn operator_token(path: &std::path::Path) -> anyhow::Result<String> {
+    if let Ok(t) = std::fs::read_to_string(path) {
+        let t = t.trim().to_string();
+        if !t.is_empty() {
+            return Ok(t);
+        }
+    }
+    let token = format!("syop_{}", hex::encode(rand::random::<[u8; 24]>()));
+    demo::write_private(path, &format!("{token}\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(token)
 }
 
 /// Start everything; returns once the sockets are bound.
@@ -97,7 +127,38 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let pbx = Pbx::new(stack.clone(), store.clone(), tenants, cfg.calls.clone());
     tokio::spawn(pbx.clone().run(incoming));
     pbx.start_trunks();
+
+    let (operator_token, operator_token_file) = match &cfg.operator_token {
+        Some(t) => (t.clone(), None),
+        None => {
+            let path = cfg.data_dir.join("operator-token");
+            (operator_token(&path)?, Some(path))
+        }
+    };
+    let api = switchyard_api::app(switchyard_api::ApiState {
+        store: store.clone(),
+        plugins: host.clone(),
+        operator_token: operator_token.clone(),
+        live: std::sync::Arc::new(adapters::LiveAdapter { pbx: pbx.clone() }),
+        changes: std::sync::Arc::new(adapters::Reloader {
+            store: store.clone(),
+            host: host.clone(),
+            pbx: pbx.clone(),
+        }),
+    });
+    let listener = tokio::net::TcpListener::bind(cfg.http_listen)
+        .await
+        .with_context(|| format!("binding HTTP on {}", cfg.http_listen))?;
+    let http = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, api).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
     Ok(Running {
+        http,
+        operator_token,
+        operator_token_file,
         sip_udp: stack.local_addr(Transport::Udp),
         sip_tcp: stack.local_addr(Transport::Tcp),
         demo_credentials: creds,

@@ -170,6 +170,7 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
                 inbound_addresses: tr.inbound_addresses,
                 gate: Arc::default(),
                 registration: Mutex::new(Registration::Idle),
+                stopped: Default::default(),
             })
         })
         .collect();

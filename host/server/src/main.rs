@@ -1,57 +1,325 @@
-//! `switchyard serve [--data-dir DIR] [--sip-listen ADDR:PORT]`
+//! The `switchyard` command: `serve` runs the PBX; the other subcommands
+//! are a thin client of the HTTP API for operators and tenant admins.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
 use switchyard_server::{Config, start};
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: switchyard serve [--data-dir DIR] [--sip-listen ADDR:PORT]\n\
-         environment: SWITCHYARD_DATA_DIR, SWITCHYARD_SIP_LISTEN"
-    );
-    std::process::exit(2)
+#[derive(Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "A multi-tenant programmable PBX: SIP and RTP in the host, every call decision in a tenant's WebAssembly plugin.",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+#[derive(Subcommand)]
+enum Command {
+    /// Run the PBX: SIP (UDP+TCP), the HTTP API, the store, the demo tenant.
+    Serve(ServeArgs),
+    /// Tenants (operator token).
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Extensions of a tenant.
+    #[command(subcommand)]
+    Extension(ExtensionCmd),
+    /// Plugins of a tenant: push a component, activate a version, roll back.
+    #[command(subcommand)]
+    Plugin(PluginCmd),
+    /// Call records of a tenant.
+    #[command(subcommand)]
+    Cdr(CdrCmd),
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// A TOML file with any of: data-dir, sip-listen, http-listen, rtp-ports.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the store, prompts, recordings and tokens live.
+    #[arg(long, env = "SWITCHYARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// SIP address, UDP and TCP [default: 0.0.0.0:5060].
+    #[arg(long, env = "SWITCHYARD_SIP_LISTEN")]
+    sip_listen: Option<SocketAddr>,
+    /// HTTP API address [default: 0.0.0.0:8080].
+    #[arg(long, env = "SWITCHYARD_HTTP_LISTEN")]
+    http_listen: Option<SocketAddr>,
+    /// RTP port range LOW-HIGH for media anchoring (used once media
+    /// anchoring is on; SDP passes through until then).
+    #[arg(long, env = "SWITCHYARD_RTP_PORTS")]
+    rtp_ports: Option<String>,
+}
+
+/// The `--config` file.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    sip_listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
+    rtp_ports: Option<String>,
+}
+
+/// Where the API is and who is calling it.
+#[derive(Args)]
+struct ApiArgs {
+    /// The server's HTTP address.
+    #[arg(long, env = "SWITCHYARD_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// An operator token or a tenant API key.
+    #[arg(long, env = "SWITCHYARD_TOKEN")]
+    token: String,
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// Create a tenant with its SIP domain.
+    Create {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Slug, e.g. `acme`.
+        id: String,
+        /// SIP domain, e.g. `acme.example` (repeat for several).
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+    },
+    /// List tenants.
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExtensionCmd {
+    /// Add an extension with its SIP password.
+    Add {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+        number: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCmd {
+    /// Upload a component as the next version of a plugin.
+    Push {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+        name: String,
+        /// The `.wasm` component.
+        file: PathBuf,
+    },
+    /// Make a version the active one.
+    Activate {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+        name: String,
+        version: u32,
+    },
+    /// Go back to the previous version.
+    Rollback {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CdrCmd {
+    /// Print the tenant's call records as CSV.
+    Export {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(args),
+        Command::Tenant(TenantCmd::Create {
+            api,
+            id,
+            domains,
+            name,
+            time_zone,
+        }) => {
+            let body = serde_json::json!({
+                "id": id, "name": name.unwrap_or_else(|| id.clone()),
+                "domains": domains, "time_zone": time_zone,
+            });
+            print(call(&api, "POST", "/api/tenants", Body::Json(body))?)
+        }
+        Command::Tenant(TenantCmd::List { api }) => {
+            print(call(&api, "GET", "/api/tenants", Body::None)?)
+        }
+        Command::Extension(ExtensionCmd::Add {
+            api,
+            tenant,
+            number,
+            password,
+            name,
+        }) => {
+            let body = serde_json::json!({
+                "number": number, "password": password, "display_name": name,
+            });
+            let path = format!("/api/tenants/{tenant}/extensions");
+            print(call(&api, "POST", &path, Body::Json(body))?)
+        }
+        Command::Plugin(PluginCmd::Push {
+            api,
+            tenant,
+            name,
+            file,
+        }) => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let path = format!("/api/tenants/{tenant}/plugins/{name}");
+            print(call(&api, "POST", &path, Body::Wasm(bytes))?)
+        }
+        Command::Plugin(PluginCmd::Activate {
+            api,
+            tenant,
+            name,
+            version,
+        }) => {
+            let path = format!("/api/tenants/{tenant}/plugins/{name}/activate");
+            let body = serde_json::json!({ "version": version });
+            print(call(&api, "POST", &path, Body::Json(body))?)
+        }
+        Command::Plugin(PluginCmd::Rollback { api, tenant, name }) => {
+            let path = format!("/api/tenants/{tenant}/plugins/{name}/rollback");
+            print(call(&api, "POST", &path, Body::None)?)
+        }
+        Command::Cdr(CdrCmd::Export { api, tenant }) => {
+            let path = format!("/api/tenants/{tenant}/cdrs.csv");
+            print(call(&api, "GET", &path, Body::None)?)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let mut args = std::env::args().skip(1);
+    let file: FileConfig = match &args.config {
+        Some(p) => toml::from_str(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .with_context(|| format!("{}", p.display()))?,
+        None => FileConfig::default(),
+    };
     let mut cfg = Config::default();
-    if let Ok(d) = std::env::var("SWITCHYARD_DATA_DIR") {
-        cfg.data_dir = PathBuf::from(d);
+    // Command line and environment win over the file.
+    if let Some(d) = args.data_dir.or(file.data_dir) {
+        cfg.data_dir = d;
     }
-    if let Ok(a) = std::env::var("SWITCHYARD_SIP_LISTEN") {
-        cfg.sip_listen = a.parse()?;
+    if let Some(a) = args.sip_listen.or(file.sip_listen) {
+        cfg.sip_listen = a;
     }
-    match args.next().as_deref() {
-        Some("serve") | None => {}
-        _ => usage(),
+    if let Some(a) = args.http_listen.or(file.http_listen) {
+        cfg.http_listen = a;
     }
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--data-dir" => cfg.data_dir = PathBuf::from(args.next().unwrap_or_else(|| usage())),
-            "--sip-listen" => cfg.sip_listen = args.next().unwrap_or_else(|| usage()).parse()?,
-            _ => usage(),
+    if let Some(r) = args.rtp_ports.or(file.rtp_ports) {
+        let (lo, hi) = r
+            .split_once('-')
+            .and_then(|(l, h)| Some((l.parse::<u16>().ok()?, h.parse::<u16>().ok()?)))
+            .filter(|(l, h)| l < h)
+            .with_context(|| format!("--rtp-ports {r:?}: expected LOW-HIGH, e.g. 10000-20000"))?;
+        cfg.rtp_ports = (lo, hi);
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let running = start(cfg.clone()).await?;
+        println!("Switchyard is running.");
+        println!(
+            "  SIP:  {} (UDP), {} (TCP)",
+            running.sip_udp, running.sip_tcp
+        );
+        println!(
+            "  HTTP: http://{}/api  (OpenAPI: /api/openapi.json, metrics: /metrics)",
+            running.http
+        );
+        println!("  data: {}", cfg.data_dir.display());
+        if let Some(f) = &running.operator_token_file {
+            println!("  operator token: {}", f.display());
         }
+        println!("  demo tenant: SIP domain demo.localhost");
+        for (n, p) in &running.demo_credentials {
+            println!("    extension {n}  password {p}");
+        }
+        println!(
+            "  (passwords kept in {})",
+            cfg.data_dir.join("demo-credentials.txt").display()
+        );
+        tokio::signal::ctrl_c().await?;
+        running.store.flush()?;
+        anyhow::Ok(())
+    })
+}
+
+enum Body {
+    None,
+    Json(serde_json::Value),
+    Wasm(Vec<u8>),
+}
+
+/// One API call; the response body, or an error with the API's message.
+fn call(api: &ApiArgs, method: &str, path: &str, body: Body) -> anyhow::Result<String> {
+    let url = format!("{}{path}", api.url.trim_end_matches('/'));
+    let auth = format!("Bearer {}", api.token);
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut resp = match (method, body) {
+        ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+        (_, Body::Json(v)) => agent
+            .post(&url)
+            .header("Authorization", &auth)
+            .send_json(&v),
+        (_, Body::Wasm(b)) => agent
+            .post(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/wasm")
+            .send(&b[..]),
+        (_, Body::None) => agent.post(&url).header("Authorization", &auth).send_empty(),
     }
-    let running = start(cfg.clone()).await?;
-    println!("Switchyard is running.");
-    println!("  SIP (UDP): {}", running.sip_udp);
-    println!("  SIP (TCP): {}", running.sip_tcp);
-    println!("  data:      {}", cfg.data_dir.display());
-    println!("  demo tenant: domain demo.localhost");
-    for (n, p) in &running.demo_credentials {
-        println!("    extension {n}  password {p}");
+    .with_context(|| format!("{method} {url}"))?;
+    let status = resp.status();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    if !status.is_success() {
+        bail!("{method} {path}: {status}: {text}");
     }
-    println!(
-        "  (passwords saved in {})",
-        cfg.data_dir.join("demo-credentials.txt").display()
-    );
-    tokio::signal::ctrl_c().await?;
-    running.store.flush()?;
+    Ok(text)
+}
+
+fn print(text: String) -> anyhow::Result<()> {
+    println!("{text}");
     Ok(())
 }

@@ -48,6 +48,7 @@ async fn server(settings: CallSettings) -> (Running, tempfile::TempDir) {
     let running = start(Config {
         data_dir: dir.path().to_path_buf(),
         sip_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
         calls: settings,
         ..Config::default()
     })

@@ -96,6 +96,7 @@ async fn pbx_with(tenant: Option<Value>, dir: Option<&Path>) -> Pbx {
     let running = start(Config {
         data_dir,
         sip_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
         tenant_json: tenant.map(|t| t.to_string()),
         ..Config::default()
     })
@@ -337,7 +338,8 @@ async fn a_few_hundred_calls_through_the_plugin_all_succeed() {
     // Every call record also reached the reporter plugin (call-stats),
     // which counts answered calls per UTC day in its kv store.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let tenant = &pbx.running.pbx.tenants().all()[0];
+    let tenants = pbx.running.pbx.tenants();
+    let tenant = &tenants.all()[0];
     let key = format!("day/{}/answered", utc_day(cdrs[0].start_ms));
     loop {
         let n = tenant
@@ -403,7 +405,8 @@ async fn the_trunk_registers_with_the_carrier_answering_its_challenge() {
     // The state the PBX keeps says so too.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let t = &pbx.running.pbx.tenants().all()[0].trunks[0];
+        let tenants = pbx.running.pbx.tenants();
+        let t = &tenants.all()[0].trunks[0];
         let state = t.registration.lock().unwrap().clone();
         if state == (switchyard_calls::trunk::Registration::Registered { expires_secs: 3600 }) {
             break;

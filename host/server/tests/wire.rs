@@ -55,6 +55,7 @@ async fn server() -> Server {
     let running = start(Config {
         data_dir: data.path().join("data"),
         sip_listen: "127.0.0.1:0".parse().expect("address"),
+        http_listen: "127.0.0.1:0".parse().expect("address"),
         ..Default::default()
     })
     .await
