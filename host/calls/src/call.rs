@@ -42,6 +42,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::auth::{Kind, authenticate};
 use crate::live::LiveCallInfo;
+use crate::metrics::Metrics;
 use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
 use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms, tenant_of};
 
@@ -314,6 +315,9 @@ impl Call {
             flow: flow.clone(),
             plugin_version: 0,
         });
+        let label = Metrics::tenant(&tenant.id);
+        self.shared.metrics.call_setups.get_or_create(&label).inc();
+        self.shared.metrics.active_calls.get_or_create(&label).inc();
         self.shared.live.start(
             LiveCallInfo {
                 call_id: self.a_invite.call_id().to_string(),
@@ -329,6 +333,17 @@ impl Call {
         );
         self.flow_loop(tenant.clone(), flow).await;
         self.finish(&tenant).await;
+        self.shared.metrics.active_calls.get_or_create(&label).dec();
+        if self.disposition != Disposition::Answered {
+            self.shared
+                .metrics
+                .call_failures
+                .get_or_create(&crate::metrics::OutcomeLabel {
+                    tenant: tenant.id.clone(),
+                    disposition: disposition_name(self.disposition).to_string(),
+                })
+                .inc();
+        }
     }
 
     /// 503 with Retry-After: a cap of the tenant or its trunk is reached.
@@ -365,10 +380,20 @@ impl Call {
         state: Option<Vec<u8>>,
     ) -> Decision {
         let snapshot = self.snapshot.clone().expect("snapshot set before the flow");
+        let label = Metrics::tenant(&tenant.id);
+        let started = std::time::Instant::now();
         let result = match pinned {
             Some(p) => tenant.runtime.invoke_flow(p, &snapshot, event, state).await,
             None => Err(PluginFailure::NotInstalled(snapshot.flow.clone())),
         };
+        let m = &self.shared.metrics;
+        m.plugin_invocations.get_or_create(&label).inc();
+        m.plugin_latency
+            .get_or_create(&label)
+            .observe(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            m.plugin_errors.get_or_create(&label).inc();
+        }
         match result {
             Ok(d) => d,
             Err(failure) => {

@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod call;
 pub mod live;
+pub mod metrics;
 pub mod originate;
 pub mod registrar;
 pub mod tenant;
@@ -110,6 +111,7 @@ pub(crate) struct Shared {
     pub calls: Mutex<HashMap<String, mpsc::UnboundedSender<CallMsg>>>,
     /// Calls in progress and each tenant's event stream.
     pub live: live::Live,
+    pub metrics: metrics::Metrics,
 }
 
 /// The PBX: SIP stack + tenants + store.
@@ -148,8 +150,14 @@ impl Pbx {
                 settings,
                 calls: Mutex::new(HashMap::new()),
                 live: live::Live::default(),
+                metrics: metrics::Metrics::default(),
             }),
         }
+    }
+
+    /// Prometheus text for `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        self.shared.metrics.render()
     }
 
     /// Calls in progress of `tenant`.

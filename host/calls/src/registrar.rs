@@ -114,6 +114,11 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
     }
     r.headers.push("Date", httpdate_now());
     tracing::debug!(tenant = %tenant.id, %ext, contacts = bindings.len(), "registered");
+    shared
+        .metrics
+        .registrations
+        .get_or_create(&crate::metrics::Metrics::tenant(&tenant.id))
+        .inc();
     shared.stack.respond(&key, r);
 }
 

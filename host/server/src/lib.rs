@@ -146,6 +146,22 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             pbx: pbx.clone(),
         }),
     });
+    let metrics_pbx = pbx.clone();
+    let api = api.route(
+        "/metrics",
+        axum::routing::get(move || {
+            let pbx = metrics_pbx.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    pbx.metrics_text(),
+                )
+            }
+        }),
+    );
     let listener = tokio::net::TcpListener::bind(cfg.http_listen)
         .await
         .with_context(|| format!("binding HTTP on {}", cfg.http_listen))?;

@@ -1,0 +1,253 @@
+//! The real server end to end through its HTTP API: an operator creates a
+//! tenant, its admin adds extensions and a plugin, phones register and call
+//! in the new tenant, and the call shows up in the API's call records and
+//! in `/metrics`. Then durability: the `switchyard` binary is killed with
+//! SIGKILL and what the API wrote is there after a restart.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchyard_server::{Config, start};
+use switchyard_sipp::Sipp;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A tiny blocking HTTP client for the tests (the same crate the CLI uses).
+fn http(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let auth = format!("Bearer {token}");
+    let resp = match (method, body) {
+        ("GET", _) => agent.get(url).header("Authorization", &auth).call(),
+        ("PUT", Some(b)) => agent.put(url).header("Authorization", &auth).send_json(&b),
+        (_, Some(b)) => agent.post(url).header("Authorization", &auth).send_json(&b),
+        (_, None) => agent.post(url).header("Authorization", &auth).send_empty(),
+    };
+    let mut resp = resp.expect("HTTP request");
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+fn ok(r: (u16, String)) -> Value {
+    assert!((200..300).contains(&r.0), "HTTP {}: {}", r.0, r.1);
+    serde_json::from_str(&r.1).unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_made_through_the_api_takes_calls_decided_by_its_uploaded_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(Config {
+        data_dir: dir.path().to_path_buf(),
+        sip_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", running.http);
+    let op = running.operator_token.clone();
+    let sip = running.sip_udp;
+    let cdrs = tokio::task::spawn_blocking(move || {
+        let api = |p: &str| format!("{base}{p}");
+        ok(http(
+            "POST",
+            &api("/api/tenants"),
+            &op,
+            Some(json!({"id": "acme", "name": "Acme", "domains": ["acme.test"], "time_zone": "Europe/Paris"})),
+        ));
+        let key = ok(http(
+            "POST",
+            &api("/api/tenants/acme/api-keys"),
+            &op,
+            Some(json!({"role": "admin", "name": "ops"})),
+        ));
+        let admin = key["token"].as_str().unwrap().to_string();
+        for (n, pw) in [("2001", "secret-2001"), ("2002", "secret-2002")] {
+            ok(http(
+                "POST",
+                &api("/api/tenants/acme/extensions"),
+                &admin,
+                Some(json!({"number": n, "password": pw})),
+            ));
+        }
+        // The router plugin, uploaded as a tenant would, then configured.
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let mut up = agent
+            .post(&api("/api/tenants/acme/plugins/router"))
+            .header("Authorization", &format!("Bearer {admin}"))
+            .header("Content-Type", "application/wasm")
+            .send(switchyard_artifacts::get("router").unwrap())
+            .unwrap();
+        assert!(up.status().is_success(), "{}", up.body_mut().read_to_string().unwrap());
+        let routes = json!({"ring-timeout-secs": 10, "rules": [{"match": "_2XXX", "go": {"extension": "${dialled}"}}], "default": {"reject": "unavailable"}});
+        ok(http(
+            "PUT",
+            &api("/api/tenants/acme/plugins/router/config"),
+            &admin,
+            Some(json!({"routes": routes.to_string()})),
+        ));
+        ok(http(
+            "PUT",
+            &api("/api/tenants/acme/plugin-roles"),
+            &admin,
+            Some(json!({"flows": {"extensions": "router"}})),
+        ));
+
+        // Phones of the new tenant: 2002 answers, 2001 calls it.
+        let callee = Sipp::new("uas_answer").timeout(LIMIT);
+        let port = callee.port();
+        let callee = callee.spawn();
+        Sipp::new("register")
+            .remote(sip)
+            .user("2002")
+            .auth("2002", "secret-2002")
+            .set("domain", "acme.test")
+            .set("contact_port", &port.to_string())
+            .timeout(LIMIT)
+            .run()
+            .assert_ok();
+        Sipp::new("uac_call")
+            .remote(sip)
+            .user("2002")
+            .auth("2001", "secret-2001")
+            .set("domain", "acme.test")
+            .set("caller", "2001")
+            .set("pause_ms", "200")
+            .timeout(LIMIT)
+            .run()
+            .assert_ok();
+        callee.wait().assert_ok();
+
+        // The call record, through the API, as the tenant's admin sees it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let page = ok(http("GET", &api("/api/tenants/acme/cdrs"), &admin, None));
+            if page["rows"].as_array().is_some_and(|r| !r.is_empty()) || Instant::now() > deadline {
+                break page;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    let row = &cdrs["rows"][0];
+    assert_eq!(row["disposition"], "answered", "{cdrs}");
+    assert_eq!(row["caller"], "2001");
+    assert_eq!(row["flow_plugin"], "router");
+    assert_eq!(row["plugin_version"], 2, "version 2 is the configured one");
+
+    let metrics = reqwest_like_get(&format!("http://{}/metrics", running.http));
+    assert!(
+        metrics.contains("switchyard_call_setups_total{tenant=\"acme\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("switchyard_registrations_total{tenant=\"acme\"} 1"));
+    assert!(metrics.contains("switchyard_plugin_invocations_total{tenant=\"acme\"}"));
+}
+
+fn reqwest_like_get(url: &str) -> String {
+    let mut r = ureq::get(url).call().expect("GET");
+    r.body_mut().read_to_string().unwrap()
+}
+
+/// The `switchyard` binary on free ports; killed on drop.
+struct Server {
+    child: Child,
+    http: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_server(data: &std::path::Path) -> Server {
+    let http: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let sip: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--data-dir"])
+        .arg(data)
+        .args([
+            "--sip-listen",
+            &sip.to_string(),
+            "--http-listen",
+            &http.to_string(),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("switchyard starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(http).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the server never listened on {http}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, http }
+}
+
+#[test]
+fn what_the_api_wrote_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(dir.path());
+    let op = std::fs::read_to_string(dir.path().join("operator-token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let base = format!("http://{}", server.http);
+    ok(http(
+        "POST",
+        &format!("{base}/api/tenants"),
+        &op,
+        Some(
+            json!({"id": "durable", "name": "Durable", "domains": ["durable.test"], "time_zone": "UTC"}),
+        ),
+    ));
+    ok(http(
+        "POST",
+        &format!("{base}/api/tenants/durable/extensions"),
+        &op,
+        Some(json!({"number": "3001", "password": "long-enough"})),
+    ));
+    // SIGKILL: no shutdown code runs.
+    drop(server);
+
+    let server = spawn_server(dir.path());
+    let base = format!("http://{}", server.http);
+    let t = ok(http(
+        "GET",
+        &format!("{base}/api/tenants/durable"),
+        &op,
+        None,
+    ));
+    assert_eq!(t["domains"], json!(["durable.test"]));
+    let exts = ok(http(
+        "GET",
+        &format!("{base}/api/tenants/durable/extensions"),
+        &op,
+        None,
+    ));
+    assert_eq!(exts[0]["number"], "3001", "{exts}");
+    // The demo tenant was not provisioned twice and kept its passwords.
+    let demo = ok(http("GET", &format!("{base}/api/tenants/demo"), &op, None));
+    assert_eq!(demo["id"], "demo");
+}
