@@ -251,3 +251,167 @@ fn what_the_api_wrote_survives_kill_9() {
     let demo = ok(http("GET", &format!("{base}/api/tenants/demo"), &op, None));
     assert_eq!(demo["id"], "demo");
 }
+
+/// Register demo extension `ext` with a UAS SIPp playing `scenario`.
+fn demo_phone(
+    running: &switchyard_server::Running,
+    ext: &str,
+    scenario: &str,
+) -> switchyard_sipp::Running {
+    let password = running
+        .demo_credentials
+        .iter()
+        .find(|(n, _)| n == ext)
+        .unwrap()
+        .1
+        .clone();
+    let phone = Sipp::new(scenario).timeout(LIMIT);
+    let port = phone.port();
+    let phone = phone.spawn();
+    Sipp::new("register")
+        .remote(running.sip_udp)
+        .user(ext)
+        .auth(ext, &password)
+        .set("contact_port", &port.to_string())
+        .timeout(LIMIT)
+        .run()
+        .assert_ok();
+    phone
+}
+
+async fn demo_server() -> (switchyard_server::Running, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(Config {
+        data_dir: dir.path().to_path_buf(),
+        sip_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    (running, dir)
+}
+
+/// Wait until the tenant's live calls satisfy `pred`; returns them.
+fn wait_calls(base: &str, token: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let calls = ok(http(
+            "GET",
+            &format!("{base}/api/tenants/demo/calls"),
+            token,
+            None,
+        ));
+        if pred(&calls) {
+            return calls;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "live calls never matched: {calls}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_call_is_listed_and_hung_up_through_the_api() {
+    let (running, _dir) = demo_server().await;
+    let base = format!("http://{}", running.http);
+    let op = running.operator_token.clone();
+    let password = running.demo_credentials[0].1.clone();
+    let sip = running.sip_udp;
+    let running = std::sync::Arc::new(running);
+    let r = running.clone();
+    tokio::task::spawn_blocking(move || {
+        let callee = demo_phone(&r, "1002", "uas_answer");
+        let caller = std::thread::spawn(move || {
+            Sipp::new("uac_call_wait_bye")
+                .remote(sip)
+                .user("1002")
+                .auth("1001", &password)
+                .set("caller", "1001")
+                .timeout(LIMIT)
+                .run()
+        });
+        let calls = wait_calls(&base, &op, |c| {
+            c.as_array()
+                .is_some_and(|a| a.len() == 1 && a[0]["state"] == "answered")
+        });
+        assert_eq!(calls[0]["caller"], "1001");
+        assert_eq!(calls[0]["agent"], "1002");
+        let id = calls[0]["call_id"].as_str().unwrap().to_string();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let resp = agent
+            .delete(&format!("{base}/api/tenants/demo/calls/{id}"))
+            .header("Authorization", &format!("Bearer {op}"))
+            .call()
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.status());
+        // Both phones get a BYE and the call is gone.
+        caller.join().unwrap().assert_ok();
+        callee.wait().assert_ok();
+        wait_calls(&base, &op, |c| c.as_array().is_some_and(|a| a.is_empty()));
+    })
+    .await
+    .unwrap();
+    let cdrs = switchyard_store::CdrRepo::query_cdrs(
+        &running.store,
+        "demo",
+        &switchyard_store::CdrFilter::default(),
+    )
+    .unwrap();
+    assert_eq!(cdrs.rows[0].hangup_by.as_deref(), Some("system"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn click_to_call_rings_the_agent_then_the_customer() {
+    let (running, _dir) = demo_server().await;
+    let base = format!("http://{}", running.http);
+    let op = running.operator_token.clone();
+    let running = std::sync::Arc::new(running);
+    let r = running.clone();
+    tokio::task::spawn_blocking(move || {
+        let agent_phone = demo_phone(&r, "1001", "uas_answer");
+        let customer_phone = demo_phone(&r, "1003", "uas_answer");
+        let started = ok(http(
+            "POST",
+            &format!("{base}/api/tenants/demo/calls"),
+            &op,
+            Some(json!({"from_extension": "1001", "to": "1003"})),
+        ));
+        let id = started["call_id"].as_str().unwrap().to_string();
+        wait_calls(&base, &op, |c| {
+            c.as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|c| c["call_id"] == id.as_str() && c["state"] == "answered")
+            })
+        });
+        // Both talk; the supervisor ends it.
+        std::thread::sleep(Duration::from_millis(500));
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let resp = agent
+            .delete(&format!("{base}/api/tenants/demo/calls/{id}"))
+            .header("Authorization", &format!("Bearer {op}"))
+            .call()
+            .unwrap();
+        assert!(resp.status().is_success());
+        let agent_side = agent_phone.wait();
+        agent_side.assert_ok();
+        customer_phone.wait().assert_ok();
+        // The agent's phone was offered nothing and got the customer's
+        // answer in our ACK (RFC 3725 flow I).
+        assert!(
+            agent_side.messages.contains("ACK sip:"),
+            "{}",
+            agent_side.report()
+        );
+    })
+    .await
+    .unwrap();
+}
