@@ -268,6 +268,9 @@ impl Call {
             }
         };
         self.tenant = Some(tenant.clone());
+        if tenant.suspended {
+            return self.answer_a(403, "Tenant Suspended");
+        }
         if self
             .a_invite
             .headers

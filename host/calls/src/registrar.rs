@@ -21,6 +21,9 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
     let Some(tenant) = tenant_of(&shared.tenants(), &req) else {
         return reply(404, "Unknown Domain");
     };
+    if tenant.suspended {
+        return reply(403, "Tenant Suspended");
+    }
     let to = req
         .headers
         .get("To")

@@ -37,6 +37,8 @@ pub struct Tenant {
     pub max_concurrent_calls: u32,
     pub max_calls_per_second: u32,
     pub gate: Arc<CallGate>,
+    /// A suspended tenant's phones cannot register or call (403).
+    pub suspended: bool,
 }
 
 impl Tenant {

@@ -187,5 +187,6 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
         max_concurrent_calls: t.limits.max_concurrent_calls,
         max_calls_per_second: t.limits.max_calls_per_second,
         gate: Arc::default(),
+        suspended: t.suspended,
     })
 }

@@ -415,3 +415,34 @@ async fn click_to_call_rings_the_agent_then_the_customer() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_tenant_cannot_register_or_call_until_resumed() {
+    let (running, _dir) = demo_server().await;
+    let base = format!("http://{}", running.http);
+    let op = running.operator_token.clone();
+    let sip = running.sip_udp;
+    tokio::task::spawn_blocking(move || {
+        let register = |branch: &str| -> String {
+            let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            let me = sock.local_addr().unwrap();
+            let msg = format!(
+                "REGISTER sip:demo.localhost SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{branch}\r\n\
+Max-Forwards: 70\r\nFrom: <sip:1001@demo.localhost>;tag=s\r\nTo: <sip:1001@demo.localhost>\r\n\
+Call-ID: susp-{branch}\r\nCSeq: 1 REGISTER\r\nContact: <sip:1001@{me}>\r\nContent-Length: 0\r\n\r\n"
+            );
+            sock.send_to(msg.as_bytes(), sip).unwrap();
+            let mut buf = [0u8; 4096];
+            let (n, _) = sock.recv_from(&mut buf).unwrap();
+            String::from_utf8_lossy(&buf[..n]).lines().next().unwrap().to_string()
+        };
+        assert_eq!(register("a"), "SIP/2.0 401 Unauthorized");
+        ok(http("POST", &format!("{base}/api/tenants/demo/suspend"), &op, None));
+        assert_eq!(register("b"), "SIP/2.0 403 Tenant Suspended");
+        ok(http("POST", &format!("{base}/api/tenants/demo/resume"), &op, None));
+        assert_eq!(register("c"), "SIP/2.0 401 Unauthorized");
+    })
+    .await
+    .unwrap();
+}
