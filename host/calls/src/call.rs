@@ -237,14 +237,12 @@ impl Call {
                 if !tenant.numbers.contains_key(&dialled) {
                     return self.answer_a(404, "Unknown Number");
                 }
-                match CallGate::admit(
+                if let Err(over) = self.admit(
                     &trunk.gate,
                     trunk.max_concurrent_calls,
                     trunk.max_calls_per_second,
-                    std::time::Instant::now(),
                 ) {
-                    Ok(t) => self.tickets.push(t),
-                    Err(over) => return self.over_cap(&tenant.id, &trunk.name, over),
+                    return self.over_cap(&tenant.id, &trunk.name, over);
                 }
                 (tenant, Direction::Inbound)
             }
@@ -280,14 +278,12 @@ impl Call {
         {
             return self.answer_a(483, "");
         }
-        match CallGate::admit(
+        if let Err(over) = self.admit(
             &tenant.gate,
             tenant.max_concurrent_calls,
             tenant.max_calls_per_second,
-            std::time::Instant::now(),
         ) {
-            Ok(t) => self.tickets.push(t),
-            Err(over) => return self.over_cap(&tenant.id, "tenant", over),
+            return self.over_cap(&tenant.id, "tenant", over);
         }
         let flow = tenant.flow_for(&dialled).to_string();
         self.snapshot = Some(CallSnapshot {
@@ -347,6 +343,18 @@ impl Call {
                 })
                 .inc();
         }
+    }
+
+    /// Take a place under `gate`'s caps for the rest of the call.
+    fn admit(
+        &mut self,
+        gate: &Arc<CallGate>,
+        concurrent: u32,
+        per_second: u32,
+    ) -> Result<(), OverCap> {
+        let ticket = CallGate::admit(gate, concurrent, per_second, std::time::Instant::now())?;
+        self.tickets.push(ticket);
+        Ok(())
     }
 
     /// 503 with Retry-After: a cap of the tenant or its trunk is reached.
@@ -580,17 +588,13 @@ impl Call {
                     tracing::info!(tenant = %tenant.id, number = %n, "no trunk for an outside number");
                     return Vec::new();
                 };
-                match CallGate::admit(
+                if let Err(over) = self.admit(
                     &trunk.gate,
                     trunk.max_concurrent_calls,
                     trunk.max_calls_per_second,
-                    std::time::Instant::now(),
                 ) {
-                    Ok(t) => self.tickets.push(t),
-                    Err(over) => {
-                        tracing::info!(tenant = %tenant.id, trunk = %trunk.name, cap = over.what, "outbound call over the trunk's cap");
-                        return Vec::new();
-                    }
+                    tracing::info!(tenant = %tenant.id, trunk = %trunk.name, cap = over.what, "outbound call over the trunk's cap");
+                    return Vec::new();
                 }
                 let Some(peer) = trunk.peer().await else {
                     return Vec::new();

@@ -124,6 +124,11 @@ impl Shared {
     pub(crate) fn tenants(&self) -> Arc<Tenants> {
         self.tenants.read().expect("tenants lock").clone()
     }
+
+    /// The call task that owns `call_id`.
+    fn task_for(&self, call_id: &str) -> Option<mpsc::UnboundedSender<CallMsg>> {
+        self.calls.lock().expect("calls lock").get(call_id).cloned()
+    }
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -221,26 +226,27 @@ impl Pbx {
     /// Put `t` in place of the tenant with its id (or add it). Calls in
     /// flight keep the old view; the old trunks stop registering.
     pub fn upsert_tenant(&self, t: Tenant) {
-        let mut guard = self.shared.tenants.write().expect("tenants lock");
-        let mut next = (**guard).clone();
-        if let Some(old) = next.remove(&t.id) {
-            for tr in &old.trunks {
-                tr.stop();
-            }
-        }
         self.start_tenant_trunks(&t);
-        next.add(t);
-        *guard = Arc::new(next);
+        self.swap_tenant(&t.id.clone(), Some(t));
     }
 
     /// Forget tenant `id` (deleted): its domains and DIDs stop resolving.
     pub fn remove_tenant(&self, id: &str) {
+        self.swap_tenant(id, None);
+    }
+
+    /// Replace (or drop) tenant `id` in a new copy of the tenant table;
+    /// the old view's trunks stop registering.
+    fn swap_tenant(&self, id: &str, new: Option<Tenant>) {
         let mut guard = self.shared.tenants.write().expect("tenants lock");
         let mut next = (**guard).clone();
         if let Some(old) = next.remove(id) {
             for tr in &old.trunks {
                 tr.stop();
             }
+        }
+        if let Some(t) = new {
+            next.add(t);
         }
         *guard = Arc::new(next);
     }
@@ -256,13 +262,7 @@ impl Pbx {
         let s = &self.shared;
         match msg {
             Incoming::Request { key, request, peer } => {
-                let to_call = s
-                    .calls
-                    .lock()
-                    .expect("calls lock")
-                    .get(request.call_id())
-                    .cloned();
-                match (request.method(), to_call) {
+                match (request.method(), s.task_for(request.call_id())) {
                     (_, Some(task)) if request.to_tag().is_some() => {
                         let _ = task.send(CallMsg::Request { key, request, peer });
                     }
@@ -288,24 +288,12 @@ impl Pbx {
                 }
             }
             Incoming::Ack { request, .. } => {
-                let task = s
-                    .calls
-                    .lock()
-                    .expect("calls lock")
-                    .get(request.call_id())
-                    .cloned();
-                if let Some(task) = task {
+                if let Some(task) = s.task_for(request.call_id()) {
                     let _ = task.send(CallMsg::Ack { request });
                 }
             }
             Incoming::Cancel { invite, request } => {
-                let task = s
-                    .calls
-                    .lock()
-                    .expect("calls lock")
-                    .get(request.call_id())
-                    .cloned();
-                if let Some(task) = task {
+                if let Some(task) = s.task_for(request.call_id()) {
                     let _ = task.send(CallMsg::Cancel { invite });
                 }
             }
