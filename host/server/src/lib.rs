@@ -117,13 +117,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             Err(e) => tracing::error!(tenant = %t.id, error = %e, "tenant not loaded"),
         }
     }
-    let (stack, incoming) = SipStack::bind(StackConfig {
-        udp: cfg.sip_listen,
-        tcp: cfg.sip_listen,
-        endpoint: EndpointConfig::default(),
-    })
-    .await
-    .with_context(|| format!("binding SIP on {}", cfg.sip_listen))?;
+    let (stack, incoming) = SipStack::bind(StackConfig::on(cfg.sip_listen))
+        .await
+        .with_context(|| format!("binding SIP on {}", cfg.sip_listen))?;
     let pbx = Pbx::new(stack.clone(), store.clone(), tenants, cfg.calls.clone());
     tokio::spawn(pbx.clone().run(incoming));
     pbx.start_trunks();

@@ -28,6 +28,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Notify, mpsc};
 
+/// How long a TCP peer may take to finish a message it started, by
+/// default.
+pub const PARTIAL_MESSAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What the transaction user receives.
 #[derive(Debug)]
 pub enum Incoming {
@@ -62,6 +66,20 @@ pub struct StackConfig {
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
     pub endpoint: EndpointConfig,
+    /// A TCP peer that leaves a message unfinished this long is cut off.
+    pub partial_message_timeout: std::time::Duration,
+}
+
+impl StackConfig {
+    /// UDP and TCP on `addr`, default endpoint settings.
+    pub fn on(addr: SocketAddr) -> StackConfig {
+        StackConfig {
+            udp: addr,
+            tcp: addr,
+            endpoint: EndpointConfig::default(),
+            partial_message_timeout: PARTIAL_MESSAGE_TIMEOUT,
+        }
+    }
 }
 
 struct Inner {
@@ -73,6 +91,7 @@ struct Inner {
     waiters: Mutex<HashMap<TransactionKey, mpsc::UnboundedSender<ClientEvent>>>,
     incoming: mpsc::UnboundedSender<Incoming>,
     timer: Notify,
+    partial_timeout: std::time::Duration,
 }
 
 /// A running SIP stack (cheap to clone).
@@ -114,6 +133,7 @@ impl SipStack {
                 waiters: Mutex::new(HashMap::new()),
                 incoming: tx,
                 timer: Notify::new(),
+                partial_timeout: cfg.partial_message_timeout,
             }),
         };
         tokio::spawn(stack.clone().udp_loop());
@@ -351,7 +371,22 @@ impl SipStack {
             let mut buf: Vec<u8> = Vec::with_capacity(4096);
             let mut chunk = vec![0u8; 16 * 1024];
             'conn: loop {
-                let n = match rd.read(&mut chunk).await {
+                // An idle connection may stay (phones keep theirs open
+                // between registrations), but half a message may not sit
+                // forever: a peer that never finishes one is cut off.
+                let read = rd.read(&mut chunk);
+                let n = if buf.is_empty() {
+                    read.await
+                } else {
+                    match tokio::time::timeout(stack.inner.partial_timeout, read).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            tracing::debug!(peer = %addr, "partial message timed out: closing");
+                            break;
+                        }
+                    }
+                };
+                let n = match n {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
