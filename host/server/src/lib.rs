@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use switchyard_calls::{CallSettings, Pbx, Tenants};
 use switchyard_plugins::{HostConfig, PluginHost};
-use switchyard_sip::endpoint::{EndpointConfig, Transport};
+use switchyard_sip::endpoint::Transport;
 use switchyard_store::{Store, TenantRepo};
 use switchyard_transport::{SipStack, StackConfig};
 
