@@ -1,0 +1,71 @@
+//! RTP ports from the configured range: an even port for RTP and the next
+//! one for RTCP (RFC 3550 §11), both bound before they are handed out, so
+//! a port another process holds is skipped rather than failing a call.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+
+use tokio::net::UdpSocket;
+
+/// A bound RTP/RTCP socket pair.
+#[derive(Debug)]
+pub struct RtpPorts {
+    pub rtp: UdpSocket,
+    pub rtcp: UdpSocket,
+}
+
+impl RtpPorts {
+    pub fn rtp_addr(&self) -> SocketAddr {
+        self.rtp.local_addr().expect("bound socket")
+    }
+}
+
+/// The pool; allocation walks the range from where it last stopped.
+#[derive(Debug)]
+pub struct PortPool {
+    ip: IpAddr,
+    low: u16,
+    high: u16,
+    next: Mutex<u16>,
+}
+
+impl PortPool {
+    /// Ports `low..=high` on `ip` (`low` is rounded up to even).
+    pub fn new(ip: IpAddr, low: u16, high: u16) -> PortPool {
+        let low = low + low % 2;
+        PortPool {
+            ip,
+            low,
+            high,
+            next: Mutex::new(low),
+        }
+    }
+
+    /// Bind the next free pair.
+    pub async fn allocate(&self) -> std::io::Result<RtpPorts> {
+        let span = u32::from(self.high.saturating_sub(self.low)) / 2 + 1;
+        for _ in 0..span {
+            let port = {
+                let mut next = self.next.lock().expect("port pool lock");
+                let p = *next;
+                *next = if p.saturating_add(2) > self.high.saturating_sub(1) {
+                    self.low
+                } else {
+                    p + 2
+                };
+                p
+            };
+            let Ok(rtp) = UdpSocket::bind((self.ip, port)).await else {
+                continue;
+            };
+            let Ok(rtcp) = UdpSocket::bind((self.ip, port + 1)).await else {
+                continue;
+            };
+            return Ok(RtpPorts { rtp, rtcp });
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("no free RTP port pair in {}-{}", self.low, self.high),
+        ))
+    }
+}

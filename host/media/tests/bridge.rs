@@ -1,0 +1,143 @@
+//! A relayed call on real UDP sockets: two phones, the bridge between
+//! them, packets counted at each far end.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use switchyard_media::{Bridge, LegConfig, MediaEvent, PortPool, Relay};
+use switchyard_rtp::dtmf::TelephoneEvent;
+use switchyard_rtp::g711::Law;
+use switchyard_rtp::packet::{RtpHeader, RtpPacket};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+fn rtp(pt: u8, seq: u16, payload: &[u8]) -> Vec<u8> {
+    rtp_at(pt, seq, u32::from(seq) * 160, payload)
+}
+
+fn rtp_at(pt: u8, seq: u16, timestamp: u32, payload: &[u8]) -> Vec<u8> {
+    RtpHeader {
+        marker: seq == 0,
+        payload_type: pt,
+        sequence: seq,
+        timestamp,
+        ssrc: 0x1234,
+        csrcs: vec![],
+        extension: None,
+    }
+    .to_bytes(payload)
+    .unwrap()
+}
+
+/// Receive until `n` packets arrived or 2 s passed; their payload types.
+async fn receive(sock: &UdpSocket, n: usize) -> Vec<u8> {
+    let mut pts = Vec::new();
+    let mut buf = [0u8; 2048];
+    while pts.len() < n {
+        match tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf)).await {
+            Ok(Ok((k, _))) => pts.push(RtpPacket::parse(&buf[..k]).unwrap().header.payload_type),
+            _ => break,
+        }
+    }
+    pts
+}
+
+#[tokio::test]
+async fn media_is_relayed_both_ways_transcoded_with_digits_reported() {
+    let pool = PortPool::new([127, 0, 0, 1].into(), 31000, 31100);
+    let (a_ports, b_ports) = (
+        pool.allocate().await.unwrap(),
+        pool.allocate().await.unwrap(),
+    );
+    let (a_addr, b_addr) = (a_ports.rtp_addr(), b_ports.rtp_addr());
+    assert_ne!(a_addr, b_addr);
+    assert_eq!(a_addr.port() % 2, 0, "RTP on an even port");
+    let phone_a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let phone_b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let relay = Relay::new(
+        std::time::Instant::now(),
+        LegConfig {
+            law: Law::Pcmu,
+            event_pt: Some(101),
+            remote: Some(phone_a.local_addr().unwrap()),
+        },
+        LegConfig {
+            law: Law::Pcma,
+            event_pt: Some(96),
+            remote: Some(phone_b.local_addr().unwrap()),
+        },
+    );
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let bridge = Bridge::start(a_ports, b_ports, relay, Some(Duration::from_secs(2)), tx);
+
+    // A → B: 50 µ-law packets arrive as 50 A-law packets.
+    for seq in 0..50u16 {
+        phone_a
+            .send_to(&rtp(0, seq, &[0xFF; 160]), a_addr)
+            .await
+            .unwrap();
+    }
+    assert_eq!(receive(&phone_b, 50).await, vec![8u8; 50]);
+    // B → A: 50 A-law packets arrive as µ-law.
+    for seq in 0..50u16 {
+        phone_b
+            .send_to(&rtp(8, seq, &[0xD5; 160]), b_addr)
+            .await
+            .unwrap();
+    }
+    assert_eq!(receive(&phone_a, 50).await, vec![0u8; 50]);
+    // A stranger's packets to A's port go nowhere.
+    for seq in 0..5u16 {
+        stranger
+            .send_to(&rtp(0, seq, &[0xFF; 160]), a_addr)
+            .await
+            .unwrap();
+    }
+    // A presses 7: reported once, forwarded with B's event type.
+    for (i, end) in [false, false, true, true, true].into_iter().enumerate() {
+        let ev = TelephoneEvent {
+            event: 7,
+            end,
+            volume: 10,
+            duration: 160 * (i as u16 + 1),
+        };
+        phone_a
+            // Every packet of one key press carries the same timestamp.
+            .send_to(&rtp_at(101, 100 + i as u16, 16_000, &ev.to_bytes()), a_addr)
+            .await
+            .unwrap();
+    }
+    assert_eq!(receive(&phone_b, 5).await, vec![96u8; 5]);
+    let ev = tokio::time::timeout(Duration::from_secs(2), events.recv())
+        .await
+        .unwrap();
+    assert_eq!(ev, Some(MediaEvent::Digit { leg: 0, digit: '7' }));
+    assert_eq!(
+        bridge.counts(0),
+        (55, 5),
+        "A: 55 relayed, the stranger's 5 ignored"
+    );
+    // Nobody speaks any more: the bridge says a leg is dead.
+    let ev = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap();
+    assert!(matches!(ev, Some(MediaEvent::Timeout { .. })), "{ev:?}");
+    drop(bridge);
+    let _: SocketAddr = a_addr;
+}
+
+#[tokio::test]
+async fn the_pool_skips_ports_in_use_and_says_when_it_is_exhausted() {
+    let busy = std::net::UdpSocket::bind("127.0.0.1:31200").unwrap();
+    let pool = PortPool::new([127, 0, 0, 1].into(), 31200, 31203);
+    let first = pool.allocate().await.unwrap();
+    assert_eq!(first.rtp_addr().port(), 31202);
+    let err = pool.allocate().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no free RTP port pair in 31200-31203"),
+        "{err}"
+    );
+    drop(busy);
+}
