@@ -31,6 +31,9 @@ pub struct LegConfig {
     pub event_pt: Option<u8>,
     /// Where its SDP says to send RTP (until the leg latches).
     pub remote: Option<SocketAddr>,
+    /// The leg said it sends RTP (sendrecv or sendonly): only such a leg
+    /// can time out — a held phone is silent on purpose.
+    pub sends: bool,
 }
 
 /// What one packet produced.
@@ -146,7 +149,9 @@ impl Relay {
     /// A leg that has sent nothing for `timeout` (dead phone, lost
     /// network): the call should end.
     pub fn timed_out(&self, now: Instant, timeout: Duration) -> Option<usize> {
-        (0..2).find(|&i| self.legs[i].receiver.is_timed_out(now, timeout))
+        (0..2).find(|&i| {
+            self.legs[i].cfg.sends && self.legs[i].receiver.is_timed_out(now, timeout)
+        })
     }
 
     /// Packets relayed from `leg` and packets from it that were ignored.
@@ -186,11 +191,13 @@ mod tests {
                 law: Law::Pcmu,
                 event_pt: Some(101),
                 remote: Some(addr(4000)),
+                sends: true,
             },
             LegConfig {
                 law: Law::Pcma,
                 event_pt: Some(96),
                 remote: Some(addr(5000)),
+                sends: true,
             },
         )
     }

@@ -61,11 +61,13 @@ async fn media_is_relayed_both_ways_transcoded_with_digits_reported() {
             law: Law::Pcmu,
             event_pt: Some(101),
             remote: Some(phone_a.local_addr().unwrap()),
+            sends: true,
         },
         LegConfig {
             law: Law::Pcma,
             event_pt: Some(96),
             remote: Some(phone_b.local_addr().unwrap()),
+            sends: true,
         },
     );
     let (tx, mut events) = mpsc::unbounded_channel();
