@@ -40,6 +40,7 @@ use switchyard_transport::ClientEvent;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
+use crate::anchor::{self, Anchor, CALLEE, CALLER};
 use crate::auth::{Kind, authenticate};
 use crate::live::LiveCallInfo;
 use crate::metrics::Metrics;
@@ -139,6 +140,8 @@ struct Call {
     provisional_sent: Vec<u16>,
     /// Places this call holds under the tenant's and trunks' caps.
     tickets: Vec<GateTicket>,
+    /// The call's anchored media, when the host anchors it.
+    anchor: Option<Anchor>,
 }
 
 fn random_token() -> String {
@@ -176,6 +179,7 @@ impl Call {
             flow_plugin: None,
             provisional_sent: Vec::new(),
             tickets: Vec::new(),
+            anchor: None,
         }
     }
 
@@ -284,6 +288,12 @@ impl Call {
             tenant.max_calls_per_second,
         ) {
             return self.over_cap(&tenant.id, "tenant", over);
+        }
+        if !self.a_invite.body.is_empty() {
+            match Anchor::new(&self.shared, &self.a_invite.body).await {
+                Ok(a) => self.anchor = a,
+                Err((code, reason)) => return self.answer_a(code, &reason),
+            }
         }
         let flow = tenant.flow_for(&dialled).to_string();
         self.snapshot = Some(CallSnapshot {
@@ -723,7 +733,10 @@ impl Call {
             inv.headers.push("Max-Forwards", max_forwards.to_string());
             inv.headers.push("Contact", self.contact(peer.transport));
             inv.headers.push("Allow", ALLOW);
-            if !self.a_invite.body.is_empty() {
+            if let Some(anchor) = &self.anchor {
+                inv.headers.push("Content-Type", "application/sdp");
+                inv.body = anchor.callee_offer();
+            } else if !self.a_invite.body.is_empty() {
                 let ct = self
                     .a_invite
                     .headers
@@ -832,7 +845,13 @@ impl Call {
                             let mut ok = response(&self.a_invite, 200, "", Some(&self.a_tag));
                             ok.headers.push("Contact", self.contact(self.a_peer.transport));
                             ok.headers.push("Allow", ALLOW);
-                            if !resp.body.is_empty() {
+                            if let Some(anchor) = self.anchor.as_mut() {
+                                if let Err(e) = anchor.callee_answered(&resp.body) {
+                                    tracing::warn!(error = %e, "callee's answer unusable: media may not flow");
+                                }
+                                ok.headers.push("Content-Type", "application/sdp");
+                                ok.body = anchor.caller_answer();
+                            } else if !resp.body.is_empty() {
                                 ok.headers.push("Content-Type", resp.headers.get("Content-Type").unwrap_or("application/sdp").to_string());
                                 ok.body = resp.body.clone();
                             }
@@ -920,14 +939,18 @@ impl Call {
         r.headers
             .push("Contact", self.contact(self.a_peer.transport));
         if !resp.body.is_empty() {
-            r.headers.push(
-                "Content-Type",
-                resp.headers
-                    .get("Content-Type")
-                    .unwrap_or("application/sdp")
-                    .to_string(),
-            );
-            r.body = resp.body.clone();
+            // Early media: anchored, the caller hears it through us.
+            let body = match self.anchor.as_mut() {
+                Some(anchor) => match anchor.callee_answered(&resp.body) {
+                    Ok(()) => Some(anchor.caller_answer()),
+                    Err(_) => None,
+                },
+                None => Some(resp.body.clone()),
+            };
+            if let Some(body) = body {
+                r.headers.push("Content-Type", "application/sdp");
+                r.body = body;
+            }
         }
         self.shared.stack.respond(&self.a_key, r);
     }
@@ -936,7 +959,21 @@ impl Call {
     async fn bridged(&mut self, mut br: Bridge) -> u32 {
         let a_call = self.a_invite.call_id().to_string();
         loop {
-            let Some(msg) = self.rx.recv().await else {
+            let msg = tokio::select! {
+                m = self.rx.recv() => m,
+                ev = anchor::next_event(&mut self.anchor) => match ev {
+                    Some(switchyard_media::MediaEvent::Timeout { leg }) => {
+                        tracing::info!(call = %a_call, leg, "RTP timeout: hanging up");
+                        Some(CallMsg::Hangup)
+                    }
+                    Some(switchyard_media::MediaEvent::Digit { leg, digit }) => {
+                        tracing::debug!(call = %a_call, leg, %digit, "digit");
+                        continue;
+                    }
+                    None => continue,
+                },
+            };
+            let Some(msg) = msg else {
                 break;
             };
             let (key, request) = match msg {
@@ -988,7 +1025,22 @@ impl Call {
                     let mut fwd = other.request(request.method());
                     let contact_transport = other_peer.transport;
                     fwd.headers.push("Contact", self.contact(contact_transport));
-                    if !request.body.is_empty() {
+                    let x_leg = if from_a { CALLER } else { CALLEE };
+                    if let (Some(anchor), false) = (self.anchor.as_mut(), request.body.is_empty()) {
+                        match anchor.reoffer(x_leg, &request.body) {
+                            Ok(offer) => {
+                                fwd.headers.push("Content-Type", "application/sdp");
+                                fwd.body = offer;
+                            }
+                            Err(r) => {
+                                let (code, reason) = anchor::refusal_status(&r);
+                                self.shared
+                                    .stack
+                                    .respond(&key, response(&request, code, &reason, Some(&tag)));
+                                continue;
+                            }
+                        }
+                    } else if !request.body.is_empty() {
                         fwd.headers.push(
                             "Content-Type",
                             request
@@ -1013,7 +1065,21 @@ impl Call {
                                 let mut back = response(&request, r.status(), "", Some(&tag));
                                 back.headers
                                     .push("Contact", self.contact(self.a_peer.transport));
-                                if !r.body.is_empty() {
+                                let anchored = self
+                                    .anchor
+                                    .as_mut()
+                                    .filter(|_| r.status() < 300 && !request.body.is_empty());
+                                if let Some(anchor) = anchored {
+                                    match anchor.reanswered(x_leg, &r.body) {
+                                        Ok(answer) => {
+                                            back.headers.push("Content-Type", "application/sdp");
+                                            back.body = answer;
+                                        }
+                                        Err(e) => {
+                                            tracing::warn!(error = %e, "re-INVITE answer unusable")
+                                        }
+                                    }
+                                } else if !r.body.is_empty() {
                                     back.headers.push(
                                         "Content-Type",
                                         r.headers

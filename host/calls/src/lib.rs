@@ -14,6 +14,7 @@
 //! * [`trunk`] — carrier trunks: outbound registration, caller ID,
 //!   challenges, call caps.
 
+pub mod anchor;
 pub mod auth;
 pub mod call;
 pub mod live;
@@ -62,6 +63,20 @@ pub struct CallSettings {
     /// challenge and know only MD5; RFC 8760 clients that look at every
     /// challenge can still pick SHA-256.
     pub digest_algorithms: Vec<switchyard_sip::auth::DigestAlgorithm>,
+    /// Media anchoring: RTP goes through the host on these ports. `None`
+    /// passes SDP through untouched (the phones then talk directly).
+    pub media: Option<MediaSettings>,
+}
+
+/// Where anchored RTP lives.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    /// The address in our SDP (phones send RTP there).
+    pub ip: std::net::IpAddr,
+    pub low_port: u16,
+    pub high_port: u16,
+    /// A leg that sends no RTP this long ends the call.
+    pub rtp_timeout: Duration,
 }
 
 impl Default for CallSettings {
@@ -77,6 +92,7 @@ impl Default for CallSettings {
                 switchyard_sip::auth::DigestAlgorithm::Md5,
                 switchyard_sip::auth::DigestAlgorithm::Sha256,
             ],
+            media: None,
         }
     }
 }
@@ -112,6 +128,8 @@ pub(crate) struct Shared {
     /// Calls in progress and each tenant's event stream.
     pub live: live::Live,
     pub metrics: metrics::Metrics,
+    /// RTP ports, when media is anchored.
+    pub ports: Option<switchyard_media::PortPool>,
 }
 
 /// The PBX: SIP stack + tenants + store.
@@ -141,6 +159,10 @@ pub(crate) fn now_ms() -> u64 {
 impl Pbx {
     pub fn new(stack: SipStack, store: Store, tenants: Tenants, settings: CallSettings) -> Pbx {
         let key: [u8; 32] = rand::random();
+        let ports = settings
+            .media
+            .as_ref()
+            .map(|m| switchyard_media::PortPool::new(m.ip, m.low_port, m.high_port));
         Pbx {
             shared: Arc::new(Shared {
                 nonces: Nonces::new(&key, settings.nonce_lifetime),
@@ -156,6 +178,7 @@ impl Pbx {
                 calls: Mutex::new(HashMap::new()),
                 live: live::Live::default(),
                 metrics: metrics::Metrics::default(),
+                ports,
             }),
         }
     }

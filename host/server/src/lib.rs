@@ -81,6 +81,23 @@ fn operator_token(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// The address phones should send RTP to: the SIP address when it is a
+/// specific one, else the address of the interface the default route
+/// uses (found by connecting a UDP socket, which sends nothing), else
+/// loopback.
+fn media_ip(sip: std::net::IpAddr) -> std::net::IpAddr {
+    if !sip.is_unspecified() {
+        return sip;
+    }
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("192.0.2.1:9")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into())
+}
+
 /// Start everything; returns once the sockets are bound.
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&cfg.data_dir)
@@ -120,7 +137,16 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let (stack, incoming) = SipStack::bind(StackConfig::on(cfg.sip_listen))
         .await
         .with_context(|| format!("binding SIP on {}", cfg.sip_listen))?;
-    let pbx = Pbx::new(stack.clone(), store.clone(), tenants, cfg.calls.clone());
+    let mut calls = cfg.calls.clone();
+    if calls.media.is_none() && cfg.rtp_ports.0 > 0 {
+        calls.media = Some(switchyard_calls::MediaSettings {
+            ip: media_ip(cfg.sip_listen.ip()),
+            low_port: cfg.rtp_ports.0,
+            high_port: cfg.rtp_ports.1,
+            rtp_timeout: std::time::Duration::from_secs(60),
+        });
+    }
+    let pbx = Pbx::new(stack.clone(), store.clone(), tenants, calls);
     tokio::spawn(pbx.clone().run(incoming));
     pbx.start_trunks();
 

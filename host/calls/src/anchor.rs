@@ -1,0 +1,165 @@
+//! Media anchoring for one call: the caller's offer answered with our
+//! address, our own offer to the callee, the relay between them, and
+//! re-negotiation on re-INVITE (hold and resume).
+//!
+//! With anchoring every RTP packet goes through the host: NATed phones
+//! work (latching), PCMU and PCMA phones talk (transcoding), and the call
+//! engine hears the digits (for IVRs and recordings to come).
+
+use std::net::SocketAddr;
+
+use switchyard_media::sdp::{self, Direction, Local, Negotiated, Refusal, Sdp};
+use switchyard_media::{Bridge, LegConfig, MediaEvent, Relay, RtpPorts};
+use tokio::sync::mpsc;
+
+use crate::Shared;
+
+/// Leg numbers in the relay.
+pub const CALLER: usize = 0;
+pub const CALLEE: usize = 1;
+
+pub struct Anchor {
+    /// The last offer each side made us, and what we chose from it.
+    offers: [Option<(Sdp, Negotiated)>; 2],
+    locals: [Local; 2],
+    ports: [Option<RtpPorts>; 2],
+    bridge: Option<Bridge>,
+    timeout: std::time::Duration,
+    events_tx: mpsc::UnboundedSender<MediaEvent>,
+    pub events: mpsc::UnboundedReceiver<MediaEvent>,
+}
+
+fn leg_config(n: &Negotiated) -> LegConfig {
+    LegConfig {
+        law: n.law,
+        event_pt: n.event_pt,
+        remote: n.remote,
+        sends: n.direction.sends(),
+    }
+}
+
+/// Refusal → the SIP answer.
+pub fn refusal_status(r: &Refusal) -> (u16, String) {
+    match r {
+        Refusal::Malformed(m) => (400, format!("Bad SDP: {m}")),
+        Refusal::NotAcceptable => (488, String::new()),
+    }
+}
+
+impl Anchor {
+    /// Anchor a call whose caller offered `a_offer`. `Ok(None)` when media
+    /// is not anchored on this host.
+    pub(crate) async fn new(
+        shared: &Shared,
+        a_offer: &[u8],
+    ) -> Result<Option<Anchor>, (u16, String)> {
+        let (Some(pool), Some(settings)) = (&shared.ports, &shared.settings.media) else {
+            return Ok(None);
+        };
+        let offer = sdp::parse(a_offer).map_err(|r| refusal_status(&r))?;
+        let chosen = sdp::negotiate(&offer).map_err(|r| refusal_status(&r))?;
+        let a = pool
+            .allocate()
+            .await
+            .map_err(|e| (503, format!("No Media Ports: {e}")))?;
+        let b = pool
+            .allocate()
+            .await
+            .map_err(|e| (503, format!("No Media Ports: {e}")))?;
+        let local = |p: &RtpPorts| Local {
+            addr: SocketAddr::new(settings.ip, p.rtp_addr().port()),
+            session_id: rand::random::<u32>() as u64,
+            version: 1,
+        };
+        let locals = [local(&a), local(&b)];
+        let (events_tx, events) = mpsc::unbounded_channel();
+        Ok(Some(Anchor {
+            offers: [Some((offer, chosen)), None],
+            locals,
+            ports: [Some(a), Some(b)],
+            bridge: None,
+            timeout: settings.rtp_timeout,
+            events_tx,
+            events,
+        }))
+    }
+
+    /// Our offer to a callee.
+    pub fn callee_offer(&self) -> Vec<u8> {
+        sdp::offer(&self.locals[CALLEE], Direction::SendRecv)
+    }
+
+    /// Our answer to the caller's offer.
+    pub fn caller_answer(&self) -> Vec<u8> {
+        let (offer, chosen) = self.offers[CALLER].as_ref().expect("the caller offered");
+        sdp::answer(offer, chosen, &self.locals[CALLER])
+    }
+
+    /// The callee answered our offer (in a 183 or the 2xx): relay.
+    pub fn callee_answered(&mut self, body: &[u8]) -> Result<(), Refusal> {
+        let b = sdp::negotiate(&sdp::parse(body)?)?;
+        self.relay_with(CALLEE, b);
+        Ok(())
+    }
+
+    fn relay_with(&mut self, leg: usize, n: Negotiated) {
+        match &self.bridge {
+            Some(bridge) => bridge.renegotiate(leg, leg_config(&n)),
+            None => {
+                let (Some(a), Some(b)) = (self.ports[CALLER].take(), self.ports[CALLEE].take())
+                else {
+                    return;
+                };
+                let a_cfg = self.offers[CALLER]
+                    .as_ref()
+                    .map(|(_, c)| leg_config(c))
+                    .expect("the caller offered");
+                let relay = Relay::new(std::time::Instant::now(), a_cfg, leg_config(&n));
+                self.bridge = Some(Bridge::start(
+                    a,
+                    b,
+                    relay,
+                    Some(self.timeout),
+                    self.events_tx.clone(),
+                ));
+            }
+        }
+    }
+
+    /// A re-INVITE from `leg` offered `body`: remember it, and give our
+    /// offer for the other leg (same direction: hold goes through).
+    pub fn reoffer(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let offer = sdp::parse(body)?;
+        let chosen = sdp::negotiate(&offer)?;
+        let direction = chosen.direction;
+        self.offers[leg] = Some((offer, chosen));
+        let other = &mut self.locals[1 - leg];
+        other.version += 1;
+        Ok(sdp::offer(other, direction))
+    }
+
+    /// The other leg answered our re-offer: relay with both new views, and
+    /// our answer to `leg`'s offer.
+    pub fn reanswered(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let theirs = sdp::negotiate(&sdp::parse(body)?)?;
+        self.relay_with(1 - leg, theirs);
+        let (offer, chosen) = self.offers[leg].clone().expect("offer remembered");
+        self.relay_with(leg, chosen);
+        let local = &mut self.locals[leg];
+        local.version += 1;
+        Ok(sdp::answer(&offer, &chosen, local))
+    }
+
+    /// Packets relayed from `leg` so far.
+    pub fn relayed(&self, leg: usize) -> u64 {
+        self.bridge.as_ref().map(|b| b.counts(leg).0).unwrap_or(0)
+    }
+}
+
+/// The next media event of an anchored call (never, without one).
+pub async fn next_event(anchor: &mut Option<Anchor>) -> Option<MediaEvent> {
+    match anchor {
+        Some(a) => a.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
