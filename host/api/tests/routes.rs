@@ -531,6 +531,33 @@ async fn numbers_trunks_groups_queues() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
 
+    // Schedules: weekdays and intervals are checked.
+    for (body, field) in [
+        (
+            json!({"name": "x", "open": {"funday": ["09:00-10:00"]}}),
+            "open",
+        ),
+        (json!({"name": "x", "open": {"monday": ["9-5"]}}), "open"),
+        (
+            json!({"name": "x", "holidays": [{"date": "25/12"}]}),
+            "holidays",
+        ),
+    ] {
+        let (s, v) = env
+            .json(Method::POST, &format!("{t}/schedules"), &admin, body)
+            .await;
+        assert_eq!(
+            (s, v["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{v}"
+        );
+    }
+    let (s, v) = env.get(&format!("{t}/schedules/office"), &admin).await;
+    assert_eq!(
+        (s, &v["open"]["monday"]),
+        (StatusCode::OK, &json!(["09:00-17:00"]))
+    );
+
     // Queues and their agents.
     let (s, v) = env.get(&format!("{t}/queues/support"), &admin).await;
     assert_eq!(s, StatusCode::OK);

@@ -20,7 +20,8 @@ use switchyard_plugins::{InMemoryDirectory, PluginHost, TenantLimits, TenantSett
 use switchyard_sip::auth::StoredCredentials;
 use switchyard_sip::endpoint::Transport;
 use switchyard_store::{
-    ExtensionRepo, NumberRepo, PluginRepo, RingGroupRepo, Store, TenantRepo, TrunkRepo,
+    ExtensionRepo, NumberRepo, PluginRepo, RingGroupRepo, ScheduleRepo, Store, TenantRepo,
+    TrunkRepo,
 };
 
 /// The roles document the API writes (`/plugin-roles`).
@@ -35,6 +36,36 @@ struct Roles {
 
 /// Config key of a plugin version's HTTP allowlist (the API's reserved key).
 const HTTP_ALLOWLIST_KEY: &str = "switchyard.http-allowlist";
+
+/// Config key naming a stored schedule (time-based routing plugins).
+pub const SCHEDULE_REF_KEY: &str = "schedule-ref";
+
+/// A plugin's settings with the stored schedule's hours and holidays put
+/// into its `schedule` JSON (what `business-hours` reads); the rest of
+/// that JSON (where calls go when open or closed) stays the plugin's.
+/// Because the merge happens at every rebuild of the tenant, changing a
+/// schedule through the API changes the routing without a new version.
+pub fn merge_schedule(
+    config: &std::collections::BTreeMap<String, String>,
+    schedule: &switchyard_store::Schedule,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = config.clone();
+    let mut doc: serde_json::Value = config
+        .get("schedule")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    doc["open"] = serde_json::json!(schedule.open);
+    doc["holidays"] = serde_json::Value::Array(
+        schedule
+            .holidays
+            .iter()
+            .map(|h| serde_json::json!({"date": h.date, "name": h.name, "yearly": h.yearly}))
+            .collect(),
+    );
+    out.insert("schedule".into(), doc.to_string());
+    out
+}
 
 /// Build tenant `id` from the store.
 pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result<Tenant> {
@@ -101,6 +132,14 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
         let bytes = store.plugin_bytes(&v.sha256)?;
         let mut config = v.config.clone();
         config.remove(HTTP_ALLOWLIST_KEY);
+        if let Some(name) = config.get(SCHEDULE_REF_KEY).cloned() {
+            match store.get_schedule(id, &name)? {
+                Some(sch) => config = merge_schedule(&config, &sch),
+                None => {
+                    tracing::warn!(tenant = %id, plugin = %v.name, schedule = %name, "schedule-ref names no schedule")
+                }
+            }
+        }
         runtime
             .restore_version(&v.name, v.number, v.created_at_ms, &bytes, config)
             .map_err(|e| anyhow::anyhow!("plugin {} v{}: {e}", v.name, v.number))?;
@@ -189,4 +228,39 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
         gate: Arc::default(),
         suspended: t.suspended,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use switchyard_store::{Holiday, Schedule};
+
+    #[test]
+    fn a_stored_schedule_replaces_the_hours_and_keeps_the_routing() {
+        let config = BTreeMap::from([
+            ("schedule-ref".to_string(), "office".to_string()),
+            (
+                "schedule".to_string(),
+                r#"{"open": {"monday": ["00:00-01:00"]}, "open-go": {"flow": "ivr"}}"#.to_string(),
+            ),
+        ]);
+        let sch = Schedule {
+            tenant: "demo".into(),
+            name: "office".into(),
+            time_zone: None,
+            open: BTreeMap::from([("friday".into(), vec!["09:00-17:00".into()])]),
+            holidays: vec![Holiday {
+                date: "2026-12-25".into(),
+                name: "Christmas".into(),
+                yearly: true,
+            }],
+        };
+        let merged = super::merge_schedule(&config, &sch);
+        let doc: serde_json::Value = serde_json::from_str(&merged["schedule"]).unwrap();
+        assert_eq!(doc["open"], serde_json::json!({"friday": ["09:00-17:00"]}));
+        assert_eq!(doc["open-go"], serde_json::json!({"flow": "ivr"}));
+        assert_eq!(doc["holidays"][0]["date"], "2026-12-25");
+        assert_eq!(merged["schedule-ref"], "office");
+    }
 }

@@ -61,6 +61,7 @@ mod keys;
 mod number;
 mod plugin;
 mod registration;
+mod schedule;
 pub mod schema;
 mod tenant;
 mod trunk;
@@ -84,6 +85,7 @@ pub use keys::{validate_extension, validate_number, validate_tenant_id};
 pub use number::{Number, NumberRepo};
 pub use plugin::{PluginRepo, PluginVersionRecord};
 pub use registration::{Binding, RegistrationRepo};
+pub use schedule::{Holiday, Schedule, ScheduleRepo, validate_schedule};
 pub use schema::{CURRENT_SCHEMA, Migration};
 pub use tenant::{Features, Tenant, TenantLimits, TenantRepo};
 pub use trunk::{Trunk, TrunkRepo};
@@ -113,6 +115,7 @@ struct Trees {
     trunks: sled::Tree,
     ring_groups: sled::Tree,
     queues: sled::Tree,
+    schedules: sled::Tree,
     cdrs: sled::Tree,
     plugin_versions: sled::Tree,
     plugin_active: sled::Tree,
@@ -151,6 +154,7 @@ impl Store {
             dids: db.open_tree("dids")?,
             trunks: db.open_tree("trunks")?,
             ring_groups: db.open_tree("ring_groups")?,
+            schedules: db.open_tree("schedules")?,
             queues: db.open_tree("queues")?,
             cdrs: db.open_tree("cdrs")?,
             plugin_versions: db.open_tree("plugin_versions")?,

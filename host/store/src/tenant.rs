@@ -131,6 +131,7 @@ impl TenantRepo for Store {
             &t.trunks,
             &t.ring_groups,
             &t.queues,
+            &t.schedules,
             &t.cdrs,
             &t.plugin_versions,
             &t.plugin_active,

@@ -11,6 +11,7 @@ mod groups;
 mod numbers;
 pub(crate) mod plugins;
 mod queues;
+mod schedules;
 mod tenants;
 mod trunks;
 
@@ -51,6 +52,12 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(queues::list, queues::create))
         .routes(routes!(queues::get, queues::update, queues::delete))
         .routes(routes!(queues::put_agent, queues::delete_agent))
+        .routes(routes!(schedules::list, schedules::create))
+        .routes(routes!(
+            schedules::get,
+            schedules::update,
+            schedules::delete
+        ))
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::get, plugins::upload))
         .routes(routes!(plugins::activate))

@@ -281,6 +281,14 @@ impl Env {
         ok(self
             .json(
                 Method::POST,
+                &format!("{base}/schedules"),
+                OPERATOR,
+                json!({"name": "office", "open": {"monday": ["09:00-17:00"]}}),
+            )
+            .await);
+        ok(self
+            .json(
+                Method::POST,
                 &format!("{base}/queues"),
                 OPERATOR,
                 json!({
@@ -718,6 +726,42 @@ pub fn routes() -> Vec<Route> {
             DELETE,
             "/api/tenants/{tenant}/ring-groups/sales",
             "/api/tenants/{tenant}/ring-groups/{name}",
+            Write
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/schedules",
+            "/api/tenants/{tenant}/schedules",
+            Read
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/schedules",
+            "/api/tenants/{tenant}/schedules",
+            Write,
+            "application/json",
+            || j(json!({"name": "night", "open": {"sunday": ["22:00-06:00"]}}))
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/schedules/office",
+            "/api/tenants/{tenant}/schedules/{name}",
+            Read
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/schedules/office",
+            "/api/tenants/{tenant}/schedules/{name}",
+            Write,
+            "application/json",
+            || j(
+                json!({"open": {"friday": ["09:00-12:00"]}, "holidays": [{"date": "2026-12-25", "name": "Christmas", "yearly": true}]})
+            )
+        ),
+        route!(
+            DELETE,
+            "/api/tenants/{tenant}/schedules/office",
+            "/api/tenants/{tenant}/schedules/{name}",
             Write
         ),
         route!(
