@@ -149,9 +149,7 @@ impl Relay {
     /// A leg that has sent nothing for `timeout` (dead phone, lost
     /// network): the call should end.
     pub fn timed_out(&self, now: Instant, timeout: Duration) -> Option<usize> {
-        (0..2).find(|&i| {
-            self.legs[i].cfg.sends && self.legs[i].receiver.is_timed_out(now, timeout)
-        })
+        (0..2).find(|&i| self.legs[i].cfg.sends && self.legs[i].receiver.is_timed_out(now, timeout))
     }
 
     /// Packets relayed from `leg` and packets from it that were ignored.
