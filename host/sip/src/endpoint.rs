@@ -175,6 +175,11 @@ pub struct EndpointCore {
     client: HashMap<TransactionKey, ClientTx>,
     pending_2xx: HashMap<(String, u32), Pending2xx>,
     sent_acks: HashMap<(String, u32), SentAck>,
+    /// When each sent ACK may be forgotten, oldest first: every entry is
+    /// kept for the same 64·T1, so insertion order is expiry order and the
+    /// next deadline is the front — no scan of thousands of entries on
+    /// every wake-up (it showed in the call-setup profile).
+    sent_ack_expiry: VecDeque<(Instant, (String, u32))>,
     local: HashMap<Transport, String>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -190,6 +195,7 @@ impl EndpointCore {
             client: HashMap::new(),
             pending_2xx: HashMap::new(),
             sent_acks: HashMap::new(),
+            sent_ack_expiry: VecDeque::new(),
             local: HashMap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -578,12 +584,16 @@ impl EndpointCore {
         }
         let bytes = ack.to_bytes();
         if let Some((n, _)) = ack.cseq() {
+            let call_key = (ack.call_id().to_string(), n);
+            let forget_at = now + self.cfg.timers.transaction_timeout();
+            self.sent_ack_expiry
+                .push_back((forget_at, call_key.clone()));
             self.sent_acks.insert(
-                (ack.call_id().to_string(), n),
+                call_key,
                 SentAck {
                     peer,
                     bytes: bytes.clone(),
-                    forget_at: now + self.cfg.timers.transaction_timeout(),
+                    forget_at,
                 },
             );
         }
@@ -687,7 +697,7 @@ impl EndpointCore {
             .values()
             .map(|p| p.next.min(p.give_up))
             .min();
-        let c = self.sent_acks.values().map(|a| a.forget_at).min();
+        let c = self.sent_ack_expiry.front().map(|(at, _)| *at);
         [a, b, c].into_iter().flatten().min()
     }
 
@@ -715,7 +725,16 @@ impl EndpointCore {
                 cseq: k.1,
             });
         }
-        self.sent_acks.retain(|_, a| a.forget_at > now);
+        while let Some((at, _)) = self.sent_ack_expiry.front() {
+            if *at > now {
+                break;
+            }
+            let (at, key) = self.sent_ack_expiry.pop_front().expect("front exists");
+            // A newer ACK for the same call and CSeq replaced this one.
+            if self.sent_acks.get(&key).is_some_and(|a| a.forget_at == at) {
+                self.sent_acks.remove(&key);
+            }
+        }
     }
 
     fn flush_outputs(&mut self, _now: Instant) {

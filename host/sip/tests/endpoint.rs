@@ -288,3 +288,38 @@ fn bad_requests_are_answered_statelessly_with_the_right_code() {
     // Nothing was left behind.
     assert_eq!(c.transactions(), 0);
 }
+
+#[test]
+fn a_sent_ack_is_forgotten_after_64_t1() {
+    let mut c = core();
+    let t0 = Instant::now();
+    let mut req = Message::request("INVITE", "sip:1002@10.0.0.1:5062");
+    req.headers.push("From", "<sip:1001@demo.localhost>;tag=me");
+    req.headers.push("To", "<sip:1002@demo.localhost>");
+    req.headers.push("Call-ID", "out-3");
+    req.headers.push("CSeq", "1 INVITE");
+    c.send_request(t0, req, phone(Transport::Udp));
+    let inv = sent(&mut c).remove(0);
+    let ok = response(&inv, 200, "", Some("callee"));
+    c.handle_message(t0, &ok.to_bytes(), phone(Transport::Udp));
+    let _ = events(&mut c);
+    let mut ack = Message::request("ACK", "sip:1002@10.0.0.1:5062");
+    ack.headers.push("From", "<sip:1001@demo.localhost>;tag=me");
+    ack.headers
+        .push("To", "<sip:1002@demo.localhost>;tag=callee");
+    ack.headers.push("Call-ID", "out-3");
+    ack.headers.push("CSeq", "1 ACK");
+    c.send_ack(t0, ack, phone(Transport::Udp));
+    let _ = sent(&mut c);
+    // Drive every timer to the end: the ACK's 32 s pass.
+    let mut now = t0;
+    while let Some(at) = c.poll_timeout() {
+        now = at;
+        c.handle_timeout(now);
+    }
+    assert!(now - t0 >= Duration::from_secs(32));
+    // A late 2xx no longer gets the old ACK: nothing knows it any more.
+    c.handle_message(now, &ok.to_bytes(), phone(Transport::Udp));
+    assert!(sent(&mut c).is_empty());
+    assert!(matches!(&events(&mut c)[..], [Event::Refused { .. }]));
+}
