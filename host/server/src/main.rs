@@ -53,10 +53,13 @@ struct ServeArgs {
     /// HTTP API address [default: 0.0.0.0:8080].
     #[arg(long, env = "SWITCHYARD_HTTP_LISTEN")]
     http_listen: Option<SocketAddr>,
-    /// RTP port range LOW-HIGH for media anchoring (used once media
-    /// anchoring is on; SDP passes through until then).
+    /// RTP port range LOW-HIGH for media anchoring.
     #[arg(long, env = "SWITCHYARD_RTP_PORTS")]
     rtp_ports: Option<String>,
+    /// At the first start, provision this tenant description (the format of
+    /// examples/tenant-demo/tenant.json) instead of the demo tenant.
+    #[arg(long)]
+    provision: Option<PathBuf>,
 }
 
 /// The `--config` file.
@@ -252,6 +255,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .filter(|(l, h)| l < h)
             .with_context(|| format!("--rtp-ports {r:?}: expected LOW-HIGH, e.g. 10000-20000"))?;
         cfg.rtp_ports = (lo, hi);
+    }
+    if let Some(p) = &args.provision {
+        cfg.tenant_json =
+            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?);
     }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
