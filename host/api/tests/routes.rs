@@ -539,9 +539,19 @@ async fn numbers_trunks_groups_queues() {
         ),
         (json!({"name": "x", "open": {"monday": ["9-5"]}}), "open"),
         (
+            json!({"name": "x", "open": {"monday": ["9:00-17:00"]}}),
+            "open",
+        ),
+        (
             json!({"name": "x", "holidays": [{"date": "25/12"}]}),
             "holidays",
         ),
+        (
+            json!({"name": "x", "holidays": [{"date": "2026-02-30"}]}),
+            "holidays",
+        ),
+        (json!({"name": "x", "time_zone": "+01:00"}), "time_zone"),
+        (json!({"open": {}}), "name"),
     ] {
         let (s, v) = env
             .json(Method::POST, &format!("{t}/schedules"), &admin, body)
@@ -556,6 +566,54 @@ async fn numbers_trunks_groups_queues() {
     assert_eq!(
         (s, &v["open"]["monday"]),
         (StatusCode::OK, &json!(["09:00-17:00"]))
+    );
+    // A bad replacement is refused the same way and changes nothing.
+    let (s, v) = env
+        .json(
+            Method::PUT,
+            &format!("{t}/schedules/office"),
+            &admin,
+            json!({"open": {"monday": ["17:00-17:00"]}}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("open")),
+        "{v}"
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("17:00-17:00"),
+        "{v}"
+    );
+    let (s, v) = env
+        .json(
+            Method::PUT,
+            &format!("{t}/schedules/office"),
+            &admin,
+            json!({"name": "other", "open": {}}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("name")),
+        "{v}"
+    );
+    let (s, v) = env.get(&format!("{t}/schedules/office"), &admin).await;
+    assert_eq!(
+        (s, &v["open"], &v["time_zone"]),
+        (
+            StatusCode::OK,
+            &json!({"monday": ["09:00-17:00"]}),
+            &Value::Null
+        )
+    );
+    assert_eq!(
+        env.get(&format!("{t}/schedules"), &admin)
+            .await
+            .1
+            .as_array()
+            .map(Vec::len),
+        Some(1)
     );
 
     // Queues and their agents.

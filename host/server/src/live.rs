@@ -7,7 +7,7 @@
 //! ([`switchyard_api::ConfigChanged`]); calls in flight keep the view (and
 //! the plugin versions) they started with.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,31 +40,80 @@ const HTTP_ALLOWLIST_KEY: &str = "switchyard.http-allowlist";
 /// Config key naming a stored schedule (time-based routing plugins).
 pub const SCHEDULE_REF_KEY: &str = "schedule-ref";
 
+/// The setting a time-based plugin reads its hours from (business-hours).
+pub const SCHEDULE_KEY: &str = "schedule";
+
 /// A plugin's settings with the stored schedule's hours and holidays put
 /// into its `schedule` JSON (what `business-hours` reads); the rest of
-/// that JSON (where calls go when open or closed) stays the plugin's.
-/// Because the merge happens at every rebuild of the tenant, changing a
-/// schedule through the API changes the routing without a new version.
+/// that JSON (where calls go when open or closed) stays the plugin's, and
+/// the stored hours win over any the plugin's JSON has. Because the merge
+/// happens at every rebuild of the tenant, changing a schedule through the
+/// API changes the routing without a new plugin version.
+///
+/// A `schedule` setting that is not a JSON object is left as it is: the
+/// plugin then reports what is wrong with it, instead of a missing
+/// `open-go` in a document it never saw.
 pub fn merge_schedule(
-    config: &std::collections::BTreeMap<String, String>,
+    config: &BTreeMap<String, String>,
     schedule: &switchyard_store::Schedule,
-) -> std::collections::BTreeMap<String, String> {
-    let mut out = config.clone();
-    let mut doc: serde_json::Value = config
-        .get("schedule")
-        .and_then(|s| serde_json::from_str(s).ok())
-        .filter(serde_json::Value::is_object)
-        .unwrap_or_else(|| serde_json::json!({}));
-    doc["open"] = serde_json::json!(schedule.open);
-    doc["holidays"] = serde_json::Value::Array(
+) -> BTreeMap<String, String> {
+    let mut doc = match config.get(SCHEDULE_KEY) {
+        None => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(doc)) => doc,
+            _ => return config.clone(),
+        },
+    };
+    doc.insert("open".into(), serde_json::json!(schedule.open));
+    doc.insert(
+        "holidays".into(),
         schedule
             .holidays
             .iter()
             .map(|h| serde_json::json!({"date": h.date, "name": h.name, "yearly": h.yearly}))
             .collect(),
     );
-    out.insert("schedule".into(), doc.to_string());
+    let mut out = config.clone();
+    out.insert(
+        SCHEDULE_KEY.into(),
+        serde_json::Value::Object(doc).to_string(),
+    );
     out
+}
+
+/// `config` of plugin version `plugin` in tenant `t`, with the schedule
+/// its `schedule-ref` names merged in ([`merge_schedule`]). Problems the
+/// plugin would only show at call time are logged now.
+fn with_schedule(
+    store: &Store,
+    t: &switchyard_store::Tenant,
+    plugin: &str,
+    config: BTreeMap<String, String>,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let Some(name) = config.get(SCHEDULE_REF_KEY) else {
+        return Ok(config);
+    };
+    let Some(sch) = store.get_schedule(&t.id, name)? else {
+        tracing::warn!(tenant = %t.id, %plugin, schedule = %name,
+            "schedule-ref names no schedule; the plugin keeps its own hours");
+        return Ok(config);
+    };
+    if let Some(tz) = &sch.time_zone
+        && *tz != t.time_zone
+    {
+        // business-hours reads the hours in the call's zone, the tenant's.
+        tracing::warn!(tenant = %t.id, %plugin, schedule = %name, schedule_zone = %tz,
+            tenant_zone = %t.time_zone,
+            "the schedule's time zone is not the tenant's; its hours are read in the tenant's zone");
+    }
+    let not_an_object = config.get(SCHEDULE_KEY).is_some_and(|text| {
+        !matches!(serde_json::from_str(text), Ok(serde_json::Value::Object(_)))
+    });
+    if not_an_object {
+        tracing::warn!(tenant = %t.id, %plugin, schedule = %name,
+            "the plugin's `schedule` setting is not a JSON object; the stored schedule was not merged");
+    }
+    Ok(merge_schedule(&config, &sch))
 }
 
 /// Build tenant `id` from the store.
@@ -132,14 +181,7 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
         let bytes = store.plugin_bytes(&v.sha256)?;
         let mut config = v.config.clone();
         config.remove(HTTP_ALLOWLIST_KEY);
-        if let Some(name) = config.get(SCHEDULE_REF_KEY).cloned() {
-            match store.get_schedule(id, &name)? {
-                Some(sch) => config = merge_schedule(&config, &sch),
-                None => {
-                    tracing::warn!(tenant = %id, plugin = %v.name, schedule = %name, "schedule-ref names no schedule")
-                }
-            }
-        }
+        let config = with_schedule(store, &t, &v.name, config)?;
         runtime
             .restore_version(&v.name, v.number, v.created_at_ms, &bytes, config)
             .map_err(|e| anyhow::anyhow!("plugin {} v{}: {e}", v.name, v.number))?;
@@ -234,18 +276,13 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
 mod tests {
     use std::collections::BTreeMap;
 
+    use serde_json::{Value, json};
     use switchyard_store::{Holiday, Schedule};
 
-    #[test]
-    fn a_stored_schedule_replaces_the_hours_and_keeps_the_routing() {
-        let config = BTreeMap::from([
-            ("schedule-ref".to_string(), "office".to_string()),
-            (
-                "schedule".to_string(),
-                r#"{"open": {"monday": ["00:00-01:00"]}, "open-go": {"flow": "ivr"}}"#.to_string(),
-            ),
-        ]);
-        let sch = Schedule {
+    use super::merge_schedule;
+
+    fn office() -> Schedule {
+        Schedule {
             tenant: "demo".into(),
             name: "office".into(),
             time_zone: None,
@@ -255,12 +292,76 @@ mod tests {
                 name: "Christmas".into(),
                 yearly: true,
             }],
-        };
-        let merged = super::merge_schedule(&config, &sch);
-        let doc: serde_json::Value = serde_json::from_str(&merged["schedule"]).unwrap();
-        assert_eq!(doc["open"], serde_json::json!({"friday": ["09:00-17:00"]}));
-        assert_eq!(doc["open-go"], serde_json::json!({"flow": "ivr"}));
-        assert_eq!(doc["holidays"][0]["date"], "2026-12-25");
+        }
+    }
+
+    fn config(schedule: Option<&str>) -> BTreeMap<String, String> {
+        let mut c = BTreeMap::from([
+            ("schedule-ref".to_string(), "office".to_string()),
+            ("other".to_string(), "kept".to_string()),
+        ]);
+        if let Some(s) = schedule {
+            c.insert("schedule".into(), s.into());
+        }
+        c
+    }
+
+    fn doc(c: &BTreeMap<String, String>) -> Value {
+        serde_json::from_str(&c["schedule"]).unwrap()
+    }
+
+    #[test]
+    fn a_stored_schedule_replaces_the_hours_and_keeps_the_routing() {
+        let plugin = r#"{"open": {"monday": ["00:00-01:00"]},
+            "holidays": [{"date": "2026-01-01", "yearly": true}],
+            "open-go": {"flow": "ivr"}, "closed-prompts": ["closed"],
+            "closed-go": {"voicemail": "operators"}}"#;
+        let merged = merge_schedule(&config(Some(plugin)), &office());
+        assert_eq!(
+            doc(&merged),
+            json!({
+                "open": {"friday": ["09:00-17:00"]},
+                "holidays": [{"date": "2026-12-25", "name": "Christmas", "yearly": true}],
+                "open-go": {"flow": "ivr"},
+                "closed-prompts": ["closed"],
+                "closed-go": {"voicemail": "operators"},
+            })
+        );
         assert_eq!(merged["schedule-ref"], "office");
+        assert_eq!(merged["other"], "kept");
+        assert_eq!(merged.len(), 3);
+    }
+
+    #[test]
+    fn the_stored_schedule_wins_even_when_it_is_empty() {
+        let mut closed = office();
+        closed.open.clear();
+        closed.holidays.clear();
+        let plugin = r#"{"open": {"monday": ["09:00-17:00"]}, "holidays": [{"date": "2026-01-01"}], "open-go": "hangup"}"#;
+        let merged = merge_schedule(&config(Some(plugin)), &closed);
+        assert_eq!(
+            doc(&merged),
+            json!({"open": {}, "holidays": [], "open-go": "hangup"})
+        );
+    }
+
+    #[test]
+    fn without_a_schedule_setting_the_stored_hours_make_one() {
+        let merged = merge_schedule(&config(None), &office());
+        assert_eq!(
+            doc(&merged),
+            json!({
+                "open": {"friday": ["09:00-17:00"]},
+                "holidays": [{"date": "2026-12-25", "name": "Christmas", "yearly": true}],
+            })
+        );
+    }
+
+    #[test]
+    fn a_schedule_setting_that_is_not_an_object_is_left_for_the_plugin_to_report() {
+        for bad in ["{not json", "[1, 2]", "\"09:00-17:00\""] {
+            let c = config(Some(bad));
+            assert_eq!(merge_schedule(&c, &office()), c, "{bad}");
+        }
     }
 }

@@ -21,15 +21,15 @@
 //!
 //! The repositories are traits owned by this crate ([`TenantRepo`],
 //! [`ExtensionRepo`], [`RegistrationRepo`], [`NumberRepo`], [`TrunkRepo`],
-//! [`RingGroupRepo`], [`QueueRepo`], [`CdrRepo`], [`PluginRepo`],
-//! [`ApiKeyRepo`], [`FileRepo`]) so that a distributed backend can be
-//! added later; [`Store`] implements them all on sled.
+//! [`RingGroupRepo`], [`QueueRepo`], [`ScheduleRepo`], [`CdrRepo`],
+//! [`PluginRepo`], [`ApiKeyRepo`], [`FileRepo`]) so that a distributed
+//! backend can be added later; [`Store`] implements them all on sled.
 //!
 //! # Durability: what is flushed when
 //!
 //! * **Configuration** (tenants, extensions, numbers, trunks, ring groups,
-//!   queues, plugin versions/activation/roles, API keys, files) and **call
-//!   records**: every write calls `db.flush()` (an fsync) before it
+//!   queues, schedules, plugin versions/activation/roles, API keys, files)
+//!   and **call records**: every write calls `db.flush()` (an fsync) before it
 //!   returns. Blobs are written to a temporary file, fsync'd, renamed into
 //!   place and the directory fsync'd, before their record is written. A
 //!   write that returned `Ok` survives a crash of the process right after.
