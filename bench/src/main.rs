@@ -4,15 +4,26 @@
 //! runtime: latency of one flow invocation (fresh store, instantiate from
 //! the `InstancePre`, `handle`, drop) as p50/p99/p99.9, throughput on 1 and
 //! 2 runtime threads, and resident memory per concurrently live instance.
+//!
+//! `cargo run --release -p switchyard-bench -- sip-server --extensions N
+//! --listen ADDR --data-dir DIR` runs the server with a generated tenant of
+//! N extensions with known passwords, for the registration load in
+//! `bench/run` (see `sip_server`); `sip-ping ADDR` waits until a server
+//! answers OPTIONS (start-up time).
 
 mod plugins;
+mod sip_ping;
+mod sip_server;
 
 fn main() {
-    let what = std::env::args().nth(1).unwrap_or_else(|| "plugins".into());
-    match what.as_str() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let what = args.first().map_or("plugins", String::as_str);
+    match what {
         "plugins" => plugins::run(),
+        "sip-server" => sip_server::run(&args[1..]),
+        "sip-ping" => sip_ping::run(&args[1..]),
         other => {
-            eprintln!("unknown benchmark {other:?}; available: plugins");
+            eprintln!("unknown benchmark {other:?}; available: plugins, sip-server, sip-ping");
             std::process::exit(2);
         }
     }
