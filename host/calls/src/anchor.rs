@@ -1,15 +1,17 @@
 //! Media anchoring for one call: the caller's offer answered with our
-//! address, our own offer to the callee, the relay between them, and
-//! re-negotiation on re-INVITE (hold and resume).
+//! address, our own offer to the callee, the media task that plays to,
+//! records and relays between them, and re-negotiation on re-INVITE (hold
+//! and resume).
 //!
 //! With anchoring every RTP packet goes through the host: NATed phones
-//! work (latching), PCMU and PCMA phones talk (transcoding), and the call
-//! engine hears the digits (for IVRs and recordings to come).
+//! work (latching), PCMU and PCMA phones talk (transcoding), the call
+//! engine hears the digits, and the host can answer a call itself to play
+//! prompts, gather digits and record.
 
 use std::net::SocketAddr;
 
 use switchyard_media::sdp::{self, Direction, Local, Negotiated, Refusal, Sdp};
-use switchyard_media::{Bridge, LegConfig, MediaEvent, Relay, RtpPorts};
+use switchyard_media::{LegConfig, MediaEvent, MediaHandle, RtpPorts};
 use tokio::sync::mpsc;
 
 use crate::Shared;
@@ -22,10 +24,9 @@ pub struct Anchor {
     /// The last offer each side made us, and what we chose from it.
     offers: [Option<(Sdp, Negotiated)>; 2],
     locals: [Local; 2],
-    ports: [Option<RtpPorts>; 2],
-    bridge: Option<Bridge>,
-    timeout: std::time::Duration,
-    events_tx: mpsc::UnboundedSender<MediaEvent>,
+    /// What each leg last negotiated (`None` until it answered).
+    negotiated: [Option<Negotiated>; 2],
+    pub media: MediaHandle,
     pub events: mpsc::UnboundedReceiver<MediaEvent>,
 }
 
@@ -73,13 +74,13 @@ impl Anchor {
         };
         let locals = [local(&a), local(&b)];
         let (events_tx, events) = mpsc::unbounded_channel();
+        let media = MediaHandle::start([a, b], Some(settings.rtp_timeout), events_tx);
+        media.configure(CALLER, leg_config(&chosen));
         Ok(Some(Anchor {
             offers: [Some((offer, chosen)), None],
             locals,
-            ports: [Some(a), Some(b)],
-            bridge: None,
-            timeout: settings.rtp_timeout,
-            events_tx,
+            negotiated: [Some(chosen), None],
+            media,
             events,
         }))
     }
@@ -99,31 +100,31 @@ impl Anchor {
     pub fn callee_answered(&mut self, body: &[u8]) -> Result<(), Refusal> {
         let b = sdp::negotiate(&sdp::parse(body)?)?;
         self.relay_with(CALLEE, b);
+        self.media.relay(true);
         Ok(())
     }
 
     fn relay_with(&mut self, leg: usize, n: Negotiated) {
-        match &self.bridge {
-            Some(bridge) => bridge.renegotiate(leg, leg_config(&n)),
-            None => {
-                let (Some(a), Some(b)) = (self.ports[CALLER].take(), self.ports[CALLEE].take())
-                else {
-                    return;
-                };
-                let a_cfg = self.offers[CALLER]
-                    .as_ref()
-                    .map(|(_, c)| leg_config(c))
-                    .expect("the caller offered");
-                let relay = Relay::new(std::time::Instant::now(), a_cfg, leg_config(&n));
-                self.bridge = Some(Bridge::start(
-                    a,
-                    b,
-                    relay,
-                    Some(self.timeout),
-                    self.events_tx.clone(),
-                ));
-            }
-        }
+        self.negotiated[leg] = Some(n);
+        self.media.configure(leg, leg_config(&n));
+    }
+
+    /// The direction `leg` last asked for (hold is sendonly or inactive).
+    pub fn direction(&self, leg: usize) -> Option<Direction> {
+        self.negotiated[leg].map(|n| n.direction)
+    }
+
+    /// A re-INVITE from `leg` while nobody else is connected (the caller
+    /// holds during the IVR): we answer it ourselves.
+    pub fn answer_locally(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let offer = sdp::parse(body)?;
+        let chosen = sdp::negotiate(&offer)?;
+        self.relay_with(leg, chosen);
+        let local = &mut self.locals[leg];
+        local.version += 1;
+        let answer = sdp::answer(&offer, &chosen, local);
+        self.offers[leg] = Some((offer, chosen));
+        Ok(answer)
     }
 
     /// A re-INVITE from `leg` offered `body`: remember it, and give our
@@ -149,17 +150,16 @@ impl Anchor {
         local.version += 1;
         Ok(sdp::answer(&offer, &chosen, local))
     }
-
-    /// Packets relayed from `leg` so far.
-    pub fn relayed(&self, leg: usize) -> u64 {
-        self.bridge.as_ref().map(|b| b.counts(leg).0).unwrap_or(0)
-    }
 }
 
-/// The next media event of an anchored call (never, without one).
+/// The next media event of an anchored call (never, without one, nor
+/// after its media task ended).
 pub async fn next_event(anchor: &mut Option<Anchor>) -> Option<MediaEvent> {
     match anchor {
-        Some(a) => a.events.recv().await,
+        Some(a) => match a.events.recv().await {
+            Some(e) => Some(e),
+            None => std::future::pending().await,
+        },
         None => std::future::pending().await,
     }
 }

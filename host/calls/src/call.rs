@@ -10,13 +10,16 @@
 //!     ├─ a B leg answers ─► ACK B, CANCEL the others, 200 to A ─► bridged
 //!     │                      until BYE from either side (re-INVITEs pass)
 //!     └─ busy / no answer / failed ─► flow.handle(dial-finished) ─► …
+//!   answer, play, gather, pause, record-audio, voicemail ─► the host
+//!     answers the caller itself (200 with our SDP) and plays, listens and
+//!     records on the caller's leg (`call/media.rs`); a later dial plays
+//!     ringback to the caller and connects the agent without a new 200
 //!   reject ─► 486 / 603 / 480      hangup ─► BYE or 480
 //!   goto-flow ─► the other flow's call-started
 //! end ─► flow.handle(hangup) ─► call record: store + reporter plugins
 //! ```
-//! Media actions (play, gather, record, voicemail, queues) come with the
-//! media issue: until then `play` finishes at once, `gather` times out,
-//! and the rest refuse the call with 480 after logging why.
+//! Queues, conferences and transfers by the flow are not built yet: those
+//! actions end the call with 480 after logging why.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +49,9 @@ use crate::live::LiveCallInfo;
 use crate::metrics::Metrics;
 use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
 use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms, tenant_of};
+use switchyard_media::sdp::Direction as SdpDirection;
+
+mod media;
 
 /// Most plugin decisions one call may take (a flow that loops forever
 /// between `goto-flow`s is cut off).
@@ -142,6 +148,11 @@ struct Call {
     tickets: Vec<GateTicket>,
     /// The call's anchored media, when the host anchors it.
     anchor: Option<Anchor>,
+    /// The caller's dialog, once the host answered the call itself.
+    a_dialog: Option<Dialog>,
+    /// The call recording being written, and its stored id once done.
+    recording_path: Option<std::path::PathBuf>,
+    recording: Option<String>,
 }
 
 fn random_token() -> String {
@@ -180,6 +191,9 @@ impl Call {
             provisional_sent: Vec::new(),
             tickets: Vec::new(),
             anchor: None,
+            a_dialog: None,
+            recording_path: None,
+            recording: None,
         }
     }
 
@@ -441,20 +455,47 @@ impl Call {
                             s.tags.push(tag);
                         }
                     }
-                    // Answering needs our own media (the media issue).
-                    Action::Answer => {}
-                    Action::Play(_) => {
-                        next = Some(Event::PlayFinished);
-                        break;
+                    Action::Answer => {
+                        self.answer_by_host();
                     }
-                    Action::Gather(_) => {
-                        next = Some(Event::GatherTimeout);
-                        break;
+                    Action::Play(prompts) => match self.play(&tenant, &prompts).await {
+                        Some(e) => {
+                            next = Some(e);
+                            break;
+                        }
+                        None => return,
+                    },
+                    Action::Gather(g) => match self.gather(&tenant, &g).await {
+                        Some(e) => {
+                            next = Some(e);
+                            break;
+                        }
+                        None => return,
+                    },
+                    Action::RecordAudio(r) => match self.record_audio(&tenant, &r).await {
+                        Some(e) => {
+                            next = Some(e);
+                            break;
+                        }
+                        None => return,
+                    },
+                    Action::Voicemail(v) => {
+                        return self
+                            .voicemail(&tenant, &v.mailbox, v.greeting.as_ref())
+                            .await;
+                    }
+                    Action::Pause(ms) if self.a_dialog.is_some() => {
+                        if !self.pause_answered(ms).await {
+                            return;
+                        }
                     }
                     Action::Pause(ms) => {
                         if self.wait(Duration::from_millis(u64::from(ms))).await == End::Yes {
                             return;
                         }
+                    }
+                    Action::Reject(_) | Action::Hangup if self.a_dialog.is_some() => {
+                        return self.bye_caller(HangupSide::System);
                     }
                     Action::Reject(reason) => {
                         let (code, d) = match reason {
@@ -485,7 +526,10 @@ impl Call {
                         None => return,
                     },
                     other => {
-                        tracing::warn!(tenant = %tenant.id, action = ?other, "action needs media or queues, not available yet: 480");
+                        tracing::warn!(tenant = %tenant.id, action = ?other, "action not available yet (queues, conferences, transfers): ending the call");
+                        if self.a_dialog.is_some() {
+                            return self.bye_caller(HangupSide::System);
+                        }
                         self.hangup_by = Some(HangupSide::System);
                         return self.answer_a(480, "");
                     }
@@ -494,14 +538,20 @@ impl Call {
             match next {
                 Some(e) => event = e,
                 None => {
-                    // The plugin has nothing more to do with an unanswered
-                    // call: end it as Twilio ends a finished TwiML document.
+                    // The plugin has nothing more to do with the call: end
+                    // it as Twilio ends a finished TwiML document.
+                    if self.a_dialog.is_some() {
+                        return self.bye_caller(HangupSide::System);
+                    }
                     self.hangup_by = Some(HangupSide::System);
                     return self.answer_a(480, "");
                 }
             }
         }
-        tracing::warn!(tenant = %tenant.id, "flow took too many decisions: 480");
+        tracing::warn!(tenant = %tenant.id, "flow took too many decisions: ending the call");
+        if self.a_dialog.is_some() {
+            return self.bye_caller(HangupSide::System);
+        }
         self.answer_a(480, "");
     }
 
@@ -663,10 +713,20 @@ impl Call {
                     return None;
                 }
                 RingResult::CallerGone => return None,
-                RingResult::NotAnswered(r) => last = r,
+                RingResult::NotAnswered(r) => {
+                    if self.a_dialog.is_some()
+                        && let Some(a) = self.anchor.as_ref()
+                    {
+                        a.media.stop(CALLER);
+                        a.media.relay(false);
+                    }
+                    last = r
+                }
             }
         }
-        self.sip_code = last.sip_code;
+        if self.a_dialog.is_none() {
+            self.sip_code = last.sip_code;
+        }
         self.disposition = match last.outcome {
             DialOutcome::Busy => Disposition::Busy,
             DialOutcome::NoAnswer => Disposition::NoAnswer,
@@ -781,6 +841,15 @@ impl Call {
         self.shared
             .live
             .update(self.a_invite.call_id(), "ringing", None);
+        // A caller the host answered hears ringback from us: no 180 can
+        // reach it any more.
+        if self.a_dialog.is_some()
+            && let Some(a) = self.anchor.as_ref()
+        {
+            let tone = media::ringback_for(&tenant.time_zone);
+            a.media
+                .play(CALLER, vec![switchyard_media::PlayItem::Tone(tone)], true);
+        }
         // Kept for legs that must be sent again with credentials.
         let fwd_tx = events_tx;
         let deadline = Instant::now() + ring;
@@ -811,10 +880,24 @@ impl Call {
                         self.caller_cancelled();
                         return RingResult::CallerGone;
                     }
+                    Some(CallMsg::Hangup) if self.a_dialog.is_some() => {
+                        self.cancel_legs(&mut legs, None, 487);
+                        self.bye_caller(HangupSide::System);
+                        return RingResult::CallerGone;
+                    }
                     Some(CallMsg::Hangup) => {
                         self.cancel_legs(&mut legs, None, 487);
                         self.system_hangup();
                         return RingResult::CallerGone;
+                    }
+                    Some(CallMsg::Request { key, request, .. })
+                        if self.a_dialog.is_some() && request.call_id() == self.a_invite.call_id() =>
+                    {
+                        if let Some(media::Heard::Gone) = self.caller_request(key, request) {
+                            self.cancel_legs(&mut legs, None, 487);
+                            self.disposition = Disposition::Cancelled;
+                            return RingResult::CallerGone;
+                        }
                     }
                     Some(other) => self.stray(other),
                 },
@@ -841,6 +924,27 @@ impl Call {
                             self.cancel_legs(&mut legs, Some(i), 487);
                             self.legs[rec].answer_time = Some(now_ms());
                             self.legs[rec].sip_code = resp.status();
+                            if let Some(a) = self.a_dialog.clone() {
+                                // The host answered the caller already:
+                                // connect the agent, no new 200.
+                                if let Some(anchor) = self.anchor.as_mut() {
+                                    if let Err(e) = anchor.callee_answered(&resp.body) {
+                                        tracing::warn!(error = %e, "callee's answer unusable: media may not flow");
+                                    }
+                                    anchor.media.stop(CALLER);
+                                }
+                                self.disposition = Disposition::Answered;
+                                self.agent = Some(answered_by.clone());
+                                self.shared.live.update(self.a_invite.call_id(), "answered", Some(&answered_by));
+                                self.start_call_recording(&tenant);
+                                return RingResult::Answered(Box::new(Bridge {
+                                    b,
+                                    b_peer,
+                                    a,
+                                    answered_by,
+                                    answered_at: Instant::now(),
+                                }));
+                            }
                             // 200 to the caller with the callee's SDP.
                             let mut ok = response(&self.a_invite, 200, "", Some(&self.a_tag));
                             ok.headers.push("Contact", self.contact(self.a_peer.transport));
@@ -870,6 +974,7 @@ impl Call {
                                 Some(&answered_by),
                             );
                             let a = Dialog::uas(&self.a_invite, &self.a_tag);
+                            self.start_call_recording(&tenant);
                             return RingResult::Answered(Box::new(Bridge {
                                 b,
                                 b_peer,
@@ -930,6 +1035,17 @@ impl Call {
     }
 
     fn relay_provisional(&mut self, resp: &Message) {
+        if self.a_dialog.is_some() {
+            // Answered by the host: early media from the callee replaces
+            // our ringback; nothing is signalled to the caller.
+            if !resp.body.is_empty()
+                && let Some(anchor) = self.anchor.as_mut()
+                && anchor.callee_answered(&resp.body).is_ok()
+            {
+                anchor.media.stop(CALLER);
+            }
+            return;
+        }
         let status = resp.status();
         if status == 100 || self.provisional_sent.contains(&status) && resp.body.is_empty() {
             return;
@@ -970,7 +1086,11 @@ impl Call {
                         tracing::debug!(call = %a_call, leg, %digit, "digit");
                         continue;
                     }
-                    None => continue,
+                    Some(switchyard_media::MediaEvent::RecordingFailed(e)) => {
+                        tracing::error!(call = %a_call, error = %e, "call recording failed");
+                        continue;
+                    }
+                    Some(_) | None => continue,
                 },
             };
             let Some(msg) = msg else {
@@ -1090,6 +1210,9 @@ impl Call {
                                     back.body = r.body.clone();
                                 }
                                 self.shared.stack.respond(&key, back);
+                                if r.status() < 300 {
+                                    self.hold_music(x_leg);
+                                }
                                 answered = true;
                                 break;
                             }
@@ -1114,6 +1237,9 @@ impl Call {
                 }
             }
         }
+        if let Some(tenant) = self.tenant.clone() {
+            self.finish_call_recording(&tenant).await;
+        }
         let talk = br.answered_at.elapsed().as_secs() as u32;
         let end = now_ms();
         for l in self.legs.iter_mut().filter(|l| l.end_time == 0) {
@@ -1121,6 +1247,34 @@ impl Call {
         }
         let _ = &br.answered_by;
         talk
+    }
+
+    /// After `leg` renegotiated: if it holds the other party (sendonly or
+    /// inactive), that party hears music on hold from us; when it takes
+    /// the call back, the music stops and the relay resumes.
+    fn hold_music(&mut self, leg: usize) {
+        let Some(direction) = self.anchor.as_ref().and_then(|a| a.direction(leg)) else {
+            return;
+        };
+        let held = 1 - leg;
+        let music = match (direction, self.tenant.clone()) {
+            (SdpDirection::SendOnly | SdpDirection::Inactive, Some(t)) => {
+                Some(self.music_on_hold(&t))
+            }
+            _ => None,
+        };
+        if let Some(a) = self.anchor.as_ref() {
+            match music {
+                Some(items) => {
+                    a.media.play(held, items, true);
+                    a.media.pause_recording(true);
+                }
+                None => {
+                    a.media.stop(held);
+                    a.media.pause_recording(false);
+                }
+            }
+        }
     }
 
     /// Tell the flow the call ended, then write the call record.
@@ -1172,7 +1326,7 @@ impl Call {
             queue: None,
             agent: self.agent.clone(),
             tags: snapshot.tags.clone(),
-            recording: None,
+            recording: self.recording.clone(),
             flow_plugin: flow_plugin.clone(),
             plugin_version,
             legs: self.legs.clone(),
@@ -1207,7 +1361,7 @@ impl Call {
             queue: None,
             agent: record.agent.clone(),
             tags: record.tags.clone(),
-            recording: None,
+            recording: record.recording.clone(),
             flow_plugin,
             plugin_version,
             legs: record

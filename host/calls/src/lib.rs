@@ -38,6 +38,7 @@ use switchyard_store::Store;
 use switchyard_transport::{Incoming, SipStack};
 use tokio::sync::mpsc;
 
+pub use switchyard_media::Channels as RecordingChannels;
 pub use tenant::{ExtensionAccount, Tenant, Tenants};
 
 /// Methods the PBX handles (the `Allow` header).
@@ -130,6 +131,10 @@ pub(crate) struct Shared {
     pub metrics: metrics::Metrics,
     /// RTP ports, when media is anchored.
     pub ports: Option<switchyard_media::PortPool>,
+    /// Decoded prompt files: (tenant, name) → ((created, size), samples).
+    /// A re-upload changes the stamp and is decoded again.
+    #[allow(clippy::type_complexity)]
+    pub prompts: Mutex<HashMap<(String, String), ((u64, u64), Arc<[i16]>)>>,
 }
 
 /// The PBX: SIP stack + tenants + store.
@@ -176,6 +181,7 @@ impl Pbx {
                 tenants: std::sync::RwLock::new(Arc::new(tenants)),
                 settings,
                 calls: Mutex::new(HashMap::new()),
+                prompts: Mutex::new(HashMap::new()),
                 live: live::Live::default(),
                 metrics: metrics::Metrics::default(),
                 ports,

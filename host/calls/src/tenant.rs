@@ -39,6 +39,8 @@ pub struct Tenant {
     pub gate: Arc<CallGate>,
     /// A suspended tenant's phones cannot register or call (403).
     pub suspended: bool,
+    /// Answered calls are recorded, in this layout.
+    pub recording: Option<switchyard_media::Channels>,
 }
 
 impl Tenant {

@@ -15,9 +15,9 @@ use sha2::{Digest, Sha256};
 use switchyard_plugins::PluginHost;
 use switchyard_sip::auth::StoredCredentials;
 use switchyard_store::{
-    Agent, Extension, ExtensionRepo, Features, Number, NumberRepo, PluginRepo, PluginVersionRecord,
-    Queue, QueueRepo, RingGroup, RingGroupRepo, Store, Tenant, TenantLimits, TenantRepo, Trunk,
-    TrunkRepo,
+    Agent, Extension, ExtensionRepo, Features, FileRecord, FileRepo, Number, NumberRepo,
+    PluginRepo, PluginVersionRecord, Queue, QueueRepo, RingGroup, RingGroupRepo, Store, Tenant,
+    TenantLimits, TenantRepo, Trunk, TrunkRepo,
 };
 
 /// `number:password` lines.
@@ -141,7 +141,8 @@ pub fn provision(
             plugin_cpu_ms: d["limits"]["plugin-cpu-ms"].as_u64().unwrap_or(50) as u32,
         },
         features: Features {
-            recording: true,
+            recording: d["recording"].as_bool().unwrap_or(true),
+            recording_mono: false,
             advanced_ivr: true,
             reporting: true,
             crm: true,
@@ -149,6 +150,34 @@ pub fn provision(
         suspended: false,
         created_at_ms: now_ms(),
     })?;
+    // The prompts the description names, from the demo's recordings.
+    for name in strings(&d["prompts"]) {
+        let bytes = switchyard_artifacts::DEMO_PROMPTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .with_context(|| format!("no built-in prompt named {name}"))?
+            .1;
+        let prompt = switchyard_rtp::wav::load_prompt(bytes)
+            .map_err(|e| anyhow::anyhow!("prompt {name}: {e}"))?
+            .duration()
+            .as_millis();
+        store.put_file(
+            &FileRecord {
+                tenant: id.clone(),
+                kind: "prompt".into(),
+                id: name.clone(),
+                name: format!("{name}.wav"),
+                content_type: "audio/wav".into(),
+                size: 0,
+                created_at_ms: now_ms(),
+                meta: BTreeMap::from([
+                    ("encoding".to_string(), "pcm16".to_string()),
+                    ("duration_ms".to_string(), prompt.to_string()),
+                ]),
+            },
+            bytes,
+        )?;
+    }
     for e in d["extensions"].as_array().into_iter().flatten() {
         let number = e["number"]
             .as_str()

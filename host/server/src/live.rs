@@ -269,6 +269,14 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
         max_calls_per_second: t.limits.max_calls_per_second,
         gate: Arc::default(),
         suspended: t.suspended,
+        recording: t
+            .features
+            .recording
+            .then_some(if t.features.recording_mono {
+                switchyard_calls::RecordingChannels::Mono
+            } else {
+                switchyard_calls::RecordingChannels::Stereo
+            }),
     })
 }
 

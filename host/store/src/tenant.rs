@@ -21,7 +21,13 @@ pub struct TenantLimits {
 /// Features enabled for a tenant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Features {
+    /// Answered calls are recorded (from the agent's answer, paused during
+    /// transfers).
     pub recording: bool,
+    /// Recordings mixed to one channel; stereo (caller left, agent right)
+    /// otherwise.
+    #[serde(default)]
+    pub recording_mono: bool,
     pub advanced_ivr: bool,
     pub reporting: bool,
     pub crm: bool,

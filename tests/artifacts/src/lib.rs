@@ -19,6 +19,27 @@ include!(concat!(env!("OUT_DIR"), "/components.rs"));
 /// which the server provisions with the components above.
 pub const DEMO_TENANT: &str = include_str!("../../../examples/tenant-demo/tenant.json");
 
+/// The demo tenant's spoken prompts (`examples/tenant-demo/prompts`,
+/// made by `scripts/make-prompts`), provisioned as its prompt files.
+pub const DEMO_PROMPTS: &[(&str, &[u8])] = &[
+    (
+        "main-menu",
+        include_bytes!("../../../examples/tenant-demo/prompts/main-menu.wav"),
+    ),
+    (
+        "support-menu",
+        include_bytes!("../../../examples/tenant-demo/prompts/support-menu.wav"),
+    ),
+    (
+        "broadband-menu",
+        include_bytes!("../../../examples/tenant-demo/prompts/broadband-menu.wav"),
+    ),
+    (
+        "invalid-option",
+        include_bytes!("../../../examples/tenant-demo/prompts/invalid-option.wav"),
+    ),
+];
+
 /// A plugin's settings in the demo tenant, as the runtime takes them:
 /// settings are strings, and a JSON object or array in `tenant.json` stands
 /// for its JSON text. Empty for a plugin the demo does not configure.

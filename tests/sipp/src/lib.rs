@@ -36,6 +36,7 @@
 
 pub mod digest;
 mod outcome;
+pub mod pcap;
 mod ports;
 mod runner;
 

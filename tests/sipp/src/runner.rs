@@ -136,6 +136,13 @@ impl Sipp {
         self
     }
 
+    /// `-key name value`: a keyword (`[name]`), for the places sipp reads
+    /// when it loads the scenario and where variables are not expanded,
+    /// such as `play_pcap_audio`'s file.
+    pub fn key(self, name: &str, value: &str) -> Sipp {
+        self.arg("-key").arg(name).arg(value)
+    }
+
     /// `-m`: stop after this many calls (default 1). A UAS run ends when it
     /// has handled them.
     pub fn calls(mut self, calls: u64) -> Sipp {

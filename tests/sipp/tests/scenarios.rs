@@ -39,11 +39,13 @@ const SCENARIOS: &[(&str, Role)] = &[
     ("register_bad_password", Role::Uac("REGISTER")),
     ("uac_call", Role::Uac("INVITE")),
     ("uac_call_hold", Role::Uac("INVITE")),
+    ("uac_call_pcap", Role::Uac("INVITE")),
     ("uac_call_wait_bye", Role::Uac("INVITE")),
     ("uac_cancel", Role::Uac("INVITE")),
     ("uac_expect_status", Role::Uac("INVITE")),
     ("uas_answer", Role::Uas),
     ("uas_answer_hold", Role::Uas),
+    ("uas_answer_pcap", Role::Uas),
     ("uas_answer_then_bye", Role::Uas),
     ("uas_busy", Role::Uas),
     ("uas_ring_no_answer", Role::Uas),
@@ -61,10 +63,19 @@ fn every_scenario_loads_in_sipp() {
         listed,
         "every scenario file must be listed here"
     );
+    // The one keyword a scenario needs at load time.
+    let pcap = std::env::temp_dir().join(format!("sy-pcap-load-{}.pcap", std::process::id()));
+    switchyard_sipp::pcap::RtpScript::new()
+        .silence(20)
+        .write_pcap(&pcap)
+        .unwrap();
     for (name, role) in SCENARIOS {
         match role {
             Role::Uas => {
-                let mut uas = Sipp::new(name).timeout(TIMEOUT).spawn();
+                let mut uas = Sipp::new(name)
+                    .key("pcap", pcap.to_str().unwrap())
+                    .timeout(TIMEOUT)
+                    .spawn();
                 assert!(
                     uas.is_running(),
                     "{name} did not start:\n{}",
@@ -78,6 +89,7 @@ fn every_scenario_loads_in_sipp() {
                     .unwrap();
                 let uac = Sipp::new(name)
                     .remote(peer.local_addr().unwrap())
+                    .key("pcap", pcap.to_str().unwrap())
                     .user("2000")
                     .timeout(TIMEOUT)
                     .spawn();
@@ -117,6 +129,28 @@ fn uac_call_to_uas_answer() {
     );
     assert!(caller.messages.contains("From: <sip:1001@acme.test>"));
     assert!(caller.messages.contains("BYE sip:127.0.0.1:"));
+}
+
+/// The caller's audio: the pcap written by `RtpScript` loads in sipp and
+/// plays.
+#[test]
+fn uac_call_pcap_plays_a_scripted_stream() {
+    let dir = std::env::temp_dir().join(format!("sy-pcap-pair-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("keys.pcap");
+    let mut rtp = switchyard_sipp::pcap::RtpScript::new();
+    rtp.tone(440.0, 200).digit('5', 100).silence(100);
+    rtp.write_pcap(&pcap).unwrap();
+    let (caller, callee) = pair(Sipp::new("uas_answer"), |peer| {
+        Sipp::new("uac_call_pcap")
+            .remote(peer)
+            .user("2000")
+            .set("pause_ms", "600")
+            .key("pcap", pcap.to_str().unwrap())
+    });
+    caller.assert_ok();
+    callee.assert_ok();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -72,7 +72,10 @@ impl From<LimitsBody> for TenantLimits {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeaturesBody {
+    /// Record answered calls, from the agent's answer.
     pub recording: bool,
+    /// One mixed channel instead of stereo (caller left, agent right).
+    pub recording_mono: bool,
     pub advanced_ivr: bool,
     pub reporting: bool,
     pub crm: bool,
@@ -82,6 +85,7 @@ impl From<FeaturesBody> for Features {
     fn from(f: FeaturesBody) -> Features {
         Features {
             recording: f.recording,
+            recording_mono: f.recording_mono,
             advanced_ivr: f.advanced_ivr,
             reporting: f.reporting,
             crm: f.crm,
@@ -118,6 +122,7 @@ impl From<Tenant> for TenantView {
             },
             features: FeaturesBody {
                 recording: t.features.recording,
+                recording_mono: t.features.recording_mono,
                 advanced_ivr: t.features.advanced_ivr,
                 reporting: t.features.reporting,
                 crm: t.features.crm,

@@ -7,7 +7,11 @@
 //! only the imports (world `guest-imports`), and each plugin crate generates
 //! the one world it exports through these macros. wit-bindgen resolves a
 //! relative `path` against the *plugin's* manifest directory, so the macro
-//! passes the absolute path of the WIT package, known here at compile time.
+//! passes an absolute path of the WIT package: the one found above the
+//! plugin being expanded (a plugin of this repository), else the one next
+//! to the SDK when the macro was compiled. Looking from the plugin first
+//! matters because a cached build of this macro may come from another
+//! checkout of the repository, whose path is baked into it.
 //!
 //! The export glue exists only on `wasm32`: natively (plugin crates are also
 //! workspace members, unit-tested on the host) a plugin is a plain library,
@@ -17,6 +21,19 @@ use proc_macro::TokenStream;
 
 /// The `switchyard:plugin` WIT package, next to the SDK.
 fn wit_dir() -> String {
+    let is_ours = |dir: &std::path::Path| {
+        std::fs::read_to_string(dir.join("switchyard.wit"))
+            .is_ok_and(|t| t.contains("package switchyard:plugin@"))
+    };
+    // The crate being expanded: the plugin.
+    if let Ok(plugin) = std::env::var("CARGO_MANIFEST_DIR") {
+        for dir in std::path::Path::new(&plugin).ancestors() {
+            let wit = dir.join("wit");
+            if is_ours(&wit) {
+                return wit.display().to_string();
+            }
+        }
+    }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../wit");
     std::fs::canonicalize(dir)
         .map(|p| p.display().to_string())

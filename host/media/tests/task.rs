@@ -1,10 +1,11 @@
-//! A relayed call on real UDP sockets: two phones, the bridge between
-//! them, packets counted at each far end.
+//! A call's media on real UDP sockets: two phones, the media task between
+//! them — relayed packets counted at each far end, a prompt played, a
+//! message recorded to a WAV file.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use switchyard_media::{Bridge, LegConfig, MediaEvent, PortPool, Relay};
+use switchyard_media::{LegConfig, LegCounts, MediaEvent, MediaHandle, PlayItem, PortPool};
 use switchyard_rtp::dtmf::TelephoneEvent;
 use switchyard_rtp::g711::Law;
 use switchyard_rtp::packet::{RtpHeader, RtpPacket};
@@ -55,14 +56,19 @@ async fn media_is_relayed_both_ways_transcoded_with_digits_reported() {
     let phone_a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let phone_b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let relay = Relay::new(
-        std::time::Instant::now(),
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let media = MediaHandle::start([a_ports, b_ports], Some(Duration::from_secs(2)), tx);
+    media.configure(
+        0,
         LegConfig {
             law: Law::Pcmu,
             event_pt: Some(101),
             remote: Some(phone_a.local_addr().unwrap()),
             sends: true,
         },
+    );
+    media.configure(
+        1,
         LegConfig {
             law: Law::Pcma,
             event_pt: Some(96),
@@ -70,8 +76,7 @@ async fn media_is_relayed_both_ways_transcoded_with_digits_reported() {
             sends: true,
         },
     );
-    let (tx, mut events) = mpsc::unbounded_channel();
-    let bridge = Bridge::start(a_ports, b_ports, relay, Some(Duration::from_secs(2)), tx);
+    media.relay(true);
 
     // A → B: 50 µ-law packets arrive as 50 A-law packets.
     for seq in 0..50u16 {
@@ -116,17 +121,115 @@ async fn media_is_relayed_both_ways_transcoded_with_digits_reported() {
         .unwrap();
     assert_eq!(ev, Some(MediaEvent::Digit { leg: 0, digit: '7' }));
     assert_eq!(
-        bridge.counts(0),
-        (55, 5),
+        media.counts().await[0],
+        LegCounts {
+            relayed: 55,
+            ignored: 5
+        },
         "A: 55 relayed, the stranger's 5 ignored"
     );
-    // Nobody speaks any more: the bridge says a leg is dead.
+    // Nobody speaks any more: the task says a leg is dead.
     let ev = tokio::time::timeout(Duration::from_secs(5), events.recv())
         .await
         .unwrap();
     assert!(matches!(ev, Some(MediaEvent::Timeout { .. })), "{ev:?}");
-    drop(bridge);
+    drop(media);
     let _: SocketAddr = a_addr;
+}
+
+/// A caller alone with the host: a prompt played as 20 ms packets, then
+/// a message recorded until the caller presses `#`.
+#[tokio::test]
+async fn a_prompt_is_played_and_a_message_recorded_to_a_wav_file() {
+    let pool = PortPool::new([127, 0, 0, 1].into(), 31400, 31500);
+    let ports = [
+        pool.allocate().await.unwrap(),
+        pool.allocate().await.unwrap(),
+    ];
+    let a_addr = ports[0].rtp_addr();
+    let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let media = MediaHandle::start(ports, None, tx);
+    media.configure(
+        0,
+        LegConfig {
+            law: Law::Pcmu,
+            event_pt: Some(101),
+            remote: Some(phone.local_addr().unwrap()),
+            sends: true,
+        },
+    );
+    // 200 ms of prompt: ten packets, paced by the clock, then `Played`.
+    let prompt: std::sync::Arc<[i16]> = vec![2000i16; 1600].into();
+    let started = std::time::Instant::now();
+    let id = media.play(0, vec![PlayItem::Samples(prompt)], false);
+    assert_eq!(receive(&phone, 10).await, vec![0u8; 10]);
+    assert!(
+        started.elapsed() >= Duration::from_millis(160),
+        "paced at 20 ms, not sent in a burst: {:?}",
+        started.elapsed()
+    );
+    let ev = tokio::time::timeout(Duration::from_secs(2), events.recv())
+        .await
+        .unwrap();
+    assert_eq!(ev, Some(MediaEvent::Played { leg: 0, id }));
+
+    let dir = std::env::temp_dir().join(format!("sy-media-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("message.wav");
+    media.start_message(
+        path.clone(),
+        Duration::from_secs(10),
+        Some('#'),
+        Duration::from_secs(5),
+    );
+    // 0.5 s of a 700 Hz tone, then `#`.
+    for seq in 0..25u16 {
+        let samples: Vec<i16> = (0..160)
+            .map(|n| {
+                let t = f64::from(u32::from(seq) * 160 + n) / 8000.0;
+                (6000.0 * (2.0 * std::f64::consts::PI * 700.0 * t).sin()) as i16
+            })
+            .collect();
+        let mut payload = Vec::new();
+        Law::Pcmu.encode(&samples, &mut payload);
+        phone.send_to(&rtp(0, seq, &payload), a_addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ev = TelephoneEvent {
+        event: 11,
+        end: false,
+        volume: 10,
+        duration: 160,
+    };
+    phone
+        .send_to(&rtp_at(101, 30, 99_999, &ev.to_bytes()), a_addr)
+        .await
+        .unwrap();
+    let mut recorded = None;
+    while recorded.is_none() {
+        match tokio::time::timeout(Duration::from_secs(3), events.recv())
+            .await
+            .unwrap()
+        {
+            Some(MediaEvent::MessageRecorded { duration, end }) => recorded = Some((duration, end)),
+            Some(MediaEvent::Digit { digit, .. }) => assert_eq!(digit, '#'),
+            other => panic!("{other:?}"),
+        }
+    }
+    let (duration, end) = recorded.unwrap();
+    assert_eq!(end, switchyard_media::MessageEnd::Key('#'));
+    assert!(
+        duration >= Duration::from_millis(400) && duration <= Duration::from_millis(900),
+        "{duration:?}"
+    );
+    let prompt = switchyard_rtp::wav::load_prompt(&std::fs::read(&path).unwrap()).unwrap();
+    let amplitude = switchyard_rtp::tones::tone_amplitude(&prompt.samples, 700.0);
+    assert!(
+        amplitude > 3000.0,
+        "the caller's tone is in the file: {amplitude}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]
