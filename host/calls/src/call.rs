@@ -919,6 +919,13 @@ impl Call {
                         ClientEvent::Response(resp) if resp.status() < 300 => {
                             leg.done = true;
                             let b = Dialog::uac(&leg.invite, &resp);
+                            // Media first: the callee talks as soon as it
+                            // has our ACK.
+                            if let Some(anchor) = self.anchor.as_mut()
+                                && let Err(e) = anchor.callee_answered(&resp.body)
+                            {
+                                tracing::warn!(error = %e, "callee's answer unusable: media may not flow");
+                            }
                             self.shared.stack.send_ack(b.ack(b.local_cseq), leg.peer);
                             let (b_peer, answered_by, rec) = (leg.peer, leg.target.clone(), leg.leg);
                             self.cancel_legs(&mut legs, Some(i), 487);
@@ -927,10 +934,7 @@ impl Call {
                             if let Some(a) = self.a_dialog.clone() {
                                 // The host answered the caller already:
                                 // connect the agent, no new 200.
-                                if let Some(anchor) = self.anchor.as_mut() {
-                                    if let Err(e) = anchor.callee_answered(&resp.body) {
-                                        tracing::warn!(error = %e, "callee's answer unusable: media may not flow");
-                                    }
+                                if let Some(anchor) = self.anchor.as_ref() {
                                     anchor.media.stop(CALLER);
                                 }
                                 self.disposition = Disposition::Answered;
@@ -949,10 +953,7 @@ impl Call {
                             let mut ok = response(&self.a_invite, 200, "", Some(&self.a_tag));
                             ok.headers.push("Contact", self.contact(self.a_peer.transport));
                             ok.headers.push("Allow", ALLOW);
-                            if let Some(anchor) = self.anchor.as_mut() {
-                                if let Err(e) = anchor.callee_answered(&resp.body) {
-                                    tracing::warn!(error = %e, "callee's answer unusable: media may not flow");
-                                }
+                            if let Some(anchor) = self.anchor.as_ref() {
                                 ok.headers.push("Content-Type", "application/sdp");
                                 ok.body = anchor.caller_answer();
                             } else if !resp.body.is_empty() {
@@ -1209,10 +1210,12 @@ impl Call {
                                     );
                                     back.body = r.body.clone();
                                 }
-                                self.shared.stack.respond(&key, back);
+                                // Music before the answer goes out: the
+                                // resumed phone talks at once.
                                 if r.status() < 300 {
                                     self.hold_music(x_leg);
                                 }
+                                self.shared.stack.respond(&key, back);
                                 answered = true;
                                 break;
                             }

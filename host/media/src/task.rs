@@ -87,6 +87,68 @@ fn finish(r: Option<Recorder>) -> Option<Duration> {
     r.and_then(|r| r.finish().ok())
 }
 
+/// Carry out one command of the call engine.
+fn command(
+    session: &mut MediaSession,
+    cmd: Command,
+    call_rec: &mut Option<Recorder>,
+    message: &mut Option<Recorder>,
+    events: &mpsc::UnboundedSender<MediaEvent>,
+) {
+    match cmd {
+        Command::Configure(leg, cfg) => session.configure(Instant::now(), leg, cfg),
+        Command::Relay(on) => session.set_relay(on),
+        Command::Play {
+            leg,
+            items,
+            looping,
+            id,
+        } => session.play(leg, items, looping, id),
+        Command::Stop(leg) => {
+            session.stop(leg);
+        }
+        Command::StartRecording(path, channels) => match recorder(&path, channels) {
+            Ok(r) => {
+                *call_rec = Some(r);
+                session.start_recording();
+            }
+            Err(e) => {
+                let _ = events.send(MediaEvent::RecordingFailed(e));
+            }
+        },
+        Command::PauseRecording(p) => session.pause_recording(p),
+        Command::StopRecording(reply) => {
+            session.stop_recording();
+            let _ = reply.send(finish(call_rec.take()));
+        }
+        Command::StartMessage {
+            path,
+            max,
+            finish_key,
+            silence,
+        } => match recorder(&path, Channels::Mono) {
+            Ok(r) => {
+                *message = Some(r);
+                session.start_message(max, finish_key, silence);
+            }
+            Err(e) => {
+                let _ = events.send(MediaEvent::RecordingFailed(e));
+            }
+        },
+        Command::StopMessage(reply) => {
+            session.stop_message();
+            let _ = reply.send(finish(message.take()));
+        }
+        Command::Counts(reply) => {
+            let c = |leg| {
+                let (relayed, ignored) = session.counts(leg);
+                LegCounts { relayed, ignored }
+            };
+            let _ = reply.send([c(0), c(1)]);
+        }
+    }
+}
+
 impl MediaHandle {
     /// Start the media of a call on `ports` (caller's leg, agent's leg).
     /// `rtp_timeout` of `None` never times out.
@@ -117,6 +179,15 @@ impl MediaHandle {
                 }
                 let [buf_a, buf_b] = &mut bufs;
                 tokio::select! {
+                    // Commands first: they follow signalling that happened
+                    // before the packets now waiting (an answer, a resume),
+                    // so a packet must never overtake the command that
+                    // makes it relayable.
+                    biased;
+                    cmd = rx.recv() => {
+                        let Some(cmd) = cmd else { return };
+                        command(&mut session, cmd, &mut call_rec, &mut message, &events);
+                    }
                     r = socks[0].rtp.recv_from(buf_a) => {
                         // ICMP errors surface here on Linux: keep going.
                         let Ok((n, from)) = r else { continue };
@@ -178,53 +249,6 @@ impl MediaHandle {
                         {
                             let _ = events.send(MediaEvent::Timeout { leg });
                             return;
-                        }
-                    }
-                    cmd = rx.recv() => {
-                        let Some(cmd) = cmd else { return };
-                        match cmd {
-                            Command::Configure(leg, cfg) => session.configure(Instant::now(), leg, cfg),
-                            Command::Relay(on) => session.set_relay(on),
-                            Command::Play { leg, items, looping, id } => session.play(leg, items, looping, id),
-                            Command::Stop(leg) => {
-                                session.stop(leg);
-                            }
-                            Command::StartRecording(path, channels) => match recorder(&path, channels) {
-                                Ok(r) => {
-                                    call_rec = Some(r);
-                                    session.start_recording();
-                                }
-                                Err(e) => {
-                                    let _ = events.send(MediaEvent::RecordingFailed(e));
-                                }
-                            },
-                            Command::PauseRecording(p) => session.pause_recording(p),
-                            Command::StopRecording(reply) => {
-                                session.stop_recording();
-                                let _ = reply.send(finish(call_rec.take()));
-                            }
-                            Command::StartMessage { path, max, finish_key, silence } => {
-                                match recorder(&path, Channels::Mono) {
-                                    Ok(r) => {
-                                        message = Some(r);
-                                        session.start_message(max, finish_key, silence);
-                                    }
-                                    Err(e) => {
-                                        let _ = events.send(MediaEvent::RecordingFailed(e));
-                                    }
-                                }
-                            }
-                            Command::StopMessage(reply) => {
-                                session.stop_message();
-                                let _ = reply.send(finish(message.take()));
-                            }
-                            Command::Counts(reply) => {
-                                let c = |leg| {
-                                    let (relayed, ignored) = session.counts(leg);
-                                    LegCounts { relayed, ignored }
-                                };
-                                let _ = reply.send([c(0), c(1)]);
-                            }
                         }
                     }
                 }

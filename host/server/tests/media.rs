@@ -17,6 +17,30 @@ use switchyard_sipp::Sipp;
 use switchyard_sipp::pcap::RtpScript;
 use switchyard_store::FileRepo;
 
+/// The demo tenant with a carrier on loopback (calls from 127.0.0.1 are
+/// trusted by address, as carriers are) and its DID +15550199 routed by
+/// the router to extension 1002.
+fn carrier_tenant() -> serde_json::Value {
+    let mut t: serde_json::Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    t["trunks"] = serde_json::json!([{
+        "name": "carrier",
+        "host": "127.0.0.1:9",
+        "username": "trunkuser",
+        "password": "trunkpass",
+        "register": false,
+        "inbound-addresses": ["127.0.0.1"],
+    }]);
+    t["numbers"]["+15550199"] = "extensions".into();
+    t["plugins"]["router"]["config"]["routes"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .insert(
+            0,
+            serde_json::json!({"match": "+15550199", "go": {"extension": "1002"}}),
+        );
+    t
+}
+
 /// A stereo recording's channels.
 fn channels(path: &std::path::Path) -> (u16, Vec<i16>, Vec<i16>) {
     let mut r = hound::WavReader::open(path).expect("a WAV file");
@@ -125,37 +149,77 @@ async fn keys_drive_the_ivr_through_three_levels_to_the_ring_group_and_the_call_
     );
 }
 
-/// A carrier's caller, played here over raw UDP.
-struct Caller {
+/// A phone played here over raw UDP: a carrier's caller, or an
+/// extension that registers and answers; every RTP packet it gets is kept.
+struct Phone {
     sip: UdpSocket,
     rtp: UdpSocket,
     pbx: SocketAddr,
     call_id: String,
-    /// (To with the PBX's tag, the PBX's Contact URI) once answered.
-    dialog: Option<(String, String)>,
+    /// Our From (as caller) or To (as callee), with our tag.
+    local: String,
+    /// The other side's, with its tag once known.
+    remote: String,
+    /// Where in-dialog requests go (the PBX's Contact).
+    target: String,
+    cseq: u32,
     /// Where the PBX wants our RTP (its SDP).
     media: Option<SocketAddr>,
     seq: u16,
     ts: u32,
+    ssrc: u32,
 }
 
-impl Caller {
-    fn new(pbx: SocketAddr) -> Caller {
+fn sdp(rtp_port: u16, direction: &str) -> String {
+    format!(
+        "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na={direction}\r\n"
+    )
+}
+
+fn media_port(m: &Message) -> SocketAddr {
+    let body = String::from_utf8_lossy(&m.body).to_string();
+    let port: u16 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|l| l.split(' ').next())
+        .expect("an audio line")
+        .parse()
+        .unwrap();
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn uri_of(name_addr: &str) -> String {
+    name_addr
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+impl Phone {
+    fn new(pbx: SocketAddr, ssrc: u32) -> Phone {
         let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
         let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
         sip.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         // Short, so that `listen` ends on time when nothing comes.
         rtp.set_read_timeout(Some(Duration::from_millis(20)))
             .unwrap();
-        Caller {
+        Phone {
             sip,
             rtp,
             pbx,
-            call_id: format!("vm-{}@carrier.test", std::process::id()),
-            dialog: None,
+            call_id: format!("raw-{ssrc:x}-{}@phone.test", std::process::id()),
+            local: String::new(),
+            remote: String::new(),
+            target: String::new(),
+            cseq: 1,
             media: None,
             seq: 1,
             ts: 0,
+            ssrc,
         }
     }
 
@@ -169,82 +233,207 @@ impl Caller {
         self.sip.send_to(text.as_bytes(), self.pbx).unwrap();
     }
 
-    fn header(&self, method: &str, cseq: u32, to: &str) -> String {
+    fn reply(&self, req: &Message, status: u16, body: Option<String>) {
+        let mut r = switchyard_sip::message::build::response(req, status, "", Some("phonetag"));
+        if let Some(b) = body {
+            let me = self.sip.local_addr().unwrap();
+            r.headers.push("Contact", format!("<sip:phone@{me}>"));
+            r.headers.push("Content-Type", "application/sdp");
+            r.body = b.into_bytes();
+        }
+        self.sip.send_to(&r.to_bytes(), self.pbx).unwrap();
+    }
+
+    fn headers(&self, method: &str, cseq: u32, from: &str, to: &str) -> String {
         let me = self.sip.local_addr().unwrap();
         format!(
-            "Via: SIP/2.0/UDP {me};branch=z9hG4bK{method}{cseq}{}\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:+15551230000@carrier.test>;tag=carrier1\r\n\
-             To: {to}\r\n\
-             Call-ID: {}\r\n\
-             CSeq: {cseq} {method}\r\n\
-             Contact: <sip:carrier@{me}>\r\n",
-            std::process::id(),
-            self.call_id
+            "Via: SIP/2.0/UDP {me};branch=z9hG4bK{method}{cseq}x{}\r\n\
+             Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {}\r\n\
+             CSeq: {cseq} {method}\r\nContact: <sip:phone@{me}>\r\n",
+            self.ssrc, self.call_id
         )
     }
 
-    /// INVITE the IVR's DID and wait for the host to answer.
+    /// The same phone's sockets, to talk from another thread while this
+    /// one listens.
+    fn talker(&self) -> Phone {
+        Phone {
+            sip: self.sip.try_clone().unwrap(),
+            rtp: self.rtp.try_clone().unwrap(),
+            pbx: self.pbx,
+            call_id: self.call_id.clone(),
+            local: self.local.clone(),
+            remote: self.remote.clone(),
+            target: self.target.clone(),
+            cseq: self.cseq,
+            media: self.media,
+            seq: self.seq,
+            ts: self.ts,
+            ssrc: self.ssrc,
+        }
+    }
+
+    /// Register as `ext` with its password, answering the 401.
+    fn register(&mut self, ext: &str, password: &str) {
+        let uri = "sip:demo.localhost";
+        let aor = format!("<sip:{ext}@demo.localhost>");
+        let from = format!("{aor};tag=reg{}", self.ssrc);
+        let mut auth = String::new();
+        for cseq in 1..=2 {
+            self.send_sip(format!(
+                "REGISTER {uri} SIP/2.0\r\n{}Expires: 300\r\n{auth}Content-Length: 0\r\n\r\n",
+                self.headers("REGISTER", cseq, &from, &aor)
+            ));
+            let m = self.recv_sip();
+            match m.status() {
+                200 => return,
+                401 => {
+                    let challenge = m.headers.get("WWW-Authenticate").unwrap();
+                    let answer = switchyard_sip::auth::answer_challenge(
+                        challenge, "REGISTER", uri, ext, password,
+                    )
+                    .unwrap();
+                    auth = format!("Authorization: {answer}\r\n");
+                }
+                other => panic!("REGISTER got {other}"),
+            }
+        }
+        panic!("not registered");
+    }
+
+    /// INVITE `did` and wait for the answer.
     fn call(&mut self, did: &str) {
-        let rtp_port = self.rtp.local_addr().unwrap().port();
-        let sdp = format!(
-            "v=0\r\no=carrier 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-             m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
-             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
-        );
+        self.local = format!("<sip:+15551230000@carrier.test>;tag=caller{}", self.ssrc);
         let to = format!("<sip:{did}@demo.localhost>");
+        let body = sdp(self.rtp.local_addr().unwrap().port(), "sendrecv");
         self.send_sip(format!(
-            "INVITE sip:{did}@demo.localhost SIP/2.0\r\n{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-            self.header("INVITE", 1, &to),
-            sdp.len()
+            "INVITE sip:{did}@demo.localhost SIP/2.0\r\n{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            self.headers("INVITE", 1, &self.local, &to),
+            body.len()
         ));
         loop {
             let m = self.recv_sip();
             match m.status() {
                 100..=199 => continue,
                 200 => {
-                    let to = m.headers.get("To").unwrap().to_string();
-                    let contact = m.headers.get("Contact").unwrap();
-                    let uri = contact
-                        .trim_start_matches('<')
-                        .split('>')
-                        .next()
-                        .unwrap()
-                        .to_string();
-                    let body = String::from_utf8_lossy(&m.body).to_string();
-                    let port: u16 = body
-                        .lines()
-                        .find_map(|l| l.strip_prefix("m=audio "))
-                        .and_then(|l| l.split(' ').next())
-                        .unwrap()
-                        .parse()
-                        .unwrap();
-                    self.media = Some(SocketAddr::from(([127, 0, 0, 1], port)));
+                    self.remote = m.headers.get("To").unwrap().to_string();
+                    self.target = uri_of(m.headers.get("Contact").unwrap());
+                    self.media = Some(media_port(&m));
                     self.send_sip(format!(
-                        "ACK {uri} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
-                        self.header("ACK", 1, &to)
+                        "ACK {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+                        self.target,
+                        self.headers("ACK", 1, &self.local, &self.remote)
                     ));
-                    self.dialog = Some((to, uri));
+                    self.cseq = 2;
                     return;
                 }
-                other => panic!("the IVR did not answer: {other}"),
+                other => panic!("the call was not answered: {other}"),
             }
         }
     }
 
-    /// Receive RTP for `d`: the µ-law payloads, in order.
-    fn listen(&self, d: Duration) -> Vec<u8> {
-        let mut audio = Vec::new();
+    /// Wait for an INVITE from the PBX and answer it (a new call or a
+    /// re-INVITE), then wait for its ACK. Returns the offer's direction.
+    fn answer_invite(&mut self, direction_back: impl Fn(&str) -> &'static str) -> String {
+        loop {
+            let m = self.recv_sip();
+            if m.method() != "INVITE" {
+                if m.method() == "ACK" {
+                    continue;
+                }
+                panic!("expected an INVITE, got {} {}", m.method(), m.status());
+            }
+            let offer = String::from_utf8_lossy(&m.body).to_string();
+            let direction = ["sendonly", "recvonly", "inactive", "sendrecv"]
+                .into_iter()
+                .find(|d| offer.contains(&format!("a={d}")))
+                .unwrap_or("sendrecv")
+                .to_string();
+            if self.local.is_empty() {
+                self.local = format!("{};tag=phonetag", m.headers.get("To").unwrap());
+                self.remote = m.headers.get("From").unwrap().to_string();
+                self.call_id = m.call_id().to_string();
+            }
+            self.target = uri_of(m.headers.get("Contact").unwrap());
+            self.media = Some(media_port(&m));
+            let body = sdp(
+                self.rtp.local_addr().unwrap().port(),
+                direction_back(&direction),
+            );
+            self.reply(&m, 200, Some(body));
+            // Talk only once the PBX has taken the answer (its ACK), as
+            // phones do.
+            while self.recv_sip().method() != "ACK" {}
+            return direction;
+        }
+    }
+
+    /// Send a re-INVITE with `direction`; wait for the 200 and ACK it.
+    fn reinvite(&mut self, direction: &str) {
+        let body = sdp(self.rtp.local_addr().unwrap().port(), direction);
+        let cseq = self.cseq;
+        self.cseq += 1;
+        self.send_sip(format!(
+            "INVITE {} SIP/2.0\r\n{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            self.target,
+            self.headers("INVITE", cseq, &self.local, &self.remote),
+            body.len()
+        ));
+        loop {
+            let m = self.recv_sip();
+            match m.status() {
+                0 if m.method() == "ACK" => continue,
+                100..=199 => continue,
+                200 => {
+                    self.send_sip(format!(
+                        "ACK {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+                        self.target,
+                        self.headers("ACK", cseq, &self.local, &self.remote)
+                    ));
+                    return;
+                }
+                other => panic!("re-INVITE got {other}"),
+            }
+        }
+    }
+
+    fn bye(&mut self) {
+        let cseq = self.cseq;
+        self.cseq += 1;
+        self.send_sip(format!(
+            "BYE {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+            self.target,
+            self.headers("BYE", cseq, &self.local, &self.remote)
+        ));
+        loop {
+            let m = self.recv_sip();
+            if m.status() == 200 {
+                return;
+            }
+        }
+    }
+
+    /// Receive RTP for `d`: (SSRC, µ-law payload) of each packet.
+    fn listen_packets(&self, d: Duration) -> Vec<(u32, Vec<u8>)> {
+        let mut got = Vec::new();
         let until = Instant::now() + d;
         let mut buf = [0u8; 2048];
         while Instant::now() < until {
             if let Ok(n) = self.rtp.recv(&mut buf) {
                 let pkt = switchyard_rtp::packet::RtpPacket::parse(&buf[..n]).unwrap();
                 assert_eq!(pkt.header.payload_type, 0, "PCMU, as offered");
-                audio.extend_from_slice(pkt.payload);
+                got.push((pkt.header.ssrc, pkt.payload.to_vec()));
             }
         }
-        audio
+        got
+    }
+
+    /// Receive RTP for `d`: the µ-law payloads, in order.
+    fn listen(&self, d: Duration) -> Vec<u8> {
+        self.listen_packets(d)
+            .into_iter()
+            .flat_map(|(_, p)| p)
+            .collect()
     }
 
     fn send_rtp(&mut self, pt: u8, ts: u32, payload: &[u8]) {
@@ -253,7 +442,7 @@ impl Caller {
             payload_type: pt,
             sequence: self.seq,
             timestamp: ts,
-            ssrc: 0xCA11,
+            ssrc: self.ssrc,
             csrcs: vec![],
             extension: None,
         }
@@ -297,8 +486,7 @@ impl Caller {
         loop {
             let m = self.recv_sip();
             if m.method() == "BYE" {
-                let ok = switchyard_sip::message::build::response(&m, 200, "OK", None);
-                self.sip.send_to(&ok.to_bytes(), self.pbx).unwrap();
+                self.reply(&m, 200, None);
                 return;
             }
         }
@@ -320,20 +508,10 @@ fn on_the_wire(wav: &[u8]) -> Vec<u8> {
 /// The message is listed and downloaded through the HTTP API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_hears_the_menu_presses_0_and_leaves_a_voicemail_fetched_over_http() {
-    let mut tenant: serde_json::Value =
-        serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
-    tenant["trunks"] = serde_json::json!([{
-        "name": "carrier",
-        "host": "127.0.0.1:9",
-        "username": "trunkuser",
-        "password": "trunkpass",
-        "register": false,
-        "inbound-addresses": ["127.0.0.1"],
-    }]);
-    let pbx = pbx_with(Some(tenant), None).await;
+    let pbx = pbx_with(Some(carrier_tenant()), None).await;
     let sip = pbx.running.sip_udp;
     let heard = blocking(move || {
-        let mut c = Caller::new(sip);
+        let mut c = Phone::new(sip, 0xCA11);
         c.call("+15550100");
         // The first second of the main menu, as the PBX sends it.
         let menu = c.listen(Duration::from_millis(1000));
@@ -421,4 +599,107 @@ async fn a_caller_hears_the_menu_presses_0_and_leaves_a_voicemail_fetched_over_h
     let cdr = pbx.cdrs(1).await.remove(0);
     assert_eq!(cdr.disposition, "voicemail");
     assert_eq!(cdr.direction, "inbound");
+}
+
+/// An answered call between two phones: every packet each side sends is
+/// counted at the other; the agent puts the caller on hold and the caller
+/// hears music from the host instead of silence; after the resume the
+/// agent's own packets come through again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_is_relayed_both_ways_and_a_held_caller_hears_music() {
+    let pbx = pbx_with(Some(carrier_tenant()), None).await;
+    let sip = pbx.running.sip_udp;
+    let password = pbx
+        .running
+        .demo_credentials
+        .iter()
+        .find(|(n, _)| n == "1002")
+        .unwrap()
+        .1
+        .clone();
+    let (agent_ready_tx, agent_ready) = std::sync::mpsc::channel();
+    let (caller_done_tx, caller_done) = std::sync::mpsc::channel::<()>();
+    let agent = std::thread::spawn(move || {
+        let mut a = Phone::new(sip, 0xA6E7);
+        a.register("1002", &password);
+        agent_ready_tx.send(()).unwrap();
+        a.answer_invite(|_| "sendrecv");
+        // Both talk for a second.
+        let mut t = a.talker();
+        let talk = std::thread::spawn(move || t.tone(1200.0, 1000));
+        let heard = a.listen_packets(Duration::from_millis(1500));
+        talk.join().unwrap();
+        // Hold, wait, take the caller back, talk again.
+        a.reinvite("sendonly");
+        std::thread::sleep(Duration::from_millis(1500));
+        a.reinvite("sendrecv");
+        a.ssrc = 0xB0B;
+        a.tone(1200.0, 400);
+        caller_done.recv().unwrap();
+        a.answer_bye();
+        heard
+    });
+    agent_ready.recv().unwrap();
+    let caller = std::thread::spawn(move || {
+        let mut c = Phone::new(sip, 0xCA11);
+        c.call("+15550199");
+        let mut t = c.talker();
+        let talk = std::thread::spawn(move || t.tone(440.0, 1000));
+        let heard = c.listen_packets(Duration::from_millis(1500));
+        talk.join().unwrap();
+        // The hold: the PBX asks us to receive only; we answer recvonly.
+        let offered = c.answer_invite(|d| {
+            if d == "sendonly" {
+                "recvonly"
+            } else {
+                "sendrecv"
+            }
+        });
+        let on_hold = c.listen_packets(Duration::from_millis(1000));
+        let resumed_offer = c.answer_invite(|_| "sendrecv");
+        let after = c.listen_packets(Duration::from_millis(600));
+        c.bye();
+        caller_done_tx.send(()).unwrap();
+        (heard, offered, on_hold, resumed_offer, after)
+    });
+    let agent_heard = blocking(move || agent.join().unwrap()).await;
+    let (caller_heard, offered, on_hold, resumed_offer, after) =
+        blocking(move || caller.join().unwrap()).await;
+
+    let from = |v: &[(u32, Vec<u8>)], ssrc: u32| v.iter().filter(|(s, _)| *s == ssrc).count();
+    assert_eq!(
+        from(&caller_heard, 0xA6E7),
+        50,
+        "every packet of the agent reached the caller"
+    );
+    assert_eq!(
+        from(&agent_heard, 0xCA11),
+        50,
+        "every packet of the caller reached the agent"
+    );
+    assert_eq!(offered, "sendonly", "the hold is passed on");
+    assert_eq!(resumed_offer, "sendrecv");
+    assert!(
+        on_hold.len() >= 40,
+        "music while held: {} packets in 1 s",
+        on_hold.len()
+    );
+    let music: Vec<i16> = on_hold
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|&b| Law::Pcmu.decode_sample(b)))
+        .collect();
+    let c4 = tone_amplitude(&music, 261.63);
+    assert!(c4 > 300.0, "the built-in music's first chord: {c4:.0}");
+    assert!(
+        on_hold.iter().all(|(s, _)| *s != 0xA6E7),
+        "nothing of the agent while on hold"
+    );
+    assert_eq!(
+        from(&after, 0xB0B),
+        20,
+        "after the resume the agent is heard again"
+    );
+    let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.disposition, "answered");
+    assert_eq!(cdr.hangup_by.as_deref(), Some("caller"));
 }
