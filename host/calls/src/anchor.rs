@@ -109,6 +109,17 @@ impl Anchor {
         self.media.configure(leg, leg_config(&n));
     }
 
+    /// The callee's leg ended (a transfer): it is silent from now on and
+    /// nothing is relayed until the next callee answers.
+    pub fn callee_gone(&mut self) {
+        if let Some(n) = self.negotiated[CALLEE] {
+            let mut cfg = leg_config(&n);
+            cfg.sends = false;
+            self.media.configure(CALLEE, cfg);
+        }
+        self.media.relay(false);
+    }
+
     /// The direction `leg` last asked for (hold is sendonly or inactive).
     pub fn direction(&self, leg: usize) -> Option<Direction> {
         self.negotiated[leg].map(|n| n.direction)

@@ -708,9 +708,41 @@ impl Call {
             }
             match self.ring(devices, ring, dial.caller_id.as_deref()).await {
                 RingResult::Answered(bridge) => {
-                    let result = self.bridged(*bridge).await;
-                    let _ = result;
-                    return None;
+                    let mut bridge = *bridge;
+                    // The conversation, and the agent's blind transfers.
+                    loop {
+                        let Bridged::Transfer(to) = self.bridged(bridge).await else {
+                            return None;
+                        };
+                        let target = if tenant.extensions.contains_key(&to) {
+                            DialTarget::Extension(to.clone())
+                        } else {
+                            DialTarget::Number(to.clone())
+                        };
+                        tracing::info!(call = %self.a_invite.call_id(), %to, "blind transfer");
+                        let devices = self.resolve(tenant, &target).await;
+                        let result = if devices.is_empty() {
+                            RingResult::NotAnswered(DialResult {
+                                outcome: DialOutcome::Failed,
+                                answered_by: None,
+                                sip_code: 480,
+                                talk_seconds: 0,
+                            })
+                        } else {
+                            self.ring(devices, ring, None).await
+                        };
+                        match result {
+                            RingResult::Answered(b) => bridge = *b,
+                            RingResult::CallerGone => return None,
+                            // Nobody took the transfer: back to the flow.
+                            RingResult::NotAnswered(r) => {
+                                if let Some(a) = self.anchor.as_ref() {
+                                    a.media.stop(CALLER);
+                                }
+                                return Some(r);
+                            }
+                        }
+                    }
                 }
                 RingResult::CallerGone => return None,
                 RingResult::NotAnswered(r) => {
@@ -1072,8 +1104,10 @@ impl Call {
         self.shared.stack.respond(&self.a_key, r);
     }
 
-    /// The conversation: relay BYE and re-INVITEs until one side hangs up.
-    async fn bridged(&mut self, mut br: Bridge) -> u32 {
+    /// The conversation: relay BYE and re-INVITEs until one side hangs
+    /// up, or the agent transfers the caller (REFER).
+    async fn bridged(&mut self, mut br: Bridge) -> Bridged {
+        let mut transfer = None;
         let a_call = self.a_invite.call_id().to_string();
         loop {
             let msg = tokio::select! {
@@ -1111,6 +1145,7 @@ impl Call {
                 _ => continue,
             };
             let from_a = request.call_id() == a_call;
+            let b_peer = br.b_peer;
             let (this, other, other_peer) = if from_a {
                 (&mut br.a, &mut br.b, br.b_peer)
             } else {
@@ -1233,6 +1268,51 @@ impl Call {
                         .stack
                         .respond(&key, response(&request, 200, "", Some(&tag)));
                 }
+                // A blind transfer by the agent: the host carries it out
+                // (the agent's leg ends now, the caller waits with ringback
+                // while the target rings; recording pauses meanwhile).
+                "REFER" if !from_a => {
+                    let Some(to) = request
+                        .headers
+                        .get("Refer-To")
+                        .and_then(|v| NameAddr::parse(v).ok())
+                        .and_then(|a| SipUri::parse(&a.uri).ok())
+                        .and_then(|u| u.user_decoded())
+                        .filter(|u| !u.is_empty())
+                    else {
+                        self.shared.stack.respond(
+                            &key,
+                            response(&request, 400, "Refer-To Without A User", Some(&tag)),
+                        );
+                        continue;
+                    };
+                    self.shared
+                        .stack
+                        .respond(&key, response(&request, 202, "", Some(&tag)));
+                    let mut notify = this.request("NOTIFY");
+                    notify.headers.push("Event", "refer");
+                    notify
+                        .headers
+                        .push("Subscription-State", "terminated;reason=noresource");
+                    notify
+                        .headers
+                        .push("Contact", self.contact(b_peer.transport));
+                    notify
+                        .headers
+                        .push("Content-Type", "message/sipfrag;version=2.0");
+                    notify.body = b"SIP/2.0 200 OK\r\n".to_vec();
+                    let _ = self.shared.stack.send_request(notify, b_peer);
+                    let bye = this.request("BYE");
+                    let _ = self.shared.stack.send_request(bye, b_peer);
+                    transfer = Some(to);
+                    break;
+                }
+                "REFER" => {
+                    self.shared.stack.respond(
+                        &key,
+                        response(&request, 403, "Only The Agent Transfers", Some(&tag)),
+                    );
+                }
                 _ => {
                     self.shared
                         .stack
@@ -1240,16 +1320,23 @@ impl Call {
                 }
             }
         }
-        if let Some(tenant) = self.tenant.clone() {
-            self.finish_call_recording(&tenant).await;
-        }
-        let talk = br.answered_at.elapsed().as_secs() as u32;
         let end = now_ms();
         for l in self.legs.iter_mut().filter(|l| l.end_time == 0) {
             l.end_time = end;
         }
-        let _ = &br.answered_by;
-        talk
+        let _ = (&br.answered_by, br.answered_at);
+        match transfer {
+            Some(to) => {
+                if let Some(a) = self.anchor.as_mut() {
+                    a.callee_gone();
+                    a.media.pause_recording(true);
+                }
+                // The caller's dialog is the host's again, as in the IVR.
+                self.a_dialog = Some(br.a);
+                Bridged::Transfer(to)
+            }
+            None => Bridged::Ended,
+        }
     }
 
     /// After `leg` renegotiated: if it holds the other party (sendonly or
@@ -1288,6 +1375,7 @@ impl Call {
         if !self.final_sent {
             self.answer_a(480, "");
         }
+        self.finish_call_recording(tenant).await;
         self.shared.live.end(
             &snapshot.call_id,
             Some(disposition_name(self.disposition).to_string()),
@@ -1412,6 +1500,14 @@ pub(crate) fn device_peer(b: &switchyard_store::Binding) -> Option<Peer> {
         .filter(|a| a.ip() == source.ip())
         .unwrap_or(source);
     Some(Peer { transport, addr })
+}
+
+/// How a conversation ended.
+enum Bridged {
+    /// A side hung up.
+    Ended,
+    /// The agent transferred the caller to this extension or number.
+    Transfer(String),
 }
 
 enum RingResult {

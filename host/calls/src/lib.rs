@@ -42,7 +42,7 @@ pub use switchyard_media::Channels as RecordingChannels;
 pub use tenant::{ExtensionAccount, Tenant, Tenants};
 
 /// Methods the PBX handles (the `Allow` header).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER";
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -308,6 +308,11 @@ impl Pbx {
                     ("INVITE" | "BYE" | "INFO" | "UPDATE", _) => {
                         self.reply(&key, &request, 481);
                     }
+                    // A transfer makes sense only inside a call.
+                    ("REFER", _) => {
+                        let r = response(&request, 403, "REFER Only Within A Call", Some("sy403"));
+                        s.stack.respond(&key, r);
+                    }
                     (m, _) if is_known_method(m) => {
                         let mut r = response(&request, 405, "", Some("sy405"));
                         r.headers.push("Allow", ALLOW);
@@ -350,10 +355,7 @@ impl Pbx {
 }
 
 fn is_known_method(m: &str) -> bool {
-    matches!(
-        m,
-        "SUBSCRIBE" | "NOTIFY" | "MESSAGE" | "REFER" | "PRACK" | "PUBLISH"
-    )
+    matches!(m, "SUBSCRIBE" | "NOTIFY" | "MESSAGE" | "PRACK" | "PUBLISH")
 }
 
 /// The tenant a request is for: the Request-URI's host, else the To's,

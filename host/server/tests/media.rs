@@ -703,3 +703,82 @@ async fn media_is_relayed_both_ways_and_a_held_caller_hears_music() {
     assert_eq!(cdr.disposition, "answered");
     assert_eq!(cdr.hangup_by.as_deref(), Some("caller"));
 }
+
+/// The agent blind-transfers the caller (REFER): the host takes the
+/// transfer (202, NOTIFY 200, BYE to the agent), rings the target with
+/// ringback to the caller, and connects them; the recording runs through
+/// both agents and pauses while the target rings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_transfers_the_caller_and_the_recording_pauses_meanwhile() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = |name: &str, freq: f64, ms: u32| {
+        let path = dir.path().join(name);
+        RtpScript::new().tone(freq, ms).write_pcap(&path).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (caller_pcap, first_pcap, second_pcap) = (
+        pcap("caller.pcap", 440.0, 6000),
+        pcap("first.pcap", 1200.0, 1500),
+        pcap("second.pcap", 900.0, 4000),
+    );
+    let p = pbx.clone();
+    let (caller, first, second) = blocking(move || {
+        let first = p.phone_with(
+            "1002",
+            Sipp::new("uas_answer_refer")
+                .set("target", "1003")
+                .set("talk_ms", "1500")
+                .key("pcap", &first_pcap),
+        );
+        let second = p.phone_with(
+            "1003",
+            Sipp::new("uas_answer_pcap")
+                .set("ring_ms", "1000")
+                .key("pcap", &second_pcap),
+        );
+        let caller = Sipp::new("uac_call_pcap")
+            .remote(p.addr())
+            .user("1002")
+            .auth("1001", &p.password("1001"))
+            .set("caller", "1001")
+            .set("pause_ms", "5000")
+            .key("pcap", &caller_pcap)
+            .timeout(LIMIT)
+            .run();
+        (caller, first.wait(), second.wait())
+    })
+    .await;
+    caller.assert_ok();
+    first.assert_ok();
+    second.assert_ok();
+    let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.disposition, "answered");
+    assert_eq!(cdr.agent.as_deref(), Some("1003"), "the transfer target");
+    let targets: Vec<&str> = cdr.legs.iter().map(|l| l.target.as_str()).collect();
+    assert_eq!(targets, ["1002", "1003"]);
+    let id = cdr.recording.expect("recorded");
+    let (_, path) = pbx
+        .running
+        .store
+        .get_file("demo", "recording", &id)
+        .unwrap()
+        .unwrap();
+    let (_, caller_side, agent_side) = channels(&path);
+    let secs = caller_side.len() as f64 / 8000.0;
+    // 1.5 s with the first agent + about 2.4 s with the second; the
+    // second's 1 s of ringing is not in it.
+    assert!(
+        (3.0..=4.3).contains(&secs),
+        "recorded {secs:.2} s of a 5 s call"
+    );
+    assert!(tone_amplitude(&caller_side, 440.0) > 2000.0);
+    let (a1, a2) = (
+        tone_amplitude(&agent_side, 1200.0),
+        tone_amplitude(&agent_side, 900.0),
+    );
+    assert!(
+        a1 > 1000.0 && a2 > 1000.0,
+        "both agents on the right: {a1:.0}, {a2:.0}"
+    );
+}

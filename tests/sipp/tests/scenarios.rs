@@ -46,6 +46,7 @@ const SCENARIOS: &[(&str, Role)] = &[
     ("uas_answer", Role::Uas),
     ("uas_answer_hold", Role::Uas),
     ("uas_answer_pcap", Role::Uas),
+    ("uas_answer_refer", Role::Uas),
     ("uas_answer_then_bye", Role::Uas),
     ("uas_busy", Role::Uas),
     ("uas_ring_no_answer", Role::Uas),

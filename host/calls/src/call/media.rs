@@ -707,10 +707,15 @@ impl Call {
     }
 
     /// The agent answered: record the conversation if the tenant records.
+    /// After a transfer the same recording resumes with the new agent.
     pub(super) fn start_call_recording(&mut self, tenant: &Tenant) {
         let (Some(channels), Some(anchor)) = (tenant.recording, self.anchor.as_ref()) else {
             return;
         };
+        if self.recording_path.is_some() {
+            anchor.media.pause_recording(false);
+            return;
+        }
         let path = self.media_tmp();
         anchor.media.start_recording(path.clone(), channels);
         self.recording_path = Some(path);
