@@ -11,7 +11,8 @@
 //! * Wall clock: `tokio::time::timeout` around instantiate + call.
 //! * Memory: the store's limiter (and the pool's maximum).
 //! * Host DoS: `set_hostcall_fuel` bounds bytes per host call.
-//! * Concurrency: a per-tenant semaphore; none free is `Overloaded`.
+//! * Concurrency: a per-tenant semaphore; an invocation waits for a free
+//!   place up to `max_queue_wait`, then is `Overloaded`.
 //!
 //! The store is dropped at the end of every invocation, failed or not, so
 //! nothing of a trapped or timed-out instance survives.
@@ -83,11 +84,16 @@ impl TenantRuntime {
         &self,
         fut: impl Future<Output = Result<R, PluginFailure>>,
     ) -> Result<R, PluginFailure> {
-        let _permit = self
-            .permits()
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| PluginFailure::Overloaded)?;
+        let permits = self.permits().clone();
+        let _permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            // At the cap: wait in line, briefly.
+            Err(_) => tokio::time::timeout(self.limits().max_queue_wait, permits.acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .ok_or(PluginFailure::Overloaded)?,
+        };
         match tokio::time::timeout(self.limits().wall_clock, fut).await {
             Ok(r) => r,
             Err(_) => {

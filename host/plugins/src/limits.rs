@@ -97,9 +97,15 @@ pub struct TenantLimits {
     pub max_state_bytes: usize,
     /// Length of any string in a plugin's output (prompt names, targets…).
     pub max_string_bytes: usize,
-    /// Plugin invocations of this tenant running at once; more are refused
-    /// as [`crate::PluginFailure::Overloaded`].
+    /// Plugin invocations of this tenant running at once; more wait in
+    /// line for up to `max_queue_wait`, then are refused as
+    /// [`crate::PluginFailure::Overloaded`].
     pub max_concurrent: usize,
+    /// How long an invocation may wait for a free place under
+    /// `max_concurrent`. A burst of calls then queues for a few
+    /// milliseconds instead of failing, while a tenant whose plugins are
+    /// stuck still gets a quick, clear refusal.
+    pub max_queue_wait: Duration,
     /// Largest value a plugin may store in kv.
     pub kv_max_value_bytes: usize,
     /// Keys one plugin may hold in kv.
@@ -126,6 +132,7 @@ impl Default for TenantLimits {
             max_state_bytes: 16 << 10,
             max_string_bytes: 4 << 10,
             max_concurrent: 64,
+            max_queue_wait: Duration::from_millis(500),
             kv_max_value_bytes: 64 << 10,
             kv_max_keys: 10_000,
             kv_max_bytes: 8 << 20,

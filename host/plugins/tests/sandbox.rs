@@ -234,6 +234,7 @@ async fn too_many_concurrent_invocations_are_refused() {
         "acme",
         TenantLimits {
             max_concurrent: 1,
+            max_queue_wait: Duration::from_millis(50),
             cpu: Duration::from_millis(400),
             ..limits()
         },
@@ -256,6 +257,41 @@ async fn too_many_concurrent_invocations_are_refused() {
     assert_eq!(r, Err(PluginFailure::Overloaded));
     assert_eq!(busy.await.unwrap(), Err(PluginFailure::CpuBudgetExceeded));
     echo_works(&t).await;
+}
+
+/// At the cap a burst waits in line instead of failing: with one place
+/// and a plugin holding it for a while, the next invocation runs as soon
+/// as the place is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_an_invocation_waits_for_a_free_place() {
+    let host = host();
+    let t = tenant(
+        &host,
+        "acme",
+        TenantLimits {
+            max_concurrent: 1,
+            max_queue_wait: Duration::from_secs(3),
+            cpu: Duration::from_millis(200),
+            ..limits()
+        },
+    );
+    with_echo(&t).await;
+    t.install("spin", wasm("spin-flow"), config(&[])).unwrap();
+    let spin = t.pin("spin").unwrap();
+    let busy = {
+        let t = t.clone();
+        tokio::spawn(async move {
+            t.invoke_flow(&spin, &call("acme", "1", "2"), &Event::CallStarted, None)
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let echo = t.pin("echo").unwrap();
+    let r = t
+        .invoke_flow(&echo, &call("acme", "1", "2"), &Event::CallStarted, None)
+        .await;
+    assert!(r.is_ok(), "waited for the spinning plugin's place: {r:?}");
+    assert_eq!(busy.await.unwrap(), Err(PluginFailure::CpuBudgetExceeded));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
