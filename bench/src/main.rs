@@ -10,8 +10,14 @@
 //! N extensions with known passwords, for the registration load in
 //! `bench/run` (see `sip_server`); `sip-ping ADDR` waits until a server
 //! answers OPTIONS (start-up time).
+//!
+//! `rtp-load --mode switchyard|rtpengine|direct`: the media relay
+//! benchmark — concurrent G.711 calls with RTP both ways through the
+//! system under test, loss, jitter and CPU per relayed call (see
+//! `rtp_load`).
 
 mod plugins;
+mod rtp_load;
 mod sip_ping;
 mod sip_server;
 
@@ -22,8 +28,11 @@ fn main() {
         "plugins" => plugins::run(),
         "sip-server" => sip_server::run(&args[1..]),
         "sip-ping" => sip_ping::run(&args[1..]),
+        "rtp-load" => rtp_load::run(&args[1..]),
         other => {
-            eprintln!("unknown benchmark {other:?}; available: plugins, sip-server, sip-ping");
+            eprintln!(
+                "unknown benchmark {other:?}; available: plugins, sip-server, sip-ping, rtp-load"
+            );
             std::process::exit(2);
         }
     }
