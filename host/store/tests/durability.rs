@@ -78,7 +78,18 @@ fn a_store_from_a_newer_schema_is_refused() {
         let db = sled::open(dir.path().join("db")).unwrap();
         set_version(&db, CURRENT_SCHEMA + 1).unwrap();
     }
-    let err = Store::open(dir.path()).err().expect("refused");
+    // sled's flusher thread lets go of the file lock a moment after the
+    // handle above is dropped: wait for that, not for anything else.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let err = loop {
+        let err = Store::open(dir.path()).err().expect("refused");
+        let locked =
+            matches!(&err, StoreError::Sled(e) if e.to_string().contains("could not acquire lock"));
+        if !locked || std::time::Instant::now() > deadline {
+            break err;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     match &err {
         StoreError::SchemaTooNew { found, supported } => {
             assert_eq!((*found, *supported), (CURRENT_SCHEMA + 1, CURRENT_SCHEMA));
