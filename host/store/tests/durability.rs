@@ -66,7 +66,7 @@ fn flushed_writes_survive_an_abort() {
 fn a_new_store_is_stamped_with_the_current_schema() {
     let dir = tempfile::tempdir().unwrap();
     Store::open(dir.path()).unwrap().close().unwrap();
-    let db = sled::open(dir.path().join("db")).unwrap();
+    let db = open_raw(dir.path());
     assert_eq!(stored_version(&db).unwrap(), Some(CURRENT_SCHEMA));
 }
 
@@ -75,7 +75,7 @@ fn a_store_from_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     Store::open(dir.path()).unwrap().close().unwrap();
     {
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = open_raw(dir.path());
         set_version(&db, CURRENT_SCHEMA + 1).unwrap();
     }
     // sled's flusher thread lets go of the file lock a moment after the
@@ -120,7 +120,7 @@ fn failing(_: &sled::Db) -> Result<(), StoreError> {
 #[test]
 fn migrations_run_in_order_from_the_stored_version() {
     let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path().join("db")).unwrap();
+    let db = open_raw(dir.path());
     let steps: [Migration; 2] = [add_v2_marker, add_v3_marker];
 
     // A fresh database is stamped, nothing runs.
@@ -168,4 +168,23 @@ fn migrations_run_in_order_from_the_stored_version() {
         }
     ));
     assert_eq!(stored_version(&db).unwrap(), Some(4));
+}
+
+/// The raw sled database under a store's directory, once the store that
+/// had it open has let go of its file lock (sled's flusher thread holds
+/// it a moment after the handle is dropped).
+fn open_raw(dir: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(dir.join("db")) {
+            Ok(db) => return db,
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
 }
