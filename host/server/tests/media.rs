@@ -782,3 +782,107 @@ async fn an_agent_transfers_the_caller_and_the_recording_pauses_meanwhile() {
         "both agents on the right: {a1:.0}, {a2:.0}"
     );
 }
+
+impl Phone {
+    /// INVITE `did` with `body` as the offer; the final status. A non-2xx
+    /// is acknowledged as RFC 3261 §17.1.1.3 says (same branch).
+    fn offer(&mut self, did: &str, body: &str) -> u16 {
+        self.local = format!("<sip:+15551230000@carrier.test>;tag=offer{}", self.ssrc);
+        let to = format!("<sip:{did}@demo.localhost>");
+        let headers = self.headers("INVITE", 1, &self.local, &to);
+        self.send_sip(format!(
+            "INVITE sip:{did}@demo.localhost SIP/2.0\r\n{headers}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+        loop {
+            let m = self.recv_sip();
+            match m.status() {
+                100..=199 => continue,
+                status => {
+                    let via = headers.lines().next().unwrap();
+                    let to = m.headers.get("To").unwrap();
+                    self.send_sip(format!(
+                        "ACK sip:{did}@demo.localhost SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+                        self.local, self.call_id
+                    ));
+                    return status;
+                }
+            }
+        }
+    }
+}
+
+/// Bad media input gets a clear answer and loses nothing: an offer that
+/// does not parse is 400, one with nothing in common is 488, and a prompt
+/// in a format the player cannot play is refused at upload, naming the
+/// formats it takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_sdp_gets_400_or_488_and_an_unplayable_prompt_is_refused_at_upload() {
+    let pbx = pbx_with(Some(carrier_tenant()), None).await;
+    let sip = pbx.running.sip_udp;
+    let (malformed, g729) = blocking(move || {
+        let mut a = Phone::new(sip, 0xBAD1);
+        let malformed = a.offer("+15550100", "v=0\r\nthis is not sdp\r\n");
+        let mut b = Phone::new(sip, 0xBAD2);
+        let g729 = b.offer(
+            "+15550100",
+            "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n",
+        );
+        (malformed, g729)
+    })
+    .await;
+    assert_eq!(malformed, 400, "a malformed offer");
+    assert_eq!(g729, 488, "G.729 only: nothing in common");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cdrs = pbx.cdrs(0).await;
+    assert!(cdrs.is_empty(), "refused before any flow ran: {cdrs:?}");
+
+    // A 44.1 kHz stereo WAV is not something the player plays.
+    let mut wav = std::io::Cursor::new(Vec::new());
+    {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 44_100,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::new(&mut wav, spec).unwrap();
+        for _ in 0..4410 {
+            w.write_sample(0i16).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    let url = format!(
+        "http://{}/api/tenants/demo/prompts/welcome",
+        pbx.running.http
+    );
+    let token = pbx.running.operator_token.clone();
+    let (status, body) = blocking(move || {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let mut r = agent
+            .put(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "audio/wav")
+            .send(wav.into_inner())
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    })
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("8000 Hz mono"),
+        "names the accepted formats: {body}"
+    );
+    assert!(
+        pbx.running
+            .store
+            .get_file("demo", "prompt", "welcome")
+            .unwrap()
+            .is_none(),
+        "nothing stored"
+    );
+}
