@@ -1376,10 +1376,6 @@ impl Call {
             self.answer_a(480, "");
         }
         self.finish_call_recording(tenant).await;
-        self.shared.live.end(
-            &snapshot.call_id,
-            Some(disposition_name(self.disposition).to_string()),
-        );
         let end_ms = now_ms();
         if let Some((name, _)) = self.flow_plugin.clone()
             && let Ok(p) = tenant.runtime.pin_flow(&snapshot.flow)
@@ -1470,6 +1466,12 @@ impl Call {
         if let Err(e) = self.shared.store.insert_cdr(&cdr) {
             tracing::error!(error = %e, "call record not stored");
         }
+        // Only now does the call leave the live list: whoever sees it end
+        // finds its record.
+        self.shared.live.end(
+            &snapshot.call_id,
+            Some(disposition_name(self.disposition).to_string()),
+        );
         for (plugin, r) in tenant.runtime.report_call_record(&record).await {
             if let Err(f) = r {
                 tracing::warn!(tenant = %tenant.id, %plugin, %f, "reporter failed");
