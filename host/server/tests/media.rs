@@ -630,8 +630,10 @@ async fn media_is_relayed_both_ways_and_a_held_caller_hears_music() {
         let heard = a.listen_packets(Duration::from_millis(1500));
         talk.join().unwrap();
         // Hold, wait, take the caller back, talk again.
+        // The hold lasts well beyond the caller's listening window, so
+        // a slow start of the music on a loaded machine costs nothing.
         a.reinvite("sendonly");
-        std::thread::sleep(Duration::from_millis(1500));
+        std::thread::sleep(Duration::from_millis(3000));
         a.reinvite("sendrecv");
         a.ssrc = 0xB0B;
         a.tone(1200.0, 400);
@@ -655,7 +657,7 @@ async fn media_is_relayed_both_ways_and_a_held_caller_hears_music() {
                 "sendrecv"
             }
         });
-        let on_hold = c.listen_packets(Duration::from_millis(1000));
+        let on_hold = c.listen_packets(Duration::from_millis(2000));
         let resumed_offer = c.answer_invite(|_| "sendrecv");
         let after = c.listen_packets(Duration::from_millis(600));
         c.bye();
@@ -680,8 +682,8 @@ async fn media_is_relayed_both_ways_and_a_held_caller_hears_music() {
     assert_eq!(offered, "sendonly", "the hold is passed on");
     assert_eq!(resumed_offer, "sendrecv");
     assert!(
-        on_hold.len() >= 40,
-        "music while held: {} packets in 1 s",
+        on_hold.len() >= 50,
+        "music while held: {} packets in 2 s",
         on_hold.len()
     );
     let music: Vec<i16> = on_hold
