@@ -6,10 +6,14 @@
 
 use std::fs::File;
 use std::io::BufWriter;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use switchyard_rtp::wav::{Channels, WavRecorder};
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
@@ -157,106 +161,9 @@ impl MediaHandle {
         rtp_timeout: Option<Duration>,
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> MediaHandle {
-        let (commands, mut rx) = mpsc::unbounded_channel();
+        let (commands, rx) = mpsc::unbounded_channel();
         let ssrcs = [rand_u32(), rand_u32()];
-        let task = tokio::spawn(async move {
-            let mut session = MediaSession::new(Instant::now(), ssrcs);
-            let socks = ports;
-            let mut bufs = [vec![0u8; 2048], vec![0u8; 2048]];
-            let (mut rtcp_a, mut rtcp_b) = (vec![0u8; 2048], vec![0u8; 2048]);
-            let mut clock = tokio::time::interval(Duration::from_millis(20));
-            // A late tick (a loaded machine) is made up at once: the far
-            // end's jitter buffer absorbs a burst, but a stream that falls
-            // behind real time is heard as gaps for the rest of the call.
-            clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
-            let mut ticking = false;
-            let mut watchdog = tokio::time::interval(Duration::from_secs(1));
-            let mut call_rec: Option<Recorder> = None;
-            let mut message: Option<Recorder> = None;
-            loop {
-                if session.needs_tick() != ticking {
-                    ticking = !ticking;
-                    if ticking {
-                        clock.reset_immediately();
-                    }
-                }
-                let [buf_a, buf_b] = &mut bufs;
-                tokio::select! {
-                    // Commands first: they follow signalling that happened
-                    // before the packets now waiting (an answer, a resume),
-                    // so a packet must never overtake the command that
-                    // makes it relayable.
-                    biased;
-                    cmd = rx.recv() => {
-                        let Some(cmd) = cmd else { return };
-                        command(&mut session, cmd, &mut call_rec, &mut message, &events);
-                    }
-                    r = socks[0].rtp.recv_from(buf_a) => {
-                        // ICMP errors surface here on Linux: keep going.
-                        let Ok((n, from)) = r else { continue };
-                        let out = session.handle(Instant::now(), 0, from, &bufs[0][..n]);
-                        if let Some(digit) = out.digit {
-                            let _ = events.send(MediaEvent::Digit { leg: 0, digit });
-                        }
-                        if let Some((to, bytes)) = out.forward {
-                            let _ = socks[1].rtp.send_to(&bytes, to).await;
-                        }
-                        if let Some(end) = out.message_end {
-                            let duration = finish(message.take()).unwrap_or_default();
-                            let _ = events.send(MediaEvent::MessageRecorded { duration, end });
-                        }
-                    }
-                    r = socks[1].rtp.recv_from(buf_b) => {
-                        let Ok((n, from)) = r else { continue };
-                        let out = session.handle(Instant::now(), 1, from, &bufs[1][..n]);
-                        if let Some(digit) = out.digit {
-                            let _ = events.send(MediaEvent::Digit { leg: 1, digit });
-                        }
-                        if let Some((to, bytes)) = out.forward {
-                            let _ = socks[0].rtp.send_to(&bytes, to).await;
-                        }
-                    }
-                    // Each leg's RTCP describes its own RTP session: read
-                    // and dropped, never forwarded.
-                    _ = socks[0].rtcp.recv_from(&mut rtcp_a) => {}
-                    _ = socks[1].rtcp.recv_from(&mut rtcp_b) => {}
-                    _ = clock.tick(), if ticking => {
-                        let out = session.tick();
-                        for (leg, to, bytes) in out.sends {
-                            let _ = socks[leg].rtp.send_to(&bytes, to).await;
-                        }
-                        for (leg, id) in out.played {
-                            let _ = events.send(MediaEvent::Played { leg, id });
-                        }
-                        if let (Some((caller, agent)), Some(r)) = (out.recorded, call_rec.as_mut())
-                            && let Err(e) = r.write_legs(&caller, &agent)
-                        {
-                            call_rec = None;
-                            session.stop_recording();
-                            let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
-                        }
-                        if let (Some(frame), Some(r)) = (out.message, message.as_mut())
-                            && let Err(e) = r.write(&frame)
-                        {
-                            message = None;
-                            let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
-                        }
-                        if let Some(end) = out.message_end {
-                            let duration = finish(message.take()).unwrap_or_default();
-                            let _ = events.send(MediaEvent::MessageRecorded { duration, end });
-                        }
-                    }
-                    _ = watchdog.tick() => {
-                        if let Some(t) = rtp_timeout
-                            && let Some(leg) = session.timed_out(Instant::now(), t)
-                        {
-                            let _ = events.send(MediaEvent::Timeout { leg });
-                            return;
-                        }
-                    }
-                }
-            }
-        });
+        let task = tokio::spawn(run(ports, rtp_timeout, rx, events, ssrcs));
         MediaHandle {
             commands,
             plays: Default::default(),
@@ -342,6 +249,183 @@ impl MediaHandle {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Counts(tx));
         rx.await.unwrap_or_default()
+    }
+}
+
+/// What woke the media task.
+enum Wake {
+    Command(Option<Command>),
+    /// A datagram of `len` bytes from `from` waits in `leg`'s buffer.
+    Rtp {
+        leg: usize,
+        len: usize,
+        from: SocketAddr,
+    },
+    Tick,
+    Watchdog,
+}
+
+/// The call's media task: one loop over both legs' sockets, the commands,
+/// the 20 ms clock (only while something plays or records) and the RTP
+/// timeout's watchdog.
+async fn run(
+    socks: [RtpPorts; 2],
+    rtp_timeout: Option<Duration>,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    ssrcs: [u32; 2],
+) {
+    let mut session = MediaSession::new(Instant::now(), ssrcs);
+    let mut bufs = [vec![0u8; 2048], vec![0u8; 2048]];
+    let mut rtcp_buf = vec![0u8; 2048];
+    let mut clock = tokio::time::interval(Duration::from_millis(20));
+    // A late tick (a loaded machine) is made up at once: the far end's
+    // jitter buffer absorbs a burst, but a stream that falls behind real
+    // time is heard as gaps for the rest of the call.
+    clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut ticking = false;
+    let mut watchdog = tokio::time::interval(Duration::from_secs(1));
+    let mut call_rec: Option<Recorder> = None;
+    let mut message: Option<Recorder> = None;
+    loop {
+        if session.needs_tick() != ticking {
+            ticking = !ticking;
+            if ticking {
+                clock.reset_immediately();
+            }
+        }
+        let wake = std::future::poll_fn(|cx| {
+            poll_wake(
+                cx,
+                &mut rx,
+                &socks,
+                &mut bufs,
+                &mut rtcp_buf,
+                ticking.then_some(&mut clock),
+                &mut watchdog,
+            )
+        })
+        .await;
+        match wake {
+            Wake::Command(None) => return,
+            Wake::Command(Some(cmd)) => {
+                command(&mut session, cmd, &mut call_rec, &mut message, &events)
+            }
+            Wake::Rtp { leg, len, from } => {
+                let out = session.handle(Instant::now(), leg, from, &bufs[leg][..len]);
+                if let Some(digit) = out.digit {
+                    let _ = events.send(MediaEvent::Digit { leg, digit });
+                }
+                if let Some((to, bytes)) = out.forward {
+                    send(&socks[1 - leg].rtp, &bytes, to).await;
+                }
+                if let Some(end) = out.message_end {
+                    let duration = finish(message.take()).unwrap_or_default();
+                    let _ = events.send(MediaEvent::MessageRecorded { duration, end });
+                }
+            }
+            Wake::Tick => {
+                let out = session.tick();
+                for (leg, to, bytes) in out.sends {
+                    send(&socks[leg].rtp, &bytes, to).await;
+                }
+                for (leg, id) in out.played {
+                    let _ = events.send(MediaEvent::Played { leg, id });
+                }
+                if let (Some((caller, agent)), Some(r)) = (out.recorded, call_rec.as_mut())
+                    && let Err(e) = r.write_legs(&caller, &agent)
+                {
+                    call_rec = None;
+                    session.stop_recording();
+                    let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
+                }
+                if let (Some(frame), Some(r)) = (out.message, message.as_mut())
+                    && let Err(e) = r.write(&frame)
+                {
+                    message = None;
+                    let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
+                }
+                if let Some(end) = out.message_end {
+                    let duration = finish(message.take()).unwrap_or_default();
+                    let _ = events.send(MediaEvent::MessageRecorded { duration, end });
+                }
+            }
+            Wake::Watchdog => {
+                if let Some(t) = rtp_timeout
+                    && let Some(leg) = session.timed_out(Instant::now(), t)
+                {
+                    let _ = events.send(MediaEvent::Timeout { leg });
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Look at every source of work once and say what is ready.
+///
+/// Commands come first: they follow signalling that happened before the
+/// packets now waiting (an answer, a resume), so a packet must never
+/// overtake the command that makes it relayable.
+///
+/// The sockets are polled with their `poll_*` methods, which keep one
+/// waker per socket, rather than with a `select!` over `recv_from`
+/// futures: those are made and dropped for every packet, each time taking
+/// and leaving the socket's waiter list, which showed in the relay's
+/// profile.
+fn poll_wake(
+    cx: &mut Context<'_>,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+    socks: &[RtpPorts; 2],
+    bufs: &mut [Vec<u8>; 2],
+    rtcp_buf: &mut [u8],
+    clock: Option<&mut tokio::time::Interval>,
+    watchdog: &mut tokio::time::Interval,
+) -> Poll<Wake> {
+    if let Poll::Ready(cmd) = rx.poll_recv(cx) {
+        return Poll::Ready(Wake::Command(cmd));
+    }
+    for (leg, buf) in bufs.iter_mut().enumerate() {
+        loop {
+            let mut rb = ReadBuf::new(buf);
+            match socks[leg].rtp.poll_recv_from(cx, &mut rb) {
+                Poll::Ready(Ok(from)) => {
+                    let len = rb.filled().len();
+                    return Poll::Ready(Wake::Rtp { leg, len, from });
+                }
+                // ICMP errors surface here on Linux: read on.
+                Poll::Ready(Err(_)) => continue,
+                Poll::Pending => break,
+            }
+        }
+    }
+    // Each leg's RTCP describes its own RTP session: read and dropped,
+    // never forwarded.
+    for s in socks {
+        while s
+            .rtcp
+            .poll_recv_from(cx, &mut ReadBuf::new(rtcp_buf))
+            .is_ready()
+        {}
+    }
+    if let Some(clock) = clock
+        && clock.poll_tick(cx).is_ready()
+    {
+        return Poll::Ready(Wake::Tick);
+    }
+    if watchdog.poll_tick(cx).is_ready() {
+        return Poll::Ready(Wake::Watchdog);
+    }
+    Poll::Pending
+}
+
+/// Send one datagram. UDP sockets are nearly always writable, so the
+/// attempt is made at once; only a full send buffer waits.
+async fn send(sock: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = sock.try_send_to(bytes, to)
+        && e.kind() == std::io::ErrorKind::WouldBlock
+    {
+        let _ = sock.send_to(bytes, to).await;
     }
 }
 
