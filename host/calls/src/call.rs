@@ -1463,8 +1463,14 @@ impl Call {
                 })
                 .collect(),
         };
-        if let Err(e) = self.shared.store.insert_cdr(&cdr) {
-            tracing::error!(error = %e, "call record not stored");
+        // The write waits for a flush (shared with other calls ending at
+        // the same moment): on the blocking pool, not on a worker that
+        // SIP handling needs.
+        let store = self.shared.store.clone();
+        match tokio::task::spawn_blocking(move || store.insert_cdr(&cdr)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "call record not stored"),
+            Err(e) => tracing::error!(error = %e, "call record not stored"),
         }
         // Only now does the call leave the live list: whoever sees it end
         // finds its record.

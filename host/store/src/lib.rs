@@ -29,8 +29,9 @@
 //!
 //! * **Configuration** (tenants, extensions, numbers, trunks, ring groups,
 //!   queues, schedules, plugin versions/activation/roles, API keys, files)
-//!   and **call records**: every write calls `db.flush()` (an fsync) before it
-//!   returns. Blobs are written to a temporary file, fsync'd, renamed into
+//!   and **call records**: every write returns only after a `db.flush()`
+//!   (an fsync) that started after it has finished; writers at the same
+//!   moment share one flush (group commit, `group_commit.rs`). Blobs are written to a temporary file, fsync'd, renamed into
 //!   place and the directory fsync'd, before their record is written. A
 //!   write that returned `Ok` survives a crash of the process right after.
 //! * **Registration bindings**: written at once but not flushed per write.
@@ -56,6 +57,7 @@ mod cdr;
 mod error;
 mod extension;
 mod file;
+mod group_commit;
 mod groups;
 mod keys;
 mod number;
@@ -100,6 +102,8 @@ struct Inner {
     dir: PathBuf,
     db: sled::Db,
     t: Trees,
+    /// Durable writes share their flushes.
+    commits: group_commit::GroupCommit<sled::Error>,
 }
 
 /// One tree per entity, plus the global indexes.
@@ -169,6 +173,7 @@ impl Store {
                 dir: dir.to_path_buf(),
                 db,
                 t,
+                commits: Default::default(),
             }),
         })
     }
@@ -198,8 +203,12 @@ impl Store {
         self.inner.dir.join("files")
     }
 
+    /// Return once everything this thread wrote is on disk; concurrent
+    /// writers share the flush ([`group_commit`]).
     fn durable(&self) -> Result<(), StoreError> {
-        self.inner.db.flush()?;
+        self.inner
+            .commits
+            .commit(|| self.inner.db.flush().map(|_| ()))?;
         Ok(())
     }
 

@@ -62,6 +62,54 @@ fn flushed_writes_survive_an_abort() {
     assert_eq!(page.rows, vec![cdr("acme", "crash", 42)]);
 }
 
+const CRASH_MANY_ENV: &str = "SWITCHYARD_STORE_CRASH_MANY_DIR";
+
+/// Sixteen threads store call records at once (they share flushes), then
+/// the process aborts the moment the last write returns: every record
+/// whose write returned is there after reopening.
+#[test]
+fn records_written_by_many_threads_at_once_survive_an_abort() {
+    if let Ok(dir) = std::env::var(CRASH_MANY_ENV) {
+        let s = Store::open(std::path::Path::new(&dir)).unwrap();
+        s.put_tenant(&tenant("acme", &[])).unwrap();
+        let writers: Vec<_> = (0..16)
+            .map(|w| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        s.insert_cdr(&cdr("acme", &format!("w{w}-{i}"), 1000 + i))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        std::process::abort();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "records_written_by_many_threads_at_once_survive_an_abort",
+            "--nocapture",
+        ])
+        .env(CRASH_MANY_ENV, dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child aborts");
+    let s = Store::open(dir.path()).unwrap();
+    let filter = CdrFilter {
+        limit: 1000,
+        ..Default::default()
+    };
+    let page = s.query_cdrs("acme", &filter).unwrap();
+    assert_eq!(page.rows.len(), 400, "every record whose write returned");
+}
+
 #[test]
 fn a_new_store_is_stamped_with_the_current_schema() {
     let dir = tempfile::tempdir().unwrap();

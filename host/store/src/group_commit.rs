@@ -1,0 +1,187 @@
+//! Group commit: writers that need their write on disk share flushes.
+//!
+//! A flush (sled's `Db::flush`, an fsync underneath) makes durable
+//! everything written before it started. A writer that arrives while a
+//! flush runs cannot count on that one, so it waits for the next, which
+//! the first of the waiters starts for all of them. Under load a hundred
+//! call records then cost a few fsyncs instead of a hundred, and each
+//! writer still returns only once a flush that started after its write
+//! has finished — the same promise as flushing alone.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// The shared flush state of one database.
+pub(crate) struct GroupCommit<E> {
+    state: Mutex<State<E>>,
+    finished: Condvar,
+}
+
+impl<E> Default for GroupCommit<E> {
+    fn default() -> Self {
+        GroupCommit {
+            state: Mutex::new(State::default()),
+            finished: Condvar::new(),
+        }
+    }
+}
+
+struct State<E> {
+    /// A flush is running.
+    flushing: bool,
+    /// How many flushes have been started (they are numbered from 1).
+    started: u64,
+    /// The number of the last flush that finished, well or not.
+    finished: u64,
+    /// The number of the last flush that succeeded.
+    succeeded: u64,
+    /// Why the last failed flush failed.
+    error: Option<E>,
+}
+
+impl<E> Default for State<E> {
+    fn default() -> Self {
+        State {
+            flushing: false,
+            started: 0,
+            finished: 0,
+            succeeded: 0,
+            error: None,
+        }
+    }
+}
+
+impl<E: Clone> GroupCommit<E> {
+    /// Return once everything written before this call is on disk, by
+    /// `flush` run here or by another caller. The error of the flush that
+    /// was to cover this write, unless a later one succeeded.
+    pub(crate) fn commit(&self, flush: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
+        let mut s = self.lock();
+        // A flush running now may have started before our write: only one
+        // started from here on is sure to cover it.
+        let ticket = s.started + 1;
+        let mut flush = Some(flush);
+        loop {
+            if s.succeeded >= ticket {
+                return Ok(());
+            }
+            if s.finished >= ticket
+                && let Some(e) = s.error.clone()
+            {
+                return Err(e);
+            }
+            if s.flushing {
+                s = self
+                    .finished
+                    .wait(s)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                continue;
+            }
+            // Nobody is flushing: this caller flushes for everyone waiting.
+            s.flushing = true;
+            s.started += 1;
+            let number = s.started;
+            drop(s);
+            let result = match flush.take() {
+                Some(f) => f(),
+                // Our own flush ran and failed, and a later one is needed
+                // that we cannot run: report the failure (never reached,
+                // as a finished flush numbered ≥ ticket returns above).
+                None => return Err(self.lock().error.clone().expect("a flush failed")),
+            };
+            s = self.lock();
+            s.flushing = false;
+            s.finished = number;
+            match result {
+                Ok(()) => s.succeeded = number,
+                Err(e) => s.error = Some(e),
+            }
+            self.finished.notify_all();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<E>> {
+        // A panic elsewhere while holding the lock leaves consistent
+        // counters (each is set in one step): keep going.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    /// Sixteen writers at once: each returns only after a flush that saw
+    /// its write, and the flushes are shared.
+    #[test]
+    fn every_writer_returns_after_a_flush_that_saw_its_write_and_flushes_are_shared() {
+        let gc = Arc::new(GroupCommit::<String>::default());
+        let written = Arc::new(AtomicU64::new(0));
+        let durable = Arc::new(AtomicU64::new(0));
+        let flushes = Arc::new(AtomicU64::new(0));
+        let barrier = Arc::new(std::sync::Barrier::new(16));
+        let writers: Vec<_> = (0..16)
+            .map(|_| {
+                let (gc, written, durable, flushes, barrier) = (
+                    gc.clone(),
+                    written.clone(),
+                    durable.clone(),
+                    flushes.clone(),
+                    barrier.clone(),
+                );
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for _ in 0..10 {
+                        let mine = written.fetch_add(1, Ordering::SeqCst) + 1;
+                        gc.commit(|| {
+                            // What this flush makes durable: all writes so far.
+                            let seen = written.load(Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(2));
+                            durable.fetch_max(seen, Ordering::SeqCst);
+                            flushes.fetch_add(1, Ordering::SeqCst);
+                            Ok(())
+                        })
+                        .unwrap();
+                        assert!(
+                            durable.load(Ordering::SeqCst) >= mine,
+                            "write {mine} returned before a flush covered it"
+                        );
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let flushes = flushes.load(Ordering::SeqCst);
+        assert!(flushes >= 1);
+        assert!(
+            flushes <= 80,
+            "160 writes by 16 writers at once took {flushes} flushes"
+        );
+    }
+
+    /// A failed flush fails the writers it was to cover, and the next
+    /// writer flushes again.
+    #[test]
+    fn a_failed_flush_is_reported_and_the_next_writer_tries_again() {
+        let gc = GroupCommit::<String>::default();
+        assert_eq!(
+            gc.commit(|| Err("disk full".to_string())),
+            Err("disk full".into())
+        );
+        let mut ran = false;
+        assert_eq!(
+            gc.commit(|| {
+                ran = true;
+                Ok(())
+            }),
+            Ok(())
+        );
+        assert!(ran, "a write after a failure gets a flush of its own");
+    }
+}
