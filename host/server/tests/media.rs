@@ -627,7 +627,7 @@ async fn media_is_relayed_both_ways_and_a_held_caller_hears_music() {
         // Both talk for a second.
         let mut t = a.talker();
         let talk = std::thread::spawn(move || t.tone(1200.0, 1000));
-        let heard = a.listen_packets(Duration::from_millis(1500));
+        let heard = a.listen_packets(Duration::from_millis(2000));
         talk.join().unwrap();
         // Hold, wait, take the caller back, talk again.
         // The hold lasts well beyond the caller's listening window, so
@@ -647,7 +647,7 @@ async fn media_is_relayed_both_ways_and_a_held_caller_hears_music() {
         c.call("+15550199");
         let mut t = c.talker();
         let talk = std::thread::spawn(move || t.tone(440.0, 1000));
-        let heard = c.listen_packets(Duration::from_millis(1500));
+        let heard = c.listen_packets(Duration::from_millis(2000));
         talk.join().unwrap();
         // The hold: the PBX asks us to receive only; we answer recvonly.
         let offered = c.answer_invite(|d| {
@@ -659,7 +659,8 @@ async fn media_is_relayed_both_ways_and_a_held_caller_hears_music() {
         });
         let on_hold = c.listen_packets(Duration::from_millis(2000));
         let resumed_offer = c.answer_invite(|_| "sendrecv");
-        let after = c.listen_packets(Duration::from_millis(600));
+        // 400 ms of the agent, with room for a slow machine.
+        let after = c.listen_packets(Duration::from_millis(1200));
         c.bye();
         caller_done_tx.send(()).unwrap();
         (heard, offered, on_hold, resumed_offer, after)
