@@ -31,9 +31,10 @@
 //!   queues, schedules, plugin versions/activation/roles, API keys, files)
 //!   and **call records**: every write returns only after a `db.flush()`
 //!   (an fsync) that started after it has finished; writers at the same
-//!   moment share one flush (group commit, `group_commit.rs`). Blobs are written to a temporary file, fsync'd, renamed into
-//!   place and the directory fsync'd, before their record is written. A
-//!   write that returned `Ok` survives a crash of the process right after.
+//!   moment share one flush (group commit, `group_commit.rs`). Blobs are
+//!   written to a temporary file, fsync'd, renamed into place and the
+//!   directory fsync'd, before their record is written. A write that
+//!   returned `Ok` survives a crash of the process right after.
 //! * **Registration bindings**: written at once but not flushed per write.
 //!   sled flushes every 500 ms (`flush_every_ms(Some(500))`), and
 //!   [`Store::close`] / dropping the last handle flushes. A crash can lose
