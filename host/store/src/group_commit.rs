@@ -59,7 +59,6 @@ impl<E: Clone> GroupCommit<E> {
         // A flush running now may have started before our write: only one
         // started from here on is sure to cover it.
         let ticket = s.started + 1;
-        let mut flush = Some(flush);
         loop {
             if s.succeeded >= ticket {
                 return Ok(());
@@ -81,21 +80,21 @@ impl<E: Clone> GroupCommit<E> {
             s.started += 1;
             let number = s.started;
             drop(s);
-            let result = match flush.take() {
-                Some(f) => f(),
-                // Our own flush ran and failed, and a later one is needed
-                // that we cannot run: report the failure (never reached,
-                // as a finished flush numbered ≥ ticket returns above).
-                None => return Err(self.lock().error.clone().expect("a flush failed")),
-            };
-            s = self.lock();
+            // Should `flush` panic, the guard still ends this flush, so the
+            // waiters take over instead of waiting for ever.
+            let leader = Leader { gc: self, number };
+            let result = flush();
+            std::mem::forget(leader);
+            let mut s = self.lock();
             s.flushing = false;
             s.finished = number;
-            match result {
+            match &result {
                 Ok(()) => s.succeeded = number,
-                Err(e) => s.error = Some(e),
+                Err(e) => s.error = Some(e.clone()),
             }
             self.finished.notify_all();
+            // This flush started after our write: its result is ours.
+            return result;
         }
     }
 
@@ -105,6 +104,26 @@ impl<E: Clone> GroupCommit<E> {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Ends a flush whose closure panicked: not flushing any more, nothing
+/// made durable by it.
+struct Leader<'a, E> {
+    gc: &'a GroupCommit<E>,
+    number: u64,
+}
+
+impl<E> Drop for Leader<'_, E> {
+    fn drop(&mut self) {
+        let mut s = self
+            .gc
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        s.flushing = false;
+        s.finished = s.finished.max(self.number);
+        self.gc.finished.notify_all();
     }
 }
 
@@ -163,6 +182,26 @@ mod tests {
             flushes <= 80,
             "160 writes by 16 writers at once took {flushes} flushes"
         );
+    }
+
+    /// A flush that panics does not leave the others waiting for ever:
+    /// the next writer flushes.
+    #[test]
+    fn a_panicking_flush_leaves_the_next_writer_able_to_flush() {
+        let gc = GroupCommit::<String>::default();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gc.commit(|| panic!("flush exploded"))
+        }));
+        assert!(panicked.is_err());
+        let mut ran = false;
+        assert_eq!(
+            gc.commit(|| {
+                ran = true;
+                Ok(())
+            }),
+            Ok(())
+        );
+        assert!(ran);
     }
 
     /// A failed flush fails the writers it was to cover, and the next
