@@ -37,6 +37,21 @@ fn flushed_writes_survive_without_close() {
 
 const CRASH_ENV: &str = "SWITCHYARD_STORE_CRASH_DIR";
 
+/// Run the test `name` again in a child process with `env` naming a fresh
+/// data directory; the child writes there and aborts. The directory.
+fn run_aborting_child(name: &str, env: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture"])
+        .env(env, dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child aborts");
+    dir
+}
+
 /// A real crash: this test runs itself in a child process that writes and
 /// then aborts (no destructors, no flush); the parent reopens the data.
 #[test]
@@ -47,15 +62,7 @@ fn flushed_writes_survive_an_abort() {
         s.insert_cdr(&cdr("acme", "crash", 42)).unwrap();
         std::process::abort();
     }
-    let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "flushed_writes_survive_an_abort", "--nocapture"])
-        .env(CRASH_ENV, dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(!status.success(), "the child aborts");
+    let dir = run_aborting_child("flushed_writes_survive_an_abort", CRASH_ENV);
     let s = Store::open(dir.path()).unwrap();
     assert!(s.get_tenant("acme").unwrap().is_some());
     let page = s.query_cdrs("acme", &CdrFilter::default()).unwrap();
@@ -88,19 +95,10 @@ fn records_written_by_many_threads_at_once_survive_an_abort() {
         }
         std::process::abort();
     }
-    let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "records_written_by_many_threads_at_once_survive_an_abort",
-            "--nocapture",
-        ])
-        .env(CRASH_MANY_ENV, dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(!status.success(), "the child aborts");
+    let dir = run_aborting_child(
+        "records_written_by_many_threads_at_once_survive_an_abort",
+        CRASH_MANY_ENV,
+    );
     let s = Store::open(dir.path()).unwrap();
     let filter = CdrFilter {
         limit: 1000,
