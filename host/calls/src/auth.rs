@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use switchyard_sip::auth::{Verdict, challenge, verify};
+use switchyard_sip::auth::{Verdict, challenge, params, verify};
 use switchyard_sip::endpoint::Peer;
 use switchyard_sip::message::Message;
 use switchyard_sip::message::build::response;
@@ -59,16 +59,34 @@ pub(crate) fn authenticate(
     };
     // Only a Digest answer for our realm counts; anything else (an unknown
     // scheme, another realm) gets a fresh challenge (RFC 4475 regaut01).
-    let ours = req.headers.get_all(header).find(|v| {
-        v.trim_start().to_ascii_lowercase().starts_with("digest")
-            && v.contains(&format!("realm=\"{}\"", tenant.realm()))
-    });
+    // A header that cannot be read at all but names our realm is a 400.
+    let mut unreadable = None;
+    let ours = req
+        .headers
+        .get_all(header)
+        .find(|v| match params::parse(v) {
+            Ok(p) => p.is_digest() && p.get("realm") == Some(tenant.realm()),
+            Err(e) => {
+                if v.contains(tenant.realm()) {
+                    unreadable = Some(e);
+                }
+                false
+            }
+        });
     let Some(authorization) = ours else {
-        send_challenge(shared, tenant, key, req, kind, false);
+        if let Some(e) = unreadable {
+            shared.stack.respond(
+                key,
+                response(req, 400, &format!("{header}: {e}"), Some("syauth")),
+            );
+        } else {
+            send_challenge(shared, tenant, key, req, kind, false);
+        }
         return false;
     };
     let verdict = verify(
         req.method(),
+        req.uri(),
         authorization,
         tenant.realm(),
         &shared.nonces,
@@ -92,6 +110,19 @@ pub(crate) fn authenticate(
             false
         }
         Verdict::Stale => {
+            send_challenge(shared, tenant, key, req, kind, true);
+            false
+        }
+        // The right password on a nonce already used with this count: a
+        // captured header sent again, or a client's own retry. A fresh
+        // challenge lets a real phone go on and gives a replay nothing.
+        Verdict::Replayed => {
+            tracing::info!(source = %peer.addr, tenant = %tenant.id, user, "digest nonce reused: challenged again");
+            shared
+                .metrics
+                .auth_replays
+                .get_or_create(&crate::metrics::Metrics::tenant(&tenant.id))
+                .inc();
             send_challenge(shared, tenant, key, req, kind, true);
             false
         }

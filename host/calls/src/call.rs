@@ -49,6 +49,7 @@ use crate::live::LiveCallInfo;
 use crate::metrics::Metrics;
 use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
 use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms, tenant_of};
+use futures_util::FutureExt;
 use switchyard_media::sdp::Direction as SdpDirection;
 
 mod media;
@@ -71,7 +72,16 @@ pub(crate) fn start(shared: Arc<Shared>, key: TransactionKey, invite: Message, p
         .insert(call_id.clone(), tx.clone());
     tokio::spawn(async move {
         let mut call = Call::new(shared.clone(), tx.clone(), rx, key, invite, peer);
-        call.run().await;
+        // A bug that panics must end this call, not leak it: the caller is
+        // answered (or hung up), the call leaves the live list and every
+        // map, and its ports, caps and gauges are released (by `abandon`
+        // and by the drops below), and the panic is counted.
+        let outcome = std::panic::AssertUnwindSafe(call.run())
+            .catch_unwind()
+            .await;
+        if outcome.is_err() {
+            call.abandon();
+        }
         // Forget every Call-ID this task owned — unless a newer task took
         // it over (the INVITE that answers our 407 has the same Call-ID).
         let mut calls = shared.calls.lock().expect("calls lock");
@@ -81,6 +91,32 @@ pub(crate) fn start(shared: Arc<Shared>, key: TransactionKey, invite: Message, p
             }
         }
     });
+}
+
+/// One call counted in the `active_calls` gauge while this lives.
+struct ActiveCall {
+    shared: Arc<Shared>,
+    label: crate::metrics::TenantLabel,
+}
+
+impl ActiveCall {
+    fn count(shared: &Arc<Shared>, label: &crate::metrics::TenantLabel) -> ActiveCall {
+        shared.metrics.active_calls.get_or_create(label).inc();
+        ActiveCall {
+            shared: shared.clone(),
+            label: label.clone(),
+        }
+    }
+}
+
+impl Drop for ActiveCall {
+    fn drop(&mut self) {
+        self.shared
+            .metrics
+            .active_calls
+            .get_or_create(&self.label)
+            .dec();
+    }
 }
 
 /// Why a call ended before or after answer.
@@ -340,7 +376,8 @@ impl Call {
         });
         let label = Metrics::tenant(&tenant.id);
         self.shared.metrics.call_setups.get_or_create(&label).inc();
-        self.shared.metrics.active_calls.get_or_create(&label).inc();
+        // Decremented when dropped: also when the call task panics.
+        let _active = ActiveCall::count(&self.shared, &label);
         self.shared.live.start(
             LiveCallInfo {
                 call_id: self.a_invite.call_id().to_string(),
@@ -356,7 +393,6 @@ impl Call {
         );
         self.flow_loop(tenant.clone(), flow).await;
         self.finish(&tenant).await;
-        self.shared.metrics.active_calls.get_or_create(&label).dec();
         if self.disposition != Disposition::Answered {
             self.shared
                 .metrics
@@ -367,6 +403,21 @@ impl Call {
                 })
                 .inc();
         }
+    }
+
+    /// After a panic in `run`: answer or hang up the caller and take the
+    /// call off the live list. Best effort — the call's state may be
+    /// half-changed — but everything it holds is released when it drops.
+    fn abandon(&mut self) {
+        let call_id = self.a_invite.call_id().to_string();
+        tracing::error!(call = %call_id, "call task panicked: call ended");
+        self.shared.metrics.task_panicked("call");
+        if !self.final_sent {
+            self.answer_a(500, "Server Internal Error");
+        } else if self.a_dialog.is_some() {
+            self.bye_caller(HangupSide::System);
+        }
+        self.shared.live.end(&call_id, Some("failed".into()));
     }
 
     /// Take a place under `gate`'s caps for the rest of the call.

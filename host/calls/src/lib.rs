@@ -191,6 +191,19 @@ impl Pbx {
 
     /// Prometheus text for `/metrics`.
     pub fn metrics_text(&self) -> String {
+        // The transport counts messages whose handling panicked; bring the
+        // counter up to date before rendering.
+        let sip = self
+            .shared
+            .metrics
+            .task_panics
+            .get_or_create(&metrics::TaskLabel {
+                task: "sip-message".into(),
+            });
+        let seen = self.shared.stack.handler_panics();
+        if seen > sip.get() {
+            sip.inc_by(seen - sip.get());
+        }
         self.shared.metrics.render()
     }
 
@@ -283,7 +296,14 @@ impl Pbx {
     /// Serve until the stack's channel closes.
     pub async fn run(self, mut incoming: mpsc::UnboundedReceiver<Incoming>) {
         while let Some(msg) = incoming.recv().await {
-            self.dispatch(msg);
+            // A panic here would stop every call of every tenant: drop the
+            // one message instead (its sender retransmits or times out).
+            let dispatched =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(msg)));
+            if dispatched.is_err() {
+                tracing::error!("dispatching a SIP message panicked: message dropped");
+                self.shared.metrics.task_panicked("dispatch");
+            }
         }
     }
 
@@ -298,7 +318,7 @@ impl Pbx {
                     ("REGISTER", _) => {
                         let shared = self.shared.clone();
                         tokio::spawn(async move {
-                            registrar::handle(&shared, key, request, peer);
+                            registrar::handle_guarded(&shared, key, request, peer);
                         });
                     }
                     ("OPTIONS", _) => self.options(key, &request),

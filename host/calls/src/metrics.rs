@@ -21,6 +21,21 @@ pub struct OutcomeLabel {
     pub disposition: String,
 }
 
+/// Which kind of task panicked.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabel {
+    pub task: String,
+}
+
+/// The per-message and per-call tasks whose panics are caught and counted.
+pub const TASKS: [&str; 5] = [
+    "sip-message",
+    "dispatch",
+    "call",
+    "registrar",
+    "click-to-call",
+];
+
 pub struct Metrics {
     registry: Registry,
     pub active_calls: Family<TenantLabel, Gauge>,
@@ -30,6 +45,11 @@ pub struct Metrics {
     pub plugin_invocations: Family<TenantLabel, Counter>,
     pub plugin_errors: Family<TenantLabel, Counter>,
     pub plugin_latency: Family<TenantLabel, Histogram>,
+    /// Authenticated requests refused as replays (nonce and nc used before).
+    pub auth_replays: Family<TenantLabel, Counter>,
+    /// Tasks that panicked: the request was answered or its call ended,
+    /// and what it held was released, but it is a bug to fix.
+    pub task_panics: Family<TaskLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -45,6 +65,23 @@ impl Default for Metrics {
         let plugin_latency = Family::<TenantLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_01, 2.0, 14))
         });
+        let auth_replays = Family::<TenantLabel, Counter>::default();
+        let task_panics = Family::<TaskLabel, Counter>::default();
+        // Present at zero from the start, so an alert on any increase works
+        // before the first panic.
+        for task in TASKS {
+            let _ = task_panics.get_or_create(&TaskLabel { task: task.into() });
+        }
+        registry.register(
+            "auth_replays",
+            "Digest credentials refused because their nonce and count were used before",
+            auth_replays.clone(),
+        );
+        registry.register(
+            "task_panics",
+            "Per-message or per-call tasks that panicked (answered, state released)",
+            task_panics.clone(),
+        );
         registry.register("active_calls", "Calls in progress", active_calls.clone());
         registry.register(
             "call_setups",
@@ -85,6 +122,8 @@ impl Default for Metrics {
             plugin_invocations,
             plugin_errors,
             plugin_latency,
+            auth_replays,
+            task_panics,
         }
     }
 }
@@ -94,6 +133,13 @@ impl Metrics {
         TenantLabel {
             tenant: t.to_string(),
         }
+    }
+
+    /// Count a caught panic of a `task` (one of [`TASKS`]).
+    pub fn task_panicked(&self, task: &str) {
+        self.task_panics
+            .get_or_create(&TaskLabel { task: task.into() })
+            .inc();
     }
 
     /// The text exposition format.

@@ -12,6 +12,20 @@ use switchyard_store::{Binding, RegistrationRepo};
 use crate::auth::{Kind, authenticate};
 use crate::{Shared, now_ms, tenant_of};
 
+/// [`handle`], with a panic answered 500 and counted instead of leaving
+/// the phone without an answer.
+pub(crate) fn handle_guarded(shared: &Shared, key: TransactionKey, req: Message, peer: Peer) {
+    let answer = response(&req, 500, "Server Internal Error", Some("syreg"));
+    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        handle(shared, key.clone(), req, peer)
+    }));
+    if handled.is_err() {
+        tracing::error!("REGISTER handling panicked: answered 500");
+        shared.metrics.task_panicked("registrar");
+        shared.stack.respond(&key, answer);
+    }
+}
+
 pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: Peer) {
     let reply = |status: u16, reason: &str| {
         shared

@@ -95,6 +95,7 @@ struct Inner {
     /// Locked only inside the core lock, so the two never disagree.
     armed: Mutex<Option<Instant>>,
     partial_timeout: std::time::Duration,
+    handler_panics: std::sync::atomic::AtomicU64,
 }
 
 /// A running SIP stack (cheap to clone).
@@ -137,6 +138,7 @@ impl SipStack {
                 incoming: tx,
                 timer: Notify::new(),
                 armed: Mutex::new(None),
+                handler_panics: std::sync::atomic::AtomicU64::new(0),
                 partial_timeout: cfg.partial_message_timeout,
             }),
         };
@@ -197,15 +199,34 @@ impl SipStack {
         self.with_core(|core, now| core.send_ack(now, ack, peer));
     }
 
-    /// Feed one message that arrived from `peer`.
+    /// Feed one message that arrived from `peer`. A panic while handling
+    /// it drops that message and is counted ([`SipStack::handler_panics`]);
+    /// the socket loops go on.
     pub fn handle_message(&self, bytes: &[u8], peer: Peer) {
-        self.with_core(|core, now| core.handle_message(now, bytes, peer));
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.with_core(|core, now| core.handle_message(now, bytes, peer))
+        }));
+        if handled.is_err() {
+            self.inner
+                .handler_panics
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(source = %peer.addr, len = bytes.len(), "handling a SIP message panicked: dropped");
+        }
+    }
+
+    /// Messages whose handling panicked (and were dropped) so far.
+    pub fn handler_panics(&self) -> u64 {
+        self.inner
+            .handler_panics
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Run `f` on the core, then send and deliver what it produced.
     fn with_core<R>(&self, f: impl FnOnce(&mut EndpointCore, Instant) -> R) -> R {
         let (r, transmits, events) = {
-            let mut core = self.inner.core.lock().expect("core lock");
+            // A poisoned lock (a panic while handling one message) must not stop
+            // every later message: the core's tables stay usable.
+            let mut core = self.inner.core.lock().unwrap_or_else(|p| p.into_inner());
             let r = f(&mut core, Instant::now());
             let transmits: Vec<Transmit> = std::iter::from_fn(|| core.poll_transmit()).collect();
             let events: Vec<Event> = std::iter::from_fn(|| core.poll_event()).collect();
@@ -444,7 +465,9 @@ impl SipStack {
     async fn timer_loop(self) {
         loop {
             let next = {
-                let mut core = self.inner.core.lock().expect("core lock");
+                // A poisoned lock (a panic while handling one message) must not stop
+                // every later message: the core's tables stay usable.
+                let mut core = self.inner.core.lock().unwrap_or_else(|p| p.into_inner());
                 let next = core.poll_timeout();
                 *self.inner.armed.lock().expect("armed lock") = next;
                 next
