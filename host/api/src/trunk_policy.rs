@@ -34,8 +34,7 @@ fn literal_ip(host: &str) -> Option<IpAddr> {
         .map_or(host, |(name, _port)| name)
         .trim_end_matches('.')
         .to_ascii_lowercase();
-    (name == "localhost" || name.ends_with(".localhost"))
-        .then_some(IpAddr::from([127, 0, 0, 1]))
+    (name == "localhost" || name.ends_with(".localhost")).then_some(IpAddr::from([127, 0, 0, 1]))
 }
 
 /// The IP of an inbound address (`ip` or `ip:port`).
@@ -113,11 +112,7 @@ mod tests {
             ("sip.carrier.example:5060", None),
             ("sip.carrier.example", None),
         ] {
-            assert_eq!(
-                literal_ip(host),
-                ip.map(|i| i.parse().unwrap()),
-                "{host}"
-            );
+            assert_eq!(literal_ip(host), ip.map(|i| i.parse().unwrap()), "{host}");
         }
     }
 }

@@ -170,7 +170,12 @@ fn private_trunks() -> Vec<Value> {
         "name": "grab", "host": "127.0.0.1:9", "transport": "udp",
         "inbound_addresses": ["127.0.0.11"]
     })];
-    for host in ["10.0.0.1", "192.168.1.10:5060", "localhost:5060", "[::1]:5060"] {
+    for host in [
+        "10.0.0.1",
+        "192.168.1.10:5060",
+        "localhost:5060",
+        "[::1]:5060",
+    ] {
         out.push(json!({"name": "grab", "host": host}));
     }
     for inbound in ["169.254.169.254", "0.0.0.0", "172.16.0.1:5060", "fd00::1"] {

@@ -47,8 +47,8 @@ use crate::anchor::{self, Anchor, CALLEE, CALLER};
 use crate::auth::{Kind, authenticate};
 use crate::live::LiveCallInfo;
 use crate::metrics::Metrics;
-use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
 use crate::resolve::{RequestFacts, Resolution, resolve};
+use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
 use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms};
 use switchyard_media::sdp::Direction as SdpDirection;
 

@@ -251,7 +251,10 @@ mod tests {
     fn a_carrier_reaches_its_own_tenants_did() {
         let ts = table();
         // Carriers address the PBX by IP, not by a tenant's domain.
-        let r = resolve(&ts, &facts("192.0.2.10:5060", "198.51.100.1", "+15550100", None));
+        let r = resolve(
+            &ts,
+            &facts("192.0.2.10:5060", "198.51.100.1", "+15550100", None),
+        );
         assert!(is_trunk_of(&r, "demo", "carrier"), "{r:?}");
         // …or by the tenant's own domain.
         let r = resolve(
@@ -268,13 +271,19 @@ mod tests {
         let r = resolve(&ts, &facts("127.0.0.11:5060", "198.51.100.1", "1002", None));
         assert!(matches!(r, Resolution::UnknownNumber), "{r:?}");
         // demo's DID from acme's trunk.
-        let r = resolve(&ts, &facts("127.0.0.11:5060", "198.51.100.1", "+15550100", None));
+        let r = resolve(
+            &ts,
+            &facts("127.0.0.11:5060", "198.51.100.1", "+15550100", None),
+        );
         assert!(matches!(r, Resolution::UnknownNumber), "{r:?}");
     }
 
     #[test]
     fn no_domain_and_no_trunk_is_an_unknown_domain() {
-        let r = resolve(&table(), &facts("203.0.113.5:5060", "example.net", "1002", None));
+        let r = resolve(
+            &table(),
+            &facts("203.0.113.5:5060", "example.net", "1002", None),
+        );
         assert!(matches!(r, Resolution::UnknownDomain), "{r:?}");
     }
 
