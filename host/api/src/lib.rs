@@ -24,12 +24,15 @@
 //! * `routes::*` — one module per resource.
 //! * [`openapi`] — the document at `/api/openapi.json`.
 //! * `wav` — the prompt format check.
+//! * `trunk_policy` — which addresses a trunk may use (private ones,
+//!   another tenant's phones).
 
 pub mod auth;
 pub mod error;
 pub mod live;
 pub mod openapi;
 mod routes;
+mod trunk_policy;
 mod wav;
 
 use std::sync::Arc;
@@ -62,6 +65,10 @@ pub struct ApiState {
     pub operator_token: String,
     pub live: Arc<dyn LiveCalls>,
     pub changes: Arc<dyn ConfigChanged>,
+    /// Let tenant keys point trunks at loopback, private, link-local or
+    /// unspecified addresses (host or inbound). The operator token may
+    /// always.
+    pub allow_private_trunks: bool,
 }
 
 /// The API router: every route under `/api`, plus `/api/openapi.json`.

@@ -47,8 +47,9 @@ use crate::anchor::{self, Anchor, CALLEE, CALLER};
 use crate::auth::{Kind, authenticate};
 use crate::live::LiveCallInfo;
 use crate::metrics::Metrics;
+use crate::resolve::{RequestFacts, Resolution, resolve};
 use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
-use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms, tenant_of};
+use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms};
 use futures_util::FutureExt;
 use switchyard_media::sdp::Direction as SdpDirection;
 
@@ -285,12 +286,11 @@ impl Call {
             .and_then(|u| u.user_decoded())
             .unwrap_or_default();
 
-        let (tenant, direction) = match self.shared.tenants().trunk_for_source(self.a_peer.addr) {
-            // Carrier traffic: trusted by address, routed by DID.
-            Some((tenant, trunk)) => {
-                if !tenant.numbers.contains_key(&dialled) {
-                    return self.answer_a(404, "Unknown Number");
-                }
+        let facts = RequestFacts::of(&self.a_invite, self.a_peer.addr);
+        let (tenant, direction) = match resolve(&self.shared.tenants(), &facts) {
+            // Carrier traffic for one of the tenant's DIDs: trusted by
+            // address.
+            Resolution::Trunk(tenant, trunk) => {
                 if let Err(over) = self.admit(
                     &trunk.gate,
                     trunk.max_concurrent_calls,
@@ -300,10 +300,7 @@ impl Call {
                 }
                 (tenant, Direction::Inbound)
             }
-            None => {
-                let Some(tenant) = tenant_of(&self.shared.tenants(), &self.a_invite) else {
-                    return self.answer_a(404, "Unknown Domain");
-                };
+            Resolution::Extension(tenant) => {
                 if !authenticate(
                     &self.shared,
                     &tenant,
@@ -318,6 +315,8 @@ impl Call {
                 }
                 (tenant, Direction::Internal)
             }
+            Resolution::UnknownNumber => return self.answer_a(404, "Unknown Number"),
+            Resolution::UnknownDomain => return self.answer_a(404, "Unknown Domain"),
         };
         self.tenant = Some(tenant.clone());
         if tenant.suspended {

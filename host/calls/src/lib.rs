@@ -10,6 +10,8 @@
 //! * [`registrar`] — bindings in the store, Expires / Min-Expires,
 //!   `Contact: *`.
 //! * [`call`] — one task per call: the B2BUA legs and the plugin loop.
+//! * [`resolve`] — whose a new INVITE is: an extension of a served domain
+//!   or a carrier on a trunk (the order that keeps tenants apart).
 //! * [`tenant`] — tenants by SIP domain and by DID.
 //! * [`trunk`] — carrier trunks: outbound registration, caller ID,
 //!   challenges, call caps.
@@ -21,6 +23,7 @@ pub mod live;
 pub mod metrics;
 pub mod originate;
 pub mod registrar;
+pub mod resolve;
 pub mod tenant;
 pub mod trunk;
 

@@ -72,8 +72,19 @@ impl Tenants {
         for d in &t.domains {
             self.by_domain.insert(d.to_ascii_lowercase(), t.clone());
         }
+        // A DID has one owner (the store refuses a second); should two
+        // tenants still name one, the first keeps it, so a tenant reloaded
+        // later cannot take a DID over.
         for n in t.numbers.keys().filter(|n| n.starts_with('+')) {
-            self.by_did.insert(n.clone(), t.clone());
+            match self.by_did.get(n) {
+                Some(owner) if owner.id != t.id => {
+                    tracing::warn!(did = %n, owner = %owner.id, tenant = %t.id,
+                        "DID named by two tenants: the first keeps it");
+                }
+                _ => {
+                    self.by_did.insert(n.clone(), t.clone());
+                }
+            }
         }
         self.all.push(t);
     }
@@ -99,21 +110,121 @@ impl Tenants {
         self.by_did.get(did).cloned()
     }
 
-    /// The tenant and trunk a request from `source` belongs to, when it
-    /// comes from a carrier.
-    pub fn trunk_for_source(
+    /// Every trunk whose inbound addresses match `source`, with its
+    /// tenant. An address alone does not make a request a carrier's:
+    /// [`crate::resolve::resolve`] decides.
+    pub fn trunks_for_source(
         &self,
         source: std::net::SocketAddr,
-    ) -> Option<(Arc<Tenant>, Arc<Trunk>)> {
-        self.all.iter().find_map(|t| {
-            t.trunks
-                .iter()
-                .find(|tr| tr.matches_source(source))
-                .map(|tr| (t.clone(), tr.clone()))
-        })
+    ) -> Vec<(Arc<Tenant>, Arc<Trunk>)> {
+        self.all
+            .iter()
+            .flat_map(|t| {
+                t.trunks
+                    .iter()
+                    .filter(move |tr| tr.matches_source(source))
+                    .map(move |tr| (t.clone(), tr.clone()))
+            })
+            .collect()
     }
 
     pub fn all(&self) -> &[Arc<Tenant>] {
         &self.all
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::{Mutex, OnceLock};
+
+    use switchyard_plugins::{HostConfig, PluginHost, TenantSettings};
+    use switchyard_sip::endpoint::Transport;
+
+    use super::*;
+    use crate::trunk::Registration;
+
+    /// One plugin host for the unit tests (its pooling allocator reserves
+    /// address space).
+    fn host() -> PluginHost {
+        static HOST: OnceLock<PluginHost> = OnceLock::new();
+        HOST.get_or_init(|| {
+            PluginHost::new(HostConfig {
+                max_instances: 2,
+                ..HostConfig::default()
+            })
+            .expect("plugin host")
+        })
+        .clone()
+    }
+
+    /// A tenant with `domain`, extensions 1001–1003 and nothing else.
+    pub(crate) fn tenant(id: &str, domain: &str) -> Tenant {
+        let extensions = ["1001", "1002", "1003"]
+            .into_iter()
+            .map(|n| {
+                let account = ExtensionAccount {
+                    number: n.into(),
+                    display_name: None,
+                    credentials: StoredCredentials::from_password(n, domain, "secret"),
+                };
+                (n.to_string(), account)
+            })
+            .collect();
+        Tenant {
+            id: id.into(),
+            domains: vec![domain.into()],
+            time_zone: "UTC".into(),
+            extensions,
+            numbers: HashMap::new(),
+            default_flow: "extensions".into(),
+            ring_groups: HashMap::new(),
+            runtime: host()
+                .tenant(id, TenantSettings::default())
+                .expect("tenant runtime"),
+            trunks: Vec::new(),
+            max_concurrent_calls: 0,
+            max_calls_per_second: 0,
+            gate: Arc::default(),
+            suspended: false,
+            recording: None,
+        }
+    }
+
+    /// A trunk accepting calls from `inbound`.
+    pub(crate) fn trunk(name: &str, inbound: &[&str]) -> Arc<Trunk> {
+        Arc::new(Trunk {
+            name: name.into(),
+            host: "192.0.2.1:5060".into(),
+            transport: Transport::Udp,
+            username: None,
+            password: None,
+            register: false,
+            register_expires: 300,
+            from_domain: None,
+            max_concurrent_calls: 0,
+            max_calls_per_second: 0,
+            caller_id: None,
+            allow_caller_id_passthrough: false,
+            inbound_addresses: inbound.iter().map(|a| a.to_string()).collect(),
+            gate: Arc::default(),
+            registration: Mutex::new(Registration::Idle),
+            stopped: Default::default(),
+        })
+    }
+
+    #[test]
+    fn a_did_stays_with_its_first_owner() {
+        let mut ts = Tenants::default();
+        let mut a = tenant("a", "a.example");
+        a.numbers.insert("+100".into(), "f".into());
+        ts.add(a);
+        let mut b = tenant("b", "b.example");
+        b.numbers.insert("+100".into(), "f".into());
+        ts.add(b);
+        assert_eq!(ts.by_did("+100").unwrap().id, "a");
+        // Removing the owner releases it (the store refuses a second
+        // claimant, so none is waiting).
+        ts.remove("a");
+        assert!(ts.by_did("+100").is_none());
     }
 }

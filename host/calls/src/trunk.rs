@@ -5,8 +5,9 @@
 //!   it expires, retried with back-off when the carrier refuses or is
 //!   silent. The state is visible through [`Trunk::registration`].
 //! * Inbound: an INVITE whose source matches a trunk's addresses is carrier
-//!   traffic; its DID finds the tenant and the flow (no digest: carriers
-//!   are trusted by address).
+//!   traffic (no digest: carriers are trusted by address) when it is for a
+//!   DID of the trunk's own tenant and not for another tenant's domain
+//!   ([`crate::resolve`] decides).
 //! * Outbound calls: a `number` dial target goes out through the tenant's
 //!   trunk with its caller-ID rule; a 401/407 from the carrier is answered
 //!   once with the trunk's credentials.

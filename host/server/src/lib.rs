@@ -36,6 +36,10 @@ pub struct Config {
     /// The tenant to provision (format of `examples/tenant-demo/tenant.json`);
     /// the demo tenant when `None`.
     pub tenant_json: Option<String>,
+    /// Let tenant API keys point trunks at loopback, private, link-local
+    /// or unspecified addresses (the operator token always may). Off by
+    /// default: a trunk's inbound addresses skip authentication.
+    pub allow_private_trunks: bool,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             rtp_ports: (10000, 20000),
             calls: CallSettings::default(),
             tenant_json: None,
+            allow_private_trunks: false,
         }
     }
 }
@@ -167,6 +172,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             host: host.clone(),
             pbx: pbx.clone(),
         }),
+        allow_private_trunks: cfg.allow_private_trunks,
     });
     let metrics_pbx = pbx.clone();
     let api = api.route(

@@ -41,7 +41,8 @@ enum Command {
 
 #[derive(Args, Default)]
 struct ServeArgs {
-    /// A TOML file with any of: data-dir, sip-listen, http-listen, rtp-ports.
+    /// A TOML file with any of: data-dir, sip-listen, http-listen, rtp-ports,
+    /// allow-private-trunks.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Where the store, prompts, recordings and tokens live.
@@ -60,6 +61,16 @@ struct ServeArgs {
     /// examples/tenant-demo/tenant.json) instead of the demo tenant.
     #[arg(long)]
     provision: Option<PathBuf>,
+    /// Let tenant API keys give trunks loopback, private, link-local or
+    /// unspecified addresses (host or inbound); the operator token always
+    /// may.
+    #[arg(
+        long,
+        env = "SWITCHYARD_ALLOW_PRIVATE_TRUNKS",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    allow_private_trunks: bool,
 }
 
 /// The `--config` file.
@@ -70,6 +81,7 @@ struct FileConfig {
     sip_listen: Option<SocketAddr>,
     http_listen: Option<SocketAddr>,
     rtp_ports: Option<String>,
+    allow_private_trunks: Option<bool>,
 }
 
 /// Where the API is and who is calling it.
@@ -256,6 +268,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--rtp-ports {r:?}: expected LOW-HIGH, e.g. 10000-20000"))?;
         cfg.rtp_ports = (lo, hi);
     }
+    cfg.allow_private_trunks =
+        args.allow_private_trunks || file.allow_private_trunks.unwrap_or(false);
     if let Some(p) = &args.provision {
         cfg.tenant_json =
             Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?);

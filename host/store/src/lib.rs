@@ -91,7 +91,7 @@ pub use registration::{Binding, RegistrationRepo};
 pub use schedule::{Holiday, Schedule, ScheduleRepo, validate_schedule};
 pub use schema::{CURRENT_SCHEMA, Migration};
 pub use tenant::{Features, Tenant, TenantLimits, TenantRepo};
-pub use trunk::{Trunk, TrunkRepo};
+pub use trunk::{Trunk, TrunkRepo, addresses_overlap};
 
 /// The sled store. Cheap to clone (one `Arc`); `Send + Sync`.
 #[derive(Clone)]
@@ -105,6 +105,9 @@ struct Inner {
     t: Trees,
     /// Durable writes share their flushes.
     commits: group_commit::GroupCommit<sled::Error>,
+    /// Held across a trunk's check-then-write: inbound addresses are
+    /// unique across tenants, and sled transactions cannot scan.
+    trunk_writes: std::sync::Mutex<()>,
 }
 
 /// One tree per entity, plus the global indexes.
@@ -175,6 +178,7 @@ impl Store {
                 db,
                 t,
                 commits: Default::default(),
+                trunk_writes: Default::default(),
             }),
         })
     }

@@ -31,7 +31,10 @@ pub struct Trunk {
 }
 
 pub trait TrunkRepo {
-    /// Create or replace; the tenant must exist.
+    /// Create or replace; the tenant must exist. An inbound address that
+    /// overlaps one of another tenant's trunks is a
+    /// [`StoreError::Conflict`]: calls from an address are trusted as one
+    /// tenant's carrier, so no two tenants may claim it.
     fn put_trunk(&self, trunk: &Trunk) -> Result<(), StoreError>;
     fn get_trunk(&self, tenant: &str, name: &str) -> Result<Option<Trunk>, StoreError>;
     fn list_trunks(&self, tenant: &str) -> Result<Vec<Trunk>, StoreError>;
@@ -75,6 +78,27 @@ impl TrunkRepo for Store {
             }
         }
         self.require_tenant(&tr.tenant)?;
+        let _serial = self
+            .inner
+            .trunk_writes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for other in all_json::<Trunk>(&self.t().trunks)? {
+            if other.tenant == tr.tenant {
+                continue;
+            }
+            for mine in &tr.inbound_addresses {
+                if other
+                    .inbound_addresses
+                    .iter()
+                    .any(|theirs| addresses_overlap(mine, theirs))
+                {
+                    return Err(StoreError::Conflict(format!(
+                        "inbound address {mine} is already used by another tenant's trunk"
+                    )));
+                }
+            }
+        }
         let k = key(&[tr.tenant.as_bytes(), tr.name.as_bytes()]);
         self.put_durable(&self.t().trunks, k, tr)
     }
@@ -100,5 +124,42 @@ impl TrunkRepo for Store {
 
     fn all_trunks(&self) -> Result<Vec<Trunk>, StoreError> {
         all_json(&self.t().trunks)
+    }
+}
+
+/// An inbound address as `(ip, port)`; no port means every port.
+fn parse_inbound(a: &str) -> Option<(std::net::IpAddr, Option<u16>)> {
+    if let Ok(sa) = a.parse::<std::net::SocketAddr>() {
+        return Some((sa.ip().to_canonical(), Some(sa.port())));
+    }
+    a.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| (ip.to_canonical(), None))
+}
+
+/// Whether some source address would match both inbound addresses: the
+/// same IP, and the same port or no port on either side.
+pub fn addresses_overlap(a: &str, b: &str) -> bool {
+    match (parse_inbound(a), parse_inbound(b)) {
+        (Some((ip_a, port_a)), Some((ip_b, port_b))) => {
+            ip_a == ip_b && (port_a.is_none() || port_b.is_none() || port_a == port_b)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::addresses_overlap;
+
+    #[test]
+    fn overlapping_inbound_addresses() {
+        assert!(addresses_overlap("192.0.2.1", "192.0.2.1"));
+        assert!(addresses_overlap("192.0.2.1", "192.0.2.1:5060"));
+        assert!(addresses_overlap("192.0.2.1:5060", "192.0.2.1"));
+        assert!(addresses_overlap("::ffff:192.0.2.1", "192.0.2.1:5060"));
+        assert!(!addresses_overlap("192.0.2.1:5060", "192.0.2.1:5061"));
+        assert!(!addresses_overlap("192.0.2.1", "192.0.2.2"));
+        assert!(!addresses_overlap("junk", "junk"));
     }
 }

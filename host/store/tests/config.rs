@@ -173,13 +173,50 @@ fn numbers_and_did_conflicts() {
 }
 
 #[test]
+fn an_inbound_address_belongs_to_one_tenants_trunks() {
+    let (_d, s) = open();
+    s.put_tenant(&tenant("acme", &[])).unwrap();
+    s.put_tenant(&tenant("globex", &[])).unwrap();
+    // acme's carrier at 192.0.2.10 (any port).
+    s.put_trunk(&trunk("acme", "carrier")).unwrap();
+    // The same tenant may name it again (a second trunk, an update).
+    s.put_trunk(&trunk("acme", "backup")).unwrap();
+    s.put_trunk(&trunk("acme", "carrier")).unwrap();
+    // Another tenant may not, not even one port of it.
+    for clash in ["192.0.2.10", "192.0.2.10:5060", "::ffff:192.0.2.10"] {
+        let mut g = trunk("globex", "grab");
+        g.inbound_addresses = vec!["198.51.100.1".into(), clash.into()];
+        match s.put_trunk(&g).unwrap_err() {
+            StoreError::Conflict(m) => assert!(m.contains(clash), "{m}"),
+            e => panic!("{clash}: {e:?}"),
+        }
+    }
+    assert!(s.list_trunks("globex").unwrap().is_empty());
+    // Ports apart, two tenants can share a host (tests, one SBC).
+    let mut a = trunk("acme", "ports");
+    a.inbound_addresses = vec!["203.0.113.1:5060".into()];
+    s.put_trunk(&a).unwrap();
+    let mut g = trunk("globex", "ports");
+    g.inbound_addresses = vec!["203.0.113.1:5070".into()];
+    s.put_trunk(&g).unwrap();
+    // Once acme lets the address go, globex may take it.
+    s.delete_trunk("acme", "carrier").unwrap();
+    s.delete_trunk("acme", "backup").unwrap();
+    let mut g = trunk("globex", "carrier");
+    g.inbound_addresses = vec!["192.0.2.10".into()];
+    s.put_trunk(&g).unwrap();
+}
+
+#[test]
 fn trunks_groups_queues_crud() {
     let (_d, s) = open();
     s.put_tenant(&tenant("acme", &[])).unwrap();
     s.put_tenant(&tenant("globex", &[])).unwrap();
     let t = trunk("acme", "carrier");
     s.put_trunk(&t).unwrap();
-    s.put_trunk(&trunk("globex", "carrier")).unwrap();
+    let mut g = trunk("globex", "carrier");
+    g.inbound_addresses = vec!["192.0.2.20".into()];
+    s.put_trunk(&g).unwrap();
     assert_eq!(s.get_trunk("acme", "carrier").unwrap(), Some(t.clone()));
     assert_eq!(s.list_trunks("acme").unwrap(), vec![t.clone()]);
     assert_eq!(s.all_trunks().unwrap().len(), 2);
@@ -224,10 +261,13 @@ fn trunks_groups_queues_crud() {
 #[test]
 fn tenant_prefix_scans_never_cross_tenants() {
     let (_d, s) = open();
-    for t in ["acme", "acme-2"] {
+    for (t, carrier) in [("acme", "192.0.2.10"), ("acme-2", "192.0.2.20")] {
         s.put_tenant(&tenant(t, &[])).unwrap();
         s.put_extension(&extension(t, "1001")).unwrap();
-        s.put_trunk(&trunk(t, "carrier")).unwrap();
+        // Inbound addresses are one tenant's.
+        let mut tr = trunk(t, "carrier");
+        tr.inbound_addresses = vec![carrier.into()];
+        s.put_trunk(&tr).unwrap();
         s.put_number(&Number {
             tenant: t.into(),
             number: "700".into(),

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use switchyard_store::{Trunk, TrunkRepo};
 use utoipa::ToSchema;
 
-use super::{NameP, TenantP, changed, deleted, found};
+use super::{NameP, TenantP, changed, deleted, found, now_ms};
 use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::trunk_policy::{check_private, check_registered};
 
 /// A trunk's settings, as sent. On `PUT`, an absent `password` keeps the
 /// stored one and an empty one removes it.
@@ -43,7 +44,11 @@ pub struct TrunkBody {
     pub caller_id: Option<String>,
     #[serde(default)]
     pub allow_caller_id_passthrough: bool,
-    /// IP addresses allowed to send inbound calls on this trunk.
+    /// IP addresses (`ip` or `ip:port`) allowed to send inbound calls on
+    /// this trunk. One tenant's only: an address another tenant's trunk or
+    /// registered phone uses is a 409. Loopback, private, link-local and
+    /// unspecified addresses (here and in `host`) are a 403 for tenant keys
+    /// unless the operator allows private trunks.
     #[serde(default)]
     pub inbound_addresses: Vec<String>,
 }
@@ -92,6 +97,11 @@ impl From<Trunk> for TrunkView {
             inbound_addresses: t.inbound_addresses,
         }
     }
+}
+
+/// The operator, or anyone when the operator allows private trunks.
+fn may_use_private(caller: &Caller, s: &ApiState) -> bool {
+    s.allow_private_trunks || matches!(caller, Caller::Operator)
 }
 
 fn build(
@@ -164,6 +174,8 @@ pub(crate) async fn create(
         return Err(ApiError::conflict(format!("trunk {name:?} already exists")));
     }
     let t = build(scope.id(), name, body, None)?;
+    check_private(&t, None, may_use_private(&caller, &s))?;
+    check_registered(&s.store, &t, now_ms())?;
     s.store.put_trunk(&t)?;
     changed(&s, scope.id());
     Ok((StatusCode::CREATED, Json(t.into())))
@@ -189,7 +201,8 @@ pub(crate) async fn get(
 #[utoipa::path(put, path = "/api/tenants/{tenant}/trunks/{name}", tag = "trunks", params(NameP),
     request_body = TrunkBody,
     responses((status = 200, body = TrunkView), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
 pub(crate) async fn update(
     caller: Caller,
     State(s): State<ApiState>,
@@ -206,7 +219,9 @@ pub(crate) async fn update(
             "differs from the trunk in the path",
         ));
     }
-    let t = build(scope.id(), old.name, body, old.password)?;
+    let t = build(scope.id(), old.name.clone(), body, old.password.clone())?;
+    check_private(&t, Some(&old), may_use_private(&caller, &s))?;
+    check_registered(&s.store, &t, now_ms())?;
     s.store.put_trunk(&t)?;
     changed(&s, scope.id());
     Ok(Json(t.into()))

@@ -201,6 +201,11 @@ impl Env {
     }
 
     pub async fn with_host(plugins: PluginHost) -> Env {
+        Env::with_options(plugins, false).await
+    }
+
+    /// With the operator's `allow-private-trunks` setting as given.
+    pub async fn with_options(plugins: PluginHost, allow_private_trunks: bool) -> Env {
         let plugin_cap = plugins.config().max_component_bytes;
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -212,6 +217,7 @@ impl Env {
             operator_token: OPERATOR.into(),
             live: live.clone(),
             changes: changes.clone(),
+            allow_private_trunks,
         });
         let mut env = Env {
             dir,
