@@ -23,11 +23,13 @@
 //!   provides, with no-op implementations for tests.
 //! * `routes::*` — one module per resource.
 //! * [`openapi`] — the document at `/api/openapi.json`.
+//! * [`names`] — the rule for names that become keys and file names.
 //! * `wav` — the prompt format check.
 
 pub mod auth;
 pub mod error;
 pub mod live;
+pub mod names;
 pub mod openapi;
 mod routes;
 mod wav;

@@ -12,6 +12,7 @@ use super::{NameP, TenantP, changed, deleted, found};
 use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::names::check_name;
 
 /// A trunk's settings, as sent. On `PUT`, an absent `password` keeps the
 /// stored one and an empty one removes it.
@@ -148,7 +149,8 @@ pub(crate) async fn list(
     request_body = TrunkBody,
     responses((status = 201, body = TrunkView), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+        (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "a name outside the name rule")))]
 pub(crate) async fn create(
     caller: Caller,
     State(s): State<ApiState>,
@@ -160,6 +162,7 @@ pub(crate) async fn create(
         .name
         .take()
         .ok_or_else(|| ApiError::validation("name", "is required"))?;
+    check_name("name", &name)?;
     if s.store.get_trunk(scope.id(), &name)?.is_some() {
         return Err(ApiError::conflict(format!("trunk {name:?} already exists")));
     }
