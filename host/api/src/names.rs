@@ -46,7 +46,14 @@ mod tests {
 
     #[test]
     fn names_follow_the_documented_rule() {
-        for ok in ["a", "greeting", "greeting-1001", "Main_IVR.v2", "0", &"x".repeat(64)] {
+        for ok in [
+            "a",
+            "greeting",
+            "greeting-1001",
+            "Main_IVR.v2",
+            "0",
+            &"x".repeat(64),
+        ] {
             assert!(valid_name(ok), "{ok:?}");
         }
         for bad in [

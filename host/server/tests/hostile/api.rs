@@ -18,7 +18,12 @@ struct Got {
 
 /// `method url` with `Authorization: <authorization>` when given; off the
 /// runtime the server lives on (ureq blocks).
-async fn http(method: &'static str, url: String, authorization: Option<String>, body: Option<Value>) -> Got {
+async fn http(
+    method: &'static str,
+    url: String,
+    authorization: Option<String>,
+    body: Option<Value>,
+) -> Got {
     tokio::task::spawn_blocking(move || {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -28,7 +33,10 @@ async fn http(method: &'static str, url: String, authorization: Option<String>, 
         let resp = match (method, body) {
             ("GET", _) if auth.is_empty() => agent.get(&url).call(),
             ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
-            (_, Some(b)) => agent.post(&url).header("Authorization", &auth).send_json(&b),
+            (_, Some(b)) => agent
+                .post(&url)
+                .header("Authorization", &auth)
+                .send_json(&b),
             (_, None) => agent.post(&url).header("Authorization", &auth).send_empty(),
         };
         let mut resp = resp.expect("HTTP request");
@@ -125,7 +133,13 @@ async fn metrics_listen_serves_them_without_a_token_on_its_own_address() {
     .await;
     assert_eq!(got.status, 404, "{}", got.body);
     // The API port still wants the token.
-    let got = http("GET", format!("http://{}/metrics", running.http), None, None).await;
+    let got = http(
+        "GET",
+        format!("http://{}/metrics", running.http),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(got.status, 401, "{}", got.body);
 }
 
