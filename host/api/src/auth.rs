@@ -30,6 +30,43 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The token of an `Authorization` header value with the Bearer scheme.
+///
+/// RFC 7235 2.1: `credentials = auth-scheme [ 1*SP token68 ]`, and the
+/// scheme is case-insensitive, so `bearer`, `BEARER` and several spaces
+/// are all the same header; clients and proxies do send them. A token68
+/// has no whitespace inside, so anything after a second word is refused
+/// rather than silently cut off.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, rest) = value.split_once([' ', '\t'])?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.trim_start_matches([' ', '\t']);
+    if token.is_empty() || token.contains([' ', '\t']) {
+        return None;
+    }
+    Some(token)
+}
+
+/// Whether `token` is the operator token; an empty operator token never
+/// matches.
+fn is_operator_token(token: &str, operator_token: &str) -> bool {
+    !operator_token.is_empty() && constant_time_eq(token.as_bytes(), operator_token.as_bytes())
+}
+
+/// Whether a request's headers carry the operator token, for routes the
+/// server serves beside the API (`/metrics`) that only the operator may
+/// read.
+pub fn is_operator(headers: &axum::http::HeaderMap, operator_token: &str) -> bool {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .is_some_and(|t| is_operator_token(t, operator_token))
+}
+
 impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
@@ -41,18 +78,10 @@ impl FromRequestParts<ApiState> for Caller {
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
             ApiError::unauthorized("missing Authorization: Bearer <token> header")
         })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-            })?;
-        if !state.operator_token.is_empty()
-            && constant_time_eq(token.as_bytes(), state.operator_token.as_bytes())
-        {
+        let token = header.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+        })?;
+        if is_operator_token(token, &state.operator_token) {
             return Ok(Caller::Operator);
         }
         match state.store.authenticate(token)? {
@@ -208,6 +237,35 @@ impl Caller {
                 "only the operator token may manage tenants",
             )),
             Caller::Operator => load_tenant(state, tenant),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_spaces_are_free() {
+        for v in [
+            "Bearer tok",
+            "bearer tok",
+            "BEARER tok",
+            "bEaReR   tok",
+            "Bearer\ttok",
+            " Bearer tok ",
+        ] {
+            assert_eq!(bearer_token(v), Some("tok"), "{v:?}");
+        }
+        for v in [
+            "Bearer",
+            "Bearer ",
+            "Basic dG9rOg==",
+            "Bearertok",
+            "Bearer tok extra",
+            "",
+        ] {
+            assert_eq!(bearer_token(v), None, "{v:?}");
         }
     }
 }

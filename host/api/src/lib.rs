@@ -23,6 +23,7 @@
 //!   provides, with no-op implementations for tests.
 //! * `routes::*` — one module per resource.
 //! * [`openapi`] — the document at `/api/openapi.json`.
+//! * [`names`] — the rule for names that become keys and file names.
 //! * `wav` — the prompt format check.
 //! * `trunk_policy` — which addresses a trunk may use (private ones,
 //!   another tenant's phones).
@@ -30,6 +31,7 @@
 pub mod auth;
 pub mod error;
 pub mod live;
+pub mod names;
 pub mod openapi;
 mod routes;
 mod trunk_policy;

@@ -166,7 +166,7 @@ async fn bad_uploads_are_refused_with_a_clear_message() {
     let (s, v) = upload(&env, "Bad%20Name", component("router").to_vec()).await;
     assert_eq!(
         (s, v["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("name")),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("name")),
         "{v}"
     );
 

@@ -1593,6 +1593,21 @@ fn outcome_of(code: u16) -> DialOutcome {
     }
 }
 
+/// The names `call_failures` counts calls under: every disposition but
+/// `answered` (the series `/metrics` shows from a tenant's start).
+pub(crate) fn unanswered_names() -> impl Iterator<Item = &'static str> {
+    [
+        Disposition::NoAnswer,
+        Disposition::Busy,
+        Disposition::Failed,
+        Disposition::Cancelled,
+        Disposition::Voicemail,
+        Disposition::Rejected,
+    ]
+    .into_iter()
+    .map(disposition_name)
+}
+
 fn disposition_name(d: Disposition) -> &'static str {
     match d {
         Disposition::Answered => "answered",

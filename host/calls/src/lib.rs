@@ -171,6 +171,10 @@ impl Pbx {
             .media
             .as_ref()
             .map(|m| switchyard_media::PortPool::new(m.ip, m.low_port, m.high_port));
+        let metrics = metrics::Metrics::default();
+        for t in tenants.all() {
+            metrics.add_tenant(&t.id, call::unanswered_names());
+        }
         Pbx {
             shared: Arc::new(Shared {
                 nonces: Nonces::new(&key, settings.nonce_lifetime),
@@ -186,7 +190,7 @@ impl Pbx {
                 calls: Mutex::new(HashMap::new()),
                 prompts: Mutex::new(HashMap::new()),
                 live: live::Live::default(),
-                metrics: metrics::Metrics::default(),
+                metrics,
                 ports,
             }),
         }
@@ -291,6 +295,9 @@ impl Pbx {
             }
         }
         if let Some(t) = new {
+            self.shared
+                .metrics
+                .add_tenant(&t.id, call::unanswered_names());
             next.add(t);
         }
         *guard = Arc::new(next);

@@ -142,6 +142,28 @@ impl Metrics {
             .inc();
     }
 
+    /// Create `tenant`'s series at zero. prometheus-client leaves a family
+    /// without series out of the exposition entirely (no HELP or TYPE),
+    /// so without this `/metrics` is empty until the first call and a
+    /// scraper cannot tell "no calls" from "no such metric". `unanswered`
+    /// are the dispositions `call_failures` counts.
+    pub fn add_tenant<'a>(&self, tenant: &str, unanswered: impl IntoIterator<Item = &'a str>) {
+        let label = Metrics::tenant(tenant);
+        // Each guard is dropped at once: only the series' creation counts.
+        let _ = self.active_calls.get_or_create(&label);
+        let _ = self.call_setups.get_or_create(&label);
+        let _ = self.registrations.get_or_create(&label);
+        let _ = self.plugin_invocations.get_or_create(&label);
+        let _ = self.plugin_errors.get_or_create(&label);
+        let _ = self.plugin_latency.get_or_create(&label);
+        for d in unanswered {
+            let _ = self.call_failures.get_or_create(&OutcomeLabel {
+                tenant: tenant.to_string(),
+                disposition: d.to_string(),
+            });
+        }
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();

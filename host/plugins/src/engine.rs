@@ -17,10 +17,8 @@ const TABLES_PER_COMPONENT: u32 = 8;
 
 /// Bytes of table / async stack kept resident per pool slot between
 /// instances (see below; linear memory comes from the host config).
-const RESIDENT_TABLE_BYTES: usize = 64 << 10;
-const RESIDENT_STACK_BYTES: usize = 64 << 10;
-/// Slots returned to the pool before their decommits are flushed together.
-const DECOMMIT_BATCH: usize = 16;
+pub(crate) const RESIDENT_TABLE_BYTES: usize = 64 << 10;
+pub(crate) const RESIDENT_STACK_BYTES: usize = 64 << 10;
 
 /// Builds the engine: component model, async, pooling allocator sized from
 /// `cfg`, copy-on-write memory images, epoch interruption.
@@ -46,8 +44,21 @@ pub(crate) fn build_engine(cfg: &HostConfig) -> wasmtime::Result<Engine> {
         .table_keep_resident(RESIDENT_TABLE_BYTES)
         .async_stack_keep_resident(RESIDENT_STACK_BYTES)
         .pagemap_scan(wasmtime::Enabled::Auto)
-        // Batch the decommits that remain.
-        .decommit_batch_size(DECOMMIT_BATCH);
+        // What an instance touched beyond those bytes is returned to the
+        // kernel the moment the instance ends, not batched: wasmtime queues
+        // decommits per thread until a batch is full, so with a batch of
+        // 16 a memory bomb's 32 MiB stayed resident until 15 more large
+        // instances ended on the same thread — minutes, or for ever on a
+        // quiet host (55 → 389 MiB after ten bombs, 161 MiB 10 s later).
+        // Small plugins are reset entirely by the memset above and queue
+        // nothing, so batching saved them nothing.
+        .decommit_batch_size(1)
+        // The pool's floor: slots that ended keep up to the bytes above
+        // resident, and only this many idle slots are kept warm (wasmtime
+        // reuses them before touching a never-used slot), so idle plugin
+        // memory is bounded by `max_warm_slots` × those bytes instead of
+        // growing towards every slot of the pool.
+        .max_unused_warm_slots(cfg.max_warm_slots);
 
     let mut config = Config::new();
     config

@@ -22,6 +22,12 @@ pub struct HostConfig {
     /// p50 24 µs → 11 µs, and 2-thread throughput no longer collapses from
     /// TLB shootdowns. Costs up to this much resident memory per warm slot.
     pub keep_resident_bytes: usize,
+    /// Idle pool slots kept warm (their module's image mapped, up to
+    /// `keep_resident_bytes` of memory plus 128 KiB of table and stack
+    /// resident). Bounds idle plugin memory — the pool's floor — at about
+    /// `max_warm_slots × (keep_resident_bytes + 128 KiB)`; a plugin that
+    /// finds no warm slot of its own maps its image afresh (microseconds).
+    pub max_warm_slots: u32,
     /// Period of the epoch ticker: the unit of CPU accounting.
     pub epoch_tick: Duration,
     /// Directory for compiled components (written and read by this host
@@ -42,6 +48,7 @@ impl Default for HostConfig {
             max_table_elements: 20_000,
             max_component_bytes: 16 << 20,
             keep_resident_bytes: 2 << 20,
+            max_warm_slots: 16,
             epoch_tick: Duration::from_millis(1),
             cache_dir: None,
             kv_db: None,
@@ -88,6 +95,11 @@ pub struct TenantLimits {
     /// Wall-clock time per invocation, host calls included.
     pub wall_clock: Duration,
     /// Linear memory per instance, bytes (capped by the host's pool size).
+    /// A tenant's plugins together hold at most `memory_bytes ×
+    /// max_concurrent` of linear memory: each instance's limiter refuses
+    /// growth past `memory_bytes`, at most `max_concurrent` instances are
+    /// alive, and an instance's memory is returned the moment it ends
+    /// (down to the pool's floor, see [`HostConfig::max_warm_slots`]).
     pub memory_bytes: usize,
     /// Bytes a guest may hand to the host in one host call.
     pub hostcall_fuel: usize,

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use axum::response::IntoResponse;
 use switchyard_calls::{CallSettings, Pbx, Tenants};
 use switchyard_plugins::{HostConfig, PluginHost};
 use switchyard_sip::endpoint::Transport;
@@ -25,8 +26,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// UDP and TCP.
     pub sip_listen: SocketAddr,
-    /// The HTTP API (`/api/...`, `/api/openapi.json`, `/metrics`).
+    /// The HTTP API (`/api/...`, `/api/openapi.json`, `/metrics` for the
+    /// operator token).
     pub http_listen: SocketAddr,
+    /// Also serve `/metrics` here, without authentication, for a scraper
+    /// on a network the operator trusts. `None` (the default): metrics
+    /// only on the API port, behind the operator token, because they name
+    /// every tenant and its traffic.
+    pub metrics_listen: Option<SocketAddr>,
     /// RTP ports for media anchoring (LOW, HIGH).
     pub rtp_ports: (u16, u16),
     /// The operator's API token; read from (or created in)
@@ -48,6 +55,7 @@ impl Default for Config {
             data_dir: PathBuf::from("switchyard-data"),
             sip_listen: "0.0.0.0:5060".parse().expect("address"),
             http_listen: "0.0.0.0:8080".parse().expect("address"),
+            metrics_listen: None,
             operator_token: None,
             rtp_ports: (10000, 20000),
             calls: CallSettings::default(),
@@ -62,6 +70,8 @@ pub struct Running {
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
     pub http: SocketAddr,
+    /// Where `/metrics` is served without authentication, when configured.
+    pub metrics: Option<SocketAddr>,
     pub operator_token: String,
     /// Where the operator token is kept (when it came from the data dir).
     pub operator_token_file: Option<PathBuf>,
@@ -101,6 +111,18 @@ fn media_ip(sip: std::net::IpAddr) -> std::net::IpAddr {
         })
         .map(|a| a.ip())
         .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into())
+}
+
+/// The Prometheus exposition of the call engine's metrics.
+fn metrics_response(pbx: &Pbx) -> axum::response::Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        pbx.metrics_text(),
+    )
+        .into_response()
 }
 
 /// Start everything; returns once the sockets are bound.
@@ -175,21 +197,47 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         allow_private_trunks: cfg.allow_private_trunks,
     });
     let metrics_pbx = pbx.clone();
+    let metrics_token = operator_token.clone();
     let api = api.route(
         "/metrics",
-        axum::routing::get(move || {
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
             let pbx = metrics_pbx.clone();
+            let allowed = switchyard_api::auth::is_operator(&headers, &metrics_token);
             async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    pbx.metrics_text(),
-                )
+                if !allowed {
+                    return switchyard_api::ApiError::unauthorized(
+                        "/metrics names every tenant: send Authorization: Bearer <operator token> \
+                         (or serve it on --metrics-listen)",
+                    )
+                    .into_response();
+                }
+                metrics_response(&pbx)
             }
         }),
     );
+    let metrics = match cfg.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding metrics on {addr}"))?;
+            let bound = listener.local_addr()?;
+            let pbx = pbx.clone();
+            let app = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let pbx = pbx.clone();
+                    async move { metrics_response(&pbx) }
+                }),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "metrics server stopped");
+                }
+            });
+            Some(bound)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(cfg.http_listen)
         .await
         .with_context(|| format!("binding HTTP on {}", cfg.http_listen))?;
@@ -201,6 +249,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     });
     Ok(Running {
         http,
+        metrics,
         operator_token,
         operator_token_file,
         sip_udp: stack.local_addr(Transport::Udp),

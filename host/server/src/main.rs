@@ -41,8 +41,8 @@ enum Command {
 
 #[derive(Args, Default)]
 struct ServeArgs {
-    /// A TOML file with any of: data-dir, sip-listen, http-listen, rtp-ports,
-    /// allow-private-trunks.
+    /// A TOML file with any of: data-dir, sip-listen, http-listen,
+    /// metrics-listen, rtp-ports, allow-private-trunks.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Where the store, prompts, recordings and tokens live.
@@ -54,6 +54,10 @@ struct ServeArgs {
     /// HTTP API address [default: 0.0.0.0:8080].
     #[arg(long, env = "SWITCHYARD_HTTP_LISTEN")]
     http_listen: Option<SocketAddr>,
+    /// Also serve /metrics here without authentication [default: none:
+    /// /metrics only on the HTTP API address, for the operator token].
+    #[arg(long, env = "SWITCHYARD_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// RTP port range LOW-HIGH for media anchoring.
     #[arg(long, env = "SWITCHYARD_RTP_PORTS")]
     rtp_ports: Option<String>,
@@ -80,6 +84,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     sip_listen: Option<SocketAddr>,
     http_listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
     rtp_ports: Option<String>,
     allow_private_trunks: Option<bool>,
 }
@@ -260,6 +265,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(a) = args.http_listen.or(file.http_listen) {
         cfg.http_listen = a;
     }
+    if let Some(a) = args.metrics_listen.or(file.metrics_listen) {
+        cfg.metrics_listen = Some(a);
+    }
     if let Some(r) = args.rtp_ports.or(file.rtp_ports) {
         let (lo, hi) = r
             .split_once('-')
@@ -283,9 +291,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             running.sip_udp, running.sip_tcp
         );
         println!(
-            "  HTTP: http://{}/api  (OpenAPI: /api/openapi.json, metrics: /metrics)",
+            "  HTTP: http://{}/api  (OpenAPI: /api/openapi.json, metrics: /metrics with the operator token)",
             running.http
         );
+        if let Some(m) = running.metrics {
+            println!("  metrics: http://{m}/metrics (no authentication)");
+        }
         println!("  data: {}", cfg.data_dir.display());
         if let Some(f) = &running.operator_token_file {
             println!("  operator token: {}", f.display());

@@ -143,7 +143,10 @@ async fn a_tenant_made_through_the_api_takes_calls_decided_by_its_uploaded_plugi
     assert_eq!(row["flow_plugin"], "router");
     assert_eq!(row["plugin_version"], 2, "version 2 is the configured one");
 
-    let metrics = reqwest_like_get(&format!("http://{}/metrics", running.http));
+    let metrics = reqwest_like_get(
+        &format!("http://{}/metrics", running.http),
+        &running.operator_token,
+    );
     assert!(
         metrics.contains("switchyard_call_setups_total{tenant=\"acme\"} 1"),
         "{metrics}"
@@ -152,8 +155,11 @@ async fn a_tenant_made_through_the_api_takes_calls_decided_by_its_uploaded_plugi
     assert!(metrics.contains("switchyard_plugin_invocations_total{tenant=\"acme\"}"));
 }
 
-fn reqwest_like_get(url: &str) -> String {
-    let mut r = ureq::get(url).call().expect("GET");
+fn reqwest_like_get(url: &str, token: &str) -> String {
+    let mut r = ureq::get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("GET");
     r.body_mut().read_to_string().unwrap()
 }
 

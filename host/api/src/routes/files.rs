@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use super::{IdP, NameP, TenantP, deleted, found, now_ms};
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiPath, ApiResult, ErrorBody, read_limited};
+use crate::names::check_name;
 use crate::{ApiState, PROMPT_BODY_LIMIT, wav};
 
 /// A stored file's metadata.
@@ -209,7 +210,8 @@ pub(crate) async fn get_prompt(
         (status = 200, body = FileView, description = "replaced"),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "not an accepted audio format")))]
+        (status = 422, body = ErrorBody,
+            description = "not an accepted audio format, or a name outside the name rule")))]
 pub(crate) async fn put_prompt(
     c: Caller,
     State(s): State<ApiState>,
@@ -217,6 +219,8 @@ pub(crate) async fn put_prompt(
     body: Body,
 ) -> ApiResult<(StatusCode, Json<FileView>)> {
     let scope = c.scope(&s, &p.tenant, Need::Write)?;
+    // Before the upload is read: the name alone decides.
+    check_name("name", &p.name)?;
     let bytes = read_limited(body, PROMPT_BODY_LIMIT, "the prompt").await?;
     let info = wav::check(&bytes).map_err(ApiError::unprocessable)?;
     let existed = match s.store.get_file(scope.id(), "prompt", &p.name) {

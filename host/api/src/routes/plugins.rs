@@ -33,6 +33,7 @@ use super::{NameP, TenantP, changed, now_ms};
 use crate::ApiState;
 use crate::auth::{Caller, Need, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody, read_limited};
+use crate::names::check_name;
 
 /// Config key holding the plugin's HTTP allowlist (comma-separated).
 pub const HTTP_ALLOWLIST_KEY: &str = "switchyard.http-allowlist";
@@ -94,22 +95,18 @@ pub struct RolesBody {
     pub strategies: BTreeMap<String, String>,
 }
 
-/// The plugin runtime's name rule, checked here so that an upload the
-/// server could not install is refused at once.
+/// The API's name rule, and lower case: the plugin runtime keys plugins
+/// by lower-case names, so an upload it could not install is refused at
+/// once.
 fn validate_plugin_name(name: &str) -> ApiResult<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::validation(
-            "name",
-            format!("{name:?}: use 1 to 64 characters from a-z, 0-9, '-', '_', '.'"),
-        ))
+    check_name("name", name)?;
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(ApiError::unprocessable(format!(
+            "name: {name:?}: plugin names are lower case ({})",
+            crate::names::NAME_RULE
+        )));
     }
+    Ok(())
 }
 
 fn view(name: &str, versions: Vec<PluginVersionRecord>, active: Option<u32>) -> PluginView {
@@ -224,7 +221,7 @@ fn load_error(e: LoadError) -> ApiError {
         (status = 413, body = ErrorBody, description = "larger than the host's cap"),
         (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody,
-            description = "not a component, unknown world, forbidden import, other world than earlier versions")))]
+            description = "not a component, unknown world, forbidden import, other world than earlier versions, a name outside the name rule")))]
 pub(crate) async fn upload(
     caller: Caller,
     State(s): State<ApiState>,

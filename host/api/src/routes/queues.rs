@@ -13,6 +13,7 @@ use super::{AgentP, NameP, TenantP, changed, deleted, found};
 use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::names::check_name;
 
 /// An agent of a queue.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -145,7 +146,8 @@ pub(crate) async fn list(
     request_body = QueueBody,
     responses((status = 201, body = QueueBody), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+        (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "a name outside the name rule")))]
 pub(crate) async fn create(
     caller: Caller,
     State(s): State<ApiState>,
@@ -157,6 +159,7 @@ pub(crate) async fn create(
     if name.is_empty() {
         return Err(ApiError::validation("name", "is required"));
     }
+    check_name("name", &name)?;
     if s.store.get_queue(scope.id(), &name)?.is_some() {
         return Err(ApiError::conflict(format!("queue {name:?} already exists")));
     }

@@ -14,6 +14,7 @@ use super::{NameP, TenantP, changed, deleted, found};
 use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::names::check_name;
 
 /// A closed day.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -104,7 +105,8 @@ pub(crate) async fn list(
     params(TenantP), request_body = ScheduleBody,
     responses((status = 201, body = ScheduleBody), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+        (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "a name outside the name rule")))]
 pub(crate) async fn create(
     caller: Caller,
     State(s): State<ApiState>,
@@ -116,6 +118,7 @@ pub(crate) async fn create(
     if name.is_empty() {
         return Err(ApiError::validation("name", "is required"));
     }
+    check_name("name", &name)?;
     if s.store.get_schedule(scope.id(), &name)?.is_some() {
         return Err(ApiError::conflict(format!(
             "schedule {name:?} already exists"

@@ -13,6 +13,7 @@ use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::trunk_policy::{check_private, check_registered};
+use crate::names::check_name;
 
 /// A trunk's settings, as sent. On `PUT`, an absent `password` keeps the
 /// stored one and an empty one removes it.
@@ -158,7 +159,8 @@ pub(crate) async fn list(
     request_body = TrunkBody,
     responses((status = 201, body = TrunkView), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+        (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "a name outside the name rule")))]
 pub(crate) async fn create(
     caller: Caller,
     State(s): State<ApiState>,
@@ -170,6 +172,7 @@ pub(crate) async fn create(
         .name
         .take()
         .ok_or_else(|| ApiError::validation("name", "is required"))?;
+    check_name("name", &name)?;
     if s.store.get_trunk(scope.id(), &name)?.is_some() {
         return Err(ApiError::conflict(format!("trunk {name:?} already exists")));
     }
