@@ -41,7 +41,9 @@ enum Command {
 
 #[derive(Args, Default)]
 struct ServeArgs {
-    /// A TOML file with any of: data-dir, sip-listen, http-listen, rtp-ports.
+    /// A TOML file with any of: data-dir, sip-listen, http-listen, rtp-ports,
+    /// tcp-max-connections, tcp-max-connections-per-ip, tcp-message-timeout,
+    /// tcp-idle-timeout.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Where the store, prompts, recordings and tokens live.
@@ -56,6 +58,23 @@ struct ServeArgs {
     /// RTP port range LOW-HIGH for media anchoring.
     #[arg(long, env = "SWITCHYARD_RTP_PORTS")]
     rtp_ports: Option<String>,
+    /// TCP SIP connections in all [default: 2048, lowered to what the
+    /// descriptor limit holds beside the RTP ports and the API]. Beyond
+    /// it, new connections are closed at once.
+    #[arg(long, env = "SWITCHYARD_TCP_MAX_CONNECTIONS")]
+    tcp_max_connections: Option<usize>,
+    /// TCP SIP connections from one source address (IPv6: one /64)
+    /// [default: 64]. Beyond it, new connections are closed at once.
+    #[arg(long, env = "SWITCHYARD_TCP_MAX_CONNECTIONS_PER_IP")]
+    tcp_max_connections_per_ip: Option<usize>,
+    /// Seconds a TCP peer has from the first byte of a message to its last
+    /// [default: 20].
+    #[arg(long, env = "SWITCHYARD_TCP_MESSAGE_TIMEOUT")]
+    tcp_message_timeout: Option<u64>,
+    /// Seconds a TCP connection may carry nothing before it is closed,
+    /// unless a registration made over it still lives [default: 300].
+    #[arg(long, env = "SWITCHYARD_TCP_IDLE_TIMEOUT")]
+    tcp_idle_timeout: Option<u64>,
     /// At the first start, provision this tenant description (the format of
     /// examples/tenant-demo/tenant.json) instead of the demo tenant.
     #[arg(long)]
@@ -70,6 +89,10 @@ struct FileConfig {
     sip_listen: Option<SocketAddr>,
     http_listen: Option<SocketAddr>,
     rtp_ports: Option<String>,
+    tcp_max_connections: Option<usize>,
+    tcp_max_connections_per_ip: Option<usize>,
+    tcp_message_timeout: Option<u64>,
+    tcp_idle_timeout: Option<u64>,
 }
 
 /// Where the API is and who is calling it.
@@ -255,6 +278,27 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .filter(|(l, h)| l < h)
             .with_context(|| format!("--rtp-ports {r:?}: expected LOW-HIGH, e.g. 10000-20000"))?;
         cfg.rtp_ports = (lo, hi);
+    }
+    if let Some(n) = args.tcp_max_connections.or(file.tcp_max_connections) {
+        cfg.tcp.max_connections = n;
+    }
+    if let Some(n) = args
+        .tcp_max_connections_per_ip
+        .or(file.tcp_max_connections_per_ip)
+    {
+        cfg.tcp.max_connections_per_ip = n;
+    }
+    if let Some(s) = args.tcp_message_timeout.or(file.tcp_message_timeout) {
+        if s == 0 {
+            bail!("--tcp-message-timeout must be at least 1 second");
+        }
+        cfg.tcp.message_timeout = std::time::Duration::from_secs(s);
+    }
+    if let Some(s) = args.tcp_idle_timeout.or(file.tcp_idle_timeout) {
+        if s == 0 {
+            bail!("--tcp-idle-timeout must be at least 1 second");
+        }
+        cfg.tcp.idle_timeout = std::time::Duration::from_secs(s);
     }
     if let Some(p) = &args.provision {
         cfg.tenant_json =
