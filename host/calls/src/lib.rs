@@ -176,15 +176,15 @@ impl Pbx {
                     settings.auth_window,
                     settings.auth_block,
                 )),
-                stack,
                 store,
                 tenants: std::sync::RwLock::new(Arc::new(tenants)),
                 settings,
                 calls: Mutex::new(HashMap::new()),
                 prompts: Mutex::new(HashMap::new()),
                 live: live::Live::default(),
-                metrics: metrics::Metrics::default(),
+                metrics: metrics::Metrics::with_transport(stack.tcp_stats()),
                 ports,
+                stack,
             }),
         }
     }
