@@ -171,7 +171,7 @@ impl Pbx {
             .media
             .as_ref()
             .map(|m| switchyard_media::PortPool::new(m.ip, m.low_port, m.high_port));
-        let metrics = metrics::Metrics::default();
+        let metrics = metrics::Metrics::with_transport(stack.tcp_stats());
         for t in tenants.all() {
             metrics.add_tenant(&t.id, call::unanswered_names());
         }
@@ -183,7 +183,6 @@ impl Pbx {
                     settings.auth_window,
                     settings.auth_block,
                 )),
-                stack,
                 store,
                 tenants: std::sync::RwLock::new(Arc::new(tenants)),
                 settings,
@@ -192,6 +191,7 @@ impl Pbx {
                 live: live::Live::default(),
                 metrics,
                 ports,
+                stack,
             }),
         }
     }

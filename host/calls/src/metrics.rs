@@ -164,11 +164,84 @@ impl Metrics {
         }
     }
 
+    /// The call metrics and the SIP transport's TCP connection counts.
+    pub fn with_transport(tcp: std::sync::Arc<switchyard_transport::TcpStats>) -> Metrics {
+        let mut m = Metrics::default();
+        m.registry.register_collector(Box::new(TcpCollector(tcp)));
+        m
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// The transport's TCP counters, read at scrape time (the transport keeps
+/// plain atomics and knows nothing of Prometheus).
+#[derive(Debug)]
+struct TcpCollector(std::sync::Arc<switchyard_transport::TcpStats>);
+
+impl prometheus_client::collector::Collector for TcpCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let s = self.0.snapshot();
+        let gauges = [
+            ("tcp_connections", "TCP SIP connections open", s.open),
+            (
+                "tcp_connections_max",
+                "Cap on TCP SIP connections in all",
+                s.max_connections,
+            ),
+            (
+                "tcp_connections_per_ip_max",
+                "Cap on TCP SIP connections from one source address",
+                s.max_connections_per_ip,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let g = ConstGauge::new(v as i64);
+            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
+        }
+        let accepted = ConstCounter::new(s.accepted);
+        accepted.encode(encoder.encode_descriptor(
+            "tcp_connections_accepted",
+            "TCP SIP connections accepted",
+            None,
+            accepted.metric_type(),
+        )?)?;
+        let refused: [(&str, u64); 2] = [("total", s.refused_total), ("per_ip", s.refused_per_ip)];
+        let mut family = encoder.encode_descriptor(
+            "tcp_connections_refused",
+            "TCP SIP connections closed at once because a cap was reached, by cap",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (cap, v) in refused {
+            ConstCounter::new(v).encode(family.encode_family(&[("cap", cap)])?)?;
+        }
+        let closed: [(&str, u64); 3] = [
+            ("message_timeout", s.closed_message_timeout),
+            ("idle_timeout", s.closed_idle),
+            ("write_stalled", s.closed_write_stalled),
+        ];
+        let mut family = encoder.encode_descriptor(
+            "tcp_connections_closed",
+            "TCP SIP connections closed by a deadline, by reason",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (reason, v) in closed {
+            ConstCounter::new(v).encode(family.encode_family(&[("reason", reason)])?)?;
+        }
+        Ok(())
     }
 }

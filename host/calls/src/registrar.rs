@@ -123,6 +123,22 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
         Ok(b) => b,
         Err(e) => return fail(e),
     };
+    if peer.transport == switchyard_sip::endpoint::Transport::Tcp {
+        // Requests to the phone go over the connection it registered on
+        // (`device_peer`): the transport must not close it as idle while
+        // a binding made over it lives. An unregister gives it back to the
+        // idle limit.
+        let source = peer.addr.to_string();
+        let until = bindings
+            .iter()
+            .filter(|b| b.source == source)
+            .map(|b| b.expires_at_ms)
+            .max()
+            .map(|at| {
+                std::time::Instant::now() + std::time::Duration::from_millis(at.saturating_sub(now))
+            });
+        shared.stack.keep_tcp_open(peer.addr, until);
+    }
     let mut r = response(&req, 200, "", Some("syreg"));
     for b in &bindings {
         let left = b.expires_at_ms.saturating_sub(now) / 1000;

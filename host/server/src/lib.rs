@@ -7,6 +7,7 @@
 
 pub mod adapters;
 pub mod demo;
+pub mod fds;
 pub mod live;
 
 use std::net::SocketAddr;
@@ -18,7 +19,7 @@ use switchyard_calls::{CallSettings, Pbx, Tenants};
 use switchyard_plugins::{HostConfig, PluginHost};
 use switchyard_sip::endpoint::Transport;
 use switchyard_store::{Store, TenantRepo};
-use switchyard_transport::{SipStack, StackConfig};
+use switchyard_transport::{SipStack, StackConfig, TcpLimits};
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -47,6 +48,10 @@ pub struct Config {
     /// or unspecified addresses (the operator token always may). Off by
     /// default: a trunk's inbound addresses skip authentication.
     pub allow_private_trunks: bool,
+    /// TCP SIP: whole-message and idle deadlines, connection caps in all
+    /// and per source address. The total cap is lowered at start to what
+    /// the descriptor limit holds beside the RTP ports and the API.
+    pub tcp: TcpLimits,
 }
 
 impl Default for Config {
@@ -61,6 +66,7 @@ impl Default for Config {
             calls: CallSettings::default(),
             tenant_json: None,
             allow_private_trunks: false,
+            tcp: TcpLimits::default(),
         }
     }
 }
@@ -161,7 +167,30 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             Err(e) => tracing::error!(tenant = %t.id, error = %e, "tenant not loaded"),
         }
     }
-    let (stack, incoming) = SipStack::bind(StackConfig::on(cfg.sip_listen))
+    let nofile = fds::raise_nofile_limit();
+    let rtp = match &cfg.calls.media {
+        Some(m) => (m.low_port, m.high_port),
+        None => cfg.rtp_ports,
+    };
+    let (max_connections, warning) = fds::tcp_connection_cap(cfg.tcp.max_connections, nofile, rtp);
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
+    }
+    let tcp_limits = TcpLimits {
+        max_connections,
+        ..cfg.tcp
+    };
+    tracing::info!(
+        nofile = ?nofile,
+        max_connections,
+        max_connections_per_ip = tcp_limits.max_connections_per_ip,
+        message_timeout_s = tcp_limits.message_timeout.as_secs_f64(),
+        idle_timeout_s = tcp_limits.idle_timeout.as_secs_f64(),
+        "TCP SIP limits"
+    );
+    let mut stack_cfg = StackConfig::on(cfg.sip_listen);
+    stack_cfg.tcp_limits = tcp_limits;
+    let (stack, incoming) = SipStack::bind(stack_cfg)
         .await
         .with_context(|| format!("binding SIP on {}", cfg.sip_listen))?;
     let mut calls = cfg.calls.clone();

@@ -42,7 +42,8 @@ enum Command {
 #[derive(Args, Default)]
 struct ServeArgs {
     /// A TOML file with any of: data-dir, sip-listen, http-listen,
-    /// metrics-listen, rtp-ports, allow-private-trunks.
+    /// metrics-listen, rtp-ports, allow-private-trunks, tcp-max-connections,
+    /// tcp-max-connections-per-ip, tcp-message-timeout, tcp-idle-timeout.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Where the store, prompts, recordings and tokens live.
@@ -61,6 +62,23 @@ struct ServeArgs {
     /// RTP port range LOW-HIGH for media anchoring.
     #[arg(long, env = "SWITCHYARD_RTP_PORTS")]
     rtp_ports: Option<String>,
+    /// TCP SIP connections in all [default: 2048, lowered to what the
+    /// descriptor limit holds beside the RTP ports and the API]. Beyond
+    /// it, new connections are closed at once.
+    #[arg(long, env = "SWITCHYARD_TCP_MAX_CONNECTIONS")]
+    tcp_max_connections: Option<usize>,
+    /// TCP SIP connections from one source address (IPv6: one /64)
+    /// [default: 64]. Beyond it, new connections are closed at once.
+    #[arg(long, env = "SWITCHYARD_TCP_MAX_CONNECTIONS_PER_IP")]
+    tcp_max_connections_per_ip: Option<usize>,
+    /// Seconds a TCP peer has from the first byte of a message to its last
+    /// [default: 20].
+    #[arg(long, env = "SWITCHYARD_TCP_MESSAGE_TIMEOUT")]
+    tcp_message_timeout: Option<u64>,
+    /// Seconds a TCP connection may carry nothing before it is closed,
+    /// unless a registration made over it still lives [default: 300].
+    #[arg(long, env = "SWITCHYARD_TCP_IDLE_TIMEOUT")]
+    tcp_idle_timeout: Option<u64>,
     /// At the first start, provision this tenant description (the format of
     /// examples/tenant-demo/tenant.json) instead of the demo tenant.
     #[arg(long)]
@@ -87,6 +105,10 @@ struct FileConfig {
     metrics_listen: Option<SocketAddr>,
     rtp_ports: Option<String>,
     allow_private_trunks: Option<bool>,
+    tcp_max_connections: Option<usize>,
+    tcp_max_connections_per_ip: Option<usize>,
+    tcp_message_timeout: Option<u64>,
+    tcp_idle_timeout: Option<u64>,
 }
 
 /// Where the API is and who is calling it.
@@ -278,6 +300,27 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     cfg.allow_private_trunks =
         args.allow_private_trunks || file.allow_private_trunks.unwrap_or(false);
+    if let Some(n) = args.tcp_max_connections.or(file.tcp_max_connections) {
+        cfg.tcp.max_connections = n;
+    }
+    if let Some(n) = args
+        .tcp_max_connections_per_ip
+        .or(file.tcp_max_connections_per_ip)
+    {
+        cfg.tcp.max_connections_per_ip = n;
+    }
+    if let Some(s) = args.tcp_message_timeout.or(file.tcp_message_timeout) {
+        if s == 0 {
+            bail!("--tcp-message-timeout must be at least 1 second");
+        }
+        cfg.tcp.message_timeout = std::time::Duration::from_secs(s);
+    }
+    if let Some(s) = args.tcp_idle_timeout.or(file.tcp_idle_timeout) {
+        if s == 0 {
+            bail!("--tcp-idle-timeout must be at least 1 second");
+        }
+        cfg.tcp.idle_timeout = std::time::Duration::from_secs(s);
+    }
     if let Some(p) = &args.provision {
         cfg.tenant_json =
             Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?);

@@ -6,7 +6,10 @@
 //! * TCP: a listener; each connection is cut into messages by
 //!   Content-Length ([`frame`]); a connection that sends something whose
 //!   length cannot be known, or that is over the size cap, is closed.
-//!   Requests to a TCP peer without a connection open one.
+//!   Requests to a TCP peer without a connection open one. How long a
+//!   message and an idle connection may take, and how many connections are
+//!   let in, is decided by [`limits`] (sans-IO); refused connections are
+//!   closed at once and counted in [`TcpStats`].
 //! * The core sits behind a `std::sync::Mutex`: every operation on it is
 //!   short and never awaits, and everything it wants sent or told is taken
 //!   out before the lock is released.
@@ -15,10 +18,16 @@
 //! [`SipStack::handle_message`] with `Transport::Ws`; the core does not
 //! change.
 
+pub mod limits;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+pub use limits::TcpLimits;
+use limits::{ConnectionClock, ConnectionCounter, Expired, Refused, Slot};
 
 use switchyard_sip::endpoint::{EndpointConfig, EndpointCore, Event, Peer, Transmit, Transport};
 use switchyard_sip::message::Message;
@@ -27,10 +36,6 @@ use switchyard_sip::transaction::TransactionKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Notify, mpsc};
-
-/// How long a TCP peer may take to finish a message it started, by
-/// default.
-pub const PARTIAL_MESSAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the transaction user receives.
 #[derive(Debug)]
@@ -66,8 +71,8 @@ pub struct StackConfig {
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
     pub endpoint: EndpointConfig,
-    /// A TCP peer that leaves a message unfinished this long is cut off.
-    pub partial_message_timeout: std::time::Duration,
+    /// Message and idle deadlines and connection caps of TCP peers.
+    pub tcp_limits: TcpLimits,
 }
 
 impl StackConfig {
@@ -77,7 +82,7 @@ impl StackConfig {
             udp: addr,
             tcp: addr,
             endpoint: EndpointConfig::default(),
-            partial_message_timeout: PARTIAL_MESSAGE_TIMEOUT,
+            tcp_limits: TcpLimits::default(),
         }
     }
 }
@@ -87,15 +92,106 @@ struct Inner {
     udp: Arc<UdpSocket>,
     local_udp: SocketAddr,
     local_tcp: SocketAddr,
-    tcp: Mutex<HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>>,
+    tcp: Mutex<HashMap<SocketAddr, Conn>>,
+    /// Connections open, in all and per source address.
+    counter: Mutex<ConnectionCounter>,
+    stats: Arc<TcpStats>,
     waiters: Mutex<HashMap<TransactionKey, mpsc::UnboundedSender<ClientEvent>>>,
     incoming: mpsc::UnboundedSender<Incoming>,
     timer: Notify,
     /// The deadline the timer task sleeps until (`None`: no deadline).
     /// Locked only inside the core lock, so the two never disagree.
     armed: Mutex<Option<Instant>>,
-    partial_timeout: std::time::Duration,
     handler_panics: std::sync::atomic::AtomicU64,
+    tcp_limits: TcpLimits,
+}
+
+/// An open TCP connection, as the senders see it.
+struct Conn {
+    writer: mpsc::UnboundedSender<Vec<u8>>,
+    /// Until when a registration made over it keeps it open; read by the
+    /// connection's task whenever its deadline comes.
+    keep_until: Arc<Mutex<Option<Instant>>>,
+}
+
+/// What happened to TCP connections, for `/metrics`: plain atomics, so the
+/// transport needs no metrics library and the renderer reads them at
+/// scrape time.
+#[derive(Debug, Default)]
+pub struct TcpStats {
+    open: AtomicU64,
+    accepted: AtomicU64,
+    refused_total: AtomicU64,
+    refused_per_ip: AtomicU64,
+    closed_message_timeout: AtomicU64,
+    closed_idle: AtomicU64,
+    closed_write_stalled: AtomicU64,
+    max_connections: AtomicU64,
+    max_connections_per_ip: AtomicU64,
+}
+
+/// The numbers of [`TcpStats`] at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpStatsSnapshot {
+    /// Connections open now (accepted and our own).
+    pub open: u64,
+    /// Connections accepted since start.
+    pub accepted: u64,
+    /// Connections closed at once because all connections were taken.
+    pub refused_total: u64,
+    /// Connections closed at once because their source address had all it
+    /// may have.
+    pub refused_per_ip: u64,
+    /// Connections closed because a message was not finished in time.
+    pub closed_message_timeout: u64,
+    /// Connections closed after the idle time.
+    pub closed_idle: u64,
+    /// Connections closed because the peer did not take our bytes in time.
+    pub closed_write_stalled: u64,
+    /// The caps in force.
+    pub max_connections: u64,
+    pub max_connections_per_ip: u64,
+}
+
+impl TcpStats {
+    pub fn snapshot(&self) -> TcpStatsSnapshot {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        TcpStatsSnapshot {
+            open: get(&self.open),
+            accepted: get(&self.accepted),
+            refused_total: get(&self.refused_total),
+            refused_per_ip: get(&self.refused_per_ip),
+            closed_message_timeout: get(&self.closed_message_timeout),
+            closed_idle: get(&self.closed_idle),
+            closed_write_stalled: get(&self.closed_write_stalled),
+            max_connections: get(&self.max_connections),
+            max_connections_per_ip: get(&self.max_connections_per_ip),
+        }
+    }
+}
+
+fn bump(a: &AtomicU64) {
+    a.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A connection's place under the caps, given back when its task ends
+/// (however it ends, so a count cannot leak).
+struct Admission {
+    inner: Arc<Inner>,
+    slot: Option<Slot>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.inner
+                .counter
+                .lock()
+                .expect("counter lock")
+                .release(slot);
+            self.inner.stats.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A running SIP stack (cheap to clone).
@@ -134,12 +230,20 @@ impl SipStack {
                 local_udp,
                 local_tcp,
                 tcp: Mutex::new(HashMap::new()),
+                counter: Mutex::new(ConnectionCounter::new(&cfg.tcp_limits)),
+                stats: Arc::new(TcpStats {
+                    max_connections: AtomicU64::new(cfg.tcp_limits.max_connections as u64),
+                    max_connections_per_ip: AtomicU64::new(
+                        cfg.tcp_limits.max_connections_per_ip as u64,
+                    ),
+                    ..TcpStats::default()
+                }),
                 waiters: Mutex::new(HashMap::new()),
                 incoming: tx,
                 timer: Notify::new(),
                 armed: Mutex::new(None),
                 handler_panics: std::sync::atomic::AtomicU64::new(0),
-                partial_timeout: cfg.partial_message_timeout,
+                tcp_limits: cfg.tcp_limits,
             }),
         };
         tokio::spawn(stack.clone().udp_loop());
@@ -152,6 +256,26 @@ impl SipStack {
         match transport {
             Transport::Udp => self.inner.local_udp,
             Transport::Tcp => self.inner.local_tcp,
+        }
+    }
+
+    /// TCP connection counts, for `/metrics`.
+    pub fn tcp_stats(&self) -> Arc<TcpStats> {
+        self.inner.stats.clone()
+    }
+
+    /// The TCP limits in force.
+    pub fn tcp_limits(&self) -> TcpLimits {
+        self.inner.tcp_limits
+    }
+
+    /// Keep the TCP connection from `addr` open while idle until `until`
+    /// (a registration made over it lives until then, and requests to the
+    /// phone go over it); `None` gives it back to the idle limit. Nothing
+    /// happens when there is no such connection.
+    pub fn keep_tcp_open(&self, addr: SocketAddr, until: Option<Instant>) {
+        if let Some(c) = self.inner.tcp.lock().expect("tcp lock").get(&addr) {
+            *c.keep_until.lock().expect("keep lock") = until;
         }
     }
 
@@ -279,15 +403,21 @@ impl SipStack {
                     .lock()
                     .expect("tcp lock")
                     .get(&t.peer.addr)
-                    .cloned();
+                    .map(|c| c.writer.clone());
                 match sender {
                     Some(s) if s.send(t.bytes.clone()).is_ok() => {}
                     _ => {
                         let stack = self.clone();
                         tokio::spawn(async move {
+                            // Our own connections take descriptors too.
+                            let Some(admission) = stack.admit(None) else {
+                                tracing::warn!(peer = %t.peer.addr, "tcp connection cap reached: not connecting");
+                                return;
+                            };
                             match TcpStream::connect(t.peer.addr).await {
                                 Ok(stream) => {
-                                    let writer = stack.start_connection(stream, t.peer.addr);
+                                    let writer =
+                                        stack.start_connection(stream, t.peer.addr, admission);
                                     let _ = writer.send(t.bytes);
                                 }
                                 Err(e) => {
@@ -363,9 +493,15 @@ impl SipStack {
     async fn tcp_accept_loop(self, listener: TcpListener) {
         loop {
             match listener.accept().await {
-                Ok((stream, addr)) => {
-                    self.start_connection(stream, addr);
-                }
+                Ok((stream, addr)) => match self.admit(Some(addr)) {
+                    Some(admission) => {
+                        bump(&self.inner.stats.accepted);
+                        self.start_connection(stream, addr, admission);
+                    }
+                    // Closed at once (the stream is dropped): a refused
+                    // peer holds no descriptor and no task.
+                    None => drop(stream),
+                },
                 Err(e) => {
                     tracing::warn!(error = %e, "tcp accept");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -374,27 +510,71 @@ impl SipStack {
         }
     }
 
-    /// Register a connection and start its reader and writer tasks.
+    /// A place under the connection caps for a connection accepted from
+    /// `from` (`None`: one we open), or `None` (counted) when refused.
+    fn admit(&self, from: Option<SocketAddr>) -> Option<Admission> {
+        let admitted = {
+            let mut counter = self.inner.counter.lock().expect("counter lock");
+            match from {
+                Some(addr) => counter.admit(addr.ip()),
+                None => counter.admit_outbound(),
+            }
+        };
+        match admitted {
+            Ok(slot) => {
+                bump(&self.inner.stats.open);
+                Some(Admission {
+                    inner: self.inner.clone(),
+                    slot: Some(slot),
+                })
+            }
+            Err(why) => {
+                let stats = &self.inner.stats;
+                bump(match why {
+                    Refused::Total => &stats.refused_total,
+                    Refused::PerAddress => &stats.refused_per_ip,
+                });
+                // Debug only: under a flood this would be one line per
+                // attempt; the counters tell the operator.
+                tracing::debug!(peer = ?from, ?why, "tcp connection refused: cap reached");
+                None
+            }
+        }
+    }
+
+    /// Register a connection and start its reader and writer tasks; the
+    /// connection keeps `admission` until it closes.
     fn start_connection(
         &self,
         stream: TcpStream,
         addr: SocketAddr,
+        admission: Admission,
     ) -> mpsc::UnboundedSender<Vec<u8>> {
         let _ = stream.set_nodelay(true);
         let (mut rd, mut wr) = stream.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        self.inner
-            .tcp
-            .lock()
-            .expect("tcp lock")
-            .insert(addr, tx.clone());
+        let keep_until = Arc::new(Mutex::new(None));
+        self.inner.tcp.lock().expect("tcp lock").insert(
+            addr,
+            Conn {
+                writer: tx.clone(),
+                keep_until: keep_until.clone(),
+            },
+        );
         let reader_tx = tx.clone();
-        tokio::spawn(async move {
+        let limits = self.inner.tcp_limits;
+        let mut writer = tokio::spawn(async move {
             while let Some(bytes) = rx.recv().await {
-                if wr.write_all(&bytes).await.is_err() {
-                    break;
+                // A peer that does not take what we send holds the
+                // descriptor and lets the queue grow: it gets as long as a
+                // peer gets to send a message.
+                match tokio::time::timeout(limits.message_timeout, wr.write_all(&bytes)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return false,
+                    Err(_) => return true,
                 }
             }
+            false
         });
         let stack = self.clone();
         let max = self
@@ -405,26 +585,45 @@ impl SipStack {
             .config()
             .max_message_size;
         tokio::spawn(async move {
+            let _admission = admission;
+            let stats = &stack.inner.stats;
             let peer = Peer {
                 transport: Transport::Tcp,
                 addr,
             };
             let mut buf: Vec<u8> = Vec::with_capacity(4096);
             let mut chunk = vec![0u8; 16 * 1024];
+            let mut clock = ConnectionClock::new(Instant::now(), &limits);
+            let mut writer_done = false;
             'conn: loop {
-                // An idle connection may stay (phones keep theirs open
-                // between registrations), but half a message may not sit
-                // forever: a peer that never finishes one is cut off.
-                let read = rd.read(&mut chunk);
-                let n = if buf.is_empty() {
-                    read.await
-                } else {
-                    match tokio::time::timeout(stack.inner.partial_timeout, read).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            tracing::debug!(peer = %addr, "partial message timed out: closing");
-                            break;
+                clock.keep_open_until(*keep_until.lock().expect("keep lock"));
+                if let Some(why) = clock.expired(Instant::now()) {
+                    bump(match why {
+                        Expired::Message => &stats.closed_message_timeout,
+                        Expired::Idle => &stats.closed_idle,
+                    });
+                    tracing::debug!(peer = %addr, ?why, "tcp deadline passed: closing");
+                    break;
+                }
+                let deadline = clock.deadline();
+                let sleep = async move {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let n = tokio::select! {
+                    r = rd.read(&mut chunk) => r,
+                    // Look again at the top: a registration may have
+                    // moved the deadline meanwhile.
+                    () = sleep => continue,
+                    stalled = &mut writer => {
+                        writer_done = true;
+                        if stalled.unwrap_or(false) {
+                            bump(&stats.closed_write_stalled);
+                            tracing::debug!(peer = %addr, "tcp peer does not read: closing");
                         }
+                        break;
                     }
                 };
                 let n = match n {
@@ -432,14 +631,17 @@ impl SipStack {
                     Ok(n) => n,
                 };
                 buf.extend_from_slice(&chunk[..n]);
+                let mut finished = false;
                 loop {
                     match frame(&buf, max) {
                         Frame::KeepAlive(n) => {
                             buf.drain(..n);
+                            finished = true;
                         }
                         Frame::Message(n) => {
                             stack.handle_message(&buf[..n], peer);
                             buf.drain(..n);
+                            finished = true;
                         }
                         Frame::Incomplete => break,
                         bad @ (Frame::TooLarge | Frame::Invalid) => {
@@ -453,10 +655,24 @@ impl SipStack {
                         }
                     }
                 }
+                clock.received(Instant::now(), finished, !buf.is_empty());
             }
-            let mut conns = stack.inner.tcp.lock().expect("tcp lock");
-            if conns.get(&addr).is_some_and(|s| s.same_channel(&reader_tx)) {
-                conns.remove(&addr);
+            {
+                let mut conns = stack.inner.tcp.lock().expect("tcp lock");
+                if conns
+                    .get(&addr)
+                    .is_some_and(|c| c.writer.same_channel(&reader_tx))
+                {
+                    conns.remove(&addr);
+                }
+            }
+            // Let the answer to a rejected message go out, but not for
+            // longer than a write may take; then the descriptor is freed
+            // before the admission is given back.
+            drop(reader_tx);
+            if !writer_done {
+                let _ = tokio::time::timeout(limits.message_timeout, &mut writer).await;
+                writer.abort();
             }
         });
         tx

@@ -18,7 +18,7 @@ Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
 
 async fn answering_stack(partial: Duration) -> SipStack {
     let mut cfg = StackConfig::on("127.0.0.1:0".parse().unwrap());
-    cfg.partial_message_timeout = partial;
+    cfg.tcp_limits.message_timeout = partial;
     let (stack, mut incoming) = SipStack::bind(cfg).await.unwrap();
     let s = stack.clone();
     // A TU that answers every request 200.

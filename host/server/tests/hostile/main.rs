@@ -8,3 +8,4 @@ mod common;
 
 mod tenants;
 mod api;
+mod connections;
