@@ -30,6 +30,8 @@ pub struct Metrics {
     pub plugin_invocations: Family<TenantLabel, Counter>,
     pub plugin_errors: Family<TenantLabel, Counter>,
     pub plugin_latency: Family<TenantLabel, Histogram>,
+    /// Read from the port pool when rendered.
+    pub rtp_ports_in_use: Gauge,
 }
 
 impl Default for Metrics {
@@ -76,8 +78,15 @@ impl Default for Metrics {
             "Time of one call-flow plugin decision",
             plugin_latency.clone(),
         );
+        let rtp_ports_in_use = Gauge::default();
+        registry.register(
+            "rtp_port_pairs_in_use",
+            "RTP/RTCP port pairs held by calls",
+            rtp_ports_in_use.clone(),
+        );
         Metrics {
             registry,
+            rtp_ports_in_use,
             active_calls,
             call_setups,
             call_failures,
