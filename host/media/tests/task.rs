@@ -253,7 +253,10 @@ async fn the_pool_skips_ports_in_use_and_says_when_it_is_exhausted() {
 #[tokio::test]
 async fn stopped_media_gives_its_ports_back_at_once() {
     let pool = PortPool::new([127, 0, 0, 1].into(), 31600, 31603);
-    let ports = [pool.allocate().await.unwrap(), pool.allocate().await.unwrap()];
+    let ports = [
+        pool.allocate().await.unwrap(),
+        pool.allocate().await.unwrap(),
+    ];
     let rtp = ports[0].rtp_addr();
     assert_eq!(pool.in_use(), 2);
     assert!(pool.allocate().await.is_err(), "the range is two pairs");
@@ -267,5 +270,9 @@ async fn stopped_media_gives_its_ports_back_at_once() {
     let again = pool.allocate().await.unwrap();
     assert_eq!(pool.in_use(), 1);
     drop(again);
-    assert_eq!(pool.in_use(), 0, "a pair dropped before use is given back too");
+    assert_eq!(
+        pool.in_use(),
+        0,
+        "a pair dropped before use is given back too"
+    );
 }
