@@ -227,7 +227,8 @@ impl Call {
         self.closing.push(Closing::Respond(key, resp));
     }
 
-    /// Send `req` (a BYE) once the call record is durable.
+    /// Send what [`Closing`] held back: the record is durable (or could
+    /// not be written, and waiting longer would not help).
     fn send_closing(&mut self) {
         for c in std::mem::take(&mut self.closing) {
             match c {
