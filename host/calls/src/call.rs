@@ -45,6 +45,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::anchor::{self, Anchor, CALLEE, CALLER};
 use crate::auth::{Kind, authenticate};
+use crate::deadlines::Deadlines;
 use crate::live::LiveCallInfo;
 use crate::metrics::Metrics;
 use crate::resolve::{RequestFacts, Resolution, resolve};
@@ -75,14 +76,18 @@ pub(crate) fn start(shared: Arc<Shared>, key: TransactionKey, invite: Message, p
         let mut call = Call::new(shared.clone(), tx.clone(), rx, key, invite, peer);
         // A bug that panics must end this call, not leak it: the caller is
         // answered (or hung up), the call leaves the live list and every
-        // map, and its ports, caps and gauges are released (by `abandon`
-        // and by the drops below), and the panic is counted.
+        // map, and its ports, caps and gauges are released (by `abandon`,
+        // the closing steps and the drops below), and the panic is counted.
         let outcome = std::panic::AssertUnwindSafe(call.run())
             .catch_unwind()
             .await;
         if outcome.is_err() {
             call.abandon();
         }
+        // Whatever path ended the call: its last messages go out and its
+        // ports go back (both are normally done already, in `finish`).
+        call.send_closing();
+        call.close_media().await;
         // Forget every Call-ID this task owned — unless a newer task took
         // it over (the INVITE that answers our 407 has the same Call-ID).
         let mut calls = shared.calls.lock().expect("calls lock");
@@ -150,6 +155,15 @@ struct Device {
     trunk: Option<Arc<Trunk>>,
 }
 
+/// A message that tells a party the call is over (the 200 to a BYE, our
+/// BYE, a final non-2xx to the INVITE). Held until the call record is
+/// durable: a party that saw its call end will find it in the records,
+/// even if the host is killed right after (issue 11, item 5).
+enum Closing {
+    Respond(TransactionKey, Message),
+    Request(Message, Peer),
+}
+
 /// The answered B leg.
 struct Bridge {
     b: Dialog,
@@ -190,6 +204,10 @@ struct Call {
     /// The call recording being written, and its stored id once done.
     recording_path: Option<std::path::PathBuf>,
     recording: Option<String>,
+    /// Timer H and the maximum duration.
+    deadlines: Deadlines,
+    /// Sent once the record is stored ([`Closing`]).
+    closing: Vec<Closing>,
 }
 
 fn random_token() -> String {
@@ -205,6 +223,11 @@ impl Call {
         a_invite: Message,
         a_peer: Peer,
     ) -> Call {
+        let deadlines = Deadlines::new(
+            std::time::Instant::now(),
+            shared.settings.max_call_duration,
+            shared.settings.ack_timeout,
+        );
         Call {
             shared,
             tx,
@@ -231,6 +254,40 @@ impl Call {
             a_dialog: None,
             recording_path: None,
             recording: None,
+            deadlines,
+            closing: Vec::new(),
+        }
+    }
+
+    /// Answer `key` with `resp` once the call record is durable.
+    fn respond_closing(&mut self, key: TransactionKey, resp: Message) {
+        self.closing.push(Closing::Respond(key, resp));
+    }
+
+    /// Send what [`Closing`] held back: the record is durable (or could
+    /// not be written, and waiting longer would not help).
+    fn send_closing(&mut self) {
+        for c in std::mem::take(&mut self.closing) {
+            match c {
+                Closing::Respond(key, resp) => self.shared.stack.respond(&key, resp),
+                Closing::Request(req, peer) => {
+                    let _ = self.shared.stack.send_request(req, peer);
+                }
+            }
+        }
+    }
+
+    /// End the call with `req` to `peer` (a BYE), sent once the call
+    /// record is durable.
+    fn request_closing(&mut self, req: Message, peer: Peer) {
+        self.closing.push(Closing::Request(req, peer));
+    }
+
+    /// Stop the call's media and give its ports back; returns once they
+    /// are free.
+    async fn close_media(&mut self) {
+        if let Some(a) = self.anchor.take() {
+            a.media.close().await;
         }
     }
 
@@ -247,6 +304,13 @@ impl Call {
         if status >= 200 {
             self.final_sent = true;
             self.sip_code = status;
+        }
+        // A final failure ends a call that will have a record: it goes
+        // out once the record is stored. Before the flow (404, 403…)
+        // there is no record, and nothing to wait for.
+        if status >= 300 && self.snapshot.is_some() {
+            let key = self.a_key.clone();
+            return self.respond_closing(key, r);
         }
         self.shared.stack.respond(&self.a_key, r);
     }
@@ -608,10 +672,11 @@ impl Call {
     /// Wait, watching the caller: `End::Yes` if the caller cancelled.
     async fn wait(&mut self, d: Duration) -> End {
         let until = Instant::now() + d;
+        let a_call = self.a_invite.call_id().to_string();
         loop {
             tokio::select! {
                 _ = sleep_until(until) => return End::No,
-                msg = self.rx.recv() => match msg {
+                msg = next_msg(&mut self.rx, &mut self.deadlines, &a_call) => match msg {
                     Some(CallMsg::Cancel { .. }) => {
                         self.caller_cancelled();
                         return End::Yes;
@@ -936,6 +1001,7 @@ impl Call {
         let fwd_tx = events_tx;
         let deadline = Instant::now() + ring;
         let mut codes: Vec<u16> = Vec::new();
+        let a_call = self.a_invite.call_id().to_string();
         loop {
             if legs.iter().all(|l| l.done) {
                 let code = pick_code(&codes);
@@ -956,7 +1022,7 @@ impl Call {
                         talk_seconds: 0,
                     });
                 }
-                msg = self.rx.recv() => match msg {
+                msg = next_msg(&mut self.rx, &mut self.deadlines, &a_call) => match msg {
                     Some(CallMsg::Cancel { .. }) | None => {
                         self.cancel_legs(&mut legs, None, 487);
                         self.caller_cancelled();
@@ -1051,6 +1117,7 @@ impl Call {
                                 s.answer_time = self.answer_ms;
                             }
                             self.shared.stack.respond(&self.a_key, ok);
+                            self.deadlines.answered(std::time::Instant::now());
                             self.shared.live.update(
                                 self.a_invite.call_id(),
                                 "answered",
@@ -1161,7 +1228,7 @@ impl Call {
         let a_call = self.a_invite.call_id().to_string();
         loop {
             let msg = tokio::select! {
-                m = self.rx.recv() => m,
+                m = next_msg(&mut self.rx, &mut self.deadlines, &a_call) => m,
                 ev = anchor::next_event(&mut self.anchor) => match ev {
                     Some(switchyard_media::MediaEvent::Timeout { leg }) => {
                         tracing::info!(call = %a_call, leg, "RTP timeout: hanging up");
@@ -1186,8 +1253,8 @@ impl Call {
                 CallMsg::Hangup => {
                     let bye_a = br.a.request("BYE");
                     let bye_b = br.b.request("BYE");
-                    let _ = self.shared.stack.send_request(bye_a, self.a_peer);
-                    let _ = self.shared.stack.send_request(bye_b, br.b_peer);
+                    self.request_closing(bye_a, self.a_peer);
+                    self.request_closing(bye_b, br.b_peer);
                     self.hangup_by = Some(HangupSide::System);
                     break;
                 }
@@ -1212,11 +1279,9 @@ impl Call {
             let tag = this.local_tag.clone();
             match request.method() {
                 "BYE" => {
-                    self.shared
-                        .stack
-                        .respond(&key, response(&request, 200, "", Some(&tag)));
                     let bye = other.request("BYE");
-                    let _ = self.shared.stack.send_request(bye, other_peer);
+                    self.respond_closing(key, response(&request, 200, "", Some(&tag)));
+                    self.request_closing(bye, other_peer);
                     self.hangup_by = Some(if from_a {
                         HangupSide::Caller
                     } else {
@@ -1301,6 +1366,9 @@ impl Call {
                                     self.hold_music(x_leg);
                                 }
                                 self.shared.stack.respond(&key, back);
+                                if r.status() < 300 && from_a && request.method() == "INVITE" {
+                                    self.deadlines.answered(std::time::Instant::now());
+                                }
                                 answered = true;
                                 break;
                             }
@@ -1426,6 +1494,9 @@ impl Call {
             self.answer_a(480, "");
         }
         self.finish_call_recording(tenant).await;
+        // The call is over: its ports go back now, not after the record
+        // and the reporters.
+        self.close_media().await;
         let end_ms = now_ms();
         if let Some((name, _)) = self.flow_plugin.clone()
             && let Ok(p) = tenant.runtime.pin_flow(&snapshot.flow)
@@ -1522,6 +1593,9 @@ impl Call {
             Ok(Err(e)) => tracing::error!(error = %e, "call record not stored"),
             Err(e) => tracing::error!(error = %e, "call record not stored"),
         }
+        // Durable (or failed for good): now the parties may see the end.
+        self.send_closing();
+        self.answer_late_requests();
         // Only now does the call leave the live list: whoever sees it end
         // finds its record.
         self.shared.live.end(
@@ -1533,6 +1607,66 @@ impl Call {
                 tracing::warn!(tenant = %tenant.id, %plugin, %f, "reporter failed");
             }
         }
+    }
+}
+
+impl Call {
+    /// Requests that reached the task after the call ended (both sides
+    /// hung up at once): a BYE is answered 200 (the call is over, as it
+    /// asked), anything else 481.
+    fn answer_late_requests(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            if let CallMsg::Request { key, request, .. } = msg {
+                let code = if request.method() == "BYE" { 200 } else { 481 };
+                let tag = request.to_tag().map(str::to_string);
+                self.shared
+                    .stack
+                    .respond(&key, response(&request, code, "", tag.as_deref()));
+            }
+        }
+    }
+}
+
+/// The call's next message, watching its deadlines: the caller's ACK stops
+/// Timer H; Timer H or the maximum duration running out (or the stack's
+/// own Timer H) comes back as [`CallMsg::Hangup`], which every state of
+/// the call already answers by ending it (BYE once answered, 480 before).
+pub(super) async fn next_msg(
+    rx: &mut mpsc::UnboundedReceiver<CallMsg>,
+    deadlines: &mut Deadlines,
+    a_call: &str,
+) -> Option<CallMsg> {
+    loop {
+        let next = deadlines.next().map(Instant::from_std);
+        let msg = tokio::select! {
+            m = rx.recv() => m,
+            _ = async {
+                match next {
+                    Some(t) => sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                match deadlines.expired(std::time::Instant::now()) {
+                    Some(why) => {
+                        tracing::info!(call = %a_call, reason = why.as_str(), "ending the call");
+                        return Some(CallMsg::Hangup);
+                    }
+                    // Woken a little early: look again.
+                    None => continue,
+                }
+            }
+        };
+        match msg {
+            Some(CallMsg::Ack { ref request }) if request.call_id() == a_call => {
+                deadlines.acked();
+            }
+            Some(CallMsg::AckTimeout) => {
+                tracing::info!(call = %a_call, reason = crate::deadlines::Expiry::AckTimeout.as_str(), "ending the call");
+                return Some(CallMsg::Hangup);
+            }
+            _ => {}
+        }
+        return msg;
     }
 }
 

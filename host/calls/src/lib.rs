@@ -19,6 +19,7 @@
 pub mod anchor;
 pub mod auth;
 pub mod call;
+pub mod deadlines;
 pub mod live;
 pub mod metrics;
 pub mod originate;
@@ -70,7 +71,22 @@ pub struct CallSettings {
     /// Media anchoring: RTP goes through the host on these ports. `None`
     /// passes SDP through untouched (the phones then talk directly).
     pub media: Option<MediaSettings>,
+    /// Timer H, 64·T1 (RFC 3261 §13.3.1.4): a caller that has not ACKed
+    /// our 2xx this long is sent a BYE and the call ends. The server sets
+    /// it from the SIP stack's T1.
+    pub ack_timeout: Duration,
+    /// No call lasts longer (from its INVITE); `None` is no limit. What
+    /// ends a call whose parties went silent on hold, or vanished without
+    /// a BYE where the RTP timeout cannot see it.
+    pub max_call_duration: Option<Duration>,
 }
+
+/// The default maximum call duration: 4 hours, Twilio's default `<Dial>`
+/// time limit (14,400 s). Asterisk and FreeSWITCH set none by default and
+/// leave it to dialplan (`L()`/`S()`, `execute_on_answer sched_hangup`),
+/// which is how abandoned calls pile up; a contact centre's real calls end
+/// long before 4 hours, and an operator who needs longer raises it.
+pub const DEFAULT_MAX_CALL_DURATION: Duration = Duration::from_secs(4 * 3600);
 
 /// Where anchored RTP lives.
 #[derive(Debug, Clone)]
@@ -81,6 +97,13 @@ pub struct MediaSettings {
     pub high_port: u16,
     /// A leg that sends no RTP this long ends the call.
     pub rtp_timeout: Duration,
+}
+
+impl MediaSettings {
+    /// The RTP timeout the README documents: rtpengine's default (30 s),
+    /// well past any jitter or a phone's re-INVITE, short enough that a
+    /// dead phone does not hold a call and its ports for minutes.
+    pub const DEFAULT_RTP_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 impl Default for CallSettings {
@@ -97,6 +120,8 @@ impl Default for CallSettings {
                 switchyard_sip::auth::DigestAlgorithm::Sha256,
             ],
             media: None,
+            ack_timeout: switchyard_sip::timers::TimerConfig::default().transaction_timeout(),
+            max_call_duration: Some(DEFAULT_MAX_CALL_DURATION),
         }
     }
 }
@@ -117,6 +142,8 @@ pub enum CallMsg {
     },
     /// Hang up now (operator or supervisor through the API).
     Hangup,
+    /// A 2xx the call sent was never ACKed (the stack's Timer H).
+    AckTimeout,
 }
 
 pub(crate) struct Shared {
@@ -211,6 +238,10 @@ impl Pbx {
         if seen > sip.get() {
             sip.inc_by(seen - sip.get());
         }
+        self.shared
+            .metrics
+            .rtp_ports_in_use
+            .set(self.rtp_ports_in_use() as i64);
         self.shared.metrics.render()
     }
 
@@ -237,6 +268,11 @@ impl Pbx {
     /// The tenant's call events from now on.
     pub fn subscribe(&self, tenant: &str) -> tokio::sync::broadcast::Receiver<live::CallNotice> {
         self.shared.live.subscribe(tenant)
+    }
+
+    /// RTP port pairs held by calls right now (0 without media anchoring).
+    pub fn rtp_ports_in_use(&self) -> usize {
+        self.shared.ports.as_ref().map_or(0, |p| p.in_use())
     }
 
     /// Live calls (legs' Call-IDs are counted once per call task).
@@ -361,9 +397,14 @@ impl Pbx {
                     let _ = task.send(CallMsg::Cancel { invite });
                 }
             }
-            Incoming::AckTimeout { call_id, .. } => {
-                tracing::info!(%call_id, "2xx never acknowledged");
-            }
+            // RFC 3261 §13.3.1.4: the call that sent the 2xx BYEs the
+            // dialog and ends.
+            Incoming::AckTimeout { call_id, .. } => match s.task_for(&call_id) {
+                Some(task) => {
+                    let _ = task.send(CallMsg::AckTimeout);
+                }
+                None => tracing::info!(%call_id, "2xx never acknowledged; the call is over"),
+            },
         }
     }
 

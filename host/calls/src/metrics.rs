@@ -50,6 +50,8 @@ pub struct Metrics {
     /// Tasks that panicked: the request was answered or its call ended,
     /// and what it held was released, but it is a bug to fix.
     pub task_panics: Family<TaskLabel, Counter>,
+    /// Read from the port pool when rendered.
+    pub rtp_ports_in_use: Gauge,
 }
 
 impl Default for Metrics {
@@ -113,8 +115,15 @@ impl Default for Metrics {
             "Time of one call-flow plugin decision",
             plugin_latency.clone(),
         );
+        let rtp_ports_in_use = Gauge::default();
+        registry.register(
+            "rtp_port_pairs_in_use",
+            "RTP/RTCP port pairs held by calls",
+            rtp_ports_in_use.clone(),
+        );
         Metrics {
             registry,
+            rtp_ports_in_use,
             active_calls,
             call_setups,
             call_failures,

@@ -3,15 +3,28 @@
 //! a port another process holds is skipped rather than failing a call.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::net::UdpSocket;
 
-/// A bound RTP/RTCP socket pair.
+/// A bound RTP/RTCP socket pair. The pair counts as in use in its pool
+/// until it is dropped (the sockets close then).
 #[derive(Debug)]
 pub struct RtpPorts {
     pub rtp: UdpSocket,
     pub rtcp: UdpSocket,
+    _held: Held,
+}
+
+/// One pair's place in its pool's count of pairs in use.
+#[derive(Debug)]
+struct Held(Arc<AtomicUsize>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl RtpPorts {
@@ -27,6 +40,9 @@ pub struct PortPool {
     low: u16,
     high: u16,
     next: Mutex<u16>,
+    /// Pairs handed out and not yet dropped: what an operator (and a test)
+    /// reads to see that ended calls gave their ports back.
+    in_use: Arc<AtomicUsize>,
 }
 
 impl PortPool {
@@ -38,7 +54,13 @@ impl PortPool {
             low,
             high,
             next: Mutex::new(low),
+            in_use: Arc::default(),
         }
+    }
+
+    /// Pairs held by calls right now.
+    pub fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Relaxed)
     }
 
     /// Bind the next free pair.
@@ -61,7 +83,12 @@ impl PortPool {
             let Ok(rtcp) = UdpSocket::bind((self.ip, port + 1)).await else {
                 continue;
             };
-            return Ok(RtpPorts { rtp, rtcp });
+            self.in_use.fetch_add(1, Ordering::Relaxed);
+            return Ok(RtpPorts {
+                rtp,
+                rtcp,
+                _held: Held(self.in_use.clone()),
+            });
         }
         Err(std::io::Error::new(
             std::io::ErrorKind::AddrInUse,

@@ -71,12 +71,15 @@ enum Command {
 pub struct MediaHandle {
     commands: mpsc::UnboundedSender<Command>,
     plays: std::sync::atomic::AtomicU64,
-    task: JoinHandle<()>,
+    /// `None` once [`MediaHandle::close`] has waited for the task.
+    task: Option<JoinHandle<()>>,
 }
 
 impl Drop for MediaHandle {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -167,7 +170,17 @@ impl MediaHandle {
         MediaHandle {
             commands,
             plays: Default::default(),
-            task,
+            task: Some(task),
+        }
+    }
+
+    /// End the media now and return once the task is gone, its sockets
+    /// closed and its ports back in the pool. Dropping the handle also ends
+    /// the task, but only the next time the runtime gets to it.
+    pub async fn close(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
         }
     }
 

@@ -246,3 +246,33 @@ async fn the_pool_skips_ports_in_use_and_says_when_it_is_exhausted() {
     );
     drop(busy);
 }
+
+/// Ports go back the moment the media is stopped: no window in which an
+/// ended call still holds them (issue 11: new calls got `503 No Media
+/// Ports` while abandoned calls kept theirs).
+#[tokio::test]
+async fn stopped_media_gives_its_ports_back_at_once() {
+    let pool = PortPool::new([127, 0, 0, 1].into(), 31600, 31603);
+    let ports = [
+        pool.allocate().await.unwrap(),
+        pool.allocate().await.unwrap(),
+    ];
+    let rtp = ports[0].rtp_addr();
+    assert_eq!(pool.in_use(), 2);
+    assert!(pool.allocate().await.is_err(), "the range is two pairs");
+    let (tx, _events) = mpsc::unbounded_channel();
+    let media = MediaHandle::start(ports, None, tx);
+    assert_eq!(pool.in_use(), 2, "the running media holds its pairs");
+    media.close().await;
+    assert_eq!(pool.in_use(), 0);
+    // Closed, not only uncounted: the port can be bound again right away.
+    std::net::UdpSocket::bind(rtp).expect("the RTP port is free again");
+    let again = pool.allocate().await.unwrap();
+    assert_eq!(pool.in_use(), 1);
+    drop(again);
+    assert_eq!(
+        pool.in_use(),
+        0,
+        "a pair dropped before use is given back too"
+    );
+}

@@ -52,6 +52,10 @@ pub struct Config {
     /// and per source address. The total cap is lowered at start to what
     /// the descriptor limit holds beside the RTP ports and the API.
     pub tcp: TcpLimits,
+    /// SIP T1/T2/T4 (RFC 3261 defaults). Calls take their Timer H (64·T1)
+    /// from here, so the stack and the call engine agree on when an
+    /// un-ACKed 2xx ends a call.
+    pub sip_timers: switchyard_sip::timers::TimerConfig,
 }
 
 impl Default for Config {
@@ -67,6 +71,7 @@ impl Default for Config {
             tenant_json: None,
             allow_private_trunks: false,
             tcp: TcpLimits::default(),
+            sip_timers: Default::default(),
         }
     }
 }
@@ -190,16 +195,18 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     );
     let mut stack_cfg = StackConfig::on(cfg.sip_listen);
     stack_cfg.tcp_limits = tcp_limits;
+    stack_cfg.endpoint.timers = cfg.sip_timers;
     let (stack, incoming) = SipStack::bind(stack_cfg)
         .await
         .with_context(|| format!("binding SIP on {}", cfg.sip_listen))?;
     let mut calls = cfg.calls.clone();
+    calls.ack_timeout = cfg.sip_timers.transaction_timeout();
     if calls.media.is_none() && cfg.rtp_ports.0 > 0 {
         calls.media = Some(switchyard_calls::MediaSettings {
             ip: media_ip(cfg.sip_listen.ip()),
             low_port: cfg.rtp_ports.0,
             high_port: cfg.rtp_ports.1,
-            rtp_timeout: std::time::Duration::from_secs(60),
+            rtp_timeout: switchyard_calls::MediaSettings::DEFAULT_RTP_TIMEOUT,
         });
     }
     let pbx = Pbx::new(stack.clone(), store.clone(), tenants, calls);

@@ -28,7 +28,7 @@ use switchyard_sip::transaction::TransactionKey;
 use switchyard_store::{FileRecord, FileRepo};
 use tokio::time::{Instant, sleep_until};
 
-use super::{Call, random_token};
+use super::{Call, next_msg, random_token};
 use crate::anchor;
 use crate::{ALLOW, CallMsg, Tenant, now_ms};
 
@@ -173,6 +173,7 @@ impl Call {
             s.answer_time = self.answer_ms;
         }
         self.shared.stack.respond(&self.a_key, ok);
+        self.deadlines.answered(std::time::Instant::now());
         self.a_dialog = Some(Dialog::uas(&self.a_invite, &self.a_tag));
         self.shared
             .live
@@ -184,7 +185,8 @@ impl Call {
     pub(super) fn bye_caller(&mut self, by: HangupSide) {
         if let Some(d) = self.a_dialog.as_mut() {
             let bye = d.request("BYE");
-            let _ = self.shared.stack.send_request(bye, self.a_peer);
+            let peer = self.a_peer;
+            self.request_closing(bye, peer);
         }
         if self.hangup_by.is_none() {
             self.hangup_by = Some(by);
@@ -194,6 +196,7 @@ impl Call {
     /// Wait for the next thing the caller's side does, until `deadline`.
     pub(super) async fn listen(&mut self, deadline: Option<Instant>) -> Heard {
         let until = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        let a_call = self.a_invite.call_id().to_string();
         loop {
             tokio::select! {
                 _ = sleep_until(until) => return Heard::Deadline,
@@ -213,7 +216,7 @@ impl Call {
                         return Heard::Gone;
                     }
                 },
-                msg = self.rx.recv() => match msg {
+                msg = next_msg(&mut self.rx, &mut self.deadlines, &a_call) => match msg {
                     None => return Heard::Gone,
                     Some(CallMsg::Hangup) => {
                         self.bye_caller(HangupSide::System);
@@ -259,9 +262,7 @@ impl Call {
         }
         match request.method() {
             "BYE" => {
-                self.shared
-                    .stack
-                    .respond(&key, response(&request, 200, "", Some(&tag)));
+                self.respond_closing(key, response(&request, 200, "", Some(&tag)));
                 self.hangup_by = Some(HangupSide::Caller);
                 Some(Heard::Gone)
             }
@@ -286,6 +287,7 @@ impl Call {
                         ok.headers.push("Content-Type", "application/sdp");
                         ok.body = sdp;
                         self.shared.stack.respond(&key, ok);
+                        self.deadlines.answered(std::time::Instant::now());
                     }
                     Some(Err(r)) => {
                         let (code, reason) = anchor::refusal_status(&r);

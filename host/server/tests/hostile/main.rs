@@ -9,3 +9,5 @@ mod common;
 mod tenants;
 mod api;
 mod connections;
+mod durability;
+mod lifecycle;

@@ -1,0 +1,219 @@
+//! Nothing lost on kill -9 (issue 11, item 5): the `switchyard` binary
+//! under a SIPp load of short calls whose callers hang up is killed with
+//! SIGKILL mid-run and started again on the same data directory and SIP
+//! port while the load goes on. Every call SIPp saw completed — its BYE
+//! answered 200 — has a call record.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use switchyard_sipp::Sipp;
+use switchyard_store::{CdrFilter, CdrRepo, Store};
+
+/// The load: short calls at a steady rate, long enough that the kill
+/// lands in the middle of it and calls are answered after the restart.
+const CALLS: u64 = 600;
+const RATE: f64 = 150.0;
+/// The kill comes once this many calls have their record.
+const KILL_AFTER_RECORDS: usize = 100;
+
+/// The `switchyard` binary; SIGKILLed when dropped.
+struct Server {
+    child: Child,
+    http: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free for both UDP and TCP on loopback.
+fn free_sip_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn spawn_server(data: &Path, sip: SocketAddr, log: &str) -> Server {
+    let http: SocketAddr = ([127, 0, 0, 1], free_tcp_port()).into();
+    let log = std::fs::File::create(data.join(log)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--data-dir"])
+        .arg(data)
+        .args(["--sip-listen", &sip.to_string()])
+        .args(["--http-listen", &http.to_string()])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("switchyard starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(http).is_err() {
+        assert!(Instant::now() < deadline, "the server never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server { child, http }
+}
+
+/// Rows of the demo tenant's first page of call records, through the API.
+fn records_so_far(server: &Server, token: &str) -> usize {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let url = format!(
+        "http://{}/api/tenants/demo/cdrs?limit={KILL_AFTER_RECORDS}",
+        server.http
+    );
+    let Ok(mut resp) = agent
+        .get(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+    else {
+        return 0;
+    };
+    let body: serde_json::Value = resp.body_mut().read_json().unwrap_or_default();
+    body["rows"].as_array().map_or(0, Vec::len)
+}
+
+fn register(sip: SocketAddr, ext: &str, password: &str, contact_port: u16) {
+    Sipp::new("register")
+        .remote(sip)
+        .user(ext)
+        .auth(ext, password)
+        .set("contact_port", &contact_port.to_string())
+        .timeout(Duration::from_secs(30))
+        .run()
+        .assert_ok();
+}
+
+/// Every Call-ID with a record in the store at `dir`.
+fn recorded_call_ids(dir: &Path) -> HashSet<String> {
+    let store = Store::open(dir).expect("the store opens after the crash");
+    let mut ids = HashSet::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .query_cdrs(
+                "demo",
+                &CdrFilter {
+                    limit: 1000,
+                    after,
+                    ..CdrFilter::default()
+                },
+            )
+            .unwrap();
+        ids.extend(page.rows.into_iter().map(|c| c.call_id));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return ids,
+        }
+    }
+}
+
+#[test]
+fn every_call_sipp_saw_completed_has_a_record_after_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let sip: SocketAddr = ([127, 0, 0, 1], free_sip_port()).into();
+    let server = spawn_server(dir.path(), sip, "first.log");
+    let token = std::fs::read_to_string(dir.path().join("operator-token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let creds = switchyard_server::demo::read_credentials(dir.path());
+    let password = |ext: &str| {
+        creds
+            .iter()
+            .find(|(n, _)| n == ext)
+            .map(|(_, p)| p.clone())
+            .unwrap()
+    };
+    // The callee answers at once; it is never waited for (the calls cut
+    // by the kill never end on its side).
+    let callee = Sipp::new("load_uas")
+        .calls(100 * CALLS)
+        .timeout(Duration::from_secs(180));
+    let callee_port = callee.port();
+    let _callee = callee.spawn();
+    register(sip, "1002", &password("1002"), callee_port);
+
+    let caller = Sipp::new("load_uac")
+        .remote(sip)
+        .user("1002")
+        .auth("1001", &password("1001"))
+        .set("caller", "1001")
+        .set("pause_ms", "50")
+        .calls(CALLS)
+        .rate(RATE)
+        .limit(2 * RATE as u64)
+        // A call cut by the kill fails after this instead of after
+        // sipp's full retransmission schedule.
+        .arg("-recv_timeout")
+        .arg("5000")
+        .timeout(Duration::from_secs(120))
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while records_so_far(&server, &token) < KILL_AFTER_RECORDS {
+        assert!(
+            Instant::now() < deadline,
+            "the load never produced {KILL_AFTER_RECORDS} records"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SIGKILL: no shutdown code runs.
+    drop(server);
+    // Same data, same SIP port: the load goes on against the new process.
+    let server = spawn_server(dir.path(), sip, "second.log");
+    register(sip, "1002", &password("1002"), callee_port);
+    let outcome = caller.wait();
+    drop(server);
+
+    let completed: Vec<&str> = outcome
+        .logs
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("completed "))
+        .collect();
+    let records = recorded_call_ids(dir.path());
+    let missing: Vec<&&str> = completed
+        .iter()
+        .filter(|id| !records.contains(**id))
+        .collect();
+    eprintln!(
+        "kill -9 under load: sipp completed {} calls (sipp counted {} successful, {} failed), {} records, {} completed without a record",
+        completed.len(),
+        outcome.successful_calls,
+        outcome.failed_calls,
+        records.len(),
+        missing.len()
+    );
+    assert!(
+        completed.len() >= KILL_AFTER_RECORDS,
+        "sipp saw only {} calls completed: {}",
+        completed.len(),
+        outcome.screen
+    );
+    assert_eq!(
+        completed.len() as u64,
+        outcome.successful_calls,
+        "one log line per successful call"
+    );
+    assert!(
+        missing.is_empty(),
+        "calls sipp saw completed have no record: {missing:?}"
+    );
+}
