@@ -40,7 +40,11 @@ pub fn digest(data: &[u8]) {
             );
         }
     }
-    if let Ok(answer) = answer_challenge(&value, "REGISTER", "sip:carrier.example", "u", "p") {
+    if let Ok(answer) = answer_challenge(&value, "REGISTER", "sip:carrier.example", "u", "p")
+        // The message parser cuts lines at LF, so no header value holds one;
+        // a bare CR it keeps (fuzz/known/digest/bare-cr-*).
+        && !value.contains('\n')
+    {
         // Our answer goes out in a header: it must be one line.
         assert!(
             !answer.contains(['\r', '\n']),
