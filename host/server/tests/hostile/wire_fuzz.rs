@@ -32,10 +32,16 @@ const SHORT_FORM: usize = 3_000;
 const DEFAULT_SEED: u64 = 0x5157_0011_f022_0001;
 const DEMO: &str = "demo.localhost";
 
-/// Where the attack comes from: another loopback address than the phone's
-/// (SIPp binds 127.0.0.1), since the wrong credentials of the fuzz rightly
-/// get their source blocked by the failed-authentication limiter.
-const ATTACKER: &str = "127.0.0.2";
+/// Where the attack comes from: loopback addresses other than the phone's
+/// (SIPp binds 127.0.0.1), a new one every [`PER_SOURCE`] messages. The
+/// failed-authentication limiter rightly blocks a source after a few wrong
+/// credentials; from then on its messages stop at the limiter and would no
+/// longer reach the credential parser.
+fn attacker(i: usize) -> std::net::IpAddr {
+    let n = i / PER_SOURCE;
+    std::net::Ipv4Addr::new(127, 1, (n / 250 % 250) as u8 + 1, (n % 250) as u8 + 1).into()
+}
+const PER_SOURCE: usize = 16;
 
 /// Panics whose location is in these paths are known and being fixed
 /// elsewhere: `digest_auth` 0.3.1 slices a string at a char index (issue 11
@@ -248,9 +254,9 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(addr: SocketAddr) -> Option<Conn> {
+    async fn open(addr: SocketAddr, from: std::net::IpAddr) -> Option<Conn> {
         let socket = TcpSocket::new_v4().ok()?;
-        socket.bind(format!("{ATTACKER}:0").parse().ok()?).ok()?;
+        socket.bind(SocketAddr::new(from, 0)).ok()?;
         let stream = timeout(Duration::from_secs(2), socket.connect(addr))
             .await
             .ok()?
@@ -353,20 +359,9 @@ async fn mutated_messages_over_udp_and_tcp_leave_the_server_serving() {
     let seeds = seeds();
     let mut rng = StdRng::seed_from_u64(seed);
 
-    let udp = UdpSocket::bind(format!("{ATTACKER}:0"))
-        .await
-        .expect("bind");
-    let udp = std::sync::Arc::new(udp);
     let answers = std::sync::Arc::new(AtomicUsize::new(0));
-    let drain = {
-        let (udp, answers) = (udp.clone(), answers.clone());
-        tokio::spawn(async move {
-            let mut buf = vec![0; 65536];
-            while udp.recv_from(&mut buf).await.is_ok() {
-                answers.fetch_add(1, Ordering::Relaxed);
-            }
-        })
-    };
+    // The current source's socket, and the task that reads its answers.
+    let mut udp: Option<(std::sync::Arc<UdpSocket>, tokio::task::JoinHandle<()>)> = None;
     let mut conn: Option<Conn> = None;
     let (mut over_udp, mut over_tcp, mut connections) = (0, 0, 0);
     let started = Instant::now();
@@ -383,7 +378,7 @@ async fn mutated_messages_over_udp_and_tcp_leave_the_server_serving() {
             // a body or closed by the server: a fresh connection every few
             // messages keeps the rest reaching the parser.
             if conn.as_ref().is_none_or(|c| c.sent >= 8) {
-                conn = Conn::open(tcp_addr).await;
+                conn = Conn::open(tcp_addr, attacker(i)).await;
                 connections += 1;
             }
             if let Some(c) = conn.as_mut() {
@@ -395,7 +390,26 @@ async fn mutated_messages_over_udp_and_tcp_leave_the_server_serving() {
             }
             over_tcp += 1;
         } else {
-            let _ = udp.send_to(&msg, udp_addr).await;
+            if i % PER_SOURCE == 0 || udp.is_none() {
+                if let Some((_, drain)) = udp.take() {
+                    drain.abort();
+                }
+                let sock = UdpSocket::bind(SocketAddr::new(attacker(i), 0))
+                    .await
+                    .expect("bind");
+                let sock = std::sync::Arc::new(sock);
+                let (reader, answers) = (sock.clone(), answers.clone());
+                let drain = tokio::spawn(async move {
+                    let mut buf = vec![0; 65536];
+                    while reader.recv_from(&mut buf).await.is_ok() {
+                        answers.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+                udp = Some((sock, drain));
+            }
+            if let Some((sock, _)) = &udp {
+                let _ = sock.send_to(&msg, udp_addr).await;
+            }
             over_udp += 1;
         }
         // Pace the datagrams so the socket buffer does not drop them all
@@ -408,7 +422,9 @@ async fn mutated_messages_over_udp_and_tcp_leave_the_server_serving() {
     let sent_in = started.elapsed();
     // What is in flight is handled before the checks.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    drain.abort();
+    if let Some((_, drain)) = udp.take() {
+        drain.abort();
+    }
 
     assert!(
         options_udp(udp_addr, "udp").await,
