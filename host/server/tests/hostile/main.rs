@@ -11,3 +11,4 @@ mod api;
 mod connections;
 mod durability;
 mod lifecycle;
+mod wire_fuzz;
