@@ -24,6 +24,9 @@ pub fn nonces() -> Nonces {
 /// parser has it; invalid UTF-8 is replaced, as non-ASCII text is still
 /// the interesting case), checked as credentials and answered as a
 /// challenge.
+/// The Request-URI the credentials are checked against.
+const REQUEST_URI: &str = "sip:1002@demo.localhost";
+
 pub fn digest(data: &[u8]) {
     let value = String::from_utf8_lossy(data);
     let nonces = nonces();
@@ -32,7 +35,7 @@ pub fn digest(data: &[u8]) {
     };
     for method in ["REGISTER", "INVITE"] {
         if let Verdict::Authenticated { username } =
-            verify(method, &value, REALM, &nonces, NOW, lookup)
+            verify(method, REQUEST_URI, &value, REALM, &nonces, NOW, lookup)
         {
             assert_eq!(
                 username, USER,

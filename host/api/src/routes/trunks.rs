@@ -12,8 +12,8 @@ use super::{NameP, TenantP, changed, deleted, found, now_ms};
 use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
-use crate::trunk_policy::{check_private, check_registered};
 use crate::names::check_name;
+use crate::trunk_policy::{check_private, check_registered};
 
 /// A trunk's settings, as sent. On `PUT`, an absent `password` keeps the
 /// stored one and an empty one removes it.

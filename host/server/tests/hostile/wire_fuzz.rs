@@ -43,15 +43,7 @@ fn attacker(i: usize) -> std::net::IpAddr {
 }
 const PER_SOURCE: usize = 16;
 
-/// Panics whose location is in these paths are known and being fixed
-/// elsewhere: `digest_auth` 0.3.1 slices a string at a char index (issue 11
-/// item 1; the lead replaces the credential parser). They are reported, not
-/// failed on. Remove the entry once `digest_auth` is no longer parsing
-/// credentials — from then on any panic fails this test.
-const KNOWN_PANICS: &[&str] = &["/digest_auth-0.3.1/"];
-
 static PANICS: AtomicUsize = AtomicUsize::new(0);
-static KNOWN: AtomicUsize = AtomicUsize::new(0);
 
 fn count_server_panics() {
     static HOOK: OnceLock<()> = OnceLock::new();
@@ -62,12 +54,7 @@ fn count_server_panics() {
                 .name()
                 .is_some_and(|n| n.starts_with("tokio-"));
             if worker {
-                let file = info.location().map(|l| l.file()).unwrap_or("");
-                if KNOWN_PANICS.iter().any(|k| file.contains(k)) {
-                    KNOWN.fetch_add(1, Ordering::SeqCst);
-                } else {
-                    PANICS.fetch_add(1, Ordering::SeqCst);
-                }
+                PANICS.fetch_add(1, Ordering::SeqCst);
             }
             previous(info);
         }));
@@ -444,16 +431,17 @@ async fn mutated_messages_over_udp_and_tcp_leave_the_server_serving() {
     blocking(move || p.register("1001", phone)).await;
     let metric = panic_metric(&pbx).await;
 
-    let (panics, known) = (PANICS.load(Ordering::SeqCst), KNOWN.load(Ordering::SeqCst));
+    let panics = PANICS.load(Ordering::SeqCst);
     eprintln!(
         "wire fuzz: seed {seed:#x}, {total} messages ({over_udp} UDP, {over_tcp} TCP on \
 {connections} connections) in {sent_in:?}, {} UDP answers; server panics: {panics} \
-(+{known} known in digest_auth); panic metric: {metric:?}",
+panic metric: {metric:?}",
         answers.load(Ordering::Relaxed)
     );
     assert_eq!(panics, 0, "server tasks panicked");
-    if let Some(m) = metric {
-        // The known digest_auth panics count there too until it is gone.
-        assert_eq!(m as usize, known, "the server's panic counter");
-    }
+    assert_eq!(
+        metric,
+        Some(0.0),
+        "the server's panic counter (switchyard_task_panics) is there and zero"
+    );
 }
