@@ -114,7 +114,9 @@ impl Default for CallSettings {
             auth_failures: 10,
             auth_window: Duration::from_secs(60),
             auth_block: Duration::from_secs(300),
-            nonce_lifetime: Duration::from_secs(300),
+            // Short: a phone answers a challenge at once, and a captured
+            // nonce is worth something only this long (RFC 7616 §5.5).
+            nonce_lifetime: Duration::from_secs(60),
             digest_algorithms: vec![
                 switchyard_sip::auth::DigestAlgorithm::Md5,
                 switchyard_sip::auth::DigestAlgorithm::Sha256,

@@ -176,6 +176,23 @@ impl Sipp {
         self
     }
 
+    /// The digest `uri` for `-auth_uri` (sipp prefixes `sip:`): what the
+    /// scenario's Request-URI is — `sip:[$domain]` for a REGISTER,
+    /// `sip:[service]@[$domain]` for the calls.
+    fn auth_uri(&self) -> String {
+        let domain = self
+            .vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "domain")
+            .map_or("demo.localhost", |(_, v)| v.as_str());
+        let registers = self.scenario.starts_with("register") || self.scenario == "unregister";
+        match (&self.user, registers) {
+            (Some(user), false) => format!("{user}@{domain}"),
+            _ => domain.to_string(),
+        }
+    }
+
     /// The arguments passed to sipp, with its trace files in `dir`.
     pub fn args(&self, dir: &Path) -> Vec<OsString> {
         let mut args = Args::default();
@@ -195,6 +212,13 @@ impl Sipp {
         }
         if let Some((user, password)) = &self.auth {
             args.push("-au").push(user).push("-ap").push(password);
+            // sipp puts `sip:remote_ip:remote_port` in the digest `uri`
+            // unless told; a server that checks it against the
+            // Request-URI (RFC 3261 §22.4, as Switchyard does) would refuse
+            // that, so give it the Request-URI the scenario sends.
+            if !self.extra.iter().any(|a| a == "-auth_uri") {
+                args.push("-auth_uri").push(self.auth_uri());
+            }
         }
         for (var, value) in &self.vars {
             args.push("-set").push(var).push(value);

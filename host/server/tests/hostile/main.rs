@@ -10,5 +10,6 @@ mod api;
 mod connections;
 mod durability;
 mod lifecycle;
+mod replay;
 mod tenants;
 mod wire_fuzz;
