@@ -153,8 +153,10 @@ async fn one_address_cannot_take_more_than_its_cap_while_others_are_served() {
         "{m}"
     );
     let http = pbx.http;
+    let token = pbx.operator_token.clone();
     let status = tokio::task::spawn_blocking(move || {
         ureq::get(&format!("http://{http}/metrics"))
+            .header("Authorization", &format!("Bearer {token}"))
             .call()
             .map(|r| r.status().as_u16())
     })
