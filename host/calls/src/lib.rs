@@ -20,11 +20,13 @@ pub mod anchor;
 pub mod auth;
 pub mod call;
 pub mod deadlines;
+pub mod leg;
 pub mod live;
 pub mod metrics;
 pub mod originate;
 pub mod registrar;
 pub mod resolve;
+pub mod session;
 pub mod tenant;
 pub mod trunk;
 

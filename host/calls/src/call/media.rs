@@ -30,6 +30,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::{Call, next_msg, random_token};
 use crate::anchor;
+use crate::leg::info_digit;
 use crate::{ALLOW, CallMsg, Tenant, now_ms};
 
 /// What the caller's side did while the host was waiting.
@@ -114,36 +115,6 @@ pub(super) fn ringback_for(time_zone: &str) -> ToneSpec {
         Region::Europe
     };
     ToneSpec::ringback(region)
-}
-
-/// A key sent by SIP INFO (`application/dtmf-relay`'s `Signal=5`, or
-/// `application/dtmf`'s bare key).
-fn info_digit(req: &Message) -> Option<char> {
-    let ct = req.headers.get("Content-Type")?.to_ascii_lowercase();
-    let body = std::str::from_utf8(&req.body).ok()?;
-    let key = if ct.starts_with("application/dtmf-relay") {
-        body.lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once('=')?;
-                k.trim().eq_ignore_ascii_case("signal").then(|| v.trim())
-            })?
-            .to_string()
-    } else if ct.starts_with("application/dtmf") {
-        body.trim().to_string()
-    } else {
-        return None;
-    };
-    let mut chars = key.chars();
-    let c = chars.next()?.to_ascii_uppercase();
-    match (c, chars.next()) {
-        ('0'..='9' | '*' | '#' | 'A'..='D', None) => Some(c),
-        // Some phones send the RFC 4733 event number.
-        _ => match key.parse::<u8>().ok()? {
-            10 => Some('*'),
-            11 => Some('#'),
-            n => switchyard_rtp::dtmf::event_to_digit(n),
-        },
-    }
 }
 
 impl Call {

@@ -1,0 +1,1 @@
+//! Sessions scripted on a fake clock.
