@@ -278,6 +278,9 @@ pub struct Session {
     decisions: usize,
     /// Actions of the current decision not run yet.
     actions: VecDeque<Action>,
+    /// The flow plugin failed: the tenant's fallback actions run to their
+    /// end without asking it again.
+    flow_failed: bool,
     next_media_id: u64,
     /// The instant and wall-clock time the session started: every time
     /// stamp is derived from these and `now`, one clock for the call.
@@ -341,6 +344,7 @@ impl Session {
             flow_state: None,
             decisions: 0,
             actions: VecDeque::new(),
+            flow_failed: false,
             next_media_id: 0,
             start: now,
             start_ms: now_ms,
@@ -456,13 +460,28 @@ impl Session {
         self.pump(now);
     }
 
-    /// The plugin's decision (or the fallback).
+    /// The plugin's decision.
     pub fn handle_decision(&mut self, now: Instant, decision: Decision) {
         if !matches!(self.phase, Phase::Deciding) {
             return;
         }
         self.flow_state = decision.state;
         self.actions = decision.actions.into();
+        self.run_actions(now);
+        self.pump(now);
+    }
+
+    /// The plugin failed (trap, timeout, memory, not installed): the
+    /// tenant's fallback actions run to their end — a blocking action's
+    /// event goes on with the next fallback action instead of asking the
+    /// failed plugin again.
+    pub fn handle_plugin_failed(&mut self, now: Instant, fallback: Decision) {
+        if !matches!(self.phase, Phase::Deciding) {
+            return;
+        }
+        tracing::warn!(call = %self.snapshot.call_id, "flow plugin failed: fallback");
+        self.flow_failed = true;
+        self.actions = fallback.actions.into();
         self.run_actions(now);
         self.pump(now);
     }
@@ -538,17 +557,8 @@ impl Session {
 
     /// Something from outside ends the call.
     pub fn handle_end(&mut self, now: Instant, why: EndReason) {
-        tracing::debug!(call = %self.snapshot.call_id, ?why, "ending the call");
-        if let EndReason::RtpTimeout(leg) = why
-            && leg != self.caller
-            && matches!(self.phase, Phase::Bridged { agent } if agent == leg)
-        {
-            // The agent's phone went silent: the call ends for both, but
-            // the record says the callee's side failed.
-            self.end(now, HangupSide::System);
-        } else {
-            self.end(now, HangupSide::System);
-        }
+        tracing::info!(call = %self.snapshot.call_id, ?why, "ending the call");
+        self.end(now, HangupSide::System);
         self.pump(now);
     }
 
@@ -626,6 +636,11 @@ impl Session {
         if matches!(self.phase, Phase::Ending | Phase::Done) {
             return;
         }
+        if self.flow_failed && pin.is_none() {
+            self.phase = Phase::Deciding;
+            return self.run_actions(now);
+        }
+        self.flow_failed = false;
         self.decisions += 1;
         if self.decisions > self.config.max_decisions {
             tracing::warn!(call = %self.snapshot.call_id, "flow took too many decisions: ending the call");
@@ -953,6 +968,9 @@ impl Session {
             let mut progressed = false;
             let ids: Vec<LegId> = self.parties.keys().copied().collect();
             for id in ids {
+                // What the leg sends goes out before what its events
+                // cause (the callee's ACK before the caller's 200).
+                self.collect_transmits_of(id);
                 while let Some(ev) = self.parties.get_mut(&id).and_then(|p| p.leg.poll_event()) {
                     progressed = true;
                     self.on_leg_event(now, id, ev);
@@ -970,16 +988,20 @@ impl Session {
     fn collect_transmits(&mut self) {
         let ids: Vec<LegId> = self.parties.keys().copied().collect();
         for id in ids {
-            while let Some(out) = self
-                .parties
-                .get_mut(&id)
-                .and_then(|p| p.leg.poll_transmit())
-            {
-                if out.ends_call && !self.record_written {
-                    self.held.push((id, out));
-                } else {
-                    self.commands.push_back(Command::Sip { leg: id, out });
-                }
+            self.collect_transmits_of(id);
+        }
+    }
+
+    fn collect_transmits_of(&mut self, id: LegId) {
+        while let Some(out) = self
+            .parties
+            .get_mut(&id)
+            .and_then(|p| p.leg.poll_transmit())
+        {
+            if out.ends_call && !self.record_written {
+                self.held.push((id, out));
+            } else {
+                self.commands.push_back(Command::Sip { leg: id, out });
             }
         }
     }
@@ -1283,28 +1305,6 @@ impl Session {
             return;
         }
         self.hangup_by.get_or_insert(side);
-        let ids: Vec<LegId> = self.parties.keys().copied().collect();
-        for id in ids {
-            let code = if id == self.caller { 0 } else { 487 };
-            if let Some(p) = self.parties.get_mut(&id)
-                && p.leg.is_done()
-            {
-                continue;
-            }
-            if id == self.caller && !self.caller_leg().is_final_sent() {
-                let reason = match side {
-                    HangupSide::System if self.disposition == Disposition::Failed => "",
-                    _ => "",
-                };
-                if self.sip_code == 0 || self.sip_code < 300 {
-                    self.sip_code = 480;
-                }
-                let code = self.sip_code;
-                self.caller_leg().reject(code, reason);
-                continue;
-            }
-            self.hang_up_leg(id, code);
-        }
         self.finish_flow(now);
     }
 
@@ -1313,10 +1313,8 @@ impl Session {
         if matches!(self.phase, Phase::Ending | Phase::Done) {
             return;
         }
-        // Anything still open is closed the same way.
-        if !matches!(self.phase, Phase::Deciding) || self.hangup_by.is_none() {
-            self.hangup_by.get_or_insert(HangupSide::System);
-        }
+        // The flow ended the call unless somebody else did first.
+        self.hangup_by.get_or_insert(HangupSide::System);
         let ids: Vec<LegId> = self.parties.keys().copied().collect();
         for id in ids {
             if id == self.caller {

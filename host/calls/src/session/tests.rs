@@ -1,1 +1,800 @@
-//! Sessions scripted on a fake clock.
+//! Sessions scripted on a fake clock: the caller and every dialled party
+//! are played from wire text, the flow's decisions are given by hand, and
+//! what the session commands is read back.
+
+use super::*;
+use crate::leg::Transmit;
+use switchyard_plugins::flow_types::Prompt;
+use switchyard_plugins::types::{Direction, Party};
+use switchyard_sip::endpoint::Transport;
+use switchyard_sip::message::parse::{Framing, parse};
+
+fn msg(text: &str) -> Message {
+    let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    parse(text.as_bytes(), Framing::Datagram).expect("test message parses")
+}
+
+fn peer(port: u16) -> Peer {
+    Peer {
+        transport: Transport::Udp,
+        addr: format!("192.0.2.10:{port}").parse().unwrap(),
+    }
+}
+
+fn key(branch: &str, method: &str) -> TransactionKey {
+    TransactionKey::for_response(branch, "192.0.2.10:5062", method)
+}
+
+fn snapshot() -> CallSnapshot {
+    CallSnapshot {
+        call_id: "a-leg".into(),
+        tenant: "demo".into(),
+        direction: Direction::Internal,
+        caller: Party {
+            number: "1001".into(),
+            display_name: None,
+        },
+        callee: Party {
+            number: "1002".into(),
+            display_name: None,
+        },
+        dialled: "1002".into(),
+        tags: Vec::new(),
+        start_time: 1_000_000,
+        answer_time: None,
+        time_zone: "UTC".into(),
+        flow: "main".into(),
+        plugin_version: 1,
+    }
+}
+
+/// A call and everything it commanded so far.
+struct Call {
+    s: Session,
+    now: Instant,
+    cmds: Vec<Command>,
+    /// Our INVITE to each dialled leg: (leg, request id, INVITE).
+    invites: Vec<(LegId, ReqId, Message)>,
+}
+
+impl Call {
+    fn new() -> Call {
+        Call::with(SessionConfig::default())
+    }
+
+    fn with(config: SessionConfig) -> Call {
+        let now = Instant::now();
+        let invite = msg(
+            "INVITE sip:1002@pbx SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKinv\n\
+From: <sip:1001@pbx>;tag=caller\nTo: <sip:1002@pbx>\nCall-ID: a-leg\nCSeq: 1 INVITE\n\
+Contact: <sip:1001@192.0.2.10:5062>\nContent-Type: application/sdp\n\nv=0 caller\n",
+        );
+        let caller = Leg::incoming(
+            key("z9hG4bKinv", "INVITE"),
+            invite,
+            peer(5062),
+            "<sip:pbx@192.0.2.1>".into(),
+            "us".into(),
+            Duration::from_secs(32),
+        );
+        let s = Session::incoming(
+            now,
+            1_000_000,
+            caller,
+            snapshot(),
+            Box::new(PassThrough::new(b"v=0 caller\r\n".to_vec())),
+            config,
+        );
+        let mut c = Call {
+            s,
+            now,
+            cmds: Vec::new(),
+            invites: Vec::new(),
+        };
+        c.collect();
+        c
+    }
+
+    fn collect(&mut self) {
+        while let Some(cmd) = self.s.poll_command() {
+            if let Command::Sip {
+                leg,
+                out:
+                    Out {
+                        transmit: Transmit::Request { id, msg, .. },
+                        ..
+                    },
+            } = &cmd
+                && msg.method() == "INVITE"
+                && *leg != self.s.caller()
+                && !self.invites.iter().any(|(l, _, _)| l == leg)
+            {
+                self.invites.push((*leg, *id, msg.clone()));
+            }
+            self.cmds.push(cmd);
+        }
+    }
+
+    /// Commands since the last call, and forget them.
+    fn take(&mut self) -> Vec<Command> {
+        self.collect();
+        std::mem::take(&mut self.cmds)
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.s.handle_timeout(self.now);
+        self.collect();
+    }
+
+    fn decide(&mut self, actions: Vec<Action>) {
+        self.s.handle_decision(
+            self.now,
+            Decision {
+                actions,
+                state: None,
+            },
+        );
+        self.collect();
+    }
+
+    /// Answer the pending Resolve with one device per label.
+    fn devices(&mut self, labels: &[&str]) {
+        let devices = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Device {
+                label: l.to_string(),
+                invite: msg(&format!(
+                    "INVITE sip:{l}@192.0.2.2{i}:5064 SIP/2.0\nFrom: <sip:1001@pbx>;tag=t{l}\n\
+To: <sip:{l}@pbx>\nCall-ID: b-{l}-{}\nCSeq: 1 INVITE\nContact: <sip:pbx@192.0.2.1>\n\n",
+                    self.invites.len()
+                )),
+                peer: peer(6000 + i as u16),
+                contact: "<sip:pbx@192.0.2.1>".into(),
+            })
+            .collect();
+        self.s.handle_devices(self.now, devices);
+        self.collect();
+    }
+
+    /// The leg dialled for `label` (the latest one).
+    fn leg(&self, label: &str) -> (LegId, ReqId, Message) {
+        self.invites
+            .iter()
+            .rev()
+            .find(|(_, _, m)| m.uri().starts_with(&format!("sip:{label}@")))
+            .cloned()
+            .unwrap_or_else(|| panic!("{label} was not dialled"))
+    }
+
+    /// `label`'s phone answers our INVITE with `status`.
+    fn party_answers(&mut self, label: &str, status: u16) {
+        let (leg, id, inv) = self.leg(label);
+        let body = if status == 200 { "v=0 agent\n" } else { "" };
+        let resp = msg(&format!(
+            "SIP/2.0 {status} X\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKb\nFrom: {}\n\
+To: <sip:{label}@pbx>;tag=phone-{label}\nCall-ID: {}\nCSeq: 1 INVITE\n\
+Contact: <sip:{label}@192.0.2.20:5064>\n\n{body}",
+            inv.headers.get("From").unwrap(),
+            inv.call_id()
+        ));
+        self.s.handle_response(self.now, leg, id, resp);
+        self.collect();
+    }
+
+    /// An in-dialog request from `label`'s phone (after it answered).
+    fn from_party(&mut self, label: &str, method: &str, cseq: u32, body: &str) {
+        let (leg, _, inv) = self.leg(label);
+        let branch = format!("z9hG4bK{label}{method}{cseq}");
+        let ct = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\n"
+        };
+        let req = msg(&format!(
+            "{method} sip:pbx@192.0.2.1 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20:5064;branch={branch}\n\
+From: <sip:{label}@pbx>;tag=phone-{label}\nTo: {}\nCall-ID: {}\nCSeq: {cseq} {method}\n\
+Contact: <sip:{label}@192.0.2.20:5064>\n{ct}\n{body}",
+            inv.headers.get("From").unwrap(),
+            inv.call_id()
+        ));
+        assert_eq!(self.s.leg_of(&req), Some(leg), "routed to {label}'s leg");
+        self.s
+            .handle_request(self.now, leg, key(&branch, method), req);
+        self.collect();
+    }
+
+    /// An in-dialog request from the caller (after we answered).
+    fn from_caller(&mut self, method: &str, cseq: u32, body: &str) -> Message {
+        let branch = format!("z9hG4bKcaller{method}{cseq}");
+        let ct = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\n"
+        };
+        let req = msg(&format!(
+            "{method} sip:pbx@192.0.2.1 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch={branch}\n\
+From: <sip:1001@pbx>;tag=caller\nTo: <sip:1002@pbx>;tag=us\nCall-ID: a-leg\nCSeq: {cseq} {method}\n\
+Contact: <sip:1001@192.0.2.10:5062>\n{ct}\n{body}"
+        ));
+        let leg = self.s.leg_of(&req).expect("the caller's dialog");
+        self.s
+            .handle_request(self.now, leg, key(&branch, method), req.clone());
+        self.collect();
+        req
+    }
+
+    fn record_written(&mut self) {
+        self.s.handle_record_written(self.now);
+        self.collect();
+    }
+}
+
+fn dial(targets: &[&str], mode: DialMode) -> Action {
+    Action::Dial(Dial {
+        targets: targets
+            .iter()
+            .map(|t| DialTarget::Extension(t.to_string()))
+            .collect(),
+        mode,
+        ring_timeout_secs: 20,
+        caller_id: None,
+    })
+}
+
+/// (leg, method or status) of every SIP command.
+fn sip(cmds: &[Command]) -> Vec<(LegId, String)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Sip { leg, out } => Some((
+                *leg,
+                match &out.transmit {
+                    Transmit::Request { msg, .. } => msg.method().to_string(),
+                    Transmit::Respond { msg, .. } => msg.status().to_string(),
+                    Transmit::Ack { .. } => "ACK".into(),
+                    Transmit::Cancel { .. } => "CANCEL".into(),
+                },
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn record(cmds: &[Command]) -> Record {
+    cmds.iter()
+        .find_map(|c| match c {
+            Command::WriteRecord(r) => Some((**r).clone()),
+            _ => None,
+        })
+        .expect("a record is written")
+}
+
+fn decides(cmds: &[Command]) -> Vec<Event> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Decide { event, .. } => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+const CALLER: LegId = LegId(0);
+
+#[test]
+fn the_first_command_asks_the_flow_about_the_call() {
+    let mut c = Call::new();
+    let cmds = c.take();
+    assert_eq!(decides(&cmds), vec![Event::CallStarted]);
+    assert!(sip(&cmds).is_empty(), "nothing is answered before the flow");
+}
+
+#[test]
+fn caller_cancels_while_two_agents_ring() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![dial(&["1002", "1003"], DialMode::Simultaneous)]);
+    c.devices(&["1002", "1003"]);
+    c.party_answers("1002", 180);
+    let cmds = c.take();
+    assert_eq!(sip(&cmds).iter().filter(|(_, m)| m == "INVITE").count(), 2);
+    assert!(sip(&cmds).contains(&(CALLER, "180".into())));
+    c.s.handle_cancel(c.now);
+    let cmds = c.take();
+    let s = sip(&cmds);
+    let (l2, ..) = c.leg("1002");
+    let (l3, ..) = c.leg("1003");
+    assert!(s.contains(&(l2, "CANCEL".into())) && s.contains(&(l3, "CANCEL".into())));
+    assert!(
+        !s.contains(&(CALLER, "487".into())),
+        "the 487 waits for the record"
+    );
+    let r = record(&cmds);
+    assert_eq!(r.disposition, Disposition::Cancelled);
+    assert_eq!(r.hangup_by, Some(HangupSide::Caller));
+    assert_eq!(r.legs.len(), 2);
+    assert!(r.legs.iter().all(|l| l.sip_code == 487));
+    c.record_written();
+    let cmds = c.take();
+    assert_eq!(sip(&cmds), vec![(CALLER, "487".into())]);
+    assert!(cmds.contains(&Command::Finished));
+    assert!(decides(&cmds).is_empty(), "no flow decision after the end");
+}
+
+#[test]
+fn two_agents_answer_at_once_one_is_hung_up() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![dial(&["1002", "1003"], DialMode::Simultaneous)]);
+    c.devices(&["1002", "1003"]);
+    c.party_answers("1002", 200);
+    let cmds = c.take();
+    let (l2, ..) = c.leg("1002");
+    let (l3, ..) = c.leg("1003");
+    let s = sip(&cmds);
+    assert!(s.contains(&(l2, "ACK".into())));
+    assert!(s.contains(&(l3, "CANCEL".into())));
+    assert!(s.contains(&(CALLER, "200".into())));
+    assert!(cmds.contains(&Command::Media(MediaCommand::Connect { a: CALLER, b: l2 })));
+    // 1003 answered too, crossing our CANCEL: ACKed and hung up, and the
+    // caller hears nothing more.
+    c.party_answers("1003", 200);
+    let s = sip(&c.take());
+    assert_eq!(s, vec![(l3, "ACK".into()), (l3, "BYE".into())]);
+}
+
+#[test]
+fn sequential_dial_busy_first_then_the_second_answers() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![dial(&["1002", "1003"], DialMode::Sequential)]);
+    let cmds = c.take();
+    assert!(matches!(&cmds[..], [Command::Resolve { targets }] if targets.len() == 1));
+    c.devices(&["1002"]);
+    c.take();
+    c.party_answers("1002", 486);
+    let cmds = c.take();
+    let resolves: Vec<_> = cmds
+        .iter()
+        .filter_map(|x| match x {
+            Command::Resolve { targets } => Some(targets.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resolves, vec![vec![DialTarget::Extension("1003".into())]]);
+    assert!(
+        decides(&cmds).is_empty(),
+        "the flow hears of the dial at its end"
+    );
+    c.devices(&["1003"]);
+    c.party_answers("1003", 200);
+    let cmds = c.take();
+    assert!(sip(&cmds).contains(&(CALLER, "200".into())));
+    assert!(
+        decides(&cmds).is_empty(),
+        "the flow is not asked until the call ends"
+    );
+    c.from_party("1003", "BYE", 2, "");
+    let cmds = c.take();
+    let r = record(&cmds);
+    assert_eq!(r.disposition, Disposition::Answered);
+    assert_eq!(r.agent.as_deref(), Some("1003"));
+    assert_eq!(r.hangup_by, Some(HangupSide::Callee));
+    assert_eq!(
+        r.legs.iter().map(|l| l.sip_code).collect::<Vec<_>>(),
+        vec![486, 200]
+    );
+}
+
+#[test]
+fn everyone_busy_tells_the_flow_and_the_flow_goes_on() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![dial(&["1002"], DialMode::Simultaneous)]);
+    c.devices(&["1002"]);
+    c.party_answers("1002", 486);
+    let cmds = c.take();
+    let ev = decides(&cmds);
+    assert!(
+        matches!(&ev[..], [Event::DialFinished(r)] if r.outcome == DialOutcome::Busy && r.sip_code == 486),
+        "{ev:?}"
+    );
+    c.decide(vec![Action::Reject(RejectReason::Busy)]);
+    let cmds = c.take();
+    assert_eq!(record(&cmds).sip_code, 486);
+    c.record_written();
+    assert_eq!(sip(&c.take()), vec![(CALLER, "486".into())]);
+}
+
+#[test]
+fn ring_timeout_cancels_and_reports_no_answer() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![dial(&["1002"], DialMode::Simultaneous)]);
+    c.devices(&["1002"]);
+    c.take();
+    c.advance(Duration::from_secs(19));
+    assert!(c.take().is_empty());
+    c.advance(Duration::from_secs(1));
+    let cmds = c.take();
+    let (l2, ..) = c.leg("1002");
+    assert!(sip(&cmds).contains(&(l2, "CANCEL".into())));
+    let ev = decides(&cmds);
+    assert!(matches!(&ev[..], [Event::DialFinished(r)] if r.outcome == DialOutcome::NoAnswer));
+}
+
+#[test]
+fn nobody_to_ring_fails_the_dial_at_once() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![dial(&["1009"], DialMode::Simultaneous)]);
+    c.devices(&[]);
+    let ev = decides(&c.take());
+    assert!(
+        matches!(&ev[..], [Event::DialFinished(r)] if r.outcome == DialOutcome::NoAnswer && r.sip_code == 480),
+        "{ev:?}"
+    );
+}
+
+/// A call bridged between the caller and 1002.
+fn bridged() -> Call {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![dial(&["1002"], DialMode::Simultaneous)]);
+    c.devices(&["1002"]);
+    c.party_answers("1002", 200);
+    c.take();
+    c.s.handle_ack(c.now, CALLER);
+    c
+}
+
+#[test]
+fn a_bye_crossing_a_reinvite_ends_the_call_for_both() {
+    let mut c = bridged();
+    let (l2, ..) = c.leg("1002");
+    // The caller holds; the offer goes on to 1002…
+    c.from_caller("INVITE", 2, "v=0 sendonly\n");
+    let s = sip(&c.take());
+    assert_eq!(s, vec![(l2, "INVITE".into())]);
+    // …and 1002 hangs up instead of answering it.
+    c.from_party("1002", "BYE", 2, "");
+    let cmds = c.take();
+    let s = sip(&cmds);
+    assert!(
+        s.contains(&(CALLER, "487".into())),
+        "the caller's re-INVITE ends: {s:?}"
+    );
+    let r = record(&cmds);
+    assert_eq!(r.hangup_by, Some(HangupSide::Callee));
+    c.record_written();
+    let s = sip(&c.take());
+    assert!(
+        s.contains(&(l2, "200".into())) && s.contains(&(CALLER, "BYE".into())),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn a_reinvite_never_answered_does_not_stop_the_callers_bye() {
+    let mut c = bridged();
+    let (l2, ..) = c.leg("1002");
+    c.from_caller("INVITE", 2, "v=0 sendonly\n");
+    c.take();
+    // 1002 never answers; the caller gives up and hangs up.
+    c.advance(Duration::from_secs(10));
+    c.from_caller("BYE", 3, "");
+    let cmds = c.take();
+    let r = record(&cmds);
+    assert_eq!(r.hangup_by, Some(HangupSide::Caller));
+    assert_eq!(r.disposition, Disposition::Answered);
+    c.record_written();
+    let s = sip(&c.take());
+    assert!(
+        s.contains(&(CALLER, "200".into())) && s.contains(&(l2, "BYE".into())),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn hold_passes_through_and_the_answer_comes_back() {
+    let mut c = bridged();
+    let (l2, ..) = c.leg("1002");
+    c.from_caller("INVITE", 2, "v=0 sendonly\n");
+    let cmds = c.take();
+    let (id, reinvite) = cmds
+        .iter()
+        .find_map(|cmd| match cmd {
+            Command::Sip {
+                leg,
+                out:
+                    Out {
+                        transmit: Transmit::Request { id, msg, .. },
+                        ..
+                    },
+            } if *leg == l2 => Some((*id, msg.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(reinvite.body, b"v=0 sendonly\r\n");
+    let ok = msg(&format!(
+        "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKr\nFrom: {}\nTo: {}\nCall-ID: {}\n\
+CSeq: 2 INVITE\nContact: <sip:1002@192.0.2.20:5064>\n\nv=0 recvonly\n",
+        reinvite.headers.get("From").unwrap(),
+        reinvite.headers.get("To").unwrap(),
+        reinvite.call_id()
+    ));
+    c.s.handle_response(c.now, l2, id, ok);
+    let s = sip(&c.take());
+    assert_eq!(s, vec![(l2, "ACK".into()), (CALLER, "200".into())]);
+}
+
+#[test]
+fn hold_by_one_while_the_other_hangs_up() {
+    let mut c = bridged();
+    let (l2, ..) = c.leg("1002");
+    c.from_party("1002", "INVITE", 2, "v=0 sendonly\n");
+    let s = sip(&c.take());
+    assert_eq!(s, vec![(CALLER, "INVITE".into())]);
+    c.from_caller("BYE", 2, "");
+    let cmds = c.take();
+    assert!(sip(&cmds).contains(&(l2, "487".into())), "1002's hold ends");
+    assert_eq!(record(&cmds).hangup_by, Some(HangupSide::Caller));
+}
+
+#[test]
+fn rtp_timeout_on_a_leg_ends_the_call() {
+    let mut c = bridged();
+    let (l2, ..) = c.leg("1002");
+    c.s.handle_end(c.now, EndReason::RtpTimeout(l2));
+    let cmds = c.take();
+    assert_eq!(record(&cmds).hangup_by, Some(HangupSide::System));
+    c.record_written();
+    let s = sip(&c.take());
+    assert!(s.contains(&(l2, "BYE".into())) && s.contains(&(CALLER, "BYE".into())));
+}
+
+#[test]
+fn the_maximum_duration_ends_a_bridged_call() {
+    let mut c = Call::with(SessionConfig {
+        max_duration: Some(Duration::from_secs(3600)),
+        ..SessionConfig::default()
+    });
+    c.take();
+    c.decide(vec![dial(&["1002"], DialMode::Simultaneous)]);
+    c.devices(&["1002"]);
+    c.party_answers("1002", 200);
+    c.s.handle_ack(c.now, CALLER);
+    c.take();
+    assert_eq!(c.s.poll_timeout(), Some(c.now + Duration::from_secs(3600)));
+    c.advance(Duration::from_secs(3600));
+    let cmds = c.take();
+    assert_eq!(record(&cmds).hangup_by, Some(HangupSide::System));
+}
+
+#[test]
+fn a_plugin_that_fails_mid_call_falls_back_without_being_asked_again() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![Action::Gather(Gather {
+        prompts: vec![Prompt::File("menu".into())],
+        max_digits: 1,
+        finish_on_key: None,
+        first_digit_timeout_ms: 5000,
+        inter_digit_timeout_ms: 3000,
+    })]);
+    let cmds = c.take();
+    assert!(
+        sip(&cmds).contains(&(CALLER, "200".into())),
+        "gather answers the call"
+    );
+    let play = cmds
+        .iter()
+        .find_map(|x| match x {
+            Command::Media(MediaCommand::Play { id, .. }) => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    c.s.handle_played(c.now, play);
+    c.s.handle_digit(c.now, CALLER, '1');
+    assert_eq!(
+        decides(&c.take()),
+        vec![Event::Digits(Gathered {
+            digits: "1".into(),
+            finished_by_key: false
+        })]
+    );
+    // The plugin traps on this event: the tenant's fallback runs.
+    c.s.handle_plugin_failed(c.now, switchyard_plugins::fallback_decision());
+    let cmds = c.take();
+    let id = cmds
+        .iter()
+        .find_map(|x| match x {
+            Command::Media(MediaCommand::Play { id, prompts, .. })
+                if prompts == &vec![Prompt::File("please-try-later".into())] =>
+            {
+                Some(*id)
+            }
+            _ => None,
+        })
+        .expect("the fallback prompt plays");
+    c.s.handle_played(c.now, id);
+    let cmds = c.take();
+    assert!(
+        decides(&cmds).is_empty(),
+        "the failed plugin is not asked again"
+    );
+    let r = record(&cmds);
+    assert_eq!(r.hangup_by, Some(HangupSide::System));
+    c.record_written();
+    assert_eq!(sip(&c.take()), vec![(CALLER, "BYE".into())]);
+}
+
+#[test]
+fn a_flow_looping_between_goto_flows_is_cut_off() {
+    let mut c = Call::with(SessionConfig {
+        max_decisions: 8,
+        ..SessionConfig::default()
+    });
+    c.take();
+    let mut asked = 1;
+    for _ in 0..20 {
+        c.decide(vec![Action::GotoFlow("other".into())]);
+        let cmds = c.take();
+        asked += decides(&cmds).len();
+        if cmds.iter().any(|x| matches!(x, Command::WriteRecord(_))) {
+            break;
+        }
+    }
+    assert_eq!(asked, 8);
+    c.record_written();
+    assert_eq!(sip(&c.take()), vec![(CALLER, "480".into())]);
+}
+
+#[test]
+fn gather_collects_digits_until_the_finish_key() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![Action::Gather(Gather {
+        prompts: Vec::new(),
+        max_digits: 10,
+        finish_on_key: Some('#'),
+        first_digit_timeout_ms: 5000,
+        inter_digit_timeout_ms: 3000,
+    })]);
+    c.take();
+    for d in ['4', '2', '#'] {
+        c.s.handle_digit(c.now, CALLER, d);
+    }
+    assert_eq!(
+        decides(&c.take()),
+        vec![Event::Digits(Gathered {
+            digits: "42".into(),
+            finished_by_key: true
+        })]
+    );
+}
+
+#[test]
+fn gather_times_out_without_a_digit() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![Action::Gather(Gather {
+        prompts: Vec::new(),
+        max_digits: 1,
+        finish_on_key: None,
+        first_digit_timeout_ms: 5000,
+        inter_digit_timeout_ms: 3000,
+    })]);
+    c.take();
+    c.advance(Duration::from_millis(4999));
+    assert!(decides(&c.take()).is_empty());
+    c.advance(Duration::from_millis(1));
+    assert_eq!(decides(&c.take()), vec![Event::GatherTimeout]);
+}
+
+#[test]
+fn a_blind_transfer_leaves_the_transferors_late_bye_to_its_own_leg() {
+    let mut c = bridged();
+    let (l2, ..) = c.leg("1002");
+    // 1002 transfers the caller to 1003.
+    c.from_party_refer("1002", "1003");
+    let cmds = c.take();
+    let s = sip(&cmds);
+    assert!(s.contains(&(l2, "202".into())));
+    assert!(s.contains(&(l2, "NOTIFY".into())), "100 Trying is notified");
+    let trying = notify_bodies(&cmds);
+    assert_eq!(trying, vec!["SIP/2.0 100 Trying\r\n".to_string()]);
+    assert!(matches!(
+        cmds.iter().find(|x| matches!(x, Command::Resolve { .. })),
+        Some(Command::Resolve { .. })
+    ));
+    c.devices(&["1003"]);
+    c.take();
+    c.party_answers("1003", 200);
+    let cmds = c.take();
+    let (l3, ..) = c.leg("1003");
+    assert_eq!(
+        notify_bodies(&cmds),
+        vec!["SIP/2.0 200 OK\r\n".to_string()],
+        "success is told when the target answered"
+    );
+    assert!(cmds.contains(&Command::Media(MediaCommand::Connect { a: CALLER, b: l3 })));
+    // 1002's own BYE comes after the NOTIFY, as phones do: it ends 1002's
+    // leg only.
+    c.from_party("1002", "BYE", 3, "");
+    let cmds = c.take();
+    assert!(
+        !cmds.iter().any(|x| matches!(x, Command::WriteRecord(_))),
+        "the call goes on between the caller and 1003: {cmds:?}"
+    );
+    assert!(!sip(&cmds).contains(&(CALLER, "BYE".into())));
+    assert!(!sip(&cmds).contains(&(l3, "BYE".into())));
+    // Now the caller and 1003 talk until 1003 hangs up.
+    c.from_party("1003", "BYE", 2, "");
+    let cmds = c.take();
+    let r = record(&cmds);
+    assert_eq!(r.agent.as_deref(), Some("1003"));
+    assert_eq!(r.hangup_by, Some(HangupSide::Callee));
+}
+
+#[test]
+fn a_transfer_nobody_takes_is_reported_to_the_transferor_and_the_flow() {
+    let mut c = bridged();
+    c.from_party_refer("1002", "1003");
+    c.take();
+    c.devices(&["1003"]);
+    c.party_answers("1003", 486);
+    let cmds = c.take();
+    assert_eq!(
+        notify_bodies(&cmds),
+        vec!["SIP/2.0 486 Busy Here\r\n".to_string()]
+    );
+    let ev = decides(&cmds);
+    assert!(
+        matches!(&ev[..], [Event::TransferResult(r)] if r.outcome == TransferOutcome::Failed && r.sip_code == 486),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn a_request_of_no_leg_is_not_routed() {
+    let c = bridged();
+    let stray = msg(
+        "BYE sip:pbx SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKs\n\
+From: <sip:x@pbx>;tag=nobody\nTo: <sip:y@pbx>;tag=us\nCall-ID: a-leg\nCSeq: 9 BYE\n\n",
+    );
+    assert_eq!(c.s.leg_of(&stray), None);
+}
+
+fn notify_bodies(cmds: &[Command]) -> Vec<String> {
+    cmds.iter()
+        .filter_map(|x| match x {
+            Command::Sip {
+                out:
+                    Out {
+                        transmit: Transmit::Request { msg, .. },
+                        ..
+                    },
+                ..
+            } if msg.method() == "NOTIFY" => Some(String::from_utf8_lossy(&msg.body).into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Call {
+    fn from_party_refer(&mut self, label: &str, target: &str) {
+        let (leg, _, inv) = self.leg(label);
+        let branch = format!("z9hG4bK{label}refer");
+        let req = msg(&format!(
+            "REFER sip:pbx@192.0.2.1 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20:5064;branch={branch}\n\
+From: <sip:{label}@pbx>;tag=phone-{label}\nTo: {}\nCall-ID: {}\nCSeq: 2 REFER\n\
+Contact: <sip:{label}@192.0.2.20:5064>\nRefer-To: <sip:{target}@pbx>\n\n",
+            inv.headers.get("From").unwrap(),
+            inv.call_id()
+        ));
+        self.s
+            .handle_request(self.now, leg, key(&branch, "REFER"), req);
+        self.collect();
+    }
+}
