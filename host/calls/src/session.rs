@@ -230,8 +230,12 @@ enum Phase {
         transfer_from: Option<LegId>,
     },
     Ringing(Ringing),
+    /// Legs talking in one bridge (the caller among them, unless it
+    /// left a call of three or more).
     Bridged {
-        agent: LegId,
+        members: Vec<LegId>,
+        /// Parties being dialled into the bridge (a three-way call).
+        joining: Vec<LegId>,
     },
     /// The flow's `hangup` event and the record are under way.
     Ending,
@@ -854,30 +858,7 @@ impl Session {
         };
         let mut legs = Vec::new();
         for d in devices {
-            let id = LegId(self.next_leg);
-            self.next_leg += 1;
-            let mut invite = d.invite;
-            if let Some(body) = self.sdp.offer_to(id, &self.snapshot) {
-                invite.headers.push("Content-Type", "application/sdp");
-                invite.body = body;
-            }
-            let leg = Leg::outgoing(invite, d.peer, d.contact);
-            self.legs.push(LegRecord {
-                target: d.label.clone(),
-                start_time: self.wall_ms(now),
-                answer_time: None,
-                end_time: 0,
-                sip_code: 0,
-            });
-            self.parties.insert(
-                id,
-                Party {
-                    leg,
-                    record: Some(self.legs.len() - 1),
-                    label: d.label,
-                },
-            );
-            legs.push(id);
+            legs.push(self.open_leg(now, d));
         }
         let nobody = legs.is_empty();
         self.phase = Phase::Ringing(Ringing {
@@ -900,6 +881,42 @@ impl Session {
         if self.answered_by_host {
             let caller = self.caller;
             self.media(MediaCommand::Ringback { leg: caller });
+        }
+    }
+
+    /// A new leg towards `d`, with our offer; its INVITE goes out.
+    fn open_leg(&mut self, now: Instant, d: Device) -> LegId {
+        let id = LegId(self.next_leg);
+        self.next_leg += 1;
+        let mut invite = d.invite;
+        if let Some(body) = self.sdp.offer_to(id, &self.snapshot) {
+            invite.headers.push("Content-Type", "application/sdp");
+            invite.body = body;
+        }
+        let leg = Leg::outgoing(invite, d.peer, d.contact);
+        self.legs.push(LegRecord {
+            target: d.label.clone(),
+            start_time: self.wall_ms(now),
+            answer_time: None,
+            end_time: 0,
+            sip_code: 0,
+        });
+        self.parties.insert(
+            id,
+            Party {
+                leg,
+                record: Some(self.legs.len() - 1),
+                label: d.label,
+            },
+        );
+        id
+    }
+
+    fn stamp_answer(&mut self, now: Instant, id: LegId) {
+        let at = self.wall_ms(now);
+        if let Some(i) = self.parties.get(&id).and_then(|p| p.record) {
+            self.legs[i].answer_time = Some(at);
+            self.legs[i].sip_code = 200;
         }
     }
 
@@ -1030,21 +1047,29 @@ impl Session {
                 self.end(now, HangupSide::Caller);
             }
             LegEvent::HungUp => {
-                if is_caller {
-                    if !matches!(self.phase, Phase::Bridged { .. }) && !self.answered_by_host {
+                let side = if is_caller {
+                    HangupSide::Caller
+                } else {
+                    HangupSide::Callee
+                };
+                if self.is_member(id) {
+                    self.member_left(now, id, side);
+                } else if is_caller {
+                    if !self.answered_by_host {
                         self.disposition = Disposition::Cancelled;
                     }
                     self.end(now, HangupSide::Caller);
-                } else if matches!(self.phase, Phase::Bridged { agent } if agent == id) {
-                    self.end(now, HangupSide::Callee);
                 } else {
                     // A leg that already left (a transferor's late BYE):
-                    // only its own record changes.
+                    // only its own record changes, and it hears at once.
                     self.leg_ended(now, id);
+                    self.release_held(id);
                 }
             }
             LegEvent::AckTimeout | LegEvent::SessionExpired => {
-                if is_caller || matches!(self.phase, Phase::Bridged { agent } if agent == id) {
+                if self.is_member(id) {
+                    self.member_left(now, id, HangupSide::System);
+                } else if is_caller {
                     self.end(now, HangupSide::System);
                 }
             }
@@ -1090,6 +1115,9 @@ impl Session {
     }
 
     fn callee_answered(&mut self, now: Instant, id: LegId, sdp: Option<Vec<u8>>) {
+        if matches!(&self.phase, Phase::Bridged { joining, .. } if joining.contains(&id)) {
+            return self.joiner_answered(now, id, sdp);
+        }
         let Phase::Ringing(r) = &self.phase else {
             // Not ringing any more (answered elsewhere, caller gone): the
             // late answer is hung up.
@@ -1109,10 +1137,7 @@ impl Session {
             tracing::warn!(call = %self.snapshot.call_id, error = ?e, "callee's answer unusable: media may not flow");
         }
         let label = self.parties.get(&id).map(|p| p.label.clone());
-        if let Some(i) = self.parties.get(&id).and_then(|p| p.record) {
-            self.legs[i].answer_time = Some(self.wall_ms(now));
-            self.legs[i].sip_code = 200;
-        }
+        self.stamp_answer(now, id);
         let caller = self.caller;
         if self.answered_by_host {
             self.media(MediaCommand::Stop { leg: caller });
@@ -1135,7 +1160,10 @@ impl Session {
         }
         self.disposition = Disposition::Answered;
         self.agent = label.clone();
-        self.phase = Phase::Bridged { agent: id };
+        self.phase = Phase::Bridged {
+            members: vec![caller, id],
+            joining: Vec::new(),
+        };
         self.live(LiveState::Answered, label);
     }
 
@@ -1144,6 +1172,10 @@ impl Session {
             && self.legs[i].sip_code == 0
         {
             self.legs[i].sip_code = status;
+        }
+        if let Phase::Bridged { joining, .. } = &mut self.phase {
+            joining.retain(|j| *j != id);
+            return;
         }
         let Phase::Ringing(r) = &mut self.phase else {
             return;
@@ -1185,11 +1217,7 @@ impl Session {
     /// A leg offered new SDP (hold, resume). Bridged: passed on to the
     /// other party, whose answer comes back; otherwise answered here.
     fn renegotiate(&mut self, now: Instant, id: LegId, sdp: Vec<u8>) {
-        let other = match self.phase {
-            Phase::Bridged { agent } if id == self.caller => Some(agent),
-            Phase::Bridged { agent } if id == agent => Some(self.caller),
-            _ => None,
-        };
+        let other = self.counterpart(id);
         match self.sdp.reoffer(id, other, &sdp) {
             Ok(Renegotiation::Answer(body)) => {
                 if let Some(p) = self.parties.get_mut(&id) {
@@ -1213,10 +1241,8 @@ impl Session {
 
     /// Our re-INVITE to `id` was answered: answer the offer it carried.
     fn offer_answered(&mut self, now: Instant, id: LegId, sdp: Option<Vec<u8>>) {
-        let from = match self.phase {
-            Phase::Bridged { agent } if id == self.caller => agent,
-            Phase::Bridged { agent } if id == agent => self.caller,
-            _ => return,
+        let Some(from) = self.counterpart(id) else {
+            return;
         };
         let answer = sdp.and_then(|b| self.sdp.reanswered(from, id, &b).ok());
         if let Some(p) = self.parties.get_mut(&from) {
@@ -1229,10 +1255,8 @@ impl Session {
     }
 
     fn offer_failed(&mut self, id: LegId, status: u16) {
-        let from = match self.phase {
-            Phase::Bridged { agent } if id == self.caller => agent,
-            Phase::Bridged { agent } if id == agent => self.caller,
-            _ => return,
+        let Some(from) = self.counterpart(id) else {
+            return;
         };
         if let Some(p) = self.parties.get_mut(&from) {
             p.leg.refuse_offer(if status == 491 { 491 } else { 488 });
@@ -1242,34 +1266,28 @@ impl Session {
     /// After `leg` renegotiated: if it holds the others, they hear music on
     /// hold and the recording pauses; when it resumes, back to the bridge.
     fn hold_music(&mut self, leg: LegId) {
-        let Phase::Bridged { agent } = self.phase else {
+        let Phase::Bridged { members, .. } = &self.phase else {
             return;
         };
-        let held = if leg == self.caller {
-            agent
-        } else {
-            self.caller
-        };
-        if self.sdp.holds(leg) {
-            self.media(MediaCommand::MusicOnHold { leg: held });
-            self.media(MediaCommand::PauseRecording(true));
-        } else {
-            self.media(MediaCommand::Stop { leg: held });
-            self.media(MediaCommand::PauseRecording(false));
+        let held: Vec<LegId> = members.iter().copied().filter(|m| *m != leg).collect();
+        let holds = self.sdp.holds(leg);
+        for h in held {
+            self.media(if holds {
+                MediaCommand::MusicOnHold { leg: h }
+            } else {
+                MediaCommand::Stop { leg: h }
+            });
         }
+        self.media(MediaCommand::PauseRecording(holds));
     }
 
     /// A blind transfer asked by the agent: it leaves (its BYE comes when
     /// it likes), the caller hears ringback while the target rings, and
     /// the agent hears how it went (RFC 3515 NOTIFYs).
     fn refer(&mut self, now: Instant, id: LegId, target: String) {
-        let Phase::Bridged { agent } = self.phase else {
-            if let Some(p) = self.parties.get_mut(&id) {
-                p.leg.refuse_refer(403, "Nothing To Transfer");
-            }
-            return;
-        };
-        if id != agent {
+        // A blind transfer moves the caller: only its one counterpart
+        // may ask for it.
+        if id == self.caller || self.counterpart(id) != Some(self.caller) {
             if let Some(p) = self.parties.get_mut(&id) {
                 p.leg.refuse_refer(403, "Only The Agent Transfers");
             }
@@ -1294,6 +1312,82 @@ impl Session {
         };
         self.resolve(dial, 0, Some(id));
         let _ = now;
+    }
+
+    /// A leg left a call that goes on: what it was told is not held
+    /// for the record (which comes when the whole call ends).
+    fn release_held(&mut self, id: LegId) {
+        self.collect_transmits_of(id);
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(l, _)| *l == id);
+        self.held = rest;
+        for (leg, out) in mine {
+            self.commands.push_back(Command::Sip { leg, out });
+        }
+    }
+
+    fn is_member(&self, id: LegId) -> bool {
+        matches!(&self.phase, Phase::Bridged { members, .. } if members.contains(&id))
+    }
+
+    /// The one leg `id` talks to, in a bridge of two.
+    fn counterpart(&self, id: LegId) -> Option<LegId> {
+        match &self.phase {
+            Phase::Bridged { members, .. } if members.len() == 2 && members.contains(&id) => {
+                members.iter().copied().find(|m| *m != id)
+            }
+            _ => None,
+        }
+    }
+
+    /// A member of the bridge left: the others keep talking while two or
+    /// more are left; the last one is hung up.
+    fn member_left(&mut self, now: Instant, id: LegId, side: HangupSide) {
+        let Phase::Bridged { members, .. } = &mut self.phase else {
+            return;
+        };
+        members.retain(|m| *m != id);
+        let left = members.len();
+        self.leg_ended(now, id);
+        if left >= 2 {
+            tracing::info!(call = %self.snapshot.call_id, leg = id.0, left, "a party left the bridge");
+            self.media(MediaCommand::Disconnect { leg: id });
+            return self.release_held(id);
+        }
+        self.end(now, side);
+    }
+
+    /// Dial `device` into the bridge (a three-way call): when it answers
+    /// it hears everyone and everyone hears it. `None` when the call is
+    /// not bridged.
+    pub fn add_party(&mut self, now: Instant, device: Device) -> Option<LegId> {
+        if !matches!(self.phase, Phase::Bridged { .. }) {
+            return None;
+        }
+        let id = self.open_leg(now, device);
+        if let Phase::Bridged { joining, .. } = &mut self.phase {
+            joining.push(id);
+        }
+        self.pump(now);
+        Some(id)
+    }
+
+    /// A party dialled into the bridge answered or failed.
+    fn joiner_answered(&mut self, now: Instant, id: LegId, sdp: Option<Vec<u8>>) {
+        if let Some(body) = &sdp
+            && let Err(e) = self.sdp.remote_answer(id, body)
+        {
+            tracing::warn!(call = %self.snapshot.call_id, error = ?e, "the party's answer is unusable");
+        }
+        self.stamp_answer(now, id);
+        let Phase::Bridged { members, joining } = &mut self.phase else {
+            return;
+        };
+        joining.retain(|j| *j != id);
+        let anchor = members[0];
+        members.push(id);
+        self.media(MediaCommand::Connect { a: anchor, b: id });
     }
 
     /// The call ends: `side` hung up. Whatever is ringing is cancelled,

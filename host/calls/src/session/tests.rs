@@ -138,21 +138,25 @@ Contact: <sip:1001@192.0.2.10:5062>\nContent-Type: application/sdp\n\nv=0 caller
         self.collect();
     }
 
+    fn device(&self, label: &str, i: usize) -> Device {
+        Device {
+            label: label.to_string(),
+            invite: msg(&format!(
+                "INVITE sip:{label}@192.0.2.2{i}:5064 SIP/2.0\nFrom: <sip:1001@pbx>;tag=t{label}\n\
+To: <sip:{label}@pbx>\nCall-ID: b-{label}-{}\nCSeq: 1 INVITE\nContact: <sip:pbx@192.0.2.1>\n\n",
+                self.invites.len()
+            )),
+            peer: peer(6000 + i as u16),
+            contact: "<sip:pbx@192.0.2.1>".into(),
+        }
+    }
+
     /// Answer the pending Resolve with one device per label.
     fn devices(&mut self, labels: &[&str]) {
         let devices = labels
             .iter()
             .enumerate()
-            .map(|(i, l)| Device {
-                label: l.to_string(),
-                invite: msg(&format!(
-                    "INVITE sip:{l}@192.0.2.2{i}:5064 SIP/2.0\nFrom: <sip:1001@pbx>;tag=t{l}\n\
-To: <sip:{l}@pbx>\nCall-ID: b-{l}-{}\nCSeq: 1 INVITE\nContact: <sip:pbx@192.0.2.1>\n\n",
-                    self.invites.len()
-                )),
-                peer: peer(6000 + i as u16),
-                contact: "<sip:pbx@192.0.2.1>".into(),
-            })
+            .map(|(i, l)| self.device(l, i))
             .collect();
         self.s.handle_devices(self.now, devices);
         self.collect();
@@ -727,8 +731,11 @@ fn a_blind_transfer_leaves_the_transferors_late_bye_to_its_own_leg() {
         !cmds.iter().any(|x| matches!(x, Command::WriteRecord(_))),
         "the call goes on between the caller and 1003: {cmds:?}"
     );
-    assert!(!sip(&cmds).contains(&(CALLER, "BYE".into())));
-    assert!(!sip(&cmds).contains(&(l3, "BYE".into())));
+    assert_eq!(
+        sip(&cmds),
+        vec![(l2, "200".into())],
+        "1002 hears at once, nobody else hears"
+    );
     // Now the caller and 1003 talk until 1003 hangs up.
     c.from_party("1003", "BYE", 2, "");
     let cmds = c.take();
@@ -797,4 +804,51 @@ Contact: <sip:{label}@192.0.2.20:5064>\nRefer-To: <sip:{target}@pbx>\n\n",
             .handle_request(self.now, leg, key(&branch, "REFER"), req);
         self.collect();
     }
+}
+
+#[test]
+fn a_three_party_bridge_goes_on_when_one_leaves() {
+    let mut c = bridged();
+    let (l2, ..) = c.leg("1002");
+    let dev = c.device("1003", 3);
+    let l3 =
+        c.s.add_party(c.now, dev)
+            .expect("bridged calls take a party");
+    c.collect();
+    c.party_answers("1003", 200);
+    let cmds = c.take();
+    assert!(cmds.contains(&Command::Media(MediaCommand::Connect { a: CALLER, b: l3 })));
+    // 1002 leaves: the caller and 1003 keep talking.
+    c.from_party("1002", "BYE", 2, "");
+    let cmds = c.take();
+    assert!(
+        !cmds.iter().any(|x| matches!(x, Command::WriteRecord(_))),
+        "{cmds:?}"
+    );
+    assert!(cmds.contains(&Command::Media(MediaCommand::Disconnect { leg: l2 })));
+    assert_eq!(
+        sip(&cmds),
+        vec![(l2, "200".into())],
+        "1002's BYE is answered at once"
+    );
+    // 1003 leaves too: the caller is alone and is hung up.
+    c.from_party("1003", "BYE", 2, "");
+    let cmds = c.take();
+    let r = record(&cmds);
+    assert_eq!(r.hangup_by, Some(HangupSide::Callee));
+    assert_eq!(r.legs.len(), 2);
+    assert!(
+        r.legs
+            .iter()
+            .all(|l| l.answer_time.is_some() && l.end_time > 0)
+    );
+    c.record_written();
+    assert!(sip(&c.take()).contains(&(CALLER, "BYE".into())));
+}
+
+#[test]
+fn only_a_bridged_call_takes_a_party() {
+    let mut c = Call::new();
+    let dev = c.device("1003", 3);
+    assert_eq!(c.s.add_party(c.now, dev), None);
 }
