@@ -74,6 +74,8 @@ pub struct SessionConfig {
     pub default_ring: Duration,
     /// No call lasts longer (from its start).
     pub max_duration: Option<Duration>,
+    /// The longest voicemail message.
+    pub voicemail_max: Duration,
 }
 
 impl Default for SessionConfig {
@@ -82,6 +84,7 @@ impl Default for SessionConfig {
             max_decisions: 64,
             default_ring: Duration::from_secs(30),
             max_duration: Some(crate::DEFAULT_MAX_CALL_DURATION),
+            voicemail_max: Duration::from_secs(180),
         }
     }
 }
@@ -122,6 +125,20 @@ pub enum MediaCommand {
         leg: LegId,
         max: Duration,
         finish_key: Option<char>,
+        kind: MessageKind,
+    },
+    /// The call ended while a message was recorded: keep what was said
+    /// (a caller who hangs up after speaking has left a voicemail).
+    StopMessage {
+        leg: LegId,
+    },
+    /// A mailbox's greeting (the flow's, else the mailbox's own, else the
+    /// default) then a beep; `played(id)` comes back when it ends.
+    PlayGreeting {
+        leg: LegId,
+        mailbox: String,
+        greeting: Option<Prompt>,
+        id: u64,
     },
     /// Start the call recording (by the tenant's rules) with `leg` on the
     /// left channel.
@@ -133,6 +150,15 @@ pub enum MediaCommand {
     Close {
         leg: LegId,
     },
+}
+
+/// What a recorded message is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageKind {
+    /// The flow's `record-audio`: `record-finished` goes back to it.
+    RecordAudio,
+    /// A voicemail for `mailbox`: stored, announced, and the call ends.
+    Voicemail { mailbox: String },
 }
 
 /// The live state an operator sees.
@@ -220,7 +246,17 @@ enum Phase {
     Pausing {
         until: Instant,
     },
-    Recording,
+    /// A prompt before a message (a voicemail greeting, record-audio's
+    /// beep); the message starts when it ends.
+    Prelude {
+        id: u64,
+        max: Duration,
+        finish_key: Option<char>,
+        kind: MessageKind,
+    },
+    Recording {
+        kind: MessageKind,
+    },
     /// Waiting for the driver to resolve the targets of dial group
     /// `group`.
     Resolving {
@@ -537,6 +573,18 @@ impl Session {
             Phase::Playing { id: p } if *p == id => {
                 self.decide(now, None, Event::PlayFinished);
             }
+            Phase::Prelude { id: p, .. } if *p == id => {
+                let Phase::Prelude {
+                    max,
+                    finish_key,
+                    kind,
+                    ..
+                } = std::mem::replace(&mut self.phase, Phase::Deciding)
+                else {
+                    unreachable!()
+                };
+                self.start_message(max, finish_key, kind);
+            }
             Phase::Gathering(g) if g.play_id == Some(id) => {
                 g.play_id = None;
                 g.deadline =
@@ -553,8 +601,19 @@ impl Session {
         now: Instant,
         recording: switchyard_plugins::flow_types::Recording,
     ) {
-        if matches!(self.phase, Phase::Recording) {
-            self.decide(now, None, Event::RecordFinished(recording));
+        match &self.phase {
+            Phase::Recording {
+                kind: MessageKind::RecordAudio,
+            } => self.decide(now, None, Event::RecordFinished(recording)),
+            Phase::Recording {
+                kind: MessageKind::Voicemail { .. },
+            } => {
+                // Left: the host hangs up (the flow hears `hangup`).
+                self.phase = Phase::Deciding;
+                self.disposition = Disposition::Voicemail;
+                self.end(now, HangupSide::System);
+            }
+            _ => {}
         }
         self.pump(now);
     }
@@ -702,12 +761,40 @@ impl Session {
                 }
                 Action::RecordAudio(r) => {
                     self.answer_caller(now);
-                    self.media(MediaCommand::StartMessage {
+                    let max = Duration::from_secs(u64::from(r.max_seconds));
+                    let kind = MessageKind::RecordAudio;
+                    if r.beep {
+                        let id = self.play(
+                            self.caller,
+                            vec![Prompt::Tone(switchyard_plugins::flow_types::Tone::Beep)],
+                        );
+                        self.phase = Phase::Prelude {
+                            id,
+                            max,
+                            finish_key: r.finish_on_key,
+                            kind,
+                        };
+                    } else {
+                        self.start_message(max, r.finish_on_key, kind);
+                    }
+                    return;
+                }
+                Action::Voicemail(v) => {
+                    self.answer_caller(now);
+                    self.next_media_id += 1;
+                    let id = self.next_media_id;
+                    self.media(MediaCommand::PlayGreeting {
                         leg: self.caller,
-                        max: Duration::from_secs(u64::from(r.max_seconds)),
-                        finish_key: r.finish_on_key,
+                        mailbox: v.mailbox.clone(),
+                        greeting: v.greeting,
+                        id,
                     });
-                    self.phase = Phase::Recording;
+                    self.phase = Phase::Prelude {
+                        id,
+                        max: self.config.voicemail_max,
+                        finish_key: Some('#'),
+                        kind: MessageKind::Voicemail { mailbox: v.mailbox },
+                    };
                     return;
                 }
                 Action::Dial(dial) => {
@@ -749,6 +836,17 @@ impl Session {
         if matches!(self.phase, Phase::Deciding) {
             self.end(now, HangupSide::System);
         }
+    }
+
+    fn start_message(&mut self, max: Duration, finish_key: Option<char>, kind: MessageKind) {
+        let leg = self.caller;
+        self.media(MediaCommand::StartMessage {
+            leg,
+            max,
+            finish_key,
+            kind: kind.clone(),
+        });
+        self.phase = Phase::Recording { kind };
     }
 
     fn caller_leg(&mut self) -> &mut Leg {
@@ -1399,6 +1497,14 @@ impl Session {
             return;
         }
         self.hangup_by.get_or_insert(side);
+        if let Phase::Recording { kind } = &self.phase {
+            // What the caller said before hanging up is kept.
+            if matches!(kind, MessageKind::Voicemail { .. }) {
+                self.disposition = Disposition::Voicemail;
+            }
+            let leg = self.caller;
+            self.media(MediaCommand::StopMessage { leg });
+        }
         self.finish_flow(now);
     }
 

@@ -852,3 +852,128 @@ fn only_a_bridged_call_takes_a_party() {
     let dev = c.device("1003", 3);
     assert_eq!(c.s.add_party(c.now, dev), None);
 }
+
+fn started_message(cmds: &[Command]) -> Option<MessageKind> {
+    cmds.iter().find_map(|x| match x {
+        Command::Media(MediaCommand::StartMessage { kind, .. }) => Some(kind.clone()),
+        _ => None,
+    })
+}
+
+fn greeting(cmds: &[Command]) -> u64 {
+    cmds.iter()
+        .find_map(|x| match x {
+            Command::Media(MediaCommand::PlayGreeting { id, mailbox, .. }) if mailbox == "1002" => {
+                Some(*id)
+            }
+            _ => None,
+        })
+        .expect("the greeting plays")
+}
+
+fn recording(id: &str) -> switchyard_plugins::flow_types::Recording {
+    switchyard_plugins::flow_types::Recording {
+        id: id.into(),
+        duration_ms: 4000,
+        finished_by_key: Some("#".into()),
+    }
+}
+
+#[test]
+fn a_voicemail_is_greeted_recorded_and_the_host_hangs_up() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![Action::Voicemail(
+        switchyard_plugins::flow_types::Voicemail {
+            mailbox: "1002".into(),
+            greeting: None,
+        },
+    )]);
+    let cmds = c.take();
+    assert!(sip(&cmds).contains(&(CALLER, "200".into())));
+    let id = greeting(&cmds);
+    assert_eq!(
+        started_message(&cmds),
+        None,
+        "the message starts after the beep"
+    );
+    c.s.handle_played(c.now, id);
+    let cmds = c.take();
+    assert_eq!(
+        started_message(&cmds),
+        Some(MessageKind::Voicemail {
+            mailbox: "1002".into()
+        })
+    );
+    c.s.handle_message_ended(c.now, recording("vm1"));
+    let cmds = c.take();
+    assert!(decides(&cmds).is_empty());
+    assert!(!cmds.contains(&Command::Media(MediaCommand::StopMessage { leg: CALLER })));
+    let r = record(&cmds);
+    assert_eq!(r.disposition, Disposition::Voicemail);
+    assert_eq!(r.hangup_by, Some(HangupSide::System));
+    c.record_written();
+    assert_eq!(sip(&c.take()), vec![(CALLER, "BYE".into())]);
+}
+
+#[test]
+fn a_caller_hanging_up_mid_message_has_left_a_voicemail() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![Action::Voicemail(
+        switchyard_plugins::flow_types::Voicemail {
+            mailbox: "1002".into(),
+            greeting: None,
+        },
+    )]);
+    let id = greeting(&c.take());
+    c.s.handle_played(c.now, id);
+    c.take();
+    c.s.handle_ack(c.now, CALLER);
+    c.from_caller("BYE", 2, "");
+    let cmds = c.take();
+    let stop = cmds
+        .iter()
+        .position(|x| x == &Command::Media(MediaCommand::StopMessage { leg: CALLER }))
+        .expect("what was said is kept");
+    let write = cmds
+        .iter()
+        .position(|x| matches!(x, Command::WriteRecord(_)))
+        .unwrap();
+    assert!(stop < write, "the message is kept before the record");
+    let r = record(&cmds);
+    assert_eq!(r.disposition, Disposition::Voicemail);
+    assert_eq!(r.hangup_by, Some(HangupSide::Caller));
+}
+
+#[test]
+fn record_audio_beeps_first_and_hands_the_recording_to_the_flow() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![Action::RecordAudio(
+        switchyard_plugins::flow_types::RecordAudio {
+            max_seconds: 30,
+            finish_on_key: Some('#'),
+            beep: true,
+        },
+    )]);
+    let cmds = c.take();
+    let beep = cmds
+        .iter()
+        .find_map(|x| match x {
+            Command::Media(MediaCommand::Play { id, prompts, .. })
+                if prompts == &vec![Prompt::Tone(switchyard_plugins::flow_types::Tone::Beep)] =>
+            {
+                Some(*id)
+            }
+            _ => None,
+        })
+        .expect("a beep");
+    c.s.handle_played(c.now, beep);
+    assert_eq!(started_message(&c.take()), Some(MessageKind::RecordAudio));
+    c.s.handle_message_ended(c.now, recording("r1"));
+    assert_eq!(
+        decides(&c.take()),
+        vec![Event::RecordFinished(recording("r1"))]
+    );
+}
