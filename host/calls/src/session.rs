@@ -239,6 +239,10 @@ pub enum EndReason {
 enum Phase {
     /// Waiting for the plugin.
     Deciding,
+    /// The first leg is one we dial and it has not answered yet.
+    Originating {
+        deadline: Instant,
+    },
     Playing {
         id: u64,
     },
@@ -318,9 +322,10 @@ pub struct Session {
     decisions: usize,
     /// Actions of the current decision not run yet.
     actions: VecDeque<Action>,
-    /// The flow plugin failed: the tenant's fallback actions run to their
-    /// end without asking it again.
-    flow_failed: bool,
+    /// The actions run to their end without asking the plugin: it failed
+    /// (the tenant's fallback runs) or the API scripted the call
+    /// (click-to-call).
+    scripted: bool,
     next_media_id: u64,
     /// The instant and wall-clock time the session started: every time
     /// stamp is derived from these and `now`, one clock for the call.
@@ -363,17 +368,74 @@ impl Session {
         sdp: Box<dyn Negotiator + Send>,
         config: SessionConfig,
     ) -> Session {
+        let mut s = Session::with_first_leg(now, now_ms, caller, None, snapshot, sdp, config);
+        s.live(LiveState::Routing, None);
+        s.decide(now, None, Event::CallStarted);
+        s
+    }
+
+    /// A session whose first leg is one we dial (click-to-call, a
+    /// callback): `first` rings; when it answers, `script` runs as a
+    /// decision would, without the flow plugin (a `dial` of the customer,
+    /// usually). The first leg is the session's caller from then on.
+    #[allow(clippy::too_many_arguments)]
+    pub fn outgoing(
+        now: Instant,
+        now_ms: u64,
+        first: Device,
+        ring: Duration,
+        snapshot: CallSnapshot,
+        mut sdp: Box<dyn Negotiator + Send>,
+        config: SessionConfig,
+        script: Vec<Action>,
+    ) -> Session {
+        let mut invite = first.invite;
+        if let Some(body) = sdp.offer_to(LegId(0), &snapshot) {
+            invite.headers.push("Content-Type", "application/sdp");
+            invite.body = body;
+        }
+        let leg = Leg::outgoing(invite, first.peer, first.contact);
+        let record = LegRecord {
+            target: first.label.clone(),
+            start_time: now_ms,
+            answer_time: None,
+            end_time: 0,
+            sip_code: 0,
+        };
+        let mut s = Session::with_first_leg(now, now_ms, leg, Some(record), snapshot, sdp, config);
+        s.scripted = true;
+        // The party we rang first is the agent of the call record.
+        s.agent = Some(first.label.clone());
+        s.actions = script.into();
+        s.phase = Phase::Originating {
+            deadline: now + ring,
+        };
+        s.live(LiveState::Ringing, None);
+        s.collect_transmits();
+        s
+    }
+
+    fn with_first_leg(
+        now: Instant,
+        now_ms: u64,
+        first: Leg,
+        record: Option<LegRecord>,
+        snapshot: CallSnapshot,
+        sdp: Box<dyn Negotiator + Send>,
+        config: SessionConfig,
+    ) -> Session {
         let caller_id = LegId(0);
         let mut parties = BTreeMap::new();
+        let legs: Vec<LegRecord> = record.into_iter().collect();
         parties.insert(
             caller_id,
             Party {
-                leg: caller,
-                record: None,
+                leg: first,
+                record: (!legs.is_empty()).then_some(0),
                 label: snapshot.caller.number.clone(),
             },
         );
-        let mut s = Session {
+        Session {
             config,
             caller: caller_id,
             parties,
@@ -384,7 +446,7 @@ impl Session {
             flow_state: None,
             decisions: 0,
             actions: VecDeque::new(),
-            flow_failed: false,
+            scripted: false,
             next_media_id: 0,
             start: now,
             start_ms: now_ms,
@@ -393,15 +455,12 @@ impl Session {
             hangup_by: None,
             sip_code: 0,
             agent: None,
-            legs: Vec::new(),
+            legs,
             provisional_sent: Vec::new(),
             held: Vec::new(),
             record_written: false,
             commands: VecDeque::new(),
-        };
-        s.live(LiveState::Routing, None);
-        s.decide(now, None, Event::CallStarted);
-        s
+        }
     }
 
     /// The caller's leg.
@@ -439,6 +498,7 @@ impl Session {
             Phase::Pausing { until } => Some(*until),
             Phase::Gathering(g) => g.deadline,
             Phase::Ringing(r) => Some(r.deadline),
+            Phase::Originating { deadline } => Some(*deadline),
             _ => None,
         };
         let max = match self.phase {
@@ -520,7 +580,7 @@ impl Session {
             return;
         }
         tracing::warn!(call = %self.snapshot.call_id, "flow plugin failed: fallback");
-        self.flow_failed = true;
+        self.scripted = true;
         self.actions = fallback.actions.into();
         self.run_actions(now);
         self.pump(now);
@@ -658,6 +718,11 @@ impl Session {
                 };
                 self.decide(now, None, event);
             }
+            Phase::Originating { deadline } if now >= *deadline => {
+                self.disposition = Disposition::NoAnswer;
+                self.hang_up_leg(self.caller, 487);
+                self.end(now, HangupSide::System);
+            }
             Phase::Ringing(r) if now >= r.deadline => {
                 let legs = r.legs.clone();
                 for l in legs {
@@ -699,11 +764,11 @@ impl Session {
         if matches!(self.phase, Phase::Ending | Phase::Done) {
             return;
         }
-        if self.flow_failed && pin.is_none() {
+        if self.scripted && pin.is_none() {
             self.phase = Phase::Deciding;
             return self.run_actions(now);
         }
-        self.flow_failed = false;
+        self.scripted = false;
         self.decisions += 1;
         if self.decisions > self.config.max_decisions {
             tracing::warn!(call = %self.snapshot.call_id, "flow took too many decisions: ending the call");
@@ -1125,6 +1190,9 @@ impl Session {
     /// phase.
     fn on_leg_event(&mut self, now: Instant, id: LegId, ev: LegEvent) {
         let is_caller = id == self.caller;
+        if is_caller && matches!(self.phase, Phase::Originating { .. }) {
+            return self.first_leg_event(now, ev);
+        }
         match ev {
             LegEvent::Progress { status, sdp } => self.callee_progress(id, status, sdp),
             LegEvent::Answered { sdp } => self.callee_answered(now, id, sdp),
@@ -1181,6 +1249,52 @@ impl Session {
             }
             LegEvent::Refer { target } => self.refer(now, id, target),
             LegEvent::Closed => self.leg_ended(now, id),
+        }
+    }
+
+    /// The first leg we dialled answered or failed.
+    fn first_leg_event(&mut self, now: Instant, ev: LegEvent) {
+        match ev {
+            LegEvent::Answered { sdp } => {
+                let first = self.caller;
+                if let Some(body) = &sdp
+                    && let Err(e) = self.sdp.remote_answer(first, body)
+                {
+                    tracing::warn!(call = %self.snapshot.call_id, error = ?e, "the first party's answer is unusable");
+                }
+                self.stamp_answer(now, first);
+                // Its dialog is up: the host holds it as it holds an
+                // answered caller (ringback, prompts, then the bridge).
+                self.answered_by_host = true;
+                self.sip_code = 200;
+                self.snapshot.answer_time = Some(self.wall_ms(now));
+                self.phase = Phase::Deciding;
+                self.live(LiveState::Routing, None);
+                self.run_actions(now);
+            }
+            LegEvent::Failed { status } => {
+                if let Some(i) = self.parties.get(&self.caller).and_then(|p| p.record) {
+                    self.legs[i].sip_code = status;
+                }
+                self.sip_code = status;
+                self.disposition = match outcome_of(status) {
+                    DialOutcome::Busy => Disposition::Busy,
+                    DialOutcome::NoAnswer => Disposition::NoAnswer,
+                    _ => Disposition::Failed,
+                };
+                self.end(now, HangupSide::System);
+            }
+            LegEvent::Challenged { response } => {
+                let invite = self.caller_leg().invite().clone();
+                let leg = self.caller;
+                self.commands.push_back(Command::Authorize {
+                    leg,
+                    invite,
+                    challenge: response,
+                });
+            }
+            LegEvent::Closed => self.leg_ended(now, self.caller),
+            _ => {}
         }
     }
 
@@ -1257,7 +1371,9 @@ impl Session {
             p.leg.notify_refer("SIP/2.0 200 OK", true);
         }
         self.disposition = Disposition::Answered;
-        self.agent = label.clone();
+        if self.agent.is_none() || transfer_from.is_some() {
+            self.agent = label.clone();
+        }
         self.phase = Phase::Bridged {
             members: vec![caller, id],
             joining: Vec::new(),

@@ -55,6 +55,8 @@ struct Call {
     cmds: Vec<Command>,
     /// Our INVITE to each dialled leg: (leg, request id, INVITE).
     invites: Vec<(LegId, ReqId, Message)>,
+    /// Our INVITE to the first leg of an outgoing session.
+    first: Option<(LegId, ReqId, Message)>,
 }
 
 impl Call {
@@ -85,11 +87,16 @@ Contact: <sip:1001@192.0.2.10:5062>\nContent-Type: application/sdp\n\nv=0 caller
             Box::new(PassThrough::new(b"v=0 caller\r\n".to_vec())),
             config,
         );
+        Call::from_session(s, now)
+    }
+
+    fn from_session(s: Session, now: Instant) -> Call {
         let mut c = Call {
             s,
             now,
             cmds: Vec::new(),
             invites: Vec::new(),
+            first: None,
         };
         c.collect();
         c
@@ -110,6 +117,20 @@ Contact: <sip:1001@192.0.2.10:5062>\nContent-Type: application/sdp\n\nv=0 caller
                 && !self.invites.iter().any(|(l, _, _)| l == leg)
             {
                 self.invites.push((*leg, *id, msg.clone()));
+            }
+            if let Command::Sip {
+                leg,
+                out:
+                    Out {
+                        transmit: Transmit::Request { id, msg, .. },
+                        ..
+                    },
+            } = &cmd
+                && msg.method() == "INVITE"
+                && *leg == self.s.caller()
+                && self.first.is_none()
+            {
+                self.first = Some((*leg, *id, msg.clone()));
             }
             self.cmds.push(cmd);
         }
@@ -975,5 +996,144 @@ fn record_audio_beeps_first_and_hands_the_recording_to_the_flow() {
     assert_eq!(
         decides(&c.take()),
         vec![Event::RecordFinished(recording("r1"))]
+    );
+}
+
+/// An SDP negotiator that always has media of its own: the anchored
+/// negotiator's behaviour reduced to fixed bodies (the session's control
+/// logic is what these tests check, not SDP).
+struct Anchored;
+
+impl Negotiator for Anchored {
+    fn answer_caller(&mut self) -> Option<Vec<u8>> {
+        Some(b"v=0 host answer\r\n".to_vec())
+    }
+    fn offer_to(&mut self, _leg: LegId, _s: &CallSnapshot) -> Option<Vec<u8>> {
+        Some(b"v=0 host offer\r\n".to_vec())
+    }
+    fn remote_answer(&mut self, _leg: LegId, _body: &[u8]) -> Result<(), u16> {
+        Ok(())
+    }
+    fn caller_answer_for(&mut self, _leg: LegId) -> Option<Vec<u8>> {
+        Some(b"v=0 host answer\r\n".to_vec())
+    }
+    fn reoffer(&mut self, _leg: LegId, _o: Option<LegId>, _b: &[u8]) -> Result<Renegotiation, u16> {
+        Ok(Renegotiation::Answer(b"v=0 host answer\r\n".to_vec()))
+    }
+    fn reanswered(&mut self, _f: LegId, _t: LegId, _b: &[u8]) -> Result<Vec<u8>, u16> {
+        Ok(b"v=0 host answer\r\n".to_vec())
+    }
+    fn holds(&self, _leg: LegId) -> bool {
+        false
+    }
+}
+
+/// Click-to-call: the agent's phone 1001 rings first, then the customer.
+fn click_to_call() -> Call {
+    let now = Instant::now();
+    let first = Device {
+        label: "1001".into(),
+        invite: msg(
+            "INVITE sip:1001@192.0.2.21:5064 SIP/2.0\nFrom: <sip:+442079460000@pbx>;tag=tc2c\n\
+To: <sip:1001@pbx>\nCall-ID: c2c-1\nCSeq: 1 INVITE\nContact: <sip:pbx@192.0.2.1>\n\n",
+        ),
+        peer: peer(6001),
+        contact: "<sip:pbx@192.0.2.1>".into(),
+    };
+    let s = Session::outgoing(
+        now,
+        1_000_000,
+        first,
+        Duration::from_secs(30),
+        snapshot(),
+        Box::new(Anchored),
+        SessionConfig::default(),
+        vec![Action::Dial(Dial {
+            targets: vec![DialTarget::Number("+442079460000".into())],
+            mode: DialMode::Simultaneous,
+            ring_timeout_secs: 40,
+            caller_id: None,
+        })],
+    );
+    Call::from_session(s, now)
+}
+
+#[test]
+fn click_to_call_rings_the_agent_then_dials_the_customer() {
+    let mut c = click_to_call();
+    let cmds = c.take();
+    let s = sip(&cmds);
+    assert_eq!(
+        s,
+        vec![(CALLER, "INVITE".into())],
+        "the agent's phone rings first"
+    );
+    assert!(
+        decides(&cmds).is_empty(),
+        "no flow plugin for a scripted call"
+    );
+    // The agent answers: we ACK, and dial the customer.
+    let (_, id, inv) = c.first.clone().expect("our INVITE to the agent");
+    assert_eq!(
+        inv.body, b"v=0 host offer\r\n",
+        "an anchored offer, not a late one"
+    );
+    let ok = msg(&format!(
+        "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa\nFrom: {}\nTo: <sip:1001@pbx>;tag=agent\n\
+Call-ID: {}\nCSeq: 1 INVITE\nContact: <sip:1001@192.0.2.21:5064>\n\nv=0 agent\n",
+        inv.headers.get("From").unwrap(),
+        inv.call_id()
+    ));
+    c.s.handle_response(c.now, CALLER, id, ok);
+    let cmds = c.take();
+    assert!(sip(&cmds).contains(&(CALLER, "ACK".into())));
+    let targets: Vec<_> = cmds
+        .iter()
+        .filter_map(|x| match x {
+            Command::Resolve { targets } => Some(targets.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        vec![vec![DialTarget::Number("+442079460000".into())]]
+    );
+    c.devices(&["+442079460000"]);
+    let cmds = c.take();
+    assert!(
+        cmds.contains(&Command::Media(MediaCommand::Ringback { leg: CALLER })),
+        "the agent hears ringback"
+    );
+    c.party_answers("+442079460000", 200);
+    let cmds = c.take();
+    let (lc, ..) = c.leg("+442079460000");
+    assert!(cmds.contains(&Command::Media(MediaCommand::Connect { a: CALLER, b: lc })));
+    assert!(
+        !sip(&cmds).iter().any(|(l, m)| *l == CALLER && m == "200"),
+        "no answer to send the agent"
+    );
+    c.from_party("+442079460000", "BYE", 2, "");
+    let cmds = c.take();
+    let r = record(&cmds);
+    assert_eq!(r.disposition, Disposition::Answered);
+    assert_eq!(r.agent.as_deref(), Some("1001"));
+    assert_eq!(r.hangup_by, Some(HangupSide::Callee));
+    assert_eq!(r.legs.len(), 2, "both legs are in the record");
+    c.record_written();
+    assert!(sip(&c.take()).contains(&(CALLER, "BYE".into())));
+}
+
+#[test]
+fn click_to_call_whose_agent_never_answers_is_no_answer() {
+    let mut c = click_to_call();
+    c.take();
+    c.advance(Duration::from_secs(30));
+    let cmds = c.take();
+    assert!(sip(&cmds).contains(&(CALLER, "CANCEL".into())));
+    let r = record(&cmds);
+    assert_eq!(r.disposition, Disposition::NoAnswer);
+    assert!(
+        cmds.iter().all(|x| !matches!(x, Command::Resolve { .. })),
+        "the customer is not dialled"
     );
 }
