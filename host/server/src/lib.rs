@@ -237,6 +237,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let pbx = Pbx::new(stack.clone(), store.clone(), tenants, calls);
     tokio::spawn(pbx.clone().run(incoming));
     pbx.start_trunks();
+    pbx.start_registration_expiry(std::time::Duration::from_secs(15));
 
     let (operator_token, operator_token_file) = match &cfg.operator_token {
         Some(t) => (t.clone(), None),
