@@ -140,7 +140,7 @@ pub(crate) fn registered(b: &Binding, expires_s: u32) {
         source = %b.source,
         transport = %b.transport,
         expires_s,
-        user_agent = %b.user_agent.as_deref().unwrap_or(""),
+        user_agent = ?b.user_agent.as_deref().unwrap_or(""),
         "registered"
     );
 }
