@@ -454,6 +454,7 @@ impl Call {
             },
             self.tx.clone(),
         );
+        crate::call_log::started(self.snapshot.as_ref(), self.a_peer.addr);
         self.flow_loop(tenant.clone(), flow).await;
         self.finish(&tenant).await;
         if self.disposition != Disposition::Answered {
@@ -1224,6 +1225,7 @@ impl Call {
     /// The conversation: relay BYE and re-INVITEs until one side hangs
     /// up, or the agent transfers the caller (REFER).
     async fn bridged(&mut self, mut br: Bridge) -> Bridged {
+        crate::call_log::answered(self.snapshot.as_ref(), &br.answered_by);
         let mut transfer = None;
         let a_call = self.a_invite.call_id().to_string();
         loop {
@@ -1602,6 +1604,7 @@ impl Call {
             &snapshot.call_id,
             Some(disposition_name(self.disposition).to_string()),
         );
+        crate::call_log::ended(&record, &snapshot.flow);
         for (plugin, r) in tenant.runtime.report_call_record(&record).await {
             if let Err(f) = r {
                 tracing::warn!(tenant = %tenant.id, %plugin, %f, "reporter failed");

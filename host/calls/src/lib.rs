@@ -19,6 +19,7 @@
 pub mod anchor;
 pub mod auth;
 pub mod call;
+pub mod call_log;
 pub mod deadlines;
 pub mod leg;
 pub mod live;
@@ -289,6 +290,37 @@ impl Pbx {
             }
         }
         seen.len()
+    }
+
+    /// Remove the registrations expired at `now_ms` (each logged); how
+    /// many. Expired bindings route nothing already; this is their
+    /// cleanup and their line in the log.
+    pub fn expire_registrations(&self, now_ms: u64) -> usize {
+        use switchyard_store::RegistrationRepo;
+        match self.shared.store.purge_expired(now_ms) {
+            Ok(gone) => {
+                gone.iter().for_each(call_log::expired);
+                gone.len()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "purging expired registrations");
+                0
+            }
+        }
+    }
+
+    /// Run [`Pbx::expire_registrations`] every `every`.
+    pub fn start_registration_expiry(&self, every: Duration) {
+        let pbx = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let p = pbx.clone();
+                let _ = tokio::task::spawn_blocking(move || p.expire_registrations(now_ms())).await;
+            }
+        });
     }
 
     /// Start the outbound registration of every trunk that registers.

@@ -46,6 +46,7 @@ pub(crate) fn start(
     let agent_peer = crate::call::device_peer(&binding)
         .ok_or_else(|| format!("extension {agent}'s device has no usable address"))?;
     let call_id = format!("c2c-{}", token());
+    crate::call_log::click_to_call_started(&call_id, &tenant.id, agent, number);
     let (tx, rx) = mpsc::unbounded_channel();
     shared.live.start(
         LiveCallInfo {
@@ -145,7 +146,10 @@ impl Originate {
     }
 
     async fn run(mut self) {
+        let started = now_ms();
         let detail = self.connect().await;
+        let duration = now_ms().saturating_sub(started) as f64 / 1000.0;
+        crate::call_log::click_to_call_ended(&self.call_id, &self.tenant.id, &detail, duration);
         let mut calls = self.shared.calls.lock().expect("calls lock");
         calls.retain(|_, s| !s.same_channel(&self.tx));
         drop(calls);
@@ -171,6 +175,7 @@ impl Originate {
         self.shared
             .live
             .update(&self.call_id, "answered", Some(&self.agent.clone()));
+        crate::call_log::click_to_call_answered(&self.call_id, &self.tenant.id, &self.agent);
 
         // 2. The customer, with the agent's offer.
         let target = if self.tenant.extensions.contains_key(&self.number) {

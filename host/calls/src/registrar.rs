@@ -10,6 +10,7 @@ use switchyard_sip::transaction::TransactionKey;
 use switchyard_store::{Binding, RegistrationRepo};
 
 use crate::auth::{Kind, authenticate};
+use crate::call_log;
 use crate::{Shared, now_ms, tenant_of};
 
 /// [`handle`], with a panic answered 500 and counted instead of leaving
@@ -68,6 +69,14 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
             .respond(&key, response(&req, 500, "Store Error", Some("syreg")));
     };
 
+    // What was live before this REGISTER: which bindings it adds, renews
+    // or removes (for the log).
+    let before = match store.bindings(&tenant.id, &ext, now) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let was_live = |contact: &str| before.iter().any(|b| b.contact == contact);
+
     if contacts.iter().any(|c| c.trim() == "*") {
         // RFC 3261 §10.3 step 6: `*` only alone and with Expires: 0.
         if contacts.len() != 1 || default_expires != 0 {
@@ -75,6 +84,9 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
         }
         if let Err(e) = store.remove_all_bindings(&tenant.id, &ext) {
             return fail(e);
+        }
+        for b in &before {
+            call_log::unregistered(&tenant.id, &ext, &b.contact);
         }
     } else {
         let (call_id, cseq) = (
@@ -92,6 +104,9 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
             if expires == 0 {
                 if let Err(e) = store.remove_binding(&tenant.id, &ext, &addr.uri) {
                     return fail(e);
+                }
+                if was_live(&addr.uri) {
+                    call_log::unregistered(&tenant.id, &ext, &addr.uri);
                 }
                 continue;
             }
@@ -116,6 +131,11 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
             };
             if let Err(e) = store.put_binding(&b) {
                 return fail(e);
+            }
+            if was_live(&b.contact) {
+                call_log::refreshed(&b, expires);
+            } else {
+                call_log::registered(&b, expires);
             }
         }
     }
@@ -146,7 +166,6 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
             .push("Contact", format!("<{}>;expires={left}", b.contact));
     }
     r.headers.push("Date", httpdate_now());
-    tracing::debug!(tenant = %tenant.id, %ext, contacts = bindings.len(), "registered");
     shared
         .metrics
         .registrations

@@ -76,6 +76,31 @@ impl Default for Config {
     }
 }
 
+/// The names `--digest-algorithms` takes, in the form the README gives.
+pub const DIGEST_ALGORITHM_NAMES: &str = "md5, sha-256";
+
+/// A list of digest algorithms to offer (`md5,sha-256`, case and spaces
+/// ignored), in the order given: MD5 or SHA-256, each once, at least one.
+pub fn parse_digest_algorithms(
+    list: &str,
+) -> anyhow::Result<Vec<switchyard_sip::auth::DigestAlgorithm>> {
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        let alg = switchyard_sip::auth::DigestAlgorithm::from_param(Some(name))
+            .filter(|_| !name.is_empty())
+            .with_context(|| {
+                format!(
+                    "unknown digest algorithm {name:?} in {list:?}: valid values are {DIGEST_ALGORITHM_NAMES} (comma-separated)"
+                )
+            })?;
+        if out.contains(&alg) {
+            anyhow::bail!("digest algorithm {name:?} is listed twice in {list:?}");
+        }
+        out.push(alg);
+    }
+    Ok(out)
+}
+
 /// A started server.
 pub struct Running {
     pub sip_udp: SocketAddr,
@@ -212,6 +237,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let pbx = Pbx::new(stack.clone(), store.clone(), tenants, calls);
     tokio::spawn(pbx.clone().run(incoming));
     pbx.start_trunks();
+    pbx.start_registration_expiry(std::time::Duration::from_secs(15));
 
     let (operator_token, operator_token_file) = match &cfg.operator_token {
         Some(t) => (t.clone(), None),
@@ -295,4 +321,25 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         store,
         stack,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_sip::auth::DigestAlgorithm::{Md5, Sha256};
+
+    #[test]
+    fn digest_algorithm_lists_parse_in_order() {
+        let p = |s: &str| parse_digest_algorithms(s).map_err(|e| format!("{e:#}"));
+        assert_eq!(p("md5"), Ok(vec![Md5]));
+        assert_eq!(p("MD5, SHA-256"), Ok(vec![Md5, Sha256]));
+        assert_eq!(p("sha-256,md5"), Ok(vec![Sha256, Md5]));
+        for bad in ["", "md5,", "sha256", "md5-sess", "md5 sha-256"] {
+            let e = p(bad).unwrap_err();
+            assert!(e.contains("valid values are md5, sha-256"), "{bad:?}: {e}");
+        }
+        assert!(p("md5,MD5").unwrap_err().contains("twice"));
+        // The default offers both, MD5 first.
+        assert_eq!(CallSettings::default().digest_algorithms, vec![Md5, Sha256]);
+    }
 }

@@ -43,7 +43,8 @@ enum Command {
 struct ServeArgs {
     /// A TOML file with any of: data-dir, sip-listen, http-listen,
     /// metrics-listen, rtp-ports, allow-private-trunks, tcp-max-connections,
-    /// tcp-max-connections-per-ip, tcp-message-timeout, tcp-idle-timeout.
+    /// tcp-max-connections-per-ip, tcp-message-timeout, tcp-idle-timeout,
+    /// digest-algorithms.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Where the store, prompts, recordings and tokens live.
@@ -79,6 +80,12 @@ struct ServeArgs {
     /// unless a registration made over it still lives [default: 300].
     #[arg(long, env = "SWITCHYARD_TCP_IDLE_TIMEOUT")]
     tcp_idle_timeout: Option<u64>,
+    /// Digest challenges offered in every 401/407, in this order:
+    /// comma-separated `md5`, `sha-256` [default: md5,sha-256]. `md5`
+    /// alone for phones that give up on a SHA-256 challenge (baresip with
+    /// Debian's libre).
+    #[arg(long, env = "SWITCHYARD_DIGEST_ALGORITHMS")]
+    digest_algorithms: Option<String>,
     /// At the first start, provision this tenant description (the format of
     /// examples/tenant-demo/tenant.json) instead of the demo tenant.
     #[arg(long)]
@@ -109,6 +116,24 @@ struct FileConfig {
     tcp_max_connections_per_ip: Option<usize>,
     tcp_message_timeout: Option<u64>,
     tcp_idle_timeout: Option<u64>,
+    digest_algorithms: Option<NameList>,
+}
+
+/// A list in the config file: `"md5,sha-256"` or `["md5", "sha-256"]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NameList {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl NameList {
+    fn joined(self) -> String {
+        match self {
+            NameList::Text(t) => t,
+            NameList::List(l) => l.join(","),
+        }
+    }
 }
 
 /// Where the API is and who is calling it.
@@ -321,6 +346,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         cfg.tcp.idle_timeout = std::time::Duration::from_secs(s);
     }
+    if let Some(list) = args
+        .digest_algorithms
+        .or(file.digest_algorithms.map(NameList::joined))
+    {
+        cfg.calls.digest_algorithms = switchyard_server::parse_digest_algorithms(&list)
+            .context("--digest-algorithms (or digest-algorithms, SWITCHYARD_DIGEST_ALGORITHMS)")?;
+    }
     if let Some(p) = &args.provision {
         cfg.tenant_json =
             Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?);
@@ -397,4 +429,49 @@ fn call(api: &ApiArgs, method: &str, path: &str, body: Body) -> anyhow::Result<S
 fn print(text: String) -> anyhow::Result<()> {
     println!("{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_file_takes_digest_algorithms_as_text_or_list() {
+        for text in [
+            r#"digest-algorithms = "md5""#,
+            r#"digest-algorithms = ["md5"]"#,
+        ] {
+            let f: FileConfig = toml::from_str(text).expect(text);
+            assert_eq!(
+                f.digest_algorithms.map(NameList::joined).as_deref(),
+                Some("md5")
+            );
+        }
+        let f: FileConfig = toml::from_str(r#"digest-algorithms = ["MD5", "sha-256"]"#).unwrap();
+        let list = f.digest_algorithms.unwrap().joined();
+        assert_eq!(
+            switchyard_server::parse_digest_algorithms(&list)
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn the_flag_and_the_environment_name_it() {
+        let cli = Cli::try_parse_from(["switchyard", "serve", "--digest-algorithms", "md5"])
+            .expect("the flag parses");
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(args.digest_algorithms.as_deref(), Some("md5"));
+        let arg = ServeArgs::augment_args(clap::Command::new("t"))
+            .get_arguments()
+            .find(|a| a.get_id() == "digest_algorithms")
+            .and_then(|a| a.get_env().map(|e| e.to_os_string()));
+        assert_eq!(
+            arg.as_deref(),
+            Some("SWITCHYARD_DIGEST_ALGORITHMS".as_ref())
+        );
+    }
 }

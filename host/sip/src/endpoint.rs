@@ -20,7 +20,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::message::build::{reason_phrase, response};
+use crate::message::build::{reason_phrase, response, stamp_via};
 use crate::message::parse::{Framing, ParseError, parse};
 use crate::message::validate::{Rejection, has_own_branch, validate_request, validate_response};
 use crate::message::{Message, StartLine};
@@ -236,17 +236,24 @@ impl EndpointCore {
     /// One datagram, or one message cut from a stream.
     pub fn handle_message(&mut self, now: Instant, bytes: &[u8], peer: Peer) {
         if bytes.len() > self.cfg.max_message_size {
-            if let Ok(m) = parse(bytes, Framing::Datagram)
+            if let Ok(mut m) = parse(bytes, Framing::Datagram)
                 && m.is_request()
                 && m.method() != "ACK"
                 && m.top_via().is_some()
             {
+                stamp_via(&mut m, peer.addr);
                 self.reply_stateless(&m, 513, "", peer);
             }
             self.refused(peer, Some(513), "message over the size cap");
             return;
         }
         let msg = match parse(bytes, Framing::Datagram) {
+            // Stamped before anything answers it or keys it, so every
+            // answer and every retransmission sees the same top Via.
+            Ok(mut m) if m.is_request() => {
+                stamp_via(&mut m, peer.addr);
+                m
+            }
             Ok(m) => m,
             Err(ParseError::Reject {
                 status,
@@ -254,7 +261,8 @@ impl EndpointCore {
                 partial,
             }) => {
                 match partial {
-                    Some(m) if m.top_via().is_some() && m.method() != "ACK" => {
+                    Some(mut m) if m.top_via().is_some() && m.method() != "ACK" => {
+                        stamp_via(&mut m, peer.addr);
                         self.reply_stateless(&m, status, reason, peer)
                     }
                     _ => {}
@@ -283,11 +291,12 @@ impl EndpointCore {
             Err(ParseError::Reject { partial, .. }) => partial.map(|b| *b),
             Err(ParseError::Drop(_)) => None,
         };
-        if let Some(m) = m
+        if let Some(mut m) = m
             && m.is_request()
             && m.method() != "ACK"
             && m.top_via().is_some()
         {
+            stamp_via(&mut m, peer.addr);
             self.reply_stateless(&m, status, "", peer);
         }
         self.refused(peer, Some(status), "stream message cannot be framed");

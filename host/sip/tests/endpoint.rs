@@ -323,3 +323,88 @@ fn a_sent_ack_is_forgotten_after_64_t1() {
     assert!(sent(&mut c).is_empty());
     assert!(matches!(&events(&mut c)[..], [Event::Refused { .. }]));
 }
+
+fn register(via_params: &str) -> String {
+    format!(
+        "REGISTER sip:demo.localhost SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.20:5062{via_params}\r\n\
+From: <sip:1001@demo.localhost>;tag=a\r\nTo: <sip:1001@demo.localhost>\r\nCall-ID: reg-1\r\n\
+CSeq: 1 REGISTER\r\nMax-Forwards: 70\r\nContact: <sip:1001@192.168.1.20:5062>\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// Answer the one request the TU got with `status`; what went out.
+fn answer(c: &mut EndpointCore, status: u16) -> Vec<Message> {
+    let t0 = Instant::now();
+    let Some(Event::Request { key, request, .. }) = c.poll_event() else {
+        panic!("no request reached the TU")
+    };
+    c.respond(t0, &key, response(&request, status, "", Some("b")));
+    sent(c)
+}
+
+#[test]
+fn an_empty_rport_is_filled_with_the_source_port_and_received_is_added() {
+    // RFC 3581 §4: rport without a value gets the source port, and received
+    // gets the source address even when the sent-by host is that address.
+    for (sent_by, source) in [
+        ("192.168.1.20:5062", "10.0.0.1:40123"),
+        ("10.0.0.1:5062", "10.0.0.1:40123"),
+    ] {
+        let mut c = core();
+        let req = register(";branch=z9hG4bKr1;rport").replace("192.168.1.20:5062", sent_by);
+        let peer = Peer {
+            transport: Transport::Udp,
+            addr: source.parse().unwrap(),
+        };
+        c.handle_message(Instant::now(), req.as_bytes(), peer);
+        let out = answer(&mut c, 200);
+        let via = out[0].top_via().unwrap();
+        assert_eq!(
+            via,
+            format!("SIP/2.0/UDP {sent_by};branch=z9hG4bKr1;rport=40123;received=10.0.0.1"),
+        );
+    }
+    // The TU sees the stamped Via too, and so do stateless answers.
+    let mut c = core();
+    let bad = register(";rport;branch=z9hG4bKr2").replace("CSeq: 1 REGISTER", "CSeq: 1 INVITE");
+    c.handle_message(Instant::now(), bad.as_bytes(), phone(Transport::Udp));
+    let out = sent(&mut c);
+    assert_eq!(statuses(&out), vec![400]);
+    assert_eq!(
+        out[0].top_via(),
+        Some("SIP/2.0/UDP 192.168.1.20:5062;rport=5062;branch=z9hG4bKr2;received=10.0.0.1")
+    );
+}
+
+#[test]
+fn received_is_added_when_the_sent_by_host_is_not_the_source() {
+    // RFC 3261 §18.2.1; without rport, a matching host is left alone.
+    let mut c = core();
+    c.handle_message(
+        Instant::now(),
+        register(";branch=z9hG4bKr3").as_bytes(),
+        phone(Transport::Udp),
+    );
+    let out = answer(&mut c, 200);
+    assert_eq!(
+        out[0].top_via(),
+        Some("SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bKr3;received=10.0.0.1")
+    );
+    let mut c = core();
+    let req = register(";branch=z9hG4bKr4").replace("192.168.1.20", "10.0.0.1");
+    c.handle_message(Instant::now(), req.as_bytes(), phone(Transport::Udp));
+    let out = answer(&mut c, 200);
+    assert_eq!(
+        out[0].top_via(),
+        Some("SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKr4")
+    );
+    // An rport that already has a value is kept.
+    let mut c = core();
+    let req = register(";branch=z9hG4bKr5;rport=7;received=1.2.3.4");
+    c.handle_message(Instant::now(), req.as_bytes(), phone(Transport::Udp));
+    let out = answer(&mut c, 200);
+    assert_eq!(
+        out[0].top_via(),
+        Some("SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bKr5;rport=7;received=10.0.0.1")
+    );
+}

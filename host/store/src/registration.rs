@@ -39,8 +39,8 @@ pub trait RegistrationRepo {
     /// Every stored binding of every tenant, expired or not (until
     /// [`RegistrationRepo::purge_expired`] removes them).
     fn all_bindings(&self) -> Result<Vec<Binding>, StoreError>;
-    /// Remove the bindings expired at `now_ms`; how many.
-    fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError>;
+    /// Remove the bindings expired at `now_ms`; the ones removed.
+    fn purge_expired(&self, now_ms: u64) -> Result<Vec<Binding>, StoreError>;
 }
 
 impl RegistrationRepo for Store {
@@ -102,9 +102,9 @@ impl RegistrationRepo for Store {
         all_json(&self.t().bindings)
     }
 
-    fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
+    fn purge_expired(&self, now_ms: u64) -> Result<Vec<Binding>, StoreError> {
         let tree = &self.t().bindings;
-        let mut n = 0;
+        let mut gone = Vec::new();
         for kv in tree.iter() {
             let (k, v) = kv?;
             let b: Binding = decode(&v)?;
@@ -115,9 +115,9 @@ impl RegistrationRepo for Store {
                     .compare_and_swap(&k, Some(&v), None as Option<&[u8]>)?
                     .is_ok()
             {
-                n += 1;
+                gone.push(b);
             }
         }
-        Ok(n)
+        Ok(gone)
     }
 }

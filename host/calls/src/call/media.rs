@@ -149,6 +149,7 @@ impl Call {
         self.shared
             .live
             .update(self.a_invite.call_id(), "ivr", None);
+        crate::call_log::answered(self.snapshot.as_ref(), "host");
         true
     }
 

@@ -1,6 +1,8 @@
 //! Messages built by the endpoint: responses to requests, new requests.
 
-use super::{Headers, Message, StartLine};
+use std::net::{IpAddr, SocketAddr};
+
+use super::{Headers, Message, StartLine, param, split_list};
 
 /// The usual reason phrase for a status code.
 pub fn reason_phrase(status: u16) -> &'static str {
@@ -92,6 +94,62 @@ pub fn response(req: &Message, status: u16, reason: &str, to_tag: Option<&str>) 
     }
 }
 
+/// Stamp the top Via of a request that arrived from `source` (RFC 3261
+/// §18.2.1, RFC 3581 §4): `received=<source ip>` when the sent-by host is
+/// not that address or when the Via has `rport`, and an `rport` without a
+/// value gets the source port. Responses copy the stamped Via, so the phone
+/// learns the address and port it is seen from (behind NAT).
+pub fn stamp_via(req: &mut Message, source: SocketAddr) {
+    let Some(h) = req
+        .headers
+        .0
+        .iter_mut()
+        .find(|h| h.name.eq_ignore_ascii_case("Via"))
+    else {
+        return;
+    };
+    let Some(&top) = split_list(&h.value).first() else {
+        return;
+    };
+    let start = top.as_ptr() as usize - h.value.as_ptr() as usize;
+    let end = start + top.len();
+    if let Some(stamped) = stamped_via(top, source) {
+        h.value.replace_range(start..end, &stamped);
+    }
+}
+
+/// The stamped form of one Via value, or `None` when it needs nothing.
+fn stamped_via(via: &str, source: SocketAddr) -> Option<String> {
+    let rport = param(via, "rport");
+    let sent_by = crate::endpoint::via_sent_by(via);
+    let host = match sent_by.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => sent_by
+            .rsplit_once(':')
+            .map_or(sent_by.as_str(), |(h, _)| h),
+    };
+    let same_host = host.parse::<IpAddr>().ok() == Some(source.ip());
+    if rport.is_none() && same_host {
+        return None;
+    }
+    let mut parts = via.split(';');
+    let mut out = parts.next().unwrap_or("").to_string();
+    for p in parts {
+        let name = p.split('=').next().unwrap_or("").trim();
+        if name.eq_ignore_ascii_case("received") {
+            continue;
+        }
+        out.push(';');
+        if name.eq_ignore_ascii_case("rport") && !p.contains('=') {
+            out.push_str(&format!("rport={}", source.port()));
+        } else {
+            out.push_str(p);
+        }
+    }
+    out.push_str(&format!(";received={}", source.ip()));
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +174,49 @@ From: <sip:x@y>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 2 BYE\r\nSubject: 
         let mut again = parse(text.as_bytes(), Framing::Datagram).unwrap();
         again.headers.remove("Content-Length");
         assert_eq!(again, r);
+    }
+
+    #[test]
+    fn the_top_via_is_stamped_with_the_source() {
+        let src: SocketAddr = "10.0.0.1:40123".parse().unwrap();
+        let stamp = |via: &str| stamped_via(via, src);
+        assert_eq!(
+            stamp("SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1;rport").as_deref(),
+            Some("SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1;rport=40123;received=10.0.0.1")
+        );
+        assert_eq!(
+            stamp("SIP/2.0/UDP phone.example;rport;branch=z9hG4bK1").as_deref(),
+            Some("SIP/2.0/UDP phone.example;rport=40123;branch=z9hG4bK1;received=10.0.0.1")
+        );
+        assert_eq!(stamp("SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1"), None);
+        assert_eq!(
+            stamp("SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK1;received=9.9.9.9").as_deref(),
+            Some("SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK1;received=10.0.0.1")
+        );
+        let v6: SocketAddr = "[2001:db8::1]:5070".parse().unwrap();
+        assert_eq!(
+            stamped_via("SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK1", v6),
+            None
+        );
+        assert_eq!(
+            stamped_via("SIP/2.0/TCP [2001:db8::2];rport;branch=z9hG4bK1", v6).as_deref(),
+            Some("SIP/2.0/TCP [2001:db8::2];rport=5070;branch=z9hG4bK1;received=2001:db8::1")
+        );
+
+        // Only the first value of the first Via line changes.
+        let mut req = crate::message::parse::parse(
+            b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;rport;branch=z9hG4bK1 , SIP/2.0/UDP g;branch=z9hG4bK0\r\n\
+Via: SIP/2.0/UDP f;branch=z9hG4bKf\r\nFrom: <sip:x@y>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 2 OPTIONS\r\n\r\n",
+            crate::message::parse::Framing::Datagram,
+        )
+        .unwrap();
+        stamp_via(&mut req, src);
+        assert_eq!(
+            req.headers.get_all("Via").collect::<Vec<_>>(),
+            vec![
+                "SIP/2.0/UDP h;rport=40123;branch=z9hG4bK1;received=10.0.0.1 , SIP/2.0/UDP g;branch=z9hG4bK0",
+                "SIP/2.0/UDP f;branch=z9hG4bKf"
+            ]
+        );
     }
 }
