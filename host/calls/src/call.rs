@@ -52,7 +52,7 @@ use crate::resolve::{RequestFacts, Resolution, resolve};
 use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
 use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms};
 use futures_util::FutureExt;
-use switchyard_media::sdp::Direction as SdpDirection;
+use switchyard_sdp::Direction as SdpDirection;
 
 mod media;
 
@@ -940,7 +940,7 @@ impl Call {
             inv.headers.push("Max-Forwards", max_forwards.to_string());
             inv.headers.push("Contact", self.contact(peer.transport));
             inv.headers.push("Allow", ALLOW);
-            if let Some(anchor) = &self.anchor {
+            if let Some(anchor) = &mut self.anchor {
                 inv.headers.push("Content-Type", "application/sdp");
                 inv.body = anchor.callee_offer();
             } else if !self.a_invite.body.is_empty() {
