@@ -16,8 +16,9 @@ use switchyard_store::RegistrationRepo;
 use switchyard_transport::ClientEvent;
 use tokio::sync::mpsc;
 
-use crate::live::LiveCallInfo;
-use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms};
+use crate::calls_in_progress::{CallState, LiveCallInfo};
+use crate::{ALLOW, CallMsg, Shared, Tenant};
+use switchyard_clock::unix_ms;
 
 /// How long each side may ring.
 const RING: Duration = Duration::from_secs(30);
@@ -38,7 +39,7 @@ pub(crate) fn start(
     }
     let binding = shared
         .store
-        .bindings(&tenant.id, agent, now_ms())
+        .bindings(&tenant.id, agent, unix_ms())
         .map_err(|e| e.to_string())?
         .into_iter()
         .next()
@@ -47,15 +48,15 @@ pub(crate) fn start(
         .ok_or_else(|| format!("extension {agent}'s device has no usable address"))?;
     let call_id = format!("c2c-{}", token());
     let (tx, rx) = mpsc::unbounded_channel();
-    shared.live.start(
+    shared.in_progress.start(
         LiveCallInfo {
             call_id: call_id.clone(),
             tenant: tenant.id.clone(),
             caller: agent.to_string(),
             callee: number.to_string(),
             dialled: number.to_string(),
-            state: "ringing",
-            started_ms: now_ms(),
+            state: CallState::Ringing,
+            started_ms: unix_ms(),
             agent: Some(agent.to_string()),
         },
         tx.clone(),
@@ -149,7 +150,7 @@ impl Originate {
         let mut calls = self.shared.calls.lock().expect("calls lock");
         calls.retain(|_, s| !s.same_channel(&self.tx));
         drop(calls);
-        self.shared.live.end(&self.call_id, Some(detail));
+        self.shared.in_progress.end(&self.call_id, Some(detail));
     }
 
     async fn connect(&mut self) -> String {
@@ -168,9 +169,11 @@ impl Originate {
             return format!("agent answered {}", ok_a.status());
         }
         let mut a = Dialog::uac(&inv_a, &ok_a);
-        self.shared
-            .live
-            .update(&self.call_id, "answered", Some(&self.agent.clone()));
+        self.shared.in_progress.update(
+            &self.call_id,
+            CallState::Answered,
+            Some(&self.agent.clone()),
+        );
 
         // 2. The customer, with the agent's offer.
         let target = if self.tenant.extensions.contains_key(&self.number) {
@@ -182,7 +185,7 @@ impl Originate {
             DialTarget::Extension(e) => self
                 .shared
                 .store
-                .bindings(&self.tenant.id, e, now_ms())
+                .bindings(&self.tenant.id, e, unix_ms())
                 .ok()
                 .and_then(|b| b.into_iter().next())
                 .and_then(|b| Some((b.contact.clone(), crate::call::device_peer(&b)?, None))),
