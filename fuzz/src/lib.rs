@@ -1,7 +1,7 @@
 //! One fuzz target per parser that reads bytes from outside (issue 11):
 //! SIP over the wire (the whole receive path of the endpoint, and the
 //! message layer with its header grammars), digest credentials and
-//! challenges, SDP (both parsers), RTP/RTCP with RFC 4733 events, and WAV
+//! challenges, SDP, RTP/RTCP with RFC 4733 events, and WAV
 //! uploads.
 //!
 //! Each target is a plain function of the input bytes that panics only on a

@@ -19,7 +19,7 @@
 //! * [`error`] — [`ApiError`], the one error type, and extractors whose
 //!   rejections render as it (JSON bodies, raw uploads).
 //! * [`auth`] — bearer token → [`auth::Caller`]; tenant scoping and roles.
-//! * [`live`] — [`LiveCalls`] and [`ConfigChanged`], what the server
+//! * [`server_hooks`] — [`LiveCalls`] and [`ConfigChanged`], what the server
 //!   provides, with no-op implementations for tests.
 //! * `routes::*` — one module per resource.
 //! * [`openapi`] — the document at `/api/openapi.json`.
@@ -30,10 +30,10 @@
 
 pub mod auth;
 pub mod error;
-pub mod live;
 pub mod names;
 pub mod openapi;
 mod routes;
+pub mod server_hooks;
 mod trunk_policy;
 mod wav;
 
@@ -44,10 +44,10 @@ use switchyard_plugins::PluginHost;
 use switchyard_store::Store;
 
 pub use error::ApiError;
-pub use live::{CallEvent, ConfigChanged, LiveCall, LiveCalls, NoChanges, NoLiveCalls};
 /// For the server: where a plugin version's HTTP allowlist is kept in its
 /// config, and the JSON shape of `PluginRepo::roles` written by this API.
 pub use routes::plugins::{HTTP_ALLOWLIST_KEY, RolesBody as PluginRoles};
+pub use server_hooks::{CallEvent, ConfigChanged, LiveCall, LiveCalls, NoChanges, NoLiveCalls};
 
 /// Largest JSON body accepted. Configuration documents are small; the cap
 /// keeps a client from making the server buffer megabytes per request.

@@ -8,10 +8,12 @@
 //! engine hears the digits, and the host can answer a call itself to play
 //! prompts, gather digits and record.
 
-use std::net::SocketAddr;
-
-use switchyard_media::sdp::{self, Direction, Local, Negotiated, Refusal, Sdp};
 use switchyard_media::{LegConfig, MediaEvent, MediaHandle, RtpPorts};
+use switchyard_rtp::g711::Law;
+use switchyard_sdp::{
+    Answer, Codec, Direction, LocalSession, MediaEndpoint, Negotiated, Refusal, Sdp, accept_answer,
+    answer, offer,
+};
 use tokio::sync::mpsc;
 
 use crate::Shared;
@@ -20,31 +22,56 @@ use crate::Shared;
 pub const CALLER: usize = 0;
 pub const CALLEE: usize = 1;
 
+/// What we offer and accept on every leg: G.711 both ways, and RFC 4733
+/// digits (as payload type 101 in our offers).
+const CODECS: [Codec; 3] = [Codec::Pcmu, Codec::Pcma, Codec::TelephoneEvent];
+
 pub struct Anchor {
-    /// The last offer each side made us, and what we chose from it.
-    offers: [Option<(Sdp, Negotiated)>; 2],
-    locals: [Local; 2],
+    /// Where we receive on each leg.
+    endpoints: [MediaEndpoint; 2],
+    /// Our SDP session on each leg (the `o=` id and version).
+    sessions: [LocalSession; 2],
+    /// The last offer each side made us, as our answer to it.
+    answers: [Option<Answer>; 2],
+    /// The last offer we made on each leg, to read its answer against.
+    our_offers: [Option<Sdp>; 2],
+    /// Our answer to the caller's INVITE, as sent.
+    caller_answer: Vec<u8>,
     /// What each leg last negotiated (`None` until it answered).
     negotiated: [Option<Negotiated>; 2],
     pub media: MediaHandle,
     pub events: mpsc::UnboundedReceiver<MediaEvent>,
 }
 
-fn leg_config(n: &Negotiated) -> LegConfig {
-    LegConfig {
-        law: n.law,
-        event_pt: n.event_pt,
-        remote: n.remote,
-        sends: n.direction.sends(),
+/// The G.711 law of a negotiated voice codec.
+fn law(codec: Codec) -> Law {
+    match codec {
+        Codec::Pcma => Law::Pcma,
+        // Negotiation only settles on a voice codec: PCMU or PCMA.
+        Codec::Pcmu | Codec::TelephoneEvent => Law::Pcmu,
     }
 }
 
-/// Refusal → the SIP answer.
+fn leg_config(n: &Negotiated) -> LegConfig {
+    LegConfig {
+        law: law(n.codec),
+        event_pt: n.telephone_event,
+        remote: n.remote_rtp,
+        sends: n.peer_sends(),
+    }
+}
+
+/// Refusal → the SIP answer (400 malformed, 488 nothing in common).
 pub fn refusal_status(r: &Refusal) -> (u16, String) {
     match r {
-        Refusal::Malformed(m) => (400, format!("Bad SDP: {m}")),
-        Refusal::NotAcceptable => (488, String::new()),
+        Refusal::Malformed(m) => (r.status_code(), format!("Bad SDP: {m}")),
+        Refusal::NotAcceptable => (r.status_code(), String::new()),
     }
+}
+
+/// A peer's offer and our answer to it.
+fn answer_offer(body: &[u8], us: &MediaEndpoint) -> Result<Answer, Refusal> {
+    answer(&Sdp::parse(body)?, us, &CODECS)
 }
 
 impl Anchor {
@@ -57,8 +84,12 @@ impl Anchor {
         let (Some(pool), Some(settings)) = (&shared.ports, &shared.settings.media) else {
             return Ok(None);
         };
-        let offer = sdp::parse(a_offer).map_err(|r| refusal_status(&r))?;
-        let chosen = sdp::negotiate(&offer).map_err(|r| refusal_status(&r))?;
+        let endpoint = |p: &RtpPorts| MediaEndpoint::new(settings.ip, p.rtp_addr().port());
+        let session = || LocalSession::new(u64::from(rand::random::<u32>()), 1);
+        let refused = |r: Refusal| refusal_status(&r);
+        // The offer is checked before any port is taken.
+        let a_offer = Sdp::parse(a_offer).map_err(|e| refused(e.into()))?;
+        answer(&a_offer, &MediaEndpoint::new(settings.ip, 0), &CODECS).map_err(refused)?;
         let a = pool
             .allocate()
             .await
@@ -67,38 +98,59 @@ impl Anchor {
             .allocate()
             .await
             .map_err(|e| (503, format!("No Media Ports: {e}")))?;
-        let local = |p: &RtpPorts| Local {
-            addr: SocketAddr::new(settings.ip, p.rtp_addr().port()),
-            session_id: rand::random::<u32>() as u64,
-            version: 1,
-        };
-        let locals = [local(&a), local(&b)];
+        let endpoints = [endpoint(&a), endpoint(&b)];
+        let chosen = answer(&a_offer, &endpoints[CALLER], &CODECS).map_err(refused)?;
+        let mut sessions = [session(), session()];
+        let caller_answer = chosen.to_sdp(&mut sessions[CALLER]).to_bytes();
         let (events_tx, events) = mpsc::unbounded_channel();
         let media = MediaHandle::start([a, b], Some(settings.rtp_timeout), events_tx);
-        media.configure(CALLER, leg_config(&chosen));
+        media.configure(CALLER, leg_config(&chosen.negotiated));
         Ok(Some(Anchor {
-            offers: [Some((offer, chosen)), None],
-            locals,
-            negotiated: [Some(chosen), None],
+            endpoints,
+            sessions,
+            negotiated: [Some(chosen.negotiated), None],
+            answers: [Some(chosen), None],
+            our_offers: [None, None],
+            caller_answer,
             media,
             events,
         }))
     }
 
+    /// Our offer to `leg` in this direction, remembered to read its answer.
+    fn offer_to(&mut self, leg: usize, direction: Direction) -> Vec<u8> {
+        let sdp = offer(
+            &self.endpoints[leg],
+            &CODECS,
+            direction,
+            &mut self.sessions[leg],
+        );
+        let body = sdp.to_bytes();
+        self.our_offers[leg] = Some(sdp);
+        body
+    }
+
+    /// The peer on `leg` answered our last offer there.
+    fn read_answer(&self, leg: usize, body: &[u8]) -> Result<Negotiated, Refusal> {
+        let ours = self.our_offers[leg]
+            .as_ref()
+            .ok_or_else(|| Refusal::Malformed("an answer to no offer of ours".into()))?;
+        accept_answer(ours, &Sdp::parse(body)?)
+    }
+
     /// Our offer to a callee.
-    pub fn callee_offer(&self) -> Vec<u8> {
-        sdp::offer(&self.locals[CALLEE], Direction::SendRecv)
+    pub fn callee_offer(&mut self) -> Vec<u8> {
+        self.offer_to(CALLEE, Direction::SendRecv)
     }
 
     /// Our answer to the caller's offer.
     pub fn caller_answer(&self) -> Vec<u8> {
-        let (offer, chosen) = self.offers[CALLER].as_ref().expect("the caller offered");
-        sdp::answer(offer, chosen, &self.locals[CALLER])
+        self.caller_answer.clone()
     }
 
     /// The callee answered our offer (in a 183 or the 2xx): relay.
     pub fn callee_answered(&mut self, body: &[u8]) -> Result<(), Refusal> {
-        let b = sdp::negotiate(&sdp::parse(body)?)?;
+        let b = self.read_answer(CALLEE, body)?;
         self.relay_with(CALLEE, b);
         self.media.relay(true);
         Ok(())
@@ -122,44 +174,47 @@ impl Anchor {
 
     /// The direction `leg` last asked for (hold is sendonly or inactive).
     pub fn direction(&self, leg: usize) -> Option<Direction> {
-        self.negotiated[leg].map(|n| n.direction)
+        self.negotiated[leg].map(|n| n.peer_direction())
+    }
+
+    /// Our answer to `leg`'s offer, under our session on that leg.
+    fn answer_bytes(&mut self, leg: usize, a: &Answer) -> Vec<u8> {
+        let body = a.to_sdp(&mut self.sessions[leg]).to_bytes();
+        if leg == CALLER {
+            self.caller_answer = body.clone();
+        }
+        body
     }
 
     /// A re-INVITE from `leg` while nobody else is connected (the caller
     /// holds during the IVR): we answer it ourselves.
     pub fn answer_locally(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-        let offer = sdp::parse(body)?;
-        let chosen = sdp::negotiate(&offer)?;
-        self.relay_with(leg, chosen);
-        let local = &mut self.locals[leg];
-        local.version += 1;
-        let answer = sdp::answer(&offer, &chosen, local);
-        self.offers[leg] = Some((offer, chosen));
+        let chosen = answer_offer(body, &self.endpoints[leg])?;
+        self.relay_with(leg, chosen.negotiated);
+        let answer = self.answer_bytes(leg, &chosen);
+        self.answers[leg] = Some(chosen);
         Ok(answer)
     }
 
     /// A re-INVITE from `leg` offered `body`: remember it, and give our
     /// offer for the other leg (same direction: hold goes through).
     pub fn reoffer(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-        let offer = sdp::parse(body)?;
-        let chosen = sdp::negotiate(&offer)?;
-        let direction = chosen.direction;
-        self.offers[leg] = Some((offer, chosen));
-        let other = &mut self.locals[1 - leg];
-        other.version += 1;
-        Ok(sdp::offer(other, direction))
+        let chosen = answer_offer(body, &self.endpoints[leg])?;
+        let direction = chosen.negotiated.peer_direction();
+        self.answers[leg] = Some(chosen);
+        Ok(self.offer_to(1 - leg, direction))
     }
 
     /// The other leg answered our re-offer: relay with both new views, and
     /// our answer to `leg`'s offer.
     pub fn reanswered(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-        let theirs = sdp::negotiate(&sdp::parse(body)?)?;
+        let theirs = self.read_answer(1 - leg, body)?;
+        let chosen = self.answers[leg]
+            .clone()
+            .ok_or_else(|| Refusal::Malformed("no offer to answer".into()))?;
         self.relay_with(1 - leg, theirs);
-        let (offer, chosen) = self.offers[leg].clone().expect("offer remembered");
-        self.relay_with(leg, chosen);
-        let local = &mut self.locals[leg];
-        local.version += 1;
-        Ok(sdp::answer(&offer, &chosen, local))
+        self.relay_with(leg, chosen.negotiated);
+        Ok(self.answer_bytes(leg, &chosen))
     }
 }
 

@@ -24,7 +24,7 @@ pub enum Kind {
 }
 
 fn unix_now() -> u64 {
-    crate::now_ms() / 1000
+    switchyard_clock::unix_ms() / 1000
 }
 
 /// Check the request's credentials for extension `user`. Returns true when

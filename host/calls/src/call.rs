@@ -38,21 +38,22 @@ use switchyard_sip::message::Message;
 use switchyard_sip::message::addr::{NameAddr, SipUri};
 use switchyard_sip::message::build::response;
 use switchyard_sip::transaction::TransactionKey;
-use switchyard_store::{Cdr, CdrLeg, CdrRepo, RegistrationRepo};
+use switchyard_store::{Cdr, CdrLeg, CdrRepo, Disposition as StoredDisposition, RegistrationRepo};
 use switchyard_transport::ClientEvent;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use crate::anchor::{self, Anchor, CALLEE, CALLER};
 use crate::auth::{Kind, authenticate};
+use crate::calls_in_progress::{CallState, LiveCallInfo};
 use crate::deadlines::Deadlines;
-use crate::live::LiveCallInfo;
 use crate::metrics::Metrics;
 use crate::resolve::{RequestFacts, Resolution, resolve};
 use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
-use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms};
+use crate::{ALLOW, CallMsg, Shared, Tenant};
 use futures_util::FutureExt;
-use switchyard_media::sdp::Direction as SdpDirection;
+use switchyard_clock::unix_ms;
+use switchyard_sdp::Direction as SdpDirection;
 
 mod media;
 
@@ -240,7 +241,7 @@ impl Call {
             snapshot: None,
             final_sent: false,
             answer_ms: None,
-            start_ms: now_ms(),
+            start_ms: unix_ms(),
             sip_code: 0,
             disposition: Disposition::Failed,
             hangup_by: None,
@@ -441,14 +442,14 @@ impl Call {
         self.shared.metrics.call_setups.get_or_create(&label).inc();
         // Decremented when dropped: also when the call task panics.
         let _active = ActiveCall::count(&self.shared, &label);
-        self.shared.live.start(
+        self.shared.in_progress.start(
             LiveCallInfo {
                 call_id: self.a_invite.call_id().to_string(),
                 tenant: tenant.id.clone(),
                 caller: caller.clone(),
                 callee: dialled.clone(),
                 dialled: dialled.clone(),
-                state: "routing",
+                state: CallState::Routing,
                 started_ms: self.start_ms,
                 agent: None,
             },
@@ -463,7 +464,7 @@ impl Call {
                 .call_failures
                 .get_or_create(&crate::metrics::OutcomeLabel {
                     tenant: tenant.id.clone(),
-                    disposition: disposition_name(self.disposition).to_string(),
+                    disposition: stored(self.disposition).to_string(),
                 })
                 .inc();
         }
@@ -481,7 +482,7 @@ impl Call {
         } else if self.a_dialog.is_some() {
             self.bye_caller(HangupSide::System);
         }
-        self.shared.live.end(&call_id, Some("failed".into()));
+        self.shared.in_progress.end(&call_id, Some("failed".into()));
     }
 
     /// Take a place under `gate`'s caps for the rest of the call.
@@ -720,7 +721,7 @@ impl Call {
     /// tenant's trunk.
     async fn resolve(&mut self, tenant: &Tenant, target: &DialTarget) -> Vec<Device> {
         let ext_devices = |ext: &str| -> Vec<Device> {
-            let now = now_ms();
+            let now = unix_ms();
             self.shared
                 .store
                 .bindings(&tenant.id, ext, now)
@@ -941,7 +942,7 @@ impl Call {
             inv.headers.push("Max-Forwards", max_forwards.to_string());
             inv.headers.push("Contact", self.contact(peer.transport));
             inv.headers.push("Allow", ALLOW);
-            if let Some(anchor) = &self.anchor {
+            if let Some(anchor) = &mut self.anchor {
                 inv.headers.push("Content-Type", "application/sdp");
                 inv.body = anchor.callee_offer();
             } else if !self.a_invite.body.is_empty() {
@@ -970,7 +971,7 @@ impl Call {
             });
             self.legs.push(LegRecord {
                 target: target.clone(),
-                start_time: now_ms(),
+                start_time: unix_ms(),
                 answer_time: None,
                 end_time: 0,
                 sip_code: 0,
@@ -987,8 +988,8 @@ impl Call {
             });
         }
         self.shared
-            .live
-            .update(self.a_invite.call_id(), "ringing", None);
+            .in_progress
+            .update(self.a_invite.call_id(), CallState::Ringing, None);
         // A caller the host answered hears ringback from us: no 180 can
         // reach it any more.
         if self.a_dialog.is_some()
@@ -1059,7 +1060,7 @@ impl Call {
                         ClientEvent::Timeout => {
                             leg.done = true;
                             self.legs[leg.leg].sip_code = 408;
-                            self.legs[leg.leg].end_time = now_ms();
+                            self.legs[leg.leg].end_time = unix_ms();
                             codes.push(408);
                         }
                         ClientEvent::Response(resp) if resp.status() < 200 => {
@@ -1078,7 +1079,7 @@ impl Call {
                             self.shared.stack.send_ack(b.ack(b.local_cseq), leg.peer);
                             let (b_peer, answered_by, rec) = (leg.peer, leg.target.clone(), leg.leg);
                             self.cancel_legs(&mut legs, Some(i), 487);
-                            self.legs[rec].answer_time = Some(now_ms());
+                            self.legs[rec].answer_time = Some(unix_ms());
                             self.legs[rec].sip_code = resp.status();
                             if let Some(a) = self.a_dialog.clone() {
                                 // The host answered the caller already:
@@ -1088,7 +1089,7 @@ impl Call {
                                 }
                                 self.disposition = Disposition::Answered;
                                 self.agent = Some(answered_by.clone());
-                                self.shared.live.update(self.a_invite.call_id(), "answered", Some(&answered_by));
+                                self.shared.in_progress.update(self.a_invite.call_id(), CallState::Answered, Some(&answered_by));
                                 self.start_call_recording(&tenant);
                                 return RingResult::Answered(Box::new(Bridge {
                                     b,
@@ -1111,7 +1112,7 @@ impl Call {
                             }
                             self.final_sent = true;
                             self.sip_code = 200;
-                            self.answer_ms = Some(now_ms());
+                            self.answer_ms = Some(unix_ms());
                             self.disposition = Disposition::Answered;
                             self.agent = Some(answered_by.clone());
                             if let Some(s) = self.snapshot.as_mut() {
@@ -1119,9 +1120,9 @@ impl Call {
                             }
                             self.shared.stack.respond(&self.a_key, ok);
                             self.deadlines.answered(std::time::Instant::now());
-                            self.shared.live.update(
+                            self.shared.in_progress.update(
                                 self.a_invite.call_id(),
-                                "answered",
+                                CallState::Answered,
                                 Some(&answered_by),
                             );
                             let a = Dialog::uas(&self.a_invite, &self.a_tag);
@@ -1156,7 +1157,7 @@ impl Call {
                                 None => {
                                     leg.done = true;
                                     self.legs[leg.leg].sip_code = resp.status();
-                                    self.legs[leg.leg].end_time = now_ms();
+                                    self.legs[leg.leg].end_time = unix_ms();
                                     codes.push(resp.status());
                                 }
                             }
@@ -1164,7 +1165,7 @@ impl Call {
                         ClientEvent::Response(resp) => {
                             leg.done = true;
                             self.legs[leg.leg].sip_code = resp.status();
-                            self.legs[leg.leg].end_time = now_ms();
+                            self.legs[leg.leg].end_time = unix_ms();
                             codes.push(resp.status());
                         }
                     }
@@ -1181,7 +1182,7 @@ impl Call {
             self.shared.stack.cancel(&l.key);
             l.done = true;
             self.legs[l.leg].sip_code = code;
-            self.legs[l.leg].end_time = now_ms();
+            self.legs[l.leg].end_time = unix_ms();
         }
     }
 
@@ -1440,7 +1441,7 @@ impl Call {
                 }
             }
         }
-        let end = now_ms();
+        let end = unix_ms();
         for l in self.legs.iter_mut().filter(|l| l.end_time == 0) {
             l.end_time = end;
         }
@@ -1499,7 +1500,7 @@ impl Call {
         // The call is over: its ports go back now, not after the record
         // and the reporters.
         self.close_media().await;
-        let end_ms = now_ms();
+        let end_ms = unix_ms();
         if let Some((name, _)) = self.flow_plugin.clone()
             && let Ok(p) = tenant.runtime.pin_flow(&snapshot.flow)
             && p.name == name
@@ -1558,7 +1559,7 @@ impl Call {
             start_ms: record.start_time,
             answer_ms: record.answer_time,
             end_ms,
-            disposition: disposition_name(record.disposition).to_string(),
+            disposition: stored(record.disposition),
             hangup_by: record.hangup_by.map(|h| {
                 match h {
                     HangupSide::Caller => "caller",
@@ -1600,9 +1601,9 @@ impl Call {
         self.answer_late_requests();
         // Only now does the call leave the live list: whoever sees it end
         // finds its record.
-        self.shared.live.end(
+        self.shared.in_progress.end(
             &snapshot.call_id,
-            Some(disposition_name(self.disposition).to_string()),
+            Some(stored(self.disposition).to_string()),
         );
         crate::call_log::ended(&record, &snapshot.flow);
         for (plugin, r) in tenant.runtime.report_call_record(&record).await {
@@ -1733,26 +1734,21 @@ fn outcome_of(code: u16) -> DialOutcome {
 /// The names `call_failures` counts calls under: every disposition but
 /// `answered` (the series `/metrics` shows from a tenant's start).
 pub(crate) fn unanswered_names() -> impl Iterator<Item = &'static str> {
-    [
-        Disposition::NoAnswer,
-        Disposition::Busy,
-        Disposition::Failed,
-        Disposition::Cancelled,
-        Disposition::Voicemail,
-        Disposition::Rejected,
-    ]
-    .into_iter()
-    .map(disposition_name)
+    StoredDisposition::ALL
+        .into_iter()
+        .filter(|d| *d != StoredDisposition::Answered)
+        .map(StoredDisposition::as_str)
 }
 
-fn disposition_name(d: Disposition) -> &'static str {
+/// The record's disposition (the plugins' WIT type) as stored and shown.
+fn stored(d: Disposition) -> StoredDisposition {
     match d {
-        Disposition::Answered => "answered",
-        Disposition::NoAnswer => "no-answer",
-        Disposition::Busy => "busy",
-        Disposition::Failed => "failed",
-        Disposition::Cancelled => "cancelled",
-        Disposition::Voicemail => "voicemail",
-        Disposition::Rejected => "rejected",
+        Disposition::Answered => StoredDisposition::Answered,
+        Disposition::NoAnswer => StoredDisposition::NoAnswer,
+        Disposition::Busy => StoredDisposition::Busy,
+        Disposition::Failed => StoredDisposition::Failed,
+        Disposition::Cancelled => StoredDisposition::Cancelled,
+        Disposition::Voicemail => StoredDisposition::Voicemail,
+        Disposition::Rejected => StoredDisposition::Rejected,
     }
 }

@@ -20,9 +20,9 @@ pub mod anchor;
 pub mod auth;
 pub mod call;
 pub mod call_log;
+pub mod calls_in_progress;
 pub mod deadlines;
 pub mod leg;
-pub mod live;
 pub mod metrics;
 pub mod originate;
 pub mod registrar;
@@ -33,7 +33,7 @@ pub mod trunk;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use switchyard_sip::auth::{FailedAuthLimiter, Nonces};
 use switchyard_sip::endpoint::Peer;
@@ -162,7 +162,7 @@ pub(crate) struct Shared {
     /// Call-ID (of any leg) → the task that owns it.
     pub calls: Mutex<HashMap<String, mpsc::UnboundedSender<CallMsg>>>,
     /// Calls in progress and each tenant's event stream.
-    pub live: live::Live,
+    pub in_progress: calls_in_progress::CallsInProgress,
     pub metrics: metrics::Metrics,
     /// RTP ports, when media is anchored.
     pub ports: Option<switchyard_media::PortPool>,
@@ -189,13 +189,6 @@ impl Shared {
     }
 }
 
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-}
-
 impl Pbx {
     pub fn new(stack: SipStack, store: Store, tenants: Tenants, settings: CallSettings) -> Pbx {
         let key: [u8; 32] = rand::random();
@@ -220,7 +213,7 @@ impl Pbx {
                 settings,
                 calls: Mutex::new(HashMap::new()),
                 prompts: Mutex::new(HashMap::new()),
-                live: live::Live::default(),
+                in_progress: calls_in_progress::CallsInProgress::default(),
                 metrics,
                 ports,
                 stack,
@@ -251,13 +244,13 @@ impl Pbx {
     }
 
     /// Calls in progress of `tenant`.
-    pub fn live_calls(&self, tenant: &str) -> Vec<live::LiveCallInfo> {
-        self.shared.live.list(tenant)
+    pub fn live_calls(&self, tenant: &str) -> Vec<calls_in_progress::LiveCallInfo> {
+        self.shared.in_progress.list(tenant)
     }
 
     /// Hang up call `call_id` of `tenant`; false when there is no such call.
     pub fn hangup(&self, tenant: &str, call_id: &str) -> bool {
-        self.shared.live.hangup(tenant, call_id)
+        self.shared.in_progress.hangup(tenant, call_id)
     }
 
     /// Click-to-call: ring `agent`'s phone, then dial `number` (an
@@ -271,8 +264,11 @@ impl Pbx {
     }
 
     /// The tenant's call events from now on.
-    pub fn subscribe(&self, tenant: &str) -> tokio::sync::broadcast::Receiver<live::CallNotice> {
-        self.shared.live.subscribe(tenant)
+    pub fn subscribe(
+        &self,
+        tenant: &str,
+    ) -> tokio::sync::broadcast::Receiver<calls_in_progress::CallNotice> {
+        self.shared.in_progress.subscribe(tenant)
     }
 
     /// RTP port pairs held by calls right now (0 without media anchoring).
@@ -318,7 +314,10 @@ impl Pbx {
             loop {
                 tick.tick().await;
                 let p = pbx.clone();
-                let _ = tokio::task::spawn_blocking(move || p.expire_registrations(now_ms())).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    p.expire_registrations(switchyard_clock::unix_ms())
+                })
+                .await;
             }
         });
     }

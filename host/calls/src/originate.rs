@@ -16,8 +16,9 @@ use switchyard_store::RegistrationRepo;
 use switchyard_transport::ClientEvent;
 use tokio::sync::mpsc;
 
-use crate::live::LiveCallInfo;
-use crate::{ALLOW, CallMsg, Shared, Tenant, now_ms};
+use crate::calls_in_progress::{CallState, LiveCallInfo};
+use crate::{ALLOW, CallMsg, Shared, Tenant};
+use switchyard_clock::unix_ms;
 
 /// How long each side may ring.
 const RING: Duration = Duration::from_secs(30);
@@ -38,7 +39,7 @@ pub(crate) fn start(
     }
     let binding = shared
         .store
-        .bindings(&tenant.id, agent, now_ms())
+        .bindings(&tenant.id, agent, unix_ms())
         .map_err(|e| e.to_string())?
         .into_iter()
         .next()
@@ -48,15 +49,15 @@ pub(crate) fn start(
     let call_id = format!("c2c-{}", token());
     crate::call_log::click_to_call_started(&call_id, &tenant.id, agent, number);
     let (tx, rx) = mpsc::unbounded_channel();
-    shared.live.start(
+    shared.in_progress.start(
         LiveCallInfo {
             call_id: call_id.clone(),
             tenant: tenant.id.clone(),
             caller: agent.to_string(),
             callee: number.to_string(),
             dialled: number.to_string(),
-            state: "ringing",
-            started_ms: now_ms(),
+            state: CallState::Ringing,
+            started_ms: unix_ms(),
             agent: Some(agent.to_string()),
         },
         tx.clone(),
@@ -146,14 +147,14 @@ impl Originate {
     }
 
     async fn run(mut self) {
-        let started = now_ms();
+        let started = unix_ms();
         let detail = self.connect().await;
-        let duration = now_ms().saturating_sub(started) as f64 / 1000.0;
+        let duration = unix_ms().saturating_sub(started) as f64 / 1000.0;
         crate::call_log::click_to_call_ended(&self.call_id, &self.tenant.id, &detail, duration);
         let mut calls = self.shared.calls.lock().expect("calls lock");
         calls.retain(|_, s| !s.same_channel(&self.tx));
         drop(calls);
-        self.shared.live.end(&self.call_id, Some(detail));
+        self.shared.in_progress.end(&self.call_id, Some(detail));
     }
 
     async fn connect(&mut self) -> String {
@@ -172,9 +173,11 @@ impl Originate {
             return format!("agent answered {}", ok_a.status());
         }
         let mut a = Dialog::uac(&inv_a, &ok_a);
-        self.shared
-            .live
-            .update(&self.call_id, "answered", Some(&self.agent.clone()));
+        self.shared.in_progress.update(
+            &self.call_id,
+            CallState::Answered,
+            Some(&self.agent.clone()),
+        );
         crate::call_log::click_to_call_answered(&self.call_id, &self.tenant.id, &self.agent);
 
         // 2. The customer, with the agent's offer.
@@ -187,7 +190,7 @@ impl Originate {
             DialTarget::Extension(e) => self
                 .shared
                 .store
-                .bindings(&self.tenant.id, e, now_ms())
+                .bindings(&self.tenant.id, e, unix_ms())
                 .ok()
                 .and_then(|b| b.into_iter().next())
                 .and_then(|b| Some((b.contact.clone(), crate::call::device_peer(&b)?, None))),

@@ -11,7 +11,8 @@ use switchyard_store::{Binding, RegistrationRepo};
 
 use crate::auth::{Kind, authenticate};
 use crate::call_log;
-use crate::{Shared, now_ms, tenant_of};
+use crate::{Shared, tenant_of};
+use switchyard_clock::unix_ms;
 
 /// [`handle`], with a panic answered 500 and counted instead of leaving
 /// the phone without an answer.
@@ -60,7 +61,7 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
         .and_then(|e| e.trim().parse::<u32>().ok())
         .unwrap_or(3600);
     let contacts = req.headers.values("Contact");
-    let now = now_ms();
+    let now = unix_ms();
     let store = &shared.store;
     let fail = |e: switchyard_store::StoreError| {
         tracing::error!(error = %e, "registrar store");

@@ -39,6 +39,7 @@ use switchyard_sip::endpoint::Peer;
 use switchyard_sip::message::Message;
 use switchyard_sip::transaction::TransactionKey;
 
+use crate::calls_in_progress::CallState;
 use crate::leg::{Leg, LegEvent, Out, ReqId};
 
 mod sdp;
@@ -161,15 +162,6 @@ pub enum MessageKind {
     Voicemail { mailbox: String },
 }
 
-/// The live state an operator sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LiveState {
-    Routing,
-    Ringing,
-    Answered,
-    Transferring,
-}
-
 /// What the driver must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -200,7 +192,7 @@ pub enum Command {
     },
     Media(MediaCommand),
     Live {
-        state: LiveState,
+        state: CallState,
         agent: Option<String>,
     },
     /// Tell the flow the call ended (its answer is ignored).
@@ -369,7 +361,7 @@ impl Session {
         config: SessionConfig,
     ) -> Session {
         let mut s = Session::with_first_leg(now, now_ms, caller, None, snapshot, sdp, config);
-        s.live(LiveState::Routing, None);
+        s.live(CallState::Routing, None);
         s.decide(now, None, Event::CallStarted);
         s
     }
@@ -410,7 +402,7 @@ impl Session {
         s.phase = Phase::Originating {
             deadline: now + ring,
         };
-        s.live(LiveState::Ringing, None);
+        s.live(CallState::Ringing, None);
         s.collect_transmits();
         s
     }
@@ -756,7 +748,7 @@ impl Session {
         self.start_ms + now.saturating_duration_since(self.start).as_millis() as u64
     }
 
-    fn live(&mut self, state: LiveState, agent: Option<String>) {
+    fn live(&mut self, state: CallState, agent: Option<String>) {
         self.commands.push_back(Command::Live { state, agent });
     }
 
@@ -846,6 +838,7 @@ impl Session {
                 }
                 Action::Voicemail(v) => {
                     self.answer_caller(now);
+                    self.live(CallState::Voicemail, None);
                     self.next_media_id += 1;
                     let id = self.next_media_id;
                     self.media(MediaCommand::PlayGreeting {
@@ -938,6 +931,7 @@ impl Session {
         let body = self.sdp.answer_caller();
         self.caller_leg().answer(now, body);
         self.answered_by_host = true;
+        self.live(CallState::Ivr, None);
         self.sip_code = 200;
         self.snapshot.answer_time = Some(self.wall_ms(now));
     }
@@ -1038,7 +1032,7 @@ impl Session {
             }
             return self.ring_exhausted(now, Some(DialOutcome::Failed));
         }
-        self.live(LiveState::Ringing, None);
+        self.live(CallState::Ringing, None);
         // A caller the host answered hears ringback from us: no 180 can
         // reach it any more.
         if self.answered_by_host {
@@ -1110,7 +1104,7 @@ impl Session {
         };
         if r.transfer_from.is_some() {
             // The transfer target did not take the call: back to the flow.
-            self.live(LiveState::Routing, None);
+            self.live(CallState::Routing, None);
             return self.decide(
                 now,
                 None,
@@ -1269,7 +1263,7 @@ impl Session {
                 self.sip_code = 200;
                 self.snapshot.answer_time = Some(self.wall_ms(now));
                 self.phase = Phase::Deciding;
-                self.live(LiveState::Routing, None);
+                self.live(CallState::Routing, None);
                 self.run_actions(now);
             }
             LegEvent::Failed { status } => {
@@ -1378,7 +1372,7 @@ impl Session {
             members: vec![caller, id],
             joining: Vec::new(),
         };
-        self.live(LiveState::Answered, label);
+        self.live(CallState::Answered, label);
     }
 
     fn callee_failed(&mut self, now: Instant, id: LegId, status: u16) {
@@ -1517,7 +1511,7 @@ impl Session {
         self.media(MediaCommand::PauseRecording(true));
         // The caller's dialog is the host's again, as in the IVR.
         self.answered_by_host = true;
-        self.live(LiveState::Transferring, None);
+        self.live(CallState::Ringing, None);
         let dial = Dial {
             targets: vec![DialTarget::Extension(target)],
             mode: DialMode::Simultaneous,

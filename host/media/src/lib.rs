@@ -5,16 +5,14 @@
 //!   prompts, tones and music, or the other leg relayed with latching,
 //!   PCMU↔PCMA transcoding and RFC 4733 digits), digits reported, the
 //!   call recording and message taps, RTP timeout.
-//! * [`sdp`] — reading offers and answers, writing ours (G.711 and
-//!   telephone-event; 400 for malformed SDP, 488 with nothing in common).
 //! * [`task`] — the tokio task that moves packets between the legs'
 //!   sockets and the session, runs its clock, writes recordings, and
 //!   reports to the call engine.
 //!
-//! The codecs, DTMF, tones, WAV and stream state are `switchyard-rtp`'s.
+//! The codecs, DTMF, tones, WAV and stream state are `switchyard-rtp`'s;
+//! SDP offer/answer is `switchyard-sdp`'s.
 
 pub mod ports;
-pub mod sdp;
 pub mod session;
 pub mod task;
 

@@ -18,6 +18,7 @@ use crate::registry::{
     RoleExports, Roles, VersionInfo, valid_name,
 };
 use crate::validate::World;
+use switchyard_clock::unix_ms;
 
 /// Recent log lines kept per tenant.
 const LOG_RING: usize = 1000;
@@ -76,12 +77,6 @@ struct TenantInner {
     registry: Mutex<Registry>,
     pub(crate) permits: Arc<Semaphore>,
     logs: Mutex<VecDeque<LogLine>>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl TenantRuntime {
@@ -195,7 +190,7 @@ impl TenantRuntime {
         config: BTreeMap<String, String>,
     ) -> Result<u32, RegistryError> {
         let number = self.registry().next_number(name);
-        self.install_as(name, number, now_ms(), bytes, config, true)
+        self.install_as(name, number, unix_ms(), bytes, config, true)
     }
 
     /// Re-installs a stored version with its original number and date (for

@@ -111,6 +111,20 @@ pub struct Negotiated {
     pub media_index: usize,
 }
 
+impl Negotiated {
+    /// What the peer does on this leg, as its SDP effectively says
+    /// (0.0.0.0 counted as not receiving): the mirror of [`Self::direction`].
+    /// Hold is [`Direction::SendOnly`] or [`Direction::Inactive`].
+    pub const fn peer_direction(&self) -> Direction {
+        self.direction.reversed()
+    }
+
+    /// The peer sends us RTP on this leg.
+    pub const fn peer_sends(&self) -> bool {
+        self.direction.receives()
+    }
+}
+
 /// The outcome of [`answer`]: what was chosen, and the answer SDP to send
 /// (see [`Answer::to_sdp`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -364,6 +364,11 @@ fn hold_offers_are_detected_and_mirrored() {
         let (n, sdp) = answered(&text);
         assert_eq!(n.peer_holds, held, "{dir:?} {address}");
         assert_eq!(n.direction, ours, "{dir:?} {address}");
+        // What the anchor passes on to the other leg (hold goes through)
+        // and whether it expects RTP from this peer.
+        assert_eq!(n.peer_direction(), ours.reversed(), "{dir:?} {address}");
+        assert_eq!(n.peer_direction().receives(), !held, "{dir:?} {address}");
+        assert_eq!(n.peer_sends(), ours.receives(), "{dir:?} {address}");
         assert_eq!(n.remote_rtp.is_some(), has_remote, "{dir:?} {address}");
         let text = sdp.to_string();
         assert!(

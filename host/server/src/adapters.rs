@@ -74,7 +74,7 @@ pub struct Reloader {
 impl ConfigChanged for Reloader {
     fn tenant_changed(&self, tenant: &str) {
         match self.store.get_tenant(tenant) {
-            Ok(Some(_)) => match crate::live::load_tenant(&self.store, &self.host, tenant) {
+            Ok(Some(_)) => match crate::tenant_view::load_tenant(&self.store, &self.host, tenant) {
                 Ok(t) => self.pbx.upsert_tenant(t),
                 Err(e) => tracing::error!(%tenant, error = %e, "tenant not reloaded"),
             },

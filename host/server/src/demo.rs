@@ -3,7 +3,7 @@
 //! first-party plugins embedded in the binary as its plugin versions, and
 //! its extension passwords generated, saved to
 //! `<data dir>/demo-credentials.txt` (owner-only) and reused afterwards.
-//! After that the store is the truth: [`crate::live`] builds the running
+//! After that the store is the truth: [`crate::tenant_view`] builds the running
 //! tenant from it.
 
 use std::collections::BTreeMap;
@@ -12,12 +12,13 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use switchyard_clock::unix_ms;
 use switchyard_plugins::PluginHost;
 use switchyard_sip::auth::StoredCredentials;
 use switchyard_store::{
     Agent, Extension, ExtensionRepo, Features, FileRecord, FileRepo, Number, NumberRepo,
-    PluginRepo, PluginVersionRecord, Queue, QueueRepo, RingGroup, RingGroupRepo, Store, Tenant,
-    TenantLimits, TenantRepo, Trunk, TrunkRepo,
+    PluginRepo, PluginVersionRecord, Queue, QueueRepo, RingGroup, RingGroupRepo, RingStrategy,
+    Store, Tenant, TenantQuota, TenantRepo, Trunk, TrunkRepo,
 };
 
 /// `number:password` lines.
@@ -108,13 +109,6 @@ fn plugin_settings(config: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-}
-
 /// Write the tenant described by `tenant_json` into the store, with
 /// `creds` as its extensions' passwords (only their HA1s are stored) and
 /// the embedded first-party plugins as version 1 of each plugin it names.
@@ -134,7 +128,7 @@ pub fn provision(
         name: d["name"].as_str().unwrap_or(&id).to_string(),
         domains,
         time_zone: d["time-zone"].as_str().unwrap_or("UTC").to_string(),
-        limits: TenantLimits {
+        limits: TenantQuota {
             max_concurrent_calls: n(&d["limits"]["max-concurrent-calls"]),
             max_calls_per_second: n(&d["limits"]["max-calls-per-second"]),
             plugin_memory_mib: d["limits"]["plugin-memory-mib"].as_u64().unwrap_or(32) as u32,
@@ -148,7 +142,7 @@ pub fn provision(
             crm: true,
         },
         suspended: false,
-        created_at_ms: now_ms(),
+        created_at_ms: unix_ms(),
     })?;
     // The prompts the description names, from the demo's recordings.
     for name in strings(&d["prompts"]) {
@@ -169,7 +163,7 @@ pub fn provision(
                 name: format!("{name}.wav"),
                 content_type: "audio/wav".into(),
                 size: 0,
-                created_at_ms: now_ms(),
+                created_at_ms: unix_ms(),
                 meta: BTreeMap::from([
                     ("encoding".to_string(), "pcm16".to_string()),
                     ("duration_ms".to_string(), prompt.to_string()),
@@ -196,7 +190,7 @@ pub fn provision(
             ha1_md5: c.ha1_md5,
             ha1_sha256: c.ha1_sha256,
             voicemail: e["voicemail"].as_bool().unwrap_or(false),
-            created_at_ms: now_ms(),
+            created_at_ms: unix_ms(),
         })?;
     }
     if let Some(groups) = d["ring-groups"].as_object() {
@@ -205,7 +199,7 @@ pub fn provision(
                 tenant: id.clone(),
                 name: name.clone(),
                 members: strings(members),
-                strategy: "simultaneous".into(),
+                strategy: RingStrategy::Simultaneous,
                 ring_timeout_secs: 20,
             })?;
         }
@@ -277,7 +271,7 @@ pub fn provision(
                     world: loaded.world().to_string(),
                     sha256: hex::encode(Sha256::digest(bytes)),
                     size: bytes.len() as u64,
-                    created_at_ms: now_ms(),
+                    created_at_ms: unix_ms(),
                     config: plugin_settings(&p["config"]),
                 },
                 bytes,

@@ -8,7 +8,7 @@
 pub mod adapters;
 pub mod demo;
 pub mod fds;
-pub mod live;
+pub mod tenant_view;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -192,7 +192,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     };
     let mut tenants = Tenants::default();
     for t in store.list_tenants()? {
-        match live::load_tenant(&store, &host, &t.id) {
+        match tenant_view::load_tenant(&store, &host, &t.id) {
             Ok(live) => tenants.add(live),
             Err(e) => tracing::error!(tenant = %t.id, error = %e, "tenant not loaded"),
         }

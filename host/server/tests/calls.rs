@@ -10,7 +10,7 @@ mod common;
 
 use common::{LIMIT, blocking, pbx, pbx_with};
 use switchyard_sipp::Sipp;
-use switchyard_store::RegistrationRepo;
+use switchyard_store::{Disposition, RegistrationRepo};
 
 /// The demo tenant with the router's extension rule changed: ring for
 /// `ring_secs`, then (busy or no answer) forward to extension 1003.
@@ -41,7 +41,7 @@ async fn registration_takes_the_right_password_only_and_is_stored() {
             .assert_ok()
     })
     .await;
-    let now = switchyard_now_ms();
+    let now = switchyard_clock::unix_ms();
     let b = pbx.running.store.bindings("demo", "1001", now).unwrap();
     assert_eq!(b.len(), 1);
     assert!(b[0].contact.contains(":5999"), "{:?}", b[0]);
@@ -52,13 +52,6 @@ async fn registration_takes_the_right_password_only_and_is_stored() {
             .unwrap()
             .is_empty()
     );
-}
-
-fn switchyard_now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,7 +225,7 @@ async fn a_few_hundred_calls_through_the_plugin_all_succeed() {
     callee.assert_ok();
     let cdrs = pbx.cdrs(100).await;
     assert_eq!(cdrs.len(), 100, "a page holds 100 rows");
-    assert!(cdrs.iter().all(|c| c.disposition == "answered"));
+    assert!(cdrs.iter().all(|c| c.disposition == Disposition::Answered));
     // Every call record also reached the reporter plugin (call-stats),
     // which counts answered calls per UTC day in its kv store.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -429,7 +422,7 @@ async fn a_call_over_tcp_end_to_end() {
     .await;
     caller.assert_ok();
     callee.assert_ok();
-    assert_eq!(pbx.cdrs(1).await[0].disposition, "answered");
+    assert_eq!(pbx.cdrs(1).await[0].disposition, Disposition::Answered);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ use switchyard_sip::message::Message;
 use switchyard_sip::message::parse::{Framing, parse};
 use switchyard_sipp::Sipp;
 use switchyard_sipp::pcap::RtpScript;
-use switchyard_store::FileRepo;
+use switchyard_store::{Disposition, FileRepo};
 
 /// The demo tenant with a carrier on loopback (calls from 127.0.0.1 are
 /// trusted by address, as carriers are) and its DID +15550199 routed by
@@ -107,7 +107,7 @@ async fn keys_drive_the_ivr_through_three_levels_to_the_ring_group_and_the_call_
     agent.assert_ok();
 
     let cdr = pbx.cdrs(1).await.remove(0);
-    assert_eq!(cdr.disposition, "answered");
+    assert_eq!(cdr.disposition, Disposition::Answered);
     assert_eq!(
         cdr.agent.as_deref(),
         Some("1002"),
@@ -597,7 +597,7 @@ async fn a_caller_hears_the_menu_presses_0_and_leaves_a_voicemail_fetched_over_h
     let tone = tone_amplitude(&message.samples, 700.0);
     assert!(tone > 3000.0, "the caller's words are in it: {tone:.0}");
     let cdr = pbx.cdrs(1).await.remove(0);
-    assert_eq!(cdr.disposition, "voicemail");
+    assert_eq!(cdr.disposition, Disposition::Voicemail);
     assert_eq!(cdr.direction, "inbound");
 }
 
@@ -703,7 +703,7 @@ async fn media_is_relayed_both_ways_and_a_held_caller_hears_music() {
         "after the resume the agent is heard again"
     );
     let cdr = pbx.cdrs(1).await.remove(0);
-    assert_eq!(cdr.disposition, "answered");
+    assert_eq!(cdr.disposition, Disposition::Answered);
     assert_eq!(cdr.hangup_by.as_deref(), Some("caller"));
 }
 
@@ -756,7 +756,7 @@ async fn an_agent_transfers_the_caller_and_the_recording_pauses_meanwhile() {
     first.assert_ok();
     second.assert_ok();
     let cdr = pbx.cdrs(1).await.remove(0);
-    assert_eq!(cdr.disposition, "answered");
+    assert_eq!(cdr.disposition, Disposition::Answered);
     assert_eq!(cdr.agent.as_deref(), Some("1003"), "the transfer target");
     let targets: Vec<&str> = cdr.legs.iter().map(|l| l.target.as_str()).collect();
     assert_eq!(targets, ["1002", "1003"]);

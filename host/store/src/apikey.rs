@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use sled::Transactional;
 
 use crate::keys::{key, prefix, validate_extension, validate_tenant_id, validate_text};
-use crate::{Store, StoreError, decode, encode, now_ms};
+use crate::{Store, StoreError, decode, encode};
+use switchyard_clock::unix_ms;
 
 /// What an API key may do within its tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +93,7 @@ impl ApiKeyRepo for Store {
             role,
             extension: extension.map(str::to_string),
             name: name.to_string(),
-            created_at_ms: now_ms(),
+            created_at_ms: unix_ms(),
         };
         let stored = encode(&StoredKey {
             key: key_rec.clone(),

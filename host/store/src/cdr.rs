@@ -9,6 +9,69 @@ use serde::{Deserialize, Serialize};
 use crate::keys::{prefix, prefix_end, validate_name, validate_tenant_id};
 use crate::{Store, StoreError, decode, encode};
 
+/// How a call ended, as its record, the API, the CSV export and the
+/// `call_failures` metric name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Disposition {
+    Answered,
+    NoAnswer,
+    Busy,
+    Failed,
+    Cancelled,
+    Voicemail,
+    Rejected,
+}
+
+impl Disposition {
+    /// Every disposition, `answered` first.
+    pub const ALL: [Disposition; 7] = [
+        Disposition::Answered,
+        Disposition::NoAnswer,
+        Disposition::Busy,
+        Disposition::Failed,
+        Disposition::Cancelled,
+        Disposition::Voicemail,
+        Disposition::Rejected,
+    ];
+
+    /// The name stored and shown: `answered`, `no-answer`, `busy`,
+    /// `failed`, `cancelled`, `voicemail`, `rejected`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Answered => "answered",
+            Disposition::NoAnswer => "no-answer",
+            Disposition::Busy => "busy",
+            Disposition::Failed => "failed",
+            Disposition::Cancelled => "cancelled",
+            Disposition::Voicemail => "voicemail",
+            Disposition::Rejected => "rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for Disposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Disposition {
+    type Err = String;
+
+    /// One of the names [`Disposition::as_str`] gives; anything else is
+    /// refused with the list of valid ones.
+    fn from_str(s: &str) -> Result<Disposition, String> {
+        Disposition::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Disposition::ALL.iter().map(|d| d.as_str()).collect();
+                format!("{s:?} is not one of {}", names.join(", "))
+            })
+    }
+}
+
 /// One leg (a dialled target) of a call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CdrLeg {
@@ -35,8 +98,7 @@ pub struct Cdr {
     pub start_ms: u64,
     pub answer_ms: Option<u64>,
     pub end_ms: u64,
-    /// `answered`, `busy`, `no-answer`, `failed`, `abandoned`…
-    pub disposition: String,
+    pub disposition: Disposition,
     /// `caller`, `callee`, `system`.
     pub hangup_by: Option<String>,
     pub sip_code: u16,
@@ -61,7 +123,7 @@ pub struct CdrFilter {
     /// Equal to the caller, the callee or the dialled number.
     pub number: Option<String>,
     pub agent: Option<String>,
-    pub disposition: Option<String>,
+    pub disposition: Option<Disposition>,
     pub limit: usize,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,
@@ -114,7 +176,7 @@ fn matches(c: &Cdr, f: &CdrFilter) -> bool {
         && f.agent
             .as_deref()
             .is_none_or(|a| c.agent.as_deref() == Some(a))
-        && f.disposition.as_deref().is_none_or(|d| c.disposition == d)
+        && f.disposition.is_none_or(|d| c.disposition == d)
 }
 
 impl CdrRepo for Store {
@@ -226,7 +288,7 @@ pub fn cdrs_to_csv(rows: &[Cdr]) -> String {
                 num(c.answer_ms),
                 c.end_ms.to_string(),
                 num(talk),
-                c.disposition.clone(),
+                c.disposition.to_string(),
                 opt(&c.hangup_by),
                 c.sip_code.to_string(),
                 opt(&c.queue),

@@ -5,6 +5,45 @@ use serde::{Deserialize, Serialize};
 use crate::keys::{key, prefix, validate_extension_field, validate_name, validate_tenant_id};
 use crate::{Store, StoreError, get_json, list_json};
 
+/// How a ring group rings its members.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RingStrategy {
+    /// All at once; the first to answer takes the call.
+    #[default]
+    Simultaneous,
+    /// One after the other, in the listed order.
+    Sequential,
+}
+
+impl RingStrategy {
+    /// The name stored and shown: `simultaneous` or `sequential`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RingStrategy::Simultaneous => "simultaneous",
+            RingStrategy::Sequential => "sequential",
+        }
+    }
+}
+
+impl std::fmt::Display for RingStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RingStrategy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RingStrategy, String> {
+        match s {
+            "simultaneous" => Ok(RingStrategy::Simultaneous),
+            "sequential" => Ok(RingStrategy::Sequential),
+            _ => Err(format!("{s:?} is not simultaneous or sequential")),
+        }
+    }
+}
+
 /// Extensions rung together or one after the other.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RingGroup {
@@ -12,8 +51,7 @@ pub struct RingGroup {
     pub name: String,
     /// Extension numbers.
     pub members: Vec<String>,
-    /// `simultaneous` or `sequential`.
-    pub strategy: String,
+    pub strategy: RingStrategy,
     pub ring_timeout_secs: u32,
 }
 
@@ -61,12 +99,6 @@ impl RingGroupRepo for Store {
         validate_name("name", &g.name)?;
         for m in &g.members {
             validate_extension_field("members", m)?;
-        }
-        if !matches!(g.strategy.as_str(), "simultaneous" | "sequential") {
-            return Err(StoreError::invalid(
-                "strategy",
-                format!("{:?} is not simultaneous or sequential", g.strategy),
-            ));
         }
         self.require_tenant(&g.tenant)?;
         let k = key(&[g.tenant.as_bytes(), g.name.as_bytes()]);

@@ -73,24 +73,23 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use apikey::{ApiKey, ApiKeyRepo, Role};
-pub use cdr::{Cdr, CdrFilter, CdrLeg, CdrPage, CdrRepo, cdrs_to_csv};
+pub use cdr::{Cdr, CdrFilter, CdrLeg, CdrPage, CdrRepo, Disposition, cdrs_to_csv};
 pub use error::StoreError;
 pub use extension::{Extension, ExtensionRepo};
 pub use file::{FILE_KINDS, FileRecord, FileRepo};
-pub use groups::{Agent, Queue, QueueRepo, RingGroup, RingGroupRepo};
+pub use groups::{Agent, Queue, QueueRepo, RingGroup, RingGroupRepo, RingStrategy};
 pub use keys::{validate_extension, validate_number, validate_tenant_id};
 pub use number::{Number, NumberRepo};
 pub use plugin::{PluginRepo, PluginVersionRecord};
 pub use registration::{Binding, RegistrationRepo};
 pub use schedule::{Holiday, Schedule, ScheduleRepo, validate_schedule};
 pub use schema::{CURRENT_SCHEMA, Migration};
-pub use tenant::{Features, Tenant, TenantLimits, TenantRepo};
+pub use tenant::{Features, Tenant, TenantQuota, TenantRepo};
 pub use trunk::{Trunk, TrunkRepo, addresses_overlap};
 
 /// The sled store. Cheap to clone (one `Arc`); `Send + Sync`.
@@ -279,14 +278,6 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     // The records are plain structs of strings, numbers and maps with
     // string keys: serialising them cannot fail.
     serde_json::to_vec(v).expect("records serialise to JSON")
-}
-
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Write `bytes` to `path` so that a crash leaves either the old file or

@@ -9,9 +9,13 @@ use sled::transaction::ConflictableTransactionError;
 use crate::keys::{prefix, validate_domain, validate_tenant_id, validate_text};
 use crate::{Store, StoreError, all_json, decode, encode, get_json, sweep};
 
-/// What a tenant may use at once.
+/// What the operator grants a tenant: calls at once and per second, and
+/// the budget of each plugin invocation. Stored with the tenant and set
+/// through the API; the server turns the plugin part into the plugin
+/// sandbox's `switchyard_plugins::TenantLimits` (which has many more
+/// fields, all host policy) when it loads the tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TenantLimits {
+pub struct TenantQuota {
     pub max_concurrent_calls: u32,
     pub max_calls_per_second: u32,
     pub plugin_memory_mib: u32,
@@ -43,7 +47,7 @@ pub struct Tenant {
     pub domains: Vec<String>,
     /// IANA time zone name, e.g. `Europe/Paris`.
     pub time_zone: String,
-    pub limits: TenantLimits,
+    pub limits: TenantQuota,
     pub features: Features,
     pub suspended: bool,
     pub created_at_ms: u64,

@@ -76,7 +76,7 @@ fn cdr_queries_filter_newest_first() {
     a.agent = Some("1001".into());
     let mut b = cdr("acme", "b", 2000);
     b.caller = "+15550199".into();
-    b.disposition = "no-answer".into();
+    b.disposition = Disposition::NoAnswer;
     b.answer_ms = None;
     let mut c = cdr("acme", "c", 3000);
     c.dialled = "+15550100".into();
@@ -119,7 +119,7 @@ fn cdr_queries_filter_newest_first() {
     });
     assert_eq!(ids(&agent), ["c", "a"]);
     let disp = q(CdrFilter {
-        disposition: Some("answered".into()),
+        disposition: Some(Disposition::Answered),
         to_ms: Some(3000),
         ..Default::default()
     });
@@ -145,7 +145,7 @@ fn cdr_paging_walks_every_row_once() {
     for i in 0..25u64 {
         let mut r = cdr("acme", &format!("r{i:02}"), 1000 + i / 2);
         if i % 3 == 0 {
-            r.disposition = "busy".into();
+            r.disposition = Disposition::Busy;
         }
         s.insert_cdr(&r).unwrap();
     }
@@ -188,7 +188,7 @@ fn cdr_paging_walks_every_row_once() {
     // Paging with a filter.
     let (busy, _) = walk(CdrFilter {
         limit: 3,
-        disposition: Some("busy".into()),
+        disposition: Some(Disposition::Busy),
         ..Default::default()
     });
     assert_eq!(busy.len(), 9);

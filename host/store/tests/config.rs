@@ -85,11 +85,9 @@ fn invalid_input_names_the_field() {
         tenant: "acme".into(),
         name: "sales".into(),
         members: vec!["1001".into()],
-        strategy: "random".into(),
+        strategy: RingStrategy::Sequential,
         ring_timeout_secs: 20,
     };
-    assert_eq!(field(s.put_ring_group(&g).unwrap_err()), "strategy");
-    g.strategy = "sequential".into();
     g.members.push("x".into());
     assert_eq!(field(s.put_ring_group(&g).unwrap_err()), "members");
     let mut t = trunk("acme", "carrier");
@@ -227,7 +225,7 @@ fn trunks_groups_queues_crud() {
         tenant: "acme".into(),
         name: "sales".into(),
         members: vec!["1001".into(), "1002".into()],
-        strategy: "simultaneous".into(),
+        strategy: RingStrategy::Simultaneous,
         ring_timeout_secs: 20,
     };
     s.put_ring_group(&g).unwrap();
@@ -278,7 +276,7 @@ fn tenant_prefix_scans_never_cross_tenants() {
             tenant: t.into(),
             name: "g".into(),
             members: vec![],
-            strategy: "sequential".into(),
+            strategy: RingStrategy::Sequential,
             ring_timeout_secs: 1,
         })
         .unwrap();

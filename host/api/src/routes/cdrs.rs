@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use switchyard_store::{Cdr, CdrFilter, CdrRepo, cdrs_to_csv};
+use switchyard_store::{Cdr, CdrFilter, CdrRepo, Disposition, cdrs_to_csv};
 use utoipa::{IntoParams, ToSchema};
 
 use super::TenantP;
@@ -36,7 +36,8 @@ pub(crate) struct CdrQuery {
     number: Option<String>,
     /// Agent extension.
     agent: Option<String>,
-    /// `answered`, `no-answer`, `busy`, `failed`…
+    /// `answered`, `no-answer`, `busy`, `failed`, `cancelled`, `voicemail`
+    /// or `rejected`.
     disposition: Option<String>,
     /// Rows per page, 1 to 1000 (default 100).
     limit: Option<String>,
@@ -79,7 +80,12 @@ fn filter(q: &CdrQuery) -> ApiResult<CdrFilter> {
         to_ms: parse_u64("to", &q.to)?,
         number: q.number.clone(),
         agent: q.agent.clone(),
-        disposition: q.disposition.clone(),
+        disposition: q
+            .disposition
+            .as_deref()
+            .map(str::parse::<Disposition>)
+            .transpose()
+            .map_err(|e| ApiError::validation("disposition", e))?,
         limit,
         after: q.after.clone(),
     })

@@ -10,10 +10,11 @@ use switchyard_sip::auth::StoredCredentials;
 use switchyard_store::{Extension, ExtensionRepo, Tenant, validate_extension};
 use utoipa::ToSchema;
 
-use super::{NumberP, TenantP, changed, deleted, found, now_ms};
+use super::{NumberP, TenantP, changed, deleted, found};
 use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use switchyard_clock::unix_ms;
 
 /// Passwords shorter than this are refused: SIP digest is brute-forced
 /// online all day long.
@@ -119,7 +120,7 @@ pub(crate) async fn create(
         ha1_md5: creds.ha1_md5,
         ha1_sha256: creds.ha1_sha256,
         voicemail: body.voicemail,
-        created_at_ms: now_ms(),
+        created_at_ms: unix_ms(),
     };
     s.store.put_extension(&ext)?;
     changed(&s, scope.id());

@@ -15,11 +15,12 @@ use serde::Serialize;
 use switchyard_store::{FileRecord, FileRepo, StoreError};
 use utoipa::ToSchema;
 
-use super::{IdP, NameP, TenantP, deleted, found, now_ms};
+use super::{IdP, NameP, TenantP, deleted, found};
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiPath, ApiResult, ErrorBody, read_limited};
 use crate::names::check_name;
 use crate::{ApiState, PROMPT_BODY_LIMIT, wav};
+use switchyard_clock::unix_ms;
 
 /// A stored file's metadata.
 #[derive(Debug, Serialize, ToSchema)]
@@ -235,7 +236,7 @@ pub(crate) async fn put_prompt(
         name: format!("{}.wav", p.name),
         content_type: "audio/wav".into(),
         size: 0,
-        created_at_ms: now_ms(),
+        created_at_ms: unix_ms(),
         meta: BTreeMap::from([
             ("encoding".to_string(), info.encoding.to_string()),
             ("duration_ms".to_string(), info.duration_ms.to_string()),

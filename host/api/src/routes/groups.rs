@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchyard_store::{ExtensionRepo, RingGroup, RingGroupRepo};
+use switchyard_store::{ExtensionRepo, RingGroup, RingGroupRepo, RingStrategy};
 use utoipa::ToSchema;
 
 use super::{NameP, TenantP, changed, deleted, found};
@@ -31,7 +31,7 @@ pub struct RingGroupBody {
 }
 
 fn d_strategy() -> String {
-    "simultaneous".into()
+    RingStrategy::default().to_string()
 }
 fn d_timeout() -> u32 {
     20
@@ -42,7 +42,7 @@ impl From<RingGroup> for RingGroupBody {
         RingGroupBody {
             name: g.name,
             members: g.members,
-            strategy: g.strategy,
+            strategy: g.strategy.to_string(),
             ring_timeout_secs: g.ring_timeout_secs,
         }
     }
@@ -59,11 +59,15 @@ fn build(s: &ApiState, tenant: &str, name: String, b: RingGroupBody) -> ApiResul
             ));
         }
     }
+    let strategy = b
+        .strategy
+        .parse::<RingStrategy>()
+        .map_err(|e| ApiError::validation("strategy", e))?;
     Ok(RingGroup {
         tenant: tenant.to_string(),
         name,
         members: b.members,
-        strategy: b.strategy,
+        strategy,
         ring_timeout_secs: b.ring_timeout_secs,
     })
 }

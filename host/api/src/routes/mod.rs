@@ -15,8 +15,6 @@ mod schedules;
 mod tenants;
 mod trunks;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -133,12 +131,6 @@ pub(crate) struct AgentP {
     pub name: String,
     /// The agent's extension.
     pub extension: String,
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Tell the server a tenant's configuration changed (after the store write

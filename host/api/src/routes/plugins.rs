@@ -29,11 +29,12 @@ use switchyard_plugins::LoadError;
 use switchyard_store::{PluginRepo, PluginVersionRecord};
 use utoipa::ToSchema;
 
-use super::{NameP, TenantP, changed, now_ms};
+use super::{NameP, TenantP, changed};
 use crate::ApiState;
 use crate::auth::{Caller, Need, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody, read_limited};
 use crate::names::check_name;
+use switchyard_clock::unix_ms;
 
 /// Config key holding the plugin's HTTP allowlist (comma-separated).
 pub const HTTP_ALLOWLIST_KEY: &str = "switchyard.http-allowlist";
@@ -271,7 +272,7 @@ pub(crate) async fn upload(
         world: world.to_string(),
         sha256: loaded.sha256_hex(),
         size: bytes.len() as u64,
-        created_at_ms: now_ms(),
+        created_at_ms: unix_ms(),
         config,
     };
     s.store.add_version(&rec, &bytes)?;
@@ -353,7 +354,7 @@ fn new_config_version(
     let bytes = s.store.plugin_bytes(&b.sha256)?;
     let rec = PluginVersionRecord {
         number: v.last().map_or(1, |x| x.number + 1),
-        created_at_ms: now_ms(),
+        created_at_ms: unix_ms(),
         config,
         ..b
     };

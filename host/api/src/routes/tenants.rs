@@ -6,14 +6,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchyard_store::{
-    ExtensionRepo, Features, StoreError, Tenant, TenantLimits, TenantRepo, validate_tenant_id,
+    ExtensionRepo, Features, StoreError, Tenant, TenantQuota, TenantRepo, validate_tenant_id,
 };
 use utoipa::ToSchema;
 
-use super::{TenantP, changed, now_ms};
+use super::{TenantP, changed};
 use crate::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use switchyard_clock::unix_ms;
 
 /// What a tenant may use at once.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -57,9 +58,9 @@ impl Default for LimitsBody {
     }
 }
 
-impl From<LimitsBody> for TenantLimits {
-    fn from(l: LimitsBody) -> TenantLimits {
-        TenantLimits {
+impl From<LimitsBody> for TenantQuota {
+    fn from(l: LimitsBody) -> TenantQuota {
+        TenantQuota {
             max_concurrent_calls: l.max_concurrent_calls,
             max_calls_per_second: l.max_calls_per_second,
             plugin_memory_mib: l.plugin_memory_mib,
@@ -246,7 +247,7 @@ pub(crate) async fn create(
         limits: body.limits.into(),
         features: body.features.into(),
         suspended: false,
-        created_at_ms: now_ms(),
+        created_at_ms: unix_ms(),
     };
     s.store.put_tenant(&t)?;
     changed(&s, &t.id);

@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use switchyard_store::{Trunk, TrunkRepo};
 use utoipa::ToSchema;
 
-use super::{NameP, TenantP, changed, deleted, found, now_ms};
+use super::{NameP, TenantP, changed, deleted, found};
 use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::names::check_name;
 use crate::trunk_policy::{check_private, check_registered};
+use switchyard_clock::unix_ms;
 
 /// A trunk's settings, as sent. On `PUT`, an absent `password` keeps the
 /// stored one and an empty one removes it.
@@ -178,7 +179,7 @@ pub(crate) async fn create(
     }
     let t = build(scope.id(), name, body, None)?;
     check_private(&t, None, may_use_private(&caller, &s))?;
-    check_registered(&s.store, &t, now_ms())?;
+    check_registered(&s.store, &t, unix_ms())?;
     s.store.put_trunk(&t)?;
     changed(&s, scope.id());
     Ok((StatusCode::CREATED, Json(t.into())))
@@ -224,7 +225,7 @@ pub(crate) async fn update(
     }
     let t = build(scope.id(), old.name.clone(), body, old.password.clone())?;
     check_private(&t, Some(&old), may_use_private(&caller, &s))?;
-    check_registered(&s.store, &t, now_ms())?;
+    check_registered(&s.store, &t, unix_ms())?;
     s.store.put_trunk(&t)?;
     changed(&s, scope.id());
     Ok(Json(t.into()))

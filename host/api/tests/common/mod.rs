@@ -13,7 +13,9 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use switchyard_api::{ApiState, CallEvent, ConfigChanged, LiveCall, LiveCalls, app};
 use switchyard_plugins::{HostConfig, PluginHost};
-use switchyard_store::{ApiKeyRepo, Cdr, CdrRepo, FileRecord, FileRepo, Role, Store, TenantRepo};
+use switchyard_store::{
+    ApiKeyRepo, Cdr, CdrRepo, Disposition, FileRecord, FileRepo, Role, Store, TenantRepo,
+};
 use tokio::sync::broadcast;
 use tower::ServiceExt;
 
@@ -182,7 +184,7 @@ pub fn cdr(
         start_ms,
         answer_ms: Some(start_ms + 1000),
         end_ms: start_ms + 60_000,
-        disposition: "answered".into(),
+        disposition: Disposition::Answered,
         hangup_by: Some("caller".into()),
         sip_code: 200,
         queue: None,

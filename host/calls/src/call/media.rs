@@ -30,8 +30,10 @@ use tokio::time::{Instant, sleep_until};
 
 use super::{Call, next_msg, random_token};
 use crate::anchor;
+use crate::calls_in_progress::CallState;
 use crate::leg::info_digit;
-use crate::{ALLOW, CallMsg, Tenant, now_ms};
+use crate::{ALLOW, CallMsg, Tenant};
+use switchyard_clock::unix_ms;
 
 /// What the caller's side did while the host was waiting.
 pub(super) enum Heard {
@@ -139,7 +141,7 @@ impl Call {
         ok.body = anchor.caller_answer();
         self.final_sent = true;
         self.sip_code = 200;
-        self.answer_ms = Some(now_ms());
+        self.answer_ms = Some(unix_ms());
         if let Some(s) = self.snapshot.as_mut() {
             s.answer_time = self.answer_ms;
         }
@@ -147,8 +149,8 @@ impl Call {
         self.deadlines.answered(std::time::Instant::now());
         self.a_dialog = Some(Dialog::uas(&self.a_invite, &self.a_tag));
         self.shared
-            .live
-            .update(self.a_invite.call_id(), "ivr", None);
+            .in_progress
+            .update(self.a_invite.call_id(), CallState::Ivr, None);
         crate::call_log::answered(self.snapshot.as_ref(), "host");
         true
     }
@@ -547,7 +549,7 @@ impl Call {
         path: &std::path::Path,
         mut meta: BTreeMap<String, String>,
     ) -> Option<String> {
-        let id = format!("{}-{}", now_ms(), &random_token()[..8]);
+        let id = format!("{}-{}", unix_ms(), &random_token()[..8]);
         meta.insert("call_id".into(), self.a_invite.call_id().to_string());
         if let Some(s) = &self.snapshot {
             meta.insert("caller".into(), s.caller.number.clone());
@@ -562,7 +564,7 @@ impl Call {
             name: format!("{id}.wav"),
             content_type: "audio/wav".into(),
             size: 0,
-            created_at_ms: now_ms(),
+            created_at_ms: unix_ms(),
             meta,
         };
         let store = self.shared.store.clone();
@@ -629,8 +631,8 @@ impl Call {
             return self.answer_a(480, "");
         }
         self.shared
-            .live
-            .update(self.a_invite.call_id(), "voicemail", None);
+            .in_progress
+            .update(self.a_invite.call_id(), CallState::Voicemail, None);
         let mut items = match greeting {
             Some(p) => self.play_items(tenant, std::slice::from_ref(p)),
             None => Vec::new(),
@@ -658,7 +660,7 @@ impl Call {
         let notice = Notice {
             kind: NoticeKind::VoicemailLeft,
             call_id: self.a_invite.call_id().to_string(),
-            at: now_ms(),
+            at: unix_ms(),
             queue: None,
             agent: Some(mailbox.to_string()),
             detail: Some(id),
@@ -716,7 +718,7 @@ impl Call {
         let notice = Notice {
             kind: NoticeKind::RecordingReady,
             call_id: self.a_invite.call_id().to_string(),
-            at: now_ms(),
+            at: unix_ms(),
             queue: None,
             agent: self.agent.clone(),
             detail: Some(id),

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use switchyard_calls::CallSettings;
 use switchyard_server::{Config, start};
 use switchyard_sip::timers::TimerConfig;
+use switchyard_store::Disposition;
 
 use crate::common::{Pbx, blocking};
 
@@ -36,7 +37,7 @@ async fn ended_by_the_host(pbx: &Pbx) {
     let cdrs = pbx.cdrs(1).await;
     assert_eq!(cdrs.len(), 1, "one call, one record");
     let c = &cdrs[0];
-    assert_eq!(c.disposition, "answered", "{c:?}");
+    assert_eq!(c.disposition, Disposition::Answered, "{c:?}");
     assert_eq!(c.hangup_by.as_deref(), Some("system"), "{c:?}");
     // The ports are closed before the record is written.
     assert_eq!(

@@ -18,7 +18,7 @@ pub fn tenant(id: &str, domains: &[&str]) -> Tenant {
         name: format!("Tenant {id}"),
         domains: domains.iter().map(|d| d.to_string()).collect(),
         time_zone: "Europe/Paris".into(),
-        limits: TenantLimits {
+        limits: TenantQuota {
             max_concurrent_calls: 10,
             max_calls_per_second: 5,
             plugin_memory_mib: 64,
@@ -73,7 +73,7 @@ pub fn cdr(tenant: &str, id: &str, start_ms: u64) -> Cdr {
         start_ms,
         answer_ms: Some(start_ms + 1000),
         end_ms: start_ms + 5000,
-        disposition: "answered".into(),
+        disposition: Disposition::Answered,
         hangup_by: Some("caller".into()),
         sip_code: 200,
         queue: None,

@@ -20,9 +20,21 @@ use switchyard_plugins::{InMemoryDirectory, PluginHost, TenantLimits, TenantSett
 use switchyard_sip::auth::StoredCredentials;
 use switchyard_sip::endpoint::Transport;
 use switchyard_store::{
-    ExtensionRepo, NumberRepo, PluginRepo, RingGroupRepo, ScheduleRepo, Store, TenantRepo,
-    TrunkRepo,
+    ExtensionRepo, NumberRepo, PluginRepo, RingGroupRepo, ScheduleRepo, Store, TenantQuota,
+    TenantRepo, TrunkRepo,
 };
+
+/// The plugin sandbox's limits for a tenant: the budget the operator
+/// granted (the stored [`TenantQuota`]), the hosts its plugins may call,
+/// and the host's defaults for everything else.
+fn plugin_limits(quota: &TenantQuota, http_allowlist: Vec<String>) -> TenantLimits {
+    TenantLimits {
+        cpu: Duration::from_millis(u64::from(quota.plugin_cpu_ms.max(1))),
+        memory_bytes: (quota.plugin_memory_mib.max(1) as usize) << 20,
+        http_allowlist,
+        ..TenantLimits::default()
+    }
+}
 
 /// The roles document the API writes (`/plugin-roles`).
 #[derive(Debug, Default, Deserialize)]
@@ -163,12 +175,7 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
             }
         }
     }
-    let limits = TenantLimits {
-        cpu: Duration::from_millis(u64::from(t.limits.plugin_cpu_ms.max(1))),
-        memory_bytes: (t.limits.plugin_memory_mib.max(1) as usize) << 20,
-        http_allowlist: allowlist,
-        ..TenantLimits::default()
-    };
+    let limits = plugin_limits(&t.limits, allowlist);
     let runtime = host.tenant(
         id,
         TenantSettings {

@@ -14,7 +14,8 @@ pub struct LiveCall {
     pub callee: String,
     /// What the caller dialled (a DID, an extension…).
     pub dialled: String,
-    /// `ringing`, `answered`, `queued`… as the call engine names it.
+    /// `routing`, `ringing`, `ivr`, `voicemail` or `answered` (the call
+    /// engine's `CallState`).
     pub state: String,
     /// ms since the Unix epoch.
     pub started_ms: u64,
@@ -34,7 +35,8 @@ impl LiveCall {
 /// One notice on the tenant's event stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CallEvent {
-    /// `started`, `answered`, `hangup`… the SSE event name.
+    /// The SSE event name: `started`, a state the call entered (`ringing`,
+    /// `ivr`, `voicemail`, `answered`), or `ended`.
     pub kind: String,
     pub call_id: String,
     /// ms since the Unix epoch.

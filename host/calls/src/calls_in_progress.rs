@@ -1,0 +1,196 @@
+//! Calls in progress, per tenant, and each tenant's stream of call events
+//! (for the API's live view, hang-up and event stream).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::{broadcast, mpsc};
+
+use crate::CallMsg;
+use switchyard_clock::unix_ms;
+
+/// Where a call in progress is; shown by the API as `state` and sent on
+/// the event stream as the event's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallState {
+    /// The call-flow plugin decides where the call goes.
+    Routing,
+    /// Targets are being rung.
+    Ringing,
+    /// The host answered the caller to play prompts and gather digits.
+    Ivr,
+    /// The host answered the caller to take a message.
+    Voicemail,
+    /// A person answered.
+    Answered,
+}
+
+impl CallState {
+    /// The name the API shows: `routing`, `ringing`, `ivr`, `voicemail`,
+    /// `answered`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CallState::Routing => "routing",
+            CallState::Ringing => "ringing",
+            CallState::Ivr => "ivr",
+            CallState::Voicemail => "voicemail",
+            CallState::Answered => "answered",
+        }
+    }
+}
+
+impl std::fmt::Display for CallState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a [`CallNotice`] says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoticeKind {
+    /// The call appeared (`started`).
+    Started,
+    /// The call entered this state (named as the state).
+    Entered(CallState),
+    /// The call is over and its record stored (`ended`).
+    Ended,
+}
+
+impl NoticeKind {
+    /// The event name on the API's stream.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Started => "started",
+            NoticeKind::Entered(state) => state.as_str(),
+            NoticeKind::Ended => "ended",
+        }
+    }
+}
+
+impl std::fmt::Display for NoticeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A call in progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCallInfo {
+    pub call_id: String,
+    pub tenant: String,
+    pub caller: String,
+    pub callee: String,
+    pub dialled: String,
+    pub state: CallState,
+    pub started_ms: u64,
+    pub agent: Option<String>,
+}
+
+/// One event of a call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallNotice {
+    pub kind: NoticeKind,
+    pub call_id: String,
+    pub at_ms: u64,
+    pub detail: Option<String>,
+}
+
+struct Entry {
+    info: LiveCallInfo,
+    task: mpsc::UnboundedSender<CallMsg>,
+}
+
+/// The calls in progress of every tenant, and each tenant's event
+/// broadcast.
+#[derive(Default)]
+pub struct CallsInProgress {
+    calls: Mutex<HashMap<String, Entry>>,
+    streams: Mutex<HashMap<String, broadcast::Sender<CallNotice>>>,
+}
+
+impl CallsInProgress {
+    pub(crate) fn start(&self, info: LiveCallInfo, task: mpsc::UnboundedSender<CallMsg>) {
+        self.notify(&info.tenant, NoticeKind::Started, &info.call_id, None);
+        self.calls
+            .lock()
+            .expect("calls in progress lock")
+            .insert(info.call_id.clone(), Entry { info, task });
+    }
+
+    pub(crate) fn update(&self, call_id: &str, state: CallState, agent: Option<&str>) {
+        let tenant = {
+            let mut calls = self.calls.lock().expect("calls in progress lock");
+            let Some(e) = calls.get_mut(call_id) else {
+                return;
+            };
+            e.info.state = state;
+            if let Some(a) = agent {
+                e.info.agent = Some(a.to_string());
+            }
+            e.info.tenant.clone()
+        };
+        self.notify(
+            &tenant,
+            NoticeKind::Entered(state),
+            call_id,
+            agent.map(str::to_string),
+        );
+    }
+
+    pub(crate) fn end(&self, call_id: &str, detail: Option<String>) {
+        let gone = self
+            .calls
+            .lock()
+            .expect("calls in progress lock")
+            .remove(call_id);
+        if let Some(e) = gone {
+            self.notify(&e.info.tenant, NoticeKind::Ended, call_id, detail);
+        }
+    }
+
+    fn notify(&self, tenant: &str, kind: NoticeKind, call_id: &str, detail: Option<String>) {
+        if let Some(tx) = self
+            .streams
+            .lock()
+            .expect("calls in progress lock")
+            .get(tenant)
+        {
+            let _ = tx.send(CallNotice {
+                kind,
+                call_id: call_id.to_string(),
+                at_ms: unix_ms(),
+                detail,
+            });
+        }
+    }
+
+    pub fn list(&self, tenant: &str) -> Vec<LiveCallInfo> {
+        let mut v: Vec<LiveCallInfo> = self
+            .calls
+            .lock()
+            .expect("calls in progress lock")
+            .values()
+            .filter(|e| e.info.tenant == tenant)
+            .map(|e| e.info.clone())
+            .collect();
+        v.sort_by_key(|c| c.started_ms);
+        v
+    }
+
+    pub fn hangup(&self, tenant: &str, call_id: &str) -> bool {
+        let calls = self.calls.lock().expect("calls in progress lock");
+        match calls.get(call_id) {
+            Some(e) if e.info.tenant == tenant => e.task.send(CallMsg::Hangup).is_ok(),
+            _ => false,
+        }
+    }
+
+    pub fn subscribe(&self, tenant: &str) -> broadcast::Receiver<CallNotice> {
+        self.streams
+            .lock()
+            .expect("calls in progress lock")
+            .entry(tenant.to_string())
+            .or_insert_with(|| broadcast::channel(256).0)
+            .subscribe()
+    }
+}
