@@ -134,6 +134,16 @@ impl RtpSender {
         sent
     }
 
+    /// Continues the stream at `sequence` and `timestamp` after packets
+    /// that went out under this SSRC without this sender (relayed packets
+    /// rewritten into the stream): the next packet starts a talkspurt
+    /// (marker bit) and the timeline runs on from there.
+    pub fn resume(&mut self, sequence: u16, timestamp: u32) {
+        self.sequence = sequence;
+        self.timestamp = timestamp;
+        self.talkspurt = true;
+    }
+
     /// One 20 ms tick of silence (nothing to send, e.g. on hold or between
     /// prompts): the timeline advances and the next audio packet is marked
     /// as the start of a talkspurt (RFC 3551 §4.1). A digit in progress
