@@ -210,6 +210,9 @@ struct Outbound {
     next_seq: u16,
     /// Timestamp of the last audio packet sent, and when.
     last: Option<(u32, Instant)>,
+    /// A digit to regenerate from the next frame of ours: (digit, event
+    /// payload type). Started there, once the timeline is where it goes on.
+    digit: Option<(char, u8)>,
 }
 
 impl Outbound {
@@ -220,6 +223,7 @@ impl Outbound {
             sender,
             mode: OutMode::Idle,
             last: None,
+            digit: None,
         }
     }
 
@@ -280,6 +284,9 @@ impl Outbound {
             let ts = self.resume_ts(now);
             self.sender.resume(self.next_seq, ts);
             self.mode = OutMode::Own;
+        }
+        if let Some((d, pt)) = self.digit.take() {
+            let _ = self.sender.start_digit(d, REGENERATED_DIGIT, pt);
         }
         let ts = self.sender.timestamp();
         self.sender.write_frame(payload, out);
@@ -947,7 +954,7 @@ impl MediaSession {
                 && !l.player.is_playing()
                 && let Some(pt) = l.cfg.and_then(|c| c.event_pt)
             {
-                let _ = l.out.sender.start_digit(d, REGENERATED_DIGIT, pt);
+                l.out.digit = Some((d, pt));
             }
         }
     }
