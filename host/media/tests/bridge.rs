@@ -575,3 +575,34 @@ fn a_digit_in_a_mix_is_regenerated_for_the_listeners() {
         "not back to who pressed it"
     );
 }
+
+/// The call recording takes one leg left and what it is bridged with,
+/// mixed, right; a leg outside the bridge is not in it.
+#[test]
+fn the_recording_puts_one_leg_left_and_the_rest_of_its_bridge_right() {
+    let t0 = Instant::now();
+    let (mut s, _) = three(t0);
+    s.add_leg(t0, LegId(99), 1);
+    s.start_recording(B);
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for k in 0..40usize {
+        let now = t0 + Duration::from_millis(20 * (k as u64 + 1));
+        for &(id, law, freq, amp) in &TONES {
+            let pcm = encode(law, &sine(freq, amp, k * FRAME_SAMPLES));
+            let (seq, ts) = (k as u16 + 1, (k as u32 + 1) * 160);
+            s.handle(
+                now,
+                id,
+                phone(id),
+                &rtp(law.payload_type(), id.0, seq, ts, &pcm),
+            );
+        }
+        let (l, r) = s.tick(now).recorded.unwrap();
+        left.extend(l);
+        right.extend(r);
+    }
+    assert!(goertzel(&left, 700.0) > 5000.0, "B on the left");
+    assert!(goertzel(&left, 440.0) < 200.0 && goertzel(&left, 1100.0) < 200.0);
+    assert!(goertzel(&right, 440.0) > 5000.0 && goertzel(&right, 1100.0) > 5000.0);
+    assert!(goertzel(&right, 700.0) < 200.0, "B is not on the right");
+}

@@ -289,3 +289,64 @@ async fn stopped_media_gives_its_ports_back_at_once() {
         "a pair dropped before use is given back too"
     );
 }
+
+/// Legs come and go while the call runs: a third phone joins a relayed
+/// call (everybody is mixed then, on the clock), and leaves with its
+/// ports given back at once.
+#[tokio::test]
+async fn a_leg_is_added_to_a_running_call_mixed_and_removed() {
+    let pool = PortPool::new([127, 0, 0, 1].into(), 31800, 31900);
+    let (a_ports, b_ports, c_ports) = (
+        pool.allocate().await.unwrap(),
+        pool.allocate().await.unwrap(),
+        pool.allocate().await.unwrap(),
+    );
+    let (a_addr, c_addr) = (a_ports.rtp_addr(), c_ports.rtp_addr());
+    let phones = [
+        UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+    ];
+    let cfg = |i: usize| LegConfig {
+        law: Law::Pcmu,
+        event_pt: Some(101),
+        remote: Some(phones[i].local_addr().unwrap()),
+        sends: true,
+    };
+    let (tx, _events) = mpsc::unbounded_channel();
+    let media = MediaHandle::start(None, tx);
+    const C: LegId = LegId(2);
+    media.add_leg(A, a_ports);
+    media.add_leg(B, b_ports);
+    media.configure(A, cfg(0));
+    media.configure(B, cfg(1));
+    let bridge = media.create_bridge();
+    media.join(A, bridge);
+    media.join(B, bridge);
+    for seq in 0..5u16 {
+        phones[0]
+            .send_to(&rtp(0, seq, &[0xFF; 160]), a_addr)
+            .await
+            .unwrap();
+    }
+    assert_eq!(receive(&phones[1], 5).await, vec![0u8; 5], "relayed");
+    media.add_leg(C, c_ports);
+    media.configure(C, cfg(2));
+    media.join(C, bridge);
+    // C hears A and B mixed, one packet per tick, whether they speak or not.
+    phones[2]
+        .send_to(&rtp(0, 0, &[0xFF; 160]), c_addr)
+        .await
+        .unwrap();
+    assert_eq!(receive(&phones[2], 10).await, vec![0u8; 10], "mixed for C");
+    assert_eq!(pool.in_use(), 3);
+    media.remove_leg(C);
+    let mut waited = 0;
+    while pool.in_use() != 2 && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    assert_eq!(pool.in_use(), 2, "C's ports are back");
+    media.close().await;
+    assert_eq!(pool.in_use(), 0);
+}
