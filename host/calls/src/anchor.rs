@@ -11,14 +11,25 @@
 use std::net::SocketAddr;
 
 use switchyard_media::sdp::{self, Direction, Local, Negotiated, Refusal, Sdp};
-use switchyard_media::{LegConfig, MediaEvent, MediaHandle, RtpPorts};
+use switchyard_media::{BridgeId, LegConfig, LegId, MediaEvent, MediaHandle, RtpPorts};
 use tokio::sync::mpsc;
 
 use crate::Shared;
 
-/// Leg numbers in the relay.
-pub const CALLER: usize = 0;
-pub const CALLEE: usize = 1;
+/// The call's two legs, in its media and here (until the engine names
+/// its SIP legs itself).
+pub const CALLER: LegId = LegId(0);
+pub const CALLEE: LegId = LegId(1);
+
+/// A leg's place in the per-leg arrays here.
+fn ix(leg: LegId) -> usize {
+    usize::from(leg != CALLER)
+}
+
+/// The call's other leg.
+pub fn other(leg: LegId) -> LegId {
+    if leg == CALLER { CALLEE } else { CALLER }
+}
 
 pub struct Anchor {
     /// The last offer each side made us, and what we chose from it.
@@ -27,6 +38,8 @@ pub struct Anchor {
     /// What each leg last negotiated (`None` until it answered).
     negotiated: [Option<Negotiated>; 2],
     pub media: MediaHandle,
+    /// The bridge both legs are in while they talk.
+    bridge: BridgeId,
     pub events: mpsc::UnboundedReceiver<MediaEvent>,
 }
 
@@ -74,90 +87,108 @@ impl Anchor {
         };
         let locals = [local(&a), local(&b)];
         let (events_tx, events) = mpsc::unbounded_channel();
-        let media = MediaHandle::start([a, b], Some(settings.rtp_timeout), events_tx);
+        let media = MediaHandle::start(Some(settings.rtp_timeout), events_tx);
+        media.add_leg(CALLER, a);
+        media.add_leg(CALLEE, b);
+        let bridge = media.create_bridge();
         media.configure(CALLER, leg_config(&chosen));
         Ok(Some(Anchor {
             offers: [Some((offer, chosen)), None],
             locals,
             negotiated: [Some(chosen), None],
             media,
+            bridge,
             events,
         }))
     }
 
     /// Our offer to a callee.
     pub fn callee_offer(&self) -> Vec<u8> {
-        sdp::offer(&self.locals[CALLEE], Direction::SendRecv)
+        sdp::offer(&self.locals[ix(CALLEE)], Direction::SendRecv)
     }
 
     /// Our answer to the caller's offer.
     pub fn caller_answer(&self) -> Vec<u8> {
-        let (offer, chosen) = self.offers[CALLER].as_ref().expect("the caller offered");
-        sdp::answer(offer, chosen, &self.locals[CALLER])
+        let (offer, chosen) = self.offers[ix(CALLER)]
+            .as_ref()
+            .expect("the caller offered");
+        sdp::answer(offer, chosen, &self.locals[ix(CALLER)])
     }
 
     /// The callee answered our offer (in a 183 or the 2xx): relay.
     pub fn callee_answered(&mut self, body: &[u8]) -> Result<(), Refusal> {
         let b = sdp::negotiate(&sdp::parse(body)?)?;
         self.relay_with(CALLEE, b);
-        self.media.relay(true);
+        self.relay(true);
         Ok(())
     }
 
-    fn relay_with(&mut self, leg: usize, n: Negotiated) {
-        self.negotiated[leg] = Some(n);
+    /// Connect the legs to each other (both in the call's bridge), or not
+    /// (neither in it).
+    pub fn relay(&self, on: bool) {
+        for leg in [CALLER, CALLEE] {
+            if on {
+                self.media.join(leg, self.bridge);
+            } else {
+                self.media.leave(leg);
+            }
+        }
+    }
+
+    fn relay_with(&mut self, leg: LegId, n: Negotiated) {
+        self.negotiated[ix(leg)] = Some(n);
         self.media.configure(leg, leg_config(&n));
     }
 
     /// The callee's leg ended (a transfer): it is silent from now on and
     /// nothing is relayed until the next callee answers.
     pub fn callee_gone(&mut self) {
-        if let Some(n) = self.negotiated[CALLEE] {
+        if let Some(n) = self.negotiated[ix(CALLEE)] {
             let mut cfg = leg_config(&n);
             cfg.sends = false;
             self.media.configure(CALLEE, cfg);
         }
-        self.media.relay(false);
+        self.relay(false);
     }
 
     /// The direction `leg` last asked for (hold is sendonly or inactive).
-    pub fn direction(&self, leg: usize) -> Option<Direction> {
-        self.negotiated[leg].map(|n| n.direction)
+    pub fn direction(&self, leg: LegId) -> Option<Direction> {
+        self.negotiated[ix(leg)].map(|n| n.direction)
     }
 
     /// A re-INVITE from `leg` while nobody else is connected (the caller
     /// holds during the IVR): we answer it ourselves.
-    pub fn answer_locally(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+    pub fn answer_locally(&mut self, leg: LegId, body: &[u8]) -> Result<Vec<u8>, Refusal> {
         let offer = sdp::parse(body)?;
         let chosen = sdp::negotiate(&offer)?;
         self.relay_with(leg, chosen);
-        let local = &mut self.locals[leg];
+        let local = &mut self.locals[ix(leg)];
         local.version += 1;
         let answer = sdp::answer(&offer, &chosen, local);
-        self.offers[leg] = Some((offer, chosen));
+        self.offers[ix(leg)] = Some((offer, chosen));
         Ok(answer)
     }
 
     /// A re-INVITE from `leg` offered `body`: remember it, and give our
     /// offer for the other leg (same direction: hold goes through).
-    pub fn reoffer(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+    pub fn reoffer(&mut self, leg: LegId, body: &[u8]) -> Result<Vec<u8>, Refusal> {
         let offer = sdp::parse(body)?;
         let chosen = sdp::negotiate(&offer)?;
         let direction = chosen.direction;
-        self.offers[leg] = Some((offer, chosen));
-        let other = &mut self.locals[1 - leg];
+        self.offers[ix(leg)] = Some((offer, chosen));
+        let other = &mut self.locals[ix(other(leg))];
         other.version += 1;
         Ok(sdp::offer(other, direction))
     }
 
     /// The other leg answered our re-offer: relay with both new views, and
     /// our answer to `leg`'s offer.
-    pub fn reanswered(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+    pub fn reanswered(&mut self, leg: LegId, body: &[u8]) -> Result<Vec<u8>, Refusal> {
         let theirs = sdp::negotiate(&sdp::parse(body)?)?;
-        self.relay_with(1 - leg, theirs);
-        let (offer, chosen) = self.offers[leg].clone().expect("offer remembered");
+        self.relay_with(other(leg), theirs);
+        let (offer, chosen) = self.offers[ix(leg)].clone().expect("offer remembered");
         self.relay_with(leg, chosen);
-        let local = &mut self.locals[leg];
+        let local = &mut self.locals[ix(leg)];
         local.version += 1;
         Ok(sdp::answer(&offer, &chosen, local))
     }
