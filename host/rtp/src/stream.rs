@@ -532,6 +532,26 @@ mod tests {
     }
 
     #[test]
+    fn sender_resumes_after_relayed_packets() {
+        let mut tx = RtpSender::new(7, 0, 10, 1000);
+        let mut out = Vec::new();
+        tx.write_frame(&[0xff; 160], &mut out);
+        // Packets 11..=14 went out relayed under this SSRC; we go on.
+        tx.resume(15, 5000);
+        out.clear();
+        tx.write_frame(&[0xff; 160], &mut out);
+        let h = RtpPacket::parse(&out).unwrap().header;
+        assert_eq!(
+            (h.marker, h.sequence, h.timestamp, h.ssrc),
+            (true, 15, 5000, 7)
+        );
+        out.clear();
+        tx.write_frame(&[0xff; 160], &mut out);
+        let h = RtpPacket::parse(&out).unwrap().header;
+        assert_eq!((h.marker, h.sequence, h.timestamp), (false, 16, 5160));
+    }
+
+    #[test]
     fn sender_interleaves_a_digit() {
         let mut tx = RtpSender::new(1, 8, 100, 1000);
         let mut rx = DtmfReceiver::new();
