@@ -8,7 +8,7 @@
 //! engine hears the digits, and the host can answer a call itself to play
 //! prompts, gather digits and record.
 
-use switchyard_media::{LegConfig, MediaEvent, MediaHandle, RtpPorts};
+use switchyard_media::{BridgeId, LegConfig, LegId, MediaEvent, MediaHandle, RtpPorts};
 use switchyard_rtp::g711::Law;
 use switchyard_sdp::{
     Answer, Codec, Direction, LocalSession, MediaEndpoint, Negotiated, Refusal, Sdp, accept_answer,
@@ -18,9 +18,20 @@ use tokio::sync::mpsc;
 
 use crate::Shared;
 
-/// Leg numbers in the relay.
-pub const CALLER: usize = 0;
-pub const CALLEE: usize = 1;
+/// The call's two legs, in its media and here (until the engine names
+/// its SIP legs itself).
+pub const CALLER: LegId = LegId(0);
+pub const CALLEE: LegId = LegId(1);
+
+/// A leg's place in the per-leg arrays here.
+fn ix(leg: LegId) -> usize {
+    usize::from(leg != CALLER)
+}
+
+/// The call's other leg.
+pub fn other(leg: LegId) -> LegId {
+    if leg == CALLER { CALLEE } else { CALLER }
+}
 
 /// What we offer and accept on every leg: G.711 both ways, and RFC 4733
 /// digits (as payload type 101 in our offers).
@@ -40,6 +51,8 @@ pub struct Anchor {
     /// What each leg last negotiated (`None` until it answered).
     negotiated: [Option<Negotiated>; 2],
     pub media: MediaHandle,
+    /// The bridge both legs are in while they talk.
+    bridge: BridgeId,
     pub events: mpsc::UnboundedReceiver<MediaEvent>,
 }
 
@@ -99,11 +112,14 @@ impl Anchor {
             .await
             .map_err(|e| (503, format!("No Media Ports: {e}")))?;
         let endpoints = [endpoint(&a), endpoint(&b)];
-        let chosen = answer(&a_offer, &endpoints[CALLER], &CODECS).map_err(refused)?;
+        let chosen = answer(&a_offer, &endpoints[ix(CALLER)], &CODECS).map_err(refused)?;
         let mut sessions = [session(), session()];
-        let caller_answer = chosen.to_sdp(&mut sessions[CALLER]).to_bytes();
+        let caller_answer = chosen.to_sdp(&mut sessions[ix(CALLER)]).to_bytes();
         let (events_tx, events) = mpsc::unbounded_channel();
-        let media = MediaHandle::start([a, b], Some(settings.rtp_timeout), events_tx);
+        let media = MediaHandle::start(Some(settings.rtp_timeout), events_tx);
+        media.add_leg(CALLER, a);
+        media.add_leg(CALLEE, b);
+        let bridge = media.create_bridge();
         media.configure(CALLER, leg_config(&chosen.negotiated));
         Ok(Some(Anchor {
             endpoints,
@@ -113,26 +129,27 @@ impl Anchor {
             our_offers: [None, None],
             caller_answer,
             media,
+            bridge,
             events,
         }))
     }
 
     /// Our offer to `leg` in this direction, remembered to read its answer.
-    fn offer_to(&mut self, leg: usize, direction: Direction) -> Vec<u8> {
+    fn offer_to(&mut self, leg: LegId, direction: Direction) -> Vec<u8> {
         let sdp = offer(
-            &self.endpoints[leg],
+            &self.endpoints[ix(leg)],
             &CODECS,
             direction,
-            &mut self.sessions[leg],
+            &mut self.sessions[ix(leg)],
         );
         let body = sdp.to_bytes();
-        self.our_offers[leg] = Some(sdp);
+        self.our_offers[ix(leg)] = Some(sdp);
         body
     }
 
     /// The peer on `leg` answered our last offer there.
-    fn read_answer(&self, leg: usize, body: &[u8]) -> Result<Negotiated, Refusal> {
-        let ours = self.our_offers[leg]
+    fn read_answer(&self, leg: LegId, body: &[u8]) -> Result<Negotiated, Refusal> {
+        let ours = self.our_offers[ix(leg)]
             .as_ref()
             .ok_or_else(|| Refusal::Malformed("an answer to no offer of ours".into()))?;
         accept_answer(ours, &Sdp::parse(body)?)
@@ -152,34 +169,46 @@ impl Anchor {
     pub fn callee_answered(&mut self, body: &[u8]) -> Result<(), Refusal> {
         let b = self.read_answer(CALLEE, body)?;
         self.relay_with(CALLEE, b);
-        self.media.relay(true);
+        self.relay(true);
         Ok(())
     }
 
-    fn relay_with(&mut self, leg: usize, n: Negotiated) {
-        self.negotiated[leg] = Some(n);
+    /// Connect the legs to each other (both in the call's bridge), or not
+    /// (neither in it).
+    pub fn relay(&self, on: bool) {
+        for leg in [CALLER, CALLEE] {
+            if on {
+                self.media.join(leg, self.bridge);
+            } else {
+                self.media.leave(leg);
+            }
+        }
+    }
+
+    fn relay_with(&mut self, leg: LegId, n: Negotiated) {
+        self.negotiated[ix(leg)] = Some(n);
         self.media.configure(leg, leg_config(&n));
     }
 
     /// The callee's leg ended (a transfer): it is silent from now on and
     /// nothing is relayed until the next callee answers.
     pub fn callee_gone(&mut self) {
-        if let Some(n) = self.negotiated[CALLEE] {
+        if let Some(n) = self.negotiated[ix(CALLEE)] {
             let mut cfg = leg_config(&n);
             cfg.sends = false;
             self.media.configure(CALLEE, cfg);
         }
-        self.media.relay(false);
+        self.relay(false);
     }
 
     /// The direction `leg` last asked for (hold is sendonly or inactive).
-    pub fn direction(&self, leg: usize) -> Option<Direction> {
-        self.negotiated[leg].map(|n| n.peer_direction())
+    pub fn direction(&self, leg: LegId) -> Option<Direction> {
+        self.negotiated[ix(leg)].map(|n| n.peer_direction())
     }
 
     /// Our answer to `leg`'s offer, under our session on that leg.
-    fn answer_bytes(&mut self, leg: usize, a: &Answer) -> Vec<u8> {
-        let body = a.to_sdp(&mut self.sessions[leg]).to_bytes();
+    fn answer_bytes(&mut self, leg: LegId, a: &Answer) -> Vec<u8> {
+        let body = a.to_sdp(&mut self.sessions[ix(leg)]).to_bytes();
         if leg == CALLER {
             self.caller_answer = body.clone();
         }
@@ -188,31 +217,31 @@ impl Anchor {
 
     /// A re-INVITE from `leg` while nobody else is connected (the caller
     /// holds during the IVR): we answer it ourselves.
-    pub fn answer_locally(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-        let chosen = answer_offer(body, &self.endpoints[leg])?;
+    pub fn answer_locally(&mut self, leg: LegId, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let chosen = answer_offer(body, &self.endpoints[ix(leg)])?;
         self.relay_with(leg, chosen.negotiated);
         let answer = self.answer_bytes(leg, &chosen);
-        self.answers[leg] = Some(chosen);
+        self.answers[ix(leg)] = Some(chosen);
         Ok(answer)
     }
 
     /// A re-INVITE from `leg` offered `body`: remember it, and give our
     /// offer for the other leg (same direction: hold goes through).
-    pub fn reoffer(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-        let chosen = answer_offer(body, &self.endpoints[leg])?;
+    pub fn reoffer(&mut self, leg: LegId, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let chosen = answer_offer(body, &self.endpoints[ix(leg)])?;
         let direction = chosen.negotiated.peer_direction();
-        self.answers[leg] = Some(chosen);
-        Ok(self.offer_to(1 - leg, direction))
+        self.answers[ix(leg)] = Some(chosen);
+        Ok(self.offer_to(other(leg), direction))
     }
 
     /// The other leg answered our re-offer: relay with both new views, and
     /// our answer to `leg`'s offer.
-    pub fn reanswered(&mut self, leg: usize, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-        let theirs = self.read_answer(1 - leg, body)?;
-        let chosen = self.answers[leg]
+    pub fn reanswered(&mut self, leg: LegId, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let theirs = self.read_answer(other(leg), body)?;
+        let chosen = self.answers[ix(leg)]
             .clone()
             .ok_or_else(|| Refusal::Malformed("no offer to answer".into()))?;
-        self.relay_with(1 - leg, theirs);
+        self.relay_with(other(leg), theirs);
         self.relay_with(leg, chosen.negotiated);
         Ok(self.answer_bytes(leg, &chosen))
     }

@@ -867,7 +867,7 @@ impl Call {
                         && let Some(a) = self.anchor.as_ref()
                     {
                         a.media.stop(CALLER);
-                        a.media.relay(false);
+                        a.relay(false);
                     }
                     last = r
                 }
@@ -1234,11 +1234,11 @@ impl Call {
                 m = next_msg(&mut self.rx, &mut self.deadlines, &a_call) => m,
                 ev = anchor::next_event(&mut self.anchor) => match ev {
                     Some(switchyard_media::MediaEvent::Timeout { leg }) => {
-                        tracing::info!(call = %a_call, leg, "RTP timeout: hanging up");
+                        tracing::info!(call = %a_call, leg = leg.0, "RTP timeout: hanging up");
                         Some(CallMsg::Hangup)
                     }
                     Some(switchyard_media::MediaEvent::Digit { leg, digit }) => {
-                        tracing::debug!(call = %a_call, leg, %digit, "digit");
+                        tracing::debug!(call = %a_call, leg = leg.0, %digit, "digit");
                         continue;
                     }
                     Some(switchyard_media::MediaEvent::RecordingFailed(e)) => {
@@ -1463,11 +1463,11 @@ impl Call {
     /// After `leg` renegotiated: if it holds the other party (sendonly or
     /// inactive), that party hears music on hold from us; when it takes
     /// the call back, the music stops and the relay resumes.
-    fn hold_music(&mut self, leg: usize) {
+    fn hold_music(&mut self, leg: switchyard_media::LegId) {
         let Some(direction) = self.anchor.as_ref().and_then(|a| a.direction(leg)) else {
             return;
         };
-        let held = 1 - leg;
+        let held = anchor::other(leg);
         let music = match (direction, self.tenant.clone()) {
             (SdpDirection::SendOnly | SdpDirection::Inactive, Some(t)) => {
                 Some(self.music_on_hold(&t))

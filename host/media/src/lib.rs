@@ -1,10 +1,11 @@
 //! Media for Switchyard: RTP anchored in the host.
 //!
 //! * [`ports`] — the RTP/RTCP port pool (even RTP port, RTCP on the next).
-//! * [`session`] — a call's media without I/O: what each leg hears (our
-//!   prompts, tones and music, or the other leg relayed with latching,
-//!   PCMU↔PCMA transcoding and RFC 4733 digits), digits reported, the
-//!   call recording and message taps, RTP timeout.
+//! * [`session`] — a call's media without I/O: legs (RTP endpoints with
+//!   latching, G.711 law, RFC 4733 digits, RTP timeout, one outbound
+//!   stream each) joined by bridges with a matrix of who hears whom —
+//!   relayed packet by packet between two, mixed beyond — shared sources
+//!   (music on hold), prompts, the call recording and message taps.
 //! * [`task`] — the tokio task that moves packets between the legs'
 //!   sockets and the session, runs its clock, writes recordings, and
 //!   reports to the call engine.
@@ -17,7 +18,9 @@ pub mod session;
 pub mod task;
 
 pub use ports::{PortPool, RtpPorts};
-pub use session::{AGENT, CALLER, LegConfig, MediaSession, MessageEnd, PlayItem};
+pub use session::{
+    BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
+};
 pub use switchyard_rtp::tones::ToneSpec;
 pub use switchyard_rtp::wav::Channels;
 pub use task::{LegCounts, MediaEvent, MediaHandle};

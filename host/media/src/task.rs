@@ -1,6 +1,7 @@
-//! The tokio side of a call's media: one task owns both legs' sockets and
-//! the [`MediaSession`], hands it every datagram, runs its 20 ms clock only
-//! while something plays or records, writes recordings to disk, and tells
+//! The tokio side of a call's media: one task owns all its legs' sockets
+//! (added and removed as the call goes) and the [`MediaSession`], hands it
+//! every datagram, runs its 20 ms clock only while something plays, mixes
+//! or records, writes recordings to disk, and tells
 //! the call engine what happened. The call engine steers it with
 //! [`MediaHandle`] commands; nothing here decides anything.
 
@@ -8,6 +9,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -19,19 +21,25 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::ports::RtpPorts;
-use crate::session::{LegConfig, MediaSession, MessageEnd, PlayItem};
+use crate::session::{
+    BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
+};
 
 /// What the call engine hears from a call's media.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
     /// `leg` pressed `digit`.
-    Digit { leg: usize, digit: char },
+    Digit { leg: LegId, digit: char },
     /// The play `id` to `leg` has been played to its end.
-    Played { leg: usize, id: u64 },
+    Played { leg: LegId, id: u64 },
     /// `leg` sent no RTP for the timeout: the call is dead.
-    Timeout { leg: usize },
-    /// The message recording ended and its file is complete.
-    MessageRecorded { duration: Duration, end: MessageEnd },
+    Timeout { leg: LegId },
+    /// `leg`'s message recording ended and its file is complete.
+    MessageRecorded {
+        leg: LegId,
+        duration: Duration,
+        end: MessageEnd,
+    },
     /// A recording file could not be written (disk full…); it was dropped
     /// and the call goes on.
     RecordingFailed(String),
@@ -45,32 +53,55 @@ pub struct LegCounts {
 }
 
 enum Command {
-    Configure(usize, LegConfig),
-    Relay(bool),
+    AddLeg(LegId, RtpPorts, u32),
+    RemoveLeg(LegId),
+    Configure(LegId, LegConfig),
+    CreateBridge(BridgeId),
+    DestroyBridge(BridgeId),
+    Join(LegId, BridgeId),
+    Leave(LegId),
+    SetHears {
+        bridge: BridgeId,
+        listener: LegId,
+        source: LegId,
+        on: bool,
+    },
+    CreateSource {
+        id: SourceId,
+        items: Vec<PlayItem>,
+        looping: bool,
+    },
+    RemoveSource(SourceId),
+    SetHearsSource(Listener, SourceId, bool),
     Play {
-        leg: usize,
+        leg: LegId,
         items: Vec<PlayItem>,
         looping: bool,
         id: u64,
     },
-    Stop(usize),
-    StartRecording(PathBuf, Channels),
+    Stop(LegId),
+    StartRecording(PathBuf, Channels, LegId),
     PauseRecording(bool),
     StopRecording(oneshot::Sender<Option<Duration>>),
     StartMessage {
+        leg: LegId,
         path: PathBuf,
         max: Duration,
         finish_key: Option<char>,
         silence: Duration,
     },
-    StopMessage(oneshot::Sender<Option<Duration>>),
-    Counts(oneshot::Sender<[LegCounts; 2]>),
+    StopMessage(LegId, oneshot::Sender<Option<Duration>>),
+    Counts(LegId, oneshot::Sender<LegCounts>),
 }
 
 /// The running media of one call; the task stops when this is dropped.
 pub struct MediaHandle {
     commands: mpsc::UnboundedSender<Command>,
-    plays: std::sync::atomic::AtomicU64,
+    plays: AtomicU64,
+    /// Ids of bridges and sources, numbered here as the session numbers
+    /// them (commands are carried out in order).
+    bridges: AtomicU32,
+    sources: AtomicU32,
     /// `None` once [`MediaHandle::close`] has waited for the task.
     task: Option<JoinHandle<()>>,
 }
@@ -94,17 +125,75 @@ fn finish(r: Option<Recorder>) -> Option<Duration> {
     r.and_then(|r| r.finish().ok())
 }
 
+/// What the task owns besides the session: the legs' sockets and the
+/// recordings being written.
+#[derive(Default)]
+struct Io {
+    socks: Vec<(LegId, RtpPorts)>,
+    call_rec: Option<Recorder>,
+    messages: Vec<(LegId, Recorder)>,
+}
+
+impl Io {
+    fn sock(&self, leg: LegId) -> Option<&UdpSocket> {
+        self.socks
+            .iter()
+            .find(|(l, _)| *l == leg)
+            .map(|(_, p)| &p.rtp)
+    }
+
+    fn take_message(&mut self, leg: LegId) -> Option<Recorder> {
+        let i = self.messages.iter().position(|(l, _)| *l == leg)?;
+        Some(self.messages.swap_remove(i).1)
+    }
+}
+
 /// Carry out one command of the call engine.
 fn command(
     session: &mut MediaSession,
     cmd: Command,
-    call_rec: &mut Option<Recorder>,
-    message: &mut Option<Recorder>,
+    io: &mut Io,
     events: &mpsc::UnboundedSender<MediaEvent>,
 ) {
+    let now = Instant::now();
     match cmd {
-        Command::Configure(leg, cfg) => session.configure(Instant::now(), leg, cfg),
-        Command::Relay(on) => session.set_relay(on),
+        Command::AddLeg(leg, ports, ssrc) => {
+            io.socks.retain(|(l, _)| *l != leg);
+            io.socks.push((leg, ports));
+            session.add_leg(now, leg, ssrc);
+        }
+        Command::RemoveLeg(leg) => {
+            // Dropping the sockets gives the ports back to the pool.
+            io.socks.retain(|(l, _)| *l != leg);
+            io.take_message(leg);
+            session.remove_leg(leg);
+        }
+        Command::Configure(leg, cfg) => session.configure(now, leg, cfg),
+        Command::CreateBridge(id) => {
+            let got = session.create_bridge();
+            debug_assert_eq!(got, id, "bridge ids numbered alike");
+        }
+        Command::DestroyBridge(id) => session.destroy_bridge(id),
+        Command::Join(leg, bridge) => {
+            session.join(leg, bridge);
+        }
+        Command::Leave(leg) => session.leave(leg),
+        Command::SetHears {
+            bridge,
+            listener,
+            source,
+            on,
+        } => {
+            session.set_hears(bridge, listener, source, on);
+        }
+        Command::CreateSource { id, items, looping } => {
+            let got = session.create_source(items, looping);
+            debug_assert_eq!(got, id, "source ids numbered alike");
+        }
+        Command::RemoveSource(id) => session.remove_source(id),
+        Command::SetHearsSource(listener, source, on) => {
+            session.set_hears_source(listener, source, on);
+        }
         Command::Play {
             leg,
             items,
@@ -114,10 +203,10 @@ fn command(
         Command::Stop(leg) => {
             session.stop(leg);
         }
-        Command::StartRecording(path, channels) => match recorder(&path, channels) {
+        Command::StartRecording(path, channels, left) => match recorder(&path, channels) {
             Ok(r) => {
-                *call_rec = Some(r);
-                session.start_recording();
+                io.call_rec = Some(r);
+                session.start_recording(left);
             }
             Err(e) => {
                 let _ = events.send(MediaEvent::RecordingFailed(e));
@@ -126,50 +215,49 @@ fn command(
         Command::PauseRecording(p) => session.pause_recording(p),
         Command::StopRecording(reply) => {
             session.stop_recording();
-            let _ = reply.send(finish(call_rec.take()));
+            let _ = reply.send(finish(io.call_rec.take()));
         }
         Command::StartMessage {
+            leg,
             path,
             max,
             finish_key,
             silence,
         } => match recorder(&path, Channels::Mono) {
             Ok(r) => {
-                *message = Some(r);
-                session.start_message(max, finish_key, silence);
+                io.take_message(leg);
+                io.messages.push((leg, r));
+                session.start_message(leg, max, finish_key, silence);
             }
             Err(e) => {
                 let _ = events.send(MediaEvent::RecordingFailed(e));
             }
         },
-        Command::StopMessage(reply) => {
-            session.stop_message();
-            let _ = reply.send(finish(message.take()));
+        Command::StopMessage(leg, reply) => {
+            session.stop_message(leg);
+            let _ = reply.send(finish(io.take_message(leg)));
         }
-        Command::Counts(reply) => {
-            let c = |leg| {
-                let (relayed, ignored) = session.counts(leg);
-                LegCounts { relayed, ignored }
-            };
-            let _ = reply.send([c(0), c(1)]);
+        Command::Counts(leg, reply) => {
+            let (relayed, ignored) = session.counts(leg);
+            let _ = reply.send(LegCounts { relayed, ignored });
         }
     }
 }
 
 impl MediaHandle {
-    /// Start the media of a call on `ports` (caller's leg, agent's leg).
+    /// Start the media of a call, without legs yet ([`add_leg`](Self::add_leg)).
     /// `rtp_timeout` of `None` never times out.
     pub fn start(
-        ports: [RtpPorts; 2],
         rtp_timeout: Option<Duration>,
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> MediaHandle {
         let (commands, rx) = mpsc::unbounded_channel();
-        let ssrcs = [rand_u32(), rand_u32()];
-        let task = tokio::spawn(run(ports, rtp_timeout, rx, events, ssrcs));
+        let task = tokio::spawn(run(rtp_timeout, rx, events));
         MediaHandle {
             commands,
             plays: Default::default(),
+            bridges: Default::default(),
+            sources: Default::default(),
             task: Some(task),
         }
     }
@@ -188,22 +276,71 @@ impl MediaHandle {
         let _ = self.commands.send(c);
     }
 
+    /// A leg on `ports` (the task owns them from now on), with a random
+    /// SSRC for its whole life.
+    pub fn add_leg(&self, leg: LegId, ports: RtpPorts) {
+        self.send(Command::AddLeg(leg, ports, rand_u32()));
+    }
+
+    /// The leg is gone: its ports go back to the pool.
+    pub fn remove_leg(&self, leg: LegId) {
+        self.send(Command::RemoveLeg(leg));
+    }
+
     /// A leg answered or renegotiated.
-    pub fn configure(&self, leg: usize, cfg: LegConfig) {
+    pub fn configure(&self, leg: LegId, cfg: LegConfig) {
         self.send(Command::Configure(leg, cfg));
     }
 
-    /// Connect the legs to each other, or not.
-    pub fn relay(&self, on: bool) {
-        self.send(Command::Relay(on));
+    pub fn create_bridge(&self) -> BridgeId {
+        let id = BridgeId(self.bridges.fetch_add(1, Ordering::Relaxed));
+        self.send(Command::CreateBridge(id));
+        id
+    }
+
+    pub fn destroy_bridge(&self, bridge: BridgeId) {
+        self.send(Command::DestroyBridge(bridge));
+    }
+
+    /// Put `leg` in `bridge` (moving it from another): everybody there
+    /// hears everybody.
+    pub fn join(&self, leg: LegId, bridge: BridgeId) {
+        self.send(Command::Join(leg, bridge));
+    }
+
+    pub fn leave(&self, leg: LegId) {
+        self.send(Command::Leave(leg));
+    }
+
+    pub fn set_hears(&self, bridge: BridgeId, listener: LegId, source: LegId, on: bool) {
+        self.send(Command::SetHears {
+            bridge,
+            listener,
+            source,
+            on,
+        });
+    }
+
+    /// A source heard by many (music on hold): see
+    /// [`MediaSession::create_source`].
+    pub fn create_source(&self, items: Vec<PlayItem>, looping: bool) -> SourceId {
+        let id = SourceId(self.sources.fetch_add(1, Ordering::Relaxed));
+        self.send(Command::CreateSource { id, items, looping });
+        id
+    }
+
+    pub fn remove_source(&self, source: SourceId) {
+        self.send(Command::RemoveSource(source));
+    }
+
+    pub fn set_hears_source(&self, listener: Listener, source: SourceId, on: bool) {
+        self.send(Command::SetHearsSource(listener, source, on));
     }
 
     /// Play to `leg`; [`MediaEvent::Played`] with the id returned here
     /// follows unless `looping`.
-    pub fn play(&self, leg: usize, items: Vec<PlayItem>, looping: bool) -> u64 {
-        let id = self
-            .plays
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    pub fn play(&self, leg: LegId, items: Vec<PlayItem>, looping: bool) -> u64 {
+        let id = self.plays.fetch_add(1, Ordering::Relaxed);
         self.send(Command::Play {
             leg,
             items,
@@ -213,13 +350,14 @@ impl MediaHandle {
         id
     }
 
-    pub fn stop(&self, leg: usize) {
+    pub fn stop(&self, leg: LegId) {
         self.send(Command::Stop(leg));
     }
 
-    /// Record the conversation into the WAV file `path`.
-    pub fn start_recording(&self, path: PathBuf, channels: Channels) {
-        self.send(Command::StartRecording(path, channels));
+    /// Record the conversation into the WAV file `path`: `left` on the
+    /// left channel, the legs it is bridged with on the right (mono: all).
+    pub fn start_recording(&self, path: PathBuf, channels: Channels, left: LegId) {
+        self.send(Command::StartRecording(path, channels, left));
     }
 
     pub fn pause_recording(&self, paused: bool) {
@@ -233,16 +371,18 @@ impl MediaHandle {
         rx.await.ok().flatten()
     }
 
-    /// Record what the caller says into `path` (mono WAV); ends with
+    /// Record what `leg` says into `path` (mono WAV); ends with
     /// [`MediaEvent::MessageRecorded`].
     pub fn start_message(
         &self,
+        leg: LegId,
         path: PathBuf,
         max: Duration,
         finish_key: Option<char>,
         silence: Duration,
     ) {
         self.send(Command::StartMessage {
+            leg,
             path,
             max,
             finish_key,
@@ -250,17 +390,17 @@ impl MediaHandle {
         });
     }
 
-    /// End the message recording now (the caller hung up); its length.
-    pub async fn stop_message(&self) -> Option<Duration> {
+    /// End `leg`'s message recording now (the caller hung up); its length.
+    pub async fn stop_message(&self, leg: LegId) -> Option<Duration> {
         let (tx, rx) = oneshot::channel();
-        self.send(Command::StopMessage(tx));
+        self.send(Command::StopMessage(leg, tx));
         rx.await.ok().flatten()
     }
 
-    /// Packets relayed from and ignored on each leg.
-    pub async fn counts(&self) -> [LegCounts; 2] {
+    /// Packets relayed from and ignored on `leg`.
+    pub async fn counts(&self, leg: LegId) -> LegCounts {
         let (tx, rx) = oneshot::channel();
-        self.send(Command::Counts(tx));
+        self.send(Command::Counts(leg, tx));
         rx.await.unwrap_or_default()
     }
 }
@@ -268,7 +408,8 @@ impl MediaHandle {
 /// What woke the media task.
 enum Wake {
     Command(Option<Command>),
-    /// A datagram of `len` bytes from `from` waits in `leg`'s buffer.
+    /// A datagram of `len` bytes from `from` waits in the buffer, from the
+    /// `leg`th socket.
     Rtp {
         leg: usize,
         len: usize,
@@ -278,18 +419,17 @@ enum Wake {
     Watchdog,
 }
 
-/// The call's media task: one loop over both legs' sockets, the commands,
-/// the 20 ms clock (only while something plays or records) and the RTP
-/// timeout's watchdog.
+/// The call's media task: one loop over all its legs' sockets, the
+/// commands, the 20 ms clock (only while something plays, mixes or
+/// records) and the RTP timeout's watchdog.
 async fn run(
-    socks: [RtpPorts; 2],
     rtp_timeout: Option<Duration>,
     mut rx: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
-    ssrcs: [u32; 2],
 ) {
-    let mut session = MediaSession::new(Instant::now(), ssrcs);
-    let mut bufs = [vec![0u8; 2048], vec![0u8; 2048]];
+    let mut session = MediaSession::new();
+    let mut io = Io::default();
+    let mut buf = vec![0u8; 2048];
     let mut rtcp_buf = vec![0u8; 2048];
     let mut clock = tokio::time::interval(Duration::from_millis(20));
     // A late tick (a loaded machine) is made up at once: the far end's
@@ -298,8 +438,7 @@ async fn run(
     clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut ticking = false;
     let mut watchdog = tokio::time::interval(Duration::from_secs(1));
-    let mut call_rec: Option<Recorder> = None;
-    let mut message: Option<Recorder> = None;
+    let mut first = 0usize;
     loop {
         if session.needs_tick() != ticking {
             ticking = !ticking;
@@ -311,8 +450,9 @@ async fn run(
             poll_wake(
                 cx,
                 &mut rx,
-                &socks,
-                &mut bufs,
+                &io.socks,
+                first,
+                &mut buf,
                 &mut rtcp_buf,
                 ticking.then_some(&mut clock),
                 &mut watchdog,
@@ -321,46 +461,57 @@ async fn run(
         .await;
         match wake {
             Wake::Command(None) => return,
-            Wake::Command(Some(cmd)) => {
-                command(&mut session, cmd, &mut call_rec, &mut message, &events)
-            }
+            Wake::Command(Some(cmd)) => command(&mut session, cmd, &mut io, &events),
             Wake::Rtp { leg, len, from } => {
-                let out = session.handle(Instant::now(), leg, from, &bufs[leg][..len]);
+                // The next poll starts after this socket: no leg starves.
+                first = leg + 1;
+                let id = io.socks[leg].0;
+                let out = session.handle(Instant::now(), id, from, &buf[..len]);
                 if let Some(digit) = out.digit {
-                    let _ = events.send(MediaEvent::Digit { leg, digit });
+                    let _ = events.send(MediaEvent::Digit { leg: id, digit });
                 }
-                if let Some((to, bytes)) = out.forward {
-                    send(&socks[1 - leg].rtp, &bytes, to).await;
+                for (via, to, bytes) in out.forwards() {
+                    if let Some(sock) = io.sock(via) {
+                        send(sock, bytes, to).await;
+                    }
                 }
                 if let Some(end) = out.message_end {
-                    let duration = finish(message.take()).unwrap_or_default();
-                    let _ = events.send(MediaEvent::MessageRecorded { duration, end });
+                    let duration = finish(io.take_message(id)).unwrap_or_default();
+                    let _ = events.send(MediaEvent::MessageRecorded {
+                        leg: id,
+                        duration,
+                        end,
+                    });
                 }
             }
             Wake::Tick => {
-                let out = session.tick();
+                let out = session.tick(Instant::now());
                 for (leg, to, bytes) in out.sends {
-                    send(&socks[leg].rtp, &bytes, to).await;
+                    if let Some(sock) = io.sock(leg) {
+                        send(sock, &bytes, to).await;
+                    }
                 }
                 for (leg, id) in out.played {
                     let _ = events.send(MediaEvent::Played { leg, id });
                 }
-                if let (Some((caller, agent)), Some(r)) = (out.recorded, call_rec.as_mut())
-                    && let Err(e) = r.write_legs(&caller, &agent)
+                if let (Some((left, right)), Some(r)) = (out.recorded, io.call_rec.as_mut())
+                    && let Err(e) = r.write_legs(&left, &right)
                 {
-                    call_rec = None;
+                    io.call_rec = None;
                     session.stop_recording();
                     let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
                 }
-                if let (Some(frame), Some(r)) = (out.message, message.as_mut())
-                    && let Err(e) = r.write(&frame)
-                {
-                    message = None;
-                    let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
+                for (leg, frame) in out.messages {
+                    if let Some((_, r)) = io.messages.iter_mut().find(|(l, _)| *l == leg)
+                        && let Err(e) = r.write(&frame)
+                    {
+                        io.take_message(leg);
+                        let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
+                    }
                 }
-                if let Some(end) = out.message_end {
-                    let duration = finish(message.take()).unwrap_or_default();
-                    let _ = events.send(MediaEvent::MessageRecorded { duration, end });
+                for (leg, end) in out.message_ends {
+                    let duration = finish(io.take_message(leg)).unwrap_or_default();
+                    let _ = events.send(MediaEvent::MessageRecorded { leg, duration, end });
                 }
             }
             Wake::Watchdog => {
@@ -386,11 +537,13 @@ async fn run(
 /// futures: those are made and dropped for every packet, each time taking
 /// and leaving the socket's waiter list, which showed in the relay's
 /// profile.
+#[allow(clippy::too_many_arguments)]
 fn poll_wake(
     cx: &mut Context<'_>,
     rx: &mut mpsc::UnboundedReceiver<Command>,
-    socks: &[RtpPorts; 2],
-    bufs: &mut [Vec<u8>; 2],
+    socks: &[(LegId, RtpPorts)],
+    first: usize,
+    buf: &mut [u8],
     rtcp_buf: &mut [u8],
     clock: Option<&mut tokio::time::Interval>,
     watchdog: &mut tokio::time::Interval,
@@ -398,10 +551,12 @@ fn poll_wake(
     if let Poll::Ready(cmd) = rx.poll_recv(cx) {
         return Poll::Ready(Wake::Command(cmd));
     }
-    for (leg, buf) in bufs.iter_mut().enumerate() {
+    let n = socks.len();
+    for k in 0..n {
+        let leg = (first + k) % n;
         loop {
             let mut rb = ReadBuf::new(buf);
-            match socks[leg].rtp.poll_recv_from(cx, &mut rb) {
+            match socks[leg].1.rtp.poll_recv_from(cx, &mut rb) {
                 Poll::Ready(Ok(from)) => {
                     let len = rb.filled().len();
                     return Poll::Ready(Wake::Rtp { leg, len, from });
@@ -414,7 +569,7 @@ fn poll_wake(
     }
     // Each leg's RTCP describes its own RTP session: read and dropped,
     // never forwarded.
-    for s in socks {
+    for (_, s) in socks {
         while s
             .rtcp
             .poll_recv_from(cx, &mut ReadBuf::new(rtcp_buf))

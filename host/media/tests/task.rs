@@ -5,7 +5,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use switchyard_media::{LegConfig, LegCounts, MediaEvent, MediaHandle, PlayItem, PortPool};
+use switchyard_media::{LegConfig, LegCounts, LegId, MediaEvent, MediaHandle, PlayItem, PortPool};
+
+const A: LegId = LegId(0);
+const B: LegId = LegId(1);
 use switchyard_rtp::dtmf::TelephoneEvent;
 use switchyard_rtp::g711::Law;
 use switchyard_rtp::packet::{RtpHeader, RtpPacket};
@@ -57,9 +60,11 @@ async fn media_is_relayed_both_ways_transcoded_with_digits_reported() {
     let phone_b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let (tx, mut events) = mpsc::unbounded_channel();
-    let media = MediaHandle::start([a_ports, b_ports], Some(Duration::from_secs(2)), tx);
+    let media = MediaHandle::start(Some(Duration::from_secs(2)), tx);
+    media.add_leg(A, a_ports);
+    media.add_leg(B, b_ports);
     media.configure(
-        0,
+        A,
         LegConfig {
             law: Law::Pcmu,
             event_pt: Some(101),
@@ -68,7 +73,7 @@ async fn media_is_relayed_both_ways_transcoded_with_digits_reported() {
         },
     );
     media.configure(
-        1,
+        B,
         LegConfig {
             law: Law::Pcma,
             event_pt: Some(96),
@@ -76,7 +81,9 @@ async fn media_is_relayed_both_ways_transcoded_with_digits_reported() {
             sends: true,
         },
     );
-    media.relay(true);
+    let bridge = media.create_bridge();
+    media.join(A, bridge);
+    media.join(B, bridge);
 
     // A → B: 50 µ-law packets arrive as 50 A-law packets.
     for seq in 0..50u16 {
@@ -119,9 +126,9 @@ async fn media_is_relayed_both_ways_transcoded_with_digits_reported() {
     let ev = tokio::time::timeout(Duration::from_secs(2), events.recv())
         .await
         .unwrap();
-    assert_eq!(ev, Some(MediaEvent::Digit { leg: 0, digit: '7' }));
+    assert_eq!(ev, Some(MediaEvent::Digit { leg: A, digit: '7' }));
     assert_eq!(
-        media.counts().await[0],
+        media.counts(A).await,
         LegCounts {
             relayed: 55,
             ignored: 5
@@ -142,16 +149,14 @@ async fn media_is_relayed_both_ways_transcoded_with_digits_reported() {
 #[tokio::test]
 async fn a_prompt_is_played_and_a_message_recorded_to_a_wav_file() {
     let pool = PortPool::new([127, 0, 0, 1].into(), 31400, 31500);
-    let ports = [
-        pool.allocate().await.unwrap(),
-        pool.allocate().await.unwrap(),
-    ];
-    let a_addr = ports[0].rtp_addr();
+    let ports = pool.allocate().await.unwrap();
+    let a_addr = ports.rtp_addr();
     let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let (tx, mut events) = mpsc::unbounded_channel();
-    let media = MediaHandle::start(ports, None, tx);
+    let media = MediaHandle::start(None, tx);
+    media.add_leg(A, ports);
     media.configure(
-        0,
+        A,
         LegConfig {
             law: Law::Pcmu,
             event_pt: Some(101),
@@ -162,7 +167,7 @@ async fn a_prompt_is_played_and_a_message_recorded_to_a_wav_file() {
     // 200 ms of prompt: ten packets, paced by the clock, then `Played`.
     let prompt: std::sync::Arc<[i16]> = vec![2000i16; 1600].into();
     let started = std::time::Instant::now();
-    let id = media.play(0, vec![PlayItem::Samples(prompt)], false);
+    let id = media.play(A, vec![PlayItem::Samples(prompt)], false);
     assert_eq!(receive(&phone, 10).await, vec![0u8; 10]);
     assert!(
         started.elapsed() >= Duration::from_millis(160),
@@ -172,12 +177,13 @@ async fn a_prompt_is_played_and_a_message_recorded_to_a_wav_file() {
     let ev = tokio::time::timeout(Duration::from_secs(2), events.recv())
         .await
         .unwrap();
-    assert_eq!(ev, Some(MediaEvent::Played { leg: 0, id }));
+    assert_eq!(ev, Some(MediaEvent::Played { leg: A, id }));
 
     let dir = std::env::temp_dir().join(format!("sy-media-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("message.wav");
     media.start_message(
+        A,
         path.clone(),
         Duration::from_secs(10),
         Some('#'),
@@ -212,7 +218,11 @@ async fn a_prompt_is_played_and_a_message_recorded_to_a_wav_file() {
             .await
             .unwrap()
         {
-            Some(MediaEvent::MessageRecorded { duration, end }) => recorded = Some((duration, end)),
+            Some(MediaEvent::MessageRecorded {
+                leg: A,
+                duration,
+                end,
+            }) => recorded = Some((duration, end)),
             Some(MediaEvent::Digit { digit, .. }) => assert_eq!(digit, '#'),
             other => panic!("{other:?}"),
         }
@@ -261,7 +271,10 @@ async fn stopped_media_gives_its_ports_back_at_once() {
     assert_eq!(pool.in_use(), 2);
     assert!(pool.allocate().await.is_err(), "the range is two pairs");
     let (tx, _events) = mpsc::unbounded_channel();
-    let media = MediaHandle::start(ports, None, tx);
+    let media = MediaHandle::start(None, tx);
+    let [a, b] = ports;
+    media.add_leg(A, a);
+    media.add_leg(B, b);
     assert_eq!(pool.in_use(), 2, "the running media holds its pairs");
     media.close().await;
     assert_eq!(pool.in_use(), 0);
@@ -275,4 +288,65 @@ async fn stopped_media_gives_its_ports_back_at_once() {
         0,
         "a pair dropped before use is given back too"
     );
+}
+
+/// Legs come and go while the call runs: a third phone joins a relayed
+/// call (everybody is mixed then, on the clock), and leaves with its
+/// ports given back at once.
+#[tokio::test]
+async fn a_leg_is_added_to_a_running_call_mixed_and_removed() {
+    let pool = PortPool::new([127, 0, 0, 1].into(), 31800, 31900);
+    let (a_ports, b_ports, c_ports) = (
+        pool.allocate().await.unwrap(),
+        pool.allocate().await.unwrap(),
+        pool.allocate().await.unwrap(),
+    );
+    let (a_addr, c_addr) = (a_ports.rtp_addr(), c_ports.rtp_addr());
+    let phones = [
+        UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+    ];
+    let cfg = |i: usize| LegConfig {
+        law: Law::Pcmu,
+        event_pt: Some(101),
+        remote: Some(phones[i].local_addr().unwrap()),
+        sends: true,
+    };
+    let (tx, _events) = mpsc::unbounded_channel();
+    let media = MediaHandle::start(None, tx);
+    const C: LegId = LegId(2);
+    media.add_leg(A, a_ports);
+    media.add_leg(B, b_ports);
+    media.configure(A, cfg(0));
+    media.configure(B, cfg(1));
+    let bridge = media.create_bridge();
+    media.join(A, bridge);
+    media.join(B, bridge);
+    for seq in 0..5u16 {
+        phones[0]
+            .send_to(&rtp(0, seq, &[0xFF; 160]), a_addr)
+            .await
+            .unwrap();
+    }
+    assert_eq!(receive(&phones[1], 5).await, vec![0u8; 5], "relayed");
+    media.add_leg(C, c_ports);
+    media.configure(C, cfg(2));
+    media.join(C, bridge);
+    // C hears A and B mixed, one packet per tick, whether they speak or not.
+    phones[2]
+        .send_to(&rtp(0, 0, &[0xFF; 160]), c_addr)
+        .await
+        .unwrap();
+    assert_eq!(receive(&phones[2], 10).await, vec![0u8; 10], "mixed for C");
+    assert_eq!(pool.in_use(), 3);
+    media.remove_leg(C);
+    let mut waited = 0;
+    while pool.in_use() != 2 && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    assert_eq!(pool.in_use(), 2, "C's ports are back");
+    media.close().await;
+    assert_eq!(pool.in_use(), 0);
 }

@@ -134,6 +134,16 @@ impl RtpSender {
         sent
     }
 
+    /// Continues the stream at `sequence` and `timestamp` after packets
+    /// that went out under this SSRC without this sender (relayed packets
+    /// rewritten into the stream): the next packet starts a talkspurt
+    /// (marker bit) and the timeline runs on from there.
+    pub fn resume(&mut self, sequence: u16, timestamp: u32) {
+        self.sequence = sequence;
+        self.timestamp = timestamp;
+        self.talkspurt = true;
+    }
+
     /// One 20 ms tick of silence (nothing to send, e.g. on hold or between
     /// prompts): the timeline advances and the next audio packet is marked
     /// as the start of a talkspurt (RFC 3551 §4.1). A digit in progress
@@ -519,6 +529,26 @@ mod tests {
         out.clear();
         tx.write_frame(&[0xd5; 160], &mut out);
         assert_eq!(RtpPacket::parse(&out).unwrap().header.payload_type, 8);
+    }
+
+    #[test]
+    fn sender_resumes_after_relayed_packets() {
+        let mut tx = RtpSender::new(7, 0, 10, 1000);
+        let mut out = Vec::new();
+        tx.write_frame(&[0xff; 160], &mut out);
+        // Packets 11..=14 went out relayed under this SSRC; we go on.
+        tx.resume(15, 5000);
+        out.clear();
+        tx.write_frame(&[0xff; 160], &mut out);
+        let h = RtpPacket::parse(&out).unwrap().header;
+        assert_eq!(
+            (h.marker, h.sequence, h.timestamp, h.ssrc),
+            (true, 15, 5000, 7)
+        );
+        out.clear();
+        tx.write_frame(&[0xff; 160], &mut out);
+        let h = RtpPacket::parse(&out).unwrap().header;
+        assert_eq!((h.marker, h.sequence, h.timestamp), (false, 16, 5160));
     }
 
     #[test]

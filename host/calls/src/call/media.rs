@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use switchyard_media::{CALLER, MediaEvent, MessageEnd, PlayItem, ToneSpec};
+use switchyard_media::{MediaEvent, MessageEnd, PlayItem, ToneSpec};
 use switchyard_plugins::flow_types::{
     Event, Gather, Gathered, Prompt, RecordAudio, Recording, Tone,
 };
@@ -29,7 +29,7 @@ use switchyard_store::{FileRecord, FileRepo};
 use tokio::time::{Instant, sleep_until};
 
 use super::{Call, next_msg, random_token};
-use crate::anchor;
+use crate::anchor::{self, CALLER};
 use crate::calls_in_progress::CallState;
 use crate::leg::info_digit;
 use crate::{ALLOW, CallMsg, Tenant};
@@ -516,19 +516,26 @@ impl Call {
         mut meta: BTreeMap<String, String>,
     ) -> Option<(String, Duration, Option<MessageEnd>)> {
         let path = self.media_tmp();
-        self.anchor
-            .as_ref()?
-            .media
-            .start_message(path.clone(), max, finish_key, MESSAGE_SILENCE);
+        self.anchor.as_ref()?.media.start_message(
+            CALLER,
+            path.clone(),
+            max,
+            finish_key,
+            MESSAGE_SILENCE,
+        );
         let (duration, end) = loop {
             match self.listen(None).await {
-                Heard::Media(MediaEvent::MessageRecorded { duration, end }) => {
+                Heard::Media(MediaEvent::MessageRecorded {
+                    leg: CALLER,
+                    duration,
+                    end,
+                }) => {
                     break (duration, Some(end));
                 }
                 Heard::Gone => {
                     // What was said before the hang-up is the message.
                     let d = match self.anchor.as_ref() {
-                        Some(a) => a.media.stop_message().await.unwrap_or_default(),
+                        Some(a) => a.media.stop_message(CALLER).await.unwrap_or_default(),
                         None => Duration::ZERO,
                     };
                     break (d, None);
@@ -693,7 +700,7 @@ impl Call {
             return;
         }
         let path = self.media_tmp();
-        anchor.media.start_recording(path.clone(), channels);
+        anchor.media.start_recording(path.clone(), channels, CALLER);
         self.recording_path = Some(path);
     }
 
