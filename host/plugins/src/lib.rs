@@ -59,7 +59,7 @@ mod validate;
 pub use bindings::{
     config, contacts, directory, flow, flow_types, kv, log, queue_types, reporting, strategy, types,
 };
-pub use cache::{LoadError, LoadedComponent};
+pub use cache::LoadedComponent;
 pub use caps::directory::{Directory, InMemoryDirectory};
 pub use caps::log::{LogLevel, LogLine};
 pub use failure::PluginFailure;
@@ -69,4 +69,4 @@ pub use registry::{
     NoPersistence, Pinned, PluginVersion, RegistryError, RegistryPersistence, Roles, VersionInfo,
 };
 pub use tenant::{TenantRuntime, TenantSettings, fallback_decision};
-pub use validate::World;
+pub use validate::{LoadError, World};
