@@ -476,3 +476,59 @@ fn role_exports(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::HostConfig;
+
+    fn wasm(name: &str) -> &'static [u8] {
+        switchyard_artifacts::get(name).unwrap_or_else(|| panic!("component {name} was not built"))
+    }
+
+    fn state_of(t: &TenantRuntime, name: &str) -> PluginState {
+        t.install(name, wasm(name), BTreeMap::new()).unwrap();
+        t.plugin_state(&t.pin(name).unwrap(), 1)
+    }
+
+    /// An invocation gets the capabilities its component imports, and no
+    /// others; a world's linker links only the capabilities of that world.
+    #[test]
+    fn invocations_get_only_the_capabilities_they_import() {
+        let host = PluginHost::new(HostConfig {
+            max_instances: 4,
+            ..HostConfig::default()
+        })
+        .unwrap();
+        let t = host.tenant("acme", TenantSettings::default()).unwrap();
+
+        // Imports nothing but WASI.
+        let s = state_of(&t, "reverse-strategy");
+        assert!(s.kv.is_none() && s.config.is_none() && s.http.is_none());
+        assert!(s.directory.is_none() && s.contacts.is_none());
+
+        // log, kv, config, directory and contacts; no HTTP in its world.
+        let s = state_of(&t, "echo-flow");
+        assert!(s.kv.is_some() && s.config.is_some());
+        assert!(s.directory.is_some() && s.contacts.is_some());
+        assert!(s.http.is_none());
+
+        // HTTP, and nothing of the call-flow world.
+        let s = state_of(&t, "http-crm");
+        assert!(s.http.is_some());
+        assert!(s.directory.is_none() && s.contacts.is_none());
+
+        // The queue-strategy linker has no `directory` or `contacts`.
+        let flow = host.load(wasm("echo-flow")).unwrap();
+        let err = host
+            .linker_for(World::QueueStrategy)
+            .instantiate_pre(&flow.component)
+            .err()
+            .expect("a call-flow component does not link as a queue strategy");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("directory") || msg.contains("contacts"),
+            "{msg}"
+        );
+    }
+}
