@@ -15,61 +15,14 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::validate::{self, World};
-
-/// Why an upload was refused. Every message says what is wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// Not WebAssembly at all.
-    #[error("not a WebAssembly component: {0}")]
-    NotAComponent(String),
-    /// A core module (needs to be turned into a component first).
-    #[error(
-        "this is a core WebAssembly module, not a component (build for wasm32-wasip2 or run `wasm-tools component new`)"
-    )]
-    CoreModule,
-    /// Larger than the host accepts.
-    #[error("component is {size} bytes, larger than the {max} bytes allowed")]
-    TooLarge {
-        /// Upload size.
-        size: usize,
-        /// Limit.
-        max: usize,
-    },
-    /// Exports none of the Switchyard world interfaces.
-    #[error(
-        "component exports no Switchyard plugin interface (switchyard:plugin/flow, strategy, crm or reporting @0.1.x); it exports: {exports}"
-    )]
-    UnknownWorld {
-        /// What it exports instead.
-        exports: String,
-    },
-    /// Exports the interfaces of several worlds.
-    #[error("component exports the interfaces of several worlds ({worlds}); a plugin targets one")]
-    SeveralWorlds {
-        /// The worlds found.
-        worlds: String,
-    },
-    /// Imports something its world may not use.
-    #[error("a {world} plugin may not import {import} ({why})")]
-    ForbiddenImport {
-        /// The component's world.
-        world: World,
-        /// The refused import.
-        import: String,
-        /// Why.
-        why: String,
-    },
-    /// wasmtime refused to compile it.
-    #[error("component failed to compile: {0}")]
-    Compile(String),
-}
+use crate::validate::{self, Capabilities, LoadError, World};
 
 /// A validated, compiled component, shared by every tenant that installs
 /// the same bytes.
 pub struct LoadedComponent {
     pub(crate) component: Component,
     world: World,
+    capabilities: Capabilities,
     sha256: [u8; 32],
     size: usize,
 }
@@ -78,6 +31,11 @@ impl LoadedComponent {
     /// The world it targets.
     pub fn world(&self) -> World {
         self.world
+    }
+    /// The capabilities it imports: its invocations get these, and no
+    /// others.
+    pub(crate) fn capabilities(&self) -> Capabilities {
+        self.capabilities
     }
     /// sha256 of the uploaded bytes.
     pub fn sha256(&self) -> [u8; 32] {
@@ -162,10 +120,11 @@ impl ComponentCache {
                 c
             }
         };
-        let world = validate::check_component(&self.engine, &component)?;
+        let (world, capabilities) = validate::check_component(&self.engine, &component)?;
         let loaded = Arc::new(LoadedComponent {
             component,
             world,
+            capabilities,
             sha256,
             size: bytes.len(),
         });

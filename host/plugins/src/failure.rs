@@ -34,9 +34,9 @@ pub enum PluginFailure {
         /// Plugin name.
         name: String,
         /// Its world.
-        world: crate::World,
+        world: crate::validate::World,
         /// The world the role needs.
-        wanted: crate::World,
+        wanted: crate::validate::World,
     },
     /// The host failed (not the plugin's fault).
     #[error("host error: {0}")]

@@ -1,18 +1,18 @@
 //! [`PluginHost`]: the process-wide engine, linkers, component cache and kv
-//! store, from which tenants' runtimes are made.
+//! store, from which tenants' runtimes are made (see
+//! [`PluginHost::tenant`]).
 
 use std::sync::Arc;
 
 use wasmtime::Engine;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 
-use crate::bindings::switchyard::plugin as sp;
-use crate::cache::{ComponentCache, LoadError, LoadedComponent};
+use crate::cache::{ComponentCache, LoadedComponent};
 use crate::caps::kv::KvStore;
 use crate::engine::{EpochTicker, build_engine};
 use crate::limits::HostConfig;
-use crate::state::PluginState;
-use crate::tenant::{TenantRuntime, TenantSettings};
+use crate::state::{self, PluginState};
+use crate::validate::{LoadError, World};
 
 /// Why the host or a tenant could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +45,8 @@ struct HostInner {
     config: HostConfig,
     engine: Engine,
     cache: ComponentCache,
-    /// Every import but wasi:http.
-    linker: Linker<PluginState>,
-    /// The same plus wasi:http, for crm-connector and reporter plugins.
-    http_linker: Linker<PluginState>,
+    /// One per world, each with the capabilities of its world only.
+    linkers: Linkers,
     kv: KvStore,
     // Dropped with the host: stops the epoch thread.
     _ticker: EpochTicker,
@@ -59,10 +57,7 @@ impl PluginHost {
     /// images), the linkers and the kv store, and starts the epoch ticker.
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
         let engine = build_engine(&config).map_err(engine_err)?;
-        let linker = base_linker(&engine).map_err(engine_err)?;
-        let mut http_linker = base_linker(&engine).map_err(engine_err)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut http_linker)
-            .map_err(engine_err)?;
+        let linkers = Linkers::new(&engine).map_err(engine_err)?;
         let db = match &config.kv_db {
             Some(db) => db.clone(),
             None => sled::Config::new().temporary(true).open()?,
@@ -79,8 +74,7 @@ impl PluginHost {
                 config,
                 engine,
                 cache,
-                linker,
-                http_linker,
+                linkers,
                 kv,
                 _ticker: ticker,
             }),
@@ -90,23 +84,6 @@ impl PluginHost {
     /// Validates and compiles a component (cached by content hash).
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<LoadedComponent>, LoadError> {
         self.inner.cache.load(bytes)
-    }
-
-    /// A runtime for `tenant_id` with its limits and directory. Keep it:
-    /// the registry of installed plugins lives in it.
-    pub fn tenant(
-        &self,
-        tenant_id: &str,
-        settings: TenantSettings,
-    ) -> Result<TenantRuntime, HostError> {
-        if !crate::registry::valid_name(tenant_id) {
-            return Err(HostError::InvalidTenant(tenant_id.into()));
-        }
-        Ok(TenantRuntime::new(
-            self.clone(),
-            tenant_id.to_string(),
-            settings,
-        ))
     }
 
     /// The operator configuration.
@@ -123,30 +100,31 @@ impl PluginHost {
         &self.inner.kv
     }
 
-    pub(crate) fn linker_for(&self, world: crate::World) -> &Linker<PluginState> {
-        if world.allows_http() {
-            &self.inner.http_linker
-        } else {
-            &self.inner.linker
+    pub(crate) fn linker_for(&self, world: World) -> &Linker<PluginState> {
+        let l = &self.inner.linkers;
+        match world {
+            World::CallFlow => &l.call_flow,
+            World::QueueStrategy => &l.queue_strategy,
+            World::CrmConnector => &l.crm_connector,
+            World::Reporter => &l.reporter,
         }
     }
 }
 
-/// WASI p2 (locked down by the context) and the Switchyard interfaces.
-/// `wasi:sockets` is linked by `add_to_linker_async` but unreachable: the
-/// context allows no network, and [`crate::validate`] refuses components
-/// that import it.
-fn base_linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
-    let mut l = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
-    type Me = HasSelf<PluginState>;
-    sp::types::add_to_linker::<_, Me>(&mut l, |s| s)?;
-    sp::flow_types::add_to_linker::<_, Me>(&mut l, |s| s)?;
-    sp::queue_types::add_to_linker::<_, Me>(&mut l, |s| s)?;
-    sp::log::add_to_linker::<_, Me>(&mut l, |s| s)?;
-    sp::kv::add_to_linker::<_, Me>(&mut l, |s| s)?;
-    sp::config::add_to_linker::<_, Me>(&mut l, |s| s)?;
-    sp::directory::add_to_linker::<_, Me>(&mut l, |s| s)?;
-    sp::contacts::add_to_linker::<_, Me>(&mut l, |s| s)?;
-    Ok(l)
+struct Linkers {
+    call_flow: Linker<PluginState>,
+    queue_strategy: Linker<PluginState>,
+    crm_connector: Linker<PluginState>,
+    reporter: Linker<PluginState>,
+}
+
+impl Linkers {
+    fn new(engine: &Engine) -> wasmtime::Result<Self> {
+        Ok(Self {
+            call_flow: state::linker(engine, World::CallFlow)?,
+            queue_strategy: state::linker(engine, World::QueueStrategy)?,
+            crm_connector: state::linker(engine, World::CrmConnector)?,
+            reporter: state::linker(engine, World::Reporter)?,
+        })
+    }
 }

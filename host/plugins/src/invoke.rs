@@ -22,11 +22,11 @@ use std::future::Future;
 use wasmtime::component::Instance;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use crate::PluginFailure;
 use crate::bindings::flow_types::{Decision, Event};
 use crate::bindings::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
 use crate::bindings::types::Notice;
 use crate::bindings::types::{CallRecord, CallSnapshot, Contact};
+use crate::failure::PluginFailure;
 use crate::output;
 use crate::registry::{Pinned, RoleExports};
 use crate::state::PluginState;
@@ -59,7 +59,7 @@ impl TenantRuntime {
         &self,
         v: &Pinned,
     ) -> Result<(Store<PluginState>, Instance), PluginFailure> {
-        let state = PluginState::new(self.clone(), v.clone(), self.cpu_ticks());
+        let state = self.plugin_state(v, self.cpu_ticks());
         let mut store = Store::new(self.host().engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(self.limits().hostcall_fuel);
@@ -75,7 +75,7 @@ impl TenantRuntime {
         });
         match v.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
-            Err(e) => Err(classify(&mut store, e)),
+            Err(e) => Err(self.classify(v, &mut store, e)),
         }
     }
 
@@ -125,7 +125,7 @@ impl TenantRuntime {
                         .await
                 }
                 .await;
-                finish(&mut store, r)
+                self.finish(pinned, &mut store, r)
             })
             .await?;
         let decision = out.map_err(PluginFailure::PluginError)?;
@@ -153,7 +153,7 @@ impl TenantRuntime {
                     guest.call_select(&mut store, queue, call, candidates).await
                 }
                 .await;
-                finish(&mut store, r)
+                self.finish(pinned, &mut store, r)
             })
             .await?;
         let mut out: Vec<String> = Vec::new();
@@ -196,7 +196,7 @@ impl TenantRuntime {
                     Ok(f.call_async(&mut store, (number,)).await?.0)
                 }
                 .await;
-                finish(&mut store, r)
+                self.finish(&pinned, &mut store, r)
             })
             .await?;
         let contact = out.map_err(PluginFailure::PluginError)?;
@@ -223,7 +223,7 @@ impl TenantRuntime {
                 Ok(f.call_async(&mut store, (record,)).await?.0)
             }
             .await;
-            finish(&mut store, r)
+            self.finish(&pinned, &mut store, r)
         })
         .await?
         .map_err(PluginFailure::PluginError)
@@ -260,6 +260,64 @@ impl TenantRuntime {
         results
     }
 
+    /// Flushes captured stdio and maps an error to its failure.
+    fn finish<T>(
+        &self,
+        pinned: &Pinned,
+        store: &mut Store<PluginState>,
+        r: wasmtime::Result<T>,
+    ) -> Result<T, PluginFailure> {
+        match r {
+            Ok(out) => {
+                store.data_mut().flush_stdio();
+                Ok(out)
+            }
+            Err(e) => Err(self.classify(pinned, store, e)),
+        }
+    }
+
+    /// What went wrong, most specific first: the meters the store kept say
+    /// more than the trap (a guest whose allocation failed aborts with
+    /// `unreachable`; that is an out-of-memory, not a bug).
+    fn classify(
+        &self,
+        v: &Pinned,
+        store: &mut Store<PluginState>,
+        e: wasmtime::Error,
+    ) -> PluginFailure {
+        let data = store.data_mut();
+        data.flush_stdio();
+        let failure = if data.cpu.exceeded {
+            PluginFailure::CpuBudgetExceeded
+        } else if data.limiter.denied {
+            PluginFailure::OutOfMemory
+        } else if e
+            .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            .is_some()
+        {
+            PluginFailure::Overloaded
+        } else if format!("{e:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
+            PluginFailure::InvalidOutput(format!(
+                "the plugin tried to hand the host more than {} bytes in one call",
+                self.limits().hostcall_fuel
+            ))
+        } else {
+            let mut msg = format!("{e:#}");
+            if let Some(trap) = e.downcast_ref::<Trap>() {
+                msg = format!("{trap}: {msg}");
+            }
+            PluginFailure::Trap(crate::caps::log::truncate(msg, TRAP_MESSAGE_BYTES))
+        };
+        tracing::warn!(
+            tenant = self.id(),
+            plugin = v.name,
+            version = v.number,
+            %failure,
+            "plugin invocation failed"
+        );
+        failure
+    }
+
     async fn run_reporter(
         &self,
         pinned: &Pinned,
@@ -278,57 +336,9 @@ impl TenantRuntime {
                 call(guest, &mut store).await
             }
             .await;
-            finish(&mut store, r)
+            self.finish(pinned, &mut store, r)
         })
         .await?
         .map_err(PluginFailure::PluginError)
     }
-}
-
-/// Flushes captured stdio and maps an error to its failure.
-fn finish<T>(store: &mut Store<PluginState>, r: wasmtime::Result<T>) -> Result<T, PluginFailure> {
-    match r {
-        Ok(v) => {
-            store.data_mut().flush_stdio();
-            Ok(v)
-        }
-        Err(e) => Err(classify(store, e)),
-    }
-}
-
-/// What went wrong, most specific first: the meters the store kept say
-/// more than the trap (a guest whose allocation failed aborts with
-/// `unreachable`; that is an out-of-memory, not a bug).
-fn classify(store: &mut Store<PluginState>, e: wasmtime::Error) -> PluginFailure {
-    let data = store.data_mut();
-    data.flush_stdio();
-    let failure = if data.cpu.exceeded {
-        PluginFailure::CpuBudgetExceeded
-    } else if data.limiter.denied {
-        PluginFailure::OutOfMemory
-    } else if e
-        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-        .is_some()
-    {
-        PluginFailure::Overloaded
-    } else if format!("{e:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
-        PluginFailure::InvalidOutput(format!(
-            "the plugin tried to hand the host more than {} bytes in one call",
-            data.tenant.limits().hostcall_fuel
-        ))
-    } else {
-        let mut msg = format!("{e:#}");
-        if let Some(trap) = e.downcast_ref::<Trap>() {
-            msg = format!("{trap}: {msg}");
-        }
-        PluginFailure::Trap(crate::caps::log::truncate(msg, TRAP_MESSAGE_BYTES))
-    };
-    tracing::warn!(
-        tenant = data.tenant.id(),
-        plugin = data.plugin.name,
-        version = data.plugin.number,
-        %failure,
-        "plugin invocation failed"
-    );
-    failure
 }

@@ -1,30 +1,34 @@
 //! The Switchyard plugin runtime: tenants' WebAssembly components (wasip2,
 //! component model) run sandboxed through the `switchyard:plugin` WIT.
 //!
-//! # Module map
-//! * `engine` — the one wasmtime `Engine` (pooling
-//!   allocator, CoW memory images, epoch interruption) and its ticker.
-//! * `bindings` — the single `bindgen!`; its types are re-exported as
-//!   [`types`], [`flow_types`], [`queue_types`], [`reporting`]…
-//! * `validate` — world detection and the imports each world may use.
-//! * `cache` — [`PluginHost::load`]: header checks, compilation, the
-//!   compiled-component cache (memory + optional directory).
-//! * `host` — [`PluginHost`]: engine, linkers, cache, kv database.
-//! * `tenant` — [`TenantRuntime`]: limits, registry operations, roles.
-//! * `registry` — versions, activation, rollback, pinning, roles.
-//! * `invoke` — one invocation: fresh store, limits, failure mapping.
-//! * `output` — checks on what plugins return.
-//! * `state` — the store data (WASI ctx, meters, scope).
-//! * [`caps`] — host capabilities: `log`, `kv`, `config`, `directory`,
-//!   `contacts`, `http` (plus the bounded stdout/stderr capture).
+//! # Shape
+//! Three lifetimes, longest first:
+//! * **Process** — [`PluginHost`] (`host`): the one wasmtime `Engine`
+//!   (`engine`: pooling allocator, CoW images, epoch ticker), the compiled
+//!   component cache (`cache`, checked by `validate`), the kv database, and
+//!   one linker per [`World`] with that world's capabilities only.
+//! * **Tenant** — [`TenantRuntime`] (`tenant`): limits, directory, HTTP
+//!   allowlist, recent-log ring, concurrency cap, and the `registry` of
+//!   versions and roles. `invoke` runs one call: a fresh store, limits,
+//!   failure mapping (`failure`), output checks (`output`).
+//! * **Invocation** — the `Store` data, `state::PluginState`: WASI context
+//!   and resource table, memory and CPU meters, the invocation's log, and
+//!   one state per capability the component imports (`Option<KvState>`,
+//!   `Option<HttpState>`…). The tenant runtime builds them per store.
+//!
+//! Each module of [`caps`] (`log`, `kv`, `config`, `directory`, `contacts`,
+//! `http`) is one capability: its state holds exactly the handles it needs,
+//! its host functions run on a view of that state, and its
+//! `add_to_linker` takes a getter from the store data (as wasmtime's
+//! `wasi-config` does). Capabilities never see the tenant runtime, the
+//! registry or `PluginState`, so imports run one way: invoke → tenant →
+//! host/registry → state → caps → bindings/limits/validate.
 //!
 //! Tests: `tests/sandbox.rs` (hostile components from `tests/hostile/*`),
 //! `tests/caps.rs` (HTTP policy, contacts, directory), `tests/registry.rs`,
 //! `tests/roles.rs` (strategy, reporter, CRM), `tests/engine.rs`,
 //! `tests/ticker.rs`. Benchmark: `cargo run --release -p switchyard-bench --
 //! plugins`.
-//! * [`limits`] — [`HostConfig`], [`TenantLimits`].
-//! * `failure` — [`PluginFailure`].
 //!
 //! # Use
 //! ```no_run
@@ -59,7 +63,7 @@ mod validate;
 pub use bindings::{
     config, contacts, directory, flow, flow_types, kv, log, queue_types, reporting, strategy, types,
 };
-pub use cache::{LoadError, LoadedComponent};
+pub use cache::LoadedComponent;
 pub use caps::directory::{Directory, InMemoryDirectory};
 pub use caps::log::{LogLevel, LogLine};
 pub use failure::PluginFailure;
@@ -69,4 +73,4 @@ pub use registry::{
     NoPersistence, Pinned, PluginVersion, RegistryError, RegistryPersistence, Roles, VersionInfo,
 };
 pub use tenant::{TenantRuntime, TenantSettings, fallback_decision};
-pub use validate::World;
+pub use validate::{LoadError, World};

@@ -1,8 +1,8 @@
 //! Checks on what a plugin returns, before the host acts on it.
 
-use crate::PluginFailure;
 use crate::bindings::flow_types::{Action, Decision, DialTarget, Prompt};
 use crate::bindings::types::Contact;
+use crate::failure::PluginFailure;
 use crate::limits::TenantLimits;
 
 fn string(what: &str, s: &str, l: &TenantLimits) -> Result<(), PluginFailure> {

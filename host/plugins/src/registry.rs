@@ -11,9 +11,9 @@ use std::sync::Arc;
 use wasmtime::component::{ComponentExportIndex, InstancePre};
 
 use crate::bindings::{flow, reporting, strategy};
-use crate::cache::{LoadError, LoadedComponent};
+use crate::cache::LoadedComponent;
 use crate::state::PluginState;
-use crate::validate::World;
+use crate::validate::{LoadError, World};
 
 /// One installed version of a plugin: immutable, shared by every call that
 /// pinned it.
@@ -25,7 +25,7 @@ pub struct PluginVersion {
     /// When it was installed, ms since the Unix epoch.
     pub created_at_ms: u64,
     pub(crate) loaded: Arc<LoadedComponent>,
-    pub(crate) config: BTreeMap<String, String>,
+    pub(crate) config: Arc<BTreeMap<String, String>>,
     pub(crate) pre: InstancePre<PluginState>,
     pub(crate) exports: RoleExports,
 }

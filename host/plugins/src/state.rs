@@ -1,16 +1,22 @@
-//! The data of one invocation's `Store`: WASI context, HTTP policy, limits
-//! and the scope (tenant, plugin, version) every capability works within.
+//! The data of one invocation's `Store`: the locked-down WASI context and
+//! its resource table, the meters (memory, CPU), the invocation's log, and
+//! one state per capability the component imports — nothing of the tenant
+//! runtime or the registry. Also the linkers that reach those states.
 
-use std::sync::Arc;
-
-use wasmtime::component::ResourceTable;
+use wasmtime::Engine;
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
-use crate::caps::http::HttpPolicy;
+use crate::caps::config::ConfigState;
+use crate::caps::contacts::ContactsState;
+use crate::caps::directory::DirectoryState;
+use crate::caps::http::HttpState;
+use crate::caps::kv::KvState;
+use crate::caps::log::{LogLevel, LogState};
 use crate::caps::stdio::StdioCapture;
-use crate::registry::PluginVersion;
-use crate::tenant::TenantRuntime;
+use crate::caps::{self, Granted};
+use crate::validate::{Capability, World};
 
 /// Bytes of stdout/stderr a guest may write per invocation; the rest is
 /// dropped silently.
@@ -18,23 +24,30 @@ pub(crate) const STDIO_CAPTURE_BYTES: usize = 8 << 10;
 
 /// Store data for one invocation.
 pub(crate) struct PluginState {
-    pub(crate) wasi: WasiCtx,
-    pub(crate) table: ResourceTable,
-    pub(crate) http_ctx: WasiHttpCtx,
-    pub(crate) http_hooks: HttpPolicy,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    stdout: StdioCapture,
+    stderr: StdioCapture,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) cpu: CpuMeter,
-    pub(crate) tenant: TenantRuntime,
-    pub(crate) plugin: Arc<PluginVersion>,
-    pub(crate) log_lines: u32,
-    pub(crate) log_dropped: u32,
-    pub(crate) stdout: StdioCapture,
-    pub(crate) stderr: StdioCapture,
+    /// Serves `log` and takes the captured stdout/stderr.
+    pub(crate) log: LogState,
+    pub(crate) kv: Option<KvState>,
+    pub(crate) config: Option<ConfigState>,
+    pub(crate) directory: Option<DirectoryState>,
+    pub(crate) contacts: Option<ContactsState>,
+    pub(crate) http: Option<HttpState>,
 }
 
 impl PluginState {
-    pub(crate) fn new(tenant: TenantRuntime, plugin: Arc<PluginVersion>, cpu_ticks: u64) -> Self {
-        let limits = tenant.limits();
+    /// A state with WASI, the meters and the log, and no capability yet:
+    /// the runtime adds those the component imports.
+    pub(crate) fn new(
+        memory_bytes: usize,
+        table_elements: usize,
+        cpu_ticks: u64,
+        log: LogState,
+    ) -> Self {
         let stdout = StdioCapture::new(STDIO_CAPTURE_BYTES);
         let stderr = StdioCapture::new(STDIO_CAPTURE_BYTES);
         // Locked down: no preopened directories, no environment, no
@@ -47,28 +60,39 @@ impl PluginState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let http_hooks =
-            HttpPolicy::new(tenant.host().config().http.clone(), tenant.http_allowlist());
         Self {
             wasi,
             table: ResourceTable::new(),
-            http_ctx: WasiHttpCtx::new(),
-            http_hooks,
-            limiter: MemoryLimiter::new(
-                limits.memory_bytes,
-                tenant.host().config().max_table_elements,
-            ),
+            stdout,
+            stderr,
+            limiter: MemoryLimiter::new(memory_bytes, table_elements),
             cpu: CpuMeter {
                 used: 0,
                 budget: cpu_ticks,
                 exceeded: false,
             },
-            tenant,
-            plugin,
-            log_lines: 0,
-            log_dropped: 0,
-            stdout,
-            stderr,
+            log,
+            kv: None,
+            config: None,
+            directory: None,
+            contacts: None,
+            http: None,
+        }
+    }
+
+    /// Moves what the guest wrote to stdout/stderr into the log.
+    pub(crate) fn flush_stdio(&mut self) {
+        for (pipe, level) in [
+            (&self.stdout, LogLevel::Info),
+            (&self.stderr, LogLevel::Warn),
+        ] {
+            let bytes = pipe.take();
+            for line in String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| !l.is_empty())
+            {
+                self.log.record(level, line.to_string());
+            }
         }
     }
 }
@@ -84,12 +108,42 @@ impl WasiView for PluginState {
 
 impl WasiHttpView for PluginState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http_ctx,
-            table: &mut self.table,
-            hooks: &mut self.http_hooks,
-        }
+        // Linked only for worlds with HTTP, and built for every component
+        // that imports it; were it missing, every request is refused.
+        self.http
+            .get_or_insert_with(HttpState::refusing)
+            .view(&mut self.table)
     }
+}
+
+/// The linker for plugins of `world`: WASI p2 (locked down by the context)
+/// and the capabilities the world allows, no others. `wasi:sockets` is
+/// linked by `add_to_linker_async` but unreachable: the context allows no
+/// network, and [`crate::validate`] refuses components that import it.
+pub(crate) fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<PluginState>> {
+    let allowed = world.capabilities();
+    let mut l: Linker<PluginState> = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
+    caps::add_type_interfaces_to_linker(&mut l)?;
+    if allowed.has(Capability::Log) {
+        caps::log::add_to_linker(&mut l, |s| &mut s.log)?;
+    }
+    if allowed.has(Capability::Kv) {
+        caps::kv::add_to_linker(&mut l, |s| Granted(s.kv.as_mut()))?;
+    }
+    if allowed.has(Capability::Config) {
+        caps::config::add_to_linker(&mut l, |s| Granted(s.config.as_mut()))?;
+    }
+    if allowed.has(Capability::Directory) {
+        caps::directory::add_to_linker(&mut l, |s| Granted(s.directory.as_mut()))?;
+    }
+    if allowed.has(Capability::Contacts) {
+        caps::contacts::add_to_linker(&mut l, |s| Granted(s.contacts.as_mut()))?;
+    }
+    if allowed.has(Capability::Http) {
+        caps::http::add_to_linker(&mut l)?;
+    }
+    Ok(l)
 }
 
 /// Guest CPU, counted in epoch ticks.

@@ -1,27 +1,33 @@
 //! [`TenantRuntime`]: one tenant's limits, directory, plugin registry,
-//! concurrency cap and recent plugin log.
+//! concurrency cap and recent plugin log; and the store data of each of its
+//! invocations, built with the capability states the plugin imports.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Semaphore;
 
-use crate::PluginFailure;
 use crate::bindings::flow_types::{Action, Decision, Prompt, RejectReason};
+use crate::bindings::types::Contact;
 use crate::bindings::{flow, reporting, strategy};
-use crate::caps::directory::{Directory, InMemoryDirectory};
-use crate::caps::log::LogLine;
-use crate::host::PluginHost;
+use crate::caps::config::ConfigState;
+use crate::caps::contacts::{ContactLookup, ContactsState};
+use crate::caps::directory::{Directory, DirectoryState, InMemoryDirectory};
+use crate::caps::http::HttpState;
+use crate::caps::kv::{KvQuota, KvState};
+use crate::caps::log::{LogLine, LogRing, LogState};
+use crate::failure::PluginFailure;
+use crate::host::{HostError, PluginHost};
 use crate::limits::TenantLimits;
 use crate::registry::{
     NoPersistence, Pinned, PluginVersion, Registry, RegistryError, RegistryPersistence,
     RoleExports, Roles, VersionInfo, valid_name,
 };
-use crate::validate::World;
+use crate::state::PluginState;
+use crate::validate::{Capability, World};
 use switchyard_clock::unix_ms;
-
-/// Recent log lines kept per tenant.
-const LOG_RING: usize = 1000;
 
 /// What a tenant runtime is made with.
 pub struct TenantSettings {
@@ -66,7 +72,7 @@ pub struct TenantRuntime {
 }
 
 struct TenantInner {
-    id: String,
+    id: Arc<str>,
     host: PluginHost,
     limits: TenantLimits,
     /// `limits.http_allowlist`, lower-cased and shared by every invocation.
@@ -75,12 +81,27 @@ struct TenantInner {
     fallback: Decision,
     persistence: Arc<dyn RegistryPersistence>,
     registry: Mutex<Registry>,
-    pub(crate) permits: Arc<Semaphore>,
-    logs: Mutex<VecDeque<LogLine>>,
+    permits: Arc<Semaphore>,
+    logs: LogRing,
+}
+
+impl PluginHost {
+    /// A runtime for `tenant_id` with its limits and directory. Keep it:
+    /// the registry of installed plugins lives in it.
+    pub fn tenant(
+        &self,
+        tenant_id: &str,
+        settings: TenantSettings,
+    ) -> Result<TenantRuntime, HostError> {
+        if !valid_name(tenant_id) {
+            return Err(HostError::InvalidTenant(tenant_id.into()));
+        }
+        Ok(TenantRuntime::new(self.clone(), tenant_id.into(), settings))
+    }
 }
 
 impl TenantRuntime {
-    pub(crate) fn new(host: PluginHost, id: String, s: TenantSettings) -> Self {
+    fn new(host: PluginHost, id: Arc<str>, s: TenantSettings) -> Self {
         let mut limits = s.limits;
         limits.memory_bytes = limits.memory_bytes.min(host.config().max_memory_bytes);
         Self {
@@ -100,7 +121,7 @@ impl TenantRuntime {
                 fallback: s.fallback.unwrap_or_else(fallback_decision),
                 persistence: s.persistence,
                 registry: Mutex::new(Registry::default()),
-                logs: Mutex::new(VecDeque::new()),
+                logs: LogRing::default(),
             }),
         }
     }
@@ -117,12 +138,6 @@ impl TenantRuntime {
     pub fn host(&self) -> &PluginHost {
         &self.inner.host
     }
-    pub(crate) fn http_allowlist(&self) -> Arc<Vec<String>> {
-        self.inner.http_allowlist.clone()
-    }
-    pub(crate) fn directory(&self) -> &dyn Directory {
-        &*self.inner.directory
-    }
     pub(crate) fn permits(&self) -> &Arc<Semaphore> {
         &self.inner.permits
     }
@@ -138,24 +153,10 @@ impl TenantRuntime {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn push_log(&self, line: LogLine) {
-        let mut logs = self.inner.logs.lock().unwrap_or_else(|e| e.into_inner());
-        if logs.len() == LOG_RING {
-            logs.pop_front();
-        }
-        logs.push_back(line);
-    }
-
     /// The tenant's most recent plugin log lines (log calls and captured
     /// stdout/stderr), oldest first.
     pub fn recent_logs(&self) -> Vec<LogLine> {
-        self.inner
-            .logs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect()
+        self.inner.logs.lines()
     }
 
     /// Reads a plugin's kv value as the plugin would (for the tenant admin's
@@ -165,19 +166,52 @@ impl TenantRuntime {
         plugin: &str,
         key: &str,
     ) -> Result<Option<Vec<u8>>, crate::bindings::kv::Error> {
-        let l = self.limits();
         self.host()
             .kv()
-            .scope(
-                self.id(),
-                plugin,
-                crate::caps::kv::KvQuota {
-                    max_value_bytes: l.kv_max_value_bytes,
-                    max_keys: l.kv_max_keys,
-                    max_bytes: l.kv_max_bytes,
-                },
-            )
+            .scope(self.id(), plugin, KvQuota::of(self.limits()))
             .get(key)
+    }
+
+    /// The store data of one invocation of `v`: WASI, the meters, the log,
+    /// and a state for each capability the component imports, each holding
+    /// only what that capability reaches.
+    pub(crate) fn plugin_state(&self, v: &PluginVersion, cpu_ticks: u64) -> PluginState {
+        let limits = self.limits();
+        let host = self.host();
+        let log = LogState::new(
+            self.inner.id.clone(),
+            v.name.clone(),
+            v.number,
+            limits,
+            self.inner.logs.clone(),
+        );
+        let mut state = PluginState::new(
+            limits.memory_bytes,
+            host.config().max_table_elements,
+            cpu_ticks,
+            log,
+        );
+        let imports = v.loaded.capabilities();
+        if imports.has(Capability::Kv) {
+            let scope = host.kv().scope(self.id(), &v.name, KvQuota::of(limits));
+            state.kv = Some(KvState::new(scope));
+        }
+        if imports.has(Capability::Config) {
+            state.config = Some(ConfigState::new(v.config.clone()));
+        }
+        if imports.has(Capability::Directory) {
+            state.directory = Some(DirectoryState::new(self.inner.directory.clone()));
+        }
+        if imports.has(Capability::Contacts) {
+            state.contacts = Some(ContactsState::new(Box::new(self.clone())));
+        }
+        if imports.has(Capability::Http) {
+            state.http = Some(HttpState::new(
+                host.config().http.clone(),
+                self.inner.http_allowlist.clone(),
+            ));
+        }
+        state
     }
 
     /// Validates, compiles and installs `bytes` as the next version of
@@ -243,7 +277,7 @@ impl TenantRuntime {
             number,
             created_at_ms,
             loaded,
-            config,
+            config: Arc::new(config),
             pre,
             exports,
         });
@@ -397,9 +431,17 @@ impl TenantRuntime {
     }
 }
 
+/// `contacts` asks the tenant's crm-connector.
+impl ContactLookup for TenantRuntime {
+    fn lookup(&self, number: String) -> Pin<Box<dyn Future<Output = Option<Contact>> + Send>> {
+        let tenant = self.clone();
+        Box::pin(async move { tenant.crm_lookup(&number).await })
+    }
+}
+
 fn role_exports(
     world: World,
-    pre: &wasmtime::component::InstancePre<crate::state::PluginState>,
+    pre: &wasmtime::component::InstancePre<PluginState>,
 ) -> wasmtime::Result<RoleExports> {
     Ok(match world {
         World::CallFlow => RoleExports::Flow(flow::GuestIndices::new(pre)?),
@@ -428,4 +470,60 @@ fn role_exports(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::HostConfig;
+
+    fn wasm(name: &str) -> &'static [u8] {
+        switchyard_artifacts::get(name).unwrap_or_else(|| panic!("component {name} was not built"))
+    }
+
+    fn state_of(t: &TenantRuntime, name: &str) -> PluginState {
+        t.install(name, wasm(name), BTreeMap::new()).unwrap();
+        t.plugin_state(&t.pin(name).unwrap(), 1)
+    }
+
+    /// An invocation gets the capabilities its component imports, and no
+    /// others; a world's linker links only the capabilities of that world.
+    #[test]
+    fn invocations_get_only_the_capabilities_they_import() {
+        let host = PluginHost::new(HostConfig {
+            max_instances: 4,
+            ..HostConfig::default()
+        })
+        .unwrap();
+        let t = host.tenant("acme", TenantSettings::default()).unwrap();
+
+        // Imports nothing but WASI.
+        let s = state_of(&t, "reverse-strategy");
+        assert!(s.kv.is_none() && s.config.is_none() && s.http.is_none());
+        assert!(s.directory.is_none() && s.contacts.is_none());
+
+        // log, kv, config, directory and contacts; no HTTP in its world.
+        let s = state_of(&t, "echo-flow");
+        assert!(s.kv.is_some() && s.config.is_some());
+        assert!(s.directory.is_some() && s.contacts.is_some());
+        assert!(s.http.is_none());
+
+        // HTTP, and nothing of the call-flow world.
+        let s = state_of(&t, "http-crm");
+        assert!(s.http.is_some());
+        assert!(s.directory.is_none() && s.contacts.is_none());
+
+        // The queue-strategy linker has no `directory` or `contacts`.
+        let flow = host.load(wasm("echo-flow")).unwrap();
+        let err = host
+            .linker_for(World::QueueStrategy)
+            .instantiate_pre(&flow.component)
+            .err()
+            .expect("a call-flow component does not link as a queue strategy");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("directory") || msg.contains("contacts"),
+            "{msg}"
+        );
+    }
 }

@@ -1,12 +1,59 @@
-//! What an uploaded component may be: its world (from what it exports) and
-//! the imports that world allows.
+//! What an uploaded component may be: its world (from what it exports), the
+//! imports that world allows, the capabilities it imports, and why an
+//! upload is refused ([`LoadError`]).
 
 use std::fmt;
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::LoadError;
+/// Why an upload was refused. Every message says what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Not WebAssembly at all.
+    #[error("not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    /// A core module (needs to be turned into a component first).
+    #[error(
+        "this is a core WebAssembly module, not a component (build for wasm32-wasip2 or run `wasm-tools component new`)"
+    )]
+    CoreModule,
+    /// Larger than the host accepts.
+    #[error("component is {size} bytes, larger than the {max} bytes allowed")]
+    TooLarge {
+        /// Upload size.
+        size: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// Exports none of the Switchyard world interfaces.
+    #[error(
+        "component exports no Switchyard plugin interface (switchyard:plugin/flow, strategy, crm or reporting @0.1.x); it exports: {exports}"
+    )]
+    UnknownWorld {
+        /// What it exports instead.
+        exports: String,
+    },
+    /// Exports the interfaces of several worlds.
+    #[error("component exports the interfaces of several worlds ({worlds}); a plugin targets one")]
+    SeveralWorlds {
+        /// The worlds found.
+        worlds: String,
+    },
+    /// Imports something its world may not use.
+    #[error("a {world} plugin may not import {import} ({why})")]
+    ForbiddenImport {
+        /// The component's world.
+        world: World,
+        /// The refused import.
+        import: String,
+        /// Why.
+        why: String,
+    },
+    /// wasmtime refused to compile it.
+    #[error("component failed to compile: {0}")]
+    Compile(String),
+}
 
 /// The Switchyard world a component targets, detected from its export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,26 +101,82 @@ impl World {
 
     /// Whether the world may make outbound HTTP requests.
     pub fn allows_http(self) -> bool {
-        matches!(self, World::CrmConnector | World::Reporter)
+        self.capabilities().has(Capability::Http)
     }
 
-    /// Host interfaces of `switchyard:plugin` the world may import.
-    fn allowed_switchyard_imports(self) -> &'static [&'static str] {
-        const COMMON: &[&str] = &["types", "flow-types", "queue-types", "log", "kv", "config"];
-        const FLOW: &[&str] = &[
-            "types",
-            "flow-types",
-            "queue-types",
-            "log",
-            "kv",
-            "config",
-            "directory",
-            "contacts",
-        ];
+    /// The host capabilities the world may import.
+    pub(crate) fn capabilities(self) -> Capabilities {
+        let common = Capabilities::NONE
+            .with(Capability::Log)
+            .with(Capability::Kv)
+            .with(Capability::Config);
         match self {
-            World::CallFlow => FLOW,
-            _ => COMMON,
+            World::CallFlow => common
+                .with(Capability::Directory)
+                .with(Capability::Contacts),
+            World::QueueStrategy => common,
+            World::CrmConnector | World::Reporter => common.with(Capability::Http),
         }
+    }
+}
+
+/// A host capability: an interface with host state behind it (the
+/// type-only interfaces and the locked-down WASI basics are not ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Capability {
+    /// `switchyard:plugin/log`.
+    Log,
+    /// `switchyard:plugin/kv`.
+    Kv,
+    /// `switchyard:plugin/config`.
+    Config,
+    /// `switchyard:plugin/directory`.
+    Directory,
+    /// `switchyard:plugin/contacts`.
+    Contacts,
+    /// `wasi:http/outgoing-handler` and the `wasi:http/types` it needs.
+    Http,
+}
+
+impl Capability {
+    /// The capability behind an interface of `switchyard:plugin`; `None`
+    /// for the type-only interfaces (and unknown ones).
+    fn of_switchyard_interface(iface: &str) -> Option<Capability> {
+        Some(match iface {
+            "log" => Capability::Log,
+            "kv" => Capability::Kv,
+            "config" => Capability::Config,
+            "directory" => Capability::Directory,
+            "contacts" => Capability::Contacts,
+            _ => return None,
+        })
+    }
+}
+
+/// Type-only interfaces of `switchyard:plugin`: every world may import them.
+const TYPE_INTERFACES: &[&str] = &["types", "flow-types", "queue-types"];
+
+/// A set of [`Capability`]s: what a world allows, or what a component
+/// imports (and so what its invocations are given).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Capabilities(u8);
+
+impl Capabilities {
+    /// The empty set.
+    pub(crate) const NONE: Capabilities = Capabilities(0);
+
+    fn bit(c: Capability) -> u8 {
+        1 << c as u8
+    }
+
+    /// The set with `c` added.
+    pub(crate) fn with(self, c: Capability) -> Self {
+        Self(self.0 | Self::bit(c))
+    }
+
+    /// Whether `c` is in the set.
+    pub(crate) fn has(self, c: Capability) -> bool {
+        self.0 & Self::bit(c) != 0
     }
 }
 
@@ -123,9 +226,12 @@ fn is_switchyard(n: &InterfaceName<'_>) -> bool {
             .is_some_and(|v| v.starts_with(SUPPORTED_MAJOR_MINOR))
 }
 
-/// Finds the world of `component` from its exports and checks every import
-/// against what that world allows.
-pub(crate) fn check_component(engine: &Engine, component: &Component) -> Result<World, LoadError> {
+/// Finds the world of `component` from its exports, checks every import
+/// against what that world allows, and says which capabilities it imports.
+pub(crate) fn check_component(
+    engine: &Engine,
+    component: &Component,
+) -> Result<(World, Capabilities), LoadError> {
     let ty = component.component_type();
 
     let exports: Vec<String> = ty
@@ -159,21 +265,27 @@ pub(crate) fn check_component(engine: &Engine, component: &Component) -> Result<
 
     // Report the most telling refusal: the outgoing HTTP handler rather than
     // the http types it drags in.
-    let mut refused: Vec<LoadError> = ty
-        .imports(engine)
-        .filter_map(|(name, _)| check_import(world, name).err())
-        .collect();
+    let mut imported = Capabilities::NONE;
+    let mut refused: Vec<LoadError> = Vec::new();
+    for (name, _) in ty.imports(engine) {
+        match check_import(world, name) {
+            Ok(Some(c)) => imported = imported.with(c),
+            Ok(None) => {}
+            Err(e) => refused.push(e),
+        }
+    }
     refused.sort_by_key(|e| match e {
         LoadError::ForbiddenImport { import, .. } if import.contains("outgoing-handler") => 0,
         _ => 1,
     });
     match refused.into_iter().next() {
         Some(e) => Err(e),
-        None => Ok(world),
+        None => Ok((world, imported)),
     }
 }
 
-fn check_import(world: World, name: &str) -> Result<(), LoadError> {
+/// Whether `world` may import `name`, and the capability it asks for.
+fn check_import(world: World, name: &str) -> Result<Option<Capability>, LoadError> {
     let forbidden = |why: &str| LoadError::ForbiddenImport {
         world,
         import: name.to_string(),
@@ -186,8 +298,13 @@ fn check_import(world: World, name: &str) -> Result<(), LoadError> {
         if !is_switchyard(&n) {
             return Err(forbidden("this host serves switchyard:plugin 0.1.x"));
         }
-        if world.allowed_switchyard_imports().contains(&n.interface) {
-            return Ok(());
+        if TYPE_INTERFACES.contains(&n.interface) {
+            return Ok(None);
+        }
+        if let Some(c) = Capability::of_switchyard_interface(n.interface)
+            && world.capabilities().has(c)
+        {
+            return Ok(Some(c));
         }
         return Err(forbidden(match n.interface {
             "directory" | "contacts" => "directory and contacts are for call-flow plugins",
@@ -199,14 +316,14 @@ fn check_import(world: World, name: &str) -> Result<(), LoadError> {
     }
     if n.package == "wasi:http" {
         if world.allows_http() && matches!(n.interface, "outgoing-handler" | "types") {
-            return Ok(());
+            return Ok(Some(Capability::Http));
         }
         return Err(forbidden(
             "HTTP is for crm-connector and reporter plugins, and only outgoing",
         ));
     }
     if WASI_ALWAYS.contains(&n.package) && n.version.is_some_and(|v| v.starts_with("0.2.")) {
-        return Ok(());
+        return Ok(None);
     }
     Err(forbidden("it is not an interface the host provides"))
 }

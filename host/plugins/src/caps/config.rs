@@ -1,20 +1,45 @@
 //! `config`: the settings the tenant gave a plugin at install.
 
-use crate::bindings::switchyard::plugin::config::Host;
-use crate::state::PluginState;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-impl Host for PluginState {
+use wasmtime::component::Linker;
+
+use super::{Granted, HasCap};
+use crate::bindings::switchyard::plugin::config::{self, Host};
+
+/// What one invocation's `config` import reads: the plugin version's
+/// settings (shared, never copied).
+pub(crate) struct ConfigState {
+    settings: Arc<BTreeMap<String, String>>,
+}
+
+impl ConfigState {
+    pub(crate) fn new(settings: Arc<BTreeMap<String, String>>) -> Self {
+        Self { settings }
+    }
+}
+
+impl Host for Granted<'_, ConfigState> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.plugin.config.get(&key).cloned())
+        Ok(self.state("config")?.settings.get(&key).cloned())
     }
 
     async fn get_all(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
         // A BTreeMap iterates sorted by key, as the WIT promises.
         Ok(self
-            .plugin
-            .config
+            .state("config")?
+            .settings
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
+}
+
+/// Links `config` to the state `get` finds in the store data.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    l: &mut Linker<T>,
+    get: fn(&mut T) -> Granted<'_, ConfigState>,
+) -> wasmtime::Result<()> {
+    config::add_to_linker::<T, HasCap<ConfigState>>(l, get)
 }

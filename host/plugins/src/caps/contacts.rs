@@ -6,18 +6,47 @@
 //! concurrency cap; when none is free the answer is `none` (never a wait
 //! that could deadlock flows holding every slot).
 
-use crate::bindings::switchyard::plugin::contacts::Host;
-use crate::bindings::switchyard::plugin::types::Contact;
-use crate::state::PluginState;
+use std::future::Future;
+use std::pin::Pin;
 
-impl Host for PluginState {
+use wasmtime::component::Linker;
+
+use super::{Granted, HasCap};
+use crate::bindings::switchyard::plugin::contacts::{self, Host};
+use crate::bindings::switchyard::plugin::types::Contact;
+
+/// Whoever answers lookups: the tenant runtime, which runs its
+/// crm-connector. Any failure is `None`.
+pub(crate) trait ContactLookup: Send + Sync {
+    /// The contact behind `number`, if the CRM knows one.
+    fn lookup(&self, number: String) -> Pin<Box<dyn Future<Output = Option<Contact>> + Send>>;
+}
+
+/// What one invocation's `contacts` import reaches: the tenant's lookup.
+pub(crate) struct ContactsState {
+    crm: Box<dyn ContactLookup>,
+}
+
+impl ContactsState {
+    pub(crate) fn new(crm: Box<dyn ContactLookup>) -> Self {
+        Self { crm }
+    }
+}
+
+impl Host for Granted<'_, ContactsState> {
     async fn lookup(&mut self, number: String) -> wasmtime::Result<Option<Contact>> {
-        let tenant = self.tenant.clone();
-        // Boxed: this future runs another invocation (which has its own
-        // future type), so the type would otherwise be recursive. A
+        // Boxed (by `ContactLookup`): this future runs another invocation,
+        // whose future type would otherwise make this one recursive. A
         // crm-connector cannot import `contacts`, so there is no cycle.
-        let fut: std::pin::Pin<Box<dyn Future<Output = Option<Contact>> + Send>> =
-            Box::pin(async move { tenant.crm_lookup(&number).await });
+        let fut = self.state("contacts")?.crm.lookup(number);
         Ok(fut.await)
     }
+}
+
+/// Links `contacts` to the state `get` finds in the store data.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    l: &mut Linker<T>,
+    get: fn(&mut T) -> Granted<'_, ContactsState>,
+) -> wasmtime::Result<()> {
+    contacts::add_to_linker::<T, HasCap<ContactsState>>(l, get)
 }

@@ -3,10 +3,12 @@
 //! serves tests and the demo.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
-use crate::bindings::switchyard::plugin::directory::{Extension, Host, QueueStatus};
-use crate::state::PluginState;
+use wasmtime::component::Linker;
+
+use super::{Granted, HasCap};
+use crate::bindings::switchyard::plugin::directory::{self, Extension, Host, QueueStatus};
 
 /// The tenant's directory as plugins see it. Implementations answer for the
 /// one tenant they were created for.
@@ -79,14 +81,33 @@ impl Directory for InMemoryDirectory {
     }
 }
 
-impl Host for PluginState {
+/// What one invocation's `directory` import reads: the tenant's directory.
+pub(crate) struct DirectoryState {
+    directory: Arc<dyn Directory>,
+}
+
+impl DirectoryState {
+    pub(crate) fn new(directory: Arc<dyn Directory>) -> Self {
+        Self { directory }
+    }
+}
+
+impl Host for Granted<'_, DirectoryState> {
     async fn get_extension(&mut self, number: String) -> wasmtime::Result<Option<Extension>> {
-        Ok(self.tenant.directory().extension(&number))
+        Ok(self.state("directory")?.directory.extension(&number))
     }
     async fn ring_group_members(&mut self, name: String) -> wasmtime::Result<Option<Vec<String>>> {
-        Ok(self.tenant.directory().ring_group_members(&name))
+        Ok(self.state("directory")?.directory.ring_group_members(&name))
     }
     async fn get_queue_status(&mut self, name: String) -> wasmtime::Result<Option<QueueStatus>> {
-        Ok(self.tenant.directory().queue_status(&name))
+        Ok(self.state("directory")?.directory.queue_status(&name))
     }
+}
+
+/// Links `directory` to the state `get` finds in the store data.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    l: &mut Linker<T>,
+    get: fn(&mut T) -> Granted<'_, DirectoryState>,
+) -> wasmtime::Result<()> {
+    directory::add_to_linker::<T, HasCap<DirectoryState>>(l, get)
 }

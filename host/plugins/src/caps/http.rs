@@ -21,20 +21,55 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
-use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi_http::{
+    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
 
 use crate::limits::HttpPolicyConfig;
 
-/// The per-invocation HTTP hook.
-pub(crate) struct HttpPolicy {
-    cfg: HttpPolicyConfig,
-    allowlist: Arc<Vec<String>>,
+/// What one invocation's `wasi:http` imports reach: wasmtime-wasi-http's
+/// context, and the policy every outgoing request passes.
+pub(crate) struct HttpState {
+    ctx: WasiHttpCtx,
+    policy: HttpPolicy,
 }
 
-impl HttpPolicy {
+impl HttpState {
+    /// `allowlist` is lower-case (see [`host_allowed`]).
     pub(crate) fn new(cfg: HttpPolicyConfig, allowlist: Arc<Vec<String>>) -> Self {
-        Self { cfg, allowlist }
+        Self {
+            ctx: WasiHttpCtx::new(),
+            policy: HttpPolicy { cfg, allowlist },
+        }
     }
+
+    /// A state that refuses every request (an empty allowlist).
+    pub(crate) fn refusing() -> Self {
+        Self::new(HttpPolicyConfig::default(), Arc::new(Vec::new()))
+    }
+
+    /// The view wasmtime-wasi-http's host functions work on; `table` is the
+    /// store's resource table, shared with WASI.
+    pub(crate) fn view<'a>(&'a mut self, table: &'a mut ResourceTable) -> WasiHttpCtxView<'a> {
+        WasiHttpCtxView {
+            ctx: &mut self.ctx,
+            table,
+            hooks: &mut self.policy,
+        }
+    }
+}
+
+/// Links `wasi:http/outgoing-handler` and `wasi:http/types`, served through
+/// `T`'s [`WasiHttpView`] (which hands out an [`HttpState::view`]).
+pub(crate) fn add_to_linker<T: WasiHttpView + 'static>(l: &mut Linker<T>) -> wasmtime::Result<()> {
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(l)
+}
+
+/// The per-invocation HTTP hook.
+struct HttpPolicy {
+    cfg: HttpPolicyConfig,
+    allowlist: Arc<Vec<String>>,
 }
 
 /// Whether `host` (lower-case, no brackets) matches the allowlist.

@@ -12,9 +12,11 @@
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
+use wasmtime::component::Linker;
 
-use crate::bindings::switchyard::plugin::kv::{Error, Host};
-use crate::state::PluginState;
+use super::{Granted, HasCap};
+use crate::bindings::switchyard::plugin::kv::{self, Error, Host};
+use crate::limits::TenantLimits;
 
 /// Longest key a plugin may use, bytes.
 pub const MAX_KEY_BYTES: usize = 256;
@@ -37,9 +39,21 @@ pub struct KvQuota {
     pub max_bytes: u64,
 }
 
-/// A (tenant, plugin) view of the store.
-pub struct KvScope<'a> {
-    store: &'a KvStore,
+impl KvQuota {
+    /// The quotas a tenant's limits set for each of its plugins.
+    pub fn of(limits: &TenantLimits) -> Self {
+        Self {
+            max_value_bytes: limits.kv_max_value_bytes,
+            max_keys: limits.kv_max_keys,
+            max_bytes: limits.kv_max_bytes,
+        }
+    }
+}
+
+/// A (tenant, plugin) view of the store. Owns its handles (sled trees are
+/// shared), so it can live in an invocation's store.
+pub struct KvScope {
+    store: KvStore,
     prefix: Vec<u8>,
     quota: KvQuota,
 }
@@ -87,21 +101,21 @@ impl KvStore {
     }
 
     /// The scope of `plugin` of `tenant`.
-    pub fn scope(&self, tenant: &str, plugin: &str, quota: KvQuota) -> KvScope<'_> {
+    pub fn scope(&self, tenant: &str, plugin: &str, quota: KvQuota) -> KvScope {
         let mut prefix = Vec::with_capacity(tenant.len() + plugin.len() + 2);
         prefix.extend_from_slice(tenant.as_bytes());
         prefix.push(0);
         prefix.extend_from_slice(plugin.as_bytes());
         prefix.push(0);
         KvScope {
-            store: self,
+            store: self.clone(),
             prefix,
             quota,
         }
     }
 }
 
-impl KvScope<'_> {
+impl KvScope {
     fn full_key(&self, key: &str) -> Result<Vec<u8>, Error> {
         if key.len() > MAX_KEY_BYTES {
             return Err(Error::TooLarge);
@@ -206,37 +220,34 @@ impl KvScope<'_> {
     }
 }
 
-impl PluginState {
-    fn kv_scope(&self) -> KvScope<'_> {
-        let l = self.tenant.limits();
-        self.tenant.host().kv().scope(
-            self.tenant.id(),
-            &self.plugin.name,
-            KvQuota {
-                max_value_bytes: l.kv_max_value_bytes,
-                max_keys: l.kv_max_keys,
-                max_bytes: l.kv_max_bytes,
-            },
-        )
+/// What one invocation's `kv` import reaches: its plugin's scope of the
+/// tenant's store, with the tenant's quotas; nothing else of the store.
+pub(crate) struct KvState {
+    scope: KvScope,
+}
+
+impl KvState {
+    pub(crate) fn new(scope: KvScope) -> Self {
+        Self { scope }
     }
 }
 
 // sled calls are short and local; they run inline on the invocation's task.
-impl Host for PluginState {
+impl Host for Granted<'_, KvState> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        Ok(self.kv_scope().get(&key))
+        Ok(self.state("kv")?.scope.get(&key))
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
-        Ok(self.kv_scope().set(&key, &value))
+        Ok(self.state("kv")?.scope.set(&key, &value))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), Error>> {
-        Ok(self.kv_scope().delete(&key))
+        Ok(self.state("kv")?.scope.delete(&key))
     }
 
     async fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<Result<i64, Error>> {
-        Ok(self.kv_scope().increment(&key, delta))
+        Ok(self.state("kv")?.scope.increment(&key, delta))
     }
 
     async fn list_keys(
@@ -244,8 +255,16 @@ impl Host for PluginState {
         prefix: String,
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        Ok(self.kv_scope().list_keys(&prefix, limit))
+        Ok(self.state("kv")?.scope.list_keys(&prefix, limit))
     }
+}
+
+/// Links `kv` to the state `get` finds in the store data.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    l: &mut Linker<T>,
+    get: fn(&mut T) -> Granted<'_, KvState>,
+) -> wasmtime::Result<()> {
+    kv::add_to_linker::<T, HasCap<KvState>>(l, get)
 }
 
 #[cfg(test)]

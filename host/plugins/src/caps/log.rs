@@ -1,8 +1,19 @@
 //! `log`: bounded plugin logging, tagged with tenant and plugin, sent to
 //! `tracing` and kept in the tenant's recent-log ring.
+//!
+//! Every invocation has a [`LogState`], whether or not it imports `log`:
+//! what the guest writes to stdout/stderr goes the same way.
 
-use crate::bindings::switchyard::plugin::log::{Host, Level};
-use crate::state::PluginState;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings::switchyard::plugin::log::{self, Host, Level};
+use crate::limits::TenantLimits;
+
+/// Recent log lines kept per tenant.
+const LOG_RING: usize = 1000;
 
 /// One line a plugin logged (or wrote to stdout/stderr).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,17 +68,68 @@ pub(crate) fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
-impl PluginState {
+/// A tenant's most recent plugin log lines, shared by its runtime and its
+/// invocations. Cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct LogRing(Arc<Mutex<VecDeque<LogLine>>>);
+
+impl LogRing {
+    fn push(&self, line: LogLine) {
+        let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if lines.len() == LOG_RING {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    /// The lines, oldest first.
+    pub(crate) fn lines(&self) -> Vec<LogLine> {
+        let lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        lines.iter().cloned().collect()
+    }
+}
+
+/// One invocation's log: who is logging, its budget, and the tenant's ring.
+pub(crate) struct LogState {
+    tenant: Arc<str>,
+    plugin: String,
+    version: u32,
+    line_bytes: usize,
+    max_lines: u32,
+    lines: u32,
+    dropped: u32,
+    ring: LogRing,
+}
+
+impl LogState {
+    pub(crate) fn new(
+        tenant: Arc<str>,
+        plugin: String,
+        version: u32,
+        limits: &TenantLimits,
+        ring: LogRing,
+    ) -> Self {
+        Self {
+            tenant,
+            plugin,
+            version,
+            line_bytes: limits.log_line_bytes,
+            max_lines: limits.log_lines_per_invocation,
+            lines: 0,
+            dropped: 0,
+            ring,
+        }
+    }
+
     /// Records one line within the per-invocation budget.
-    pub(crate) fn record_log(&mut self, level: LogLevel, message: String) {
-        let limits = self.tenant.limits();
-        if self.log_lines >= limits.log_lines_per_invocation {
-            self.log_dropped += 1;
+    pub(crate) fn record(&mut self, level: LogLevel, message: String) {
+        if self.lines >= self.max_lines {
+            self.dropped += 1;
             return;
         }
-        self.log_lines += 1;
-        let message = truncate(message, limits.log_line_bytes);
-        let (tenant, plugin, version) = (self.tenant.id(), &self.plugin.name, self.plugin.number);
+        self.lines += 1;
+        let message = truncate(message, self.line_bytes);
+        let (tenant, plugin, version) = (&*self.tenant, &self.plugin, self.version);
         match level {
             LogLevel::Trace => tracing::trace!(tenant, plugin, version, "{message}"),
             LogLevel::Debug => tracing::debug!(tenant, plugin, version, "{message}"),
@@ -75,34 +137,26 @@ impl PluginState {
             LogLevel::Warn => tracing::warn!(tenant, plugin, version, "{message}"),
             LogLevel::Error => tracing::error!(tenant, plugin, version, "{message}"),
         }
-        self.tenant.push_log(LogLine {
-            plugin: self.plugin.name.clone(),
+        self.ring.push(LogLine {
+            plugin: self.plugin.clone(),
             version,
             level,
             message,
         });
     }
+}
 
-    /// Moves what the guest wrote to stdout/stderr into the log.
-    pub(crate) fn flush_stdio(&mut self) {
-        for (pipe, level) in [
-            (self.stdout.clone(), LogLevel::Info),
-            (self.stderr.clone(), LogLevel::Warn),
-        ] {
-            let bytes = pipe.take();
-            for line in String::from_utf8_lossy(&bytes)
-                .lines()
-                .filter(|l| !l.is_empty())
-            {
-                self.record_log(level, line.to_string());
-            }
-        }
+impl Host for LogState {
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        self.record(level.into(), message);
+        Ok(())
     }
 }
 
-impl Host for PluginState {
-    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        self.record_log(level.into(), message);
-        Ok(())
-    }
+/// Links `log` to the state `get` finds in the store data.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    l: &mut Linker<T>,
+    get: fn(&mut T) -> &mut LogState,
+) -> wasmtime::Result<()> {
+    log::add_to_linker::<T, HasSelf<LogState>>(l, get)
 }
