@@ -45,9 +45,8 @@ use crate::leg::{Leg, LegEvent, Out, ReqId};
 mod sdp;
 pub use sdp::{Negotiator, PassThrough, Renegotiation};
 
-/// A leg of a session (the same id names its media endpoint).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LegId(pub u32);
+/// A leg of a session: the same id names its media endpoint.
+pub use switchyard_media::LegId;
 
 /// Where a dial target rings: one registered device, a SIP URI, or a
 /// number through a trunk.
