@@ -49,6 +49,7 @@ use crate::calls_in_progress::{CallState, LiveCallInfo};
 use crate::deadlines::Deadlines;
 use crate::metrics::Metrics;
 use crate::resolve::{RequestFacts, Resolution, resolve};
+use crate::session::{outcome_of, pick_code};
 use crate::trunk::{CallGate, GateTicket, OverCap, Trunk};
 use crate::{ALLOW, CallMsg, Shared, Tenant};
 use futures_util::FutureExt;
@@ -1710,25 +1711,6 @@ enum RingResult {
     Answered(Box<Bridge>),
     NotAnswered(DialResult),
     CallerGone,
-}
-
-/// The code that best describes why nobody answered (RFC 3261 §16.7's
-/// spirit: busy beats the rest).
-fn pick_code(codes: &[u16]) -> u16 {
-    for preferred in [486, 600, 603, 480, 408] {
-        if codes.contains(&preferred) {
-            return preferred;
-        }
-    }
-    codes.iter().copied().min().unwrap_or(480)
-}
-
-fn outcome_of(code: u16) -> DialOutcome {
-    match code {
-        486 | 600 | 603 => DialOutcome::Busy,
-        408 | 480 | 487 => DialOutcome::NoAnswer,
-        _ => DialOutcome::Failed,
-    }
 }
 
 /// The names `call_failures` counts calls under: every disposition but

@@ -47,15 +47,30 @@ Contact: <sip:1001@192.0.2.10:5062>\n{ct}\n{body}"
     ))
 }
 
-fn answered_caller(now: Instant) -> Leg {
-    let mut leg = Leg::incoming(
+/// The caller's leg, not answered yet.
+fn caller_leg(extra: &str) -> Leg {
+    Leg::incoming(
         key("z9hG4bKinv", "INVITE"),
-        caller_invite(""),
+        caller_invite(extra),
         peer(),
         CONTACT.into(),
         "us".into(),
         H,
-    );
+    )
+}
+
+/// The first 200 the leg sent.
+fn ok_of(outs: &[Out]) -> &Message {
+    outs.iter()
+        .find_map(|o| match &o.transmit {
+            Transmit::Respond { msg, .. } if msg.status() == 200 => Some(msg),
+            _ => None,
+        })
+        .expect("a 200")
+}
+
+fn answered_caller(now: Instant) -> Leg {
+    let mut leg = caller_leg("");
     leg.answer(now, Some(b"v=0 ours\r\n".to_vec()));
     drain(&mut leg);
     leg.handle_ack();
@@ -130,14 +145,7 @@ fn requests(outs: &[Out]) -> Vec<(ReqId, Message)> {
 #[test]
 fn the_callers_answer_carries_contact_allow_and_our_sdp() {
     let now = Instant::now();
-    let mut leg = Leg::incoming(
-        key("z9hG4bKinv", "INVITE"),
-        caller_invite(""),
-        peer(),
-        CONTACT.into(),
-        "us".into(),
-        H,
-    );
+    let mut leg = caller_leg("");
     leg.progress(180, None);
     leg.answer(now, Some(b"v=0 ours\r\n".to_vec()));
     let outs = drain(&mut leg);
@@ -158,14 +166,7 @@ fn the_callers_answer_carries_contact_allow_and_our_sdp() {
 #[test]
 fn a_caller_that_never_acks_is_hung_up_at_timer_h() {
     let now = Instant::now();
-    let mut leg = Leg::incoming(
-        key("z9hG4bKinv", "INVITE"),
-        caller_invite(""),
-        peer(),
-        CONTACT.into(),
-        "us".into(),
-        H,
-    );
+    let mut leg = caller_leg("");
     leg.answer(now, None);
     drain(&mut leg);
     assert_eq!(leg.poll_timeout(), Some(now + H));
@@ -198,14 +199,7 @@ fn the_ack_stops_timer_h() {
 
 #[test]
 fn a_cancelled_caller_gets_487_which_waits_for_the_record() {
-    let mut leg = Leg::incoming(
-        key("z9hG4bKinv", "INVITE"),
-        caller_invite(""),
-        peer(),
-        CONTACT.into(),
-        "us".into(),
-        H,
-    );
+    let mut leg = caller_leg("");
     leg.progress(180, None);
     leg.handle_cancel();
     let outs = drain(&mut leg);
@@ -437,9 +431,7 @@ fn hold_is_an_offer_the_session_answers() {
     leg.answer_offer(now, Some(b"v=0 recvonly\r\n".to_vec()));
     let outs = drain(&mut leg);
     assert_eq!(responses(&outs), vec![(200, false)]);
-    let Transmit::Respond { msg: ok, .. } = &outs[0].transmit else {
-        unreachable!()
-    };
+    let ok = ok_of(&outs);
     assert_eq!(ok.body, b"v=0 recvonly\r\n");
     assert_eq!(ok.cseq(), Some((2, "INVITE")));
 }
@@ -647,19 +639,10 @@ fn info_digits_are_reported() {
 #[test]
 fn a_session_timer_the_caller_asked_for_is_granted_and_enforced() {
     let now = Instant::now();
-    let mut leg = Leg::incoming(
-        key("z9hG4bKinv", "INVITE"),
-        caller_invite("Supported: timer\nSession-Expires: 120\n"),
-        peer(),
-        CONTACT.into(),
-        "us".into(),
-        H,
-    );
+    let mut leg = caller_leg("Supported: timer\nSession-Expires: 120\n");
     leg.answer(now, None);
     let outs = drain(&mut leg);
-    let Transmit::Respond { msg: ok, .. } = &outs[0].transmit else {
-        unreachable!()
-    };
+    let ok = ok_of(&outs);
     assert_eq!(ok.headers.get("Session-Expires"), Some("120;refresher=uac"));
     assert_eq!(ok.headers.get("Require"), Some("timer"));
     leg.handle_ack();
@@ -686,37 +669,19 @@ fn a_session_timer_the_caller_asked_for_is_granted_and_enforced() {
 #[test]
 fn a_tiny_session_interval_is_raised_to_min_se() {
     let now = Instant::now();
-    let mut leg = Leg::incoming(
-        key("z9hG4bKinv", "INVITE"),
-        caller_invite("Supported: timer\nSession-Expires: 5\n"),
-        peer(),
-        CONTACT.into(),
-        "us".into(),
-        H,
-    );
+    let mut leg = caller_leg("Supported: timer\nSession-Expires: 5\n");
     leg.answer(now, None);
     let outs = drain(&mut leg);
-    let Transmit::Respond { msg: ok, .. } = &outs[0].transmit else {
-        unreachable!()
-    };
+    let ok = ok_of(&outs);
     assert_eq!(ok.headers.get("Session-Expires"), Some("90;refresher=uac"));
 }
 
 #[test]
 fn without_supported_timer_no_session_timer_is_run() {
     let now = Instant::now();
-    let mut leg = Leg::incoming(
-        key("z9hG4bKinv", "INVITE"),
-        caller_invite("Session-Expires: 120\n"),
-        peer(),
-        CONTACT.into(),
-        "us".into(),
-        H,
-    );
+    let mut leg = caller_leg("Session-Expires: 120\n");
     leg.answer(now, None);
     let outs = drain(&mut leg);
-    let Transmit::Respond { msg: ok, .. } = &outs[0].transmit else {
-        unreachable!()
-    };
+    let ok = ok_of(&outs);
     assert_eq!(ok.headers.get("Session-Expires"), None);
 }
