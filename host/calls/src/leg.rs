@@ -699,33 +699,25 @@ impl Leg {
 
     /// One of our client transactions got no final answer (Timer B/F) or
     /// could not be sent.
-    pub fn handle_request_timeout(&mut self, now: Instant, id: ReqId) {
+    pub fn handle_request_timeout(&mut self, id: ReqId) {
         let Some(purpose) = self.requests.remove(&id) else {
             return;
         };
         match purpose {
-            Purpose::Invite if Some(id) == self.invite_id => {
-                if matches!(self.state, State::Dialing { .. }) {
-                    self.state = State::Done;
-                    self.events.push_back(LegEvent::Failed { status: 408 });
-                    self.events.push_back(LegEvent::Closed);
-                }
+            Purpose::Invite
+                if Some(id) == self.invite_id && matches!(self.state, State::Dialing { .. }) =>
+            {
+                self.state = State::Done;
+                self.events.push_back(LegEvent::Failed { status: 408 });
+                self.events.push_back(LegEvent::Closed);
             }
-            Purpose::ReInvite => {
-                if self.our_offer.as_ref().is_some_and(|(o, _)| *o == id) {
-                    self.our_offer = None;
-                    // RFC 3261 §14.1: a re-INVITE timing out ends the
-                    // dialog.
-                    self.events.push_back(LegEvent::OfferFailed { status: 408 });
-                    self.hang_up("");
-                    let _ = now;
-                }
+            // RFC 3261 §14.1: a re-INVITE timing out ends the dialog.
+            Purpose::ReInvite if self.our_offer.as_ref().is_some_and(|(o, _)| *o == id) => {
+                self.our_offer = None;
+                self.events.push_back(LegEvent::OfferFailed { status: 408 });
+                self.hang_up("");
             }
-            Purpose::Bye => {
-                if matches!(self.state, State::Ending) {
-                    self.close();
-                }
-            }
+            Purpose::Bye if matches!(self.state, State::Ending) => self.close(),
             _ => {}
         }
     }

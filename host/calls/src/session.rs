@@ -546,7 +546,7 @@ impl Session {
     /// Client transaction `id` of `leg` timed out.
     pub fn handle_request_timeout(&mut self, now: Instant, leg: LegId, id: ReqId) {
         if let Some(p) = self.parties.get_mut(&leg) {
-            p.leg.handle_request_timeout(now, id);
+            p.leg.handle_request_timeout(id);
         }
         self.pump(now);
     }

@@ -209,7 +209,7 @@ Contact: <sip:{label}@192.0.2.20:5064>\n\n{body}",
     }
 
     /// An in-dialog request from `label`'s phone (after it answered).
-    fn from_party(&mut self, label: &str, method: &str, cseq: u32, body: &str) {
+    fn party_sends(&mut self, label: &str, method: &str, cseq: u32, body: &str) {
         let (leg, _, inv) = self.leg(label);
         let branch = format!("z9hG4bK{label}{method}{cseq}");
         let ct = if body.is_empty() {
@@ -231,7 +231,7 @@ Contact: <sip:{label}@192.0.2.20:5064>\n{ct}\n{body}",
     }
 
     /// An in-dialog request from the caller (after we answered).
-    fn from_caller(&mut self, method: &str, cseq: u32, body: &str) -> Message {
+    fn caller_sends(&mut self, method: &str, cseq: u32, body: &str) -> Message {
         let branch = format!("z9hG4bKcaller{method}{cseq}");
         let ct = if body.is_empty() {
             ""
@@ -399,7 +399,7 @@ fn sequential_dial_busy_first_then_the_second_answers() {
         decides(&cmds).is_empty(),
         "the flow is not asked until the call ends"
     );
-    c.from_party("1003", "BYE", 2, "");
+    c.party_sends("1003", "BYE", 2, "");
     let cmds = c.take();
     let r = record(&cmds);
     assert_eq!(r.disposition, Disposition::Answered);
@@ -478,11 +478,11 @@ fn a_bye_crossing_a_reinvite_ends_the_call_for_both() {
     let mut c = bridged();
     let (l2, ..) = c.leg("1002");
     // The caller holds; the offer goes on to 1002…
-    c.from_caller("INVITE", 2, "v=0 sendonly\n");
+    c.caller_sends("INVITE", 2, "v=0 sendonly\n");
     let s = sip(&c.take());
     assert_eq!(s, vec![(l2, "INVITE".into())]);
     // …and 1002 hangs up instead of answering it.
-    c.from_party("1002", "BYE", 2, "");
+    c.party_sends("1002", "BYE", 2, "");
     let cmds = c.take();
     let s = sip(&cmds);
     assert!(
@@ -503,11 +503,11 @@ fn a_bye_crossing_a_reinvite_ends_the_call_for_both() {
 fn a_reinvite_never_answered_does_not_stop_the_callers_bye() {
     let mut c = bridged();
     let (l2, ..) = c.leg("1002");
-    c.from_caller("INVITE", 2, "v=0 sendonly\n");
+    c.caller_sends("INVITE", 2, "v=0 sendonly\n");
     c.take();
     // 1002 never answers; the caller gives up and hangs up.
     c.advance(Duration::from_secs(10));
-    c.from_caller("BYE", 3, "");
+    c.caller_sends("BYE", 3, "");
     let cmds = c.take();
     let r = record(&cmds);
     assert_eq!(r.hangup_by, Some(HangupSide::Caller));
@@ -524,7 +524,7 @@ fn a_reinvite_never_answered_does_not_stop_the_callers_bye() {
 fn hold_passes_through_and_the_answer_comes_back() {
     let mut c = bridged();
     let (l2, ..) = c.leg("1002");
-    c.from_caller("INVITE", 2, "v=0 sendonly\n");
+    c.caller_sends("INVITE", 2, "v=0 sendonly\n");
     let cmds = c.take();
     let (id, reinvite) = cmds
         .iter()
@@ -557,10 +557,10 @@ CSeq: 2 INVITE\nContact: <sip:1002@192.0.2.20:5064>\n\nv=0 recvonly\n",
 fn hold_by_one_while_the_other_hangs_up() {
     let mut c = bridged();
     let (l2, ..) = c.leg("1002");
-    c.from_party("1002", "INVITE", 2, "v=0 sendonly\n");
+    c.party_sends("1002", "INVITE", 2, "v=0 sendonly\n");
     let s = sip(&c.take());
     assert_eq!(s, vec![(CALLER, "INVITE".into())]);
-    c.from_caller("BYE", 2, "");
+    c.caller_sends("BYE", 2, "");
     let cmds = c.take();
     assert!(sip(&cmds).contains(&(l2, "487".into())), "1002's hold ends");
     assert_eq!(record(&cmds).hangup_by, Some(HangupSide::Caller));
@@ -722,7 +722,7 @@ fn a_blind_transfer_leaves_the_transferors_late_bye_to_its_own_leg() {
     let mut c = bridged();
     let (l2, ..) = c.leg("1002");
     // 1002 transfers the caller to 1003.
-    c.from_party_refer("1002", "1003");
+    c.party_refers("1002", "1003");
     let cmds = c.take();
     let s = sip(&cmds);
     assert!(s.contains(&(l2, "202".into())));
@@ -746,7 +746,7 @@ fn a_blind_transfer_leaves_the_transferors_late_bye_to_its_own_leg() {
     assert!(cmds.contains(&Command::Media(MediaCommand::Connect { a: CALLER, b: l3 })));
     // 1002's own BYE comes after the NOTIFY, as phones do: it ends 1002's
     // leg only.
-    c.from_party("1002", "BYE", 3, "");
+    c.party_sends("1002", "BYE", 3, "");
     let cmds = c.take();
     assert!(
         !cmds.iter().any(|x| matches!(x, Command::WriteRecord(_))),
@@ -758,7 +758,7 @@ fn a_blind_transfer_leaves_the_transferors_late_bye_to_its_own_leg() {
         "1002 hears at once, nobody else hears"
     );
     // Now the caller and 1003 talk until 1003 hangs up.
-    c.from_party("1003", "BYE", 2, "");
+    c.party_sends("1003", "BYE", 2, "");
     let cmds = c.take();
     let r = record(&cmds);
     assert_eq!(r.agent.as_deref(), Some("1003"));
@@ -768,7 +768,7 @@ fn a_blind_transfer_leaves_the_transferors_late_bye_to_its_own_leg() {
 #[test]
 fn a_transfer_nobody_takes_is_reported_to_the_transferor_and_the_flow() {
     let mut c = bridged();
-    c.from_party_refer("1002", "1003");
+    c.party_refers("1002", "1003");
     c.take();
     c.devices(&["1003"]);
     c.party_answers("1003", 486);
@@ -811,7 +811,7 @@ fn notify_bodies(cmds: &[Command]) -> Vec<String> {
 }
 
 impl Call {
-    fn from_party_refer(&mut self, label: &str, target: &str) {
+    fn party_refers(&mut self, label: &str, target: &str) {
         let (leg, _, inv) = self.leg(label);
         let branch = format!("z9hG4bK{label}refer");
         let req = msg(&format!(
@@ -840,7 +840,7 @@ fn a_three_party_bridge_goes_on_when_one_leaves() {
     let cmds = c.take();
     assert!(cmds.contains(&Command::Media(MediaCommand::Connect { a: CALLER, b: l3 })));
     // 1002 leaves: the caller and 1003 keep talking.
-    c.from_party("1002", "BYE", 2, "");
+    c.party_sends("1002", "BYE", 2, "");
     let cmds = c.take();
     assert!(
         !cmds.iter().any(|x| matches!(x, Command::WriteRecord(_))),
@@ -853,7 +853,7 @@ fn a_three_party_bridge_goes_on_when_one_leaves() {
         "1002's BYE is answered at once"
     );
     // 1003 leaves too: the caller is alone and is hung up.
-    c.from_party("1003", "BYE", 2, "");
+    c.party_sends("1003", "BYE", 2, "");
     let cmds = c.take();
     let r = record(&cmds);
     assert_eq!(r.hangup_by, Some(HangupSide::Callee));
@@ -951,7 +951,7 @@ fn a_caller_hanging_up_mid_message_has_left_a_voicemail() {
     c.s.handle_played(c.now, id);
     c.take();
     c.s.handle_ack(c.now, CALLER);
-    c.from_caller("BYE", 2, "");
+    c.caller_sends("BYE", 2, "");
     let cmds = c.take();
     let stop = cmds
         .iter()
@@ -1112,7 +1112,7 @@ Call-ID: {}\nCSeq: 1 INVITE\nContact: <sip:1001@192.0.2.21:5064>\n\nv=0 agent\n"
         !sip(&cmds).iter().any(|(l, m)| *l == CALLER && m == "200"),
         "no answer to send the agent"
     );
-    c.from_party("+442079460000", "BYE", 2, "");
+    c.party_sends("+442079460000", "BYE", 2, "");
     let cmds = c.take();
     let r = record(&cmds);
     assert_eq!(r.disposition, Disposition::Answered);
