@@ -165,7 +165,7 @@ pub(crate) struct Shared {
     pub in_progress: calls_in_progress::CallsInProgress,
     pub metrics: metrics::Metrics,
     /// RTP ports, when media is anchored.
-    pub ports: Option<switchyard_media::PortPool>,
+    pub ports: Option<Arc<switchyard_media::PortPool>>,
     /// Decoded prompt files: (tenant, name) → ((created, size), samples).
     /// A re-upload changes the stamp and is decoded again.
     #[allow(clippy::type_complexity)]
@@ -192,10 +192,13 @@ impl Shared {
 impl Pbx {
     pub fn new(stack: SipStack, store: Store, tenants: Tenants, settings: CallSettings) -> Pbx {
         let key: [u8; 32] = rand::random();
-        let ports = settings
-            .media
-            .as_ref()
-            .map(|m| switchyard_media::PortPool::new(m.ip, m.low_port, m.high_port));
+        let ports = settings.media.as_ref().map(|m| {
+            Arc::new(switchyard_media::PortPool::new(
+                m.ip,
+                m.low_port,
+                m.high_port,
+            ))
+        });
         let metrics = metrics::Metrics::with_transport(stack.tcp_stats());
         for t in tenants.all() {
             metrics.add_tenant(&t.id, call::unanswered_names());

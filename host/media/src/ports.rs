@@ -65,6 +65,13 @@ impl PortPool {
 
     /// Bind the next free pair.
     pub async fn allocate(&self) -> std::io::Result<RtpPorts> {
+        self.allocate_now()
+    }
+
+    /// Bind the next free pair without waiting (binding a UDP socket never
+    /// blocks): for state machines that need a leg's address at once.
+    /// Call it inside a tokio runtime.
+    pub fn allocate_now(&self) -> std::io::Result<RtpPorts> {
         let span = u32::from(self.high.saturating_sub(self.low)) / 2 + 1;
         for _ in 0..span {
             let port = {
@@ -77,10 +84,10 @@ impl PortPool {
                 };
                 p
             };
-            let Ok(rtp) = UdpSocket::bind((self.ip, port)).await else {
+            let Ok(rtp) = bind(self.ip, port) else {
                 continue;
             };
-            let Ok(rtcp) = UdpSocket::bind((self.ip, port + 1)).await else {
+            let Ok(rtcp) = bind(self.ip, port + 1) else {
                 continue;
             };
             self.in_use.fetch_add(1, Ordering::Relaxed);
@@ -95,4 +102,11 @@ impl PortPool {
             format!("no free RTP port pair in {}-{}", self.low, self.high),
         ))
     }
+}
+
+/// A non-blocking UDP socket on `ip:port`, registered with the runtime.
+fn bind(ip: IpAddr, port: u16) -> std::io::Result<UdpSocket> {
+    let s = std::net::UdpSocket::bind((ip, port))?;
+    s.set_nonblocking(true)?;
+    UdpSocket::from_std(s)
 }
