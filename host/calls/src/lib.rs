@@ -23,6 +23,7 @@ pub mod call_log;
 pub mod calls_in_progress;
 pub mod deadlines;
 pub mod leg;
+pub mod leg_sdp;
 pub mod metrics;
 pub mod originate;
 pub mod registrar;
