@@ -212,8 +212,24 @@ fn every_call_sipp_saw_completed_has_a_record_after_kill_9() {
         outcome.successful_calls,
         "one log line per successful call"
     );
-    assert!(
-        missing.is_empty(),
-        "calls sipp saw completed have no record: {missing:?}"
-    );
+    if !missing.is_empty() {
+        // What the servers said about them (warnings and errors only):
+        // a record that could not be stored is logged there.
+        let said: Vec<String> = ["first.log", "second.log"]
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(dir.path().join(f))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains("record") || missing.iter().any(|id| l.contains(**id)))
+                    .take(40)
+                    .map(|l| format!("{f}: {l}"))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        panic!(
+            "calls sipp saw completed have no record: {missing:?}\nthe servers' log about them:\n{}",
+            said.join("\n")
+        );
+    }
 }
