@@ -1,44 +1,29 @@
-//! Media anchoring for one call: the caller's offer answered with our
-//! address, our own offer to the callee, the media task that plays to,
-//! records and relays between them, and re-negotiation on re-INVITE (hold
-//! and resume).
+//! A call's anchored media: every leg's SDP state and RTP endpoint, and
+//! the media task that plays to, records and bridges them.
 //!
 //! With anchoring every RTP packet goes through the host: NATed phones
-//! work (latching), PCMU and PCMA phones talk (transcoding), the call
-//! engine hears the digits, and the host can answer a call itself to play
+//! work (latching), PCMU and PCMA phones talk (transcoding), the engine
+//! hears the digits, and the host can answer a call itself to play
 //! prompts, gather digits and record.
+//!
+//! One [`Anchor`] serves a session of any number of legs. The session
+//! reaches it as its [`Negotiator`] (what SDP each leg is offered and
+//! answered); the driver reaches the same state to carry out the
+//! session's media commands (bridge, play, record). Both hold it behind
+//! one lock that is never held across an `await`.
 
-use switchyard_media::{BridgeId, LegConfig, LegId, MediaEvent, MediaHandle, RtpPorts};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use switchyard_media::{BridgeId, LegConfig, LegId, MediaEvent, MediaHandle, PortPool};
+use switchyard_plugins::types::CallSnapshot;
 use switchyard_rtp::g711::Law;
 use switchyard_sdp::{Codec, Direction, Negotiated, Refusal, Sdp};
 use tokio::sync::mpsc;
 
-use crate::Shared;
 use crate::leg_sdp::LegSdp;
-
-/// The call's two legs, in its media and here (until the engine names
-/// its SIP legs itself).
-pub const CALLER: LegId = LegId(0);
-pub const CALLEE: LegId = LegId(1);
-
-/// A leg's place in the per-leg arrays here.
-fn ix(leg: LegId) -> usize {
-    usize::from(leg != CALLER)
-}
-
-/// The call's other leg.
-pub fn other(leg: LegId) -> LegId {
-    if leg == CALLER { CALLEE } else { CALLER }
-}
-
-pub struct Anchor {
-    /// Each leg's offer/answer state.
-    sdp: [LegSdp; 2],
-    pub media: MediaHandle,
-    /// The bridge both legs are in while they talk.
-    bridge: BridgeId,
-    pub events: mpsc::UnboundedReceiver<MediaEvent>,
-}
+use crate::session::{Negotiator, Renegotiation};
 
 /// The G.711 law of a negotiated voice codec.
 fn law(codec: Codec) -> Law {
@@ -66,133 +51,239 @@ pub fn refusal_status(r: &Refusal) -> (u16, String) {
     }
 }
 
+struct State {
+    ip: IpAddr,
+    pool: Arc<PortPool>,
+    /// The first leg: the caller's answer is its.
+    caller: LegId,
+    legs: HashMap<LegId, LegSdp>,
+    /// `None` once closed.
+    media: Option<MediaHandle>,
+    /// The bridge the call's parties talk in (made when first needed).
+    bridge: Option<BridgeId>,
+}
+
+/// The anchored media of one call (cheap to clone: one shared state).
+#[derive(Clone)]
+pub struct Anchor {
+    state: Arc<Mutex<State>>,
+}
+
 impl Anchor {
-    /// Anchor a call whose caller offered `a_offer`. `Ok(None)` when media
-    /// is not anchored on this host.
-    pub(crate) async fn new(
-        shared: &Shared,
-        a_offer: &[u8],
-    ) -> Result<Option<Anchor>, (u16, String)> {
-        let (Some(pool), Some(settings)) = (&shared.ports, &shared.settings.media) else {
-            return Ok(None);
-        };
+    /// Anchor an incoming call whose caller (`caller`) offered `offer`:
+    /// the offer is checked before a port is taken, then answered with
+    /// the caller's own endpoint. Media events go to `events`.
+    pub fn for_caller(
+        pool: &Arc<PortPool>,
+        settings: &crate::MediaSettings,
+        caller: LegId,
+        offer: &[u8],
+        events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> Result<Anchor, (u16, String)> {
         let refused = |r: Refusal| refusal_status(&r);
-        // The offer is checked before any port is taken.
-        let a_offer = Sdp::parse(a_offer).map_err(|e| refused(e.into()))?;
-        LegSdp::acceptable(settings.ip, &a_offer).map_err(refused)?;
-        let a = pool
-            .allocate()
-            .await
+        let offer = Sdp::parse(offer).map_err(|e| refused(e.into()))?;
+        LegSdp::acceptable(settings.ip, &offer).map_err(refused)?;
+        let anchor = Anchor::new(pool, settings, caller, events);
+        let mut s = anchor.lock();
+        let mut sdp = s
+            .add_leg(caller)
             .map_err(|e| (503, format!("No Media Ports: {e}")))?;
-        let b = pool
-            .allocate()
-            .await
-            .map_err(|e| (503, format!("No Media Ports: {e}")))?;
-        let leg_sdp = |p: &RtpPorts| LegSdp::new(settings.ip, p.rtp_addr().port());
-        let mut sdp = [leg_sdp(&a), leg_sdp(&b)];
-        let (_, chosen) = sdp[ix(CALLER)].answer(&a_offer).map_err(refused)?;
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let media = MediaHandle::start(Some(settings.rtp_timeout), events_tx);
-        media.add_leg(CALLER, a);
-        media.add_leg(CALLEE, b);
-        let bridge = media.create_bridge();
-        media.configure(CALLER, leg_config(&chosen));
-        Ok(Some(Anchor {
-            sdp,
-            media,
-            bridge,
-            events,
-        }))
+        let (_, chosen) = sdp.answer(&offer).map_err(refused)?;
+        s.configure(caller, &chosen);
+        s.legs.insert(caller, sdp);
+        drop(s);
+        Ok(anchor)
     }
 
-    /// Our offer to a callee.
-    pub fn callee_offer(&mut self) -> Vec<u8> {
-        self.sdp[ix(CALLEE)].offer(Direction::SendRecv)
+    /// Media for a call whose legs all come later (click-to-call: every
+    /// leg is one we dial and offer to).
+    pub fn new(
+        pool: &Arc<PortPool>,
+        settings: &crate::MediaSettings,
+        caller: LegId,
+        events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> Anchor {
+        let media = MediaHandle::start(Some(settings.rtp_timeout), events);
+        Anchor {
+            state: Arc::new(Mutex::new(State {
+                ip: settings.ip,
+                pool: pool.clone(),
+                caller,
+                legs: HashMap::new(),
+                media: Some(media),
+                bridge: None,
+            })),
+        }
     }
 
-    /// Our answer to the caller's offer.
-    pub fn caller_answer(&self) -> Vec<u8> {
-        self.sdp[ix(CALLER)].last_answer().to_vec()
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding it; a poisoned lock still holds
+        // consistent SDP state.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The callee answered our offer (in a 183 or the 2xx): relay.
-    pub fn callee_answered(&mut self, body: &[u8]) -> Result<(), Refusal> {
-        let b = self.sdp[ix(CALLEE)].read_answer(body)?;
-        self.relay_with(CALLEE, b);
-        self.relay(true);
+    /// Run `f` on the media task's handle, unless the media is closed.
+    pub fn with_media<T>(&self, f: impl FnOnce(&MediaHandle) -> T) -> Option<T> {
+        self.lock().media.as_ref().map(f)
+    }
+
+    /// Put `a` and `b` in the call's bridge: everybody there hears
+    /// everybody (two legs relay, more are mixed).
+    pub fn connect(&self, a: LegId, b: LegId) {
+        let mut s = self.lock();
+        let Some(media) = s.media.as_ref() else {
+            return;
+        };
+        let bridge = match s.bridge {
+            Some(b) => b,
+            None => {
+                let b = media.create_bridge();
+                s.bridge = Some(b);
+                b
+            }
+        };
+        let media = s.media.as_ref().expect("checked above");
+        media.join(a, bridge);
+        media.join(b, bridge);
+    }
+
+    /// The leg's dialog is over: its endpoint goes, its ports go back.
+    pub fn close_leg(&self, leg: LegId) {
+        let mut s = self.lock();
+        s.legs.remove(&leg);
+        if let Some(m) = s.media.as_ref() {
+            m.leave(leg);
+            m.remove_leg(leg);
+        }
+    }
+
+    /// Stop the media now; returns once its sockets are closed and its
+    /// ports back in the pool.
+    pub async fn close(&self) {
+        let media = self.lock().media.take();
+        if let Some(m) = media {
+            m.close().await;
+        }
+    }
+}
+
+impl State {
+    /// A new endpoint (ports taken now) for `leg` in the media task.
+    fn add_leg(&mut self, leg: LegId) -> std::io::Result<LegSdp> {
+        let ports = self.pool.allocate_now()?;
+        let sdp = LegSdp::new(self.ip, ports.rtp_addr().port());
+        if let Some(m) = self.media.as_ref() {
+            m.add_leg(leg, ports);
+        }
+        Ok(sdp)
+    }
+
+    fn configure(&self, leg: LegId, n: &Negotiated) {
+        if let Some(m) = self.media.as_ref() {
+            m.configure(leg, leg_config(n));
+        }
+    }
+
+    fn status(r: Refusal) -> u16 {
+        r.status_code()
+    }
+}
+
+impl Negotiator for Anchor {
+    fn answer_caller(&mut self) -> Option<Vec<u8>> {
+        let s = self.lock();
+        s.legs.get(&s.caller).map(|l| l.last_answer().to_vec())
+    }
+
+    fn offer_to(&mut self, leg: LegId, _snapshot: &CallSnapshot) -> Option<Vec<u8>> {
+        let mut s = self.lock();
+        let mut sdp = match s.add_leg(leg) {
+            Ok(sdp) => sdp,
+            Err(e) => {
+                // The INVITE goes without SDP: the party's 200 then
+                // carries an offer we cannot answer, and the leg fails.
+                tracing::warn!(error = %e, "no media ports for a dialled leg");
+                return None;
+            }
+        };
+        let offer = sdp.offer(Direction::SendRecv);
+        s.legs.insert(leg, sdp);
+        Some(offer)
+    }
+
+    fn remote_answer(&mut self, leg: LegId, body: &[u8]) -> Result<(), u16> {
+        let mut s = self.lock();
+        let sdp = s.legs.get_mut(&leg).ok_or(488u16)?;
+        let n = sdp.read_answer(body).map_err(State::status)?;
+        s.configure(leg, &n);
         Ok(())
     }
 
-    /// Connect the legs to each other (both in the call's bridge), or not
-    /// (neither in it).
-    pub fn relay(&self, on: bool) {
-        for leg in [CALLER, CALLEE] {
-            if on {
-                self.media.join(leg, self.bridge);
-            } else {
-                self.media.leave(leg);
+    fn caller_answer_for(&mut self, _leg: LegId) -> Option<Vec<u8>> {
+        self.answer_caller()
+    }
+
+    fn reoffer(
+        &mut self,
+        leg: LegId,
+        other: Option<LegId>,
+        body: &[u8],
+    ) -> Result<Renegotiation, u16> {
+        let offer = Sdp::parse(body).map_err(|e| State::status(e.into()))?;
+        let mut s = self.lock();
+        match other {
+            // Talking to one party: the offer (hold goes through as its
+            // direction) goes on, and its answer gives ours.
+            Some(other) => {
+                let direction = s
+                    .legs
+                    .get_mut(&leg)
+                    .ok_or(488u16)?
+                    .take_offer(&offer)
+                    .map_err(State::status)?;
+                let ours = s.legs.get_mut(&other).ok_or(488u16)?.offer(direction);
+                Ok(Renegotiation::Forward(ours))
+            }
+            // Nobody else: we answer it ourselves.
+            None => {
+                let (answer, chosen) = s
+                    .legs
+                    .get_mut(&leg)
+                    .ok_or(488u16)?
+                    .answer(&offer)
+                    .map_err(State::status)?;
+                s.configure(leg, &chosen);
+                Ok(Renegotiation::Answer(answer))
             }
         }
     }
 
-    /// Media for `leg` as agreed.
-    fn relay_with(&self, leg: LegId, n: Negotiated) {
-        self.media.configure(leg, leg_config(&n));
-    }
-
-    /// The callee's leg ended (a transfer): it is silent from now on and
-    /// nothing is relayed until the next callee answers.
-    pub fn callee_gone(&mut self) {
-        if let Some(n) = self.sdp[ix(CALLEE)].negotiated() {
-            let mut cfg = leg_config(&n);
-            cfg.sends = false;
-            self.media.configure(CALLEE, cfg);
+    fn reanswered(&mut self, from: LegId, to: LegId, body: &[u8]) -> Result<Vec<u8>, u16> {
+        let mut s = self.lock();
+        if !s.legs.get(&from).is_some_and(LegSdp::has_pending_offer) {
+            return Err(500);
         }
-        self.relay(false);
-    }
-
-    /// The direction `leg` last asked for (hold is sendonly or inactive).
-    pub fn direction(&self, leg: LegId) -> Option<Direction> {
-        self.sdp[ix(leg)].direction()
-    }
-
-    /// A re-INVITE from `leg` while nobody else is connected (the caller
-    /// holds during the IVR): we answer it ourselves.
-    pub fn answer_locally(&mut self, leg: LegId, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-        let (answer, chosen) = self.sdp[ix(leg)].answer(&Sdp::parse(body)?)?;
-        self.relay_with(leg, chosen);
+        let theirs = s
+            .legs
+            .get_mut(&to)
+            .ok_or(488u16)?
+            .read_answer(body)
+            .map_err(State::status)?;
+        let (answer, chosen) = s
+            .legs
+            .get_mut(&from)
+            .ok_or(488u16)?
+            .answer_pending()
+            .map_err(State::status)?;
+        s.configure(to, &theirs);
+        s.configure(from, &chosen);
         Ok(answer)
     }
 
-    /// A re-INVITE from `leg` offered `body`: remember it, and give our
-    /// offer for the other leg (same direction: hold goes through).
-    pub fn reoffer(&mut self, leg: LegId, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-        let direction = self.sdp[ix(leg)].take_offer(&Sdp::parse(body)?)?;
-        Ok(self.sdp[ix(other(leg))].offer(direction))
-    }
-
-    /// The other leg answered our re-offer: relay with both new views, and
-    /// our answer to `leg`'s offer.
-    pub fn reanswered(&mut self, leg: LegId, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-        if !self.sdp[ix(leg)].has_pending_offer() {
-            return Err(Refusal::Malformed("no offer to answer".into()));
-        }
-        let theirs = self.sdp[ix(other(leg))].read_answer(body)?;
-        let (answer, chosen) = self.sdp[ix(leg)].answer_pending()?;
-        self.relay_with(other(leg), theirs);
-        self.relay_with(leg, chosen);
-        Ok(answer)
-    }
-}
-
-/// The next media event of an anchored call (never, without one, nor
-/// after its media task ended).
-pub async fn next_event(anchor: &mut Option<Anchor>) -> Option<MediaEvent> {
-    match anchor {
-        Some(a) => match a.events.recv().await {
-            Some(e) => Some(e),
-            None => std::future::pending().await,
-        },
-        None => std::future::pending().await,
+    fn holds(&self, leg: LegId) -> bool {
+        matches!(
+            self.lock().legs.get(&leg).and_then(LegSdp::direction),
+            Some(Direction::SendOnly | Direction::Inactive)
+        )
     }
 }

@@ -6,8 +6,8 @@
 //! `switchyard_calls::call_log` (`RUST_LOG=info,switchyard_calls::call_log=debug`
 //! adds the refreshes).
 //!
-//! One function per event, called from the call task (`call.rs`,
-//! `call/media.rs`), click-to-call (`originate.rs`) and the registrar.
+//! One function per event, called from the call driver (`driver.rs`)
+//! and the registrar.
 
 use std::net::SocketAddr;
 
@@ -94,7 +94,7 @@ pub(crate) fn ended(r: &CallRecord, flow: &str) {
     );
 }
 
-/// Click-to-call (`originate`): the agent's phone is rung.
+/// Click-to-call: the agent's phone is rung.
 pub(crate) fn click_to_call_started(call_id: &str, tenant: &str, agent: &str, number: &str) {
     tracing::info!(
         %call_id,
@@ -104,30 +104,6 @@ pub(crate) fn click_to_call_started(call_id: &str, tenant: &str, agent: &str, nu
         caller = %agent,
         dialled = %number,
         "call started"
-    );
-}
-
-/// Click-to-call: the agent answered; the customer is rung next.
-pub(crate) fn click_to_call_answered(call_id: &str, tenant: &str, agent: &str) {
-    tracing::info!(
-        %call_id,
-        %tenant,
-        flow = %"click-to-call",
-        answered_by = %agent,
-        "call answered"
-    );
-}
-
-/// Click-to-call is over; `detail` says how (`agent hung up`, `customer
-/// answered 486`…).
-pub(crate) fn click_to_call_ended(call_id: &str, tenant: &str, detail: &str, duration_s: f64) {
-    tracing::info!(
-        %call_id,
-        %tenant,
-        flow = %"click-to-call",
-        %detail,
-        duration_s,
-        "call ended"
     );
 }
 

@@ -155,6 +155,8 @@ enum Purpose {
 /// How long a session lasts without a refresh when the peer asked for a
 /// session timer, and our floor (RFC 4028 §4: Min-SE 90 s).
 const MIN_SE: u32 = 90;
+/// Timer H with the default T1 (500 ms): 64·T1.
+const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(32);
 /// The longest session interval we grant (30 min, the RFC's default).
 const MAX_SE: u32 = 1800;
 
@@ -267,7 +269,9 @@ impl Leg {
             pending_refer: None,
             refer_accepted: false,
             ack_deadline: None,
-            ack_timeout: Duration::ZERO,
+            // Our 2xx to their re-INVITE waits for an ACK as long as the
+            // caller's does (64·T1 unless the owner says otherwise).
+            ack_timeout: DEFAULT_ACK_TIMEOUT,
             session_expires: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -275,6 +279,12 @@ impl Leg {
         let id = leg.send(invite, Purpose::Invite, false);
         leg.invite_id = Some(id);
         leg
+    }
+
+    /// Timer H (64·T1) for the 2xx this leg sends.
+    pub fn with_ack_timeout(mut self, ack_timeout: Duration) -> Leg {
+        self.ack_timeout = ack_timeout;
+        self
     }
 
     pub fn role(&self) -> Role {

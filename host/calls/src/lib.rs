@@ -3,13 +3,15 @@
 //!
 //! * [`Pbx::run`] — the dispatcher: reads what the SIP stack delivers and
 //!   sends REGISTER to [`registrar`], OPTIONS to a 200, a new INVITE to a
-//!   fresh call task ([`call`]), and in-dialog requests to the call task
+//!   fresh call (`driver`), and in-dialog requests to the call task
 //!   that owns the Call-ID.
 //! * [`auth`] — digest challenges for REGISTER (401) and INVITE (407),
 //!   with the failed-authentication limiter per source address.
 //! * [`registrar`] — bindings in the store, Expires / Min-Expires,
 //!   `Contact: *`.
-//! * [`call`] — one task per call: the B2BUA legs and the plugin loop.
+//! * [`leg`] and [`session`] — a call's SIP dialogs and what its flow
+//!   does with them, as sans-IO state machines; `driver` is the thin
+//!   tokio task around each session (the only async code of a call).
 //! * [`resolve`] — whose a new INVITE is: an extension of a served domain
 //!   or a carrier on a trunk (the order that keeps tenants apart).
 //! * [`tenant`] — tenants by SIP domain and by DID.
@@ -17,15 +19,14 @@
 //!   challenges, call caps.
 
 pub mod anchor;
+mod audio;
 pub mod auth;
-pub mod call;
 pub mod call_log;
 pub mod calls_in_progress;
-pub mod deadlines;
+mod driver;
 pub mod leg;
 pub mod leg_sdp;
 pub mod metrics;
-pub mod originate;
 pub mod registrar;
 pub mod resolve;
 pub mod session;
@@ -148,8 +149,11 @@ pub enum CallMsg {
     },
     /// Hang up now (operator or supervisor through the API).
     Hangup,
-    /// A 2xx the call sent was never ACKed (the stack's Timer H).
-    AckTimeout,
+    /// A 2xx the call sent on dialog `call_id` was never ACKed (the
+    /// stack's Timer H).
+    AckTimeout {
+        call_id: String,
+    },
 }
 
 pub(crate) struct Shared {
@@ -202,7 +206,7 @@ impl Pbx {
         });
         let metrics = metrics::Metrics::with_transport(stack.tcp_stats());
         for t in tenants.all() {
-            metrics.add_tenant(&t.id, call::unanswered_names());
+            metrics.add_tenant(&t.id, driver::unanswered_names());
         }
         Pbx {
             shared: Arc::new(Shared {
@@ -264,7 +268,7 @@ impl Pbx {
             .tenants()
             .by_id(tenant)
             .ok_or_else(|| format!("unknown tenant {tenant}"))?;
-        originate::start(self.shared.clone(), t, agent, number)
+        driver::start_outgoing(self.shared.clone(), t, agent, number)
     }
 
     /// The tenant's call events from now on.
@@ -372,7 +376,7 @@ impl Pbx {
         if let Some(t) = new {
             self.shared
                 .metrics
-                .add_tenant(&t.id, call::unanswered_names());
+                .add_tenant(&t.id, driver::unanswered_names());
             next.add(t);
         }
         *guard = Arc::new(next);
@@ -408,7 +412,7 @@ impl Pbx {
                     }
                     ("OPTIONS", _) => self.options(key, &request),
                     ("INVITE", _) if request.to_tag().is_none() => {
-                        call::start(self.shared.clone(), key, request, peer);
+                        driver::start_incoming(self.shared.clone(), key, request, peer);
                     }
                     ("INVITE" | "BYE" | "INFO" | "UPDATE", _) => {
                         self.reply(&key, &request, 481);
@@ -440,7 +444,7 @@ impl Pbx {
             // dialog and ends.
             Incoming::AckTimeout { call_id, .. } => match s.task_for(&call_id) {
                 Some(task) => {
-                    let _ = task.send(CallMsg::AckTimeout);
+                    let _ = task.send(CallMsg::AckTimeout { call_id });
                 }
                 None => tracing::info!(%call_id, "2xx never acknowledged; the call is over"),
             },

@@ -76,6 +76,8 @@ pub struct SessionConfig {
     pub max_duration: Option<Duration>,
     /// The longest voicemail message.
     pub voicemail_max: Duration,
+    /// Timer H (64·T1): how long a 2xx we send waits for its ACK.
+    pub ack_timeout: Duration,
 }
 
 impl Default for SessionConfig {
@@ -85,6 +87,7 @@ impl Default for SessionConfig {
             default_ring: Duration::from_secs(30),
             max_duration: Some(crate::DEFAULT_MAX_CALL_DURATION),
             voicemail_max: Duration::from_secs(180),
+            ack_timeout: switchyard_sip::timers::TimerConfig::default().transaction_timeout(),
         }
     }
 }
@@ -178,9 +181,13 @@ pub enum Command {
         state: Option<Vec<u8>>,
     },
     /// Find the devices of dial targets; answer with
-    /// [`Session::handle_devices`].
+    /// [`Session::handle_devices`]. `caller_id` is the number the dial
+    /// asks to present; `transfer` marks an agent's REFER, whose target
+    /// is an extension if the tenant has one by that name, else a number.
     Resolve {
         targets: Vec<DialTarget>,
+        caller_id: Option<String>,
+        transfer: bool,
     },
     /// Find credentials for a challenged leg (a trunk's); answer with
     /// [`Session::handle_credentials`].
@@ -385,7 +392,8 @@ impl Session {
             invite.headers.push("Content-Type", "application/sdp");
             invite.body = body;
         }
-        let leg = Leg::outgoing(invite, first.peer, first.contact);
+        let leg =
+            Leg::outgoing(invite, first.peer, first.contact).with_ack_timeout(config.ack_timeout);
         let record = LegRecord {
             target: first.label.clone(),
             start_time: now_ms,
@@ -454,6 +462,11 @@ impl Session {
         }
     }
 
+    /// What the flow sees of the call (tags, answer time, flow).
+    pub fn snapshot(&self) -> &CallSnapshot {
+        &self.snapshot
+    }
+
     /// The caller's leg.
     pub fn caller(&self) -> LegId {
         self.caller
@@ -464,6 +477,14 @@ impl Session {
         self.parties
             .iter()
             .find(|(_, p)| p.leg.owns(req))
+            .map(|(id, _)| *id)
+    }
+
+    /// The leg whose dialog has Call-ID `call_id`.
+    pub fn leg_with_call_id(&self, call_id: &str) -> Option<LegId> {
+        self.parties
+            .iter()
+            .find(|(_, p)| p.leg.call_id() == call_id)
             .map(|(id, _)| *id)
     }
 
@@ -787,15 +808,36 @@ impl Session {
             }
             match action {
                 Action::SetTag(tag) => self.snapshot.tags.push(tag),
-                Action::Answer => self.answer_caller(now),
-                Action::Play(prompts) => {
+                Action::Answer => {
                     self.answer_caller(now);
+                }
+                // Without media the host cannot answer: what a media
+                // action would have waited for comes at once (nothing was
+                // played, heard or recorded).
+                Action::Play(_) if !self.answer_caller(now) => {
+                    return self.decide(now, None, Event::PlayFinished);
+                }
+                Action::Gather(_) if !self.answer_caller(now) => {
+                    return self.decide(now, None, Event::GatherTimeout);
+                }
+                Action::RecordAudio(_) if !self.answer_caller(now) => {
+                    let nothing = switchyard_plugins::flow_types::Recording {
+                        id: String::new(),
+                        duration_ms: 0,
+                        finished_by_key: None,
+                    };
+                    return self.decide(now, None, Event::RecordFinished(nothing));
+                }
+                Action::Voicemail(v) if !self.answer_caller(now) => {
+                    tracing::warn!(call = %self.snapshot.call_id, mailbox = %v.mailbox, "voicemail needs anchored media: 480");
+                    return self.end(now, HangupSide::System);
+                }
+                Action::Play(prompts) => {
                     let id = self.play(self.caller, prompts);
                     self.phase = Phase::Playing { id };
                     return;
                 }
                 Action::Gather(g) => {
-                    self.answer_caller(now);
                     let play_id =
                         (!g.prompts.is_empty()).then(|| self.play(self.caller, g.prompts.clone()));
                     let deadline = play_id
@@ -816,7 +858,6 @@ impl Session {
                     return;
                 }
                 Action::RecordAudio(r) => {
-                    self.answer_caller(now);
                     let max = Duration::from_secs(u64::from(r.max_seconds));
                     let kind = MessageKind::RecordAudio;
                     if r.beep {
@@ -836,7 +877,6 @@ impl Session {
                     return;
                 }
                 Action::Voicemail(v) => {
-                    self.answer_caller(now);
                     self.live(CallState::Voicemail, None);
                     self.next_media_id += 1;
                     let id = self.next_media_id;
@@ -922,17 +962,26 @@ impl Session {
         id
     }
 
-    /// The host answers the caller itself (IVR, voicemail…).
-    fn answer_caller(&mut self, now: Instant) {
-        if self.answered_by_host || self.caller_leg().is_final_sent() {
-            return;
+    /// The host answers the caller itself (IVR, voicemail…); `false`
+    /// when it cannot: without anchored media the host has no SDP of its
+    /// own, and a 200 without one would be no answer to the caller's
+    /// offer.
+    fn answer_caller(&mut self, now: Instant) -> bool {
+        if self.answered_by_host {
+            return true;
         }
-        let body = self.sdp.answer_caller();
-        self.caller_leg().answer(now, body);
+        if self.caller_leg().is_final_sent() {
+            return false;
+        }
+        let Some(body) = self.sdp.answer_caller() else {
+            return false;
+        };
+        self.caller_leg().answer(now, Some(body));
         self.answered_by_host = true;
         self.live(CallState::Ivr, None);
         self.sip_code = 200;
         self.snapshot.answer_time = Some(self.wall_ms(now));
+        true
     }
 
     fn caller_digit(&mut self, now: Instant, digit: char) {
@@ -991,7 +1040,11 @@ impl Session {
         let Some(targets) = Self::group_targets(&dial, group) else {
             return;
         };
-        self.commands.push_back(Command::Resolve { targets });
+        self.commands.push_back(Command::Resolve {
+            targets,
+            caller_id: dial.caller_id.clone(),
+            transfer: transfer_from.is_some(),
+        });
         self.phase = Phase::Resolving {
             dial,
             group,
@@ -1049,7 +1102,8 @@ impl Session {
             invite.headers.push("Content-Type", "application/sdp");
             invite.body = body;
         }
-        let leg = Leg::outgoing(invite, d.peer, d.contact);
+        let leg =
+            Leg::outgoing(invite, d.peer, d.contact).with_ack_timeout(self.config.ack_timeout);
         self.legs.push(LegRecord {
             target: d.label.clone(),
             start_time: self.wall_ms(now),
@@ -1241,7 +1295,14 @@ impl Session {
                 }
             }
             LegEvent::Refer { target } => self.refer(now, id, target),
-            LegEvent::Closed => self.leg_ended(now, id),
+            LegEvent::Closed => {
+                self.leg_ended(now, id);
+                // A party that left a call that goes on is answered now.
+                let going_on = !matches!(self.phase, Phase::Ending | Phase::Done);
+                if going_on && id != self.caller && !self.is_member(id) {
+                    self.release_held(id);
+                }
+            }
         }
     }
 
@@ -1361,7 +1422,12 @@ impl Session {
         if let Some(from) = transfer_from
             && let Some(p) = self.parties.get_mut(&from)
         {
+            // The transfer is done: the transferor hears so, and its
+            // leg ends (as Asterisk and FreeSWITCH end it; a phone that
+            // sends its own BYE first crosses ours harmlessly).
             p.leg.notify_refer("SIP/2.0 200 OK", true);
+            p.leg.hang_up("");
+            self.release_held(from);
         }
         self.disposition = Disposition::Answered;
         if self.agent.is_none() || transfer_from.is_some() {

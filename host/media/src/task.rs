@@ -364,11 +364,13 @@ impl MediaHandle {
         self.send(Command::PauseRecording(paused));
     }
 
-    /// Stop the call recording; its length when one was written.
-    pub async fn stop_recording(&self) -> Option<Duration> {
+    /// Stop the call recording (now); its length when one was written.
+    /// The future does not borrow the handle: the answer comes even if
+    /// the handle is gone meanwhile.
+    pub fn stop_recording(&self) -> impl std::future::Future<Output = Option<Duration>> + use<> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::StopRecording(tx));
-        rx.await.ok().flatten()
+        async move { rx.await.ok().flatten() }
     }
 
     /// Record what `leg` says into `path` (mono WAV); ends with
@@ -391,10 +393,13 @@ impl MediaHandle {
     }
 
     /// End `leg`'s message recording now (the caller hung up); its length.
-    pub async fn stop_message(&self, leg: LegId) -> Option<Duration> {
+    pub fn stop_message(
+        &self,
+        leg: LegId,
+    ) -> impl std::future::Future<Output = Option<Duration>> + use<> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::StopMessage(leg, tx));
-        rx.await.ok().flatten()
+        async move { rx.await.ok().flatten() }
     }
 
     /// Packets relayed from and ignored on `leg`.

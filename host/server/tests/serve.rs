@@ -379,7 +379,7 @@ async fn click_to_call_rings_the_agent_then_the_customer() {
     let op = running.operator_token.clone();
     let running = std::sync::Arc::new(running);
     let r = running.clone();
-    tokio::task::spawn_blocking(move || {
+    let id = tokio::task::spawn_blocking(move || {
         let agent_phone = demo_phone(&r, "1001", "uas_answer");
         let customer_phone = demo_phone(&r, "1003", "uas_answer");
         let started = ok(http(
@@ -410,16 +410,35 @@ async fn click_to_call_rings_the_agent_then_the_customer() {
         let agent_side = agent_phone.wait();
         agent_side.assert_ok();
         customer_phone.wait().assert_ok();
-        // The agent's phone was offered nothing and got the customer's
-        // answer in our ACK (RFC 3725 flow I).
+        // The agent's phone answered our offer (the host anchors the
+        // call) and got our ACK.
         assert!(
             agent_side.messages.contains("ACK sip:"),
             "{}",
             agent_side.report()
         );
+        id
     })
     .await
     .unwrap();
+    // One session like any call: it has a record.
+    let cdrs = switchyard_store::CdrRepo::query_cdrs(
+        &running.store,
+        "demo",
+        &switchyard_store::CdrFilter::default(),
+    )
+    .unwrap();
+    let cdr = cdrs
+        .rows
+        .iter()
+        .find(|c| c.call_id == id)
+        .expect("click-to-call has a record");
+    assert_eq!(cdr.caller, "1001");
+    assert_eq!(cdr.callee, "1003");
+    assert_eq!(cdr.disposition, switchyard_store::Disposition::Answered);
+    assert_eq!(cdr.hangup_by.as_deref(), Some("system"));
+    let legs: Vec<&str> = cdr.legs.iter().map(|l| l.target.as_str()).collect();
+    assert_eq!(legs, ["1001", "1003"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

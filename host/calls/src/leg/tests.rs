@@ -437,6 +437,33 @@ fn hold_is_an_offer_the_session_answers() {
 }
 
 #[test]
+fn a_dialled_party_answered_on_a_reinvite_has_timer_h_to_ack() {
+    // The agent (a leg we dialled) puts the caller on hold; our 200 to
+    // its re-INVITE waits Timer H for the ACK like any 2xx of ours.
+    let now = Instant::now();
+    let mut leg = answered_agent(now);
+    let mut hold = msg(
+        "INVITE sip:pbx@192.0.2.1:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20:5064;branch=z9hG4bKah\n\
+From: <sip:1002@pbx>;tag=agent\nTo: <sip:1001@pbx>;tag=ours\nCall-ID: b-leg\nCSeq: 7 INVITE\n\
+Contact: <sip:1002@192.0.2.20:5064>\nContent-Type: application/sdp\n\nv=0 sendonly\n",
+    );
+    hold.headers.set("Max-Forwards", "70");
+    leg.handle_request(now, key("z9hG4bKah", "INVITE"), hold);
+    assert!(matches!(&events(&mut leg)[..], [LegEvent::Offer { .. }]));
+    leg.answer_offer(now, Some(b"v=0 recvonly\r\n".to_vec()));
+    assert_eq!(responses(&drain(&mut leg)), vec![(200, false)]);
+    let soon = now + Duration::from_secs(1);
+    leg.handle_timeout(soon);
+    assert!(
+        events(&mut leg).is_empty(),
+        "no ACK after 1 s is no reason to end"
+    );
+    assert!(drain(&mut leg).is_empty());
+    leg.handle_timeout(now + H);
+    assert_eq!(events(&mut leg), vec![LegEvent::AckTimeout]);
+}
+
+#[test]
 fn a_bye_while_their_offer_is_open_ends_the_offer_487() {
     let now = Instant::now();
     let mut leg = answered_caller(now);

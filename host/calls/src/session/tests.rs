@@ -65,6 +65,19 @@ impl Call {
     }
 
     fn with(config: SessionConfig) -> Call {
+        Call::negotiated(
+            config,
+            Box::new(PassThrough::new(b"v=0 caller\r\n".to_vec())),
+        )
+    }
+
+    /// A call whose media the host anchors: it can answer the caller
+    /// itself (IVR, voicemail).
+    fn anchored() -> Call {
+        Call::negotiated(SessionConfig::default(), Box::new(Anchored))
+    }
+
+    fn negotiated(config: SessionConfig, sdp: Box<dyn Negotiator + Send>) -> Call {
         let now = Instant::now();
         let invite = msg(
             "INVITE sip:1002@pbx SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKinv\n\
@@ -79,14 +92,7 @@ Contact: <sip:1001@192.0.2.10:5062>\nContent-Type: application/sdp\n\nv=0 caller
             "us".into(),
             Duration::from_secs(32),
         );
-        let s = Session::incoming(
-            now,
-            1_000_000,
-            caller,
-            snapshot(),
-            Box::new(PassThrough::new(b"v=0 caller\r\n".to_vec())),
-            config,
-        );
+        let s = Session::incoming(now, 1_000_000, caller, snapshot(), sdp, config);
         Call::from_session(s, now)
     }
 
@@ -374,7 +380,7 @@ fn sequential_dial_busy_first_then_the_second_answers() {
     c.take();
     c.decide(vec![dial(&["1002", "1003"], DialMode::Sequential)]);
     let cmds = c.take();
-    assert!(matches!(&cmds[..], [Command::Resolve { targets }] if targets.len() == 1));
+    assert!(matches!(&cmds[..], [Command::Resolve { targets, .. }] if targets.len() == 1));
     c.devices(&["1002"]);
     c.take();
     c.party_answers("1002", 486);
@@ -382,7 +388,7 @@ fn sequential_dial_busy_first_then_the_second_answers() {
     let resolves: Vec<_> = cmds
         .iter()
         .filter_map(|x| match x {
-            Command::Resolve { targets } => Some(targets.clone()),
+            Command::Resolve { targets, .. } => Some(targets.clone()),
             _ => None,
         })
         .collect();
@@ -598,7 +604,7 @@ fn the_maximum_duration_ends_a_bridged_call() {
 
 #[test]
 fn a_plugin_that_fails_mid_call_falls_back_without_being_asked_again() {
-    let mut c = Call::new();
+    let mut c = Call::anchored();
     c.take();
     c.decide(vec![Action::Gather(Gather {
         prompts: vec![Prompt::File("menu".into())],
@@ -677,7 +683,7 @@ fn a_flow_looping_between_goto_flows_is_cut_off() {
 
 #[test]
 fn gather_collects_digits_until_the_finish_key() {
-    let mut c = Call::new();
+    let mut c = Call::anchored();
     c.take();
     c.decide(vec![Action::Gather(Gather {
         prompts: Vec::new(),
@@ -701,7 +707,7 @@ fn gather_collects_digits_until_the_finish_key() {
 
 #[test]
 fn gather_times_out_without_a_digit() {
-    let mut c = Call::new();
+    let mut c = Call::anchored();
     c.take();
     c.decide(vec![Action::Gather(Gather {
         prompts: Vec::new(),
@@ -715,6 +721,41 @@ fn gather_times_out_without_a_digit() {
     assert!(decides(&c.take()).is_empty());
     c.advance(Duration::from_millis(1));
     assert_eq!(decides(&c.take()), vec![Event::GatherTimeout]);
+}
+
+#[test]
+fn without_media_the_host_does_not_answer_and_media_actions_end_at_once() {
+    // No anchoring: the host has no SDP of its own, and a 200 without
+    // one would not answer the caller's offer.
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![
+        Action::Answer,
+        Action::Play(vec![Prompt::Silence(500)]),
+    ]);
+    let cmds = c.take();
+    assert!(!sip(&cmds).iter().any(|(_, s)| s == "200"), "{cmds:?}");
+    assert_eq!(decides(&cmds), vec![Event::PlayFinished]);
+    c.decide(vec![Action::Gather(Gather {
+        prompts: Vec::new(),
+        max_digits: 1,
+        finish_on_key: None,
+        first_digit_timeout_ms: 5000,
+        inter_digit_timeout_ms: 3000,
+    })]);
+    assert_eq!(decides(&c.take()), vec![Event::GatherTimeout]);
+    // A voicemail cannot be taken: the caller gets 480.
+    c.decide(vec![Action::Voicemail(
+        switchyard_plugins::flow_types::Voicemail {
+            mailbox: "1002".into(),
+            greeting: None,
+        },
+    )]);
+    let r = record(&c.take());
+    assert_eq!(r.sip_code, 480);
+    assert_eq!(r.disposition, Disposition::Failed);
+    c.record_written();
+    assert!(sip(&c.take()).contains(&(CALLER, "480".into())));
 }
 
 #[test]
@@ -744,8 +785,12 @@ fn a_blind_transfer_leaves_the_transferors_late_bye_to_its_own_leg() {
         "success is told when the target answered"
     );
     assert!(cmds.contains(&Command::Media(MediaCommand::Connect { a: CALLER, b: l3 })));
-    // 1002's own BYE comes after the NOTIFY, as phones do: it ends 1002's
-    // leg only.
+    assert!(
+        sip(&cmds).contains(&(l2, "BYE".into())),
+        "the transferor's leg is ended at once, not when the call ends"
+    );
+    // 1002's own BYE crosses ours, as phones send it after the NOTIFY:
+    // it ends 1002's leg only.
     c.party_sends("1002", "BYE", 3, "");
     let cmds = c.take();
     assert!(
@@ -902,7 +947,7 @@ fn recording(id: &str) -> switchyard_plugins::flow_types::Recording {
 
 #[test]
 fn a_voicemail_is_greeted_recorded_and_the_host_hangs_up() {
-    let mut c = Call::new();
+    let mut c = Call::anchored();
     c.take();
     c.decide(vec![Action::Voicemail(
         switchyard_plugins::flow_types::Voicemail {
@@ -939,7 +984,7 @@ fn a_voicemail_is_greeted_recorded_and_the_host_hangs_up() {
 
 #[test]
 fn a_caller_hanging_up_mid_message_has_left_a_voicemail() {
-    let mut c = Call::new();
+    let mut c = Call::anchored();
     c.take();
     c.decide(vec![Action::Voicemail(
         switchyard_plugins::flow_types::Voicemail {
@@ -969,7 +1014,7 @@ fn a_caller_hanging_up_mid_message_has_left_a_voicemail() {
 
 #[test]
 fn record_audio_beeps_first_and_hands_the_recording_to_the_flow() {
-    let mut c = Call::new();
+    let mut c = Call::anchored();
     c.take();
     c.decide(vec![Action::RecordAudio(
         switchyard_plugins::flow_types::RecordAudio {
@@ -1090,7 +1135,7 @@ Call-ID: {}\nCSeq: 1 INVITE\nContact: <sip:1001@192.0.2.21:5064>\n\nv=0 agent\n"
     let targets: Vec<_> = cmds
         .iter()
         .filter_map(|x| match x {
-            Command::Resolve { targets } => Some(targets.clone()),
+            Command::Resolve { targets, .. } => Some(targets.clone()),
             _ => None,
         })
         .collect();

@@ -1,0 +1,265 @@
+//! What the host plays and keeps: tenant prompts (decoded once while
+//! unchanged), the built-in greeting, music on hold and tones, and the
+//! audio files a call leaves (messages, voicemail, call recordings) moved
+//! into the tenant's files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use switchyard_media::{PlayItem, ToneSpec};
+use switchyard_plugins::flow_types::{Prompt, Tone};
+use switchyard_plugins::types::CallSnapshot;
+use switchyard_rtp::tones::Region;
+use switchyard_store::{FileRecord, FileRepo};
+
+use crate::{Shared, Tenant};
+use switchyard_clock::unix_ms;
+
+/// Silence that ends a message.
+pub(crate) const MESSAGE_SILENCE: std::time::Duration = std::time::Duration::from_secs(5);
+/// Length given to the continuous tones when a flow plays them.
+const TONE_MS: u32 = 3_000;
+
+/// The greeting every mailbox has until the tenant uploads its own.
+static DEFAULT_GREETING: &[u8] = include_bytes!("../assets/vm-greeting.wav");
+
+fn default_greeting() -> Arc<[i16]> {
+    static G: OnceLock<Arc<[i16]>> = OnceLock::new();
+    G.get_or_init(|| {
+        switchyard_rtp::wav::load_prompt(DEFAULT_GREETING)
+            .map(|p| p.samples.into())
+            .unwrap_or_else(|_| Arc::from(Vec::new()))
+    })
+    .clone()
+}
+
+/// The built-in music on hold: a slow, quiet arpeggio of sine chords,
+/// synthesised once (no licensed audio ships with the host).
+fn default_music() -> Arc<[i16]> {
+    static M: OnceLock<Arc<[i16]>> = OnceLock::new();
+    M.get_or_init(|| {
+        // C major, A minor, F major, G major; each chord 2 s, notes
+        // entering 250 ms apart.
+        let chords: [[f64; 3]; 4] = [
+            [261.63, 329.63, 392.00],
+            [220.00, 261.63, 329.63],
+            [174.61, 220.00, 261.63],
+            [196.00, 246.94, 293.66],
+        ];
+        let mut out = Vec::with_capacity(4 * 16_000);
+        for chord in chords {
+            for n in 0..16_000usize {
+                let t = n as f64 / 8000.0;
+                let mut v = 0.0;
+                for (i, f) in chord.iter().enumerate() {
+                    let start = i as f64 * 0.25;
+                    if t >= start {
+                        // Each note fades in, then decays.
+                        let age = t - start;
+                        let env = (age * 8.0).min(1.0) * (-age * 0.6).exp();
+                        v += env * (2.0 * std::f64::consts::PI * f * t).sin();
+                    }
+                }
+                out.push((v * 2500.0) as i16);
+            }
+        }
+        out.into()
+    })
+    .clone()
+}
+
+/// Ringback as the caller's country knows it, guessed from the tenant's
+/// time zone.
+pub(crate) fn ringback_for(time_zone: &str) -> ToneSpec {
+    let region = if time_zone.starts_with("America/") {
+        Region::NorthAmerica
+    } else if time_zone == "Europe/London" {
+        Region::UnitedKingdom
+    } else {
+        Region::Europe
+    };
+    ToneSpec::ringback(region)
+}
+
+/// A tenant prompt file, decoded (and kept decoded while unchanged).
+fn prompt_file(shared: &Shared, tenant: &Tenant, name: &str) -> Option<Arc<[i16]>> {
+    let (rec, path) = match shared.store.get_file(&tenant.id, "prompt", name) {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            tracing::warn!(tenant = %tenant.id, prompt = %name, "no such prompt: skipped");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(tenant = %tenant.id, prompt = %name, error = %e, "prompt unreadable: skipped");
+            return None;
+        }
+    };
+    let cache_key = (tenant.id.clone(), name.to_string());
+    let stamp = (rec.created_at_ms, rec.size);
+    if let Some((s, samples)) = shared.prompts.lock().expect("prompts").get(&cache_key)
+        && *s == stamp
+    {
+        return Some(samples.clone());
+    }
+    let samples: Arc<[i16]> = match std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| switchyard_rtp::wav::load_prompt(&b).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p.samples.into(),
+        Err(e) => {
+            tracing::warn!(tenant = %tenant.id, prompt = %name, error = %e, "prompt unplayable: skipped");
+            return None;
+        }
+    };
+    shared
+        .prompts
+        .lock()
+        .expect("prompts")
+        .insert(cache_key, (stamp, samples.clone()));
+    Some(samples)
+}
+
+/// The flow's prompts as what the media task plays.
+pub(crate) fn play_items(shared: &Shared, tenant: &Tenant, prompts: &[Prompt]) -> Vec<PlayItem> {
+    let timed = |mut t: ToneSpec| {
+        t.length_ms.get_or_insert(TONE_MS);
+        PlayItem::Tone(t)
+    };
+    prompts
+        .iter()
+        .filter_map(|p| match p {
+            Prompt::File(name) => prompt_file(shared, tenant, name).map(PlayItem::Samples),
+            Prompt::Tone(Tone::Ringback) => Some(timed(ringback_for(&tenant.time_zone))),
+            Prompt::Tone(Tone::Busy) => Some(timed(ToneSpec::busy())),
+            Prompt::Tone(Tone::Congestion) => Some(timed(ToneSpec::congestion())),
+            Prompt::Tone(Tone::Beep) => Some(PlayItem::Tone(ToneSpec::beep())),
+            Prompt::Silence(ms) => Some(PlayItem::Tone(ToneSpec::silence(Some(*ms)))),
+            Prompt::Say(text) => {
+                tracing::warn!(tenant = %tenant.id, %text, "no text-to-speech backend: `say` skipped");
+                None
+            }
+        })
+        .collect()
+}
+
+/// What a caller waiting on hold hears: the tenant's `moh` prompt, or
+/// the built-in music.
+pub(crate) fn music_on_hold(shared: &Shared, tenant: &Tenant) -> Vec<PlayItem> {
+    let music = shared
+        .store
+        .get_file(&tenant.id, "prompt", "moh")
+        .ok()
+        .flatten()
+        .and_then(|_| prompt_file(shared, tenant, "moh"))
+        .unwrap_or_else(default_music);
+    vec![PlayItem::Samples(music)]
+}
+
+/// A mailbox's greeting: the flow's prompt, else the mailbox's own
+/// (`greeting-<mailbox>`), else the built-in one; then a beep.
+pub(crate) fn greeting(
+    shared: &Shared,
+    tenant: &Tenant,
+    mailbox: &str,
+    flows: Option<&Prompt>,
+) -> Vec<PlayItem> {
+    let mut items = match flows {
+        Some(p) => play_items(shared, tenant, std::slice::from_ref(p)),
+        None => Vec::new(),
+    };
+    if items.is_empty() {
+        let own = format!("greeting-{mailbox}");
+        let uploaded = matches!(
+            shared.store.get_file(&tenant.id, "prompt", &own),
+            Ok(Some(_))
+        );
+        items = match uploaded
+            .then(|| prompt_file(shared, tenant, &own))
+            .flatten()
+        {
+            Some(s) => vec![PlayItem::Samples(s)],
+            None => vec![PlayItem::Samples(default_greeting())],
+        };
+    }
+    items.push(PlayItem::Tone(ToneSpec::beep()));
+    items
+}
+
+/// Where a recording is written while the call lasts.
+pub(crate) fn media_tmp(shared: &Shared) -> PathBuf {
+    let dir = shared.store.dir().join("media-tmp");
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(format!("{:016x}.wav", rand::random::<u64>()))
+}
+
+/// Move a finished WAV into the tenant's files of `kind`; its id.
+pub(crate) async fn store_audio(
+    shared: &Shared,
+    tenant: &Tenant,
+    snapshot: &CallSnapshot,
+    kind: &str,
+    path: &Path,
+    mut meta: BTreeMap<String, String>,
+) -> Option<String> {
+    let id = format!("{}-{:08x}", unix_ms(), rand::random::<u32>());
+    meta.insert("call_id".into(), snapshot.call_id.clone());
+    meta.insert("caller".into(), snapshot.caller.number.clone());
+    if let Some(n) = &snapshot.caller.display_name {
+        meta.insert("caller_name".into(), n.clone());
+    }
+    let record = FileRecord {
+        tenant: tenant.id.clone(),
+        kind: kind.to_string(),
+        id: id.clone(),
+        name: format!("{id}.wav"),
+        content_type: "audio/wav".into(),
+        size: 0,
+        created_at_ms: unix_ms(),
+        meta,
+    };
+    let store = shared.store.clone();
+    let path = path.to_path_buf();
+    let stored = tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+        let r = store.put_file(&record, &bytes).map_err(|e| e.to_string());
+        let _ = std::fs::remove_file(&path);
+        r
+    })
+    .await;
+    let error = match stored {
+        Ok(Ok(_)) => return Some(id),
+        Ok(Err(e)) => e,
+        Err(e) => e.to_string(),
+    };
+    tracing::error!(tenant = %tenant.id, kind, %error, "audio not stored");
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ringback_follows_the_tenants_country() {
+        assert_eq!(
+            ringback_for("America/New_York").frequencies,
+            vec![440.0, 480.0]
+        );
+        assert_eq!(
+            ringback_for("Europe/London").frequencies,
+            vec![400.0, 450.0]
+        );
+        assert_eq!(ringback_for("Europe/Paris").frequencies, vec![425.0]);
+    }
+
+    #[test]
+    fn the_built_in_audio_is_real() {
+        let g = default_greeting();
+        assert!(g.len() > 8000 * 5, "several seconds of greeting");
+        assert!(g.iter().any(|s| s.unsigned_abs() > 5000), "not silence");
+        let m = default_music();
+        assert_eq!(m.len(), 4 * 16_000);
+        assert!(switchyard_rtp::tones::tone_amplitude(&m[..16_000], 261.63) > 500.0);
+    }
+}

@@ -1,0 +1,1063 @@
+//! The thin tokio driver around a [`Session`]: the only async code of a
+//! call. It feeds the session what arrives (SIP from the dispatcher and
+//! the stack's client transactions, media events, the plugin's decisions,
+//! resolved devices, the clock) and carries out the [`Command`]s the
+//! session returns: SIP to the stack, media operations to the call's
+//! [`Anchor`], flow invocations to the tenant's runtime, the record to
+//! the store. It decides nothing about the call itself.
+//!
+//! ```text
+//!  dispatcher ─CallMsg─┐      stack client events ─┐   media events ─┐
+//!                      ▼                           ▼                  ▼
+//!                  Driver::run ── handle_* ──► Session ── poll_command ──► execute
+//!                      ▲   plugin decisions, devices, stored messages (work)   │
+//!                      └───────────────────────────────────────────────────────┘
+//! ```
+//!
+//! An incoming call is admitted first ([`admit`]): authenticated, under
+//! its caps, with an offer the host can answer; click-to-call starts a
+//! session whose first leg is the agent's phone ([`start_outgoing`]).
+
+mod admit;
+mod devices;
+mod record;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use switchyard_media::{MediaEvent, MessageEnd, PlayItem};
+use switchyard_plugins::flow_types::{
+    Action, Decision, Dial, DialMode, DialTarget, Event, Recording,
+};
+use switchyard_plugins::types::{CallSnapshot, Direction, Notice, NoticeKind, Party};
+use switchyard_plugins::{Pinned, PluginFailure};
+use switchyard_sip::endpoint::{Peer, Transport};
+use switchyard_sip::message::Message;
+use switchyard_sip::message::build::response;
+use switchyard_sip::transaction::TransactionKey;
+use switchyard_store::{CdrRepo, RegistrationRepo};
+use switchyard_transport::ClientEvent;
+use tokio::sync::mpsc;
+
+use crate::anchor::Anchor;
+use crate::audio;
+use crate::calls_in_progress::{CallState, LiveCallInfo};
+use crate::leg::{Leg, ReqId, Transmit};
+use crate::metrics::Metrics;
+use crate::session::{
+    Command, Device, LegId, MediaCommand, MessageKind, Negotiator, PassThrough, Record, Session,
+    SessionConfig,
+};
+use crate::trunk::{GateTicket, Trunk};
+use crate::{CallMsg, Shared, Tenant};
+use switchyard_clock::unix_ms;
+
+pub(crate) use devices::device_peer;
+pub(crate) use record::unanswered_names;
+
+/// How long the first party of a click-to-call rings.
+const ORIGINATE_RING: Duration = Duration::from_secs(30);
+
+/// The caller's leg (the first leg of every session).
+const FIRST: LegId = LegId(0);
+
+/// Our Contact, per transport: `<sip:USER@our-address>`.
+#[derive(Clone)]
+pub(crate) struct Contacts {
+    udp: String,
+    tcp: String,
+}
+
+impl Contacts {
+    fn new(shared: &Shared, user: &str) -> Contacts {
+        let at = |t: Transport| {
+            let mut addr = shared.stack.local_addr(t);
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            addr
+        };
+        Contacts {
+            udp: format!("<sip:{user}@{}>", at(Transport::Udp)),
+            tcp: format!("<sip:{user}@{};transport=tcp>", at(Transport::Tcp)),
+        }
+    }
+
+    pub(crate) fn on(&self, t: Transport) -> String {
+        match t {
+            Transport::Udp => self.udp.clone(),
+            Transport::Tcp => self.tcp.clone(),
+        }
+    }
+}
+
+fn session_config(shared: &Shared) -> SessionConfig {
+    SessionConfig {
+        max_duration: shared.settings.max_call_duration,
+        ack_timeout: shared.settings.ack_timeout,
+        ..SessionConfig::default()
+    }
+}
+
+/// Route `call_id`'s requests to `tx`.
+fn own(shared: &Shared, call_id: &str, tx: &mpsc::UnboundedSender<CallMsg>) {
+    shared
+        .calls
+        .lock()
+        .expect("calls lock")
+        .insert(call_id.to_string(), tx.clone());
+}
+
+/// Start the call of a new INVITE.
+pub(crate) fn start_incoming(
+    shared: Arc<Shared>,
+    key: TransactionKey,
+    invite: Message,
+    peer: Peer,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let call_id = invite.call_id().to_string();
+    own(&shared, &call_id, &tx);
+    tokio::spawn(async move {
+        let (media_tx, media_rx) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        let start_ms = unix_ms();
+        let Some(admitted) = admit::admit(&shared, &key, &invite, peer, FIRST, start_ms, media_tx)
+        else {
+            // Refused and answered; the INVITE that answers our 407 has
+            // the same Call-ID and may have a task of its own by now.
+            disown(&shared, [call_id.as_str()], &tx);
+            return;
+        };
+        let contacts = Contacts::new(&shared, &admitted.snapshot.dialled);
+        let caller = Leg::incoming(
+            key,
+            invite.clone(),
+            peer,
+            contacts.on(peer.transport),
+            devices::random_token(),
+            shared.settings.ack_timeout,
+        );
+        let negotiator: Box<dyn Negotiator + Send> = match &admitted.anchor {
+            Some(a) => Box::new(a.clone()),
+            None => Box::new(PassThrough::new(invite.body.clone())),
+        };
+        crate::call_log::started(Some(&admitted.snapshot), peer.addr);
+        let session = Session::incoming(
+            now,
+            start_ms,
+            caller,
+            admitted.snapshot.clone(),
+            negotiator,
+            session_config(&shared),
+        );
+        let max_forwards = invite
+            .headers
+            .get("Max-Forwards")
+            .and_then(|m| m.trim().parse::<u32>().ok())
+            .unwrap_or(70)
+            .saturating_sub(1);
+        let pinned = admitted
+            .tenant
+            .runtime
+            .pin_flow(&admitted.snapshot.flow)
+            .ok();
+        let driver = Driver::new(
+            shared,
+            admitted.tenant,
+            session,
+            (tx, rx),
+            admitted.anchor,
+            media_rx,
+            contacts,
+            admitted.tickets,
+            max_forwards,
+            pinned,
+        );
+        driver.run_guarded().await;
+    });
+}
+
+/// Click-to-call: ring `agent`'s phone; when it answers, dial `number`
+/// (an extension, or an outside number through the tenant's trunk). One
+/// session like any call: anchored, recorded by the tenant's rules, with
+/// a record and reporter notices. Returns the call's id.
+pub(crate) fn start_outgoing(
+    shared: Arc<Shared>,
+    tenant: Arc<Tenant>,
+    agent: &str,
+    number: &str,
+) -> Result<String, String> {
+    if !tenant.extensions.contains_key(agent) {
+        return Err(format!("{agent} is not an extension of {}", tenant.id));
+    }
+    let (Some(pool), Some(settings)) = (&shared.ports, &shared.settings.media) else {
+        // Without media of its own the host would have to carry the
+        // agent's offer to the customer and the answer back in an ACK.
+        return Err("click-to-call needs media anchoring (serve with --rtp-ports)".into());
+    };
+    let binding = shared
+        .store
+        .bindings(&tenant.id, agent, unix_ms())
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("extension {agent} has no registered device"))?;
+    let peer = device_peer(&binding)
+        .ok_or_else(|| format!("extension {agent}'s device has no usable address"))?;
+    let call_id = format!("c2c-{}", devices::random_token());
+    let now = Instant::now();
+    let start_ms = unix_ms();
+    let display = |n: &str| {
+        tenant
+            .extensions
+            .get(n)
+            .and_then(|e| e.display_name.clone())
+    };
+    let snapshot = CallSnapshot {
+        call_id: call_id.clone(),
+        tenant: tenant.id.clone(),
+        direction: Direction::Internal,
+        caller: Party {
+            number: agent.to_string(),
+            display_name: display(agent),
+        },
+        callee: Party {
+            number: number.to_string(),
+            display_name: display(number),
+        },
+        dialled: number.to_string(),
+        tags: Vec::new(),
+        start_time: start_ms,
+        answer_time: None,
+        time_zone: tenant.time_zone.clone(),
+        flow: "click-to-call".into(),
+        plugin_version: 0,
+    };
+    let contacts = Contacts::new(&shared, "c2c");
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    let anchor = Anchor::new(pool, settings, FIRST, media_tx);
+    // The agent's phone sees the customer's number calling.
+    let mut invite = Message::request("INVITE", &binding.contact);
+    let domain = tenant.realm().to_string();
+    invite.headers.push(
+        "From",
+        format!("<sip:{number}@{domain}>;tag={}", devices::random_token()),
+    );
+    invite.headers.push("To", format!("<sip:{agent}@{domain}>"));
+    invite
+        .headers
+        .push("Call-ID", format!("{}@switchyard", devices::random_token()));
+    invite.headers.push("CSeq", "1 INVITE");
+    invite.headers.push("Max-Forwards", "70");
+    invite.headers.push("Contact", contacts.on(peer.transport));
+    invite.headers.push("Allow", crate::ALLOW);
+    let first = Device {
+        label: agent.to_string(),
+        invite,
+        peer,
+        contact: contacts.on(peer.transport),
+    };
+    let target = if tenant.extensions.contains_key(number) {
+        DialTarget::Extension(number.to_string())
+    } else {
+        DialTarget::Number(number.to_string())
+    };
+    let script = vec![Action::Dial(Dial {
+        targets: vec![target],
+        mode: DialMode::Simultaneous,
+        ring_timeout_secs: 0,
+        caller_id: None,
+    })];
+    let (tx, rx) = mpsc::unbounded_channel();
+    own(&shared, first.invite.call_id(), &tx);
+    crate::call_log::click_to_call_started(&call_id, &tenant.id, agent, number);
+    let session = Session::outgoing(
+        now,
+        start_ms,
+        first,
+        ORIGINATE_RING,
+        snapshot,
+        Box::new(anchor.clone()),
+        session_config(&shared),
+        script,
+    );
+    let driver = Driver::new(
+        shared,
+        tenant,
+        session,
+        (tx, rx),
+        Some(anchor),
+        media_rx,
+        contacts,
+        Vec::new(),
+        70,
+        None,
+    );
+    tokio::spawn(driver.run_guarded());
+    Ok(call_id)
+}
+
+/// Forget `ids` — unless a newer task took one over.
+fn disown<'a>(
+    shared: &Shared,
+    ids: impl IntoIterator<Item = &'a str>,
+    tx: &mpsc::UnboundedSender<CallMsg>,
+) {
+    let mut calls = shared.calls.lock().expect("calls lock");
+    for id in ids {
+        if calls.get(id).is_some_and(|s| s.same_channel(tx)) {
+            calls.remove(id);
+        }
+    }
+}
+
+/// One call counted in the `active_calls` gauge while this lives.
+struct ActiveCall {
+    shared: Arc<Shared>,
+    label: crate::metrics::TenantLabel,
+}
+
+impl ActiveCall {
+    fn count(shared: &Arc<Shared>, label: &crate::metrics::TenantLabel) -> ActiveCall {
+        shared.metrics.active_calls.get_or_create(label).inc();
+        ActiveCall {
+            shared: shared.clone(),
+            label: label.clone(),
+        }
+    }
+}
+
+impl Drop for ActiveCall {
+    fn drop(&mut self) {
+        self.shared
+            .metrics
+            .active_calls
+            .get_or_create(&self.label)
+            .dec();
+    }
+}
+
+/// Slow work the driver waits for without stopping the call.
+enum Work {
+    /// The flow plugin answered (or failed).
+    Decided(Result<Decision, PluginFailure>),
+    /// A dial group's devices.
+    Found(devices::Found),
+    /// A message (record-audio, voicemail) ended and is stored.
+    MessageStored(Recording),
+}
+
+struct Driver {
+    shared: Arc<Shared>,
+    tenant: Arc<Tenant>,
+    session: Session,
+    /// The session's id: the caller's Call-ID (or click-to-call's own).
+    call_id: String,
+    tx: mpsc::UnboundedSender<CallMsg>,
+    rx: mpsc::UnboundedReceiver<CallMsg>,
+    /// Every leg's Call-ID routed here.
+    call_ids: Vec<String>,
+    anchor: Option<Anchor>,
+    media_events: mpsc::UnboundedReceiver<MediaEvent>,
+    client_tx: mpsc::UnboundedSender<(LegId, ReqId, ClientEvent)>,
+    client_rx: mpsc::UnboundedReceiver<(LegId, ReqId, ClientEvent)>,
+    /// Our client transactions by leg and request.
+    requests: HashMap<(LegId, ReqId), TransactionKey>,
+    /// The media task's play ids → the session's.
+    plays: HashMap<u64, u64>,
+    work: FuturesUnordered<BoxFuture<'static, Work>>,
+    contacts: Contacts,
+    max_forwards: u32,
+    /// The flow plugin version deciding the call.
+    pinned: Option<Pinned>,
+    /// Trunks of dialled legs (by Call-ID), and the legs whose carrier
+    /// challenge was answered once already.
+    trunks: HashMap<String, Arc<Trunk>>,
+    challenged: HashSet<String>,
+    /// Places under the tenant's and trunks' caps.
+    tickets: Vec<GateTicket>,
+    /// A number went out through a trunk: the call is outbound.
+    outbound: bool,
+    /// The call recording being written, and its stored id once done.
+    recording_path: Option<PathBuf>,
+    recording: Option<String>,
+    /// The message being recorded.
+    message: Option<(PathBuf, MessageKind)>,
+    record: Option<switchyard_plugins::types::CallRecord>,
+    _active: ActiveCall,
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        shared: Arc<Shared>,
+        tenant: Arc<Tenant>,
+        session: Session,
+        (tx, rx): (
+            mpsc::UnboundedSender<CallMsg>,
+            mpsc::UnboundedReceiver<CallMsg>,
+        ),
+        anchor: Option<Anchor>,
+        media_events: mpsc::UnboundedReceiver<MediaEvent>,
+        contacts: Contacts,
+        tickets: Vec<GateTicket>,
+        max_forwards: u32,
+        pinned: Option<Pinned>,
+    ) -> Driver {
+        let call_id = session.snapshot().call_id.clone();
+        let label = Metrics::tenant(&tenant.id);
+        shared.metrics.call_setups.get_or_create(&label).inc();
+        let active = ActiveCall::count(&shared, &label);
+        let s = session.snapshot();
+        shared.in_progress.start(
+            LiveCallInfo {
+                call_id: call_id.clone(),
+                tenant: tenant.id.clone(),
+                caller: s.caller.number.clone(),
+                callee: s.callee.number.clone(),
+                dialled: s.dialled.clone(),
+                state: CallState::Routing,
+                started_ms: s.start_time,
+                agent: None,
+            },
+            tx.clone(),
+        );
+        let call_ids = session.call_ids().map(str::to_string).collect();
+        let (client_tx, client_rx) = mpsc::unbounded_channel();
+        Driver {
+            shared,
+            tenant,
+            session,
+            call_id,
+            tx,
+            rx,
+            call_ids,
+            anchor,
+            media_events,
+            client_tx,
+            client_rx,
+            requests: HashMap::new(),
+            plays: HashMap::new(),
+            work: FuturesUnordered::new(),
+            contacts,
+            max_forwards,
+            pinned,
+            trunks: HashMap::new(),
+            challenged: HashSet::new(),
+            tickets,
+            outbound: false,
+            recording_path: None,
+            recording: None,
+            message: None,
+            record: None,
+            _active: active,
+        }
+    }
+
+    /// Run the call; a bug that panics ends this call, not the host: the
+    /// parties are told (as far as the session can still say), the call
+    /// leaves the live list and every map, its ports and caps go back.
+    async fn run_guarded(mut self) {
+        let outcome = std::panic::AssertUnwindSafe(self.run())
+            .catch_unwind()
+            .await;
+        if outcome.is_err() {
+            tracing::error!(call = %self.call_id, "call task panicked: call ended");
+            self.shared.metrics.task_panicked("call");
+            self.abandon();
+        }
+        if let Some(a) = self.anchor.take() {
+            a.close().await;
+        }
+        self.answer_late_requests();
+        disown(
+            &self.shared,
+            self.call_ids.iter().map(String::as_str),
+            &self.tx,
+        );
+        self.tickets.clear();
+    }
+
+    /// After a panic: end the session and send what it says, best effort.
+    fn abandon(&mut self) {
+        let now = Instant::now();
+        let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.session
+                .handle_end(now, crate::session::EndReason::Operator);
+            self.session.handle_record_written(now);
+            let mut sip = Vec::new();
+            while let Some(c) = self.session.poll_command() {
+                if let Command::Sip { leg, out } = c {
+                    sip.push((leg, out.transmit));
+                }
+            }
+            sip
+        }));
+        if let Ok(sip) = ended {
+            for (leg, t) in sip {
+                self.transmit(leg, t);
+            }
+        }
+        self.shared
+            .in_progress
+            .end(&self.call_id, Some("failed".into()));
+    }
+
+    async fn run(&mut self) {
+        loop {
+            while let Some(c) = self.session.poll_command() {
+                if !self.execute(c).await {
+                    return;
+                }
+            }
+            let deadline = self.session.poll_timeout();
+            tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(m) => self.on_message(m),
+                    // Every sender is gone: nobody can reach this call.
+                    None => self.session.handle_end(Instant::now(), crate::session::EndReason::Operator),
+                },
+                Some((leg, id, ev)) = self.client_rx.recv() => {
+                    let now = Instant::now();
+                    match ev {
+                        ClientEvent::Response(r) => self.session.handle_response(now, leg, id, r),
+                        ClientEvent::Timeout => self.session.handle_request_timeout(now, leg, id),
+                    }
+                }
+                Some(ev) = self.media_events.recv() => self.on_media(ev),
+                Some(done) = self.work.next(), if !self.work.is_empty() => self.on_work(done),
+                _ = sleep_until(deadline) => self.session.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    fn on_message(&mut self, msg: CallMsg) {
+        let now = Instant::now();
+        match msg {
+            CallMsg::Request { key, request, .. } => match self.session.leg_of(&request) {
+                Some(leg) => self.session.handle_request(now, leg, key, request),
+                // A request of no leg of this call (a leg that left, a
+                // stale dialog) changes nothing.
+                None => self
+                    .shared
+                    .stack
+                    .respond(&key, response(&request, 481, "", request.to_tag())),
+            },
+            CallMsg::Ack { request } => {
+                if let Some(leg) = self.session.leg_of(&request) {
+                    self.session.handle_ack(now, leg);
+                }
+            }
+            CallMsg::Cancel { .. } => self.session.handle_cancel(now),
+            CallMsg::Hangup => self
+                .session
+                .handle_end(now, crate::session::EndReason::Operator),
+            CallMsg::AckTimeout { call_id } => {
+                if let Some(leg) = self.session.leg_with_call_id(&call_id) {
+                    self.session.handle_ack_timeout(now, leg);
+                }
+            }
+        }
+    }
+
+    fn on_media(&mut self, ev: MediaEvent) {
+        let now = Instant::now();
+        match ev {
+            MediaEvent::Digit { leg, digit } => self.session.handle_digit(now, leg, digit),
+            MediaEvent::Played { id, .. } => {
+                if let Some(id) = self.plays.remove(&id) {
+                    self.session.handle_played(now, id);
+                }
+            }
+            MediaEvent::Timeout { leg } => {
+                tracing::info!(call = %self.call_id, leg = leg.0, "RTP timeout: hanging up");
+                self.session
+                    .handle_end(now, crate::session::EndReason::RtpTimeout(leg));
+            }
+            MediaEvent::MessageRecorded { duration, end, .. } => {
+                let Some((path, kind)) = self.message.take() else {
+                    return;
+                };
+                let store = self.store_message(path, kind, duration);
+                self.work.push(
+                    async move {
+                        let id = store.await.unwrap_or_default();
+                        Work::MessageStored(Recording {
+                            id,
+                            duration_ms: duration.as_millis() as u32,
+                            finished_by_key: match end {
+                                MessageEnd::Key(k) => Some(k.to_string()),
+                                _ => None,
+                            },
+                        })
+                    }
+                    .boxed(),
+                );
+            }
+            MediaEvent::RecordingFailed(e) => {
+                tracing::error!(call = %self.call_id, error = %e, "recording failed");
+            }
+        }
+    }
+
+    fn on_work(&mut self, done: Work) {
+        let now = Instant::now();
+        match done {
+            Work::Decided(Ok(d)) => self.session.handle_decision(now, d),
+            Work::Decided(Err(failure)) => {
+                tracing::warn!(tenant = %self.tenant.id, call = %self.call_id, %failure, "flow plugin failed: fallback");
+                let fallback = self.tenant.runtime.fallback_decision();
+                self.session.handle_plugin_failed(now, fallback);
+            }
+            Work::Found(found) => {
+                for (call_id, trunk) in found.trunks {
+                    self.trunks.insert(call_id, trunk);
+                    self.outbound = true;
+                }
+                self.tickets.extend(found.tickets);
+                for d in &found.devices {
+                    let id = d.invite.call_id().to_string();
+                    own(&self.shared, &id, &self.tx);
+                    self.call_ids.push(id);
+                }
+                self.session.handle_devices(now, found.devices);
+            }
+            Work::MessageStored(r) => self.session.handle_message_ended(now, r),
+        }
+    }
+
+    /// What the flow sees now (the plugin version, outbound once a number
+    /// went out through a trunk).
+    fn snapshot(&self) -> CallSnapshot {
+        let mut s = self.session.snapshot().clone();
+        if let Some(p) = &self.pinned {
+            s.plugin_version = p.number;
+        }
+        if self.outbound && s.direction == Direction::Internal {
+            s.direction = Direction::Outbound;
+        }
+        s
+    }
+
+    fn transmit(&mut self, leg: LegId, t: Transmit) {
+        let stack = &self.shared.stack;
+        match t {
+            Transmit::Request { id, msg, peer } => {
+                let (key, mut rx) = stack.send_request(msg, peer);
+                self.requests.insert((leg, id), key);
+                let fwd = self.client_tx.clone();
+                tokio::spawn(async move {
+                    while let Some(e) = rx.recv().await {
+                        if fwd.send((leg, id, e)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            Transmit::Respond { key, msg } => stack.respond(&key, msg),
+            Transmit::Ack { msg, peer } => stack.send_ack(msg, peer),
+            Transmit::Cancel { id } => {
+                if let Some(key) = self.requests.get(&(leg, id)) {
+                    stack.cancel(key);
+                }
+            }
+        }
+    }
+
+    /// Carry out one command; `false` when the call is over.
+    async fn execute(&mut self, c: Command) -> bool {
+        tracing::trace!(call = %self.call_id, command = ?c);
+        let now = Instant::now();
+        match c {
+            Command::Sip { leg, out } => self.transmit(leg, out.transmit),
+            Command::Decide { pin, event, state } => {
+                if let Some(flow) = &pin {
+                    self.pinned = self.tenant.runtime.pin_flow(flow).ok();
+                }
+                self.decide(event, state);
+            }
+            Command::Resolve {
+                targets,
+                caller_id,
+                transfer,
+            } => self.resolve(targets, caller_id, transfer),
+            Command::Authorize {
+                leg,
+                invite,
+                challenge,
+            } => {
+                let call_id = invite.call_id().to_string();
+                let retry = match self.trunks.get(&call_id) {
+                    Some(t) if self.challenged.insert(call_id) => t.authorize(&invite, &challenge),
+                    _ => None,
+                };
+                self.session
+                    .handle_credentials(now, leg, retry, challenge.status());
+            }
+            Command::Media(m) => self.media(m).await,
+            Command::Live { state, agent } => {
+                self.shared
+                    .in_progress
+                    .update(&self.call_id, state, agent.as_deref());
+                match state {
+                    CallState::Ivr => crate::call_log::answered(Some(&self.snapshot()), "host"),
+                    CallState::Answered => crate::call_log::answered(
+                        Some(&self.snapshot()),
+                        agent.as_deref().unwrap_or(""),
+                    ),
+                    _ => {}
+                }
+            }
+            Command::HangupEvent(info) => {
+                // The flow hears how the call ended; its answer changes
+                // nothing.
+                if let Some(p) = self.pinned.clone() {
+                    let snapshot = self.snapshot();
+                    let _ = self
+                        .tenant
+                        .runtime
+                        .invoke_flow(&p, &snapshot, &Event::Hangup(info), None)
+                        .await;
+                }
+            }
+            Command::WriteRecord(r) => self.write_record(*r).await,
+            Command::Finished => {
+                self.finished().await;
+                return false;
+            }
+        }
+        true
+    }
+
+    fn decide(&mut self, event: Event, state: Option<Vec<u8>>) {
+        let snapshot = self.snapshot();
+        let tenant = self.tenant.clone();
+        let shared = self.shared.clone();
+        let pinned = self.pinned.clone();
+        self.work.push(
+            async move {
+                let label = Metrics::tenant(&tenant.id);
+                let started = Instant::now();
+                let result = match &pinned {
+                    Some(p) => {
+                        tenant
+                            .runtime
+                            .invoke_flow(p, &snapshot, &event, state)
+                            .await
+                    }
+                    None => Err(PluginFailure::NotInstalled(snapshot.flow.clone())),
+                };
+                let m = &shared.metrics;
+                m.plugin_invocations.get_or_create(&label).inc();
+                m.plugin_latency
+                    .get_or_create(&label)
+                    .observe(started.elapsed().as_secs_f64());
+                if result.is_err() {
+                    m.plugin_errors.get_or_create(&label).inc();
+                }
+                Work::Decided(result)
+            }
+            .boxed(),
+        );
+    }
+
+    fn resolve(&mut self, targets: Vec<DialTarget>, caller_id: Option<String>, transfer: bool) {
+        // An agent transfers to an extension, or else to a number.
+        let targets: Vec<DialTarget> = targets
+            .into_iter()
+            .map(|t| match t {
+                DialTarget::Extension(e)
+                    if transfer && !self.tenant.extensions.contains_key(&e) =>
+                {
+                    DialTarget::Number(e)
+                }
+                t => t,
+            })
+            .collect();
+        let calling = devices::Calling {
+            snapshot: self.snapshot(),
+            caller_id,
+            max_forwards: self.max_forwards,
+            contacts: self.contacts.clone(),
+        };
+        let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
+        self.work.push(
+            async move { Work::Found(devices::resolve(&shared, &tenant, &targets, &calling).await) }
+                .boxed(),
+        );
+    }
+
+    async fn media(&mut self, m: MediaCommand) {
+        let now = Instant::now();
+        let Some(anchor) = self.anchor.clone() else {
+            // Without media, what would be played is over at once.
+            if let MediaCommand::Play { id, .. } | MediaCommand::PlayGreeting { id, .. } = m {
+                self.session.handle_played(now, id);
+            }
+            return;
+        };
+        let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
+        match m {
+            MediaCommand::Play { leg, prompts, id } => {
+                let items = audio::play_items(&shared, &tenant, &prompts);
+                self.play(&anchor, leg, items, id);
+            }
+            MediaCommand::PlayGreeting {
+                leg,
+                mailbox,
+                greeting,
+                id,
+            } => {
+                let items = audio::greeting(&shared, &tenant, &mailbox, greeting.as_ref());
+                self.play(&anchor, leg, items, id);
+            }
+            MediaCommand::Ringback { leg } => {
+                let tone = audio::ringback_for(&tenant.time_zone);
+                anchor.with_media(|h| h.play(leg, vec![PlayItem::Tone(tone)], true));
+            }
+            MediaCommand::MusicOnHold { leg } => {
+                let music = audio::music_on_hold(&shared, &tenant);
+                anchor.with_media(|h| h.play(leg, music, true));
+            }
+            MediaCommand::Stop { leg } => {
+                anchor.with_media(|h| h.stop(leg));
+            }
+            MediaCommand::Connect { a, b } => anchor.connect(a, b),
+            MediaCommand::Disconnect { leg } => {
+                anchor.with_media(|h| h.leave(leg));
+            }
+            MediaCommand::StartMessage {
+                leg,
+                max,
+                finish_key,
+                kind,
+            } => {
+                let path = audio::media_tmp(&shared);
+                anchor.with_media(|h| {
+                    h.start_message(leg, path.clone(), max, finish_key, audio::MESSAGE_SILENCE)
+                });
+                self.message = Some((path, kind));
+            }
+            MediaCommand::StopMessage { leg } => {
+                // The caller hung up while speaking: what was said is kept.
+                let Some((path, kind)) = self.message.take() else {
+                    return;
+                };
+                let stop = anchor.with_media(|h| h.stop_message(leg));
+                let duration = match stop {
+                    Some(s) => s.await.unwrap_or_default(),
+                    None => Duration::ZERO,
+                };
+                self.store_message(path, kind, duration).await;
+            }
+            MediaCommand::StartRecording { leg } => {
+                let Some(channels) = tenant.recording else {
+                    return;
+                };
+                if self.recording_path.is_some() {
+                    // After a transfer the same recording goes on.
+                    anchor.with_media(|h| h.pause_recording(false));
+                    return;
+                }
+                let path = audio::media_tmp(&shared);
+                anchor.with_media(|h| h.start_recording(path.clone(), channels, leg));
+                self.recording_path = Some(path);
+            }
+            MediaCommand::PauseRecording(paused) => {
+                anchor.with_media(|h| h.pause_recording(paused));
+            }
+            MediaCommand::Close { leg } => anchor.close_leg(leg),
+        }
+    }
+
+    /// Play `items` to `leg`; the session hears `played(id)` when they end
+    /// (at once when there is nothing to play).
+    fn play(&mut self, anchor: &Anchor, leg: LegId, items: Vec<PlayItem>, id: u64) {
+        let started = (!items.is_empty())
+            .then(|| anchor.with_media(|h| h.play(leg, items, false)))
+            .flatten();
+        match started {
+            Some(media_id) => {
+                self.plays.insert(media_id, id);
+            }
+            None => self.session.handle_played(Instant::now(), id),
+        }
+    }
+
+    /// Store a recorded message as the tenant's file; a voicemail is
+    /// announced to the reporters. The stored id, if stored.
+    fn store_message(
+        &self,
+        path: PathBuf,
+        kind: MessageKind,
+        duration: Duration,
+    ) -> BoxFuture<'static, Option<String>> {
+        let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
+        let snapshot = self.snapshot();
+        async move {
+            let mut meta =
+                BTreeMap::from([("duration_ms".to_string(), duration.as_millis().to_string())]);
+            let file_kind = match &kind {
+                MessageKind::RecordAudio => {
+                    meta.insert("source".into(), "record-audio".into());
+                    "recording"
+                }
+                MessageKind::Voicemail { mailbox } => {
+                    meta.insert("mailbox".into(), mailbox.clone());
+                    "voicemail"
+                }
+            };
+            let id =
+                audio::store_audio(&shared, &tenant, &snapshot, file_kind, &path, meta).await?;
+            if let MessageKind::Voicemail { mailbox } = kind {
+                tracing::info!(tenant = %tenant.id, %mailbox, %id, ?duration, "voicemail left");
+                let notice = Notice {
+                    kind: NoticeKind::VoicemailLeft,
+                    call_id: snapshot.call_id.clone(),
+                    at: unix_ms(),
+                    queue: None,
+                    agent: Some(mailbox),
+                    detail: Some(id.clone()),
+                };
+                report_notice(&tenant, &notice).await;
+            }
+            Some(id)
+        }
+        .boxed()
+    }
+
+    /// The call is over: the recording is stored, the media closed (its
+    /// ports back now, not after the reporters), the record written.
+    async fn write_record(&mut self, r: Record) {
+        self.finish_call_recording(r.agent.as_deref()).await;
+        if let Some(a) = self.anchor.take() {
+            a.close().await;
+        }
+        let mut r = r;
+        r.snapshot = self.snapshot();
+        let plugin = self.pinned.as_ref().map(|p| (p.name.clone(), p.number));
+        let record = record::call_record(&r, plugin, self.recording.clone());
+        let cdr = record::cdr(&record);
+        // The write waits for a flush (shared with other calls ending at
+        // the same moment): on the blocking pool, not on a worker that
+        // SIP handling needs.
+        let store = self.shared.store.clone();
+        match tokio::task::spawn_blocking(move || store.insert_cdr(&cdr)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(call = %self.call_id, error = %e, "call record not stored")
+            }
+            Err(e) => tracing::error!(call = %self.call_id, error = %e, "call record not stored"),
+        }
+        self.record = Some(record);
+        // Durable (or failed for good): the parties may see the end now.
+        self.session.handle_record_written(Instant::now());
+    }
+
+    async fn finish_call_recording(&mut self, agent: Option<&str>) {
+        let (Some(path), Some(anchor)) = (self.recording_path.take(), self.anchor.clone()) else {
+            return;
+        };
+        let stop = anchor.with_media(|h| h.stop_recording());
+        let duration = match stop {
+            Some(s) => s.await,
+            None => None,
+        };
+        let Some(duration) = duration else {
+            let _ = std::fs::remove_file(&path);
+            return;
+        };
+        let mut meta =
+            BTreeMap::from([("duration_ms".to_string(), duration.as_millis().to_string())]);
+        if let Some(agent) = agent {
+            meta.insert("agent".into(), agent.to_string());
+        }
+        let snapshot = self.snapshot();
+        let Some(id) = audio::store_audio(
+            &self.shared,
+            &self.tenant,
+            &snapshot,
+            "recording",
+            &path,
+            meta,
+        )
+        .await
+        else {
+            return;
+        };
+        self.recording = Some(id.clone());
+        let notice = Notice {
+            kind: NoticeKind::RecordingReady,
+            call_id: self.call_id.clone(),
+            at: unix_ms(),
+            queue: None,
+            agent: agent.map(str::to_string),
+            detail: Some(id),
+        };
+        report_notice(&self.tenant, &notice).await;
+    }
+
+    /// Everything is sent: the call leaves the live list (whoever sees
+    /// it end finds its record), and the reporters hear of it.
+    async fn finished(&mut self) {
+        let Some(record) = self.record.take() else {
+            return;
+        };
+        let disposition = record::stored(record.disposition);
+        self.shared
+            .in_progress
+            .end(&self.call_id, Some(disposition.to_string()));
+        crate::call_log::ended(&record, &self.session.snapshot().flow);
+        if disposition != switchyard_store::Disposition::Answered {
+            self.shared
+                .metrics
+                .call_failures
+                .get_or_create(&crate::metrics::OutcomeLabel {
+                    tenant: self.tenant.id.clone(),
+                    disposition: disposition.to_string(),
+                })
+                .inc();
+        }
+        for (plugin, r) in self.tenant.runtime.report_call_record(&record).await {
+            if let Err(f) = r {
+                tracing::warn!(tenant = %self.tenant.id, %plugin, %f, "reporter failed");
+            }
+        }
+    }
+
+    /// Requests that reached the call after it ended (both sides hung up
+    /// at once): a BYE is answered 200 (the call is over, as it asked),
+    /// anything else 481.
+    fn answer_late_requests(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            if let CallMsg::Request { key, request, .. } = msg {
+                let code = if request.method() == "BYE" { 200 } else { 481 };
+                self.shared
+                    .stack
+                    .respond(&key, response(&request, code, "", request.to_tag()));
+            }
+        }
+    }
+}
+
+async fn report_notice(tenant: &Tenant, notice: &Notice) {
+    for (plugin, r) in tenant.runtime.report_notice(notice).await {
+        if let Err(f) = r {
+            tracing::warn!(tenant = %tenant.id, %plugin, %f, "reporter failed");
+        }
+    }
+}
+
+/// Sleep until `deadline`; never without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+        None => std::future::pending().await,
+    }
+}

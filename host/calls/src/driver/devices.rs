@@ -1,0 +1,223 @@
+//! Where a dial target rings: every registered device of an extension (or
+//! of a ring group's members), a SIP URI, or a number through the
+//! tenant's trunk — each as the complete INVITE the session sends.
+
+use std::sync::Arc;
+
+use switchyard_plugins::flow_types::DialTarget;
+use switchyard_plugins::types::CallSnapshot;
+use switchyard_sip::endpoint::{Peer, Transport};
+use switchyard_sip::message::Message;
+use switchyard_sip::message::addr::{NameAddr, SipUri};
+use switchyard_store::RegistrationRepo;
+
+use crate::session::Device;
+use crate::trunk::{CallGate, GateTicket, Trunk};
+use crate::{ALLOW, Shared, Tenant};
+use switchyard_clock::unix_ms;
+
+/// What resolving a dial group found.
+#[derive(Default)]
+pub(crate) struct Found {
+    pub devices: Vec<Device>,
+    /// The trunk behind each device that goes out through one (by the
+    /// leg's Call-ID): its credentials answer the carrier's challenge.
+    pub trunks: Vec<(String, Arc<Trunk>)>,
+    /// Places taken under the trunks' caps, for the rest of the call.
+    pub tickets: Vec<GateTicket>,
+}
+
+/// What the INVITEs to the devices carry besides their target.
+pub(crate) struct Calling {
+    pub snapshot: CallSnapshot,
+    /// The number the dial asks to present.
+    pub caller_id: Option<String>,
+    /// One less than the caller's.
+    pub max_forwards: u32,
+    pub contacts: super::Contacts,
+}
+
+pub(crate) fn random_token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// Where requests to a registered device go: the Contact's own address
+/// when it names the host the REGISTER came from (two sockets of one
+/// machine are fine), the REGISTER's source otherwise — a phone behind NAT
+/// puts a private address in its Contact that cannot be reached (what
+/// `rport` fixes for Via); over TCP that source is the phone's own
+/// connection, which the transport reuses.
+pub(crate) fn device_peer(b: &switchyard_store::Binding) -> Option<Peer> {
+    let source: std::net::SocketAddr = b.source.parse().ok()?;
+    let transport = if b.transport == "TCP" {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
+    let contact = NameAddr::parse(&b.contact)
+        .ok()
+        .and_then(|a| SipUri::parse(&a.uri).ok())
+        .or_else(|| SipUri::parse(&b.contact).ok());
+    let addr = contact
+        .and_then(|u| u.host_port().parse::<std::net::SocketAddr>().ok())
+        .filter(|a| a.ip() == source.ip())
+        .unwrap_or(source);
+    Some(Peer { transport, addr })
+}
+
+/// One place to ring before its INVITE is written.
+struct Place {
+    label: String,
+    uri: String,
+    peer: Peer,
+    trunk: Option<Arc<Trunk>>,
+}
+
+/// The registered devices of extension `ext`.
+fn extension(shared: &Shared, tenant: &Tenant, ext: &str) -> Vec<Place> {
+    shared
+        .store
+        .bindings(&tenant.id, ext, unix_ms())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|b| {
+            Some(Place {
+                label: ext.to_string(),
+                peer: device_peer(&b)?,
+                uri: b.contact,
+                trunk: None,
+            })
+        })
+        .collect()
+}
+
+/// Find the devices of `targets`. A number takes a place under its
+/// trunk's caps (none left: nothing to ring).
+pub(crate) async fn resolve(
+    shared: &Shared,
+    tenant: &Tenant,
+    targets: &[DialTarget],
+    calling: &Calling,
+) -> Found {
+    let mut places = Vec::new();
+    let mut tickets = Vec::new();
+    for target in targets {
+        match target {
+            DialTarget::Extension(e) => places.extend(extension(shared, tenant, e)),
+            DialTarget::RingGroup(g) => {
+                for m in tenant.ring_groups.get(g).into_iter().flatten() {
+                    places.extend(extension(shared, tenant, m));
+                }
+            }
+            DialTarget::SipUri(u) => {
+                if let Some(addr) = SipUri::parse(u)
+                    .ok()
+                    .and_then(|p| p.host_port().parse().ok())
+                {
+                    places.push(Place {
+                        label: u.clone(),
+                        uri: u.clone(),
+                        peer: Peer {
+                            transport: Transport::Udp,
+                            addr,
+                        },
+                        trunk: None,
+                    });
+                }
+            }
+            DialTarget::Number(n) => {
+                let Some(trunk) = tenant.trunks.first().cloned() else {
+                    tracing::info!(tenant = %tenant.id, number = %n, "no trunk for an outside number");
+                    continue;
+                };
+                match CallGate::admit(
+                    &trunk.gate,
+                    trunk.max_concurrent_calls,
+                    trunk.max_calls_per_second,
+                    std::time::Instant::now(),
+                ) {
+                    Ok(t) => tickets.push(t),
+                    Err(over) => {
+                        tracing::info!(tenant = %tenant.id, trunk = %trunk.name, cap = over.what, "outbound call over the trunk's cap");
+                        continue;
+                    }
+                }
+                let Some(peer) = trunk.peer().await else {
+                    continue;
+                };
+                places.push(Place {
+                    label: n.clone(),
+                    uri: format!("sip:{n}@{}", trunk.host),
+                    peer,
+                    trunk: Some(trunk),
+                });
+            }
+        }
+    }
+    let mut found = Found {
+        tickets,
+        ..Found::default()
+    };
+    for p in places {
+        let device = invite(tenant, &p, calling);
+        if let Some(t) = p.trunk {
+            found.trunks.push((device.invite.call_id().to_string(), t));
+        }
+        found.devices.push(device);
+    }
+    found
+}
+
+/// The INVITE (without a body) that rings `p`.
+fn invite(tenant: &Tenant, p: &Place, calling: &Calling) -> Device {
+    let snapshot = &calling.snapshot;
+    // Carriers see the trunk's caller-ID rule and their own domain.
+    let (from_number, domain) = match &p.trunk {
+        Some(t) => (
+            t.presented_number(calling.caller_id.as_deref(), &snapshot.caller.number)
+                .to_string(),
+            t.domain().to_string(),
+        ),
+        None => (
+            calling
+                .caller_id
+                .clone()
+                .unwrap_or_else(|| snapshot.caller.number.clone()),
+            tenant.realm().to_string(),
+        ),
+    };
+    let display = snapshot
+        .caller
+        .display_name
+        .as_deref()
+        .map(|d| format!("\"{}\" ", d.replace('"', "")))
+        .unwrap_or_default();
+    let contact = calling.contacts.on(p.peer.transport);
+    let mut inv = Message::request("INVITE", &p.uri);
+    inv.headers.push(
+        "From",
+        format!(
+            "{display}<sip:{from_number}@{domain}>;tag={}",
+            random_token()
+        ),
+    );
+    let to = if p.label.starts_with("sip:") {
+        format!("<{}>", p.label)
+    } else {
+        format!("<sip:{}@{domain}>", p.label)
+    };
+    inv.headers.push("To", to);
+    inv.headers
+        .push("Call-ID", format!("{}@switchyard", random_token()));
+    inv.headers.push("CSeq", "1 INVITE");
+    inv.headers
+        .push("Max-Forwards", calling.max_forwards.to_string());
+    inv.headers.push("Contact", contact.clone());
+    inv.headers.push("Allow", ALLOW);
+    Device {
+        label: p.label.clone(),
+        invite: inv,
+        peer: p.peer,
+        contact,
+    }
+}
