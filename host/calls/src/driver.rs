@@ -63,6 +63,10 @@ pub(crate) use record::unanswered_names;
 /// How long the first party of a click-to-call rings.
 const ORIGINATE_RING: Duration = Duration::from_secs(30);
 
+/// The longest a finished call waits for its legs to settle: Timer B /
+/// F (64·T1) and a margin.
+const LINGER: Duration = Duration::from_secs(40);
+
 /// The caller's leg (the first leg of every session).
 const FIRST: LegId = LegId(0);
 
@@ -213,23 +217,17 @@ pub(crate) fn start_outgoing(
     let call_id = format!("c2c-{}", devices::random_token());
     let now = Instant::now();
     let start_ms = unix_ms();
-    let display = |n: &str| {
-        tenant
-            .extensions
-            .get(n)
-            .and_then(|e| e.display_name.clone())
-    };
     let snapshot = CallSnapshot {
         call_id: call_id.clone(),
         tenant: tenant.id.clone(),
         direction: Direction::Internal,
         caller: Party {
             number: agent.to_string(),
-            display_name: display(agent),
+            display_name: tenant.display_name(agent),
         },
         callee: Party {
             number: number.to_string(),
-            display_name: display(number),
+            display_name: tenant.display_name(number),
         },
         dialled: number.to_string(),
         tags: Vec::new(),
@@ -390,7 +388,8 @@ struct Driver {
     /// The message being recorded.
     message: Option<(PathBuf, MessageKind)>,
     record: Option<switchyard_plugins::types::CallRecord>,
-    _active: ActiveCall,
+    /// Counted in `active_calls` until the call is over for everybody.
+    active: Option<ActiveCall>,
 }
 
 impl Driver {
@@ -456,7 +455,7 @@ impl Driver {
             recording: None,
             message: None,
             record: None,
-            _active: active,
+            active: Some(active),
         }
     }
 
@@ -523,16 +522,47 @@ impl Driver {
                     // Every sender is gone: nobody can reach this call.
                     None => self.session.handle_end(Instant::now(), crate::session::EndReason::Operator),
                 },
-                Some((leg, id, ev)) = self.client_rx.recv() => {
-                    let now = Instant::now();
-                    match ev {
-                        ClientEvent::Response(r) => self.session.handle_response(now, leg, id, r),
-                        ClientEvent::Timeout => self.session.handle_request_timeout(now, leg, id),
-                    }
-                }
+                Some((leg, id, ev)) = self.client_rx.recv() => self.on_client(leg, id, ev),
                 Some(ev) = self.media_events.recv() => self.on_media(ev),
                 Some(done) = self.work.next(), if !self.work.is_empty() => self.on_work(done),
                 _ = sleep_until(deadline) => self.session.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    fn on_client(&mut self, leg: LegId, id: ReqId, ev: ClientEvent) {
+        let now = Instant::now();
+        match ev {
+            ClientEvent::Response(r) => self.session.handle_response(now, leg, id, r),
+            ClientEvent::Timeout => self.session.handle_request_timeout(now, leg, id),
+        }
+    }
+
+    /// The call is over for everybody, but a leg we dialled may have no
+    /// final answer yet: a CANCEL whose 487 has not come, or a 2xx that
+    /// crosses it, which its leg must ACK and BYE. Those legs are served
+    /// until they are answered (an INVITE transaction ends within
+    /// 64·T1), so no phone is left in a call nobody hears. (A BYE of ours
+    /// needs nobody: the stack retransmits it.)
+    async fn linger(&mut self) {
+        let until = Instant::now() + LINGER;
+        loop {
+            while let Some(c) = self.session.poll_command() {
+                if let Command::Sip { leg, out } = c {
+                    self.transmit(leg, out.transmit);
+                }
+            }
+            if !self.session.legs_dialing() || Instant::now() >= until {
+                return;
+            }
+            let deadline = self.session.poll_timeout().map_or(until, |t| t.min(until));
+            tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(m) => self.on_message(m),
+                    None => return,
+                },
+                Some((leg, id, ev)) = self.client_rx.recv() => self.on_client(leg, id, ev),
+                _ = sleep_until(Some(deadline)) => self.session.handle_timeout(Instant::now()),
             }
         }
     }
@@ -729,6 +759,7 @@ impl Driver {
             Command::WriteRecord(r) => self.write_record(*r).await,
             Command::Finished => {
                 self.finished().await;
+                self.linger().await;
                 return false;
             }
         }
@@ -1006,6 +1037,7 @@ impl Driver {
     /// Everything is sent: the call leaves the live list (whoever sees
     /// it end finds its record), and the reporters hear of it.
     async fn finished(&mut self) {
+        self.active = None;
         let Some(record) = self.record.take() else {
             return;
         };

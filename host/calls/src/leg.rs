@@ -310,6 +310,11 @@ impl Leg {
         matches!(self.state, State::Confirmed)
     }
 
+    /// UAC: our INVITE has no final answer yet (cancelled or not).
+    pub fn is_dialing(&self) -> bool {
+        matches!(self.state, State::Dialing { .. })
+    }
+
     /// Nothing more will happen on this leg.
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done)

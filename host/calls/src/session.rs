@@ -493,6 +493,12 @@ impl Session {
         self.parties.values().map(|p| p.leg.call_id())
     }
 
+    /// Some leg we dialled has no final answer yet: a 2xx may still cross
+    /// our CANCEL, and its leg must ACK and BYE it.
+    pub fn legs_dialing(&self) -> bool {
+        self.parties.values().any(|p| p.leg.is_dialing())
+    }
+
     /// The call is over and everything is sent.
     pub fn is_finished(&self) -> bool {
         matches!(self.phase, Phase::Done)

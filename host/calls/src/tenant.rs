@@ -48,6 +48,23 @@ impl Tenant {
         self.domains.first().map(String::as_str).unwrap_or(&self.id)
     }
 
+    /// A place for one more call under the tenant's caps.
+    pub fn admit_call(&self) -> Result<crate::trunk::GateTicket, crate::trunk::OverCap> {
+        CallGate::admit(
+            &self.gate,
+            self.max_concurrent_calls,
+            self.max_calls_per_second,
+            std::time::Instant::now(),
+        )
+    }
+
+    /// The display name of extension `number`, if it has one.
+    pub fn display_name(&self, number: &str) -> Option<String> {
+        self.extensions
+            .get(number)
+            .and_then(|e| e.display_name.clone())
+    }
+
     /// The flow that answers `dialled`.
     pub fn flow_for(&self, dialled: &str) -> &str {
         self.numbers

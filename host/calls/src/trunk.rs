@@ -135,6 +135,16 @@ pub struct Trunk {
 }
 
 impl Trunk {
+    /// A place for one more call under the trunk's caps.
+    pub fn admit_call(&self) -> Result<GateTicket, OverCap> {
+        CallGate::admit(
+            &self.gate,
+            self.max_concurrent_calls,
+            self.max_calls_per_second,
+            std::time::Instant::now(),
+        )
+    }
+
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
     }

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::anchor::Anchor;
 use crate::auth::{Kind, authenticate};
 use crate::resolve::{RequestFacts, Resolution, resolve};
-use crate::trunk::{CallGate, GateTicket, OverCap};
+use crate::trunk::{GateTicket, OverCap};
 use crate::{Shared, Tenant};
 
 /// A call the host takes on.
@@ -61,12 +61,7 @@ pub(crate) fn admit(
         // Carrier traffic for one of the tenant's DIDs: trusted by
         // address.
         Resolution::Trunk(tenant, trunk) => {
-            match CallGate::admit(
-                &trunk.gate,
-                trunk.max_concurrent_calls,
-                trunk.max_calls_per_second,
-                std::time::Instant::now(),
-            ) {
+            match trunk.admit_call() {
                 Ok(t) => tickets.push(t),
                 Err(over) => return over_cap(shared, key, invite, &tenant.id, &trunk.name, over),
             }
@@ -107,12 +102,7 @@ pub(crate) fn admit(
         refuse(483, "");
         return None;
     }
-    match CallGate::admit(
-        &tenant.gate,
-        tenant.max_concurrent_calls,
-        tenant.max_calls_per_second,
-        std::time::Instant::now(),
-    ) {
+    match tenant.admit_call() {
         Ok(t) => tickets.push(t),
         Err(over) => return over_cap(shared, key, invite, &tenant.id, "tenant", over),
     }
@@ -137,23 +127,17 @@ pub(crate) fn admit(
         .ok()
         .and_then(|u| u.user_decoded())
         .unwrap_or_default();
-    let display_of = |n: &str| {
-        tenant
-            .extensions
-            .get(n)
-            .and_then(|e| e.display_name.clone())
-    };
     let snapshot = CallSnapshot {
         call_id: invite.call_id().to_string(),
         tenant: tenant.id.clone(),
         direction,
         caller: Party {
-            display_name: caller_name.or_else(|| display_of(&caller_number)),
+            display_name: caller_name.or_else(|| tenant.display_name(&caller_number)),
             number: caller_number,
         },
         callee: Party {
             number: dialled.clone(),
-            display_name: display_of(&dialled),
+            display_name: tenant.display_name(&dialled),
         },
         flow: tenant.flow_for(&dialled).to_string(),
         dialled,

@@ -12,7 +12,7 @@ use switchyard_sip::message::addr::{NameAddr, SipUri};
 use switchyard_store::RegistrationRepo;
 
 use crate::session::Device;
-use crate::trunk::{CallGate, GateTicket, Trunk};
+use crate::trunk::{GateTicket, Trunk};
 use crate::{ALLOW, Shared, Tenant};
 use switchyard_clock::unix_ms;
 
@@ -130,12 +130,7 @@ pub(crate) async fn resolve(
                     tracing::info!(tenant = %tenant.id, number = %n, "no trunk for an outside number");
                     continue;
                 };
-                match CallGate::admit(
-                    &trunk.gate,
-                    trunk.max_concurrent_calls,
-                    trunk.max_calls_per_second,
-                    std::time::Instant::now(),
-                ) {
+                match trunk.admit_call() {
                     Ok(t) => tickets.push(t),
                     Err(over) => {
                         tracing::info!(tenant = %tenant.id, trunk = %trunk.name, cap = over.what, "outbound call over the trunk's cap");

@@ -353,6 +353,32 @@ fn caller_cancels_while_two_agents_ring() {
 }
 
 #[test]
+fn an_answer_crossing_the_cancel_after_the_call_ended_is_acked_and_hung_up() {
+    // The caller cancels; the call ends and its record is written while
+    // 1002's 200 is already on its way. The driver keeps serving the leg
+    // while it is dialing, and the late 200 gets its ACK and a BYE.
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![dial(&["1002"], DialMode::Simultaneous)]);
+    c.devices(&["1002"]);
+    c.take();
+    c.s.handle_cancel(c.now);
+    c.take();
+    c.record_written();
+    let cmds = c.take();
+    assert!(cmds.contains(&Command::Finished));
+    assert!(c.s.legs_dialing(), "1002 has not answered the CANCEL yet");
+    c.party_answers("1002", 200);
+    let (l2, ..) = c.leg("1002");
+    assert_eq!(
+        sip(&c.take()),
+        vec![(l2, "ACK".into()), (l2, "BYE".into())],
+        "at once: nothing waits for a record any more"
+    );
+    assert!(!c.s.legs_dialing());
+}
+
+#[test]
 fn two_agents_answer_at_once_one_is_hung_up() {
     let mut c = Call::new();
     c.take();
