@@ -1443,7 +1443,7 @@ impl Session {
             members: vec![caller, id],
             joining: Vec::new(),
         };
-        self.live(CallState::Answered, label);
+        self.live(CallState::Answered, self.agent.clone());
     }
 
     fn callee_failed(&mut self, now: Instant, id: LegId, status: u16) {
