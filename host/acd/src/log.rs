@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::agent::AgentStatus;
 
 /// Why a call left the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ExitReason {
     /// An agent answered (or a callback connected).
     Answered,
