@@ -138,6 +138,16 @@ pub struct Acd {
     fallbacks: u64,
 }
 
+/// The first period boundary after `now`: a late `handle_timeout` gives
+/// one message, not a burst of the missed ones.
+fn next_period(due: Instant, every: Duration, now: Instant) -> Instant {
+    let mut t = due + every.max(Duration::from_millis(1));
+    while t <= now {
+        t += every.max(Duration::from_millis(1));
+    }
+    t
+}
+
 fn wait_between(from_ms: u64, to_ms: u64) -> Duration {
     Duration::from_millis(to_ms.saturating_sub(from_ms))
 }
@@ -931,7 +941,7 @@ impl Acd {
                 self.make_available(a, "answered-elsewhere", now);
             }
         }
-        self.connect(call, &queue, agent, now);
+        self.connect(call, agent, now);
         let wait = wait_between(joined_ms, self.wall_ms(now));
         if let Some(q) = self.queues.get_mut(&queue) {
             q.answered_today += 1;
@@ -954,7 +964,7 @@ impl Acd {
         self.dispatch(now);
     }
 
-    fn connect(&mut self, call: &str, _queue: &str, agent: &str, now: Instant) {
+    fn connect(&mut self, call: &str, agent: &str, now: Instant) {
         if let Some(a) = self.agents.get_mut(agent) {
             a.unanswered = 0;
             a.calls_today += 1;
@@ -1158,7 +1168,7 @@ impl Acd {
                     agent: agent.clone(),
                     since: now,
                 };
-                self.connect(placeholder, &queue, &agent, now);
+                self.connect(placeholder, &agent, now);
                 let wait = wait_between(joined_ms, self.wall_ms(now));
                 self.log(
                     now,
@@ -1320,7 +1330,7 @@ impl Acd {
         if let (Some(t), Some(every)) = (c.next_announce, cfg.announce_every)
             && t <= now
         {
-            c.next_announce = Some(t + every);
+            c.next_announce = Some(next_period(t, every, now));
             let position = self.position(id);
             let estimated_wait = self.queues[&queue].estimate(position, self.staffed(&queue));
             self.out.push_back(Output::Announce {
@@ -1335,7 +1345,7 @@ impl Acd {
         if let (Some(t), Some(every)) = (c.next_comfort, cfg.comfort_every)
             && t <= now
         {
-            c.next_comfort = Some(t + every);
+            c.next_comfort = Some(next_period(t, every, now));
             self.out.push_back(Output::Comfort {
                 call: id.to_owned(),
             });
@@ -1467,6 +1477,7 @@ impl Acd {
     /// * every Reserved agent belongs to a live offer of that call (ringing
     ///   or dialling its callback), and every ringing or dialled agent is
     ///   Reserved for that call — so no agent is reserved for two calls;
+    /// * every agent OnCall is the agent of that connected call;
     /// * no entry is left offering with nobody ringing;
     /// * no entry that wants an agent is left while an eligible agent is
     ///   Available and not held by a pending ranking (distribution never
@@ -1509,6 +1520,19 @@ impl Acd {
                     "agent {} reserved for {call} without a live offer",
                     a.cfg.id
                 ));
+            }
+        }
+        for a in self.agents.values() {
+            if let AgentState::OnCall { call } = &a.state {
+                let connected = self.calls.get(call).is_some_and(
+                    |c| matches!(&c.phase, Phase::Connected { agent, .. } if *agent == a.cfg.id),
+                );
+                if !connected {
+                    return Err(format!(
+                        "agent {} on call {call} that is not connected to them",
+                        a.cfg.id
+                    ));
+                }
             }
         }
         let claimed = self.claimed();
