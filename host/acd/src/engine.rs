@@ -14,6 +14,12 @@ use crate::queue::{Call, Phase, Queue, QueueStatus};
 /// answers must not stall the queue.
 pub const RANKING_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long the owner has to report a callback attempt
+/// ([`Acd::callback_result`]) before the engine counts it as not answered
+/// and frees the agent: an owner that loses the report must not leave the
+/// agent reserved for ever.
+pub const CALLBACK_REPORT_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// The tag of [`Acd::join`] that holds the number to call back when the
 /// caller presses the callback key.
 pub const CALLBACK_NUMBER_TAG: &str = "callback-number";
@@ -230,7 +236,7 @@ impl Acd {
         });
         let calls = self.calls.values().flat_map(|c| {
             let phase = match &c.phase {
-                Phase::Ranking { until, .. } => Some(*until),
+                Phase::Ranking { until, .. } | Phase::Dialing { until, .. } => Some(*until),
                 Phase::Offering { ringing, .. } => ringing.values().min().copied(),
                 _ => None,
             };
@@ -624,7 +630,7 @@ impl Acd {
                     self.make_available(&a, "cancelled", now);
                 }
             }
-            Phase::Dialing { agent } => {
+            Phase::Dialing { agent, .. } => {
                 self.out.push_back(Output::CancelRing {
                     call: call.to_owned(),
                     agents: vec![agent.clone()],
@@ -765,7 +771,15 @@ impl Acd {
             }
         }
         if chosen.is_empty() {
-            self.handle_ranking_failed(call, now);
+            let still_free = self.longest_idle(call, candidates.clone());
+            if still_free.is_empty() {
+                // Every candidate went away meanwhile: not the strategy's
+                // fault, the call just waits again.
+                self.start_offer(call, still_free, now);
+                self.dispatch(now);
+            } else {
+                self.handle_ranking_failed(call, now);
+            }
             return;
         }
         self.start_offer(call, chosen, now);
@@ -817,6 +831,7 @@ impl Acd {
             let queue = c.queue.clone();
             c.phase = Phase::Dialing {
                 agent: agent.clone(),
+                until: now + CALLBACK_REPORT_TIMEOUT,
             };
             self.set_agent_state(
                 &agent,
@@ -914,7 +929,9 @@ impl Acd {
     }
 
     /// `agent` answered `call`: the other rings stop, the call leaves the
-    /// queue. Reports for agents not ringing for the call are ignored.
+    /// queue. Reports for agents not ringing for the call are ignored — an
+    /// answer racing a [`Output::CancelRing`] loses, and the owner must
+    /// drop that agent's leg.
     pub fn offer_answered(&mut self, call: &str, agent: &str, now: Instant) {
         let Some(c) = self.calls.get_mut(call) else {
             return;
@@ -1152,7 +1169,7 @@ impl Acd {
         let Some(c) = self.calls.get_mut(placeholder) else {
             return;
         };
-        let Phase::Dialing { agent } = &c.phase else {
+        let Phase::Dialing { agent, .. } = &c.phase else {
             return;
         };
         let agent = agent.clone();
@@ -1309,10 +1326,20 @@ impl Acd {
             self.remove_waiting(id, ExitReason::Timeout, now);
             return;
         }
-        if let Phase::Ranking { until, .. } = c.phase
-            && until <= now
-        {
+        let ranking_late = matches!(c.phase, Phase::Ranking { until, .. } if until <= now);
+        let dial_late = match &c.phase {
+            Phase::Dialing { agent, until } if *until <= now => Some(agent.clone()),
+            _ => None,
+        };
+        if ranking_late {
             self.handle_ranking_failed(id, now);
+        }
+        if let Some(agent) = dial_late {
+            self.out.push_back(Output::CancelRing {
+                call: id.to_owned(),
+                agents: vec![agent],
+            });
+            self.callback_result(id, CallbackOutcome::NotAnswered, now);
         }
         self.ring_timeouts(id, now);
         let Some(c) = self.calls.get_mut(id) else {
@@ -1492,7 +1519,7 @@ impl Acd {
                     }
                     ringing.keys().collect()
                 }
-                Phase::Dialing { agent } => vec![agent],
+                Phase::Dialing { agent, .. } => vec![agent],
                 _ => vec![],
             };
             for a in held {

@@ -102,8 +102,9 @@ pub(crate) enum Phase {
         next: VecDeque<String>,
         ringing: BTreeMap<String, Instant>,
     },
-    /// A placeholder's callback is being dialled with `agent` reserved.
-    Dialing { agent: String },
+    /// A placeholder's callback is being dialled with `agent` reserved;
+    /// no report by `until` counts as not answered.
+    Dialing { agent: String, until: Instant },
     /// Out of the queue, talking to `agent` since `since`.
     Connected { agent: String, since: Instant },
 }

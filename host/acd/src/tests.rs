@@ -1356,3 +1356,47 @@ fn a_pending_ranking_holds_its_agents() {
     }));
     assert_eq!(ranked(outs), vec![ring("vip", &["a"])]);
 }
+
+#[test]
+fn a_callback_never_reported_frees_the_agent() {
+    let mut h = H::new();
+    h.queue(QueueConfig::new("q"));
+    h.agent("a", "q", 0, &[]);
+    h.join("cb", "q", 0);
+    h.acd.request_callback("cb", "+1", h.now);
+    h.login("a");
+    assert!(
+        h.take()
+            .iter()
+            .any(|o| matches!(o, Output::Callback { .. }))
+    );
+    let t = CALLBACK_REPORT_TIMEOUT.as_secs();
+    h.to(t - 1);
+    assert_eq!(h.state("a"), AgentState::Reserved { call: "cb".into() });
+    h.to(t);
+    assert!(h.take().contains(&Output::CancelRing {
+        call: "cb".into(),
+        agents: v(&["a"])
+    }));
+    assert!(matches!(h.state("a"), AgentState::Available { .. }));
+    assert_eq!(h.acd.placeholders()[0].attempts, 1);
+}
+
+#[test]
+fn restore_rejects_placeholders_of_unknown_queues() {
+    let mut h = H::new();
+    h.queue(QueueConfig::new("q"));
+    let p = Placeholder {
+        call: "x".into(),
+        queue: "gone".into(),
+        priority: 0,
+        skills: vec![],
+        tags: vec![],
+        number: "+1".into(),
+        joined_ms: START_MS,
+        attempts: 0,
+        retry_at_ms: None,
+    };
+    assert_eq!(h.acd.restore(vec![p.clone()], h.now), vec![p]);
+    h.drain();
+}
