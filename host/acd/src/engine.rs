@@ -1,4 +1,11 @@
 //! The engine: inputs, distribution, timers, outputs.
+//!
+//! The owner's loop: feed every input with `now`, then drain
+//! [`Acd::poll_output`] until empty, then sleep until [`Acd::poll_timeout`]
+//! (or the next input) and call [`Acd::handle_timeout`]. The engine never
+//! waits for anything but the owner's reports, and every wait on the
+//! owner has a deadline (ranking, ring, callback report), so a lost
+//! report cannot leave an agent reserved or a caller unoffered.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -340,13 +347,20 @@ impl Acd {
             return;
         }
         self.withdraw(agent, now);
+        self.end_wrap_up(agent, now);
         if let Some(a) = self.agents.get_mut(agent) {
             a.pending_pause = None;
-            a.wrap = None;
         }
         self.set_agent_state(agent, AgentState::LoggedOut, "logout", now);
         self.leave_if_empty(agent, now);
         self.dispatch(now);
+    }
+
+    /// Forget the agent (logged out first). A call they are on goes on;
+    /// its end is still logged.
+    pub fn remove_agent(&mut self, agent: &str, now: Instant) {
+        self.logout(agent, now);
+        self.agents.remove(agent);
     }
 
     /// The agent pauses. During a call the pause starts when the call ends

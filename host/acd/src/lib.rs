@@ -20,35 +20,44 @@
 //!
 //! ```text
 //!  Agent states
-//!                 login                    ranked + rung
-//!  LoggedOut ──────────────► Available ──────────────────► Reserved
-//!      ▲    ◄── logout (any)   ▲  │  ▲                      │ │ │
-//!      │                       │  │  │ other call ends      │ │ └ ring timeout ×N ─► Paused("no-answer")
-//!      │                       │  │  └──── OnOtherCall ◄────┘ │   (fail/timeout <N, cancel ─► Available)
-//!      │                       │  └─ other call (ring_in_use off)
-//!      │      wrap-up ends     │                   answered   ▼
-//!      │   WrapUp ◄────────────┼──────────────────────────── OnCall
-//!      │    (call_ended)       │ unpause                      │ pause asked during the call
-//!      │                     Paused ◄─────────────────────────┘ (starts at call end)
 //!
-//!  Call (queue entry) phases
-//!              dispatch: an eligible agent is free
-//!  join ─► Waiting ───────────────────────────────► Ranking ──(answer / fail / 2 s)──► Offering
-//!            ▲   ▲                                                                     │  │
-//!            │   └───────────── nobody left to ring (re-ranked) ◄──────────────────────┘  │ answered
-//!            │                                                                            ▼
-//!            │  request_callback: placeholder, same place               Connected ─call_ended─► gone
-//!            └─► (placeholder) Ranking ─► Dialing ─Connected─► Connected
-//!                                           └─NotAnswered─► Waiting after retry_interval
-//!                                                            (max_attempts ─► Exit CallbackFailed)
+//!              login                        ranked and rung
+//!  LoggedOut ─────────► Available ─────────────────────────────► Reserved{call}
+//!      ▲                 ▲ ▲ ▲ │                                   │   │   │
+//!      │                 │ │ │ │ other call starts                 │   │   │ ring times out
+//!      │                 │ │ │ ▼ (ring_in_use off)                 │   │   │ N times in a row
+//!   logout               │ │ │ OnOtherCall                         │   │   ▼
+//!   (from any            │ │ └─ other call ends                    │   │ Paused{"no-answer"}
+//!    state)              │ │                                       │   │
+//!                        │ └─ ring fails, times out (<N), cancelled┘   │ answered
+//!                        │                                             ▼
+//!                        └─ wrap-up elapsed ◄── WrapUp{until} ◄── OnCall{call}
+//!                                                         call_ended
+//!   pause (Available, Reserved, WrapUp, OnOtherCall) ─► Paused{reason} ─unpause─► Available
+//!   pause asked during OnCall: Paused when the call ends, instead of WrapUp
+//!
+//!  Queue entries (a caller, or a callback placeholder)
+//!
+//!  join ─► Waiting ──an eligible agent is free──► Ranking ──answer / failure / 2 s──► Offering
+//!            ▲                                                                   │        │
+//!            └──────────── nobody left to ring: ranked again ◄──────────────────┘        │ answered
+//!                                                                                         ▼
+//!  request_callback: the same entry becomes a placeholder               Connected ─call_ended─► gone
+//!    (same priority, same join time) ─► Ranking ─► Dialing ──Connected──► Connected
+//!                                                    └──NotAnswered──► Waiting after retry_interval
+//!                                                        (max_attempts reached ─► Exit CallbackFailed)
+//!
 //!  Any queued entry: hang-up ─► Exit Abandoned; max_wait ─► Timeout; leave key ─► Key;
-//!  last member logs out with leave_when_empty ─► Empty.
+//!  the last member logs out with leave_when_empty ─► Empty (callers only).
 //! ```
 //!
 //! Distribution order across the tenant is priority (high first), then
 //! the time the caller joined — the time a callback placeholder keeps. A
 //! ranking holds its candidates, so an entry further back gets an agent
-//! only if no entry ahead of it could take that agent (skills).
+//! only if no entry ahead of it could take that agent (skills). Once an
+//! entry is ringing, its remaining choices are not held: an agent who
+//! frees up meanwhile goes to the next entry that wants one rather than
+//! idling until the ring ends.
 
 mod agent;
 mod callback;

@@ -1400,3 +1400,26 @@ fn restore_rejects_placeholders_of_unknown_queues() {
     assert_eq!(h.acd.restore(vec![p.clone()], h.now), vec![p]);
     h.drain();
 }
+
+#[test]
+fn a_logout_during_wrap_up_ends_it_in_the_log() {
+    let mut h = H::new();
+    h.queue(QueueConfig::new("q"));
+    h.agent("a", "q", 0, &[]);
+    h.login("a");
+    h.join("c1", "q", 0);
+    h.answer("c1", "a");
+    h.to(20);
+    h.end("c1");
+    h.to(24);
+    h.acd.remove_agent("a", h.now);
+    h.drain();
+    assert!(h.acd.agent_state("a").is_none());
+    let wrap = h.log.iter().find_map(|e| match e.kind {
+        EventKind::WrapUpEnded { wrap } => Some(wrap),
+        _ => None,
+    });
+    assert_eq!(wrap, Some(secs(4)));
+    let f = queue_figures(&h.log, "q", h.ms(0), h.ms(100), secs(20));
+    assert_eq!(f.aht, Some(secs(24))); // 20 s talk + 4 s wrap-up
+}
