@@ -686,7 +686,9 @@ fn a_callback_keeps_its_place_exactly() {
     let mut h = H::new();
     h.queue(QueueConfig::new("q"));
     h.agent("a", "q", 0, &[]);
-    h.join("before", "q", 0);
+    h.join("before1", "q", 0);
+    h.to(1);
+    h.join("before2", "q", 0);
     h.to(1);
     h.join("cb", "q", 0);
     h.to(2);
@@ -703,7 +705,7 @@ fn a_callback_keeps_its_place_exactly() {
     h.take();
     h.login("a");
     let served = serve_all(&mut h, "a", 600);
-    assert_eq!(served, v(&["before", "cb", "after1", "after2"]));
+    assert_eq!(served, v(&["before1", "before2", "cb", "after1", "after2"]));
     let kinds: Vec<&EventKind> = h
         .log
         .iter()
@@ -996,6 +998,8 @@ fn random_run(seed: u64, steps: usize) {
         q.leave_when_empty = i == 1;
         q.callback_retry_interval = secs(60);
         q.wrap_up = secs(5 + 10 * i as u64);
+        q.leave_key = Some('0');
+        q.callback_key = Some('1');
         h.queue(q);
     }
     let agents = ["a", "b", "c", "d", "e"];
@@ -1039,8 +1043,13 @@ fn random_run(seed: u64, steps: usize) {
                     2 => vec!["z".to_string()],
                     _ => vec![],
                 };
+                let tags = if rng.below(2) == 0 {
+                    vec![(CALLBACK_NUMBER_TAG.to_string(), "+9".to_string())]
+                } else {
+                    vec![]
+                };
                 if h.acd
-                    .join(&id, q, rng.below(3) as u8, skills, vec![], now)
+                    .join(&id, q, rng.below(3) as u8, skills, tags, now)
                     .is_ok()
                 {
                     waiting.insert(id);
@@ -1114,6 +1123,11 @@ fn random_run(seed: u64, steps: usize) {
                         waiting.remove(p);
                         connected.insert(p.clone());
                     }
+                }
+            }
+            14 if rng.below(2) == 0 => {
+                if let Some(c) = rng.pick(&waiting.iter().cloned().collect::<Vec<_>>()) {
+                    h.acd.key(c, ['0', '1', '5'][rng.below(3)], now);
                 }
             }
             14 => {
@@ -1422,4 +1436,30 @@ fn a_logout_during_wrap_up_ends_it_in_the_log() {
     assert_eq!(wrap, Some(secs(4)));
     let f = queue_figures(&h.log, "q", h.ms(0), h.ms(100), secs(20));
     assert_eq!(f.aht, Some(secs(24))); // 20 s talk + 4 s wrap-up
+}
+
+#[test]
+fn an_agent_in_two_queues_takes_the_earliest_caller_of_either() {
+    let mut h = H::new();
+    h.queue(QueueConfig::new("sales"));
+    h.queue(QueueConfig::new("support"));
+    let ms = ["sales", "support"]
+        .iter()
+        .map(|q| Membership {
+            queue: q.to_string(),
+            penalty: 0,
+            skills: vec![],
+            order: 0,
+        })
+        .collect();
+    h.acd.set_agent(AgentConfig::new("a", ms), h.now);
+    h.join("support-1", "support", 0);
+    h.to(1);
+    h.join("sales-1", "sales", 0);
+    h.to(2);
+    h.join("support-2", "support", 0);
+    h.take();
+    h.login("a");
+    let served = serve_all(&mut h, "a", 600);
+    assert_eq!(served, v(&["support-1", "sales-1", "support-2"]));
 }
