@@ -514,6 +514,9 @@ impl Acd {
     // ---- callers -----------------------------------------------------------
 
     /// A caller joins `queue`. Order: `priority` high first, then join time.
+    /// `tags` go to the strategy as they are; the engine itself reads two:
+    /// [`CALLBACK_NUMBER_TAG`] (the number for the callback key) and
+    /// `last-agent` (passed as [`WaitingCall::last_agent`]).
     pub fn join(
         &mut self,
         call: &str,

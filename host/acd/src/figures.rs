@@ -6,7 +6,7 @@
 //! belongs to it when its `at_ms` does. "Within the threshold" means a
 //! wait `<=` the threshold.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::agent::AgentStatus;
@@ -68,6 +68,15 @@ pub fn queue_figures(
     let (mut answered_within, mut abandoned_within) = (0, 0);
     let (mut handle, mut handled) = (Duration::ZERO, 0);
     let in_queue = |e: &&QueueEvent| e.queue.as_deref() == Some(queue);
+    // Wrap-up of each call, wherever it falls in the slice.
+    let wraps: HashMap<&str, Duration> = events
+        .iter()
+        .filter(in_queue)
+        .filter_map(|e| match (&e.kind, e.call.as_deref()) {
+            (EventKind::WrapUpEnded { wrap }, Some(call)) => Some((call, *wrap)),
+            _ => None,
+        })
+        .collect();
     for e in events
         .iter()
         .filter(in_queue)
@@ -90,13 +99,11 @@ pub fn queue_figures(
             EventKind::CallbackCompleted { .. } => f.callbacks_completed += 1,
             EventKind::CallbackFailed => f.callbacks_failed += 1,
             EventKind::CallEnded { talk } => {
-                let wrap = events
-                    .iter()
-                    .filter(in_queue)
-                    .find_map(|w| match w.kind {
-                        EventKind::WrapUpEnded { wrap } if w.call == e.call => Some(wrap),
-                        _ => None,
-                    })
+                let wrap = e
+                    .call
+                    .as_deref()
+                    .and_then(|c| wraps.get(c))
+                    .copied()
                     .unwrap_or_default();
                 handle += *talk + wrap;
                 handled += 1;

@@ -59,6 +59,38 @@
 //! frees up meanwhile goes to the next entry that wants one rather than
 //! idling until the ring ends.
 
+//! A caller, an agent, a strategy that answers at once:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use switchyard_acd::*;
+//!
+//! let t0 = Instant::now();
+//! let mut acd = Acd::new(t0, 1_700_000_000_000);
+//! acd.set_queue(QueueConfig::new("support"));
+//! let member = Membership { queue: "support".into(), penalty: 0, skills: vec![], order: 0 };
+//! acd.set_agent(AgentConfig::new("201", vec![member]), t0);
+//! acd.login("201", t0);
+//! acd.join("call-1", "support", 0, vec![], vec![], t0).unwrap();
+//! let mut rung = None;
+//! while let Some(out) = acd.poll_output() {
+//!     match out {
+//!         Output::Rank { call, candidates, .. } => {
+//!             // The queue-strategy plugin would order these.
+//!             let order = candidates.into_iter().map(|c| c.agent).collect();
+//!             acd.handle_ranking(&call, order, t0);
+//!         }
+//!         Output::Ring { call, agents } => rung = Some((call, agents)),
+//!         _ => {}
+//!     }
+//! }
+//! assert_eq!(rung, Some(("call-1".to_string(), vec!["201".to_string()])));
+//! let answered = t0 + Duration::from_secs(4);
+//! acd.offer_answered("call-1", "201", answered);
+//! assert_eq!(acd.agent_state("201"), Some(&AgentState::OnCall { call: "call-1".into() }));
+//! acd.check_invariants().unwrap();
+//! ```
+
 mod agent;
 mod callback;
 mod config;
