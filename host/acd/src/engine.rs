@@ -333,12 +333,21 @@ impl Acd {
         }
         a.idle_since = now;
         a.unanswered = 0;
-        self.make_available(agent, "login", now);
+        // Logged out during a queue call that is still going on: back on it.
+        let on_call = self.calls.values().find_map(|c| match &c.phase {
+            Phase::Connected { agent: who, .. } if who == agent => Some(c.id.clone()),
+            _ => None,
+        });
+        match on_call {
+            Some(call) => self.set_agent_state(agent, AgentState::OnCall { call }, "login", now),
+            None => self.make_available(agent, "login", now),
+        }
         self.dispatch(now);
     }
 
     /// The agent logs out. A ring for them is cancelled; a call they are on
-    /// goes on (it just ends without wrap-up).
+    /// goes on (ending without wrap-up, unless they log in again first:
+    /// then they are back on it).
     pub fn logout(&mut self, agent: &str, now: Instant) {
         let Some(a) = self.agents.get(agent) else {
             return;

@@ -1463,3 +1463,23 @@ fn an_agent_in_two_queues_takes_the_earliest_caller_of_either() {
     let served = serve_all(&mut h, "a", 600);
     assert_eq!(served, v(&["support-1", "sales-1", "support-2"]));
 }
+
+#[test]
+fn a_logout_during_a_call_and_a_login_before_its_end_is_back_on_the_call() {
+    let mut h = H::new();
+    h.queue(QueueConfig::new("q"));
+    h.agent("a", "q", 0, &[]);
+    h.login("a");
+    h.join("c1", "q", 0);
+    h.answer("c1", "a");
+    h.acd.logout("a", h.now);
+    h.drain();
+    h.login("a");
+    assert_eq!(h.state("a"), AgentState::OnCall { call: "c1".into() });
+    h.take();
+    h.join("c2", "q", 0);
+    assert!(h.rings().is_empty());
+    h.to(30);
+    h.end("c1");
+    assert!(matches!(h.state("a"), AgentState::WrapUp { .. }));
+}
