@@ -1,0 +1,112 @@
+//! Agent states and what the engine remembers about each agent.
+
+use std::time::{Duration, Instant};
+
+use crate::config::AgentConfig;
+
+/// Where an agent stands. Exactly one state at a time: an agent reserved
+/// for one call cannot be reserved for another, by construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentState {
+    LoggedOut,
+    /// Free for a queue call; `since` is when the agent last became idle
+    /// (login, end of wrap-up, unpause, end of another call) — a missed
+    /// offer does not reset it, so longest-idle stays fair.
+    Available {
+        since: Instant,
+    },
+    /// Ringing for (or being dialled for the callback of) `call`.
+    Reserved {
+        call: String,
+    },
+    OnCall {
+        call: String,
+    },
+    /// Busy on a call that is not from a queue, with `ring_in_use` off.
+    OnOtherCall,
+    WrapUp {
+        until: Instant,
+    },
+    Paused {
+        reason: String,
+    },
+}
+
+impl AgentState {
+    /// The state without its data, as logged.
+    pub fn status(&self) -> AgentStatus {
+        match self {
+            AgentState::LoggedOut => AgentStatus::LoggedOut,
+            AgentState::Available { .. } => AgentStatus::Available,
+            AgentState::Reserved { .. } => AgentStatus::Reserved,
+            AgentState::OnCall { .. } => AgentStatus::OnCall,
+            AgentState::OnOtherCall => AgentStatus::OnOtherCall,
+            AgentState::WrapUp { .. } => AgentStatus::WrapUp,
+            AgentState::Paused { .. } => AgentStatus::Paused,
+        }
+    }
+}
+
+/// [`AgentState`] without instants: what the queue log and the figures use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AgentStatus {
+    LoggedOut,
+    Available,
+    Reserved,
+    OnCall,
+    OnOtherCall,
+    WrapUp,
+    Paused,
+}
+
+/// The engine's record of one agent.
+#[derive(Debug, Clone)]
+pub(crate) struct Agent {
+    pub cfg: AgentConfig,
+    pub state: AgentState,
+    /// Start of the current idle stretch (see [`AgentState::Available`]).
+    pub idle_since: Instant,
+    /// On another call (reported by `agent_busy`), whatever the state.
+    pub busy: bool,
+    /// Offers in a row that rang out; reset by an answer or an unpause.
+    pub unanswered: u32,
+    pub calls_today: u32,
+    pub talk_today: Duration,
+    pub last_call_end_ms: Option<u64>,
+    /// A pause asked for during a call: it starts when the call ends,
+    /// instead of wrap-up.
+    pub pending_pause: Option<String>,
+    /// The call and queue whose wrap-up is running, and when it began.
+    pub wrap: Option<(String, String, Instant)>,
+}
+
+impl Agent {
+    pub fn new(cfg: AgentConfig, now: Instant) -> Self {
+        Agent {
+            cfg,
+            state: AgentState::LoggedOut,
+            idle_since: now,
+            busy: false,
+            unanswered: 0,
+            calls_today: 0,
+            talk_today: Duration::ZERO,
+            last_call_end_ms: None,
+            pending_pause: None,
+            wrap: None,
+        }
+    }
+
+    pub fn logged_in(&self) -> bool {
+        self.state != AgentState::LoggedOut
+    }
+
+    /// Could this agent take a call of `queue` needing `skills` right now?
+    pub fn eligible(&self, queue: &str, skills: &[String]) -> bool {
+        matches!(self.state, AgentState::Available { .. })
+            && self.cfg.membership(queue).is_some_and(|m| {
+                skills
+                    .iter()
+                    .all(|s| m.skills.iter().any(|(k, lvl)| k == s && *lvl > 0))
+            })
+    }
+}
