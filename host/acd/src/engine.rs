@@ -954,21 +954,29 @@ impl Acd {
         }
     }
 
+    /// The call `agent` was ringing for, with `agent` no longer ringing;
+    /// `None` when it was not (a late or stray report from the owner).
+    fn ring_ended(&mut self, call: &str, agent: &str) -> Option<&mut Call> {
+        let c = self.calls.get_mut(call)?;
+        let Phase::Offering { ringing, .. } = &mut c.phase else {
+            return None;
+        };
+        ringing.remove(agent)?;
+        Some(c)
+    }
+
     /// `agent` answered `call`: the other rings stop, the call leaves the
     /// queue. Reports for agents not ringing for the call are ignored — an
     /// answer racing a [`Output::CancelRing`] loses, and the owner must
     /// drop that agent's leg.
     pub fn offer_answered(&mut self, call: &str, agent: &str, now: Instant) {
-        let Some(c) = self.calls.get_mut(call) else {
+        let Some(c) = self.ring_ended(call, agent) else {
             return;
         };
-        let Phase::Offering { ringing, .. } = &mut c.phase else {
-            return;
+        let others: Vec<String> = match &mut c.phase {
+            Phase::Offering { ringing, .. } => std::mem::take(ringing).into_keys().collect(),
+            _ => Vec::new(),
         };
-        if ringing.remove(agent).is_none() {
-            return;
-        }
-        let others: Vec<String> = std::mem::take(ringing).into_keys().collect();
         c.phase = Phase::Connected {
             agent: agent.to_owned(),
             since: now,
@@ -1025,15 +1033,9 @@ impl Acd {
     /// Ringing `agent` failed at once (busy, declined, error): the call
     /// moves on to its next choice.
     pub fn offer_failed(&mut self, call: &str, agent: &str, now: Instant) {
-        let Some(c) = self.calls.get_mut(call) else {
+        let Some(c) = self.ring_ended(call, agent) else {
             return;
         };
-        let Phase::Offering { ringing, .. } = &mut c.phase else {
-            return;
-        };
-        if ringing.remove(agent).is_none() {
-            return;
-        }
         let queue = c.queue.clone();
         self.log(
             now,
