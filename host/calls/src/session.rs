@@ -1219,23 +1219,27 @@ impl Session {
     /// Move the legs' SIP into commands, holding what ends a call until
     /// the record is durable.
     fn collect_transmits(&mut self) {
-        let ids: Vec<LegId> = self.parties.keys().copied().collect();
-        for id in ids {
-            self.collect_transmits_of(id);
+        // Called on every poll: no list of ids is built.
+        for (id, p) in self.parties.iter_mut() {
+            route_transmits(
+                *id,
+                &mut p.leg,
+                self.record_written,
+                &mut self.held,
+                &mut self.commands,
+            );
         }
     }
 
     fn collect_transmits_of(&mut self, id: LegId) {
-        while let Some(out) = self
-            .parties
-            .get_mut(&id)
-            .and_then(|p| p.leg.poll_transmit())
-        {
-            if out.ends_call && !self.record_written {
-                self.held.push((id, out));
-            } else {
-                self.commands.push_back(Command::Sip { leg: id, out });
-            }
+        if let Some(p) = self.parties.get_mut(&id) {
+            route_transmits(
+                id,
+                &mut p.leg,
+                self.record_written,
+                &mut self.held,
+                &mut self.commands,
+            );
         }
     }
 
@@ -1739,6 +1743,24 @@ impl Session {
         self.commands
             .push_back(Command::WriteRecord(Box::new(record)));
         self.collect_transmits();
+    }
+}
+
+/// Move `leg`'s SIP into commands, holding what ends a call until the
+/// record is durable.
+fn route_transmits(
+    id: LegId,
+    leg: &mut Leg,
+    record_written: bool,
+    held: &mut Vec<(LegId, Out)>,
+    commands: &mut VecDeque<Command>,
+) {
+    while let Some(out) = leg.poll_transmit() {
+        if out.ends_call && !record_written {
+            held.push((id, out));
+        } else {
+            commands.push_back(Command::Sip { leg: id, out });
+        }
     }
 }
 
