@@ -47,7 +47,10 @@ pub use error::ApiError;
 /// For the server: where a plugin version's HTTP allowlist is kept in its
 /// config, and the JSON shape of `PluginRepo::roles` written by this API.
 pub use routes::plugins::{HTTP_ALLOWLIST_KEY, RolesBody as PluginRoles};
-pub use server_hooks::{CallEvent, ConfigChanged, LiveCall, LiveCalls, NoChanges, NoLiveCalls};
+pub use server_hooks::{
+    AgentChange, AgentLive, CallEvent, ConfigChanged, ContactCentre, LiveCall, LiveCalls, NoChanges,
+    NoContactCentre, NoLiveCalls, QueueLive,
+};
 
 /// Largest JSON body accepted. Configuration documents are small; the cap
 /// keeps a client from making the server buffer megabytes per request.

@@ -92,3 +92,83 @@ pub struct NoChanges;
 impl ConfigChanged for NoChanges {
     fn tenant_changed(&self, _: &str) {}
 }
+
+/// An agent as the contact centre sees them right now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AgentLive {
+    /// The agent's extension.
+    pub extension: String,
+    /// `logged-out`, `available`, `reserved` (a queue call rings),
+    /// `on-call` (a queue call), `busy` (any other call), `wrap-up` or
+    /// `paused`.
+    pub state: String,
+    /// The pause reason (`lunch`, `no-answer`…), when paused.
+    pub reason: Option<String>,
+    /// The queue call the agent is reserved for or talking on.
+    pub call_id: Option<String>,
+    /// Queues the agent is a member of.
+    pub queues: Vec<String>,
+    /// Queue calls answered today.
+    pub calls_today: u32,
+    /// Seconds of queue-call talk today.
+    pub talk_secs_today: u32,
+}
+
+/// What an agent (or their supervisor) asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum AgentChange {
+    /// Log in to every queue the agent is a member of.
+    Login,
+    /// Log out of every queue.
+    Logout,
+    /// Take no queue calls until unpaused; `reason` is one of the tenant's
+    /// pause reasons (none: `break`).
+    Pause { reason: Option<String> },
+    Unpause,
+}
+
+/// One queue right now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct QueueLive {
+    pub name: String,
+    /// Callers waiting, and callback placeholders keeping a place.
+    pub waiting: u32,
+    pub callbacks_waiting: u32,
+    /// Seconds the longest-waiting entry has waited.
+    pub longest_wait_secs: u32,
+    /// Members by state (`available`, `on-call`, `paused`…).
+    pub agents: std::collections::BTreeMap<String, u32>,
+}
+
+/// The server's queues and agents, per tenant. Every method is
+/// tenant-scoped: another tenant's agent or queue is unknown.
+pub trait ContactCentre: Send + Sync {
+    /// Every agent of `tenant` (an extension that is a member of a queue).
+    fn agents(&self, tenant: &str) -> Vec<AgentLive>;
+    /// Change agent `extension`'s state; `Err` says why not (not an agent
+    /// of this tenant, a pause reason the tenant does not know).
+    fn change_agent(
+        &self,
+        tenant: &str,
+        extension: &str,
+        change: AgentChange,
+    ) -> Result<AgentLive, String>;
+    /// Queue `name` now; `None` when the tenant has no such queue.
+    fn queue_live(&self, tenant: &str, name: &str) -> Option<QueueLive>;
+}
+
+/// No queues at all: for tests and a server without a call engine.
+pub struct NoContactCentre;
+
+impl ContactCentre for NoContactCentre {
+    fn agents(&self, _: &str) -> Vec<AgentLive> {
+        Vec::new()
+    }
+    fn change_agent(&self, _: &str, _: &str, _: AgentChange) -> Result<AgentLive, String> {
+        Err("no call engine is running".into())
+    }
+    fn queue_live(&self, _: &str, _: &str) -> Option<QueueLive> {
+        None
+    }
+}
