@@ -91,6 +91,16 @@ pub struct Candidate {
     pub penalty: u32,
 }
 
+/// An agent as the owner shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentView {
+    pub state: AgentState,
+    /// The queues the agent is a member of.
+    pub queues: Vec<String>,
+    pub calls_today: u32,
+    pub talk_today: Duration,
+}
+
 /// What the owner must do or may want to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -583,6 +593,35 @@ impl Acd {
         );
         self.dispatch(now);
         Ok(())
+    }
+
+    /// The caller's own longest wait (the flow's `enqueue` timeout): it
+    /// leaves with [`ExitReason::Timeout`] at `now + max_wait` if the
+    /// queue's own limit does not come first.
+    pub fn limit_wait(&mut self, call: &str, max_wait: Duration, now: Instant) {
+        if let Some(c) = self.calls.get_mut(call)
+            && c.queued()
+            && c.callback.is_none()
+        {
+            let limit = now + max_wait;
+            c.deadline = Some(c.deadline.map_or(limit, |d| d.min(limit)));
+        }
+    }
+
+    /// Agents the engine knows, by id.
+    pub fn agent_ids(&self) -> impl Iterator<Item = &str> {
+        self.agents.keys().map(String::as_str)
+    }
+
+    /// What the engine knows of `agent` now.
+    pub fn agent_view(&self, agent: &str) -> Option<AgentView> {
+        let a = self.agents.get(agent)?;
+        Some(AgentView {
+            state: a.state.clone(),
+            queues: a.cfg.memberships.iter().map(|m| m.queue.clone()).collect(),
+            calls_today: a.calls_today,
+            talk_today: a.talk_today,
+        })
     }
 
     /// Members of `queue` logged in and not paused.

@@ -34,6 +34,151 @@ fn default_greeting() -> Arc<[i16]> {
     .clone()
 }
 
+/// The host's own prompts (`scripts/make-prompts` speaks them): queue
+/// announcements, callback confirmations, feature-code answers, numbers.
+/// A tenant replaces one by uploading a prompt of the same name.
+static BUILT_IN: &[(&str, &[u8])] = &[
+    ("sy-agent-logged-in", include_bytes!("../assets/prompts/sy-agent-logged-in.wav")),
+    ("sy-agent-logged-out", include_bytes!("../assets/prompts/sy-agent-logged-out.wav")),
+    ("sy-agent-paused", include_bytes!("../assets/prompts/sy-agent-paused.wav")),
+    ("sy-agent-unpaused", include_bytes!("../assets/prompts/sy-agent-unpaused.wav")),
+    ("sy-callback-confirmed", include_bytes!("../assets/prompts/sy-callback-confirmed.wav")),
+    ("sy-callback-for", include_bytes!("../assets/prompts/sy-callback-for.wav")),
+    ("sy-callback-offer", include_bytes!("../assets/prompts/sy-callback-offer.wav")),
+    ("sy-comfort", include_bytes!("../assets/prompts/sy-comfort.wav")),
+    ("sy-feature-failed", include_bytes!("../assets/prompts/sy-feature-failed.wav")),
+    ("sy-hash", include_bytes!("../assets/prompts/sy-hash.wav")),
+    ("sy-less-than-a-minute", include_bytes!("../assets/prompts/sy-less-than-a-minute.wav")),
+    ("sy-minutes", include_bytes!("../assets/prompts/sy-minutes.wav")),
+    ("sy-n-0", include_bytes!("../assets/prompts/sy-n-0.wav")),
+    ("sy-n-1", include_bytes!("../assets/prompts/sy-n-1.wav")),
+    ("sy-n-10", include_bytes!("../assets/prompts/sy-n-10.wav")),
+    ("sy-n-11", include_bytes!("../assets/prompts/sy-n-11.wav")),
+    ("sy-n-12", include_bytes!("../assets/prompts/sy-n-12.wav")),
+    ("sy-n-13", include_bytes!("../assets/prompts/sy-n-13.wav")),
+    ("sy-n-14", include_bytes!("../assets/prompts/sy-n-14.wav")),
+    ("sy-n-15", include_bytes!("../assets/prompts/sy-n-15.wav")),
+    ("sy-n-16", include_bytes!("../assets/prompts/sy-n-16.wav")),
+    ("sy-n-17", include_bytes!("../assets/prompts/sy-n-17.wav")),
+    ("sy-n-18", include_bytes!("../assets/prompts/sy-n-18.wav")),
+    ("sy-n-19", include_bytes!("../assets/prompts/sy-n-19.wav")),
+    ("sy-n-2", include_bytes!("../assets/prompts/sy-n-2.wav")),
+    ("sy-n-20", include_bytes!("../assets/prompts/sy-n-20.wav")),
+    ("sy-n-3", include_bytes!("../assets/prompts/sy-n-3.wav")),
+    ("sy-n-30", include_bytes!("../assets/prompts/sy-n-30.wav")),
+    ("sy-n-4", include_bytes!("../assets/prompts/sy-n-4.wav")),
+    ("sy-n-40", include_bytes!("../assets/prompts/sy-n-40.wav")),
+    ("sy-n-5", include_bytes!("../assets/prompts/sy-n-5.wav")),
+    ("sy-n-50", include_bytes!("../assets/prompts/sy-n-50.wav")),
+    ("sy-n-6", include_bytes!("../assets/prompts/sy-n-6.wav")),
+    ("sy-n-60", include_bytes!("../assets/prompts/sy-n-60.wav")),
+    ("sy-n-7", include_bytes!("../assets/prompts/sy-n-7.wav")),
+    ("sy-n-70", include_bytes!("../assets/prompts/sy-n-70.wav")),
+    ("sy-n-8", include_bytes!("../assets/prompts/sy-n-8.wav")),
+    ("sy-n-80", include_bytes!("../assets/prompts/sy-n-80.wav")),
+    ("sy-n-9", include_bytes!("../assets/prompts/sy-n-9.wav")),
+    ("sy-n-90", include_bytes!("../assets/prompts/sy-n-90.wav")),
+    ("sy-queue-next", include_bytes!("../assets/prompts/sy-queue-next.wav")),
+    ("sy-queue-position", include_bytes!("../assets/prompts/sy-queue-position.wav")),
+    ("sy-queue-wait", include_bytes!("../assets/prompts/sy-queue-wait.wav")),
+    ("sy-star", include_bytes!("../assets/prompts/sy-star.wav")),
+    ("sy-vip", include_bytes!("../assets/prompts/sy-vip.wav")),
+    ("sy-waited-minutes", include_bytes!("../assets/prompts/sy-waited-minutes.wav")),
+];
+
+/// Built-in prompt `name`, decoded once.
+fn built_in(name: &str) -> Option<Arc<[i16]>> {
+    static DECODED: OnceLock<std::collections::HashMap<&'static str, Arc<[i16]>>> =
+        OnceLock::new();
+    DECODED
+        .get_or_init(|| {
+            BUILT_IN
+                .iter()
+                .filter_map(|(n, wav)| {
+                    let p = switchyard_rtp::wav::load_prompt(wav).ok()?;
+                    Some((*n, Arc::from(p.samples)))
+                })
+                .collect()
+        })
+        .get(name)
+        .cloned()
+}
+
+/// A number as built-in prompts: 0–20 and the tens as words, 21–99 as
+/// "twenty" "one", larger ones digit by digit.
+pub(crate) fn number(n: u64) -> Vec<Prompt> {
+    let file = |n: u64| Prompt::File(format!("sy-n-{n}"));
+    match n {
+        0..=20 => vec![file(n)],
+        21..=99 if n % 10 == 0 => vec![file(n)],
+        21..=99 => vec![file(n - n % 10), file(n % 10)],
+        _ => n
+            .to_string()
+            .chars()
+            .map(|d| file(u64::from(d.to_digit(10).unwrap_or(0))))
+            .collect(),
+    }
+}
+
+fn key_prompt(key: char) -> Prompt {
+    match key {
+        '*' => Prompt::File("sy-star".into()),
+        '#' => Prompt::File("sy-hash".into()),
+        d => Prompt::File(format!("sy-n-{}", d.to_digit(10).unwrap_or(0))),
+    }
+}
+
+/// "You are caller number 3. Your estimated wait time is 4 minutes." —
+/// with the callback offer when the queue has a callback key. Minutes
+/// are rounded up: a caller told 4 who waits 3½ is not disappointed.
+pub(crate) fn queue_position(
+    position: u32,
+    wait: std::time::Duration,
+    callback_key: Option<char>,
+) -> Vec<Prompt> {
+    let mut p = if position <= 1 {
+        vec![Prompt::File("sy-queue-next".into())]
+    } else {
+        let mut v = vec![Prompt::File("sy-queue-position".into())];
+        v.extend(number(u64::from(position)));
+        v.push(Prompt::Silence(300));
+        v
+    };
+    p.push(Prompt::File("sy-queue-wait".into()));
+    let minutes = wait.as_secs().div_ceil(60);
+    if minutes <= 1 && wait.as_secs() < 60 {
+        p.push(Prompt::File("sy-less-than-a-minute".into()));
+    } else {
+        p.extend(number(minutes));
+        p.push(Prompt::File("sy-minutes".into()));
+    }
+    if let Some(k) = callback_key {
+        p.push(Prompt::Silence(300));
+        p.push(Prompt::File("sy-callback-offer".into()));
+        p.push(key_prompt(k));
+    }
+    p
+}
+
+/// The queue's comfort message: its own prompt, or the built-in one.
+pub(crate) fn comfort(comfort: Option<&str>) -> Vec<Prompt> {
+    vec![Prompt::File(comfort.unwrap_or("sy-comfort").to_string())]
+}
+
+/// What a caller hears after choosing a callback.
+pub(crate) fn callback_confirmation() -> Vec<Prompt> {
+    vec![Prompt::File("sy-callback-confirmed".into())]
+}
+
+/// What a waiting caller hears: the queue's music prompt, else the
+/// tenant's `moh`, else the built-in music.
+pub(crate) fn queue_music(shared: &Shared, tenant: &Tenant, music: Option<&str>) -> Vec<PlayItem> {
+    match music.and_then(|m| prompt_file(shared, tenant, m)) {
+        Some(samples) => vec![PlayItem::Samples(samples)],
+        None => music_on_hold(shared, tenant),
+    }
+}
+
 /// The built-in music on hold: a slow, quiet arpeggio of sine chords,
 /// synthesised once (no licensed audio ships with the host).
 fn default_music() -> Arc<[i16]> {
@@ -129,6 +274,14 @@ pub(crate) fn play_items(shared: &Shared, tenant: &Tenant, prompts: &[Prompt]) -
     prompts
         .iter()
         .filter_map(|p| match p {
+            // A built-in prompt unless the tenant uploaded its own.
+            Prompt::File(name) if name.starts_with("sy-") => {
+                let own = matches!(shared.store.get_file(&tenant.id, "prompt", name), Ok(Some(_)));
+                own.then(|| prompt_file(shared, tenant, name))
+                    .flatten()
+                    .or_else(|| built_in(name))
+                    .map(PlayItem::Samples)
+            }
             Prompt::File(name) => prompt_file(shared, tenant, name).map(PlayItem::Samples),
             Prompt::Tone(Tone::Ringback) => Some(timed(ringback_for(&tenant.time_zone))),
             Prompt::Tone(Tone::Busy) => Some(timed(ToneSpec::busy())),
@@ -251,6 +404,54 @@ mod tests {
             vec![400.0, 450.0]
         );
         assert_eq!(ringback_for("Europe/Paris").frequencies, vec![425.0]);
+    }
+
+    #[test]
+    fn every_built_in_prompt_decodes_and_numbers_are_spoken_whole() {
+        for (name, _) in BUILT_IN {
+            let p = built_in(name).unwrap_or_else(|| panic!("{name} does not decode"));
+            assert!(p.len() > 1600, "{name} is under 0.2 s");
+        }
+        let names = |v: Vec<Prompt>| -> Vec<String> {
+            v.into_iter()
+                .map(|p| match p {
+                    Prompt::File(f) => f,
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(names(number(7)), ["sy-n-7"]);
+        assert_eq!(names(number(40)), ["sy-n-40"]);
+        assert_eq!(names(number(42)), ["sy-n-40", "sy-n-2"]);
+        assert_eq!(names(number(105)), ["sy-n-1", "sy-n-0", "sy-n-5"]);
+        // Every prompt an announcement can name exists.
+        for pos in [1, 2, 21, 150] {
+            for wait in [0, 59, 61, 3600] {
+                for key in [None, Some('1'), Some('*'), Some('#')] {
+                    let d = std::time::Duration::from_secs(wait);
+                    for n in names(queue_position(pos, d, key)) {
+                        if n.starts_with("sy-") {
+                            assert!(built_in(&n).is_some(), "{n} is not built in");
+                        }
+                    }
+                }
+            }
+        }
+        let p = names(queue_position(3, std::time::Duration::from_secs(200), Some('1')));
+        assert_eq!(
+            p,
+            [
+                "sy-queue-position",
+                "sy-n-3",
+                "Silence(300)",
+                "sy-queue-wait",
+                "sy-n-4",
+                "sy-minutes",
+                "Silence(300)",
+                "sy-callback-offer",
+                "sy-n-1"
+            ]
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub enum CallState {
     Routing,
     /// Targets are being rung.
     Ringing,
+    /// The caller waits in a queue.
+    Queued,
     /// The host answered the caller to play prompts and gather digits.
     Ivr,
     /// The host answered the caller to take a message.
@@ -26,12 +28,13 @@ pub enum CallState {
 }
 
 impl CallState {
-    /// The name the API shows: `routing`, `ringing`, `ivr`, `voicemail`,
-    /// `answered`.
+    /// The name the API shows: `routing`, `ringing`, `queued`, `ivr`,
+    /// `voicemail`, `answered`.
     pub const fn as_str(self) -> &'static str {
         match self {
             CallState::Routing => "routing",
             CallState::Ringing => "ringing",
+            CallState::Queued => "queued",
             CallState::Ivr => "ivr",
             CallState::Voicemail => "voicemail",
             CallState::Answered => "answered",
@@ -54,6 +57,9 @@ pub enum NoticeKind {
     Entered(CallState),
     /// The call is over and its record stored (`ended`).
     Ended,
+    /// An agent entered a state (`agent-available`, `agent-paused`…); the
+    /// call id is empty, the detail is the agent and the reason.
+    Agent(&'static str),
 }
 
 impl NoticeKind {
@@ -63,6 +69,7 @@ impl NoticeKind {
             NoticeKind::Started => "started",
             NoticeKind::Entered(state) => state.as_str(),
             NoticeKind::Ended => "ended",
+            NoticeKind::Agent(name) => name,
         }
     }
 }
@@ -148,7 +155,7 @@ impl CallsInProgress {
         }
     }
 
-    fn notify(&self, tenant: &str, kind: NoticeKind, call_id: &str, detail: Option<String>) {
+    pub(crate) fn notify(&self, tenant: &str, kind: NoticeKind, call_id: &str, detail: Option<String>) {
         if let Some(tx) = self
             .streams
             .lock()

@@ -152,14 +152,25 @@ pub(crate) fn start_incoming(
             None => Box::new(PassThrough::new(invite.body.clone())),
         };
         crate::call_log::started(Some(&admitted.snapshot), peer.addr);
-        let session = Session::incoming(
-            now,
-            start_ms,
-            caller,
-            admitted.snapshot.clone(),
-            negotiator,
-            session_config(&shared),
-        );
+        let session = match feature_code(&shared, &admitted.tenant, &admitted.snapshot) {
+            Some(script) => Session::incoming_scripted(
+                now,
+                start_ms,
+                caller,
+                admitted.snapshot.clone(),
+                negotiator,
+                session_config(&shared),
+                script,
+            ),
+            None => Session::incoming(
+                now,
+                start_ms,
+                caller,
+                admitted.snapshot.clone(),
+                negotiator,
+                session_config(&shared),
+            ),
+        };
         let max_forwards = invite
             .headers
             .get("Max-Forwards")
@@ -185,6 +196,44 @@ pub(crate) fn start_incoming(
         );
         driver.run_guarded().await;
     });
+}
+
+/// An agent's feature code (`*45` log in, `*46` log out, `*47`[n]
+/// pause, `*48` unpause, by default): the change is made at once and the
+/// script answers with a short confirmation. `None`: not a feature code
+/// of an extension of this tenant.
+fn feature_code(shared: &Arc<Shared>, tenant: &Tenant, s: &CallSnapshot) -> Option<Vec<Action>> {
+    if s.direction != Direction::Internal || !tenant.extensions.contains_key(&s.caller.number) {
+        return None;
+    }
+    let (change, n) = tenant.contact_centre.feature_codes.parse(&s.dialled)?;
+    let queues = shared.queues.tenant(shared, &tenant.id);
+    let change = match change {
+        crate::queues::AgentChange::Pause(_) => {
+            crate::queues::AgentChange::Pause(queues.pause_reason(n).unwrap_or_default())
+        }
+        c => c,
+    };
+    let prompt = match queues.change_agent(shared, &s.caller.number, change.clone()) {
+        Ok(_) => match change {
+            crate::queues::AgentChange::Login => "sy-agent-logged-in",
+            crate::queues::AgentChange::Logout => "sy-agent-logged-out",
+            crate::queues::AgentChange::Pause(_) => "sy-agent-paused",
+            crate::queues::AgentChange::Unpause => "sy-agent-unpaused",
+        },
+        Err(why) => {
+            tracing::info!(tenant = %tenant.id, agent = %s.caller.number, dialled = %s.dialled, %why, "feature code refused");
+            "sy-feature-failed"
+        }
+    };
+    Some(vec![
+        Action::Answer,
+        Action::Play(vec![
+            switchyard_plugins::flow_types::Prompt::Silence(300),
+            switchyard_plugins::flow_types::Prompt::File(prompt.into()),
+        ]),
+        Action::Hangup,
+    ])
 }
 
 /// Click-to-call: ring `agent`'s phone; when it answers, dial `number`
@@ -349,6 +398,8 @@ enum Work {
     Found(devices::Found),
     /// A message (record-audio, voicemail) ended and is stored.
     MessageStored(Recording),
+    /// The devices of an agent the queue offers the call to.
+    Offer(String, devices::Found),
 }
 
 struct Driver {
@@ -390,6 +441,12 @@ struct Driver {
     record: Option<switchyard_plugins::types::CallRecord>,
     /// Counted in `active_calls` until the call is over for everybody.
     active: Option<ActiveCall>,
+    /// The queue the caller waits in, and since when.
+    queued: Option<(String, Instant)>,
+    /// The agent of the queue who took the call (busy through the queue
+    /// engine itself), and the tenant's extensions busy on this call.
+    queue_agent: Option<String>,
+    busy: Vec<String>,
 }
 
 impl Driver {
@@ -456,6 +513,107 @@ impl Driver {
             message: None,
             record: None,
             active: Some(active),
+            queued: None,
+            queue_agent: None,
+            busy: Vec::new(),
+        }
+    }
+
+    /// This call's queue engine (the tenant's).
+    fn queues(&self) -> Arc<crate::queues::TenantQueues> {
+        self.shared.queues.tenant(&self.shared, &self.tenant.id)
+    }
+
+    /// Extension `ext` of the tenant is on this call: a queue does not
+    /// offer it other calls meanwhile (ring-in-use off).
+    fn mark_busy(&mut self, ext: &str) {
+        if self.tenant.extensions.contains_key(ext)
+            && !self.busy.iter().any(|b| b == ext)
+            && self.shared.queues.get(&self.tenant.id).is_some()
+        {
+            self.busy.push(ext.to_string());
+            self.queues().agent_busy(&self.shared, ext, true);
+        }
+    }
+
+    /// The setup of the queue the caller waits in.
+    fn queue_setup(&self) -> Option<&crate::queues::QueueSetup> {
+        let (queue, _) = self.queued.as_ref()?;
+        self.tenant
+            .contact_centre
+            .queues
+            .iter()
+            .find(|q| &q.config.name == queue)
+    }
+
+    /// The call is over for the extensions that were busy on it.
+    fn release_busy(&mut self) {
+        for ext in std::mem::take(&mut self.busy) {
+            self.queues().agent_busy(&self.shared, &ext, false);
+        }
+    }
+
+    /// What the queue engine says about this call's waiting caller.
+    fn on_queue(&mut self, signal: crate::queues::QueueSignal) {
+        use crate::queues::QueueSignal;
+        let now = Instant::now();
+        match signal {
+            QueueSignal::Ring { agents } => {
+                let Some((queue, since)) = self.queued.clone() else {
+                    return;
+                };
+                let mut snapshot = self.snapshot();
+                let tags: Vec<String> = snapshot
+                    .tags
+                    .iter()
+                    .filter(|t| !t.contains('='))
+                    .cloned()
+                    .collect();
+                snapshot.tags.clear();
+                for agent in agents {
+                    let calling = devices::Calling {
+                        snapshot: snapshot.clone(),
+                        caller_id: None,
+                        max_forwards: self.max_forwards,
+                        contacts: self.contacts.clone(),
+                        offer: Some(devices::QueueOffer {
+                            queue: queue.clone(),
+                            waited_secs: now.saturating_duration_since(since).as_secs(),
+                            tags: tags.clone(),
+                        }),
+                    };
+                    let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
+                    let target = [DialTarget::Extension(agent.clone())];
+                    self.work.push(
+                        async move {
+                            let found = devices::resolve(&shared, &tenant, &target, &calling).await;
+                            Work::Offer(agent, found)
+                        }
+                        .boxed(),
+                    );
+                }
+            }
+            QueueSignal::CancelRing { agents } => self.session.handle_queue_cancel(now, &agents),
+            QueueSignal::Announce {
+                position,
+                estimated_wait,
+            } => {
+                let key = self
+                    .queue_setup()
+                    .and_then(|q| q.config.callback_key);
+                let prompts = audio::queue_position(position, estimated_wait, key);
+                self.session.handle_queue_announce(now, prompts);
+            }
+            QueueSignal::Comfort => {
+                let comfort = self.queue_setup().and_then(|q| q.comfort.clone());
+                self.session
+                    .handle_queue_announce(now, audio::comfort(comfort.as_deref()));
+            }
+            QueueSignal::Exit(exit) => {
+                self.queued = None;
+                self.session
+                    .handle_queue_exit(now, exit, audio::callback_confirmation());
+            }
         }
     }
 
@@ -463,6 +621,12 @@ impl Driver {
     /// parties are told (as far as the session can still say), the call
     /// leaves the live list and every map, its ports and caps go back.
     async fn run_guarded(mut self) {
+        // An extension that calls is busy for its queues meanwhile.
+        let s = self.session.snapshot();
+        if s.direction != Direction::Inbound {
+            let caller = s.caller.number.clone();
+            self.mark_busy(&caller);
+        }
         let outcome = std::panic::AssertUnwindSafe(self.run())
             .catch_unwind()
             .await;
@@ -470,6 +634,7 @@ impl Driver {
             tracing::error!(call = %self.call_id, "call task panicked: call ended");
             self.shared.metrics.task_panicked("call");
             self.abandon();
+            self.release_busy();
         }
         if let Some(a) = self.anchor.take() {
             a.close().await;
@@ -491,16 +656,26 @@ impl Driver {
                 .handle_end(now, crate::session::EndReason::Operator);
             self.session.handle_record_written(now);
             let mut sip = Vec::new();
+            let mut queue = Vec::new();
             while let Some(c) = self.session.poll_command() {
-                if let Command::Sip { leg, out } = c {
-                    sip.push((leg, out.transmit));
+                match c {
+                    Command::Sip { leg, out } => sip.push((leg, out.transmit)),
+                    Command::Queue(q) => queue.push(q),
+                    _ => {}
                 }
             }
-            sip
+            (sip, queue)
         }));
-        if let Ok(sip) = ended {
+        if let Ok((sip, queue)) = ended {
             for (leg, t) in sip {
                 self.transmit(leg, t);
+            }
+            // The queue engine must not keep a caller (or an agent) that
+            // is gone.
+            let snapshot = self.session.snapshot().clone();
+            for q in queue {
+                self.queues()
+                    .call_command(&self.shared, &self.call_id, q, &self.tx, &snapshot);
             }
         }
         self.shared
@@ -593,6 +768,7 @@ impl Driver {
                     self.session.handle_ack_timeout(now, leg);
                 }
             }
+            CallMsg::Queue(signal) => self.on_queue(signal),
         }
     }
 
@@ -659,6 +835,15 @@ impl Driver {
                 self.session.handle_devices(now, found.devices);
             }
             Work::MessageStored(r) => self.session.handle_message_ended(now, r),
+            Work::Offer(agent, found) => {
+                self.tickets.extend(found.tickets);
+                for d in &found.devices {
+                    let id = d.invite.call_id().to_string();
+                    own(&self.shared, &id, &self.tx);
+                    self.call_ids.push(id);
+                }
+                self.session.handle_queue_offer(now, agent, found.devices);
+            }
         }
     }
 
@@ -731,7 +916,30 @@ impl Driver {
                     .handle_credentials(now, leg, retry, challenge.status());
             }
             Command::Media(m) => self.media(m).await,
+            Command::Queue(q) => {
+                use crate::session::QueueCommand;
+                match &q {
+                    QueueCommand::Join { queue, .. } => {
+                        self.queued = Some((queue.clone(), now));
+                    }
+                    QueueCommand::Answered { agent } => {
+                        self.queued = None;
+                        self.queue_agent = Some(agent.clone());
+                    }
+                    QueueCommand::Abandoned => self.queued = None,
+                    _ => {}
+                }
+                let snapshot = self.snapshot();
+                self.queues()
+                    .call_command(&self.shared, &self.call_id, q, &self.tx, &snapshot);
+            }
             Command::Live { state, agent } => {
+                if state == CallState::Answered
+                    && let Some(a) = &agent
+                    && self.queue_agent.as_ref() != Some(a)
+                {
+                    self.mark_busy(&a.clone());
+                }
                 self.shared
                     .in_progress
                     .update(&self.call_id, state, agent.as_deref());
@@ -816,6 +1024,7 @@ impl Driver {
             caller_id,
             max_forwards: self.max_forwards,
             contacts: self.contacts.clone(),
+            offer: None,
         };
         let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
         self.work.push(
@@ -854,6 +1063,19 @@ impl Driver {
             }
             MediaCommand::MusicOnHold { leg } => {
                 let music = audio::music_on_hold(&shared, &tenant);
+                anchor.with_media(|h| h.play(leg, music, true));
+            }
+            MediaCommand::QueueMusic { leg, queue } => {
+                let setup = tenant
+                    .contact_centre
+                    .queues
+                    .iter()
+                    .find(|q| q.config.name == queue);
+                let music = audio::queue_music(
+                    &shared,
+                    &tenant,
+                    setup.and_then(|q| q.music.as_deref()),
+                );
                 anchor.with_media(|h| h.play(leg, music, true));
             }
             MediaCommand::Stop { leg } => {
@@ -1038,6 +1260,7 @@ impl Driver {
     /// it end finds its record), and the reporters hear of it.
     async fn finished(&mut self) {
         self.active = None;
+        self.release_busy();
         let Some(record) = self.record.take() else {
             return;
         };
@@ -1060,6 +1283,11 @@ impl Driver {
             if let Err(f) = r {
                 tracing::warn!(tenant = %self.tenant.id, %plugin, %f, "reporter failed");
             }
+        }
+        // Every call is logged in the tenant's CRM, if it has a connector.
+        match self.tenant.runtime.crm_log_call(&record).await {
+            Ok(()) | Err(PluginFailure::NotInstalled(_)) => {}
+            Err(f) => tracing::warn!(tenant = %self.tenant.id, call = %self.call_id, %f, "CRM call log failed"),
         }
     }
 

@@ -27,6 +27,7 @@ mod driver;
 pub mod leg;
 pub mod leg_sdp;
 pub mod metrics;
+pub mod queues;
 pub mod registrar;
 pub mod resolve;
 pub mod session;
@@ -154,6 +155,8 @@ pub enum CallMsg {
     AckTimeout {
         call_id: String,
     },
+    /// The tenant's queue engine, about this call's waiting caller.
+    Queue(queues::QueueSignal),
 }
 
 pub(crate) struct Shared {
@@ -175,6 +178,8 @@ pub(crate) struct Shared {
     /// A re-upload changes the stamp and is decoded again.
     #[allow(clippy::type_complexity)]
     pub prompts: Mutex<HashMap<(String, String), ((u64, u64), Arc<[i16]>)>>,
+    /// Each tenant's queues and agents, live.
+    pub queues: queues::Queues,
 }
 
 /// The PBX: SIP stack + tenants + store.
@@ -222,11 +227,63 @@ impl Pbx {
                 calls: Mutex::new(HashMap::new()),
                 prompts: Mutex::new(HashMap::new()),
                 in_progress: calls_in_progress::CallsInProgress::default(),
+                queues: queues::Queues::default(),
                 metrics,
                 ports,
                 stack,
             }),
         }
+    }
+
+    /// Put every tenant's queues and agents in place (at start; later
+    /// changes come through [`Pbx::upsert_tenant`]).
+    pub fn start_queues(&self) {
+        for t in self.tenants().all() {
+            self.configure_queues(t);
+        }
+    }
+
+    fn configure_queues(&self, t: &Tenant) {
+        if t.contact_centre == queues::ContactCentreSetup::default()
+            && self.shared.queues.get(&t.id).is_none()
+        {
+            return;
+        }
+        self.shared
+            .queues
+            .tenant(&self.shared, &t.id)
+            .configure(&self.shared, &t.contact_centre);
+    }
+
+    /// The tenant's agents and what the queue engine knows of them.
+    pub fn agents(&self, tenant: &str) -> Vec<(String, switchyard_acd::AgentView)> {
+        self.shared
+            .queues
+            .get(tenant)
+            .map(|q| q.agents())
+            .unwrap_or_default()
+    }
+
+    /// Change agent `agent`'s state: the state it is in now, or why not.
+    pub fn change_agent(
+        &self,
+        tenant: &str,
+        agent: &str,
+        change: queues::AgentChange,
+    ) -> Result<switchyard_acd::AgentState, String> {
+        match self.shared.queues.get(tenant) {
+            Some(q) => q.change_agent(&self.shared, agent, change),
+            None => Err(format!("{agent} is not an agent of any queue")),
+        }
+    }
+
+    /// Queue `name` of `tenant` now, with its callback placeholders.
+    pub fn queue_status(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Option<(switchyard_acd::QueueStatus, u32)> {
+        self.shared.queues.get(tenant)?.queue_status(name)
     }
 
     /// Prometheus text for `/metrics`.
@@ -355,6 +412,7 @@ impl Pbx {
     /// flight keep the old view; the old trunks stop registering.
     pub fn upsert_tenant(&self, t: Tenant) {
         self.start_tenant_trunks(&t);
+        self.configure_queues(&t);
         self.swap_tenant(&t.id.clone(), Some(t));
     }
 

@@ -45,6 +45,10 @@ pub struct Metrics {
     pub plugin_invocations: Family<TenantLabel, Counter>,
     pub plugin_errors: Family<TenantLabel, Counter>,
     pub plugin_latency: Family<TenantLabel, Histogram>,
+    /// Queue-strategy rankings, and those that failed (trap, timeout,
+    /// nonsense, not installed) and were answered by longest idle.
+    pub strategy_latency: Family<TenantLabel, Histogram>,
+    pub strategy_fallbacks: Family<TenantLabel, Counter>,
     /// Authenticated requests refused as replays (nonce and nc used before).
     pub auth_replays: Family<TenantLabel, Counter>,
     /// Tasks that panicked: the request was answered or its call ended,
@@ -67,6 +71,20 @@ impl Default for Metrics {
         let plugin_latency = Family::<TenantLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_01, 2.0, 14))
         });
+        let strategy_latency = Family::<TenantLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_01, 2.0, 14))
+        });
+        let strategy_fallbacks = Family::<TenantLabel, Counter>::default();
+        registry.register(
+            "strategy_latency_seconds",
+            "Time of one queue-strategy ranking",
+            strategy_latency.clone(),
+        );
+        registry.register(
+            "strategy_fallbacks",
+            "Queue-strategy rankings that failed and were ordered longest idle first",
+            strategy_fallbacks.clone(),
+        );
         let auth_replays = Family::<TenantLabel, Counter>::default();
         let task_panics = Family::<TaskLabel, Counter>::default();
         // Present at zero from the start, so an alert on any increase works
@@ -131,6 +149,8 @@ impl Default for Metrics {
             plugin_invocations,
             plugin_errors,
             plugin_latency,
+            strategy_latency,
+            strategy_fallbacks,
             auth_replays,
             task_panics,
         }

@@ -42,7 +42,9 @@ use switchyard_sip::transaction::TransactionKey;
 use crate::calls_in_progress::CallState;
 use crate::leg::{Leg, LegEvent, Out, ReqId};
 
+mod queue;
 mod sdp;
+pub use queue::{QueueCommand, QueueExit};
 pub use sdp::{Negotiator, PassThrough, Renegotiation};
 
 /// A leg of a session: the same id names its media endpoint.
@@ -143,6 +145,12 @@ pub enum MediaCommand {
         greeting: Option<Prompt>,
         id: u64,
     },
+    /// The music of `queue` to a waiting caller, looping, until stopped
+    /// (one shared stream per queue).
+    QueueMusic {
+        leg: LegId,
+        queue: String,
+    },
     /// Start the call recording (by the tenant's rules) with `leg` on the
     /// left channel.
     StartRecording {
@@ -197,6 +205,8 @@ pub enum Command {
         challenge: Message,
     },
     Media(MediaCommand),
+    /// Tell the tenant's queue engine about the waiting caller.
+    Queue(QueueCommand),
     Live {
         state: CallState,
         agent: Option<String>,
@@ -219,6 +229,8 @@ pub struct Record {
     pub hangup_by: Option<HangupSide>,
     pub sip_code: u16,
     pub agent: Option<String>,
+    /// The queue whose agent took the call.
+    pub queue: Option<String>,
     pub legs: Vec<LegRecord>,
 }
 
@@ -268,6 +280,8 @@ enum Phase {
         transfer_from: Option<LegId>,
     },
     Ringing(Ringing),
+    /// The caller waits in a queue (see `queue`).
+    Queued(queue::Queued),
     /// Legs talking in one bridge (the caller among them, unless it
     /// left a call of three or more).
     Bridged {
@@ -335,6 +349,11 @@ pub struct Session {
     hangup_by: Option<HangupSide>,
     sip_code: u16,
     agent: Option<String>,
+    /// The queue whose agent answered.
+    queue: Option<String>,
+    /// The leg of the queue's agent who answered: the engine hears when
+    /// it leaves the call (the agent's wrap-up starts).
+    queue_agent: Option<LegId>,
     legs: Vec<LegRecord>,
     /// Provisional statuses relayed to the caller.
     provisional_sent: Vec<u16>,
@@ -369,6 +388,25 @@ impl Session {
         let mut s = Session::with_first_leg(now, now_ms, caller, None, snapshot, sdp, config);
         s.live(CallState::Routing, None);
         s.decide(now, None, Event::CallStarted);
+        s
+    }
+
+    /// A session for an incoming call that runs `script` without asking
+    /// the flow (a feature code's confirmation, say).
+    pub fn incoming_scripted(
+        now: Instant,
+        now_ms: u64,
+        caller: Leg,
+        snapshot: CallSnapshot,
+        sdp: Box<dyn Negotiator + Send>,
+        config: SessionConfig,
+        script: Vec<Action>,
+    ) -> Session {
+        let mut s = Session::with_first_leg(now, now_ms, caller, None, snapshot, sdp, config);
+        s.scripted = true;
+        s.live(CallState::Routing, None);
+        s.actions = script.into();
+        s.run_actions(now);
         s
     }
 
@@ -454,6 +492,8 @@ impl Session {
             hangup_by: None,
             sip_code: 0,
             agent: None,
+            queue: None,
+            queue_agent: None,
             legs,
             provisional_sent: Vec::new(),
             held: Vec::new(),
@@ -647,6 +687,9 @@ impl Session {
 
     /// Prompts with `id` finished playing.
     pub fn handle_played(&mut self, now: Instant, id: u64) {
+        if self.queue_played(now, id) {
+            return self.pump(now);
+        }
         match &mut self.phase {
             Phase::Playing { id: p } if *p == id => {
                 self.decide(now, None, Event::PlayFinished);
@@ -904,6 +947,10 @@ impl Session {
                     self.resolve(dial, 0, None);
                     return;
                 }
+                Action::Enqueue(e) => {
+                    self.enqueue(now, e);
+                    return;
+                }
                 Action::GotoFlow(flow) => {
                     self.actions.clear();
                     self.decide(now, Some(flow), Event::CallStarted);
@@ -991,6 +1038,9 @@ impl Session {
     }
 
     fn caller_digit(&mut self, now: Instant, digit: char) {
+        if self.queue_digit(digit) {
+            return;
+        }
         let Phase::Gathering(g) = &mut self.phase else {
             return;
         };
@@ -1252,8 +1302,14 @@ impl Session {
         }
         match ev {
             LegEvent::Progress { status, sdp } => self.callee_progress(id, status, sdp),
+            LegEvent::Answered { sdp } if self.offer_of(id).is_some() => {
+                self.queue_answered(now, id, sdp)
+            }
             LegEvent::Answered { sdp } => self.callee_answered(now, id, sdp),
-            LegEvent::Failed { status } => self.callee_failed(now, id, status),
+            LegEvent::Failed { status } => {
+                self.queue_offer_failed(id);
+                self.callee_failed(now, id, status)
+            }
             LegEvent::Challenged { response } => {
                 if let Some(p) = self.parties.get(&id) {
                     let invite = p.leg.invite().clone();
@@ -1576,6 +1632,7 @@ impl Session {
             }
             return;
         }
+        self.agent_left(id);
         if let Some(p) = self.parties.get_mut(&id) {
             p.leg.accept_refer();
         }
@@ -1632,6 +1689,7 @@ impl Session {
         };
         members.retain(|m| *m != id);
         let left = members.len();
+        self.agent_left(id);
         self.leg_ended(now, id);
         if left >= 2 {
             tracing::info!(call = %self.snapshot.call_id, leg = id.0, left, "a party left the bridge");
@@ -1682,6 +1740,7 @@ impl Session {
             return;
         }
         self.hangup_by.get_or_insert(side);
+        self.queue_ending();
         if let Phase::Recording { kind } = &self.phase {
             // What the caller said before hanging up is kept.
             if matches!(kind, MessageKind::Voicemail { .. }) {
@@ -1738,6 +1797,7 @@ impl Session {
             hangup_by: self.hangup_by,
             sip_code: self.sip_code,
             agent: self.agent.clone(),
+            queue: self.queue.clone(),
             legs: self.legs.clone(),
         };
         self.commands

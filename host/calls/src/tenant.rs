@@ -41,6 +41,8 @@ pub struct Tenant {
     pub suspended: bool,
     /// Answered calls are recorded, in this layout.
     pub recording: Option<switchyard_media::Channels>,
+    /// Queues and agents.
+    pub contact_centre: crate::queues::ContactCentreSetup,
 }
 
 impl Tenant {
@@ -204,6 +206,7 @@ pub(crate) mod tests {
             gate: Arc::default(),
             suspended: false,
             recording: None,
+            contact_centre: Default::default(),
         }
     }
 

@@ -83,3 +83,82 @@ impl ConfigChanged for Reloader {
         }
     }
 }
+
+/// Queues and agents, from the call engine's queue service.
+pub struct CentreAdapter {
+    pub pbx: Pbx,
+}
+
+fn agent_live(extension: String, v: switchyard_acd::AgentView) -> switchyard_api::AgentLive {
+    use switchyard_acd::AgentState;
+    let (reason, call_id) = match &v.state {
+        AgentState::Paused { reason } => (Some(reason.clone()), None),
+        AgentState::Reserved { call } | AgentState::OnCall { call } => (None, Some(call.clone())),
+        _ => (None, None),
+    };
+    switchyard_api::AgentLive {
+        extension,
+        state: switchyard_calls::queues::agent_state_name(&v.state).to_string(),
+        reason,
+        call_id,
+        queues: v.queues,
+        calls_today: v.calls_today,
+        talk_secs_today: v.talk_today.as_secs() as u32,
+    }
+}
+
+impl switchyard_api::ContactCentre for CentreAdapter {
+    fn agents(&self, tenant: &str) -> Vec<switchyard_api::AgentLive> {
+        self.pbx
+            .agents(tenant)
+            .into_iter()
+            .map(|(ext, v)| agent_live(ext, v))
+            .collect()
+    }
+
+    fn change_agent(
+        &self,
+        tenant: &str,
+        extension: &str,
+        change: switchyard_api::AgentChange,
+    ) -> Result<switchyard_api::AgentLive, String> {
+        use switchyard_calls::queues::AgentChange as C;
+        let change = match change {
+            switchyard_api::AgentChange::Login => C::Login,
+            switchyard_api::AgentChange::Logout => C::Logout,
+            switchyard_api::AgentChange::Pause { reason } => {
+                C::Pause(reason.unwrap_or_else(|| "break".into()))
+            }
+            switchyard_api::AgentChange::Unpause => C::Unpause,
+        };
+        self.pbx.change_agent(tenant, extension, change)?;
+        self.pbx
+            .agents(tenant)
+            .into_iter()
+            .find(|(e, _)| e == extension)
+            .map(|(e, v)| agent_live(e, v))
+            .ok_or_else(|| format!("{extension} is not an agent of any queue"))
+    }
+
+    fn queue_live(&self, tenant: &str, name: &str) -> Option<switchyard_api::QueueLive> {
+        let (s, callbacks) = self.pbx.queue_status(tenant, name)?;
+        let agents = [
+            ("available", s.agents_available),
+            ("reserved", s.agents_reserved),
+            ("on-call", s.agents_on_call),
+            ("busy", s.agents_on_other_call),
+            ("wrap-up", s.agents_wrap_up),
+            ("paused", s.agents_paused),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Some(switchyard_api::QueueLive {
+            name: s.name,
+            waiting: s.waiting.saturating_sub(callbacks),
+            callbacks_waiting: callbacks,
+            longest_wait_secs: s.longest_wait.as_secs() as u32,
+            agents,
+        })
+    }
+}

@@ -8,6 +8,7 @@
 pub mod adapters;
 pub mod demo;
 pub mod fds;
+pub mod queue_view;
 pub mod tenant_view;
 
 use std::net::SocketAddr;
@@ -237,6 +238,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let pbx = Pbx::new(stack.clone(), store.clone(), tenants, calls);
     tokio::spawn(pbx.clone().run(incoming));
     pbx.start_trunks();
+    pbx.start_queues();
     pbx.start_registration_expiry(std::time::Duration::from_secs(15));
 
     let (operator_token, operator_token_file) = match &cfg.operator_token {

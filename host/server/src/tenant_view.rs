@@ -284,6 +284,7 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
             } else {
                 switchyard_calls::RecordingChannels::Stereo
             }),
+        contact_centre: crate::queue_view::contact_centre(store, id)?,
     })
 }
 

@@ -35,6 +35,18 @@ pub(crate) struct Calling {
     /// One less than the caller's.
     pub max_forwards: u32,
     pub contacts: super::Contacts,
+    /// A queue offers the call to an agent: what their phone shows.
+    pub offer: Option<QueueOffer>,
+}
+
+/// What an agent's phone is told of a queue call before answering: the
+/// queue, the wait, the tags (`VIP`), in the display name (every phone
+/// shows it) and in headers (for phones and panels that read them).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct QueueOffer {
+    pub queue: String,
+    pub waited_secs: u64,
+    pub tags: Vec<String>,
 }
 
 pub(crate) fn random_token() -> String {
@@ -181,11 +193,22 @@ fn invite(tenant: &Tenant, p: &Place, calling: &Calling) -> Device {
             tenant.realm().to_string(),
         ),
     };
-    let display = snapshot
-        .caller
-        .display_name
-        .as_deref()
-        .map(|d| format!("\"{}\" ", d.replace('"', "")))
+    let name = match &calling.offer {
+        // "VIP support: Alice" — the screen pop every phone can show.
+        Some(o) => {
+            let mut parts: Vec<&str> = o.tags.iter().map(String::as_str).collect();
+            parts.push(&o.queue);
+            let who = snapshot
+                .caller
+                .display_name
+                .as_deref()
+                .unwrap_or(&snapshot.caller.number);
+            Some(format!("{}: {who}", parts.join(" ")))
+        }
+        None => snapshot.caller.display_name.clone(),
+    };
+    let display = name
+        .map(|d| format!("\"{}\" ", d.replace(['"', '\\'], "")))
         .unwrap_or_default();
     let contact = calling.contacts.on(p.peer.transport);
     let mut inv = Message::request("INVITE", &p.uri);
@@ -209,6 +232,14 @@ fn invite(tenant: &Tenant, p: &Place, calling: &Calling) -> Device {
         .push("Max-Forwards", calling.max_forwards.to_string());
     inv.headers.push("Contact", contact.clone());
     inv.headers.push("Allow", ALLOW);
+    if let Some(o) = &calling.offer {
+        inv.headers.push("X-Switchyard-Queue", o.queue.clone());
+        inv.headers
+            .push("X-Switchyard-Wait", o.waited_secs.to_string());
+        if !o.tags.is_empty() {
+            inv.headers.push("X-Switchyard-Tags", o.tags.join(","));
+        }
+    }
     Device {
         label: p.label.clone(),
         invite: inv,

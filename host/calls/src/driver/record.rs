@@ -54,7 +54,7 @@ pub(crate) fn call_record(
         disposition: r.disposition,
         hangup_by: r.hangup_by,
         sip_code: r.sip_code,
-        queue: None,
+        queue: r.queue.clone(),
         agent: r.agent.clone(),
         tags: s.tags.clone(),
         recording,
@@ -93,7 +93,7 @@ pub(crate) fn cdr(record: &CallRecord) -> Cdr {
             .to_string()
         }),
         sip_code: record.sip_code,
-        queue: None,
+        queue: record.queue.clone(),
         agent: record.agent.clone(),
         tags: record.tags.clone(),
         recording: record.recording.clone(),

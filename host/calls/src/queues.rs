@@ -1,0 +1,684 @@
+//! The contact centre of each tenant, live: its queue engine
+//! ([`switchyard_acd::Acd`], sans-IO) behind a lock, and the thin async
+//! part around it — a timer task, the strategy plugin's rankings, the
+//! waiting calls' channels, the queue log and the agents' events.
+//!
+//! Every input (a call joins, an agent answers, an agent logs in through
+//! the API or a feature code, a timer) takes the lock, hands the engine
+//! `now`, and collects what the engine wants done; the effects run after
+//! the lock is released: a signal to a call ([`QueueSignal`], which its
+//! driver turns into session inputs), a ranking by the queue's
+//! `queue-strategy` plugin, a notice on the live stream.
+//!
+//! ```text
+//!   call drivers ─QueueCommand─┐        API / feature codes ─┐
+//!                              ▼                             ▼
+//!                  TenantQueues::input ── lock ── Acd ── poll_output ─► effects
+//!                              ▲                                         │
+//!   timer task ── poll_timeout ┘   strategy plugin ◄── Rank ─────────────┤
+//!                                  calls ◄── Ring / Cancel / Announce / Exit
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use switchyard_acd::{
+    Acd, AgentConfig, AgentState, Candidate, ExitReason, LeaveReason, Output, QueueConfig, Refusal,
+};
+use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
+use switchyard_plugins::types::CallSnapshot;
+use tokio::sync::{Notify, mpsc};
+
+use crate::calls_in_progress::NoticeKind;
+use crate::session::{QueueCommand, QueueExit};
+use crate::{CallMsg, Shared};
+use switchyard_clock::unix_ms;
+
+/// One queue as the tenant configured it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSetup {
+    pub config: QueueConfig,
+    /// The strategy name whose `queue-strategy` plugin orders the agents;
+    /// none: longest idle first.
+    pub strategy: Option<String>,
+    /// The prompt callers hear while waiting; none: the built-in music.
+    pub music: Option<String>,
+    /// The comfort message; none: the built-in one.
+    pub comfort: Option<String>,
+}
+
+/// The tenant's contact centre: queues, agents, who is logged in at first
+/// start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactCentreSetup {
+    pub queues: Vec<QueueSetup>,
+    pub agents: Vec<AgentConfig>,
+    /// Agents logged in when the host starts them for the first time.
+    pub logged_in: Vec<String>,
+    /// Pause reasons the tenant allows (`*47` + n picks the n-th, from 1).
+    pub pause_reasons: Vec<String>,
+    pub feature_codes: FeatureCodes,
+}
+
+/// What an agent dials to change state from the phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureCodes {
+    /// Log in to every queue the agent is a member of (`*45`).
+    pub login: String,
+    /// Log out (`*46`).
+    pub logout: String,
+    /// Pause (`*47`; `*47` + n pauses with the n-th pause reason).
+    pub pause: String,
+    /// Unpause (`*48`).
+    pub unpause: String,
+}
+
+impl Default for FeatureCodes {
+    fn default() -> Self {
+        FeatureCodes {
+            login: "*45".into(),
+            logout: "*46".into(),
+            pause: "*47".into(),
+            unpause: "*48".into(),
+        }
+    }
+}
+
+impl FeatureCodes {
+    /// The change `dialled` asks for, if it is one of the codes; a pause
+    /// carries the reason number dialled after the code (0: none).
+    pub fn parse(&self, dialled: &str) -> Option<(AgentChange, usize)> {
+        if dialled == self.login {
+            return Some((AgentChange::Login, 0));
+        }
+        if dialled == self.logout {
+            return Some((AgentChange::Logout, 0));
+        }
+        if dialled == self.unpause {
+            return Some((AgentChange::Unpause, 0));
+        }
+        let rest = dialled.strip_prefix(self.pause.as_str())?;
+        if rest.is_empty() {
+            return Some((AgentChange::Pause(String::new()), 0));
+        }
+        let n: usize = rest.parse().ok().filter(|_| rest.len() <= 2)?;
+        Some((AgentChange::Pause(String::new()), n))
+    }
+}
+
+/// What the queue engine tells a waiting call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueueSignal {
+    /// Ring these agents.
+    Ring { agents: Vec<String> },
+    /// Stop ringing these agents.
+    CancelRing { agents: Vec<String> },
+    /// Position (1 = next) and estimated wait.
+    Announce {
+        position: u32,
+        estimated_wait: Duration,
+    },
+    Comfort,
+    /// The caller left the queue without an agent.
+    Exit(QueueExit),
+}
+
+/// An agent's state change, for the API and the live stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentChange {
+    Login,
+    Logout,
+    Pause(String),
+    Unpause,
+}
+
+/// Every tenant's contact centre.
+#[derive(Default)]
+pub(crate) struct Queues {
+    by_tenant: Mutex<HashMap<String, Arc<TenantQueues>>>,
+}
+
+impl Queues {
+    /// Tenant `tenant`'s, made (with its timer task) on first use.
+    pub fn tenant(&self, shared: &Arc<Shared>, tenant: &str) -> Arc<TenantQueues> {
+        let mut map = self.by_tenant.lock().expect("queues lock");
+        if let Some(t) = map.get(tenant) {
+            return t.clone();
+        }
+        let t = Arc::new(TenantQueues {
+            tenant: tenant.to_string(),
+            inner: Mutex::new(Inner {
+                acd: Acd::new(Instant::now(), unix_ms()),
+                calls: HashMap::new(),
+                setups: HashMap::new(),
+                pause_reasons: Vec::new(),
+                configured: false,
+            }),
+            wake: Notify::new(),
+        });
+        map.insert(tenant.to_string(), t.clone());
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(timer(t.clone(), Arc::downgrade(shared)));
+        }
+        t
+    }
+
+    pub fn get(&self, tenant: &str) -> Option<Arc<TenantQueues>> {
+        self.by_tenant
+            .lock()
+            .expect("queues lock")
+            .get(tenant)
+            .cloned()
+    }
+}
+
+/// A waiting call as the service knows it.
+struct Waiting {
+    tx: mpsc::UnboundedSender<CallMsg>,
+    snapshot: CallSnapshot,
+}
+
+struct Inner {
+    acd: Acd,
+    calls: HashMap<String, Waiting>,
+    setups: HashMap<String, QueueSetup>,
+    pause_reasons: Vec<String>,
+    configured: bool,
+}
+
+/// One tenant's queues and agents.
+pub(crate) struct TenantQueues {
+    tenant: String,
+    inner: Mutex<Inner>,
+    /// The timer task re-reads the engine's next deadline.
+    wake: Notify,
+}
+
+/// What the engine wants done, run outside the lock.
+enum Effect {
+    Signal(mpsc::UnboundedSender<CallMsg>, String, QueueSignal),
+    Rank {
+        call: String,
+        strategy: Option<String>,
+        queue: QueueInfo,
+        waiting: WaitingCall,
+        candidates: Vec<Candidate>,
+    },
+    /// An agent changed state: (event name, agent and reason).
+    Notice(&'static str, String),
+}
+
+impl TenantQueues {
+    /// Put the tenant's configuration in place: queues, agents (the first
+    /// time, the configured agents log in).
+    pub fn configure(&self, shared: &Arc<Shared>, setup: &ContactCentreSetup) {
+        self.input(shared, |inner, now| {
+            for q in &setup.queues {
+                inner.acd.set_queue(q.config.clone());
+                inner.setups.insert(q.config.name.clone(), q.clone());
+            }
+            let known: Vec<String> = inner.acd.agent_ids().map(str::to_string).collect();
+            for gone in known
+                .iter()
+                .filter(|k| !setup.agents.iter().any(|a| &a.id == *k))
+            {
+                inner.acd.remove_agent(gone, now);
+            }
+            for a in &setup.agents {
+                inner.acd.set_agent(a.clone(), now);
+            }
+            inner.pause_reasons = setup.pause_reasons.clone();
+            if !inner.configured {
+                inner.configured = true;
+                for a in &setup.logged_in {
+                    inner.acd.login(a, now);
+                }
+            }
+        });
+    }
+
+    /// What a call's session says about its caller.
+    pub fn call_command(
+        &self,
+        shared: &Arc<Shared>,
+        call: &str,
+        command: QueueCommand,
+        tx: &mpsc::UnboundedSender<CallMsg>,
+        snapshot: &CallSnapshot,
+    ) {
+        self.input(shared, |inner, now| match command {
+            QueueCommand::Join {
+                queue,
+                priority,
+                skills,
+                tags,
+                max_wait,
+            } => {
+                let joined = inner
+                    .acd
+                    .join(call, &queue, priority, skills, tags, now);
+                match joined {
+                    Ok(()) => {
+                        if let Some(d) = max_wait {
+                            inner.acd.limit_wait(call, d, now);
+                        }
+                        inner.calls.insert(
+                            call.to_string(),
+                            Waiting {
+                                tx: tx.clone(),
+                                snapshot: snapshot.clone(),
+                            },
+                        );
+                    }
+                    Err(refusal) => {
+                        tracing::info!(call, %queue, ?refusal, "could not join the queue");
+                        let exit = match refusal {
+                            Refusal::Full => QueueExit::Full,
+                            Refusal::NoAgents | Refusal::NoSuchQueue | Refusal::Duplicate => {
+                                QueueExit::NoAgents
+                            }
+                        };
+                        let _ = tx.send(CallMsg::Queue(QueueSignal::Exit(exit)));
+                    }
+                }
+            }
+            QueueCommand::Answered { agent } => inner.acd.offer_answered(call, &agent, now),
+            QueueCommand::OfferFailed { agent } => inner.acd.offer_failed(call, &agent, now),
+            QueueCommand::Key(d) => inner.acd.key(call, d, now),
+            QueueCommand::Abandoned => {
+                inner.acd.leave(call, LeaveReason::Abandoned, now);
+                inner.calls.remove(call);
+            }
+            QueueCommand::Ended => {
+                inner.acd.call_ended(call, now);
+                inner.calls.remove(call);
+            }
+        });
+    }
+
+    /// Another call of extension `agent` started or ended.
+    pub fn agent_busy(&self, shared: &Arc<Shared>, agent: &str, busy: bool) {
+        self.input(shared, |inner, now| inner.acd.agent_busy(agent, busy, now));
+    }
+
+    /// Change an agent's state (API, feature code).
+    pub fn change_agent(
+        &self,
+        shared: &Arc<Shared>,
+        agent: &str,
+        change: AgentChange,
+    ) -> Result<AgentState, String> {
+        self.input(shared, |inner, now| {
+            if inner.acd.agent_state(agent).is_none() {
+                return Err(format!("{agent} is not an agent of any queue"));
+            }
+            match change {
+                AgentChange::Login => inner.acd.login(agent, now),
+                AgentChange::Logout => inner.acd.logout(agent, now),
+                AgentChange::Pause(reason) => {
+                    let reason = if reason.is_empty() {
+                        "break".to_string()
+                    } else {
+                        reason
+                    };
+                    if !inner.pause_reasons.is_empty() && !inner.pause_reasons.contains(&reason)
+                    {
+                        return Err(format!(
+                            "{reason:?} is not a pause reason of this tenant (one of {})",
+                            inner.pause_reasons.join(", ")
+                        ));
+                    }
+                    inner.acd.pause(agent, &reason, now)
+                }
+                AgentChange::Unpause => inner.acd.unpause(agent, now),
+            }
+            Ok(inner.acd.agent_state(agent).cloned().expect("known agent"))
+        })
+    }
+
+    /// The n-th pause reason (from 1), for `*47n`.
+    pub fn pause_reason(&self, n: usize) -> Option<String> {
+        let inner = self.inner.lock().expect("queue engine lock");
+        n.checked_sub(1)
+            .and_then(|i| inner.pause_reasons.get(i).cloned())
+    }
+
+    /// Every agent and what the engine knows of them.
+    pub fn agents(&self) -> Vec<(String, switchyard_acd::AgentView)> {
+        let inner = self.inner.lock().expect("queue engine lock");
+        inner
+            .acd
+            .agent_ids()
+            .filter_map(|a| inner.acd.agent_view(a).map(|v| (a.to_string(), v)))
+            .collect()
+    }
+
+    /// Queue `name` now, and the callback placeholders in it.
+    pub fn queue_status(&self, name: &str) -> Option<(switchyard_acd::QueueStatus, u32)> {
+        let inner = self.inner.lock().expect("queue engine lock");
+        let status = inner.acd.queue_status(name, Instant::now())?;
+        let callbacks = inner
+            .acd
+            .placeholders()
+            .iter()
+            .filter(|p| p.queue == name)
+            .count() as u32;
+        Some((status, callbacks))
+    }
+
+    /// Run `f` on the engine at `now`, then what it asked for.
+    fn input<R>(&self, shared: &Arc<Shared>, f: impl FnOnce(&mut Inner, Instant) -> R) -> R {
+        let now = Instant::now();
+        let (r, effects) = {
+            let mut inner = self.inner.lock().expect("queue engine lock");
+            let r = f(&mut inner, now);
+            let effects = self.collect(&mut inner);
+            (r, effects)
+        };
+        self.run(shared, effects);
+        self.wake.notify_one();
+        r
+    }
+
+    fn collect(&self, inner: &mut Inner) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        while let Some(out) = inner.acd.poll_output() {
+            let signal = |call: &str, s: QueueSignal| {
+                inner
+                    .calls
+                    .get(call)
+                    .map(|w| Effect::Signal(w.tx.clone(), call.to_string(), s))
+            };
+            let e = match out {
+                Output::Rank {
+                    call,
+                    queue,
+                    waiting,
+                    candidates,
+                } => {
+                    let snapshot = inner
+                        .calls
+                        .get(&call)
+                        .map(|w| w.snapshot.clone())
+                        .unwrap_or_else(|| placeholder_snapshot(&self.tenant, &call));
+                    let strategy = inner
+                        .setups
+                        .get(&queue.name)
+                        .and_then(|s| s.strategy.clone());
+                    Some(Effect::Rank {
+                        call,
+                        strategy,
+                        queue: QueueInfo {
+                            name: queue.name,
+                            waiting: queue.waiting,
+                        },
+                        waiting: WaitingCall {
+                            call: snapshot,
+                            skills: waiting.skills,
+                            priority: waiting.priority,
+                            waited_seconds: waiting.waited_secs,
+                            last_agent: waiting.last_agent,
+                        },
+                        candidates,
+                    })
+                }
+                Output::Ring { call, agents } => signal(&call, QueueSignal::Ring { agents }),
+                Output::CancelRing { call, agents } => {
+                    signal(&call, QueueSignal::CancelRing { agents })
+                }
+                Output::Announce {
+                    call,
+                    position,
+                    estimated_wait,
+                } => signal(
+                    &call,
+                    QueueSignal::Announce {
+                        position,
+                        estimated_wait,
+                    },
+                ),
+                Output::Comfort { call } => signal(&call, QueueSignal::Comfort),
+                Output::Exit { call, reason } => {
+                    let exit = match reason {
+                        ExitReason::Timeout => Some(QueueExit::Timeout),
+                        ExitReason::Empty => Some(QueueExit::Empty),
+                        ExitReason::Key => Some(QueueExit::Key),
+                        ExitReason::CallbackChosen => Some(QueueExit::CallbackChosen),
+                        // The call knows already (it answered or hung up);
+                        // a failed callback has no caller on the line.
+                        ExitReason::Answered
+                        | ExitReason::Abandoned
+                        | ExitReason::CallbackFailed => None,
+                    };
+                    let e = exit.and_then(|x| signal(&call, QueueSignal::Exit(x)));
+                    if exit.is_some() {
+                        inner.calls.remove(&call);
+                    }
+                    e
+                }
+                Output::AgentState {
+                    agent,
+                    state,
+                    reason,
+                } => {
+                    tracing::info!(tenant = %self.tenant, %agent, state = agent_state_name(&state), %reason, "agent state");
+                    Some(Effect::Notice(
+                        agent_event_name(&state),
+                        if reason.is_empty() {
+                            agent
+                        } else {
+                            format!("{agent} {reason}")
+                        },
+                    ))
+                }
+                Output::Log(event) => {
+                    tracing::debug!(tenant = %self.tenant, ?event, "queue log");
+                    None
+                }
+                Output::Callback {
+                    placeholder,
+                    agent,
+                    number,
+                } => {
+                    // Callbacks are dialled in a later step of this work;
+                    // until then the attempt counts as not answered.
+                    tracing::warn!(tenant = %self.tenant, %placeholder, %agent, %number, "callback dialling is not available yet");
+                    inner.acd.callback_result(
+                        &placeholder,
+                        switchyard_acd::CallbackOutcome::NotAnswered,
+                        Instant::now(),
+                    );
+                    None
+                }
+                Output::CallbackNumberWanted { call } => {
+                    tracing::info!(tenant = %self.tenant, %call, "callback asked without a number");
+                    None
+                }
+            };
+            effects.extend(e);
+        }
+        effects
+    }
+
+    fn run(&self, shared: &Arc<Shared>, effects: Vec<Effect>) {
+        for e in effects {
+            match e {
+                Effect::Signal(tx, call, s) => {
+                    if tx.send(CallMsg::Queue(s.clone())).is_err() {
+                        tracing::debug!(tenant = %self.tenant, %call, ?s, "the call is gone");
+                    }
+                }
+                Effect::Notice(kind, detail) => shared.in_progress.notify(
+                    &self.tenant,
+                    NoticeKind::Agent(kind),
+                    "",
+                    Some(detail),
+                ),
+                Effect::Rank {
+                    call,
+                    strategy,
+                    queue,
+                    waiting,
+                    candidates,
+                } => self.rank(shared, call, strategy, queue, waiting, candidates),
+            }
+        }
+    }
+
+    /// Ask the queue's strategy plugin; no strategy, or one that fails,
+    /// is answered by the engine's longest-idle fallback.
+    fn rank(
+        &self,
+        shared: &Arc<Shared>,
+        call: String,
+        strategy: Option<String>,
+        queue: QueueInfo,
+        waiting: WaitingCall,
+        candidates: Vec<Candidate>,
+    ) {
+        let Some(name) = strategy else {
+            let order = longest_idle(&candidates);
+            return self.input(shared, |inner, now| {
+                inner.acd.handle_ranking(&call, order, now)
+            });
+        };
+        let Some(me) = shared.queues.get(&self.tenant) else {
+            return;
+        };
+        let shared = shared.clone();
+        let tenant_id = self.tenant.clone();
+        tokio::spawn(async move {
+            let tenant = shared.tenants().by_id(&tenant_id);
+            let wit: Vec<AgentCandidate> = candidates
+                .iter()
+                .map(|c| AgentCandidate {
+                    id: c.agent.clone(),
+                    skills: c.skills.iter().map(|(s, _)| s.clone()).collect(),
+                    calls_today: c.calls_today,
+                    talk_seconds_today: c.talk_secs_today,
+                    last_call_end: c.last_call_end_ms,
+                    order: c.order,
+                })
+                .collect();
+            let started = Instant::now();
+            let result = match tenant.as_ref().map(|t| t.runtime.pin_strategy(&name)) {
+                Some(Ok(p)) => {
+                    let t = tenant.as_ref().expect("tenant");
+                    t.runtime.select_agents(&p, &queue, &waiting, &wit).await
+                }
+                Some(Err(e)) => Err(e),
+                None => return,
+            };
+            let label = crate::metrics::Metrics::tenant(&tenant_id);
+            shared
+                .metrics
+                .strategy_latency
+                .get_or_create(&label)
+                .observe(started.elapsed().as_secs_f64());
+            match result {
+                Ok(order) => me.input(&shared, |inner, now| {
+                    inner.acd.handle_ranking(&call, order, now)
+                }),
+                Err(failure) => {
+                    tracing::warn!(tenant = %tenant_id, strategy = %name, %failure, "queue strategy failed: longest idle instead");
+                    shared.metrics.strategy_fallbacks.get_or_create(&label).inc();
+                    me.input(&shared, |inner, now| {
+                        inner.acd.handle_ranking_failed(&call, now)
+                    })
+                }
+            }
+        });
+    }
+}
+
+/// Longest idle first, then the penalty and the member order: the
+/// ordering of a queue without a strategy.
+fn longest_idle(candidates: &[Candidate]) -> Vec<String> {
+    let mut c: Vec<&Candidate> = candidates.iter().collect();
+    c.sort_by_key(|c| (c.penalty, c.idle_since_ms, c.order));
+    c.into_iter().map(|c| c.agent.clone()).collect()
+}
+
+/// The name an agent state has on the live stream and in the API.
+pub fn agent_state_name(s: &AgentState) -> &'static str {
+    match s {
+        AgentState::LoggedOut => "logged-out",
+        AgentState::Available { .. } => "available",
+        AgentState::Reserved { .. } => "reserved",
+        AgentState::OnCall { .. } => "on-call",
+        AgentState::OnOtherCall => "busy",
+        AgentState::WrapUp { .. } => "wrap-up",
+        AgentState::Paused { .. } => "paused",
+    }
+}
+
+/// The live stream's event name for an agent entering `s`.
+fn agent_event_name(s: &AgentState) -> &'static str {
+    match s {
+        AgentState::LoggedOut => "agent-logged-out",
+        AgentState::Available { .. } => "agent-available",
+        AgentState::Reserved { .. } => "agent-reserved",
+        AgentState::OnCall { .. } => "agent-on-call",
+        AgentState::OnOtherCall => "agent-busy",
+        AgentState::WrapUp { .. } => "agent-wrap-up",
+        AgentState::Paused { .. } => "agent-paused",
+    }
+}
+
+/// What a strategy sees of a callback placeholder: nobody on the line.
+fn placeholder_snapshot(tenant: &str, call: &str) -> CallSnapshot {
+    use switchyard_plugins::types::{Direction, Party};
+    CallSnapshot {
+        call_id: call.to_string(),
+        tenant: tenant.to_string(),
+        direction: Direction::Inbound,
+        caller: Party {
+            number: String::new(),
+            display_name: None,
+        },
+        callee: Party {
+            number: String::new(),
+            display_name: None,
+        },
+        dialled: String::new(),
+        tags: vec!["callback".into()],
+        start_time: unix_ms(),
+        answer_time: None,
+        time_zone: "UTC".into(),
+        flow: String::new(),
+        plugin_version: 0,
+    }
+}
+
+/// The engine's timers: sleep until its next deadline (or a wake-up after
+/// any input), then hand it the time.
+async fn timer(t: Arc<TenantQueues>, shared: Weak<Shared>) {
+    loop {
+        let deadline = t
+            .inner
+            .lock()
+            .expect("queue engine lock")
+            .acd
+            .poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = t.wake.notified() => continue,
+            _ = sleep => {}
+        }
+        // The host is gone: so is this task.
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        t.input(&shared, |inner, now| {
+            if inner.acd.poll_timeout().is_some_and(|d| d <= now) {
+                inner.acd.handle_timeout(now);
+            }
+        });
+    }
+}

@@ -1,0 +1,346 @@
+//! A caller waiting in a queue: what the session does between the flow's
+//! `enqueue` and an agent's answer (or another way out).
+//!
+//! The session does not pick agents or keep the queue's order: the
+//! tenant's queue engine does ([`switchyard_acd`], run by the driver's
+//! `queues` service). The session tells it what happens on the call
+//! ([`QueueCommand`]) and does what it is told: ring these agents' phones,
+//! stop ringing those, announce, let the caller go. Everything the caller
+//! hears while waiting — the queue's music, announcements over it — and
+//! what an agent's answer means for the call is decided here.
+//!
+//! ```text
+//!  enqueue ─► answer caller, join ─► Queued (music) ─ring agent─► agent legs ringing
+//!                                      │  ▲ announce: prompts, then music again
+//!                                      │  └─ agent leg failed (reported; the engine moves on)
+//!                                      ├─ an agent answers ─► Bridged (recording starts)
+//!                                      ├─ exit timeout/full/empty/no-agents/key ─► the flow decides
+//!                                      ├─ exit callback chosen ─► confirmation, then hang up
+//!                                      └─ caller hangs up ─► abandoned
+//! ```
+
+use std::time::{Duration, Instant};
+
+use switchyard_plugins::flow_types::{Enqueue, Event, Prompt};
+use switchyard_plugins::types::{Disposition, HangupSide};
+
+use super::{Command, Device, LegId, MediaCommand, Phase, Session};
+use crate::calls_in_progress::CallState;
+
+/// What the session tells the queue engine about its caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueCommand {
+    /// The caller joins `queue`; `max_wait` is the flow's own limit.
+    Join {
+        queue: String,
+        priority: u8,
+        skills: Vec<String>,
+        tags: Vec<(String, String)>,
+        max_wait: Option<Duration>,
+    },
+    /// `agent`'s phone answered the offer.
+    Answered { agent: String },
+    /// `agent`'s phone could not take the offer (busy, declined, no
+    /// device, error).
+    OfferFailed { agent: String },
+    /// The waiting caller pressed `digit`.
+    Key(char),
+    /// The caller hung up while waiting.
+    Abandoned,
+    /// An answered queue call ended (the agent's wrap-up starts).
+    Ended,
+}
+
+/// How a caller's wait ended, as the queue engine says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueExit {
+    /// Waited the queue's (or the flow's) longest wait.
+    Timeout,
+    /// The queue holds its maximum already.
+    Full,
+    /// Nobody could answer and the queue does not let callers wait.
+    NoAgents,
+    /// The last agent logged out and the queue empties then.
+    Empty,
+    /// The caller pressed the leave key.
+    Key,
+    /// The caller asked to be called back: a placeholder keeps the place.
+    CallbackChosen,
+}
+
+/// The queued phase's state.
+#[derive(Debug)]
+pub(super) struct Queued {
+    pub queue: String,
+    /// Agents' legs ringing for this caller.
+    pub offers: Vec<(LegId, String)>,
+    /// An announcement playing over the music.
+    pub announcing: Option<u64>,
+    /// A prompt before the call ends (a callback's confirmation).
+    pub farewell: Option<u64>,
+}
+
+/// The tag the queue engine reads for the callback number.
+const CALLBACK_NUMBER_TAG: &str = "callback-number";
+
+impl Session {
+    /// The flow's `enqueue`: the host answers the caller (without media
+    /// it cannot hold a caller: the flow hears `queue-overflow`), the
+    /// caller hears the queue's music and joins.
+    pub(super) fn enqueue(&mut self, now: Instant, e: Enqueue) {
+        if !self.answer_caller(now) {
+            tracing::warn!(call = %self.snapshot.call_id, queue = %e.queue, "a queue needs anchored media");
+            return self.decide(now, None, Event::QueueOverflow(e.queue));
+        }
+        let caller = self.caller;
+        let mut tags: Vec<(String, String)> = self
+            .snapshot
+            .tags
+            .iter()
+            .map(|t| match t.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (t.clone(), String::new()),
+            })
+            .collect();
+        tags.push((
+            CALLBACK_NUMBER_TAG.into(),
+            self.snapshot.caller.number.clone(),
+        ));
+        self.commands.push_back(Command::Queue(QueueCommand::Join {
+            queue: e.queue.clone(),
+            priority: e.priority,
+            skills: e.skills,
+            tags,
+            max_wait: e.timeout_secs.map(|s| Duration::from_secs(u64::from(s))),
+        }));
+        self.media(MediaCommand::QueueMusic {
+            leg: caller,
+            queue: e.queue.clone(),
+        });
+        self.live(CallState::Queued, None);
+        self.phase = Phase::Queued(Queued {
+            queue: e.queue,
+            offers: Vec::new(),
+            announcing: None,
+            farewell: None,
+        });
+    }
+
+    /// The queue engine offers the caller to `agent`, whose devices are
+    /// `devices`: their phones ring (none: the offer fails at once).
+    pub fn handle_queue_offer(&mut self, now: Instant, agent: String, devices: Vec<Device>) {
+        if !matches!(&self.phase, Phase::Queued(q) if q.farewell.is_none()) || devices.is_empty() {
+            self.queue_command(QueueCommand::OfferFailed { agent });
+            return self.pump(now);
+        }
+        let mut legs = Vec::new();
+        for d in devices {
+            legs.push(self.open_leg(now, d));
+        }
+        if let Phase::Queued(q) = &mut self.phase {
+            q.offers.extend(legs.into_iter().map(|l| (l, agent.clone())));
+        }
+        self.pump(now);
+    }
+
+    /// Stop ringing `agents` for this caller.
+    pub fn handle_queue_cancel(&mut self, now: Instant, agents: &[String]) {
+        let Phase::Queued(q) = &mut self.phase else {
+            return;
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut q.offers)
+            .into_iter()
+            .partition(|(_, a)| agents.contains(a));
+        q.offers = kept;
+        for (leg, _) in gone {
+            self.hang_up_leg(leg, 487);
+        }
+        self.pump(now);
+    }
+
+    /// Tell the waiting caller something (position, estimated wait, the
+    /// comfort message): over the music, which comes back after.
+    pub fn handle_queue_announce(&mut self, now: Instant, prompts: Vec<Prompt>) {
+        let Phase::Queued(q) = &self.phase else {
+            return;
+        };
+        if q.announcing.is_some() || q.farewell.is_some() || prompts.is_empty() {
+            return;
+        }
+        let caller = self.caller;
+        self.media(MediaCommand::Stop { leg: caller });
+        let id = self.play(caller, prompts);
+        if let Phase::Queued(q) = &mut self.phase {
+            q.announcing = Some(id);
+        }
+        self.pump(now);
+    }
+
+    /// The caller's wait ended without an agent: the flow decides what
+    /// comes next, or (a callback chosen) the caller hears `farewell` and
+    /// the host hangs up.
+    pub fn handle_queue_exit(&mut self, now: Instant, exit: QueueExit, farewell: Vec<Prompt>) {
+        let Phase::Queued(q) = &mut self.phase else {
+            return;
+        };
+        let queue = q.queue.clone();
+        let offers: Vec<LegId> = q.offers.drain(..).map(|(l, _)| l).collect();
+        for leg in offers {
+            self.hang_up_leg(leg, 487);
+        }
+        let caller = self.caller;
+        self.media(MediaCommand::Stop { leg: caller });
+        tracing::info!(call = %self.snapshot.call_id, %queue, ?exit, "left the queue");
+        if exit == QueueExit::CallbackChosen {
+            self.disposition = Disposition::NoAnswer;
+            if farewell.is_empty() {
+                self.end(now, HangupSide::System);
+            } else {
+                let id = self.play(caller, farewell);
+                if let Phase::Queued(q) = &mut self.phase {
+                    q.farewell = Some(id);
+                }
+            }
+            return self.pump(now);
+        }
+        self.live(CallState::Routing, None);
+        self.decide(now, None, queue_event(queue, exit));
+        self.pump(now);
+    }
+
+    /// Prompts `id` ended while queued: the music again after an
+    /// announcement, the end after a farewell. `false`: not ours.
+    pub(super) fn queue_played(&mut self, now: Instant, id: u64) -> bool {
+        let Phase::Queued(q) = &mut self.phase else {
+            return false;
+        };
+        if q.farewell == Some(id) {
+            self.end(now, HangupSide::System);
+            return true;
+        }
+        if q.announcing != Some(id) {
+            return false;
+        }
+        q.announcing = None;
+        let queue = q.queue.clone();
+        let caller = self.caller;
+        self.media(MediaCommand::QueueMusic { leg: caller, queue });
+        true
+    }
+
+    /// Which agent a ringing leg is an offer of.
+    pub(super) fn offer_of(&self, leg: LegId) -> Option<String> {
+        match &self.phase {
+            Phase::Queued(q) => q
+                .offers
+                .iter()
+                .find(|(l, _)| *l == leg)
+                .map(|(_, a)| a.clone()),
+            _ => None,
+        }
+    }
+
+    /// An agent's phone answered: the other offers stop, the caller and
+    /// the agent talk, the recording starts.
+    pub(super) fn queue_answered(&mut self, now: Instant, id: LegId, sdp: Option<Vec<u8>>) {
+        let Phase::Queued(q) = std::mem::replace(&mut self.phase, Phase::Deciding) else {
+            return;
+        };
+        let agent = q
+            .offers
+            .iter()
+            .find(|(l, _)| *l == id)
+            .map(|(_, a)| a.clone())
+            .unwrap_or_default();
+        // The engine releases the other agents it rang (their phones
+        // stop here); they did not fail the offer.
+        for (leg, _) in &q.offers {
+            if *leg != id {
+                self.hang_up_leg(*leg, 487);
+            }
+        }
+        if let Some(body) = &sdp
+            && let Err(e) = self.sdp.remote_answer(id, body)
+        {
+            tracing::warn!(call = %self.snapshot.call_id, error = ?e, "the agent's answer is unusable: media may not flow");
+        }
+        self.stamp_answer(now, id);
+        self.queue_command(QueueCommand::Answered {
+            agent: agent.clone(),
+        });
+        let caller = self.caller;
+        self.media(MediaCommand::Stop { leg: caller });
+        self.media(MediaCommand::Connect { a: caller, b: id });
+        self.media(MediaCommand::StartRecording { leg: caller });
+        self.disposition = Disposition::Answered;
+        self.agent = Some(agent);
+        self.queue = Some(q.queue);
+        self.queue_agent = Some(id);
+        self.phase = Phase::Bridged {
+            members: vec![caller, id],
+            joining: Vec::new(),
+        };
+        self.live(CallState::Answered, self.agent.clone());
+    }
+
+    /// An agent's leg failed before answering: the engine hears it (and
+    /// rings the next agent, if it has one).
+    pub(super) fn queue_offer_failed(&mut self, id: LegId) {
+        let Phase::Queued(q) = &mut self.phase else {
+            return;
+        };
+        let Some(pos) = q.offers.iter().position(|(l, _)| *l == id) else {
+            return;
+        };
+        let (_, agent) = q.offers.remove(pos);
+        // One failed device of several does not fail the agent.
+        if !q.offers.iter().any(|(_, a)| *a == agent) {
+            self.queue_command(QueueCommand::OfferFailed { agent });
+        }
+    }
+
+    /// A key while waiting goes to the engine (leave, callback keys).
+    pub(super) fn queue_digit(&mut self, digit: char) -> bool {
+        if !matches!(&self.phase, Phase::Queued(q) if q.farewell.is_none()) {
+            return false;
+        }
+        self.queue_command(QueueCommand::Key(digit));
+        true
+    }
+
+    /// The call ends while queued (the caller hung up, the operator): the
+    /// engine counts it abandoned.
+    pub(super) fn queue_ending(&mut self) {
+        match &self.phase {
+            Phase::Queued(q) if q.farewell.is_none() => {
+                self.queue_command(QueueCommand::Abandoned)
+            }
+            _ => {
+                if let Some(leg) = self.queue_agent {
+                    self.agent_left(leg);
+                }
+            }
+        }
+    }
+
+    /// Leg `id` left the call: if it is the queue's agent, the engine
+    /// hears the queue call ended for them.
+    pub(super) fn agent_left(&mut self, id: LegId) {
+        if self.queue_agent == Some(id) {
+            self.queue_agent = None;
+            self.queue_command(QueueCommand::Ended);
+        }
+    }
+
+    fn queue_command(&mut self, c: QueueCommand) {
+        self.commands.push_back(Command::Queue(c));
+    }
+}
+
+/// The event a flow hears when its caller leaves a queue and stays.
+fn queue_event(queue: String, exit: QueueExit) -> Event {
+    match exit {
+        QueueExit::Timeout => Event::QueueTimeout(queue),
+        _ => Event::QueueOverflow(queue),
+    }
+}
