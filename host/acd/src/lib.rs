@@ -106,8 +106,8 @@ pub use agent::{AgentState, AgentStatus};
 pub use callback::{CallbackOutcome, Placeholder};
 pub use config::{AgentConfig, JoinEmpty, Membership, QueueConfig, RingMode};
 pub use engine::{
-    Acd, AgentView, CALLBACK_NUMBER_TAG, CALLBACK_REPORT_TIMEOUT, Candidate, LeaveReason, Output, QueueInfo,
-    RANKING_TIMEOUT, Refusal, WaitingCall,
+    Acd, AgentView, CALLBACK_NUMBER_TAG, CALLBACK_REPORT_TIMEOUT, Candidate, LeaveReason, Output,
+    QueueInfo, RANKING_TIMEOUT, Refusal, WaitingCall,
 };
 pub use log::{EventKind, ExitReason, QueueEvent};
 pub use queue::QueueStatus;

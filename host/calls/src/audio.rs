@@ -38,18 +38,51 @@ fn default_greeting() -> Arc<[i16]> {
 /// announcements, callback confirmations, feature-code answers, numbers.
 /// A tenant replaces one by uploading a prompt of the same name.
 static BUILT_IN: &[(&str, &[u8])] = &[
-    ("sy-agent-logged-in", include_bytes!("../assets/prompts/sy-agent-logged-in.wav")),
-    ("sy-agent-logged-out", include_bytes!("../assets/prompts/sy-agent-logged-out.wav")),
-    ("sy-agent-paused", include_bytes!("../assets/prompts/sy-agent-paused.wav")),
-    ("sy-agent-unpaused", include_bytes!("../assets/prompts/sy-agent-unpaused.wav")),
-    ("sy-callback-confirmed", include_bytes!("../assets/prompts/sy-callback-confirmed.wav")),
-    ("sy-callback-for", include_bytes!("../assets/prompts/sy-callback-for.wav")),
-    ("sy-callback-offer", include_bytes!("../assets/prompts/sy-callback-offer.wav")),
-    ("sy-comfort", include_bytes!("../assets/prompts/sy-comfort.wav")),
-    ("sy-feature-failed", include_bytes!("../assets/prompts/sy-feature-failed.wav")),
+    (
+        "sy-agent-logged-in",
+        include_bytes!("../assets/prompts/sy-agent-logged-in.wav"),
+    ),
+    (
+        "sy-agent-logged-out",
+        include_bytes!("../assets/prompts/sy-agent-logged-out.wav"),
+    ),
+    (
+        "sy-agent-paused",
+        include_bytes!("../assets/prompts/sy-agent-paused.wav"),
+    ),
+    (
+        "sy-agent-unpaused",
+        include_bytes!("../assets/prompts/sy-agent-unpaused.wav"),
+    ),
+    (
+        "sy-callback-confirmed",
+        include_bytes!("../assets/prompts/sy-callback-confirmed.wav"),
+    ),
+    (
+        "sy-callback-for",
+        include_bytes!("../assets/prompts/sy-callback-for.wav"),
+    ),
+    (
+        "sy-callback-offer",
+        include_bytes!("../assets/prompts/sy-callback-offer.wav"),
+    ),
+    (
+        "sy-comfort",
+        include_bytes!("../assets/prompts/sy-comfort.wav"),
+    ),
+    (
+        "sy-feature-failed",
+        include_bytes!("../assets/prompts/sy-feature-failed.wav"),
+    ),
     ("sy-hash", include_bytes!("../assets/prompts/sy-hash.wav")),
-    ("sy-less-than-a-minute", include_bytes!("../assets/prompts/sy-less-than-a-minute.wav")),
-    ("sy-minutes", include_bytes!("../assets/prompts/sy-minutes.wav")),
+    (
+        "sy-less-than-a-minute",
+        include_bytes!("../assets/prompts/sy-less-than-a-minute.wav"),
+    ),
+    (
+        "sy-minutes",
+        include_bytes!("../assets/prompts/sy-minutes.wav"),
+    ),
     ("sy-n-0", include_bytes!("../assets/prompts/sy-n-0.wav")),
     ("sy-n-1", include_bytes!("../assets/prompts/sy-n-1.wav")),
     ("sy-n-10", include_bytes!("../assets/prompts/sy-n-10.wav")),
@@ -78,18 +111,29 @@ static BUILT_IN: &[(&str, &[u8])] = &[
     ("sy-n-80", include_bytes!("../assets/prompts/sy-n-80.wav")),
     ("sy-n-9", include_bytes!("../assets/prompts/sy-n-9.wav")),
     ("sy-n-90", include_bytes!("../assets/prompts/sy-n-90.wav")),
-    ("sy-queue-next", include_bytes!("../assets/prompts/sy-queue-next.wav")),
-    ("sy-queue-position", include_bytes!("../assets/prompts/sy-queue-position.wav")),
-    ("sy-queue-wait", include_bytes!("../assets/prompts/sy-queue-wait.wav")),
+    (
+        "sy-queue-next",
+        include_bytes!("../assets/prompts/sy-queue-next.wav"),
+    ),
+    (
+        "sy-queue-position",
+        include_bytes!("../assets/prompts/sy-queue-position.wav"),
+    ),
+    (
+        "sy-queue-wait",
+        include_bytes!("../assets/prompts/sy-queue-wait.wav"),
+    ),
     ("sy-star", include_bytes!("../assets/prompts/sy-star.wav")),
     ("sy-vip", include_bytes!("../assets/prompts/sy-vip.wav")),
-    ("sy-waited-minutes", include_bytes!("../assets/prompts/sy-waited-minutes.wav")),
+    (
+        "sy-waited-minutes",
+        include_bytes!("../assets/prompts/sy-waited-minutes.wav"),
+    ),
 ];
 
 /// Built-in prompt `name`, decoded once.
 fn built_in(name: &str) -> Option<Arc<[i16]>> {
-    static DECODED: OnceLock<std::collections::HashMap<&'static str, Arc<[i16]>>> =
-        OnceLock::new();
+    static DECODED: OnceLock<std::collections::HashMap<&'static str, Arc<[i16]>>> = OnceLock::new();
     DECODED
         .get_or_init(|| {
             BUILT_IN
@@ -437,7 +481,11 @@ mod tests {
                 }
             }
         }
-        let p = names(queue_position(3, std::time::Duration::from_secs(200), Some('1')));
+        let p = names(queue_position(
+            3,
+            std::time::Duration::from_secs(200),
+            Some('1'),
+        ));
         assert_eq!(
             p,
             [

@@ -155,7 +155,13 @@ impl CallsInProgress {
         }
     }
 
-    pub(crate) fn notify(&self, tenant: &str, kind: NoticeKind, call_id: &str, detail: Option<String>) {
+    pub(crate) fn notify(
+        &self,
+        tenant: &str,
+        kind: NoticeKind,
+        call_id: &str,
+        detail: Option<String>,
+    ) {
         if let Some(tx) = self
             .streams
             .lock()

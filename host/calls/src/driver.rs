@@ -598,9 +598,7 @@ impl Driver {
                 position,
                 estimated_wait,
             } => {
-                let key = self
-                    .queue_setup()
-                    .and_then(|q| q.config.callback_key);
+                let key = self.queue_setup().and_then(|q| q.config.callback_key);
                 let prompts = audio::queue_position(position, estimated_wait, key);
                 self.session.handle_queue_announce(now, prompts);
             }
@@ -1071,11 +1069,8 @@ impl Driver {
                     .queues
                     .iter()
                     .find(|q| q.config.name == queue);
-                let music = audio::queue_music(
-                    &shared,
-                    &tenant,
-                    setup.and_then(|q| q.music.as_deref()),
-                );
+                let music =
+                    audio::queue_music(&shared, &tenant, setup.and_then(|q| q.music.as_deref()));
                 anchor.with_media(|h| h.play(leg, music, true));
             }
             MediaCommand::Stop { leg } => {
@@ -1287,7 +1282,9 @@ impl Driver {
         // Every call is logged in the tenant's CRM, if it has a connector.
         match self.tenant.runtime.crm_log_call(&record).await {
             Ok(()) | Err(PluginFailure::NotInstalled(_)) => {}
-            Err(f) => tracing::warn!(tenant = %self.tenant.id, call = %self.call_id, %f, "CRM call log failed"),
+            Err(f) => {
+                tracing::warn!(tenant = %self.tenant.id, call = %self.call_id, %f, "CRM call log failed")
+            }
         }
     }
 

@@ -111,9 +111,13 @@ impl FeatureCodes {
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueueSignal {
     /// Ring these agents.
-    Ring { agents: Vec<String> },
+    Ring {
+        agents: Vec<String>,
+    },
     /// Stop ringing these agents.
-    CancelRing { agents: Vec<String> },
+    CancelRing {
+        agents: Vec<String>,
+    },
     /// Position (1 = next) and estimated wait.
     Announce {
         position: u32,
@@ -255,9 +259,7 @@ impl TenantQueues {
                 tags,
                 max_wait,
             } => {
-                let joined = inner
-                    .acd
-                    .join(call, &queue, priority, skills, tags, now);
+                let joined = inner.acd.join(call, &queue, priority, skills, tags, now);
                 match joined {
                     Ok(()) => {
                         if let Some(d) = max_wait {
@@ -322,8 +324,7 @@ impl TenantQueues {
                     } else {
                         reason
                     };
-                    if !inner.pause_reasons.is_empty() && !inner.pause_reasons.contains(&reason)
-                    {
+                    if !inner.pause_reasons.is_empty() && !inner.pause_reasons.contains(&reason) {
                         return Err(format!(
                             "{reason:?} is not a pause reason of this tenant (one of {})",
                             inner.pause_reasons.join(", ")
@@ -582,7 +583,11 @@ impl TenantQueues {
                 }),
                 Err(failure) => {
                     tracing::warn!(tenant = %tenant_id, strategy = %name, %failure, "queue strategy failed: longest idle instead");
-                    shared.metrics.strategy_fallbacks.get_or_create(&label).inc();
+                    shared
+                        .metrics
+                        .strategy_fallbacks
+                        .get_or_create(&label)
+                        .inc();
                     me.input(&shared, |inner, now| {
                         inner.acd.handle_ranking_failed(&call, now)
                     })

@@ -44,6 +44,7 @@ const SCENARIOS: &[(&str, Role)] = &[
     ("uac_cancel", Role::Uac("INVITE")),
     ("uac_expect_status", Role::Uac("INVITE")),
     ("uac_no_ack", Role::Uac("INVITE")),
+    ("uas_agent", Role::Uas),
     ("uas_answer", Role::Uas),
     ("uas_answer_hold", Role::Uas),
     ("uas_answer_pcap", Role::Uas),

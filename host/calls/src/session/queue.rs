@@ -117,6 +117,8 @@ impl Session {
             leg: caller,
             queue: e.queue.clone(),
         });
+        // Until an agent answers, the caller was not served.
+        self.disposition = Disposition::NoAnswer;
         self.live(CallState::Queued, None);
         self.phase = Phase::Queued(Queued {
             queue: e.queue,
@@ -138,7 +140,8 @@ impl Session {
             legs.push(self.open_leg(now, d));
         }
         if let Phase::Queued(q) = &mut self.phase {
-            q.offers.extend(legs.into_iter().map(|l| (l, agent.clone())));
+            q.offers
+                .extend(legs.into_iter().map(|l| (l, agent.clone())));
         }
         self.pump(now);
     }
@@ -312,9 +315,7 @@ impl Session {
     /// engine counts it abandoned.
     pub(super) fn queue_ending(&mut self) {
         match &self.phase {
-            Phase::Queued(q) if q.farewell.is_none() => {
-                self.queue_command(QueueCommand::Abandoned)
-            }
+            Phase::Queued(q) if q.farewell.is_none() => self.queue_command(QueueCommand::Abandoned),
             _ => {
                 if let Some(leg) = self.queue_agent {
                     self.agent_left(leg);

@@ -1,0 +1,206 @@
+//! Queues with real phones: SIPp callers wait in the demo tenant's
+//! `support` queue (extension 600, DIDs +15550103 and VIP +15550102),
+//! SIPp agents are rung by the queue engine through the tenant's strategy
+//! plugin, log in and out with feature codes, and the call records say who
+//! answered which queue call.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{LIMIT, Pbx, blocking, pbx, pbx_with};
+use switchyard_acd::AgentState;
+use switchyard_sipp::Sipp;
+use switchyard_store::Disposition;
+
+/// Wait until `f` holds (the engine works beside the test's SIPp runs).
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + LIMIT;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn state(pbx: &Pbx, agent: &str) -> AgentState {
+    pbx.running
+        .pbx
+        .agents("demo")
+        .into_iter()
+        .find(|(a, _)| a == agent)
+        .map(|(_, v)| v.state)
+        .unwrap_or_else(|| panic!("{agent} is not an agent"))
+}
+
+/// `ext` dials a feature code; the host answers, confirms and hangs up.
+fn feature_code(pbx: &Pbx, ext: &str, code: &str) {
+    Sipp::new("uac_call_wait_bye")
+        .remote(pbx.addr())
+        .user(code)
+        .auth(ext, &pbx.password(ext))
+        .set("caller", ext)
+        .timeout(LIMIT)
+        .run()
+        .assert_ok();
+}
+
+fn queued(pbx: &Pbx) -> usize {
+    pbx.running
+        .pbx
+        .live_calls("demo")
+        .iter()
+        .filter(|c| c.state.as_str() == "queued")
+        .count()
+}
+
+/// A caller dials 600 and waits in `support`; the agent whose phone is
+/// registered is rung with the queue in the display name and headers,
+/// answers, and the call record names the agent and the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_to_600_is_answered_by_a_support_agent_who_sees_the_queue() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    // 1003 has no phone: it is logged out so that 1002 is the one rung.
+    let p = pbx.clone();
+    blocking(move || feature_code(&p, "1003", "*46")).await;
+    until("1003 logged out", || {
+        state(&pbx, "1003") == AgentState::LoggedOut
+    })
+    .await;
+    let p = pbx.clone();
+    let (caller, agent) = blocking(move || {
+        let agent = p.phone("1002", "uas_agent", &[("ring_ms", "200")]);
+        let caller = p.dial("1001", "600", "uac_call", &[("pause_ms", "3000")]);
+        (caller, agent.wait())
+    })
+    .await;
+    caller.assert_ok();
+    agent.assert_ok();
+    assert_eq!(
+        agent.logged_headers("X-Switchyard-Queue"),
+        ["support"],
+        "{}",
+        agent.report()
+    );
+    let from = agent.logged_headers("From");
+    assert!(
+        from.iter().any(|f| f.starts_with("\"support: ")),
+        "the agent's phone shows the queue: {from:?}"
+    );
+    let c = &pbx.cdrs(2).await[0];
+    assert_eq!(c.disposition, Disposition::Answered);
+    assert_eq!(c.agent.as_deref(), Some("1002"));
+    assert_eq!(c.queue.as_deref(), Some("support"));
+    assert!(c.recording.is_some(), "recorded from the agent's answer");
+}
+
+/// With nobody logged in, a normal caller and then a VIP caller wait;
+/// when an agent logs in by feature code, the VIP caller is offered
+/// first, though they joined later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vip_caller_is_served_before_an_earlier_caller() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    for ext in ["1002", "1003"] {
+        let p = pbx.clone();
+        blocking(move || feature_code(&p, ext, "*46")).await;
+        until("logged out", || state(&pbx, ext) == AgentState::LoggedOut).await;
+    }
+    let p = pbx.clone();
+    let first = blocking(move || {
+        Sipp::new("uac_call")
+            .remote(p.addr())
+            .user("600")
+            .auth("1001", &p.password("1001"))
+            .set("caller", "1001")
+            .set("pause_ms", "16000")
+            .timeout(LIMIT)
+            .spawn()
+    })
+    .await;
+    until("the first caller to wait", || queued(&pbx) == 1).await;
+    let p = pbx.clone();
+    let vip = blocking(move || {
+        Sipp::new("uac_call")
+            .remote(p.addr())
+            .user("+15550102")
+            .auth("1001", &p.password("1001"))
+            .set("caller", "1001")
+            .set("pause_ms", "8000")
+            .timeout(LIMIT)
+            .spawn()
+    })
+    .await;
+    until("the VIP caller to wait", || queued(&pbx) == 2).await;
+    let p = pbx.clone();
+    let agent = blocking(move || {
+        let agent = p.phone("1002", "uas_agent", &[]);
+        feature_code(&p, "1002", "*45");
+        agent.wait()
+    })
+    .await;
+    agent.assert_ok();
+    assert_eq!(agent.logged_headers("X-Switchyard-Tags"), ["VIP"]);
+    let (vip, first) = blocking(move || (vip.wait(), first.wait())).await;
+    vip.assert_ok();
+    first.assert_ok();
+    let cdrs = pbx.cdrs(5).await;
+    let vip = cdrs.iter().find(|c| c.dialled == "+15550102").unwrap();
+    assert_eq!(vip.agent.as_deref(), Some("1002"));
+    assert!(vip.tags.iter().any(|t| t == "VIP"));
+    let first = cdrs.iter().find(|c| c.dialled == "600").unwrap();
+    assert_eq!(first.disposition, Disposition::NoAnswer);
+    assert_eq!(first.agent, None);
+}
+
+/// A queue whose longest wait is 2 s with nobody logged in: the caller
+/// leaves after it, and the router sends them to the operators' voicemail
+/// as its rule says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_timeout_goes_back_to_the_flow_which_takes_a_voicemail() {
+    let mut t: serde_json::Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    t["queues"]["support"]["timeout-secs"] = 2.into();
+    let pbx = std::sync::Arc::new(pbx_with(Some(t), None).await);
+    for ext in ["1002", "1003"] {
+        let p = pbx.clone();
+        blocking(move || feature_code(&p, ext, "*46")).await;
+    }
+    let p = pbx.clone();
+    // 2 s in the queue, the mailbox's greeting (about 7 s), then a
+    // message until the caller hangs up.
+    let caller =
+        blocking(move || p.dial("1001", "600", "uac_call", &[("pause_ms", "14000")])).await;
+    caller.assert_ok();
+    let c = pbx
+        .cdrs(3)
+        .await
+        .into_iter()
+        .find(|c| c.dialled == "600")
+        .unwrap();
+    assert_eq!(c.disposition, Disposition::Voicemail);
+}
+
+/// Feature codes change an agent's state: pause with the tenant's second
+/// reason, unpause, log out, log in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feature_codes_change_the_agents_state() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    assert!(matches!(state(&pbx, "1002"), AgentState::Available { .. }));
+    let steps: [(&str, fn(&AgentState) -> bool); 4] = [
+        ("*472", |s| {
+            *s == AgentState::Paused {
+                reason: "lunch".into(),
+            }
+        }),
+        ("*48", |s| matches!(s, AgentState::Available { .. })),
+        ("*46", |s| *s == AgentState::LoggedOut),
+        ("*45", |s| matches!(s, AgentState::Available { .. })),
+    ];
+    for (code, check) in steps {
+        let p = pbx.clone();
+        blocking(move || feature_code(&p, "1002", code)).await;
+        // The agent is busy on the feature code's own call until it ends.
+        until(&format!("the state after {code}"), || {
+            check(&state(&pbx, "1002"))
+        })
+        .await;
+    }
+}
