@@ -154,7 +154,7 @@ pub(crate) fn number(n: u64) -> Vec<Prompt> {
     let file = |n: u64| Prompt::File(format!("sy-n-{n}"));
     match n {
         0..=20 => vec![file(n)],
-        21..=99 if n % 10 == 0 => vec![file(n)],
+        21..=99 if n.is_multiple_of(10) => vec![file(n)],
         21..=99 => vec![file(n - n % 10), file(n % 10)],
         _ => n
             .to_string()
@@ -491,11 +491,11 @@ mod tests {
             [
                 "sy-queue-position",
                 "sy-n-3",
-                "Silence(300)",
+                "Prompt::Silence(300)",
                 "sy-queue-wait",
                 "sy-n-4",
                 "sy-minutes",
-                "Silence(300)",
+                "Prompt::Silence(300)",
                 "sy-callback-offer",
                 "sy-n-1"
             ]

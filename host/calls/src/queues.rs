@@ -199,16 +199,19 @@ pub(crate) struct TenantQueues {
     wake: Notify,
 }
 
+/// A ranking to ask the queue's strategy for.
+struct Ranking {
+    call: String,
+    strategy: Option<String>,
+    queue: QueueInfo,
+    waiting: WaitingCall,
+    candidates: Vec<Candidate>,
+}
+
 /// What the engine wants done, run outside the lock.
 enum Effect {
     Signal(mpsc::UnboundedSender<CallMsg>, String, QueueSignal),
-    Rank {
-        call: String,
-        strategy: Option<String>,
-        queue: QueueInfo,
-        waiting: WaitingCall,
-        candidates: Vec<Candidate>,
-    },
+    Rank(Box<Ranking>),
     /// An agent changed state: (event name, agent and reason).
     Notice(&'static str, String),
 }
@@ -407,7 +410,7 @@ impl TenantQueues {
                         .setups
                         .get(&queue.name)
                         .and_then(|s| s.strategy.clone());
-                    Some(Effect::Rank {
+                    Some(Effect::Rank(Box::new(Ranking {
                         call,
                         strategy,
                         queue: QueueInfo {
@@ -422,7 +425,7 @@ impl TenantQueues {
                             last_agent: waiting.last_agent,
                         },
                         candidates,
-                    })
+                    })))
                 }
                 Output::Ring { call, agents } => signal(&call, QueueSignal::Ring { agents }),
                 Output::CancelRing { call, agents } => {
@@ -516,28 +519,21 @@ impl TenantQueues {
                     "",
                     Some(detail),
                 ),
-                Effect::Rank {
-                    call,
-                    strategy,
-                    queue,
-                    waiting,
-                    candidates,
-                } => self.rank(shared, call, strategy, queue, waiting, candidates),
+                Effect::Rank(r) => self.rank(shared, *r),
             }
         }
     }
 
     /// Ask the queue's strategy plugin; no strategy, or one that fails,
     /// is answered by the engine's longest-idle fallback.
-    fn rank(
-        &self,
-        shared: &Arc<Shared>,
-        call: String,
-        strategy: Option<String>,
-        queue: QueueInfo,
-        waiting: WaitingCall,
-        candidates: Vec<Candidate>,
-    ) {
+    fn rank(&self, shared: &Arc<Shared>, r: Ranking) {
+        let Ranking {
+            call,
+            strategy,
+            queue,
+            waiting,
+            candidates,
+        } = r;
         let Some(name) = strategy else {
             let order = longest_idle(&candidates);
             return self.input(shared, |inner, now| {

@@ -184,7 +184,8 @@ async fn a_queue_timeout_goes_back_to_the_flow_which_takes_a_voicemail() {
 async fn feature_codes_change_the_agents_state() {
     let pbx = std::sync::Arc::new(pbx().await);
     assert!(matches!(state(&pbx, "1002"), AgentState::Available { .. }));
-    let steps: [(&str, fn(&AgentState) -> bool); 4] = [
+    type Check = fn(&AgentState) -> bool;
+    let steps: [(&str, Check); 4] = [
         ("*472", |s| {
             *s == AgentState::Paused {
                 reason: "lunch".into(),
