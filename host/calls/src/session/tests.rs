@@ -1208,3 +1208,216 @@ fn click_to_call_whose_agent_never_answers_is_no_answer() {
         "the customer is not dialled"
     );
 }
+
+// ---- queues ---------------------------------------------------------------
+
+fn enqueue(queue: &str, priority: u8, timeout: Option<u32>) -> Action {
+    Action::Enqueue(switchyard_plugins::flow_types::Enqueue {
+        queue: queue.into(),
+        priority,
+        skills: vec!["it".into()],
+        timeout_secs: timeout,
+    })
+}
+
+fn queue_cmds(cmds: &[Command]) -> Vec<QueueCommand> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Queue(q) => Some(q.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn media(cmds: &[Command]) -> Vec<MediaCommand> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Media(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A caller the flow put in `support`, answered by the host and hearing
+/// the queue's music.
+fn queued() -> Call {
+    let mut c = Call::anchored();
+    c.take();
+    c.s.snapshot.tags.push("VIP".into());
+    c.decide(vec![enqueue("support", 10, Some(120))]);
+    c
+}
+
+#[test]
+fn an_enqueued_caller_is_answered_joins_with_the_callback_number_and_hears_the_music() {
+    let mut c = queued();
+    let cmds = c.take();
+    assert_eq!(sip(&cmds), vec![(CALLER, "200".into())]);
+    assert_eq!(
+        queue_cmds(&cmds),
+        vec![QueueCommand::Join {
+            queue: "support".into(),
+            priority: 10,
+            skills: vec!["it".into()],
+            tags: vec![
+                ("VIP".into(), String::new()),
+                ("callback-number".into(), "1001".into())
+            ],
+            max_wait: Some(Duration::from_secs(120)),
+        }]
+    );
+    assert!(media(&cmds).contains(&MediaCommand::QueueMusic {
+        leg: CALLER,
+        queue: "support".into()
+    }));
+}
+
+#[test]
+fn the_offered_agent_answers_and_is_connected_recorded_and_told_to_the_engine() {
+    let mut c = queued();
+    c.take();
+    let device = c.device("1002", 0);
+    c.s.handle_queue_offer(c.now, "1002".into(), vec![device]);
+    c.collect();
+    assert_eq!(c.invites.len(), 1, "the agent's phone rings");
+    c.advance(Duration::from_secs(4));
+    c.party_answers("1002", 200);
+    let cmds = c.take();
+    let agent = c.leg("1002").0;
+    assert_eq!(
+        queue_cmds(&cmds),
+        vec![QueueCommand::Answered {
+            agent: "1002".into()
+        }]
+    );
+    let m = media(&cmds);
+    assert!(m.contains(&MediaCommand::Connect {
+        a: CALLER,
+        b: agent
+    }));
+    assert!(m.contains(&MediaCommand::StartRecording { leg: CALLER }));
+    // The agent hangs up: the engine hears the queue call ended once.
+    c.party_sends("1002", "BYE", 2, "");
+    let cmds = c.take();
+    assert_eq!(queue_cmds(&cmds), vec![QueueCommand::Ended]);
+    c.record_written();
+    let r = record(&cmds);
+    assert_eq!(r.agent.as_deref(), Some("1002"));
+    assert_eq!(r.queue.as_deref(), Some("support"));
+    assert_eq!(r.disposition, Disposition::Answered);
+}
+
+#[test]
+fn an_agent_phone_that_fails_is_reported_once_and_a_cancelled_offer_is_hung_up() {
+    let mut c = queued();
+    c.take();
+    let (d1, d2) = (c.device("1002", 0), c.device("1003", 1));
+    c.s.handle_queue_offer(c.now, "1002".into(), vec![d1]);
+    c.s.handle_queue_offer(c.now, "1003".into(), vec![d2]);
+    c.collect();
+    c.take();
+    c.party_answers("1002", 486);
+    assert_eq!(
+        queue_cmds(&c.take()),
+        vec![QueueCommand::OfferFailed {
+            agent: "1002".into()
+        }]
+    );
+    c.s.handle_queue_cancel(c.now, &["1003".to_string()]);
+    let cmds = c.take();
+    let agent = c.leg("1003").0;
+    assert!(sip(&cmds).contains(&(agent, "CANCEL".into())));
+    assert!(queue_cmds(&cmds).is_empty(), "a cancel is the engine's own");
+}
+
+#[test]
+fn an_agent_with_no_device_fails_the_offer_at_once() {
+    let mut c = queued();
+    c.take();
+    c.s.handle_queue_offer(c.now, "1003".into(), Vec::new());
+    assert_eq!(
+        queue_cmds(&c.take()),
+        vec![QueueCommand::OfferFailed {
+            agent: "1003".into()
+        }]
+    );
+}
+
+#[test]
+fn a_caller_who_hangs_up_while_waiting_is_abandoned_and_not_answered() {
+    let mut c = queued();
+    c.take();
+    c.caller_sends("BYE", 2, "");
+    let cmds = c.take();
+    assert_eq!(queue_cmds(&cmds), vec![QueueCommand::Abandoned]);
+    let r = record(&cmds);
+    assert_eq!(r.disposition, Disposition::NoAnswer);
+    assert_eq!(r.agent, None);
+}
+
+#[test]
+fn keys_go_to_the_engine_and_an_announcement_plays_over_the_music() {
+    let mut c = queued();
+    c.take();
+    c.s.handle_digit(c.now, CALLER, '1');
+    assert_eq!(queue_cmds(&c.take()), vec![QueueCommand::Key('1')]);
+    c.s.handle_queue_announce(c.now, vec![Prompt::File("sy-queue-next".into())]);
+    let m = media(&c.take());
+    assert_eq!(m[0], MediaCommand::Stop { leg: CALLER });
+    let MediaCommand::Play { id, .. } = &m[1] else {
+        panic!("the announcement plays: {m:?}");
+    };
+    c.s.handle_played(c.now, *id);
+    assert_eq!(
+        media(&c.take()),
+        vec![MediaCommand::QueueMusic {
+            leg: CALLER,
+            queue: "support".into()
+        }]
+    );
+}
+
+#[test]
+fn a_timeout_goes_back_to_the_flow_and_a_chosen_callback_says_goodbye() {
+    let mut c = queued();
+    c.take();
+    c.s.handle_queue_exit(c.now, QueueExit::Timeout, Vec::new());
+    assert_eq!(
+        decides(&c.take()),
+        vec![Event::QueueTimeout("support".into())]
+    );
+
+    let mut c = queued();
+    c.take();
+    c.s.handle_queue_exit(
+        c.now,
+        QueueExit::CallbackChosen,
+        vec![Prompt::File("sy-callback-confirmed".into())],
+    );
+    let cmds = c.take();
+    assert!(decides(&cmds).is_empty(), "the flow is not asked");
+    let id = media(&cmds)
+        .iter()
+        .find_map(|m| match m {
+            MediaCommand::Play { id, .. } => Some(*id),
+            _ => None,
+        })
+        .expect("the confirmation plays");
+    c.s.handle_played(c.now, id);
+    let cmds = c.take();
+    assert!(
+        queue_cmds(&cmds).is_empty(),
+        "not abandoned: a placeholder waits"
+    );
+    assert_eq!(record(&cmds).disposition, Disposition::NoAnswer);
+}
+
+#[test]
+fn without_media_a_queue_cannot_hold_the_caller_and_the_flow_hears_overflow() {
+    let mut c = Call::new();
+    c.take();
+    c.decide(vec![enqueue("support", 0, None)]);
+    let cmds = c.take();
+    assert!(queue_cmds(&cmds).is_empty());
+    assert_eq!(decides(&cmds), vec![Event::QueueOverflow("support".into())]);
+}
