@@ -48,8 +48,8 @@ pub use error::ApiError;
 /// config, and the JSON shape of `PluginRepo::roles` written by this API.
 pub use routes::plugins::{HTTP_ALLOWLIST_KEY, RolesBody as PluginRoles};
 pub use server_hooks::{
-    AgentChange, AgentLive, CallEvent, ConfigChanged, ContactCentre, LiveCall, LiveCalls, NoChanges,
-    NoContactCentre, NoLiveCalls, QueueLive,
+    AgentChange, AgentLive, CallEvent, ConfigChanged, ContactCentre, LiveCall, LiveCalls,
+    NoChanges, NoContactCentre, NoLiveCalls, QueueLive,
 };
 
 /// Largest JSON body accepted. Configuration documents are small; the cap

@@ -124,7 +124,9 @@ pub enum AgentChange {
     Logout,
     /// Take no queue calls until unpaused; `reason` is one of the tenant's
     /// pause reasons (none: `break`).
-    Pause { reason: Option<String> },
+    Pause {
+        reason: Option<String>,
+    },
     Unpause,
 }
 

@@ -96,6 +96,7 @@ fn agent(s: &ApiState, tenant: &str, a: AgentBody) -> ApiResult<Agent> {
         extension: a.extension,
         skills: a.skills.into_iter().collect(),
         logged_in: a.logged_in,
+        penalty: 0,
     })
 }
 
@@ -118,6 +119,7 @@ fn build(s: &ApiState, tenant: &str, name: String, b: QueueBody) -> ApiResult<Qu
         max_waiting: b.max_waiting,
         timeout_secs: b.timeout_secs,
         moh: b.moh,
+        ..Queue::new(tenant, "")
     })
 }
 
