@@ -19,8 +19,9 @@
 //! * [`error`] — [`ApiError`], the one error type, and extractors whose
 //!   rejections render as it (JSON bodies, raw uploads).
 //! * [`auth`] — bearer token → [`auth::Caller`]; tenant scoping and roles.
-//! * [`server_hooks`] — [`LiveCalls`] and [`ConfigChanged`], what the server
-//!   provides, with no-op implementations for tests.
+//! * [`server_hooks`] — [`LiveCalls`], [`ConfigChanged`] and
+//!   [`ContactCentre`], what the server provides, with no-op
+//!   implementations for tests.
 //! * `routes::*` — one module per resource.
 //! * [`openapi`] — the document at `/api/openapi.json`.
 //! * [`names`] — the rule for names that become keys and file names.
@@ -70,6 +71,9 @@ pub struct ApiState {
     pub operator_token: String,
     pub live: Arc<dyn LiveCalls>,
     pub changes: Arc<dyn ConfigChanged>,
+    /// The live queues and agents ([`NoContactCentre`] without a call
+    /// engine).
+    pub centre: Arc<dyn ContactCentre>,
     /// Let tenant keys point trunks at loopback, private, link-local or
     /// unspecified addresses (host or inbound). The operator token may
     /// always.
