@@ -776,3 +776,24 @@ async fn report_windows_roles_and_the_raw_log() {
     // bolt's event is not in acme's log.
     assert!(events.iter().all(|e| e["call"] != "b1"));
 }
+
+/// The report routes document both bodies and the metric definitions.
+#[tokio::test]
+async fn report_routes_are_documented() {
+    let env = Env::new().await;
+    let (_, doc) = env.get("/api/openapi.json", OPERATOR).await;
+    for (path, needle) in [
+        (
+            "queues",
+            "SL2 = (answered\nwithin + abandoned within) ÷ (answered + abandoned)",
+        ),
+        ("agents", "occupancy = busy ÷ staffed"),
+    ] {
+        let op = &doc["paths"][format!("/api/tenants/{{tenant}}/reports/{path}")]["get"];
+        let content = &op["responses"]["200"]["content"];
+        assert!(content["application/json"].is_object(), "{path}: {content}");
+        assert!(content["text/csv"].is_object(), "{path}: {content}");
+        let text = op["description"].as_str().unwrap();
+        assert!(text.contains(needle), "{path}: {text}");
+    }
+}

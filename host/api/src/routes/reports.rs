@@ -554,8 +554,8 @@ fn csv_response(body: String) -> Response {
 /// Admins and supervisors only.
 #[utoipa::path(get, path = "/api/tenants/{tenant}/reports/queues", tag = "reports",
     params(TenantP, ReportQuery),
-    responses((status = 200, body = [QueueReportRow]),
-        (status = 200, content_type = "text/csv", body = String, description = "format=csv"),
+    responses((status = 200, description = "The rows (JSON), or with `format=csv` the CSV",
+            content(([QueueReportRow] = "application/json"), (String = "text/csv"))),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn queues(
@@ -601,8 +601,8 @@ pub(crate) async fn queues(
 /// other found).
 #[utoipa::path(get, path = "/api/tenants/{tenant}/reports/agents", tag = "reports",
     params(TenantP, ReportQuery),
-    responses((status = 200, body = [AgentReportRow]),
-        (status = 200, content_type = "text/csv", body = String, description = "format=csv"),
+    responses((status = 200, description = "The rows (JSON), or with `format=csv` the CSV",
+            content(([AgentReportRow] = "application/json"), (String = "text/csv"))),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn agents(
