@@ -14,6 +14,10 @@
 //!   hang up calls but changes no configuration, `agent` sees only its own
 //!   calls and may click-to-call from its own extension. A role that may
 //!   not do something in its own tenant gets 403.
+//! * Contact centre: every role reads a queue's live view; agents see and
+//!   change (log in/out, pause) only their own agent and read only their
+//!   own agent figures; the queue figures and the raw queue log are for
+//!   admins and supervisors, who see and change every agent of the tenant.
 //!
 //! # Module map
 //! * [`error`] — [`ApiError`], the one error type, and extractors whose

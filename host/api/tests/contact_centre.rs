@@ -481,6 +481,42 @@ async fn agents_see_and_change_only_themselves() {
         ]
     );
 
+    // The operator sets the tenant's pause reasons.
+    let (s, v) = env
+        .json(
+            Method::PATCH,
+            "/api/tenants/acme",
+            OPERATOR,
+            json!({"pause_reasons": ["break", "coaching"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["pause_reasons"], json!(["break", "coaching"]));
+    let pause = |reason: &str| json!({"action": "pause", "reason": reason});
+    let url = format!("{base}/1002/state");
+    assert_eq!(
+        env.json(Method::POST, &url, &agent, pause("coaching"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        env.json(Method::POST, &url, &agent, pause("lunch")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (s, v) = env
+        .json(
+            Method::PATCH,
+            "/api/tenants/acme",
+            OPERATOR,
+            json!({"pause_reasons": [""]}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("pause_reasons"))
+    );
+
     // A queue now: every role of the tenant.
     let (s, v) = env
         .get("/api/tenants/acme/queues/support/live", &agent)
