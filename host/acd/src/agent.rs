@@ -48,7 +48,14 @@ impl AgentState {
 }
 
 /// [`AgentState`] without instants: what the queue log and the figures use.
+/// As JSON (feature `serde`): `logged-out`, `available`, `reserved`,
+/// `on-call`, `on-other-call`, `wrap-up`, `paused`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum AgentStatus {
     LoggedOut,
     Available,

@@ -24,8 +24,15 @@ pub enum CallbackOutcome {
     NotAnswered,
 }
 
-/// A placeholder as stored between runs.
+/// A placeholder as stored between runs. As JSON (feature `serde`):
+/// kebab-case fields (`joined-ms`, `retry-at-ms`…), `tags` as
+/// `[[name, value], …]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub struct Placeholder {
     pub call: String,
     pub queue: String,

@@ -99,6 +99,9 @@ pub mod figures;
 mod log;
 mod queue;
 
+#[cfg(feature = "serde")]
+mod millis;
+
 #[cfg(test)]
 mod tests;
 

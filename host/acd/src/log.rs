@@ -1,6 +1,20 @@
 //! The queue log: one event per thing that happened, with a wall-clock
 //! stamp. The figures are computed from these alone, so a log replayed
 //! from storage gives the same figures as the live engine.
+//!
+//! # JSON (feature `serde`)
+//!
+//! Names are kebab-case. An event is
+//! `{"at-ms": 1700000000000, "queue": "support", "call": "c1", "agent": "201",
+//! "kind": {"type": "answer", "wait-ms": 5000}}`: `kind` is tagged by
+//! `type` (`join`, `offer`, `offer-failed`, `ring-no-answer`, `answer`,
+//! `abandon`, `exit`, `call-ended`, `wrap-up-ended`, `callback-requested`,
+//! `callback-attempted`, `callback-completed`, `callback-failed`,
+//! `agent-state`) and its durations are whole milliseconds in fields
+//! named `<field>-ms` (`wait-ms`, `talk-ms`, `wrap-ms`; sub-millisecond
+//! parts are dropped). Exit reasons and agent statuses are kebab-case
+//! strings (`callback-chosen`, `on-other-call`…). Absent `queue`, `call`
+//! and `agent` are `null`.
 
 use std::time::Duration;
 
@@ -8,6 +22,11 @@ use crate::agent::AgentStatus;
 
 /// Why a call left the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum ExitReason {
     /// An agent answered (or a callback connected).
     Answered,
@@ -28,6 +47,15 @@ pub enum ExitReason {
 
 /// What an event records.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(
+        tag = "type",
+        rename_all = "kebab-case",
+        rename_all_fields = "kebab-case"
+    )
+)]
 pub enum EventKind {
     Join {
         priority: u8,
@@ -40,23 +68,28 @@ pub enum EventKind {
     RingNoAnswer,
     /// An agent answered after `wait` in the queue.
     Answer {
+        #[cfg_attr(feature = "serde", serde(rename = "wait-ms", with = "crate::millis"))]
         wait: Duration,
     },
     /// The caller hung up after `wait`.
     Abandon {
+        #[cfg_attr(feature = "serde", serde(rename = "wait-ms", with = "crate::millis"))]
         wait: Duration,
     },
     /// Any other exit (timeout, key, empty, callback chosen or failed).
     Exit {
         reason: ExitReason,
+        #[cfg_attr(feature = "serde", serde(rename = "wait-ms", with = "crate::millis"))]
         wait: Duration,
     },
     /// An answered queue call ended after `talk` (from answer to end).
     CallEnded {
+        #[cfg_attr(feature = "serde", serde(rename = "talk-ms", with = "crate::millis"))]
         talk: Duration,
     },
     /// The agent's after-call work for `call` ended after `wrap`.
     WrapUpEnded {
+        #[cfg_attr(feature = "serde", serde(rename = "wrap-ms", with = "crate::millis"))]
         wrap: Duration,
     },
     CallbackRequested,
@@ -66,6 +99,7 @@ pub enum EventKind {
     },
     /// The callback connected after `wait` since the original join.
     CallbackCompleted {
+        #[cfg_attr(feature = "serde", serde(rename = "wait-ms", with = "crate::millis"))]
         wait: Duration,
     },
     CallbackFailed,
@@ -78,6 +112,11 @@ pub enum EventKind {
 
 /// One line of the queue log.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 pub struct QueueEvent {
     /// Milliseconds since the Unix epoch.
     pub at_ms: u64,

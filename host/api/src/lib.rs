@@ -14,13 +14,18 @@
 //!   hang up calls but changes no configuration, `agent` sees only its own
 //!   calls and may click-to-call from its own extension. A role that may
 //!   not do something in its own tenant gets 403.
+//! * Contact centre: every role reads a queue's live view; agents see and
+//!   change (log in/out, pause) only their own agent and read only their
+//!   own agent figures; the queue figures and the raw queue log are for
+//!   admins and supervisors, who see and change every agent of the tenant.
 //!
 //! # Module map
 //! * [`error`] — [`ApiError`], the one error type, and extractors whose
 //!   rejections render as it (JSON bodies, raw uploads).
 //! * [`auth`] — bearer token → [`auth::Caller`]; tenant scoping and roles.
-//! * [`server_hooks`] — [`LiveCalls`] and [`ConfigChanged`], what the server
-//!   provides, with no-op implementations for tests.
+//! * [`server_hooks`] — [`LiveCalls`], [`ConfigChanged`] and
+//!   [`ContactCentre`], what the server provides, with no-op
+//!   implementations for tests.
 //! * `routes::*` — one module per resource.
 //! * [`openapi`] — the document at `/api/openapi.json`.
 //! * [`names`] — the rule for names that become keys and file names.
@@ -70,6 +75,9 @@ pub struct ApiState {
     pub operator_token: String,
     pub live: Arc<dyn LiveCalls>,
     pub changes: Arc<dyn ConfigChanged>,
+    /// The live queues and agents ([`NoContactCentre`] without a call
+    /// engine).
+    pub centre: Arc<dyn ContactCentre>,
     /// Let tenant keys point trunks at loopback, private, link-local or
     /// unspecified addresses (host or inbound). The operator token may
     /// always.

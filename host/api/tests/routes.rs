@@ -621,7 +621,7 @@ async fn numbers_trunks_groups_queues() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         v["agents"],
-        json!([{"extension": "1002", "skills": {"english": 80}, "logged_in": true}])
+        json!([{"extension": "1002", "skills": {"english": 80}, "logged_in": true, "penalty": 0}])
     );
     let (s, v) = env
         .json(

@@ -143,6 +143,7 @@ pub fn provision(
         },
         suspended: false,
         created_at_ms: unix_ms(),
+        pause_reasons: switchyard_store::default_pause_reasons(),
     })?;
     // The prompts the description names, from the demo's recordings.
     for name in strings(&d["prompts"]) {
@@ -215,6 +216,7 @@ pub fn provision(
                         .collect(),
                     extension: ext,
                     logged_in: true,
+                    penalty: 0,
                 })
                 .collect();
             store.put_queue(&Queue {
@@ -225,6 +227,7 @@ pub fn provision(
                 max_waiting: 50,
                 timeout_secs: q["timeout-secs"].as_u64().unwrap_or(300) as u32,
                 moh: None,
+                ..Queue::new(id.clone(), name.clone())
             })?;
         }
     }

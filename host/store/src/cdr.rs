@@ -264,7 +264,7 @@ const CSV_HEADER: &[&str] = &[
 /// `+15550100` are kept as they are.
 pub fn cdrs_to_csv(rows: &[Cdr]) -> String {
     let mut out = String::new();
-    push_row(&mut out, CSV_HEADER.iter().map(|h| h.to_string()));
+    push_csv_row(&mut out, CSV_HEADER.iter().map(|h| h.to_string()));
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let num = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     for c in rows {
@@ -274,7 +274,7 @@ pub fn cdrs_to_csv(rows: &[Cdr]) -> String {
             .iter()
             .map(|l| format!("{}/{}", l.target, l.sip_code))
             .collect();
-        push_row(
+        push_csv_row(
             &mut out,
             [
                 c.id.clone(),
@@ -305,7 +305,9 @@ pub fn cdrs_to_csv(rows: &[Cdr]) -> String {
     out
 }
 
-fn push_row(out: &mut String, fields: impl Iterator<Item = String>) {
+/// Append one CSV row (RFC 4180, CRLF) to `out`, each field quoted and
+/// formula-neutralised as [`cdrs_to_csv`] does.
+pub fn push_csv_row(out: &mut String, fields: impl Iterator<Item = String>) {
     for (i, f) in fields.enumerate() {
         if i > 0 {
             out.push(',');

@@ -55,7 +55,38 @@ pub struct RingGroup {
     pub ring_timeout_secs: u32,
 }
 
+/// How many agents ring at once for one caller (the engine's
+/// `switchyard_acd::RingMode`). JSON: `"one-at-a-time"`, `"all"`,
+/// `{"first-n": 3}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RingMode {
+    /// One agent at a time, in the strategy's order.
+    #[default]
+    OneAtATime,
+    /// Every eligible agent at once.
+    All,
+    /// Up to this many at once (at least 1).
+    FirstN(u32),
+}
+
+/// Whether a caller may join a queue where nobody could answer
+/// (`switchyard_acd::JoinEmpty`). JSON: `"wait"` or `"never"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JoinEmpty {
+    /// Join anyway and wait for a login (or the timeout).
+    #[default]
+    Wait,
+    /// Refused when no member is logged in and unpaused.
+    Never,
+}
+
 /// A call queue.
+///
+/// The contact-centre settings (from `ring_mode` on) were added after the
+/// first queues were stored: each has a serde default, so a record
+/// without them loads with the defaults of [`Queue::new`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Queue {
     pub tenant: String,
@@ -67,6 +98,102 @@ pub struct Queue {
     pub timeout_secs: u32,
     /// Music on hold: a prompt id.
     pub moh: Option<String>,
+    #[serde(default)]
+    pub ring_mode: RingMode,
+    /// Seconds one agent's phone rings before the offer moves on (15).
+    #[serde(default = "d_ring_timeout")]
+    pub ring_timeout_secs: u32,
+    /// After-call work after each queue call, in seconds (10).
+    #[serde(default = "d_wrap_up")]
+    pub wrap_up_secs: u32,
+    /// Answered (or abandoned) within this many seconds counts for SL and
+    /// SL2 (20).
+    #[serde(default = "d_service_level")]
+    pub service_level_secs: u32,
+    /// Announce position and estimated wait this often; `None`: never.
+    #[serde(default)]
+    pub announce_every_secs: Option<u32>,
+    /// Play `comfort_prompt` this often; `None`: never.
+    #[serde(default)]
+    pub comfort_every_secs: Option<u32>,
+    /// The comfort message: a prompt name.
+    #[serde(default)]
+    pub comfort_prompt: Option<String>,
+    /// Unanswered offers in a row after which an agent is paused with
+    /// reason `no-answer` (2); 0 turns auto-pause off.
+    #[serde(default = "d_auto_pause")]
+    pub auto_pause_after: u32,
+    /// The digit (`0`-`9`, `*`, `#`) with which a caller asks to be called
+    /// back; `None`: no callbacks.
+    #[serde(default)]
+    pub callback_key: Option<char>,
+    /// The digit with which a caller leaves the queue; `None`: no key.
+    #[serde(default)]
+    pub leave_key: Option<char>,
+    #[serde(default)]
+    pub join_empty: JoinEmpty,
+    /// When the last member logs out, waiting callers leave (false).
+    #[serde(default)]
+    pub leave_when_empty: bool,
+    /// Seconds between callback attempts the customer did not answer (300).
+    #[serde(default = "d_callback_retry")]
+    pub callback_retry_secs: u32,
+    /// Callback attempts at most (3).
+    #[serde(default = "d_callback_attempts")]
+    pub callback_max_attempts: u32,
+}
+
+fn d_ring_timeout() -> u32 {
+    15
+}
+fn d_wrap_up() -> u32 {
+    10
+}
+fn d_service_level() -> u32 {
+    20
+}
+fn d_auto_pause() -> u32 {
+    2
+}
+fn d_callback_retry() -> u32 {
+    300
+}
+fn d_callback_attempts() -> u32 {
+    3
+}
+
+impl Queue {
+    /// A queue with no agents and the defaults: 20 callers at most, 300 s
+    /// timeout, no music on hold, one agent at a time, 15 s ring, 10 s
+    /// wrap-up, 20 s service level, no announcements or comfort message,
+    /// auto-pause after 2 unanswered offers, no callback or leave key,
+    /// callers join an empty queue and stay, callbacks retried every 300 s
+    /// up to 3 times.
+    pub fn new(tenant: impl Into<String>, name: impl Into<String>) -> Queue {
+        Queue {
+            tenant: tenant.into(),
+            name: name.into(),
+            strategy_plugin: None,
+            agents: Vec::new(),
+            max_waiting: 20,
+            timeout_secs: 300,
+            moh: None,
+            ring_mode: RingMode::default(),
+            ring_timeout_secs: d_ring_timeout(),
+            wrap_up_secs: d_wrap_up(),
+            service_level_secs: d_service_level(),
+            announce_every_secs: None,
+            comfort_every_secs: None,
+            comfort_prompt: None,
+            auto_pause_after: d_auto_pause(),
+            callback_key: None,
+            leave_key: None,
+            join_empty: JoinEmpty::default(),
+            leave_when_empty: false,
+            callback_retry_secs: d_callback_retry(),
+            callback_max_attempts: d_callback_attempts(),
+        }
+    }
 }
 
 /// An agent of a queue.
@@ -76,6 +203,66 @@ pub struct Agent {
     /// Skill name and level.
     pub skills: Vec<(String, u8)>,
     pub logged_in: bool,
+    /// Lower is tried first by the default ordering (0).
+    #[serde(default)]
+    pub penalty: u32,
+}
+
+/// Whether `c` may be a queue key: a DTMF digit `0`-`9`, `*` or `#`.
+pub fn is_queue_key(c: char) -> bool {
+    c.is_ascii_digit() || c == '*' || c == '#'
+}
+
+/// The rules of a queue's contact-centre settings, each refusal naming
+/// its field.
+fn validate_queue_settings(q: &Queue) -> Result<(), StoreError> {
+    let at_least_1 = |field: &'static str, v: u32| {
+        if v == 0 {
+            Err(StoreError::invalid(field, "must be at least 1"))
+        } else {
+            Ok(())
+        }
+    };
+    if q.ring_mode == RingMode::FirstN(0) {
+        return Err(StoreError::invalid(
+            "ring_mode",
+            "first-n needs n of at least 1",
+        ));
+    }
+    at_least_1("ring_timeout_secs", q.ring_timeout_secs)?;
+    at_least_1("callback_retry_secs", q.callback_retry_secs)?;
+    at_least_1("callback_max_attempts", q.callback_max_attempts)?;
+    for (field, every) in [
+        ("announce_every_secs", q.announce_every_secs),
+        ("comfort_every_secs", q.comfort_every_secs),
+    ] {
+        if every == Some(0) {
+            return Err(StoreError::invalid(
+                field,
+                "must be at least 1 (leave it out to turn it off)",
+            ));
+        }
+    }
+    for (field, key) in [("callback_key", q.callback_key), ("leave_key", q.leave_key)] {
+        if let Some(k) = key
+            && !is_queue_key(k)
+        {
+            return Err(StoreError::invalid(
+                field,
+                format!("{k:?} is not a key: one of 0-9, * or #"),
+            ));
+        }
+    }
+    if q.callback_key.is_some() && q.callback_key == q.leave_key {
+        return Err(StoreError::invalid(
+            "leave_key",
+            "is the same key as callback_key; a key can do one thing",
+        ));
+    }
+    if let Some(p) = &q.comfort_prompt {
+        validate_name("comfort_prompt", p)?;
+    }
+    Ok(())
 }
 
 pub trait RingGroupRepo {
@@ -140,6 +327,7 @@ impl QueueRepo for Store {
         for a in &q.agents {
             validate_extension_field("agents", &a.extension)?;
         }
+        validate_queue_settings(q)?;
         self.require_tenant(&q.tenant)?;
         let k = key(&[q.tenant.as_bytes(), q.name.as_bytes()]);
         self.put_durable(&self.t().queues, k, q)

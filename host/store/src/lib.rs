@@ -22,15 +22,18 @@
 //! The repositories are traits owned by this crate ([`TenantRepo`],
 //! [`ExtensionRepo`], [`RegistrationRepo`], [`NumberRepo`], [`TrunkRepo`],
 //! [`RingGroupRepo`], [`QueueRepo`], [`ScheduleRepo`], [`CdrRepo`],
-//! [`PluginRepo`], [`ApiKeyRepo`], [`FileRepo`]) so that a distributed
-//! backend can be added later; [`Store`] implements them all on sled.
+//! [`PluginRepo`], [`ApiKeyRepo`], [`FileRepo`], and for the contact
+//! centre [`QueueLogRepo`], [`CallbackRepo`], [`AgentStateRepo`]) so that
+//! a distributed backend can be added later; [`Store`] implements them all
+//! on sled.
 //!
 //! # Durability: what is flushed when
 //!
 //! * **Configuration** (tenants, extensions, numbers, trunks, ring groups,
-//!   queues, schedules, plugin versions/activation/roles, API keys, files)
-//!   and **call records**: every write returns only after a `db.flush()`
-//!   (an fsync) that started after it has finished; writers at the same
+//!   queues, schedules, plugin versions/activation/roles, API keys, files),
+//!   **call records**, the **queue log** (one flush per appended batch),
+//!   **callback placeholders** and **agents' login/pause state**: every
+//!   write returns only after a `db.flush()` (an fsync) that started after it has finished; writers at the same
 //!   moment share one flush (group commit, `group_commit.rs`). Blobs are
 //!   written to a temporary file, fsync'd, renamed into place and the
 //!   directory fsync'd, before their record is written. A write that
@@ -55,6 +58,7 @@
 
 mod apikey;
 mod cdr;
+mod contact_centre;
 mod error;
 mod extension;
 mod file;
@@ -78,18 +82,22 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use apikey::{ApiKey, ApiKeyRepo, Role};
-pub use cdr::{Cdr, CdrFilter, CdrLeg, CdrPage, CdrRepo, Disposition, cdrs_to_csv};
+pub use cdr::{Cdr, CdrFilter, CdrLeg, CdrPage, CdrRepo, Disposition, cdrs_to_csv, push_csv_row};
+pub use contact_centre::{AgentStateRecord, AgentStateRepo, CallbackRepo, QueueLogRepo};
 pub use error::StoreError;
 pub use extension::{Extension, ExtensionRepo};
 pub use file::{FILE_KINDS, FileRecord, FileRepo};
-pub use groups::{Agent, Queue, QueueRepo, RingGroup, RingGroupRepo, RingStrategy};
+pub use groups::{
+    Agent, JoinEmpty, Queue, QueueRepo, RingGroup, RingGroupRepo, RingMode, RingStrategy,
+    is_queue_key,
+};
 pub use keys::{validate_extension, validate_number, validate_tenant_id};
 pub use number::{Number, NumberRepo};
 pub use plugin::{PluginRepo, PluginVersionRecord};
 pub use registration::{Binding, RegistrationRepo};
 pub use schedule::{Holiday, Schedule, ScheduleRepo, validate_schedule};
 pub use schema::{CURRENT_SCHEMA, Migration};
-pub use tenant::{Features, Tenant, TenantQuota, TenantRepo};
+pub use tenant::{Features, Tenant, TenantQuota, TenantRepo, default_pause_reasons};
 pub use trunk::{Trunk, TrunkRepo, addresses_overlap};
 
 /// The sled store. Cheap to clone (one `Arc`); `Send + Sync`.
@@ -131,6 +139,12 @@ struct Trees {
     /// API key id → tenant id.
     api_key_ids: sled::Tree,
     files: sled::Tree,
+    /// The contact centre's queue log: `tenant \0 at_ms \0 seq`.
+    queue_log: sled::Tree,
+    /// Callback placeholders: `tenant \0 call`.
+    callbacks: sled::Tree,
+    /// Agents' login and pause state: `tenant \0 extension`.
+    agent_states: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -170,6 +184,9 @@ impl Store {
             api_keys: db.open_tree("api_keys")?,
             api_key_ids: db.open_tree("api_key_ids")?,
             files: db.open_tree("files")?,
+            queue_log: db.open_tree("queue_log")?,
+            callbacks: db.open_tree("callbacks")?,
+            agent_states: db.open_tree("agent_states")?,
         };
         Ok(Store {
             inner: Arc::new(Inner {

@@ -51,6 +51,18 @@ pub struct Tenant {
     pub features: Features,
     pub suspended: bool,
     pub created_at_ms: u64,
+    /// The reasons an agent may give for a pause (the contact centre adds
+    /// `no-answer` itself when it auto-pauses). Stored tenants from before
+    /// this field get [`default_pause_reasons`].
+    #[serde(default = "default_pause_reasons")]
+    pub pause_reasons: Vec<String>,
+}
+
+/// `break`, `lunch`, `training`, `no-answer`.
+pub fn default_pause_reasons() -> Vec<String> {
+    ["break", "lunch", "training", "no-answer"]
+        .map(String::from)
+        .to_vec()
 }
 
 pub trait TenantRepo {
@@ -73,6 +85,15 @@ fn validate(t: &Tenant) -> Result<BTreeSet<String>, StoreError> {
     validate_tenant_id(&t.id)?;
     validate_text("name", &t.name, 200)?;
     validate_text("time_zone", &t.time_zone, 64)?;
+    if t.pause_reasons.len() > 50 {
+        return Err(StoreError::invalid("pause_reasons", "more than 50 reasons"));
+    }
+    for r in &t.pause_reasons {
+        if r.is_empty() {
+            return Err(StoreError::invalid("pause_reasons", "a reason is empty"));
+        }
+        validate_text("pause_reasons", r, 64)?;
+    }
     let mut domains = BTreeSet::new();
     for d in &t.domains {
         validate_domain(d)?;
@@ -147,6 +168,9 @@ impl TenantRepo for Store {
             &t.plugin_active,
             &t.plugin_roles,
             &t.files,
+            &t.queue_log,
+            &t.callbacks,
+            &t.agent_states,
         ] {
             sweep(tree, &p)?;
         }

@@ -242,10 +242,18 @@ fn trunks_groups_queues_crud() {
             extension: "1001".into(),
             skills: vec![("english".into(), 5), ("billing".into(), 2)],
             logged_in: true,
+            penalty: 1,
         }],
         max_waiting: 10,
         timeout_secs: 300,
         moh: Some("hold-music".into()),
+        ring_mode: RingMode::FirstN(2),
+        callback_key: Some('*'),
+        leave_key: Some('#'),
+        announce_every_secs: Some(60),
+        comfort_prompt: Some("hold-on".into()),
+        join_empty: JoinEmpty::Never,
+        ..Queue::new("acme", "support")
     };
     s.put_queue(&q).unwrap();
     assert_eq!(s.get_queue("acme", "support").unwrap(), Some(q.clone()));
@@ -343,13 +351,9 @@ fn delete_tenant_removes_everything_it_owns() {
     .unwrap();
     s.put_trunk(&trunk("acme", "carrier")).unwrap();
     s.put_queue(&Queue {
-        tenant: "acme".into(),
-        name: "q".into(),
-        strategy_plugin: None,
-        agents: vec![],
         max_waiting: 1,
         timeout_secs: 1,
-        moh: None,
+        ..Queue::new("acme", "q")
     })
     .unwrap();
     s.insert_cdr(&cdr("acme", "c1", 1)).unwrap();

@@ -2,6 +2,7 @@
 //! `#[utoipa::path]`, and `routes!` registers the handler and its
 //! documentation together, so the OpenAPI document cannot miss a route.
 
+mod agents;
 mod api_keys;
 mod calls;
 mod cdrs;
@@ -11,6 +12,7 @@ mod groups;
 mod numbers;
 pub(crate) mod plugins;
 mod queues;
+mod reports;
 mod schedules;
 mod tenants;
 mod trunks;
@@ -50,6 +52,13 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(queues::list, queues::create))
         .routes(routes!(queues::get, queues::update, queues::delete))
         .routes(routes!(queues::put_agent, queues::delete_agent))
+        .routes(routes!(agents::queue_live))
+        .routes(routes!(agents::list))
+        .routes(routes!(agents::get))
+        .routes(routes!(agents::change))
+        .routes(routes!(reports::queues))
+        .routes(routes!(reports::agents))
+        .routes(routes!(reports::queue_log))
         .routes(routes!(schedules::list, schedules::create))
         .routes(routes!(
             schedules::get,

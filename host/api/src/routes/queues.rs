@@ -1,4 +1,7 @@
-//! `/api/tenants/{tenant}/queues` and their agents (skills, logged in).
+//! `/api/tenants/{tenant}/queues` and their agents (skills, penalty,
+//! logged in), with the contact-centre settings (ring mode, timeouts,
+//! announcements, callback and leave keys…). The numeric rules (at least
+//! 1 where 0 makes no sense) are the store's, reported with the field.
 
 use std::collections::BTreeMap;
 
@@ -6,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchyard_store::{Agent, ExtensionRepo, Queue, QueueRepo};
+use switchyard_store::{Agent, ExtensionRepo, JoinEmpty, Queue, QueueRepo, RingMode, is_queue_key};
 use utoipa::ToSchema;
 
 use super::{AgentP, NameP, TenantP, changed, deleted, found};
@@ -27,6 +30,9 @@ pub struct AgentBody {
     pub skills: BTreeMap<String, u8>,
     #[serde(default)]
     pub logged_in: bool,
+    /// Lower is tried first by the default ordering (default 0).
+    #[serde(default)]
+    pub penalty: u32,
 }
 
 /// A queue.
@@ -49,6 +55,60 @@ pub struct QueueBody {
     pub timeout_secs: u32,
     /// Music-on-hold prompt.
     pub moh: Option<String>,
+    /// How many agents ring at once for one caller: `one-at-a-time`
+    /// (default), `all`, or `first-n` (with `ring_n`).
+    #[serde(default = "d_ring_mode")]
+    pub ring_mode: String,
+    /// With `ring_mode` `first-n` only: how many agents ring at once (≥ 1).
+    #[serde(default)]
+    pub ring_n: Option<u32>,
+    /// Seconds one agent's phone rings before the offer moves on
+    /// (default 15, at least 1).
+    #[serde(default = "d_ring_timeout")]
+    pub ring_timeout_secs: u32,
+    /// After-call work after each queue call, seconds (default 10).
+    #[serde(default = "d_wrap_up")]
+    pub wrap_up_secs: u32,
+    /// The service-level threshold of the reports, seconds (default 20):
+    /// answered (or abandoned) within it counts for SL and SL2.
+    #[serde(default = "d_service_level")]
+    pub service_level_secs: u32,
+    /// Announce position and estimated wait this often (seconds, ≥ 1);
+    /// absent: never.
+    #[serde(default)]
+    pub announce_every_secs: Option<u32>,
+    /// Play `comfort_prompt` this often (seconds, ≥ 1); absent: never.
+    #[serde(default)]
+    pub comfort_every_secs: Option<u32>,
+    /// The comfort message: a prompt name.
+    #[serde(default)]
+    pub comfort_prompt: Option<String>,
+    /// Unanswered offers in a row after which an agent is paused with
+    /// reason `no-answer` (default 2; 0 turns auto-pause off).
+    #[serde(default = "d_auto_pause")]
+    pub auto_pause_after: u32,
+    /// The key (`0`-`9`, `*` or `#`) a caller presses to be called back
+    /// and keep their place; absent: no callbacks.
+    #[serde(default)]
+    pub callback_key: Option<String>,
+    /// The key a caller presses to leave the queue; absent: none. Not the
+    /// same as `callback_key`.
+    #[serde(default)]
+    pub leave_key: Option<String>,
+    /// `wait` (default): callers join when no agent could answer and wait;
+    /// `never`: they are refused.
+    #[serde(default = "d_join_empty")]
+    pub join_empty: String,
+    /// When the last agent logs out, waiting callers leave (default false).
+    #[serde(default)]
+    pub leave_when_empty: bool,
+    /// Seconds between callback attempts the customer did not answer
+    /// (default 300, at least 1).
+    #[serde(default = "d_callback_retry")]
+    pub callback_retry_secs: u32,
+    /// Callback attempts at most (default 3, at least 1).
+    #[serde(default = "d_callback_attempts")]
+    pub callback_max_attempts: u32,
 }
 
 fn d_waiting() -> u32 {
@@ -57,12 +117,78 @@ fn d_waiting() -> u32 {
 fn d_timeout() -> u32 {
     300
 }
+fn d_ring_mode() -> String {
+    "one-at-a-time".into()
+}
+fn d_ring_timeout() -> u32 {
+    15
+}
+fn d_wrap_up() -> u32 {
+    10
+}
+fn d_service_level() -> u32 {
+    20
+}
+fn d_auto_pause() -> u32 {
+    2
+}
+fn d_join_empty() -> String {
+    "wait".into()
+}
+fn d_callback_retry() -> u32 {
+    300
+}
+fn d_callback_attempts() -> u32 {
+    3
+}
+
+fn ring_mode(mode: &str, n: Option<u32>) -> ApiResult<RingMode> {
+    let only_first_n = || ApiError::validation("ring_n", "is only for ring_mode first-n");
+    match (mode, n) {
+        ("one-at-a-time", None) => Ok(RingMode::OneAtATime),
+        ("all", None) => Ok(RingMode::All),
+        ("one-at-a-time" | "all", Some(_)) => Err(only_first_n()),
+        ("first-n", Some(n)) if n >= 1 => Ok(RingMode::FirstN(n)),
+        ("first-n", _) => Err(ApiError::validation(
+            "ring_n",
+            "ring_mode first-n needs ring_n of at least 1",
+        )),
+        (other, _) => Err(ApiError::validation(
+            "ring_mode",
+            format!("{other:?} is not one-at-a-time, all or first-n"),
+        )),
+    }
+}
+
+fn queue_key(field: &str, key: Option<&str>) -> ApiResult<Option<char>> {
+    let Some(k) = key else { return Ok(None) };
+    let mut chars = k.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if is_queue_key(c) => Ok(Some(c)),
+        _ => Err(ApiError::validation(
+            field,
+            format!("{k:?} is not one key: 0-9, * or #"),
+        )),
+    }
+}
+
+fn join_empty(v: &str) -> ApiResult<JoinEmpty> {
+    match v {
+        "wait" => Ok(JoinEmpty::Wait),
+        "never" => Ok(JoinEmpty::Never),
+        other => Err(ApiError::validation(
+            "join_empty",
+            format!("{other:?} is not wait or never"),
+        )),
+    }
+}
 
 fn agent_view(a: Agent) -> AgentBody {
     AgentBody {
         extension: a.extension,
         skills: a.skills.into_iter().collect(),
         logged_in: a.logged_in,
+        penalty: a.penalty,
     }
 }
 
@@ -75,6 +201,33 @@ impl From<Queue> for QueueBody {
             max_waiting: q.max_waiting,
             timeout_secs: q.timeout_secs,
             moh: q.moh,
+            ring_mode: match q.ring_mode {
+                RingMode::OneAtATime => "one-at-a-time",
+                RingMode::All => "all",
+                RingMode::FirstN(_) => "first-n",
+            }
+            .into(),
+            ring_n: match q.ring_mode {
+                RingMode::FirstN(n) => Some(n),
+                _ => None,
+            },
+            ring_timeout_secs: q.ring_timeout_secs,
+            wrap_up_secs: q.wrap_up_secs,
+            service_level_secs: q.service_level_secs,
+            announce_every_secs: q.announce_every_secs,
+            comfort_every_secs: q.comfort_every_secs,
+            comfort_prompt: q.comfort_prompt,
+            auto_pause_after: q.auto_pause_after,
+            callback_key: q.callback_key.map(String::from),
+            leave_key: q.leave_key.map(String::from),
+            join_empty: match q.join_empty {
+                JoinEmpty::Wait => "wait",
+                JoinEmpty::Never => "never",
+            }
+            .into(),
+            leave_when_empty: q.leave_when_empty,
+            callback_retry_secs: q.callback_retry_secs,
+            callback_max_attempts: q.callback_max_attempts,
         }
     }
 }
@@ -96,6 +249,7 @@ fn agent(s: &ApiState, tenant: &str, a: AgentBody) -> ApiResult<Agent> {
         extension: a.extension,
         skills: a.skills.into_iter().collect(),
         logged_in: a.logged_in,
+        penalty: a.penalty,
     })
 }
 
@@ -110,7 +264,18 @@ fn build(s: &ApiState, tenant: &str, name: String, b: QueueBody) -> ApiResult<Qu
         }
         agents.push(agent(s, tenant, a)?);
     }
-    Ok(Queue {
+    if let Some(p) = &b.comfort_prompt {
+        check_name("comfort_prompt", p)?;
+    }
+    let callback_key = queue_key("callback_key", b.callback_key.as_deref())?;
+    let leave_key = queue_key("leave_key", b.leave_key.as_deref())?;
+    if callback_key.is_some() && callback_key == leave_key {
+        return Err(ApiError::validation(
+            "leave_key",
+            "is the same key as callback_key; a key can do one thing",
+        ));
+    }
+    let q = Queue {
         tenant: tenant.to_string(),
         name,
         strategy_plugin: b.strategy_plugin,
@@ -118,7 +283,22 @@ fn build(s: &ApiState, tenant: &str, name: String, b: QueueBody) -> ApiResult<Qu
         max_waiting: b.max_waiting,
         timeout_secs: b.timeout_secs,
         moh: b.moh,
-    })
+        ring_mode: ring_mode(&b.ring_mode, b.ring_n)?,
+        ring_timeout_secs: b.ring_timeout_secs,
+        wrap_up_secs: b.wrap_up_secs,
+        service_level_secs: b.service_level_secs,
+        announce_every_secs: b.announce_every_secs,
+        comfort_every_secs: b.comfort_every_secs,
+        comfort_prompt: b.comfort_prompt,
+        auto_pause_after: b.auto_pause_after,
+        callback_key,
+        leave_key,
+        join_empty: join_empty(&b.join_empty)?,
+        leave_when_empty: b.leave_when_empty,
+        callback_retry_secs: b.callback_retry_secs,
+        callback_max_attempts: b.callback_max_attempts,
+    };
+    Ok(q)
 }
 
 fn load(s: &ApiState, tenant: &str, name: &str) -> ApiResult<Queue> {

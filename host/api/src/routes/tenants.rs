@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchyard_store::{
-    ExtensionRepo, Features, StoreError, Tenant, TenantQuota, TenantRepo, validate_tenant_id,
+    ExtensionRepo, Features, StoreError, Tenant, TenantQuota, TenantRepo, default_pause_reasons,
+    validate_tenant_id,
 };
 use utoipa::ToSchema;
 
@@ -106,6 +107,8 @@ pub struct TenantView {
     pub features: FeaturesBody,
     pub suspended: bool,
     pub created_at_ms: u64,
+    /// The reasons an agent may give for a pause.
+    pub pause_reasons: Vec<String>,
 }
 
 impl From<Tenant> for TenantView {
@@ -130,6 +133,7 @@ impl From<Tenant> for TenantView {
             },
             suspended: t.suspended,
             created_at_ms: t.created_at_ms,
+            pause_reasons: t.pause_reasons,
         }
     }
 }
@@ -150,6 +154,10 @@ pub struct TenantCreate {
     pub limits: LimitsBody,
     #[serde(default)]
     pub features: FeaturesBody,
+    /// The reasons an agent may give for a pause (default `break`,
+    /// `lunch`, `training`, `no-answer`).
+    #[serde(default = "default_pause_reasons")]
+    pub pause_reasons: Vec<String>,
 }
 
 fn d_tz() -> String {
@@ -166,6 +174,7 @@ pub struct TenantUpdate {
     pub limits: Option<LimitsBody>,
     pub features: Option<FeaturesBody>,
     pub suspended: Option<bool>,
+    pub pause_reasons: Option<Vec<String>>,
 }
 
 /// `Area/City`-shaped names or `UTC`: a cheap check that catches typos
@@ -248,6 +257,7 @@ pub(crate) async fn create(
         features: body.features.into(),
         suspended: false,
         created_at_ms: unix_ms(),
+        pause_reasons: body.pause_reasons,
     };
     s.store.put_tenant(&t)?;
     changed(&s, &t.id);
@@ -304,6 +314,9 @@ pub(crate) async fn update(
     }
     if let Some(sus) = body.suspended {
         t.suspended = sus;
+    }
+    if let Some(r) = body.pause_reasons {
+        t.pause_reasons = r;
     }
     validate_common(&t.name, &t.domains)?;
     s.store.put_tenant(&t)?;

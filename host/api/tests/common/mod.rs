@@ -11,7 +11,10 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use switchyard_api::{ApiState, CallEvent, ConfigChanged, LiveCall, LiveCalls, app};
+use switchyard_api::{
+    AgentChange, AgentLive, ApiState, CallEvent, ConfigChanged, ContactCentre, LiveCall, LiveCalls,
+    QueueLive, app,
+};
 use switchyard_plugins::{HostConfig, PluginHost};
 use switchyard_store::{
     ApiKeyRepo, Cdr, CdrRepo, Disposition, FileRecord, FileRepo, Role, Store, TenantRepo,
@@ -126,6 +129,91 @@ impl LiveCalls for FakeLive {
     }
 }
 
+/// A fake contact centre: agents `1001` and `1002` of each tenant, their
+/// state changed by `change_agent` (and each change logged), and a live
+/// view of queue `support` only.
+pub struct FakeCentre {
+    pub agents: Mutex<BTreeMap<(String, String), AgentLive>>,
+    pub changes: Mutex<Vec<(String, String, AgentChange)>>,
+}
+
+impl FakeCentre {
+    fn new() -> FakeCentre {
+        let mut agents = BTreeMap::new();
+        for t in ["acme", "bolt"] {
+            for ext in ["1001", "1002"] {
+                agents.insert(
+                    (t.to_string(), ext.to_string()),
+                    AgentLive {
+                        extension: ext.into(),
+                        state: "logged-out".into(),
+                        reason: None,
+                        call_id: None,
+                        queues: vec!["support".into()],
+                        calls_today: 0,
+                        talk_secs_today: 0,
+                    },
+                );
+            }
+        }
+        FakeCentre {
+            agents: Mutex::new(agents),
+            changes: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl ContactCentre for FakeCentre {
+    fn agents(&self, tenant: &str) -> Vec<AgentLive> {
+        self.agents
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+    fn change_agent(
+        &self,
+        tenant: &str,
+        extension: &str,
+        change: AgentChange,
+    ) -> Result<AgentLive, String> {
+        let mut agents = self.agents.lock().unwrap();
+        let a = agents
+            .get_mut(&(tenant.to_string(), extension.to_string()))
+            .ok_or_else(|| format!("{extension} is not an agent"))?;
+        match &change {
+            AgentChange::Login | AgentChange::Unpause => {
+                a.state = "available".into();
+                a.reason = None;
+            }
+            AgentChange::Logout => {
+                a.state = "logged-out".into();
+                a.reason = None;
+            }
+            AgentChange::Pause { reason } => {
+                a.state = "paused".into();
+                a.reason = Some(reason.clone().unwrap_or_else(|| "break".into()));
+            }
+        }
+        self.changes
+            .lock()
+            .unwrap()
+            .push((tenant.into(), extension.into(), change));
+        Ok(a.clone())
+    }
+    fn queue_live(&self, _: &str, name: &str) -> Option<QueueLive> {
+        (name == "support").then(|| QueueLive {
+            name: name.into(),
+            waiting: 2,
+            callbacks_waiting: 1,
+            longest_wait_secs: 42,
+            agents: BTreeMap::from([("available".to_string(), 1)]),
+        })
+    }
+}
+
 /// Keys of one tenant.
 #[derive(Clone, Debug)]
 pub struct Keys {
@@ -142,6 +230,7 @@ pub struct Env {
     pub app: Router,
     pub changes: Arc<Changes>,
     pub live: Arc<FakeLive>,
+    pub centre: Arc<FakeCentre>,
     pub keys: BTreeMap<String, Keys>,
 }
 
@@ -213,12 +302,14 @@ impl Env {
         let store = Store::open(dir.path()).unwrap();
         let changes = Arc::new(Changes::default());
         let live = Arc::new(FakeLive::new());
+        let centre = Arc::new(FakeCentre::new());
         let app = app(ApiState {
             store: store.clone(),
             plugins,
             operator_token: OPERATOR.into(),
             live: live.clone(),
             changes: changes.clone(),
+            centre: centre.clone(),
             allow_private_trunks,
         });
         let mut env = Env {
@@ -227,6 +318,7 @@ impl Env {
             app,
             changes,
             live,
+            centre,
             keys: BTreeMap::new(),
         };
         for t in ["acme", "bolt"] {
@@ -819,6 +911,50 @@ pub fn routes() -> Vec<Route> {
             "/api/tenants/{tenant}/queues/support/agents/1002",
             "/api/tenants/{tenant}/queues/{name}/agents/{extension}",
             Write
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/queues/support/live",
+            "/api/tenants/{tenant}/queues/{name}/live",
+            OwnCalls
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/agents",
+            "/api/tenants/{tenant}/agents",
+            OwnCalls
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/agents/1002",
+            "/api/tenants/{tenant}/agents/{extension}",
+            OwnCalls
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/agents/1002/state",
+            "/api/tenants/{tenant}/agents/{extension}/state",
+            OwnCalls,
+            "application/json",
+            || j(json!({"action": "pause", "reason": "lunch"}))
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/reports/queues?from=0&to=7200000&interval=hour",
+            "/api/tenants/{tenant}/reports/queues",
+            Read
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/reports/agents?from=0&to=7200000&format=csv",
+            "/api/tenants/{tenant}/reports/agents",
+            OwnCalls
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/queue-log?from=0&to=7200000",
+            "/api/tenants/{tenant}/queue-log",
+            Read
         ),
         route!(
             GET,

@@ -30,6 +30,7 @@ pub fn tenant(id: &str, domains: &[&str]) -> Tenant {
         },
         suspended: false,
         created_at_ms: 1,
+        pause_reasons: default_pause_reasons(),
     }
 }
 
