@@ -246,6 +246,60 @@ pub(crate) fn start_outgoing(
     agent: &str,
     number: &str,
 ) -> Result<String, String> {
+    let call_id = format!("c2c-{}", devices::random_token());
+    crate::call_log::click_to_call_started(&call_id, &tenant.id, agent, number);
+    originate(&shared, tenant, agent, number, &call_id, Vec::new(), None)
+}
+
+/// A callback that keeps the caller's place: the queue engine chose
+/// `agent` for `placeholder`; the agent's phone rings first and hears
+/// whom they call back and how long that customer waited, then the
+/// customer is dialled (an extension, or a number through the tenant's
+/// trunk). The queue engine hears whether the customer answered.
+pub(crate) fn start_callback(
+    shared: &Arc<Shared>,
+    tenant: Arc<Tenant>,
+    placeholder: &str,
+    agent: &str,
+    number: &str,
+    waited: Duration,
+) -> Result<String, String> {
+    let call_id = format!("cb-{}", devices::random_token());
+    tracing::info!(tenant = %tenant.id, %placeholder, %agent, %number, ?waited, %call_id, "dialling a callback");
+    let mut whisper = vec![
+        switchyard_plugins::flow_types::Prompt::Silence(300),
+        switchyard_plugins::flow_types::Prompt::File("sy-callback-for".into()),
+    ];
+    for d in number.chars().filter(char::is_ascii_digit) {
+        whisper.extend(audio::number(u64::from(d.to_digit(10).unwrap_or(0))));
+    }
+    whisper.push(switchyard_plugins::flow_types::Prompt::File(
+        "sy-waited-minutes".into(),
+    ));
+    whisper.extend(audio::number(waited.as_secs() / 60));
+    originate(
+        shared,
+        tenant,
+        agent,
+        number,
+        &call_id,
+        vec![Action::Play(whisper)],
+        Some(placeholder.to_string()),
+    )
+}
+
+/// A call whose first leg is `agent`'s phone; when it answers, `before`
+/// runs (a whisper), then `number` is dialled.
+fn originate(
+    shared: &Arc<Shared>,
+    tenant: Arc<Tenant>,
+    agent: &str,
+    number: &str,
+    call_id: &str,
+    before: Vec<Action>,
+    callback: Option<String>,
+) -> Result<String, String> {
+    let shared = shared.clone();
     if !tenant.extensions.contains_key(agent) {
         return Err(format!("{agent} is not an extension of {}", tenant.id));
     }
@@ -263,7 +317,7 @@ pub(crate) fn start_outgoing(
         .ok_or_else(|| format!("extension {agent} has no registered device"))?;
     let peer = device_peer(&binding)
         .ok_or_else(|| format!("extension {agent}'s device has no usable address"))?;
-    let call_id = format!("c2c-{}", devices::random_token());
+    let call_id = call_id.to_string();
     let now = Instant::now();
     let start_ms = unix_ms();
     let snapshot = CallSnapshot {
@@ -283,7 +337,12 @@ pub(crate) fn start_outgoing(
         start_time: start_ms,
         answer_time: None,
         time_zone: tenant.time_zone.clone(),
-        flow: "click-to-call".into(),
+        flow: if callback.is_some() {
+            "callback"
+        } else {
+            "click-to-call"
+        }
+        .into(),
         plugin_version: 0,
     };
     let contacts = Contacts::new(&shared, "c2c");
@@ -315,15 +374,15 @@ pub(crate) fn start_outgoing(
     } else {
         DialTarget::Number(number.to_string())
     };
-    let script = vec![Action::Dial(Dial {
+    let mut script = before;
+    script.push(Action::Dial(Dial {
         targets: vec![target],
         mode: DialMode::Simultaneous,
         ring_timeout_secs: 0,
         caller_id: None,
-    })];
+    }));
     let (tx, rx) = mpsc::unbounded_channel();
     own(&shared, first.invite.call_id(), &tx);
-    crate::call_log::click_to_call_started(&call_id, &tenant.id, agent, number);
     let session = Session::outgoing(
         now,
         start_ms,
@@ -334,7 +393,7 @@ pub(crate) fn start_outgoing(
         session_config(&shared),
         script,
     );
-    let driver = Driver::new(
+    let mut driver = Driver::new(
         shared,
         tenant,
         session,
@@ -346,6 +405,7 @@ pub(crate) fn start_outgoing(
         70,
         None,
     );
+    driver.callback = callback.map(|p| (p, false));
     tokio::spawn(driver.run_guarded());
     Ok(call_id)
 }
@@ -447,6 +507,8 @@ struct Driver {
     /// engine itself), and the tenant's extensions busy on this call.
     queue_agent: Option<String>,
     busy: Vec<String>,
+    /// A callback's placeholder, and whether its customer answered.
+    callback: Option<(String, bool)>,
 }
 
 impl Driver {
@@ -516,6 +578,7 @@ impl Driver {
             queued: None,
             queue_agent: None,
             busy: Vec::new(),
+            callback: None,
         }
     }
 
@@ -546,8 +609,17 @@ impl Driver {
             .find(|q| &q.config.name == queue)
     }
 
-    /// The call is over for the extensions that were busy on it.
+    /// The call is over for the extensions that were busy on it (and
+    /// for a callback's agent).
     fn release_busy(&mut self) {
+        if let Some((placeholder, connected)) = self.callback.take() {
+            let q = self.queues();
+            if connected {
+                q.callback_ended(&self.shared, &placeholder);
+            } else {
+                q.callback_result(&self.shared, &placeholder, false);
+            }
+        }
         for ext in std::mem::take(&mut self.busy) {
             self.queues().agent_busy(&self.shared, &ext, false);
         }
@@ -621,7 +693,8 @@ impl Driver {
     async fn run_guarded(mut self) {
         // An extension that calls is busy for its queues meanwhile.
         let s = self.session.snapshot();
-        if s.direction != Direction::Inbound {
+        // (The agent of a callback is the queue engine's already.)
+        if s.direction != Direction::Inbound && self.callback.is_none() {
             let caller = s.caller.number.clone();
             self.mark_busy(&caller);
         }
@@ -933,6 +1006,14 @@ impl Driver {
             }
             Command::Live { state, agent } => {
                 if state == CallState::Answered
+                    && let Some((placeholder, connected @ false)) = &mut self.callback
+                {
+                    *connected = true;
+                    let p = placeholder.clone();
+                    self.queues().callback_result(&self.shared, &p, true);
+                }
+                if state == CallState::Answered
+                    && self.callback.is_none()
                     && let Some(a) = &agent
                     && self.queue_agent.as_ref() != Some(a)
                 {

@@ -23,11 +23,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeSet;
+
 use switchyard_acd::{
-    Acd, AgentConfig, AgentState, Candidate, ExitReason, LeaveReason, Output, QueueConfig, Refusal,
+    Acd, AgentConfig, AgentState, Candidate, EventKind, ExitReason, LeaveReason, Output,
+    Placeholder, QueueConfig, QueueEvent, Refusal,
 };
 use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
 use switchyard_plugins::types::CallSnapshot;
+use switchyard_store::{
+    AgentStateRecord, AgentStateRepo, CallbackRepo, QueueLogRepo, Store, StoreError,
+};
 use tokio::sync::{Notify, mpsc};
 
 use crate::calls_in_progress::NoticeKind;
@@ -56,6 +62,9 @@ pub struct ContactCentreSetup {
     pub agents: Vec<AgentConfig>,
     /// Agents logged in when the host starts them for the first time.
     pub logged_in: Vec<String>,
+    /// What was saved of agents when the host last ran: (extension,
+    /// logged in, pause reason). It wins over `logged_in`.
+    pub saved: Vec<(String, bool, Option<String>)>,
     /// Pause reasons the tenant allows (`*47` + n picks the n-th, from 1).
     pub pause_reasons: Vec<String>,
     pub feature_codes: FeatureCodes,
@@ -150,6 +159,7 @@ impl Queues {
         if let Some(t) = map.get(tenant) {
             return t.clone();
         }
+        let (writes, rx) = mpsc::unbounded_channel();
         let t = Arc::new(TenantQueues {
             tenant: tenant.to_string(),
             inner: Mutex::new(Inner {
@@ -158,12 +168,15 @@ impl Queues {
                 setups: HashMap::new(),
                 pause_reasons: Vec::new(),
                 configured: false,
+                stored_callbacks: BTreeSet::new(),
             }),
             wake: Notify::new(),
+            writes,
         });
         map.insert(tenant.to_string(), t.clone());
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(timer(t.clone(), Arc::downgrade(shared)));
+            tokio::spawn(writer(tenant.to_string(), shared.store.clone(), rx));
         }
         t
     }
@@ -189,6 +202,8 @@ struct Inner {
     setups: HashMap<String, QueueSetup>,
     pause_reasons: Vec<String>,
     configured: bool,
+    /// Placeholders as last written to the store.
+    stored_callbacks: BTreeSet<String>,
 }
 
 /// One tenant's queues and agents.
@@ -197,6 +212,52 @@ pub(crate) struct TenantQueues {
     inner: Mutex<Inner>,
     /// The timer task re-reads the engine's next deadline.
     wake: Notify,
+    /// What goes to the store, in order (the writer task).
+    writes: mpsc::UnboundedSender<Write>,
+}
+
+/// One write of the queue service to the store.
+#[derive(Debug)]
+enum Write {
+    Log(Vec<QueueEvent>),
+    Agent(String, AgentStateRecord),
+    Callback(Placeholder),
+    CallbackGone(String),
+}
+
+/// Apply the service's writes in the order they were made, each batch on
+/// the blocking pool (a write waits for a flush).
+async fn writer(tenant: String, store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(w) = rx.try_recv() {
+            batch.push(w);
+        }
+        let (store, t) = (store.clone(), tenant.clone());
+        let done = tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            let mut log = Vec::new();
+            for w in batch {
+                match w {
+                    Write::Log(events) => log.extend(events),
+                    Write::Agent(ext, rec) => store.put_agent_state(&t, &ext, &rec)?,
+                    Write::Callback(p) => store.put_callback(&t, &p)?,
+                    Write::CallbackGone(call) => {
+                        store.delete_callback(&t, &call)?;
+                    }
+                }
+            }
+            if !log.is_empty() {
+                store.append_queue_events(&t, &log)?;
+            }
+            Ok(())
+        })
+        .await;
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(%tenant, error = %e, "queue log or state not stored"),
+            Err(e) => tracing::error!(%tenant, error = %e, "queue log or state not stored"),
+        }
+    }
 }
 
 /// A ranking to ask the queue's strategy for.
@@ -214,13 +275,30 @@ enum Effect {
     Rank(Box<Ranking>),
     /// An agent changed state: (event name, agent and reason).
     Notice(&'static str, String),
+    /// Dial `agent`, then `number`, for a placeholder that waited.
+    Callback {
+        placeholder: String,
+        agent: String,
+        number: String,
+        waited: Duration,
+    },
 }
 
 impl TenantQueues {
     /// Put the tenant's configuration in place: queues, agents (the first
     /// time, the configured agents log in).
     pub fn configure(&self, shared: &Arc<Shared>, setup: &ContactCentreSetup) {
-        self.input(shared, |inner, now| {
+        let callbacks = shared
+            .store
+            .list_callbacks(&self.tenant)
+            .unwrap_or_else(|e| {
+                tracing::error!(tenant = %self.tenant, error = %e, "stored callbacks unreadable");
+                Vec::new()
+            });
+        let rejected = self.input(shared, |inner, now| {
+            if !inner.configured {
+                inner.stored_callbacks = callbacks.iter().map(|p| p.call.clone()).collect();
+            }
             for q in &setup.queues {
                 inner.acd.set_queue(q.config.clone());
                 inner.setups.insert(q.config.name.clone(), q.clone());
@@ -238,11 +316,29 @@ impl TenantQueues {
             inner.pause_reasons = setup.pause_reasons.clone();
             if !inner.configured {
                 inner.configured = true;
-                for a in &setup.logged_in {
-                    inner.acd.login(a, now);
+                for a in &setup.agents {
+                    match setup.saved.iter().find(|(e, _, _)| *e == a.id) {
+                        Some((_, true, paused)) => {
+                            inner.acd.login(&a.id, now);
+                            if let Some(reason) = paused {
+                                inner.acd.pause(&a.id, reason, now);
+                            }
+                        }
+                        Some((_, false, _)) => {}
+                        None if setup.logged_in.contains(&a.id) => inner.acd.login(&a.id, now),
+                        None => {}
+                    }
                 }
+                inner.acd.restore(callbacks.clone(), now)
+            } else {
+                Vec::new()
             }
         });
+        // Placeholders whose queue is gone cannot be served.
+        for p in rejected {
+            tracing::warn!(tenant = %self.tenant, call = %p.call, queue = %p.queue, "a stored callback's queue is gone: dropped");
+            let _ = self.writes.send(Write::CallbackGone(p.call));
+        }
     }
 
     /// What a call's session says about its caller.
@@ -300,6 +396,23 @@ impl TenantQueues {
                 inner.calls.remove(call);
             }
         });
+    }
+
+    /// A callback's customer answered (`true`), or the attempt failed.
+    pub fn callback_result(&self, shared: &Arc<Shared>, placeholder: &str, connected: bool) {
+        let outcome = if connected {
+            switchyard_acd::CallbackOutcome::Connected
+        } else {
+            switchyard_acd::CallbackOutcome::NotAnswered
+        };
+        self.input(shared, |inner, now| {
+            inner.acd.callback_result(placeholder, outcome, now)
+        });
+    }
+
+    /// A connected callback's call ended.
+    pub fn callback_ended(&self, shared: &Arc<Shared>, placeholder: &str) {
+        self.input(shared, |inner, now| inner.acd.call_ended(placeholder, now));
     }
 
     /// Another call of extension `agent` started or ended.
@@ -387,6 +500,8 @@ impl TenantQueues {
 
     fn collect(&self, inner: &mut Inner) -> Vec<Effect> {
         let mut effects = Vec::new();
+        let mut log = Vec::new();
+        let mut callbacks_changed = false;
         while let Some(out) = inner.acd.poll_output() {
             let signal = |call: &str, s: QueueSignal| {
                 inner
@@ -467,6 +582,14 @@ impl TenantQueues {
                     reason,
                 } => {
                     tracing::info!(tenant = %self.tenant, %agent, state = agent_state_name(&state), %reason, "agent state");
+                    let record = AgentStateRecord {
+                        logged_in: state != AgentState::LoggedOut,
+                        paused: match &state {
+                            AgentState::Paused { reason } => Some(reason.clone()),
+                            _ => None,
+                        },
+                    };
+                    let _ = self.writes.send(Write::Agent(agent.clone(), record));
                     Some(Effect::Notice(
                         agent_event_name(&state),
                         if reason.is_empty() {
@@ -477,7 +600,16 @@ impl TenantQueues {
                     ))
                 }
                 Output::Log(event) => {
-                    tracing::debug!(tenant = %self.tenant, ?event, "queue log");
+                    callbacks_changed |= matches!(
+                        event.kind,
+                        EventKind::CallbackRequested
+                            | EventKind::CallbackAttempted { .. }
+                            | EventKind::CallbackCompleted { .. }
+                            | EventKind::CallbackFailed
+                            | EventKind::Exit { .. }
+                            | EventKind::Abandon { .. }
+                    );
+                    log.push(event);
                     None
                 }
                 Output::Callback {
@@ -485,15 +617,19 @@ impl TenantQueues {
                     agent,
                     number,
                 } => {
-                    // Callbacks are dialled in a later step of this work;
-                    // until then the attempt counts as not answered.
-                    tracing::warn!(tenant = %self.tenant, %placeholder, %agent, %number, "callback dialling is not available yet");
-                    inner.acd.callback_result(
-                        &placeholder,
-                        switchyard_acd::CallbackOutcome::NotAnswered,
-                        Instant::now(),
-                    );
-                    None
+                    let waited = inner
+                        .acd
+                        .placeholders()
+                        .into_iter()
+                        .find(|p| p.call == placeholder)
+                        .map(|p| Duration::from_millis(unix_ms().saturating_sub(p.joined_ms)))
+                        .unwrap_or_default();
+                    Some(Effect::Callback {
+                        placeholder,
+                        agent,
+                        number,
+                        waited,
+                    })
                 }
                 Output::CallbackNumberWanted { call } => {
                     tracing::info!(tenant = %self.tenant, %call, "callback asked without a number");
@@ -501,6 +637,23 @@ impl TenantQueues {
                 }
             };
             effects.extend(e);
+        }
+        if !log.is_empty() {
+            let _ = self.writes.send(Write::Log(log));
+        }
+        if callbacks_changed {
+            // Placeholders are written whole after every change, and
+            // those gone are deleted: what is stored is what would be
+            // restored.
+            let now: Vec<Placeholder> = inner.acd.placeholders();
+            let ids: BTreeSet<String> = now.iter().map(|p| p.call.clone()).collect();
+            for gone in inner.stored_callbacks.difference(&ids) {
+                let _ = self.writes.send(Write::CallbackGone(gone.clone()));
+            }
+            for p in now {
+                let _ = self.writes.send(Write::Callback(p));
+            }
+            inner.stored_callbacks = ids;
         }
         effects
     }
@@ -520,6 +673,31 @@ impl TenantQueues {
                     Some(detail),
                 ),
                 Effect::Rank(r) => self.rank(shared, *r),
+                Effect::Callback {
+                    placeholder,
+                    agent,
+                    number,
+                    waited,
+                } => {
+                    let started = shared
+                        .tenants()
+                        .by_id(&self.tenant)
+                        .ok_or_else(|| "the tenant is gone".to_string())
+                        .and_then(|t| {
+                            crate::driver::start_callback(
+                                shared,
+                                t,
+                                &placeholder,
+                                &agent,
+                                &number,
+                                waited,
+                            )
+                        });
+                    if let Err(why) = started {
+                        tracing::warn!(tenant = %self.tenant, %placeholder, %agent, %number, %why, "callback not dialled");
+                        self.callback_result(shared, &placeholder, false);
+                    }
+                }
             }
         }
     }

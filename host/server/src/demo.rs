@@ -227,6 +227,10 @@ pub fn provision(
                 max_waiting: 50,
                 timeout_secs: q["timeout-secs"].as_u64().unwrap_or(300) as u32,
                 moh: None,
+                announce_every_secs: q["announce-every-secs"].as_u64().map(|n| n as u32),
+                comfort_every_secs: q["comfort-every-secs"].as_u64().map(|n| n as u32),
+                callback_key: q["callback-key"].as_str().and_then(|k| k.chars().next()),
+                leave_key: q["leave-key"].as_str().and_then(|k| k.chars().next()),
                 ..Queue::new(id.clone(), name.clone())
             })?;
         }

@@ -258,7 +258,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             host: host.clone(),
             pbx: pbx.clone(),
         }),
-        centre: std::sync::Arc::new(switchyard_api::NoContactCentre),
+        centre: std::sync::Arc::new(adapters::CentreAdapter { pbx: pbx.clone() }),
         allow_private_trunks: cfg.allow_private_trunks,
     });
     let metrics_pbx = pbx.clone();

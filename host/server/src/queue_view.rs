@@ -4,30 +4,51 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use switchyard_acd::{AgentConfig, Membership, QueueConfig};
+use switchyard_acd::{AgentConfig, JoinEmpty, Membership, QueueConfig, RingMode};
 use switchyard_calls::queues::{ContactCentreSetup, QueueSetup};
-use switchyard_store::{QueueRepo, Store};
-
-/// Pause reasons a tenant has until it sets its own.
-pub const DEFAULT_PAUSE_REASONS: [&str; 3] = ["break", "lunch", "training"];
+use switchyard_store::{AgentStateRepo, QueueRepo, Store, TenantRepo};
 
 /// The contact centre of tenant `id`: every queue, every extension that
 /// is a member of one (with its place, skills and levels in each), and who
 /// is logged in at first start.
 pub fn contact_centre(store: &Store, id: &str) -> anyhow::Result<ContactCentreSetup> {
     let mut setup = ContactCentreSetup {
-        pause_reasons: DEFAULT_PAUSE_REASONS.map(String::from).to_vec(),
+        pause_reasons: store
+            .get_tenant(id)?
+            .map(|t| t.pause_reasons)
+            .unwrap_or_else(switchyard_store::default_pause_reasons),
         ..ContactCentreSetup::default()
     };
+    let secs = |s: u32| Duration::from_secs(s.into());
     let mut agents: BTreeMap<String, AgentConfig> = BTreeMap::new();
     for q in store.list_queues(id)? {
         let mut config = QueueConfig::new(q.name.clone());
         config.max_len = (q.max_waiting > 0).then_some(q.max_waiting);
-        config.max_wait = (q.timeout_secs > 0).then(|| Duration::from_secs(q.timeout_secs.into()));
+        config.max_wait = (q.timeout_secs > 0).then(|| secs(q.timeout_secs));
+        config.ring_mode = match q.ring_mode {
+            switchyard_store::RingMode::OneAtATime => RingMode::OneAtATime,
+            switchyard_store::RingMode::All => RingMode::All,
+            switchyard_store::RingMode::FirstN(n) => RingMode::FirstN(n),
+        };
+        config.ring_timeout = secs(q.ring_timeout_secs);
+        config.wrap_up = secs(q.wrap_up_secs);
+        config.service_level_threshold = secs(q.service_level_secs);
+        config.announce_every = q.announce_every_secs.map(secs);
+        config.comfort_every = q.comfort_every_secs.map(secs);
+        config.auto_pause_after = q.auto_pause_after;
+        config.callback_key = q.callback_key;
+        config.leave_key = q.leave_key;
+        config.join_empty = match q.join_empty {
+            switchyard_store::JoinEmpty::Wait => JoinEmpty::Wait,
+            switchyard_store::JoinEmpty::Never => JoinEmpty::Never,
+        };
+        config.leave_when_empty = q.leave_when_empty;
+        config.callback_retry_interval = secs(q.callback_retry_secs);
+        config.callback_max_attempts = q.callback_max_attempts;
         for (order, a) in q.agents.iter().enumerate() {
             let membership = Membership {
                 queue: q.name.clone(),
-                penalty: 0,
+                penalty: a.penalty,
                 skills: a.skills.clone(),
                 order: order as u32,
             };
@@ -44,9 +65,16 @@ pub fn contact_centre(store: &Store, id: &str) -> anyhow::Result<ContactCentreSe
             config,
             strategy: q.strategy_plugin.clone(),
             music: q.moh.clone(),
-            comfort: None,
+            comfort: q.comfort_prompt.clone(),
         });
     }
     setup.agents = agents.into_values().collect();
+    // Who was logged in (and paused) when the host stopped: kept over
+    // the configured first-start logins.
+    setup.saved = store
+        .list_agent_states(id)?
+        .into_iter()
+        .map(|(ext, s)| (ext, s.logged_in, s.paused))
+        .collect();
     Ok(setup)
 }

@@ -205,3 +205,74 @@ async fn feature_codes_change_the_agents_state() {
         .await;
     }
 }
+
+/// A caller presses 1 in `support` with nobody logged in: the host
+/// confirms and hangs up, and a placeholder keeps the place — on disk.
+/// The host restarts; the placeholder is back; when agent 1002 logs in,
+/// the agent's phone rings first (and hears whom to call back), then the
+/// customer's, and the callback is a call record of its own.
+#[test]
+fn a_callback_keeps_the_place_over_a_restart_and_rings_the_agent_then_the_customer() {
+    use switchyard_store::CallbackRepo;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let pcap = dir.path().join("press-1.pcap");
+    switchyard_sipp::pcap::RtpScript::new()
+        .silence(1500)
+        .digit('1', 100)
+        .silence(8000)
+        .write_pcap(&pcap)
+        .unwrap();
+    // First life: the caller asks for a callback.
+    {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let pbx = rt.block_on(pbx_with(None, Some(&path)));
+        for ext in ["1002", "1003"] {
+            feature_code(&pbx, ext, "*46");
+        }
+        Sipp::new("uac_call_pcap_wait_bye")
+            .remote(pbx.addr())
+            .user("600")
+            .auth("1001", &pbx.password("1001"))
+            .set("caller", "1001")
+            .key("pcap", pcap.to_str().unwrap())
+            .timeout(LIMIT)
+            .run()
+            .assert_ok();
+        rt.block_on(until("the placeholder on disk", || {
+            pbx.running.store.list_callbacks("demo").unwrap().len() == 1
+        }));
+        let stored = pbx.running.store.list_callbacks("demo").unwrap().remove(0);
+        assert_eq!(
+            (stored.queue.as_str(), stored.number.as_str()),
+            ("support", "1001")
+        );
+        drop(pbx);
+        drop(rt);
+    }
+    // Second life: the customer's phone answers and hangs up after a
+    // while; the agent logs in and is rung first.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pbx = rt.block_on(pbx_with(None, Some(&path)));
+    assert_eq!(
+        state(&pbx, "1002"),
+        AgentState::LoggedOut,
+        "who was logged out stays so"
+    );
+    let customer = pbx.phone("1001", "uas_answer_then_bye", &[("pause_ms", "1500")]);
+    let agent = pbx.phone("1002", "uas_agent", &[]);
+    feature_code(&pbx, "1002", "*45");
+    customer.wait().assert_ok();
+    agent.wait().assert_ok();
+    rt.block_on(until("the placeholder gone", || {
+        pbx.running.store.list_callbacks("demo").unwrap().is_empty()
+    }));
+    let cdrs = rt.block_on(pbx.cdrs(4));
+    let cb = cdrs
+        .iter()
+        .find(|c| c.flow_plugin.is_none() && c.caller == "1002" && c.callee == "1001")
+        .unwrap_or_else(|| panic!("no callback record in {cdrs:#?}"));
+    assert_eq!(cb.disposition, Disposition::Answered);
+    let legs: Vec<&str> = cb.legs.iter().map(|l| l.target.as_str()).collect();
+    assert_eq!(legs, ["1002", "1001"], "the agent first, then the customer");
+}

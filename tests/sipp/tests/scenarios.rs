@@ -40,6 +40,7 @@ const SCENARIOS: &[(&str, Role)] = &[
     ("uac_call", Role::Uac("INVITE")),
     ("uac_call_hold", Role::Uac("INVITE")),
     ("uac_call_pcap", Role::Uac("INVITE")),
+    ("uac_call_pcap_wait_bye", Role::Uac("INVITE")),
     ("uac_call_wait_bye", Role::Uac("INVITE")),
     ("uac_cancel", Role::Uac("INVITE")),
     ("uac_expect_status", Role::Uac("INVITE")),
