@@ -49,6 +49,7 @@
 mod bindings;
 mod cache;
 pub mod caps;
+mod compat;
 mod engine;
 mod failure;
 mod host;
@@ -73,4 +74,4 @@ pub use registry::{
     NoPersistence, Pinned, PluginVersion, RegistryError, RegistryPersistence, Roles, VersionInfo,
 };
 pub use tenant::{TenantRuntime, TenantSettings, fallback_decision};
-pub use validate::{LoadError, World};
+pub use validate::{InterfaceVersion, LoadError, World};
