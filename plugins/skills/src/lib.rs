@@ -1,17 +1,21 @@
 //! # skills: skills-based routing
 //!
 //! Only agents who have every skill the waiting call needs are offered the
-//! call. Among them, the best-qualified come first: the JSON setting
-//! `levels` gives each agent's level per skill (default 1), and an agent's
-//! score is the sum of their levels for the required skills. Ties go to the
-//! agent with fewer calls today, then the one idle longest, then the queue's
-//! member order.
+//! call. Among them, the best-qualified come first: an agent's score is the
+//! sum of their levels for the required skills. An agent's level in a skill
+//! is, first found: the JSON setting `levels` (an override, agent → skill →
+//! level), the level the host reports for the agent (`skill-levels`, as the
+//! tenant configured the agent), else 1. Ties go to the agent with fewer
+//! calls today, then the one idle longest (the host's `idle-since`), then
+//! the queue's member order.
 //!
 //! ```json
 //! {"1002": {"broadband": 3, "it": 1}, "1003": {"broadband": 1, "phone-line": 2}}
 //! ```
 //!
-//! `sticky` = `true` puts the caller's last agent first when they qualify.
+//! `sticky` = `true` puts the caller's last agent first when they qualify,
+//! else the owner of the caller's CRM contact (`contact.owner`, an agent
+//! extension) when they qualify.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -35,6 +39,7 @@ pub fn rank(required: &[String], candidates: &[AgentCandidate], levels: &Levels)
                             .find(|(k, _)| k.eq_ignore_ascii_case(skill))
                             .map(|(_, v)| *v)
                     })
+                    .or_else(|| queue::skill_level(a, skill).map(u32::from))
                     .unwrap_or(1)
             })
             .sum()
@@ -47,7 +52,7 @@ pub fn rank(required: &[String], candidates: &[AgentCandidate], levels: &Levels)
         (
             Reverse(score(a)),
             a.calls_today,
-            a.last_call_end.unwrap_or(0),
+            a.idle_since,
             a.order,
         )
     });
@@ -72,7 +77,7 @@ impl QueueStrategy for Skills {
         };
         let mut order = rank(&call.skills, &candidates, &levels);
         if config::get("sticky").as_deref() == Some("true") {
-            queue::stick_to_last_agent(&mut order, call.last_agent.as_deref());
+            queue::stick_to_callers_agent(&mut order, &call);
         }
         order
     }
@@ -92,7 +97,16 @@ mod tests {
             talk_seconds_today: 0,
             last_call_end: None,
             order,
+            skill_levels: vec![],
+            penalty: 0,
+            idle_since: 0,
         }
+    }
+
+    fn levelled(id: &str, levels: &[(&str, u8)], order: u32) -> AgentCandidate {
+        let mut a = agent(id, &levels.iter().map(|(s, _)| *s).collect::<Vec<_>>(), 0, order);
+        a.skill_levels = levels.iter().map(|(s, l)| (s.to_string(), *l)).collect();
+        a
     }
 
     fn skills(s: &[&str]) -> Vec<String> {
@@ -135,6 +149,29 @@ mod tests {
             rank(&skills(&["broadband"]), &team, &levels),
             ["1002", "1003"]
         );
+    }
+
+    #[test]
+    fn host_skill_levels_rank_and_the_setting_overrides_them() {
+        let team = vec![
+            levelled("1002", &[("broadband", 40)], 0),
+            levelled("1003", &[("Broadband", 80)], 1),
+            // No level from the host: counts as 1.
+            agent("1004", &["broadband"], 0, 2),
+        ];
+        let need = skills(&["broadband"]);
+        assert_eq!(rank(&need, &team, &Levels::new()), ["1003", "1002", "1004"]);
+        let levels: Levels = serde_json::from_str(r#"{"1002": {"broadband": 90}}"#).unwrap();
+        assert_eq!(rank(&need, &team, &levels), ["1002", "1003", "1004"]);
+    }
+
+    #[test]
+    fn ties_go_to_the_agent_idle_longest() {
+        let mut a = agent("1002", &["it"], 0, 0);
+        a.idle_since = 9_000;
+        let mut b = agent("1003", &["it"], 0, 1);
+        b.idle_since = 4_000;
+        assert_eq!(rank(&skills(&["it"]), &[a, b], &Levels::new()), ["1003", "1002"]);
     }
 
     #[test]
