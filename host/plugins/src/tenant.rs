@@ -271,8 +271,8 @@ impl TenantRuntime {
             .linker_for(loaded.world())
             .instantiate_pre(&loaded.component)
             .map_err(host_err)?;
-        let exports = role_exports(loaded.world(), loaded.interface_version(), &pre)
-            .map_err(host_err)?;
+        let exports =
+            role_exports(loaded.world(), loaded.interface_version(), &pre).map_err(host_err)?;
         let version = Arc::new(PluginVersion {
             name: name.into(),
             number,

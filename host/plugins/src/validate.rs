@@ -296,7 +296,12 @@ pub(crate) fn check_component(
     let mut worlds = exports
         .iter()
         .filter_map(|e| parse_interface_name(e))
-        .filter_map(|n| Some((World::from_export_interface(n.interface)?, switchyard_version(&n)?)))
+        .filter_map(|n| {
+            Some((
+                World::from_export_interface(n.interface)?,
+                switchyard_version(&n)?,
+            ))
+        })
         .collect::<Vec<_>>();
     worlds.dedup();
     let (world, version) = match worlds.as_slice() {
@@ -430,7 +435,9 @@ mod tests {
         assert!(check_import_now(World::CrmConnector, "wasi:http/outgoing-handler@0.2.12").is_ok());
         assert!(check_import_now(World::Reporter, "wasi:http/types@0.2.3").is_ok());
         assert!(check_import_now(World::CallFlow, "switchyard:plugin/contacts@0.2.0").is_ok());
-        assert!(check_import_now(World::QueueStrategy, "switchyard:plugin/contacts@0.2.0").is_err());
+        assert!(
+            check_import_now(World::QueueStrategy, "switchyard:plugin/contacts@0.2.0").is_err()
+        );
         assert!(check_import_now(World::CallFlow, "switchyard:plugin/kv@0.3.0").is_err());
         assert!(check_import_now(World::CallFlow, "wasi:cli/environment@0.2.6").is_ok());
         assert!(check_import_now(World::CallFlow, "acme:evil/thing@1.0.0").is_err());

@@ -98,7 +98,11 @@ async fn a_0_1_flow_gets_queue_finished_as_the_event_it_knew() {
         QueueExit::Key,
     ] {
         let d = flow_decides(&t, &finished(reason), None).await;
-        assert_eq!(tags(&d), ["Event::QueueOverflow(\"support\")"], "{reason:?}");
+        assert_eq!(
+            tags(&d),
+            ["Event::QueueOverflow(\"support\")"],
+            "{reason:?}"
+        );
     }
     // No 0.1.0 counterpart: the flow is not asked and its state is kept.
     let d = flow_decides(&t, &finished(QueueExit::Answered), Some(vec![7])).await;

@@ -221,13 +221,11 @@ pub fn step(menu: &Menu, progress: Progress, event: &Event) -> (Vec<Action>, Pro
         Event::DialFinished(_)
         | Event::QueueFinished(_)
         | Event::QueueTimeout(_)
-        | Event::QueueOverflow(_) => {
-            match p.sent_to.clone() {
-                Some(Sent::Human) => to_human_mailbox(menu, p),
-                Some(Sent::HumanMailbox) => (vec![flow::hangup()], p),
-                _ => to_human(menu, p),
-            }
-        }
+        | Event::QueueOverflow(_) => match p.sent_to.clone() {
+            Some(Sent::Human) => to_human_mailbox(menu, p),
+            Some(Sent::HumanMailbox) => (vec![flow::hangup()], p),
+            _ => to_human(menu, p),
+        },
         _ => (Vec::new(), p),
     }
 }

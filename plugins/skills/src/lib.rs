@@ -48,14 +48,7 @@ pub fn rank(required: &[String], candidates: &[AgentCandidate], levels: &Levels)
         .iter()
         .filter(|a| queue::has_skills(a, required))
         .collect();
-    qualified.sort_by_key(|a| {
-        (
-            Reverse(score(a)),
-            a.calls_today,
-            a.idle_since,
-            a.order,
-        )
-    });
+    qualified.sort_by_key(|a| (Reverse(score(a)), a.calls_today, a.idle_since, a.order));
     qualified.into_iter().map(|a| a.id.clone()).collect()
 }
 
@@ -104,7 +97,12 @@ mod tests {
     }
 
     fn levelled(id: &str, levels: &[(&str, u8)], order: u32) -> AgentCandidate {
-        let mut a = agent(id, &levels.iter().map(|(s, _)| *s).collect::<Vec<_>>(), 0, order);
+        let mut a = agent(
+            id,
+            &levels.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            0,
+            order,
+        );
         a.skill_levels = levels.iter().map(|(s, l)| (s.to_string(), *l)).collect();
         a
     }
@@ -171,7 +169,10 @@ mod tests {
         a.idle_since = 9_000;
         let mut b = agent("1003", &["it"], 0, 1);
         b.idle_since = 4_000;
-        assert_eq!(rank(&skills(&["it"]), &[a, b], &Levels::new()), ["1003", "1002"]);
+        assert_eq!(
+            rank(&skills(&["it"]), &[a, b], &Levels::new()),
+            ["1003", "1002"]
+        );
     }
 
     #[test]

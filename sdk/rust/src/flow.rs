@@ -24,8 +24,8 @@
 
 pub use crate::bindings::switchyard::plugin::flow_types::{
     Action, Conference, Decision, Dial, DialMode, DialOutcome, DialResult, DialTarget, Enqueue,
-    Event, Gather, Gathered, HangupBy, HangupInfo, Prompt, RecordAudio, Recording, RejectReason,
-    QueueExit, QueueResult, Tone, Transfer, TransferOutcome, TransferResult, Voicemail,
+    Event, Gather, Gathered, HangupBy, HangupInfo, Prompt, QueueExit, QueueResult, RecordAudio,
+    Recording, RejectReason, Tone, Transfer, TransferOutcome, TransferResult, Voicemail,
 };
 use serde::Serialize;
 
