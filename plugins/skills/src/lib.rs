@@ -183,4 +183,64 @@ mod tests {
         queue::stick_to_last_agent(&mut order, Some("1009"));
         assert_eq!(order, ["1002", "1003"]);
     }
+
+    fn waiting(last_agent: Option<&str>, owner: Option<&str>) -> WaitingCall {
+        let party = |n: &str| switchyard_sdk::Party {
+            number: n.into(),
+            display_name: None,
+        };
+        WaitingCall {
+            call: switchyard_sdk::CallSnapshot {
+                call_id: "c1".into(),
+                tenant: "acme".into(),
+                direction: switchyard_sdk::Direction::Inbound,
+                caller: party("+15550100"),
+                callee: party("+15550199"),
+                dialled: "+15550199".into(),
+                tags: vec![],
+                start_time: 0,
+                answer_time: None,
+                time_zone: "UTC".into(),
+                flow: "main".into(),
+                plugin_version: 1,
+            },
+            skills: skills(&["broadband"]),
+            priority: 0,
+            waited_seconds: 0,
+            last_agent: last_agent.map(Into::into),
+            contact: owner.map(|o| switchyard_sdk::Contact {
+                id: "crm-1".into(),
+                name: "Ada".into(),
+                company: None,
+                email: None,
+                owner: Some(o.into()),
+                url: None,
+                tags: vec![],
+                fields: vec![],
+            }),
+            callback: false,
+        }
+    }
+
+    #[test]
+    fn sticky_falls_back_to_the_contact_owner_when_qualified() {
+        let team = vec![
+            agent("1001", &["billing"], 0, 0),
+            agent("1002", &["broadband"], 0, 1),
+            agent("1003", &["broadband"], 5, 2),
+        ];
+        let sticky = |call: &WaitingCall| {
+            let mut order = rank(&call.skills, &team, &Levels::new());
+            queue::stick_to_callers_agent(&mut order, call);
+            order
+        };
+        assert_eq!(sticky(&waiting(None, Some("1003"))), ["1003", "1002"]);
+        // The last agent does not qualify: the owner does.
+        assert_eq!(
+            sticky(&waiting(Some("1001"), Some("1003"))),
+            ["1003", "1002"]
+        );
+        // The owner does not qualify: the ranking stands.
+        assert_eq!(sticky(&waiting(None, Some("1001"))), ["1002", "1003"]);
+    }
 }
