@@ -1,5 +1,6 @@
-//! The one `bindgen!` of the host, so that every role shares one set of Rust
-//! types.
+//! The host's bindings: one `bindgen!` for the current interface,
+//! `switchyard:plugin@0.2.0`, whose Rust types every role and the rest of
+//! the workspace use, and [`v0_1`] for components built against 0.1.0.
 //!
 //! WASI interfaces are mapped onto `wasmtime-wasi` / `wasmtime-wasi-http`'s
 //! own bindings, so the linker functions of those crates serve them and no
@@ -22,12 +23,12 @@ wasmtime::component::bindgen!({
     inline: "
         package switchyard:host-bindings;
         world host-bindings {
-            include switchyard:plugin/call-flow@0.1.0;
-            include switchyard:plugin/queue-strategy@0.1.0;
-            include switchyard:plugin/reporter@0.1.0;
-            import switchyard:plugin/types@0.1.0;
-            import switchyard:plugin/flow-types@0.1.0;
-            import switchyard:plugin/queue-types@0.1.0;
+            include switchyard:plugin/call-flow@0.2.0;
+            include switchyard:plugin/queue-strategy@0.2.0;
+            include switchyard:plugin/reporter@0.2.0;
+            import switchyard:plugin/types@0.2.0;
+            import switchyard:plugin/flow-types@0.2.0;
+            import switchyard:plugin/queue-types@0.2.0;
         }
     ",
     world: "switchyard:host-bindings/host-bindings",
@@ -47,3 +48,48 @@ pub use exports::switchyard::plugin::{flow, reporting, strategy};
 pub use switchyard::plugin::{
     config, contacts, directory, flow_types, kv, log, queue_types, types,
 };
+
+/// Bindings of `switchyard:plugin@0.1.0` (`wit/compat/0.1.0`), to serve
+/// components built against it: the linker defines its imports next to the
+/// 0.2.0 ones, and [`crate::compat`] converts between its types and the
+/// host's (0.2.0) types.
+///
+/// `types@0.1.0` is identical to `types@0.2.0`, so it is mapped onto the
+/// 0.2.0 module: contacts, call snapshots and call records need no
+/// conversion (wasmtime type-checks structurally). The interfaces whose
+/// types changed (`flow-types`, `queue-types`) or that must be linked under
+/// their 0.1.0 names (the capabilities) are generated here.
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: ["../../wit", "../../wit/compat/0.1.0"],
+        inline: "
+            package switchyard:host-bindings-v0-1;
+            world host-bindings {
+                import switchyard:plugin/types@0.1.0;
+                import switchyard:plugin/flow-types@0.1.0;
+                import switchyard:plugin/queue-types@0.1.0;
+                import switchyard:plugin/log@0.1.0;
+                import switchyard:plugin/kv@0.1.0;
+                import switchyard:plugin/config@0.1.0;
+                import switchyard:plugin/directory@0.1.0;
+                import switchyard:plugin/contacts@0.1.0;
+                export switchyard:plugin/flow@0.1.0;
+                export switchyard:plugin/strategy@0.1.0;
+                export switchyard:plugin/reporting@0.1.0;
+            }
+        ",
+        world: "switchyard:host-bindings-v0-1/host-bindings",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        require_store_data_send: true,
+        additional_derives: [PartialEq],
+        with: {
+            "switchyard:plugin/types@0.1.0": crate::bindings::types,
+        },
+    });
+
+    pub use self::exports::switchyard::plugin0_1_0::{flow, reporting, strategy};
+    pub use self::switchyard::plugin0_1_0::{
+        config, contacts, directory, flow_types, kv, log, queue_types,
+    };
+}

@@ -15,13 +15,14 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::validate::{self, Capabilities, LoadError, World};
+use crate::validate::{self, Capabilities, InterfaceVersion, LoadError, World};
 
 /// A validated, compiled component, shared by every tenant that installs
 /// the same bytes.
 pub struct LoadedComponent {
     pub(crate) component: Component,
     world: World,
+    version: InterfaceVersion,
     capabilities: Capabilities,
     sha256: [u8; 32],
     size: usize,
@@ -31,6 +32,10 @@ impl LoadedComponent {
     /// The world it targets.
     pub fn world(&self) -> World {
         self.world
+    }
+    /// The version of `switchyard:plugin` it was built against.
+    pub fn interface_version(&self) -> InterfaceVersion {
+        self.version
     }
     /// The capabilities it imports: its invocations get these, and no
     /// others.
@@ -55,6 +60,7 @@ impl std::fmt::Debug for LoadedComponent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedComponent")
             .field("world", &self.world)
+            .field("version", &self.version)
             .field("sha256", &self.sha256_hex())
             .field("size", &self.size)
             .finish()
@@ -120,11 +126,12 @@ impl ComponentCache {
                 c
             }
         };
-        let (world, capabilities) = validate::check_component(&self.engine, &component)?;
+        let checked = validate::check_component(&self.engine, &component)?;
         let loaded = Arc::new(LoadedComponent {
             component,
-            world,
-            capabilities,
+            world: checked.world,
+            version: checked.version,
+            capabilities: checked.capabilities,
             sha256,
             size: bytes.len(),
         });

@@ -26,6 +26,7 @@ use crate::bindings::flow_types::{Decision, Event};
 use crate::bindings::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
 use crate::bindings::types::Notice;
 use crate::bindings::types::{CallRecord, CallSnapshot, Contact};
+use crate::compat;
 use crate::failure::PluginFailure;
 use crate::output;
 use crate::registry::{Pinned, RoleExports};
@@ -105,6 +106,12 @@ impl TenantRuntime {
 
     /// Asks a call-flow plugin what to do after `event`. On any `Err`, the
     /// caller runs [`TenantRuntime::fallback_decision`].
+    ///
+    /// A flow built against `switchyard:plugin@0.1.0` gets the event
+    /// converted (`queue-finished` becomes `queue-timeout` or
+    /// `queue-overflow`, see [`crate::compat`]); for an event 0.1.0 has no
+    /// counterpart for, it is not asked and the answer is "no actions, state
+    /// unchanged".
     pub async fn invoke_flow(
         &self,
         pinned: &Pinned,
@@ -112,29 +119,53 @@ impl TenantRuntime {
         event: &Event,
         state: Option<Vec<u8>>,
     ) -> Result<Decision, PluginFailure> {
-        let RoleExports::Flow(idx) = &pinned.exports else {
-            return Err(wrong_world(pinned, World::CallFlow));
+        let out = match &pinned.exports {
+            RoleExports::Flow(idx) => {
+                self.guarded(async {
+                    let (mut store, instance) = self.instantiate(pinned).await?;
+                    let r = async {
+                        let guest = idx.load(&mut store, &instance)?;
+                        guest
+                            .call_handle(&mut store, call, event, state.as_deref())
+                            .await
+                    }
+                    .await;
+                    self.finish(pinned, &mut store, r)
+                })
+                .await?
+            }
+            RoleExports::FlowV0_1(idx) => {
+                let Some(event) = compat::event_v0_1(event) else {
+                    return Ok(Decision {
+                        actions: Vec::new(),
+                        state,
+                    });
+                };
+                self.guarded(async {
+                    let (mut store, instance) = self.instantiate(pinned).await?;
+                    let r = async {
+                        let guest = idx.load(&mut store, &instance)?;
+                        guest
+                            .call_handle(&mut store, call, &event, state.as_deref())
+                            .await
+                    }
+                    .await;
+                    self.finish(pinned, &mut store, r)
+                })
+                .await?
+                .map(compat::decision)
+            }
+            _ => return Err(wrong_world(pinned, World::CallFlow)),
         };
-        let out = self
-            .guarded(async {
-                let (mut store, instance) = self.instantiate(pinned).await?;
-                let r = async {
-                    let guest = idx.load(&mut store, &instance)?;
-                    guest
-                        .call_handle(&mut store, call, event, state.as_deref())
-                        .await
-                }
-                .await;
-                self.finish(pinned, &mut store, r)
-            })
-            .await?;
         let decision = out.map_err(PluginFailure::PluginError)?;
         output::check_decision(&decision, self.limits())?;
         Ok(decision)
     }
 
     /// Asks a queue-strategy plugin to order `candidates`. Ids that are not
-    /// candidates, and repeats, are dropped.
+    /// candidates, and repeats, are dropped. A strategy built against
+    /// `switchyard:plugin@0.1.0` gets the data without the fields 0.2.0
+    /// added.
     pub async fn select_agents(
         &self,
         pinned: &Pinned,
@@ -142,20 +173,38 @@ impl TenantRuntime {
         call: &WaitingCall,
         candidates: &[AgentCandidate],
     ) -> Result<Vec<String>, PluginFailure> {
-        let RoleExports::Strategy(idx) = &pinned.exports else {
-            return Err(wrong_world(pinned, World::QueueStrategy));
+        let ids = match &pinned.exports {
+            RoleExports::Strategy(idx) => {
+                self.guarded(async {
+                    let (mut store, instance) = self.instantiate(pinned).await?;
+                    let r = async {
+                        let guest = idx.load(&mut store, &instance)?;
+                        guest.call_select(&mut store, queue, call, candidates).await
+                    }
+                    .await;
+                    self.finish(pinned, &mut store, r)
+                })
+                .await?
+            }
+            RoleExports::StrategyV0_1(idx) => {
+                let queue = compat::queue_info(queue);
+                let call = compat::waiting_call(call);
+                let candidates: Vec<_> = candidates.iter().map(compat::candidate).collect();
+                self.guarded(async {
+                    let (mut store, instance) = self.instantiate(pinned).await?;
+                    let r = async {
+                        let guest = idx.load(&mut store, &instance)?;
+                        guest
+                            .call_select(&mut store, &queue, &call, &candidates)
+                            .await
+                    }
+                    .await;
+                    self.finish(pinned, &mut store, r)
+                })
+                .await?
+            }
+            _ => return Err(wrong_world(pinned, World::QueueStrategy)),
         };
-        let ids = self
-            .guarded(async {
-                let (mut store, instance) = self.instantiate(pinned).await?;
-                let r = async {
-                    let guest = idx.load(&mut store, &instance)?;
-                    guest.call_select(&mut store, queue, call, candidates).await
-                }
-                .await;
-                self.finish(pinned, &mut store, r)
-            })
-            .await?;
         let mut out: Vec<String> = Vec::new();
         for id in ids {
             if candidates.iter().any(|c| c.id == id) && !out.contains(&id) {
@@ -237,9 +286,11 @@ impl TenantRuntime {
         let mut results = Vec::new();
         for pinned in self.reporter_plugins() {
             let r = self
-                .run_reporter(&pinned, async |guest, store| {
-                    guest.call_on_call_record(store, record).await
-                })
+                .run_reporter(
+                    &pinned,
+                    async |guest, store| guest.call_on_call_record(store, record).await,
+                    async |guest, store| guest.call_on_call_record(store, record).await,
+                )
                 .await;
             results.push((pinned.name.clone(), r));
         }
@@ -251,9 +302,11 @@ impl TenantRuntime {
         let mut results = Vec::new();
         for pinned in self.reporter_plugins() {
             let r = self
-                .run_reporter(&pinned, async |guest, store| {
-                    guest.call_on_notice(store, notice).await
-                })
+                .run_reporter(
+                    &pinned,
+                    async |guest, store| guest.call_on_notice(store, notice).await,
+                    async |guest, store| guest.call_on_notice(store, notice).await,
+                )
                 .await;
             results.push((pinned.name.clone(), r));
         }
@@ -318,6 +371,8 @@ impl TenantRuntime {
         failure
     }
 
+    /// Runs a reporter: `call` for a current one, `call_v0_1` for one built
+    /// against `switchyard:plugin@0.1.0` (same types, other bindings).
     async fn run_reporter(
         &self,
         pinned: &Pinned,
@@ -325,15 +380,32 @@ impl TenantRuntime {
             crate::bindings::reporting::Guest,
             &mut Store<PluginState>,
         ) -> wasmtime::Result<Result<(), String>>,
+        call_v0_1: impl AsyncFnOnce(
+            crate::bindings::v0_1::reporting::Guest,
+            &mut Store<PluginState>,
+        ) -> wasmtime::Result<Result<(), String>>,
     ) -> Result<(), PluginFailure> {
-        let RoleExports::Reporter(idx) = &pinned.exports else {
+        if !matches!(
+            pinned.exports,
+            RoleExports::Reporter(_) | RoleExports::ReporterV0_1(_)
+        ) {
             return Err(wrong_world(pinned, World::Reporter));
-        };
+        }
         self.guarded(async {
             let (mut store, instance) = self.instantiate(pinned).await?;
             let r = async {
-                let guest = idx.load(&mut store, &instance)?;
-                call(guest, &mut store).await
+                match &pinned.exports {
+                    RoleExports::Reporter(idx) => {
+                        let guest = idx.load(&mut store, &instance)?;
+                        call(guest, &mut store).await
+                    }
+                    RoleExports::ReporterV0_1(idx) => {
+                        let guest = idx.load(&mut store, &instance)?;
+                        call_v0_1(guest, &mut store).await
+                    }
+                    // Checked above.
+                    _ => Err(wasmtime::format_err!("not a reporter")),
+                }
             }
             .await;
             self.finish(pinned, &mut store, r)

@@ -24,7 +24,15 @@
 //! registry or `PluginState`, so imports run one way: invoke → tenant →
 //! host/registry → state → caps → bindings/limits/validate.
 //!
+//! Interface versions: the host's types are those of
+//! `switchyard:plugin@0.2.0`; components built against 0.1.0 are detected
+//! at load (`validate`), linked to the same capabilities under their 0.1.0
+//! names (`caps`) and called through `bindings::v0_1` with converted types
+//! (`compat`). See the crate README.
+//!
 //! Tests: `tests/sandbox.rs` (hostile components from `tests/hostile/*`),
+//! `tests/compat.rs` (0.1.0 components from `tests/fixtures/` next to
+//! current ones),
 //! `tests/caps.rs` (HTTP policy, contacts, directory), `tests/registry.rs`,
 //! `tests/roles.rs` (strategy, reporter, CRM), `tests/engine.rs`,
 //! `tests/ticker.rs`. Benchmark: `cargo run --release -p switchyard-bench --
@@ -49,6 +57,7 @@
 mod bindings;
 mod cache;
 pub mod caps;
+mod compat;
 mod engine;
 mod failure;
 mod host;
@@ -73,4 +82,4 @@ pub use registry::{
     NoPersistence, Pinned, PluginVersion, RegistryError, RegistryPersistence, Roles, VersionInfo,
 };
 pub use tenant::{TenantRuntime, TenantSettings, fallback_decision};
-pub use validate::{LoadError, World};
+pub use validate::{InterfaceVersion, LoadError, World};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{ComponentExportIndex, InstancePre};
 
-use crate::bindings::{flow, reporting, strategy};
+use crate::bindings::{flow, reporting, strategy, v0_1};
 use crate::cache::LoadedComponent;
 use crate::state::PluginState;
 use crate::validate::{LoadError, World};
@@ -80,15 +80,21 @@ pub struct VersionInfo {
 }
 
 /// Export indices of the one interface the component serves, looked up once
-/// at install.
+/// at install; `…V0_1` for a component built against
+/// `switchyard:plugin@0.1.0` (called through [`crate::compat`]). A
+/// crm-connector's interface is the same in both versions: its functions are
+/// found by name whatever the version.
 pub(crate) enum RoleExports {
     Flow(flow::GuestIndices),
+    FlowV0_1(v0_1::flow::GuestIndices),
     Strategy(strategy::GuestIndices),
+    StrategyV0_1(v0_1::strategy::GuestIndices),
     Crm {
         lookup: ComponentExportIndex,
         log_call: ComponentExportIndex,
     },
     Reporter(reporting::GuestIndices),
+    ReporterV0_1(v0_1::reporting::GuestIndices),
 }
 
 /// Where registry changes go to be stored. The default keeps nothing.

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use crate::bindings::flow_types::{Action, Decision, Prompt, RejectReason};
 use crate::bindings::types::Contact;
-use crate::bindings::{flow, reporting, strategy};
+use crate::bindings::{flow, reporting, strategy, v0_1};
 use crate::caps::config::ConfigState;
 use crate::caps::contacts::{ContactLookup, ContactsState};
 use crate::caps::directory::{Directory, DirectoryState, InMemoryDirectory};
@@ -26,7 +26,7 @@ use crate::registry::{
     RoleExports, Roles, VersionInfo, valid_name,
 };
 use crate::state::PluginState;
-use crate::validate::{Capability, World};
+use crate::validate::{Capability, InterfaceVersion, World};
 use switchyard_clock::unix_ms;
 
 /// What a tenant runtime is made with.
@@ -271,7 +271,8 @@ impl TenantRuntime {
             .linker_for(loaded.world())
             .instantiate_pre(&loaded.component)
             .map_err(host_err)?;
-        let exports = role_exports(loaded.world(), &pre).map_err(host_err)?;
+        let exports =
+            role_exports(loaded.world(), loaded.interface_version(), &pre).map_err(host_err)?;
         let version = Arc::new(PluginVersion {
             name: name.into(),
             number,
@@ -441,13 +442,22 @@ impl ContactLookup for TenantRuntime {
 
 fn role_exports(
     world: World,
+    version: InterfaceVersion,
     pre: &wasmtime::component::InstancePre<PluginState>,
 ) -> wasmtime::Result<RoleExports> {
-    Ok(match world {
-        World::CallFlow => RoleExports::Flow(flow::GuestIndices::new(pre)?),
-        World::QueueStrategy => RoleExports::Strategy(strategy::GuestIndices::new(pre)?),
-        World::Reporter => RoleExports::Reporter(reporting::GuestIndices::new(pre)?),
-        World::CrmConnector => {
+    use InterfaceVersion::{V0_1, V0_2};
+    Ok(match (world, version) {
+        (World::CallFlow, V0_2) => RoleExports::Flow(flow::GuestIndices::new(pre)?),
+        (World::CallFlow, V0_1) => RoleExports::FlowV0_1(v0_1::flow::GuestIndices::new(pre)?),
+        (World::QueueStrategy, V0_2) => RoleExports::Strategy(strategy::GuestIndices::new(pre)?),
+        (World::QueueStrategy, V0_1) => {
+            RoleExports::StrategyV0_1(v0_1::strategy::GuestIndices::new(pre)?)
+        }
+        (World::Reporter, V0_2) => RoleExports::Reporter(reporting::GuestIndices::new(pre)?),
+        (World::Reporter, V0_1) => {
+            RoleExports::ReporterV0_1(v0_1::reporting::GuestIndices::new(pre)?)
+        }
+        (World::CrmConnector, _) => {
             let component = pre.component();
             let ty = component.component_type();
             let engine = component.engine();

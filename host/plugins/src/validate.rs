@@ -28,7 +28,7 @@ pub enum LoadError {
     },
     /// Exports none of the Switchyard world interfaces.
     #[error(
-        "component exports no Switchyard plugin interface (switchyard:plugin/flow, strategy, crm or reporting @0.1.x); it exports: {exports}"
+        "component exports no Switchyard plugin interface (switchyard:plugin/flow, strategy, crm or reporting @0.2.x or @0.1.x); it exports: {exports}"
     )]
     UnknownWorld {
         /// What it exports instead.
@@ -39,6 +39,17 @@ pub enum LoadError {
     SeveralWorlds {
         /// The worlds found.
         worlds: String,
+    },
+    /// Imports `switchyard:plugin` interfaces of another version than the
+    /// one it exports.
+    #[error(
+        "component exports switchyard:plugin@{exports} but imports {import}; build it against one version"
+    )]
+    MixedVersions {
+        /// The version of its export.
+        exports: InterfaceVersion,
+        /// The import of another version.
+        import: String,
     },
     /// Imports something its world may not use.
     #[error("a {world} plugin may not import {import} ({why})")]
@@ -186,9 +197,42 @@ impl fmt::Display for World {
     }
 }
 
-/// The version range of `switchyard:plugin` this host serves (0.1.x).
 const PACKAGE: &str = "switchyard:plugin";
-const SUPPORTED_MAJOR_MINOR: &str = "0.1.";
+
+/// The version of `switchyard:plugin` a component was built against, from
+/// its export. The host serves 0.2.x (current) and 0.1.x: a 0.1.x component
+/// is called through the 0.1.0 bindings and converted types (see
+/// `crate::compat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InterfaceVersion {
+    /// `switchyard:plugin@0.1.x`, the first release.
+    V0_1,
+    /// `switchyard:plugin@0.2.x`, the current one.
+    V0_2,
+}
+
+impl InterfaceVersion {
+    /// The version a `switchyard:plugin` interface name's version string
+    /// belongs to, if the host serves it.
+    fn of(version: &str) -> Option<InterfaceVersion> {
+        if version.starts_with("0.2.") {
+            Some(InterfaceVersion::V0_2)
+        } else if version.starts_with("0.1.") {
+            Some(InterfaceVersion::V0_1)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for InterfaceVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InterfaceVersion::V0_1 => "0.1.x",
+            InterfaceVersion::V0_2 => "0.2.x",
+        })
+    }
+}
 
 /// WASI packages that Rust's std (and other toolchains' runtimes) import
 /// even when the plugin never uses them; linked to a locked-down context.
@@ -220,18 +264,29 @@ fn parse_interface_name(name: &str) -> Option<InterfaceName<'_>> {
     })
 }
 
-fn is_switchyard(n: &InterfaceName<'_>) -> bool {
-    n.package == PACKAGE
-        && n.version
-            .is_some_and(|v| v.starts_with(SUPPORTED_MAJOR_MINOR))
+/// The served version of a `switchyard:plugin` interface name.
+fn switchyard_version(n: &InterfaceName<'_>) -> Option<InterfaceVersion> {
+    if n.package != PACKAGE {
+        return None;
+    }
+    n.version.and_then(InterfaceVersion::of)
 }
 
-/// Finds the world of `component` from its exports, checks every import
-/// against what that world allows, and says which capabilities it imports.
+/// What [`check_component`] found out about a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Checked {
+    pub(crate) world: World,
+    pub(crate) version: InterfaceVersion,
+    pub(crate) capabilities: Capabilities,
+}
+
+/// Finds the world and interface version of `component` from its exports,
+/// checks every import against what that world (and version) allows, and
+/// says which capabilities it imports.
 pub(crate) fn check_component(
     engine: &Engine,
     component: &Component,
-) -> Result<(World, Capabilities), LoadError> {
+) -> Result<Checked, LoadError> {
     let ty = component.component_type();
 
     let exports: Vec<String> = ty
@@ -241,11 +296,15 @@ pub(crate) fn check_component(
     let mut worlds = exports
         .iter()
         .filter_map(|e| parse_interface_name(e))
-        .filter(is_switchyard)
-        .filter_map(|n| World::from_export_interface(n.interface))
+        .filter_map(|n| {
+            Some((
+                World::from_export_interface(n.interface)?,
+                switchyard_version(&n)?,
+            ))
+        })
         .collect::<Vec<_>>();
     worlds.dedup();
-    let world = match worlds.as_slice() {
+    let (world, version) = match worlds.as_slice() {
         [w] => *w,
         [] => {
             return Err(LoadError::UnknownWorld {
@@ -258,7 +317,11 @@ pub(crate) fn check_component(
         }
         many => {
             return Err(LoadError::SeveralWorlds {
-                worlds: many.iter().map(|w| w.name()).collect::<Vec<_>>().join(", "),
+                worlds: many
+                    .iter()
+                    .map(|(w, v)| format!("{w}@{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
     };
@@ -268,7 +331,7 @@ pub(crate) fn check_component(
     let mut imported = Capabilities::NONE;
     let mut refused: Vec<LoadError> = Vec::new();
     for (name, _) in ty.imports(engine) {
-        match check_import(world, name) {
+        match check_import(world, version, name) {
             Ok(Some(c)) => imported = imported.with(c),
             Ok(None) => {}
             Err(e) => refused.push(e),
@@ -280,12 +343,21 @@ pub(crate) fn check_component(
     });
     match refused.into_iter().next() {
         Some(e) => Err(e),
-        None => Ok((world, imported)),
+        None => Ok(Checked {
+            world,
+            version,
+            capabilities: imported,
+        }),
     }
 }
 
-/// Whether `world` may import `name`, and the capability it asks for.
-fn check_import(world: World, name: &str) -> Result<Option<Capability>, LoadError> {
+/// Whether `world`, built against `version`, may import `name`, and the
+/// capability it asks for.
+fn check_import(
+    world: World,
+    version: InterfaceVersion,
+    name: &str,
+) -> Result<Option<Capability>, LoadError> {
     let forbidden = |why: &str| LoadError::ForbiddenImport {
         world,
         import: name.to_string(),
@@ -295,8 +367,19 @@ fn check_import(world: World, name: &str) -> Result<Option<Capability>, LoadErro
         return Err(forbidden("it is not an interface the host provides"));
     };
     if n.package == PACKAGE {
-        if !is_switchyard(&n) {
-            return Err(forbidden("this host serves switchyard:plugin 0.1.x"));
+        match switchyard_version(&n) {
+            None => {
+                return Err(forbidden(
+                    "this host serves switchyard:plugin 0.2.x and 0.1.x",
+                ));
+            }
+            Some(v) if v != version => {
+                return Err(LoadError::MixedVersions {
+                    exports: version,
+                    import: name.to_string(),
+                });
+            }
+            Some(_) => {}
         }
         if TYPE_INTERFACES.contains(&n.interface) {
             return Ok(None);
@@ -332,26 +415,46 @@ fn check_import(world: World, name: &str) -> Result<Option<Capability>, LoadErro
 mod tests {
     use super::*;
 
+    fn check_import_now(world: World, name: &str) -> Result<Option<Capability>, LoadError> {
+        check_import(world, InterfaceVersion::V0_2, name)
+    }
+
     #[test]
     fn call_flow_may_not_use_http_or_sockets() {
-        let e = check_import(World::CallFlow, "wasi:http/outgoing-handler@0.2.12").unwrap_err();
+        let e = check_import_now(World::CallFlow, "wasi:http/outgoing-handler@0.2.12").unwrap_err();
         assert_eq!(
             e.to_string(),
             "a call-flow plugin may not import wasi:http/outgoing-handler@0.2.12 (HTTP is for crm-connector and reporter plugins, and only outgoing)"
         );
-        assert!(check_import(World::CallFlow, "wasi:sockets/tcp@0.2.0").is_err());
-        assert!(check_import(World::CrmConnector, "wasi:sockets/tcp@0.2.0").is_err());
+        assert!(check_import_now(World::CallFlow, "wasi:sockets/tcp@0.2.0").is_err());
+        assert!(check_import_now(World::CrmConnector, "wasi:sockets/tcp@0.2.0").is_err());
     }
 
     #[test]
     fn worlds_get_their_own_imports() {
-        assert!(check_import(World::CrmConnector, "wasi:http/outgoing-handler@0.2.12").is_ok());
-        assert!(check_import(World::Reporter, "wasi:http/types@0.2.3").is_ok());
-        assert!(check_import(World::CallFlow, "switchyard:plugin/contacts@0.1.0").is_ok());
-        assert!(check_import(World::QueueStrategy, "switchyard:plugin/contacts@0.1.0").is_err());
-        assert!(check_import(World::CallFlow, "switchyard:plugin/kv@0.2.0").is_err());
-        assert!(check_import(World::CallFlow, "wasi:cli/environment@0.2.6").is_ok());
-        assert!(check_import(World::CallFlow, "acme:evil/thing@1.0.0").is_err());
-        assert!(check_import(World::CallFlow, "wasi:http/incoming-handler@0.2.0").is_err());
+        assert!(check_import_now(World::CrmConnector, "wasi:http/outgoing-handler@0.2.12").is_ok());
+        assert!(check_import_now(World::Reporter, "wasi:http/types@0.2.3").is_ok());
+        assert!(check_import_now(World::CallFlow, "switchyard:plugin/contacts@0.2.0").is_ok());
+        assert!(
+            check_import_now(World::QueueStrategy, "switchyard:plugin/contacts@0.2.0").is_err()
+        );
+        assert!(check_import_now(World::CallFlow, "switchyard:plugin/kv@0.3.0").is_err());
+        assert!(check_import_now(World::CallFlow, "wasi:cli/environment@0.2.6").is_ok());
+        assert!(check_import_now(World::CallFlow, "acme:evil/thing@1.0.0").is_err());
+        assert!(check_import_now(World::CallFlow, "wasi:http/incoming-handler@0.2.0").is_err());
+    }
+
+    #[test]
+    fn a_component_uses_one_interface_version() {
+        let old = InterfaceVersion::V0_1;
+        assert!(check_import(World::CallFlow, old, "switchyard:plugin/kv@0.1.0").is_ok());
+        assert!(check_import(World::CallFlow, old, "switchyard:plugin/flow-types@0.1.0").is_ok());
+        let e = check_import(World::CallFlow, old, "switchyard:plugin/kv@0.2.0").unwrap_err();
+        assert!(matches!(e, LoadError::MixedVersions { .. }), "{e}");
+        let e = check_import_now(World::CallFlow, "switchyard:plugin/kv@0.1.0").unwrap_err();
+        assert!(matches!(e, LoadError::MixedVersions { .. }), "{e}");
+        assert_eq!(InterfaceVersion::of("0.1.3"), Some(InterfaceVersion::V0_1));
+        assert_eq!(InterfaceVersion::of("0.2.0"), Some(InterfaceVersion::V0_2));
+        assert_eq!(InterfaceVersion::of("1.0.0"), None);
     }
 }

@@ -398,6 +398,7 @@ async fn choose(
     let info = QueueInfo {
         name: queue.into(),
         waiting: 1,
+        agents_logged_in: team.len() as u32,
     };
     t.select_agents(&pinned, &info, &waiting(skills, last_agent), team)
         .await
@@ -419,6 +420,9 @@ fn candidate(
         talk_seconds_today: talk,
         last_call_end: last_end,
         order,
+        skill_levels: vec![],
+        penalty: 0,
+        idle_since: last_end.unwrap_or(0),
     }
 }
 
@@ -429,6 +433,8 @@ fn waiting(skills: &[&str], last_agent: Option<&str>) -> WaitingCall {
         priority: 0,
         waited_seconds: 12,
         last_agent: last_agent.map(Into::into),
+        contact: None,
+        callback: false,
     }
 }
 

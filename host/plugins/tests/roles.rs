@@ -16,6 +16,9 @@ fn agent(id: &str, order: u32) -> AgentCandidate {
         talk_seconds_today: 0,
         last_call_end: None,
         order,
+        skill_levels: vec![],
+        penalty: 0,
+        idle_since: 0,
     }
 }
 
@@ -64,6 +67,7 @@ async fn strategy_orders_candidates_and_host_drops_strangers() {
     let queue = QueueInfo {
         name: "sales".into(),
         waiting: 1,
+        agents_logged_in: 3,
     };
     let waiting = WaitingCall {
         call: call("acme", "1", "2"),
@@ -71,6 +75,8 @@ async fn strategy_orders_candidates_and_host_drops_strangers() {
         priority: 0,
         waited_seconds: 3,
         last_agent: None,
+        contact: None,
+        callback: false,
     };
     let got = t
         .select_agents(

@@ -23,6 +23,9 @@
 //! * When closed the caller hears `closed-prompts`, then a sentence saying
 //!   when the business reopens ("We reopen tomorrow at 09:00."), then goes
 //!   to `closed-go` (default: hang up).
+//! * When `open-go` (or `closed-go`) rings or queues and the caller is not
+//!   connected (an unanswered dial, or `queue-finished` with reason
+//!   `timeout`, `no-agents`, `full`, `empty` or `key`) the call ends.
 //!
 //! The IANA time-zone database is bundled (`jiff` with `tzdb-bundle-always`)
 //! because a plugin sandbox has no `/usr/share/zoneinfo`.
@@ -237,6 +240,11 @@ impl CallFlow for BusinessHours {
                 let text = config::get("schedule").ok_or("setting `schedule` is not set")?;
                 let schedule = Schedule::parse(&text)?;
                 flow::decide(decide(&schedule, &call.time_zone, call.start_time)?)
+            }
+            Event::QueueFinished(r)
+                if flow::queue_gave_up(r.reason) || r.reason == flow::QueueExit::Key =>
+            {
+                flow::decide([flow::hangup()])
             }
             Event::DialFinished(_) | Event::QueueTimeout(_) | Event::QueueOverflow(_) => {
                 flow::decide([flow::hangup()])

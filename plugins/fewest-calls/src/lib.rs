@@ -4,11 +4,15 @@
 //!
 //! * `mode`: `fewest-calls` (default: fewest calls answered today first),
 //!   `least-talk-time` (least talk time today first), `longest-idle` (the
-//!   agent whose last call ended longest ago first; never called today
-//!   counts as idle all day), or `round-robin` (the queue's member order,
-//!   starting one further each call; the position is kept in kv per queue).
+//!   agent idle longest first, by the host's `idle-since`: the end of their
+//!   last call, or when they logged in or became available, whichever is
+//!   later), or `round-robin` (the queue's member order, starting one
+//!   further each call; the position is kept in kv per queue).
 //! * `sticky`: `true` puts the caller's last agent first when they are
-//!   available — the market's "last agent the caller spoke to".
+//!   available — the market's "last agent the caller spoke to" — and, when
+//!   the host knows no last agent (or they are not available), the owner of
+//!   the caller's CRM contact (`contact.owner`, an agent extension) when
+//!   they are available.
 //!
 //! Ties always fall back to longest idle, then the queue's member order, so
 //! the choice is deterministic.
@@ -40,9 +44,9 @@ impl std::str::FromStr for Mode {
     }
 }
 
-/// Idle since: the end of the last call, or "all day" (0) for none.
+/// Idle since, as the host says (ms since the Unix epoch; earlier is idler).
 fn idle_since(a: &AgentCandidate) -> u64 {
-    a.last_call_end.unwrap_or(0)
+    a.idle_since
 }
 
 /// Order candidates by `mode`; `rotation` is the round-robin position.
@@ -89,7 +93,7 @@ impl QueueStrategy for FewestCalls {
         };
         let mut order = rank(mode, &candidates, rotation);
         if config::get("sticky").as_deref() == Some("true") {
-            queue::stick_to_last_agent(&mut order, call.last_agent.as_deref());
+            queue::stick_to_callers_agent(&mut order, &call);
         }
         order
     }
@@ -101,23 +105,28 @@ switchyard_sdk::export_queue_strategy!(FewestCalls);
 mod tests {
     use super::*;
 
-    fn agent(id: &str, calls: u32, talk: u32, last_end: Option<u64>, order: u32) -> AgentCandidate {
+    use switchyard_sdk::Contact;
+
+    fn agent(id: &str, calls: u32, talk: u32, idle_since: u64, order: u32) -> AgentCandidate {
         AgentCandidate {
             id: id.into(),
             skills: vec![],
             calls_today: calls,
             talk_seconds_today: talk,
-            last_call_end: last_end,
+            last_call_end: (idle_since > 0).then_some(idle_since),
             order,
+            skill_levels: vec![],
+            penalty: 0,
+            idle_since,
         }
     }
 
     fn team() -> Vec<AgentCandidate> {
         vec![
-            agent("1001", 5, 900, Some(1_000), 0),
-            agent("1002", 2, 1_200, Some(3_000), 1),
-            agent("1003", 2, 300, Some(2_000), 2),
-            agent("1004", 7, 100, None, 3),
+            agent("1001", 5, 900, 1_000, 0),
+            agent("1002", 2, 1_200, 3_000, 1),
+            agent("1003", 2, 300, 2_000, 2),
+            agent("1004", 7, 100, 0, 3),
         ]
     }
 
@@ -143,6 +152,74 @@ mod tests {
             rank(Mode::LongestIdle, &team(), 0),
             ["1004", "1001", "1003", "1002"]
         );
+    }
+
+    #[test]
+    fn longest_idle_uses_idle_since_not_the_last_call() {
+        // 1001's last call ended long ago but they only just became
+        // available (a break); 1002 has been available since their call.
+        let mut a = agent("1001", 1, 0, 5_000, 0);
+        a.last_call_end = Some(1_000);
+        let b = agent("1002", 1, 0, 3_000, 1);
+        assert_eq!(rank(Mode::LongestIdle, &[a, b], 0), ["1002", "1001"]);
+    }
+
+    fn waiting(last_agent: Option<&str>, owner: Option<&str>) -> WaitingCall {
+        WaitingCall {
+            call: switchyard_sdk::CallSnapshot {
+                call_id: "c1".into(),
+                tenant: "acme".into(),
+                direction: switchyard_sdk::Direction::Inbound,
+                caller: switchyard_sdk::Party {
+                    number: "+15550100".into(),
+                    display_name: None,
+                },
+                callee: switchyard_sdk::Party {
+                    number: "+15550199".into(),
+                    display_name: None,
+                },
+                dialled: "+15550199".into(),
+                tags: vec![],
+                start_time: 0,
+                answer_time: None,
+                time_zone: "UTC".into(),
+                flow: "main".into(),
+                plugin_version: 1,
+            },
+            skills: vec![],
+            priority: 0,
+            waited_seconds: 0,
+            last_agent: last_agent.map(Into::into),
+            contact: owner.map(|o| Contact {
+                id: "crm-1".into(),
+                name: "Ada".into(),
+                company: None,
+                email: None,
+                owner: Some(o.into()),
+                url: None,
+                tags: vec![],
+                fields: vec![],
+            }),
+            callback: false,
+        }
+    }
+
+    fn sticky(call: &WaitingCall) -> Vec<String> {
+        let mut order = rank(Mode::FewestCalls, &team(), 0);
+        queue::stick_to_callers_agent(&mut order, call);
+        order
+    }
+
+    #[test]
+    fn sticky_prefers_the_last_agent_then_the_contact_owner() {
+        let plain = rank(Mode::FewestCalls, &team(), 0);
+        assert_eq!(sticky(&waiting(Some("1004"), Some("1001")))[0], "1004");
+        assert_eq!(sticky(&waiting(None, Some("1001")))[0], "1001");
+        // The last agent is not available: the owner.
+        assert_eq!(sticky(&waiting(Some("1009"), Some("1001")))[0], "1001");
+        // Neither is: the ranking stands.
+        assert_eq!(sticky(&waiting(Some("1009"), Some("1008"))), plain);
+        assert_eq!(sticky(&waiting(None, None)), plain);
     }
 
     #[test]

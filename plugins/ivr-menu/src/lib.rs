@@ -10,7 +10,11 @@
 //!   then goes to a human; an invalid digit plays `invalid-prompt` and counts
 //!   as a retry;
 //! * a destination that rings and is not answered goes to a human, and a
-//!   human who does not answer goes to `human-mailbox`.
+//!   human who does not answer goes to `human-mailbox`;
+//! * a queue that gives up on the caller (`queue-finished` with reason
+//!   `timeout`, `no-agents`, `full` or `empty`) counts as not answered; a
+//!   caller who presses the queue's exit key (`key`) is back at the menu
+//!   level that sent them to the queue.
 //!
 //! ```json
 //! {
@@ -34,7 +38,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use switchyard_sdk::destination::Destination;
-use switchyard_sdk::flow::{self, Action, DialOutcome, Event, Prompt};
+use switchyard_sdk::flow::{self, Action, DialOutcome, Event, Prompt, QueueExit};
 use switchyard_sdk::{CallFlow, CallSnapshot, config, state};
 
 /// The whole menu configuration.
@@ -207,13 +211,21 @@ pub fn step(menu: &Menu, progress: Progress, event: &Event) -> (Vec<Action>, Pro
         }
         Event::GatherTimeout => retry(menu, p, false),
         Event::DialFinished(r) if r.outcome == DialOutcome::Answered => (vec![flow::hangup()], p),
-        Event::DialFinished(_) | Event::QueueTimeout(_) | Event::QueueOverflow(_) => {
-            match p.sent_to.clone() {
-                Some(Sent::Human) => to_human_mailbox(menu, p),
-                Some(Sent::HumanMailbox) => (vec![flow::hangup()], p),
-                _ => to_human(menu, p),
-            }
+        Event::QueueFinished(r) if r.reason == QueueExit::Key => {
+            p.sent_to = None;
+            p.retries = 0;
+            let here = p.path.last().cloned().unwrap_or_else(|| menu.root.clone());
+            (vec![gather(menu, &here)], p)
         }
+        Event::QueueFinished(r) if !flow::queue_gave_up(r.reason) => (Vec::new(), p),
+        Event::DialFinished(_)
+        | Event::QueueFinished(_)
+        | Event::QueueTimeout(_)
+        | Event::QueueOverflow(_) => match p.sent_to.clone() {
+            Some(Sent::Human) => to_human_mailbox(menu, p),
+            Some(Sent::HumanMailbox) => (vec![flow::hangup()], p),
+            _ => to_human(menu, p),
+        },
         _ => (Vec::new(), p),
     }
 }
@@ -418,6 +430,56 @@ mod tests {
         events.push(no_answer);
         let (a, _) = run(&m, &events);
         assert_eq!(a, vec![flow::voicemail("operators")]);
+    }
+
+    fn left_queue(reason: QueueExit) -> Event {
+        Event::QueueFinished(flow::QueueResult {
+            queue: "support".into(),
+            reason,
+            waited_seconds: 60,
+            key: None,
+        })
+    }
+
+    #[test]
+    fn a_queue_that_gives_up_counts_as_not_answered() {
+        let m = classic();
+        // main → 1 support → 3 the IT queue.
+        let base = [Event::CallStarted, digits("1"), digits("3")];
+        for reason in [
+            QueueExit::Timeout,
+            QueueExit::NoAgents,
+            QueueExit::Full,
+            QueueExit::Empty,
+        ] {
+            let mut events = base.to_vec();
+            events.push(left_queue(reason));
+            let (a, p) = run(&m, &events);
+            assert!(
+                matches!(&a[..], [Action::Dial(d)] if d.targets == vec![DialTarget::RingGroup("operators".into())]),
+                "{reason:?}: {a:?}"
+            );
+            assert_eq!(p.sent_to, Some(Sent::Human));
+        }
+        let mut events = base.to_vec();
+        events.push(left_queue(QueueExit::Answered));
+        assert!(run(&m, &events).0.is_empty());
+    }
+
+    #[test]
+    fn the_queue_exit_key_returns_to_the_menu() {
+        let m = classic();
+        let (a, p) = run(
+            &m,
+            &[
+                Event::CallStarted,
+                digits("1"),
+                digits("3"),
+                left_queue(QueueExit::Key),
+            ],
+        );
+        assert_eq!(prompt_of(&a), vec![flow::file("support-menu")]);
+        assert_eq!(p.sent_to, None);
     }
 
     #[test]

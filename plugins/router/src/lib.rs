@@ -31,10 +31,15 @@
 //!   number") and `priority` raises its place in any queue it reaches.
 //! * `default` handles numbers no rule matches (default: reject as
 //!   unavailable).
+//! * A caller who leaves a queue but stays on the line (`queue-finished`
+//!   with reason `timeout`, `no-agents`, `full`, `empty`, or `key` when
+//!   they pressed the queue's exit key) goes to the rule's `no-answer`
+//!   destination like an unanswered dial (for a rule without one, the
+//!   call ends). Other reasons need nothing from the flow.
 
 use serde::{Deserialize, Serialize};
 use switchyard_sdk::destination::{Destination, Rejection};
-use switchyard_sdk::flow::{self, Action, DialOutcome, Event};
+use switchyard_sdk::flow::{self, Action, DialOutcome, Event, QueueExit};
 use switchyard_sdk::{CallFlow, CallSnapshot, config, directory, state};
 
 /// The routing table.
@@ -226,7 +231,8 @@ pub fn step(
                 _ => (vec![flow::hangup()], p),
             },
         },
-        Event::QueueTimeout(_) | Event::QueueOverflow(_) => {
+        Event::QueueFinished(r) if !left_queue(r.reason) => (Vec::new(), p),
+        Event::QueueFinished(_) | Event::QueueTimeout(_) | Event::QueueOverflow(_) => {
             match p.rule.map(|i| &routes.rules[i]) {
                 Some(rule) if !p.forwarded => forward(routes, rule, p, Vec::new(), false),
                 _ => (vec![flow::hangup()], p),
@@ -234,6 +240,12 @@ pub fn step(
         }
         _ => (Vec::new(), p),
     }
+}
+
+/// The caller left the queue and is still with us: the queue gave up on
+/// them, or they pressed its exit key.
+fn left_queue(reason: QueueExit) -> bool {
+    flow::queue_gave_up(reason) || reason == QueueExit::Key
 }
 
 /// Send the caller to the rule's no-answer (or busy) destination.
@@ -386,6 +398,48 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn left(reason: QueueExit) -> Event {
+        Event::QueueFinished(flow::QueueResult {
+            queue: "support".into(),
+            reason,
+            waited_seconds: 30,
+            key: (reason == QueueExit::Key).then(|| "1".into()),
+        })
+    }
+
+    #[test]
+    fn leaving_a_queue_goes_to_the_no_answer_destination() {
+        let r = Routes::parse(
+            r#"{"rules": [{"match": "100", "go": {"queue": "support"},
+                           "no-answer": {"voicemail": "sales"}}]}"#,
+        )
+        .unwrap();
+        for reason in [
+            QueueExit::Timeout,
+            QueueExit::NoAgents,
+            QueueExit::Full,
+            QueueExit::Empty,
+            QueueExit::Key,
+        ] {
+            let (a, p) = call(&r, "100", &[Event::CallStarted, left(reason)]);
+            assert_eq!(a, vec![flow::voicemail("sales")], "{reason:?}");
+            assert!(p.forwarded);
+        }
+        // Nothing to do when the queue connected or lost the caller.
+        for reason in [QueueExit::Answered, QueueExit::Abandoned] {
+            let (a, p) = call(&r, "100", &[Event::CallStarted, left(reason)]);
+            assert!(a.is_empty(), "{reason:?}");
+            assert!(!p.forwarded);
+        }
+        // A queue rule without `no-answer`: the call ends.
+        let (a, _) = call(
+            &table(),
+            "+15550199",
+            &[Event::CallStarted, left(QueueExit::Timeout)],
+        );
+        assert_eq!(a, vec![flow::hangup()]);
     }
 
     #[test]

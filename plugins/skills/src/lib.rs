@@ -1,17 +1,21 @@
 //! # skills: skills-based routing
 //!
 //! Only agents who have every skill the waiting call needs are offered the
-//! call. Among them, the best-qualified come first: the JSON setting
-//! `levels` gives each agent's level per skill (default 1), and an agent's
-//! score is the sum of their levels for the required skills. Ties go to the
-//! agent with fewer calls today, then the one idle longest, then the queue's
-//! member order.
+//! call. Among them, the best-qualified come first: an agent's score is the
+//! sum of their levels for the required skills. An agent's level in a skill
+//! is, first found: the JSON setting `levels` (an override, agent → skill →
+//! level), the level the host reports for the agent (`skill-levels`, as the
+//! tenant configured the agent), else 1. Ties go to the agent with fewer
+//! calls today, then the one idle longest (the host's `idle-since`), then
+//! the queue's member order.
 //!
 //! ```json
 //! {"1002": {"broadband": 3, "it": 1}, "1003": {"broadband": 1, "phone-line": 2}}
 //! ```
 //!
-//! `sticky` = `true` puts the caller's last agent first when they qualify.
+//! `sticky` = `true` puts the caller's last agent first when they qualify,
+//! else the owner of the caller's CRM contact (`contact.owner`, an agent
+//! extension) when they qualify.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -35,6 +39,7 @@ pub fn rank(required: &[String], candidates: &[AgentCandidate], levels: &Levels)
                             .find(|(k, _)| k.eq_ignore_ascii_case(skill))
                             .map(|(_, v)| *v)
                     })
+                    .or_else(|| queue::skill_level(a, skill).map(u32::from))
                     .unwrap_or(1)
             })
             .sum()
@@ -43,14 +48,7 @@ pub fn rank(required: &[String], candidates: &[AgentCandidate], levels: &Levels)
         .iter()
         .filter(|a| queue::has_skills(a, required))
         .collect();
-    qualified.sort_by_key(|a| {
-        (
-            Reverse(score(a)),
-            a.calls_today,
-            a.last_call_end.unwrap_or(0),
-            a.order,
-        )
-    });
+    qualified.sort_by_key(|a| (Reverse(score(a)), a.calls_today, a.idle_since, a.order));
     qualified.into_iter().map(|a| a.id.clone()).collect()
 }
 
@@ -72,7 +70,7 @@ impl QueueStrategy for Skills {
         };
         let mut order = rank(&call.skills, &candidates, &levels);
         if config::get("sticky").as_deref() == Some("true") {
-            queue::stick_to_last_agent(&mut order, call.last_agent.as_deref());
+            queue::stick_to_callers_agent(&mut order, &call);
         }
         order
     }
@@ -92,7 +90,21 @@ mod tests {
             talk_seconds_today: 0,
             last_call_end: None,
             order,
+            skill_levels: vec![],
+            penalty: 0,
+            idle_since: 0,
         }
+    }
+
+    fn levelled(id: &str, levels: &[(&str, u8)], order: u32) -> AgentCandidate {
+        let mut a = agent(
+            id,
+            &levels.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            0,
+            order,
+        );
+        a.skill_levels = levels.iter().map(|(s, l)| (s.to_string(), *l)).collect();
+        a
     }
 
     fn skills(s: &[&str]) -> Vec<String> {
@@ -138,11 +150,97 @@ mod tests {
     }
 
     #[test]
+    fn host_skill_levels_rank_and_the_setting_overrides_them() {
+        let team = vec![
+            levelled("1002", &[("broadband", 40)], 0),
+            levelled("1003", &[("Broadband", 80)], 1),
+            // No level from the host: counts as 1.
+            agent("1004", &["broadband"], 0, 2),
+        ];
+        let need = skills(&["broadband"]);
+        assert_eq!(rank(&need, &team, &Levels::new()), ["1003", "1002", "1004"]);
+        let levels: Levels = serde_json::from_str(r#"{"1002": {"broadband": 90}}"#).unwrap();
+        assert_eq!(rank(&need, &team, &levels), ["1002", "1003", "1004"]);
+    }
+
+    #[test]
+    fn ties_go_to_the_agent_idle_longest() {
+        let mut a = agent("1002", &["it"], 0, 0);
+        a.idle_since = 9_000;
+        let mut b = agent("1003", &["it"], 0, 1);
+        b.idle_since = 4_000;
+        assert_eq!(
+            rank(&skills(&["it"]), &[a, b], &Levels::new()),
+            ["1003", "1002"]
+        );
+    }
+
+    #[test]
     fn sticky_agent_moves_first_only_when_qualified() {
         let mut order = vec!["1003".to_string(), "1002".to_string()];
         queue::stick_to_last_agent(&mut order, Some("1002"));
         assert_eq!(order, ["1002", "1003"]);
         queue::stick_to_last_agent(&mut order, Some("1009"));
         assert_eq!(order, ["1002", "1003"]);
+    }
+
+    fn waiting(last_agent: Option<&str>, owner: Option<&str>) -> WaitingCall {
+        let party = |n: &str| switchyard_sdk::Party {
+            number: n.into(),
+            display_name: None,
+        };
+        WaitingCall {
+            call: switchyard_sdk::CallSnapshot {
+                call_id: "c1".into(),
+                tenant: "acme".into(),
+                direction: switchyard_sdk::Direction::Inbound,
+                caller: party("+15550100"),
+                callee: party("+15550199"),
+                dialled: "+15550199".into(),
+                tags: vec![],
+                start_time: 0,
+                answer_time: None,
+                time_zone: "UTC".into(),
+                flow: "main".into(),
+                plugin_version: 1,
+            },
+            skills: skills(&["broadband"]),
+            priority: 0,
+            waited_seconds: 0,
+            last_agent: last_agent.map(Into::into),
+            contact: owner.map(|o| switchyard_sdk::Contact {
+                id: "crm-1".into(),
+                name: "Ada".into(),
+                company: None,
+                email: None,
+                owner: Some(o.into()),
+                url: None,
+                tags: vec![],
+                fields: vec![],
+            }),
+            callback: false,
+        }
+    }
+
+    #[test]
+    fn sticky_falls_back_to_the_contact_owner_when_qualified() {
+        let team = vec![
+            agent("1001", &["billing"], 0, 0),
+            agent("1002", &["broadband"], 0, 1),
+            agent("1003", &["broadband"], 5, 2),
+        ];
+        let sticky = |call: &WaitingCall| {
+            let mut order = rank(&call.skills, &team, &Levels::new());
+            queue::stick_to_callers_agent(&mut order, call);
+            order
+        };
+        assert_eq!(sticky(&waiting(None, Some("1003"))), ["1003", "1002"]);
+        // The last agent does not qualify: the owner does.
+        assert_eq!(
+            sticky(&waiting(Some("1001"), Some("1003"))),
+            ["1003", "1002"]
+        );
+        // The owner does not qualify: the ranking stands.
+        assert_eq!(sticky(&waiting(None, Some("1001"))), ["1002", "1003"]);
     }
 }

@@ -1,5 +1,16 @@
 //! Events, actions and decisions of the `call-flow` world, with builders.
 //!
+//! ## Queues
+//! When a caller leaves a queue but stays on the line (they waited too
+//! long, the queue was full or had no agent, its last agent logged out, or
+//! they pressed the exit key) the flow gets [`Event::QueueFinished`] with a
+//! [`QueueResult`]: the queue, the [`QueueExit`] reason, the seconds waited
+//! and the key pressed. A flow should handle it; [`queue_gave_up`] tells
+//! the reasons apart from the ones where the queue itself ran out of
+//! options. `queue-timeout` and `queue-overflow` are what the host sends to
+//! plugins built with SDK 0.1 (`switchyard:plugin@0.1.0`) instead; this
+//! SDK's plugins never get them, but may keep matching them.
+//!
 //! ```no_run
 //! use switchyard_sdk::flow::{self, RejectReason};
 //! let actions = vec![
@@ -13,13 +24,24 @@
 
 pub use crate::bindings::switchyard::plugin::flow_types::{
     Action, Conference, Decision, Dial, DialMode, DialOutcome, DialResult, DialTarget, Enqueue,
-    Event, Gather, Gathered, HangupBy, HangupInfo, Prompt, RecordAudio, Recording, RejectReason,
-    Tone, Transfer, TransferOutcome, TransferResult, Voicemail,
+    Event, Gather, Gathered, HangupBy, HangupInfo, Prompt, QueueExit, QueueResult, RecordAudio,
+    Recording, RejectReason, Tone, Transfer, TransferOutcome, TransferResult, Voicemail,
 };
 use serde::Serialize;
 
 /// What [`crate::CallFlow::handle`] returns.
 pub type Result = std::result::Result<Decision, String>;
+
+/// True for the `queue-finished` reasons where the queue gave up on the
+/// caller without them choosing to leave: `timeout`, `no-agents`, `full`
+/// and `empty`. First-party flows treat these like an unanswered dial
+/// (their `no-answer` destination); `key` is the caller's own choice.
+pub fn queue_gave_up(reason: QueueExit) -> bool {
+    matches!(
+        reason,
+        QueueExit::Timeout | QueueExit::NoAgents | QueueExit::Full | QueueExit::Empty
+    )
+}
 
 /// A decision with no state.
 pub fn decide(actions: impl IntoIterator<Item = Action>) -> Result {

@@ -2,6 +2,19 @@
 //!
 //! A Switchyard plugin is a WebAssembly component (target `wasm32-wasip2`)
 //! that implements one world of the `switchyard:plugin` WIT package. This
+//! SDK builds against `switchyard:plugin@0.2.0`; components built with the
+//! SDK of 0.1.0 keep working unchanged on hosts that serve 0.2.0 (they are
+//! given the events and queue data 0.1.0 knew: see the host's
+//! `host/plugins/README.md`).
+//!
+//! New in 0.2.0: the flow event [`flow::Event::QueueFinished`] (why the
+//! caller left a queue: [`flow::QueueExit`]; a flow must handle it where it
+//! handled `queue-timeout`/`queue-overflow` before), and for strategies
+//! the CRM `contact` and `callback` of [`queue::WaitingCall`], the
+//! `skill-levels`, `penalty` and `idle-since` of [`queue::AgentCandidate`]
+//! and the `agents-logged-in` of [`queue::QueueInfo`]; helpers
+//! [`flow::queue_gave_up`], [`queue::skill_level`] and
+//! [`queue::stick_to_callers_agent`]. This
 //! crate gives you the host's types, helpers for its capabilities (key-value,
 //! config, directory, contacts, HTTP, logging), builders for actions, typed
 //! state between events, and one export macro per world:

@@ -36,10 +36,12 @@ impl Host for Granted<'_, ConfigState> {
     }
 }
 
-/// Links `config` to the state `get` finds in the store data.
+/// Links `config` (0.2.0 and 0.1.0) to the state `get` finds in the store
+/// data.
 pub(crate) fn add_to_linker<T: Send + 'static>(
     l: &mut Linker<T>,
     get: fn(&mut T) -> Granted<'_, ConfigState>,
 ) -> wasmtime::Result<()> {
-    config::add_to_linker::<T, HasCap<ConfigState>>(l, get)
+    config::add_to_linker::<T, HasCap<ConfigState>>(l, get)?;
+    super::v0_1::add_config(l, get)
 }

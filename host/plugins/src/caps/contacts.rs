@@ -43,10 +43,12 @@ impl Host for Granted<'_, ContactsState> {
     }
 }
 
-/// Links `contacts` to the state `get` finds in the store data.
+/// Links `contacts` (0.2.0 and 0.1.0) to the state `get` finds in the store
+/// data.
 pub(crate) fn add_to_linker<T: Send + 'static>(
     l: &mut Linker<T>,
     get: fn(&mut T) -> Granted<'_, ContactsState>,
 ) -> wasmtime::Result<()> {
-    contacts::add_to_linker::<T, HasCap<ContactsState>>(l, get)
+    contacts::add_to_linker::<T, HasCap<ContactsState>>(l, get)?;
+    super::v0_1::add_contacts(l, get)
 }

@@ -104,10 +104,12 @@ impl Host for Granted<'_, DirectoryState> {
     }
 }
 
-/// Links `directory` to the state `get` finds in the store data.
+/// Links `directory` (0.2.0 and 0.1.0) to the state `get` finds in the store
+/// data.
 pub(crate) fn add_to_linker<T: Send + 'static>(
     l: &mut Linker<T>,
     get: fn(&mut T) -> Granted<'_, DirectoryState>,
 ) -> wasmtime::Result<()> {
-    directory::add_to_linker::<T, HasCap<DirectoryState>>(l, get)
+    directory::add_to_linker::<T, HasCap<DirectoryState>>(l, get)?;
+    super::v0_1::add_directory(l, get)
 }

@@ -259,12 +259,14 @@ impl Host for Granted<'_, KvState> {
     }
 }
 
-/// Links `kv` to the state `get` finds in the store data.
+/// Links `kv` (0.2.0 and 0.1.0) to the state `get` finds in the store
+/// data.
 pub(crate) fn add_to_linker<T: Send + 'static>(
     l: &mut Linker<T>,
     get: fn(&mut T) -> Granted<'_, KvState>,
 ) -> wasmtime::Result<()> {
-    kv::add_to_linker::<T, HasCap<KvState>>(l, get)
+    kv::add_to_linker::<T, HasCap<KvState>>(l, get)?;
+    super::v0_1::add_kv(l, get)
 }
 
 #[cfg(test)]

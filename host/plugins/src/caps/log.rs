@@ -153,10 +153,11 @@ impl Host for LogState {
     }
 }
 
-/// Links `log` to the state `get` finds in the store data.
+/// Links `log` (0.2.0 and 0.1.0) to the state `get` finds in the store data.
 pub(crate) fn add_to_linker<T: Send + 'static>(
     l: &mut Linker<T>,
     get: fn(&mut T) -> &mut LogState,
 ) -> wasmtime::Result<()> {
-    log::add_to_linker::<T, HasSelf<LogState>>(l, get)
+    log::add_to_linker::<T, HasSelf<LogState>>(l, get)?;
+    super::v0_1::add_log(l, get)
 }

@@ -17,6 +17,7 @@ pub mod http;
 pub mod kv;
 pub mod log;
 pub(crate) mod stdio;
+mod v0_1;
 
 use std::marker::PhantomData;
 
@@ -59,13 +60,13 @@ impl types::Host for TypesOnly {}
 impl flow_types::Host for TypesOnly {}
 impl queue_types::Host for TypesOnly {}
 
-/// Links the type-only interfaces (nothing to call, but the linker wants
-/// them).
+/// Links the type-only interfaces of both versions (nothing to call, but
+/// the linker wants them).
 pub(crate) fn add_type_interfaces_to_linker<T: Send + 'static>(
     l: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
     types::add_to_linker::<T, NoState>(l, |_| TypesOnly)?;
     flow_types::add_to_linker::<T, NoState>(l, |_| TypesOnly)?;
     queue_types::add_to_linker::<T, NoState>(l, |_| TypesOnly)?;
-    Ok(())
+    v0_1::add_type_interfaces(l)
 }

@@ -43,27 +43,27 @@ fn wit_dir() -> String {
 /// Interfaces a world imports, taken from the SDK's bindings instead of
 /// generated again, so SDK types and plugin types are the same. wit-bindgen
 /// refuses unused mappings, so each world lists exactly what it imports.
-const TYPES: (&str, &str) = ("switchyard:plugin/types@0.1.0", "switchyard::plugin::types");
+const TYPES: (&str, &str) = ("switchyard:plugin/types@0.2.0", "switchyard::plugin::types");
 const FLOW_TYPES: (&str, &str) = (
-    "switchyard:plugin/flow-types@0.1.0",
+    "switchyard:plugin/flow-types@0.2.0",
     "switchyard::plugin::flow_types",
 );
 const QUEUE_TYPES: (&str, &str) = (
-    "switchyard:plugin/queue-types@0.1.0",
+    "switchyard:plugin/queue-types@0.2.0",
     "switchyard::plugin::queue_types",
 );
-const LOG: (&str, &str) = ("switchyard:plugin/log@0.1.0", "switchyard::plugin::log");
-const KV: (&str, &str) = ("switchyard:plugin/kv@0.1.0", "switchyard::plugin::kv");
+const LOG: (&str, &str) = ("switchyard:plugin/log@0.2.0", "switchyard::plugin::log");
+const KV: (&str, &str) = ("switchyard:plugin/kv@0.2.0", "switchyard::plugin::kv");
 const CONFIG: (&str, &str) = (
-    "switchyard:plugin/config@0.1.0",
+    "switchyard:plugin/config@0.2.0",
     "switchyard::plugin::config",
 );
 const DIRECTORY: (&str, &str) = (
-    "switchyard:plugin/directory@0.1.0",
+    "switchyard:plugin/directory@0.2.0",
     "switchyard::plugin::directory",
 );
 const CONTACTS: (&str, &str) = (
-    "switchyard:plugin/contacts@0.1.0",
+    "switchyard:plugin/contacts@0.2.0",
     "switchyard::plugin::contacts",
 );
 /// `wasi:http/outgoing-handler` and what its types pull in.
@@ -119,7 +119,7 @@ fn expand(input: TokenStream, w: WorldExport) -> TokenStream {
 mod __switchyard_export {{
     ::switchyard_sdk::wit_bindgen::generate!({{
         path: {path:?},
-        world: "switchyard:plugin/{world}@0.1.0",
+        world: "switchyard:plugin/{world}@0.2.0",
         with: {{ {with} }},
         runtime_path: "::switchyard_sdk::wit_bindgen::rt",
     }});
