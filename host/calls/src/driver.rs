@@ -1001,8 +1001,12 @@ impl Driver {
                     _ => {}
                 }
                 let snapshot = self.snapshot();
-                self.queues()
-                    .call_command(&self.shared, &self.call_id, q, &self.tx, &snapshot);
+                let joins = matches!(q, QueueCommand::Join { .. });
+                let queues = self.queues();
+                queues.call_command(&self.shared, &self.call_id, q, &self.tx, &snapshot);
+                if joins {
+                    queues.look_up_contact(&self.shared, &self.call_id, &snapshot.caller.number);
+                }
             }
             Command::Live { state, agent } => {
                 if state == CallState::Answered

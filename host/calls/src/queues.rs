@@ -194,6 +194,8 @@ impl Queues {
 struct Waiting {
     tx: mpsc::UnboundedSender<CallMsg>,
     snapshot: CallSnapshot,
+    /// The caller in the tenant's CRM, once looked up.
+    contact: Option<switchyard_plugins::types::Contact>,
 }
 
 struct Inner {
@@ -369,6 +371,7 @@ impl TenantQueues {
                             Waiting {
                                 tx: tx.clone(),
                                 snapshot: snapshot.clone(),
+                                contact: None,
                             },
                         );
                     }
@@ -394,6 +397,30 @@ impl TenantQueues {
             QueueCommand::Ended => {
                 inner.acd.call_ended(call, now);
                 inner.calls.remove(call);
+            }
+        });
+    }
+
+    /// Look the waiting caller up in the tenant's CRM once: the strategy
+    /// sees the contact (and its owner) from the next ranking on.
+    pub fn look_up_contact(&self, shared: &Arc<Shared>, call: &str, number: &str) {
+        let (Some(me), Some(tenant)) = (
+            shared.queues.get(&self.tenant),
+            shared.tenants().by_id(&self.tenant),
+        ) else {
+            return;
+        };
+        let (call, number) = (call.to_string(), number.to_string());
+        tokio::spawn(async move {
+            if let Some(contact) = tenant.runtime.crm_lookup(&number).await
+                && let Some(w) = me
+                    .inner
+                    .lock()
+                    .expect("queue engine lock")
+                    .calls
+                    .get_mut(&call)
+            {
+                w.contact = Some(contact);
             }
         });
     }
@@ -516,11 +543,15 @@ impl TenantQueues {
                     waiting,
                     candidates,
                 } => {
-                    let snapshot = inner
+                    let (snapshot, contact) = inner
                         .calls
                         .get(&call)
-                        .map(|w| w.snapshot.clone())
-                        .unwrap_or_else(|| placeholder_snapshot(&self.tenant, &call));
+                        .map(|w| (w.snapshot.clone(), w.contact.clone()))
+                        .unwrap_or_else(|| (placeholder_snapshot(&self.tenant, &call), None));
+                    let logged_in = inner
+                        .acd
+                        .queue_status(&queue.name, Instant::now())
+                        .map_or(0, |s| s.agents_logged_in);
                     let strategy = inner
                         .setups
                         .get(&queue.name)
@@ -531,6 +562,7 @@ impl TenantQueues {
                         queue: QueueInfo {
                             name: queue.name,
                             waiting: queue.waiting,
+                            agents_logged_in: logged_in,
                         },
                         waiting: WaitingCall {
                             call: snapshot,
@@ -538,6 +570,8 @@ impl TenantQueues {
                             priority: waiting.priority,
                             waited_seconds: waiting.waited_secs,
                             last_agent: waiting.last_agent,
+                            contact,
+                            callback: waiting.callback,
                         },
                         candidates,
                     })))
@@ -734,6 +768,9 @@ impl TenantQueues {
                     talk_seconds_today: c.talk_secs_today,
                     last_call_end: c.last_call_end_ms,
                     order: c.order,
+                    skill_levels: c.skills.clone(),
+                    penalty: c.penalty,
+                    idle_since: c.idle_since_ms,
                 })
                 .collect();
             let started = Instant::now();

@@ -21,7 +21,7 @@
 
 use std::time::{Duration, Instant};
 
-use switchyard_plugins::flow_types::{Enqueue, Event, Prompt};
+use switchyard_plugins::flow_types::{Enqueue, Event, Prompt, QueueExit as WitExit, QueueResult};
 use switchyard_plugins::types::{Disposition, HangupSide};
 
 use super::{Command, Device, LegId, MediaCommand, Phase, Session};
@@ -78,6 +78,9 @@ pub(super) struct Queued {
     pub announcing: Option<u64>,
     /// A prompt before the call ends (a callback's confirmation).
     pub farewell: Option<u64>,
+    pub since: Instant,
+    /// The last key the caller pressed (the flow hears which one left).
+    pub last_key: Option<char>,
 }
 
 /// The tag the queue engine reads for the callback number.
@@ -90,7 +93,13 @@ impl Session {
     pub(super) fn enqueue(&mut self, now: Instant, e: Enqueue) {
         if !self.answer_caller(now) {
             tracing::warn!(call = %self.snapshot.call_id, queue = %e.queue, "a queue needs anchored media");
-            return self.decide(now, None, Event::QueueOverflow(e.queue));
+            let result = QueueResult {
+                queue: e.queue,
+                reason: WitExit::NoAgents,
+                waited_seconds: 0,
+                key: None,
+            };
+            return self.decide(now, None, Event::QueueFinished(result));
         }
         let caller = self.caller;
         let mut tags: Vec<(String, String)> = self
@@ -125,6 +134,8 @@ impl Session {
             offers: Vec::new(),
             announcing: None,
             farewell: None,
+            since: now,
+            last_key: None,
         });
     }
 
@@ -187,6 +198,8 @@ impl Session {
             return;
         };
         let queue = q.queue.clone();
+        let waited = now.saturating_duration_since(q.since);
+        let key = q.last_key;
         let offers: Vec<LegId> = q.offers.drain(..).map(|(l, _)| l).collect();
         for leg in offers {
             self.hang_up_leg(leg, 487);
@@ -207,7 +220,23 @@ impl Session {
             return self.pump(now);
         }
         self.live(CallState::Routing, None);
-        self.decide(now, None, queue_event(queue, exit));
+        let reason = match exit {
+            QueueExit::Timeout => WitExit::Timeout,
+            QueueExit::Full => WitExit::Full,
+            QueueExit::NoAgents => WitExit::NoAgents,
+            QueueExit::Empty => WitExit::Empty,
+            QueueExit::Key => WitExit::Key,
+            QueueExit::CallbackChosen => WitExit::CallbackChosen,
+        };
+        let result = QueueResult {
+            queue,
+            reason,
+            waited_seconds: waited.as_secs().min(u64::from(u32::MAX)) as u32,
+            key: (exit == QueueExit::Key)
+                .then(|| key.map(String::from))
+                .flatten(),
+        };
+        self.decide(now, None, Event::QueueFinished(result));
         self.pump(now);
     }
 
@@ -304,9 +333,13 @@ impl Session {
 
     /// A key while waiting goes to the engine (leave, callback keys).
     pub(super) fn queue_digit(&mut self, digit: char) -> bool {
-        if !matches!(&self.phase, Phase::Queued(q) if q.farewell.is_none()) {
+        let Phase::Queued(q) = &mut self.phase else {
+            return false;
+        };
+        if q.farewell.is_some() {
             return false;
         }
+        q.last_key = Some(digit);
         self.queue_command(QueueCommand::Key(digit));
         true
     }
@@ -335,13 +368,5 @@ impl Session {
 
     fn queue_command(&mut self, c: QueueCommand) {
         self.commands.push_back(Command::Queue(c));
-    }
-}
-
-/// The event a flow hears when its caller leaves a queue and stays.
-fn queue_event(queue: String, exit: QueueExit) -> Event {
-    match exit {
-        QueueExit::Timeout => Event::QueueTimeout(queue),
-        _ => Event::QueueOverflow(queue),
     }
 }

@@ -1245,6 +1245,7 @@ fn queued() -> Call {
     c.take();
     c.s.snapshot.tags.push("VIP".into());
     c.decide(vec![enqueue("support", 10, Some(120))]);
+    c.s.handle_ack(c.now, CALLER);
     c
 }
 
@@ -1381,10 +1382,29 @@ fn keys_go_to_the_engine_and_an_announcement_plays_over_the_music() {
 fn a_timeout_goes_back_to_the_flow_and_a_chosen_callback_says_goodbye() {
     let mut c = queued();
     c.take();
+    c.advance(Duration::from_secs(120));
+    c.take();
     c.s.handle_queue_exit(c.now, QueueExit::Timeout, Vec::new());
     assert_eq!(
         decides(&c.take()),
-        vec![Event::QueueTimeout("support".into())]
+        vec![Event::QueueFinished(
+            switchyard_plugins::flow_types::QueueResult {
+                queue: "support".into(),
+                reason: switchyard_plugins::flow_types::QueueExit::Timeout,
+                waited_seconds: 120,
+                key: None,
+            }
+        )]
+    );
+    // The leave key: the flow hears which key.
+    let mut c = queued();
+    c.take();
+    c.s.handle_digit(c.now, CALLER, '0');
+    c.s.handle_queue_exit(c.now, QueueExit::Key, Vec::new());
+    let e = decides(&c.take());
+    assert!(
+        matches!(&e[..], [Event::QueueFinished(r)] if r.key.as_deref() == Some("0")),
+        "{e:?}"
     );
 
     let mut c = queued();
@@ -1419,5 +1439,8 @@ fn without_media_a_queue_cannot_hold_the_caller_and_the_flow_hears_overflow() {
     c.decide(vec![enqueue("support", 0, None)]);
     let cmds = c.take();
     assert!(queue_cmds(&cmds).is_empty());
-    assert_eq!(decides(&cmds), vec![Event::QueueOverflow("support".into())]);
+    assert!(matches!(
+        &decides(&cmds)[..],
+        [Event::QueueFinished(r)] if r.reason == switchyard_plugins::flow_types::QueueExit::NoAgents
+    ));
 }
