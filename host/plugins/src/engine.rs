@@ -81,15 +81,20 @@ impl EpochTicker {
     pub(crate) fn start(engine: Engine, tick: std::time::Duration) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let (running, started) = std::sync::mpsc::sync_channel::<()>(0);
         let thread = std::thread::Builder::new()
             // Short: Linux keeps 15 bytes of a thread name.
             .name("sy-epoch".into())
             .spawn(move || {
+                // The thread names itself as it starts: the host is made
+                // only once it runs, so it is never half-started.
+                let _ = running.send(());
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
                     engine.increment_epoch();
                 }
             })?;
+        let _ = started.recv();
         Ok(Self {
             stop,
             thread: Some(thread),
