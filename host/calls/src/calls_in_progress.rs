@@ -57,6 +57,10 @@ pub enum NoticeKind {
     Entered(CallState),
     /// The call is over and its record stored (`ended`).
     Ended,
+    /// A queue offers the call to an agent (their screen pop): the detail
+    /// is JSON with the agent, the queue, the wait, the tags, the caller
+    /// and the CRM contact.
+    Offered,
     /// An agent entered a state (`agent-available`, `agent-paused`…); the
     /// call id is empty, the detail is the agent and the reason.
     Agent(&'static str),
@@ -69,6 +73,7 @@ impl NoticeKind {
             NoticeKind::Started => "started",
             NoticeKind::Entered(state) => state.as_str(),
             NoticeKind::Ended => "ended",
+            NoticeKind::Offered => "offered",
             NoticeKind::Agent(name) => name,
         }
     }

@@ -460,6 +460,8 @@ enum Work {
     MessageStored(Recording),
     /// The devices of an agent the queue offers the call to.
     Offer(String, devices::Found),
+    /// The waiting caller in the tenant's CRM.
+    Contact(Option<switchyard_plugins::types::Contact>),
 }
 
 struct Driver {
@@ -509,6 +511,8 @@ struct Driver {
     busy: Vec<String>,
     /// A callback's placeholder, and whether its customer answered.
     callback: Option<(String, bool)>,
+    /// The queued caller's CRM contact, once looked up.
+    contact: Option<switchyard_plugins::types::Contact>,
 }
 
 impl Driver {
@@ -579,6 +583,7 @@ impl Driver {
             queue_agent: None,
             busy: Vec::new(),
             callback: None,
+            contact: None,
         }
     }
 
@@ -597,6 +602,27 @@ impl Driver {
             self.busy.push(ext.to_string());
             self.queues().agent_busy(&self.shared, ext, true);
         }
+    }
+
+    /// The agent who last answered a call of this caller (the sticky
+    /// strategies' "last agent"), from the call records.
+    fn last_agent(&self) -> Option<String> {
+        let number = &self.session.snapshot().caller.number;
+        let filter = switchyard_store::CdrFilter {
+            number: Some(number.clone()),
+            disposition: Some(switchyard_store::Disposition::Answered),
+            limit: 20,
+            ..Default::default()
+        };
+        let page = self
+            .shared
+            .store
+            .query_cdrs(&self.tenant.id, &filter)
+            .ok()?;
+        page.rows
+            .into_iter()
+            .find(|c| &c.caller == number && c.agent.is_some())
+            .and_then(|c| c.agent)
     }
 
     /// The setup of the queue the caller waits in.
@@ -642,6 +668,31 @@ impl Driver {
                     .cloned()
                     .collect();
                 snapshot.tags.clear();
+                let waited = now.saturating_duration_since(since).as_secs();
+                for agent in &agents {
+                    let detail = serde_json::json!({
+                        "agent": agent,
+                        "queue": queue,
+                        "waited_secs": waited,
+                        "tags": tags,
+                        "caller": snapshot.caller.number,
+                        "caller_name": snapshot.caller.display_name,
+                        "contact": self.contact.as_ref().map(|c| serde_json::json!({
+                            "id": c.id, "name": c.name, "company": c.company,
+                            "owner": c.owner, "url": c.url, "tags": c.tags,
+                        })),
+                    });
+                    self.shared.in_progress.notify(
+                        &self.tenant.id,
+                        crate::calls_in_progress::NoticeKind::Offered,
+                        &self.call_id,
+                        Some(detail.to_string()),
+                    );
+                }
+                if let Some(c) = &self.contact {
+                    // The CRM's name is what the agent's phone shows.
+                    snapshot.caller.display_name = Some(c.name.clone());
+                }
                 for agent in agents {
                     let calling = devices::Calling {
                         snapshot: snapshot.clone(),
@@ -650,8 +701,9 @@ impl Driver {
                         contacts: self.contacts.clone(),
                         offer: Some(devices::QueueOffer {
                             queue: queue.clone(),
-                            waited_secs: now.saturating_duration_since(since).as_secs(),
+                            waited_secs: waited,
                             tags: tags.clone(),
+                            crm_url: self.contact.as_ref().and_then(|c| c.url.clone()),
                         }),
                     };
                     let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
@@ -906,6 +958,12 @@ impl Driver {
                 self.session.handle_devices(now, found.devices);
             }
             Work::MessageStored(r) => self.session.handle_message_ended(now, r),
+            Work::Contact(contact) => {
+                if let Some(c) = &contact {
+                    self.queues().set_contact(&self.call_id, c.clone());
+                }
+                self.contact = contact;
+            }
             Work::Offer(agent, found) => {
                 self.tickets.extend(found.tickets);
                 for d in &found.devices {
@@ -987,8 +1045,13 @@ impl Driver {
                     .handle_credentials(now, leg, retry, challenge.status());
             }
             Command::Media(m) => self.media(m).await,
-            Command::Queue(q) => {
+            Command::Queue(mut q) => {
                 use crate::session::QueueCommand;
+                if let QueueCommand::Join { tags, .. } = &mut q
+                    && let Some(agent) = self.last_agent()
+                {
+                    tags.push(("last-agent".into(), agent));
+                }
                 match &q {
                     QueueCommand::Join { queue, .. } => {
                         self.queued = Some((queue.clone(), now));
@@ -1005,7 +1068,12 @@ impl Driver {
                 let queues = self.queues();
                 queues.call_command(&self.shared, &self.call_id, q, &self.tx, &snapshot);
                 if joins {
-                    queues.look_up_contact(&self.shared, &self.call_id, &snapshot.caller.number);
+                    let tenant = self.tenant.clone();
+                    let number = snapshot.caller.number.clone();
+                    self.work.push(
+                        async move { Work::Contact(tenant.runtime.crm_lookup(&number).await) }
+                            .boxed(),
+                    );
                 }
             }
             Command::Live { state, agent } => {

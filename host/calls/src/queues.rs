@@ -401,28 +401,18 @@ impl TenantQueues {
         });
     }
 
-    /// Look the waiting caller up in the tenant's CRM once: the strategy
-    /// sees the contact (and its owner) from the next ranking on.
-    pub fn look_up_contact(&self, shared: &Arc<Shared>, call: &str, number: &str) {
-        let (Some(me), Some(tenant)) = (
-            shared.queues.get(&self.tenant),
-            shared.tenants().by_id(&self.tenant),
-        ) else {
-            return;
-        };
-        let (call, number) = (call.to_string(), number.to_string());
-        tokio::spawn(async move {
-            if let Some(contact) = tenant.runtime.crm_lookup(&number).await
-                && let Some(w) = me
-                    .inner
-                    .lock()
-                    .expect("queue engine lock")
-                    .calls
-                    .get_mut(&call)
-            {
-                w.contact = Some(contact);
-            }
-        });
+    /// The waiting caller's CRM contact: the strategy sees it (and its
+    /// owner) from the next ranking on.
+    pub fn set_contact(&self, call: &str, contact: switchyard_plugins::types::Contact) {
+        if let Some(w) = self
+            .inner
+            .lock()
+            .expect("queue engine lock")
+            .calls
+            .get_mut(call)
+        {
+            w.contact = Some(contact);
+        }
     }
 
     /// A callback's customer answered (`true`), or the attempt failed.

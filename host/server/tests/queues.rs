@@ -276,3 +276,167 @@ fn a_callback_keeps_the_place_over_a_restart_and_rings_the_agent_then_the_custom
     let legs: Vec<&str> = cb.legs.iter().map(|l| l.target.as_str()).collect();
     assert_eq!(legs, ["1002", "1001"], "the agent first, then the customer");
 }
+
+/// A small blocking HTTP client for the API.
+fn http(method: &str, url: &str, token: &str, body: Option<serde_json::Value>) -> (u16, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let auth = format!("Bearer {token}");
+    let resp = match (method, body) {
+        ("GET", _) => agent.get(url).header("Authorization", &auth).call(),
+        (_, Some(b)) => agent.post(url).header("Authorization", &auth).send_json(&b),
+        (_, None) => agent.post(url).header("Authorization", &auth).send_empty(),
+    };
+    let mut resp = resp.expect("HTTP request");
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// A new API key of `tenant` with `role` (and the agent's extension).
+fn key(base: &str, op: &str, tenant: &str, role: &str, extension: Option<&str>) -> String {
+    let mut body = serde_json::json!({"role": role, "name": format!("{role}-key")});
+    if let Some(e) = extension {
+        body["extension"] = e.into();
+    }
+    let (status, text) = http(
+        "POST",
+        &format!("{base}/api/tenants/{tenant}/api-keys"),
+        op,
+        Some(body),
+    );
+    assert_eq!(status, 201, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// The SSE event names (and data) `token` receives for `secs` seconds;
+/// `subscribed` hears when the stream is open (the server subscribes
+/// before it answers).
+fn listen(
+    url: String,
+    token: String,
+    secs: u64,
+    subscribed: std::sync::mpsc::Sender<()>,
+) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(secs)))
+            .build()
+            .new_agent();
+        let Ok(resp) = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+        else {
+            return Vec::new();
+        };
+        let _ = subscribed.send(());
+        let reader = std::io::BufReader::new(resp.into_body().into_reader());
+        reader
+            .lines()
+            .map_while(Result::ok)
+            .filter(|l| l.starts_with("event:") || l.starts_with("data:"))
+            .collect()
+    })
+}
+
+/// An agent's key gets the `offered` screen pop of its own offers only;
+/// a supervisor logs an agent out through the API and the engine obeys;
+/// an agent key cannot change another agent, and another tenant's key
+/// does not find this tenant's agents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_see_their_own_offers_and_supervisors_change_agents_through_the_api() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let base = format!("http://{}", pbx.running.http);
+    let op = pbx.running.operator_token.clone();
+    let p = pbx.clone();
+    let (b, o) = (base.clone(), op.clone());
+    let (k1002, k1003, sup) = blocking(move || {
+        let keys = (
+            key(&b, &o, "demo", "agent", Some("1002")),
+            key(&b, &o, "demo", "agent", Some("1003")),
+            key(&b, &o, "demo", "supervisor", None),
+        );
+        // The supervisor logs 1003 out; 1003 may not log 1002 out.
+        let (status, text) = http(
+            "POST",
+            &format!("{b}/api/tenants/demo/agents/1003/state"),
+            &keys.2,
+            Some(serde_json::json!({"action": "logout"})),
+        );
+        assert_eq!(status, 200, "{text}");
+        let (status, _) = http(
+            "POST",
+            &format!("{b}/api/tenants/demo/agents/1002/state"),
+            &keys.1,
+            Some(serde_json::json!({"action": "logout"})),
+        );
+        assert_eq!(status, 403);
+        drop(p);
+        keys
+    })
+    .await;
+    assert_eq!(state(&pbx, "1003"), AgentState::LoggedOut);
+    assert!(matches!(state(&pbx, "1002"), AgentState::Available { .. }));
+
+    let events = format!("{base}/api/tenants/demo/events");
+    let (open, opened) = std::sync::mpsc::channel();
+    let mine = listen(events.clone(), k1002, 12, open.clone());
+    let theirs = listen(events, k1003, 12, open);
+    // Both streams are open before the call.
+    blocking(move || {
+        for _ in 0..2 {
+            opened.recv_timeout(LIMIT).expect("the event stream opens");
+        }
+    })
+    .await;
+    let p = pbx.clone();
+    let (caller, agent) = blocking(move || {
+        let agent = p.phone("1002", "uas_agent", &[]);
+        let caller = p.dial("1001", "600", "uac_call", &[("pause_ms", "1500")]);
+        (caller, agent.wait())
+    })
+    .await;
+    caller.assert_ok();
+    agent.assert_ok();
+    let (mine, theirs) = blocking(move || (mine.join().unwrap(), theirs.join().unwrap())).await;
+    let offered = mine
+        .iter()
+        .position(|l| l == "event: offered")
+        .unwrap_or_else(|| panic!("no offer in 1002's stream: {mine:#?}"));
+    let data: serde_json::Value =
+        serde_json::from_str(mine[offered + 1].trim_start_matches("data:").trim()).unwrap();
+    let pop: serde_json::Value = serde_json::from_str(data["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(pop["agent"], "1002");
+    assert_eq!(pop["queue"], "support");
+    assert_eq!(pop["caller"], "1001");
+    assert!(
+        !theirs
+            .iter()
+            .any(|l| l == "event: offered" || l == "event: answered"),
+        "1003 sees nothing of 1002's call: {theirs:#?}"
+    );
+
+    // Another tenant's key: this tenant's agents are not found.
+    let (b, o) = (base.clone(), op.clone());
+    blocking(move || {
+        let (status, text) = http(
+            "POST",
+            &format!("{b}/api/tenants"),
+            &o,
+            Some(serde_json::json!({"id": "acme", "name": "Acme", "domains": ["acme.test"], "time_zone": "UTC"})),
+        );
+        assert_eq!(status, 201, "{text}");
+        let acme = key(&b, &o, "acme", "admin", None);
+        let (status, _) = http("GET", &format!("{b}/api/tenants/demo/agents"), &acme, None);
+        assert_eq!(status, 404);
+        let (status, text) = http("GET", &format!("{b}/api/tenants/demo/agents"), &sup, None);
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("\"1002\""), "{text}");
+    })
+    .await;
+}

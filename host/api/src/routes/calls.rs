@@ -128,24 +128,84 @@ fn sse_event(ev: &CallEvent) -> Event {
         .unwrap_or_else(|_| Event::default().event("error"))
 }
 
+/// What an agent key may see of the tenant's events: its own offers (the
+/// screen pop), its own state changes, and the events of calls it takes
+/// part in (offered to it, or live with it as caller, callee or agent).
+struct AgentView {
+    extension: String,
+    tenant: String,
+    live: std::sync::Arc<dyn crate::LiveCalls>,
+    /// Calls of this agent seen so far (forgotten when they end).
+    calls: std::collections::HashSet<String>,
+}
+
+impl AgentView {
+    fn shows(&mut self, ev: &CallEvent) -> bool {
+        let detail = ev.detail.as_deref().unwrap_or_default();
+        if ev.kind == "offered" {
+            let to_me = serde_json::from_str::<serde_json::Value>(detail)
+                .ok()
+                .is_some_and(|d| d["agent"] == self.extension.as_str());
+            if to_me {
+                self.calls.insert(ev.call_id.clone());
+            }
+            return to_me;
+        }
+        if ev.kind.starts_with("agent-") {
+            return detail.split(' ').next() == Some(self.extension.as_str());
+        }
+        let mine = self.calls.contains(&ev.call_id)
+            || self
+                .live
+                .list(&self.tenant)
+                .iter()
+                .any(|c| c.call_id == ev.call_id && c.involves(&self.extension));
+        if mine {
+            if ev.kind == "ended" {
+                self.calls.remove(&ev.call_id);
+            } else {
+                self.calls.insert(ev.call_id.clone());
+            }
+        }
+        mine
+    }
+}
+
 /// The tenant's call events as server-sent events; the SSE event name is
 /// the event's `kind`, the data its JSON. A client too slow to keep up gets
-/// a `lagged` event with the number of events it missed.
+/// a `lagged` event with the number of events it missed. An agent key's
+/// stream has only what [`AgentView`] shows.
 fn events_stream(
     rx: tokio::sync::broadcast::Receiver<CallEvent>,
+    agent: Option<AgentView>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream::unfold(rx, |mut rx| async move {
-        match rx.recv().await {
-            Ok(ev) => Some((Ok(sse_event(&ev)), rx)),
-            Err(RecvError::Lagged(n)) => {
-                Some((Ok(Event::default().event("lagged").data(n.to_string())), rx))
+    stream::unfold((rx, agent), |(mut rx, mut agent)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    if agent.as_mut().is_some_and(|a| !a.shows(&ev)) {
+                        continue;
+                    }
+                    return Some((Ok(sse_event(&ev)), (rx, agent)));
+                }
+                Err(RecvError::Lagged(n)) => {
+                    let e = Event::default().event("lagged").data(n.to_string());
+                    return Some((Ok(e), (rx, agent)));
+                }
+                Err(RecvError::Closed) => return None,
             }
-            Err(RecvError::Closed) => None,
         }
     })
 }
 
-/// Stream of the tenant's call events (server-sent events).
+/// Stream of the tenant's call events (server-sent events): `started`,
+/// a state the call entered (`ringing`, `queued`, `ivr`, `voicemail`,
+/// `answered`), `ended`; `offered` when a queue offers a call to an agent
+/// (detail: JSON with `agent`, `queue`, `waited_secs`, `tags`, `caller`,
+/// `caller_name`, `contact` — the screen pop); `agent-available`,
+/// `agent-paused`, … when an agent changes state (detail: the agent, then
+/// the reason). An agent key gets only its own offers, its own state
+/// changes and the events of calls it takes part in.
 #[utoipa::path(get, path = "/api/tenants/{tenant}/events", tag = "calls", params(TenantP),
     responses((status = 200, content_type = "text/event-stream", body = CallEvent,
             description = "one SSE event per call event"),
@@ -155,7 +215,13 @@ pub(crate) async fn events(
     State(s): State<ApiState>,
     ApiPath(p): ApiPath<TenantP>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let scope = c.scope(&s, &p.tenant, Need::Read)?;
+    let scope = c.scope(&s, &p.tenant, Need::OwnCalls)?;
+    let agent = scope.agent_filter()?.map(|ext| AgentView {
+        extension: ext.to_string(),
+        tenant: scope.id().to_string(),
+        live: s.live.clone(),
+        calls: Default::default(),
+    });
     let rx = s.live.subscribe(scope.id());
-    Ok(Sse::new(events_stream(rx)).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(events_stream(rx, agent)).keep_alive(KeepAlive::default()))
 }

@@ -1130,7 +1130,7 @@ pub fn routes() -> Vec<Route> {
             GET,
             "/api/tenants/{tenant}/events",
             "/api/tenants/{tenant}/events",
-            Read
+            OwnCalls
         ),
         route!(
             DELETE,

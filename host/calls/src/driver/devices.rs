@@ -47,6 +47,9 @@ pub(crate) struct QueueOffer {
     pub queue: String,
     pub waited_secs: u64,
     pub tags: Vec<String>,
+    /// The caller's page in the tenant's CRM (`Call-Info`, RFC 3261
+    /// §20.9: phones that show a link show this one).
+    pub crm_url: Option<String>,
 }
 
 pub(crate) fn random_token() -> String {
@@ -238,6 +241,14 @@ fn invite(tenant: &Tenant, p: &Place, calling: &Calling) -> Device {
             .push("X-Switchyard-Wait", o.waited_secs.to_string());
         if !o.tags.is_empty() {
             inv.headers.push("X-Switchyard-Tags", o.tags.join(","));
+        }
+        if let Some(url) = o
+            .crm_url
+            .as_deref()
+            .filter(|u| !u.contains(['<', '>', '\r', '\n']))
+        {
+            inv.headers
+                .push("Call-Info", format!("<{url}>;purpose=info"));
         }
     }
     Device {
