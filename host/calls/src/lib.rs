@@ -305,7 +305,52 @@ impl Pbx {
             .metrics
             .rtp_ports_in_use
             .set(self.rtp_ports_in_use() as i64);
+        self.queue_metrics();
         self.shared.metrics.render()
+    }
+
+    /// Every tenant's queues as they are now, into the queue gauges.
+    fn queue_metrics(&self) {
+        use crate::metrics::{QueueLabel, QueueStateLabel};
+        let m = &self.shared.metrics;
+        for t in self.tenants().all() {
+            let Some(q) = self.shared.queues.get(&t.id) else {
+                continue;
+            };
+            for setup in &t.contact_centre.queues {
+                let name = &setup.config.name;
+                let Some((s, _)) = q.queue_status(name) else {
+                    continue;
+                };
+                let label = QueueLabel {
+                    tenant: t.id.clone(),
+                    queue: name.clone(),
+                };
+                m.queue_waiting.get_or_create(&label).set(s.waiting.into());
+                m.queue_longest_wait
+                    .get_or_create(&label)
+                    .set(s.longest_wait.as_secs() as i64);
+                if let Some(sl) = s.service_level_today {
+                    m.queue_service_level.get_or_create(&label).set(sl);
+                }
+                for (state, n) in [
+                    ("available", s.agents_available),
+                    ("reserved", s.agents_reserved),
+                    ("on-call", s.agents_on_call),
+                    ("busy", s.agents_on_other_call),
+                    ("wrap-up", s.agents_wrap_up),
+                    ("paused", s.agents_paused),
+                ] {
+                    m.queue_agents
+                        .get_or_create(&QueueStateLabel {
+                            tenant: t.id.clone(),
+                            queue: name.clone(),
+                            state: state.into(),
+                        })
+                        .set(n.into());
+                }
+            }
+        }
     }
 
     /// Calls in progress of `tenant`.

@@ -21,6 +21,21 @@ pub struct OutcomeLabel {
     pub disposition: String,
 }
 
+/// One queue of a tenant.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabel {
+    pub tenant: String,
+    pub queue: String,
+}
+
+/// Agents of a queue in one state.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueStateLabel {
+    pub tenant: String,
+    pub queue: String,
+    pub state: String,
+}
+
 /// Which kind of task panicked.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TaskLabel {
@@ -49,6 +64,12 @@ pub struct Metrics {
     /// nonsense, not installed) and were answered by longest idle.
     pub strategy_latency: Family<TenantLabel, Histogram>,
     pub strategy_fallbacks: Family<TenantLabel, Counter>,
+    /// Each queue now (set when rendered): callers waiting, the longest
+    /// wait, agents by state, today's service level.
+    pub queue_waiting: Family<QueueLabel, Gauge>,
+    pub queue_longest_wait: Family<QueueLabel, Gauge>,
+    pub queue_agents: Family<QueueStateLabel, Gauge>,
+    pub queue_service_level: Family<QueueLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// Authenticated requests refused as replays (nonce and nc used before).
     pub auth_replays: Family<TenantLabel, Counter>,
     /// Tasks that panicked: the request was answered or its call ended,
@@ -84,6 +105,31 @@ impl Default for Metrics {
             "strategy_fallbacks",
             "Queue-strategy rankings that failed and were ordered longest idle first",
             strategy_fallbacks.clone(),
+        );
+        let queue_waiting = Family::<QueueLabel, Gauge>::default();
+        let queue_longest_wait = Family::<QueueLabel, Gauge>::default();
+        let queue_agents = Family::<QueueStateLabel, Gauge>::default();
+        let queue_service_level =
+            Family::<QueueLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "queue_waiting",
+            "Callers waiting in the queue now (callback placeholders included)",
+            queue_waiting.clone(),
+        );
+        registry.register(
+            "queue_longest_wait_seconds",
+            "How long the longest-waiting caller of the queue has waited",
+            queue_longest_wait.clone(),
+        );
+        registry.register(
+            "queue_agents",
+            "Agents of the queue by state",
+            queue_agents.clone(),
+        );
+        registry.register(
+            "queue_service_level",
+            "Answered within the queue's threshold / answered, today (absent before the first answer)",
+            queue_service_level.clone(),
         );
         let auth_replays = Family::<TenantLabel, Counter>::default();
         let task_panics = Family::<TaskLabel, Counter>::default();
@@ -151,6 +197,10 @@ impl Default for Metrics {
             plugin_latency,
             strategy_latency,
             strategy_fallbacks,
+            queue_waiting,
+            queue_longest_wait,
+            queue_agents,
+            queue_service_level,
             auth_replays,
             task_panics,
         }

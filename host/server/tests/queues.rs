@@ -91,6 +91,14 @@ async fn a_caller_to_600_is_answered_by_a_support_agent_who_sees_the_queue() {
     assert_eq!(c.agent.as_deref(), Some("1002"));
     assert_eq!(c.queue.as_deref(), Some("support"));
     assert!(c.recording.is_some(), "recorded from the agent's answer");
+    // The queue as Prometheus sees it: nobody waiting, 1003 logged out
+    // (in no state), 1002 in wrap-up or available again.
+    let m = pbx.running.pbx.metrics_text();
+    assert!(
+        m.contains("switchyard_queue_waiting{tenant=\"demo\",queue=\"support\"} 0"),
+        "{m}"
+    );
+    assert!(m.contains("switchyard_queue_service_level{tenant=\"demo\",queue=\"support\"} 1"));
 }
 
 /// With nobody logged in, a normal caller and then a VIP caller wait;
