@@ -625,6 +625,28 @@ impl Driver {
             .and_then(|c| c.agent)
     }
 
+    /// What the agent who answers this queue call hears first: the
+    /// queue's whisper prompt, and "VIP caller" for a caller tagged VIP.
+    fn whisper(&self) -> Vec<switchyard_plugins::flow_types::Prompt> {
+        use switchyard_plugins::flow_types::Prompt;
+        let mut w: Vec<Prompt> = self
+            .queue_setup()
+            .and_then(|q| q.whisper.clone())
+            .map(Prompt::File)
+            .into_iter()
+            .collect();
+        let vip = self
+            .session
+            .snapshot()
+            .tags
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("vip"));
+        if vip {
+            w.push(Prompt::File("sy-vip".into()));
+        }
+        w
+    }
+
     /// The setup of the queue the caller waits in.
     fn queue_setup(&self) -> Option<&crate::queues::QueueSetup> {
         let (queue, _) = self.queued.as_ref()?;
@@ -971,7 +993,9 @@ impl Driver {
                     own(&self.shared, &id, &self.tx);
                     self.call_ids.push(id);
                 }
-                self.session.handle_queue_offer(now, agent, found.devices);
+                let whisper = self.whisper();
+                self.session
+                    .handle_queue_offer(now, agent, found.devices, whisper);
             }
         }
     }

@@ -52,6 +52,8 @@ pub struct QueueSetup {
     pub music: Option<String>,
     /// The comfort message; none: the built-in one.
     pub comfort: Option<String>,
+    /// What the answering agent hears before the caller is connected.
+    pub whisper: Option<String>,
 }
 
 /// The tenant's contact centre: queues, agents, who is logged in at first

@@ -282,6 +282,12 @@ enum Phase {
     Ringing(Ringing),
     /// The caller waits in a queue (see `queue`).
     Queued(queue::Queued),
+    /// The queue's agent answered and hears the whisper (play `id`);
+    /// the caller still hears the music.
+    Whispering {
+        agent: LegId,
+        id: u64,
+    },
     /// Legs talking in one bridge (the caller among them, unless it
     /// left a call of three or more).
     Bridged {
@@ -354,6 +360,9 @@ pub struct Session {
     /// The leg of the queue's agent who answered: the engine hears when
     /// it leaves the call (the agent's wrap-up starts).
     queue_agent: Option<LegId>,
+    /// The flow's last `enqueue`, to join again if the agent who
+    /// answered leaves before the caller is connected.
+    enqueued: Option<switchyard_plugins::flow_types::Enqueue>,
     legs: Vec<LegRecord>,
     /// Provisional statuses relayed to the caller.
     provisional_sent: Vec<u16>,
@@ -494,6 +503,7 @@ impl Session {
             agent: None,
             queue: None,
             queue_agent: None,
+            enqueued: None,
             legs,
             provisional_sent: Vec::new(),
             held: Vec::new(),
@@ -1338,6 +1348,7 @@ impl Session {
                         self.disposition = Disposition::Cancelled;
                     }
                     self.end(now, HangupSide::Caller);
+                } else if self.whispered_agent_left(now, id) {
                 } else {
                     // A leg that already left (a transferor's late BYE):
                     // only its own record changes, and it hears at once.

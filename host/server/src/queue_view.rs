@@ -66,6 +66,7 @@ pub fn contact_centre(store: &Store, id: &str) -> anyhow::Result<ContactCentreSe
             strategy: q.strategy_plugin.clone(),
             music: q.moh.clone(),
             comfort: q.comfort_prompt.clone(),
+            whisper: q.whisper_prompt.clone(),
         });
     }
     setup.agents = agents.into_values().collect();

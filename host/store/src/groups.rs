@@ -119,6 +119,11 @@ pub struct Queue {
     /// The comfort message: a prompt name.
     #[serde(default)]
     pub comfort_prompt: Option<String>,
+    /// Played to the agent who answers, before the caller is connected
+    /// (a prompt name, e.g. the queue's name spoken); a VIP caller's
+    /// whisper also says "VIP caller".
+    #[serde(default)]
+    pub whisper_prompt: Option<String>,
     /// Unanswered offers in a row after which an agent is paused with
     /// reason `no-answer` (2); 0 turns auto-pause off.
     #[serde(default = "d_auto_pause")]
@@ -185,6 +190,7 @@ impl Queue {
             announce_every_secs: None,
             comfort_every_secs: None,
             comfort_prompt: None,
+            whisper_prompt: None,
             auto_pause_after: d_auto_pause(),
             callback_key: None,
             leave_key: None,
@@ -258,6 +264,9 @@ fn validate_queue_settings(q: &Queue) -> Result<(), StoreError> {
             "leave_key",
             "is the same key as callback_key; a key can do one thing",
         ));
+    }
+    if let Some(p) = &q.whisper_prompt {
+        validate_name("whisper_prompt", p)?;
     }
     if let Some(p) = &q.comfort_prompt {
         validate_name("comfort_prompt", p)?;

@@ -83,6 +83,10 @@ pub struct QueueBody {
     /// The comfort message: a prompt name.
     #[serde(default)]
     pub comfort_prompt: Option<String>,
+    /// Played to the agent who answers before the caller is connected (a
+    /// prompt name); a caller tagged `VIP` adds the built-in "VIP caller".
+    #[serde(default)]
+    pub whisper_prompt: Option<String>,
     /// Unanswered offers in a row after which an agent is paused with
     /// reason `no-answer` (default 2; 0 turns auto-pause off).
     #[serde(default = "d_auto_pause")]
@@ -217,6 +221,7 @@ impl From<Queue> for QueueBody {
             announce_every_secs: q.announce_every_secs,
             comfort_every_secs: q.comfort_every_secs,
             comfort_prompt: q.comfort_prompt,
+            whisper_prompt: q.whisper_prompt,
             auto_pause_after: q.auto_pause_after,
             callback_key: q.callback_key.map(String::from),
             leave_key: q.leave_key.map(String::from),
@@ -264,6 +269,9 @@ fn build(s: &ApiState, tenant: &str, name: String, b: QueueBody) -> ApiResult<Qu
         }
         agents.push(agent(s, tenant, a)?);
     }
+    if let Some(p) = &b.whisper_prompt {
+        check_name("whisper_prompt", p)?;
+    }
     if let Some(p) = &b.comfort_prompt {
         check_name("comfort_prompt", p)?;
     }
@@ -290,6 +298,7 @@ fn build(s: &ApiState, tenant: &str, name: String, b: QueueBody) -> ApiResult<Qu
         announce_every_secs: b.announce_every_secs,
         comfort_every_secs: b.comfort_every_secs,
         comfort_prompt: b.comfort_prompt,
+        whisper_prompt: b.whisper_prompt,
         auto_pause_after: b.auto_pause_after,
         callback_key,
         leave_key,

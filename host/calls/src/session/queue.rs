@@ -81,6 +81,8 @@ pub(super) struct Queued {
     pub since: Instant,
     /// The last key the caller pressed (the flow hears which one left).
     pub last_key: Option<char>,
+    /// What the agent who answers hears before the caller is connected.
+    pub whisper: Vec<Prompt>,
 }
 
 /// The tag the queue engine reads for the callback number.
@@ -101,6 +103,7 @@ impl Session {
             };
             return self.decide(now, None, Event::QueueFinished(result));
         }
+        self.enqueued = Some(e.clone());
         let caller = self.caller;
         let mut tags: Vec<(String, String)> = self
             .snapshot
@@ -136,12 +139,20 @@ impl Session {
             farewell: None,
             since: now,
             last_key: None,
+            whisper: Vec::new(),
         });
     }
 
     /// The queue engine offers the caller to `agent`, whose devices are
-    /// `devices`: their phones ring (none: the offer fails at once).
-    pub fn handle_queue_offer(&mut self, now: Instant, agent: String, devices: Vec<Device>) {
+    /// `devices`: their phones ring (none: the offer fails at once). The
+    /// agent who answers hears `whisper` before the caller is connected.
+    pub fn handle_queue_offer(
+        &mut self,
+        now: Instant,
+        agent: String,
+        devices: Vec<Device>,
+        whisper: Vec<Prompt>,
+    ) {
         if !matches!(&self.phase, Phase::Queued(q) if q.farewell.is_none()) || devices.is_empty() {
             self.queue_command(QueueCommand::OfferFailed { agent });
             return self.pump(now);
@@ -153,6 +164,7 @@ impl Session {
         if let Phase::Queued(q) = &mut self.phase {
             q.offers
                 .extend(legs.into_iter().map(|l| (l, agent.clone())));
+            q.whisper = whisper;
         }
         self.pump(now);
     }
@@ -243,6 +255,12 @@ impl Session {
     /// Prompts `id` ended while queued: the music again after an
     /// announcement, the end after a farewell. `false`: not ours.
     pub(super) fn queue_played(&mut self, now: Instant, id: u64) -> bool {
+        if let Phase::Whispering { agent, id: w } = self.phase
+            && w == id
+        {
+            self.connect_agent(agent);
+            return true;
+        }
         let Phase::Queued(q) = &mut self.phase else {
             return false;
         };
@@ -300,19 +318,55 @@ impl Session {
         self.queue_command(QueueCommand::Answered {
             agent: agent.clone(),
         });
-        let caller = self.caller;
-        self.media(MediaCommand::Stop { leg: caller });
-        self.media(MediaCommand::Connect { a: caller, b: id });
-        self.media(MediaCommand::StartRecording { leg: caller });
         self.disposition = Disposition::Answered;
         self.agent = Some(agent);
         self.queue = Some(q.queue);
         self.queue_agent = Some(id);
+        if q.whisper.is_empty() {
+            return self.connect_agent(id);
+        }
+        // The agent hears who is calling; the caller hears the music
+        // until then.
+        let play = self.play(id, q.whisper);
+        self.phase = Phase::Whispering {
+            agent: id,
+            id: play,
+        };
+    }
+
+    /// The caller and the agent talk; the recording starts.
+    fn connect_agent(&mut self, agent: LegId) {
+        let caller = self.caller;
+        self.media(MediaCommand::Stop { leg: caller });
+        self.media(MediaCommand::Connect {
+            a: caller,
+            b: agent,
+        });
+        self.media(MediaCommand::StartRecording { leg: caller });
         self.phase = Phase::Bridged {
-            members: vec![caller, id],
+            members: vec![caller, agent],
             joining: Vec::new(),
         };
         self.live(CallState::Answered, self.agent.clone());
+    }
+
+    /// The agent hung up during the whisper: the engine hears the call
+    /// ended for them, and the caller joins the queue again. `false`: not
+    /// that case.
+    pub(super) fn whispered_agent_left(&mut self, now: Instant, id: LegId) -> bool {
+        if !matches!(self.phase, Phase::Whispering { agent, .. } if agent == id) {
+            return false;
+        }
+        self.leg_ended(now, id);
+        self.agent_left(id);
+        self.agent = None;
+        self.queue = None;
+        self.phase = Phase::Deciding;
+        match self.enqueued.clone() {
+            Some(e) => self.enqueue(now, e),
+            None => self.end(now, HangupSide::Callee),
+        }
+        true
     }
 
     /// An agent's leg failed before answering: the engine hears it (and

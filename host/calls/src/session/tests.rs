@@ -1278,7 +1278,7 @@ fn the_offered_agent_answers_and_is_connected_recorded_and_told_to_the_engine() 
     let mut c = queued();
     c.take();
     let device = c.device("1002", 0);
-    c.s.handle_queue_offer(c.now, "1002".into(), vec![device]);
+    c.s.handle_queue_offer(c.now, "1002".into(), vec![device], Vec::new());
     c.collect();
     assert_eq!(c.invites.len(), 1, "the agent's phone rings");
     c.advance(Duration::from_secs(4));
@@ -1313,8 +1313,8 @@ fn an_agent_phone_that_fails_is_reported_once_and_a_cancelled_offer_is_hung_up()
     let mut c = queued();
     c.take();
     let (d1, d2) = (c.device("1002", 0), c.device("1003", 1));
-    c.s.handle_queue_offer(c.now, "1002".into(), vec![d1]);
-    c.s.handle_queue_offer(c.now, "1003".into(), vec![d2]);
+    c.s.handle_queue_offer(c.now, "1002".into(), vec![d1], Vec::new());
+    c.s.handle_queue_offer(c.now, "1003".into(), vec![d2], Vec::new());
     c.collect();
     c.take();
     c.party_answers("1002", 486);
@@ -1335,7 +1335,7 @@ fn an_agent_phone_that_fails_is_reported_once_and_a_cancelled_offer_is_hung_up()
 fn an_agent_with_no_device_fails_the_offer_at_once() {
     let mut c = queued();
     c.take();
-    c.s.handle_queue_offer(c.now, "1003".into(), Vec::new());
+    c.s.handle_queue_offer(c.now, "1003".into(), Vec::new(), Vec::new());
     assert_eq!(
         queue_cmds(&c.take()),
         vec![QueueCommand::OfferFailed {
@@ -1443,4 +1443,59 @@ fn without_media_a_queue_cannot_hold_the_caller_and_the_flow_hears_overflow() {
         &decides(&cmds)[..],
         [Event::QueueFinished(r)] if r.reason == switchyard_plugins::flow_types::QueueExit::NoAgents
     ));
+}
+
+#[test]
+fn the_agent_hears_the_whisper_before_the_caller_is_connected() {
+    let mut c = queued();
+    c.take();
+    let device = c.device("1002", 0);
+    let whisper = vec![Prompt::File("sy-vip".into())];
+    c.s.handle_queue_offer(c.now, "1002".into(), vec![device], whisper.clone());
+    c.collect();
+    c.party_answers("1002", 200);
+    let agent = c.leg("1002").0;
+    let m = media(&c.take());
+    let Some(MediaCommand::Play { leg, prompts, id }) = m
+        .iter()
+        .find(|m| matches!(m, MediaCommand::Play { .. }))
+        .cloned()
+    else {
+        panic!("a whisper plays: {m:?}");
+    };
+    assert_eq!((leg, prompts), (agent, whisper));
+    assert!(
+        !m.iter().any(|m| matches!(m, MediaCommand::Connect { .. })),
+        "not connected during the whisper"
+    );
+    c.s.handle_played(c.now, id);
+    let m = media(&c.take());
+    assert!(m.contains(&MediaCommand::Connect {
+        a: CALLER,
+        b: agent
+    }));
+    assert!(m.contains(&MediaCommand::StartRecording { leg: CALLER }));
+}
+
+#[test]
+fn an_agent_who_hangs_up_during_the_whisper_sends_the_caller_back_to_the_queue() {
+    let mut c = queued();
+    c.take();
+    let device = c.device("1002", 0);
+    c.s.handle_queue_offer(
+        c.now,
+        "1002".into(),
+        vec![device],
+        vec![Prompt::Silence(500)],
+    );
+    c.collect();
+    c.party_answers("1002", 200);
+    c.take();
+    c.party_sends("1002", "BYE", 2, "");
+    let q = queue_cmds(&c.take());
+    assert_eq!(q[0], QueueCommand::Ended);
+    assert!(
+        matches!(&q[1], QueueCommand::Join { queue, .. } if queue == "support"),
+        "{q:?}"
+    );
 }
