@@ -16,6 +16,7 @@
 //! system under test, loss, jitter and CPU per relayed call (see
 //! `rtp_load`).
 
+mod acd;
 mod plugins;
 mod rtp_load;
 mod sip_ping;
@@ -26,12 +27,13 @@ fn main() {
     let what = args.first().map_or("plugins", String::as_str);
     match what {
         "plugins" => plugins::run(),
+        "acd" => acd::run(),
         "sip-server" => sip_server::run(&args[1..]),
         "sip-ping" => sip_ping::run(&args[1..]),
         "rtp-load" => rtp_load::run(&args[1..]),
         other => {
             eprintln!(
-                "unknown benchmark {other:?}; available: plugins, sip-server, sip-ping, rtp-load"
+                "unknown benchmark {other:?}; available: plugins, acd, sip-server, sip-ping, rtp-load"
             );
             std::process::exit(2);
         }
