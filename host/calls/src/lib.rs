@@ -249,10 +249,11 @@ impl Pbx {
         {
             return;
         }
-        self.shared
-            .queues
-            .tenant(&self.shared, &t.id)
-            .configure(&self.shared, &t.contact_centre);
+        self.shared.queues.tenant(&self.shared, &t.id).configure(
+            &self.shared,
+            &t.contact_centre,
+            &t.time_zone,
+        );
     }
 
     /// The tenant's agents and what the queue engine knows of them.

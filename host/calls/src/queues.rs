@@ -170,6 +170,8 @@ impl Queues {
                 setups: HashMap::new(),
                 pause_reasons: Vec::new(),
                 configured: false,
+                time_zone: "UTC".into(),
+                midnight: None,
                 stored_callbacks: BTreeSet::new(),
             }),
             wake: Notify::new(),
@@ -206,6 +208,11 @@ struct Inner {
     setups: HashMap<String, QueueSetup>,
     pause_reasons: Vec<String>,
     configured: bool,
+    /// The tenant's time zone: "today" (calls and talk time of agents,
+    /// the service level) starts at its midnight.
+    time_zone: String,
+    /// When "today" ends.
+    midnight: Option<Instant>,
     /// Placeholders as last written to the store.
     stored_callbacks: BTreeSet<String>,
 }
@@ -291,7 +298,7 @@ enum Effect {
 impl TenantQueues {
     /// Put the tenant's configuration in place: queues, agents (the first
     /// time, the configured agents log in).
-    pub fn configure(&self, shared: &Arc<Shared>, setup: &ContactCentreSetup) {
+    pub fn configure(&self, shared: &Arc<Shared>, setup: &ContactCentreSetup, time_zone: &str) {
         let callbacks = shared
             .store
             .list_callbacks(&self.tenant)
@@ -302,6 +309,10 @@ impl TenantQueues {
         let rejected = self.input(shared, |inner, now| {
             if !inner.configured {
                 inner.stored_callbacks = callbacks.iter().map(|p| p.call.clone()).collect();
+            }
+            if inner.time_zone != time_zone || inner.midnight.is_none() {
+                inner.time_zone = time_zone.to_string();
+                inner.midnight = next_midnight(time_zone).map(|d| now + d);
             }
             for q in &setup.queues {
                 inner.acd.set_queue(q.config.clone());
@@ -821,6 +832,16 @@ pub fn agent_state_name(s: &AgentState) -> &'static str {
     }
 }
 
+/// How long until the next midnight in `time_zone` (UTC for an unknown
+/// zone).
+fn next_midnight(time_zone: &str) -> Option<Duration> {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let now = jiff::Timestamp::now().to_zoned_datetime(tz);
+    let midnight = now.tomorrow().ok()?.start_of_day().ok()?;
+    let secs = midnight.timestamp().as_millisecond() - now.timestamp().as_millisecond();
+    Some(Duration::from_millis(secs.max(1000) as u64))
+}
+
 /// The live stream's event name for an agent entering `s`.
 fn agent_event_name(s: &AgentState) -> &'static str {
     match s {
@@ -863,12 +884,13 @@ fn placeholder_snapshot(tenant: &str, call: &str) -> CallSnapshot {
 /// any input), then hand it the time.
 async fn timer(t: Arc<TenantQueues>, shared: Weak<Shared>) {
     loop {
-        let deadline = t
-            .inner
-            .lock()
-            .expect("queue engine lock")
-            .acd
-            .poll_timeout();
+        let deadline = {
+            let inner = t.inner.lock().expect("queue engine lock");
+            [inner.acd.poll_timeout(), inner.midnight]
+                .into_iter()
+                .flatten()
+                .min()
+        };
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -887,6 +909,31 @@ async fn timer(t: Arc<TenantQueues>, shared: Weak<Shared>) {
             if inner.acd.poll_timeout().is_some_and(|d| d <= now) {
                 inner.acd.handle_timeout(now);
             }
+            if inner.midnight.is_some_and(|m| m <= now) {
+                tracing::info!(tenant = %t.tenant, "a new day: agents' and queues' figures of today start again");
+                inner.acd.reset_day();
+                inner.midnight = next_midnight(&inner.time_zone).map(|d| now + d);
+            }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_midnight_is_within_a_day_in_any_zone() {
+        for tz in [
+            "UTC",
+            "Europe/London",
+            "America/New_York",
+            "Asia/Kolkata",
+            "No/Such",
+        ] {
+            let d = next_midnight(tz).expect("a midnight");
+            assert!(d <= Duration::from_secs(25 * 3600), "{tz}: {d:?}");
+            assert!(d >= Duration::from_secs(1));
+        }
     }
 }
