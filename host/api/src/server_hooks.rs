@@ -59,6 +59,12 @@ pub trait LiveCalls: Send + Sync {
         agent_extension: &str,
         number: &str,
     ) -> Result<String, String>;
+    /// Send the caller of `call_id` away from its agent: `to` is
+    /// `queue:NAME` or an extension; `Err` says why not.
+    fn transfer(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
+        let _ = (tenant, call_id, to);
+        Err("no call engine is running".into())
+    }
 }
 
 /// Told after every configuration change of a tenant, so the server can

@@ -196,9 +196,15 @@ impl CallsInProgress {
     }
 
     pub fn hangup(&self, tenant: &str, call_id: &str) -> bool {
+        self.send(tenant, call_id, CallMsg::Hangup)
+    }
+
+    /// Tell call `call_id` of `tenant` something; false when there is no
+    /// such call.
+    pub(crate) fn send(&self, tenant: &str, call_id: &str, msg: CallMsg) -> bool {
         let calls = self.calls.lock().expect("calls in progress lock");
         match calls.get(call_id) {
-            Some(e) if e.info.tenant == tenant => e.task.send(CallMsg::Hangup).is_ok(),
+            Some(e) if e.info.tenant == tenant => e.task.send(msg).is_ok(),
             _ => false,
         }
     }

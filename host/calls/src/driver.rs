@@ -914,6 +914,11 @@ impl Driver {
                 }
             }
             CallMsg::Queue(signal) => self.on_queue(signal),
+            CallMsg::Transfer(to) => {
+                if let Err(why) = self.session.handle_transfer(now, to) {
+                    tracing::info!(call = %self.call_id, %why, "transfer refused");
+                }
+            }
         }
     }
 

@@ -157,6 +157,8 @@ pub enum CallMsg {
     },
     /// The tenant's queue engine, about this call's waiting caller.
     Queue(queues::QueueSignal),
+    /// Send the caller elsewhere (API): into a queue or to an extension.
+    Transfer(session::TransferTarget),
 }
 
 pub(crate) struct Shared {
@@ -362,6 +364,33 @@ impl Pbx {
     /// Hang up call `call_id` of `tenant`; false when there is no such call.
     pub fn hangup(&self, tenant: &str, call_id: &str) -> bool {
         self.shared.in_progress.hangup(tenant, call_id)
+    }
+
+    /// Transfer the caller of call `call_id` away from its agent: `to` is
+    /// `queue:NAME` or an extension. `Err` when there is no such call or
+    /// target.
+    pub fn transfer(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
+        let t = self
+            .tenants()
+            .by_id(tenant)
+            .ok_or_else(|| format!("unknown tenant {tenant}"))?;
+        let target = match to.strip_prefix("queue:") {
+            Some(q) if t.contact_centre.queues.iter().any(|s| s.config.name == q) => {
+                session::TransferTarget::Queue(q.to_string())
+            }
+            Some(q) => return Err(format!("{q:?} is not a queue of this tenant")),
+            None if t.extensions.contains_key(to) => session::TransferTarget::Extension(to.into()),
+            None => return Err(format!("{to:?} is neither `queue:NAME` nor an extension")),
+        };
+        if self
+            .shared
+            .in_progress
+            .send(tenant, call_id, CallMsg::Transfer(target))
+        {
+            Ok(())
+        } else {
+            Err(format!("no live call {call_id:?}"))
+        }
     }
 
     /// Click-to-call: ring `agent`'s phone, then dial `number` (an

@@ -44,7 +44,7 @@ use crate::leg::{Leg, LegEvent, Out, ReqId};
 
 mod queue;
 mod sdp;
-pub use queue::{QueueCommand, QueueExit};
+pub use queue::{QueueCommand, QueueExit, TransferTarget};
 pub use sdp::{Negotiator, PassThrough, Renegotiation};
 
 /// A leg of a session: the same id names its media endpoint.

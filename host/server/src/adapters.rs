@@ -62,6 +62,10 @@ impl LiveCalls for LiveAdapter {
     fn click_to_call(&self, tenant: &str, agent: &str, number: &str) -> Result<String, String> {
         self.pbx.click_to_call(tenant, agent, number)
     }
+
+    fn transfer(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
+        self.pbx.transfer(tenant, call_id, to)
+    }
 }
 
 /// Rebuilds a tenant's running view after the API changed it.

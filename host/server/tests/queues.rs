@@ -448,3 +448,92 @@ async fn agents_see_their_own_offers_and_supervisors_change_agents_through_the_a
     })
     .await;
 }
+
+/// A supervisor sends an answered queue call back into `support` through
+/// the API: agent 1002's leg ends, the caller waits again and agent 1003
+/// takes the call; one record, one recording, both agents' legs in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_transfers_a_queue_call_back_into_the_queue_and_another_agent_takes_it() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let base = format!("http://{}", pbx.running.http);
+    let op = pbx.running.operator_token.clone();
+    let p = pbx.clone();
+    blocking(move || feature_code(&p, "1003", "*46")).await;
+    until("1003 logged out", || {
+        state(&pbx, "1003") == AgentState::LoggedOut
+    })
+    .await;
+    let p = pbx.clone();
+    let (first, caller) = blocking(move || {
+        let first = p.phone("1002", "uas_agent", &[]);
+        let caller = Sipp::new("uac_call")
+            .remote(p.addr())
+            .user("600")
+            .auth("1001", &p.password("1001"))
+            .set("caller", "1001")
+            .set("pause_ms", "12000")
+            .timeout(LIMIT)
+            .spawn();
+        (first, caller)
+    })
+    .await;
+    let call_id = {
+        let mut id = None;
+        until("1002 to answer", || {
+            id = pbx
+                .running
+                .pbx
+                .live_calls("demo")
+                .into_iter()
+                .find(|c| c.agent.as_deref() == Some("1002") && c.state.as_str() == "answered")
+                .map(|c| c.call_id);
+            id.is_some()
+        })
+        .await;
+        id.unwrap()
+    };
+    let p = pbx.clone();
+    let second = blocking(move || {
+        let second = p.phone("1003", "uas_agent", &[]);
+        let sup = key(&base, &op, "demo", "supervisor", None);
+        let (status, text) = http(
+            "POST",
+            &format!("{base}/api/tenants/demo/agents/1003/state"),
+            &sup,
+            Some(serde_json::json!({"action": "login"})),
+        );
+        assert_eq!(status, 200, "{text}");
+        let (status, text) = http(
+            "POST",
+            &format!("{base}/api/tenants/demo/calls/{call_id}/transfer"),
+            &sup,
+            Some(serde_json::json!({"to": "queue:support"})),
+        );
+        assert_eq!(status, 202, "{text}");
+        let (status, _) = http(
+            "POST",
+            &format!("{base}/api/tenants/demo/calls/{call_id}/transfer"),
+            &sup,
+            Some(serde_json::json!({"to": "queue:nope"})),
+        );
+        assert_eq!(status, 400);
+        second
+    })
+    .await;
+    let (first, second, caller) =
+        blocking(move || (first.wait(), second.wait(), caller.wait())).await;
+    first.assert_ok();
+    second.assert_ok();
+    caller.assert_ok();
+    let c = pbx
+        .cdrs(2)
+        .await
+        .into_iter()
+        .find(|c| c.dialled == "600")
+        .unwrap();
+    assert_eq!(c.agent.as_deref(), Some("1003"));
+    assert_eq!(c.queue.as_deref(), Some("support"));
+    let legs: Vec<&str> = c.legs.iter().map(|l| l.target.as_str()).collect();
+    assert_eq!(legs, ["1002", "1003"]);
+    assert!(c.recording.is_some());
+}

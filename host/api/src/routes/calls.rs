@@ -119,6 +119,47 @@ pub(crate) async fn hangup(
     }
 }
 
+/// Where to send the caller.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    /// `queue:NAME` (the caller waits again in that queue, with the call's
+    /// priority) or an extension (its phones ring; nobody answering goes
+    /// back to the flow).
+    pub to: String,
+}
+
+/// Transfer a live call's caller away from its agent: the agent's leg
+/// ends (their wrap-up starts), the recording pauses and goes on in the
+/// same file when the next agent answers. An agent key may transfer only
+/// its own calls.
+#[utoipa::path(post, path = "/api/tenants/{tenant}/calls/{id}/transfer", tag = "calls",
+    params(IdP), request_body = Transfer,
+    responses((status = 202, description = "the call is being transferred"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn transfer(
+    c: Caller,
+    State(s): State<ApiState>,
+    ApiPath(p): ApiPath<IdP>,
+    ApiJson(body): ApiJson<Transfer>,
+) -> ApiResult<StatusCode> {
+    let scope = c.scope(&s, &p.tenant, Need::OwnCalls)?;
+    let live = s.live.list(scope.id());
+    let Some(call) = live.iter().find(|call| call.call_id == p.id) else {
+        return Err(ApiError::not_found(format!("no live call {:?}", p.id)));
+    };
+    if let Some(ext) = scope.agent_filter()?
+        && !call.involves(ext)
+    {
+        return Err(ApiError::not_found(format!("no live call {:?}", p.id)));
+    }
+    s.live
+        .transfer(scope.id(), &p.id, &body.to)
+        .map_err(|why| ApiError::validation("to", why))?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 fn sse_event(ev: &CallEvent) -> Event {
     Event::default()
         .event(ev.kind.clone())

@@ -89,6 +89,7 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         ))
         .routes(routes!(calls::list, calls::click_to_call))
         .routes(routes!(calls::hangup))
+        .routes(routes!(calls::transfer))
         .routes(routes!(calls::events))
 }
 

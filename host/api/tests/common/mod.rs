@@ -1121,6 +1121,14 @@ pub fn routes() -> Vec<Route> {
             || j(json!({"from_extension": "1002", "to": "+15550111"}))
         ),
         route!(
+            POST,
+            "/api/tenants/{tenant}/calls/call-1/transfer",
+            "/api/tenants/{tenant}/calls/{id}/transfer",
+            OwnCalls,
+            "application/json",
+            || j(json!({"to": "queue:support"}))
+        ),
+        route!(
             DELETE,
             "/api/tenants/{tenant}/calls/call-1",
             "/api/tenants/{tenant}/calls/{id}",

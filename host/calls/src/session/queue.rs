@@ -51,6 +51,17 @@ pub enum QueueCommand {
     Ended,
 }
 
+/// Where an agent (or a supervisor through the API) sends the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTarget {
+    /// Back into a queue: the caller waits again (with the call's
+    /// priority) for the queue's next agent.
+    Queue(String),
+    /// Another extension (another agent): its phones ring, the caller
+    /// hears ringback; nobody answering goes back to the flow.
+    Extension(String),
+}
+
 /// How a caller's wait ended, as the queue engine says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueExit {
@@ -348,6 +359,55 @@ impl Session {
             joining: Vec::new(),
         };
         self.live(CallState::Answered, self.agent.clone());
+    }
+
+    /// Transfer the caller of a two-party call away from its agent: the
+    /// agent's leg is hung up (their queue call ends, wrap-up starts), the
+    /// recording pauses and resumes in the same file when the next agent
+    /// answers. `Err` says why not.
+    pub fn handle_transfer(&mut self, now: Instant, to: TransferTarget) -> Result<(), String> {
+        let caller = self.caller;
+        let Some(agent) = self.counterpart(caller) else {
+            return Err("only a call between the caller and one agent can be transferred".into());
+        };
+        tracing::info!(call = %self.snapshot.call_id, ?to, "transfer by the API");
+        self.media(MediaCommand::Disconnect { leg: agent });
+        self.media(MediaCommand::Disconnect { leg: caller });
+        self.media(MediaCommand::PauseRecording(true));
+        self.agent_left(agent);
+        self.hang_up_leg(agent, 200);
+        self.leg_ended(now, agent);
+        self.release_held(agent);
+        // The caller's dialog is the host's again, as in the IVR.
+        self.answered_by_host = true;
+        self.agent = None;
+        self.phase = Phase::Deciding;
+        match to {
+            TransferTarget::Queue(queue) => {
+                let priority = self.enqueued.as_ref().map_or(0, |e| e.priority);
+                self.enqueue(
+                    now,
+                    Enqueue {
+                        queue,
+                        priority,
+                        skills: Vec::new(),
+                        timeout_secs: None,
+                    },
+                );
+            }
+            TransferTarget::Extension(ext) => {
+                self.live(CallState::Ringing, None);
+                let dial = switchyard_plugins::flow_types::Dial {
+                    targets: vec![switchyard_plugins::flow_types::DialTarget::Extension(ext)],
+                    mode: switchyard_plugins::flow_types::DialMode::Simultaneous,
+                    ring_timeout_secs: 0,
+                    caller_id: None,
+                };
+                self.resolve(dial, 0, None);
+            }
+        }
+        self.pump(now);
+        Ok(())
     }
 
     /// The agent hung up during the whisper: the engine hears the call
