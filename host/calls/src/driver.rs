@@ -1461,13 +1461,10 @@ impl Driver {
                 tracing::warn!(tenant = %self.tenant.id, %plugin, %f, "reporter failed");
             }
         }
-        // Every call is logged in the tenant's CRM, if it has a connector.
-        match self.tenant.runtime.crm_log_call(&record).await {
-            Ok(()) | Err(PluginFailure::NotInstalled(_)) => {}
-            Err(f) => {
-                tracing::warn!(tenant = %self.tenant.id, call = %self.call_id, %f, "CRM call log failed")
-            }
-        }
+        // Every call is logged in the tenant's CRM, if it has a connector:
+        // in the background, a few at a time, so a slow CRM never takes
+        // the plugin places the tenant's routing decisions need.
+        crate::crm_log::log_call(&self.shared, &self.tenant, record);
     }
 
     /// Requests that reached the call after it ended (both sides hung up

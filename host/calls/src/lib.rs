@@ -23,6 +23,7 @@ mod audio;
 pub mod auth;
 pub mod call_log;
 pub mod calls_in_progress;
+mod crm_log;
 mod driver;
 pub mod leg;
 pub mod leg_sdp;
@@ -182,6 +183,8 @@ pub(crate) struct Shared {
     pub prompts: Mutex<HashMap<(String, String), ((u64, u64), Arc<[i16]>)>>,
     /// Each tenant's queues and agents, live.
     pub queues: queues::Queues,
+    /// Each tenant's CRM call logging in the background.
+    pub crm_logs: crm_log::CrmLogs,
 }
 
 /// The PBX: SIP stack + tenants + store.
@@ -230,6 +233,7 @@ impl Pbx {
                 prompts: Mutex::new(HashMap::new()),
                 in_progress: calls_in_progress::CallsInProgress::default(),
                 queues: queues::Queues::default(),
+                crm_logs: crm_log::CrmLogs::default(),
                 metrics,
                 ports,
                 stack,
