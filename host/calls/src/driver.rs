@@ -513,6 +513,8 @@ struct Driver {
     callback: Option<(String, bool)>,
     /// The queued caller's CRM contact, once looked up.
     contact: Option<switchyard_plugins::types::Contact>,
+    /// A join held until the CRM look-up answers.
+    pending_join: Option<crate::session::QueueCommand>,
 }
 
 impl Driver {
@@ -584,6 +586,7 @@ impl Driver {
             busy: Vec::new(),
             callback: None,
             contact: None,
+            pending_join: None,
         }
     }
 
@@ -819,8 +822,14 @@ impl Driver {
             // is gone.
             let snapshot = self.session.snapshot().clone();
             for q in queue {
-                self.queues()
-                    .call_command(&self.shared, &self.call_id, q, &self.tx, &snapshot);
+                self.queues().call_command(
+                    &self.shared,
+                    &self.call_id,
+                    q,
+                    &self.tx,
+                    &snapshot,
+                    None,
+                );
             }
         }
         self.shared
@@ -986,10 +995,18 @@ impl Driver {
             }
             Work::MessageStored(r) => self.session.handle_message_ended(now, r),
             Work::Contact(contact) => {
-                if let Some(c) = &contact {
-                    self.queues().set_contact(&self.call_id, c.clone());
-                }
                 self.contact = contact;
+                if let Some(join) = self.pending_join.take() {
+                    let snapshot = self.snapshot();
+                    self.queues().call_command(
+                        &self.shared,
+                        &self.call_id,
+                        join,
+                        &self.tx,
+                        &snapshot,
+                        self.contact.as_ref(),
+                    );
+                }
             }
             Work::Offer(agent, found) => {
                 self.tickets.extend(found.tickets);
@@ -1092,17 +1109,33 @@ impl Driver {
                     QueueCommand::Abandoned => self.queued = None,
                     _ => {}
                 }
-                let snapshot = self.snapshot();
-                let joins = matches!(q, QueueCommand::Join { .. });
-                let queues = self.queues();
-                queues.call_command(&self.shared, &self.call_id, q, &self.tx, &snapshot);
-                if joins {
-                    let tenant = self.tenant.clone();
-                    let number = snapshot.caller.number.clone();
-                    self.work.push(
-                        async move { Work::Contact(tenant.runtime.crm_lookup(&number).await) }
-                            .boxed(),
-                    );
+                match q {
+                    // The caller is looked up in the CRM first (the
+                    // music plays meanwhile): the strategy's first
+                    // ranking and the agent's screen pop have the contact.
+                    QueueCommand::Join { .. } => {
+                        self.pending_join = Some(q);
+                        let tenant = self.tenant.clone();
+                        let number = self.session.snapshot().caller.number.clone();
+                        self.work.push(
+                            async move { Work::Contact(tenant.runtime.crm_lookup(&number).await) }
+                                .boxed(),
+                        );
+                    }
+                    // Gone before it joined: nothing to tell the engine.
+                    QueueCommand::Abandoned if self.pending_join.take().is_some() => {}
+                    _ if self.pending_join.is_some() => {}
+                    q => {
+                        let snapshot = self.snapshot();
+                        self.queues().call_command(
+                            &self.shared,
+                            &self.call_id,
+                            q,
+                            &self.tx,
+                            &snapshot,
+                            None,
+                        );
+                    }
                 }
             }
             Command::Live { state, agent } => {

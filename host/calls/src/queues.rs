@@ -364,6 +364,7 @@ impl TenantQueues {
         command: QueueCommand,
         tx: &mpsc::UnboundedSender<CallMsg>,
         snapshot: &CallSnapshot,
+        contact: Option<&switchyard_plugins::types::Contact>,
     ) {
         self.input(shared, |inner, now| match command {
             QueueCommand::Join {
@@ -384,7 +385,7 @@ impl TenantQueues {
                             Waiting {
                                 tx: tx.clone(),
                                 snapshot: snapshot.clone(),
-                                contact: None,
+                                contact: contact.cloned(),
                             },
                         );
                     }
@@ -412,20 +413,6 @@ impl TenantQueues {
                 inner.calls.remove(call);
             }
         });
-    }
-
-    /// The waiting caller's CRM contact: the strategy sees it (and its
-    /// owner) from the next ranking on.
-    pub fn set_contact(&self, call: &str, contact: switchyard_plugins::types::Contact) {
-        if let Some(w) = self
-            .inner
-            .lock()
-            .expect("queue engine lock")
-            .calls
-            .get_mut(call)
-        {
-            w.contact = Some(contact);
-        }
     }
 
     /// A callback's customer answered (`true`), or the attempt failed.

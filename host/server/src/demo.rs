@@ -279,7 +279,18 @@ pub fn provision(
                     sha256: hex::encode(Sha256::digest(bytes)),
                     size: bytes.len() as u64,
                     created_at_ms: unix_ms(),
-                    config: plugin_settings(&p["config"]),
+                    config: {
+                        let mut c = plugin_settings(&p["config"]);
+                        // The hosts the plugin may call (`http-allowlist`).
+                        let allow = strings(&p["http-allowlist"]);
+                        if !allow.is_empty() {
+                            c.insert(
+                                switchyard_api::HTTP_ALLOWLIST_KEY.to_string(),
+                                allow.join(","),
+                            );
+                        }
+                        c
+                    },
                 },
                 bytes,
             )?;

@@ -49,6 +49,11 @@ pub struct Config {
     /// or unspecified addresses (the operator token always may). Off by
     /// default: a trunk's inbound addresses skip authentication.
     pub allow_private_trunks: bool,
+    /// Let plugins' HTTP (CRM connectors, reporters) reach loopback and
+    /// private addresses their tenant allowed (a CRM on the same host or
+    /// network). Off by default: a plugin must not reach the host's own
+    /// services.
+    pub allow_private_plugin_http: bool,
     /// TCP SIP: whole-message and idle deadlines, connection caps in all
     /// and per source address. The total cap is lowered at start to what
     /// the descriptor limit holds beside the RTP ports and the API.
@@ -71,6 +76,7 @@ impl Default for Config {
             calls: CallSettings::default(),
             tenant_json: None,
             allow_private_trunks: false,
+            allow_private_plugin_http: false,
             tcp: TcpLimits::default(),
             sip_timers: Default::default(),
         }
@@ -174,6 +180,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let host = PluginHost::new(HostConfig {
         kv_db: Some(kv_db),
         cache_dir: Some(cfg.data_dir.join("compiled")),
+        http: switchyard_plugins::HttpPolicyConfig {
+            allow_private_addresses: cfg.allow_private_plugin_http,
+            ..Default::default()
+        },
         ..HostConfig::default()
     })
     .context("starting the plugin host")?;

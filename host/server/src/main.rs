@@ -100,6 +100,15 @@ struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     allow_private_trunks: bool,
+    /// Let plugins' HTTP reach loopback and private addresses their tenant
+    /// allowed (a CRM on the same host or network).
+    #[arg(
+        long,
+        env = "SWITCHYARD_ALLOW_PRIVATE_PLUGIN_HTTP",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    allow_private_plugin_http: bool,
 }
 
 /// The `--config` file.
@@ -112,6 +121,7 @@ struct FileConfig {
     metrics_listen: Option<SocketAddr>,
     rtp_ports: Option<String>,
     allow_private_trunks: Option<bool>,
+    allow_private_plugin_http: Option<bool>,
     tcp_max_connections: Option<usize>,
     tcp_max_connections_per_ip: Option<usize>,
     tcp_message_timeout: Option<u64>,
@@ -325,6 +335,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     cfg.allow_private_trunks =
         args.allow_private_trunks || file.allow_private_trunks.unwrap_or(false);
+    cfg.allow_private_plugin_http =
+        args.allow_private_plugin_http || file.allow_private_plugin_http.unwrap_or(false);
     if let Some(n) = args.tcp_max_connections.or(file.tcp_max_connections) {
         cfg.tcp.max_connections = n;
     }
