@@ -316,9 +316,14 @@ pub fn provision(
         "flows": d["flows"],
         "crm": d["crm"],
         "reporters": d["reporters"],
+        // Strategy name → the plugin of that name: a queue's `strategy` is
+        // the name the queue engine asks for.
         "strategies": d["queues"].as_object().map(|qs| {
-            qs.iter()
-                .filter_map(|(q, v)| Some((q.clone(), v["strategy"].as_str()?.to_string())))
+            qs.values()
+                .filter_map(|v| {
+                    let s = v["strategy"].as_str()?.to_string();
+                    Some((s.clone(), s))
+                })
                 .collect::<BTreeMap<_, _>>()
         }).unwrap_or_default(),
     });
