@@ -324,13 +324,10 @@ async fn skills_rings_the_agent_with_the_higher_level_in_the_required_skill() {
 }
 
 /// Sticky: 1003 answers 1001 while 1002 is paused; 1002 comes back with
-/// fewer calls, yet 1001's next call goes to 1003, their last agent.
-///
-/// Needs the host to tag a joining call with `last-agent` from the
-/// caller's previous answered call record; until then the strategy never
-/// hears of a last agent.
+/// fewer calls, yet 1001's next call goes to 1003, their last agent (the
+/// host tags the joining call with it, from 1001's last answered call
+/// record).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the host's `last-agent` tag at join (the caller's previous answered call record)"]
 async fn sticky_rings_the_callers_last_agent() {
     let pbx = start(tenant(
         Some("fewest-calls"),
