@@ -5,6 +5,13 @@
 //! `<data dir>/demo-credentials.txt` (owner-only) and reused afterwards.
 //! After that the store is the truth: [`crate::tenant_view`] builds the running
 //! tenant from it.
+//!
+//! Queues (`queues`, by name) take `strategy`, `members`, `timeout-secs`,
+//! `ring-timeout-secs`, `wrap-up-secs`, `auto-pause-after`,
+//! `announce-every-secs`, `comfort-every-secs`, `callback-key` and
+//! `leave-key`; what is left out keeps the store's default. An agent's
+//! `skills` (`agents`, by extension) are a list (each at level 5) or an
+//! object of skill → level.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -76,6 +83,24 @@ fn strings(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// An agent's skills: a list (each at level 5) or an object of skill →
+/// level.
+fn skill_levels(v: &Value) -> Vec<(String, u8)> {
+    match v.as_object() {
+        Some(levels) => levels
+            .iter()
+            .map(|(s, l)| (s.clone(), l.as_u64().unwrap_or(5).min(u8::MAX.into()) as u8))
+            .collect(),
+        None => strings(v).into_iter().map(|s| (s, 5)).collect(),
+    }
+}
+
+/// A whole number setting, or `default` when it is left out.
+fn number_or(v: &Value, default: u32) -> u32 {
+    v.as_u64()
+        .map_or(default, |n| n.min(u32::MAX.into()) as u32)
 }
 
 /// Extension numbers of a tenant description.
@@ -210,15 +235,13 @@ pub fn provision(
             let agents = strings(&q["members"])
                 .into_iter()
                 .map(|ext| Agent {
-                    skills: strings(&d["agents"][&ext]["skills"])
-                        .into_iter()
-                        .map(|s| (s, 5))
-                        .collect(),
+                    skills: skill_levels(&d["agents"][&ext]["skills"]),
                     extension: ext,
                     logged_in: true,
                     penalty: 0,
                 })
                 .collect();
+            let defaults = Queue::new(id.clone(), name.clone());
             store.put_queue(&Queue {
                 tenant: id.clone(),
                 name: name.clone(),
@@ -229,9 +252,12 @@ pub fn provision(
                 moh: None,
                 announce_every_secs: q["announce-every-secs"].as_u64().map(|n| n as u32),
                 comfort_every_secs: q["comfort-every-secs"].as_u64().map(|n| n as u32),
+                ring_timeout_secs: number_or(&q["ring-timeout-secs"], defaults.ring_timeout_secs),
+                wrap_up_secs: number_or(&q["wrap-up-secs"], defaults.wrap_up_secs),
+                auto_pause_after: number_or(&q["auto-pause-after"], defaults.auto_pause_after),
                 callback_key: q["callback-key"].as_str().and_then(|k| k.chars().next()),
                 leave_key: q["leave-key"].as_str().and_then(|k| k.chars().next()),
-                ..Queue::new(id.clone(), name.clone())
+                ..defaults
             })?;
         }
     }
@@ -301,9 +327,14 @@ pub fn provision(
         "flows": d["flows"],
         "crm": d["crm"],
         "reporters": d["reporters"],
+        // Strategy name → the plugin of that name: a queue's `strategy` is
+        // the name the queue engine asks for.
         "strategies": d["queues"].as_object().map(|qs| {
-            qs.iter()
-                .filter_map(|(q, v)| Some((q.clone(), v["strategy"].as_str()?.to_string())))
+            qs.values()
+                .filter_map(|v| {
+                    let s = v["strategy"].as_str()?.to_string();
+                    Some((s.clone(), s))
+                })
                 .collect::<BTreeMap<_, _>>()
         }).unwrap_or_default(),
     });
