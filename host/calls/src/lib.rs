@@ -340,14 +340,7 @@ impl Pbx {
                 if let Some(sl) = s.service_level_today {
                     m.queue_service_level.get_or_create(&label).set(sl);
                 }
-                for (state, n) in [
-                    ("available", s.agents_available),
-                    ("reserved", s.agents_reserved),
-                    ("on-call", s.agents_on_call),
-                    ("busy", s.agents_on_other_call),
-                    ("wrap-up", s.agents_wrap_up),
-                    ("paused", s.agents_paused),
-                ] {
+                for (state, n) in queues::agents_by_state(&s) {
                     m.queue_agents
                         .get_or_create(&QueueStateLabel {
                             tenant: t.id.clone(),

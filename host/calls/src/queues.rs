@@ -806,6 +806,19 @@ fn longest_idle(candidates: &[Candidate]) -> Vec<String> {
     c.into_iter().map(|c| c.agent.clone()).collect()
 }
 
+/// A queue's agents by state, under the names the API and `/metrics`
+/// show (logged-out agents are in no state).
+pub fn agents_by_state(s: &switchyard_acd::QueueStatus) -> [(&'static str, u32); 6] {
+    [
+        ("available", s.agents_available),
+        ("reserved", s.agents_reserved),
+        ("on-call", s.agents_on_call),
+        ("busy", s.agents_on_other_call),
+        ("wrap-up", s.agents_wrap_up),
+        ("paused", s.agents_paused),
+    ]
+}
+
 /// The name an agent state has on the live stream and in the API.
 pub fn agent_state_name(s: &AgentState) -> &'static str {
     match s {

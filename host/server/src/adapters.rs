@@ -146,17 +146,10 @@ impl switchyard_api::ContactCentre for CentreAdapter {
 
     fn queue_live(&self, tenant: &str, name: &str) -> Option<switchyard_api::QueueLive> {
         let (s, callbacks) = self.pbx.queue_status(tenant, name)?;
-        let agents = [
-            ("available", s.agents_available),
-            ("reserved", s.agents_reserved),
-            ("on-call", s.agents_on_call),
-            ("busy", s.agents_on_other_call),
-            ("wrap-up", s.agents_wrap_up),
-            ("paused", s.agents_paused),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let agents = switchyard_calls::queues::agents_by_state(&s)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         Some(switchyard_api::QueueLive {
             name: s.name,
             waiting: s.waiting.saturating_sub(callbacks),

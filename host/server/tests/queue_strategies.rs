@@ -12,31 +12,16 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{LIMIT, Pbx, blocking, pbx_with};
+use common::{LIMIT, Pbx, blocking, pbx_with, until};
 use serde_json::{Value, json};
 use switchyard_acd::AgentState;
 use switchyard_sipp::{Running as Peer, Sipp};
 use switchyard_store::{Cdr, CdrFilter, CdrRepo, Disposition};
 
-/// Wait until `f` holds (the engine works beside the test's SIPp runs).
-async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + LIMIT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn state(pbx: &Pbx, agent: &str) -> AgentState {
-    pbx.running
-        .pbx
-        .agents("demo")
-        .into_iter()
-        .find(|(a, _)| a == agent)
-        .map(|(_, v)| v.state)
-        .unwrap_or_else(|| panic!("{agent} is not an agent"))
+    pbx.agent_state(agent)
 }
 
 fn available(pbx: &Pbx, agent: &str) -> bool {
@@ -44,12 +29,7 @@ fn available(pbx: &Pbx, agent: &str) -> bool {
 }
 
 fn queued(pbx: &Pbx) -> usize {
-    pbx.running
-        .pbx
-        .live_calls("demo")
-        .iter()
-        .filter(|c| c.state.as_str() == "queued")
-        .count()
+    pbx.queued()
 }
 
 /// The demo tenant with `support` (members 1002 and 1003, no wrap-up)
@@ -82,17 +62,7 @@ async fn start(t: Value) -> Arc<Pbx> {
 /// `ext` dials a feature code; the host answers, confirms and hangs up.
 async fn feature_code(pbx: &Arc<Pbx>, ext: &'static str, code: &'static str) {
     let p = pbx.clone();
-    blocking(move || {
-        Sipp::new("uac_call_wait_bye")
-            .remote(p.addr())
-            .user(code)
-            .auth(ext, &p.password(ext))
-            .set("caller", ext)
-            .timeout(LIMIT)
-            .run()
-            .assert_ok()
-    })
-    .await;
+    blocking(move || p.feature_code(ext, code)).await;
 }
 
 /// Pause `ext` (`*47`) and wait until the engine has it paused.

@@ -6,51 +6,23 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{LIMIT, Pbx, blocking, pbx, pbx_with};
+use common::{LIMIT, Pbx, blocking, pbx, pbx_with, until};
 use switchyard_acd::AgentState;
 use switchyard_sipp::Sipp;
 use switchyard_store::Disposition;
 
-/// Wait until `f` holds (the engine works beside the test's SIPp runs).
-async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + LIMIT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn state(pbx: &Pbx, agent: &str) -> AgentState {
-    pbx.running
-        .pbx
-        .agents("demo")
-        .into_iter()
-        .find(|(a, _)| a == agent)
-        .map(|(_, v)| v.state)
-        .unwrap_or_else(|| panic!("{agent} is not an agent"))
+    pbx.agent_state(agent)
 }
 
-/// `ext` dials a feature code; the host answers, confirms and hangs up.
 fn feature_code(pbx: &Pbx, ext: &str, code: &str) {
-    Sipp::new("uac_call_wait_bye")
-        .remote(pbx.addr())
-        .user(code)
-        .auth(ext, &pbx.password(ext))
-        .set("caller", ext)
-        .timeout(LIMIT)
-        .run()
-        .assert_ok();
+    pbx.feature_code(ext, code)
 }
 
 fn queued(pbx: &Pbx) -> usize {
-    pbx.running
-        .pbx
-        .live_calls("demo")
-        .iter()
-        .filter(|c| c.state.as_str() == "queued")
-        .count()
+    pbx.queued()
 }
 
 /// A caller dials 600 and waits in `support`; the agent whose phone is

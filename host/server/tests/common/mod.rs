@@ -80,6 +80,40 @@ impl Pbx {
         s.run()
     }
 
+    /// Agent `agent`'s state in the demo tenant's queue engine.
+    pub fn agent_state(&self, agent: &str) -> switchyard_acd::AgentState {
+        self.running
+            .pbx
+            .agents("demo")
+            .into_iter()
+            .find(|(a, _)| a == agent)
+            .map(|(_, v)| v.state)
+            .unwrap_or_else(|| panic!("{agent} is not an agent"))
+    }
+
+    /// Calls of the demo tenant waiting in a queue now.
+    pub fn queued(&self) -> usize {
+        self.running
+            .pbx
+            .live_calls("demo")
+            .iter()
+            .filter(|c| c.state.as_str() == "queued")
+            .count()
+    }
+
+    /// `ext` dials a feature code; the host answers, confirms and hangs
+    /// up.
+    pub fn feature_code(&self, ext: &str, code: &str) {
+        Sipp::new("uac_call_wait_bye")
+            .remote(self.addr())
+            .user(code)
+            .auth(ext, &self.password(ext))
+            .set("caller", ext)
+            .timeout(LIMIT)
+            .run()
+            .assert_ok();
+    }
+
     /// The tenant's call records, newest first; waits for `n` of them
     /// (the record is written just after the last SIP message).
     pub async fn cdrs(&self, n: usize) -> Vec<Cdr> {
@@ -117,6 +151,15 @@ pub async fn pbx_with(tenant: Option<Value>, dir: Option<&Path>) -> Pbx {
 
 pub async fn pbx() -> Pbx {
     pbx_with(None, None).await
+}
+
+/// Wait until `f` holds (the engine works beside the test's SIPp runs).
+pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + LIMIT;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// `run` SIPp calls must not block the runtime the server lives on.
