@@ -223,6 +223,16 @@ impl Negotiator for Anchor {
         self.answer_caller()
     }
 
+    fn answer_offer(&mut self, leg: LegId, offer: &[u8]) -> Result<Vec<u8>, u16> {
+        let offer = Sdp::parse(offer).map_err(|e| State::status(e.into()))?;
+        let mut s = self.lock();
+        let mut sdp = s.add_leg(leg).map_err(|_| 503u16)?;
+        let (body, chosen) = sdp.answer(&offer).map_err(State::status)?;
+        s.configure(leg, &chosen);
+        s.legs.insert(leg, sdp);
+        Ok(body)
+    }
+
     fn reoffer(
         &mut self,
         leg: LegId,

@@ -110,6 +110,8 @@ pub struct CallNotice {
 struct Entry {
     info: LiveCallInfo,
     task: mpsc::UnboundedSender<CallMsg>,
+    /// Extensions whose phones ring for the call (what a pickup takes).
+    ringing: Vec<String>,
 }
 
 /// The calls in progress of every tenant, and each tenant's event
@@ -123,10 +125,14 @@ pub struct CallsInProgress {
 impl CallsInProgress {
     pub(crate) fn start(&self, info: LiveCallInfo, task: mpsc::UnboundedSender<CallMsg>) {
         self.notify(&info.tenant, NoticeKind::Started, &info.call_id, None);
-        self.calls
-            .lock()
-            .expect("calls in progress lock")
-            .insert(info.call_id.clone(), Entry { info, task });
+        self.calls.lock().expect("calls in progress lock").insert(
+            info.call_id.clone(),
+            Entry {
+                info,
+                task,
+                ringing: Vec::new(),
+            },
+        );
     }
 
     pub(crate) fn update(&self, call_id: &str, state: CallState, agent: Option<&str>) {
@@ -193,6 +199,37 @@ impl CallsInProgress {
             .collect();
         v.sort_by_key(|c| c.started_ms);
         v
+    }
+
+    /// The extensions ringing for `call_id` now.
+    pub(crate) fn set_ringing(&self, call_id: &str, ringing: Vec<String>) {
+        if let Some(e) = self
+            .calls
+            .lock()
+            .expect("calls in progress lock")
+            .get_mut(call_id)
+        {
+            e.ringing = ringing;
+        }
+    }
+
+    /// The oldest call of `tenant` ringing one of `extensions`: its task,
+    /// and which extension.
+    pub(crate) fn ringing_one_of(
+        &self,
+        tenant: &str,
+        extensions: &[String],
+    ) -> Option<(mpsc::UnboundedSender<CallMsg>, String)> {
+        let calls = self.calls.lock().expect("calls in progress lock");
+        calls
+            .values()
+            .filter(|e| e.info.tenant == tenant)
+            .filter_map(|e| {
+                let ext = e.ringing.iter().find(|r| extensions.contains(r))?;
+                Some((e.info.started_ms, e.task.clone(), ext.clone()))
+            })
+            .min_by_key(|(started, _, _)| *started)
+            .map(|(_, task, ext)| (task, ext))
     }
 
     pub fn hangup(&self, tenant: &str, call_id: &str) -> bool {

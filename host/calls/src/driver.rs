@@ -140,7 +140,7 @@ pub(crate) fn start_incoming(
         };
         let contacts = Contacts::new(&shared, &admitted.snapshot.dialled);
         let caller = Leg::incoming(
-            key,
+            key.clone(),
             invite.clone(),
             peer,
             contacts.on(peer.transport),
@@ -152,6 +152,29 @@ pub(crate) fn start_incoming(
             None => Box::new(PassThrough::new(invite.body.clone())),
         };
         crate::call_log::started(Some(&admitted.snapshot), peer.addr);
+        if let Some(wanted) = pickup_wants(&admitted.tenant, &admitted.snapshot) {
+            match shared
+                .in_progress
+                .ringing_one_of(&admitted.tenant.id, &wanted)
+            {
+                Some((task, ext)) => {
+                    tracing::info!(tenant = %admitted.tenant.id, by = %admitted.snapshot.caller.number, %ext, "pickup");
+                    // The ringing call answers this INVITE from now on.
+                    own(&shared, &call_id, &task);
+                    let label = admitted.snapshot.caller.number.clone();
+                    let _ = task.send(CallMsg::Adopt(Box::new(caller), label));
+                }
+                None => {
+                    let r = response(&invite, 480, "Nothing To Pick Up", Some("sypickup"));
+                    shared.stack.respond(&key, r);
+                    disown(&shared, [call_id.as_str()], &tx);
+                }
+            }
+            if let Some(a) = admitted.anchor {
+                a.close().await;
+            }
+            return;
+        }
         let session = match feature_code(&shared, &admitted.tenant, &admitted.snapshot) {
             Some(script) => Session::incoming_scripted(
                 now,
@@ -196,6 +219,32 @@ pub(crate) fn start_incoming(
         );
         driver.run_guarded().await;
     });
+}
+
+/// What a pickup code asks for: `**EXT` the call ringing extension EXT,
+/// `*8` a call ringing anyone of a ring group the caller is in (ring
+/// groups are the pickup groups). `None`: not a pickup code of an
+/// extension of this tenant.
+fn pickup_wants(tenant: &Tenant, s: &CallSnapshot) -> Option<Vec<String>> {
+    if s.direction != Direction::Internal || !tenant.extensions.contains_key(&s.caller.number) {
+        return None;
+    }
+    let me = &s.caller.number;
+    if let Some(ext) = s.dialled.strip_prefix("**") {
+        return (tenant.extensions.contains_key(ext) && ext != me).then(|| vec![ext.to_string()]);
+    }
+    if s.dialled == "*8" {
+        let group: Vec<String> = tenant
+            .ring_groups
+            .values()
+            .filter(|members| members.contains(me))
+            .flatten()
+            .filter(|m| *m != me)
+            .cloned()
+            .collect();
+        return Some(group);
+    }
+    None
 }
 
 /// An agent's feature code (`*45` log in, `*46` log out, `*47`[n]
@@ -923,6 +972,11 @@ impl Driver {
                 }
             }
             CallMsg::Queue(signal) => self.on_queue(signal),
+            CallMsg::Adopt(leg, label) => {
+                let call_id = leg.call_id().to_string();
+                self.call_ids.push(call_id);
+                self.session.adopt(now, *leg, label);
+            }
             CallMsg::Transfer(to) => {
                 if let Err(why) = self.session.handle_transfer(now, to) {
                     tracing::info!(call = %self.call_id, %why, "transfer refused");
@@ -1139,6 +1193,9 @@ impl Driver {
                 }
             }
             Command::Live { state, agent } => {
+                self.shared
+                    .in_progress
+                    .set_ringing(&self.call_id, self.session.ringing_labels());
                 if state == CallState::Answered
                     && let Some((placeholder, connected @ false)) = &mut self.callback
                 {

@@ -160,6 +160,9 @@ pub enum CallMsg {
     Queue(queues::QueueSignal),
     /// Send the caller elsewhere (API): into a queue or to an extension.
     Transfer(session::TransferTarget),
+    /// A phone that picks this ringing call up: its incoming leg, and
+    /// its extension.
+    Adopt(Box<leg::Leg>, String),
 }
 
 pub(crate) struct Shared {

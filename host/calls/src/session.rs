@@ -42,6 +42,7 @@ use switchyard_sip::transaction::TransactionKey;
 use crate::calls_in_progress::CallState;
 use crate::leg::{Leg, LegEvent, Out, ReqId};
 
+mod pickup;
 mod queue;
 mod sdp;
 pub use queue::{QueueCommand, QueueExit, TransferTarget};

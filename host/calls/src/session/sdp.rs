@@ -40,6 +40,13 @@ pub trait Negotiator {
     fn reanswered(&mut self, from: LegId, to: LegId, body: &[u8]) -> Result<Vec<u8>, u16>;
     /// Does `leg` hold the others (its last offer was sendonly/inactive)?
     fn holds(&self, leg: LegId) -> bool;
+    /// Answer `offer` of a new incoming leg `leg` (a phone that picks up
+    /// a ringing call); `Err` is the status to refuse it with. Only the
+    /// host's own media can: passing SDP through has nobody to ask.
+    fn answer_offer(&mut self, leg: LegId, offer: &[u8]) -> Result<Vec<u8>, u16> {
+        let _ = (leg, offer);
+        Err(488)
+    }
 }
 
 /// No media anchoring: descriptions pass between the parties untouched.

@@ -1097,6 +1097,9 @@ impl Negotiator for Anchored {
     fn holds(&self, _leg: LegId) -> bool {
         false
     }
+    fn answer_offer(&mut self, _leg: LegId, _offer: &[u8]) -> Result<Vec<u8>, u16> {
+        Ok(b"v=0 host answer\r\n".to_vec())
+    }
 }
 
 /// Click-to-call: the agent's phone 1001 rings first, then the customer.
@@ -1498,4 +1501,53 @@ fn an_agent_who_hangs_up_during_the_whisper_sends_the_caller_back_to_the_queue()
         matches!(&q[1], QueueCommand::Join { queue, .. } if queue == "support"),
         "{q:?}"
     );
+}
+
+// ---- pickup ---------------------------------------------------------------
+
+/// 1002's phone picking the call up: its own INVITE, as a leg.
+fn picker_leg() -> Leg {
+    let invite = msg(
+        "INVITE sip:**1003@pbx SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.30:5066;branch=z9hG4bKpick\n\
+From: <sip:1002@pbx>;tag=picker\nTo: <sip:**1003@pbx>\nCall-ID: p-leg\nCSeq: 1 INVITE\n\
+Contact: <sip:1002@192.0.2.30:5066>\nContent-Type: application/sdp\n\nv=0 picker\n",
+    );
+    Leg::incoming(
+        TransactionKey::for_response("z9hG4bKpick", "192.0.2.30:5066", "INVITE"),
+        invite,
+        peer(5066),
+        "<sip:pbx@192.0.2.1>".into(),
+        "us2".into(),
+        Duration::from_secs(32),
+    )
+}
+
+#[test]
+fn a_pickup_answers_the_picker_stops_the_ringing_phone_and_connects_the_caller() {
+    let mut c = Call::anchored();
+    c.take();
+    c.decide(vec![dial(&["1003"], DialMode::Simultaneous)]);
+    c.devices(&["1003"]);
+    assert_eq!(c.s.ringing_labels(), ["1003"]);
+    c.take();
+    let picker = c.s.adopt(c.now, picker_leg(), "1002".into());
+    let cmds = c.take();
+    let ringing = c.leg("1003").0;
+    let sent = sip(&cmds);
+    assert!(sent.contains(&(picker, "200".into())), "{sent:?}");
+    assert!(sent.contains(&(ringing, "CANCEL".into())), "{sent:?}");
+    assert!(sent.contains(&(CALLER, "200".into())), "{sent:?}");
+    assert!(media(&cmds).contains(&MediaCommand::Connect {
+        a: CALLER,
+        b: picker
+    }));
+    assert!(c.s.ringing_labels().is_empty());
+}
+
+#[test]
+fn a_call_that_no_longer_rings_refuses_the_picker_with_480() {
+    let mut c = Call::anchored();
+    c.take();
+    let picker = c.s.adopt(c.now, picker_leg(), "1002".into());
+    assert_eq!(sip(&c.take()), vec![(picker, "480".into())]);
 }

@@ -1,0 +1,75 @@
+//! Call pickup with real phones: 1001 calls 1003, whose phone rings; 1002
+//! dials `**1003` (directed) or `*8` (its ring group) and takes the call.
+
+mod common;
+
+use common::{LIMIT, blocking, pbx, until};
+use switchyard_sipp::Sipp;
+use switchyard_store::Disposition;
+
+async fn picks_up(code: &'static str) {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let p = pbx.clone();
+    let (ringing, caller) = blocking(move || {
+        let ringing = p.phone("1003", "uas_ring_no_answer", &[]);
+        // The caller waits for the far end to hang up: the picker does.
+        let caller = Sipp::new("uac_call_wait_bye")
+            .remote(p.addr())
+            .user("1003")
+            .auth("1001", &p.password("1001"))
+            .set("caller", "1001")
+            .timeout(LIMIT)
+            .spawn();
+        (ringing, caller)
+    })
+    .await;
+    until("1003's phone to ring", || {
+        pbx.running
+            .pbx
+            .live_calls("demo")
+            .iter()
+            .any(|c| c.state.as_str() == "ringing")
+    })
+    .await;
+    let p = pbx.clone();
+    let picker = blocking(move || p.dial("1002", code, "uac_call", &[("pause_ms", "1500")])).await;
+    picker.assert_ok();
+    let (ringing, caller) = blocking(move || (ringing.wait(), caller.wait())).await;
+    ringing.assert_ok();
+    caller.assert_ok();
+    let c = pbx
+        .cdrs(1)
+        .await
+        .into_iter()
+        .find(|c| c.dialled == "1003")
+        .unwrap();
+    assert_eq!(c.disposition, Disposition::Answered);
+    assert_eq!(c.agent.as_deref(), Some("1002"), "the picker took the call");
+    let legs: Vec<(&str, u16)> = c
+        .legs
+        .iter()
+        .map(|l| (l.target.as_str(), l.sip_code))
+        .collect();
+    assert_eq!(legs, [("1003", 487), ("1002", 200)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directed_pickup_takes_the_call_ringing_that_extension() {
+    picks_up("**1003").await;
+}
+
+/// 1002 and 1003 are both in the demo's `business-broadband` ring group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_pickup_takes_a_call_ringing_the_group() {
+    picks_up("*8").await;
+}
+
+/// Nothing rings: the picker is told so at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pickup_with_nothing_ringing_gets_480() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let p = pbx.clone();
+    let out =
+        blocking(move || p.dial("1002", "**1003", "uac_expect_status", &[("status", "480")])).await;
+    out.assert_ok();
+}
