@@ -24,9 +24,8 @@ impl Session {
         let offer = leg.invite().body.clone();
         let answer = match &self.phase {
             Phase::Ringing(r) if r.transfer_from.is_none() => {
-                self.sdp.answer_offer(id, &offer).map_err(|code| {
+                self.sdp.answer_offer(id, &offer).inspect_err(|code| {
                     tracing::info!(call = %self.snapshot.call_id, code, "pickup: the picking phone's offer is unusable");
-                    code
                 })
             }
             _ => Err(480),
