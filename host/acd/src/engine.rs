@@ -823,15 +823,21 @@ impl Acd {
             return;
         };
         let c = &self.calls[call];
+        // Sets, not list scans: a ranking of 200 agents would otherwise
+        // compare 80,000 ids.
+        let offered: std::collections::HashSet<&str> =
+            candidates.iter().map(String::as_str).collect();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut chosen: Vec<String> = Vec::new();
         for id in order {
-            let ok = candidates.contains(&id)
-                && !chosen.contains(&id)
+            let ok = offered.contains(id.as_str())
+                && !seen.contains(&id)
                 && self
                     .agents
                     .get(&id)
                     .is_some_and(|a| a.eligible(&c.queue, &c.skills));
             if ok {
+                seen.insert(id.clone());
                 chosen.push(id);
             }
         }
