@@ -139,8 +139,8 @@ pub(crate) fn start_incoming(
             return;
         };
         let contacts = Contacts::new(&shared, &admitted.snapshot.dialled);
-        let caller = Leg::incoming(
-            key.clone(),
+        let mut caller = Leg::incoming(
+            key,
             invite.clone(),
             peer,
             contacts.on(peer.transport),
@@ -165,8 +165,12 @@ pub(crate) fn start_incoming(
                     let _ = task.send(CallMsg::Adopt(Box::new(caller), label));
                 }
                 None => {
-                    let r = response(&invite, 480, "Nothing To Pick Up", Some("sypickup"));
-                    shared.stack.respond(&key, r);
+                    caller.reject(480, "Nothing To Pick Up");
+                    while let Some(out) = caller.poll_transmit() {
+                        if let Transmit::Respond { key, msg } = out.transmit {
+                            shared.stack.respond(&key, msg);
+                        }
+                    }
                     disown(&shared, [call_id.as_str()], &tx);
                 }
             }
@@ -564,6 +568,8 @@ struct Driver {
     contact: Option<switchyard_plugins::types::Contact>,
     /// A join held until the CRM look-up answers.
     pending_join: Option<crate::session::QueueCommand>,
+    /// The extensions last told to the live list as ringing.
+    ringing: Vec<String>,
 }
 
 impl Driver {
@@ -636,6 +642,7 @@ impl Driver {
             callback: None,
             contact: None,
             pending_join: None,
+            ringing: Vec::new(),
         }
     }
 
@@ -707,6 +714,20 @@ impl Driver {
             .queues
             .iter()
             .find(|q| &q.config.name == queue)
+    }
+
+    /// Tell the tenant's queue engine what happened to this call's caller
+    /// (a join carries the CRM contact looked up for it).
+    fn tell_queue(&self, q: crate::session::QueueCommand) {
+        let snapshot = self.snapshot();
+        self.queues().call_command(
+            &self.shared,
+            &self.call_id,
+            q,
+            &self.tx,
+            &snapshot,
+            self.contact.as_ref(),
+        );
     }
 
     /// The call is over for the extensions that were busy on it (and
@@ -869,16 +890,8 @@ impl Driver {
             }
             // The queue engine must not keep a caller (or an agent) that
             // is gone.
-            let snapshot = self.session.snapshot().clone();
             for q in queue {
-                self.queues().call_command(
-                    &self.shared,
-                    &self.call_id,
-                    q,
-                    &self.tx,
-                    &snapshot,
-                    None,
-                );
+                self.tell_queue(q);
             }
         }
         self.shared
@@ -1051,15 +1064,7 @@ impl Driver {
             Work::Contact(contact) => {
                 self.contact = contact;
                 if let Some(join) = self.pending_join.take() {
-                    let snapshot = self.snapshot();
-                    self.queues().call_command(
-                        &self.shared,
-                        &self.call_id,
-                        join,
-                        &self.tx,
-                        &snapshot,
-                        self.contact.as_ref(),
-                    );
+                    self.tell_queue(join);
                 }
             }
             Work::Offer(agent, found) => {
@@ -1179,23 +1184,19 @@ impl Driver {
                     // Gone before it joined: nothing to tell the engine.
                     QueueCommand::Abandoned if self.pending_join.take().is_some() => {}
                     _ if self.pending_join.is_some() => {}
-                    q => {
-                        let snapshot = self.snapshot();
-                        self.queues().call_command(
-                            &self.shared,
-                            &self.call_id,
-                            q,
-                            &self.tx,
-                            &snapshot,
-                            None,
-                        );
-                    }
+                    q => self.tell_queue(q),
                 }
             }
             Command::Live { state, agent } => {
-                self.shared
-                    .in_progress
-                    .set_ringing(&self.call_id, self.session.ringing_labels());
+                // Who rings for this call (what a pickup can take), told
+                // to the live list only when it changes.
+                let ringing = self.session.ringing_labels();
+                if ringing != self.ringing {
+                    self.shared
+                        .in_progress
+                        .set_ringing(&self.call_id, ringing.clone());
+                    self.ringing = ringing;
+                }
                 if state == CallState::Answered
                     && let Some((placeholder, connected @ false)) = &mut self.callback
                 {

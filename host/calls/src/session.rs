@@ -1483,14 +1483,7 @@ impl Session {
         let label = self.parties.get(&id).map(|p| p.label.clone());
         self.stamp_answer(now, id);
         let caller = self.caller;
-        if self.answered_by_host {
-            self.media(MediaCommand::Stop { leg: caller });
-        } else {
-            let body = self.sdp.caller_answer_for(id);
-            self.caller_leg().answer(now, body);
-            self.sip_code = 200;
-            self.snapshot.answer_time = Some(self.wall_ms(now));
-        }
+        self.answer_caller_with(now, id);
         self.media(MediaCommand::Connect { a: caller, b: id });
         if transfer_from.is_none() || self.agent.is_none() {
             self.media(MediaCommand::StartRecording { leg: caller });
@@ -1516,6 +1509,21 @@ impl Session {
             joining: Vec::new(),
         };
         self.live(CallState::Answered, self.agent.clone());
+    }
+
+    /// Party `id` answered for the caller: a caller the host holds stops
+    /// hearing ringback; one still ringing gets its 200 with the answer
+    /// for `id`.
+    fn answer_caller_with(&mut self, now: Instant, id: LegId) {
+        if self.answered_by_host {
+            let caller = self.caller;
+            self.media(MediaCommand::Stop { leg: caller });
+        } else {
+            let body = self.sdp.caller_answer_for(id);
+            self.caller_leg().answer(now, body);
+            self.sip_code = 200;
+            self.snapshot.answer_time = Some(self.wall_ms(now));
+        }
     }
 
     fn callee_failed(&mut self, now: Instant, id: LegId, status: u16) {

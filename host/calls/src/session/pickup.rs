@@ -73,14 +73,7 @@ impl Session {
         }
         self.stamp_answer(now, id);
         let caller = self.caller;
-        if self.answered_by_host {
-            self.media(MediaCommand::Stop { leg: caller });
-        } else {
-            let body = self.sdp.caller_answer_for(id);
-            self.caller_leg().answer(now, body);
-            self.sip_code = 200;
-            self.snapshot.answer_time = Some(self.wall_ms(now));
-        }
+        self.answer_caller_with(now, id);
         self.media(MediaCommand::Connect { a: caller, b: id });
         self.media(MediaCommand::StartRecording { leg: caller });
         self.disposition = Disposition::Answered;
