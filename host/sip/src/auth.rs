@@ -215,7 +215,9 @@ pub fn challenge(realm: &str, nonce: &str, algorithm: DigestAlgorithm, stale: bo
 pub enum Verdict {
     /// The credentials are right: this user is authenticated.
     Authenticated { username: String },
-    /// Right password, old nonce: challenge again with `stale=true`.
+    /// Right password, but a nonce that is too old or not one this
+    /// process issued (a phone still using one from before a restart):
+    /// challenge again with `stale=true`.
     Stale,
     /// Right password for this request, but the nonce was already used
     /// with this `nc` (a captured header sent again): challenge again.
@@ -318,9 +320,6 @@ pub fn verify(
         return Verdict::Rejected("unknown user");
     };
     let nonce_state = nonces.check(&c.nonce, now_unix);
-    if nonce_state == NonceCheck::Forged {
-        return Verdict::Rejected("forged nonce");
-    }
     let ha2 = algorithm.hash_hex(&format!("{method}:{}", c.uri));
     let ha1 = stored.ha1(algorithm);
     let expected = match &c.qop {
@@ -333,9 +332,19 @@ pub fn verify(
         expected.as_bytes(),
         c.response.to_ascii_lowercase().as_bytes(),
     ) {
-        return Verdict::Rejected("wrong password");
+        return Verdict::Rejected(if nonce_state == NonceCheck::Forged {
+            "forged nonce"
+        } else {
+            "wrong password"
+        });
     }
-    if nonce_state == NonceCheck::Stale {
+    // A nonce we cannot vouch for, answered with the right password: one
+    // issued before this process started (the key is per process), which
+    // a phone keeps using across our restart. The replay ledger did not
+    // see it, so it must not authenticate; challenging again with
+    // `stale=true` lets the phone in at once instead of counting its
+    // attempts as failures until its address is blocked.
+    if nonce_state != NonceCheck::Fresh {
         return Verdict::Stale;
     }
     if !nonces.record_use(&c.nonce, c.qop.as_ref().map(|(nc, _)| *nc), now_unix) {
@@ -756,9 +765,34 @@ mod tests {
         ] {
             assert_eq!(n.check(junk, NOW), NonceCheck::Forged, "{junk:?}");
         }
-        let forged = phone_answer(DigestAlgorithm::Md5, "1.2.00", "s3cret");
+        let forged = phone_answer(DigestAlgorithm::Md5, "1.2.00", "s3cret1");
         assert_eq!(
             verify("REGISTER", RURI, &forged, REALM, &n, NOW, |_| alice()),
+            Verdict::Rejected("forged nonce")
+        );
+    }
+
+    #[test]
+    fn a_nonce_from_before_a_restart_is_stale_for_the_right_password_only() {
+        // The process that issued it is gone; this one has another key.
+        let before = Nonces::new(b"the key before the restart", Duration::from_secs(300));
+        let now = nonces();
+        let nonce = before.issue(NOW);
+        assert_eq!(now.check(&nonce, NOW + 5), NonceCheck::Forged);
+        let right = phone_answer(DigestAlgorithm::Md5, &nonce, "s3cret");
+        assert_eq!(
+            verify("REGISTER", RURI, &right, REALM, &now, NOW + 5, |_| alice()),
+            Verdict::Stale,
+            "the phone is challenged again, not counted as failing"
+        );
+        // Sending it again changes nothing: never authenticated.
+        assert_eq!(
+            verify("REGISTER", RURI, &right, REALM, &now, NOW + 6, |_| alice()),
+            Verdict::Stale
+        );
+        let wrong = phone_answer(DigestAlgorithm::Md5, &nonce, "guess");
+        assert_eq!(
+            verify("REGISTER", RURI, &wrong, REALM, &now, NOW + 5, |_| alice()),
             Verdict::Rejected("forged nonce")
         );
     }
