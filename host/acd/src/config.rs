@@ -60,6 +60,10 @@ pub struct QueueConfig {
     /// Callback attempts at most; then the placeholder exits with
     /// [`crate::ExitReason::CallbackFailed`].
     pub callback_max_attempts: u32,
+    /// A caller who hangs up after waiting at least this long is called
+    /// back automatically (to the join's callback number) and keeps the
+    /// place, instead of being lost as abandoned; `None`: off.
+    pub callback_on_abandon_after: Option<Duration>,
 }
 
 impl QueueConfig {
@@ -84,6 +88,7 @@ impl QueueConfig {
             leave_key: None,
             callback_retry_interval: Duration::from_secs(300),
             callback_max_attempts: 3,
+            callback_on_abandon_after: None,
         }
     }
 }

@@ -643,11 +643,31 @@ impl Acd {
             return;
         }
         let reason = match reason {
-            LeaveReason::Abandoned => ExitReason::Abandoned,
+            LeaveReason::Abandoned => {
+                if let Some(number) = self.callback_on_abandon(call, now) {
+                    self.callback_requested(call, &number, true, now);
+                    return;
+                }
+                ExitReason::Abandoned
+            }
             LeaveReason::Key => ExitReason::Key,
         };
         self.remove_waiting(call, reason, now);
         self.dispatch(now);
+    }
+
+    /// The number to call back a caller who hangs up now, when their queue
+    /// turns abandonment into a callback and they waited long enough.
+    fn callback_on_abandon(&self, call: &str, now: Instant) -> Option<String> {
+        let c = self.calls.get(call)?;
+        let after = self.queues.get(&c.queue)?.cfg.callback_on_abandon_after?;
+        if c.callback.is_some() || wait_between(c.joined_ms, self.wall_ms(now)) < after {
+            return None;
+        }
+        c.tags
+            .iter()
+            .find(|(k, _)| k == CALLBACK_NUMBER_TAG)
+            .map(|(_, n)| n.clone())
     }
 
     /// The caller pressed `digit`: the leave key leaves, the callback key
@@ -1180,6 +1200,10 @@ impl Acd {
     /// Turn the waiting caller into a placeholder that keeps their place
     /// (same priority, same join time); the caller may hang up.
     pub fn request_callback(&mut self, call: &str, number: &str, now: Instant) {
+        self.callback_requested(call, number, false, now);
+    }
+
+    fn callback_requested(&mut self, call: &str, number: &str, automatic: bool, now: Instant) {
         let Some(c) = self.calls.get(call) else {
             return;
         };
@@ -1218,7 +1242,7 @@ impl Acd {
             Some(&queue),
             Some(call),
             None,
-            EventKind::CallbackRequested,
+            EventKind::CallbackRequested { automatic },
         );
         self.log(
             now,

@@ -95,7 +95,7 @@ pub fn queue_figures(
                 abandoned_within += u32::from(*wait <= threshold);
             }
             EventKind::Exit { reason, .. } => *f.exits.entry(*reason).or_default() += 1,
-            EventKind::CallbackRequested => f.callbacks_requested += 1,
+            EventKind::CallbackRequested { .. } => f.callbacks_requested += 1,
             EventKind::CallbackCompleted { .. } => f.callbacks_completed += 1,
             EventKind::CallbackFailed => f.callbacks_failed += 1,
             EventKind::CallEnded { talk } => {

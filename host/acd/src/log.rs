@@ -92,7 +92,12 @@ pub enum EventKind {
         #[cfg_attr(feature = "serde", serde(rename = "wrap-ms", with = "crate::millis"))]
         wrap: Duration,
     },
-    CallbackRequested,
+    /// The caller asked for a callback, or (`automatic`) hung up after
+    /// the queue's `callback_on_abandon_after` and is called back anyway.
+    CallbackRequested {
+        #[cfg_attr(feature = "serde", serde(default))]
+        automatic: bool,
+    },
     /// Attempt number `attempt` (1 first) dials `agent` for the callback.
     CallbackAttempted {
         attempt: u32,

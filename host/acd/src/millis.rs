@@ -61,7 +61,7 @@ mod tests {
             EventKind::WrapUpEnded {
                 wrap: Duration::from_secs(10),
             },
-            EventKind::CallbackRequested,
+            EventKind::CallbackRequested { automatic: true },
             EventKind::CallbackAttempted { attempt: 2 },
             EventKind::CallbackCompleted {
                 wait: Duration::from_secs(600),

@@ -712,13 +712,77 @@ fn a_callback_keeps_its_place_exactly() {
         .filter(|e| e.call.as_deref() == Some("cb"))
         .map(|e| &e.kind)
         .collect();
-    assert!(kinds.contains(&&EventKind::CallbackRequested));
+    assert!(kinds.contains(&&EventKind::CallbackRequested { automatic: false }));
     assert!(kinds.contains(&&EventKind::CallbackAttempted { attempt: 1 }));
     assert!(
         kinds
             .iter()
             .any(|k| matches!(k, EventKind::CallbackCompleted { .. }))
     );
+}
+
+#[test]
+fn a_caller_who_hangs_up_after_the_threshold_is_called_back_in_their_place() {
+    let mut h = H::new();
+    let mut q = QueueConfig::new("q");
+    q.callback_on_abandon_after = Some(secs(30));
+    h.queue(q);
+    h.agent("a", "q", 0, &[]);
+    let number = |n: &str| vec![(CALLBACK_NUMBER_TAG.to_string(), n.to_string())];
+    h.acd
+        .join("early", "q", 0, vec![], number("+15550001"), h.now)
+        .unwrap();
+    h.acd
+        .join("patient", "q", 0, vec![], number("+15550002"), h.now)
+        .unwrap();
+    h.join("unknown", "q", 0);
+    h.to(10);
+    h.join("after", "q", 0);
+    // Under the threshold: an ordinary abandonment.
+    h.to(29);
+    h.acd.leave("early", LeaveReason::Abandoned, h.now);
+    h.drain();
+    // At the threshold: a callback; without a number: abandoned.
+    h.to(30);
+    h.acd.leave("patient", LeaveReason::Abandoned, h.now);
+    h.acd.leave("unknown", LeaveReason::Abandoned, h.now);
+    h.drain();
+    let placeholders = h.acd.placeholders();
+    assert_eq!(placeholders.len(), 1);
+    assert_eq!(
+        (
+            placeholders[0].call.as_str(),
+            placeholders[0].number.as_str()
+        ),
+        ("patient", "+15550002")
+    );
+    let kinds = |call: &str| -> Vec<EventKind> {
+        h.log
+            .iter()
+            .filter(|e| e.call.as_deref() == Some(call))
+            .map(|e| e.kind.clone())
+            .collect()
+    };
+    assert_eq!(
+        kinds("early").last(),
+        Some(&EventKind::Abandon { wait: secs(29) })
+    );
+    assert_eq!(
+        kinds("unknown").last(),
+        Some(&EventKind::Abandon { wait: secs(30) })
+    );
+    assert!(kinds("patient").contains(&EventKind::CallbackRequested { automatic: true }));
+    assert!(
+        !kinds("patient")
+            .iter()
+            .any(|k| matches!(k, EventKind::Abandon { .. })),
+        "a caller called back is not counted as abandoned"
+    );
+    // The callback is served before the caller who joined after it.
+    h.take();
+    h.login("a");
+    let served = serve_all(&mut h, "a", 600);
+    assert_eq!(served, v(&["patient", "after"]));
 }
 
 #[test]

@@ -106,7 +106,12 @@ fn log(env: &Env) {
         ev(T0 + H + 2_000, "c6", None, Join { priority: 0 }),
         ev(T0 + H + 3_000, "c6", Some("1002"), Answer { wait: secs(1) }),
         state(T0 + H + 3_000, "1002", AgentStatus::OnCall, ""),
-        ev(T0 + H + 6_000, "c5", None, CallbackRequested),
+        ev(
+            T0 + H + 6_000,
+            "c5",
+            None,
+            CallbackRequested { automatic: false },
+        ),
         ev(
             T0 + H + 6_000,
             "c5",
@@ -172,6 +177,7 @@ async fn queue_settings_round_trip_and_are_validated() {
         "comfort_every_secs": 45, "comfort_prompt": "welcome", "auto_pause_after": 0,
         "callback_key": "*", "leave_key": "#", "join_empty": "never",
         "leave_when_empty": true, "callback_retry_secs": 120, "callback_max_attempts": 5,
+        "callback_on_abandon_secs": 90,
         "agents": [{"extension": "1001", "penalty": 3}]
     });
     let (s, created) = env.json(Method::POST, base, &admin, full.clone()).await;
@@ -206,6 +212,7 @@ async fn queue_settings_round_trip_and_are_validated() {
         ("leave_when_empty", json!(false)),
         ("callback_retry_secs", json!(300)),
         ("callback_max_attempts", json!(3)),
+        ("callback_on_abandon_secs", Value::Null),
     ] {
         assert_eq!(v[k], want, "{k}");
     }
@@ -256,6 +263,11 @@ async fn queue_settings_round_trip_and_are_validated() {
             json!({"announce_every_secs": 0}),
             "announce_every_secs",
             "announce_every_secs: must be at least 1 (leave it out to turn it off)",
+        ),
+        (
+            json!({"callback_on_abandon_secs": 0}),
+            "callback_on_abandon_secs",
+            "callback_on_abandon_secs: must be at least 1 (leave it out to turn it off)",
         ),
         (
             json!({"ring_timeout_secs": 0}),

@@ -626,7 +626,7 @@ impl TenantQueues {
                 Output::Log(event) => {
                     callbacks_changed |= matches!(
                         event.kind,
-                        EventKind::CallbackRequested
+                        EventKind::CallbackRequested { .. }
                             | EventKind::CallbackAttempted { .. }
                             | EventKind::CallbackCompleted { .. }
                             | EventKind::CallbackFailed

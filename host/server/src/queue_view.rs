@@ -45,6 +45,7 @@ pub fn contact_centre(store: &Store, id: &str) -> anyhow::Result<ContactCentreSe
         config.leave_when_empty = q.leave_when_empty;
         config.callback_retry_interval = secs(q.callback_retry_secs);
         config.callback_max_attempts = q.callback_max_attempts;
+        config.callback_on_abandon_after = q.callback_on_abandon_secs.map(secs);
         for (order, a) in q.agents.iter().enumerate() {
             let membership = Membership {
                 queue: q.name.clone(),

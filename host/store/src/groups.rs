@@ -146,6 +146,10 @@ pub struct Queue {
     /// Callback attempts at most (3).
     #[serde(default = "d_callback_attempts")]
     pub callback_max_attempts: u32,
+    /// A caller who hangs up after waiting this many seconds is called
+    /// back automatically and keeps the place; `None`: off.
+    #[serde(default)]
+    pub callback_on_abandon_secs: Option<u32>,
 }
 
 fn d_ring_timeout() -> u32 {
@@ -198,6 +202,7 @@ impl Queue {
             leave_when_empty: false,
             callback_retry_secs: d_callback_retry(),
             callback_max_attempts: d_callback_attempts(),
+            callback_on_abandon_secs: None,
         }
     }
 }
@@ -241,6 +246,7 @@ fn validate_queue_settings(q: &Queue) -> Result<(), StoreError> {
     for (field, every) in [
         ("announce_every_secs", q.announce_every_secs),
         ("comfort_every_secs", q.comfort_every_secs),
+        ("callback_on_abandon_secs", q.callback_on_abandon_secs),
     ] {
         if every == Some(0) {
             return Err(StoreError::invalid(

@@ -74,7 +74,7 @@ fn queue_log_keeps_time_and_append_order() {
 #[test]
 fn queue_log_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let e = ev(1, "c1", EventKind::CallbackRequested);
+    let e = ev(1, "c1", EventKind::CallbackRequested { automatic: false });
     {
         let s = Store::open(dir.path()).unwrap();
         s.put_tenant(&tenant("acme", &["acme.example"])).unwrap();

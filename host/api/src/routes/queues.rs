@@ -113,6 +113,13 @@ pub struct QueueBody {
     /// Callback attempts at most (default 3, at least 1).
     #[serde(default = "d_callback_attempts")]
     pub callback_max_attempts: u32,
+    /// A caller who hangs up after waiting this many seconds (at least 1)
+    /// is called back automatically to the number they called from and
+    /// keeps their place, as if they had pressed `callback_key`; absent:
+    /// off. The queue log records it as `callback-requested` with
+    /// `automatic: true`, not as an abandonment.
+    #[serde(default)]
+    pub callback_on_abandon_secs: Option<u32>,
 }
 
 fn d_waiting() -> u32 {
@@ -233,6 +240,7 @@ impl From<Queue> for QueueBody {
             leave_when_empty: q.leave_when_empty,
             callback_retry_secs: q.callback_retry_secs,
             callback_max_attempts: q.callback_max_attempts,
+            callback_on_abandon_secs: q.callback_on_abandon_secs,
         }
     }
 }
@@ -306,6 +314,7 @@ fn build(s: &ApiState, tenant: &str, name: String, b: QueueBody) -> ApiResult<Qu
         leave_when_empty: b.leave_when_empty,
         callback_retry_secs: b.callback_retry_secs,
         callback_max_attempts: b.callback_max_attempts,
+        callback_on_abandon_secs: b.callback_on_abandon_secs,
     };
     Ok(q)
 }
