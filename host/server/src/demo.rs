@@ -8,7 +8,8 @@
 //!
 //! Queues (`queues`, by name) take `strategy`, `members`, `timeout-secs`,
 //! `ring-timeout-secs`, `wrap-up-secs`, `auto-pause-after`,
-//! `announce-every-secs`, `comfort-every-secs`, `callback-key`,
+//! `service-level-secs`, `announce-every-secs`, `comfort-every-secs`,
+//! `callback-key`, `callback-retry-secs`, `callback-max-attempts`,
 //! `callback-on-abandon-secs` and `leave-key`; what is left out keeps the store's default. An agent's
 //! `skills` (`agents`, by extension) are a list (each at level 5) or an
 //! object of skill → level.
@@ -257,6 +258,18 @@ pub fn provision(
                 auto_pause_after: number_or(&q["auto-pause-after"], defaults.auto_pause_after),
                 callback_key: q["callback-key"].as_str().and_then(|k| k.chars().next()),
                 leave_key: q["leave-key"].as_str().and_then(|k| k.chars().next()),
+                service_level_secs: number_or(
+                    &q["service-level-secs"],
+                    defaults.service_level_secs,
+                ),
+                callback_retry_secs: number_or(
+                    &q["callback-retry-secs"],
+                    defaults.callback_retry_secs,
+                ),
+                callback_max_attempts: number_or(
+                    &q["callback-max-attempts"],
+                    defaults.callback_max_attempts,
+                ),
                 callback_on_abandon_secs: q["callback-on-abandon-secs"].as_u64().map(|n| n as u32),
                 ..defaults
             })?;

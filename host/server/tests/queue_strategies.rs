@@ -14,7 +14,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{LIMIT, Pbx, blocking, pbx_with, until};
+use common::{
+    LIMIT, Pbx, blocking, feature_code_async as feature_code, fresh_phone, pause, pbx_with,
+    support_tenant as tenant, unpause, until,
+};
 use serde_json::{Value, json};
 use switchyard_acd::AgentState;
 use switchyard_sipp::{Running as Peer, Sipp};
@@ -32,66 +35,8 @@ fn queued(pbx: &Pbx) -> usize {
     pbx.queued()
 }
 
-/// The demo tenant with `support` (members 1002 and 1003, no wrap-up)
-/// ordered by the plugin `strategy` (none: the engine's longest idle)
-/// with `settings`, and `queue` merged into the queue's own settings.
-fn tenant(strategy: Option<&str>, settings: Value, queue: Value) -> Value {
-    let mut t: Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
-    let support = &mut t["queues"]["support"];
-    support["members"] = json!(["1002", "1003"]);
-    support["wrap-up-secs"] = 0.into();
-    match strategy {
-        Some(name) => {
-            support["strategy"] = name.into();
-            t["plugins"][name] = json!({"world": "queue-strategy", "config": settings});
-        }
-        None => {
-            support.as_object_mut().unwrap().remove("strategy");
-        }
-    }
-    for (k, v) in queue.as_object().into_iter().flatten() {
-        t["queues"]["support"][k] = v.clone();
-    }
-    t
-}
-
 async fn start(t: Value) -> Arc<Pbx> {
     Arc::new(pbx_with(Some(t), None).await)
-}
-
-/// `ext` dials a feature code; the host answers, confirms and hangs up.
-async fn feature_code(pbx: &Arc<Pbx>, ext: &'static str, code: &'static str) {
-    let p = pbx.clone();
-    blocking(move || p.feature_code(ext, code)).await;
-}
-
-/// Pause `ext` (`*47`) and wait until the engine has it paused.
-async fn pause(pbx: &Arc<Pbx>, ext: &'static str) {
-    feature_code(pbx, ext, "*47").await;
-    until(&format!("{ext} paused"), || {
-        matches!(state(pbx, ext), AgentState::Paused { .. })
-    })
-    .await;
-}
-
-/// Unpause `ext` (`*48`) and wait until it is available again (the
-/// feature code's own call over).
-async fn unpause(pbx: &Arc<Pbx>, ext: &'static str) {
-    feature_code(pbx, ext, "*48").await;
-    until(&format!("{ext} available"), || available(pbx, ext)).await;
-}
-
-/// A fresh phone for `ext` playing `scenario`, its earlier bindings gone
-/// first (else a finished SIPp's port would be rung too).
-fn fresh_phone(pbx: &Pbx, ext: &str, scenario: &str) -> Peer {
-    Sipp::new("unregister")
-        .remote(pbx.addr())
-        .user(ext)
-        .auth(ext, &pbx.password(ext))
-        .timeout(LIMIT)
-        .run()
-        .assert_ok();
-    pbx.phone(ext, scenario, &[])
 }
 
 /// The tenant's queue call records (newest first) once there are `n`.

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LIMIT, Pbx, blocking, pbx, pbx_with, until};
+use common::{LIMIT, Pbx, blocking, http, key, pbx, pbx_with, until};
 use switchyard_acd::AgentState;
 use switchyard_sipp::Sipp;
 use switchyard_store::Disposition;
@@ -255,40 +255,6 @@ fn a_callback_keeps_the_place_over_a_restart_and_rings_the_agent_then_the_custom
     assert_eq!(cb.disposition, Disposition::Answered);
     let legs: Vec<&str> = cb.legs.iter().map(|l| l.target.as_str()).collect();
     assert_eq!(legs, ["1002", "1001"], "the agent first, then the customer");
-}
-
-/// A small blocking HTTP client for the API.
-fn http(method: &str, url: &str, token: &str, body: Option<serde_json::Value>) -> (u16, String) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
-    let auth = format!("Bearer {token}");
-    let resp = match (method, body) {
-        ("GET", _) => agent.get(url).header("Authorization", &auth).call(),
-        (_, Some(b)) => agent.post(url).header("Authorization", &auth).send_json(&b),
-        (_, None) => agent.post(url).header("Authorization", &auth).send_empty(),
-    };
-    let mut resp = resp.expect("HTTP request");
-    let status = resp.status().as_u16();
-    (status, resp.body_mut().read_to_string().unwrap_or_default())
-}
-
-/// A new API key of `tenant` with `role` (and the agent's extension).
-fn key(base: &str, op: &str, tenant: &str, role: &str, extension: Option<&str>) -> String {
-    let mut body = serde_json::json!({"role": role, "name": format!("{role}-key")});
-    if let Some(e) = extension {
-        body["extension"] = e.into();
-    }
-    let (status, text) = http(
-        "POST",
-        &format!("{base}/api/tenants/{tenant}/api-keys"),
-        op,
-        Some(body),
-    );
-    assert_eq!(status, 201, "{text}");
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["token"].as_str().unwrap().to_string()
 }
 
 /// The SSE event names (and data) `token` receives for `secs` seconds;

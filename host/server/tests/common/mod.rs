@@ -3,11 +3,15 @@
 //! played by SIPp, and its call records.
 #![allow(dead_code)]
 
+pub mod phone;
+
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use switchyard_acd::AgentState;
 use switchyard_server::{Config, Running, start};
 use switchyard_sipp::{Outcome, Running as Peer, Sipp};
 use switchyard_store::{Cdr, CdrFilter, CdrRepo};
@@ -165,4 +169,109 @@ pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
 /// `run` SIPp calls must not block the runtime the server lives on.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("sipp task")
+}
+
+/// The demo tenant with `support` (members 1002 and 1003, no wrap-up)
+/// ordered by the plugin `strategy` (none: the engine's longest idle)
+/// with `settings`, and `queue` merged into the queue's own settings.
+pub fn support_tenant(strategy: Option<&str>, settings: Value, queue: Value) -> Value {
+    let mut t: Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    let support = &mut t["queues"]["support"];
+    support["members"] = json!(["1002", "1003"]);
+    support["wrap-up-secs"] = 0.into();
+    match strategy {
+        Some(name) => {
+            support["strategy"] = name.into();
+            t["plugins"][name] = json!({"world": "queue-strategy", "config": settings});
+        }
+        None => {
+            support.as_object_mut().unwrap().remove("strategy");
+        }
+    }
+    for (k, v) in queue.as_object().into_iter().flatten() {
+        t["queues"]["support"][k] = v.clone();
+    }
+    t
+}
+
+/// A small blocking HTTP client for the API.
+pub fn http(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let auth = format!("Bearer {token}");
+    let resp = match (method, body) {
+        ("GET", _) => agent.get(url).header("Authorization", &auth).call(),
+        (_, Some(b)) => agent.post(url).header("Authorization", &auth).send_json(&b),
+        (_, None) => agent.post(url).header("Authorization", &auth).send_empty(),
+    };
+    let mut resp = resp.expect("HTTP request");
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// A new API key of `tenant` with `role` (and the agent's extension).
+pub fn key(base: &str, op: &str, tenant: &str, role: &str, extension: Option<&str>) -> String {
+    let mut body = serde_json::json!({"role": role, "name": format!("{role}-key")});
+    if let Some(e) = extension {
+        body["extension"] = e.into();
+    }
+    let (status, text) = http(
+        "POST",
+        &format!("{base}/api/tenants/{tenant}/api-keys"),
+        op,
+        Some(body),
+    );
+    assert_eq!(status, 201, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// `ext` dials a feature code; the host answers, confirms and hangs up.
+pub async fn feature_code_async(pbx: &Arc<Pbx>, ext: &'static str, code: &'static str) {
+    let p = pbx.clone();
+    blocking(move || p.feature_code(ext, code)).await;
+}
+
+/// Pause `ext` (`*47`) and wait until the engine has it paused.
+pub async fn pause(pbx: &Arc<Pbx>, ext: &'static str) {
+    feature_code_async(pbx, ext, "*47").await;
+    until(&format!("{ext} paused"), || {
+        matches!(pbx.agent_state(ext), AgentState::Paused { .. })
+    })
+    .await;
+}
+
+/// Unpause `ext` (`*48`) and wait until it is available again (the
+/// feature code's own call over).
+pub async fn unpause(pbx: &Arc<Pbx>, ext: &'static str) {
+    feature_code_async(pbx, ext, "*48").await;
+    until(&format!("{ext} available"), || {
+        matches!(pbx.agent_state(ext), AgentState::Available { .. })
+    })
+    .await;
+}
+
+/// A fresh phone for `ext` playing `scenario`, its earlier bindings gone
+/// first (else a finished SIPp's port would be rung too).
+pub fn fresh_phone(pbx: &Pbx, ext: &str, scenario: &str) -> Peer {
+    fresh_phone_with(pbx, ext, scenario, &[])
+}
+
+/// [`fresh_phone`] with the scenario's variables.
+pub fn fresh_phone_with(pbx: &Pbx, ext: &str, scenario: &str, vars: &[(&str, &str)]) -> Peer {
+    Sipp::new("unregister")
+        .remote(pbx.addr())
+        .user(ext)
+        .auth(ext, &pbx.password(ext))
+        .timeout(LIMIT)
+        .run()
+        .assert_ok();
+    pbx.phone(ext, scenario, vars)
 }
