@@ -304,7 +304,13 @@ async fn extensions_store_only_hashes() {
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(
         v.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["created_at_ms", "display_name", "number", "voicemail"]
+        [
+            "created_at_ms",
+            "display_name",
+            "number",
+            "pickup_group",
+            "voicemail"
+        ]
     );
     let want = StoredCredentials::from_password("2001", "acme.example", "s3cret-pass");
     let stored = env.store.get_extension("acme", "2001").unwrap().unwrap();
@@ -365,6 +371,31 @@ async fn extensions_store_only_hashes() {
     );
     let (s, v) = env.get("/api/tenants/acme/extensions/2001", &admin).await;
     assert_eq!((s, &v["voicemail"]), (StatusCode::OK, &json!(true)));
+
+    // Pickup group: set, kept by other changes, left with "".
+    let patch = |body: Value| {
+        env.json(
+            Method::PATCH,
+            "/api/tenants/acme/extensions/2001",
+            &admin,
+            body,
+        )
+    };
+    let (s, v) = patch(json!({"pickup_group": "front-desk"})).await;
+    assert_eq!(
+        (s, &v["pickup_group"]),
+        (StatusCode::OK, &json!("front-desk"))
+    );
+    let (_, v) = patch(json!({"display_name": "Desk 2"})).await;
+    assert_eq!(v["pickup_group"], "front-desk");
+    let (s, v) = patch(json!({"pickup_group": "a/b"})).await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("pickup_group")),
+        "{v}"
+    );
+    let (_, v) = patch(json!({"pickup_group": ""})).await;
+    assert_eq!(v["pickup_group"], Value::Null);
 
     let del = |p: &'static str| env.send(Method::DELETE, p, Some(&admin), None, Body::empty());
     assert_eq!(

@@ -226,9 +226,9 @@ pub(crate) fn start_incoming(
 }
 
 /// What a pickup code asks for: `**EXT` the call ringing extension EXT,
-/// `*8` a call ringing anyone of a ring group the caller is in (ring
-/// groups are the pickup groups). `None`: not a pickup code of an
-/// extension of this tenant.
+/// `*8` a call ringing another member of the caller's pickup group, or,
+/// for an extension in no pickup group, of a ring group it is in. `None`:
+/// not a pickup code of an extension of this tenant.
 fn pickup_wants(tenant: &Tenant, s: &CallSnapshot) -> Option<Vec<String>> {
     if s.direction != Direction::Internal || !tenant.extensions.contains_key(&s.caller.number) {
         return None;
@@ -238,14 +238,26 @@ fn pickup_wants(tenant: &Tenant, s: &CallSnapshot) -> Option<Vec<String>> {
         return (tenant.extensions.contains_key(ext) && ext != me).then(|| vec![ext.to_string()]);
     }
     if s.dialled == "*8" {
-        let group: Vec<String> = tenant
-            .ring_groups
-            .values()
-            .filter(|members| members.contains(me))
-            .flatten()
-            .filter(|m| *m != me)
-            .cloned()
-            .collect();
+        let group: Vec<String> = match tenant
+            .extensions
+            .get(me)
+            .and_then(|e| e.pickup_group.as_ref())
+        {
+            Some(g) => tenant
+                .extensions
+                .values()
+                .filter(|e| e.pickup_group.as_ref() == Some(g) && e.number != *me)
+                .map(|e| e.number.clone())
+                .collect(),
+            None => tenant
+                .ring_groups
+                .values()
+                .filter(|members| members.contains(me))
+                .flatten()
+                .filter(|m| *m != me)
+                .cloned()
+                .collect(),
+        };
         return Some(group);
     }
     None
@@ -1586,5 +1598,77 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod pickup_tests {
+    use super::*;
+    use crate::tenant::tests::tenant;
+    use switchyard_plugins::types::Party;
+
+    fn dialling(from: &str, dialled: &str) -> CallSnapshot {
+        let party = |n: &str| Party {
+            number: n.into(),
+            display_name: None,
+        };
+        CallSnapshot {
+            call_id: "c".into(),
+            tenant: "t".into(),
+            direction: Direction::Internal,
+            caller: party(from),
+            callee: party(dialled),
+            dialled: dialled.into(),
+            tags: vec![],
+            start_time: 0,
+            answer_time: None,
+            time_zone: "UTC".into(),
+            flow: "extensions".into(),
+            plugin_version: 1,
+        }
+    }
+
+    fn sorted(v: Option<Vec<String>>) -> Option<Vec<String>> {
+        v.map(|mut v| {
+            v.sort();
+            v
+        })
+    }
+
+    #[test]
+    fn group_pickup_takes_the_pickup_group_else_the_ring_groups() {
+        let mut t = tenant("t", "t.example");
+        t.ring_groups
+            .insert("sales".into(), vec!["1001".into(), "1003".into()]);
+        // No pickup groups: the ring groups serve.
+        assert_eq!(
+            pickup_wants(&t, &dialling("1001", "*8")),
+            Some(vec!["1003".to_string()])
+        );
+        assert_eq!(pickup_wants(&t, &dialling("1002", "*8")), Some(vec![]));
+        // 1001 and 1002 share a pickup group: it replaces the ring group.
+        for n in ["1001", "1002"] {
+            t.extensions.get_mut(n).unwrap().pickup_group = Some("desk".into());
+        }
+        assert_eq!(
+            pickup_wants(&t, &dialling("1001", "*8")),
+            Some(vec!["1002".to_string()])
+        );
+        assert_eq!(
+            sorted(pickup_wants(&t, &dialling("1002", "*8"))),
+            Some(vec!["1001".to_string()])
+        );
+        // 1003, in no pickup group, still has its ring group.
+        assert_eq!(
+            pickup_wants(&t, &dialling("1003", "*8")),
+            Some(vec!["1001".to_string()])
+        );
+        // Directed pickup is not about groups; not of oneself.
+        assert_eq!(
+            pickup_wants(&t, &dialling("1003", "**1002")),
+            Some(vec!["1002".to_string()])
+        );
+        assert_eq!(pickup_wants(&t, &dialling("1002", "**1002")), None);
+        assert_eq!(pickup_wants(&t, &dialling("1002", "**9999")), None);
     }
 }

@@ -16,6 +16,8 @@ pub struct ExtensionAccount {
     pub number: String,
     pub display_name: Option<String>,
     pub credentials: StoredCredentials,
+    /// `*8` from this extension takes calls ringing the group's others.
+    pub pickup_group: Option<String>,
 }
 
 /// A tenant of the PBX.
@@ -185,6 +187,7 @@ pub(crate) mod tests {
                     number: n.into(),
                     display_name: None,
                     credentials: StoredCredentials::from_password(n, domain, "secret"),
+                    pickup_group: None,
                 };
                 (n.to_string(), account)
             })

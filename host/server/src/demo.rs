@@ -218,6 +218,7 @@ pub fn provision(
             ha1_sha256: c.ha1_sha256,
             voicemail: e["voicemail"].as_bool().unwrap_or(false),
             created_at_ms: unix_ms(),
+            pickup_group: e["pickup-group"].as_str().map(str::to_string),
         })?;
     }
     if let Some(groups) = d["ring-groups"].as_object() {

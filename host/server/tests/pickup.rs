@@ -1,5 +1,6 @@
-//! Call pickup with real phones: 1001 calls 1003, whose phone rings; 1002
-//! dials `**1003` (directed) or `*8` (its ring group) and takes the call.
+//! Call pickup with real phones: a call rings one extension's phone, 1002
+//! dials `**` + that extension (directed) or `*8` (its pickup group,
+//! `office` in the demo: 1001, 1002 and 1003) and takes the call.
 
 mod common;
 
@@ -7,17 +8,19 @@ use common::{LIMIT, blocking, pbx, until};
 use switchyard_sipp::Sipp;
 use switchyard_store::Disposition;
 
-async fn picks_up(code: &'static str) {
+/// `caller` calls `ringing`, whose phone rings; 1002 dials `code`.
+async fn picks_up(code: &'static str, caller: &'static str, ringing: &'static str) {
     let pbx = std::sync::Arc::new(pbx().await);
     let p = pbx.clone();
+    let ringing_ext = ringing;
     let (ringing, caller) = blocking(move || {
-        let ringing = p.phone("1003", "uas_ring_no_answer", &[]);
+        let ringing = p.phone(ringing, "uas_ring_no_answer", &[]);
         // The caller waits for the far end to hang up: the picker does.
         let caller = Sipp::new("uac_call_wait_bye")
             .remote(p.addr())
-            .user("1003")
-            .auth("1001", &p.password("1001"))
-            .set("caller", "1001")
+            .user(ringing_ext)
+            .auth(caller, &p.password(caller))
+            .set("caller", caller)
             .timeout(LIMIT)
             .spawn();
         (ringing, caller)
@@ -41,7 +44,7 @@ async fn picks_up(code: &'static str) {
         .cdrs(1)
         .await
         .into_iter()
-        .find(|c| c.dialled == "1003")
+        .find(|c| c.dialled == ringing_ext)
         .unwrap();
     assert_eq!(c.disposition, Disposition::Answered);
     assert_eq!(c.agent.as_deref(), Some("1002"), "the picker took the call");
@@ -50,18 +53,26 @@ async fn picks_up(code: &'static str) {
         .iter()
         .map(|l| (l.target.as_str(), l.sip_code))
         .collect();
-    assert_eq!(legs, [("1003", 487), ("1002", 200)]);
+    assert_eq!(legs, [(ringing_ext, 487), ("1002", 200)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_directed_pickup_takes_the_call_ringing_that_extension() {
-    picks_up("**1003").await;
+    picks_up("**1003", "1001", "1003").await;
 }
 
-/// 1002 and 1003 are both in the demo's `business-broadband` ring group.
+/// 1002 and 1003 are in the demo's pickup group `office` (and in the
+/// ring group `business-broadband`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_pickup_takes_a_call_ringing_the_group() {
-    picks_up("*8").await;
+    picks_up("*8", "1001", "1003").await;
+}
+
+/// 1001 shares no ring group with 1002, only the pickup group `office`:
+/// pickup groups are their own, not the ring groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_pickup_takes_a_call_ringing_the_pickup_group_outside_any_ring_group() {
+    picks_up("*8", "1003", "1001").await;
 }
 
 /// Nothing rings: the picker is told so at once.

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{
-    key, prefix, validate_extension, validate_hex, validate_tenant_id, validate_text,
+    key, prefix, validate_extension, validate_hex, validate_name, validate_tenant_id, validate_text,
 };
 use crate::{Store, StoreError, get_json, list_json};
 
@@ -21,6 +21,11 @@ pub struct Extension {
     pub ha1_sha256: String,
     pub voicemail: bool,
     pub created_at_ms: u64,
+    /// The pickup group (`*8` takes a call ringing another member of the
+    /// same group); `None`: the ring groups the extension is in serve
+    /// instead. Added later: older records load without one.
+    #[serde(default)]
+    pub pickup_group: Option<String>,
 }
 
 pub trait ExtensionRepo {
@@ -40,6 +45,9 @@ impl ExtensionRepo for Store {
         validate_hex("ha1_sha256", &ext.ha1_sha256, 64)?;
         if let Some(name) = &ext.display_name {
             validate_text("display_name", name, 200)?;
+        }
+        if let Some(group) = &ext.pickup_group {
+            validate_name("pickup_group", group)?;
         }
         self.require_tenant(&ext.tenant)?;
         let k = key(&[ext.tenant.as_bytes(), ext.number.as_bytes()]);

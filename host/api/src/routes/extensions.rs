@@ -28,6 +28,10 @@ pub struct ExtensionView {
     pub display_name: Option<String>,
     pub voicemail: bool,
     pub created_at_ms: u64,
+    /// The extension's pickup group: `*8` from this extension takes a
+    /// call ringing another member of the group. Absent: `*8` takes a
+    /// call ringing another member of a ring group it is in.
+    pub pickup_group: Option<String>,
 }
 
 impl From<Extension> for ExtensionView {
@@ -37,6 +41,7 @@ impl From<Extension> for ExtensionView {
             display_name: e.display_name,
             voicemail: e.voicemail,
             created_at_ms: e.created_at_ms,
+            pickup_group: e.pickup_group,
         }
     }
 }
@@ -52,6 +57,8 @@ pub struct ExtensionCreate {
     pub display_name: Option<String>,
     #[serde(default)]
     pub voicemail: bool,
+    /// The pickup group (1 to 128 bytes, no '/'); absent: none.
+    pub pickup_group: Option<String>,
 }
 
 /// Changes to an extension; absent fields are kept.
@@ -61,6 +68,8 @@ pub struct ExtensionUpdate {
     pub password: Option<String>,
     pub display_name: Option<String>,
     pub voicemail: Option<bool>,
+    /// A group name, or `""` to leave the pickup group.
+    pub pickup_group: Option<String>,
 }
 
 fn hashes(tenant: &Tenant, number: &str, password: &str) -> ApiResult<StoredCredentials> {
@@ -121,6 +130,7 @@ pub(crate) async fn create(
         ha1_sha256: creds.ha1_sha256,
         voicemail: body.voicemail,
         created_at_ms: unix_ms(),
+        pickup_group: body.pickup_group,
     };
     s.store.put_extension(&ext)?;
     changed(&s, scope.id());
@@ -147,7 +157,7 @@ pub(crate) async fn get(
     Ok(Json(load(&s, scope.id(), &p.number)?.into()))
 }
 
-/// Change an extension (password, display name, voicemail).
+/// Change an extension (password, display name, voicemail, pickup group).
 #[utoipa::path(patch, path = "/api/tenants/{tenant}/extensions/{number}", tag = "extensions",
     params(NumberP), request_body = ExtensionUpdate,
     responses((status = 200, body = ExtensionView), (status = 400, body = ErrorBody),
@@ -170,6 +180,9 @@ pub(crate) async fn update(
     }
     if let Some(v) = body.voicemail {
         ext.voicemail = v;
+    }
+    if let Some(g) = body.pickup_group {
+        ext.pickup_group = (!g.is_empty()).then_some(g);
     }
     s.store.put_extension(&ext)?;
     changed(&s, scope.id());

@@ -43,6 +43,7 @@ pub fn extension(tenant: &str, number: &str) -> Extension {
         ha1_sha256: "f".repeat(64),
         voicemail: true,
         created_at_ms: 2,
+        pickup_group: None,
     }
 }
 
