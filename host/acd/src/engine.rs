@@ -7,7 +7,7 @@
 //! owner has a deadline (ranking, ring, callback report), so a lost
 //! report cannot leave an agent reserved or a caller unoffered.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::agent::{Agent, AgentState};
@@ -766,65 +766,95 @@ impl Acd {
             .collect()
     }
 
+    /// Entries that want an agent now, in service order (priority, then
+    /// time of joining, across the tenant's queues).
+    fn wanting_agents(&self) -> Vec<&Call> {
+        let mut v: Vec<&Call> = self.calls.values().filter(|c| c.wants_agent()).collect();
+        v.sort_by_key(|c| c.key());
+        v
+    }
+
     /// Offer whatever can be offered: walk every entry in service order
     /// and ask for a ranking for each one that wants an agent and has an
     /// eligible one. The agents of a ranking are held for it, so an entry
     /// further back can only get agents no entry ahead of it could take
     /// (skills): priority and join order are kept across the whole tenant.
+    ///
+    /// This runs on every event, so it borrows: ids are copied only into
+    /// what leaves the engine (the ranking request and the held list).
     fn dispatch(&mut self, now: Instant) {
-        let mut claimed = self.claimed();
-        for id in self.ordered() {
-            let c = &self.calls[&id];
-            if !c.wants_agent() {
-                continue;
-            }
-            let eligible = self.free_eligible(c, &claimed);
+        let wanting = self.wanting_agents();
+        if wanting.is_empty() {
+            return;
+        }
+        // Agents held by pending rankings, and by those made in this pass.
+        let mut claimed: HashSet<&str> = self
+            .calls
+            .values()
+            .filter_map(|c| match &c.phase {
+                Phase::Ranking { candidates, .. } => Some(candidates.iter().map(String::as_str)),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let now_ms = self.wall_ms(now);
+        let mut rankings: Vec<(String, Vec<String>, Output)> = Vec::new();
+        for (i, c) in wanting.iter().enumerate() {
+            let eligible: Vec<&Agent> = self
+                .agents
+                .values()
+                .filter(|a| a.eligible(&c.queue, &c.skills) && !claimed.contains(a.cfg.id.as_str()))
+                .collect();
             if eligible.is_empty() {
                 continue;
             }
-            claimed.extend(eligible.iter().cloned());
+            if i + 1 < wanting.len() {
+                claimed.extend(eligible.iter().map(|a| a.cfg.id.as_str()));
+            }
             let candidates: Vec<Candidate> = eligible
                 .iter()
-                .map(|a| self.candidate(a, &c.queue))
+                .map(|a| self.candidate_of(a, &c.queue))
                 .collect();
+            let held: Vec<String> = candidates.iter().map(|c| c.agent.clone()).collect();
             let waiting = self
                 .calls
                 .values()
                 .filter(|x| x.queue == c.queue && x.queued())
                 .count() as u32;
-            let waited_secs = wait_between(c.joined_ms, self.wall_ms(now)).as_secs() as u32;
             let out = Output::Rank {
-                call: id.clone(),
+                call: c.id.clone(),
                 queue: QueueInfo {
                     name: c.queue.clone(),
                     waiting,
                 },
                 waiting: WaitingCall {
-                    call: id.clone(),
+                    call: c.id.clone(),
                     skills: c.skills.clone(),
                     priority: c.priority,
-                    waited_secs,
+                    waited_secs: wait_between(c.joined_ms, now_ms).as_secs() as u32,
                     last_agent: c.last_agent.clone(),
                     tags: c.tags.clone(),
                     callback: c.callback.is_some(),
                 },
                 candidates,
             };
+            rankings.push((c.id.clone(), held, out));
+        }
+        for (id, held, out) in rankings {
             self.out.push_back(out);
             if let Some(c) = self.calls.get_mut(&id) {
                 c.phase = Phase::Ranking {
-                    candidates: eligible,
+                    candidates: held,
                     until: now + RANKING_TIMEOUT,
                 };
             }
         }
     }
 
-    fn candidate(&self, agent: &str, queue: &str) -> Candidate {
-        let a = &self.agents[agent];
+    fn candidate_of(&self, a: &Agent, queue: &str) -> Candidate {
         let m = a.cfg.membership(queue);
         Candidate {
-            agent: agent.to_owned(),
+            agent: a.cfg.id.clone(),
             skills: m.map(|m| m.skills.clone()).unwrap_or_default(),
             calls_today: a.calls_today,
             talk_secs_today: a.talk_today.as_secs() as u32,
@@ -842,25 +872,22 @@ impl Acd {
         let Some(Phase::Ranking { candidates, .. }) = self.calls.get(call).map(|c| &c.phase) else {
             return;
         };
-        let c = &self.calls[call];
         // Sets, not list scans: a ranking of 200 agents would otherwise
-        // compare 80,000 ids.
-        let offered: std::collections::HashSet<&str> =
-            candidates.iter().map(String::as_str).collect();
-        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-        let mut chosen: Vec<String> = Vec::new();
-        for id in order {
-            let ok = offered.contains(id.as_str())
-                && !seen.contains(&id)
-                && self
-                    .agents
-                    .get(&id)
-                    .is_some_and(|a| a.eligible(&c.queue, &c.skills));
-            if ok {
-                seen.insert(id.clone());
-                chosen.push(id);
-            }
-        }
+        // compare 80,000 ids. The ranking's own strings are moved, not
+        // copied: first decide which to keep, then take those. Whether
+        // each is still free is checked when its turn to ring comes
+        // (`top_up`), not here for all of them.
+        let offered: HashSet<&str> = candidates.iter().map(String::as_str).collect();
+        let mut seen: HashSet<&str> = HashSet::with_capacity(order.len());
+        let keep: Vec<bool> = order
+            .iter()
+            .map(|id| offered.contains(id.as_str()) && seen.insert(id.as_str()))
+            .collect();
+        let chosen: Vec<String> = order
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(id, k)| k.then_some(id))
+            .collect();
         if chosen.is_empty() {
             let still_free = self.longest_idle(call, candidates.clone());
             if still_free.is_empty() {
@@ -909,11 +936,23 @@ impl Acd {
 
     /// Start ringing (or dialling a callback with) the chosen agents.
     fn start_offer(&mut self, call: &str, chosen: Vec<String>, now: Instant) {
+        let Some(c) = self.calls.get(call) else {
+            return;
+        };
+        // A callback dials one agent: the first of the choice still free.
+        let first_free = c.callback.is_some().then(|| {
+            chosen.iter().find(|a| {
+                self.agents
+                    .get(*a)
+                    .is_some_and(|x| x.eligible(&c.queue, &c.skills))
+            })
+        });
+        let first_free = first_free.flatten().cloned();
         let Some(c) = self.calls.get_mut(call) else {
             return;
         };
         if let Some(cb) = &mut c.callback {
-            let Some(agent) = chosen.into_iter().next() else {
+            let Some(agent) = first_free else {
                 c.phase = Phase::Waiting;
                 return;
             };
@@ -1410,14 +1449,34 @@ impl Acd {
             }
             self.make_available(&agent, "wrap-up-ended", now);
         }
+        // Positions are counted along the way (entries in service order,
+        // those still queued after their own timers), not by scanning the
+        // queue for each caller: a pass over 2,000 waiting callers was
+        // quadratic. Staffing is counted once per queue and pass.
         let ids: Vec<String> = self.ordered();
+        let mut ahead: HashMap<String, u32> = HashMap::new();
+        let mut staffed: HashMap<String, u32> = HashMap::new();
         for id in ids {
-            self.call_timers(&id, now);
+            let Some(queue) = self.calls.get(&id).map(|c| c.queue.clone()) else {
+                continue;
+            };
+            let position = ahead.get(&queue).copied().unwrap_or(0) + 1;
+            self.call_timers(&id, position, &mut staffed, now);
+            if self.calls.get(&id).is_some_and(|c| c.queued()) {
+                ahead.insert(queue, position);
+            }
         }
         self.dispatch(now);
     }
 
-    fn call_timers(&mut self, id: &str, now: Instant) {
+    /// The timers of entry `id`, at `position` in its queue.
+    fn call_timers(
+        &mut self,
+        id: &str,
+        position: u32,
+        staffed: &mut HashMap<String, u32>,
+        now: Instant,
+    ) {
         let Some(c) = self.calls.get(id) else { return };
         if c.deadline.is_some_and(|t| t <= now) {
             self.remove_waiting(id, ExitReason::Timeout, now);
@@ -1447,16 +1506,24 @@ impl Acd {
         {
             cb.retry_at = None;
         }
-        let queue = c.queue.clone();
-        let Some(cfg) = self.queues.get(&queue).map(|q| q.cfg.clone()) else {
+        let Some(cfg) = self.queues.get(&c.queue).map(|q| &q.cfg) else {
             return;
         };
-        if let (Some(t), Some(every)) = (c.next_announce, cfg.announce_every)
+        let (announce_every, comfort_every) = (cfg.announce_every, cfg.comfort_every);
+        if let (Some(t), Some(every)) = (c.next_announce, announce_every)
             && t <= now
         {
             c.next_announce = Some(next_period(t, every, now));
-            let position = self.position(id);
-            let estimated_wait = self.queues[&queue].estimate(position, self.staffed(&queue));
+            let queue = c.queue.clone();
+            let agents = match staffed.get(&queue) {
+                Some(n) => *n,
+                None => {
+                    let n = self.staffed(&queue);
+                    staffed.insert(queue.clone(), n);
+                    n
+                }
+            };
+            let estimated_wait = self.queues[&queue].estimate(position, agents);
             self.out.push_back(Output::Announce {
                 call: id.to_owned(),
                 position,
@@ -1466,7 +1533,7 @@ impl Acd {
         let Some(c) = self.calls.get_mut(id) else {
             return;
         };
-        if let (Some(t), Some(every)) = (c.next_comfort, cfg.comfort_every)
+        if let (Some(t), Some(every)) = (c.next_comfort, comfort_every)
             && t <= now
         {
             c.next_comfort = Some(next_period(t, every, now));
@@ -1474,17 +1541,6 @@ impl Acd {
                 call: id.to_owned(),
             });
         }
-    }
-
-    /// Position of the entry in its queue (1 = next), placeholders counted.
-    fn position(&self, id: &str) -> u32 {
-        let c = &self.calls[id];
-        let key = c.key();
-        1 + self
-            .calls
-            .values()
-            .filter(|x| x.queue == c.queue && x.queued() && x.key() < key)
-            .count() as u32
     }
 
     fn ring_timeouts(&mut self, id: &str, now: Instant) {

@@ -27,7 +27,7 @@ use switchyard_sdk::{QueueStrategy, config};
 pub type Levels = BTreeMap<String, BTreeMap<String, u32>>;
 
 /// Qualified candidates, best first.
-pub fn rank(required: &[String], candidates: &[AgentCandidate], levels: &Levels) -> Vec<String> {
+pub fn rank(required: &[String], candidates: Vec<AgentCandidate>, levels: &Levels) -> Vec<String> {
     let score = |a: &AgentCandidate| -> u32 {
         required
             .iter()
@@ -44,12 +44,20 @@ pub fn rank(required: &[String], candidates: &[AgentCandidate], levels: &Levels)
             })
             .sum()
     };
-    let mut qualified: Vec<&AgentCandidate> = candidates
-        .iter()
+    // Each candidate is scored once (not at every comparison of the
+    // sort), and the ids move into the answer instead of being copied.
+    let mut qualified: Vec<_> = candidates
+        .into_iter()
         .filter(|a| queue::has_skills(a, required))
+        .map(|a| {
+            (
+                (Reverse(score(&a)), a.calls_today, a.idle_since, a.order),
+                a.id,
+            )
+        })
         .collect();
-    qualified.sort_by_key(|a| (Reverse(score(a)), a.calls_today, a.idle_since, a.order));
-    qualified.into_iter().map(|a| a.id.clone()).collect()
+    qualified.sort_by_key(|x| x.0);
+    qualified.into_iter().map(|(_, id)| id).collect()
 }
 
 /// The plugin.
@@ -68,7 +76,7 @@ impl QueueStrategy for Skills {
                 Levels::default()
             }
         };
-        let mut order = rank(&call.skills, &candidates, &levels);
+        let mut order = rank(&call.skills, candidates, &levels);
         if config::get("sticky").as_deref() == Some("true") {
             queue::stick_to_callers_agent(&mut order, &call);
         }
@@ -119,16 +127,16 @@ mod tests {
             agent("1003", &["broadband"], 1, 2),
         ];
         assert_eq!(
-            rank(&skills(&["broadband"]), &team, &Levels::new()),
+            rank(&skills(&["broadband"]), team.clone(), &Levels::new()),
             ["1003", "1002"]
         );
         assert_eq!(
-            rank(&skills(&["broadband", "it"]), &team, &Levels::new()),
+            rank(&skills(&["broadband", "it"]), team.clone(), &Levels::new()),
             ["1002"]
         );
-        assert!(rank(&skills(&["spanish"]), &team, &Levels::new()).is_empty());
+        assert!(rank(&skills(&["spanish"]), team.clone(), &Levels::new()).is_empty());
         assert_eq!(
-            rank(&[], &team, &Levels::new()).len(),
+            rank(&[], team.clone(), &Levels::new()).len(),
             3,
             "no skills needed: everyone"
         );
@@ -144,7 +152,7 @@ mod tests {
             serde_json::from_str(r#"{"1002": {"broadband": 3}, "1003": {"broadband": 1}}"#)
                 .unwrap();
         assert_eq!(
-            rank(&skills(&["broadband"]), &team, &levels),
+            rank(&skills(&["broadband"]), team.clone(), &levels),
             ["1002", "1003"]
         );
     }
@@ -158,9 +166,12 @@ mod tests {
             agent("1004", &["broadband"], 0, 2),
         ];
         let need = skills(&["broadband"]);
-        assert_eq!(rank(&need, &team, &Levels::new()), ["1003", "1002", "1004"]);
+        assert_eq!(
+            rank(&need, team.clone(), &Levels::new()),
+            ["1003", "1002", "1004"]
+        );
         let levels: Levels = serde_json::from_str(r#"{"1002": {"broadband": 90}}"#).unwrap();
-        assert_eq!(rank(&need, &team, &levels), ["1002", "1003", "1004"]);
+        assert_eq!(rank(&need, team.clone(), &levels), ["1002", "1003", "1004"]);
     }
 
     #[test]
@@ -170,7 +181,7 @@ mod tests {
         let mut b = agent("1003", &["it"], 0, 1);
         b.idle_since = 4_000;
         assert_eq!(
-            rank(&skills(&["it"]), &[a, b], &Levels::new()),
+            rank(&skills(&["it"]), vec![a, b], &Levels::new()),
             ["1003", "1002"]
         );
     }
@@ -230,7 +241,7 @@ mod tests {
             agent("1003", &["broadband"], 5, 2),
         ];
         let sticky = |call: &WaitingCall| {
-            let mut order = rank(&call.skills, &team, &Levels::new());
+            let mut order = rank(&call.skills, team.clone(), &Levels::new());
             queue::stick_to_callers_agent(&mut order, call);
             order
         };
