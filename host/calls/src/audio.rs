@@ -59,8 +59,16 @@ static BUILT_IN: &[(&str, &[u8])] = &[
         include_bytes!("../assets/prompts/sy-callback-confirmed.wav"),
     ),
     (
+        "sy-callback-enter-number",
+        include_bytes!("../assets/prompts/sy-callback-enter-number.wav"),
+    ),
+    (
         "sy-callback-for",
         include_bytes!("../assets/prompts/sy-callback-for.wav"),
+    ),
+    (
+        "sy-callback-keeping",
+        include_bytes!("../assets/prompts/sy-callback-keeping.wav"),
     ),
     (
         "sy-callback-offer",
@@ -209,9 +217,24 @@ pub(crate) fn comfort(comfort: Option<&str>) -> Vec<Prompt> {
     vec![Prompt::File(comfort.unwrap_or("sy-comfort").to_string())]
 }
 
-/// What a caller hears after choosing a callback.
-pub(crate) fn callback_confirmation() -> Vec<Prompt> {
-    vec![Prompt::File("sy-callback-confirmed".into())]
+/// What a caller hears after choosing a callback: "Thank you. We will
+/// call you back on 1 0 0 1. We are keeping your place in the queue. You
+/// can hang up now." (without the number when there is none).
+pub(crate) fn callback_confirmation(number: Option<&str>) -> Vec<Prompt> {
+    let mut p = Vec::new();
+    if let Some(n) = number {
+        p.push(Prompt::File("sy-callback-confirmed".into()));
+        p.extend(n.chars().filter(char::is_ascii_digit).map(key_prompt));
+        p.push(Prompt::Silence(300));
+    }
+    p.push(Prompt::File("sy-callback-keeping".into()));
+    p
+}
+
+/// "Please key in the number we should call you back on, then press
+/// hash."
+pub(crate) fn callback_number_request() -> Vec<Prompt> {
+    vec![Prompt::File("sy-callback-enter-number".into())]
 }
 
 /// What a waiting caller hears: the queue's music prompt, else the

@@ -838,10 +838,18 @@ impl Driver {
                 self.session
                     .handle_queue_announce(now, audio::comfort(comfort.as_deref()));
             }
+            QueueSignal::CallbackNumberWanted => {
+                self.session
+                    .handle_callback_number_wanted(now, audio::callback_number_request());
+            }
             QueueSignal::Exit(exit) => {
                 self.queued = None;
-                self.session
-                    .handle_queue_exit(now, exit, audio::callback_confirmation());
+                let number = self.session.callback_number();
+                self.session.handle_queue_exit(
+                    now,
+                    exit,
+                    audio::callback_confirmation(number.as_deref()),
+                );
             }
         }
     }

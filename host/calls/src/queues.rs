@@ -135,6 +135,9 @@ pub enum QueueSignal {
         estimated_wait: Duration,
     },
     Comfort,
+    /// The caller wants a callback but their number cannot be dialled:
+    /// ask them to key one in.
+    CallbackNumberWanted,
     /// The caller left the queue without an agent.
     Exit(QueueExit),
 }
@@ -404,6 +407,7 @@ impl TenantQueues {
             QueueCommand::Answered { agent } => inner.acd.offer_answered(call, &agent, now),
             QueueCommand::OfferFailed { agent } => inner.acd.offer_failed(call, &agent, now),
             QueueCommand::Key(d) => inner.acd.key(call, d, now),
+            QueueCommand::CallbackNumber(number) => inner.acd.request_callback(call, &number, now),
             QueueCommand::Abandoned => {
                 inner.acd.leave(call, LeaveReason::Abandoned, now);
                 inner.calls.remove(call);
@@ -656,8 +660,7 @@ impl TenantQueues {
                     })
                 }
                 Output::CallbackNumberWanted { call } => {
-                    tracing::info!(tenant = %self.tenant, %call, "callback asked without a number");
-                    None
+                    signal(&call, QueueSignal::CallbackNumberWanted)
                 }
             };
             effects.extend(e);

@@ -568,6 +568,7 @@ impl Session {
             Phase::Gathering(g) => g.deadline,
             Phase::Ringing(r) => Some(r.deadline),
             Phase::Originating { deadline } => Some(*deadline),
+            Phase::Queued(_) => self.queue_deadline(),
             _ => None,
         };
         let max = match self.phase {
@@ -773,6 +774,7 @@ impl Session {
                 p.leg.handle_timeout(now);
             }
         }
+        self.queue_timeout(now);
         match &mut self.phase {
             Phase::Pausing { until } if now >= *until => {
                 self.phase = Phase::Deciding;
@@ -1049,7 +1051,7 @@ impl Session {
     }
 
     fn caller_digit(&mut self, now: Instant, digit: char) {
-        if self.queue_digit(digit) {
+        if self.queue_digit(now, digit) {
             return;
         }
         let Phase::Gathering(g) = &mut self.phase else {

@@ -45,6 +45,9 @@ pub enum QueueCommand {
     OfferFailed { agent: String },
     /// The waiting caller pressed `digit`.
     Key(char),
+    /// The caller keyed in the number to call back (asked for when the
+    /// call's own number cannot be dialled).
+    CallbackNumber(String),
     /// The caller hung up while waiting.
     Abandoned,
     /// An answered queue call ended (the agent's wrap-up starts).
@@ -94,10 +97,34 @@ pub(super) struct Queued {
     pub last_key: Option<char>,
     /// What the agent who answers hears before the caller is connected.
     pub whisper: Vec<Prompt>,
+    /// The caller is keying in a number to be called back on.
+    pub keying: Option<Keying>,
+    /// The number the callback will dial, once keyed in.
+    pub keyed_number: Option<String>,
 }
+
+/// A callback number being keyed in: digits until `#`, `*` gives up, and
+/// so does a pause longer than [`KEYING_TIMEOUT`]; the music comes back.
+#[derive(Debug)]
+pub(super) struct Keying {
+    pub digits: String,
+    /// The request to key in, while it plays.
+    pub prompt: Option<u64>,
+    pub deadline: Instant,
+}
+
+/// How long the caller may pause while keying in a number.
+const KEYING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The tag the queue engine reads for the callback number.
 const CALLBACK_NUMBER_TAG: &str = "callback-number";
+
+/// Whether `number` can be dialled back: an extension or a phone number
+/// (2 to 15 digits, `+` first allowed), not `anonymous` or a SIP name.
+pub fn dialable(number: &str) -> bool {
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
 
 impl Session {
     /// The flow's `enqueue`: the host answers the caller (without media
@@ -125,10 +152,14 @@ impl Session {
                 None => (t.clone(), String::new()),
             })
             .collect();
-        tags.push((
-            CALLBACK_NUMBER_TAG.into(),
-            self.snapshot.caller.number.clone(),
-        ));
+        // A number that cannot be dialled is not given: the engine asks
+        // the caller to key one in when they want a callback.
+        if dialable(&self.snapshot.caller.number) {
+            tags.push((
+                CALLBACK_NUMBER_TAG.into(),
+                self.snapshot.caller.number.clone(),
+            ));
+        }
         self.commands.push_back(Command::Queue(QueueCommand::Join {
             queue: e.queue.clone(),
             priority: e.priority,
@@ -151,6 +182,8 @@ impl Session {
             since: now,
             last_key: None,
             whisper: Vec::new(),
+            keying: None,
+            keyed_number: None,
         });
     }
 
@@ -201,7 +234,11 @@ impl Session {
         let Phase::Queued(q) = &self.phase else {
             return;
         };
-        if q.announcing.is_some() || q.farewell.is_some() || prompts.is_empty() {
+        if q.announcing.is_some()
+            || q.farewell.is_some()
+            || q.keying.is_some()
+            || prompts.is_empty()
+        {
             return;
         }
         let caller = self.caller;
@@ -211,6 +248,69 @@ impl Session {
             q.announcing = Some(id);
         }
         self.pump(now);
+    }
+
+    /// The caller asked for a callback but the call's number cannot be
+    /// dialled: `prompts` ask for one (digits, then `#`), over nothing.
+    pub fn handle_callback_number_wanted(&mut self, now: Instant, prompts: Vec<Prompt>) {
+        let Phase::Queued(q) = &self.phase else {
+            return;
+        };
+        if q.farewell.is_some() || q.keying.is_some() {
+            return;
+        }
+        let caller = self.caller;
+        self.media(MediaCommand::Stop { leg: caller });
+        let prompt = (!prompts.is_empty()).then(|| self.play(caller, prompts));
+        if let Phase::Queued(q) = &mut self.phase {
+            q.announcing = None;
+            q.keying = Some(Keying {
+                digits: String::new(),
+                prompt,
+                deadline: now + KEYING_TIMEOUT,
+            });
+        }
+        self.pump(now);
+    }
+
+    /// The number a callback chosen now will dial: the one keyed in, else
+    /// the caller's own.
+    pub fn callback_number(&self) -> Option<String> {
+        match &self.phase {
+            Phase::Queued(q) if q.keyed_number.is_some() => q.keyed_number.clone(),
+            _ => {
+                dialable(&self.snapshot.caller.number).then(|| self.snapshot.caller.number.clone())
+            }
+        }
+    }
+
+    /// When keying in a number gives up.
+    pub(super) fn queue_deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Queued(q) => q.keying.as_ref().map(|k| k.deadline),
+            _ => None,
+        }
+    }
+
+    /// The keying-in pause ran out: the caller waits on, with music.
+    pub(super) fn queue_timeout(&mut self, now: Instant) {
+        if self.queue_deadline().is_some_and(|t| now >= t) {
+            self.stop_keying();
+        }
+    }
+
+    /// Keying in ends without a number: back to the music.
+    fn stop_keying(&mut self) {
+        let Phase::Queued(q) = &mut self.phase else {
+            return;
+        };
+        if q.keying.take().is_none() {
+            return;
+        }
+        let queue = q.queue.clone();
+        let caller = self.caller;
+        self.media(MediaCommand::Stop { leg: caller });
+        self.media(MediaCommand::QueueMusic { leg: caller, queue });
     }
 
     /// The caller's wait ended without an agent: the flow decides what
@@ -277,6 +377,13 @@ impl Session {
         };
         if q.farewell == Some(id) {
             self.end(now, HangupSide::System);
+            return true;
+        }
+        if let Some(k) = &mut q.keying
+            && k.prompt == Some(id)
+        {
+            // The request was said; the digits are awaited in silence.
+            k.prompt = None;
             return true;
         }
         if q.announcing != Some(id) {
@@ -446,12 +553,36 @@ impl Session {
     }
 
     /// A key while waiting goes to the engine (leave, callback keys).
-    pub(super) fn queue_digit(&mut self, digit: char) -> bool {
+    pub(super) fn queue_digit(&mut self, now: Instant, digit: char) -> bool {
         let Phase::Queued(q) = &mut self.phase else {
             return false;
         };
         if q.farewell.is_some() {
             return false;
+        }
+        if let Some(k) = &mut q.keying {
+            let stop_prompt = k.prompt.take().is_some();
+            k.deadline = now + KEYING_TIMEOUT;
+            match digit {
+                '#' if dialable(&k.digits) => {
+                    let number = std::mem::take(&mut k.digits);
+                    q.keying = None;
+                    q.keyed_number = Some(number.clone());
+                    // The engine answers with the exit (callback chosen);
+                    // the confirmation says this number back.
+                    self.queue_command(QueueCommand::CallbackNumber(number));
+                }
+                '#' | '*' => self.stop_keying(),
+                d if k.digits.len() < 15 => {
+                    k.digits.push(d);
+                    if stop_prompt {
+                        let caller = self.caller;
+                        self.media(MediaCommand::Stop { leg: caller });
+                    }
+                }
+                _ => {}
+            }
+            return true;
         }
         q.last_key = Some(digit);
         self.queue_command(QueueCommand::Key(digit));

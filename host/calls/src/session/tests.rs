@@ -1435,6 +1435,102 @@ fn a_timeout_goes_back_to_the_flow_and_a_chosen_callback_says_goodbye() {
     assert_eq!(record(&cmds).disposition, Disposition::NoAnswer);
 }
 
+/// A caller whose number cannot be dialled (here `anonymous`).
+fn queued_anonymous() -> Call {
+    let mut c = Call::anchored();
+    c.take();
+    c.s.snapshot.caller.number = "anonymous".into();
+    c.decide(vec![enqueue("support", 0, None)]);
+    c.s.handle_ack(c.now, CALLER);
+    c.take();
+    c
+}
+
+#[test]
+fn a_caller_without_a_number_keys_one_in_for_the_callback() {
+    let mut c = queued_anonymous();
+    assert_eq!(c.s.callback_number(), None);
+    let ask = vec![Prompt::File("sy-callback-enter-number".into())];
+    c.s.handle_callback_number_wanted(c.now, ask.clone());
+    let cmds = c.take();
+    let m = media(&cmds);
+    assert_eq!(m[0], MediaCommand::Stop { leg: CALLER }, "the music stops");
+    let asked = match &m[1] {
+        MediaCommand::Play { prompts, id, .. } if *prompts == ask => *id,
+        other => panic!("expected the request, got {other:?}"),
+    };
+    c.s.handle_played(c.now, asked);
+    assert!(media(&c.take()).is_empty(), "silence while keying in");
+    // An announcement due meanwhile does not talk over the keying.
+    c.s.handle_queue_announce(c.now, vec![Prompt::File("sy-queue-next".into())]);
+    assert!(media(&c.take()).is_empty());
+    for d in "+15550123".chars().filter(char::is_ascii_digit) {
+        c.s.handle_digit(c.now, CALLER, d);
+    }
+    assert!(
+        queue_cmds(&c.take()).is_empty(),
+        "digits are not queue keys"
+    );
+    c.s.handle_digit(c.now, CALLER, '#');
+    assert_eq!(
+        queue_cmds(&c.take()),
+        vec![QueueCommand::CallbackNumber("15550123".into())]
+    );
+    assert_eq!(c.s.callback_number().as_deref(), Some("15550123"));
+}
+
+#[test]
+fn keying_in_gives_up_on_star_on_a_pause_and_on_no_digits() {
+    let music = MediaCommand::QueueMusic {
+        leg: CALLER,
+        queue: "support".into(),
+    };
+    // `*`: back to the music, and keys are queue keys again.
+    let mut c = queued_anonymous();
+    c.s.handle_callback_number_wanted(c.now, Vec::new());
+    c.take();
+    c.s.handle_digit(c.now, CALLER, '5');
+    c.s.handle_digit(c.now, CALLER, '*');
+    assert!(media(&c.take()).contains(&music));
+    c.s.handle_digit(c.now, CALLER, '1');
+    assert_eq!(queue_cmds(&c.take()), vec![QueueCommand::Key('1')]);
+    // `#` with nothing dialable keyed.
+    let mut c = queued_anonymous();
+    c.s.handle_callback_number_wanted(c.now, Vec::new());
+    c.take();
+    c.s.handle_digit(c.now, CALLER, '7');
+    c.s.handle_digit(c.now, CALLER, '#');
+    let cmds = c.take();
+    assert!(queue_cmds(&cmds).is_empty());
+    assert!(media(&cmds).contains(&music));
+    // A pause of 15 s after the last key.
+    let mut c = queued_anonymous();
+    c.s.handle_callback_number_wanted(c.now, Vec::new());
+    c.take();
+    c.advance(Duration::from_secs(10));
+    c.s.handle_digit(c.now, CALLER, '4');
+    c.advance(Duration::from_secs(14));
+    assert!(
+        !media(&c.take()).contains(&music),
+        "each key gives 15 s more"
+    );
+    c.advance(Duration::from_secs(1));
+    assert!(media(&c.take()).contains(&music));
+}
+
+#[test]
+fn an_anonymous_caller_joins_without_a_callback_number() {
+    let mut c = Call::anchored();
+    c.take();
+    c.s.snapshot.caller.number = "anonymous".into();
+    c.decide(vec![enqueue("support", 0, None)]);
+    let joins = queue_cmds(&c.take());
+    assert!(
+        matches!(&joins[..], [QueueCommand::Join { tags, .. }] if tags.is_empty()),
+        "{joins:?}"
+    );
+}
+
 #[test]
 fn without_media_a_queue_cannot_hold_the_caller_and_the_flow_hears_overflow() {
     let mut c = Call::new();
