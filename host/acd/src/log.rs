@@ -12,7 +12,8 @@
 //! `callback-attempted`, `callback-completed`, `callback-failed`,
 //! `agent-state`) and its durations are whole milliseconds in fields
 //! named `<field>-ms` (`wait-ms`, `talk-ms`, `wrap-ms`; sub-millisecond
-//! parts are dropped). Exit reasons and agent statuses are kebab-case
+//! parts are dropped); `callback-requested` has `automatic` (the caller
+//! hung up after the queue's `callback_on_abandon_after`). Exit reasons and agent statuses are kebab-case
 //! strings (`callback-chosen`, `on-other-call`…). Absent `queue`, `call`
 //! and `agent` are `null`.
 

@@ -640,8 +640,10 @@ pub(crate) async fn agents(
 /// `answer`, `abandon`, `exit`, `call-ended`, `wrap-up-ended`,
 /// `callback-requested`, `callback-attempted`, `callback-completed`,
 /// `callback-failed`, `agent-state`) with its fields in kebab-case and
-/// durations in ms (`wait-ms`, `talk-ms`, `wrap-ms`). Admins and
-/// supervisors only.
+/// durations in ms (`wait-ms`, `talk-ms`, `wrap-ms`); a
+/// `callback-requested` has `automatic: true` when the caller hung up
+/// after the queue's `callback_on_abandon_secs` rather than pressing the
+/// callback key. Admins and supervisors only.
 #[utoipa::path(get, path = "/api/tenants/{tenant}/queue-log", tag = "reports",
     params(TenantP, LogQuery),
     responses((status = 200, body = Vec<Object>), (status = 400, body = ErrorBody),
