@@ -1002,11 +1002,92 @@ impl Driver {
                 self.call_ids.push(call_id);
                 self.session.adopt(now, *leg, label);
             }
+            CallMsg::HandOver {
+                replaces,
+                tenant,
+                referrer,
+                keeper,
+                referrer_leg,
+            } => self.hand_over(now, replaces, tenant, referrer, keeper, referrer_leg),
+            CallMsg::TakeOver {
+                referrer_leg,
+                leg,
+                label,
+            } => {
+                self.call_ids.push(leg.call_id().to_string());
+                self.session.take_over(now, referrer_leg, *leg, label);
+            }
+            CallMsg::ReplaceRefused {
+                referrer_leg,
+                status,
+            } => self
+                .session
+                .handle_replace_failed(now, referrer_leg, status),
             CallMsg::Transfer(to) => {
                 if let Err(why) = self.session.handle_transfer(now, to) {
                     tracing::info!(call = %self.call_id, %why, "transfer refused");
                 }
             }
+        }
+    }
+
+    /// Our session's attended transfer names dialog `replaces`: ask the
+    /// call that owns it for the party on its other side.
+    fn replace(&mut self, leg: LegId, replaces: crate::leg::Replaces, referrer: String) {
+        let owner = self
+            .shared
+            .task_for(&replaces.call_id)
+            .filter(|t| !t.same_channel(&self.tx));
+        let msg = CallMsg::HandOver {
+            replaces,
+            tenant: self.tenant.id.clone(),
+            referrer,
+            keeper: self.tx.clone(),
+            referrer_leg: leg,
+        };
+        if owner.is_none_or(|t| t.send(msg).is_err()) {
+            self.session.handle_replace_failed(Instant::now(), leg, 481);
+        }
+    }
+
+    /// Another call's attended transfer names one of our dialogs: the
+    /// session decides; a party it gives up is routed to the keeper from
+    /// now on, and is no longer busy on this call (the keeper marks it).
+    fn hand_over(
+        &mut self,
+        now: Instant,
+        replaces: crate::leg::Replaces,
+        tenant: String,
+        referrer: String,
+        keeper: mpsc::UnboundedSender<CallMsg>,
+        referrer_leg: LegId,
+    ) {
+        // Another tenant's call is as unknown as no call at all.
+        let given = if tenant == self.tenant.id {
+            self.session.hand_over(now, &replaces, &referrer)
+        } else {
+            tracing::warn!(call = %self.call_id, %tenant, "attended transfer from another tenant refused");
+            Err(481)
+        };
+        let msg = match given {
+            Ok((leg, label)) => {
+                let id = leg.call_id().to_string();
+                own(&self.shared, &id, &keeper);
+                self.call_ids.retain(|c| *c != id);
+                self.busy.retain(|b| *b != label);
+                CallMsg::TakeOver {
+                    referrer_leg,
+                    leg: Box::new(leg),
+                    label,
+                }
+            }
+            Err(status) => CallMsg::ReplaceRefused {
+                referrer_leg,
+                status,
+            },
+        };
+        if keeper.send(msg).is_err() {
+            tracing::info!(call = %self.call_id, "attended transfer: the other call is gone");
         }
     }
 
@@ -1162,6 +1243,11 @@ impl Driver {
                     .handle_credentials(now, leg, retry, challenge.status());
             }
             Command::Media(m) => self.media(m).await,
+            Command::Replace {
+                leg,
+                replaces,
+                referrer,
+            } => self.replace(leg, replaces, referrer),
             Command::Queue(mut q) => {
                 use crate::session::QueueCommand;
                 if let QueueCommand::Join { tags, .. } = &mut q

@@ -883,12 +883,16 @@ fn notify_bodies(cmds: &[Command]) -> Vec<String> {
 
 impl Call {
     fn party_refers(&mut self, label: &str, target: &str) {
+        self.party_refers_to(label, &format!("<sip:{target}@pbx>"));
+    }
+
+    fn party_refers_to(&mut self, label: &str, refer_to: &str) {
         let (leg, _, inv) = self.leg(label);
         let branch = format!("z9hG4bK{label}refer");
         let req = msg(&format!(
             "REFER sip:pbx@192.0.2.1 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20:5064;branch={branch}\n\
 From: <sip:{label}@pbx>;tag=phone-{label}\nTo: {}\nCall-ID: {}\nCSeq: 2 REFER\n\
-Contact: <sip:{label}@192.0.2.20:5064>\nRefer-To: <sip:{target}@pbx>\n\n",
+Contact: <sip:{label}@192.0.2.20:5064>\nRefer-To: {refer_to}\n\n",
             inv.headers.get("From").unwrap(),
             inv.call_id()
         ));
@@ -1099,6 +1103,12 @@ impl Negotiator for Anchored {
     }
     fn answer_offer(&mut self, _leg: LegId, _offer: &[u8]) -> Result<Vec<u8>, u16> {
         Ok(b"v=0 host answer\r\n".to_vec())
+    }
+    fn anchored(&self) -> bool {
+        true
+    }
+    fn offer_again(&mut self, _leg: LegId) -> Option<Vec<u8>> {
+        Some(b"v=0 host offer again\r\n".to_vec())
     }
 }
 
@@ -1551,3 +1561,5 @@ fn a_call_that_no_longer_rings_refuses_the_picker_with_480() {
     let picker = c.s.adopt(c.now, picker_leg(), "1002".into());
     assert_eq!(sip(&c.take()), vec![(picker, "480".into())]);
 }
+
+mod attended;
