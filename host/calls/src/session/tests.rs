@@ -78,21 +78,40 @@ impl Call {
     }
 
     fn negotiated(config: SessionConfig, sdp: Box<dyn Negotiator + Send>) -> Call {
-        let now = Instant::now();
         let invite = msg(
             "INVITE sip:1002@pbx SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKinv\n\
 From: <sip:1001@pbx>;tag=caller\nTo: <sip:1002@pbx>\nCall-ID: a-leg\nCSeq: 1 INVITE\n\
 Contact: <sip:1001@192.0.2.10:5062>\nContent-Type: application/sdp\n\nv=0 caller\n",
         );
+        Call::incoming(config, sdp, invite, snapshot())
+    }
+
+    /// A call of `invite` (its Via branch names the transaction; our tag
+    /// is `us`) that `snapshot` describes.
+    fn incoming(
+        config: SessionConfig,
+        sdp: Box<dyn Negotiator + Send>,
+        invite: Message,
+        snapshot: CallSnapshot,
+    ) -> Call {
+        let now = Instant::now();
+        let branch = invite
+            .headers
+            .get("Via")
+            .unwrap()
+            .split("branch=")
+            .nth(1)
+            .unwrap()
+            .to_string();
         let caller = Leg::incoming(
-            key("z9hG4bKinv", "INVITE"),
+            key(&branch, "INVITE"),
             invite,
             peer(5062),
             "<sip:pbx@192.0.2.1>".into(),
             "us".into(),
             Duration::from_secs(32),
         );
-        let s = Session::incoming(now, 1_000_000, caller, snapshot(), sdp, config);
+        let s = Session::incoming(now, 1_000_000, caller, snapshot, sdp, config);
         Call::from_session(s, now)
     }
 

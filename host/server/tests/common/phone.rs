@@ -207,21 +207,24 @@ impl Phone {
             let m = self.recv_sip();
             match m.status() {
                 100..=199 => continue,
-                200 => {
-                    self.remote = m.headers.get("To").unwrap().to_string();
-                    self.target = uri_of(m.headers.get("Contact").unwrap());
-                    self.media = Some(media_port(&m));
-                    self.send_sip(format!(
-                        "ACK {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
-                        self.target,
-                        self.headers("ACK", 1, &self.local, &self.remote)
-                    ));
-                    self.cseq = 2;
-                    return;
-                }
+                200 => return self.answered(&m, 1),
                 other => panic!("the call was not answered: {other}"),
             }
         }
+    }
+
+    /// Our INVITE (CSeq `cseq`) was answered with `ok`: the dialog is up,
+    /// the answer ACKed.
+    fn answered(&mut self, ok: &Message, cseq: u32) {
+        self.remote = ok.headers.get("To").unwrap().to_string();
+        self.target = uri_of(ok.headers.get("Contact").unwrap());
+        self.media = Some(media_port(ok));
+        self.send_sip(format!(
+            "ACK {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+            self.target,
+            self.headers("ACK", cseq, &self.local, &self.remote)
+        ));
+        self.cseq = cseq + 1;
     }
 
     /// Call `to` as extension `ext` (answering the 407 with `password`)
@@ -260,18 +263,7 @@ impl Phone {
                         auth = format!("Proxy-Authorization: {answer}\r\n");
                         break;
                     }
-                    200 => {
-                        self.remote = m.headers.get("To").unwrap().to_string();
-                        self.target = uri_of(m.headers.get("Contact").unwrap());
-                        self.media = Some(media_port(&m));
-                        self.send_sip(format!(
-                            "ACK {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
-                            self.target,
-                            self.headers("ACK", cseq, &self.local, &self.remote)
-                        ));
-                        self.cseq = cseq + 1;
-                        return;
-                    }
+                    200 => return self.answered(&m, cseq),
                     other => panic!("the call was not answered: {other}"),
                 }
             }

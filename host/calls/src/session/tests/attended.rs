@@ -52,34 +52,17 @@ fn keeper() -> Call {
 /// Call 2, the consultation: 1002 called 1003, who answered. 1002's
 /// dialog with us: Call-ID `consult`, its tag `a2`, ours `us`.
 fn consultation() -> Call {
-    let now = Instant::now();
     let invite = msg(
         "INVITE sip:1003@pbx SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20:5064;branch=z9hG4bKc\n\
 From: <sip:1002@pbx>;tag=a2\nTo: <sip:1003@pbx>\nCall-ID: consult\nCSeq: 1 INVITE\n\
 Contact: <sip:1002@192.0.2.20:5064>\nContent-Type: application/sdp\n\nv=0 agent\n",
-    );
-    let caller = Leg::incoming(
-        key("z9hG4bKc", "INVITE"),
-        invite,
-        peer(5064),
-        "<sip:pbx@192.0.2.1>".into(),
-        "us".into(),
-        Duration::from_secs(32),
     );
     let mut snap = snapshot();
     snap.call_id = "consult".into();
     snap.caller.number = "1002".into();
     snap.callee.number = "1003".into();
     snap.dialled = "1003".into();
-    let s = Session::incoming(
-        now,
-        1_000_000,
-        caller,
-        snap,
-        Box::new(Anchored),
-        SessionConfig::default(),
-    );
-    let mut c = Call::from_session(s, now);
+    let mut c = Call::incoming(SessionConfig::default(), Box::new(Anchored), invite, snap);
     c.take();
     c.decide(vec![dial(&["1003"], DialMode::Simultaneous)]);
     c.devices(&["1003"]);
