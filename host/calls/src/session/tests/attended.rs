@@ -270,3 +270,38 @@ fn replaces_naming_the_same_call_or_from_the_caller_is_refused() {
     assert!(sip(&cmds).contains(&(l2, "501".into())));
     assert!(replace(&cmds).is_none());
 }
+
+#[test]
+fn a_queue_call_transferred_ends_the_agents_queue_call_once_and_stays_the_queues() {
+    let mut k = queued();
+    k.take();
+    let device = k.device("1002", 0);
+    k.s.handle_queue_offer(k.now, "1002".into(), vec![device], Vec::new());
+    k.collect();
+    k.party_answers("1002", 200);
+    k.take();
+    let (a1, ..) = k.leg("1002");
+    let mut d = consultation();
+    k.party_refers_to("1002", REFER_TO);
+    let (_, named, referrer) = replace(&k.take()).expect("asked");
+    let (moved, label) = d.s.hand_over(d.now, &named, &referrer).unwrap();
+    // The consultation was no queue call: its engine hears nothing.
+    assert!(queue_cmds(&d.take()).is_empty());
+    k.s.take_over(k.now, a1, moved, label);
+    let cmds = k.take();
+    assert_eq!(
+        queue_cmds(&cmds),
+        vec![QueueCommand::Ended],
+        "1002's queue call ends (its wrap-up starts); 1003 is reserved for nothing"
+    );
+    k.party_sends("1003", "BYE", 2, "");
+    let cmds = k.take();
+    assert!(
+        queue_cmds(&cmds).is_empty(),
+        "told once: {:?}",
+        queue_cmds(&cmds)
+    );
+    let r = record(&cmds);
+    assert_eq!(r.queue.as_deref(), Some("support"));
+    assert_eq!(r.agent.as_deref(), Some("1003"));
+}
