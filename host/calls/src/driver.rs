@@ -50,8 +50,8 @@ use crate::calls_in_progress::{CallState, LiveCallInfo};
 use crate::leg::{Leg, ReqId, Transmit};
 use crate::metrics::Metrics;
 use crate::session::{
-    Command, Device, LegId, MediaCommand, MessageKind, Negotiator, PassThrough, Record, Session,
-    SessionConfig,
+    Command, Device, HandOver, LegId, MediaCommand, MessageKind, Negotiator, PassThrough, Record,
+    Session, SessionConfig,
 };
 use crate::trunk::{GateTicket, Trunk};
 use crate::{CallMsg, Shared, Tenant};
@@ -1017,6 +1017,11 @@ impl Driver {
                 self.call_ids.push(leg.call_id().to_string());
                 self.session.take_over(now, referrer_leg, *leg, label);
             }
+            CallMsg::GiveUp {
+                referrer_leg,
+                to,
+                replaced_leg,
+            } => self.give_up(now, referrer_leg, to, replaced_leg),
             CallMsg::ReplaceRefused {
                 referrer_leg,
                 status,
@@ -1070,23 +1075,62 @@ impl Driver {
             Err(481)
         };
         let msg = match given {
-            Ok((leg, label)) => {
-                let id = leg.call_id().to_string();
-                own(&self.shared, &id, &keeper);
-                self.call_ids.retain(|c| *c != id);
-                self.busy.retain(|b| *b != label);
-                CallMsg::TakeOver {
-                    referrer_leg,
-                    leg: Box::new(leg),
-                    label,
-                }
-            }
+            Ok(HandOver::Given(leg, label)) => self.give(&keeper, referrer_leg, *leg, label),
+            Ok(HandOver::Wanted(replaced_leg)) => CallMsg::GiveUp {
+                referrer_leg,
+                to: self.tx.clone(),
+                replaced_leg,
+            },
             Err(status) => CallMsg::ReplaceRefused {
                 referrer_leg,
                 status,
             },
         };
         if keeper.send(msg).is_err() {
+            tracing::info!(call = %self.call_id, "attended transfer: the other call is gone");
+        }
+    }
+
+    /// A party our session gave up goes to call `to`, where it replaces
+    /// leg `replaced`: routed there from now on, and no longer busy on
+    /// this call (that call marks it).
+    fn give(
+        &mut self,
+        to: &mpsc::UnboundedSender<CallMsg>,
+        replaced: LegId,
+        leg: Leg,
+        label: String,
+    ) -> CallMsg {
+        let id = leg.call_id().to_string();
+        own(&self.shared, &id, to);
+        self.call_ids.retain(|c| *c != id);
+        self.busy.retain(|b| *b != label);
+        CallMsg::TakeOver {
+            referrer_leg: replaced,
+            leg: Box::new(leg),
+            label,
+        }
+    }
+
+    /// The call our REFER named keeps its caller and wants our party.
+    fn give_up(
+        &mut self,
+        now: Instant,
+        referrer: LegId,
+        to: mpsc::UnboundedSender<CallMsg>,
+        replaced: LegId,
+    ) {
+        let msg = match self.session.give_up(now, referrer) {
+            Ok((leg, label)) => self.give(&to, replaced, leg, label),
+            Err(status) => {
+                self.session.handle_replace_failed(now, referrer, status);
+                CallMsg::ReplaceRefused {
+                    referrer_leg: replaced,
+                    status,
+                }
+            }
+        };
+        if to.send(msg).is_err() {
             tracing::info!(call = %self.call_id, "attended transfer: the other call is gone");
         }
     }

@@ -179,6 +179,14 @@ pub enum CallMsg {
         leg: Box<leg::Leg>,
         label: String,
     },
+    /// The call our attended transfer named keeps its caller: give it
+    /// the party on our referrer's other side, which replaces its leg
+    /// `replaced_leg` there.
+    GiveUp {
+        referrer_leg: session::LegId,
+        to: mpsc::UnboundedSender<CallMsg>,
+        replaced_leg: session::LegId,
+    },
     /// The other call refused our attended transfer (a SIP status).
     ReplaceRefused {
         referrer_leg: session::LegId,

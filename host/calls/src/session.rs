@@ -46,6 +46,7 @@ mod attended;
 mod pickup;
 mod queue;
 mod sdp;
+pub use attended::HandOver;
 pub use queue::{QueueCommand, QueueExit, TransferTarget};
 pub use sdp::{Negotiator, PassThrough, Renegotiation};
 

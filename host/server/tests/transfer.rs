@@ -32,8 +32,59 @@ fn voiced(packets: &[(u32, Vec<u8>)]) -> usize {
         .count()
 }
 
+/// 1002 REFERs `from` (one of its dialogs) with Replaces naming
+/// `other` (its other one).
+fn refer_with_replaces(from: &mut Phone, other: &Phone, target: &str) {
+    let replaces = format!(
+        "{}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
+        other.call_id,
+        tag(&other.remote),
+        tag(&other.local)
+    );
+    let cseq = from.cseq;
+    from.cseq += 1;
+    from.send_sip(format!(
+        "REFER {} SIP/2.0\r\n{}Refer-To: <sip:{target}@demo.localhost?Replaces={replaces}>\r\n\
+         Referred-By: <sip:1002@demo.localhost>\r\nContent-Length: 0\r\n\r\n",
+        from.target,
+        from.headers("REFER", cseq, &from.local, &from.remote)
+    ));
+}
+
+/// The referring phone hears 202, the NOTIFYs (their bodies), then the
+/// host's BYE.
+fn hear_transfer(p: &Phone) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let m = p.recv_sip();
+        match m.method() {
+            "NOTIFY" => {
+                p.reply(&m, 200, None);
+                bodies.push(String::from_utf8_lossy(&m.body).into_owned());
+            }
+            "BYE" => {
+                p.reply(&m, 200, None);
+                return bodies;
+            }
+            "" if m.status() == 202 => {}
+            other => panic!("1002 got {other} {}", m.status()),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_consults_and_refers_with_replaces_and_caller_and_target_talk() {
+    attended_transfer(false).await;
+}
+
+/// Some phones send the REFER on the consultation, naming the original
+/// call: the same outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refer_on_the_consultation_dialog_transfers_the_same_way() {
+    attended_transfer(true).await;
+}
+
+async fn attended_transfer(on_consultation: bool) {
     let pbx = std::sync::Arc::new(pbx().await);
     let p = pbx.clone();
     let (notifies, live_after) = blocking(move || {
@@ -70,44 +121,24 @@ async fn an_agent_consults_and_refers_with_replaces_and_caller_and_target_talk()
         });
         assert_eq!(p.running.pbx.live_calls("demo").len(), 2);
 
-        // 1002 refers call 1 to 1003, replacing its consultation dialog.
-        let replaces = format!(
-            "{}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
-            a2.call_id,
-            tag(&a2.remote),
-            tag(&a2.local)
-        );
-        let cseq = a1.cseq;
-        a1.cseq += 1;
-        a1.send_sip(format!(
-            "REFER {} SIP/2.0\r\n{}Refer-To: <sip:1003@demo.localhost?Replaces={replaces}>\r\n\
-             Referred-By: <sip:1002@demo.localhost>\r\nContent-Length: 0\r\n\r\n",
-            a1.target,
-            a1.headers("REFER", cseq, &a1.local, &a1.remote)
-        ));
+        // 1002 refers one call, replacing its other dialog.
+        if on_consultation {
+            refer_with_replaces(&mut a2, &a1, "1001");
+        } else {
+            refer_with_replaces(&mut a1, &a2, "1003");
+        }
         let notifies = thread::scope(|s| {
             // 1003 gets a re-INVITE with call 1's media, 1001 is taken
-            // off hold, the consultation leg is hung up.
+            // off hold, both of 1002's legs are hung up.
             s.spawn(|| b.answer_invite(|_| "sendrecv"));
             s.spawn(|| c.answer_invite(|_| "sendrecv"));
-            s.spawn(|| a2.answer_bye());
-            // 1002 hears 202, the NOTIFYs, then the host's BYE.
-            let mut bodies = Vec::new();
-            loop {
-                let m = a1.recv_sip();
-                match m.method() {
-                    "NOTIFY" => {
-                        a1.reply(&m, 200, None);
-                        bodies.push(String::from_utf8_lossy(&m.body).into_owned());
-                    }
-                    "BYE" => {
-                        a1.reply(&m, 200, None);
-                        break bodies;
-                    }
-                    "" if m.status() == 202 => {}
-                    other => panic!("1002 got {other} {}", m.status()),
-                }
-            }
+            let (referring, other) = if on_consultation {
+                (&a2, &a1)
+            } else {
+                (&a1, &a2)
+            };
+            s.spawn(|| other.answer_bye());
+            hear_transfer(referring)
         });
 
         // 1001 and 1003 hear each other through the host.

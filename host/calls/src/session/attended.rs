@@ -21,11 +21,16 @@
 //! gets here), and it must be in a call of two. Any refusal reaches the
 //! referrer as a final NOTIFY (`481`, `403`…) and nothing changes.
 //!
-//! The donor gives only a leg that is not its caller (the session is
-//! built around its caller). Phones that REFER on the original call
-//! naming the consultation (the usual way) always satisfy this; a REFER
-//! on the consultation naming an inbound call would need the original
-//! caller moved, and is refused with 501.
+//! Only a leg that is not its call's caller moves (a session is built
+//! around its caller: record, recording, queue data). Phones differ in
+//! which dialog carries the REFER: on the original call naming the
+//! consultation, the consulted party (a callee of the consultation)
+//! moves to the call that got the REFER. On the consultation naming the
+//! original call, the other party there is that call's caller: then the
+//! named call keeps it and asks the referrer's call for *its* other
+//! party instead ([`HandOver::Wanted`], [`Session::give_up`]) — either
+//! way the original call goes on. Only when both other parties are
+//! callers (two calls into the agent) is the transfer refused (501).
 
 use std::time::Instant;
 
@@ -34,6 +39,18 @@ use switchyard_plugins::types::{Disposition, HangupSide, LegRecord};
 use super::{LegId, MediaCommand, Party, Phase, Session};
 use crate::calls_in_progress::CallState;
 use crate::leg::{Leg, Replaces};
+
+/// What the call owning a named dialog does with another call's attended
+/// transfer.
+#[derive(Debug)]
+pub enum HandOver {
+    /// It gave up this party (extension): the asking call takes it over.
+    Given(Box<Leg>, String),
+    /// It keeps its caller and wants the asking call's other party: the
+    /// asking call calls [`Session::give_up`], and this one then takes
+    /// the party over in place of this leg.
+    Wanted(LegId),
+}
 
 impl Session {
     /// Leg `id` sent a REFER whose target replaces dialog `replaces`.
@@ -77,15 +94,16 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// Donor: another call's REFER names one of our dialogs (a party of
-    /// which is `referrer`). Give up the party on the other side of it
-    /// and end this call, or say why not (a SIP status for the NOTIFY).
+    /// Another call's REFER names one of our dialogs (a party of which is
+    /// `referrer`): give up the party on its other side and end this
+    /// call, or want the asking call's party instead, or say why not (a
+    /// SIP status for the NOTIFY).
     pub fn hand_over(
         &mut self,
         now: Instant,
         replaces: &Replaces,
         referrer: &str,
-    ) -> Result<(Leg, String), u16> {
+    ) -> Result<HandOver, u16> {
         let named = self
             .parties
             .iter()
@@ -97,7 +115,42 @@ impl Session {
             return Err(403);
         }
         let other = self.counterpart(named).ok_or(481u16)?;
+        if !self
+            .parties
+            .get(&other)
+            .is_some_and(|p| p.leg.is_confirmed())
+        {
+            return Err(481);
+        }
         if other == self.caller {
+            if self.replacing.is_some() || !self.sdp.anchored() {
+                return Err(491);
+            }
+            self.replacing = Some(named);
+            return Ok(HandOver::Wanted(named));
+        }
+        let (leg, label) = self.give_party(now, other);
+        // The referrer's leg here is over too: ending the call hangs it up.
+        let side = if named == self.caller {
+            HangupSide::Caller
+        } else {
+            HangupSide::Callee
+        };
+        self.member_left(now, named, side);
+        self.pump(now);
+        Ok(HandOver::Given(Box::new(leg), label))
+    }
+
+    /// The call owning the dialog our REFER named keeps its caller and
+    /// wants the party on our referrer's other side: give it up (not our
+    /// caller), tell the referrer the transfer is done, and end.
+    pub fn give_up(&mut self, now: Instant, referrer: LegId) -> Result<(Leg, String), u16> {
+        if self.replacing != Some(referrer) {
+            return Err(481);
+        }
+        let other = self.counterpart(referrer).ok_or(481u16)?;
+        if other == self.caller {
+            // Both calls would have to move their caller.
             return Err(501);
         }
         if !self
@@ -107,25 +160,33 @@ impl Session {
         {
             return Err(481);
         }
-        // The party leaves this call for good: it is a member no more, its
-        // record ends here, its endpoint goes.
+        self.replacing = None;
+        let (leg, label) = self.give_party(now, other);
+        if let Some(p) = self.parties.get_mut(&referrer) {
+            p.leg.notify_refer("SIP/2.0 200 OK", true);
+        }
+        let side = if referrer == self.caller {
+            HangupSide::Caller
+        } else {
+            HangupSide::Callee
+        };
+        self.member_left(now, referrer, side);
+        self.pump(now);
+        Ok((leg, label))
+    }
+
+    /// Party `other` leaves this call for good: a member no more, its
+    /// record ends here, its endpoint goes; its dialog goes with it.
+    fn give_party(&mut self, now: Instant, other: LegId) -> (Leg, String) {
         if let Phase::Bridged { members, .. } = &mut self.phase {
             members.retain(|m| *m != other);
         }
         self.agent_left(other);
         self.collect_transmits_of(other);
         self.leg_ended(now, other);
-        let party = self.parties.remove(&other).expect("checked above");
+        let party = self.parties.remove(&other).expect("a party of the call");
         tracing::info!(call = %self.snapshot.call_id, party = %party.label, "handed over for an attended transfer");
-        // The referrer's leg here is over too: ending the call hangs it up.
-        let side = if named == self.caller {
-            HangupSide::Caller
-        } else {
-            HangupSide::Callee
-        };
-        self.member_left(now, named, side);
-        self.pump(now);
-        Ok((party.leg, party.label))
+        (party.leg, party.label)
     }
 
     /// Keeper: the other call refused to hand its party over (`status`):

@@ -129,9 +129,9 @@ fn an_attended_transfer_connects_the_held_caller_to_the_consulted_party() {
     );
 
     // The consultation gives 1003 up and ends: 1002's leg there is hung up.
-    let (moved, label) =
-        d.s.hand_over(d.now, &named, &referrer)
-            .expect("handed over");
+    let Ok(HandOver::Given(moved, label)) = d.s.hand_over(d.now, &named, &referrer) else {
+        panic!("handed over")
+    };
     assert_eq!(label, "1003");
     assert_eq!(moved.call_id(), d.leg("1003").2.call_id());
     let cmds = d.take();
@@ -151,7 +151,7 @@ fn an_attended_transfer_connects_the_held_caller_to_the_consulted_party() {
 
     // Call 1 takes 1003 in with its own media, and 1002 leaves.
     k.now += Duration::from_secs(1);
-    let b = k.s.take_over(k.now, a1, moved, label);
+    let b = k.s.take_over(k.now, a1, *moved, label);
     let cmds = k.take();
     let (id, offer) = reinvite(&cmds, b).expect("1003 is re-offered our endpoint");
     assert_eq!(offer.body, b"v=0 host offer\r\n");
@@ -284,10 +284,12 @@ fn a_queue_call_transferred_ends_the_agents_queue_call_once_and_stays_the_queues
     let mut d = consultation();
     k.party_refers_to("1002", REFER_TO);
     let (_, named, referrer) = replace(&k.take()).expect("asked");
-    let (moved, label) = d.s.hand_over(d.now, &named, &referrer).unwrap();
+    let Ok(HandOver::Given(moved, label)) = d.s.hand_over(d.now, &named, &referrer) else {
+        panic!("handed over")
+    };
     // The consultation was no queue call: its engine hears nothing.
     assert!(queue_cmds(&d.take()).is_empty());
-    k.s.take_over(k.now, a1, moved, label);
+    k.s.take_over(k.now, a1, *moved, label);
     let cmds = k.take();
     assert_eq!(
         queue_cmds(&cmds),
@@ -304,4 +306,49 @@ fn a_queue_call_transferred_ends_the_agents_queue_call_once_and_stays_the_queues
     let r = record(&cmds);
     assert_eq!(r.queue.as_deref(), Some("support"));
     assert_eq!(r.agent.as_deref(), Some("1003"));
+}
+
+#[test]
+fn a_refer_on_the_consultation_moves_the_consulted_party_into_the_original_call() {
+    let mut k = keeper();
+    let mut d = consultation();
+    let (a1, _, inv) = k.leg("1002");
+    // 1002 sends the REFER on its consultation, naming call 1's dialog.
+    let refer_to = format!(
+        "<sip:1001@pbx?Replaces={}%3Bto-tag%3Dphone-1002%3Bfrom-tag%3D{}>",
+        inv.call_id(),
+        inv.from_tag().unwrap()
+    );
+    let refer = msg(&format!(
+        "REFER sip:pbx@192.0.2.1 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20:5064;branch=z9hG4bKa2refer\n\
+From: <sip:1002@pbx>;tag=a2\nTo: <sip:1003@pbx>;tag=us\nCall-ID: consult\nCSeq: 2 REFER\n\
+Contact: <sip:1002@192.0.2.20:5064>\nRefer-To: {refer_to}\n\n"
+    ));
+    let leg = d.s.leg_of(&refer).expect("1002's consultation dialog");
+    d.s.handle_request(d.now, leg, key("z9hG4bKa2refer", "REFER"), refer);
+    let cmds = d.take();
+    assert!(sip(&cmds).contains(&(CALLER, "202".into())));
+    let (referrer_leg, named, referrer) = replace(&cmds).expect("call 1 is asked");
+    // Call 1 keeps its caller: it wants the consultation's party instead.
+    let Ok(HandOver::Wanted(replaced)) = k.s.hand_over(k.now, &named, &referrer) else {
+        panic!("call 1 wants 1003")
+    };
+    assert_eq!(replaced, a1);
+    assert!(sip(&k.take()).is_empty(), "nothing changes in call 1 yet");
+    let (moved, label) = d.s.give_up(d.now, referrer_leg).expect("1003 given up");
+    let cmds = d.take();
+    assert_eq!(notify_bodies(&cmds), vec!["SIP/2.0 200 OK\r\n".to_string()]);
+    d.record_written();
+    assert!(sip(&d.take()).contains(&(CALLER, "BYE".into())));
+    // 1003 replaces 1002 in call 1.
+    let b = k.s.take_over(k.now, a1, moved, label);
+    let cmds = k.take();
+    assert!(reinvite(&cmds, b).is_some());
+    assert!(reinvite(&cmds, CALLER).is_some(), "off hold");
+    assert!(sip(&cmds).contains(&(a1, "BYE".into())));
+    assert!(
+        notify_bodies(&cmds).is_empty(),
+        "no REFER came on this dialog"
+    );
+    assert!(media(&cmds).contains(&MediaCommand::Connect { a: CALLER, b }));
 }
