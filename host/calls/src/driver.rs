@@ -1086,9 +1086,7 @@ impl Driver {
                 status,
             },
         };
-        if keeper.send(msg).is_err() {
-            tracing::info!(call = %self.call_id, "attended transfer: the other call is gone");
-        }
+        self.send_given(&keeper, msg);
     }
 
     /// A party our session gave up goes to call `to`, where it replaces
@@ -1112,6 +1110,14 @@ impl Driver {
         }
     }
 
+    /// Answer the other call of an attended transfer; a party given to
+    /// a call that is gone is hung up.
+    fn send_given(&self, to: &mpsc::UnboundedSender<CallMsg>, msg: CallMsg) {
+        if let Err(mpsc::error::SendError(CallMsg::TakeOver { leg, .. })) = to.send(msg) {
+            self.hang_up_given(*leg, to);
+        }
+    }
+
     /// The call our REFER named keeps its caller and wants our party.
     fn give_up(
         &mut self,
@@ -1130,9 +1136,7 @@ impl Driver {
                 }
             }
         };
-        if to.send(msg).is_err() {
-            tracing::info!(call = %self.call_id, "attended transfer: the other call is gone");
-        }
+        self.send_given(&to, msg);
     }
 
     fn on_media(&mut self, ev: MediaEvent) {
@@ -1705,11 +1709,45 @@ impl Driver {
     /// anything else 481.
     fn answer_late_requests(&mut self) {
         while let Ok(msg) = self.rx.try_recv() {
-            if let CallMsg::Request { key, request, .. } = msg {
-                let code = if request.method() == "BYE" { 200 } else { 481 };
-                self.shared
-                    .stack
-                    .respond(&key, response(&request, code, "", request.to_tag()));
+            match msg {
+                CallMsg::Request { key, request, .. } => {
+                    let code = if request.method() == "BYE" { 200 } else { 481 };
+                    self.shared
+                        .stack
+                        .respond(&key, response(&request, code, "", request.to_tag()));
+                }
+                // An attended transfer that reaches a call already over.
+                CallMsg::TakeOver { leg, .. } => self.hang_up_given(*leg, &self.tx.clone()),
+                CallMsg::HandOver {
+                    keeper: to,
+                    referrer_leg,
+                    ..
+                }
+                | CallMsg::GiveUp {
+                    to,
+                    replaced_leg: referrer_leg,
+                    ..
+                } => {
+                    let _ = to.send(CallMsg::ReplaceRefused {
+                        referrer_leg,
+                        status: 481,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A party handed over to a call that is gone (`to`): nobody will
+    /// talk to it, so it is hung up here (a BYE needs nobody: the stack
+    /// retransmits it) and its Call-ID routed nowhere.
+    fn hang_up_given(&self, mut leg: Leg, to: &mpsc::UnboundedSender<CallMsg>) {
+        tracing::info!(call = %self.call_id, "attended transfer: the other call is gone, the party is hung up");
+        disown(&self.shared, [leg.call_id()], to);
+        leg.hang_up("");
+        while let Some(out) = leg.poll_transmit() {
+            if let Transmit::Request { msg, peer, .. } = out.transmit {
+                drop(self.shared.stack.send_request(msg, peer));
             }
         }
     }
