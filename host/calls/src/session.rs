@@ -13,7 +13,8 @@
 //!
 //! * a flow action becomes legs, media and timers in [`Session::run_actions`];
 //! * a leg's event (answered, failed, hung up, cancelled, offer, refer…)
-//!   means what [`Session::on_leg_event`] says;
+//!   means what [`Session::on_leg_event`] says; a REFER with `Replaces`
+//!   (attended transfer) moves a party between two sessions (`attended`);
 //! * what ends the call — the caller's CANCEL or BYE, an operator's hang-up,
 //!   an RTP timeout, Timer H, the maximum duration — goes through
 //!   [`Session::end`], which knows what to cancel, BYE or answer in each
