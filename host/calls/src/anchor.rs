@@ -290,6 +290,15 @@ impl Negotiator for Anchor {
         Ok(answer)
     }
 
+    fn anchored(&self) -> bool {
+        true
+    }
+
+    fn offer_again(&mut self, leg: LegId) -> Option<Vec<u8>> {
+        let mut s = self.lock();
+        Some(s.legs.get_mut(&leg)?.offer(Direction::SendRecv))
+    }
+
     fn holds(&self, leg: LegId) -> bool {
         matches!(
             self.lock().legs.get(&leg).and_then(LegSdp::direction),

@@ -50,8 +50,8 @@ use crate::calls_in_progress::{CallState, LiveCallInfo};
 use crate::leg::{Leg, ReqId, Transmit};
 use crate::metrics::Metrics;
 use crate::session::{
-    Command, Device, LegId, MediaCommand, MessageKind, Negotiator, PassThrough, Record, Session,
-    SessionConfig,
+    Command, Device, HandOver, LegId, MediaCommand, MessageKind, Negotiator, PassThrough, Record,
+    Session, SessionConfig,
 };
 use crate::trunk::{GateTicket, Trunk};
 use crate::{CallMsg, Shared, Tenant};
@@ -1010,12 +1010,141 @@ impl Driver {
                 self.call_ids.push(call_id);
                 self.session.adopt(now, *leg, label);
             }
+            CallMsg::HandOver {
+                replaces,
+                tenant,
+                referrer,
+                keeper,
+                referrer_leg,
+            } => self.hand_over(now, replaces, tenant, referrer, keeper, referrer_leg),
+            CallMsg::TakeOver {
+                referrer_leg,
+                leg,
+                label,
+            } => {
+                self.call_ids.push(leg.call_id().to_string());
+                self.session.take_over(now, referrer_leg, *leg, label);
+            }
+            CallMsg::GiveUp {
+                referrer_leg,
+                to,
+                replaced_leg,
+            } => self.give_up(now, referrer_leg, to, replaced_leg),
+            CallMsg::ReplaceRefused {
+                referrer_leg,
+                status,
+            } => self
+                .session
+                .handle_replace_failed(now, referrer_leg, status),
             CallMsg::Transfer(to) => {
                 if let Err(why) = self.session.handle_transfer(now, to) {
                     tracing::info!(call = %self.call_id, %why, "transfer refused");
                 }
             }
         }
+    }
+
+    /// Our session's attended transfer names dialog `replaces`: ask the
+    /// call that owns it for the party on its other side.
+    fn replace(&mut self, leg: LegId, replaces: crate::leg::Replaces, referrer: String) {
+        let owner = self
+            .shared
+            .task_for(&replaces.call_id)
+            .filter(|t| !t.same_channel(&self.tx));
+        let msg = CallMsg::HandOver {
+            replaces,
+            tenant: self.tenant.id.clone(),
+            referrer,
+            keeper: self.tx.clone(),
+            referrer_leg: leg,
+        };
+        if owner.is_none_or(|t| t.send(msg).is_err()) {
+            self.session.handle_replace_failed(Instant::now(), leg, 481);
+        }
+    }
+
+    /// Another call's attended transfer names one of our dialogs: the
+    /// session decides; a party it gives up is routed to the keeper from
+    /// now on, and is no longer busy on this call (the keeper marks it).
+    fn hand_over(
+        &mut self,
+        now: Instant,
+        replaces: crate::leg::Replaces,
+        tenant: String,
+        referrer: String,
+        keeper: mpsc::UnboundedSender<CallMsg>,
+        referrer_leg: LegId,
+    ) {
+        // Another tenant's call is as unknown as no call at all.
+        let given = if tenant == self.tenant.id {
+            self.session.hand_over(now, &replaces, &referrer)
+        } else {
+            tracing::warn!(call = %self.call_id, %tenant, "attended transfer from another tenant refused");
+            Err(481)
+        };
+        let msg = match given {
+            Ok(HandOver::Given(leg, label)) => self.give(&keeper, referrer_leg, *leg, label),
+            Ok(HandOver::Wanted(replaced_leg)) => CallMsg::GiveUp {
+                referrer_leg,
+                to: self.tx.clone(),
+                replaced_leg,
+            },
+            Err(status) => CallMsg::ReplaceRefused {
+                referrer_leg,
+                status,
+            },
+        };
+        self.send_given(&keeper, msg);
+    }
+
+    /// A party our session gave up goes to call `to`, where it replaces
+    /// leg `replaced`: routed there from now on, and no longer busy on
+    /// this call (that call marks it).
+    fn give(
+        &mut self,
+        to: &mpsc::UnboundedSender<CallMsg>,
+        replaced: LegId,
+        leg: Leg,
+        label: String,
+    ) -> CallMsg {
+        let id = leg.call_id().to_string();
+        own(&self.shared, &id, to);
+        self.call_ids.retain(|c| *c != id);
+        self.busy.retain(|b| *b != label);
+        CallMsg::TakeOver {
+            referrer_leg: replaced,
+            leg: Box::new(leg),
+            label,
+        }
+    }
+
+    /// Answer the other call of an attended transfer; a party given to
+    /// a call that is gone is hung up.
+    fn send_given(&self, to: &mpsc::UnboundedSender<CallMsg>, msg: CallMsg) {
+        if let Err(mpsc::error::SendError(CallMsg::TakeOver { leg, .. })) = to.send(msg) {
+            self.hang_up_given(*leg, to);
+        }
+    }
+
+    /// The call our REFER named keeps its caller and wants our party.
+    fn give_up(
+        &mut self,
+        now: Instant,
+        referrer: LegId,
+        to: mpsc::UnboundedSender<CallMsg>,
+        replaced: LegId,
+    ) {
+        let msg = match self.session.give_up(now, referrer) {
+            Ok((leg, label)) => self.give(&to, replaced, leg, label),
+            Err(status) => {
+                self.session.handle_replace_failed(now, referrer, status);
+                CallMsg::ReplaceRefused {
+                    referrer_leg: replaced,
+                    status,
+                }
+            }
+        };
+        self.send_given(&to, msg);
     }
 
     fn on_media(&mut self, ev: MediaEvent) {
@@ -1170,6 +1299,11 @@ impl Driver {
                     .handle_credentials(now, leg, retry, challenge.status());
             }
             Command::Media(m) => self.media(m).await,
+            Command::Replace {
+                leg,
+                replaces,
+                referrer,
+            } => self.replace(leg, replaces, referrer),
             Command::Queue(mut q) => {
                 use crate::session::QueueCommand;
                 if let QueueCommand::Join { tags, .. } = &mut q
@@ -1583,11 +1717,45 @@ impl Driver {
     /// anything else 481.
     fn answer_late_requests(&mut self) {
         while let Ok(msg) = self.rx.try_recv() {
-            if let CallMsg::Request { key, request, .. } = msg {
-                let code = if request.method() == "BYE" { 200 } else { 481 };
-                self.shared
-                    .stack
-                    .respond(&key, response(&request, code, "", request.to_tag()));
+            match msg {
+                CallMsg::Request { key, request, .. } => {
+                    let code = if request.method() == "BYE" { 200 } else { 481 };
+                    self.shared
+                        .stack
+                        .respond(&key, response(&request, code, "", request.to_tag()));
+                }
+                // An attended transfer that reaches a call already over.
+                CallMsg::TakeOver { leg, .. } => self.hang_up_given(*leg, &self.tx.clone()),
+                CallMsg::HandOver {
+                    keeper: to,
+                    referrer_leg,
+                    ..
+                }
+                | CallMsg::GiveUp {
+                    to,
+                    replaced_leg: referrer_leg,
+                    ..
+                } => {
+                    let _ = to.send(CallMsg::ReplaceRefused {
+                        referrer_leg,
+                        status: 481,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A party handed over to a call that is gone (`to`): nobody will
+    /// talk to it, so it is hung up here (a BYE needs nobody: the stack
+    /// retransmits it) and its Call-ID routed nowhere.
+    fn hang_up_given(&self, mut leg: Leg, to: &mpsc::UnboundedSender<CallMsg>) {
+        tracing::info!(call = %self.call_id, "attended transfer: the other call is gone, the party is hung up");
+        disown(&self.shared, [leg.call_id()], to);
+        leg.hang_up("");
+        while let Some(out) = leg.poll_transmit() {
+            if let Transmit::Request { msg, peer, .. } = out.transmit {
+                drop(self.shared.stack.send_request(msg, peer));
             }
         }
     }

@@ -114,10 +114,55 @@ pub enum LegEvent {
     /// A key pressed, sent as SIP INFO (application/dtmf-relay).
     Digit(char),
     /// The peer asks us to transfer it (REFER): the Refer-To URI's user
-    /// part. Answer with [`Leg::accept_refer`] or [`Leg::refuse_refer`].
-    Refer { target: String },
+    /// part, and the dialog its `?Replaces=` names (an attended transfer,
+    /// RFC 3891/5589). Answer with [`Leg::accept_refer`] or
+    /// [`Leg::refuse_refer`].
+    Refer {
+        target: String,
+        replaces: Option<Replaces>,
+    },
     /// The dialog is over; nothing more will come from this leg.
     Closed,
+}
+
+/// The dialog a Refer-To's `Replaces` names (RFC 3891): its Call-ID and
+/// both tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaces {
+    pub call_id: String,
+    pub to_tag: String,
+    pub from_tag: String,
+}
+
+impl Replaces {
+    /// The `Replaces` header embedded in a Refer-To URI
+    /// (`sip:1003@host?Replaces=abc%40h%3Bto-tag%3D1%3Bfrom-tag%3D2`).
+    fn of_refer_to(uri: &str) -> Option<Replaces> {
+        let (_, headers) = uri.split_once('?')?;
+        let value = headers.split('&').find_map(|h| {
+            let (name, value) = h.split_once('=')?;
+            name.eq_ignore_ascii_case("replaces").then_some(value)
+        })?;
+        let value = switchyard_sip::message::addr::percent_decode(value);
+        let mut parts = value.split(';');
+        let call_id = parts.next()?.trim().to_string();
+        let (mut to_tag, mut from_tag) = (None, None);
+        for p in parts {
+            match p.split_once('=') {
+                Some((n, v)) if n.trim().eq_ignore_ascii_case("to-tag") => to_tag = Some(v.trim()),
+                Some((n, v)) if n.trim().eq_ignore_ascii_case("from-tag") => {
+                    from_tag = Some(v.trim())
+                }
+                _ => {}
+            }
+        }
+        (!call_id.is_empty()).then_some(())?;
+        Some(Replaces {
+            call_id,
+            to_tag: to_tag?.to_string(),
+            from_tag: from_tag?.to_string(),
+        })
+    }
 }
 
 /// Whether we answer (UAS) or place (UAC) the leg's INVITE.
@@ -323,6 +368,19 @@ impl Leg {
     /// UAS: a final answer went out (answered, rejected or cancelled).
     pub fn is_final_sent(&self) -> bool {
         !matches!(self.state, State::Offered)
+    }
+
+    /// Is this leg's confirmed dialog the one `r` names? The tags are
+    /// compared as a pair in either order: RFC 3891 words them from the
+    /// replacing INVITE's recipient, and phones disagree on whose that
+    /// is; a Call-ID and both tags identify the dialog either way.
+    pub fn is_named_by(&self, r: &Replaces) -> bool {
+        self.is_confirmed()
+            && self.dialog.as_ref().is_some_and(|d| {
+                d.call_id == r.call_id
+                    && ((d.local_tag == r.to_tag && d.remote_tag == r.from_tag)
+                        || (d.local_tag == r.from_tag && d.remote_tag == r.to_tag))
+            })
     }
 
     /// Does in-dialog request `req` belong to this leg's dialog?
@@ -654,17 +712,21 @@ impl Leg {
                 }
             }
             "REFER" if matches!(self.state, State::Confirmed) => {
-                let target = req
+                let refer_to = req
                     .headers
                     .get("Refer-To")
                     .and_then(|v| NameAddr::parse(v).ok())
-                    .and_then(|a| SipUri::parse(&a.uri).ok())
+                    .map(|a| a.uri);
+                let replaces = refer_to.as_deref().and_then(Replaces::of_refer_to);
+                let target = refer_to
+                    .as_deref()
+                    .and_then(|u| SipUri::parse(u.split('?').next().unwrap_or(u)).ok())
                     .and_then(|u| u.user_decoded())
                     .filter(|u| !u.is_empty());
                 match target {
                     Some(target) => {
                         self.pending_refer = Some((key, req));
-                        self.events.push_back(LegEvent::Refer { target });
+                        self.events.push_back(LegEvent::Refer { target, replaces });
                     }
                     None => {
                         let r = response(&req, 400, "Refer-To Without A User", Some(&tag));

@@ -163,6 +163,35 @@ pub enum CallMsg {
     /// A phone that picks this ringing call up: its incoming leg, and
     /// its extension.
     Adopt(Box<leg::Leg>, String),
+    /// An attended transfer in call `keeper` names one of this call's
+    /// dialogs: hand the party on its other side over (see
+    /// `session::attended`), or refuse.
+    HandOver {
+        replaces: leg::Replaces,
+        tenant: String,
+        referrer: String,
+        keeper: mpsc::UnboundedSender<CallMsg>,
+        referrer_leg: session::LegId,
+    },
+    /// The party another call handed over for our attended transfer.
+    TakeOver {
+        referrer_leg: session::LegId,
+        leg: Box<leg::Leg>,
+        label: String,
+    },
+    /// The call our attended transfer named keeps its caller: give it
+    /// the party on our referrer's other side, which replaces its leg
+    /// `replaced_leg` there.
+    GiveUp {
+        referrer_leg: session::LegId,
+        to: mpsc::UnboundedSender<CallMsg>,
+        replaced_leg: session::LegId,
+    },
+    /// The other call refused our attended transfer (a SIP status).
+    ReplaceRefused {
+        referrer_leg: session::LegId,
+        status: u16,
+    },
 }
 
 pub(crate) struct Shared {

@@ -13,7 +13,8 @@
 //!
 //! * a flow action becomes legs, media and timers in [`Session::run_actions`];
 //! * a leg's event (answered, failed, hung up, cancelled, offer, refer…)
-//!   means what [`Session::on_leg_event`] says;
+//!   means what [`Session::on_leg_event`] says; a REFER with `Replaces`
+//!   (attended transfer) moves a party between two sessions (`attended`);
 //! * what ends the call — the caller's CANCEL or BYE, an operator's hang-up,
 //!   an RTP timeout, Timer H, the maximum duration — goes through
 //!   [`Session::end`], which knows what to cancel, BYE or answer in each
@@ -40,11 +41,13 @@ use switchyard_sip::message::Message;
 use switchyard_sip::transaction::TransactionKey;
 
 use crate::calls_in_progress::CallState;
-use crate::leg::{Leg, LegEvent, Out, ReqId};
+use crate::leg::{Leg, LegEvent, Out, Replaces, ReqId};
 
+mod attended;
 mod pickup;
 mod queue;
 mod sdp;
+pub use attended::HandOver;
 pub use queue::{QueueCommand, QueueExit, TransferTarget};
 pub use sdp::{Negotiator, PassThrough, Renegotiation};
 
@@ -208,6 +211,15 @@ pub enum Command {
     Media(MediaCommand),
     /// Tell the tenant's queue engine about the waiting caller.
     Queue(QueueCommand),
+    /// An attended transfer: ask the call that owns the dialog
+    /// `replaces` names to hand over the party on its other side
+    /// (`referrer` must be a party of that dialog); answer with
+    /// [`Session::take_over`] or [`Session::handle_replace_failed`].
+    Replace {
+        leg: LegId,
+        replaces: Replaces,
+        referrer: String,
+    },
     Live {
         state: CallState,
         agent: Option<String>,
@@ -371,6 +383,12 @@ pub struct Session {
     /// durable.
     held: Vec<(LegId, Out)>,
     record_written: bool,
+    /// The agent's leg whose attended transfer waits for the other
+    /// call's party (see `attended`).
+    replacing: Option<LegId>,
+    /// Legs we re-offered on our own (not a peer's offer passed on):
+    /// their answer is only read.
+    own_offers: Vec<LegId>,
     commands: VecDeque<Command>,
 }
 
@@ -509,6 +527,8 @@ impl Session {
             provisional_sent: Vec::new(),
             held: Vec::new(),
             record_written: false,
+            replacing: None,
+            own_offers: Vec::new(),
             commands: VecDeque::new(),
         }
     }
@@ -1367,6 +1387,13 @@ impl Session {
                 }
             }
             LegEvent::Offer { sdp, .. } => self.renegotiate(now, id, sdp),
+            LegEvent::OfferAnswered { sdp } if self.own_offers.contains(&id) => {
+                self.own_offer_answered(id, sdp)
+            }
+            LegEvent::OfferFailed { status } if self.own_offers.contains(&id) => {
+                self.own_offers.retain(|l| *l != id);
+                tracing::warn!(call = %self.snapshot.call_id, leg = id.0, status, "our re-offer failed: media may not flow");
+            }
             LegEvent::OfferAnswered { sdp } => self.offer_answered(now, id, sdp),
             LegEvent::OfferFailed { status } => self.offer_failed(id, status),
             LegEvent::Digit(d) => {
@@ -1374,7 +1401,11 @@ impl Session {
                     self.caller_digit(now, d);
                 }
             }
-            LegEvent::Refer { target } => self.refer(now, id, target),
+            LegEvent::Refer {
+                target,
+                replaces: Some(replaces),
+            } => self.attended_refer(id, target, replaces),
+            LegEvent::Refer { target, .. } => self.refer(now, id, target),
             LegEvent::Closed => {
                 self.leg_ended(now, id);
                 // A party that left a call that goes on is answered now.

@@ -609,7 +609,8 @@ fn refer_is_accepted_and_progress_is_notified_as_it_happens() {
     assert_eq!(
         events(&mut leg),
         vec![LegEvent::Refer {
-            target: "1003".into()
+            target: "1003".into(),
+            replaces: None,
         }]
     );
     leg.accept_refer();
@@ -711,4 +712,47 @@ fn without_supported_timer_no_session_timer_is_run() {
     let outs = drain(&mut leg);
     let ok = ok_of(&outs);
     assert_eq!(ok.headers.get("Session-Expires"), None);
+}
+
+#[test]
+fn a_refer_with_replaces_names_the_dialog_in_either_tag_order() {
+    let now = Instant::now();
+    let mut leg = answered_caller(now);
+    let mut refer = from_caller("REFER", 2, "z9hG4bKr", "");
+    refer.headers.push(
+        "Refer-To",
+        "<sip:1003@pbx?Replaces=consult%40a.example%3Bto-tag%3Dhost1%3Bfrom-tag%3Dphone2>",
+    );
+    leg.handle_request(now, key("z9hG4bKr", "REFER"), refer);
+    let named = Replaces {
+        call_id: "consult@a.example".into(),
+        to_tag: "host1".into(),
+        from_tag: "phone2".into(),
+    };
+    assert_eq!(
+        events(&mut leg),
+        vec![LegEvent::Refer {
+            target: "1003".into(),
+            replaces: Some(named),
+        }]
+    );
+    // This leg's own dialog matches its Call-ID and tags in either order.
+    let d = leg.dialog.clone().unwrap();
+    let mine = Replaces {
+        call_id: d.call_id.clone(),
+        to_tag: d.remote_tag.clone(),
+        from_tag: d.local_tag.clone(),
+    };
+    assert!(leg.is_named_by(&mine));
+    let swapped = Replaces {
+        to_tag: mine.from_tag.clone(),
+        from_tag: mine.to_tag.clone(),
+        ..mine.clone()
+    };
+    assert!(leg.is_named_by(&swapped));
+    let wrong = Replaces {
+        to_tag: "other".into(),
+        ..mine
+    };
+    assert!(!leg.is_named_by(&wrong));
 }

@@ -47,6 +47,18 @@ pub trait Negotiator {
         let _ = (leg, offer);
         Err(488)
     }
+    /// Does the host own each leg's media endpoint (a leg can be moved
+    /// in from another call and offered the host's endpoint)?
+    fn anchored(&self) -> bool {
+        false
+    }
+    /// A fresh sendrecv offer of ours to `leg`'s existing endpoint (a
+    /// held party taken off hold by the host); its answer comes back
+    /// through [`Negotiator::remote_answer`].
+    fn offer_again(&mut self, leg: LegId) -> Option<Vec<u8>> {
+        let _ = leg;
+        None
+    }
 }
 
 /// No media anchoring: descriptions pass between the parties untouched.

@@ -78,21 +78,40 @@ impl Call {
     }
 
     fn negotiated(config: SessionConfig, sdp: Box<dyn Negotiator + Send>) -> Call {
-        let now = Instant::now();
         let invite = msg(
             "INVITE sip:1002@pbx SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKinv\n\
 From: <sip:1001@pbx>;tag=caller\nTo: <sip:1002@pbx>\nCall-ID: a-leg\nCSeq: 1 INVITE\n\
 Contact: <sip:1001@192.0.2.10:5062>\nContent-Type: application/sdp\n\nv=0 caller\n",
         );
+        Call::incoming(config, sdp, invite, snapshot())
+    }
+
+    /// A call of `invite` (its Via branch names the transaction; our tag
+    /// is `us`) that `snapshot` describes.
+    fn incoming(
+        config: SessionConfig,
+        sdp: Box<dyn Negotiator + Send>,
+        invite: Message,
+        snapshot: CallSnapshot,
+    ) -> Call {
+        let now = Instant::now();
+        let branch = invite
+            .headers
+            .get("Via")
+            .unwrap()
+            .split("branch=")
+            .nth(1)
+            .unwrap()
+            .to_string();
         let caller = Leg::incoming(
-            key("z9hG4bKinv", "INVITE"),
+            key(&branch, "INVITE"),
             invite,
             peer(5062),
             "<sip:pbx@192.0.2.1>".into(),
             "us".into(),
             Duration::from_secs(32),
         );
-        let s = Session::incoming(now, 1_000_000, caller, snapshot(), sdp, config);
+        let s = Session::incoming(now, 1_000_000, caller, snapshot, sdp, config);
         Call::from_session(s, now)
     }
 
@@ -883,12 +902,16 @@ fn notify_bodies(cmds: &[Command]) -> Vec<String> {
 
 impl Call {
     fn party_refers(&mut self, label: &str, target: &str) {
+        self.party_refers_to(label, &format!("<sip:{target}@pbx>"));
+    }
+
+    fn party_refers_to(&mut self, label: &str, refer_to: &str) {
         let (leg, _, inv) = self.leg(label);
         let branch = format!("z9hG4bK{label}refer");
         let req = msg(&format!(
             "REFER sip:pbx@192.0.2.1 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20:5064;branch={branch}\n\
 From: <sip:{label}@pbx>;tag=phone-{label}\nTo: {}\nCall-ID: {}\nCSeq: 2 REFER\n\
-Contact: <sip:{label}@192.0.2.20:5064>\nRefer-To: <sip:{target}@pbx>\n\n",
+Contact: <sip:{label}@192.0.2.20:5064>\nRefer-To: {refer_to}\n\n",
             inv.headers.get("From").unwrap(),
             inv.call_id()
         ));
@@ -1099,6 +1122,12 @@ impl Negotiator for Anchored {
     }
     fn answer_offer(&mut self, _leg: LegId, _offer: &[u8]) -> Result<Vec<u8>, u16> {
         Ok(b"v=0 host answer\r\n".to_vec())
+    }
+    fn anchored(&self) -> bool {
+        true
+    }
+    fn offer_again(&mut self, _leg: LegId) -> Option<Vec<u8>> {
+        Some(b"v=0 host offer again\r\n".to_vec())
     }
 }
 
@@ -1647,3 +1676,5 @@ fn a_call_that_no_longer_rings_refuses_the_picker_with_480() {
     let picker = c.s.adopt(c.now, picker_leg(), "1002".into());
     assert_eq!(sip(&c.take()), vec![(picker, "480".into())]);
 }
+
+mod attended;

@@ -207,21 +207,68 @@ impl Phone {
             let m = self.recv_sip();
             match m.status() {
                 100..=199 => continue,
-                200 => {
-                    self.remote = m.headers.get("To").unwrap().to_string();
-                    self.target = uri_of(m.headers.get("Contact").unwrap());
-                    self.media = Some(media_port(&m));
-                    self.send_sip(format!(
-                        "ACK {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
-                        self.target,
-                        self.headers("ACK", 1, &self.local, &self.remote)
-                    ));
-                    self.cseq = 2;
-                    return;
-                }
+                200 => return self.answered(&m, 1),
                 other => panic!("the call was not answered: {other}"),
             }
         }
+    }
+
+    /// Our INVITE (CSeq `cseq`) was answered with `ok`: the dialog is up,
+    /// the answer ACKed.
+    fn answered(&mut self, ok: &Message, cseq: u32) {
+        self.remote = ok.headers.get("To").unwrap().to_string();
+        self.target = uri_of(ok.headers.get("Contact").unwrap());
+        self.media = Some(media_port(ok));
+        self.send_sip(format!(
+            "ACK {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+            self.target,
+            self.headers("ACK", cseq, &self.local, &self.remote)
+        ));
+        self.cseq = cseq + 1;
+    }
+
+    /// Call `to` as extension `ext` (answering the 407 with `password`)
+    /// and wait for the answer.
+    pub fn call_as(&mut self, ext: &str, password: &str, to: &str) {
+        self.local = format!("<sip:{ext}@demo.localhost>;tag=call{}", self.ssrc);
+        let uri = format!("sip:{to}@demo.localhost");
+        let to_hdr = format!("<{uri}>");
+        let body = sdp(self.rtp.local_addr().unwrap().port(), "sendrecv");
+        let mut auth = String::new();
+        for cseq in 1..=2 {
+            self.send_sip(format!(
+                "INVITE {uri} SIP/2.0\r\n{}{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+                self.headers("INVITE", cseq, &self.local, &to_hdr),
+                body.len()
+            ));
+            loop {
+                let m = self.recv_sip();
+                match m.status() {
+                    100..=199 => continue,
+                    407 => {
+                        // The failure is ACKed in its own transaction.
+                        let via = self.headers("INVITE", cseq, &self.local, &to_hdr);
+                        let via = via.lines().next().unwrap();
+                        self.send_sip(format!(
+                            "ACK {uri} SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+                            self.local,
+                            m.headers.get("To").unwrap(),
+                            self.call_id
+                        ));
+                        let challenge = m.headers.get("Proxy-Authenticate").unwrap();
+                        let answer = switchyard_sip::auth::answer_challenge(
+                            challenge, "INVITE", &uri, ext, password,
+                        )
+                        .unwrap();
+                        auth = format!("Proxy-Authorization: {answer}\r\n");
+                        break;
+                    }
+                    200 => return self.answered(&m, cseq),
+                    other => panic!("the call was not answered: {other}"),
+                }
+            }
+        }
+        panic!("the call was not let through");
     }
 
     /// Wait for an INVITE from the PBX and answer it (a new call or a
