@@ -29,6 +29,7 @@ use switchyard_acd::{
     Acd, AgentConfig, AgentState, Candidate, EventKind, ExitReason, LeaveReason, Output,
     Placeholder, QueueConfig, QueueEvent, Refusal,
 };
+use switchyard_media::Station;
 use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
 use switchyard_plugins::types::CallSnapshot;
 use switchyard_store::{
@@ -176,6 +177,7 @@ impl Queues {
             }),
             wake: Notify::new(),
             writes,
+            stations: Mutex::new(HashMap::new()),
         });
         map.insert(tenant.to_string(), t.clone());
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -225,6 +227,10 @@ pub(crate) struct TenantQueues {
     wake: Notify,
     /// What goes to the store, in order (the writer task).
     writes: mpsc::UnboundedSender<Write>,
+    /// Each queue's music as a station, shared by all its waiting callers
+    /// (one stream per queue, not one player per caller). Its own lock:
+    /// a caller going back to the music must not wait for the engine.
+    stations: Mutex<HashMap<String, Station>>,
 }
 
 /// One write of the queue service to the store.
@@ -296,6 +302,24 @@ enum Effect {
 }
 
 impl TenantQueues {
+    /// The station of `queue` playing `music`: the one its callers already
+    /// hear, or — the first time, or when the queue's music changed (a
+    /// new prompt, a prompt file replaced: another decoded buffer) — a new
+    /// one, whose loop is encoded here once. Callers moved to a new
+    /// station start at its beginning; those on the old one keep it until
+    /// their next announcement.
+    pub fn station(&self, queue: &str, music: &Arc<[i16]>) -> Station {
+        let mut stations = self.stations.lock().expect("stations lock");
+        match stations.get(queue) {
+            Some(s) if s.plays(music) => s.clone(),
+            _ => {
+                let s = Station::new(music.clone(), Instant::now());
+                stations.insert(queue.to_string(), s.clone());
+                s
+            }
+        }
+    }
+
     /// Put the tenant's configuration in place: queues, agents (the first
     /// time, the configured agents log in).
     pub fn configure(&self, shared: &Arc<Shared>, setup: &ContactCentreSetup, time_zone: &str) {
