@@ -373,6 +373,11 @@ impl TenantQueues {
                 Vec::new()
             }
         });
+        // A queue that is gone has no one left to hear its station.
+        self.stations
+            .lock()
+            .expect("stations lock")
+            .retain(|q, _| setup.queues.iter().any(|s| s.config.name == *q));
         // Placeholders whose queue is gone cannot be served.
         for p in rejected {
             tracing::warn!(tenant = %self.tenant, call = %p.call, queue = %p.queue, "a stored callback's queue is gone: dropped");
@@ -945,6 +950,42 @@ async fn timer(t: Arc<TenantQueues>, shared: Weak<Shared>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tenant_queues() -> TenantQueues {
+        let (writes, _rx) = mpsc::unbounded_channel();
+        TenantQueues {
+            tenant: "t".into(),
+            inner: Mutex::new(Inner {
+                acd: Acd::new(Instant::now(), unix_ms()),
+                calls: HashMap::new(),
+                setups: HashMap::new(),
+                pause_reasons: Vec::new(),
+                configured: false,
+                time_zone: "UTC".into(),
+                midnight: None,
+                stored_callbacks: BTreeSet::new(),
+            }),
+            wake: Notify::new(),
+            writes,
+            stations: Mutex::new(HashMap::new()),
+        }
+    }
+
+    #[test]
+    fn a_queue_keeps_its_station_until_its_music_changes() {
+        let q = tenant_queues();
+        let music: Arc<[i16]> = vec![1i16; 800].into();
+        let support = q.station("support", &music);
+        assert!(support.same(&q.station("support", &music)), "one per queue");
+        assert!(
+            !support.same(&q.station("sales", &music)),
+            "each queue its own"
+        );
+        let new_music: Arc<[i16]> = vec![1i16; 800].into();
+        let changed = q.station("support", &new_music);
+        assert!(!changed.same(&support) && changed.plays(&new_music));
+        assert!(changed.same(&q.station("support", &new_music)));
+    }
 
     #[test]
     fn the_next_midnight_is_within_a_day_in_any_zone() {
