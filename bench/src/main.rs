@@ -15,9 +15,14 @@
 //! benchmark — concurrent G.711 calls with RTP both ways through the
 //! system under test, loss, jitter and CPU per relayed call (see
 //! `rtp_load`).
+//!
+//! `queue-wait --switchyard PATH`: callers waiting in a queue that never
+//! serves, with music — CPU and memory of the server per waiting caller
+//! (see `queue_wait`).
 
 mod acd;
 mod plugins;
+mod queue_wait;
 mod rtp_load;
 mod sip_ping;
 mod sip_server;
@@ -31,9 +36,10 @@ fn main() {
         "sip-server" => sip_server::run(&args[1..]),
         "sip-ping" => sip_ping::run(&args[1..]),
         "rtp-load" => rtp_load::run(&args[1..]),
+        "queue-wait" => queue_wait::run(&args[1..]),
         other => {
             eprintln!(
-                "unknown benchmark {other:?}; available: plugins, acd, sip-server, sip-ping, rtp-load"
+                "unknown benchmark {other:?}; available: plugins, acd, sip-server, sip-ping, rtp-load, queue-wait"
             );
             std::process::exit(2);
         }

@@ -25,11 +25,11 @@
 //! where the generator sent under 98 % of the packets its schedule asked
 //! for (unless `--keep-going`).
 
-mod cpu;
+pub(crate) mod cpu;
 mod hist;
 mod ng;
-mod sip_ua;
-mod streams;
+pub(crate) mod sip_ua;
+pub(crate) mod streams;
 
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};

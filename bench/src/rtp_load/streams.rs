@@ -110,6 +110,8 @@ struct Shared {
     foreign: AtomicU64,
     /// Datagrams that were not our probes.
     garbage: AtomicU64,
+    /// The same, never reset.
+    non_probes: AtomicU64,
 }
 
 impl Shared {
@@ -200,6 +202,7 @@ impl Generator {
             send_errors: AtomicU64::new(0),
             foreign: AtomicU64::new(0),
             garbage: AtomicU64::new(0),
+            non_probes: AtomicU64::new(0),
         });
         let mut senders = Vec::new();
         let mut threads = Vec::new();
@@ -362,6 +365,13 @@ impl Generator {
         w
     }
 
+    /// Datagrams received that were not our probes, since the start (not
+    /// reset by windows): what the system under test sent of its own, e.g.
+    /// the music `queue-wait` callers hear.
+    pub fn non_probes(&self) -> u64 {
+        self.shared.non_probes.load(Relaxed)
+    }
+
     /// Stop sending and receiving.
     pub fn stop(&self) {
         self.shared.stop.store(true, Relaxed);
@@ -474,6 +484,7 @@ async fn receive_loop(sh: &Shared, sock: tokio::net::UdpSocket) {
         let now = sh.ns();
         let Some(p) = Probe::read(&buf[..n]) else {
             sh.garbage.fetch_add(1, Relaxed);
+            sh.non_probes.fetch_add(1, Relaxed);
             continue;
         };
         if p.stream as usize >= sh.streams.len() {

@@ -1498,7 +1498,17 @@ impl Driver {
                     .find(|q| q.config.name == queue);
                 let music =
                     audio::queue_music(&shared, &tenant, setup.and_then(|q| q.music.as_deref()));
-                anchor.with_media(|h| h.play(leg, music, true));
+                // One loop of decoded samples is what a station is made of;
+                // anything else (tones) is played to the caller alone.
+                match music.as_slice() {
+                    [PlayItem::Samples(samples)] => {
+                        let station = self.queues().station(&queue, samples);
+                        anchor.with_media(|h| h.listen(leg, station));
+                    }
+                    _ => {
+                        anchor.with_media(|h| h.play(leg, music, true));
+                    }
+                }
             }
             MediaCommand::Stop { leg } => {
                 anchor.with_media(|h| h.stop(leg));

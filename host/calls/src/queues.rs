@@ -29,6 +29,7 @@ use switchyard_acd::{
     Acd, AgentConfig, AgentState, Candidate, EventKind, ExitReason, LeaveReason, Output,
     Placeholder, QueueConfig, QueueEvent, Refusal,
 };
+use switchyard_media::Station;
 use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
 use switchyard_plugins::types::CallSnapshot;
 use switchyard_store::{
@@ -179,6 +180,7 @@ impl Queues {
             }),
             wake: Notify::new(),
             writes,
+            stations: Mutex::new(HashMap::new()),
         });
         map.insert(tenant.to_string(), t.clone());
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -228,6 +230,10 @@ pub(crate) struct TenantQueues {
     wake: Notify,
     /// What goes to the store, in order (the writer task).
     writes: mpsc::UnboundedSender<Write>,
+    /// Each queue's music as a station, shared by all its waiting callers
+    /// (one stream per queue, not one player per caller). Its own lock:
+    /// a caller going back to the music must not wait for the engine.
+    stations: Mutex<HashMap<String, Station>>,
 }
 
 /// One write of the queue service to the store.
@@ -299,6 +305,24 @@ enum Effect {
 }
 
 impl TenantQueues {
+    /// The station of `queue` playing `music`: the one its callers already
+    /// hear, or — the first time, or when the queue's music changed (a
+    /// new prompt, a prompt file replaced: another decoded buffer) — a new
+    /// one, whose loop is encoded here once. Callers moved to a new
+    /// station start at its beginning; those on the old one keep it until
+    /// their next announcement.
+    pub fn station(&self, queue: &str, music: &Arc<[i16]>) -> Station {
+        let mut stations = self.stations.lock().expect("stations lock");
+        match stations.get(queue) {
+            Some(s) if s.plays(music) => s.clone(),
+            _ => {
+                let s = Station::new(music.clone(), Instant::now());
+                stations.insert(queue.to_string(), s.clone());
+                s
+            }
+        }
+    }
+
     /// Put the tenant's configuration in place: queues, agents (the first
     /// time, the configured agents log in).
     pub fn configure(&self, shared: &Arc<Shared>, setup: &ContactCentreSetup, time_zone: &str) {
@@ -352,6 +376,11 @@ impl TenantQueues {
                 Vec::new()
             }
         });
+        // A queue that is gone has no one left to hear its station.
+        self.stations
+            .lock()
+            .expect("stations lock")
+            .retain(|q, _| setup.queues.iter().any(|s| s.config.name == *q));
         // Placeholders whose queue is gone cannot be served.
         for p in rejected {
             tracing::warn!(tenant = %self.tenant, call = %p.call, queue = %p.queue, "a stored callback's queue is gone: dropped");
@@ -924,6 +953,42 @@ async fn timer(t: Arc<TenantQueues>, shared: Weak<Shared>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tenant_queues() -> TenantQueues {
+        let (writes, _rx) = mpsc::unbounded_channel();
+        TenantQueues {
+            tenant: "t".into(),
+            inner: Mutex::new(Inner {
+                acd: Acd::new(Instant::now(), unix_ms()),
+                calls: HashMap::new(),
+                setups: HashMap::new(),
+                pause_reasons: Vec::new(),
+                configured: false,
+                time_zone: "UTC".into(),
+                midnight: None,
+                stored_callbacks: BTreeSet::new(),
+            }),
+            wake: Notify::new(),
+            writes,
+            stations: Mutex::new(HashMap::new()),
+        }
+    }
+
+    #[test]
+    fn a_queue_keeps_its_station_until_its_music_changes() {
+        let q = tenant_queues();
+        let music: Arc<[i16]> = vec![1i16; 800].into();
+        let support = q.station("support", &music);
+        assert!(support.same(&q.station("support", &music)), "one per queue");
+        assert!(
+            !support.same(&q.station("sales", &music)),
+            "each queue its own"
+        );
+        let new_music: Arc<[i16]> = vec![1i16; 800].into();
+        let changed = q.station("support", &new_music);
+        assert!(!changed.same(&support) && changed.plays(&new_music));
+        assert!(changed.same(&q.station("support", &new_music)));
+    }
 
     #[test]
     fn the_next_midnight_is_within_a_day_in_any_zone() {

@@ -6,6 +6,8 @@
 //!   stream each) joined by bridges with a matrix of who hears whom —
 //!   relayed packet by packet between two, mixed beyond — shared sources
 //!   (music on hold), prompts, the call recording and message taps.
+//! * [`station`] — a shared music source: one loop, encoded once per law,
+//!   on one timeline, heard by every caller waiting in a queue.
 //! * [`task`] — the tokio task that moves packets between the legs'
 //!   sockets and the session, runs its clock, writes recordings, and
 //!   reports to the call engine.
@@ -15,12 +17,14 @@
 
 pub mod ports;
 pub mod session;
+pub mod station;
 pub mod task;
 
 pub use ports::{PortPool, RtpPorts};
 pub use session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };
+pub use station::Station;
 pub use switchyard_rtp::tones::ToneSpec;
 pub use switchyard_rtp::wav::Channels;
 pub use task::{LegCounts, MediaEvent, MediaHandle};

@@ -59,6 +59,8 @@ use switchyard_rtp::player::Player;
 use switchyard_rtp::stream::{RtpReceiver, RtpSender, Verdict};
 use switchyard_rtp::tones::ToneSpec;
 
+use crate::station::{Station, Tuned};
+
 /// A leg of a call, named by its owner (the call engine uses the same ids
 /// for its SIP legs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -326,6 +328,9 @@ struct Leg {
     last_event: Option<u32>,
     out: Outbound,
     player: Player,
+    /// The station it listens to (queue music), when the player is idle:
+    /// frames taken ready-encoded from the shared loop.
+    music: Option<Tuned>,
     /// The play whose end the call engine waits for, by its id.
     reporting: Option<u64>,
     /// When the leg was (re)configured; the RTP timeout counts from the
@@ -359,6 +364,12 @@ struct Leg {
 }
 
 impl Leg {
+    /// Something of ours is played to it (a prompt or a station): it wins
+    /// over what it hears from its bridge.
+    fn plays(&self) -> bool {
+        self.player.is_playing() || self.music.is_some()
+    }
+
     fn destination(&self) -> Option<SocketAddr> {
         self.receiver
             .latched_source()
@@ -450,6 +461,7 @@ impl MediaSession {
             last_event: None,
             out: Outbound::new(ssrc),
             player: Player::new(),
+            music: None,
             reporting: None,
             quiet_since: now,
             bridge: None,
@@ -746,6 +758,7 @@ impl MediaSession {
         let Some(i) = self.ix(leg) else { return };
         let l = &mut self.legs[i];
         l.player.stop();
+        l.music = None;
         enqueue(&mut l.player, items);
         l.player.set_looping(looping);
         l.reporting = (!looping).then_some(id);
@@ -755,7 +768,7 @@ impl MediaSession {
     pub fn stop(&mut self, leg: LegId) -> bool {
         let Some(i) = self.ix(leg) else { return false };
         self.legs[i].reporting = None;
-        let was = self.legs[i].player.stop();
+        let was = self.legs[i].player.stop() | self.legs[i].music.take().is_some();
         if was {
             self.hearing_resumes(i);
         }
@@ -773,8 +786,28 @@ impl MediaSession {
     }
 
     pub fn is_playing(&self, leg: LegId) -> bool {
-        self.ix(leg)
-            .is_some_and(|i| self.legs[i].player.is_playing())
+        self.ix(leg).is_some_and(|i| self.legs[i].plays())
+    }
+
+    /// Let `leg` listen to `station` (queue music), replacing whatever it
+    /// was playing, over what it hears from its bridge, until [`stop`] or a
+    /// [`play`]. Like a looping play it never ends; unlike one, nothing is
+    /// decoded or encoded for it: it joins the station's timeline where it
+    /// is now and is sent the station's ready-encoded frames. Its stream
+    /// runs on from its last packet (same SSRC, sequence numbers and
+    /// timestamps continuing), as across any two plays.
+    ///
+    /// [`stop`]: Self::stop
+    /// [`play`]: Self::play
+    pub fn listen(&mut self, leg: LegId, station: Station) {
+        let Some(i) = self.ix(leg) else { return };
+        let l = &mut self.legs[i];
+        if l.music.as_ref().is_some_and(|m| m.station.same(&station)) {
+            return;
+        }
+        l.player.stop();
+        l.reporting = None;
+        l.music = Some(Tuned::new(station));
     }
 
     /// Start recording the conversation: `left` on the left channel, the
@@ -841,7 +874,7 @@ impl MediaSession {
             || self
                 .legs
                 .iter()
-                .any(|l| l.player.is_playing() || l.message.is_some() || l.mixes)
+                .any(|l| l.plays() || l.message.is_some() || l.mixes)
     }
 
     /// A datagram arrived on `leg`'s RTP socket from `from`.
@@ -900,7 +933,7 @@ impl MediaSession {
             let di = self.legs[si].relay_to[k];
             let dst = &mut self.legs[di];
             // Nothing is relayed over what we play to the listener.
-            let Some(dst_cfg) = dst.cfg.filter(|_| !dst.player.is_playing()) else {
+            let Some(dst_cfg) = dst.cfg.filter(|_| !dst.plays()) else {
                 continue;
             };
             let Some(to) = dst.destination() else {
@@ -951,7 +984,7 @@ impl MediaSession {
         for l in &mut self.legs {
             if l.mixes
                 && l.hears_ix.contains(&si)
-                && !l.player.is_playing()
+                && !l.plays()
                 && let Some(pt) = l.cfg.and_then(|c| c.event_pt)
             {
                 l.out.digit = Some((d, pt));
@@ -996,6 +1029,19 @@ impl MediaSession {
                     self.hearing_resumes(i);
                 }
                 frame
+            } else if self.legs[i].music.is_some() {
+                // The station's frame as it is: no decoding, no encoding.
+                let l = &mut self.legs[i];
+                let mut bytes = Vec::with_capacity(12 + FRAME_SAMPLES);
+                if let Some(music) = l.music.as_mut() {
+                    let k = music.next_frame(now);
+                    l.out
+                        .own_frame(now, music.station.payload(cfg.law, k), &mut bytes);
+                }
+                if let Some(to) = l.destination() {
+                    out.sends.push((l.id, to, bytes));
+                }
+                continue;
             } else if self.legs[i].mixes {
                 acc.fill(0);
                 let l = &self.legs[i];
@@ -1366,6 +1412,144 @@ mod tests {
             assert!(s.tick(t0).played.is_empty(), "a looping queue never ends");
         }
         assert!(s.stop(AGENT));
+        assert!(
+            s.handle(t0, CALLER, addr(4002), &rtp(0, 2, 160, &[0xFF; 160]))
+                .forward_to(AGENT)
+                .is_some()
+        );
+    }
+
+    /// The packets `leg` was sent on one tick at `now`.
+    fn sent_to(s: &mut MediaSession, now: Instant, leg: LegId) -> Vec<RtpHeader> {
+        s.tick(now)
+            .sends
+            .iter()
+            .filter(|(l, _, _)| *l == leg)
+            .map(|(_, _, b)| RtpPacket::parse(b).unwrap().header)
+            .collect()
+    }
+
+    #[test]
+    fn two_legs_on_one_station_hear_the_same_bytes_at_the_same_instant() {
+        let t0 = Instant::now();
+        let music: Arc<[i16]> = (0..8000)
+            .map(|i| ((i * 97) % 20000) as i16)
+            .collect::<Vec<_>>()
+            .into();
+        // On the air since a while before these callers came.
+        let station = Station::new(music, t0 - Duration::from_millis(3210));
+        let mut s = two_legs(t0, [1, 2]);
+        s.configure(t0, CALLER, cfg(Law::Pcmu, 101, 4000));
+        s.configure(t0, AGENT, cfg(Law::Pcmu, 101, 5000));
+        s.listen(CALLER, station.clone());
+        s.listen(AGENT, station.clone());
+        assert!(s.needs_tick() && s.is_playing(CALLER));
+        for k in 0..30u64 {
+            let now = t0 + Duration::from_millis(20 * k);
+            let out = s.tick(now);
+            let payloads: Vec<Vec<u8>> = out
+                .sends
+                .iter()
+                .map(|(_, _, b)| RtpPacket::parse(b).unwrap().payload.to_vec())
+                .collect();
+            assert_eq!(payloads.len(), 2);
+            assert_eq!(payloads[0], payloads[1], "tick {k}");
+            assert_eq!(
+                payloads[0],
+                station.payload(Law::Pcmu, station.frame_at(now)),
+                "the frame on the air"
+            );
+        }
+        // Each in its own law: an A-law leg gets the A-law encoding of the
+        // same instant.
+        s.configure(t0, AGENT, cfg(Law::Pcma, 96, 5000));
+        let now = t0 + Duration::from_millis(600);
+        let out = s.tick(now);
+        let (_, _, b) = out.sends.iter().find(|(l, _, _)| *l == AGENT).unwrap();
+        let p = RtpPacket::parse(b).unwrap();
+        assert_eq!(p.header.payload_type, 8);
+        assert_eq!(p.payload, station.payload(Law::Pcma, station.frame_at(now)));
+        // Listening again to the same station changes nothing.
+        s.listen(CALLER, station);
+        assert_eq!(
+            sent_to(&mut s, now + Duration::from_millis(20), CALLER).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn the_stream_runs_on_from_prompt_to_station_to_prompt() {
+        let t0 = Instant::now();
+        let mut s = two_legs(t0, [0xAB, 2]);
+        s.configure(t0, CALLER, cfg(Law::Pcmu, 101, 4000));
+        let station = Station::new(vec![3000i16; 4000].into(), t0);
+        let prompt: Arc<[i16]> = vec![1000i16; 3 * FRAME_SAMPLES].into();
+        let mut headers = Vec::new();
+        let mut k = 0u64;
+        let mut tick = |s: &mut MediaSession, headers: &mut Vec<RtpHeader>| {
+            let now = t0 + Duration::from_millis(20 * k);
+            k += 1;
+            let out = s.tick(now);
+            headers.extend(
+                out.sends
+                    .iter()
+                    .map(|(_, _, b)| RtpPacket::parse(b).unwrap().header),
+            );
+            out.played
+        };
+        s.play(CALLER, vec![PlayItem::Samples(prompt.clone())], false, 1);
+        let mut ended = false;
+        while !ended {
+            ended = tick(&mut s, &mut headers) == vec![(CALLER, 1)];
+        }
+        // The announcement is over: music, then the next announcement
+        // interrupts it, then music again.
+        s.listen(CALLER, station.clone());
+        for _ in 0..5 {
+            tick(&mut s, &mut headers);
+        }
+        s.play(CALLER, vec![PlayItem::Samples(prompt)], false, 2);
+        for _ in 0..3 {
+            tick(&mut s, &mut headers);
+        }
+        s.listen(CALLER, station);
+        for _ in 0..3 {
+            tick(&mut s, &mut headers);
+        }
+        assert!(s.stop(CALLER) && !s.is_playing(CALLER) && !s.needs_tick());
+        assert_eq!(headers.len(), 3 + 5 + 3 + 3);
+        assert!(headers.iter().all(|h| h.ssrc == 0xAB));
+        for w in headers.windows(2) {
+            assert_eq!(w[1].sequence, w[0].sequence.wrapping_add(1));
+            assert_eq!(w[1].timestamp, w[0].timestamp.wrapping_add(FRAME));
+        }
+    }
+
+    #[test]
+    fn a_station_is_not_overheard_by_the_bridge_and_a_play_replaces_it() {
+        let t0 = Instant::now();
+        let mut s = bridged(t0);
+        s.listen(AGENT, Station::new(Vec::<i16>::new().into(), t0));
+        assert!(
+            s.handle(t0, CALLER, addr(4002), &rtp(0, 1, 0, &[0xFF; 160]))
+                .forward_to(AGENT)
+                .is_none(),
+            "nothing relayed over the music"
+        );
+        let h = sent_to(&mut s, t0, AGENT);
+        assert_eq!(
+            h.len(),
+            1,
+            "an empty prompt's station is silence, still sent"
+        );
+        s.play(
+            AGENT,
+            vec![PlayItem::Samples(vec![5i16; 10].into())],
+            false,
+            7,
+        );
+        assert_eq!(s.tick(t0).played, vec![(AGENT, 7)]);
+        assert!(!s.is_playing(AGENT), "the play replaced the station");
         assert!(
             s.handle(t0, CALLER, addr(4002), &rtp(0, 2, 160, &[0xFF; 160]))
                 .forward_to(AGENT)

@@ -24,6 +24,7 @@ use crate::ports::RtpPorts;
 use crate::session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };
+use crate::station::Station;
 
 /// What the call engine hears from a call's media.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +80,7 @@ enum Command {
         looping: bool,
         id: u64,
     },
+    Listen(LegId, Station),
     Stop(LegId),
     StartRecording(PathBuf, Channels, LegId),
     PauseRecording(bool),
@@ -200,6 +202,7 @@ fn command(
             looping,
             id,
         } => session.play(leg, items, looping, id),
+        Command::Listen(leg, station) => session.listen(leg, station),
         Command::Stop(leg) => {
             session.stop(leg);
         }
@@ -348,6 +351,12 @@ impl MediaHandle {
             id,
         });
         id
+    }
+
+    /// Let `leg` listen to a shared music source until a play or a stop:
+    /// see [`MediaSession::listen`].
+    pub fn listen(&self, leg: LegId, station: Station) {
+        self.send(Command::Listen(leg, station));
     }
 
     pub fn stop(&self, leg: LegId) {

@@ -63,9 +63,11 @@ impl Player {
         self.looping
     }
 
-    /// Whether anything is left to play.
+    /// Whether anything is left to play. A looping queue that has played
+    /// something starts over: it is still playing between two passes (at
+    /// the end of a pass that filled its last frame exactly).
     pub fn is_playing(&self) -> bool {
-        self.index < self.items.len()
+        self.index < self.items.len() || (self.looping && self.pass_samples > 0)
     }
 
     /// Stops playback and empties the queue. Returns whether something was
@@ -205,6 +207,19 @@ mod tests {
         assert_eq!(&rest[..60], &ramp(40, 60)[..]);
         assert!(rest[60..].iter().all(|&s| s == 0));
         assert_eq!(p.next_frame(), None);
+    }
+
+    #[test]
+    fn a_loop_of_whole_frames_is_still_playing_between_passes() {
+        let mut p = Player::new();
+        p.set_looping(true);
+        p.enqueue(ramp(0, 2 * FRAME_SAMPLES));
+        for k in 0..10 {
+            assert!(p.is_playing(), "frame {k}");
+            assert_eq!(p.next_frame().unwrap()[0], ((k % 2) * FRAME_SAMPLES) as i16);
+        }
+        assert!(p.stop());
+        assert!(!p.is_playing());
     }
 
     #[test]

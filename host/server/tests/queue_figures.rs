@@ -4,7 +4,8 @@
 //! are computed here by hand; a caller who hangs up after the queue's
 //! auto-callback threshold is called back in their place; a callback the
 //! customer does not answer is tried again; a waiting caller hears their
-//! position at the queue's frequency.
+//! position at the queue's frequency; two waiting callers hear the same
+//! music at the same moment.
 //!
 //! Waits in the script are chosen far from the thresholds they are
 //! compared with (a 4 s service level against waits of about 2 s and
@@ -464,4 +465,64 @@ async fn a_waiting_caller_hears_the_position_at_the_queue_frequency() {
         "the first one after one period: {position:?}"
     );
     blocking(move || first.wait().assert_ok()).await;
+}
+
+/// Callers of one queue hear one stream of music, like a radio: two who
+/// joined 1.5 s apart receive the same payloads at the same moments (the
+/// queue's shared source), not each their own copy from its beginning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_waiting_in_one_queue_hear_the_same_music_at_the_same_moment() {
+    let t = support_tenant(
+        None,
+        json!({}),
+        json!({"members": ["1002"], "callback-key": null}),
+    );
+    let pbx = Arc::new(pbx_with(Some(with_carrier(t)), None).await);
+    common::feature_code_async(&pbx, "1002", "*46").await;
+    let addr = pbx.addr();
+    let t0 = std::time::Instant::now();
+    let until_t = t0 + Duration::from_secs(6);
+    let listen = move |ssrc: u32, delay: Duration| {
+        blocking(move || {
+            std::thread::sleep(delay);
+            let mut phone = Phone::new(addr, ssrc);
+            phone.call("+15550103");
+            let mut got = Vec::new();
+            let mut buf = [0u8; 2048];
+            while std::time::Instant::now() < until_t {
+                if let Ok(n) = phone.rtp.recv(&mut buf) {
+                    let pkt = switchyard_rtp::packet::RtpPacket::parse(&buf[..n]).unwrap();
+                    got.push((t0.elapsed(), pkt.payload.to_vec()));
+                }
+            }
+            phone.bye();
+            got
+        })
+    };
+    let (first, second) = tokio::join!(
+        listen(0x5150, Duration::ZERO),
+        listen(0x5160, Duration::from_millis(1500))
+    );
+    // The second caller's packets from 2.5 s to 5.5 s, each looked for
+    // among what the first received within 60 ms of it (both tick every
+    // 20 ms, each on its own phase).
+    let window = Duration::from_millis(2500)..Duration::from_millis(5500);
+    let theirs: Vec<&(Duration, Vec<u8>)> = second
+        .iter()
+        .filter(|(at, _)| window.contains(at))
+        .collect();
+    assert!(theirs.len() > 100, "music all along: {}", theirs.len());
+    let same = theirs
+        .iter()
+        .filter(|(at, p)| {
+            first
+                .iter()
+                .any(|(a, q)| q == p && a.abs_diff(*at) <= Duration::from_millis(60))
+        })
+        .count();
+    assert!(
+        same * 10 >= theirs.len() * 9,
+        "{same} of {} packets the same as the first caller's at that moment",
+        theirs.len()
+    );
 }
