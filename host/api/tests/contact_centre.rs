@@ -177,7 +177,7 @@ async fn queue_settings_round_trip_and_are_validated() {
         "comfort_every_secs": 45, "comfort_prompt": "welcome", "auto_pause_after": 0,
         "callback_key": "*", "leave_key": "#", "join_empty": "never",
         "leave_when_empty": true, "callback_retry_secs": 120, "callback_max_attempts": 5,
-        "callback_on_abandon_secs": 90,
+        "callback_on_abandon_secs": 90, "extension": "650",
         "agents": [{"extension": "1001", "penalty": 3}]
     });
     let (s, created) = env.json(Method::POST, base, &admin, full.clone()).await;
@@ -213,6 +213,7 @@ async fn queue_settings_round_trip_and_are_validated() {
         ("callback_retry_secs", json!(300)),
         ("callback_max_attempts", json!(3)),
         ("callback_on_abandon_secs", Value::Null),
+        ("extension", Value::Null),
     ] {
         assert_eq!(v[k], want, "{k}");
     }
@@ -263,6 +264,11 @@ async fn queue_settings_round_trip_and_are_validated() {
             json!({"announce_every_secs": 0}),
             "announce_every_secs",
             "announce_every_secs: must be at least 1 (leave it out to turn it off)",
+        ),
+        (
+            json!({"extension": "6x"}),
+            "extension",
+            "extension: \"6x\" is not 2 to 15 digits",
         ),
         (
             json!({"callback_on_abandon_secs": 0}),

@@ -100,10 +100,11 @@ impl Contacts {
     }
 }
 
-fn session_config(shared: &Shared) -> SessionConfig {
+fn session_config(shared: &Shared, tenant: &Tenant) -> SessionConfig {
     SessionConfig {
         max_duration: shared.settings.max_call_duration,
         ack_timeout: shared.settings.ack_timeout,
+        queue_extensions: tenant.contact_centre.queue_extensions.clone(),
         ..SessionConfig::default()
     }
 }
@@ -186,7 +187,7 @@ pub(crate) fn start_incoming(
                 caller,
                 admitted.snapshot.clone(),
                 negotiator,
-                session_config(&shared),
+                session_config(&shared, &admitted.tenant),
                 script,
             ),
             None => Session::incoming(
@@ -195,7 +196,7 @@ pub(crate) fn start_incoming(
                 caller,
                 admitted.snapshot.clone(),
                 negotiator,
-                session_config(&shared),
+                session_config(&shared, &admitted.tenant),
             ),
         };
         let max_forwards = invite
@@ -455,7 +456,7 @@ fn originate(
         ORIGINATE_RING,
         snapshot,
         Box::new(anchor.clone()),
-        session_config(&shared),
+        session_config(&shared, &tenant),
         script,
     );
     let mut driver = Driver::new(

@@ -55,6 +55,8 @@ pub struct QueueSetup {
     pub comfort: Option<String>,
     /// What the answering agent hears before the caller is connected.
     pub whisper: Option<String>,
+    /// A blind transfer to this number puts the caller into the queue.
+    pub extension: Option<String>,
 }
 
 /// The tenant's contact centre: queues, agents, who is logged in at first
@@ -71,6 +73,22 @@ pub struct ContactCentreSetup {
     /// Pause reasons the tenant allows (`*47` + n picks the n-th, from 1).
     pub pause_reasons: Vec<String>,
     pub feature_codes: FeatureCodes,
+    /// The queues' extensions (number → queue name), made once from
+    /// `queues` ([`ContactCentreSetup::index_extensions`]) and shared by
+    /// every call's session.
+    pub queue_extensions: Arc<HashMap<String, String>>,
+}
+
+impl ContactCentreSetup {
+    /// Build [`Self::queue_extensions`] from the queues.
+    pub fn index_extensions(&mut self) {
+        self.queue_extensions = Arc::new(
+            self.queues
+                .iter()
+                .filter_map(|q| Some((q.extension.clone()?, q.config.name.clone())))
+                .collect(),
+        );
+    }
 }
 
 /// What an agent dials to change state from the phone.

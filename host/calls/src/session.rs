@@ -28,7 +28,7 @@
 //!  any phase ─end(why)─► Ending (flow's hangup event, record) ─record written─► Done (held BYEs/answers go out)
 //! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use switchyard_plugins::flow_types::{
@@ -84,6 +84,9 @@ pub struct SessionConfig {
     pub voicemail_max: Duration,
     /// Timer H (64·T1): how long a 2xx we send waits for its ACK.
     pub ack_timeout: Duration,
+    /// The tenant's queue extensions (number → queue): a blind transfer
+    /// to one puts the caller into that queue.
+    pub queue_extensions: std::sync::Arc<HashMap<String, String>>,
 }
 
 impl Default for SessionConfig {
@@ -94,6 +97,7 @@ impl Default for SessionConfig {
             max_duration: Some(crate::DEFAULT_MAX_CALL_DURATION),
             voicemail_max: Duration::from_secs(180),
             ack_timeout: switchyard_sip::timers::TimerConfig::default().transaction_timeout(),
+            queue_extensions: Default::default(),
         }
     }
 }
@@ -1683,6 +1687,18 @@ impl Session {
             if let Some(p) = self.parties.get_mut(&id) {
                 p.leg.refuse_refer(403, "Only The Agent Transfers");
             }
+            return;
+        }
+        if let Some(queue) = self.config.queue_extensions.get(&target).cloned() {
+            // A queue's extension: the caller waits in the queue again
+            // (as a transfer through the API does); the agent is told the
+            // transfer worked and is hung up.
+            if let Some(p) = self.parties.get_mut(&id) {
+                p.leg.accept_refer();
+                p.leg.notify_refer("SIP/2.0 200 OK", true);
+            }
+            tracing::info!(call = %self.snapshot.call_id, %target, %queue, "blind transfer into a queue");
+            let _ = self.handle_transfer(now, queue::TransferTarget::Queue(queue));
             return;
         }
         self.agent_left(id);

@@ -10,7 +10,8 @@
 //! `ring-timeout-secs`, `wrap-up-secs`, `auto-pause-after`,
 //! `service-level-secs`, `announce-every-secs`, `comfort-every-secs`,
 //! `callback-key`, `callback-retry-secs`, `callback-max-attempts`,
-//! `callback-on-abandon-secs` and `leave-key`; what is left out keeps the store's default. An agent's
+//! `callback-on-abandon-secs`, `leave-key` and `extension` (the number a
+//! blind transfer puts callers into the queue with); what is left out keeps the store's default. An agent's
 //! `skills` (`agents`, by extension) are a list (each at level 5) or an
 //! object of skill → level.
 
@@ -271,6 +272,7 @@ pub fn provision(
                     &q["callback-max-attempts"],
                     defaults.callback_max_attempts,
                 ),
+                extension: q["extension"].as_str().map(str::to_string),
                 callback_on_abandon_secs: q["callback-on-abandon-secs"].as_u64().map(|n| n as u32),
                 ..defaults
             })?;

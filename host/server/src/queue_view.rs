@@ -68,9 +68,11 @@ pub fn contact_centre(store: &Store, id: &str) -> anyhow::Result<ContactCentreSe
             music: q.moh.clone(),
             comfort: q.comfort_prompt.clone(),
             whisper: q.whisper_prompt.clone(),
+            extension: q.extension.clone(),
         });
     }
     setup.agents = agents.into_values().collect();
+    setup.index_extensions();
     // Who was logged in (and paused) when the host stopped: kept over
     // the configured first-start logins.
     setup.saved = store

@@ -387,6 +387,70 @@ async fn agents_see_their_own_offers_and_supervisors_change_agents_through_the_a
     .await;
 }
 
+/// Agent 1002 blind-transfers a queue caller to `600`, the demo
+/// queue's extension, from the phone (REFER): 1002 hears the transfer
+/// worked and is hung up, the caller waits in `support` again, and agent
+/// 1003 takes the call; one record with both agents' legs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_transfers_a_caller_back_into_the_queue_from_the_phone() {
+    let pbx = std::sync::Arc::new(pbx().await);
+    let p = pbx.clone();
+    blocking(move || feature_code(&p, "1003", "*46")).await;
+    until("1003 logged out", || {
+        state(&pbx, "1003") == AgentState::LoggedOut
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("talk.pcap");
+    switchyard_sipp::pcap::RtpScript::new()
+        .tone(800.0, 1000)
+        .write_pcap(&pcap)
+        .unwrap();
+    let p = pbx.clone();
+    let (first, caller) = blocking(move || {
+        let first = p.phone_with(
+            "1002",
+            Sipp::new("uas_answer_refer")
+                .set("target", "600")
+                .set("talk_ms", "1500")
+                .key("pcap", pcap.to_str().unwrap()),
+        );
+        let caller = Sipp::new("uac_call")
+            .remote(p.addr())
+            .user("600")
+            .auth("1001", &p.password("1001"))
+            .set("caller", "1001")
+            .set("pause_ms", "12000")
+            .timeout(LIMIT)
+            .spawn();
+        (first, caller)
+    })
+    .await;
+    let first = blocking(move || first.wait()).await;
+    first.assert_ok();
+    until("the caller waiting again", || queued(&pbx) == 1).await;
+    let p = pbx.clone();
+    let second = blocking(move || {
+        let second = p.phone("1003", "uas_agent", &[]);
+        feature_code(&p, "1003", "*45");
+        second
+    })
+    .await;
+    let (second, caller) = blocking(move || (second.wait(), caller.wait())).await;
+    second.assert_ok();
+    caller.assert_ok();
+    let c = pbx
+        .cdrs(3)
+        .await
+        .into_iter()
+        .find(|c| c.dialled == "600")
+        .unwrap();
+    assert_eq!(c.agent.as_deref(), Some("1003"));
+    assert_eq!(c.queue.as_deref(), Some("support"));
+    let legs: Vec<&str> = c.legs.iter().map(|l| l.target.as_str()).collect();
+    assert_eq!(legs, ["1002", "1003"]);
+}
+
 /// A supervisor sends an answered queue call back into `support` through
 /// the API: agent 1002's leg ends, the caller waits again and agent 1003
 /// takes the call; one record, one recording, both agents' legs in it.

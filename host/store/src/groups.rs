@@ -150,6 +150,10 @@ pub struct Queue {
     /// back automatically and keeps the place; `None`: off.
     #[serde(default)]
     pub callback_on_abandon_secs: Option<u32>,
+    /// The number agents blind-transfer a caller to (REFER from a phone)
+    /// to put them into this queue; `None`: none.
+    #[serde(default)]
+    pub extension: Option<String>,
 }
 
 fn d_ring_timeout() -> u32 {
@@ -203,6 +207,7 @@ impl Queue {
             callback_retry_secs: d_callback_retry(),
             callback_max_attempts: d_callback_attempts(),
             callback_on_abandon_secs: None,
+            extension: None,
         }
     }
 }
@@ -241,6 +246,9 @@ fn validate_queue_settings(q: &Queue) -> Result<(), StoreError> {
         ));
     }
     at_least_1("ring_timeout_secs", q.ring_timeout_secs)?;
+    if let Some(e) = &q.extension {
+        crate::keys::validate_extension_field("extension", e)?;
+    }
     at_least_1("callback_retry_secs", q.callback_retry_secs)?;
     at_least_1("callback_max_attempts", q.callback_max_attempts)?;
     for (field, every) in [

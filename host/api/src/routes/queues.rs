@@ -120,6 +120,12 @@ pub struct QueueBody {
     /// `automatic: true`, not as an abandonment.
     #[serde(default)]
     pub callback_on_abandon_secs: Option<u32>,
+    /// The number (2 to 15 digits) an agent blind-transfers a caller to
+    /// from a phone (REFER) to put them into this queue, keeping the
+    /// call's priority; absent: none. Transfers through the API name the
+    /// queue instead (`queue:NAME`).
+    #[serde(default)]
+    pub extension: Option<String>,
 }
 
 fn d_waiting() -> u32 {
@@ -241,6 +247,7 @@ impl From<Queue> for QueueBody {
             callback_retry_secs: q.callback_retry_secs,
             callback_max_attempts: q.callback_max_attempts,
             callback_on_abandon_secs: q.callback_on_abandon_secs,
+            extension: q.extension,
         }
     }
 }
@@ -315,6 +322,7 @@ fn build(s: &ApiState, tenant: &str, name: String, b: QueueBody) -> ApiResult<Qu
         callback_retry_secs: b.callback_retry_secs,
         callback_max_attempts: b.callback_max_attempts,
         callback_on_abandon_secs: b.callback_on_abandon_secs,
+        extension: b.extension,
     };
     Ok(q)
 }

@@ -875,6 +875,48 @@ fn a_transfer_nobody_takes_is_reported_to_the_transferor_and_the_flow() {
 }
 
 #[test]
+fn a_blind_transfer_to_a_queues_extension_puts_the_caller_back_in_the_queue() {
+    let config = SessionConfig {
+        queue_extensions: std::sync::Arc::new([("600".to_string(), "support".to_string())].into()),
+        ..SessionConfig::default()
+    };
+    let mut c = Call::negotiated(config, Box::new(Anchored));
+    c.take();
+    c.decide(vec![enqueue("support", 10, None)]);
+    c.s.handle_ack(c.now, CALLER);
+    c.take();
+    let device = c.device("1002", 0);
+    c.s.handle_queue_offer(c.now, "1002".into(), vec![device], Vec::new());
+    c.collect();
+    c.party_answers("1002", 200);
+    c.take();
+    let (l2, ..) = c.leg("1002");
+    c.party_refers("1002", "600");
+    let cmds = c.take();
+    let s = sip(&cmds);
+    assert!(s.contains(&(l2, "202".into())), "{s:?}");
+    assert_eq!(
+        notify_bodies(&cmds),
+        vec![
+            "SIP/2.0 100 Trying\r\n".to_string(),
+            "SIP/2.0 200 OK\r\n".to_string()
+        ]
+    );
+    assert!(s.contains(&(l2, "BYE".into())), "the agent is hung up");
+    let q = queue_cmds(&cmds);
+    assert!(
+        q.contains(&QueueCommand::Ended),
+        "the agent's wrap-up starts: {q:?}"
+    );
+    assert!(
+        q.iter().any(
+            |x| matches!(x, QueueCommand::Join { queue, priority: 10, .. } if queue == "support")
+        ),
+        "the caller joins again with the call's priority: {q:?}"
+    );
+}
+
+#[test]
 fn a_request_of_no_leg_is_not_routed() {
     let c = bridged();
     let stray = msg(
