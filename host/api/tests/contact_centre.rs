@@ -297,6 +297,22 @@ async fn queue_settings_round_trip_and_are_validated() {
     assert_eq!(env.get(&format!("{base}/sales"), &admin).await.1, created);
 }
 
+/// `open`'s database once the one open before has let go of its file
+/// lock: sled's flusher thread holds it a moment after the last handle
+/// is dropped.
+fn unlocked<T, E: std::fmt::Display>(open: impl Fn() -> Result<T, E>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match open() {
+            Ok(db) => return db,
+            Err(e) if e.to_string().contains("lock") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_queue_stored_before_the_settings_still_loads() {
     let dir = tempfile::tempdir().unwrap();
@@ -316,7 +332,7 @@ async fn a_queue_stored_before_the_settings_still_loads() {
     }
     {
         // The record exactly as the build before the settings wrote it.
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = unlocked(|| sled::open(dir.path().join("db")));
         db.open_tree("queues")
             .unwrap()
             .insert(
@@ -326,7 +342,7 @@ async fn a_queue_stored_before_the_settings_still_loads() {
             .unwrap();
         db.flush().unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = unlocked(|| Store::open(dir.path()));
     let router = app(ApiState {
         store,
         plugins: common::host(),

@@ -184,22 +184,7 @@ impl Queues {
             return t.clone();
         }
         let (writes, rx) = mpsc::unbounded_channel();
-        let t = Arc::new(TenantQueues {
-            tenant: tenant.to_string(),
-            inner: Mutex::new(Inner {
-                acd: Acd::new(Instant::now(), unix_ms()),
-                calls: HashMap::new(),
-                setups: HashMap::new(),
-                pause_reasons: Vec::new(),
-                configured: false,
-                time_zone: "UTC".into(),
-                midnight: None,
-                stored_callbacks: BTreeSet::new(),
-            }),
-            wake: Notify::new(),
-            writes,
-            stations: Mutex::new(HashMap::new()),
-        });
+        let t = Arc::new(TenantQueues::new(tenant, writes));
         map.insert(tenant.to_string(), t.clone());
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(timer(t.clone(), Arc::downgrade(shared)));
@@ -323,6 +308,27 @@ enum Effect {
 }
 
 impl TenantQueues {
+    /// A tenant's queue service before its configuration arrives; what it
+    /// writes goes to `writes` (the writer task).
+    fn new(tenant: &str, writes: mpsc::UnboundedSender<Write>) -> TenantQueues {
+        TenantQueues {
+            tenant: tenant.to_string(),
+            inner: Mutex::new(Inner {
+                acd: Acd::new(Instant::now(), unix_ms()),
+                calls: HashMap::new(),
+                setups: HashMap::new(),
+                pause_reasons: Vec::new(),
+                configured: false,
+                time_zone: "UTC".into(),
+                midnight: None,
+                stored_callbacks: BTreeSet::new(),
+            }),
+            wake: Notify::new(),
+            writes,
+            stations: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// The station of `queue` playing `music`: the one its callers already
     /// hear, or — the first time, or when the queue's music changed (a
     /// new prompt, a prompt file replaced: another decoded buffer) — a new
@@ -974,22 +980,7 @@ mod tests {
 
     fn tenant_queues() -> TenantQueues {
         let (writes, _rx) = mpsc::unbounded_channel();
-        TenantQueues {
-            tenant: "t".into(),
-            inner: Mutex::new(Inner {
-                acd: Acd::new(Instant::now(), unix_ms()),
-                calls: HashMap::new(),
-                setups: HashMap::new(),
-                pause_reasons: Vec::new(),
-                configured: false,
-                time_zone: "UTC".into(),
-                midnight: None,
-                stored_callbacks: BTreeSet::new(),
-            }),
-            wake: Notify::new(),
-            writes,
-            stations: Mutex::new(HashMap::new()),
-        }
+        TenantQueues::new("t", writes)
     }
 
     #[test]
