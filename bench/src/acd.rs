@@ -9,8 +9,10 @@
 //!   the first — the host's own share of a decision (p50/p99/p99.9 of
 //!   5,000);
 //! * **strategy**: the first-party `fewest-calls` and `skills` plugins
-//!   ordering 200 candidates through wasmtime (instantiate, `select`,
-//!   drop), as the queue service calls them, and `fewest-calls` with no
+//!   ordering 200 candidates through wasmtime (instantiate, `ranking.rank`
+//!   with the candidates as columns, drop), as the queue service calls
+//!   them; `fewest-calls` as built before 0.2.1 (`strategy.select`, one
+//!   record per candidate) beside them; and `fewest-calls` with no
 //!   candidates: the fixed part of a decision;
 //! * **waiting callers**: 2,000 callers joined to the engine (every agent
 //!   busy), the resident memory they add and the time of one engine timer
@@ -138,8 +140,19 @@ fn candidates() -> Vec<AgentCandidate> {
         .collect()
 }
 
-/// `plugin`'s `select` over the first `n` of the 200 candidates.
+/// `fewest-calls` as built before 0.2.1: `strategy.select` (records in,
+/// ids out), to measure beside today's `ranking.rank` (columns in,
+/// positions out) in the same run.
+const FEWEST_CALLS_SELECT: &[u8] =
+    include_bytes!("../../host/plugins/tests/fixtures/fewest-calls-0.2.0.wasm");
+
+/// `plugin`'s decision over the first `n` of the 200 candidates.
 fn strategy(plugin: &str, n: usize) -> (Duration, Duration, Duration) {
+    let bytes = switchyard_artifacts::get(plugin).expect("component built");
+    strategy_of(plugin, bytes, n)
+}
+
+fn strategy_of(plugin: &str, bytes: &[u8], n: usize) -> (Duration, Duration, Duration) {
     let host = PluginHost::new(HostConfig::default()).expect("plugin host");
     let t = host
         .tenant(
@@ -150,7 +163,6 @@ fn strategy(plugin: &str, n: usize) -> (Duration, Duration, Duration) {
             },
         )
         .expect("tenant");
-    let bytes = switchyard_artifacts::get(plugin).expect("component built");
     t.install(plugin, bytes, switchyard_artifacts::demo_settings(plugin))
         .unwrap_or_else(|e| panic!("installing {plugin}: {e}"));
     let pinned = t.pin(plugin).expect("pinned");
@@ -252,12 +264,20 @@ pub fn run() {
         let (p50, p99, p999) = strategy(plugin, AGENTS);
         println!(
             "{:<44} {:>10} {:>10} {:>10}",
-            format!("strategy plugin `{plugin}` select"),
+            format!("strategy plugin `{plugin}` rank (columns)"),
             us(p50),
             us(p99),
             us(p999)
         );
     }
+    let (p50, p99, p999) = strategy_of("fewest-calls", FEWEST_CALLS_SELECT, AGENTS);
+    println!(
+        "{:<44} {:>10} {:>10} {:>10}",
+        "  `fewest-calls` 0.2.0 select (records)",
+        us(p50),
+        us(p99),
+        us(p999)
+    );
     // What a decision costs before any candidate: instantiate, the call,
     // the plugin's own config reads. The rest is per candidate (each
     // record's strings and lists cross the component boundary one by one).

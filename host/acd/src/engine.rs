@@ -783,6 +783,17 @@ impl Acd {
     /// This runs on every event, so it borrows: ids are copied only into
     /// what leaves the engine (the ranking request and the held list).
     fn dispatch(&mut self, now: Instant) {
+        // Available agents first: with every agent busy (the usual state of
+        // a queue with callers waiting) there is nothing to offer, and the
+        // pass must not cost waiting callers × agents eligibility checks.
+        let available: Vec<&Agent> = self
+            .agents
+            .values()
+            .filter(|a| matches!(a.state, AgentState::Available { .. }))
+            .collect();
+        if available.is_empty() {
+            return;
+        }
         let wanting = self.wanting_agents();
         if wanting.is_empty() {
             return;
@@ -799,15 +810,25 @@ impl Acd {
             .collect();
         let now_ms = self.wall_ms(now);
         let mut rankings: Vec<(String, Vec<String>, Output)> = Vec::new();
+        // Available agents no ranking holds yet.
+        let mut unheld = available
+            .iter()
+            .filter(|a| !claimed.contains(a.cfg.id.as_str()))
+            .count();
         for (i, c) in wanting.iter().enumerate() {
-            let eligible: Vec<&Agent> = self
-                .agents
-                .values()
+            if unheld == 0 {
+                // Every free agent is held: nobody further back can get one.
+                break;
+            }
+            let eligible: Vec<&Agent> = available
+                .iter()
+                .copied()
                 .filter(|a| a.eligible(&c.queue, &c.skills) && !claimed.contains(a.cfg.id.as_str()))
                 .collect();
             if eligible.is_empty() {
                 continue;
             }
+            unheld -= eligible.len();
             if i + 1 < wanting.len() {
                 claimed.extend(eligible.iter().map(|a| a.cfg.id.as_str()));
             }

@@ -163,7 +163,8 @@ impl TenantRuntime {
     }
 
     /// Asks a queue-strategy plugin to order `candidates`. Ids that are not
-    /// candidates, and repeats, are dropped. A strategy built against
+    /// candidates, and repeats, are dropped. A ranker (0.2.1) gets them as
+    /// columns and answers with positions; a strategy built against
     /// `switchyard:plugin@0.1.0` gets the data without the fields 0.2.0
     /// added.
     pub async fn select_agents(
@@ -174,6 +175,21 @@ impl TenantRuntime {
         candidates: &[AgentCandidate],
     ) -> Result<Vec<String>, PluginFailure> {
         let ids = match &pinned.exports {
+            RoleExports::Ranking(idx) => {
+                let columns = crate::columns::of(candidates);
+                let positions = self
+                    .guarded(async {
+                        let (mut store, instance) = self.instantiate(pinned).await?;
+                        let r = async {
+                            let guest = idx.load(&mut store, &instance)?;
+                            guest.call_rank(&mut store, queue, call, &columns).await
+                        }
+                        .await;
+                        self.finish(pinned, &mut store, r)
+                    })
+                    .await?;
+                return Ok(crate::columns::ids_at(candidates, &positions));
+            }
             RoleExports::Strategy(idx) => {
                 self.guarded(async {
                     let (mut store, instance) = self.instantiate(pinned).await?;

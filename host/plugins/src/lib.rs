@@ -25,7 +25,7 @@
 //! host/registry → state → caps → bindings/limits/validate.
 //!
 //! Interface versions: the host's types are those of
-//! `switchyard:plugin@0.2.0`; components built against 0.1.0 are detected
+//! `switchyard:plugin@0.2.1` (0.2.0 components match them by semver); components built against 0.1.0 are detected
 //! at load (`validate`), linked to the same capabilities under their 0.1.0
 //! names (`caps`) and called through `bindings::v0_1` with converted types
 //! (`compat`). See the crate README.
@@ -57,6 +57,7 @@
 mod bindings;
 mod cache;
 pub mod caps;
+mod columns;
 mod compat;
 mod engine;
 mod failure;
@@ -70,7 +71,8 @@ mod tenant;
 mod validate;
 
 pub use bindings::{
-    config, contacts, directory, flow, flow_types, kv, log, queue_types, reporting, strategy, types,
+    config, contacts, directory, flow, flow_types, kv, log, queue_types, ranking, ranking_types,
+    reporting, strategy, types,
 };
 pub use cache::LoadedComponent;
 pub use caps::directory::{Directory, InMemoryDirectory};

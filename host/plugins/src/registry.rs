@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{ComponentExportIndex, InstancePre};
 
-use crate::bindings::{flow, reporting, strategy, v0_1};
+use crate::bindings::{flow, ranking, reporting, strategy, v0_1};
 use crate::cache::LoadedComponent;
 use crate::state::PluginState;
 use crate::validate::{LoadError, World};
@@ -88,6 +88,8 @@ pub(crate) enum RoleExports {
     Flow(flow::GuestIndices),
     FlowV0_1(v0_1::flow::GuestIndices),
     Strategy(strategy::GuestIndices),
+    /// A strategy that takes its candidates as columns (`ranking`, 0.2.1).
+    Ranking(ranking::GuestIndices),
     StrategyV0_1(v0_1::strategy::GuestIndices),
     Crm {
         lookup: ComponentExportIndex,

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use crate::bindings::flow_types::{Action, Decision, Prompt, RejectReason};
 use crate::bindings::types::Contact;
-use crate::bindings::{flow, reporting, strategy, v0_1};
+use crate::bindings::{flow, ranking, reporting, strategy, v0_1};
 use crate::caps::config::ConfigState;
 use crate::caps::contacts::{ContactLookup, ContactsState};
 use crate::caps::directory::{Directory, DirectoryState, InMemoryDirectory};
@@ -449,7 +449,12 @@ fn role_exports(
     Ok(match (world, version) {
         (World::CallFlow, V0_2) => RoleExports::Flow(flow::GuestIndices::new(pre)?),
         (World::CallFlow, V0_1) => RoleExports::FlowV0_1(v0_1::flow::GuestIndices::new(pre)?),
-        (World::QueueStrategy, V0_2) => RoleExports::Strategy(strategy::GuestIndices::new(pre)?),
+        // A ranker (0.2.1) is asked through `ranking`, the cheaper shape,
+        // even when it also exports `strategy`.
+        (World::QueueStrategy, V0_2) => match ranking::GuestIndices::new(pre) {
+            Ok(idx) => RoleExports::Ranking(idx),
+            Err(_) => RoleExports::Strategy(strategy::GuestIndices::new(pre)?),
+        },
         (World::QueueStrategy, V0_1) => {
             RoleExports::StrategyV0_1(v0_1::strategy::GuestIndices::new(pre)?)
         }

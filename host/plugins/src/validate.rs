@@ -28,7 +28,7 @@ pub enum LoadError {
     },
     /// Exports none of the Switchyard world interfaces.
     #[error(
-        "component exports no Switchyard plugin interface (switchyard:plugin/flow, strategy, crm or reporting @0.2.x or @0.1.x); it exports: {exports}"
+        "component exports no Switchyard plugin interface (switchyard:plugin/flow, strategy, ranking, crm or reporting @0.2.x or @0.1.x); it exports: {exports}"
     )]
     UnknownWorld {
         /// What it exports instead.
@@ -71,7 +71,8 @@ pub enum LoadError {
 pub enum World {
     /// Exports `switchyard:plugin/flow`.
     CallFlow,
-    /// Exports `switchyard:plugin/strategy`.
+    /// Exports `switchyard:plugin/strategy`, or `ranking` (the same role with
+    /// the candidates as columns; world `queue-ranker`, 0.2.1).
     QueueStrategy,
     /// Exports `switchyard:plugin/crm`.
     CrmConnector,
@@ -103,7 +104,8 @@ impl World {
     fn from_export_interface(iface: &str) -> Option<World> {
         Some(match iface {
             "flow" => World::CallFlow,
-            "strategy" => World::QueueStrategy,
+            // The same role, candidates as columns (0.2.1).
+            "strategy" | "ranking" => World::QueueStrategy,
             "crm" => World::CrmConnector,
             "reporting" => World::Reporter,
             _ => return None,
@@ -165,7 +167,7 @@ impl Capability {
 }
 
 /// Type-only interfaces of `switchyard:plugin`: every world may import them.
-const TYPE_INTERFACES: &[&str] = &["types", "flow-types", "queue-types"];
+const TYPE_INTERFACES: &[&str] = &["types", "flow-types", "queue-types", "ranking-types"];
 
 /// A set of [`Capability`]s: what a world allows, or what a component
 /// imports (and so what its invocations are given).
@@ -303,7 +305,14 @@ pub(crate) fn check_component(
             ))
         })
         .collect::<Vec<_>>();
-    worlds.dedup();
+    // One world may be exported through two interfaces (a strategy that
+    // exports both `strategy` and `ranking`), in any order.
+    let mut seen = Vec::with_capacity(worlds.len());
+    worlds.retain(|w| {
+        let new = !seen.contains(w);
+        seen.push(*w);
+        new
+    });
     let (world, version) = match worlds.as_slice() {
         [w] => *w,
         [] => {

@@ -1,6 +1,7 @@
-//! Components built against `switchyard:plugin@0.1.0` (the fixtures in
-//! `tests/fixtures/`, never rebuilt) keep loading and working next to
-//! components built with the current SDK (0.2.0), through real wasmtime.
+//! Components built against `switchyard:plugin@0.1.0` and `@0.2.0` (the
+//! fixtures in `tests/fixtures/`, never rebuilt) keep loading and working
+//! next to components built with the current SDK (0.2.1), through real
+//! wasmtime.
 
 mod common;
 
@@ -272,4 +273,55 @@ async fn the_current_fewest_calls_sticks_to_the_contact_owner() {
         rank(&t, &waiting(Some("1003"), Some("1001"))).await,
         ["1003", "1002", "1001"]
     );
+}
+
+const FEWEST_CALLS_0_2_0: &[u8] = include_bytes!("fixtures/fewest-calls-0.2.0.wasm");
+
+/// The `switchyard:plugin` interfaces a component exports.
+fn exports(bytes: &[u8]) -> Vec<String> {
+    let engine = wasmtime::Engine::default();
+    let component = wasmtime::component::Component::new(&engine, bytes).unwrap();
+    component
+        .component_type()
+        .exports(&engine)
+        .map(|(name, _)| name.to_string())
+        .filter(|n| n.starts_with("switchyard:plugin/"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_0_2_0_strategy_is_served_through_select_and_ranks_as_the_current_ranker() {
+    // Built before 0.2.1: it exports `strategy@0.2.0` and imports 0.2.0
+    // names, which the host's 0.2.1 bindings match by semver.
+    assert_eq!(
+        exports(FEWEST_CALLS_0_2_0),
+        ["switchyard:plugin/strategy@0.2.0"]
+    );
+    // Today's SDK builds the same plugin as a ranker (columns in,
+    // positions out).
+    assert_eq!(
+        exports(wasm("fewest-calls")),
+        ["switchyard:plugin/ranking@0.2.1"]
+    );
+    let old = strategy_tenant(FEWEST_CALLS_0_2_0, &[("sticky", "true")]);
+    let new = strategy_tenant(wasm("fewest-calls"), &[("sticky", "true")]);
+    for (last, owner) in [
+        (None, None),
+        (None, Some("1001")),
+        (Some("1003"), Some("1001")),
+        (Some("1009"), Some("1002")),
+    ] {
+        let call = waiting(last, owner);
+        let by_select = rank(&old, &call).await;
+        assert_eq!(by_select.len(), 3, "{last:?} {owner:?}");
+        assert_eq!(rank(&new, &call).await, by_select, "{last:?} {owner:?}");
+    }
+    for mode in ["least-talk-time", "longest-idle", "round-robin"] {
+        let old = strategy_tenant(FEWEST_CALLS_0_2_0, &[("mode", mode)]);
+        let new = strategy_tenant(wasm("fewest-calls"), &[("mode", mode)]);
+        for _ in 0..3 {
+            let call = waiting(None, None);
+            assert_eq!(rank(&new, &call).await, rank(&old, &call).await, "{mode}");
+        }
+    }
 }

@@ -17,7 +17,7 @@
 //! Ties always fall back to longest idle, then the queue's member order, so
 //! the choice is deterministic.
 
-use switchyard_sdk::queue::{self, AgentCandidate, QueueInfo, WaitingCall};
+use switchyard_sdk::queue::{self, AgentCandidate, Candidates, QueueInfo, WaitingCall};
 use switchyard_sdk::{QueueStrategy, config, kv};
 
 /// How agents are ranked.
@@ -44,34 +44,35 @@ impl std::str::FromStr for Mode {
     }
 }
 
-/// Idle since, as the host says (ms since the Unix epoch; earlier is idler).
-fn idle_since(a: &AgentCandidate) -> u64 {
-    a.idle_since
-}
-
 /// Order candidates by `mode`; `rotation` is the round-robin position.
-/// The candidates are taken, so their ids move into the answer instead of
-/// being copied (200 of them per decision in a large queue).
-pub fn rank(mode: Mode, mut candidates: Vec<AgentCandidate>, rotation: u64) -> Vec<String> {
-    match mode {
-        Mode::FewestCalls => {
-            candidates.sort_by_key(|a| (a.calls_today, idle_since(a), a.order));
-        }
-        Mode::LeastTalkTime => {
-            candidates.sort_by_key(|a| (a.talk_seconds_today, idle_since(a), a.order));
-        }
-        Mode::LongestIdle => {
-            candidates.sort_by_key(|a| (idle_since(a), a.order));
-        }
-        Mode::RoundRobin => {
-            candidates.sort_by_key(|a| a.order);
-            if !candidates.is_empty() {
-                let start = (rotation % candidates.len() as u64) as usize;
-                candidates.rotate_left(start);
-            }
-        }
+/// Works on the columns and answers positions: each candidate's sort key
+/// is read once into a flat array and sorted in place, so nothing is
+/// allocated per candidate (200 of them per decision in a large queue).
+/// Keys end with the position, so they are unique and the unstable sort
+/// is deterministic.
+pub fn rank(mode: Mode, c: &Candidates, rotation: u64) -> Vec<u32> {
+    let cols = c.columns();
+    let n = c.len();
+    // (primary, idle since, member order, position); round robin goes by
+    // member order alone.
+    let mut keys: Vec<(u64, u64, u32, u32)> = (0..n)
+        .map(|i| {
+            let (primary, idle) = match mode {
+                Mode::FewestCalls => (u64::from(cols.calls_today[i]), cols.idle_since[i]),
+                Mode::LeastTalkTime => (u64::from(cols.talk_seconds_today[i]), cols.idle_since[i]),
+                Mode::LongestIdle => (0, cols.idle_since[i]),
+                Mode::RoundRobin => (0, 0),
+            };
+            (primary, idle, cols.order[i], i as u32)
+        })
+        .collect();
+    keys.sort_unstable();
+    let mut order: Vec<u32> = keys.into_iter().map(|k| k.3).collect();
+    if mode == Mode::RoundRobin && !order.is_empty() {
+        let start = (rotation % order.len() as u64) as usize;
+        order.rotate_left(start);
     }
-    candidates.into_iter().map(|a| a.id).collect()
+    order
 }
 
 /// The plugin.
@@ -79,6 +80,11 @@ pub struct FewestCalls;
 
 impl QueueStrategy for FewestCalls {
     fn select(queue: QueueInfo, call: WaitingCall, candidates: Vec<AgentCandidate>) -> Vec<String> {
+        let c = Candidates::from_records(&candidates);
+        c.ids_at(&Self::rank(queue, call, c.clone()))
+    }
+
+    fn rank(queue: QueueInfo, call: WaitingCall, candidates: Candidates) -> Vec<u32> {
         let mode = match config::parse::<Mode>("mode") {
             Ok(m) => m.unwrap_or(Mode::FewestCalls),
             Err(e) => {
@@ -92,9 +98,9 @@ impl QueueStrategy for FewestCalls {
         } else {
             0
         };
-        let mut order = rank(mode, candidates, rotation);
+        let mut order = rank(mode, &candidates, rotation);
         if config::get("sticky").as_deref() == Some("true") {
-            queue::stick_to_callers_agent(&mut order, &call);
+            queue::stick_to_callers_agent_at(&mut order, &call, &candidates);
         }
         order
     }
@@ -107,6 +113,12 @@ mod tests {
     use super::*;
 
     use switchyard_sdk::Contact;
+
+    /// `rank` over records, answered as ids.
+    fn ids(mode: Mode, team: Vec<AgentCandidate>, rotation: u64) -> Vec<String> {
+        let c = Candidates::from_records(&team);
+        c.ids_at(&rank(mode, &c, rotation))
+    }
 
     fn agent(id: &str, calls: u32, talk: u32, idle_since: u64, order: u32) -> AgentCandidate {
         AgentCandidate {
@@ -134,7 +146,7 @@ mod tests {
     #[test]
     fn fewest_calls_first_ties_by_longest_idle() {
         assert_eq!(
-            rank(Mode::FewestCalls, team(), 0),
+            ids(Mode::FewestCalls, team(), 0),
             ["1003", "1002", "1001", "1004"]
         );
     }
@@ -142,7 +154,7 @@ mod tests {
     #[test]
     fn least_talk_time_first() {
         assert_eq!(
-            rank(Mode::LeastTalkTime, team(), 0),
+            ids(Mode::LeastTalkTime, team(), 0),
             ["1004", "1003", "1001", "1002"]
         );
     }
@@ -150,7 +162,7 @@ mod tests {
     #[test]
     fn longest_idle_first_never_called_is_idlest() {
         assert_eq!(
-            rank(Mode::LongestIdle, team(), 0),
+            ids(Mode::LongestIdle, team(), 0),
             ["1004", "1001", "1003", "1002"]
         );
     }
@@ -162,7 +174,7 @@ mod tests {
         let mut a = agent("1001", 1, 0, 5_000, 0);
         a.last_call_end = Some(1_000);
         let b = agent("1002", 1, 0, 3_000, 1);
-        assert_eq!(rank(Mode::LongestIdle, vec![a, b], 0), ["1002", "1001"]);
+        assert_eq!(ids(Mode::LongestIdle, vec![a, b], 0), ["1002", "1001"]);
     }
 
     fn waiting(last_agent: Option<&str>, owner: Option<&str>) -> WaitingCall {
@@ -206,14 +218,15 @@ mod tests {
     }
 
     fn sticky(call: &WaitingCall) -> Vec<String> {
-        let mut order = rank(Mode::FewestCalls, team(), 0);
-        queue::stick_to_callers_agent(&mut order, call);
-        order
+        let c = Candidates::from_records(&team());
+        let mut order = rank(Mode::FewestCalls, &c, 0);
+        queue::stick_to_callers_agent_at(&mut order, call, &c);
+        c.ids_at(&order)
     }
 
     #[test]
     fn sticky_prefers_the_last_agent_then_the_contact_owner() {
-        let plain = rank(Mode::FewestCalls, team(), 0);
+        let plain = ids(Mode::FewestCalls, team(), 0);
         assert_eq!(sticky(&waiting(Some("1004"), Some("1001")))[0], "1004");
         assert_eq!(sticky(&waiting(None, Some("1001")))[0], "1001");
         // The last agent is not available: the owner.
@@ -225,13 +238,13 @@ mod tests {
 
     #[test]
     fn round_robin_rotates_through_member_order() {
-        assert_eq!(rank(Mode::RoundRobin, team(), 0)[0], "1001");
-        assert_eq!(rank(Mode::RoundRobin, team(), 1)[0], "1002");
+        assert_eq!(ids(Mode::RoundRobin, team(), 0)[0], "1001");
+        assert_eq!(ids(Mode::RoundRobin, team(), 1)[0], "1002");
         assert_eq!(
-            rank(Mode::RoundRobin, team(), 5),
+            ids(Mode::RoundRobin, team(), 5),
             ["1002", "1003", "1004", "1001"]
         );
-        assert!(rank(Mode::RoundRobin, vec![], 3).is_empty());
+        assert!(ids(Mode::RoundRobin, vec![], 3).is_empty());
     }
 
     #[test]

@@ -20,55 +20,75 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
-use switchyard_sdk::queue::{self, AgentCandidate, QueueInfo, WaitingCall};
+use switchyard_sdk::queue::{self, AgentCandidate, Candidates, QueueInfo, WaitingCall};
 use switchyard_sdk::{QueueStrategy, config};
 
 /// Agent id → skill → level.
 pub type Levels = BTreeMap<String, BTreeMap<String, u32>>;
 
-/// Qualified candidates, best first.
-pub fn rank(required: &[String], candidates: Vec<AgentCandidate>, levels: &Levels) -> Vec<String> {
-    let score = |a: &AgentCandidate| -> u32 {
+/// Qualified candidates, best first, as positions in `c`.
+pub fn rank(required: &[String], c: &Candidates, levels: &Levels) -> Vec<u32> {
+    let cols = c.columns();
+    // Each required skill's column, found once; a skill no candidate has
+    // leaves nobody qualified.
+    let Some(columns) = required
+        .iter()
+        .map(|skill| c.skill_column(skill))
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return Vec::new();
+    };
+    let score = |i: usize| -> u32 {
+        let overrides = if levels.is_empty() {
+            None
+        } else {
+            levels.get(c.id(i))
+        };
         required
             .iter()
-            .map(|skill| {
-                levels
-                    .get(&a.id)
+            .zip(&columns)
+            .map(|(skill, &j)| {
+                overrides
                     .and_then(|l| {
                         l.iter()
                             .find(|(k, _)| k.eq_ignore_ascii_case(skill))
                             .map(|(_, v)| *v)
                     })
-                    .or_else(|| queue::skill_level(a, skill).map(u32::from))
-                    .unwrap_or(1)
+                    .unwrap_or(u32::from(c.level_at(i, j)))
             })
             .sum()
     };
-    // Each candidate is scored once (not at every comparison of the
-    // sort), and the ids move into the answer instead of being copied.
-    let mut qualified: Vec<_> = candidates
-        .into_iter()
-        .filter(|a| queue::has_skills(a, required))
-        .map(|a| {
+    // Each candidate is scored once, not at every comparison of the sort.
+    let mut qualified: Vec<_> = (0..c.len())
+        .filter(|&i| columns.iter().all(|&j| c.level_at(i, j) > 0))
+        .map(|i| {
             (
-                (Reverse(score(&a)), a.calls_today, a.idle_since, a.order),
-                a.id,
+                (
+                    Reverse(score(i)),
+                    cols.calls_today[i],
+                    cols.idle_since[i],
+                    cols.order[i],
+                ),
+                i as u32,
             )
         })
         .collect();
-    qualified.sort_by_key(|x| x.0);
-    qualified.into_iter().map(|(_, id)| id).collect()
+    // The position ends each key, so keys are unique and the unstable
+    // sort (no buffer to allocate) is deterministic.
+    qualified.sort_unstable();
+    qualified.into_iter().map(|(_, p)| p).collect()
 }
 
 /// The plugin.
 pub struct Skills;
 
 impl QueueStrategy for Skills {
-    fn select(
-        _queue: QueueInfo,
-        call: WaitingCall,
-        candidates: Vec<AgentCandidate>,
-    ) -> Vec<String> {
+    fn select(queue: QueueInfo, call: WaitingCall, candidates: Vec<AgentCandidate>) -> Vec<String> {
+        let c = Candidates::from_records(&candidates);
+        c.ids_at(&Self::rank(queue, call, c.clone()))
+    }
+
+    fn rank(_queue: QueueInfo, call: WaitingCall, candidates: Candidates) -> Vec<u32> {
         let levels: Levels = match config::json("levels") {
             Ok(l) => l.unwrap_or_default(),
             Err(e) => {
@@ -76,9 +96,9 @@ impl QueueStrategy for Skills {
                 Levels::default()
             }
         };
-        let mut order = rank(&call.skills, candidates, &levels);
+        let mut order = rank(&call.skills, &candidates, &levels);
         if config::get("sticky").as_deref() == Some("true") {
-            queue::stick_to_callers_agent(&mut order, &call);
+            queue::stick_to_callers_agent_at(&mut order, &call, &candidates);
         }
         order
     }
@@ -115,6 +135,12 @@ mod tests {
         a
     }
 
+    /// `rank` over records, answered as ids.
+    fn ids(required: &[String], team: Vec<AgentCandidate>, levels: &Levels) -> Vec<String> {
+        let c = Candidates::from_records(&team);
+        c.ids_at(&rank(required, &c, levels))
+    }
+
     fn skills(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
     }
@@ -127,16 +153,16 @@ mod tests {
             agent("1003", &["broadband"], 1, 2),
         ];
         assert_eq!(
-            rank(&skills(&["broadband"]), team.clone(), &Levels::new()),
+            ids(&skills(&["broadband"]), team.clone(), &Levels::new()),
             ["1003", "1002"]
         );
         assert_eq!(
-            rank(&skills(&["broadband", "it"]), team.clone(), &Levels::new()),
+            ids(&skills(&["broadband", "it"]), team.clone(), &Levels::new()),
             ["1002"]
         );
-        assert!(rank(&skills(&["spanish"]), team.clone(), &Levels::new()).is_empty());
+        assert!(ids(&skills(&["spanish"]), team.clone(), &Levels::new()).is_empty());
         assert_eq!(
-            rank(&[], team.clone(), &Levels::new()).len(),
+            ids(&[], team.clone(), &Levels::new()).len(),
             3,
             "no skills needed: everyone"
         );
@@ -152,7 +178,7 @@ mod tests {
             serde_json::from_str(r#"{"1002": {"broadband": 3}, "1003": {"broadband": 1}}"#)
                 .unwrap();
         assert_eq!(
-            rank(&skills(&["broadband"]), team.clone(), &levels),
+            ids(&skills(&["broadband"]), team.clone(), &levels),
             ["1002", "1003"]
         );
     }
@@ -167,11 +193,11 @@ mod tests {
         ];
         let need = skills(&["broadband"]);
         assert_eq!(
-            rank(&need, team.clone(), &Levels::new()),
+            ids(&need, team.clone(), &Levels::new()),
             ["1003", "1002", "1004"]
         );
         let levels: Levels = serde_json::from_str(r#"{"1002": {"broadband": 90}}"#).unwrap();
-        assert_eq!(rank(&need, team.clone(), &levels), ["1002", "1003", "1004"]);
+        assert_eq!(ids(&need, team.clone(), &levels), ["1002", "1003", "1004"]);
     }
 
     #[test]
@@ -181,7 +207,7 @@ mod tests {
         let mut b = agent("1003", &["it"], 0, 1);
         b.idle_since = 4_000;
         assert_eq!(
-            rank(&skills(&["it"]), vec![a, b], &Levels::new()),
+            ids(&skills(&["it"]), vec![a, b], &Levels::new()),
             ["1003", "1002"]
         );
     }
@@ -241,9 +267,10 @@ mod tests {
             agent("1003", &["broadband"], 5, 2),
         ];
         let sticky = |call: &WaitingCall| {
-            let mut order = rank(&call.skills, team.clone(), &Levels::new());
-            queue::stick_to_callers_agent(&mut order, call);
-            order
+            let c = Candidates::from_records(&team);
+            let mut order = rank(&call.skills, &c, &Levels::new());
+            queue::stick_to_callers_agent_at(&mut order, call, &c);
+            c.ids_at(&order)
         };
         assert_eq!(sticky(&waiting(None, Some("1003"))), ["1003", "1002"]);
         // The last agent does not qualify: the owner does.

@@ -2,7 +2,7 @@
 //!
 //! A Switchyard plugin is a WebAssembly component (target `wasm32-wasip2`)
 //! that implements one world of the `switchyard:plugin` WIT package. This
-//! SDK builds against `switchyard:plugin@0.2.0`; components built with the
+//! SDK builds against `switchyard:plugin@0.2.1`; components built with the
 //! SDK of 0.1.0 keep working unchanged on hosts that serve 0.2.0 (they are
 //! given the events and queue data 0.1.0 knew: see the host's
 //! `host/plugins/README.md`).
@@ -14,7 +14,9 @@
 //! `skill-levels`, `penalty` and `idle-since` of [`queue::AgentCandidate`]
 //! and the `agents-logged-in` of [`queue::QueueInfo`]; helpers
 //! [`flow::queue_gave_up`], [`queue::skill_level`] and
-//! [`queue::stick_to_callers_agent`]. This
+//! [`queue::stick_to_callers_agent`]. New in 0.2.1: strategies are exported
+//! as the `queue-ranker` world and may rank candidates as columns
+//! ([`QueueStrategy::rank`], [`queue::Candidates`]). This
 //! crate gives you the host's types, helpers for its capabilities (key-value,
 //! config, directory, contacts, HTTP, logging), builders for actions, typed
 //! state between events, and one export macro per world:
@@ -22,7 +24,7 @@
 //! | world | implement | export with |
 //! |---|---|---|
 //! | `call-flow` | [`CallFlow`] | [`export_call_flow!`] |
-//! | `queue-strategy` | [`QueueStrategy`] | [`export_queue_strategy!`] |
+//! | `queue-ranker` (the queue-strategy role) | [`QueueStrategy`] | [`export_queue_strategy!`] |
 //! | `crm-connector` | [`CrmConnector`] | [`export_crm_connector!`] |
 //! | `reporter` | [`Reporter`] | [`export_reporter!`] |
 //!
@@ -113,7 +115,13 @@ pub trait CallFlow {
     fn handle(call: CallSnapshot, event: flow::Event, state: Option<Vec<u8>>) -> flow::Result;
 }
 
-/// A `queue-strategy` plugin: orders the agents who could take a call.
+/// A queue strategy: orders the agents who could take a call.
+///
+/// [`export_queue_strategy!`] exports it as the `queue-ranker` world
+/// (0.2.1), so the host calls [`QueueStrategy::rank`] with the candidates
+/// as columns. Implement `select` (records, the simple shape); also
+/// implement `rank` when queues are large — the default turns the columns
+/// into records and calls `select`, which costs about what the host saves.
 pub trait QueueStrategy {
     /// Return agent ids, best first. Ids that are not candidates are
     /// ignored; candidates left out are not offered this call.
@@ -122,6 +130,21 @@ pub trait QueueStrategy {
         call: queue::WaitingCall,
         candidates: Vec<queue::AgentCandidate>,
     ) -> Vec<String>;
+
+    /// Return positions in `candidates`, best first. Positions out of
+    /// range and repeats are ignored; candidates left out are not offered
+    /// this call. By default: [`QueueStrategy::select`] over the
+    /// candidates as records.
+    fn rank(
+        queue: queue::QueueInfo,
+        call: queue::WaitingCall,
+        candidates: queue::Candidates,
+    ) -> Vec<u32> {
+        let ids = Self::select(queue, call, candidates.records());
+        ids.iter()
+            .filter_map(|id| candidates.position(id).map(|p| p as u32))
+            .collect()
+    }
 }
 
 /// A `crm-connector` plugin: contact look-ups and call logging.

@@ -43,27 +43,31 @@ fn wit_dir() -> String {
 /// Interfaces a world imports, taken from the SDK's bindings instead of
 /// generated again, so SDK types and plugin types are the same. wit-bindgen
 /// refuses unused mappings, so each world lists exactly what it imports.
-const TYPES: (&str, &str) = ("switchyard:plugin/types@0.2.0", "switchyard::plugin::types");
+const TYPES: (&str, &str) = ("switchyard:plugin/types@0.2.1", "switchyard::plugin::types");
 const FLOW_TYPES: (&str, &str) = (
-    "switchyard:plugin/flow-types@0.2.0",
+    "switchyard:plugin/flow-types@0.2.1",
     "switchyard::plugin::flow_types",
 );
 const QUEUE_TYPES: (&str, &str) = (
-    "switchyard:plugin/queue-types@0.2.0",
+    "switchyard:plugin/queue-types@0.2.1",
     "switchyard::plugin::queue_types",
 );
-const LOG: (&str, &str) = ("switchyard:plugin/log@0.2.0", "switchyard::plugin::log");
-const KV: (&str, &str) = ("switchyard:plugin/kv@0.2.0", "switchyard::plugin::kv");
+const RANKING_TYPES: (&str, &str) = (
+    "switchyard:plugin/ranking-types@0.2.1",
+    "switchyard::plugin::ranking_types",
+);
+const LOG: (&str, &str) = ("switchyard:plugin/log@0.2.1", "switchyard::plugin::log");
+const KV: (&str, &str) = ("switchyard:plugin/kv@0.2.1", "switchyard::plugin::kv");
 const CONFIG: (&str, &str) = (
-    "switchyard:plugin/config@0.2.0",
+    "switchyard:plugin/config@0.2.1",
     "switchyard::plugin::config",
 );
 const DIRECTORY: (&str, &str) = (
-    "switchyard:plugin/directory@0.2.0",
+    "switchyard:plugin/directory@0.2.1",
     "switchyard::plugin::directory",
 );
 const CONTACTS: (&str, &str) = (
-    "switchyard:plugin/contacts@0.2.0",
+    "switchyard:plugin/contacts@0.2.1",
     "switchyard::plugin::contacts",
 );
 /// `wasi:http/outgoing-handler` and what its types pull in.
@@ -119,7 +123,7 @@ fn expand(input: TokenStream, w: WorldExport) -> TokenStream {
 mod __switchyard_export {{
     ::switchyard_sdk::wit_bindgen::generate!({{
         path: {path:?},
-        world: "switchyard:plugin/{world}@0.2.0",
+        world: "switchyard:plugin/{world}@0.2.1",
         with: {{ {with} }},
         runtime_path: "::switchyard_sdk::wit_bindgen::rt",
     }});
@@ -159,17 +163,18 @@ pub fn export_call_flow(input: TokenStream) -> TokenStream {
 }
 
 /// Export a type implementing `switchyard_sdk::QueueStrategy` as the
-/// plugin's `queue-strategy` world.
+/// plugin's `queue-ranker` world (the queue-strategy role with candidates
+/// as columns, 0.2.1; the host calls `QueueStrategy::rank`).
 #[proc_macro]
 pub fn export_queue_strategy(input: TokenStream) -> TokenStream {
     expand(
         input,
         WorldExport {
-            world: "queue-strategy",
-            interface: "strategy",
+            world: "queue-ranker",
+            interface: "ranking",
             sdk_trait: "::switchyard_sdk::QueueStrategy",
-            imports: vec![TYPES, QUEUE_TYPES, LOG, KV, CONFIG],
-            forwards: "fn select(queue: ::switchyard_sdk::queue::QueueInfo, call: ::switchyard_sdk::queue::WaitingCall, candidates: Vec<::switchyard_sdk::queue::AgentCandidate>) -> Vec<String> { <$T as $TRAIT>::select(queue, call, candidates) }",
+            imports: vec![TYPES, QUEUE_TYPES, RANKING_TYPES, LOG, KV, CONFIG],
+            forwards: "fn rank(queue: ::switchyard_sdk::queue::QueueInfo, call: ::switchyard_sdk::queue::WaitingCall, candidates: ::switchyard_sdk::queue::CandidateColumns) -> Vec<u32> { <$T as $TRAIT>::rank(queue, call, ::switchyard_sdk::queue::Candidates::new(candidates)) }",
         },
     )
 }

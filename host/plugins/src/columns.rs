@@ -1,0 +1,143 @@
+//! The candidates of a decision as `ranking-types.candidate-columns`, for
+//! strategies that export `ranking` (0.2.1): one list per field, the ids in
+//! one string, the skills as a level matrix. See the WIT for why.
+
+use crate::bindings::queue_types::AgentCandidate;
+use crate::bindings::ranking_types::CandidateColumns;
+
+/// `candidates` as columns, in the same order (position `i` is
+/// `candidates[i]`). Skill names are one column whatever their ASCII case
+/// (the first spelling names it), as strategies compare them; a skill in
+/// `skills` without a level in `skill-levels` gets level 1, so "has the
+/// skill" reads the same in both shapes.
+pub(crate) fn of(candidates: &[AgentCandidate]) -> CandidateColumns {
+    let n = candidates.len();
+    let mut c = CandidateColumns {
+        ids: String::with_capacity(candidates.iter().map(|a| a.id.len()).sum()),
+        id_ends: Vec::with_capacity(n),
+        calls_today: Vec::with_capacity(n),
+        talk_seconds_today: Vec::with_capacity(n),
+        last_call_end: Vec::with_capacity(n),
+        idle_since: Vec::with_capacity(n),
+        order: Vec::with_capacity(n),
+        penalty: Vec::with_capacity(n),
+        skill_names: Vec::new(),
+        skill_levels: Vec::new(),
+    };
+    // A queue has a handful of skills: a list scan beats hashing here.
+    let skill_index = |names: &mut Vec<String>, skill: &str| match names
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(skill))
+    {
+        Some(j) => j,
+        None => {
+            names.push(skill.to_owned());
+            names.len() - 1
+        }
+    };
+    let mut held: Vec<(usize, usize, u8)> = Vec::new();
+    for (i, a) in candidates.iter().enumerate() {
+        c.ids.push_str(&a.id);
+        c.id_ends.push(c.ids.len() as u32);
+        c.calls_today.push(a.calls_today);
+        c.talk_seconds_today.push(a.talk_seconds_today);
+        c.last_call_end.push(a.last_call_end.unwrap_or(0));
+        c.idle_since.push(a.idle_since);
+        c.order.push(a.order);
+        c.penalty.push(a.penalty);
+        for (skill, level) in &a.skill_levels {
+            let j = skill_index(&mut c.skill_names, skill);
+            held.push((i, j, (*level).max(1)));
+        }
+        for skill in &a.skills {
+            if !a
+                .skill_levels
+                .iter()
+                .any(|(s, _)| s.eq_ignore_ascii_case(skill))
+            {
+                let j = skill_index(&mut c.skill_names, skill);
+                held.push((i, j, 1));
+            }
+        }
+    }
+    let width = c.skill_names.len();
+    c.skill_levels = vec![0; n * width];
+    for (i, j, level) in held {
+        c.skill_levels[i * width + j] = level;
+    }
+    c
+}
+
+/// The ids at `positions` in `candidates`, skipping positions out of range
+/// and repeats (the WIT says both are ignored).
+pub(crate) fn ids_at(candidates: &[AgentCandidate], positions: &[u32]) -> Vec<String> {
+    let mut taken = vec![false; candidates.len()];
+    positions
+        .iter()
+        .filter_map(|&p| {
+            let p = p as usize;
+            let slot = taken.get_mut(p)?;
+            if *slot {
+                return None;
+            }
+            *slot = true;
+            Some(candidates[p].id.clone())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: &str, levels: &[(&str, u8)], extra: &[&str]) -> AgentCandidate {
+        AgentCandidate {
+            id: id.into(),
+            skills: levels
+                .iter()
+                .map(|(s, _)| s.to_string())
+                .chain(extra.iter().map(|s| s.to_string()))
+                .collect(),
+            calls_today: id.len() as u32,
+            talk_seconds_today: 7,
+            last_call_end: None,
+            order: 3,
+            skill_levels: levels.iter().map(|(s, l)| (s.to_string(), *l)).collect(),
+            penalty: 2,
+            idle_since: 99,
+        }
+    }
+
+    #[test]
+    fn columns_keep_every_field_in_candidate_order() {
+        let c = of(&[
+            agent("1002", &[("en", 5), ("billing", 2)], &[]),
+            agent("31", &[("fr", 9)], &["EN"]),
+        ]);
+        assert_eq!(c.ids, "100231");
+        assert_eq!(c.id_ends, [4, 6]);
+        assert_eq!(c.calls_today, [4, 2]);
+        assert_eq!(c.last_call_end, [0, 0]);
+        assert_eq!(c.idle_since, [99, 99]);
+        assert_eq!(c.penalty, [2, 2]);
+        assert_eq!(c.skill_names, ["en", "billing", "fr"]);
+        // 31 lists `EN` (the same skill) without a level: level 1.
+        assert_eq!(c.skill_levels, [5, 2, 0, 1, 0, 9]);
+    }
+
+    #[test]
+    fn no_candidates_no_columns() {
+        let c = of(&[]);
+        assert!(c.ids.is_empty() && c.id_ends.is_empty() && c.skill_levels.is_empty());
+    }
+
+    #[test]
+    fn positions_out_of_range_and_repeats_are_dropped() {
+        let team = [
+            agent("a", &[], &[]),
+            agent("b", &[], &[]),
+            agent("c", &[], &[]),
+        ];
+        assert_eq!(ids_at(&team, &[2, 7, 0, 2, 0]), ["c", "a"]);
+    }
+}
