@@ -2,7 +2,8 @@
 //! queue-strategy plugin take to pick an agent among 200, and what the
 //! engine holds per waiting caller.
 //!
-//! `cargo run --release -p switchyard-bench -- acd` prints:
+//! `cargo run --release -p switchyard-bench -- acd [engine|strategy|waiting]`
+//! prints (all three parts without an argument):
 //!
 //! * **engine**: one caller joins a queue of 200 available agents, the
 //!   engine asks for a ranking, gets the longest-idle order back and rings
@@ -80,7 +81,11 @@ fn engine_decisions() -> (Duration, Duration, Duration) {
                 } => {
                     let mut c = candidates;
                     c.sort_by_key(|c| (c.penalty, c.idle_since_ms, c.order));
-                    acd.handle_ranking(&call, c.into_iter().map(|c| c.agent).collect(), now);
+                    acd.handle_ranking(
+                        &call,
+                        c.into_iter().map(|c| String::from(&*c.agent)).collect(),
+                        now,
+                    );
                 }
                 Output::Ring { agents, .. } => rung = agents.into_iter().next(),
                 _ => {}
@@ -244,51 +249,54 @@ fn waiting_callers() -> (Option<f64>, Duration) {
 }
 
 /// Runs the ACD benchmark and prints its figures.
-pub fn run() {
+/// `acd` runs every part; `acd engine`, `acd strategy` or `acd waiting`
+/// one of them (to profile it alone, e.g. under `perf stat`).
+pub fn run(args: &[String]) {
+    let only = args.first().map(String::as_str);
+    let wants = |part: &str| only.is_none_or(|o| o == part);
     println!("Switchyard ACD — agent selection among {AGENTS} candidates");
     println!(
         "{:<44} {:>10} {:>10} {:>10}",
         "decision", "p50 µs", "p99 µs", "p99.9 µs"
     );
-    // Memory first, while the heap has not yet grown for the rest.
-    let (per, pass) = waiting_callers();
-    let (p50, p99, p999) = engine_decisions();
-    println!(
-        "{:<44} {:>10} {:>10} {:>10}",
-        "engine: join → rank → ring (longest idle)",
-        us(p50),
-        us(p99),
-        us(p999)
-    );
-    for plugin in ["fewest-calls", "skills"] {
-        let (p50, p99, p999) = strategy(plugin, AGENTS);
+    let row = |what: &str, (p50, p99, p999): (Duration, Duration, Duration)| {
         println!(
             "{:<44} {:>10} {:>10} {:>10}",
-            format!("strategy plugin `{plugin}` rank (columns)"),
+            what,
             us(p50),
             us(p99),
             us(p999)
+        )
+    };
+    // Memory first, while the heap has not yet grown for the rest.
+    let waiting = wants("waiting").then(waiting_callers);
+    if wants("engine") {
+        row(
+            "engine: join → rank → ring (longest idle)",
+            engine_decisions(),
         );
     }
-    let (p50, p99, p999) = strategy_of("fewest-calls", FEWEST_CALLS_SELECT, AGENTS);
-    println!(
-        "{:<44} {:>10} {:>10} {:>10}",
-        "  `fewest-calls` 0.2.0 select (records)",
-        us(p50),
-        us(p99),
-        us(p999)
-    );
-    // What a decision costs before any candidate: instantiate, the call,
-    // the plugin's own config reads. The rest is per candidate (each
-    // record's strings and lists cross the component boundary one by one).
-    let (p50, p99, p999) = strategy("fewest-calls", 0);
-    println!(
-        "{:<44} {:>10} {:>10} {:>10}",
-        "  the same with no candidates (fixed cost)",
-        us(p50),
-        us(p99),
-        us(p999)
-    );
+    if wants("strategy") {
+        for plugin in ["fewest-calls", "skills"] {
+            row(
+                &format!("strategy plugin `{plugin}` rank (columns)"),
+                strategy(plugin, AGENTS),
+            );
+        }
+        row(
+            "  `fewest-calls` 0.2.0 select (records)",
+            strategy_of("fewest-calls", FEWEST_CALLS_SELECT, AGENTS),
+        );
+        // What a decision costs before any candidate: instantiate, the
+        // call, the plugin's own config reads.
+        row(
+            "  the same with no candidates (fixed cost)",
+            strategy("fewest-calls", 0),
+        );
+    }
+    let Some((per, pass)) = waiting else {
+        return;
+    };
     println!();
     match per {
         Some(b) => {

@@ -32,7 +32,7 @@ fn main() {
     let what = args.first().map_or("plugins", String::as_str);
     match what {
         "plugins" => plugins::run(),
-        "acd" => acd::run(),
+        "acd" => acd::run(&args[1..]),
         "sip-server" => sip_server::run(&args[1..]),
         "sip-ping" => sip_ping::run(&args[1..]),
         "rtp-load" => rtp_load::run(&args[1..]),

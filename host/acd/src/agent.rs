@@ -1,5 +1,6 @@
 //! Agent states and what the engine remembers about each agent.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::AgentConfig;
@@ -69,7 +70,12 @@ pub enum AgentStatus {
 /// The engine's record of one agent.
 #[derive(Debug, Clone)]
 pub(crate) struct Agent {
-    pub cfg: AgentConfig,
+    cfg: AgentConfig,
+    /// The id and each membership's skills, shared: every decision hands
+    /// them to the strategy for each candidate, and with 200 candidates
+    /// copying them was most of the engine's share of a decision.
+    shared_id: Arc<str>,
+    shared_skills: Vec<Arc<[(String, u8)]>>,
     pub state: AgentState,
     /// Start of the current idle stretch (see [`AgentState::Available`]).
     pub idle_since: Instant,
@@ -90,6 +96,8 @@ pub(crate) struct Agent {
 impl Agent {
     pub fn new(cfg: AgentConfig, now: Instant) -> Self {
         Agent {
+            shared_id: cfg.id.as_str().into(),
+            shared_skills: shared_skills(&cfg),
             cfg,
             state: AgentState::LoggedOut,
             idle_since: now,
@@ -101,6 +109,27 @@ impl Agent {
             pending_pause: None,
             wrap: None,
         }
+    }
+
+    pub fn cfg(&self) -> &AgentConfig {
+        &self.cfg
+    }
+
+    /// Replace the memberships (the id stays).
+    pub fn set_cfg(&mut self, cfg: AgentConfig) {
+        self.shared_skills = shared_skills(&cfg);
+        self.cfg = cfg;
+    }
+
+    /// The id, shared.
+    pub fn shared_id(&self) -> &Arc<str> {
+        &self.shared_id
+    }
+
+    /// The skills of the agent's membership of `queue`, shared.
+    pub fn shared_skills(&self, queue: &str) -> Option<&Arc<[(String, u8)]>> {
+        let i = self.cfg.memberships.iter().position(|m| m.queue == queue)?;
+        self.shared_skills.get(i)
     }
 
     pub fn logged_in(&self) -> bool {
@@ -116,4 +145,11 @@ impl Agent {
                     .all(|s| m.skills.iter().any(|(k, lvl)| k == s && *lvl > 0))
             })
     }
+}
+
+fn shared_skills(cfg: &AgentConfig) -> Vec<Arc<[(String, u8)]>> {
+    cfg.memberships
+        .iter()
+        .map(|m| m.skills.as_slice().into())
+        .collect()
 }

@@ -7,8 +7,11 @@
 //! owner has a deadline (ranking, ring, callback report), so a lost
 //! report cannot leave an agent reserved or a caller unoffered.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashSet;
 
 use crate::agent::{Agent, AgentState};
 use crate::callback::{CallbackOutcome, CallbackState, Placeholder};
@@ -80,8 +83,10 @@ pub struct WaitingCall {
 /// penalty and idle time the fallback uses).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    pub agent: String,
-    pub skills: Vec<(String, u8)>,
+    /// The agent's id, shared with the engine (no copy per decision).
+    pub agent: Arc<str>,
+    /// The agent's skills and levels in this queue, shared likewise.
+    pub skills: Arc<[(String, u8)]>,
     pub calls_today: u32,
     pub talk_secs_today: u32,
     pub last_call_end_ms: Option<u64>,
@@ -216,7 +221,7 @@ impl Acd {
     /// Add an agent (logged out) or replace their memberships.
     pub fn set_agent(&mut self, cfg: AgentConfig, now: Instant) {
         match self.agents.get_mut(&cfg.id) {
-            Some(a) => a.cfg = cfg,
+            Some(a) => a.set_cfg(cfg),
             None => {
                 self.agents.insert(cfg.id.clone(), Agent::new(cfg, now));
             }
@@ -321,7 +326,7 @@ impl Acd {
         let Some(a) = self.agents.get(agent) else {
             return;
         };
-        let state = if a.busy && !a.cfg.ring_in_use {
+        let state = if a.busy && !a.cfg().ring_in_use {
             AgentState::OnOtherCall
         } else {
             AgentState::Available {
@@ -433,7 +438,7 @@ impl Acd {
             return;
         }
         a.busy = busy;
-        let ring_in_use = a.cfg.ring_in_use;
+        let ring_in_use = a.cfg().ring_in_use;
         match (&a.state, busy) {
             (AgentState::Available { .. }, true) if !ring_in_use => {
                 self.set_agent_state(agent, AgentState::OnOtherCall, "other-call", now);
@@ -502,7 +507,13 @@ impl Acd {
         let queues: Vec<String> = self
             .agents
             .get(agent)
-            .map(|a| a.cfg.memberships.iter().map(|m| m.queue.clone()).collect())
+            .map(|a| {
+                a.cfg()
+                    .memberships
+                    .iter()
+                    .map(|m| m.queue.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         for q in queues {
             let Some(queue) = self.queues.get(&q) else {
@@ -514,7 +525,7 @@ impl Acd {
             let staffed = self
                 .agents
                 .values()
-                .any(|a| a.logged_in() && a.cfg.membership(&q).is_some());
+                .any(|a| a.logged_in() && a.cfg().membership(&q).is_some());
             if staffed {
                 continue;
             }
@@ -618,7 +629,12 @@ impl Acd {
         let a = self.agents.get(agent)?;
         Some(AgentView {
             state: a.state.clone(),
-            queues: a.cfg.memberships.iter().map(|m| m.queue.clone()).collect(),
+            queues: a
+                .cfg()
+                .memberships
+                .iter()
+                .map(|m| m.queue.clone())
+                .collect(),
             calls_today: a.calls_today,
             talk_today: a.talk_today,
         })
@@ -631,7 +647,7 @@ impl Acd {
             .filter(|a| {
                 a.logged_in()
                     && !matches!(a.state, AgentState::Paused { .. })
-                    && a.cfg.membership(queue).is_some()
+                    && a.cfg().membership(queue).is_some()
             })
             .count() as u32
     }
@@ -750,7 +766,7 @@ impl Acd {
         self.calls
             .values()
             .filter_map(|c| match &c.phase {
-                Phase::Ranking { candidates, .. } => Some(candidates.iter().cloned()),
+                Phase::Ranking { candidates, .. } => Some(candidates.iter().map(|a| a.to_string())),
                 _ => None,
             })
             .flatten()
@@ -761,8 +777,8 @@ impl Acd {
     fn free_eligible(&self, c: &Call, claimed: &BTreeSet<String>) -> Vec<String> {
         self.agents
             .values()
-            .filter(|a| a.eligible(&c.queue, &c.skills) && !claimed.contains(&a.cfg.id))
-            .map(|a| a.cfg.id.clone())
+            .filter(|a| a.eligible(&c.queue, &c.skills) && !claimed.contains(&a.cfg().id))
+            .map(|a| a.cfg().id.clone())
             .collect()
     }
 
@@ -799,21 +815,21 @@ impl Acd {
             return;
         }
         // Agents held by pending rankings, and by those made in this pass.
-        let mut claimed: HashSet<&str> = self
+        let mut claimed: FxHashSet<&str> = self
             .calls
             .values()
             .filter_map(|c| match &c.phase {
-                Phase::Ranking { candidates, .. } => Some(candidates.iter().map(String::as_str)),
+                Phase::Ranking { candidates, .. } => Some(candidates.iter().map(|a| &**a)),
                 _ => None,
             })
             .flatten()
             .collect();
         let now_ms = self.wall_ms(now);
-        let mut rankings: Vec<(String, Vec<String>, Output)> = Vec::new();
+        let mut rankings: Vec<(String, Vec<Arc<str>>, Output)> = Vec::new();
         // Available agents no ranking holds yet.
         let mut unheld = available
             .iter()
-            .filter(|a| !claimed.contains(a.cfg.id.as_str()))
+            .filter(|a| !claimed.contains(a.cfg().id.as_str()))
             .count();
         for (i, c) in wanting.iter().enumerate() {
             if unheld == 0 {
@@ -823,20 +839,22 @@ impl Acd {
             let eligible: Vec<&Agent> = available
                 .iter()
                 .copied()
-                .filter(|a| a.eligible(&c.queue, &c.skills) && !claimed.contains(a.cfg.id.as_str()))
+                .filter(|a| {
+                    a.eligible(&c.queue, &c.skills) && !claimed.contains(a.cfg().id.as_str())
+                })
                 .collect();
             if eligible.is_empty() {
                 continue;
             }
             unheld -= eligible.len();
             if i + 1 < wanting.len() {
-                claimed.extend(eligible.iter().map(|a| a.cfg.id.as_str()));
+                claimed.extend(eligible.iter().map(|a| a.cfg().id.as_str()));
             }
             let candidates: Vec<Candidate> = eligible
                 .iter()
                 .map(|a| self.candidate_of(a, &c.queue))
                 .collect();
-            let held: Vec<String> = candidates.iter().map(|c| c.agent.clone()).collect();
+            let held: Vec<Arc<str>> = candidates.iter().map(|c| c.agent.clone()).collect();
             let waiting = self
                 .calls
                 .values()
@@ -873,10 +891,13 @@ impl Acd {
     }
 
     fn candidate_of(&self, a: &Agent, queue: &str) -> Candidate {
-        let m = a.cfg.membership(queue);
+        let m = a.cfg().membership(queue);
         Candidate {
-            agent: a.cfg.id.clone(),
-            skills: m.map(|m| m.skills.clone()).unwrap_or_default(),
+            agent: a.shared_id().clone(),
+            skills: a
+                .shared_skills(queue)
+                .cloned()
+                .unwrap_or_else(|| Arc::from([])),
             calls_today: a.calls_today,
             talk_secs_today: a.talk_today.as_secs() as u32,
             last_call_end_ms: a.last_call_end_ms,
@@ -898,8 +919,9 @@ impl Acd {
         // copied: first decide which to keep, then take those. Whether
         // each is still free is checked when its turn to ring comes
         // (`top_up`), not here for all of them.
-        let offered: HashSet<&str> = candidates.iter().map(String::as_str).collect();
-        let mut seen: HashSet<&str> = HashSet::with_capacity(order.len());
+        let offered: FxHashSet<&str> = candidates.iter().map(|a| &**a).collect();
+        let mut seen: FxHashSet<&str> =
+            FxHashSet::with_capacity_and_hasher(order.len(), Default::default());
         let keep: Vec<bool> = order
             .iter()
             .map(|id| offered.contains(id.as_str()) && seen.insert(id.as_str()))
@@ -910,7 +932,7 @@ impl Acd {
             .filter_map(|(id, k)| k.then_some(id))
             .collect();
         if chosen.is_empty() {
-            let still_free = self.longest_idle(call, candidates.clone());
+            let still_free = self.longest_idle(call, candidates);
             if still_free.is_empty() {
                 // Every candidate went away meanwhile: not the strategy's
                 // fault, the call just waits again.
@@ -931,28 +953,28 @@ impl Acd {
             return;
         };
         self.fallbacks += 1;
-        let chosen = self.longest_idle(call, candidates.clone());
+        let chosen = self.longest_idle(call, candidates);
         self.start_offer(call, chosen, now);
         self.dispatch(now);
     }
 
     /// The fallback order: lowest penalty, then idle longest, then member
     /// order, then id — only agents still eligible.
-    fn longest_idle(&self, call: &str, candidates: Vec<String>) -> Vec<String> {
+    fn longest_idle(&self, call: &str, candidates: &[Arc<str>]) -> Vec<String> {
         let c = &self.calls[call];
-        let mut v: Vec<(u32, Instant, u32, String)> = candidates
-            .into_iter()
+        let mut v: Vec<(u32, Instant, u32, &str)> = candidates
+            .iter()
             .filter_map(|id| {
-                let a = self.agents.get(&id)?;
+                let a = self.agents.get(&**id)?;
                 if !a.eligible(&c.queue, &c.skills) {
                     return None;
                 }
-                let m = a.cfg.membership(&c.queue)?;
-                Some((m.penalty, a.idle_since, m.order, id))
+                let m = a.cfg().membership(&c.queue)?;
+                Some((m.penalty, a.idle_since, m.order, &**id))
             })
             .collect();
         v.sort();
-        v.into_iter().map(|t| t.3).collect()
+        v.into_iter().map(|t| t.3.to_owned()).collect()
     }
 
     /// Start ringing (or dialling a callback with) the chosen agents.
@@ -1461,7 +1483,7 @@ impl Acd {
             .agents
             .values()
             .filter(|a| matches!(a.state, AgentState::WrapUp { until } if until <= now))
-            .map(|a| a.cfg.id.clone())
+            .map(|a| a.cfg().id.clone())
             .collect();
         for agent in wrapped {
             self.end_wrap_up(&agent, now);
@@ -1656,7 +1678,7 @@ impl Acd {
         for a in self
             .agents
             .values()
-            .filter(|a| a.cfg.membership(queue).is_some() && a.logged_in())
+            .filter(|a| a.cfg().membership(queue).is_some() && a.logged_in())
         {
             s.agents_logged_in += 1;
             match a.state {
@@ -1715,23 +1737,23 @@ impl Acd {
         }
         for a in self.agents.values() {
             if let AgentState::Reserved { call } = &a.state
-                && holder.get(a.cfg.id.as_str()) != Some(&call.as_str())
+                && holder.get(a.cfg().id.as_str()) != Some(&call.as_str())
             {
                 return Err(format!(
                     "agent {} reserved for {call} without a live offer",
-                    a.cfg.id
+                    a.cfg().id
                 ));
             }
         }
         for a in self.agents.values() {
             if let AgentState::OnCall { call } = &a.state {
                 let connected = self.calls.get(call).is_some_and(
-                    |c| matches!(&c.phase, Phase::Connected { agent, .. } if *agent == a.cfg.id),
+                    |c| matches!(&c.phase, Phase::Connected { agent, .. } if *agent == a.cfg().id),
                 );
                 if !connected {
                     return Err(format!(
                         "agent {} on call {call} that is not connected to them",
-                        a.cfg.id
+                        a.cfg().id
                     ));
                 }
             }

@@ -77,7 +77,7 @@
 //!     match out {
 //!         Output::Rank { call, candidates, .. } => {
 //!             // The queue-strategy plugin would order these.
-//!             let order = candidates.into_iter().map(|c| c.agent).collect();
+//!             let order = candidates.into_iter().map(|c| c.agent.to_string()).collect();
 //!             acd.handle_ranking(&call, order, t0);
 //!         }
 //!         Output::Ring { call, agents } => rung = Some((call, agents)),

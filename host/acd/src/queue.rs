@@ -93,7 +93,7 @@ pub(crate) enum Phase {
     /// The strategy was asked; these agents are held for it (no other
     /// call is offered to them) until it answers or `until`.
     Ranking {
-        candidates: Vec<String>,
+        candidates: Vec<std::sync::Arc<str>>,
         until: Instant,
     },
     /// Ringing: `ringing` agents (with their ring deadline) are reserved;

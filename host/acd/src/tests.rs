@@ -64,7 +64,9 @@ impl H {
                     c.sort_by(|a, b| (a.order, &a.agent).cmp(&(b.order, &b.agent)));
                     ranks.push((
                         call.clone(),
-                        c.into_iter().map(|c| c.agent).collect::<Vec<_>>(),
+                        c.into_iter()
+                            .map(|c| c.agent.to_string())
+                            .collect::<Vec<_>>(),
                     ));
                 }
                 self.outs.push(o);
@@ -355,7 +357,7 @@ fn skills_filter_candidates_and_a_lower_call_gets_an_agent_nobody_ahead_can_use(
                 call, candidates, ..
             } => Some((
                 call.clone(),
-                candidates.iter().map(|c| c.agent.clone()).collect(),
+                candidates.iter().map(|c| c.agent.to_string()).collect(),
             )),
             _ => None,
         })
@@ -1213,7 +1215,13 @@ fn random_run(seed: u64, steps: usize) {
                 Output::Rank {
                     call, candidates, ..
                 } => {
-                    ranks.insert(call, candidates.into_iter().map(|c| c.agent).collect());
+                    ranks.insert(
+                        call,
+                        candidates
+                            .into_iter()
+                            .map(|c| c.agent.to_string())
+                            .collect(),
+                    );
                 }
                 Output::Ring { call, agents } => {
                     ranks.remove(&call);
@@ -1418,7 +1426,13 @@ fn a_pending_ranking_holds_its_agents() {
             .filter_map(|o| match o {
                 Output::Rank {
                     call, candidates, ..
-                } => Some((call, candidates.into_iter().map(|c| c.agent).collect())),
+                } => Some((
+                    call,
+                    candidates
+                        .into_iter()
+                        .map(|c| c.agent.to_string())
+                        .collect(),
+                )),
                 _ => None,
             })
             .collect()

@@ -808,13 +808,13 @@ impl TenantQueues {
             let wit: Vec<AgentCandidate> = candidates
                 .iter()
                 .map(|c| AgentCandidate {
-                    id: c.agent.clone(),
+                    id: String::from(&*c.agent),
                     skills: c.skills.iter().map(|(s, _)| s.clone()).collect(),
                     calls_today: c.calls_today,
                     talk_seconds_today: c.talk_secs_today,
                     last_call_end: c.last_call_end_ms,
                     order: c.order,
-                    skill_levels: c.skills.clone(),
+                    skill_levels: c.skills.to_vec(),
                     penalty: c.penalty,
                     idle_since: c.idle_since_ms,
                 })
@@ -859,7 +859,7 @@ impl TenantQueues {
 fn longest_idle(candidates: &[Candidate]) -> Vec<String> {
     let mut c: Vec<&Candidate> = candidates.iter().collect();
     c.sort_by_key(|c| (c.penalty, c.idle_since_ms, c.order));
-    c.into_iter().map(|c| c.agent.clone()).collect()
+    c.into_iter().map(|c| String::from(&*c.agent)).collect()
 }
 
 /// A queue's agents by state, under the names the API and `/metrics`
