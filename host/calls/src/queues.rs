@@ -32,6 +32,7 @@ use switchyard_acd::{
 use switchyard_media::Station;
 use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
 use switchyard_plugins::types::CallSnapshot;
+use switchyard_plugins::{CandidateRef, candidate_columns};
 use switchyard_store::{
     AgentStateRecord, AgentStateRepo, CallbackRepo, QueueLogRepo, Store, StoreError,
 };
@@ -805,25 +806,34 @@ impl TenantQueues {
         let tenant_id = self.tenant.clone();
         tokio::spawn(async move {
             let tenant = shared.tenants().by_id(&tenant_id);
-            let wit: Vec<AgentCandidate> = candidates
-                .iter()
-                .map(|c| AgentCandidate {
-                    id: String::from(&*c.agent),
-                    skills: c.skills.iter().map(|(s, _)| s.clone()).collect(),
-                    calls_today: c.calls_today,
-                    talk_seconds_today: c.talk_secs_today,
-                    last_call_end: c.last_call_end_ms,
-                    order: c.order,
-                    skill_levels: c.skills.to_vec(),
-                    penalty: c.penalty,
-                    idle_since: c.idle_since_ms,
-                })
-                .collect();
+            // The strategy gets the engine's candidates as columns, built
+            // from what the engine shares (no record per candidate); only a
+            // strategy that takes records (0.2.0 `select`, 0.1.0) gets them.
             let started = Instant::now();
+            let columns = candidate_columns(candidates.iter().map(|c| CandidateRef {
+                id: &c.agent,
+                skill_levels: &c.skills,
+                unlevelled: &[],
+                calls_today: c.calls_today,
+                talk_seconds_today: c.talk_secs_today,
+                last_call_end: c.last_call_end_ms,
+                idle_since: c.idle_since_ms,
+                order: c.order,
+                penalty: c.penalty,
+            }));
+            let records = || candidates.iter().map(record_of).collect();
             let result = match tenant.as_ref().map(|t| t.runtime.pin_strategy(&name)) {
                 Some(Ok(p)) => {
                     let t = tenant.as_ref().expect("tenant");
-                    t.runtime.select_agents(&p, &queue, &waiting, &wit).await
+                    t.runtime
+                        .rank_agents(&p, &queue, &waiting, &columns, records)
+                        .await
+                        .map(|order| {
+                            order
+                                .into_iter()
+                                .map(|p| String::from(&*candidates[p as usize].agent))
+                                .collect()
+                        })
                 }
                 Some(Err(e)) => Err(e),
                 None => return,
@@ -851,6 +861,22 @@ impl TenantQueues {
                 }
             }
         });
+    }
+}
+
+/// The engine's candidate as the WIT record (for strategies that take
+/// records).
+fn record_of(c: &Candidate) -> AgentCandidate {
+    AgentCandidate {
+        id: String::from(&*c.agent),
+        skills: c.skills.iter().map(|(s, _)| s.clone()).collect(),
+        calls_today: c.calls_today,
+        talk_seconds_today: c.talk_secs_today,
+        last_call_end: c.last_call_end_ms,
+        order: c.order,
+        skill_levels: c.skills.to_vec(),
+        penalty: c.penalty,
+        idle_since: c.idle_since_ms,
     }
 }
 

@@ -5,15 +5,51 @@
 use crate::bindings::queue_types::AgentCandidate;
 use crate::bindings::ranking_types::CandidateColumns;
 
-/// `candidates` as columns, in the same order (position `i` is
-/// `candidates[i]`). Skill names are one column whatever their ASCII case
-/// (the first spelling names it), as strategies compare them; a skill in
-/// `skills` without a level in `skill-levels` gets level 1, so "has the
-/// skill" reads the same in both shapes.
-pub(crate) fn of(candidates: &[AgentCandidate]) -> CandidateColumns {
+/// One candidate's fields, borrowed from whatever the caller keeps them in
+/// (WIT records, or the queue engine's own candidates), so the columns are
+/// built without first copying every candidate into a record.
+#[derive(Debug, Clone, Copy)]
+pub struct CandidateRef<'a> {
+    pub id: &'a str,
+    /// Skills with their levels.
+    pub skill_levels: &'a [(String, u8)],
+    /// Skills listed without a level (level 1), if any.
+    pub unlevelled: &'a [String],
+    pub calls_today: u32,
+    pub talk_seconds_today: u32,
+    pub last_call_end: Option<u64>,
+    pub idle_since: u64,
+    pub order: u32,
+    pub penalty: u32,
+}
+
+impl<'a> From<&'a AgentCandidate> for CandidateRef<'a> {
+    fn from(a: &'a AgentCandidate) -> Self {
+        CandidateRef {
+            id: &a.id,
+            skill_levels: &a.skill_levels,
+            unlevelled: &a.skills,
+            calls_today: a.calls_today,
+            talk_seconds_today: a.talk_seconds_today,
+            last_call_end: a.last_call_end,
+            idle_since: a.idle_since,
+            order: a.order,
+            penalty: a.penalty,
+        }
+    }
+}
+
+/// `candidates` as columns, in the same order (position `i` is the `i`th
+/// candidate). Skill names are one column whatever their ASCII case (the
+/// first spelling names it), as strategies compare them; a skill listed
+/// without a level gets level 1, so "has the skill" reads the same in both
+/// shapes.
+pub fn candidate_columns<'a>(
+    candidates: impl ExactSizeIterator<Item = CandidateRef<'a>>,
+) -> CandidateColumns {
     let n = candidates.len();
     let mut c = CandidateColumns {
-        ids: String::with_capacity(candidates.iter().map(|a| a.id.len()).sum()),
+        ids: String::with_capacity(n * 4),
         id_ends: Vec::with_capacity(n),
         calls_today: Vec::with_capacity(n),
         talk_seconds_today: Vec::with_capacity(n),
@@ -36,8 +72,8 @@ pub(crate) fn of(candidates: &[AgentCandidate]) -> CandidateColumns {
         }
     };
     let mut held: Vec<(usize, usize, u8)> = Vec::new();
-    for (i, a) in candidates.iter().enumerate() {
-        c.ids.push_str(&a.id);
+    for (i, a) in candidates.enumerate() {
+        c.ids.push_str(a.id);
         c.id_ends.push(c.ids.len() as u32);
         c.calls_today.push(a.calls_today);
         c.talk_seconds_today.push(a.talk_seconds_today);
@@ -45,11 +81,11 @@ pub(crate) fn of(candidates: &[AgentCandidate]) -> CandidateColumns {
         c.idle_since.push(a.idle_since);
         c.order.push(a.order);
         c.penalty.push(a.penalty);
-        for (skill, level) in &a.skill_levels {
+        for (skill, level) in a.skill_levels {
             let j = skill_index(&mut c.skill_names, skill);
             held.push((i, j, (*level).max(1)));
         }
-        for skill in &a.skills {
+        for skill in a.unlevelled {
             if !a
                 .skill_levels
                 .iter()
@@ -68,20 +104,21 @@ pub(crate) fn of(candidates: &[AgentCandidate]) -> CandidateColumns {
     c
 }
 
-/// The ids at `positions` in `candidates`, skipping positions out of range
-/// and repeats (the WIT says both are ignored).
-pub(crate) fn ids_at(candidates: &[AgentCandidate], positions: &[u32]) -> Vec<String> {
-    let mut taken = vec![false; candidates.len()];
+/// Records as columns (see [`candidate_columns`]).
+pub(crate) fn of(candidates: &[AgentCandidate]) -> CandidateColumns {
+    candidate_columns(candidates.iter().map(CandidateRef::from))
+}
+
+/// `positions` with those out of range (of `len` candidates) and repeats
+/// left out, as the WIT says the host ignores them.
+pub(crate) fn valid_positions(len: usize, positions: Vec<u32>) -> Vec<u32> {
+    let mut taken = vec![false; len];
     positions
-        .iter()
-        .filter_map(|&p| {
-            let p = p as usize;
-            let slot = taken.get_mut(p)?;
-            if *slot {
-                return None;
-            }
-            *slot = true;
-            Some(candidates[p].id.clone())
+        .into_iter()
+        .filter(|&p| {
+            taken
+                .get_mut(p as usize)
+                .is_some_and(|slot| !std::mem::replace(slot, true))
         })
         .collect()
 }
@@ -133,11 +170,7 @@ mod tests {
 
     #[test]
     fn positions_out_of_range_and_repeats_are_dropped() {
-        let team = [
-            agent("a", &[], &[]),
-            agent("b", &[], &[]),
-            agent("c", &[], &[]),
-        ];
-        assert_eq!(ids_at(&team, &[2, 7, 0, 2, 0]), ["c", "a"]);
+        assert_eq!(valid_positions(3, vec![2, 7, 0, 2, 0]), [2, 0]);
+        assert!(valid_positions(0, vec![0]).is_empty());
     }
 }

@@ -24,6 +24,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::flow_types::{Decision, Event};
 use crate::bindings::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
+use crate::bindings::ranking_types::CandidateColumns;
 use crate::bindings::types::Notice;
 use crate::bindings::types::{CallRecord, CallSnapshot, Contact};
 use crate::compat;
@@ -174,22 +175,72 @@ impl TenantRuntime {
         call: &WaitingCall,
         candidates: &[AgentCandidate],
     ) -> Result<Vec<String>, PluginFailure> {
-        let ids = match &pinned.exports {
+        if !matches!(pinned.exports, RoleExports::Ranking(_)) {
+            return self.select_records(pinned, queue, call, candidates).await;
+        }
+        let columns = crate::columns::of(candidates);
+        let positions = self
+            .rank_agents(pinned, queue, call, &columns, || candidates.to_vec())
+            .await?;
+        Ok(positions
+            .into_iter()
+            .map(|p| candidates[p as usize].id.clone())
+            .collect())
+    }
+
+    /// Asks a queue-strategy plugin to order candidates given as columns
+    /// (build them with [`crate::candidate_columns`] from whatever holds
+    /// them); answers positions in them, best first, without those out of
+    /// range and repeats. A ranker (0.2.1) gets the columns as they are;
+    /// a strategy that takes records (`select`, 0.2.0 or 0.1.0) gets
+    /// `records()` — called only then — and its ids become positions.
+    pub async fn rank_agents(
+        &self,
+        pinned: &Pinned,
+        queue: &QueueInfo,
+        call: &WaitingCall,
+        columns: &CandidateColumns,
+        records: impl FnOnce() -> Vec<AgentCandidate>,
+    ) -> Result<Vec<u32>, PluginFailure> {
+        let n = columns.id_ends.len();
+        let positions = match &pinned.exports {
             RoleExports::Ranking(idx) => {
-                let columns = crate::columns::of(candidates);
-                let positions = self
-                    .guarded(async {
-                        let (mut store, instance) = self.instantiate(pinned).await?;
-                        let r = async {
-                            let guest = idx.load(&mut store, &instance)?;
-                            guest.call_rank(&mut store, queue, call, &columns).await
-                        }
-                        .await;
-                        self.finish(pinned, &mut store, r)
-                    })
-                    .await?;
-                return Ok(crate::columns::ids_at(candidates, &positions));
+                self.guarded(async {
+                    let (mut store, instance) = self.instantiate(pinned).await?;
+                    let r = async {
+                        let guest = idx.load(&mut store, &instance)?;
+                        guest.call_rank(&mut store, queue, call, columns).await
+                    }
+                    .await;
+                    self.finish(pinned, &mut store, r)
+                })
+                .await?
             }
+            _ => {
+                let records = records();
+                let ids = self.select_records(pinned, queue, call, &records).await?;
+                let at: std::collections::HashMap<&str, u32> = records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (r.id.as_str(), i as u32))
+                    .collect();
+                ids.iter()
+                    .filter_map(|id| at.get(id.as_str()).copied())
+                    .collect()
+            }
+        };
+        Ok(crate::columns::valid_positions(n, positions))
+    }
+
+    /// `select` of a strategy that takes records (0.2.0 or 0.1.0).
+    async fn select_records(
+        &self,
+        pinned: &Pinned,
+        queue: &QueueInfo,
+        call: &WaitingCall,
+        candidates: &[AgentCandidate],
+    ) -> Result<Vec<String>, PluginFailure> {
+        let ids = match &pinned.exports {
             RoleExports::Strategy(idx) => {
                 self.guarded(async {
                     let (mut store, instance) = self.instantiate(pinned).await?;

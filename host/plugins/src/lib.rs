@@ -77,6 +77,7 @@ pub use bindings::{
 pub use cache::LoadedComponent;
 pub use caps::directory::{Directory, InMemoryDirectory};
 pub use caps::log::{LogLevel, LogLine};
+pub use columns::{CandidateRef, candidate_columns};
 pub use failure::PluginFailure;
 pub use host::{HostError, PluginHost};
 pub use limits::{HostConfig, HttpPolicyConfig, TenantLimits};

@@ -325,3 +325,44 @@ async fn a_0_2_0_strategy_is_served_through_select_and_ranks_as_the_current_rank
         }
     }
 }
+
+/// `rank_agents` (columns in, positions out; what the queue service calls)
+/// over `team()`, answered as ids.
+async fn rank_columns(t: &TenantRuntime, call: &WaitingCall, takes_records: bool) -> Vec<String> {
+    let pinned = t.pin_strategy("support").unwrap();
+    let team = team();
+    let columns = switchyard_plugins::candidate_columns(
+        team.iter().map(switchyard_plugins::CandidateRef::from),
+    );
+    let mut asked_for_records = false;
+    let order = t
+        .rank_agents(&pinned, &queue(), call, &columns, || {
+            asked_for_records = true;
+            team.clone()
+        })
+        .await
+        .unwrap_or_else(|f| panic!("{f}; logs: {:?}", t.recent_logs()));
+    // Only a strategy that takes records is given them.
+    assert_eq!(asked_for_records, takes_records);
+    order
+        .into_iter()
+        .map(|p| team[p as usize].id.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columns_reach_rankers_as_they_are_and_record_strategies_as_records() {
+    for (bytes, takes_records) in [
+        (FEWEST_CALLS_0_1, true),
+        (FEWEST_CALLS_0_2_0, true),
+        (wasm("fewest-calls"), false),
+    ] {
+        let t = strategy_tenant(bytes, &[("sticky", "true")]);
+        for (last, owner) in [(None, None), (Some("1003"), None), (None, Some("1001"))] {
+            let call = waiting(last, owner);
+            let by_columns = rank_columns(&t, &call, takes_records).await;
+            assert_eq!(by_columns.len(), 3);
+            assert_eq!(by_columns, rank(&t, &call).await);
+        }
+    }
+}
