@@ -927,6 +927,9 @@ impl Driver {
                     return;
                 }
             }
+            // Queue offers ring agents without a change of the call's
+            // state, so who rings is also checked after every step.
+            self.sync_ringing();
             let deadline = self.session.poll_timeout();
             tokio::select! {
                 msg = self.rx.recv() => match msg {
@@ -939,6 +942,18 @@ impl Driver {
                 Some(done) = self.work.next(), if !self.work.is_empty() => self.on_work(done),
                 _ = sleep_until(deadline) => self.session.handle_timeout(Instant::now()),
             }
+        }
+    }
+
+    /// Who rings for this call (what a pickup can take), told to the live
+    /// list only when it changes.
+    fn sync_ringing(&mut self) {
+        let ringing = self.session.ringing_labels();
+        if ringing != self.ringing {
+            self.shared
+                .in_progress
+                .set_ringing(&self.call_id, ringing.clone());
+            self.ringing = ringing;
         }
     }
 
@@ -1343,15 +1358,7 @@ impl Driver {
                 }
             }
             Command::Live { state, agent } => {
-                // Who rings for this call (what a pickup can take), told
-                // to the live list only when it changes.
-                let ringing = self.session.ringing_labels();
-                if ringing != self.ringing {
-                    self.shared
-                        .in_progress
-                        .set_ringing(&self.call_id, ringing.clone());
-                    self.ringing = ringing;
-                }
+                self.sync_ringing();
                 if state == CallState::Answered
                     && let Some((placeholder, connected @ false)) = &mut self.callback
                 {

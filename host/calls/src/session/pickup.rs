@@ -1,5 +1,6 @@
 //! Call pickup: a phone that dials a pickup code takes a call that rings
-//! another phone (directed `**1002`, or the group's `*8`). The picking
+//! another phone (directed `**1002`, or the group's `*8`) — a flow's dial,
+//! or a queue's offer to an agent. The picking
 //! phone's INVITE is a leg of its own; the driver that received it hands
 //! the leg over to the ringing call's session, which answers it with its
 //! own media, stops the ringing phones and connects the caller to it, as
@@ -24,6 +25,11 @@ impl Session {
         let offer = leg.invite().body.clone();
         let answer = match &self.phase {
             Phase::Ringing(r) if r.transfer_from.is_none() => {
+                self.sdp.answer_offer(id, &offer).inspect_err(|code| {
+                    tracing::info!(call = %self.snapshot.call_id, code, "pickup: the picking phone's offer is unusable");
+                })
+            }
+            Phase::Queued(q) if q.farewell.is_none() && !q.offers.is_empty() => {
                 self.sdp.answer_offer(id, &offer).inspect_err(|code| {
                     tracing::info!(call = %self.snapshot.call_id, code, "pickup: the picking phone's offer is unusable");
                 })
@@ -65,6 +71,17 @@ impl Session {
             },
         );
         tracing::info!(call = %self.snapshot.call_id, by = %label, "picked up");
+        if let Phase::Queued(q) = &mut self.phase {
+            // A queue's offer: the pickup answers it for the agent it rang,
+            // as a queue sees it in Asterisk too — the engine counts that
+            // agent's offer as answered (their wrap-up follows), the
+            // picking phone talks, and every phone still ringing stops.
+            let agent = q.offers[0].1.clone();
+            q.offers.push((id, agent));
+            self.queue_answered(now, id, None);
+            self.pump(now);
+            return id;
+        }
         let Phase::Ringing(r) = std::mem::replace(&mut self.phase, Phase::Deciding) else {
             unreachable!("checked above");
         };
@@ -90,12 +107,15 @@ impl Session {
     /// The extensions whose phones ring for this call now (what a pickup
     /// can take); none unless a flow's dial rings them.
     pub fn ringing_labels(&self) -> Vec<String> {
+        let label = |l: &LegId| self.parties.get(l).map(|p| p.label.clone());
         match &self.phase {
-            Phase::Ringing(r) if r.transfer_from.is_none() => r
-                .legs
-                .iter()
-                .filter_map(|l| self.parties.get(l).map(|p| p.label.clone()))
-                .collect(),
+            Phase::Ringing(r) if r.transfer_from.is_none() => {
+                r.legs.iter().filter_map(label).collect()
+            }
+            // Agents' phones ringing with a queue's offer.
+            Phase::Queued(q) if q.farewell.is_none() => {
+                q.offers.iter().filter_map(|(l, _)| label(l)).collect()
+            }
             _ => Vec::new(),
         }
     }

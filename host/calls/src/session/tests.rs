@@ -1712,6 +1712,37 @@ fn a_pickup_answers_the_picker_stops_the_ringing_phone_and_connects_the_caller()
 }
 
 #[test]
+fn a_pickup_of_a_queue_offer_answers_it_for_the_agent_and_connects_the_caller() {
+    let mut c = Call::anchored();
+    c.take();
+    c.decide(vec![enqueue("support", 0, None)]);
+    c.s.handle_ack(c.now, CALLER);
+    c.take();
+    let device = c.device("1002", 0);
+    c.s.handle_queue_offer(c.now, "1002".into(), vec![device], Vec::new());
+    c.collect();
+    assert_eq!(c.s.ringing_labels(), ["1002"]);
+    let ringing = c.leg("1002").0;
+    let picker = c.s.adopt(c.now, picker_leg(), "1001".into());
+    let cmds = c.take();
+    let sent = sip(&cmds);
+    assert!(sent.contains(&(picker, "200".into())), "{sent:?}");
+    assert!(sent.contains(&(ringing, "CANCEL".into())), "{sent:?}");
+    assert_eq!(
+        queue_cmds(&cmds),
+        vec![QueueCommand::Answered {
+            agent: "1002".into()
+        }],
+        "the engine hears the offer answered, not failed"
+    );
+    assert!(media(&cmds).contains(&MediaCommand::Connect {
+        a: CALLER,
+        b: picker
+    }));
+    assert!(c.s.ringing_labels().is_empty());
+}
+
+#[test]
 fn a_call_that_no_longer_rings_refuses_the_picker_with_480() {
     let mut c = Call::anchored();
     c.take();
