@@ -125,12 +125,7 @@ async fn a_directed_pickup_takes_a_queue_call_ringing_an_agent() {
     let (ringing, caller) = blocking(move || (ringing.wait(), caller.wait())).await;
     ringing.assert_ok();
     caller.assert_ok();
-    let c = pbx
-        .cdrs(2)
-        .await
-        .into_iter()
-        .find(|c| c.dialled == "600")
-        .expect("the queue call's record");
+    let c = pbx.cdr_to(2, "600").await;
     assert_eq!(c.disposition, Disposition::Answered);
     assert_eq!(c.queue.as_deref(), Some("support"));
     assert_eq!(c.agent.as_deref(), Some("1003"));

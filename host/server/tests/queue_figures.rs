@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use common::phone::{Phone, with_carrier};
 use common::{
-    LIMIT, Pbx, blocking, feature_code_async, fresh_phone_with, http, key, pause, pbx_with,
+    LIMIT, Pbx, blocking, feature_code_async, fresh_phone_with, http, pause, pbx_with,
     support_tenant, until,
 };
 use serde_json::{Value, json};
@@ -92,14 +92,7 @@ async fn a_scripted_sequence_of_calls_gives_the_figures_computed_by_hand() {
         "announce-every-secs": null,
     }))
     .await;
-    let base = format!("http://{}", pbx.running.http);
-    let token = key(
-        &base,
-        &pbx.running.operator_token,
-        "demo",
-        "supervisor",
-        None,
-    );
+    let token = pbx.supervisor_key();
     pause(&pbx, "1002").await;
     let from = unix_ms();
 
@@ -202,14 +195,7 @@ async fn a_caller_who_hangs_up_after_the_threshold_is_called_back() {
         "members": ["1002"], "callback-on-abandon-secs": 2, "announce-every-secs": null,
     }))
     .await;
-    let base = format!("http://{}", pbx.running.http);
-    let token = key(
-        &base,
-        &pbx.running.operator_token,
-        "demo",
-        "supervisor",
-        None,
-    );
+    let token = pbx.supervisor_key();
     pause(&pbx, "1002").await;
     let from = unix_ms();
     for pause_ms in ["1000", "3000"] {
@@ -276,14 +262,7 @@ async fn a_callback_the_customer_does_not_answer_is_retried() {
         "announce-every-secs": null, "wrap-up-secs": 0,
     }))
     .await;
-    let base = format!("http://{}", pbx.running.http);
-    let token = key(
-        &base,
-        &pbx.running.operator_token,
-        "demo",
-        "supervisor",
-        None,
-    );
+    let token = pbx.supervisor_key();
     pause(&pbx, "1002").await;
     let from = unix_ms();
     // The caller presses 1 (the demo queue's callback key) and hangs up.

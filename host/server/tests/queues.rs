@@ -149,12 +149,7 @@ async fn a_queue_timeout_goes_back_to_the_flow_which_takes_a_voicemail() {
     let caller =
         blocking(move || p.dial("1001", "600", "uac_call", &[("pause_ms", "14000")])).await;
     caller.assert_ok();
-    let c = pbx
-        .cdrs(3)
-        .await
-        .into_iter()
-        .find(|c| c.dialled == "600")
-        .unwrap();
+    let c = pbx.cdr_to(3, "600").await;
     assert_eq!(c.disposition, Disposition::Voicemail);
 }
 
@@ -439,12 +434,7 @@ async fn an_agent_transfers_a_caller_back_into_the_queue_from_the_phone() {
     let (second, caller) = blocking(move || (second.wait(), caller.wait())).await;
     second.assert_ok();
     caller.assert_ok();
-    let c = pbx
-        .cdrs(3)
-        .await
-        .into_iter()
-        .find(|c| c.dialled == "600")
-        .unwrap();
+    let c = pbx.cdr_to(3, "600").await;
     assert_eq!(c.agent.as_deref(), Some("1003"));
     assert_eq!(c.queue.as_deref(), Some("support"));
     let legs: Vec<&str> = c.legs.iter().map(|l| l.target.as_str()).collect();
@@ -527,12 +517,7 @@ async fn a_supervisor_transfers_a_queue_call_back_into_the_queue_and_another_age
     first.assert_ok();
     second.assert_ok();
     caller.assert_ok();
-    let c = pbx
-        .cdrs(2)
-        .await
-        .into_iter()
-        .find(|c| c.dialled == "600")
-        .unwrap();
+    let c = pbx.cdr_to(2, "600").await;
     assert_eq!(c.agent.as_deref(), Some("1003"));
     assert_eq!(c.queue.as_deref(), Some("support"));
     let legs: Vec<&str> = c.legs.iter().map(|l| l.target.as_str()).collect();

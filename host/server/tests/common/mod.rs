@@ -118,6 +118,27 @@ impl Pbx {
             .assert_ok();
     }
 
+    /// The record of the call to `dialled`, once there are `n` records.
+    pub async fn cdr_to(&self, n: usize, dialled: &str) -> Cdr {
+        self.cdrs(n)
+            .await
+            .into_iter()
+            .find(|c| c.dialled == dialled)
+            .unwrap_or_else(|| panic!("no record of a call to {dialled}"))
+    }
+
+    /// A new supervisor key of the demo tenant.
+    pub fn supervisor_key(&self) -> String {
+        let base = format!("http://{}", self.running.http);
+        key(
+            &base,
+            &self.running.operator_token,
+            "demo",
+            "supervisor",
+            None,
+        )
+    }
+
     /// The tenant's call records, newest first; waits for `n` of them
     /// (the record is written just after the last SIP message).
     pub async fn cdrs(&self, n: usize) -> Vec<Cdr> {
