@@ -341,6 +341,9 @@ struct Leg {
     /// Events this leg must not be given: (source, event timestamp) of
     /// events that started before it heard the source.
     muted_events: Vec<(LegId, u32)>,
+    /// Its keys are commands to us (a supervisor's 4/5/6): reported,
+    /// never relayed or regenerated to anybody.
+    keys_private: bool,
     // What `plan` worked out from the bridges and sources:
     /// The legs it hears (ids, and their indices now).
     hears: Vec<LegId>,
@@ -467,6 +470,7 @@ impl MediaSession {
             bridge: None,
             message: None,
             muted_events: Vec::new(),
+            keys_private: false,
             hears: Vec::new(),
             hears_ix: Vec::new(),
             hears_shared: Vec::new(),
@@ -604,6 +608,15 @@ impl MediaSession {
         true
     }
 
+    /// Keep `leg`'s keys to ourselves: they are still reported, but never
+    /// relayed or regenerated to the legs that hear it (a supervisor's
+    /// mode keys).
+    pub fn keep_keys(&mut self, leg: LegId) {
+        if let Some(i) = self.ix(leg) {
+            self.legs[i].keys_private = true;
+        }
+    }
+
     /// Whether `listener` hears `source` now.
     pub fn hears(&self, listener: LegId, source: LegId) -> bool {
         self.ix(listener)
@@ -737,17 +750,18 @@ impl MediaSession {
     }
 
     /// The legs the running call recording takes: the left one and those
-    /// bridged with it.
+    /// it hears (a supervisor who only listens or whispers is not heard by
+    /// the recorded party, so not recorded either).
     fn tapped(&self) -> Vec<LegId> {
         let Some(tap) = self.call_tap.as_ref().filter(|t| !t.paused) else {
             return Vec::new();
         };
-        let bridge = self.bridge_of(tap.left);
-        self.legs
-            .iter()
-            .filter(|l| l.id == tap.left || (bridge.is_some() && l.bridge == bridge))
-            .map(|l| l.id)
-            .collect()
+        let Some(i) = self.ix(tap.left) else {
+            return Vec::new();
+        };
+        let mut v = self.legs[i].hears.clone();
+        v.push(tap.left);
+        v
     }
 
     /// Play `items` to `leg`, replacing whatever it was playing, over what
@@ -923,7 +937,12 @@ impl MediaSession {
                 self.out.message_end = Some(MessageEnd::Key(d));
                 self.plan();
             }
-            self.regenerate(si, d);
+            if !self.legs[si].keys_private {
+                self.regenerate(si, d);
+            }
+        }
+        if is_event && self.legs[si].keys_private {
+            return &self.out;
         }
         let src_id = self.legs[si].id;
         let payload_at = pkt.payload.as_ptr() as usize - bytes.as_ptr() as usize;
@@ -1102,16 +1121,14 @@ impl MediaSession {
             self.plan();
         }
         if let Some(tap) = self.call_tap.as_ref().filter(|t| !t.paused) {
+            // Left: the recorded party; right: what it hears of the others.
             let left_ix = self.ix(tap.left);
-            let bridge = left_ix.and_then(|i| self.legs[i].bridge);
             let left =
                 left_ix.map_or_else(|| vec![0; FRAME_SAMPLES], |i| self.legs[i].frame.to_vec());
             acc.fill(0);
-            for (j, l) in self.legs.iter().enumerate() {
-                if Some(j) != left_ix && bridge.is_some() && l.bridge == bridge {
-                    for (a, &s) in acc.iter_mut().zip(&l.frame) {
-                        *a += i32::from(s);
-                    }
+            for &j in left_ix.map_or(&[][..], |i| &self.legs[i].hears_ix[..]) {
+                for (a, &s) in acc.iter_mut().zip(&self.legs[j].frame) {
+                    *a += i32::from(s);
                 }
             }
             let right = acc.iter().map(|&a| clip(a)).collect();
@@ -1317,6 +1334,30 @@ mod tests {
             digits.extend(out.digit);
         }
         assert_eq!(digits, vec!['5']);
+    }
+
+    /// A supervisor's keys switch modes: reported to us, never heard by
+    /// the legs that hear the supervisor, relayed or mixed.
+    #[test]
+    fn a_leg_whose_keys_are_kept_reports_them_and_passes_none_on() {
+        let t0 = Instant::now();
+        let mut s = bridged(t0);
+        s.keep_keys(CALLER);
+        let mut digits = Vec::new();
+        for (i, end) in [false, true, true].into_iter().enumerate() {
+            let out = s.handle(
+                t0,
+                CALLER,
+                addr(4002),
+                &rtp(101, i as u16, 8000, &key(5, end, 480)),
+            );
+            assert!(fwd(out, AGENT).is_none(), "the event is not relayed");
+            digits.extend(out.digit);
+        }
+        assert_eq!(digits, vec!['5']);
+        // Audio still is.
+        let out = s.handle(t0, CALLER, addr(4002), &rtp(0, 9, 8160, &[0xFF; 160]));
+        assert!(fwd(out, AGENT).is_some());
     }
 
     #[test]
@@ -1599,6 +1640,60 @@ mod tests {
         );
         s.pause_recording(false);
         assert!(s.tick(t0).recorded.is_some());
+    }
+
+    /// A supervisor in the bridge whom the caller does not hear (listen,
+    /// whisper) is not in the caller's recording; once the caller hears
+    /// them (barge), they are.
+    #[test]
+    fn the_recordings_other_channel_is_what_the_recorded_party_hears() {
+        const SUP: LegId = LegId(2);
+        let t0 = Instant::now();
+        let mut s = MediaSession::new();
+        let b = s.create_bridge();
+        for (leg, port) in [(CALLER, 4000), (AGENT, 5000), (SUP, 6000)] {
+            s.add_leg(t0, leg, u32::from(port));
+            s.configure(t0, leg, cfg(Law::Pcmu, 101, port));
+            assert!(s.join(leg, b));
+        }
+        // Whisper: only the agent hears the supervisor.
+        assert!(s.set_hears(b, CALLER, SUP, false));
+        s.start_recording(CALLER);
+        let talk = |s: &mut MediaSession, from: usize| {
+            let mut right = Vec::new();
+            for i in from..from + 25 {
+                let at = i * FRAME_SAMPLES;
+                let (seq, ts) = (i as u16, (i * FRAME_SAMPLES) as u32);
+                s.handle(
+                    t0,
+                    AGENT,
+                    addr(5000),
+                    &rtp(0, seq, ts, &tone_frame(700.0, at)),
+                );
+                s.handle(
+                    t0,
+                    SUP,
+                    addr(6000),
+                    &rtp(0, seq, ts, &tone_frame(1300.0, at)),
+                );
+                right.extend(s.tick(t0).recorded.unwrap().1);
+            }
+            right
+        };
+        let right = talk(&mut s, 0);
+        assert!(
+            tone_amplitude(&right, 700.0) > 3000.0,
+            "the agent is recorded"
+        );
+        assert!(
+            tone_amplitude(&right, 1300.0) < 100.0,
+            "the whispering supervisor is not"
+        );
+        // Barge: the caller hears the supervisor, so does the recording.
+        assert!(s.set_hears(b, CALLER, SUP, true));
+        let right = talk(&mut s, 25);
+        assert!(tone_amplitude(&right, 700.0) > 3000.0);
+        assert!(tone_amplitude(&right, 1300.0) > 3000.0);
     }
 
     #[test]

@@ -61,6 +61,7 @@ enum Command {
     DestroyBridge(BridgeId),
     Join(LegId, BridgeId),
     Leave(LegId),
+    KeepKeys(LegId),
     SetHears {
         bridge: BridgeId,
         listener: LegId,
@@ -180,6 +181,7 @@ fn command(
             session.join(leg, bridge);
         }
         Command::Leave(leg) => session.leave(leg),
+        Command::KeepKeys(leg) => session.keep_keys(leg),
         Command::SetHears {
             bridge,
             listener,
@@ -313,6 +315,12 @@ impl MediaHandle {
 
     pub fn leave(&self, leg: LegId) {
         self.send(Command::Leave(leg));
+    }
+
+    /// `leg`'s keys are reported, never passed on (see
+    /// [`MediaSession::keep_keys`]).
+    pub fn keep_keys(&self, leg: LegId) {
+        self.send(Command::KeepKeys(leg));
     }
 
     pub fn set_hears(&self, bridge: BridgeId, listener: LegId, source: LegId, on: bool) {
