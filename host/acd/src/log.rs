@@ -10,8 +10,8 @@
 //! `type` (`join`, `offer`, `offer-failed`, `ring-no-answer`, `answer`,
 //! `abandon`, `exit`, `call-ended`, `wrap-up-ended`, `callback-requested`,
 //! `callback-attempted`, `callback-completed`, `callback-failed`,
-//! `agent-state`) and its durations are whole milliseconds in fields
-//! named `<field>-ms` (`wait-ms`, `talk-ms`, `wrap-ms`; sub-millisecond
+//! `agent-state`, `monitored`) and its durations are whole milliseconds in fields
+//! named `<field>-ms` (`wait-ms`, `talk-ms`, `wrap-ms`, `duration-ms`; sub-millisecond
 //! parts are dropped); `callback-requested` has `automatic` (the caller
 //! hung up after the queue's `callback_on_abandon_after`). Exit reasons and agent statuses are kebab-case
 //! strings (`callback-chosen`, `on-other-call`…). Absent `queue`, `call`
@@ -113,6 +113,18 @@ pub enum EventKind {
     AgentState {
         state: AgentStatus,
         reason: String,
+    },
+    /// `supervisor` monitored the agent on the answered call for
+    /// `duration`, in `modes` (`listen`, `whisper`, `barge`, in the order
+    /// used).
+    Monitored {
+        supervisor: String,
+        modes: Vec<String>,
+        #[cfg_attr(
+            feature = "serde",
+            serde(rename = "duration-ms", with = "crate::millis")
+        )]
+        duration: Duration,
     },
 }
 

@@ -21,6 +21,33 @@ pub struct LiveCall {
     pub started_ms: u64,
     /// The agent's extension once a queue call is answered.
     pub agent: Option<String>,
+    /// Supervisors on the call now (not shown to agent keys).
+    #[serde(default)]
+    pub monitors: Vec<LiveMonitor>,
+}
+
+/// A supervisor on a live call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LiveMonitor {
+    /// The supervisor's extension.
+    pub supervisor: String,
+    /// The extension supervised.
+    pub agent: String,
+    /// `listen`, `whisper` or `barge`.
+    pub mode: String,
+}
+
+/// Why supervising a call was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorError {
+    /// 400: the request names no supervisor extension, or no mode.
+    Invalid(String),
+    /// 403: the extension may not supervise.
+    Forbidden(String),
+    /// 404: no such live call.
+    NotFound(String),
+    /// 409: nobody to supervise yet (not answered), or one's own call.
+    Conflict(String),
 }
 
 impl LiveCall {
@@ -64,6 +91,18 @@ pub trait LiveCalls: Send + Sync {
     fn transfer(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
         let _ = (tenant, call_id, to);
         Err("no call engine is running".into())
+    }
+    /// Ring `supervisor`'s phones; the first to answer joins `call_id` in
+    /// `mode` (`listen`, `whisper`, `barge`).
+    fn monitor(
+        &self,
+        tenant: &str,
+        call_id: &str,
+        supervisor: &str,
+        mode: &str,
+    ) -> Result<(), MonitorError> {
+        let _ = (tenant, supervisor, mode);
+        Err(MonitorError::NotFound(format!("no live call {call_id:?}")))
     }
 }
 

@@ -309,6 +309,7 @@ async fn extensions_store_only_hashes() {
             "display_name",
             "number",
             "pickup_group",
+            "supervisor",
             "voicemail"
         ]
     );

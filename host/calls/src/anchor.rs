@@ -147,6 +147,15 @@ impl Anchor {
         media.join(b, bridge);
     }
 
+    /// Whether `listener` hears `source` in the call's bridge (nothing
+    /// before there is one).
+    pub fn set_hears(&self, listener: LegId, source: LegId, on: bool) {
+        let s = self.lock();
+        if let (Some(media), Some(bridge)) = (s.media.as_ref(), s.bridge) {
+            media.set_hears(bridge, listener, source, on);
+        }
+    }
+
     /// The leg's dialog is over: its endpoint goes, its ports go back.
     pub fn close_leg(&self, leg: LegId) {
         let mut s = self.lock();

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::CallMsg;
+use crate::session::MonitorMode;
 use switchyard_clock::unix_ms;
 
 /// Where a call in progress is; shown by the API as `state` and sent on
@@ -64,6 +65,10 @@ pub enum NoticeKind {
     /// An agent entered a state (`agent-available`, `agent-paused`…); the
     /// call id is empty, the detail is the agent and the reason.
     Agent(&'static str),
+    /// A supervisor started monitoring, switched mode or left
+    /// (`monitoring`): the detail is JSON with the supervisor, the agent
+    /// and the mode (`null` once they left).
+    Monitoring,
 }
 
 impl NoticeKind {
@@ -75,6 +80,7 @@ impl NoticeKind {
             NoticeKind::Ended => "ended",
             NoticeKind::Offered => "offered",
             NoticeKind::Agent(name) => name,
+            NoticeKind::Monitoring => "monitoring",
         }
     }
 }
@@ -96,6 +102,8 @@ pub struct LiveCallInfo {
     pub state: CallState,
     pub started_ms: u64,
     pub agent: Option<String>,
+    /// Supervisors on the call now: (supervisor, agent, mode).
+    pub monitors: Vec<(String, String, MonitorMode)>,
 }
 
 /// One event of a call.
@@ -211,6 +219,57 @@ impl CallsInProgress {
         {
             e.ringing = ringing;
         }
+    }
+
+    /// A supervisor started monitoring `agent` on `call_id`, switched
+    /// mode, or (`None`) left: shown in the live view and sent on the
+    /// stream.
+    pub(crate) fn monitoring(
+        &self,
+        call_id: &str,
+        supervisor: &str,
+        agent: &str,
+        mode: Option<MonitorMode>,
+    ) {
+        let tenant = {
+            let mut calls = self.calls.lock().expect("calls in progress lock");
+            let Some(e) = calls.get_mut(call_id) else {
+                return;
+            };
+            let m = &mut e.info.monitors;
+            m.retain(|(s, _, _)| s != supervisor);
+            if let Some(mode) = mode {
+                m.push((supervisor.to_string(), agent.to_string(), mode));
+            }
+            e.info.tenant.clone()
+        };
+        let detail = serde_json::json!({
+            "supervisor": supervisor,
+            "agent": agent,
+            "mode": mode.map(MonitorMode::as_str),
+        });
+        self.notify(
+            &tenant,
+            NoticeKind::Monitoring,
+            call_id,
+            Some(detail.to_string()),
+        );
+    }
+
+    /// The oldest answered call of `tenant` that extension `ext` talks
+    /// in (as the caller or the party who answered): its task.
+    pub(crate) fn answered_with(
+        &self,
+        tenant: &str,
+        ext: &str,
+    ) -> Option<mpsc::UnboundedSender<CallMsg>> {
+        let calls = self.calls.lock().expect("calls in progress lock");
+        calls
+            .values()
+            .filter(|e| e.info.tenant == tenant && e.info.state == CallState::Answered)
+            .filter(|e| e.info.caller == ext || e.info.agent.as_deref() == Some(ext))
+            .min_by_key(|e| e.info.started_ms)
+            .map(|e| e.task.clone())
     }
 
     /// The oldest call of `tenant` ringing one of `extensions`: its task,

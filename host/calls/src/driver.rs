@@ -50,8 +50,8 @@ use crate::calls_in_progress::{CallState, LiveCallInfo};
 use crate::leg::{Leg, ReqId, Transmit};
 use crate::metrics::Metrics;
 use crate::session::{
-    Command, Device, HandOver, LegId, MediaCommand, MessageKind, Negotiator, PassThrough, Record,
-    Session, SessionConfig,
+    Command, Device, HandOver, LegId, MediaCommand, MessageKind, MonitorMode, Negotiator,
+    PassThrough, Record, Session, SessionConfig,
 };
 use crate::trunk::{GateTicket, Trunk};
 use crate::{CallMsg, Shared, Tenant};
@@ -140,7 +140,7 @@ pub(crate) fn start_incoming(
             return;
         };
         let contacts = Contacts::new(&shared, &admitted.snapshot.dialled);
-        let mut caller = Leg::incoming(
+        let caller = Leg::incoming(
             key,
             invite.clone(),
             peer,
@@ -166,14 +166,51 @@ pub(crate) fn start_incoming(
                     let _ = task.send(CallMsg::Adopt(Box::new(caller), label));
                 }
                 None => {
-                    caller.reject(480, "Nothing To Pick Up");
-                    while let Some(out) = caller.poll_transmit() {
-                        if let Transmit::Respond { key, msg } = out.transmit {
-                            shared.stack.respond(&key, msg);
-                        }
-                    }
+                    refuse(&shared, caller, 480, "Nothing To Pick Up");
                     disown(&shared, [call_id.as_str()], &tx);
                 }
+            }
+            if let Some(a) = admitted.anchor {
+                a.close().await;
+            }
+            return;
+        }
+        if let Some(wanted) = supervise_wants(&admitted.tenant, &admitted.snapshot) {
+            let supervisor = admitted.snapshot.caller.number.clone();
+            let task = match wanted {
+                Ok(agent) => shared
+                    .in_progress
+                    .answered_with(&admitted.tenant.id, &agent)
+                    .map(|task| (task, agent))
+                    .ok_or(480),
+                Err(code) => Err(code),
+            };
+            let refused = match task {
+                Ok((task, agent)) => {
+                    tracing::info!(tenant = %admitted.tenant.id, %supervisor, %agent, "supervise");
+                    // The supervised call answers this INVITE from now on.
+                    own(&shared, &call_id, &task);
+                    let msg = CallMsg::Monitor {
+                        leg: Box::new(caller),
+                        supervisor,
+                        agent,
+                        mode: MonitorMode::Listen,
+                    };
+                    match task.send(msg) {
+                        Ok(()) => None,
+                        // It ended meanwhile.
+                        Err(mpsc::error::SendError(CallMsg::Monitor { leg, .. })) => {
+                            Some((*leg, 480))
+                        }
+                        Err(_) => unreachable!("the message sent comes back"),
+                    }
+                }
+                Err(code) => Some((caller, code)),
+            };
+            if let Some((caller, code)) = refused {
+                tracing::info!(tenant = %admitted.tenant.id, by = %admitted.snapshot.caller.number, dialled = %admitted.snapshot.dialled, code, "supervision refused");
+                refuse(&shared, caller, code, "");
+                disown(&shared, [call_id.as_str()], &tx);
             }
             if let Some(a) = admitted.anchor {
                 a.close().await;
@@ -224,6 +261,35 @@ pub(crate) fn start_incoming(
         );
         driver.run_guarded().await;
     });
+}
+
+/// Answer an INVITE that no call takes with `code`.
+fn refuse(shared: &Shared, mut leg: Leg, code: u16, reason: &str) {
+    leg.reject(code, reason);
+    while let Some(out) = leg.poll_transmit() {
+        if let Transmit::Respond { key, msg } = out.transmit {
+            shared.stack.respond(&key, msg);
+        }
+    }
+}
+
+/// What a supervision code (`*55` + EXT) asks for: the extension to
+/// supervise, or the refusal — 403 for an extension without the
+/// supervisor flag, 404 for an extension the tenant does not have (or
+/// oneself). `None`: not the code, or not dialled by an extension.
+fn supervise_wants(tenant: &Tenant, s: &CallSnapshot) -> Option<Result<String, u16>> {
+    if s.direction != Direction::Internal {
+        return None;
+    }
+    let me = tenant.extensions.get(&s.caller.number)?;
+    let ext = tenant.contact_centre.feature_codes.supervised(&s.dialled)?;
+    if !me.supervisor {
+        return Some(Err(403));
+    }
+    if ext == me.number || !tenant.extensions.contains_key(ext) {
+        return Some(Err(404));
+    }
+    Some(Ok(ext.to_string()))
 }
 
 /// What a pickup code asks for: `**EXT` the call ringing extension EXT,
@@ -528,6 +594,9 @@ enum Work {
     Offer(String, devices::Found),
     /// The waiting caller in the tenant's CRM.
     Contact(Option<switchyard_plugins::types::Contact>),
+    /// The phones of a supervisor to ring (the API's supervision of
+    /// `agent` in a mode).
+    Supervisor(String, MonitorMode, devices::Found),
 }
 
 struct Driver {
@@ -617,6 +686,7 @@ impl Driver {
                 state: CallState::Routing,
                 started_ms: s.start_time,
                 agent: None,
+                monitors: Vec::new(),
             },
             tx.clone(),
         );
@@ -662,6 +732,30 @@ impl Driver {
     /// This call's queue engine (the tenant's).
     fn queues(&self) -> Arc<crate::queues::TenantQueues> {
         self.shared.queues.tenant(&self.shared, &self.tenant.id)
+    }
+
+    /// A queue call that was supervised: each supervision is a line of
+    /// the queue log, stamped when the supervisor left.
+    fn log_monitors(&self, r: &Record) {
+        let Some(queue) = &r.queue else { return };
+        let events: Vec<switchyard_acd::QueueEvent> = r
+            .monitors
+            .iter()
+            .map(|m| switchyard_acd::QueueEvent {
+                at_ms: m.end_time,
+                queue: Some(queue.clone()),
+                call: Some(self.call_id.clone()),
+                agent: Some(m.agent.clone()),
+                kind: switchyard_acd::EventKind::Monitored {
+                    supervisor: m.supervisor.clone(),
+                    modes: m.modes.iter().map(|x| x.as_str().to_string()).collect(),
+                    duration: Duration::from_millis(m.end_time.saturating_sub(m.start_time)),
+                },
+            })
+            .collect();
+        if !events.is_empty() {
+            self.queues().append_log(events);
+        }
     }
 
     /// Extension `ext` of the tenant is on this call: a queue does not
@@ -1026,6 +1120,38 @@ impl Driver {
                 self.call_ids.push(call_id);
                 self.session.adopt(now, *leg, label);
             }
+            CallMsg::Monitor {
+                leg,
+                supervisor,
+                agent,
+                mode,
+            } => {
+                let call_id = leg.call_id().to_string();
+                self.call_ids.push(call_id);
+                self.session.monitor(now, *leg, supervisor, agent, mode);
+            }
+            CallMsg::MonitorByDialling {
+                supervisor,
+                agent,
+                mode,
+            } => {
+                let calling = devices::Calling {
+                    snapshot: self.snapshot(),
+                    caller_id: None,
+                    max_forwards: self.max_forwards,
+                    contacts: self.contacts.clone(),
+                    offer: None,
+                };
+                let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
+                let target = [DialTarget::Extension(supervisor)];
+                self.work.push(
+                    async move {
+                        let found = devices::resolve(&shared, &tenant, &target, &calling).await;
+                        Work::Supervisor(agent, mode, found)
+                    }
+                    .boxed(),
+                );
+            }
             CallMsg::HandOver {
                 replaces,
                 tenant,
@@ -1243,6 +1369,19 @@ impl Driver {
                 self.session
                     .handle_queue_offer(now, agent, found.devices, whisper);
             }
+            Work::Supervisor(agent, mode, found) => {
+                for d in &found.devices {
+                    let id = d.invite.call_id().to_string();
+                    own(&self.shared, &id, &self.tx);
+                    self.call_ids.push(id);
+                }
+                if !self
+                    .session
+                    .monitor_by_dialling(now, found.devices, agent, mode)
+                {
+                    tracing::info!(call = %self.call_id, "supervision: no phone of the supervisor to ring, or the agent left");
+                }
+            }
         }
     }
 
@@ -1385,6 +1524,14 @@ impl Driver {
                     _ => {}
                 }
             }
+            Command::Monitoring {
+                supervisor,
+                agent,
+                mode,
+            } => self
+                .shared
+                .in_progress
+                .monitoring(&self.call_id, &supervisor, &agent, mode),
             Command::HangupEvent(info) => {
                 // The flow hears how the call ended; its answer changes
                 // nothing.
@@ -1522,6 +1669,14 @@ impl Driver {
                 anchor.with_media(|h| h.stop(leg));
             }
             MediaCommand::Connect { a, b } => anchor.connect(a, b),
+            MediaCommand::Hears {
+                listener,
+                source,
+                on,
+            } => anchor.set_hears(listener, source, on),
+            MediaCommand::KeepKeys { leg } => {
+                anchor.with_media(|h| h.keep_keys(leg));
+            }
             MediaCommand::Disconnect { leg } => {
                 anchor.with_media(|h| h.leave(leg));
             }
@@ -1636,7 +1791,8 @@ impl Driver {
         r.snapshot = self.snapshot();
         let plugin = self.pinned.as_ref().map(|p| (p.name.clone(), p.number));
         let record = record::call_record(&r, plugin, self.recording.clone());
-        let cdr = record::cdr(&record);
+        let cdr = record::cdr(&record, &r.monitors);
+        self.log_monitors(&r);
         // The write waits for a flush (shared with other calls ending at
         // the same moment): on the blocking pool, not on a worker that
         // SIP handling needs.
@@ -1734,8 +1890,17 @@ impl Driver {
     /// at once): a BYE is answered 200 (the call is over, as it asked),
     /// anything else 481.
     fn answer_late_requests(&mut self) {
+        // From now on a sender hears that the call is gone (a pickup or a
+        // supervisor's INVITE is then refused by whoever sent it); what
+        // was sent before is answered here.
+        self.rx.close();
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
+                // A phone picking up, or a supervisor, too late.
+                CallMsg::Adopt(leg, _) | CallMsg::Monitor { leg, .. } => {
+                    disown(&self.shared, [leg.call_id()], &self.tx);
+                    refuse(&self.shared, *leg, 480, "");
+                }
                 CallMsg::Request { key, request, .. } => {
                     let code = if request.method() == "BYE" { 200 } else { 481 };
                     self.shared

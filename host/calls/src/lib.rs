@@ -136,6 +136,20 @@ impl Default for CallSettings {
 }
 
 /// What a call task receives from the dispatcher.
+/// Why the API's supervision of a call was refused (each says why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorRefused {
+    /// The supervisor is not an extension of the tenant.
+    Invalid(String),
+    /// The extension may not supervise.
+    NotSupervisor(String),
+    /// No such live call of the tenant.
+    NoCall(String),
+    /// The call has no agent talking (not answered yet), or it is the
+    /// supervisor's own.
+    NotTalking(String),
+}
+
 #[derive(Debug)]
 pub enum CallMsg {
     Request {
@@ -163,6 +177,20 @@ pub enum CallMsg {
     /// A phone that picks this ringing call up: its incoming leg, and
     /// its extension.
     Adopt(Box<leg::Leg>, String),
+    /// A supervisor's phone (its incoming leg and extension) that
+    /// monitors `agent`, who talks in this call, in `mode`.
+    Monitor {
+        leg: Box<leg::Leg>,
+        supervisor: String,
+        agent: String,
+        mode: session::MonitorMode,
+    },
+    /// Ring `supervisor`'s phones to monitor `agent` in this call (API).
+    MonitorByDialling {
+        supervisor: String,
+        agent: String,
+        mode: session::MonitorMode,
+    },
     /// An attended transfer in call `keeper` names one of this call's
     /// dialogs: hand the party on its other side over (see
     /// `session::attended`), or refuse.
@@ -419,6 +447,66 @@ impl Pbx {
             Ok(())
         } else {
             Err(format!("no live call {call_id:?}"))
+        }
+    }
+
+    /// Supervise a live call (API): ring `supervisor`'s phones; the first
+    /// to answer joins the call in `mode`, listening to or talking with
+    /// the call's agent.
+    pub fn monitor(
+        &self,
+        tenant: &str,
+        call_id: &str,
+        supervisor: &str,
+        mode: session::MonitorMode,
+    ) -> Result<(), MonitorRefused> {
+        let t = self
+            .tenants()
+            .by_id(tenant)
+            .ok_or_else(|| MonitorRefused::NoCall(format!("unknown tenant {tenant}")))?;
+        let call = self
+            .shared
+            .in_progress
+            .list(tenant)
+            .into_iter()
+            .find(|c| c.call_id == call_id)
+            .ok_or_else(|| MonitorRefused::NoCall(format!("no live call {call_id:?}")))?;
+        match t.extensions.get(supervisor) {
+            None => {
+                return Err(MonitorRefused::Invalid(format!(
+                    "{supervisor:?} is not an extension of this tenant"
+                )));
+            }
+            Some(e) if !e.supervisor => {
+                return Err(MonitorRefused::NotSupervisor(format!(
+                    "extension {supervisor} may not supervise (its supervisor flag is off)"
+                )));
+            }
+            Some(_) => {}
+        }
+        let agent = match (&call.agent, call.state) {
+            (Some(a), calls_in_progress::CallState::Answered) => a.clone(),
+            _ => {
+                return Err(MonitorRefused::NotTalking(format!(
+                    "call {call_id:?} is {}: only an answered call has an agent to supervise",
+                    call.state
+                )));
+            }
+        };
+        if agent == supervisor {
+            return Err(MonitorRefused::NotTalking(
+                "a supervisor cannot supervise their own call".into(),
+            ));
+        }
+        let msg = CallMsg::MonitorByDialling {
+            supervisor: supervisor.to_string(),
+            agent,
+            mode,
+        };
+        if self.shared.in_progress.send(tenant, call_id, msg) {
+            Ok(())
+        } else {
+            Err(MonitorRefused::NoCall(format!("no live call {call_id:?}")))
         }
     }
 

@@ -103,6 +103,9 @@ pub struct FeatureCodes {
     pub pause: String,
     /// Unpause (`*48`).
     pub unpause: String,
+    /// Supervise the call an extension talks in (`*55` + the extension),
+    /// for extensions with the supervisor flag.
+    pub supervise: String,
 }
 
 impl Default for FeatureCodes {
@@ -112,11 +115,20 @@ impl Default for FeatureCodes {
             logout: "*46".into(),
             pause: "*47".into(),
             unpause: "*48".into(),
+            supervise: "*55".into(),
         }
     }
 }
 
 impl FeatureCodes {
+    /// The extension `dialled` asks to supervise (`*55` + EXT), if it is
+    /// that code.
+    pub fn supervised<'a>(&self, dialled: &'a str) -> Option<&'a str> {
+        dialled
+            .strip_prefix(self.supervise.as_str())
+            .filter(|ext| !ext.is_empty())
+    }
+
     /// The change `dialled` asks for, if it is one of the codes; a pause
     /// carries the reason number dialled after the code (0: none).
     pub fn parse(&self, dialled: &str) -> Option<(AgentChange, usize)> {
@@ -471,6 +483,12 @@ impl TenantQueues {
                 inner.calls.remove(call);
             }
         });
+    }
+
+    /// Lines for the queue log that the engine does not make (who
+    /// supervised a queue call), written in order with the engine's.
+    pub fn append_log(&self, events: Vec<QueueEvent>) {
+        let _ = self.writes.send(Write::Log(events));
     }
 
     /// A callback's customer answered (`true`), or the attempt failed.

@@ -44,10 +44,12 @@ use crate::calls_in_progress::CallState;
 use crate::leg::{Leg, LegEvent, Out, Replaces, ReqId};
 
 mod attended;
+mod monitor;
 mod pickup;
 mod queue;
 mod sdp;
 pub use attended::HandOver;
+pub use monitor::{MonitorMode, MonitorRecord};
 pub use queue::{QueueCommand, QueueExit, TransferTarget};
 pub use sdp::{Negotiator, PassThrough, Renegotiation};
 
@@ -131,6 +133,18 @@ pub enum MediaCommand {
     /// Take a leg out of its bridge.
     Disconnect {
         leg: LegId,
+    },
+    /// `leg`'s keys are commands to the host (a supervisor's): never
+    /// passed on to those who hear it.
+    KeepKeys {
+        leg: LegId,
+    },
+    /// Whether `listener` hears `source`, both in the call's bridge
+    /// (supervision's matrix).
+    Hears {
+        listener: LegId,
+        source: LegId,
+        on: bool,
     },
     /// Record what a leg says (voicemail, record-audio); ends with
     /// `message_ended`.
@@ -228,6 +242,13 @@ pub enum Command {
         state: CallState,
         agent: Option<String>,
     },
+    /// A supervisor started monitoring `agent` or switched mode, or
+    /// (`None`) left.
+    Monitoring {
+        supervisor: String,
+        agent: String,
+        mode: Option<MonitorMode>,
+    },
     /// Tell the flow the call ended (its answer is ignored).
     HangupEvent(HangupInfo),
     /// The call is over: store this record, then call
@@ -249,6 +270,8 @@ pub struct Record {
     /// The queue whose agent took the call.
     pub queue: Option<String>,
     pub legs: Vec<LegRecord>,
+    /// Who supervised the call, in which modes, for how long.
+    pub monitors: Vec<MonitorRecord>,
 }
 
 /// Why a call ends from outside its flow.
@@ -393,6 +416,11 @@ pub struct Session {
     /// Legs we re-offered on our own (not a peer's offer passed on):
     /// their answer is only read.
     own_offers: Vec<LegId>,
+    /// Supervisors on the call now, and every supervision so far.
+    monitors: Vec<monitor::Monitoring>,
+    monitor_records: Vec<MonitorRecord>,
+    /// Supervisors' phones ringing to join (started by the API).
+    ringing_monitors: Vec<monitor::RingingMonitor>,
     commands: VecDeque<Command>,
 }
 
@@ -533,6 +561,9 @@ impl Session {
             record_written: false,
             replacing: None,
             own_offers: Vec::new(),
+            monitors: Vec::new(),
+            monitor_records: Vec::new(),
+            ringing_monitors: Vec::new(),
             commands: VecDeque::new(),
         }
     }
@@ -600,7 +631,12 @@ impl Session {
             _ => self.config.max_duration.map(|d| self.start + d),
         };
         let legs = self.parties.values().filter_map(|p| p.leg.poll_timeout());
-        phase.into_iter().chain(max).chain(legs).min()
+        phase
+            .into_iter()
+            .chain(max)
+            .chain(legs)
+            .chain(self.monitor_deadline())
+            .min()
     }
 
     // ---- inputs ----------------------------------------------------------
@@ -715,7 +751,8 @@ impl Session {
 
     /// A key pressed on `leg` (RFC 4733 or SIP INFO).
     pub fn handle_digit(&mut self, now: Instant, leg: LegId, digit: char) {
-        if leg == self.caller {
+        if self.monitor_key(leg, digit) {
+        } else if leg == self.caller {
             self.caller_digit(now, digit);
         }
         self.pump(now);
@@ -799,6 +836,7 @@ impl Session {
             }
         }
         self.queue_timeout(now);
+        self.monitor_timeout(now);
         match &mut self.phase {
             Phase::Pausing { until } if now >= *until => {
                 self.phase = Phase::Deciding;
@@ -1188,6 +1226,23 @@ impl Session {
 
     /// A new leg towards `d`, with our offer; its INVITE goes out.
     fn open_leg(&mut self, now: Instant, d: Device) -> LegId {
+        self.legs.push(LegRecord {
+            target: d.label.clone(),
+            start_time: self.wall_ms(now),
+            answer_time: None,
+            end_time: 0,
+            sip_code: 0,
+        });
+        let id = self.open_party(d);
+        if let Some(p) = self.parties.get_mut(&id) {
+            p.record = Some(self.legs.len() - 1);
+        }
+        id
+    }
+
+    /// Dial a device, as a party outside the record's legs (a
+    /// supervisor's phone).
+    fn open_party(&mut self, d: Device) -> LegId {
         let id = LegId(self.next_leg);
         self.next_leg += 1;
         let mut invite = d.invite;
@@ -1197,18 +1252,11 @@ impl Session {
         }
         let leg =
             Leg::outgoing(invite, d.peer, d.contact).with_ack_timeout(self.config.ack_timeout);
-        self.legs.push(LegRecord {
-            target: d.label.clone(),
-            start_time: self.wall_ms(now),
-            answer_time: None,
-            end_time: 0,
-            sip_code: 0,
-        });
         self.parties.insert(
             id,
             Party {
                 leg,
-                record: Some(self.legs.len() - 1),
+                record: None,
                 label: d.label,
             },
         );
@@ -1337,6 +1385,9 @@ impl Session {
         if is_caller && matches!(self.phase, Phase::Originating { .. }) {
             return self.first_leg_event(now, ev);
         }
+        if self.monitor_rings(id) {
+            return self.monitor_leg_event(now, id, ev);
+        }
         match ev {
             LegEvent::Progress { status, sdp } => self.callee_progress(id, status, sdp),
             LegEvent::Answered { sdp } if self.offer_of(id).is_some() => {
@@ -1401,7 +1452,8 @@ impl Session {
             LegEvent::OfferAnswered { sdp } => self.offer_answered(now, id, sdp),
             LegEvent::OfferFailed { status } => self.offer_failed(id, status),
             LegEvent::Digit(d) => {
-                if is_caller {
+                if self.monitor_key(id, d) {
+                } else if is_caller {
                     self.caller_digit(now, d);
                 }
             }
@@ -1605,6 +1657,7 @@ impl Session {
         {
             self.legs[i].end_time = self.wall_ms(now);
         }
+        self.monitor_left(now, id);
         if id != self.caller {
             self.media(MediaCommand::Close { leg: id });
         }
@@ -1798,6 +1851,7 @@ impl Session {
         let anchor = members[0];
         members.push(id);
         self.media(MediaCommand::Connect { a: anchor, b: id });
+        self.reapply_monitors();
     }
 
     /// The call ends: `side` hung up. Whatever is ringing is cancelled,
@@ -1868,6 +1922,7 @@ impl Session {
             agent: self.agent.clone(),
             queue: self.queue.clone(),
             legs: self.legs.clone(),
+            monitors: self.monitor_records(end),
         };
         self.commands
             .push_back(Command::WriteRecord(Box::new(record)));

@@ -18,6 +18,8 @@ pub struct ExtensionAccount {
     pub credentials: StoredCredentials,
     /// `*8` from this extension takes calls ringing the group's others.
     pub pickup_group: Option<String>,
+    /// May supervise the tenant's calls from this phone (`*55` + EXT).
+    pub supervisor: bool,
 }
 
 /// A tenant of the PBX.
@@ -188,6 +190,7 @@ pub(crate) mod tests {
                     display_name: None,
                     credentials: StoredCredentials::from_password(n, domain, "secret"),
                     pickup_group: None,
+                    supervisor: false,
                 };
                 (n.to_string(), account)
             })

@@ -1,7 +1,8 @@
 //! The server's side of the API's traits: live calls come from the call
 //! engine, and a configuration change rebuilds the tenant from the store.
 
-use switchyard_api::{CallEvent, ConfigChanged, LiveCall, LiveCalls};
+use switchyard_api::{CallEvent, ConfigChanged, LiveCall, LiveCalls, LiveMonitor, MonitorError};
+use switchyard_calls::MonitorRefused;
 use switchyard_calls::Pbx;
 use switchyard_plugins::PluginHost;
 use switchyard_store::{Store, TenantRepo};
@@ -25,6 +26,15 @@ impl LiveCalls for LiveAdapter {
                 state: c.state.to_string(),
                 started_ms: c.started_ms,
                 agent: c.agent,
+                monitors: c
+                    .monitors
+                    .into_iter()
+                    .map(|(supervisor, agent, mode)| LiveMonitor {
+                        supervisor,
+                        agent,
+                        mode: mode.as_str().to_string(),
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -65,6 +75,24 @@ impl LiveCalls for LiveAdapter {
 
     fn transfer(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
         self.pbx.transfer(tenant, call_id, to)
+    }
+
+    fn monitor(
+        &self,
+        tenant: &str,
+        call_id: &str,
+        supervisor: &str,
+        mode: &str,
+    ) -> Result<(), MonitorError> {
+        let mode = mode.parse().map_err(MonitorError::Invalid)?;
+        self.pbx
+            .monitor(tenant, call_id, supervisor, mode)
+            .map_err(|e| match e {
+                MonitorRefused::Invalid(why) => MonitorError::Invalid(why),
+                MonitorRefused::NotSupervisor(why) => MonitorError::Forbidden(why),
+                MonitorRefused::NoCall(why) => MonitorError::NotFound(why),
+                MonitorRefused::NotTalking(why) => MonitorError::Conflict(why),
+            })
     }
 }
 

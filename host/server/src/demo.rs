@@ -220,6 +220,7 @@ pub fn provision(
             voicemail: e["voicemail"].as_bool().unwrap_or(false),
             created_at_ms: unix_ms(),
             pickup_group: e["pickup-group"].as_str().map(str::to_string),
+            supervisor: e["supervisor"].as_bool().unwrap_or(false),
         })?;
     }
     if let Some(groups) = d["ring-groups"].as_object() {

@@ -155,6 +155,7 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
                 number: e.number,
                 display_name: e.display_name,
                 pickup_group: e.pickup_group,
+                supervisor: e.supervisor,
             },
         );
     }

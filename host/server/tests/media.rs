@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::phone::{Phone, carrier_tenant, on_the_wire};
-use common::{LIMIT, blocking, pbx, pbx_with};
+use common::{LIMIT, blocking, channels, pbx, pbx_with};
 use switchyard_rtp::g711::Law;
 use switchyard_rtp::tones::tone_amplitude;
 use switchyard_sipp::Sipp;
@@ -16,21 +16,6 @@ use switchyard_sipp::pcap::RtpScript;
 use switchyard_store::{Disposition, FileRepo};
 
 /// A stereo recording's channels.
-fn channels(path: &std::path::Path) -> (u16, Vec<i16>, Vec<i16>) {
-    let mut r = hound::WavReader::open(path).expect("a WAV file");
-    let spec = r.spec();
-    assert_eq!((spec.sample_rate, spec.bits_per_sample), (8000, 16));
-    let samples: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
-    match spec.channels {
-        2 => (
-            2,
-            samples.iter().step_by(2).copied().collect(),
-            samples.iter().skip(1).step_by(2).copied().collect(),
-        ),
-        n => (n, samples, Vec::new()),
-    }
-}
-
 /// Keys pressed over the menus drive the IVR through its three levels
 /// (main → support → broadband → the business-broadband ring group); the
 /// agent who answers is connected and recorded from their answer on,
@@ -407,13 +392,7 @@ async fn an_agent_transfers_the_caller_and_the_recording_pauses_meanwhile() {
     let targets: Vec<&str> = cdr.legs.iter().map(|l| l.target.as_str()).collect();
     assert_eq!(targets, ["1002", "1003"]);
     let id = cdr.recording.expect("recorded");
-    let (_, path) = pbx
-        .running
-        .store
-        .get_file("demo", "recording", &id)
-        .unwrap()
-        .unwrap();
-    let (_, caller_side, agent_side) = channels(&path);
+    let (_, caller_side, agent_side) = channels(&pbx.recording_path(&id));
     let secs = caller_side.len() as f64 / 8000.0;
     // 1.5 s with the first agent + about 2.4 s with the second; the
     // second's 1 s of ringing is not in it.

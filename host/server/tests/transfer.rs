@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::phone::Phone;
 use common::{LIMIT, blocking, pbx};
-use switchyard_store::{Disposition, FileRepo};
+use switchyard_store::Disposition;
 
 /// The tag parameter of a From/To value.
 fn tag(name_addr: &str) -> String {
@@ -191,13 +191,7 @@ async fn attended_transfer(on_consultation: bool) {
     // The recording paused on hold and resumed after the transfer in the
     // same file: it holds the 3 s 1001 and 1003 talked.
     let id = call1.recording.clone().expect("recorded");
-    let (_, path) = pbx
-        .running
-        .store
-        .get_file("demo", "recording", &id)
-        .unwrap()
-        .unwrap();
-    let wav = hound::WavReader::open(&path).expect("a WAV file");
+    let wav = hound::WavReader::open(pbx.recording_path(&id)).expect("a WAV file");
     let secs = f64::from(wav.duration()) / f64::from(wav.spec().sample_rate);
     assert!(
         secs >= 2.5,

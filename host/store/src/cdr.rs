@@ -82,6 +82,19 @@ pub struct CdrLeg {
     pub sip_code: u16,
 }
 
+/// A supervisor's time on a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CdrMonitor {
+    /// The supervisor's extension.
+    pub supervisor: String,
+    /// The supervised extension.
+    pub agent: String,
+    /// `listen`, `whisper`, `barge`: in the order used.
+    pub modes: Vec<String>,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
 /// A call detail record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cdr {
@@ -110,6 +123,10 @@ pub struct Cdr {
     pub flow_plugin: Option<String>,
     pub plugin_version: Option<u32>,
     pub legs: Vec<CdrLeg>,
+    /// Who supervised the call. Added later: older records load
+    /// without.
+    #[serde(default)]
+    pub monitors: Vec<CdrMonitor>,
 }
 
 /// What [`CdrRepo::query_cdrs`] returns. All fields optional; `limit` 0

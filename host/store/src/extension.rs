@@ -26,6 +26,11 @@ pub struct Extension {
     /// instead. Added later: older records load without one.
     #[serde(default)]
     pub pickup_group: Option<String>,
+    /// May listen to, whisper to and barge into the tenant's calls from
+    /// this phone (`*55` + an extension). Added later: older records
+    /// load without it.
+    #[serde(default)]
+    pub supervisor: bool,
 }
 
 pub trait ExtensionRepo {

@@ -82,7 +82,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use apikey::{ApiKey, ApiKeyRepo, Role};
-pub use cdr::{Cdr, CdrFilter, CdrLeg, CdrPage, CdrRepo, Disposition, cdrs_to_csv, push_csv_row};
+pub use cdr::{
+    Cdr, CdrFilter, CdrLeg, CdrMonitor, CdrPage, CdrRepo, Disposition, cdrs_to_csv, push_csv_row,
+};
 pub use contact_centre::{AgentStateRecord, AgentStateRepo, CallbackRepo, QueueLogRepo};
 pub use error::StoreError;
 pub use extension::{Extension, ExtensionRepo};

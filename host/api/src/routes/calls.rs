@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use super::{IdP, TenantP};
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
-use crate::{ApiState, CallEvent, LiveCall};
+use crate::{ApiState, CallEvent, LiveCall, MonitorError};
 
 /// Ring an extension, then dial a number.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,6 +47,10 @@ pub(crate) async fn list(
     let mut calls = s.live.list(scope.id());
     if let Some(ext) = scope.agent_filter()? {
         calls.retain(|call| call.involves(ext));
+        // Supervision is silent: an agent does not see who listens.
+        for call in &mut calls {
+            call.monitors.clear();
+        }
     }
     Ok(Json(calls))
 }
@@ -117,6 +121,60 @@ pub(crate) async fn hangup(
     } else {
         Err(ApiError::not_found(format!("no live call {:?}", p.id)))
     }
+}
+
+/// Who supervises, and how.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Monitor {
+    /// The supervisor's extension, whose phones ring (it needs the
+    /// supervisor flag); absent: the key's own extension.
+    pub supervisor: Option<String>,
+    /// `listen` (the default: hears both sides, nobody hears them),
+    /// `whisper` (only the agent hears them) or `barge` (all three
+    /// talk). The supervisor's keys 4, 5 and 6 switch during the call.
+    pub mode: Option<String>,
+}
+
+/// Supervise a live call: the supervisor's phones ring, and the first to
+/// answer joins the call in the mode asked for. Supervisor and admin keys
+/// only (403 for agent keys, and for extensions without the supervisor
+/// flag); 404 for a call that is not the tenant's; 409 when the call has
+/// no agent yet. The `monitoring` event tells when they joined.
+#[utoipa::path(post, path = "/api/tenants/{tenant}/calls/{id}/monitor", tag = "calls",
+    params(IdP), request_body = Monitor,
+    responses((status = 202, description = "the supervisor's phones ring"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn monitor(
+    c: Caller,
+    State(s): State<ApiState>,
+    ApiPath(p): ApiPath<IdP>,
+    ApiJson(body): ApiJson<Monitor>,
+) -> ApiResult<StatusCode> {
+    let scope = c.scope(&s, &p.tenant, Need::Operate)?;
+    let supervisor = body
+        .supervisor
+        .or_else(|| scope.extension.clone())
+        .ok_or_else(|| {
+            ApiError::validation("supervisor", "the supervisor's extension is required")
+        })?;
+    let mode = body.mode.as_deref().unwrap_or("listen");
+    if !["listen", "whisper", "barge"].contains(&mode) {
+        return Err(ApiError::validation(
+            "mode",
+            format!("{mode:?} is not one of listen, whisper, barge"),
+        ));
+    }
+    s.live
+        .monitor(scope.id(), &p.id, &supervisor, mode)
+        .map_err(|e| match e {
+            MonitorError::Invalid(why) => ApiError::validation("supervisor", why),
+            MonitorError::Forbidden(why) => ApiError::forbidden(why),
+            MonitorError::NotFound(why) => ApiError::not_found(why),
+            MonitorError::Conflict(why) => ApiError::conflict(why),
+        })?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// Where to send the caller.
@@ -191,6 +249,10 @@ impl AgentView {
                 self.calls.insert(ev.call_id.clone());
             }
             return to_me;
+        }
+        if ev.kind == "monitoring" {
+            // Supervision is silent: not shown to the agent supervised.
+            return false;
         }
         if ev.kind.starts_with("agent-") {
             return detail.split(' ').next() == Some(self.extension.as_str());

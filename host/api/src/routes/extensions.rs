@@ -32,6 +32,9 @@ pub struct ExtensionView {
     /// call ringing another member of the group. Absent: `*8` takes a
     /// call ringing another member of a ring group it is in.
     pub pickup_group: Option<String>,
+    /// The phone may supervise the tenant's calls (`*55` + an agent's
+    /// extension: listen, whisper, barge).
+    pub supervisor: bool,
 }
 
 impl From<Extension> for ExtensionView {
@@ -42,6 +45,7 @@ impl From<Extension> for ExtensionView {
             voicemail: e.voicemail,
             created_at_ms: e.created_at_ms,
             pickup_group: e.pickup_group,
+            supervisor: e.supervisor,
         }
     }
 }
@@ -59,6 +63,9 @@ pub struct ExtensionCreate {
     pub voicemail: bool,
     /// The pickup group (1 to 128 bytes, no '/'); absent: none.
     pub pickup_group: Option<String>,
+    /// The phone may supervise the tenant's calls (`*55` + EXT).
+    #[serde(default)]
+    pub supervisor: bool,
 }
 
 /// Changes to an extension; absent fields are kept.
@@ -70,6 +77,7 @@ pub struct ExtensionUpdate {
     pub voicemail: Option<bool>,
     /// A group name, or `""` to leave the pickup group.
     pub pickup_group: Option<String>,
+    pub supervisor: Option<bool>,
 }
 
 fn hashes(tenant: &Tenant, number: &str, password: &str) -> ApiResult<StoredCredentials> {
@@ -131,6 +139,7 @@ pub(crate) async fn create(
         voicemail: body.voicemail,
         created_at_ms: unix_ms(),
         pickup_group: body.pickup_group,
+        supervisor: body.supervisor,
     };
     s.store.put_extension(&ext)?;
     changed(&s, scope.id());
@@ -183,6 +192,9 @@ pub(crate) async fn update(
     }
     if let Some(g) = body.pickup_group {
         ext.pickup_group = (!g.is_empty()).then_some(g);
+    }
+    if let Some(v) = body.supervisor {
+        ext.supervisor = v;
     }
     s.store.put_extension(&ext)?;
     changed(&s, scope.id());

@@ -90,6 +90,7 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(calls::list, calls::click_to_call))
         .routes(routes!(calls::hangup))
         .routes(routes!(calls::transfer))
+        .routes(routes!(calls::monitor))
         .routes(routes!(calls::events))
 }
 

@@ -71,6 +71,7 @@ pub fn live_call(id: &str, caller: &str, callee: &str, agent: Option<&str>) -> L
         state: "answered".into(),
         started_ms: 1_000,
         agent: agent.map(String::from),
+        monitors: vec![],
     }
 }
 
@@ -126,6 +127,27 @@ impl LiveCalls for FakeLive {
             .unwrap()
             .push((tenant.into(), agent.into(), number.into()));
         Ok(format!("c2c-{agent}-{number}"))
+    }
+    fn monitor(
+        &self,
+        tenant: &str,
+        call_id: &str,
+        supervisor: &str,
+        mode: &str,
+    ) -> Result<(), switchyard_api::MonitorError> {
+        let mut calls = self.calls.lock().unwrap();
+        let call = calls
+            .get_mut(tenant)
+            .and_then(|list| list.iter_mut().find(|c| c.call_id == call_id))
+            .ok_or_else(|| {
+                switchyard_api::MonitorError::NotFound(format!("no live call {call_id:?}"))
+            })?;
+        call.monitors.push(switchyard_api::LiveMonitor {
+            supervisor: supervisor.into(),
+            agent: call.agent.clone().unwrap_or_default(),
+            mode: mode.into(),
+        });
+        Ok(())
     }
 }
 
@@ -283,6 +305,7 @@ pub fn cdr(
         flow_plugin: None,
         plugin_version: None,
         legs: vec![],
+        monitors: vec![],
     }
 }
 
@@ -1127,6 +1150,14 @@ pub fn routes() -> Vec<Route> {
             OwnCalls,
             "application/json",
             || j(json!({"to": "queue:support"}))
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/calls/call-2/monitor",
+            "/api/tenants/{tenant}/calls/{id}/monitor",
+            Operate,
+            "application/json",
+            || j(json!({"supervisor": "1001", "mode": "whisper"}))
         ),
         route!(
             DELETE,

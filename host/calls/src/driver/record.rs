@@ -3,9 +3,9 @@
 //! reporters see it and as the store keeps it.
 
 use switchyard_plugins::types::{CallRecord, Direction, Disposition, HangupSide};
-use switchyard_store::{Cdr, CdrLeg, Disposition as StoredDisposition};
+use switchyard_store::{Cdr, CdrLeg, CdrMonitor, Disposition as StoredDisposition};
 
-use crate::session::Record;
+use crate::session::{MonitorRecord, Record};
 
 /// The names `call_failures` counts calls under: every disposition but
 /// `answered` (the series `/metrics` shows from a tenant's start).
@@ -64,8 +64,8 @@ pub(crate) fn call_record(
     }
 }
 
-/// The record as the store keeps it.
-pub(crate) fn cdr(record: &CallRecord) -> Cdr {
+/// The record as the store keeps it, with who supervised the call.
+pub(crate) fn cdr(record: &CallRecord, monitors: &[MonitorRecord]) -> Cdr {
     Cdr {
         id: super::devices::random_token(),
         tenant: record.tenant.clone(),
@@ -108,6 +108,16 @@ pub(crate) fn cdr(record: &CallRecord) -> Cdr {
                 answer_ms: l.answer_time,
                 end_ms: l.end_time,
                 sip_code: l.sip_code,
+            })
+            .collect(),
+        monitors: monitors
+            .iter()
+            .map(|m| CdrMonitor {
+                supervisor: m.supervisor.clone(),
+                agent: m.agent.clone(),
+                modes: m.modes.iter().map(|x| x.as_str().to_string()).collect(),
+                start_ms: m.start_time,
+                end_ms: m.end_time,
             })
             .collect(),
     }

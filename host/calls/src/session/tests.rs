@@ -1751,3 +1751,4 @@ fn a_call_that_no_longer_rings_refuses_the_picker_with_480() {
 }
 
 mod attended;
+mod monitor;

@@ -139,6 +139,17 @@ impl Pbx {
         )
     }
 
+    /// Where the stored call recording `id` of the demo tenant is.
+    pub fn recording_path(&self, id: &str) -> std::path::PathBuf {
+        use switchyard_store::FileRepo;
+        self.running
+            .store
+            .get_file("demo", "recording", id)
+            .unwrap()
+            .expect("the recording is stored")
+            .1
+    }
+
     /// The tenant's call records, newest first; waits for `n` of them
     /// (the record is written just after the last SIP message).
     pub async fn cdrs(&self, n: usize) -> Vec<Cdr> {
@@ -295,4 +306,21 @@ pub fn fresh_phone_with(pbx: &Pbx, ext: &str, scenario: &str, vars: &[(&str, &st
         .run()
         .assert_ok();
     pbx.phone(ext, scenario, vars)
+}
+
+/// A recording's channel count and samples: (channels, left or the only
+/// one, right or empty).
+pub fn channels(path: &Path) -> (u16, Vec<i16>, Vec<i16>) {
+    let mut r = hound::WavReader::open(path).expect("a WAV file");
+    let spec = r.spec();
+    assert_eq!((spec.sample_rate, spec.bits_per_sample), (8000, 16));
+    let samples: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    match spec.channels {
+        2 => (
+            2,
+            samples.iter().step_by(2).copied().collect(),
+            samples.iter().skip(1).step_by(2).copied().collect(),
+        ),
+        n => (n, samples, Vec::new()),
+    }
 }

@@ -230,6 +230,13 @@ impl Phone {
     /// Call `to` as extension `ext` (answering the 407 with `password`)
     /// and wait for the answer.
     pub fn call_as(&mut self, ext: &str, password: &str, to: &str) {
+        let status = self.try_call_as(ext, password, to);
+        assert_eq!(status, 200, "the call was not answered");
+    }
+
+    /// Call `to` as extension `ext` (answering the 407 with `password`):
+    /// the final status (a refusal is acknowledged).
+    pub fn try_call_as(&mut self, ext: &str, password: &str, to: &str) -> u16 {
         self.local = format!("<sip:{ext}@demo.localhost>;tag=call{}", self.ssrc);
         let uri = format!("sip:{to}@demo.localhost");
         let to_hdr = format!("<{uri}>");
@@ -243,18 +250,20 @@ impl Phone {
             ));
             loop {
                 let m = self.recv_sip();
+                if m.status() >= 300 {
+                    // A failure is ACKed in its own transaction.
+                    let via = self.headers("INVITE", cseq, &self.local, &to_hdr);
+                    let via = via.lines().next().unwrap();
+                    self.send_sip(format!(
+                        "ACK {uri} SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+                        self.local,
+                        m.headers.get("To").unwrap(),
+                        self.call_id
+                    ));
+                }
                 match m.status() {
                     100..=199 => continue,
-                    407 => {
-                        // The failure is ACKed in its own transaction.
-                        let via = self.headers("INVITE", cseq, &self.local, &to_hdr);
-                        let via = via.lines().next().unwrap();
-                        self.send_sip(format!(
-                            "ACK {uri} SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
-                            self.local,
-                            m.headers.get("To").unwrap(),
-                            self.call_id
-                        ));
+                    407 if cseq == 1 => {
                         let challenge = m.headers.get("Proxy-Authenticate").unwrap();
                         let answer = switchyard_sip::auth::answer_challenge(
                             challenge, "INVITE", &uri, ext, password,
@@ -263,8 +272,11 @@ impl Phone {
                         auth = format!("Proxy-Authorization: {answer}\r\n");
                         break;
                     }
-                    200 => return self.answered(&m, cseq),
-                    other => panic!("the call was not answered: {other}"),
+                    200 => {
+                        self.answered(&m, cseq);
+                        return 200;
+                    }
+                    other => return other,
                 }
             }
         }

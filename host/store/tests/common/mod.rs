@@ -44,6 +44,7 @@ pub fn extension(tenant: &str, number: &str) -> Extension {
         voicemail: true,
         created_at_ms: 2,
         pickup_group: None,
+        supervisor: false,
     }
 }
 
@@ -91,6 +92,7 @@ pub fn cdr(tenant: &str, id: &str, start_ms: u64) -> Cdr {
             end_ms: start_ms + 5000,
             sip_code: 200,
         }],
+        monitors: vec![],
     }
 }
 
