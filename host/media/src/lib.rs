@@ -6,6 +6,9 @@
 //!   stream each) joined by bridges with a matrix of who hears whom —
 //!   relayed packet by packet between two, mixed beyond — shared sources
 //!   (music on hold), prompts, the call recording and message taps.
+//! * [`room`] — a conference room's mixer without I/O: participants of
+//!   many calls, each hearing every talker but itself, silent ones left
+//!   out of the sum, prompts to one, tones to all, waiting music.
 //! * [`station`] — a shared music source: one loop, encoded once per law,
 //!   on one timeline, heard by every caller waiting in a queue.
 //! * [`task`] — the tokio task that moves packets between the legs'
@@ -16,11 +19,15 @@
 //! SDP offer/answer is `switchyard-sdp`'s.
 
 pub mod ports;
+pub mod room;
+pub mod room_task;
 pub mod session;
 pub mod station;
 pub mod task;
 
 pub use ports::{PortPool, RtpPorts};
+pub use room::MemberId;
+pub use room_task::{RoomEvent, RoomHandle};
 pub use session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };

@@ -12,7 +12,8 @@ use tokio::net::UdpSocket;
 /// until it is dropped (the sockets close then).
 #[derive(Debug)]
 pub struct RtpPorts {
-    pub rtp: UdpSocket,
+    /// Shared: a conference room sends on it while its call lends it.
+    pub rtp: Arc<UdpSocket>,
     pub rtcp: UdpSocket,
     _held: Held,
 }
@@ -92,7 +93,7 @@ impl PortPool {
             };
             self.in_use.fetch_add(1, Ordering::Relaxed);
             return Ok(RtpPorts {
-                rtp,
+                rtp: Arc::new(rtp),
                 rtcp,
                 _held: Held(self.in_use.clone()),
             });

@@ -132,6 +132,9 @@ pub struct Output {
     pub digit: Option<char>,
     /// The sender's message recording ended (by its finish key).
     pub message_end: Option<MessageEnd>,
+    /// The sender is lent to a room: its audio (in this law, at this
+    /// range of the datagram) goes there.
+    pub lent: Option<(Law, Range<usize>)>,
 }
 
 impl Output {
@@ -140,6 +143,7 @@ impl Output {
         self.buf.clear();
         self.digit = None;
         self.message_end = None;
+        self.lent = None;
     }
 
     /// Packets to send: from which leg's socket, to where, what.
@@ -344,6 +348,9 @@ struct Leg {
     /// Its keys are commands to us (a supervisor's 4/5/6): reported,
     /// never relayed or regenerated to anybody.
     keys_private: bool,
+    /// Lent to a conference room ([`MediaSession::lend`]): what it says
+    /// goes there, what it hears comes from there.
+    lent: bool,
     // What `plan` worked out from the bridges and sources:
     /// The legs it hears (ids, and their indices now).
     hears: Vec<LegId>,
@@ -471,6 +478,7 @@ impl MediaSession {
             message: None,
             muted_events: Vec::new(),
             keys_private: false,
+            lent: false,
             hears: Vec::new(),
             hears_ix: Vec::new(),
             hears_shared: Vec::new(),
@@ -606,6 +614,33 @@ impl MediaSession {
         }
         self.plan();
         true
+    }
+
+    /// Lend `leg` to a conference room: it leaves its bridge and what is
+    /// played to it stops; from now on its audio is handed out
+    /// ([`Output::lent`]) and nothing is sent to it from here (the room
+    /// sends on its socket). Its keys are still reported. Returns where
+    /// its stream stands, for the room to run on from; `None` for a leg
+    /// not configured yet.
+    pub fn lend(&mut self, now: Instant, leg: LegId) -> Option<crate::room::Stream> {
+        let i = self.ix(leg)?;
+        let cfg = self.legs[i].cfg?;
+        self.leave(leg);
+        let l = &mut self.legs[i];
+        l.player.stop();
+        l.music = None;
+        l.reporting = None;
+        l.lent = true;
+        let stream = crate::room::Stream {
+            law: cfg.law,
+            ssrc: l.out.sender.ssrc(),
+            seq: l.out.next_seq,
+            ts: l.out.resume_ts(now),
+            to: l.destination(),
+        };
+        l.out.mode = OutMode::Idle;
+        self.plan();
+        Some(stream)
     }
 
     /// Keep `leg`'s keys to ourselves: they are still reported, but never
@@ -944,6 +979,13 @@ impl MediaSession {
         if is_event && self.legs[si].keys_private {
             return &self.out;
         }
+        if self.legs[si].lent {
+            if !is_event && let Some(law) = src_law {
+                let at = pkt.payload.as_ptr() as usize - bytes.as_ptr() as usize;
+                self.out.lent = Some((law, at..at + pkt.payload.len()));
+            }
+            return &self.out;
+        }
         let src_id = self.legs[si].id;
         let payload_at = pkt.payload.as_ptr() as usize - bytes.as_ptr() as usize;
         let payload = payload_at..payload_at + pkt.payload.len();
@@ -1032,7 +1074,7 @@ impl MediaSession {
         let mut acc = [0i32; FRAME_SAMPLES];
         let mut pcm = [0i16; FRAME_SAMPLES];
         for i in 0..self.legs.len() {
-            let Some(cfg) = self.legs[i].cfg else {
+            let Some(cfg) = self.legs[i].cfg.filter(|_| !self.legs[i].lent) else {
                 continue;
             };
             let frame = if self.legs[i].player.is_playing() {
@@ -1169,7 +1211,7 @@ impl MediaSession {
     }
 }
 
-fn enqueue(player: &mut Player, items: Vec<PlayItem>) {
+pub(crate) fn enqueue(player: &mut Player, items: Vec<PlayItem>) {
     for item in items {
         match item {
             PlayItem::Samples(s) => player.enqueue(s),
@@ -1334,6 +1376,43 @@ mod tests {
             digits.extend(out.digit);
         }
         assert_eq!(digits, vec!['5']);
+    }
+
+    /// A leg lent to a room: its stream is handed over where it stands,
+    /// its audio is handed out, its keys still reported, and nothing is
+    /// sent to it or relayed from it here.
+    #[test]
+    fn a_leg_lent_to_a_room_hands_its_audio_out_and_gets_nothing_from_here() {
+        let t0 = Instant::now();
+        let mut s = bridged(t0);
+        s.play(
+            CALLER,
+            vec![PlayItem::Samples(vec![5i16; 1600].into())],
+            false,
+            1,
+        );
+        s.tick(t0);
+        let stream = s.lend(t0, CALLER).expect("configured");
+        assert_eq!(stream.law, Law::Pcmu);
+        assert_eq!(stream.ssrc, 1);
+        assert_eq!(stream.to, Some(addr(4000)));
+        assert_eq!(s.bridge_of(CALLER), None, "out of its bridge");
+        let bytes = rtp(0, 1, 160, &[0x55; 160]);
+        let out = s.handle(t0, CALLER, addr(4002), &bytes);
+        let (law, range) = out.lent.clone().expect("handed out");
+        assert_eq!((law, &bytes[range]), (Law::Pcmu, &[0x55u8; 160][..]));
+        assert!(fwd(out, AGENT).is_none());
+        let out = s.handle(
+            t0,
+            CALLER,
+            addr(4002),
+            &rtp(101, 2, 320, &key(1, false, 160)),
+        );
+        assert_eq!(out.digit, Some('1'));
+        assert!(
+            !s.tick(t0).sends.iter().any(|(l, _, _)| *l == CALLER),
+            "the room sends to it, not us"
+        );
     }
 
     /// A supervisor's keys switch modes: reported to us, never heard by

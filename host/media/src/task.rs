@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::ports::RtpPorts;
+use crate::room::MemberId;
+use crate::room_task::RoomHandle;
 use crate::session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };
@@ -62,6 +64,12 @@ enum Command {
     Join(LegId, BridgeId),
     Leave(LegId),
     KeepKeys(LegId),
+    JoinRoom {
+        leg: LegId,
+        room: RoomHandle,
+        member: MemberId,
+        muted: bool,
+    },
     SetHears {
         bridge: BridgeId,
         listener: LegId,
@@ -135,6 +143,17 @@ struct Io {
     socks: Vec<(LegId, RtpPorts)>,
     call_rec: Option<Recorder>,
     messages: Vec<(LegId, Recorder)>,
+    /// Legs lent to conference rooms: their seat there.
+    seats: Vec<(LegId, RoomHandle, MemberId)>,
+}
+
+impl Drop for Io {
+    fn drop(&mut self) {
+        // A call's media that ends leaves its rooms.
+        for (_, room, id) in self.seats.drain(..) {
+            room.remove(id);
+        }
+    }
 }
 
 impl Io {
@@ -142,7 +161,14 @@ impl Io {
         self.socks
             .iter()
             .find(|(l, _)| *l == leg)
-            .map(|(_, p)| &p.rtp)
+            .map(|(_, p)| &*p.rtp)
+    }
+
+    fn leave_room(&mut self, leg: LegId) {
+        if let Some(i) = self.seats.iter().position(|(l, _, _)| *l == leg) {
+            let (_, room, id) = self.seats.swap_remove(i);
+            room.remove(id);
+        }
     }
 
     fn take_message(&mut self, leg: LegId) -> Option<Recorder> {
@@ -166,6 +192,7 @@ fn command(
             session.add_leg(now, leg, ssrc);
         }
         Command::RemoveLeg(leg) => {
+            io.leave_room(leg);
             // Dropping the sockets gives the ports back to the pool.
             io.socks.retain(|(l, _)| *l != leg);
             io.take_message(leg);
@@ -182,6 +209,26 @@ fn command(
         }
         Command::Leave(leg) => session.leave(leg),
         Command::KeepKeys(leg) => session.keep_keys(leg),
+        Command::JoinRoom {
+            leg,
+            room,
+            member,
+            muted,
+        } => {
+            let sock = io
+                .socks
+                .iter()
+                .find(|(l, _)| *l == leg)
+                .map(|(_, p)| p.rtp.clone());
+            match (sock, session.lend(now, leg)) {
+                (Some(sock), Some(stream)) => {
+                    io.leave_room(leg);
+                    room.add(member, stream, sock, muted);
+                    io.seats.push((leg, room, member));
+                }
+                _ => tracing::warn!(%leg, "not lent to the room: no such leg, or not answered"),
+            }
+        }
         Command::SetHears {
             bridge,
             listener,
@@ -315,6 +362,17 @@ impl MediaHandle {
 
     pub fn leave(&self, leg: LegId) {
         self.send(Command::Leave(leg));
+    }
+
+    /// Lend `leg` to `room` as participant `member`: what it says goes
+    /// there, the room sends it what it hears (until the leg is removed).
+    pub fn join_room(&self, leg: LegId, room: RoomHandle, member: MemberId, muted: bool) {
+        self.send(Command::JoinRoom {
+            leg,
+            room,
+            member,
+            muted,
+        });
     }
 
     /// `leg`'s keys are reported, never passed on (see
@@ -491,6 +549,11 @@ async fn run(
                 let out = session.handle(Instant::now(), id, from, &buf[..len]);
                 if let Some(digit) = out.digit {
                     let _ = events.send(MediaEvent::Digit { leg: id, digit });
+                }
+                if let Some((law, range)) = out.lent.clone()
+                    && let Some((_, room, member)) = io.seats.iter().find(|(l, _, _)| *l == id)
+                {
+                    room.push(*member, law, &buf[range]);
                 }
                 for (via, to, bytes) in out.forwards() {
                     if let Some(sock) = io.sock(via) {
