@@ -58,6 +58,7 @@
 
 mod apikey;
 mod cdr;
+mod conference;
 mod contact_centre;
 mod error;
 mod extension;
@@ -85,6 +86,7 @@ pub use apikey::{ApiKey, ApiKeyRepo, Role};
 pub use cdr::{
     Cdr, CdrFilter, CdrLeg, CdrMonitor, CdrPage, CdrRepo, Disposition, cdrs_to_csv, push_csv_row,
 };
+pub use conference::{ConferenceRepo, ConferenceRoom};
 pub use contact_centre::{AgentStateRecord, AgentStateRepo, CallbackRepo, QueueLogRepo};
 pub use error::StoreError;
 pub use extension::{Extension, ExtensionRepo};
@@ -147,6 +149,8 @@ struct Trees {
     callbacks: sled::Tree,
     /// Agents' login and pause state: `tenant \0 extension`.
     agent_states: sled::Tree,
+    /// Conference rooms: `tenant \0 name`.
+    conferences: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -189,6 +193,7 @@ impl Store {
             queue_log: db.open_tree("queue_log")?,
             callbacks: db.open_tree("callbacks")?,
             agent_states: db.open_tree("agent_states")?,
+            conferences: db.open_tree("conferences")?,
         };
         Ok(Store {
             inner: Arc::new(Inner {

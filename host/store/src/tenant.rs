@@ -171,6 +171,7 @@ impl TenantRepo for Store {
             &t.queue_log,
             &t.callbacks,
             &t.agent_states,
+            &t.conferences,
         ] {
             sweep(tree, &p)?;
         }
