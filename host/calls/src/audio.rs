@@ -79,6 +79,50 @@ static BUILT_IN: &[(&str, &[u8])] = &[
         include_bytes!("../assets/prompts/sy-comfort.wav"),
     ),
     (
+        "sy-conf-alone",
+        include_bytes!("../assets/prompts/sy-conf-alone.wav"),
+    ),
+    (
+        "sy-conf-bad-pin",
+        include_bytes!("../assets/prompts/sy-conf-bad-pin.wav"),
+    ),
+    (
+        "sy-conf-full",
+        include_bytes!("../assets/prompts/sy-conf-full.wav"),
+    ),
+    (
+        "sy-conf-locked",
+        include_bytes!("../assets/prompts/sy-conf-locked.wav"),
+    ),
+    (
+        "sy-conf-muted",
+        include_bytes!("../assets/prompts/sy-conf-muted.wav"),
+    ),
+    (
+        "sy-conf-one-other",
+        include_bytes!("../assets/prompts/sy-conf-one-other.wav"),
+    ),
+    (
+        "sy-conf-others",
+        include_bytes!("../assets/prompts/sy-conf-others.wav"),
+    ),
+    (
+        "sy-conf-pin",
+        include_bytes!("../assets/prompts/sy-conf-pin.wav"),
+    ),
+    (
+        "sy-conf-there-are",
+        include_bytes!("../assets/prompts/sy-conf-there-are.wav"),
+    ),
+    (
+        "sy-conf-unmuted",
+        include_bytes!("../assets/prompts/sy-conf-unmuted.wav"),
+    ),
+    (
+        "sy-conf-wait-moderator",
+        include_bytes!("../assets/prompts/sy-conf-wait-moderator.wav"),
+    ),
+    (
         "sy-feature-failed",
         include_bytes!("../assets/prompts/sy-feature-failed.wav"),
     ),
@@ -169,6 +213,22 @@ pub(crate) fn number(n: u64) -> Vec<Prompt> {
             .chars()
             .map(|d| file(u64::from(d.to_digit(10).unwrap_or(0))))
             .collect(),
+    }
+}
+
+/// What a participant hears on joining a room with `others` in it
+/// already.
+pub(crate) fn conference_count(others: usize) -> Vec<Prompt> {
+    let file = |n: &str| Prompt::File(format!("sy-conf-{n}"));
+    match others {
+        0 => vec![file("alone")],
+        1 => vec![file("one-other")],
+        n => {
+            let mut v = vec![file("there-are")];
+            v.extend(number(n as u64));
+            v.push(file("others"));
+            v
+        }
     }
 }
 

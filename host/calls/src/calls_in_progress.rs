@@ -26,6 +26,8 @@ pub enum CallState {
     Voicemail,
     /// A person answered.
     Answered,
+    /// The caller is in a conference room.
+    Conference,
 }
 
 impl CallState {
@@ -39,6 +41,7 @@ impl CallState {
             CallState::Ivr => "ivr",
             CallState::Voicemail => "voicemail",
             CallState::Answered => "answered",
+            CallState::Conference => "conference",
         }
     }
 }
@@ -65,6 +68,10 @@ pub enum NoticeKind {
     /// An agent entered a state (`agent-available`, `agent-paused`…); the
     /// call id is empty, the detail is the agent and the reason.
     Agent(&'static str),
+    /// Something in a conference room (`conference-joined`, `-left`,
+    /// `-muted`, `-unmuted`, `-talking`, `-silent`, `-ended`): the detail
+    /// is JSON with the room and the caller.
+    Conference(&'static str),
     /// A supervisor started monitoring, switched mode or left
     /// (`monitoring`): the detail is JSON with the supervisor, the agent
     /// and the mode (`null` once they left).
@@ -81,6 +88,7 @@ impl NoticeKind {
             NoticeKind::Offered => "offered",
             NoticeKind::Agent(name) => name,
             NoticeKind::Monitoring => "monitoring",
+            NoticeKind::Conference(name) => name,
         }
     }
 }

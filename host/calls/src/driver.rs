@@ -380,7 +380,44 @@ pub(crate) fn start_outgoing(
 ) -> Result<String, String> {
     let call_id = format!("c2c-{}", devices::random_token());
     crate::call_log::click_to_call_started(&call_id, &tenant.id, agent, number);
-    originate(&shared, tenant, agent, number, &call_id, Vec::new(), None)
+    let script = vec![dial_of(&tenant, number)];
+    originate(&shared, tenant, agent, number, &call_id, script, None)
+}
+
+/// Add extension `ext` to conference `room` (API): its phone rings,
+/// showing the room calling, and joins the room when answered.
+pub(crate) fn start_conference_add(
+    shared: Arc<Shared>,
+    tenant: Arc<Tenant>,
+    room: &str,
+    ext: &str,
+) -> Result<String, String> {
+    let call_id = format!("conf-add-{}", devices::random_token());
+    tracing::info!(tenant = %tenant.id, %room, %ext, %call_id, "dialling into a conference");
+    let script = vec![Action::Conference(
+        switchyard_plugins::flow_types::Conference {
+            room: room.to_string(),
+            moderator: false,
+            muted: false,
+        },
+    )];
+    originate(&shared, tenant, ext, room, &call_id, script, None)
+}
+
+/// Dial `number`: an extension of the tenant, else a number through its
+/// trunk.
+fn dial_of(tenant: &Tenant, number: &str) -> Action {
+    let target = if tenant.extensions.contains_key(number) {
+        DialTarget::Extension(number.to_string())
+    } else {
+        DialTarget::Number(number.to_string())
+    };
+    Action::Dial(Dial {
+        targets: vec![target],
+        mode: DialMode::Simultaneous,
+        ring_timeout_secs: 0,
+        caller_id: None,
+    })
 }
 
 /// A callback that keeps the caller's place: the queue engine chose
@@ -409,26 +446,28 @@ pub(crate) fn start_callback(
         "sy-waited-minutes".into(),
     ));
     whisper.extend(audio::number(waited.as_secs() / 60));
+    let script = vec![Action::Play(whisper), dial_of(&tenant, number)];
     originate(
         shared,
         tenant,
         agent,
         number,
         &call_id,
-        vec![Action::Play(whisper)],
+        script,
         Some(placeholder.to_string()),
     )
 }
 
-/// A call whose first leg is `agent`'s phone; when it answers, `before`
-/// runs (a whisper), then `number` is dialled.
+/// A call whose first leg is `agent`'s phone, showing `number` calling;
+/// when it answers, `script` runs (a whisper, then the dial of `number`;
+/// or a conference room to join).
 fn originate(
     shared: &Arc<Shared>,
     tenant: Arc<Tenant>,
     agent: &str,
     number: &str,
     call_id: &str,
-    before: Vec<Action>,
+    script: Vec<Action>,
     callback: Option<String>,
 ) -> Result<String, String> {
     let shared = shared.clone();
@@ -469,10 +508,10 @@ fn originate(
         start_time: start_ms,
         answer_time: None,
         time_zone: tenant.time_zone.clone(),
-        flow: if callback.is_some() {
-            "callback"
-        } else {
-            "click-to-call"
+        flow: match (&callback, script.first()) {
+            (Some(_), _) => "callback",
+            (None, Some(Action::Conference(_))) => "conference",
+            _ => "click-to-call",
         }
         .into(),
         plugin_version: 0,
@@ -501,18 +540,6 @@ fn originate(
         peer,
         contact: contacts.on(peer.transport),
     };
-    let target = if tenant.extensions.contains_key(number) {
-        DialTarget::Extension(number.to_string())
-    } else {
-        DialTarget::Number(number.to_string())
-    };
-    let mut script = before;
-    script.push(Action::Dial(Dial {
-        targets: vec![target],
-        mode: DialMode::Simultaneous,
-        ring_timeout_secs: 0,
-        caller_id: None,
-    }));
     let (tx, rx) = mpsc::unbounded_channel();
     own(&shared, first.invite.call_id(), &tx);
     let session = Session::outgoing(
@@ -732,6 +759,53 @@ impl Driver {
     /// This call's queue engine (the tenant's).
     fn queues(&self) -> Arc<crate::queues::TenantQueues> {
         self.shared.queues.tenant(&self.shared, &self.tenant.id)
+    }
+
+    /// What the session asks the tenant's conference service.
+    fn conference(&mut self, now: Instant, c: crate::session::ConferenceCommand) {
+        use crate::session::ConferenceCommand;
+        let conferences = &self.shared.conferences;
+        let caller = self.session.snapshot().caller.number.clone();
+        match c {
+            ConferenceCommand::Enter(c) => {
+                let (pin, moderator) =
+                    conferences.setup(&self.tenant, &c.room, &caller, c.moderator);
+                self.session.handle_conference_setup(now, pin, moderator);
+            }
+            ConferenceCommand::Join {
+                room,
+                moderator,
+                muted,
+            } => {
+                let request = crate::conference::JoinRequest {
+                    call_id: self.call_id.clone(),
+                    task: self.tx.clone(),
+                    caller,
+                    moderator,
+                    muted,
+                };
+                match conferences.join(&self.shared, &self.tenant, &room, request) {
+                    Ok((mixer, member, muted)) => {
+                        let leg = self.session.caller();
+                        if let Some(anchor) = &self.anchor {
+                            anchor.with_media(|h| h.join_room(leg, mixer, member, muted));
+                        }
+                        self.session.handle_conference_joined(now, muted);
+                    }
+                    Err(refused) => {
+                        tracing::info!(call = %self.call_id, %room, ?refused, "not let into the conference");
+                        self.session
+                            .handle_conference_refused(now, refused.prompt());
+                    }
+                }
+            }
+            ConferenceCommand::ToggleMute => {
+                conferences.toggle_mute(&self.shared, &self.tenant, &self.call_id)
+            }
+            ConferenceCommand::Leave => {
+                conferences.leave(&self.shared, &self.tenant, &self.call_id)
+            }
+        }
     }
 
     /// A queue call that was supervised: each supervision is a line of
@@ -969,6 +1043,10 @@ impl Driver {
             self.abandon();
             self.release_busy();
         }
+        // Whatever ended the call, it is in no conference room any more.
+        self.shared
+            .conferences
+            .leave(&self.shared, &self.tenant, &self.call_id);
         if let Some(a) = self.anchor.take() {
             a.close().await;
         }
@@ -1120,6 +1198,14 @@ impl Driver {
                 self.call_ids.push(call_id);
                 self.session.adopt(now, *leg, label);
             }
+            CallMsg::Conference(signal) => match signal {
+                crate::conference::ConferenceSignal::Ended => {
+                    self.session.handle_conference_ended(now)
+                }
+                crate::conference::ConferenceSignal::Muted(m) => {
+                    self.session.handle_conference_muted(m)
+                }
+            },
             CallMsg::Monitor {
                 leg,
                 supervisor,
@@ -1524,6 +1610,7 @@ impl Driver {
                     _ => {}
                 }
             }
+            Command::Conference(c) => self.conference(now, c),
             Command::Monitoring {
                 supervisor,
                 agent,

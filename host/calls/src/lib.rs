@@ -23,6 +23,7 @@ mod audio;
 pub mod auth;
 pub mod call_log;
 pub mod calls_in_progress;
+pub mod conference;
 mod crm_log;
 mod driver;
 pub mod leg;
@@ -177,6 +178,8 @@ pub enum CallMsg {
     /// A phone that picks this ringing call up: its incoming leg, and
     /// its extension.
     Adopt(Box<leg::Leg>, String),
+    /// The conference service, about this call's participant.
+    Conference(conference::ConferenceSignal),
     /// A supervisor's phone (its incoming leg and extension) that
     /// monitors `agent`, who talks in this call, in `mode`.
     Monitor {
@@ -245,6 +248,8 @@ pub(crate) struct Shared {
     pub queues: queues::Queues,
     /// Each tenant's CRM call logging in the background.
     pub crm_logs: crm_log::CrmLogs,
+    /// Conference rooms in use.
+    pub conferences: conference::Conferences,
 }
 
 /// The PBX: SIP stack + tenants + store.
@@ -294,6 +299,7 @@ impl Pbx {
                 in_progress: calls_in_progress::CallsInProgress::default(),
                 queues: queues::Queues::default(),
                 crm_logs: crm_log::CrmLogs::default(),
+                conferences: Default::default(),
                 metrics,
                 ports,
                 stack,
@@ -518,6 +524,40 @@ impl Pbx {
             .by_id(tenant)
             .ok_or_else(|| format!("unknown tenant {tenant}"))?;
         driver::start_outgoing(self.shared.clone(), t, agent, number)
+    }
+
+    /// The tenant's conference rooms in use, with their participants.
+    pub fn conferences(&self, tenant: &str) -> Vec<conference::RoomView> {
+        self.shared.conferences.list(tenant)
+    }
+
+    /// Mute or unmute participant `call_id` of `room`; false when there
+    /// is no such participant.
+    pub fn conference_mute(&self, tenant: &str, room: &str, call_id: &str, muted: bool) -> bool {
+        self.tenants().by_id(tenant).is_some_and(|t| {
+            self.shared
+                .conferences
+                .set_muted(&self.shared, &t, room, call_id, muted)
+        })
+    }
+
+    /// Remove participant `call_id` from `room` (its call ends).
+    pub fn conference_kick(&self, tenant: &str, room: &str, call_id: &str) -> bool {
+        self.shared.conferences.kick(tenant, room, call_id)
+    }
+
+    /// Lock or unlock `room` (locked: only moderators join).
+    pub fn conference_lock(&self, tenant: &str, room: &str, locked: bool) -> bool {
+        self.shared.conferences.lock(tenant, room, locked)
+    }
+
+    /// Ring extension `ext`; answered, it joins `room`. The new call's id.
+    pub fn conference_add(&self, tenant: &str, room: &str, ext: &str) -> Result<String, String> {
+        let t = self
+            .tenants()
+            .by_id(tenant)
+            .ok_or_else(|| format!("unknown tenant {tenant}"))?;
+        driver::start_conference_add(self.shared.clone(), t, room, ext)
     }
 
     /// The tenant's call events from now on.

@@ -44,11 +44,13 @@ use crate::calls_in_progress::CallState;
 use crate::leg::{Leg, LegEvent, Out, Replaces, ReqId};
 
 mod attended;
+mod conference;
 mod monitor;
 mod pickup;
 mod queue;
 mod sdp;
 pub use attended::HandOver;
+pub use conference::ConferenceCommand;
 pub use monitor::{MonitorMode, MonitorRecord};
 pub use queue::{QueueCommand, QueueExit, TransferTarget};
 pub use sdp::{Negotiator, PassThrough, Renegotiation};
@@ -229,6 +231,8 @@ pub enum Command {
     Media(MediaCommand),
     /// Tell the tenant's queue engine about the waiting caller.
     Queue(QueueCommand),
+    /// Ask the tenant's conference service (see `conference`).
+    Conference(ConferenceCommand),
     /// An attended transfer: ask the call that owns the dialog
     /// `replaces` names to hand over the party on its other side
     /// (`referrer` must be a party of that dialog); answer with
@@ -328,6 +332,8 @@ enum Phase {
         agent: LegId,
         id: u64,
     },
+    /// The caller is in (or on the way into) a conference room.
+    Conference(conference::InRoom),
     /// Legs talking in one bridge (the caller among them, unless it
     /// left a call of three or more).
     Bridged {
@@ -636,6 +642,7 @@ impl Session {
             .chain(max)
             .chain(legs)
             .chain(self.monitor_deadline())
+            .chain(self.conference_deadline())
             .min()
     }
 
@@ -760,7 +767,7 @@ impl Session {
 
     /// Prompts with `id` finished playing.
     pub fn handle_played(&mut self, now: Instant, id: u64) {
-        if self.queue_played(now, id) {
+        if self.queue_played(now, id) || self.conference_played(now, id) {
             return self.pump(now);
         }
         match &mut self.phase {
@@ -837,6 +844,7 @@ impl Session {
         }
         self.queue_timeout(now);
         self.monitor_timeout(now);
+        self.conference_timeout(now);
         match &mut self.phase {
             Phase::Pausing { until } if now >= *until => {
                 self.phase = Phase::Deciding;
@@ -1026,6 +1034,10 @@ impl Session {
                     self.enqueue(now, e);
                     return;
                 }
+                Action::Conference(c) => {
+                    self.conference(now, c);
+                    return;
+                }
                 Action::GotoFlow(flow) => {
                     self.actions.clear();
                     self.decide(now, Some(flow), Event::CallStarted);
@@ -1113,7 +1125,7 @@ impl Session {
     }
 
     fn caller_digit(&mut self, now: Instant, digit: char) {
-        if self.queue_digit(now, digit) {
+        if self.queue_digit(now, digit) || self.conference_digit(now, digit) {
             return;
         }
         let Phase::Gathering(g) = &mut self.phase else {
@@ -1864,6 +1876,7 @@ impl Session {
         }
         self.hangup_by.get_or_insert(side);
         self.queue_ending();
+        self.conference_ending();
         if let Phase::Recording { kind } = &self.phase {
             // What the caller said before hanging up is kept.
             if matches!(kind, MessageKind::Voicemail { .. }) {

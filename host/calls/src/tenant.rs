@@ -47,6 +47,9 @@ pub struct Tenant {
     pub recording: Option<switchyard_media::Channels>,
     /// Queues and agents.
     pub contact_centre: crate::queues::ContactCentreSetup,
+    /// Conference rooms by name (a room not here is used with the
+    /// defaults).
+    pub conferences: HashMap<String, switchyard_store::ConferenceRoom>,
 }
 
 impl Tenant {
@@ -213,6 +216,7 @@ pub(crate) mod tests {
             suspended: false,
             recording: None,
             contact_centre: Default::default(),
+            conferences: HashMap::new(),
         }
     }
 

@@ -25,9 +25,9 @@ use switchyard_clock::unix_ms;
 use switchyard_plugins::PluginHost;
 use switchyard_sip::auth::StoredCredentials;
 use switchyard_store::{
-    Agent, Extension, ExtensionRepo, Features, FileRecord, FileRepo, Number, NumberRepo,
-    PluginRepo, PluginVersionRecord, Queue, QueueRepo, RingGroup, RingGroupRepo, RingStrategy,
-    Store, Tenant, TenantQuota, TenantRepo, Trunk, TrunkRepo,
+    Agent, ConferenceRepo, ConferenceRoom, Extension, ExtensionRepo, Features, FileRecord,
+    FileRepo, Number, NumberRepo, PluginRepo, PluginVersionRecord, Queue, QueueRepo, RingGroup,
+    RingGroupRepo, RingStrategy, Store, Tenant, TenantQuota, TenantRepo, Trunk, TrunkRepo,
 };
 
 /// `number:password` lines.
@@ -275,6 +275,27 @@ pub fn provision(
                 ),
                 extension: q["extension"].as_str().map(str::to_string),
                 callback_on_abandon_secs: q["callback-on-abandon-secs"].as_u64().map(|n| n as u32),
+                ..defaults
+            })?;
+        }
+    }
+    if let Some(rooms) = d["conferences"].as_object() {
+        for (name, r) in rooms {
+            let flag = |k: &str, default: bool| r[k].as_bool().unwrap_or(default);
+            let defaults = ConferenceRoom::new(id.clone(), name.clone());
+            store.put_conference(&ConferenceRoom {
+                pin: r["pin"].as_str().map(str::to_string),
+                moderators: strings(&r["moderators"]),
+                max_participants: number_or(&r["max-participants"], 0),
+                muted_on_join: flag("muted-on-join", defaults.muted_on_join),
+                wait_for_moderator: flag("wait-for-moderator", defaults.wait_for_moderator),
+                end_when_moderator_leaves: flag(
+                    "end-when-moderator-leaves",
+                    defaults.end_when_moderator_leaves,
+                ),
+                announce_count: flag("announce-count", defaults.announce_count),
+                tones: flag("tones", defaults.tones),
+                record: flag("record", defaults.record),
                 ..defaults
             })?;
         }

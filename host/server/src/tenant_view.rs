@@ -20,8 +20,8 @@ use switchyard_plugins::{InMemoryDirectory, PluginHost, TenantLimits, TenantSett
 use switchyard_sip::auth::StoredCredentials;
 use switchyard_sip::endpoint::Transport;
 use switchyard_store::{
-    ExtensionRepo, NumberRepo, PluginRepo, RingGroupRepo, ScheduleRepo, Store, TenantQuota,
-    TenantRepo, TrunkRepo,
+    ConferenceRepo, ExtensionRepo, NumberRepo, PluginRepo, RingGroupRepo, ScheduleRepo, Store,
+    TenantQuota, TenantRepo, TrunkRepo,
 };
 
 /// The plugin sandbox's limits for a tenant: the budget the operator
@@ -287,6 +287,11 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
                 switchyard_calls::RecordingChannels::Stereo
             }),
         contact_centre: crate::queue_view::contact_centre(store, id)?,
+        conferences: store
+            .list_conferences(id)?
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect(),
     })
 }
 

@@ -9,6 +9,7 @@
 //! {"queue": {"name": "support", "skills": ["it"], "priority": 5}}
 //! {"voicemail": "1001"}            {"flow": "after-hours"}
 //! {"number": "+15550100"}          {"reject": "busy"}       "hangup"
+//! {"conference": "board"}
 //! ```
 
 use crate::flow::{self, Action, RejectReason};
@@ -32,6 +33,9 @@ pub enum Destination {
     Flow(String),
     /// Call a number out through the trunk.
     Number(String),
+    /// Join a conference room (the host's room settings say who is a
+    /// moderator, the PIN and the rest).
+    Conference(String),
     /// Refuse the call.
     Reject(Rejection),
     /// End the call.
@@ -111,6 +115,7 @@ impl Destination {
             }
             Destination::Voicemail(m) => flow::voicemail(m),
             Destination::Flow(f) => flow::goto_flow(f),
+            Destination::Conference(room) => flow::conference(room),
             Destination::Reject(r) => flow::reject(match r {
                 Rejection::Busy => RejectReason::Busy,
                 Rejection::Decline => RejectReason::Decline,
@@ -149,6 +154,14 @@ mod tests {
             Destination::Extension("1002".into())
         );
         assert_eq!(parse(r#""hangup""#), Destination::Hangup);
+        assert_eq!(
+            parse(r#"{"conference": "board"}"#),
+            Destination::Conference("board".into())
+        );
+        assert_eq!(
+            parse(r#"{"conference": "board"}"#).action(20, 0),
+            flow::conference("board")
+        );
         assert_eq!(
             parse(r#"{"reject":"busy"}"#),
             Destination::Reject(Rejection::Busy)
