@@ -54,7 +54,8 @@ pub use error::ApiError;
 pub use routes::plugins::{HTTP_ALLOWLIST_KEY, RolesBody as PluginRoles};
 pub use server_hooks::{
     AgentChange, AgentLive, CallEvent, ConfigChanged, ContactCentre, LiveCall, LiveCalls,
-    LiveMonitor, MonitorError, NoChanges, NoContactCentre, NoLiveCalls, QueueLive,
+    LiveMonitor, LiveParticipant, LiveRoom, MonitorError, NoChanges, NoContactCentre, NoLiveCalls,
+    QueueLive,
 };
 
 /// Largest JSON body accepted. Configuration documents are small; the cap

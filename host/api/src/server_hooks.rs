@@ -37,6 +37,32 @@ pub struct LiveMonitor {
     pub mode: String,
 }
 
+/// A conference room in use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LiveRoom {
+    pub name: String,
+    /// Only moderators may join.
+    pub locked: bool,
+    /// Waiting for a moderator: the participants hear music.
+    pub waiting: bool,
+    /// ms since the Unix epoch.
+    pub started_ms: u64,
+    pub participants: Vec<LiveParticipant>,
+}
+
+/// A participant of a conference room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LiveParticipant {
+    /// The participant's call (the id to mute or remove it by).
+    pub call_id: String,
+    /// Its number (an extension or an outside number).
+    pub caller: String,
+    pub moderator: bool,
+    pub muted: bool,
+    pub talking: bool,
+    pub joined_ms: u64,
+}
+
 /// Why supervising a call was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MonitorError {
@@ -103,6 +129,32 @@ pub trait LiveCalls: Send + Sync {
     ) -> Result<(), MonitorError> {
         let _ = (tenant, supervisor, mode);
         Err(MonitorError::NotFound(format!("no live call {call_id:?}")))
+    }
+    /// The tenant's conference rooms in use.
+    fn conferences(&self, tenant: &str) -> Vec<LiveRoom> {
+        let _ = tenant;
+        Vec::new()
+    }
+    /// Mute (or unmute) participant `call_id` of `room`; false: no such
+    /// participant.
+    fn conference_mute(&self, tenant: &str, room: &str, call_id: &str, muted: bool) -> bool {
+        let _ = (tenant, room, call_id, muted);
+        false
+    }
+    /// Remove participant `call_id` from `room` (its call ends).
+    fn conference_kick(&self, tenant: &str, room: &str, call_id: &str) -> bool {
+        let _ = (tenant, room, call_id);
+        false
+    }
+    /// Lock or unlock a room in use; false: not in use.
+    fn conference_lock(&self, tenant: &str, room: &str, locked: bool) -> bool {
+        let _ = (tenant, room, locked);
+        false
+    }
+    /// Ring extension `ext`; answered, it joins `room`. The call's id.
+    fn conference_add(&self, tenant: &str, room: &str, ext: &str) -> Result<String, String> {
+        let _ = (tenant, room, ext);
+        Err("no call engine is running".into())
     }
 }
 

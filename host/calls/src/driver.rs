@@ -767,9 +767,13 @@ impl Driver {
         let conferences = &self.shared.conferences;
         let caller = self.session.snapshot().caller.number.clone();
         match c {
-            ConferenceCommand::Enter(c) => {
+            ConferenceCommand::Enter {
+                conference: c,
+                invited,
+            } => {
                 let (pin, moderator) =
                     conferences.setup(&self.tenant, &c.room, &caller, c.moderator);
+                let pin = pin.filter(|_| !invited);
                 self.session.handle_conference_setup(now, pin, moderator);
             }
             ConferenceCommand::Join {

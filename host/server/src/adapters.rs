@@ -1,7 +1,10 @@
 //! The server's side of the API's traits: live calls come from the call
 //! engine, and a configuration change rebuilds the tenant from the store.
 
-use switchyard_api::{CallEvent, ConfigChanged, LiveCall, LiveCalls, LiveMonitor, MonitorError};
+use switchyard_api::{
+    CallEvent, ConfigChanged, LiveCall, LiveCalls, LiveMonitor, LiveParticipant, LiveRoom,
+    MonitorError,
+};
 use switchyard_calls::MonitorRefused;
 use switchyard_calls::Pbx;
 use switchyard_plugins::PluginHost;
@@ -75,6 +78,47 @@ impl LiveCalls for LiveAdapter {
 
     fn transfer(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
         self.pbx.transfer(tenant, call_id, to)
+    }
+
+    fn conferences(&self, tenant: &str) -> Vec<LiveRoom> {
+        self.pbx
+            .conferences(tenant)
+            .into_iter()
+            .map(|r| LiveRoom {
+                name: r.name,
+                locked: r.locked,
+                waiting: r.waiting,
+                started_ms: r.started_ms,
+                participants: r
+                    .participants
+                    .into_iter()
+                    .map(|p| LiveParticipant {
+                        call_id: p.call_id,
+                        caller: p.caller,
+                        moderator: p.moderator,
+                        muted: p.muted,
+                        talking: p.talking,
+                        joined_ms: p.joined_ms,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn conference_mute(&self, tenant: &str, room: &str, call_id: &str, muted: bool) -> bool {
+        self.pbx.conference_mute(tenant, room, call_id, muted)
+    }
+
+    fn conference_kick(&self, tenant: &str, room: &str, call_id: &str) -> bool {
+        self.pbx.conference_kick(tenant, room, call_id)
+    }
+
+    fn conference_lock(&self, tenant: &str, room: &str, locked: bool) -> bool {
+        self.pbx.conference_lock(tenant, room, locked)
+    }
+
+    fn conference_add(&self, tenant: &str, room: &str, ext: &str) -> Result<String, String> {
+        self.pbx.conference_add(tenant, room, ext)
     }
 
     fn monitor(

@@ -177,3 +177,181 @@ async fn five_participants_hear_each_other_not_themselves_and_mute_and_kick_hold
         );
     }
 }
+
+/// Keys, pressed one after the other.
+fn keys(p: &mut Phone, keys: &str) {
+    for k in keys.chars() {
+        p.key(k);
+    }
+}
+
+/// The tenant's music on hold: a steady 2 kHz tone, easy to tell from
+/// speech and from the participants' tones.
+const MUSIC: f64 = 2_000.0;
+
+fn upload_music(p: &Pbx) {
+    use switchyard_store::{FileRecord, FileRepo};
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut bytes, spec).unwrap();
+    for n in 0..16_000 {
+        let t = f64::from(n) / 8000.0;
+        w.write_sample((6000.0 * (std::f64::consts::TAU * MUSIC * t).sin()) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let rec = FileRecord {
+        tenant: "demo".into(),
+        kind: "prompt".into(),
+        id: "moh".into(),
+        name: "moh.wav".into(),
+        content_type: "audio/wav".into(),
+        size: 0,
+        created_at_ms: switchyard_clock::unix_ms(),
+        meta: Default::default(),
+    };
+    p.running.store.put_file(&rec, &bytes.into_inner()).unwrap();
+}
+
+/// Listen in half-second windows until the music is `on` (or not).
+fn until_music(phone: &Phone, on: bool) {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let mut pcm = Vec::new();
+        Law::Pcmu.decode(&phone.listen(Duration::from_millis(500)), &mut pcm);
+        if (tone_amplitude(&pcm, MUSIC) > HEARD) == on {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the music never {}",
+            if on { "started" } else { "stopped" }
+        );
+    }
+}
+
+/// The demo's `board`: PIN 1234, 1001 moderates, the others wait with
+/// music for the moderator, and the room ends when the moderator leaves.
+/// (The count is not announced here, so that nothing but the music and
+/// the participants is heard once in.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_asks_its_pin_waits_with_music_for_its_moderator_and_ends_with_them() {
+    let mut t = tenant();
+    t["conferences"]["board"]["announce-count"] = false.into();
+    let pbx = Arc::new(pbx_with(Some(t), None).await);
+    upload_music(&pbx);
+    let base = format!("http://{}", pbx.running.http);
+    let op = pbx.running.operator_token.clone();
+    let sup_key = pbx.supervisor_key();
+    let p = pbx.clone();
+    blocking(move || {
+        let mut added = Phone::new(p.addr(), 0xE3);
+        added.register("1003", &p.password("1003"));
+        // A wrong PIN three times: the host says so and hangs up.
+        let mut wrong = Phone::new(p.addr(), 0xE0);
+        wrong.call_as("1003", &p.password("1003"), "801");
+        keys(&mut wrong, "000099990000");
+        wrong.answer_bye();
+        assert!(
+            p.running.pbx.conferences("demo").is_empty(),
+            "nobody got in"
+        );
+
+        // 1002: wrong once, then right; alone, it waits with music.
+        let mut guest = Phone::new(p.addr(), 0xE1);
+        guest.call_as("1002", &p.password("1002"), "801");
+        keys(&mut guest, "1111");
+        keys(&mut guest, "1234");
+        until_room(&p, "the guest waiting", |r| {
+            r.name == "board" && r.participants.len() == 1 && r.waiting
+        });
+        until_music(&guest, true);
+
+        // The moderator needs no PIN; the music stops and they talk.
+        let mut host = Phone::new(p.addr(), 0xE2);
+        host.call_as("1001", &p.password("1001"), "801");
+        until_room(&p, "the moderator in", |r| {
+            r.name == "board" && r.participants.len() == 2 && !r.waiting
+        });
+        until_music(&guest, false);
+        let mut phones = [guest, host];
+        let heard = round(&mut phones, &[true, true]);
+        assert!(
+            tone_amplitude(&heard[0], TONES[1]) > HEARD,
+            "the guest hears the host"
+        );
+        assert!(
+            tone_amplitude(&heard[1], TONES[0]) > HEARD,
+            "the host hears the guest"
+        );
+        assert!(
+            tone_amplitude(&heard[1], MUSIC) < SILENT,
+            "no music any more"
+        );
+        // The API: the moderator's own agent key may lock the room, the
+        // guest's may not; a supervisor sees and mutes participants and
+        // dials 1003 in.
+        let room = format!("{base}/api/tenants/demo/conferences/board");
+        let host_key = common::key(&base, &op, "demo", "agent", Some("1001"));
+        let guest_key = common::key(&base, &op, "demo", "agent", Some("1002"));
+        let post =
+            |path: &str, key: &str| common::http("POST", &format!("{room}{path}"), key, None).0;
+        assert_eq!(post("/lock", &guest_key), 403);
+        assert_eq!(post("/lock", &host_key), 204);
+        assert!(p.running.pbx.conferences("demo")[0].locked);
+        assert_eq!(post("/unlock", &sup_key), 204);
+        let (status, text) = common::http("GET", &format!("{room}/participants"), &sup_key, None);
+        assert_eq!(status, 200, "{text}");
+        let live: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let guest_call = live["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["caller"] == "1002")
+            .unwrap()["call_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            post(&format!("/participants/{guest_call}/mute"), &sup_key),
+            204
+        );
+        until_room(&p, "the guest muted", |r| {
+            r.participants.iter().any(|x| x.caller == "1002" && x.muted)
+        });
+        let (status, text) = common::http(
+            "POST",
+            &format!("{room}/participants"),
+            &sup_key,
+            Some(serde_json::json!({"extension": "1003"})),
+        );
+        assert_eq!(status, 202, "{text}");
+        added.answer_invite(|_| "sendrecv");
+        until_room(&p, "1003 dialled in", |r| r.participants.len() == 3);
+
+        let [guest, host] = &mut phones;
+        // The moderator leaves: the room ends for the others.
+        thread::scope(|s| {
+            s.spawn(|| guest.answer_bye());
+            s.spawn(|| added.answer_bye());
+            host.bye();
+        });
+    })
+    .await;
+    // The room's record (the call that dialled 1003 in is "to" the room
+    // too, without the tag).
+    let cdr = pbx
+        .cdrs(6)
+        .await
+        .into_iter()
+        .find(|c| c.dialled == "board" && c.tags.contains(&"conference".to_string()))
+        .expect("the room's record");
+    let mut who: Vec<&str> = cdr.legs.iter().map(|l| l.target.as_str()).collect();
+    who.sort_unstable();
+    assert_eq!(who, ["1001", "1002", "1003"]);
+}

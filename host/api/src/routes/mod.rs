@@ -6,6 +6,7 @@ mod agents;
 mod api_keys;
 mod calls;
 mod cdrs;
+mod conferences;
 mod extensions;
 mod files;
 mod groups;
@@ -91,6 +92,14 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(calls::hangup))
         .routes(routes!(calls::transfer))
         .routes(routes!(calls::monitor))
+        .routes(routes!(conferences::list))
+        .routes(routes!(conferences::put, conferences::delete))
+        .routes(routes!(conferences::participants, conferences::add))
+        .routes(routes!(conferences::kick))
+        .routes(routes!(conferences::mute))
+        .routes(routes!(conferences::unmute))
+        .routes(routes!(conferences::lock))
+        .routes(routes!(conferences::unlock))
         .routes(routes!(calls::events))
 }
 

@@ -58,6 +58,8 @@ impl Changes {
 /// per tenant, and a log of hang-ups and click-to-calls.
 pub struct FakeLive {
     pub calls: Mutex<BTreeMap<String, Vec<LiveCall>>>,
+    /// Room `board` of each tenant in use: 1001 moderates, 1003 listens.
+    pub rooms: Mutex<BTreeMap<String, Vec<switchyard_api::LiveRoom>>>,
     pub events: BTreeMap<String, broadcast::Sender<CallEvent>>,
     pub clicks: Mutex<Vec<(String, String, String)>>,
 }
@@ -89,7 +91,28 @@ impl FakeLive {
             );
             events.insert(t.to_string(), broadcast::channel(16).0);
         }
+        let room = |t: &str| {
+            let p = |call: &str, caller: &str, moderator: bool| switchyard_api::LiveParticipant {
+                call_id: call.into(),
+                caller: caller.into(),
+                moderator,
+                muted: false,
+                talking: false,
+                joined_ms: 1_000,
+            };
+            (
+                t.to_string(),
+                vec![switchyard_api::LiveRoom {
+                    name: "board".into(),
+                    locked: false,
+                    waiting: false,
+                    started_ms: 1_000,
+                    participants: vec![p("call-1", "1001", true), p("call-9", "1003", false)],
+                }],
+            )
+        };
         FakeLive {
+            rooms: Mutex::new(["acme", "bolt"].into_iter().map(room).collect()),
             calls: Mutex::new(calls),
             events,
             clicks: Mutex::new(Vec::new()),
@@ -127,6 +150,54 @@ impl LiveCalls for FakeLive {
             .unwrap()
             .push((tenant.into(), agent.into(), number.into()));
         Ok(format!("c2c-{agent}-{number}"))
+    }
+    fn conferences(&self, tenant: &str) -> Vec<switchyard_api::LiveRoom> {
+        self.rooms
+            .lock()
+            .unwrap()
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default()
+    }
+    fn conference_mute(&self, tenant: &str, room: &str, call_id: &str, muted: bool) -> bool {
+        let mut rooms = self.rooms.lock().unwrap();
+        let Some(p) = rooms
+            .get_mut(tenant)
+            .and_then(|rs| rs.iter_mut().find(|r| r.name == room))
+            .and_then(|r| r.participants.iter_mut().find(|p| p.call_id == call_id))
+        else {
+            return false;
+        };
+        p.muted = muted;
+        true
+    }
+    fn conference_kick(&self, tenant: &str, room: &str, call_id: &str) -> bool {
+        let mut rooms = self.rooms.lock().unwrap();
+        let Some(r) = rooms
+            .get_mut(tenant)
+            .and_then(|rs| rs.iter_mut().find(|r| r.name == room))
+        else {
+            return false;
+        };
+        let before = r.participants.len();
+        r.participants.retain(|p| p.call_id != call_id);
+        r.participants.len() != before
+    }
+    fn conference_lock(&self, tenant: &str, room: &str, locked: bool) -> bool {
+        let mut rooms = self.rooms.lock().unwrap();
+        match rooms
+            .get_mut(tenant)
+            .and_then(|rs| rs.iter_mut().find(|r| r.name == room))
+        {
+            Some(r) => {
+                r.locked = locked;
+                true
+            }
+            None => false,
+        }
+    }
+    fn conference_add(&self, _: &str, room: &str, ext: &str) -> Result<String, String> {
+        Ok(format!("conf-add-{room}-{ext}"))
     }
     fn monitor(
         &self,
@@ -1163,6 +1234,70 @@ pub fn routes() -> Vec<Route> {
             DELETE,
             "/api/tenants/{tenant}/calls/call-1",
             "/api/tenants/{tenant}/calls/{id}",
+            Operate
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/conferences",
+            "/api/tenants/{tenant}/conferences",
+            Read
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/conferences/board",
+            "/api/tenants/{tenant}/conferences/{name}",
+            Write,
+            "application/json",
+            || j(json!({"pin": "1234", "moderators": ["1001"], "wait_for_moderator": true}))
+        ),
+        route!(
+            DELETE,
+            "/api/tenants/{tenant}/conferences/board",
+            "/api/tenants/{tenant}/conferences/{name}",
+            Write
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/conferences/board/participants",
+            "/api/tenants/{tenant}/conferences/{name}/participants",
+            Operate
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/conferences/board/participants",
+            "/api/tenants/{tenant}/conferences/{name}/participants",
+            Operate,
+            "application/json",
+            || j(json!({"extension": "1002"}))
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/conferences/board/participants/call-1/mute",
+            "/api/tenants/{tenant}/conferences/{name}/participants/{id}/mute",
+            Operate
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/conferences/board/participants/call-1/unmute",
+            "/api/tenants/{tenant}/conferences/{name}/participants/{id}/unmute",
+            Operate
+        ),
+        route!(
+            DELETE,
+            "/api/tenants/{tenant}/conferences/board/participants/call-1",
+            "/api/tenants/{tenant}/conferences/{name}/participants/{id}",
+            Operate
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/conferences/board/lock",
+            "/api/tenants/{tenant}/conferences/{name}/lock",
+            Operate
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/conferences/board/unlock",
+            "/api/tenants/{tenant}/conferences/{name}/unlock",
             Operate
         ),
         route!(

@@ -27,8 +27,12 @@ const MUTE_KEY_GAP: Duration = Duration::from_secs(2);
 pub enum ConferenceCommand {
     /// The caller wants to join `room` (the flow's action): tell the
     /// session the room's PIN for this caller and whether they moderate
-    /// ([`Session::handle_conference_setup`]).
-    Enter(Conference),
+    /// ([`Session::handle_conference_setup`]). `invited`: the host
+    /// dialled this party into the room (the API), so no PIN is asked.
+    Enter {
+        conference: Conference,
+        invited: bool,
+    },
     /// Let the caller in (PIN right, or none): answer with
     /// [`Session::handle_conference_joined`] or
     /// [`Session::handle_conference_refused`].
@@ -83,8 +87,17 @@ impl Session {
             muted: c.muted,
             step: Step::Asking,
         });
+        // The host dialled the first party (its leg is in the record's
+        // legs): it was invited.
+        let invited = self
+            .parties
+            .get(&self.caller)
+            .is_some_and(|p| p.record.is_some());
         self.commands
-            .push_back(Command::Conference(ConferenceCommand::Enter(c)));
+            .push_back(Command::Conference(ConferenceCommand::Enter {
+                conference: c,
+                invited,
+            }));
     }
 
     /// The service's answer to `Enter`: the PIN the caller must key in

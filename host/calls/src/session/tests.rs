@@ -1751,4 +1751,5 @@ fn a_call_that_no_longer_rings_refuses_the_picker_with_480() {
 }
 
 mod attended;
+mod conference;
 mod monitor;
