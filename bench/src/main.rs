@@ -19,11 +19,17 @@
 //! `queue-wait --switchyard PATH`: callers waiting in a queue that never
 //! serves, with music — CPU and memory of the server per waiting caller
 //! (see `queue_wait`).
+//!
+//! `conference --switchyard PATH`: conference participants in rooms of 3,
+//! 10 and 50, everybody talking and one talker a room — CPU of the server
+//! per participant (see `conference`).
 
 mod acd;
+mod conference;
 mod plugins;
 mod queue_wait;
 mod rtp_load;
+mod serve;
 mod sip_ping;
 mod sip_server;
 
@@ -37,9 +43,10 @@ fn main() {
         "sip-ping" => sip_ping::run(&args[1..]),
         "rtp-load" => rtp_load::run(&args[1..]),
         "queue-wait" => queue_wait::run(&args[1..]),
+        "conference" => conference::run(&args[1..]),
         other => {
             eprintln!(
-                "unknown benchmark {other:?}; available: plugins, acd, sip-server, sip-ping, rtp-load, queue-wait"
+                "unknown benchmark {other:?}; available: plugins, acd, sip-server, sip-ping, rtp-load, queue-wait, conference"
             );
             std::process::exit(2);
         }

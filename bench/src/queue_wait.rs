@@ -23,10 +23,9 @@
 //! silent call, and receiving it is part of what a waiting caller costs.
 //! The SIP UA, the RTP generator and the CPU counters are `rtp-load`'s.
 
-use std::io::{Read as _, Write as _};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::io::Write as _;
+use std::net::IpAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +34,7 @@ use serde_json::{Value, json};
 use crate::rtp_load::cpu;
 use crate::rtp_load::sip_ua::{SipCall, SipConfig, SipUa};
 use crate::rtp_load::streams::{Generator, PACKET_MS};
+use crate::serve::{self, Server, http, rss_kib};
 
 struct Args {
     switchyard: PathBuf,
@@ -115,7 +115,7 @@ fn agent_numbers(n: usize) -> impl Iterator<Item = String> {
 
 /// The demo tenant without call recording, with `agents` more extensions
 /// that are all `support`'s members.
-fn tenant_json(agents: usize) -> String {
+fn tenant_json(agents: usize) -> Value {
     let mut t: Value =
         serde_json::from_str(switchyard_artifacts::DEMO_TENANT).expect("demo tenant JSON");
     t["recording"] = false.into();
@@ -128,126 +128,7 @@ fn tenant_json(agents: usize) -> String {
         t["agents"][&x] = json!({ "skills": ["broadband"] });
     }
     t["queues"]["support"]["members"] = agent_numbers(agents).collect();
-    t.to_string()
-}
-
-/// One HTTP/1.1 request to the API on loopback (no client library for a
-/// few calls at start-up): the status and the body.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Option<&Value>,
-) -> Result<(u16, String), String> {
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    let body = body.map(Value::to_string).unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("no HTTP status in {out:?}"))?;
-    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    Ok((status, body.to_string()))
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The server we started; killed when dropped.
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    sip: SocketAddr,
-    http: SocketAddr,
-    token: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start_server(a: &Args) -> Result<Server, String> {
-    let dir = std::env::temp_dir().join(format!("sy-queue-wait-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let creds: String = ["1001", "1002", "1003"]
-        .into_iter()
-        .map(str::to_string)
-        .chain(agent_numbers(a.agents))
-        .map(|x| format!("{x}:bench-{x}\n"))
-        .collect();
-    std::fs::write(dir.join("demo-credentials.txt"), creds).map_err(|e| e.to_string())?;
-    let tenant = dir.join("tenant.json");
-    std::fs::write(&tenant, tenant_json(a.agents)).map_err(|e| e.to_string())?;
-    let sip: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let http_addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let log = std::fs::File::create(dir.join("switchyard.log")).map_err(|e| e.to_string())?;
-    let child = Command::new(&a.switchyard)
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(["--sip-listen", &sip.to_string()])
-        .args(["--http-listen", &http_addr.to_string()])
-        .arg("--provision")
-        .arg(&tenant)
-        .args([
-            "--rtp-ports",
-            &format!("{}-{}", a.rtp_ports.0, a.rtp_ports.1),
-        ])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("{}: {e}", a.switchyard.display()))?;
-    let mut server = Server {
-        child,
-        dir: dir.clone(),
-        sip,
-        http: http_addr,
-        token: String::new(),
-    };
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(60) {
-        if let Ok(t) = std::fs::read_to_string(dir.join("operator-token"))
-            && TcpStream::connect(http_addr).is_ok()
-        {
-            server.token = t.trim().to_string();
-            return Ok(server);
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            return Err(format!(
-                "switchyard exited ({status}); see {}",
-                dir.join("switchyard.log").display()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err("switchyard did not start within 60 s".into())
+    t
 }
 
 /// `support` never serves: its agents logged out, room for every caller,
@@ -288,7 +169,8 @@ fn never_serving(s: &Server, agents: usize) -> Result<(), String> {
 
 pub fn run(args: &[String]) {
     let args = parse(args);
-    let server = match start_server(&args) {
+    let tenant = tenant_json(args.agents);
+    let server = match serve::start(&args.switchyard, "queue-wait", &tenant, args.rtp_ports) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("queue-wait: {e}");
@@ -368,7 +250,10 @@ async fn ramp(args: &Args, server: &Server) -> i32 {
             calls.len(),
             args.setup_rate
         );
-        let (mut new, failed) = set_up(&ua, &generator, want, args.setup_rate).await;
+        let (mut new, failed) = serve::place_calls(&ua, &generator, want, args.setup_rate, |_| {
+            ("600".into(), false)
+        })
+        .await;
         failed_total += failed;
         calls.append(&mut new);
         tokio::time::sleep(Duration::from_secs_f64(args.settle_secs)).await;
@@ -441,48 +326,13 @@ async fn ramp(args: &Args, server: &Server) -> i32 {
     0
 }
 
-/// `want` calls to the queue at `rate` a second; those that came up and
-/// the number that failed (the first reasons printed).
-async fn set_up(
-    ua: &Arc<SipUa>,
-    generator: &Arc<Generator>,
-    want: usize,
-    rate: f64,
-) -> (Vec<SipCall>, usize) {
-    let start = Instant::now();
-    let mut tasks = Vec::with_capacity(want);
-    for k in 0..want {
-        tokio::time::sleep_until((start + Duration::from_secs_f64(k as f64 / rate)).into()).await;
-        let (ua, g) = (ua.clone(), generator.clone());
-        tasks.push(tokio::spawn(async move { ua.call(&g).await }));
-    }
-    let mut up = Vec::with_capacity(want);
-    let mut failed = 0;
-    for t in tasks {
-        match t.await {
-            Ok(Ok(c)) => up.push(c),
-            Ok(Err(e)) => {
-                if failed < 3 {
-                    eprintln!("   call failed: {e}");
-                }
-                failed += 1;
-            }
-            Err(e) => {
-                eprintln!("   call task: {e}");
-                failed += 1;
-            }
-        }
-    }
-    (up, failed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_queue_has_the_agents_as_members_and_nothing_is_recorded() {
-        let t: Value = serde_json::from_str(&tenant_json(3)).expect("json");
+        let t = tenant_json(3);
         assert_eq!(
             t["queues"]["support"]["members"],
             json!(["2001", "2002", "2003"])

@@ -279,14 +279,25 @@ impl SipUa {
     /// Place one call whose caller leg is `leg` of `generator`; it starts
     /// sending to the address Switchyard answered with once established.
     pub async fn call(&self, generator: &Generator) -> Result<SipCall, String> {
+        self.call_to(generator, &self.cfg.callee, false).await
+    }
+
+    /// As [`SipUa::call`], to `callee`; a `silent` caller sends µ-law
+    /// silence instead of probes.
+    pub async fn call_to(
+        &self,
+        generator: &Generator,
+        callee: &str,
+        silent: bool,
+    ) -> Result<SipCall, String> {
         let c = &self.cfg;
         let leg = generator.open().map_err(|e| format!("caller leg: {e}"))?;
         let n = self.next.fetch_add(1, Relaxed);
         let call_id = format!("sy-media-{}-{n}@{}", std::process::id(), c.ip);
         let mut rx = self.waiter(&call_id);
-        let uri = format!("sip:{}@{}", c.callee, c.domain);
+        let uri = format!("sip:{callee}@{}", c.domain);
         let from = format!("<sip:{}@{}>;tag=c{n}", c.caller, c.domain);
-        let to = format!("<sip:{}@{}>", c.callee, c.domain);
+        let to = format!("<sip:{callee}@{}>", c.domain);
         let contact = ("Contact", format!("<sip:{}@{}>", c.caller, self.uac_addr));
         let sdp = sdp_offer(leg.local, n);
         let send_invite = |cseq: u32, auth: Option<(&'static str, String)>| {
@@ -367,7 +378,7 @@ impl SipUa {
             .insert(call_id.clone(), ack);
         let relay = sdp_media_addr(&String::from_utf8_lossy(&r.body))
             .ok_or("200 without a usable SDP answer")?;
-        generator.start(leg, relay);
+        generator.start_with(leg, relay, silent);
         Ok(SipCall {
             call_id,
             from,

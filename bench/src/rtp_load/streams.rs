@@ -137,6 +137,8 @@ struct SendStream {
     /// RFC 3550 jitter of our own pacing (due → sent), ns.
     jitter: f64,
     last_lateness: Option<i64>,
+    /// Sends µ-law silence (no probe): a participant who says nothing.
+    silent: bool,
 }
 
 pub struct Generator {
@@ -268,6 +270,13 @@ impl Generator {
 
     /// Send from `leg` to `dest` every 20 ms from now on.
     pub fn start(&self, leg: Leg, dest: SocketAddr) {
+        self.start_with(leg, dest, false);
+    }
+
+    /// As [`Generator::start`]; `silent` sends µ-law silence instead of
+    /// probes (a conference participant who does not talk; probes are
+    /// loud as audio).
+    pub fn start_with(&self, leg: Leg, dest: SocketAddr, silent: bool) {
         let n = self.senders.len();
         let s = SendStream {
             id: leg.id,
@@ -277,6 +286,7 @@ impl Generator {
             index: 0,
             jitter: 0.0,
             last_lateness: None,
+            silent,
         };
         let _ = self.senders[leg.id as usize % n].send(s);
     }
@@ -437,6 +447,9 @@ fn send_loop(sh: &Shared, rx: &mpsc::Receiver<SendStream>, spread: u32) {
                 sent_ns,
             }
             .write(s.ssrc, &mut buf);
+            if s.silent {
+                buf[HEADER..].fill(0xFF);
+            }
             if s.sock.send_to(&buf, s.dest).is_err() {
                 sh.send_errors.fetch_add(1, Relaxed);
             }

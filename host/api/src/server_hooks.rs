@@ -130,6 +130,13 @@ pub trait LiveCalls: Send + Sync {
         let _ = (tenant, supervisor, mode);
         Err(MonitorError::NotFound(format!("no live call {call_id:?}")))
     }
+    /// Add a third party (an extension or a number) to answered call
+    /// `call_id`; `Err` says why not (no such call: starts with "no live
+    /// call").
+    fn add_party(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
+        let _ = (tenant, to);
+        Err(format!("no live call {call_id:?}"))
+    }
     /// The tenant's conference rooms in use.
     fn conferences(&self, tenant: &str) -> Vec<LiveRoom> {
         let _ = tenant;

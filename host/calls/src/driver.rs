@@ -621,6 +621,8 @@ enum Work {
     Offer(String, devices::Found),
     /// The waiting caller in the tenant's CRM.
     Contact(Option<switchyard_plugins::types::Contact>),
+    /// The devices of a third party to ring into the bridge.
+    Party(devices::Found),
     /// The phones of a supervisor to ring (the API's supervision of
     /// `agent` in a mode).
     Supervisor(String, MonitorMode, devices::Found),
@@ -759,6 +761,32 @@ impl Driver {
     /// This call's queue engine (the tenant's).
     fn queues(&self) -> Arc<crate::queues::TenantQueues> {
         self.shared.queues.tenant(&self.shared, &self.tenant.id)
+    }
+
+    /// Three-way calling: find `target`'s devices (an extension of the
+    /// tenant, else a number through its trunk); the session rings them
+    /// into the bridge.
+    fn add_party(&mut self, target: String) {
+        let calling = devices::Calling {
+            snapshot: self.snapshot(),
+            caller_id: None,
+            max_forwards: self.max_forwards,
+            contacts: self.contacts.clone(),
+            offer: None,
+        };
+        let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
+        let target = if tenant.extensions.contains_key(&target) {
+            DialTarget::Extension(target)
+        } else {
+            DialTarget::Number(target)
+        };
+        self.work.push(
+            async move {
+                let found = devices::resolve(&shared, &tenant, &[target], &calling).await;
+                Work::Party(found)
+            }
+            .boxed(),
+        );
     }
 
     /// What the session asks the tenant's conference service.
@@ -1202,6 +1230,7 @@ impl Driver {
                 self.call_ids.push(call_id);
                 self.session.adopt(now, *leg, label);
             }
+            CallMsg::AddParty(to) => self.add_party(to),
             CallMsg::Conference(signal) => match signal {
                 crate::conference::ConferenceSignal::Ended => {
                     self.session.handle_conference_ended(now)
@@ -1459,6 +1488,17 @@ impl Driver {
                 self.session
                     .handle_queue_offer(now, agent, found.devices, whisper);
             }
+            Work::Party(found) => {
+                self.tickets.extend(found.tickets);
+                for d in &found.devices {
+                    let id = d.invite.call_id().to_string();
+                    own(&self.shared, &id, &self.tx);
+                    self.call_ids.push(id);
+                }
+                if !self.session.add_parties(now, found.devices) {
+                    tracing::info!(call = %self.call_id, "three-way: nothing to ring, or the call is not bridged");
+                }
+            }
             Work::Supervisor(agent, mode, found) => {
                 for d in &found.devices {
                     let id = d.invite.call_id().to_string();
@@ -1615,6 +1655,7 @@ impl Driver {
                 }
             }
             Command::Conference(c) => self.conference(now, c),
+            Command::AddParty { target } => self.add_party(target),
             Command::Monitoring {
                 supervisor,
                 agent,

@@ -188,6 +188,9 @@ pub enum CallMsg {
         agent: String,
         mode: session::MonitorMode,
     },
+    /// Add a third party (an extension, else a number) to this bridged
+    /// call (API).
+    AddParty(String),
     /// Ring `supervisor`'s phones to monitor `agent` in this call (API).
     MonitorByDialling {
         supervisor: String,
@@ -513,6 +516,36 @@ impl Pbx {
             Ok(())
         } else {
             Err(MonitorRefused::NoCall(format!("no live call {call_id:?}")))
+        }
+    }
+
+    /// Three-way calling (API): ring `to` (an extension, else a number
+    /// through the tenant's trunk) into the answered call `call_id`.
+    pub fn add_party(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
+        let valid = !to.is_empty()
+            && to
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'));
+        if !valid {
+            return Err(format!("{to:?} is not an extension or a number"));
+        }
+        let answered = self
+            .shared
+            .in_progress
+            .list(tenant)
+            .into_iter()
+            .find(|c| c.call_id == call_id)
+            .map(|c| c.state == calls_in_progress::CallState::Answered);
+        match answered {
+            None => Err(format!("no live call {call_id:?}")),
+            Some(false) => Err(format!("call {call_id:?} is not answered yet")),
+            Some(true) => {
+                self.shared
+                    .in_progress
+                    .send(tenant, call_id, CallMsg::AddParty(to.to_string()));
+                Ok(())
+            }
         }
     }
 

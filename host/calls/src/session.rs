@@ -49,6 +49,7 @@ mod monitor;
 mod pickup;
 mod queue;
 mod sdp;
+mod three_way;
 pub use attended::HandOver;
 pub use conference::ConferenceCommand;
 pub use monitor::{MonitorMode, MonitorRecord};
@@ -233,6 +234,12 @@ pub enum Command {
     Queue(QueueCommand),
     /// Ask the tenant's conference service (see `conference`).
     Conference(ConferenceCommand),
+    /// Find the devices of `target` (an extension, else a number) and
+    /// ring them into the bridge ([`Session::add_parties`]): three-way
+    /// calling.
+    AddParty {
+        target: String,
+    },
     /// An attended transfer: ask the call that owns the dialog
     /// `replaces` names to hand over the party on its other side
     /// (`referrer` must be a party of that dialog); answer with
@@ -427,6 +434,8 @@ pub struct Session {
     monitor_records: Vec<MonitorRecord>,
     /// Supervisors' phones ringing to join (started by the API).
     ringing_monitors: Vec<monitor::RingingMonitor>,
+    /// A party keying in a three-way call's number.
+    keying: Option<three_way::Keying>,
     commands: VecDeque<Command>,
 }
 
@@ -570,6 +579,7 @@ impl Session {
             monitors: Vec::new(),
             monitor_records: Vec::new(),
             ringing_monitors: Vec::new(),
+            keying: None,
             commands: VecDeque::new(),
         }
     }
@@ -758,7 +768,7 @@ impl Session {
 
     /// A key pressed on `leg` (RFC 4733 or SIP INFO).
     pub fn handle_digit(&mut self, now: Instant, leg: LegId, digit: char) {
-        if self.monitor_key(leg, digit) {
+        if self.monitor_key(leg, digit) || self.three_way_key(now, leg, digit) {
         } else if leg == self.caller {
             self.caller_digit(now, digit);
         }
@@ -1464,7 +1474,7 @@ impl Session {
             LegEvent::OfferAnswered { sdp } => self.offer_answered(now, id, sdp),
             LegEvent::OfferFailed { status } => self.offer_failed(id, status),
             LegEvent::Digit(d) => {
-                if self.monitor_key(id, d) {
+                if self.monitor_key(id, d) || self.three_way_key(now, id, d) {
                 } else if is_caller {
                     self.caller_digit(now, d);
                 }
@@ -1863,6 +1873,7 @@ impl Session {
         let anchor = members[0];
         members.push(id);
         self.media(MediaCommand::Connect { a: anchor, b: id });
+        self.others_joining_stop(id);
         self.reapply_monitors();
     }
 

@@ -80,6 +80,10 @@ impl LiveCalls for LiveAdapter {
         self.pbx.transfer(tenant, call_id, to)
     }
 
+    fn add_party(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
+        self.pbx.add_party(tenant, call_id, to)
+    }
+
     fn conferences(&self, tenant: &str) -> Vec<LiveRoom> {
         self.pbx
             .conferences(tenant)

@@ -123,6 +123,48 @@ pub(crate) async fn hangup(
     }
 }
 
+/// Who to add to the call.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddParty {
+    /// An extension of the tenant, or a number (through the tenant's
+    /// trunk).
+    pub to: String,
+}
+
+/// Three-way calling: ring a third party into an answered call; when it
+/// answers, the three hear each other (the agent may then hang up and
+/// leave the other two talking). An agent key may add to its own calls
+/// only. From a phone: `*3`, the number, `#` during the call.
+#[utoipa::path(post, path = "/api/tenants/{tenant}/calls/{id}/add", tag = "calls",
+    params(IdP), request_body = AddParty,
+    responses((status = 202, description = "the third party rings"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn add_party(
+    c: Caller,
+    State(s): State<ApiState>,
+    ApiPath(p): ApiPath<IdP>,
+    ApiJson(body): ApiJson<AddParty>,
+) -> ApiResult<StatusCode> {
+    let scope = c.scope(&s, &p.tenant, Need::OwnCalls)?;
+    let live = s.live.list(scope.id());
+    let Some(call) = live.iter().find(|call| call.call_id == p.id) else {
+        return Err(ApiError::not_found(format!("no live call {:?}", p.id)));
+    };
+    if let Some(ext) = scope.agent_filter()?
+        && !call.involves(ext)
+    {
+        return Err(ApiError::not_found(format!("no live call {:?}", p.id)));
+    }
+    match s.live.add_party(scope.id(), &p.id, &body.to) {
+        Ok(()) => Ok(StatusCode::ACCEPTED),
+        Err(why) if why.starts_with("no live call") => Err(ApiError::not_found(why)),
+        Err(why) if why.contains("not answered") => Err(ApiError::conflict(why)),
+        Err(why) => Err(ApiError::validation("to", why)),
+    }
+}
+
 /// Who supervises, and how.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -92,6 +92,7 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(calls::hangup))
         .routes(routes!(calls::transfer))
         .routes(routes!(calls::monitor))
+        .routes(routes!(calls::add_party))
         .routes(routes!(conferences::list))
         .routes(routes!(conferences::put, conferences::delete))
         .routes(routes!(conferences::participants, conferences::add))

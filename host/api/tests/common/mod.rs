@@ -1224,6 +1224,14 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             POST,
+            "/api/tenants/{tenant}/calls/call-1/add",
+            "/api/tenants/{tenant}/calls/{id}/add",
+            OwnCalls,
+            "application/json",
+            || j(json!({"to": "1003"}))
+        ),
+        route!(
+            POST,
             "/api/tenants/{tenant}/calls/call-2/monitor",
             "/api/tenants/{tenant}/calls/{id}/monitor",
             Operate,

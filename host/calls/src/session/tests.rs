@@ -1753,3 +1753,4 @@ fn a_call_that_no_longer_rings_refuses_the_picker_with_480() {
 mod attended;
 mod conference;
 mod monitor;
+mod three_way;

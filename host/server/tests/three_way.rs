@@ -1,0 +1,195 @@
+//! Three-way calling with real phones over UDP: customer 1003 talks with
+//! agent 1002, who adds 1001 — keying `*3 1001 #` on the phone, or
+//! through the API — then drops out, and the customer and 1001 go on.
+//! Each phone talks in its own tone; what each hears is told apart with
+//! the Goertzel detector.
+
+mod common;
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::phone::Phone;
+use common::{LIMIT, Pbx, blocking, http, key, pbx};
+use switchyard_rtp::g711::Law;
+use switchyard_rtp::tones::tone_amplitude;
+
+const TONES: [f64; 3] = [500.0, 900.0, 1500.0];
+
+/// What each phone heard while all of them talked for 2 s at once.
+fn round(phones: &mut [&mut Phone]) -> Vec<[f64; 3]> {
+    let (heard, streams) = thread::scope(|s| {
+        let talkers: Vec<_> = phones
+            .iter()
+            .zip(TONES)
+            .map(|(p, f)| {
+                let mut t = p.talker();
+                s.spawn(move || {
+                    t.tone(f, 2_000);
+                    (t.seq, t.ts)
+                })
+            })
+            .collect();
+        let listeners: Vec<_> = phones
+            .iter()
+            .map(|p| {
+                let p: &Phone = p;
+                s.spawn(move || p.listen(Duration::from_millis(2_000)))
+            })
+            .collect();
+        let heard: Vec<[f64; 3]> = listeners
+            .into_iter()
+            .map(|h| {
+                let mut pcm = Vec::new();
+                Law::Pcmu.decode(&h.join().unwrap(), &mut pcm);
+                TONES.map(|f| tone_amplitude(&pcm, f))
+            })
+            .collect();
+        let streams: Vec<(u16, u32)> = talkers.into_iter().map(|t| t.join().unwrap()).collect();
+        (heard, streams)
+    });
+    for (p, (seq, ts)) in phones.iter_mut().zip(streams) {
+        (p.seq, p.ts) = (seq, ts);
+    }
+    heard
+}
+
+/// 1003 (customer) calls 1002 (agent); 1001's phone is registered.
+fn talking(p: &Pbx) -> (Phone, Phone, Phone) {
+    let mut agent = Phone::new(p.addr(), 0xA0);
+    agent.register("1002", &p.password("1002"));
+    let mut third = Phone::new(p.addr(), 0xB0);
+    third.register("1001", &p.password("1001"));
+    let mut customer = Phone::new(p.addr(), 0xC0);
+    thread::scope(|s| {
+        s.spawn(|| agent.answer_invite(|_| "sendrecv"));
+        customer.call_as("1003", &p.password("1003"), "1002");
+    });
+    (customer, agent, third)
+}
+
+/// All three hear the two others; then the agent leaves and the two
+/// others still hear each other.
+fn three_then_two(customer: &mut Phone, agent: &mut Phone, third: &mut Phone) {
+    let h = round(&mut [customer, agent, third]);
+    let [c, a, t] = [&h[0], &h[1], &h[2]];
+    assert!(
+        c[1] > 2000.0 && c[2] > 2000.0 && c[0] < 300.0,
+        "the customer: {c:?}"
+    );
+    assert!(
+        a[0] > 2000.0 && a[2] > 2000.0 && a[1] < 300.0,
+        "the agent: {a:?}"
+    );
+    assert!(
+        t[0] > 2000.0 && t[1] > 2000.0 && t[2] < 300.0,
+        "the third: {t:?}"
+    );
+    agent.bye();
+    let h = round2(customer, third);
+    assert!(
+        h[0][2] > 2000.0,
+        "the customer still hears 1001: {:?}",
+        h[0]
+    );
+    assert!(
+        h[1][0] > 2000.0,
+        "1001 still hears the customer: {:?}",
+        h[1]
+    );
+}
+
+/// Two phones talking (the customer's tone and the third's).
+fn round2(customer: &mut Phone, third: &mut Phone) -> Vec<[f64; 3]> {
+    let (heard, streams) = thread::scope(|s| {
+        let mut tc = customer.talker();
+        let mut tt = third.talker();
+        let a = s.spawn(move || {
+            tc.tone(TONES[0], 2_000);
+            (tc.seq, tc.ts)
+        });
+        let b = s.spawn(move || {
+            tt.tone(TONES[2], 2_000);
+            (tt.seq, tt.ts)
+        });
+        let (c, t): (&Phone, &Phone) = (customer, third);
+        let lc = s.spawn(move || c.listen(Duration::from_millis(2_000)));
+        let lt = s.spawn(move || t.listen(Duration::from_millis(2_000)));
+        let decode = |b: Vec<u8>| {
+            let mut pcm = Vec::new();
+            Law::Pcmu.decode(&b, &mut pcm);
+            TONES.map(|f| tone_amplitude(&pcm, f))
+        };
+        let heard = vec![decode(lc.join().unwrap()), decode(lt.join().unwrap())];
+        (heard, [a.join().unwrap(), b.join().unwrap()])
+    });
+    (customer.seq, customer.ts) = streams[0];
+    (third.seq, third.ts) = streams[1];
+    heard
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_adds_a_third_party_from_the_phone_and_drops_out() {
+    let pbx = Arc::new(pbx().await);
+    let p = pbx.clone();
+    blocking(move || {
+        let (mut customer, mut agent, mut third) = talking(&p);
+        for k in "*31001#".chars() {
+            agent.key(k);
+        }
+        third.answer_invite(|_| "sendrecv");
+        // The agent's keys reached the customer as RFC 4733 events (as
+        // any keys pressed in a call do); read past them.
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = customer.rtp.recv(&mut buf) {
+            if n > 1 && buf[1] & 0x7f == 0 {
+                break;
+            }
+        }
+        three_then_two(&mut customer, &mut agent, &mut third);
+        thread::scope(|s| {
+            s.spawn(|| third.answer_bye());
+            customer.bye();
+        });
+    })
+    .await;
+    let cdr = pbx.cdr_to(1, "1002").await;
+    let targets: Vec<&str> = cdr.legs.iter().map(|l| l.target.as_str()).collect();
+    assert_eq!(targets, ["1002", "1001"]);
+    assert!(cdr.legs.iter().all(|l| l.answer_ms.is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_adds_a_third_party_for_the_agent_and_keeps_other_agents_out() {
+    let pbx = Arc::new(pbx().await);
+    let base = format!("http://{}", pbx.running.http);
+    let op = pbx.running.operator_token.clone();
+    let p = pbx.clone();
+    blocking(move || {
+        let (mut customer, mut agent, mut third) = talking(&p);
+        let call = p.running.pbx.live_calls("demo")[0].call_id.clone();
+        let url = format!("{base}/api/tenants/demo/calls/{call}/add");
+        let body = serde_json::json!({"to": "1001"});
+        // Another agent's key: not its call.
+        let other = key(&base, &op, "demo", "agent", Some("1001"));
+        assert_eq!(http("POST", &url, &other, Some(body.clone())).0, 404);
+        let bad = serde_json::json!({"to": "sip:x@y"});
+        let mine = key(&base, &op, "demo", "agent", Some("1002"));
+        assert_eq!(http("POST", &url, &mine, Some(bad)).0, 400);
+        let (status, text) = http("POST", &url, &mine, Some(body));
+        assert_eq!(status, 202, "{text}");
+        third.answer_invite(|_| "sendrecv");
+        three_then_two(&mut customer, &mut agent, &mut third);
+        thread::scope(|s| {
+            s.spawn(|| third.answer_bye());
+            customer.bye();
+        });
+        let deadline = Instant::now() + LIMIT;
+        while !p.running.pbx.live_calls("demo").is_empty() {
+            assert!(Instant::now() < deadline);
+            thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await;
+}
