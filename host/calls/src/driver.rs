@@ -767,6 +767,21 @@ impl Driver {
     /// tenant, else a number through its trunk); the session rings them
     /// into the bridge.
     fn add_party(&mut self, target: String) {
+        let target = if self.tenant.extensions.contains_key(&target) {
+            DialTarget::Extension(target)
+        } else {
+            DialTarget::Number(target)
+        };
+        self.find_devices(target, Work::Party);
+    }
+
+    /// Look up `target`'s devices in the background (INVITEs showing this
+    /// call's caller); `then` makes the work's outcome of them.
+    fn find_devices(
+        &mut self,
+        target: DialTarget,
+        then: impl FnOnce(devices::Found) -> Work + Send + 'static,
+    ) {
         let calling = devices::Calling {
             snapshot: self.snapshot(),
             caller_id: None,
@@ -775,18 +790,25 @@ impl Driver {
             offer: None,
         };
         let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
-        let target = if tenant.extensions.contains_key(&target) {
-            DialTarget::Extension(target)
-        } else {
-            DialTarget::Number(target)
-        };
         self.work.push(
-            async move {
-                let found = devices::resolve(&shared, &tenant, &[target], &calling).await;
-                Work::Party(found)
-            }
-            .boxed(),
+            async move { then(devices::resolve(&shared, &tenant, &[target], &calling).await) }
+                .boxed(),
         );
+    }
+
+    /// Devices about to be rung: their dialogs are this call's, and so are
+    /// the trunks they go through and the places they took there.
+    fn own_devices(&mut self, found: &mut devices::Found) {
+        for (call_id, trunk) in found.trunks.drain(..) {
+            self.trunks.insert(call_id, trunk);
+            self.outbound = true;
+        }
+        self.tickets.append(&mut found.tickets);
+        for d in &found.devices {
+            let id = d.invite.call_id().to_string();
+            own(&self.shared, &id, &self.tx);
+            self.call_ids.push(id);
+        }
     }
 
     /// What the session asks the tenant's conference service.
@@ -1253,24 +1275,9 @@ impl Driver {
                 supervisor,
                 agent,
                 mode,
-            } => {
-                let calling = devices::Calling {
-                    snapshot: self.snapshot(),
-                    caller_id: None,
-                    max_forwards: self.max_forwards,
-                    contacts: self.contacts.clone(),
-                    offer: None,
-                };
-                let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
-                let target = [DialTarget::Extension(supervisor)];
-                self.work.push(
-                    async move {
-                        let found = devices::resolve(&shared, &tenant, &target, &calling).await;
-                        Work::Supervisor(agent, mode, found)
-                    }
-                    .boxed(),
-                );
-            }
+            } => self.find_devices(DialTarget::Extension(supervisor), move |found| {
+                Work::Supervisor(agent, mode, found)
+            }),
             CallMsg::HandOver {
                 replaces,
                 tenant,
@@ -1457,17 +1464,8 @@ impl Driver {
                 let fallback = self.tenant.runtime.fallback_decision();
                 self.session.handle_plugin_failed(now, fallback);
             }
-            Work::Found(found) => {
-                for (call_id, trunk) in found.trunks {
-                    self.trunks.insert(call_id, trunk);
-                    self.outbound = true;
-                }
-                self.tickets.extend(found.tickets);
-                for d in &found.devices {
-                    let id = d.invite.call_id().to_string();
-                    own(&self.shared, &id, &self.tx);
-                    self.call_ids.push(id);
-                }
+            Work::Found(mut found) => {
+                self.own_devices(&mut found);
                 self.session.handle_devices(now, found.devices);
             }
             Work::MessageStored(r) => self.session.handle_message_ended(now, r),
@@ -1477,34 +1475,20 @@ impl Driver {
                     self.tell_queue(join);
                 }
             }
-            Work::Offer(agent, found) => {
-                self.tickets.extend(found.tickets);
-                for d in &found.devices {
-                    let id = d.invite.call_id().to_string();
-                    own(&self.shared, &id, &self.tx);
-                    self.call_ids.push(id);
-                }
+            Work::Offer(agent, mut found) => {
+                self.own_devices(&mut found);
                 let whisper = self.whisper();
                 self.session
                     .handle_queue_offer(now, agent, found.devices, whisper);
             }
-            Work::Party(found) => {
-                self.tickets.extend(found.tickets);
-                for d in &found.devices {
-                    let id = d.invite.call_id().to_string();
-                    own(&self.shared, &id, &self.tx);
-                    self.call_ids.push(id);
-                }
+            Work::Party(mut found) => {
+                self.own_devices(&mut found);
                 if !self.session.add_parties(now, found.devices) {
                     tracing::info!(call = %self.call_id, "three-way: nothing to ring, or the call is not bridged");
                 }
             }
-            Work::Supervisor(agent, mode, found) => {
-                for d in &found.devices {
-                    let id = d.invite.call_id().to_string();
-                    own(&self.shared, &id, &self.tx);
-                    self.call_ids.push(id);
-                }
+            Work::Supervisor(agent, mode, mut found) => {
+                self.own_devices(&mut found);
                 if !self
                     .session
                     .monitor_by_dialling(now, found.devices, agent, mode)

@@ -38,40 +38,13 @@ fn tenant() -> serde_json::Value {
 
 /// What each phone heard while all of `talking` talked for 2 s at once.
 fn round(phones: &mut [Phone], talking: &[bool]) -> Vec<Vec<i16>> {
-    let (heard, streams) = thread::scope(|s| {
-        let talkers: Vec<_> = phones
-            .iter()
-            .zip(TONES)
-            .zip(talking)
-            .map(|((p, f), &on)| {
-                let mut t = p.talker();
-                s.spawn(move || {
-                    if on {
-                        t.tone(f, 2_000);
-                    }
-                    (t.seq, t.ts)
-                })
-            })
-            .collect();
-        let listeners: Vec<_> = phones
-            .iter()
-            .map(|p| s.spawn(move || p.listen(Duration::from_millis(2_000))))
-            .collect();
-        let heard: Vec<Vec<i16>> = listeners
-            .into_iter()
-            .map(|h| {
-                let mut pcm = Vec::new();
-                Law::Pcmu.decode(&h.join().unwrap(), &mut pcm);
-                pcm
-            })
-            .collect();
-        let streams: Vec<(u16, u32)> = talkers.into_iter().map(|t| t.join().unwrap()).collect();
-        (heard, streams)
-    });
-    for (p, (seq, ts)) in phones.iter_mut().zip(streams) {
-        (p.seq, p.ts) = (seq, ts);
-    }
-    heard
+    let tones: Vec<Option<f64>> = TONES
+        .iter()
+        .zip(talking)
+        .map(|(&f, &on)| on.then_some(f))
+        .collect();
+    let mut refs: Vec<&mut Phone> = phones.iter_mut().collect();
+    common::phone::talk_and_listen(&mut refs, &tones, 2_000)
 }
 
 /// Wait until the room `room` of the demo tenant says `ok`.

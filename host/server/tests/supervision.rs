@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use common::phone::Phone;
 use common::{LIMIT, Pbx, blocking, http, key, pbx};
-use switchyard_rtp::g711::Law;
 use switchyard_rtp::tones::tone_amplitude;
 
 /// Each party's own tone (Hz).
@@ -30,41 +29,8 @@ const SILENT: f64 = 300.0;
 
 /// What each phone heard while all of them talked for 2 s at once.
 fn round(phones: &mut [&mut Phone], tones: &[f64]) -> Vec<Vec<i16>> {
-    let (heard, streams) = thread::scope(|s| {
-        let talkers: Vec<_> = phones
-            .iter()
-            .zip(tones)
-            .map(|(p, &f)| {
-                let mut t = p.talker();
-                s.spawn(move || {
-                    t.tone(f, 2_000);
-                    (t.seq, t.ts)
-                })
-            })
-            .collect();
-        let listeners: Vec<_> = phones
-            .iter()
-            .map(|p| {
-                let p: &Phone = p;
-                s.spawn(move || p.listen(Duration::from_millis(2_000)))
-            })
-            .collect();
-        let heard: Vec<Vec<i16>> = listeners
-            .into_iter()
-            .map(|h| {
-                let mut pcm = Vec::new();
-                Law::Pcmu.decode(&h.join().unwrap(), &mut pcm);
-                pcm
-            })
-            .collect();
-        let streams: Vec<(u16, u32)> = talkers.into_iter().map(|t| t.join().unwrap()).collect();
-        (heard, streams)
-    });
-    for (p, (seq, ts)) in phones.iter_mut().zip(streams) {
-        // The phone's stream runs on where its talker left it.
-        (p.seq, p.ts) = (seq, ts);
-    }
-    heard
+    let tones: Vec<Option<f64>> = tones.iter().copied().map(Some).collect();
+    common::phone::talk_and_listen(phones, &tones, 2_000)
 }
 
 /// Which of the three tones `pcm` holds: (customer, agent, supervisor).

@@ -12,47 +12,17 @@ use std::time::{Duration, Instant};
 
 use common::phone::Phone;
 use common::{LIMIT, Pbx, blocking, http, key, pbx};
-use switchyard_rtp::g711::Law;
 use switchyard_rtp::tones::tone_amplitude;
 
 const TONES: [f64; 3] = [500.0, 900.0, 1500.0];
 
-/// What each phone heard while all of them talked for 2 s at once.
-fn round(phones: &mut [&mut Phone]) -> Vec<[f64; 3]> {
-    let (heard, streams) = thread::scope(|s| {
-        let talkers: Vec<_> = phones
-            .iter()
-            .zip(TONES)
-            .map(|(p, f)| {
-                let mut t = p.talker();
-                s.spawn(move || {
-                    t.tone(f, 2_000);
-                    (t.seq, t.ts)
-                })
-            })
-            .collect();
-        let listeners: Vec<_> = phones
-            .iter()
-            .map(|p| {
-                let p: &Phone = p;
-                s.spawn(move || p.listen(Duration::from_millis(2_000)))
-            })
-            .collect();
-        let heard: Vec<[f64; 3]> = listeners
-            .into_iter()
-            .map(|h| {
-                let mut pcm = Vec::new();
-                Law::Pcmu.decode(&h.join().unwrap(), &mut pcm);
-                TONES.map(|f| tone_amplitude(&pcm, f))
-            })
-            .collect();
-        let streams: Vec<(u16, u32)> = talkers.into_iter().map(|t| t.join().unwrap()).collect();
-        (heard, streams)
-    });
-    for (p, (seq, ts)) in phones.iter_mut().zip(streams) {
-        (p.seq, p.ts) = (seq, ts);
-    }
-    heard
+/// The amplitude of each of the three tones in what each phone heard
+/// while `tones` were said for 2 s.
+fn round(phones: &mut [&mut Phone], tones: &[Option<f64>]) -> Vec<[f64; 3]> {
+    common::phone::talk_and_listen(phones, tones, 2_000)
+        .iter()
+        .map(|pcm| TONES.map(|f| tone_amplitude(pcm, f)))
+        .collect()
 }
 
 /// 1003 (customer) calls 1002 (agent); 1001's phone is registered.
@@ -72,7 +42,7 @@ fn talking(p: &Pbx) -> (Phone, Phone, Phone) {
 /// All three hear the two others; then the agent leaves and the two
 /// others still hear each other.
 fn three_then_two(customer: &mut Phone, agent: &mut Phone, third: &mut Phone) {
-    let h = round(&mut [customer, agent, third]);
+    let h = round(&mut [customer, agent, third], &TONES.map(Some));
     let [c, a, t] = [&h[0], &h[1], &h[2]];
     assert!(
         c[1] > 2000.0 && c[2] > 2000.0 && c[0] < 300.0,
@@ -87,7 +57,7 @@ fn three_then_two(customer: &mut Phone, agent: &mut Phone, third: &mut Phone) {
         "the third: {t:?}"
     );
     agent.bye();
-    let h = round2(customer, third);
+    let h = round(&mut [customer, third], &[Some(TONES[0]), Some(TONES[2])]);
     assert!(
         h[0][2] > 2000.0,
         "the customer still hears 1001: {:?}",
@@ -98,35 +68,6 @@ fn three_then_two(customer: &mut Phone, agent: &mut Phone, third: &mut Phone) {
         "1001 still hears the customer: {:?}",
         h[1]
     );
-}
-
-/// Two phones talking (the customer's tone and the third's).
-fn round2(customer: &mut Phone, third: &mut Phone) -> Vec<[f64; 3]> {
-    let (heard, streams) = thread::scope(|s| {
-        let mut tc = customer.talker();
-        let mut tt = third.talker();
-        let a = s.spawn(move || {
-            tc.tone(TONES[0], 2_000);
-            (tc.seq, tc.ts)
-        });
-        let b = s.spawn(move || {
-            tt.tone(TONES[2], 2_000);
-            (tt.seq, tt.ts)
-        });
-        let (c, t): (&Phone, &Phone) = (customer, third);
-        let lc = s.spawn(move || c.listen(Duration::from_millis(2_000)));
-        let lt = s.spawn(move || t.listen(Duration::from_millis(2_000)));
-        let decode = |b: Vec<u8>| {
-            let mut pcm = Vec::new();
-            Law::Pcmu.decode(&b, &mut pcm);
-            TONES.map(|f| tone_amplitude(&pcm, f))
-        };
-        let heard = vec![decode(lc.join().unwrap()), decode(lt.join().unwrap())];
-        (heard, [a.join().unwrap(), b.join().unwrap()])
-    });
-    (customer.seq, customer.ts) = streams[0];
-    (third.seq, third.ts) = streams[1];
-    heard
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,6 +123,22 @@ pub(crate) async fn hangup(
     }
 }
 
+/// Live call `id` of the scope's tenant, if the key may act on it (an
+/// agent key: only its own calls); 404 otherwise.
+fn own_call(s: &ApiState, scope: &crate::auth::Scope, id: &str) -> ApiResult<LiveCall> {
+    let not_found = || ApiError::not_found(format!("no live call {id:?}"));
+    let call = s
+        .live
+        .list(scope.id())
+        .into_iter()
+        .find(|call| call.call_id == id)
+        .ok_or_else(not_found)?;
+    match scope.agent_filter()? {
+        Some(ext) if !call.involves(ext) => Err(not_found()),
+        _ => Ok(call),
+    }
+}
+
 /// Who to add to the call.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -148,15 +164,7 @@ pub(crate) async fn add_party(
     ApiJson(body): ApiJson<AddParty>,
 ) -> ApiResult<StatusCode> {
     let scope = c.scope(&s, &p.tenant, Need::OwnCalls)?;
-    let live = s.live.list(scope.id());
-    let Some(call) = live.iter().find(|call| call.call_id == p.id) else {
-        return Err(ApiError::not_found(format!("no live call {:?}", p.id)));
-    };
-    if let Some(ext) = scope.agent_filter()?
-        && !call.involves(ext)
-    {
-        return Err(ApiError::not_found(format!("no live call {:?}", p.id)));
-    }
+    own_call(&s, &scope, &p.id)?;
     match s.live.add_party(scope.id(), &p.id, &body.to) {
         Ok(()) => Ok(StatusCode::ACCEPTED),
         Err(why) if why.starts_with("no live call") => Err(ApiError::not_found(why)),
@@ -245,15 +253,7 @@ pub(crate) async fn transfer(
     ApiJson(body): ApiJson<Transfer>,
 ) -> ApiResult<StatusCode> {
     let scope = c.scope(&s, &p.tenant, Need::OwnCalls)?;
-    let live = s.live.list(scope.id());
-    let Some(call) = live.iter().find(|call| call.call_id == p.id) else {
-        return Err(ApiError::not_found(format!("no live call {:?}", p.id)));
-    };
-    if let Some(ext) = scope.agent_filter()?
-        && !call.involves(ext)
-    {
-        return Err(ApiError::not_found(format!("no live call {:?}", p.id)));
-    }
+    own_call(&s, &scope, &p.id)?;
     s.live
         .transfer(scope.id(), &p.id, &body.to)
         .map_err(|why| ApiError::validation("to", why))?;

@@ -480,3 +480,45 @@ impl Phone {
         }
     }
 }
+
+/// Every phone says its tone (`None`: nothing) for `ms` while all of them
+/// listen: what each heard, decoded. Each phone's stream runs on
+/// afterwards from where its talking left it.
+pub fn talk_and_listen(phones: &mut [&mut Phone], tones: &[Option<f64>], ms: u32) -> Vec<Vec<i16>> {
+    let (heard, streams) = std::thread::scope(|s| {
+        let talkers: Vec<_> = phones
+            .iter()
+            .zip(tones)
+            .map(|(p, &tone)| {
+                let mut t = p.talker();
+                s.spawn(move || {
+                    if let Some(f) = tone {
+                        t.tone(f, ms);
+                    }
+                    (t.seq, t.ts)
+                })
+            })
+            .collect();
+        let listeners: Vec<_> = phones
+            .iter()
+            .map(|p| {
+                let p: &Phone = p;
+                s.spawn(move || p.listen(Duration::from_millis(u64::from(ms))))
+            })
+            .collect();
+        let heard: Vec<Vec<i16>> = listeners
+            .into_iter()
+            .map(|h| {
+                let mut pcm = Vec::new();
+                Law::Pcmu.decode(&h.join().unwrap(), &mut pcm);
+                pcm
+            })
+            .collect();
+        let streams: Vec<(u16, u32)> = talkers.into_iter().map(|t| t.join().unwrap()).collect();
+        (heard, streams)
+    });
+    for (p, (seq, ts)) in phones.iter_mut().zip(streams) {
+        (p.seq, p.ts) = (seq, ts);
+    }
+    heard
+}
