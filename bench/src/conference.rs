@@ -19,7 +19,8 @@
 //!
 //! A talker's phone sends rtp-load's probe packets: as audio they are loud
 //! (their binary header decodes to full-scale samples), so every talker
-//! is in the mix. The SIP UA, the RTP generator and the CPU counters are
+//! is in the mix. What the phones receive is counted whatever it carries
+//! (a mix of one talker is that talker's probe again, byte for byte). The SIP UA, the RTP generator and the CPU counters are
 //! `rtp-load`'s; the server's start and the call set-up are `serve`'s.
 
 use std::io::Write as _;
@@ -210,14 +211,14 @@ async fn steps(args: &Args, server: &serve::Server) -> i32 {
         let (c0, h0, r0, t0) = (
             cpu::process_ns(pid),
             cpu::host_idle_secs(),
-            generator.non_probes(),
+            generator.received(),
             Instant::now(),
         );
         tokio::time::sleep(Duration::from_secs_f64(args.step_secs)).await;
         let (c1, h1, r1, secs) = (
             cpu::process_ns(pid),
             cpu::host_idle_secs(),
-            generator.non_probes(),
+            generator.received(),
             t0.elapsed().as_secs_f64(),
         );
         let drops = cpu::udp_drops().since(drops0);
@@ -260,6 +261,7 @@ async fn steps(args: &Args, server: &serve::Server) -> i32 {
             writeln!(f, "{}", row.join(",")).expect("CSV write");
         }
         for c in calls {
+            generator.stop_stream(c.leg);
             let _ = tokio::time::timeout(Duration::from_secs(2), ua.hangup(c)).await;
         }
         // The rooms empty and close before the next configuration.

@@ -78,6 +78,8 @@ struct Answered {
 
 /// An established call, for the BYE.
 pub struct SipCall {
+    /// The generator's leg (stream) of the call.
+    pub leg: u32,
     call_id: String,
     from: String,
     to: String,
@@ -378,8 +380,10 @@ impl SipUa {
             .insert(call_id.clone(), ack);
         let relay = sdp_media_addr(&String::from_utf8_lossy(&r.body))
             .ok_or("200 without a usable SDP answer")?;
+        let leg_id = leg.id;
         generator.start_with(leg, relay, silent);
         Ok(SipCall {
+            leg: leg_id,
             call_id,
             from,
             to,

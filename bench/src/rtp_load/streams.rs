@@ -92,6 +92,8 @@ struct StreamStats {
     jitter_n: AtomicU32,
     jitter_send_sum: AtomicU64,
     jitter_send_n: AtomicU32,
+    /// Its call is over: it sends no more.
+    stopped: AtomicBool,
 }
 
 struct Shared {
@@ -110,7 +112,9 @@ struct Shared {
     foreign: AtomicU64,
     /// Datagrams that were not our probes.
     garbage: AtomicU64,
-    /// The same, never reset.
+    /// Every datagram the legs received.
+    received: AtomicU64,
+    /// Datagrams that were not our probes, never reset.
     non_probes: AtomicU64,
 }
 
@@ -204,6 +208,7 @@ impl Generator {
             send_errors: AtomicU64::new(0),
             foreign: AtomicU64::new(0),
             garbage: AtomicU64::new(0),
+            received: AtomicU64::new(0),
             non_probes: AtomicU64::new(0),
         });
         let mut senders = Vec::new();
@@ -378,6 +383,18 @@ impl Generator {
     /// Datagrams received that were not our probes, since the start (not
     /// reset by windows): what the system under test sent of its own, e.g.
     /// the music `queue-wait` callers hear.
+    /// Leg `id`'s call is over: it sends no more.
+    pub fn stop_stream(&self, id: u32) {
+        if let Some(s) = self.shared.streams.get(id as usize) {
+            s.stopped.store(true, Relaxed);
+        }
+    }
+
+    /// Every datagram received so far, probes or not.
+    pub fn received(&self) -> u64 {
+        self.shared.received.load(Relaxed)
+    }
+
     pub fn non_probes(&self) -> u64 {
         self.shared.non_probes.load(Relaxed)
     }
@@ -438,6 +455,9 @@ fn send_loop(sh: &Shared, rx: &mpsc::Receiver<SendStream>, spread: u32) {
         let window = sh.window_tx.load(Relaxed);
         let due_ns = tick * 1_000_000;
         for s in &mut slots[tick as usize % slots_n] {
+            if sh.streams[s.id as usize].stopped.load(Relaxed) {
+                continue;
+            }
             let sent_ns = sh.ns();
             Probe {
                 stream: s.id,
@@ -494,6 +514,7 @@ async fn receive_loop(sh: &Shared, sock: tokio::net::UdpSocket) {
         if sh.stop.load(Relaxed) {
             return;
         }
+        sh.received.fetch_add(1, Relaxed);
         let now = sh.ns();
         let Some(p) = Probe::read(&buf[..n]) else {
             sh.garbage.fetch_add(1, Relaxed);
