@@ -384,16 +384,17 @@ pub(crate) fn start_outgoing(
     originate(&shared, tenant, agent, number, &call_id, script, None)
 }
 
-/// Add extension `ext` to conference `room` (API): its phone rings,
-/// showing the room calling, and joins the room when answered.
+/// Add `target` to conference `room` (API): an extension's phone rings
+/// showing the room calling; a number is called through the tenant's
+/// trunk. Answered, it joins the room (no PIN: it was invited).
 pub(crate) fn start_conference_add(
     shared: Arc<Shared>,
     tenant: Arc<Tenant>,
     room: &str,
-    ext: &str,
+    target: &str,
 ) -> Result<String, String> {
     let call_id = format!("conf-add-{}", devices::random_token());
-    tracing::info!(tenant = %tenant.id, %room, %ext, %call_id, "dialling into a conference");
+    tracing::info!(tenant = %tenant.id, %room, %target, %call_id, "dialling into a conference");
     let script = vec![Action::Conference(
         switchyard_plugins::flow_types::Conference {
             room: room.to_string(),
@@ -401,7 +402,45 @@ pub(crate) fn start_conference_add(
             muted: false,
         },
     )];
-    originate(&shared, tenant, ext, room, &call_id, script, None)
+    if tenant.extensions.contains_key(target) {
+        return originate(&shared, tenant, target, room, &call_id, script, None);
+    }
+    let number = target.strip_prefix('+').unwrap_or(target);
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{target:?} is neither an extension nor a number"));
+    }
+    if tenant.trunks.is_empty() {
+        return Err("the tenant has no trunk to call a number through".into());
+    }
+    let (Some(pool), Some(settings)) = (shared.ports.clone(), shared.settings.media.clone()) else {
+        return Err("dialling out needs media anchoring (serve with --rtp-ports)".into());
+    };
+    // The carrier sees the trunk's own number (a room has none).
+    let snapshot = originated(&tenant, &call_id, room, target, "conference");
+    let target = target.to_string();
+    tokio::spawn(async move {
+        let contacts = Contacts::new(&shared, "c2c");
+        let calling = devices::Calling {
+            snapshot: snapshot.clone(),
+            caller_id: None,
+            max_forwards: 70,
+            contacts: contacts.clone(),
+            offer: None,
+        };
+        let found =
+            devices::resolve(&shared, &tenant, &[DialTarget::Number(target)], &calling).await;
+        launch(
+            shared,
+            tenant,
+            found,
+            snapshot,
+            contacts,
+            script,
+            None,
+            (pool, settings),
+        );
+    });
+    Ok(call_id)
 }
 
 /// Dial `number`: an extension of the tenant, else a number through its
@@ -474,7 +513,7 @@ fn originate(
     if !tenant.extensions.contains_key(agent) {
         return Err(format!("{agent} is not an extension of {}", tenant.id));
     }
-    let (Some(pool), Some(settings)) = (&shared.ports, &shared.settings.media) else {
+    let (Some(pool), Some(settings)) = (shared.ports.clone(), shared.settings.media.clone()) else {
         // Without media of its own the host would have to carry the
         // agent's offer to the customer and the answer back in an ACK.
         return Err("click-to-call needs media anchoring (serve with --rtp-ports)".into());
@@ -488,37 +527,13 @@ fn originate(
         .ok_or_else(|| format!("extension {agent} has no registered device"))?;
     let peer = device_peer(&binding)
         .ok_or_else(|| format!("extension {agent}'s device has no usable address"))?;
-    let call_id = call_id.to_string();
-    let now = Instant::now();
-    let start_ms = unix_ms();
-    let snapshot = CallSnapshot {
-        call_id: call_id.clone(),
-        tenant: tenant.id.clone(),
-        direction: Direction::Internal,
-        caller: Party {
-            number: agent.to_string(),
-            display_name: tenant.display_name(agent),
-        },
-        callee: Party {
-            number: number.to_string(),
-            display_name: tenant.display_name(number),
-        },
-        dialled: number.to_string(),
-        tags: Vec::new(),
-        start_time: start_ms,
-        answer_time: None,
-        time_zone: tenant.time_zone.clone(),
-        flow: match (&callback, script.first()) {
-            (Some(_), _) => "callback",
-            (None, Some(Action::Conference(_))) => "conference",
-            _ => "click-to-call",
-        }
-        .into(),
-        plugin_version: 0,
+    let flow = if callback.is_some() {
+        "callback"
+    } else {
+        "click-to-call"
     };
+    let snapshot = originated(&tenant, call_id, agent, number, flow);
     let contacts = Contacts::new(&shared, "c2c");
-    let (media_tx, media_rx) = mpsc::unbounded_channel();
-    let anchor = Anchor::new(pool, settings, FIRST, media_tx);
     // The agent's phone sees the customer's number calling.
     let mut invite = Message::request("INVITE", &binding.contact);
     let domain = tenant.realm().to_string();
@@ -540,6 +555,76 @@ fn originate(
         peer,
         contact: contacts.on(peer.transport),
     };
+    let found = devices::Found {
+        devices: vec![first],
+        ..devices::Found::default()
+    };
+    launch(
+        shared,
+        tenant,
+        found,
+        snapshot,
+        contacts,
+        script,
+        callback,
+        (pool, settings),
+    );
+    Ok(call_id.to_string())
+}
+
+/// The snapshot of a call the host places: from `caller` to `callee`.
+fn originated(
+    tenant: &Tenant,
+    call_id: &str,
+    caller: &str,
+    callee: &str,
+    flow: &str,
+) -> CallSnapshot {
+    CallSnapshot {
+        call_id: call_id.to_string(),
+        tenant: tenant.id.clone(),
+        direction: Direction::Internal,
+        caller: Party {
+            number: caller.to_string(),
+            display_name: tenant.display_name(caller),
+        },
+        callee: Party {
+            number: callee.to_string(),
+            display_name: tenant.display_name(callee),
+        },
+        dialled: callee.to_string(),
+        tags: Vec::new(),
+        start_time: unix_ms(),
+        answer_time: None,
+        time_zone: tenant.time_zone.clone(),
+        flow: flow.into(),
+        plugin_version: 0,
+    }
+}
+
+/// Start a call the host places: its first leg rings `found`'s first
+/// device (the trunk it goes through, and its place there, are the
+/// call's); when it answers, `script` runs.
+#[allow(clippy::too_many_arguments)]
+fn launch(
+    shared: Arc<Shared>,
+    tenant: Arc<Tenant>,
+    mut found: devices::Found,
+    snapshot: CallSnapshot,
+    contacts: Contacts,
+    script: Vec<Action>,
+    callback: Option<String>,
+    (pool, settings): (Arc<switchyard_media::PortPool>, crate::MediaSettings),
+) {
+    if found.devices.is_empty() {
+        tracing::info!(call = %snapshot.call_id, "nothing to ring for the call");
+        return;
+    }
+    let first = found.devices.swap_remove(0);
+    let now = Instant::now();
+    let start_ms = snapshot.start_time;
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    let anchor = Anchor::new(&pool, &settings, FIRST, media_tx);
     let (tx, rx) = mpsc::unbounded_channel();
     own(&shared, first.invite.call_id(), &tx);
     let session = Session::outgoing(
@@ -560,13 +645,16 @@ fn originate(
         Some(anchor),
         media_rx,
         contacts,
-        Vec::new(),
+        std::mem::take(&mut found.tickets),
         70,
         None,
     );
+    for (call_id, trunk) in found.trunks {
+        driver.trunks.insert(call_id, trunk);
+        driver.outbound = true;
+    }
     driver.callback = callback.map(|p| (p, false));
     tokio::spawn(driver.run_guarded());
-    Ok(call_id)
 }
 
 /// Forget `ids` — unless a newer task took one over.
@@ -815,7 +903,7 @@ impl Driver {
     fn conference(&mut self, now: Instant, c: crate::session::ConferenceCommand) {
         use crate::session::ConferenceCommand;
         let conferences = &self.shared.conferences;
-        let caller = self.session.snapshot().caller.number.clone();
+        let caller = self.session.caller_label().to_string();
         match c {
             ConferenceCommand::Enter {
                 conference: c,

@@ -584,13 +584,14 @@ impl Pbx {
         self.shared.conferences.lock(tenant, room, locked)
     }
 
-    /// Ring extension `ext`; answered, it joins `room`. The new call's id.
-    pub fn conference_add(&self, tenant: &str, room: &str, ext: &str) -> Result<String, String> {
+    /// Ring `to` (an extension, or a number through the tenant's trunk);
+    /// answered, it joins `room`. The new call's id.
+    pub fn conference_add(&self, tenant: &str, room: &str, to: &str) -> Result<String, String> {
         let t = self
             .tenants()
             .by_id(tenant)
             .ok_or_else(|| format!("unknown tenant {tenant}"))?;
-        driver::start_conference_add(self.shared.clone(), t, room, ext)
+        driver::start_conference_add(self.shared.clone(), t, room, to)
     }
 
     /// The tenant's call events from now on.

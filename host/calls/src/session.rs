@@ -518,6 +518,9 @@ impl Session {
         s.scripted = true;
         // The party we rang first is the agent of the call record.
         s.agent = Some(first.label.clone());
+        if let Some(p) = s.parties.get_mut(&s.caller) {
+            p.label = first.label.clone();
+        }
         s.actions = script.into();
         s.phase = Phase::Originating {
             deadline: now + ring,
@@ -590,6 +593,14 @@ impl Session {
     }
 
     /// The caller's leg.
+    /// Who is on the caller's leg: the caller's number, or for a call the
+    /// host placed, the extension or number it rang first.
+    pub fn caller_label(&self) -> &str {
+        self.parties
+            .get(&self.caller)
+            .map_or(&self.snapshot.caller.number, |p| &p.label)
+    }
+
     pub fn caller(&self) -> LegId {
         self.caller
     }

@@ -301,7 +301,7 @@ async fn the_board_asks_its_pin_waits_with_music_for_its_moderator_and_ends_with
             "POST",
             &format!("{room}/participants"),
             &sup_key,
-            Some(serde_json::json!({"extension": "1003"})),
+            Some(serde_json::json!({"to": "1003"})),
         );
         assert_eq!(status, 202, "{text}");
         added.answer_invite(|_| "sendrecv");
@@ -327,4 +327,49 @@ async fn the_board_asks_its_pin_waits_with_music_for_its_moderator_and_ends_with
     let mut who: Vec<&str> = cdr.legs.iter().map(|l| l.target.as_str()).collect();
     who.sort_unstable();
     assert_eq!(who, ["1001", "1002", "1003"]);
+}
+
+/// A number dialled into a room through the tenant's trunk: the carrier
+/// (a phone played here) gets the INVITE, answers, and the number and the
+/// room's participant hear each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_dials_a_number_into_a_room_through_the_trunk() {
+    let mut carrier = Phone::new("127.0.0.1:9".parse().unwrap(), 0xF0);
+    let mut t = common::phone::with_carrier(tenant());
+    t["trunks"][0]["host"] = carrier.sip.local_addr().unwrap().to_string().into();
+    let pbx = Arc::new(pbx_with(Some(t), None).await);
+    carrier.pbx = pbx.addr();
+    let base = format!("http://{}", pbx.running.http);
+    let sup_key = pbx.supervisor_key();
+    let p = pbx.clone();
+    blocking(move || {
+        let mut inside = Phone::new(p.addr(), 0xF1);
+        inside.call_as("1001", &p.password("1001"), "800");
+        until_room(&p, "1001 in", |r| r.participants.len() == 1);
+        let (status, text) = common::http(
+            "POST",
+            &format!("{base}/api/tenants/demo/conferences/demo/participants"),
+            &sup_key,
+            Some(serde_json::json!({"to": "+15550142"})),
+        );
+        assert_eq!(status, 202, "{text}");
+        carrier.answer_invite(|_| "sendrecv");
+        until_room(&p, "the number in", |r| {
+            r.participants.iter().any(|x| x.caller == "+15550142")
+        });
+        let mut phones = [inside, carrier];
+        let heard = round(&mut phones, &[true, true]);
+        assert!(
+            tone_amplitude(&heard[0], TONES[1]) > HEARD,
+            "1001 hears the number"
+        );
+        assert!(
+            tone_amplitude(&heard[1], TONES[0]) > HEARD,
+            "the number hears 1001"
+        );
+        let [inside, carrier] = &mut phones;
+        inside.bye();
+        carrier.bye();
+    })
+    .await;
 }

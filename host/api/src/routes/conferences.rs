@@ -98,8 +98,9 @@ pub(crate) struct ParticipantP {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddParticipant {
-    /// An extension of the tenant: its phones ring, showing the room.
-    pub extension: String,
+    /// An extension of the tenant (its phone rings, showing the room), or
+    /// a number (called through the tenant's trunk).
+    pub to: String,
 }
 
 /// The new participant's call.
@@ -244,8 +245,8 @@ pub(crate) async fn participants(
     Ok(Json(room))
 }
 
-/// Dial an extension into the room: its phones ring, showing the room,
-/// and it joins when answered.
+/// Dial somebody into the room — an extension, or a number through the
+/// tenant's trunk; answered, they join (no PIN: they were invited).
 #[utoipa::path(post, path = "/api/tenants/{tenant}/conferences/{name}/participants",
     tag = "conferences", params(NameP), request_body = AddParticipant,
     responses((status = 202, body = Dialling), (status = 400, body = ErrorBody),
@@ -259,8 +260,8 @@ pub(crate) async fn add(
     let scope = moderated(&s, &caller, &p.tenant, &p.name)?;
     let call_id = s
         .live
-        .conference_add(scope.id(), &p.name, &b.extension)
-        .map_err(|why| ApiError::validation("extension", why))?;
+        .conference_add(scope.id(), &p.name, &b.to)
+        .map_err(|why| ApiError::validation("to", why))?;
     Ok((StatusCode::ACCEPTED, Json(Dialling { call_id })))
 }
 

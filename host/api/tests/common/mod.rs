@@ -1276,7 +1276,7 @@ pub fn routes() -> Vec<Route> {
             "/api/tenants/{tenant}/conferences/{name}/participants",
             Operate,
             "application/json",
-            || j(json!({"extension": "1002"}))
+            || j(json!({"to": "1002"}))
         ),
         route!(
             POST,
