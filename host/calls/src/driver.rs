@@ -854,20 +854,54 @@ impl Driver {
     /// Three-way calling: find `target`'s devices (an extension of the
     /// tenant, else a number through its trunk); the session rings them
     /// into the bridge.
+    ///
+    /// A queue (`queue:NAME`, or the queue's extension as `600`) rings its
+    /// agents who are free now, all at once; the first to answer joins.
     fn add_party(&mut self, target: String) {
-        let target = if self.tenant.extensions.contains_key(&target) {
-            DialTarget::Extension(target)
-        } else {
-            DialTarget::Number(target)
+        let queue = target
+            .strip_prefix("queue:")
+            .map(str::to_string)
+            .or_else(|| {
+                self.tenant
+                    .contact_centre
+                    .queue_extensions
+                    .get(&target)
+                    .cloned()
+            });
+        let targets = match queue {
+            Some(q) => {
+                let mut free: Vec<(Instant, String)> = self
+                    .queues()
+                    .agents()
+                    .into_iter()
+                    .filter(|(_, v)| v.queues.contains(&q))
+                    .filter_map(|(ext, v)| match v.state {
+                        switchyard_acd::AgentState::Available { since } => Some((since, ext)),
+                        _ => None,
+                    })
+                    .collect();
+                // Longest idle first in the INVITEs' order.
+                free.sort();
+                if free.is_empty() {
+                    tracing::info!(call = %self.call_id, queue = %q, "three-way: nobody of the queue is free");
+                }
+                free.into_iter()
+                    .map(|(_, ext)| DialTarget::Extension(ext))
+                    .collect()
+            }
+            None if self.tenant.extensions.contains_key(&target) => {
+                vec![DialTarget::Extension(target)]
+            }
+            None => vec![DialTarget::Number(target)],
         };
-        self.find_devices(target, Work::Party);
+        self.find_devices(targets, Work::Party);
     }
 
     /// Look up `target`'s devices in the background (INVITEs showing this
     /// call's caller); `then` makes the work's outcome of them.
     fn find_devices(
         &mut self,
-        target: DialTarget,
+        targets: Vec<DialTarget>,
         then: impl FnOnce(devices::Found) -> Work + Send + 'static,
     ) {
         let calling = devices::Calling {
@@ -879,7 +913,7 @@ impl Driver {
         };
         let (shared, tenant) = (self.shared.clone(), self.tenant.clone());
         self.work.push(
-            async move { then(devices::resolve(&shared, &tenant, &[target], &calling).await) }
+            async move { then(devices::resolve(&shared, &tenant, &targets, &calling).await) }
                 .boxed(),
         );
     }
@@ -1363,7 +1397,7 @@ impl Driver {
                 supervisor,
                 agent,
                 mode,
-            } => self.find_devices(DialTarget::Extension(supervisor), move |found| {
+            } => self.find_devices(vec![DialTarget::Extension(supervisor)], move |found| {
                 Work::Supervisor(agent, mode, found)
             }),
             CallMsg::HandOver {
@@ -1728,6 +1762,8 @@ impl Driver {
             }
             Command::Conference(c) => self.conference(now, c),
             Command::AddParty { target } => self.add_party(target),
+            // An extension on a call is busy for its queues meanwhile.
+            Command::Joined { label } => self.mark_busy(&label),
             Command::Monitoring {
                 supervisor,
                 agent,

@@ -522,13 +522,23 @@ impl Pbx {
     /// Three-way calling (API): ring `to` (an extension, else a number
     /// through the tenant's trunk) into the answered call `call_id`.
     pub fn add_party(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
-        let valid = !to.is_empty()
-            && to
-                .chars()
-                .enumerate()
-                .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'));
+        let valid = match to.strip_prefix("queue:") {
+            Some(q) => self
+                .tenants()
+                .by_id(tenant)
+                .is_some_and(|t| t.contact_centre.queues.iter().any(|s| s.config.name == q)),
+            None => {
+                !to.is_empty()
+                    && to
+                        .chars()
+                        .enumerate()
+                        .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'))
+            }
+        };
         if !valid {
-            return Err(format!("{to:?} is not an extension or a number"));
+            return Err(format!(
+                "{to:?} is neither an extension, a number nor `queue:NAME` of this tenant"
+            ));
         }
         let answered = self
             .shared

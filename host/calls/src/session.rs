@@ -240,6 +240,11 @@ pub enum Command {
     AddParty {
         target: String,
     },
+    /// Party `label` (an extension, or a number) answered and joined the
+    /// bridge.
+    Joined {
+        label: String,
+    },
     /// An attended transfer: ask the call that owns the dialog
     /// `replaces` names to hand over the party on its other side
     /// (`referrer` must be a party of that dialog); answer with
@@ -1884,6 +1889,11 @@ impl Session {
         let anchor = members[0];
         members.push(id);
         self.media(MediaCommand::Connect { a: anchor, b: id });
+        if let Some(p) = self.parties.get(&id) {
+            self.commands.push_back(Command::Joined {
+                label: p.label.clone(),
+            });
+        }
         self.others_joining_stop(id);
         self.reapply_monitors();
     }

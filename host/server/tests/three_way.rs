@@ -134,3 +134,47 @@ async fn the_api_adds_a_third_party_for_the_agent_and_keeps_other_agents_out() {
     })
     .await;
 }
+
+/// A queue as the third party: 1001, talking with 1003, adds `support`;
+/// its agent free now (1002; 1003 is on this very call) rings and joins,
+/// and is busy for the queue meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_added_rings_its_free_agent_who_joins() {
+    let pbx = Arc::new(pbx().await);
+    let base = format!("http://{}", pbx.running.http);
+    let sup_key = pbx.supervisor_key();
+    let p = pbx.clone();
+    blocking(move || {
+        let mut host = Phone::new(p.addr(), 0xA5);
+        host.register("1001", &p.password("1001"));
+        let mut queue_agent = Phone::new(p.addr(), 0xB5);
+        queue_agent.register("1002", &p.password("1002"));
+        let mut customer = Phone::new(p.addr(), 0xC5);
+        thread::scope(|s| {
+            s.spawn(|| host.answer_invite(|_| "sendrecv"));
+            customer.call_as("1003", &p.password("1003"), "1001");
+        });
+        let call = p.running.pbx.live_calls("demo")[0].call_id.clone();
+        let url = format!("{base}/api/tenants/demo/calls/{call}/add");
+        let bad = serde_json::json!({"to": "queue:nowhere"});
+        assert_eq!(http("POST", &url, &sup_key, Some(bad)).0, 400);
+        let body = serde_json::json!({"to": "queue:support"});
+        let (status, text) = http("POST", &url, &sup_key, Some(body));
+        assert_eq!(status, 202, "{text}");
+        queue_agent.answer_invite(|_| "sendrecv");
+        three_then_two(&mut customer, &mut host, &mut queue_agent);
+        assert_eq!(
+            p.agent_state("1002"),
+            switchyard_acd::AgentState::OnOtherCall,
+            "on the three-way call, not offered queue calls"
+        );
+        thread::scope(|s| {
+            s.spawn(|| queue_agent.answer_bye());
+            customer.bye();
+        });
+    })
+    .await;
+    let cdr = pbx.cdr_to(1, "1001").await;
+    let targets: Vec<&str> = cdr.legs.iter().map(|l| l.target.as_str()).collect();
+    assert_eq!(targets, ["1001", "1002"]);
+}

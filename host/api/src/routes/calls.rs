@@ -143,8 +143,9 @@ fn own_call(s: &ApiState, scope: &crate::auth::Scope, id: &str) -> ApiResult<Liv
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddParty {
-    /// An extension of the tenant, or a number (through the tenant's
-    /// trunk).
+    /// An extension of the tenant, a number (through the tenant's trunk),
+    /// or `queue:NAME`: the queue's agents who are free now ring at once,
+    /// the first to answer joins.
     pub to: String,
 }
 

@@ -57,6 +57,12 @@ fn the_agent_keys_star_three_and_a_number_and_the_first_device_to_answer_joins()
         a: CALLER,
         b: third
     }));
+    assert!(
+        cmds.contains(&Command::Joined {
+            label: "1003".into()
+        }),
+        "the driver hears who joined (busy for its queues)"
+    );
     // The agent drops out: the caller and 1003 go on.
     c.party_sends("1002", "BYE", 2, "");
     let cmds = c.take();
