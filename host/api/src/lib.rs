@@ -53,8 +53,8 @@ pub use error::ApiError;
 /// config, and the JSON shape of `PluginRepo::roles` written by this API.
 pub use routes::plugins::{HTTP_ALLOWLIST_KEY, RolesBody as PluginRoles};
 pub use server_hooks::{
-    AgentChange, AgentLive, CallEvent, ConfigChanged, ContactCentre, LiveCall, LiveCalls,
-    LiveMonitor, LiveParticipant, LiveRoom, MonitorError, NoChanges, NoContactCentre, NoLiveCalls,
+    AgentChange, AgentLive, CallActionError, CallEvent, ConfigChanged, ContactCentre, LiveCall,
+    LiveCalls, LiveMonitor, LiveParticipant, LiveRoom, NoChanges, NoContactCentre, NoLiveCalls,
     QueueLive,
 };
 

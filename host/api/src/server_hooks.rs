@@ -63,16 +63,17 @@ pub struct LiveParticipant {
     pub joined_ms: u64,
 }
 
-/// Why supervising a call was refused.
+/// Why an action on a live call (supervise it, add a party) was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MonitorError {
-    /// 400: the request names no supervisor extension, or no mode.
+pub enum CallActionError {
+    /// 400: the request names nothing usable (no supervisor extension, a
+    /// target that is no number).
     Invalid(String),
-    /// 403: the extension may not supervise.
+    /// 403: not allowed (an extension that may not supervise).
     Forbidden(String),
     /// 404: no such live call.
     NotFound(String),
-    /// 409: nobody to supervise yet (not answered), or one's own call.
+    /// 409: not now (not answered yet, one's own call, nobody free).
     Conflict(String),
 }
 
@@ -126,16 +127,19 @@ pub trait LiveCalls: Send + Sync {
         call_id: &str,
         supervisor: &str,
         mode: &str,
-    ) -> Result<(), MonitorError> {
+    ) -> Result<(), CallActionError> {
         let _ = (tenant, supervisor, mode);
-        Err(MonitorError::NotFound(format!("no live call {call_id:?}")))
+        Err(CallActionError::NotFound(format!(
+            "no live call {call_id:?}"
+        )))
     }
-    /// Add a third party (an extension or a number) to answered call
-    /// `call_id`; `Err` says why not (no such call: starts with "no live
-    /// call").
-    fn add_party(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
+    /// Add a third party (an extension, a number or `queue:NAME`) to
+    /// answered call `call_id`.
+    fn add_party(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), CallActionError> {
         let _ = (tenant, to);
-        Err(format!("no live call {call_id:?}"))
+        Err(CallActionError::NotFound(format!(
+            "no live call {call_id:?}"
+        )))
     }
     /// The tenant's conference rooms in use.
     fn conferences(&self, tenant: &str) -> Vec<LiveRoom> {

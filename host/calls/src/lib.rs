@@ -137,18 +137,20 @@ impl Default for CallSettings {
 }
 
 /// What a call task receives from the dispatcher.
-/// Why the API's supervision of a call was refused (each says why).
+/// Why something asked of a live call through the API was refused (each
+/// says why).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MonitorRefused {
-    /// The supervisor is not an extension of the tenant.
+pub enum Refused {
+    /// What was asked names nothing of the tenant (a supervisor that is
+    /// not an extension, a target that is no number).
     Invalid(String),
-    /// The extension may not supervise.
-    NotSupervisor(String),
+    /// Not allowed (an extension without the supervisor flag).
+    Forbidden(String),
     /// No such live call of the tenant.
     NoCall(String),
-    /// The call has no agent talking (not answered yet), or it is the
-    /// supervisor's own.
-    NotTalking(String),
+    /// Not now: the call has no agent talking yet, it is the supervisor's
+    /// own, nobody of the queue is free.
+    Conflict(String),
 }
 
 #[derive(Debug)]
@@ -468,26 +470,26 @@ impl Pbx {
         call_id: &str,
         supervisor: &str,
         mode: session::MonitorMode,
-    ) -> Result<(), MonitorRefused> {
+    ) -> Result<(), Refused> {
         let t = self
             .tenants()
             .by_id(tenant)
-            .ok_or_else(|| MonitorRefused::NoCall(format!("unknown tenant {tenant}")))?;
+            .ok_or_else(|| Refused::NoCall(format!("unknown tenant {tenant}")))?;
         let call = self
             .shared
             .in_progress
             .list(tenant)
             .into_iter()
             .find(|c| c.call_id == call_id)
-            .ok_or_else(|| MonitorRefused::NoCall(format!("no live call {call_id:?}")))?;
+            .ok_or_else(|| Refused::NoCall(format!("no live call {call_id:?}")))?;
         match t.extensions.get(supervisor) {
             None => {
-                return Err(MonitorRefused::Invalid(format!(
+                return Err(Refused::Invalid(format!(
                     "{supervisor:?} is not an extension of this tenant"
                 )));
             }
             Some(e) if !e.supervisor => {
-                return Err(MonitorRefused::NotSupervisor(format!(
+                return Err(Refused::Forbidden(format!(
                     "extension {supervisor} may not supervise (its supervisor flag is off)"
                 )));
             }
@@ -496,14 +498,14 @@ impl Pbx {
         let agent = match (&call.agent, call.state) {
             (Some(a), calls_in_progress::CallState::Answered) => a.clone(),
             _ => {
-                return Err(MonitorRefused::NotTalking(format!(
+                return Err(Refused::Conflict(format!(
                     "call {call_id:?} is {}: only an answered call has an agent to supervise",
                     call.state
                 )));
             }
         };
         if agent == supervisor {
-            return Err(MonitorRefused::NotTalking(
+            return Err(Refused::Conflict(
                 "a supervisor cannot supervise their own call".into(),
             ));
         }
@@ -515,13 +517,13 @@ impl Pbx {
         if self.shared.in_progress.send(tenant, call_id, msg) {
             Ok(())
         } else {
-            Err(MonitorRefused::NoCall(format!("no live call {call_id:?}")))
+            Err(Refused::NoCall(format!("no live call {call_id:?}")))
         }
     }
 
     /// Three-way calling (API): ring `to` (an extension, else a number
     /// through the tenant's trunk) into the answered call `call_id`.
-    pub fn add_party(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
+    pub fn add_party(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), Refused> {
         let valid = match to.strip_prefix("queue:") {
             Some(q) => self
                 .tenants()
@@ -536,9 +538,20 @@ impl Pbx {
             }
         };
         if !valid {
-            return Err(format!(
+            return Err(Refused::Invalid(format!(
                 "{to:?} is neither an extension, a number nor `queue:NAME` of this tenant"
-            ));
+            )));
+        }
+        if let Some(q) = to.strip_prefix("queue:") {
+            let free = self.shared.queues.get(tenant).is_some_and(|t| {
+                t.agents().iter().any(|(_, v)| {
+                    v.queues.iter().any(|x| x == q)
+                        && matches!(v.state, switchyard_acd::AgentState::Available { .. })
+                })
+            });
+            if !free {
+                return Err(Refused::Conflict(format!("nobody of queue {q:?} is free")));
+            }
         }
         let answered = self
             .shared
@@ -548,8 +561,10 @@ impl Pbx {
             .find(|c| c.call_id == call_id)
             .map(|c| c.state == calls_in_progress::CallState::Answered);
         match answered {
-            None => Err(format!("no live call {call_id:?}")),
-            Some(false) => Err(format!("call {call_id:?} is not answered yet")),
+            None => Err(Refused::NoCall(format!("no live call {call_id:?}"))),
+            Some(false) => Err(Refused::Conflict(format!(
+                "call {call_id:?} is not answered yet"
+            ))),
             Some(true) => {
                 self.shared
                     .in_progress

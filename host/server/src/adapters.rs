@@ -2,11 +2,11 @@
 //! engine, and a configuration change rebuilds the tenant from the store.
 
 use switchyard_api::{
-    CallEvent, ConfigChanged, LiveCall, LiveCalls, LiveMonitor, LiveParticipant, LiveRoom,
-    MonitorError,
+    CallActionError, CallEvent, ConfigChanged, LiveCall, LiveCalls, LiveMonitor, LiveParticipant,
+    LiveRoom,
 };
-use switchyard_calls::MonitorRefused;
 use switchyard_calls::Pbx;
+use switchyard_calls::Refused;
 use switchyard_plugins::PluginHost;
 use switchyard_store::{Store, TenantRepo};
 use tokio::sync::broadcast;
@@ -80,8 +80,10 @@ impl LiveCalls for LiveAdapter {
         self.pbx.transfer(tenant, call_id, to)
     }
 
-    fn add_party(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), String> {
-        self.pbx.add_party(tenant, call_id, to)
+    fn add_party(&self, tenant: &str, call_id: &str, to: &str) -> Result<(), CallActionError> {
+        self.pbx
+            .add_party(tenant, call_id, to)
+            .map_err(action_error)
     }
 
     fn conferences(&self, tenant: &str) -> Vec<LiveRoom> {
@@ -131,16 +133,11 @@ impl LiveCalls for LiveAdapter {
         call_id: &str,
         supervisor: &str,
         mode: &str,
-    ) -> Result<(), MonitorError> {
-        let mode = mode.parse().map_err(MonitorError::Invalid)?;
+    ) -> Result<(), CallActionError> {
+        let mode = mode.parse().map_err(CallActionError::Invalid)?;
         self.pbx
             .monitor(tenant, call_id, supervisor, mode)
-            .map_err(|e| match e {
-                MonitorRefused::Invalid(why) => MonitorError::Invalid(why),
-                MonitorRefused::NotSupervisor(why) => MonitorError::Forbidden(why),
-                MonitorRefused::NoCall(why) => MonitorError::NotFound(why),
-                MonitorRefused::NotTalking(why) => MonitorError::Conflict(why),
-            })
+            .map_err(action_error)
     }
 }
 
@@ -233,5 +230,15 @@ impl switchyard_api::ContactCentre for CentreAdapter {
             longest_wait_secs: s.longest_wait.as_secs() as u32,
             agents,
         })
+    }
+}
+
+/// The call engine's refusal as the API's.
+fn action_error(e: Refused) -> CallActionError {
+    match e {
+        Refused::Invalid(why) => CallActionError::Invalid(why),
+        Refused::Forbidden(why) => CallActionError::Forbidden(why),
+        Refused::NoCall(why) => CallActionError::NotFound(why),
+        Refused::Conflict(why) => CallActionError::Conflict(why),
     }
 }

@@ -159,6 +159,14 @@ async fn a_queue_added_rings_its_free_agent_who_joins() {
         let bad = serde_json::json!({"to": "queue:nowhere"});
         assert_eq!(http("POST", &url, &sup_key, Some(bad)).0, 400);
         let body = serde_json::json!({"to": "queue:support"});
+        // Nobody of the queue free (1002 paused, 1003 on this call): 409.
+        let state = format!("{base}/api/tenants/demo/agents/1002/state");
+        let pause = serde_json::json!({"action": "pause", "reason": "lunch"});
+        assert_eq!(http("POST", &state, &sup_key, Some(pause)).0, 200);
+        let (status, text) = http("POST", &url, &sup_key, Some(body.clone()));
+        assert_eq!(status, 409, "{text}");
+        let unpause = serde_json::json!({"action": "unpause"});
+        assert_eq!(http("POST", &state, &sup_key, Some(unpause)).0, 200);
         let (status, text) = http("POST", &url, &sup_key, Some(body));
         assert_eq!(status, 202, "{text}");
         queue_agent.answer_invite(|_| "sendrecv");

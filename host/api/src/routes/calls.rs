@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use super::{IdP, TenantP};
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
-use crate::{ApiState, CallEvent, LiveCall, MonitorError};
+use crate::{ApiState, CallActionError, CallEvent, LiveCall};
 
 /// Ring an extension, then dial a number.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -123,6 +123,17 @@ pub(crate) async fn hangup(
     }
 }
 
+/// The API's answer to a refused action; `field` is what an invalid
+/// request got wrong.
+fn action_error(e: CallActionError, field: &'static str) -> ApiError {
+    match e {
+        CallActionError::Invalid(why) => ApiError::validation(field, why),
+        CallActionError::Forbidden(why) => ApiError::forbidden(why),
+        CallActionError::NotFound(why) => ApiError::not_found(why),
+        CallActionError::Conflict(why) => ApiError::conflict(why),
+    }
+}
+
 /// Live call `id` of the scope's tenant, if the key may act on it (an
 /// agent key: only its own calls); 404 otherwise.
 fn own_call(s: &ApiState, scope: &crate::auth::Scope, id: &str) -> ApiResult<LiveCall> {
@@ -166,12 +177,10 @@ pub(crate) async fn add_party(
 ) -> ApiResult<StatusCode> {
     let scope = c.scope(&s, &p.tenant, Need::OwnCalls)?;
     own_call(&s, &scope, &p.id)?;
-    match s.live.add_party(scope.id(), &p.id, &body.to) {
-        Ok(()) => Ok(StatusCode::ACCEPTED),
-        Err(why) if why.starts_with("no live call") => Err(ApiError::not_found(why)),
-        Err(why) if why.contains("not answered") => Err(ApiError::conflict(why)),
-        Err(why) => Err(ApiError::validation("to", why)),
-    }
+    s.live
+        .add_party(scope.id(), &p.id, &body.to)
+        .map_err(|e| action_error(e, "to"))?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// Who supervises, and how.
@@ -219,12 +228,7 @@ pub(crate) async fn monitor(
     }
     s.live
         .monitor(scope.id(), &p.id, &supervisor, mode)
-        .map_err(|e| match e {
-            MonitorError::Invalid(why) => ApiError::validation("supervisor", why),
-            MonitorError::Forbidden(why) => ApiError::forbidden(why),
-            MonitorError::NotFound(why) => ApiError::not_found(why),
-            MonitorError::Conflict(why) => ApiError::conflict(why),
-        })?;
+        .map_err(|e| action_error(e, "supervisor"))?;
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -205,13 +205,13 @@ impl LiveCalls for FakeLive {
         call_id: &str,
         supervisor: &str,
         mode: &str,
-    ) -> Result<(), switchyard_api::MonitorError> {
+    ) -> Result<(), switchyard_api::CallActionError> {
         let mut calls = self.calls.lock().unwrap();
         let call = calls
             .get_mut(tenant)
             .and_then(|list| list.iter_mut().find(|c| c.call_id == call_id))
             .ok_or_else(|| {
-                switchyard_api::MonitorError::NotFound(format!("no live call {call_id:?}"))
+                switchyard_api::CallActionError::NotFound(format!("no live call {call_id:?}"))
             })?;
         call.monitors.push(switchyard_api::LiveMonitor {
             supervisor: supervisor.into(),
