@@ -493,6 +493,13 @@ fn close(shared: &Arc<Shared>, tenant: &Arc<Tenant>, live: LiveRoom) {
     live.media.close();
     let room = live.config.name.clone();
     tracing::info!(tenant = %tenant.id, %room, "conference room over");
+    // Told first: the room's record, when it is there, comes after.
+    shared.in_progress.notify(
+        &tenant.id,
+        NoticeKind::Conference("conference-ended"),
+        "",
+        Some(serde_json::json!({"room": room}).to_string()),
+    );
     let shared = shared.clone();
     let tenant_id = tenant.id.clone();
     let tenant = tenant.clone();
@@ -574,11 +581,5 @@ fn close(shared: &Arc<Shared>, tenant: &Arc<Tenant>, live: LiveRoom) {
                 tracing::error!(tenant = %tenant_id, %room, error = %e, "conference record not stored")
             }
         }
-        shared.in_progress.notify(
-            &tenant_id,
-            NoticeKind::Conference("conference-ended"),
-            "",
-            Some(serde_json::json!({"room": room}).to_string()),
-        );
     });
 }

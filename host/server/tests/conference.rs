@@ -66,6 +66,7 @@ fn until_room(p: &Pbx, what: &str, ok: impl Fn(&switchyard_calls::conference::Ro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_participants_hear_each_other_not_themselves_and_mute_and_kick_hold() {
     let pbx = Arc::new(pbx_with(Some(tenant()), None).await);
+    let mut events = pbx.running.pbx.subscribe("demo");
     let p = pbx.clone();
     blocking(move || {
         let exts = ["1001", "1002", "1003", "1004", "1005"];
@@ -140,6 +141,21 @@ async fn five_participants_hear_each_other_not_themselves_and_mute_and_kick_hold
     let mut who: Vec<&str> = cdr.legs.iter().map(|l| l.target.as_str()).collect();
     who.sort_unstable();
     assert_eq!(who, ["1001", "1002", "1003", "1004", "1005"]);
+    // The live stream told the room's story.
+    let mut kinds: Vec<String> = Vec::new();
+    loop {
+        match events.try_recv() {
+            Ok(n) => kinds.push(n.kind.to_string()),
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
+            Err(_) => break,
+        }
+    }
+    let count = |k: &str| kinds.iter().filter(|x| *x == k).count();
+    assert_eq!(count("conference-joined"), 5, "{kinds:?}");
+    assert_eq!(count("conference-left"), 5, "{kinds:?}");
+    assert_eq!(count("conference-muted"), 1, "{kinds:?}");
+    assert!(count("conference-talking") >= 5, "{kinds:?}");
+    assert_eq!(count("conference-ended"), 1, "{kinds:?}");
     let id = cdr.recording.clone().expect("the demo records");
     let (n, mix, _) = common::channels(&pbx.recording_path(&id));
     assert_eq!(n, 1, "one mixed file");
