@@ -381,7 +381,29 @@ impl Session {
     }
 
     /// `leg` ended; if it was a supervisor's, its time on the call ends.
+    /// If it was the supervised agent's (a transfer, a three-way call they
+    /// left), their supervisors are hung up: what they hear and who hears
+    /// them was about that agent, and must not carry over to whoever
+    /// talks next.
     pub(super) fn monitor_left(&mut self, now: Instant, leg: LegId) {
+        let watching: Vec<LegId> = self
+            .monitors
+            .iter()
+            .filter(|m| m.target == leg)
+            .map(|m| m.leg)
+            .collect();
+        // A bridge left with one member ends now: the supervisors' BYEs
+        // then wait for the record, as every party's do.
+        let ending = matches!(&self.phase, Phase::Bridged { members, .. } if members.len() < 2);
+        for sup in watching {
+            tracing::info!(call = %self.snapshot.call_id, supervisor = sup.0, "the supervised agent left: supervision ends");
+            self.hang_up_leg(sup, 200);
+            if !ending {
+                // The call goes on: the BYE is not held for its record.
+                self.release_held(sup);
+            }
+            self.monitor_left(now, sup);
+        }
         let Some(i) = self.monitors.iter().position(|m| m.leg == leg) else {
             return;
         };

@@ -251,3 +251,50 @@ fn a_supervisors_phone_that_rings_out_stops_and_nobody_joins() {
     assert!(!c.s.monitor_by_dialling(c.now, devices, "1009".into(), MonitorMode::Listen));
     assert!(!c.s.monitor_by_dialling(c.now, Vec::new(), "1002".into(), MonitorMode::Listen));
 }
+
+#[test]
+fn a_supervisor_is_hung_up_when_the_agent_they_supervise_transfers_the_caller_away() {
+    let mut c = talking();
+    let sup = c.s.monitor(
+        c.now,
+        supervisor_leg(),
+        "1003".into(),
+        "1002".into(),
+        MonitorMode::Listen,
+    );
+    c.take();
+    c.s.handle_ack(c.now, sup);
+    c.advance(Duration::from_secs(2));
+    c.s.handle_transfer(
+        c.now,
+        crate::session::TransferTarget::Extension("1004".into()),
+    )
+    .expect("a call between the caller and one agent");
+    let cmds = c.take();
+    assert!(sip(&cmds).contains(&(sup, "BYE".into())), "{cmds:?}");
+    assert_eq!(monitoring(&cmds), [None]);
+    // The caller is not hung up: the transfer goes on.
+    assert!(!sip(&cmds).contains(&(CALLER, "BYE".into())));
+}
+
+#[test]
+fn when_the_agent_hangs_up_the_supervisors_bye_waits_for_the_record_like_the_callers() {
+    let mut c = talking();
+    let sup = c.s.monitor(
+        c.now,
+        supervisor_leg(),
+        "1003".into(),
+        "1002".into(),
+        MonitorMode::Whisper,
+    );
+    c.take();
+    c.s.handle_ack(c.now, sup);
+    c.party_sends("1002", "BYE", 2, "");
+    let cmds = c.take();
+    assert!(cmds.iter().any(|x| matches!(x, Command::WriteRecord(_))));
+    assert!(!sip(&cmds).contains(&(sup, "BYE".into())), "held: {cmds:?}");
+    c.record_written();
+    let sent = sip(&c.take());
+    assert!(sent.contains(&(sup, "BYE".into())), "{sent:?}");
+    assert!(sent.contains(&(CALLER, "BYE".into())), "{sent:?}");
+}
