@@ -49,25 +49,63 @@ fn free_tcp_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// Start `switchyard` on `sip` and a free HTTP port. The port was free
+/// when picked, but another test of this binary may bind it before the
+/// server does: then the server exits, and it is started again on
+/// another port. It counts as up once its API answers its own operator
+/// token (not merely once something listens on the port).
 fn spawn_server(data: &Path, sip: SocketAddr, log: &str) -> Server {
-    let http: SocketAddr = ([127, 0, 0, 1], free_tcp_port()).into();
-    let log = std::fs::File::create(data.join(log)).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["serve", "--data-dir"])
-        .arg(data)
-        .args(["--sip-listen", &sip.to_string()])
-        .args(["--http-listen", &http.to_string()])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("switchyard starts");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(http).is_err() {
-        assert!(Instant::now() < deadline, "the server never listened");
-        std::thread::sleep(Duration::from_millis(20));
+    for _ in 0..5 {
+        let http: SocketAddr = ([127, 0, 0, 1], free_tcp_port()).into();
+        let log_file = std::fs::File::create(data.join(log)).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["serve", "--data-dir"])
+            .arg(data)
+            .args(["--sip-listen", &sip.to_string()])
+            .args(["--http-listen", &http.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("switchyard starts");
+        let mut server = Server { child, http };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                eprintln!(
+                    "switchyard exited at start ({status}): {}",
+                    std::fs::read_to_string(data.join(log)).unwrap_or_default()
+                );
+                break;
+            }
+            if answers_its_token(&server, data) {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "the server never listened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    Server { child, http }
+    panic!(
+        "switchyard did not start in five tries; see {}",
+        data.join(log).display()
+    )
+}
+
+/// Whether the API on the server's port is this server's: it accepts the
+/// operator token from its data directory.
+fn answers_its_token(server: &Server, data: &Path) -> bool {
+    let Ok(token) = std::fs::read_to_string(data.join("operator-token")) else {
+        return false;
+    };
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    agent
+        .get(&format!("http://{}/api/tenants", server.http))
+        .header("Authorization", &format!("Bearer {}", token.trim()))
+        .call()
+        .is_ok_and(|r| r.status() == 200)
 }
 
 /// Rows of the demo tenant's first page of call records, through the API.
@@ -171,7 +209,9 @@ fn every_call_sipp_saw_completed_has_a_record_after_kill_9() {
     while records_so_far(&server, &token) < KILL_AFTER_RECORDS {
         assert!(
             Instant::now() < deadline,
-            "the load never produced {KILL_AFTER_RECORDS} records"
+            "the load never produced {KILL_AFTER_RECORDS} records ({} so far); the server said:\n{}",
+            records_so_far(&server, &token),
+            std::fs::read_to_string(dir.path().join("first.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(10));
     }
