@@ -58,11 +58,7 @@ fn usage() -> ! {
 }
 
 fn range(v: &str) -> (u16, u16) {
-    let (lo, hi) = v.split_once('-').unwrap_or_else(|| usage());
-    (
-        lo.parse().unwrap_or_else(|_| usage()),
-        hi.parse().unwrap_or_else(|_| usage()),
-    )
+    serve::port_range(v).unwrap_or_else(|| usage())
 }
 
 fn parse(args: &[String]) -> Args {

@@ -40,6 +40,12 @@ pub fn http(
     Ok((status, body.to_string()))
 }
 
+/// `LOW-HIGH` as a port range.
+pub fn port_range(v: &str) -> Option<(u16, u16)> {
+    let (lo, hi) = v.split_once('-')?;
+    Some((lo.parse().ok()?, hi.parse().ok()?))
+}
+
 /// Resident memory of process `pid`, KiB.
 pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

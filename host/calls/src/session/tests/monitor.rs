@@ -33,6 +33,11 @@ Contact: <sip:1003@192.0.2.40:5068>\nContent-Type: application/sdp\n\nv=0 superv
     )
 }
 
+/// 1003's phone, dialling `*55` + `agent`, handed to the call.
+fn supervise(c: &mut Call, agent: &str, mode: MonitorMode) -> LegId {
+    c.s.monitor(c.now, supervisor_leg(), "1003".into(), agent.into(), mode)
+}
+
 /// Who hears the supervisor, as the commands set it.
 fn heard(cmds: &[Command], sup: LegId) -> Vec<(LegId, bool)> {
     media(cmds)
@@ -61,13 +66,7 @@ fn monitoring(cmds: &[Command]) -> Vec<Option<MonitorMode>> {
 fn a_supervisor_listens_then_whispers_to_the_agent_then_barges_and_the_keys_stay_theirs() {
     let mut c = talking();
     let agent = c.leg("1002").0;
-    let sup = c.s.monitor(
-        c.now,
-        supervisor_leg(),
-        "1003".into(),
-        "1002".into(),
-        MonitorMode::Listen,
-    );
+    let sup = supervise(&mut c, "1002", MonitorMode::Listen);
     let cmds = c.take();
     assert!(sip(&cmds).contains(&(sup, "200".into())), "{cmds:?}");
     // Joined next to the agent, then nobody hears the supervisor.
@@ -130,13 +129,7 @@ fn a_supervisor_listens_then_whispers_to_the_agent_then_barges_and_the_keys_stay
 #[test]
 fn a_supervisor_who_hangs_up_leaves_the_call_going_with_their_time_stamped() {
     let mut c = talking();
-    let sup = c.s.monitor(
-        c.now,
-        supervisor_leg(),
-        "1003".into(),
-        "1002".into(),
-        MonitorMode::Whisper,
-    );
+    let sup = supervise(&mut c, "1002", MonitorMode::Whisper);
     c.take();
     c.s.handle_ack(c.now, sup);
     c.advance(Duration::from_secs(4));
@@ -164,23 +157,11 @@ From: <sip:1003@pbx>;tag=spy\nTo: <sip:*551002@pbx>;tag=us3\nCall-ID: s-leg\nCSe
 #[test]
 fn a_call_the_agent_is_not_in_refuses_the_supervisor_with_480() {
     let mut c = talking();
-    let sup = c.s.monitor(
-        c.now,
-        supervisor_leg(),
-        "1003".into(),
-        "1009".into(),
-        MonitorMode::Listen,
-    );
+    let sup = supervise(&mut c, "1009", MonitorMode::Listen);
     assert_eq!(sip(&c.take()), vec![(sup, "480".into())]);
     let mut c = Call::anchored();
     c.take();
-    let sup = c.s.monitor(
-        c.now,
-        supervisor_leg(),
-        "1003".into(),
-        "1001".into(),
-        MonitorMode::Listen,
-    );
+    let sup = supervise(&mut c, "1001", MonitorMode::Listen);
     assert_eq!(
         sip(&c.take()),
         vec![(sup, "480".into())],
@@ -191,13 +172,7 @@ fn a_call_the_agent_is_not_in_refuses_the_supervisor_with_480() {
 #[test]
 fn a_party_dialled_in_later_does_not_hear_a_listening_supervisor() {
     let mut c = talking();
-    let sup = c.s.monitor(
-        c.now,
-        supervisor_leg(),
-        "1003".into(),
-        "1002".into(),
-        MonitorMode::Listen,
-    );
+    let sup = supervise(&mut c, "1002", MonitorMode::Listen);
     c.take();
     let dev = c.device("1004", 4);
     let l4 = c.s.add_party(c.now, dev).unwrap();
@@ -255,13 +230,7 @@ fn a_supervisors_phone_that_rings_out_stops_and_nobody_joins() {
 #[test]
 fn a_supervisor_is_hung_up_when_the_agent_they_supervise_transfers_the_caller_away() {
     let mut c = talking();
-    let sup = c.s.monitor(
-        c.now,
-        supervisor_leg(),
-        "1003".into(),
-        "1002".into(),
-        MonitorMode::Listen,
-    );
+    let sup = supervise(&mut c, "1002", MonitorMode::Listen);
     c.take();
     c.s.handle_ack(c.now, sup);
     c.advance(Duration::from_secs(2));
@@ -280,13 +249,7 @@ fn a_supervisor_is_hung_up_when_the_agent_they_supervise_transfers_the_caller_aw
 #[test]
 fn when_the_agent_hangs_up_the_supervisors_bye_waits_for_the_record_like_the_callers() {
     let mut c = talking();
-    let sup = c.s.monitor(
-        c.now,
-        supervisor_leg(),
-        "1003".into(),
-        "1002".into(),
-        MonitorMode::Whisper,
-    );
+    let sup = supervise(&mut c, "1002", MonitorMode::Whisper);
     c.take();
     c.s.handle_ack(c.now, sup);
     c.party_sends("1002", "BYE", 2, "");
