@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::agent::{Agent, AgentState};
 use crate::callback::{CallbackOutcome, CallbackState, Placeholder};
@@ -907,29 +907,44 @@ impl Acd {
         }
     }
 
-    /// The strategy's order for `call`. Ids that were not candidates (or
-    /// are no longer free) are dropped; nothing usable falls back to
-    /// longest-idle.
+    /// The strategy's order for `call`, as agent ids. Ids that were not
+    /// candidates (or are no longer free) are dropped; nothing usable falls
+    /// back to longest-idle. See [`Acd::handle_ranked`] for the ranking as
+    /// positions, which is what a plugin answers.
     pub fn handle_ranking(&mut self, call: &str, order: Vec<String>, now: Instant) {
         let Some(Phase::Ranking { candidates, .. }) = self.calls.get(call).map(|c| &c.phase) else {
             return;
         };
-        // Sets, not list scans: a ranking of 200 agents would otherwise
-        // compare 80,000 ids. The ranking's own strings are moved, not
-        // copied: first decide which to keep, then take those. Whether
-        // each is still free is checked when its turn to ring comes
-        // (`top_up`), not here for all of them.
-        let offered: FxHashSet<&str> = candidates.iter().map(|a| &**a).collect();
-        let mut seen: FxHashSet<&str> =
-            FxHashSet::with_capacity_and_hasher(order.len(), Default::default());
-        let keep: Vec<bool> = order
+        // A map, not list scans: a ranking of 200 agents would otherwise
+        // compare 80,000 ids.
+        let at: FxHashMap<&str, u32> = candidates
             .iter()
-            .map(|id| offered.contains(id.as_str()) && seen.insert(id.as_str()))
+            .enumerate()
+            .map(|(i, a)| (&**a, i as u32))
             .collect();
-        let chosen: Vec<String> = order
+        let positions = order
+            .iter()
+            .filter_map(|id| at.get(id.as_str()).copied())
+            .collect();
+        self.handle_ranked(call, positions, now);
+    }
+
+    /// The strategy's order for `call` as positions in the candidates of
+    /// its [`Output::Rank`], best first. Positions out of range and repeats
+    /// are dropped; nothing usable falls back to longest-idle. Whether each
+    /// chosen agent is still free is checked when their turn to ring comes
+    /// (`top_up`), not here for all of them.
+    pub fn handle_ranked(&mut self, call: &str, positions: Vec<u32>, now: Instant) {
+        let Some(Phase::Ranking { candidates, .. }) = self.calls.get(call).map(|c| &c.phase) else {
+            return;
+        };
+        let mut taken = vec![false; candidates.len()];
+        let chosen: Vec<Arc<str>> = positions
             .into_iter()
-            .zip(keep)
-            .filter_map(|(id, k)| k.then_some(id))
+            .filter_map(|p| {
+                let slot = taken.get_mut(p as usize)?;
+                (!std::mem::replace(slot, true)).then(|| candidates[p as usize].clone())
+            })
             .collect();
         if chosen.is_empty() {
             let still_free = self.longest_idle(call, candidates);
@@ -960,9 +975,9 @@ impl Acd {
 
     /// The fallback order: lowest penalty, then idle longest, then member
     /// order, then id — only agents still eligible.
-    fn longest_idle(&self, call: &str, candidates: &[Arc<str>]) -> Vec<String> {
+    fn longest_idle(&self, call: &str, candidates: &[Arc<str>]) -> Vec<Arc<str>> {
         let c = &self.calls[call];
-        let mut v: Vec<(u32, Instant, u32, &str)> = candidates
+        let mut v: Vec<(u32, Instant, u32, &Arc<str>)> = candidates
             .iter()
             .filter_map(|id| {
                 let a = self.agents.get(&**id)?;
@@ -970,15 +985,15 @@ impl Acd {
                     return None;
                 }
                 let m = a.cfg().membership(&c.queue)?;
-                Some((m.penalty, a.idle_since, m.order, &**id))
+                Some((m.penalty, a.idle_since, m.order, id))
             })
             .collect();
         v.sort();
-        v.into_iter().map(|t| t.3.to_owned()).collect()
+        v.into_iter().map(|t| t.3.clone()).collect()
     }
 
     /// Start ringing (or dialling a callback with) the chosen agents.
-    fn start_offer(&mut self, call: &str, chosen: Vec<String>, now: Instant) {
+    fn start_offer(&mut self, call: &str, chosen: Vec<Arc<str>>, now: Instant) {
         let Some(c) = self.calls.get(call) else {
             return;
         };
@@ -986,11 +1001,11 @@ impl Acd {
         let first_free = c.callback.is_some().then(|| {
             chosen.iter().find(|a| {
                 self.agents
-                    .get(*a)
+                    .get(&***a)
                     .is_some_and(|x| x.eligible(&c.queue, &c.skills))
             })
         });
-        let first_free = first_free.flatten().cloned();
+        let first_free = first_free.flatten().map(|a| a.to_string());
         let Some(c) = self.calls.get_mut(call) else {
             return;
         };
@@ -1064,11 +1079,12 @@ impl Acd {
             let Some(agent) = next.pop_front() else { break };
             if !self
                 .agents
-                .get(&agent)
+                .get(&*agent)
                 .is_some_and(|a| a.eligible(&queue, &skills))
             {
                 continue;
             }
+            let agent = agent.to_string();
             ringing.insert(agent.clone(), now + timeout);
             self.set_agent_state(
                 &agent,

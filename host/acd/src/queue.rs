@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::callback::CallbackState;
@@ -99,7 +100,7 @@ pub(crate) enum Phase {
     /// Ringing: `ringing` agents (with their ring deadline) are reserved;
     /// `next` are the strategy's remaining choices, tried in order.
     Offering {
-        next: VecDeque<String>,
+        next: VecDeque<Arc<str>>,
         ringing: BTreeMap<String, Instant>,
     },
     /// A placeholder's callback is being dialled with `agent` reserved;

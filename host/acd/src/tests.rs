@@ -413,6 +413,43 @@ fn a_failed_or_garbage_ranking_falls_back_to_longest_idle() {
 }
 
 #[test]
+fn a_ranking_as_positions_rings_in_that_order_and_drops_what_is_not_a_candidate() {
+    let mut h = H::new();
+    let mut q = QueueConfig::new("q");
+    q.ring_mode = RingMode::OneAtATime;
+    h.queue(q);
+    h.agent("a", "q", 0, &[]);
+    h.agent("b", "q", 1, &[]);
+    h.agent("c", "q", 2, &[]);
+    h.auto = false;
+    for a in ["a", "b", "c"] {
+        h.login(a);
+    }
+    h.join("c1", "q", 0);
+    let candidates = h
+        .take()
+        .into_iter()
+        .find_map(|o| match o {
+            Output::Rank { candidates, .. } => Some(candidates),
+            _ => None,
+        })
+        .unwrap();
+    let at = |id: &str| candidates.iter().position(|c| &*c.agent == id).unwrap() as u32;
+    // Out of range and a repeat are dropped: c, then a.
+    h.acd
+        .handle_ranked("c1", vec![99, at("c"), at("c"), at("a")], h.now);
+    h.drain();
+    assert_eq!(h.rings(), vec![ring("c1", &["c"])]);
+
+    // Nothing usable falls back to longest idle.
+    h.join("c2", "q", 0);
+    h.acd.handle_ranked("c2", vec![7, 8], h.now);
+    h.drain();
+    assert_eq!(h.acd.fallbacks(), 1);
+    assert_eq!(h.rings().len(), 1, "c2 rang one of the free agents");
+}
+
+#[test]
 fn a_strategy_that_never_answers_does_not_stall_the_queue() {
     let mut h = H::new();
     h.queue(QueueConfig::new("q"));

@@ -843,15 +843,11 @@ impl TenantQueues {
             let result = match tenant.as_ref().map(|t| t.runtime.pin_strategy(&name)) {
                 Some(Ok(p)) => {
                     let t = tenant.as_ref().expect("tenant");
+                    // Positions in `candidates`, which the engine keeps in
+                    // the same order: no id is copied back.
                     t.runtime
                         .rank_agents(&p, &queue, &waiting, &columns, records)
                         .await
-                        .map(|order| {
-                            order
-                                .into_iter()
-                                .map(|p| String::from(&*candidates[p as usize].agent))
-                                .collect()
-                        })
                 }
                 Some(Err(e)) => Err(e),
                 None => return,
@@ -863,8 +859,8 @@ impl TenantQueues {
                 .get_or_create(&label)
                 .observe(started.elapsed().as_secs_f64());
             match result {
-                Ok(order) => me.input(&shared, |inner, now| {
-                    inner.acd.handle_ranking(&call, order, now)
+                Ok(positions) => me.input(&shared, |inner, now| {
+                    inner.acd.handle_ranked(&call, positions, now)
                 }),
                 Err(failure) => {
                     tracing::warn!(tenant = %tenant_id, strategy = %name, %failure, "queue strategy failed: longest idle instead");
