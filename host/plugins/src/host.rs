@@ -13,6 +13,7 @@ use crate::engine::{EpochTicker, build_engine};
 use crate::limits::HostConfig;
 use crate::state::{self, PluginState};
 use crate::validate::{LoadError, World};
+use crate::warm::WarmBudget;
 
 /// Why the host or a tenant could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,8 @@ struct HostInner {
     /// One per world, each with the capabilities of its world only.
     linkers: Linkers,
     kv: KvStore,
+    /// Ranking instances kept between decisions, against their cap.
+    warm: WarmBudget,
     // Dropped with the host: stops the epoch thread.
     _ticker: EpochTicker,
 }
@@ -69,6 +72,7 @@ impl PluginHost {
             config.cache_dir.as_deref(),
         )?;
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        let warm = WarmBudget::new(config.max_warm_instances, config.warm_instance_memory_bytes);
         Ok(Self {
             inner: Arc::new(HostInner {
                 config,
@@ -76,6 +80,7 @@ impl PluginHost {
                 cache,
                 linkers,
                 kv,
+                warm,
                 _ticker: ticker,
             }),
         })
@@ -94,6 +99,15 @@ impl PluginHost {
     /// The shared engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    pub(crate) fn warm(&self) -> &WarmBudget {
+        &self.inner.warm
+    }
+
+    /// Ranking instances kept between decisions now, host-wide.
+    pub fn warm_instances(&self) -> u32 {
+        self.inner.warm.held()
     }
 
     pub(crate) fn kv(&self) -> &KvStore {

@@ -15,9 +15,13 @@
 //!   place up to `max_queue_wait`, then is `Overloaded`.
 //!
 //! The store is dropped at the end of every invocation, failed or not, so
-//! nothing of a trapped or timed-out instance survives.
+//! nothing of a trapped or timed-out instance survives — except that an
+//! agent ranking that went well may leave its instance for the next
+//! ranking of the same version (see [`crate::warm`]); its meters are
+//! renewed for every decision.
 
 use std::future::Future;
+use std::time::Instant;
 
 use wasmtime::component::Instance;
 use wasmtime::{Store, Trap, UpdateDeadline};
@@ -64,8 +68,7 @@ impl TenantRuntime {
         let state = self.plugin_state(v, self.cpu_ticks());
         let mut store = Store::new(self.host().engine(), state);
         store.limiter(|s| &mut s.limiter);
-        store.set_hostcall_fuel(self.limits().hostcall_fuel);
-        store.set_epoch_deadline(1);
+        self.arm(&mut store);
         store.epoch_deadline_callback(|mut cx| {
             let cpu = &mut cx.data_mut().cpu;
             cpu.used += 1;
@@ -79,6 +82,45 @@ impl TenantRuntime {
             Ok(instance) => Ok((store, instance)),
             Err(e) => Err(self.classify(v, &mut store, e)),
         }
+    }
+
+    /// Runs one agent ranking on the version's warm instance when it keeps
+    /// one, else on a fresh one, and keeps the instance for the next
+    /// ranking if this one went well (see [`crate::warm`]). Limits as for
+    /// any invocation: the meters are renewed for every decision.
+    async fn ranking<R>(
+        &self,
+        pinned: &Pinned,
+        call: impl AsyncFnOnce(&mut Store<PluginState>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginFailure> {
+        self.guarded(async {
+            let (mut store, instance, history) = match pinned.warm.take(Instant::now()) {
+                Some(warm) => {
+                    let (mut store, instance, history) = warm.into_parts();
+                    store.data_mut().renew();
+                    self.arm(&mut store);
+                    (store, instance, Some(history))
+                }
+                None => {
+                    let (store, instance) = self.instantiate(pinned).await?;
+                    (store, instance, None)
+                }
+            };
+            let r = call(&mut store, &instance).await;
+            let out = self.finish(pinned, &mut store, r)?;
+            self.host()
+                .warm()
+                .keep(&pinned.warm, store, instance, history, Instant::now());
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The per-invocation budgets the store itself keeps: bytes through
+    /// host calls, and the first CPU tick.
+    fn arm(&self, store: &mut Store<PluginState>) {
+        store.set_hostcall_fuel(self.limits().hostcall_fuel);
+        store.set_epoch_deadline(1);
     }
 
     /// Runs `fut` under the tenant's concurrency cap and wall-clock limit.
@@ -205,14 +247,9 @@ impl TenantRuntime {
         let n = columns.id_ends.len();
         let positions = match &pinned.exports {
             RoleExports::Ranking(idx) => {
-                self.guarded(async {
-                    let (mut store, instance) = self.instantiate(pinned).await?;
-                    let r = async {
-                        let guest = idx.load(&mut store, &instance)?;
-                        guest.call_rank(&mut store, queue, call, columns).await
-                    }
-                    .await;
-                    self.finish(pinned, &mut store, r)
+                self.ranking(pinned, async |store, instance| {
+                    let guest = idx.load(&mut *store, instance)?;
+                    guest.call_rank(store, queue, call, columns).await
                 })
                 .await?
             }
@@ -242,14 +279,9 @@ impl TenantRuntime {
     ) -> Result<Vec<String>, PluginFailure> {
         let ids = match &pinned.exports {
             RoleExports::Strategy(idx) => {
-                self.guarded(async {
-                    let (mut store, instance) = self.instantiate(pinned).await?;
-                    let r = async {
-                        let guest = idx.load(&mut store, &instance)?;
-                        guest.call_select(&mut store, queue, call, candidates).await
-                    }
-                    .await;
-                    self.finish(pinned, &mut store, r)
+                self.ranking(pinned, async |store, instance| {
+                    let guest = idx.load(&mut *store, instance)?;
+                    guest.call_select(store, queue, call, candidates).await
                 })
                 .await?
             }
@@ -257,16 +289,9 @@ impl TenantRuntime {
                 let queue = compat::queue_info(queue);
                 let call = compat::waiting_call(call);
                 let candidates: Vec<_> = candidates.iter().map(compat::candidate).collect();
-                self.guarded(async {
-                    let (mut store, instance) = self.instantiate(pinned).await?;
-                    let r = async {
-                        let guest = idx.load(&mut store, &instance)?;
-                        guest
-                            .call_select(&mut store, &queue, &call, &candidates)
-                            .await
-                    }
-                    .await;
-                    self.finish(pinned, &mut store, r)
+                self.ranking(pinned, async |store, instance| {
+                    let guest = idx.load(&mut *store, instance)?;
+                    guest.call_select(store, &queue, &call, &candidates).await
                 })
                 .await?
             }

@@ -10,7 +10,8 @@
 //! * **Tenant** — [`TenantRuntime`] (`tenant`): limits, directory, HTTP
 //!   allowlist, recent-log ring, concurrency cap, and the `registry` of
 //!   versions and roles. `invoke` runs one call: a fresh store, limits,
-//!   failure mapping (`failure`), output checks (`output`).
+//!   failure mapping (`failure`), output checks (`output`); agent rankings
+//!   may run on an instance kept from the previous one (`warm`).
 //! * **Invocation** — the `Store` data, `state::PluginState`: WASI context
 //!   and resource table, memory and CPU meters, the invocation's log, and
 //!   one state per capability the component imports (`Option<KvState>`,
@@ -69,6 +70,7 @@ mod registry;
 mod state;
 mod tenant;
 mod validate;
+mod warm;
 
 pub use bindings::{
     config, contacts, directory, flow, flow_types, kv, log, queue_types, ranking, ranking_types,

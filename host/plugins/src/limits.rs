@@ -28,6 +28,13 @@ pub struct HostConfig {
     /// `max_warm_slots × (keep_resident_bytes + 128 KiB)`; a plugin that
     /// finds no warm slot of its own maps its image afresh (microseconds).
     pub max_warm_slots: u32,
+    /// Agent-ranking instances kept between decisions, host-wide (see
+    /// `warm.rs`: one per queue-strategy plugin version at most; each
+    /// holds a slot of the pool). 0 instantiates every decision afresh.
+    pub max_warm_instances: u32,
+    /// A ranking instance whose linear memory has grown past this is not
+    /// kept. With `max_warm_instances`, bounds what idle rankers hold.
+    pub warm_instance_memory_bytes: usize,
     /// Period of the epoch ticker: the unit of CPU accounting.
     pub epoch_tick: Duration,
     /// Directory for compiled components (written and read by this host
@@ -49,6 +56,8 @@ impl Default for HostConfig {
             max_component_bytes: 16 << 20,
             keep_resident_bytes: 2 << 20,
             max_warm_slots: 16,
+            max_warm_instances: 32,
+            warm_instance_memory_bytes: 4 << 20,
             epoch_tick: Duration::from_millis(1),
             cache_dir: None,
             kv_db: None,
@@ -85,8 +94,8 @@ impl Default for HttpPolicyConfig {
     }
 }
 
-/// What one tenant's plugins may use. Every invocation gets a fresh store
-/// with these limits.
+/// What one tenant's plugins may use. Every invocation gets these limits,
+/// whole: a fresh store, or a kept ranking instance with its meters reset.
 #[derive(Clone, Debug)]
 pub struct TenantLimits {
     /// Guest CPU time per invocation (counted in epoch ticks; time spent

@@ -14,6 +14,7 @@ use crate::bindings::{flow, ranking, reporting, strategy, v0_1};
 use crate::cache::LoadedComponent;
 use crate::state::PluginState;
 use crate::validate::{LoadError, World};
+use crate::warm::WarmSlot;
 
 /// One installed version of a plugin: immutable, shared by every call that
 /// pinned it.
@@ -28,6 +29,8 @@ pub struct PluginVersion {
     pub(crate) config: Arc<BTreeMap<String, String>>,
     pub(crate) pre: InstancePre<PluginState>,
     pub(crate) exports: RoleExports,
+    /// The instance kept between rankings (queue strategies only).
+    pub(crate) warm: WarmSlot,
 }
 
 impl PluginVersion {
@@ -45,6 +48,10 @@ impl PluginVersion {
             size: self.loaded.size(),
             created_at_ms: self.created_at_ms,
         }
+    }
+    /// Whether an instance is kept warm for its next ranking.
+    pub fn keeps_warm_instance(&self) -> bool {
+        self.warm.is_kept()
     }
     /// The settings given at install.
     pub fn config(&self) -> &BTreeMap<String, String> {

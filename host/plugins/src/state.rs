@@ -80,6 +80,16 @@ impl PluginState {
         }
     }
 
+    /// Readies a kept store for its next invocation: a full CPU budget, no
+    /// memory refusal remembered, a fresh log budget. What the instance
+    /// holds (WASI context, resource table, capability handles) stays.
+    pub(crate) fn renew(&mut self) {
+        self.cpu.used = 0;
+        self.cpu.exceeded = false;
+        self.limiter.denied = false;
+        self.log.renew();
+    }
+
     /// Moves what the guest wrote to stdout/stderr into the log.
     pub(crate) fn flush_stdio(&mut self) {
         for (pipe, level) in [
@@ -166,6 +176,8 @@ pub(crate) struct CpuMeter {
 pub(crate) struct MemoryLimiter {
     memory_bytes: usize,
     table_elements: usize,
+    /// Linear memory the instance has now, all its memories together.
+    bytes: usize,
     pub(crate) denied: bool,
 }
 
@@ -174,15 +186,21 @@ impl MemoryLimiter {
         Self {
             memory_bytes,
             table_elements,
+            bytes: 0,
             denied: false,
         }
+    }
+
+    /// Linear memory the instance has now, bytes.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -190,6 +208,8 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
             self.denied = true;
             return Ok(false);
         }
+        // Called for a memory's creation too (from 0), so this sums them.
+        self.bytes += desired.saturating_sub(current);
         Ok(true)
     }
 

@@ -281,6 +281,7 @@ impl TenantRuntime {
             config: Arc::new(config),
             pre,
             exports,
+            warm: Default::default(),
         });
         let info = version.info();
         let restoring = !activate_first;

@@ -4,23 +4,9 @@ mod common;
 
 use common::*;
 use switchyard_plugins::PluginFailure;
-use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
+use switchyard_plugins::queue_types::{QueueInfo, WaitingCall};
 use switchyard_plugins::types::{CallRecord, Direction, Disposition, Party};
 use switchyard_plugins::types::{Notice, NoticeKind};
-
-fn agent(id: &str, order: u32) -> AgentCandidate {
-    AgentCandidate {
-        id: id.into(),
-        skills: vec![],
-        calls_today: 0,
-        talk_seconds_today: 0,
-        last_call_end: None,
-        order,
-        skill_levels: vec![],
-        penalty: 0,
-        idle_since: 0,
-    }
-}
 
 fn record(tags: &[&str]) -> CallRecord {
     CallRecord {

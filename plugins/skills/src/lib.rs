@@ -89,19 +89,35 @@ impl QueueStrategy for Skills {
     }
 
     fn rank(_queue: QueueInfo, call: WaitingCall, candidates: Candidates) -> Vec<u32> {
-        let levels: Levels = match config::json("levels") {
+        let settings = settings();
+        let mut order = rank(&call.skills, &candidates, &settings.levels);
+        if settings.sticky {
+            queue::stick_to_callers_agent_at(&mut order, &call, &candidates);
+        }
+        order
+    }
+}
+
+/// The settings, read and parsed once per instance: a version's settings
+/// never change, and the host may keep a strategy's instance for many
+/// decisions, so the JSON is not parsed again for each.
+struct Settings {
+    levels: Levels,
+    sticky: bool,
+}
+
+fn settings() -> &'static Settings {
+    static SETTINGS: std::sync::OnceLock<Settings> = std::sync::OnceLock::new();
+    SETTINGS.get_or_init(|| Settings {
+        levels: match config::json("levels") {
             Ok(l) => l.unwrap_or_default(),
             Err(e) => {
                 switchyard_sdk::warn!("{e}; every level counts as 1");
                 Levels::default()
             }
-        };
-        let mut order = rank(&call.skills, &candidates, &levels);
-        if config::get("sticky").as_deref() == Some("true") {
-            queue::stick_to_callers_agent_at(&mut order, &call, &candidates);
-        }
-        order
-    }
+        },
+        sticky: config::get("sticky").as_deref() == Some("true"),
+    })
 }
 
 switchyard_sdk::export_queue_strategy!(Skills);

@@ -66,7 +66,9 @@
 //! size and number of actions; a plugin that exceeds one is stopped and the
 //! call falls back to the tenant's safe default. A fresh instance serves each
 //! event: keep per-call data in the state blob ([`state`]) and longer-lived
-//! data in [`kv`].
+//! data in [`kv`]. A queue strategy's instance may make several rankings in
+//! a row (the host keeps it warm), so it may parse its settings once, but
+//! counters and rotations belong in [`kv`].
 
 pub mod config;
 pub mod contacts;

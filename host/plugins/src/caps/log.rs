@@ -121,6 +121,12 @@ impl LogState {
         }
     }
 
+    /// A new invocation on a kept instance: its own budget of lines.
+    pub(crate) fn renew(&mut self) {
+        self.lines = 0;
+        self.dropped = 0;
+    }
+
     /// Records one line within the per-invocation budget.
     pub(crate) fn record(&mut self, level: LogLevel, message: String) {
         if self.lines >= self.max_lines {

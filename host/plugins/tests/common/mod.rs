@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchyard_plugins::queue_types::AgentCandidate;
 use switchyard_plugins::types::{CallSnapshot, Direction, Party};
 use switchyard_plugins::{
     Directory, HostConfig, HttpPolicyConfig, InMemoryDirectory, PluginHost, TenantLimits,
@@ -58,6 +59,21 @@ pub fn tenant_with_directory(
         },
     )
     .expect("tenant")
+}
+
+/// A queue candidate with nothing but an id and a member order.
+pub fn agent(id: &str, order: u32) -> AgentCandidate {
+    AgentCandidate {
+        id: id.into(),
+        skills: vec![],
+        calls_today: 0,
+        talk_seconds_today: 0,
+        last_call_end: None,
+        order,
+        skill_levels: vec![],
+        penalty: 0,
+        idle_since: 0,
+    }
 }
 
 pub fn config(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
