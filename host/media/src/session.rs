@@ -926,6 +926,18 @@ impl MediaSession {
                 .any(|l| l.plays() || l.message.is_some() || l.mixes)
     }
 
+    /// Whether arriving packets may wait for the next tick to be read:
+    /// the clock runs ([`Self::needs_tick`]), nothing is relayed from any
+    /// leg as it arrives, and no leg is lent to a room (whose own clock
+    /// would take them late). A packet read at the tick is then used as if
+    /// read on arrival — mixed, recorded, its keys reported — since ticks
+    /// are where all of that happens, and the driver reads its sockets at
+    /// its 20 ms tick instead of waking for every packet: half the wake-ups
+    /// for a caller who only listens (hold music, prompts, a queue).
+    pub fn reads_at_tick(&self) -> bool {
+        self.needs_tick() && self.legs.iter().all(|l| l.relay_to.is_empty() && !l.lent)
+    }
+
     /// A datagram arrived on `leg`'s RTP socket from `from`.
     pub fn handle(&mut self, now: Instant, leg: LegId, from: SocketAddr, bytes: &[u8]) -> &Output {
         self.out.clear();
@@ -1509,6 +1521,37 @@ mod tests {
             "reported on the tick that sent the last frame"
         );
         assert!(!s.needs_tick());
+    }
+
+    #[test]
+    fn packets_wait_for_the_tick_only_while_nothing_is_relayed_or_lent() {
+        let t0 = Instant::now();
+        let mut s = two_legs(t0, [1, 2]);
+        s.configure(t0, CALLER, cfg(Law::Pcmu, 101, 4000));
+        assert!(!s.reads_at_tick(), "no clock: read on arrival");
+        // A caller on their own, hearing a prompt (or a queue's music).
+        let prompt: Arc<[i16]> = vec![1000i16; 10 * FRAME_SAMPLES].into();
+        s.play(CALLER, vec![PlayItem::Samples(prompt.clone())], false, 1);
+        assert!(s.reads_at_tick());
+        // Bridged with the agent: the agent's packets are relayed to the
+        // caller once the prompt ends, and the caller's to the agent now.
+        let mut s = bridged(t0);
+        s.play(CALLER, vec![PlayItem::Samples(prompt)], false, 1);
+        assert!(s.needs_tick() && !s.reads_at_tick());
+        // A leg lent to a room: the room takes its audio on its own clock,
+        // even while another leg of the call hears a prompt.
+        let mut s = two_legs(t0, [1, 2]);
+        s.configure(t0, CALLER, cfg(Law::Pcmu, 101, 4000));
+        s.configure(t0, AGENT, cfg(Law::Pcma, 96, 5000));
+        s.play(
+            CALLER,
+            vec![PlayItem::Samples(vec![5i16; 1600].into())],
+            false,
+            1,
+        );
+        assert!(s.reads_at_tick());
+        s.lend(t0, AGENT).expect("configured");
+        assert!(s.needs_tick() && !s.reads_at_tick());
     }
 
     #[test]

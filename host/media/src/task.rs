@@ -501,7 +501,9 @@ enum Wake {
 
 /// The call's media task: one loop over all its legs' sockets, the
 /// commands, the 20 ms clock (only while something plays, mixes or
-/// records) and the RTP timeout's watchdog.
+/// records) and the RTP timeout's watchdog. While nothing is relayed, the
+/// sockets are read at the clock's tick instead of on every packet
+/// ([`MediaSession::reads_at_tick`]).
 async fn run(
     rtp_timeout: Option<Duration>,
     mut rx: mpsc::UnboundedReceiver<Command>,
@@ -526,11 +528,13 @@ async fn run(
                 clock.reset_immediately();
             }
         }
+        // While only listening, the sockets are read at the tick.
+        let at_tick = ticking && session.reads_at_tick();
         let wake = std::future::poll_fn(|cx| {
             poll_wake(
                 cx,
                 &mut rx,
-                &io.socks,
+                (!at_tick).then_some(&io.socks),
                 first,
                 &mut buf,
                 &mut rtcp_buf,
@@ -546,30 +550,12 @@ async fn run(
                 // The next poll starts after this socket: no leg starves.
                 first = leg + 1;
                 let id = io.socks[leg].0;
-                let out = session.handle(Instant::now(), id, from, &buf[..len]);
-                if let Some(digit) = out.digit {
-                    let _ = events.send(MediaEvent::Digit { leg: id, digit });
-                }
-                if let Some((law, range)) = out.lent.clone()
-                    && let Some((_, room, member)) = io.seats.iter().find(|(l, _, _)| *l == id)
-                {
-                    room.push(*member, law, &buf[range]);
-                }
-                for (via, to, bytes) in out.forwards() {
-                    if let Some(sock) = io.sock(via) {
-                        send(sock, bytes, to).await;
-                    }
-                }
-                if let Some(end) = out.message_end {
-                    let duration = finish(io.take_message(id)).unwrap_or_default();
-                    let _ = events.send(MediaEvent::MessageRecorded {
-                        leg: id,
-                        duration,
-                        end,
-                    });
-                }
+                packet(&mut session, &mut io, &events, id, from, &buf[..len]).await;
             }
             Wake::Tick => {
+                if at_tick {
+                    read_waiting(&mut session, &mut io, &events, &mut buf, &mut rtcp_buf).await;
+                }
                 let out = session.tick(Instant::now());
                 for (leg, to, bytes) in out.sends {
                     if let Some(sock) = io.sock(leg) {
@@ -611,6 +597,74 @@ async fn run(
     }
 }
 
+/// A datagram from `from` on `leg`'s RTP socket: to the session, and what
+/// it says to do done.
+async fn packet(
+    session: &mut MediaSession,
+    io: &mut Io,
+    events: &mpsc::UnboundedSender<MediaEvent>,
+    id: LegId,
+    from: SocketAddr,
+    bytes: &[u8],
+) {
+    let out = session.handle(Instant::now(), id, from, bytes);
+    if let Some(digit) = out.digit {
+        let _ = events.send(MediaEvent::Digit { leg: id, digit });
+    }
+    if let Some((law, range)) = out.lent.clone()
+        && let Some((_, room, member)) = io.seats.iter().find(|(l, _, _)| *l == id)
+    {
+        room.push(*member, law, &bytes[range]);
+    }
+    for (via, to, bytes) in out.forwards() {
+        if let Some(sock) = io.sock(via) {
+            send(sock, bytes, to).await;
+        }
+    }
+    if let Some(end) = out.message_end {
+        let duration = finish(io.take_message(id)).unwrap_or_default();
+        let _ = events.send(MediaEvent::MessageRecorded {
+            leg: id,
+            duration,
+            end,
+        });
+    }
+}
+
+/// Packets a tick reads per socket at most: a phone sends one per 20 ms;
+/// more waits for the next tick (or, past the socket's buffer, is dropped
+/// by the kernel), so a flood cannot hold the task.
+const READ_PER_TICK: usize = 32;
+
+/// Reads what waits on every socket, in arrival order per socket, before a
+/// tick (see [`MediaSession::reads_at_tick`]). RTCP is read and dropped,
+/// as on arrival.
+async fn read_waiting(
+    session: &mut MediaSession,
+    io: &mut Io,
+    events: &mpsc::UnboundedSender<MediaEvent>,
+    buf: &mut [u8],
+    rtcp_buf: &mut [u8],
+) {
+    for k in 0..io.socks.len() {
+        for _ in 0..READ_PER_TICK {
+            let Some((id, ports)) = io.socks.get(k) else {
+                break;
+            };
+            let id = *id;
+            match ports.rtp.try_recv_from(buf) {
+                Ok((len, from)) => packet(session, io, events, id, from, &buf[..len]).await,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                // ICMP errors surface here on Linux: read on.
+                Err(_) => continue,
+            }
+        }
+        if let Some((_, ports)) = io.socks.get(k) {
+            while ports.rtcp.try_recv_from(rtcp_buf).is_ok() {}
+        }
+    }
+}
+
 /// Look at every source of work once and say what is ready.
 ///
 /// Commands come first: they follow signalling that happened before the
@@ -626,7 +680,7 @@ async fn run(
 fn poll_wake(
     cx: &mut Context<'_>,
     rx: &mut mpsc::UnboundedReceiver<Command>,
-    socks: &[(LegId, RtpPorts)],
+    socks: Option<&[(LegId, RtpPorts)]>,
     first: usize,
     buf: &mut [u8],
     rtcp_buf: &mut [u8],
@@ -636,6 +690,8 @@ fn poll_wake(
     if let Poll::Ready(cmd) = rx.poll_recv(cx) {
         return Poll::Ready(Wake::Command(cmd));
     }
+    // Not read now: read at the tick.
+    let socks = socks.unwrap_or_default();
     let n = socks.len();
     for k in 0..n {
         let leg = (first + k) % n;
