@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 use switchyard_acd::{Acd, AgentConfig, Membership, Output, QueueConfig};
 use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
 use switchyard_plugins::types::{CallSnapshot, Direction, Party};
-use switchyard_plugins::{HostConfig, PluginHost, TenantLimits, TenantSettings};
+use switchyard_plugins::{
+    CandidateRef, HostConfig, PluginHost, TenantLimits, TenantSettings, candidate_columns,
+};
 
 const AGENTS: usize = 200;
 const WAITING: usize = 2_000;
@@ -79,13 +81,14 @@ fn engine_decisions() -> (Duration, Duration, Duration) {
                 Output::Rank {
                     call, candidates, ..
                 } => {
-                    let mut c = candidates;
-                    c.sort_by_key(|c| (c.penalty, c.idle_since_ms, c.order));
-                    acd.handle_ranking(
-                        &call,
-                        c.into_iter().map(|c| String::from(&*c.agent)).collect(),
-                        now,
-                    );
+                    // Longest idle, answered as a plugin answers:
+                    // positions in the candidates.
+                    let mut order: Vec<u32> = (0..candidates.len() as u32).collect();
+                    order.sort_by_key(|&i| {
+                        let c = &candidates[i as usize];
+                        (c.penalty, c.idle_since_ms, c.order)
+                    });
+                    acd.handle_ranked(&call, order, now);
                 }
                 Output::Ring { agents, .. } => rung = agents.into_iter().next(),
                 _ => {}
@@ -193,9 +196,13 @@ fn strategy_of(plugin: &str, bytes: &[u8], n: usize) -> (Duration, Duration, Dur
     rt.block_on(async {
         let mut samples = Vec::with_capacity(SAMPLES);
         for i in 0..WARMUP + SAMPLES {
+            // What the queue service does per decision: the candidates as
+            // columns (records only for a strategy that takes them) and
+            // the plugin's ranking as positions, which the engine takes.
             let start = Instant::now();
+            let columns = candidate_columns(cands.iter().map(CandidateRef::from));
             let order = t
-                .select_agents(&pinned, &queue, &call, &cands)
+                .rank_agents(&pinned, &queue, &call, &columns, || cands.clone())
                 .await
                 .unwrap_or_else(|e| panic!("{plugin}: {e}"));
             let took = start.elapsed();
