@@ -307,6 +307,8 @@ async fn extensions_store_only_hashes() {
         [
             "created_at_ms",
             "display_name",
+            "email",
+            "missed_call_email",
             "number",
             "pickup_group",
             "supervisor",

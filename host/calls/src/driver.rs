@@ -49,6 +49,7 @@ use crate::audio;
 use crate::calls_in_progress::{CallState, LiveCallInfo};
 use crate::leg::{Leg, ReqId, Transmit};
 use crate::metrics::Metrics;
+use crate::notices;
 use crate::session::{
     Command, Device, HandOver, LegId, MediaCommand, MessageKind, MonitorMode, Negotiator,
     PassThrough, Record, Session, SessionConfig,
@@ -2001,10 +2002,40 @@ impl Driver {
                     "voicemail"
                 }
             };
+            // Voicemail to e-mail: the message as it is stored, attached.
+            let emailed = match &kind {
+                MessageKind::Voicemail { mailbox } if shared.mailer.is_some() => {
+                    let to = notices::voicemail_recipients(&shared.store, &tenant.id, mailbox);
+                    match to.is_empty() {
+                        true => None,
+                        false => {
+                            let p = path.clone();
+                            tokio::task::spawn_blocking(move || std::fs::read(p))
+                                .await
+                                .ok()
+                                .and_then(Result::ok)
+                                .map(|wav| (to, wav))
+                        }
+                    }
+                }
+                _ => None,
+            };
             let id =
                 audio::store_audio(&shared, &tenant, &snapshot, file_kind, &path, meta).await?;
             if let MessageKind::Voicemail { mailbox } = kind {
                 tracing::info!(tenant = %tenant.id, %mailbox, %id, ?duration, "voicemail left");
+                if let Some((to, wav)) = emailed {
+                    let mail = notices::voicemail_mail(
+                        to,
+                        &snapshot,
+                        &mailbox,
+                        duration,
+                        unix_ms(),
+                        &id,
+                        wav,
+                    );
+                    notices::deliver(&shared, &tenant.id, "voicemail", mail);
+                }
                 let notice = Notice {
                     kind: NoticeKind::VoicemailLeft,
                     call_id: snapshot.call_id.clone(),
@@ -2020,6 +2051,36 @@ impl Driver {
         .boxed()
     }
 
+    /// A call to an extension that asked for it (`missed_call_email`) and
+    /// nobody answered: e-mailed to its owner. A voicemail has its own.
+    fn email_missed_call(
+        &self,
+        record: &switchyard_plugins::types::CallRecord,
+        call: &CallSnapshot,
+    ) {
+        use switchyard_plugins::types::Disposition;
+        use switchyard_store::ExtensionRepo;
+        let outcome = match record.disposition {
+            Disposition::NoAnswer => "no answer",
+            Disposition::Busy => "busy",
+            Disposition::Cancelled => "the caller hung up first",
+            _ => return,
+        };
+        if self.shared.mailer.is_none() {
+            return;
+        }
+        for number in [&record.callee.number, &record.dialled] {
+            if let Ok(Some(ext)) = self.shared.store.get_extension(&self.tenant.id, number)
+                && ext.missed_call_email
+                && let Some(to) = ext.email
+            {
+                let mail = notices::missed_call_mail(to, call, number, outcome, record.start_time);
+                notices::deliver(&self.shared, &self.tenant.id, "missed call", mail);
+                return;
+            }
+        }
+    }
+
     /// The call is over: the recording is stored, the media closed (its
     /// ports back now, not after the reporters), the record written.
     async fn write_record(&mut self, r: Record) {
@@ -2033,6 +2094,7 @@ impl Driver {
         let record = record::call_record(&r, plugin, self.recording.clone());
         let cdr = record::cdr(&record, &r.monitors);
         self.log_monitors(&r);
+        self.email_missed_call(&record, &r.snapshot);
         // The write waits for a flush (shared with other calls ending at
         // the same moment): on the blocking pool, not on a worker that
         // SIP handling needs.

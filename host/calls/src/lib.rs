@@ -28,7 +28,9 @@ mod crm_log;
 mod driver;
 pub mod leg;
 pub mod leg_sdp;
+pub mod mail;
 pub mod metrics;
+mod notices;
 pub mod queues;
 pub mod registrar;
 pub mod resolve;
@@ -87,6 +89,9 @@ pub struct CallSettings {
     /// ends a call whose parties went silent on hold, or vanished without
     /// a BYE where the RTP timeout cannot see it.
     pub max_call_duration: Option<Duration>,
+    /// The operator's SMTP relay, for voicemail to e-mail and missed-call
+    /// alerts; `None` sends no e-mail.
+    pub mail: Option<mail::MailSettings>,
 }
 
 /// The default maximum call duration: 4 hours, Twilio's default `<Dial>`
@@ -132,6 +137,7 @@ impl Default for CallSettings {
             media: None,
             ack_timeout: switchyard_sip::timers::TimerConfig::default().transaction_timeout(),
             max_call_duration: Some(DEFAULT_MAX_CALL_DURATION),
+            mail: None,
         }
     }
 }
@@ -255,6 +261,8 @@ pub(crate) struct Shared {
     pub crm_logs: crm_log::CrmLogs,
     /// Conference rooms in use.
     pub conferences: conference::Conferences,
+    /// The operator's SMTP relay, when configured.
+    pub mailer: Option<mail::Mailer>,
 }
 
 /// The PBX: SIP stack + tenants + store.
@@ -285,6 +293,12 @@ impl Pbx {
             ))
         });
         let metrics = metrics::Metrics::with_transport(stack.tcp_stats());
+        // Checked by the server before it gets here (`MailSettings::check`).
+        let mailer = settings.mail.as_ref().and_then(|m| {
+            mail::Mailer::new(m)
+                .inspect_err(|e| tracing::error!(error = %e, "e-mail is off"))
+                .ok()
+        });
         for t in tenants.all() {
             metrics.add_tenant(&t.id, driver::unanswered_names());
         }
@@ -305,6 +319,7 @@ impl Pbx {
                 queues: queues::Queues::default(),
                 crm_logs: crm_log::CrmLogs::default(),
                 conferences: Default::default(),
+                mailer,
                 metrics,
                 ports,
                 stack,

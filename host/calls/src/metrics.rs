@@ -77,6 +77,15 @@ pub struct Metrics {
     pub task_panics: Family<TaskLabel, Counter>,
     /// Read from the port pool when rendered.
     pub rtp_ports_in_use: Gauge,
+    /// E-mail by outcome (`sent`, `rate-limited`, `invalid`, `failed`).
+    pub mails: Family<MailLabel, Counter>,
+}
+
+/// One tenant's e-mail of one outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MailLabel {
+    pub tenant: String,
+    pub outcome: String,
 }
 
 impl Default for Metrics {
@@ -179,6 +188,12 @@ impl Default for Metrics {
             "Time of one call-flow plugin decision",
             plugin_latency.clone(),
         );
+        let mails = Family::<MailLabel, Counter>::default();
+        registry.register(
+            "mails",
+            "E-mail the host sent for a tenant (voicemail, missed calls), by outcome",
+            mails.clone(),
+        );
         let rtp_ports_in_use = Gauge::default();
         registry.register(
             "rtp_port_pairs_in_use",
@@ -203,6 +218,7 @@ impl Default for Metrics {
             queue_service_level,
             auth_replays,
             task_panics,
+            mails,
         }
     }
 }

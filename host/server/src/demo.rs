@@ -221,6 +221,8 @@ pub fn provision(
             created_at_ms: unix_ms(),
             pickup_group: e["pickup-group"].as_str().map(str::to_string),
             supervisor: e["supervisor"].as_bool().unwrap_or(false),
+            email: e["email"].as_str().map(str::to_string),
+            missed_call_email: e["missed-call-email"].as_bool().unwrap_or(false),
         })?;
     }
     if let Some(groups) = d["ring-groups"].as_object() {

@@ -44,7 +44,7 @@ struct ServeArgs {
     /// A TOML file with any of: data-dir, sip-listen, http-listen,
     /// metrics-listen, rtp-ports, allow-private-trunks, tcp-max-connections,
     /// tcp-max-connections-per-ip, tcp-message-timeout, tcp-idle-timeout,
-    /// digest-algorithms.
+    /// digest-algorithms, smtp-url, mail-from, mail-per-tenant-per-hour.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Where the store, prompts, recordings and tokens live.
@@ -86,6 +86,19 @@ struct ServeArgs {
     /// Debian's libre).
     #[arg(long, env = "SWITCHYARD_DIGEST_ALGORITHMS")]
     digest_algorithms: Option<String>,
+    /// The operator's SMTP relay for voicemail to e-mail and missed-call
+    /// alerts: `smtp://[user:password@]host[:587]` (STARTTLS),
+    /// `smtps://…:465` (TLS), `smtp://host:25?tls=none` (a trusted
+    /// network) [default: none: no e-mail]. Needs --mail-from.
+    #[arg(long, env = "SWITCHYARD_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The sender of the host's e-mail, e.g. `PBX <pbx@example.com>`.
+    #[arg(long, env = "SWITCHYARD_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// E-mail one tenant may send an hour [default: 600]; more is dropped
+    /// and counted (switchyard_mails_total{outcome="rate-limited"}).
+    #[arg(long, env = "SWITCHYARD_MAIL_PER_TENANT_PER_HOUR")]
+    mail_per_tenant_per_hour: Option<u32>,
     /// At the first start, provision this tenant description (the format of
     /// examples/tenant-demo/tenant.json) instead of the demo tenant.
     #[arg(long)]
@@ -127,6 +140,9 @@ struct FileConfig {
     tcp_message_timeout: Option<u64>,
     tcp_idle_timeout: Option<u64>,
     digest_algorithms: Option<NameList>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    mail_per_tenant_per_hour: Option<u32>,
 }
 
 /// A list in the config file: `"md5,sha-256"` or `["md5", "sha-256"]`.
@@ -364,6 +380,24 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     {
         cfg.calls.digest_algorithms = switchyard_server::parse_digest_algorithms(&list)
             .context("--digest-algorithms (or digest-algorithms, SWITCHYARD_DIGEST_ALGORITHMS)")?;
+    }
+    if let Some(url) = args.smtp_url.or(file.smtp_url) {
+        let from = args
+            .mail_from
+            .or(file.mail_from)
+            .context("--smtp-url needs --mail-from (the sender of the host's e-mail)")?;
+        let mail = switchyard_calls::mail::MailSettings {
+            url,
+            from,
+            per_tenant_per_hour: args
+                .mail_per_tenant_per_hour
+                .or(file.mail_per_tenant_per_hour)
+                .unwrap_or(switchyard_calls::mail::MailSettings::DEFAULT_PER_TENANT_PER_HOUR),
+        };
+        mail.check()
+            .map_err(anyhow::Error::msg)
+            .context("--smtp-url / --mail-from")?;
+        cfg.calls.mail = Some(mail);
     }
     if let Some(p) = &args.provision {
         cfg.tenant_json =

@@ -100,14 +100,7 @@ async fn the_callee_can_hang_up_too() {
 async fn a_cancel_before_answer_reaches_the_ringing_phone() {
     let pbx = std::sync::Arc::new(pbx().await);
     let p = pbx.clone();
-    let (caller, callee) = blocking(move || {
-        let callee = p.phone("1002", "uas_ring_no_answer", &[]);
-        let caller = p.dial("1001", "1002", "uac_cancel", &[("ring_ms", "300")]);
-        (caller, callee.wait())
-    })
-    .await;
-    caller.assert_ok();
-    callee.assert_ok();
+    blocking(move || p.ring_and_give_up("1001", "1002")).await;
     let c = &pbx.cdrs(1).await[0];
     assert_eq!(
         (c.disposition.as_str(), c.hangup_by.as_deref(), c.sip_code),

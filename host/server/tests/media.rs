@@ -7,8 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::phone::{Phone, carrier_tenant, on_the_wire};
-use common::{LIMIT, blocking, channels, pbx, pbx_with};
+use common::phone::{Phone, carrier_tenant, leave_a_message_for_the_operators, on_the_wire};
+use common::{LIMIT, blocking, channels, pbx, pbx_with, voicemails};
 use switchyard_rtp::g711::Law;
 use switchyard_rtp::tones::tone_amplitude;
 use switchyard_sipp::Sipp;
@@ -117,21 +117,7 @@ async fn keys_drive_the_ivr_through_three_levels_to_the_ring_group_and_the_call_
 async fn a_caller_hears_the_menu_presses_0_and_leaves_a_voicemail_fetched_over_http() {
     let pbx = pbx_with(Some(carrier_tenant()), None).await;
     let sip = pbx.running.sip_udp;
-    let heard = blocking(move || {
-        let mut c = Phone::new(sip, 0xCA11);
-        c.call("+15550100");
-        // The first second of the main menu, as the PBX sends it.
-        let menu = c.listen(Duration::from_millis(1000));
-        c.key('0');
-        // Ringing the operators fails at once (nobody registered): the
-        // mailbox's greeting and beep follow. Listen through them.
-        let greeting = c.listen(Duration::from_millis(9_500));
-        c.tone(700.0, 1500);
-        c.key('#');
-        c.answer_bye();
-        (menu, greeting)
-    })
-    .await;
+    let heard = blocking(move || leave_a_message_for_the_operators(sip)).await;
     let (menu, greeting) = heard;
     let expected_menu = on_the_wire(switchyard_artifacts::DEMO_PROMPTS[0].1);
     assert!(
@@ -163,37 +149,8 @@ async fn a_caller_hears_the_menu_presses_0_and_leaves_a_voicemail_fetched_over_h
     );
 
     // The message, through the API.
-    let base = format!("http://{}/api/tenants/demo", pbx.running.http);
-    let token = pbx.running.operator_token.clone();
-    let (list, wav) = blocking(move || {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        let auth = format!("Bearer {token}");
-        let list: serde_json::Value = agent
-            .get(format!("{base}/voicemails"))
-            .header("Authorization", &auth)
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap();
-        let id = list[0]["id"]
-            .as_str()
-            .expect("a voicemail is listed")
-            .to_string();
-        let wav = agent
-            .get(format!("{base}/voicemails/{id}"))
-            .header("Authorization", &auth)
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_vec()
-            .unwrap();
-        (list, wav)
-    })
-    .await;
+    let (http, token) = (pbx.running.http, pbx.running.operator_token.clone());
+    let (list, wav) = blocking(move || voicemails(http, &token)).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     let meta = &list[0]["meta"];
     assert_eq!(meta["mailbox"], "operators");

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{
-    key, prefix, validate_extension, validate_hex, validate_name, validate_tenant_id, validate_text,
+    key, prefix, validate_email, validate_extension, validate_hex, validate_name,
+    validate_tenant_id, validate_text,
 };
 use crate::{Store, StoreError, get_json, list_json};
 
@@ -31,6 +32,16 @@ pub struct Extension {
     /// load without it.
     #[serde(default)]
     pub supervisor: bool,
+    /// Where voicemail left in this extension's mailbox (or in a group's
+    /// it is a member of) is e-mailed, the message attached; and missed
+    /// calls, when `missed_call_email`. Added later: older records load
+    /// without it.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// E-mail a call to this extension that ended unanswered (not one that
+    /// left a voicemail: that has its own e-mail).
+    #[serde(default)]
+    pub missed_call_email: bool,
 }
 
 pub trait ExtensionRepo {
@@ -53,6 +64,9 @@ impl ExtensionRepo for Store {
         }
         if let Some(group) = &ext.pickup_group {
             validate_name("pickup_group", group)?;
+        }
+        if let Some(email) = &ext.email {
+            validate_email("email", email)?;
         }
         self.require_tenant(&ext.tenant)?;
         let k = key(&[ext.tenant.as_bytes(), ext.number.as_bytes()]);

@@ -109,6 +109,34 @@ pub(crate) fn validate_name(field: &'static str, name: &str) -> Result<(), Store
 }
 
 /// Free text stored inside a record (not part of a key): bounded, no NUL.
+/// One plain e-mail address, `local@domain`: what the host puts in a
+/// message's `To:` (no display name, no list, nothing a header could be
+/// smuggled in with).
+pub(crate) fn validate_email(field: &'static str, address: &str) -> Result<(), StoreError> {
+    let bad = |why: &str| Err(StoreError::invalid(field, format!("`{address}` {why}")));
+    if address.len() > 254 {
+        return bad("is longer than 254 bytes");
+    }
+    if address
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>,;:\\\"()[]".contains(c))
+    {
+        return bad("is not a plain e-mail address (local@domain)");
+    }
+    match address.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.') =>
+        {
+            Ok(())
+        }
+        _ => bad("is not an e-mail address (local@domain)"),
+    }
+}
+
 pub(crate) fn validate_text(field: &'static str, text: &str, max: usize) -> Result<(), StoreError> {
     if text.len() > max {
         return Err(StoreError::invalid(

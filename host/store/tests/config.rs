@@ -81,6 +81,25 @@ fn invalid_input_names_the_field() {
     let mut e = extension("acme", "1001");
     e.ha1_md5 = "password".into();
     assert_eq!(field(s.put_extension(&e).unwrap_err()), "ha1_md5");
+    // One plain address: nothing a mail header could be smuggled in with.
+    for bad in [
+        "bob",
+        "bob@",
+        "@example.com",
+        "Bob <bob@example.com>",
+        "a@example.com, b@example.com",
+        "bob@example.com\r\nBcc: eve@example.com",
+    ] {
+        let mut e = extension("acme", "1001");
+        e.email = Some(bad.into());
+        assert_eq!(field(s.put_extension(&e).unwrap_err()), "email", "{bad}");
+    }
+    let mut e = extension("acme", "1001");
+    e.email = Some("bob.smith+pbx@mail.example.com".into());
+    e.missed_call_email = true;
+    s.put_extension(&e).unwrap();
+    assert_eq!(s.get_extension("acme", "1001").unwrap(), Some(e));
+    s.delete_extension("acme", "1001").unwrap();
     let mut g = RingGroup {
         tenant: "acme".into(),
         name: "sales".into(),

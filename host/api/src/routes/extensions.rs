@@ -35,6 +35,11 @@ pub struct ExtensionView {
     /// The phone may supervise the tenant's calls (`*55` + an agent's
     /// extension: listen, whisper, barge).
     pub supervisor: bool,
+    /// Voicemail left for this extension (or a group it is in) is e-mailed
+    /// here, the message attached.
+    pub email: Option<String>,
+    /// Calls to this extension that end unanswered are e-mailed too.
+    pub missed_call_email: bool,
 }
 
 impl From<Extension> for ExtensionView {
@@ -46,6 +51,8 @@ impl From<Extension> for ExtensionView {
             created_at_ms: e.created_at_ms,
             pickup_group: e.pickup_group,
             supervisor: e.supervisor,
+            email: e.email,
+            missed_call_email: e.missed_call_email,
         }
     }
 }
@@ -66,6 +73,13 @@ pub struct ExtensionCreate {
     /// The phone may supervise the tenant's calls (`*55` + EXT).
     #[serde(default)]
     pub supervisor: bool,
+    /// One plain address (`local@domain`): voicemail for this extension
+    /// (or a group it is in) is e-mailed there, the message attached, when
+    /// the operator has configured an SMTP relay.
+    pub email: Option<String>,
+    /// Also e-mail calls to this extension that end unanswered.
+    #[serde(default)]
+    pub missed_call_email: bool,
 }
 
 /// Changes to an extension; absent fields are kept.
@@ -78,6 +92,9 @@ pub struct ExtensionUpdate {
     /// A group name, or `""` to leave the pickup group.
     pub pickup_group: Option<String>,
     pub supervisor: Option<bool>,
+    /// An address, or `""` to send no more e-mail.
+    pub email: Option<String>,
+    pub missed_call_email: Option<bool>,
 }
 
 fn hashes(tenant: &Tenant, number: &str, password: &str) -> ApiResult<StoredCredentials> {
@@ -140,6 +157,8 @@ pub(crate) async fn create(
         created_at_ms: unix_ms(),
         pickup_group: body.pickup_group,
         supervisor: body.supervisor,
+        email: body.email,
+        missed_call_email: body.missed_call_email,
     };
     s.store.put_extension(&ext)?;
     changed(&s, scope.id());
@@ -166,7 +185,8 @@ pub(crate) async fn get(
     Ok(Json(load(&s, scope.id(), &p.number)?.into()))
 }
 
-/// Change an extension (password, display name, voicemail, pickup group).
+/// Change an extension (password, display name, voicemail, pickup group,
+/// supervisor, e-mail).
 #[utoipa::path(patch, path = "/api/tenants/{tenant}/extensions/{number}", tag = "extensions",
     params(NumberP), request_body = ExtensionUpdate,
     responses((status = 200, body = ExtensionView), (status = 400, body = ErrorBody),
@@ -195,6 +215,12 @@ pub(crate) async fn update(
     }
     if let Some(v) = body.supervisor {
         ext.supervisor = v;
+    }
+    if let Some(e) = body.email {
+        ext.email = (!e.is_empty()).then_some(e);
+    }
+    if let Some(v) = body.missed_call_email {
+        ext.missed_call_email = v;
     }
     s.store.put_extension(&ext)?;
     changed(&s, scope.id());

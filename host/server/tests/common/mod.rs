@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod phone;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -82,6 +83,15 @@ impl Pbx {
             s = s.set(k, v);
         }
         s.run()
+    }
+
+    /// `from` calls `to`, whose phone rings, and hangs up (CANCEL) after
+    /// 300 ms of ringing; both SIPp sides must have played their part.
+    pub fn ring_and_give_up(&self, from: &str, to: &str) {
+        let callee = self.phone(to, "uas_ring_no_answer", &[]);
+        let caller = self.dial(from, to, "uac_cancel", &[("ring_ms", "300")]);
+        caller.assert_ok();
+        callee.wait().assert_ok();
     }
 
     /// Agent `agent`'s state in the demo tenant's queue engine.
@@ -169,24 +179,66 @@ impl Pbx {
 }
 
 pub async fn pbx_with(tenant: Option<Value>, dir: Option<&Path>) -> Pbx {
+    pbx_configured(tenant, dir, |_| {}).await
+}
+
+/// The server with `tenant` (the demo's when `None`), on `dir` (a fresh
+/// one when `None`), its configuration changed by `edit` first.
+pub async fn pbx_configured(
+    tenant: Option<Value>,
+    dir: Option<&Path>,
+    edit: impl FnOnce(&mut Config),
+) -> Pbx {
     let tmp = tempfile::tempdir().expect("temp dir");
     let data_dir = dir
         .map(Path::to_path_buf)
         .unwrap_or_else(|| tmp.path().to_path_buf());
-    let running = start(Config {
+    let mut config = Config {
         data_dir,
         sip_listen: "127.0.0.1:0".parse().unwrap(),
         http_listen: "127.0.0.1:0".parse().unwrap(),
         tenant_json: tenant.map(|t| t.to_string()),
         ..Config::default()
-    })
-    .await
-    .expect("server starts");
+    };
+    edit(&mut config);
+    let running = start(config).await.expect("server starts");
     Pbx { running, _dir: tmp }
 }
 
 pub async fn pbx() -> Pbx {
     pbx_with(None, None).await
+}
+
+/// The demo tenant's voicemails through the API, and the newest one's WAV
+/// (blocking: call it inside [`blocking`]).
+pub fn voicemails(http: SocketAddr, token: &str) -> (Value, Vec<u8>) {
+    let base = format!("http://{http}/api/tenants/demo");
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let auth = format!("Bearer {token}");
+    let list: Value = agent
+        .get(format!("{base}/voicemails"))
+        .header("Authorization", &auth)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let id = list[0]["id"]
+        .as_str()
+        .expect("a voicemail is listed")
+        .to_string();
+    let wav = agent
+        .get(format!("{base}/voicemails/{id}"))
+        .header("Authorization", &auth)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_vec()
+        .unwrap();
+    (list, wav)
 }
 
 /// Wait until `f` holds (the engine works beside the test's SIPp runs).

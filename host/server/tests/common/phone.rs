@@ -26,6 +26,23 @@ pub fn carrier_tenant() -> serde_json::Value {
     t
 }
 
+/// A caller from the carrier (tenant [`carrier_tenant`]) dials the IVR,
+/// presses 0; nobody of `operators` is registered, so they hear the
+/// mailbox's greeting and beep and leave a 1.5 s tone, ended by `#`, and
+/// the host hangs up. What they heard: the first second of the menu, and
+/// the 9.5 s after the key.
+pub fn leave_a_message_for_the_operators(sip: std::net::SocketAddr) -> (Vec<u8>, Vec<u8>) {
+    let mut c = Phone::new(sip, 0xCA11);
+    c.call("+15550100");
+    let menu = c.listen(Duration::from_millis(1000));
+    c.key('0');
+    let greeting = c.listen(Duration::from_millis(9_500));
+    c.tone(700.0, 1500);
+    c.key('#');
+    c.answer_bye();
+    (menu, greeting)
+}
+
 /// Tenant description `t` with a carrier on loopback: calls from
 /// 127.0.0.1 are trusted by address, as carriers are, so a [`Phone`]
 /// can call the tenant's numbers without credentials.

@@ -45,6 +45,8 @@ pub fn extension(tenant: &str, number: &str) -> Extension {
         created_at_ms: 2,
         pickup_group: None,
         supervisor: false,
+        email: None,
+        missed_call_email: false,
     }
 }
 

@@ -1,0 +1,138 @@
+//! The e-mail the host sends about calls: voicemail left (the message
+//! attached) and calls missed. Who gets it is the mailbox's extension's
+//! `email` (a group's mailbox: every member with one); a missed call only
+//! when the extension asked for it (`missed_call_email`). Nothing is sent
+//! when the operator configured no relay ([`crate::mail`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_plugins::types::CallSnapshot;
+use switchyard_store::{ExtensionRepo, RingGroupRepo, Store};
+
+use crate::Shared;
+use crate::mail::{Mail, MailError, clock_duration, local_time};
+use crate::metrics::MailLabel;
+
+/// The addresses voicemail for `mailbox` goes to: the extension's, or each
+/// member's of the ring group of that name; each once.
+pub(crate) fn voicemail_recipients(store: &Store, tenant: &str, mailbox: &str) -> Vec<String> {
+    let email_of = |number: &str| {
+        store
+            .get_extension(tenant, number)
+            .ok()
+            .flatten()
+            .and_then(|e| e.email)
+    };
+    let mut to: Vec<String> = match store.get_extension(tenant, mailbox).ok().flatten() {
+        Some(e) => e.email.into_iter().collect(),
+        None => store
+            .get_ring_group(tenant, mailbox)
+            .ok()
+            .flatten()
+            .map(|g| g.members.iter().filter_map(|m| email_of(m)).collect())
+            .unwrap_or_default(),
+    };
+    to.sort();
+    to.dedup();
+    to
+}
+
+/// Who called, as a person reads it: `Ann Smith <+15550100>` or the number.
+fn caller(call: &CallSnapshot) -> String {
+    match &call.caller.display_name {
+        Some(name) if !name.is_empty() => format!("{name} <{}>", call.caller.number),
+        _ => call.caller.number.clone(),
+    }
+}
+
+/// The e-mail about a voicemail left in `mailbox`.
+pub(crate) fn voicemail_mail(
+    to: Vec<String>,
+    call: &CallSnapshot,
+    mailbox: &str,
+    duration: Duration,
+    at_ms: u64,
+    id: &str,
+    wav: Vec<u8>,
+) -> Mail {
+    let from = caller(call);
+    Mail {
+        to,
+        subject: format!(
+            "Voicemail from {from} for {mailbox} ({})",
+            clock_duration(duration)
+        ),
+        body: format!(
+            "{from} left a message in mailbox {mailbox}.\n\n\
+             When: {when}\n\
+             Length: {length}\n\
+             Dialled: {dialled}\n\
+             Call: {call_id}\n\n\
+             The message is attached ({id}.wav).\n",
+            when = local_time(at_ms, &call.time_zone),
+            length = clock_duration(duration),
+            dialled = call.dialled,
+            call_id = call.call_id,
+        ),
+        attachment: Some((format!("{id}.wav"), "audio/wav".into(), wav)),
+    }
+}
+
+/// The e-mail about a call to `extension` that nobody answered.
+pub(crate) fn missed_call_mail(
+    to: String,
+    call: &CallSnapshot,
+    extension: &str,
+    outcome: &str,
+    at_ms: u64,
+) -> Mail {
+    let from = caller(call);
+    Mail {
+        to: vec![to],
+        subject: format!("Missed call from {from}"),
+        body: format!(
+            "{from} called {extension} and nobody answered ({outcome}).\n\n\
+             When: {when}\n\
+             Dialled: {dialled}\n\
+             Call: {call_id}\n",
+            when = local_time(at_ms, &call.time_zone),
+            dialled = call.dialled,
+            call_id = call.call_id,
+        ),
+        attachment: None,
+    }
+}
+
+/// Sends `mail` for `tenant` in the background, counted by outcome; the
+/// call does not wait for the relay.
+pub(crate) fn deliver(shared: &Arc<Shared>, tenant: &str, what: &'static str, mail: Mail) {
+    if shared.mailer.is_none() || mail.to.is_empty() {
+        return;
+    }
+    let (shared, tenant) = (shared.clone(), tenant.to_string());
+    tokio::spawn(async move {
+        let Some(mailer) = &shared.mailer else {
+            return;
+        };
+        let result = mailer.send(&tenant, mail).await;
+        let outcome = match &result {
+            Ok(()) => "sent",
+            Err(MailError::RateLimited) => "rate-limited",
+            Err(MailError::Invalid(_)) => "invalid",
+            Err(MailError::Relay(_)) => "failed",
+        };
+        match &result {
+            Ok(()) => tracing::info!(%tenant, what, "e-mail sent"),
+            Err(e) => tracing::warn!(%tenant, what, error = %e, "e-mail not sent"),
+        }
+        shared
+            .metrics
+            .mails
+            .get_or_create(&MailLabel {
+                tenant,
+                outcome: outcome.into(),
+            })
+            .inc();
+    });
+}

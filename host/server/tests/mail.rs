@@ -1,0 +1,155 @@
+//! E-mail through a real (local) SMTP server: voicemail to e-mail with the
+//! message attached, missed-call alerts, and addresses managed through the
+//! API.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::phone::{carrier_tenant, leave_a_message_for_the_operators};
+use common::smtp::{Received, SmtpServer};
+use common::*;
+use mail_parser::{MessageParser, MimeHeaders};
+use switchyard_calls::mail::MailSettings;
+
+async fn pbx_mailing(smtp: &SmtpServer, tenant: Option<serde_json::Value>) -> Pbx {
+    let url = smtp.url();
+    pbx_configured(tenant, None, move |c| {
+        c.calls.mail = Some(MailSettings {
+            url,
+            from: "Switchyard <pbx@switchyard.test>".into(),
+            per_tenant_per_hour: 100,
+        })
+    })
+    .await
+}
+
+fn api(pbx: &Pbx) -> (ureq::Agent, String, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let base = format!("http://{}/api/tenants/demo", pbx.running.http);
+    let auth = format!("Bearer {}", pbx.running.operator_token);
+    (agent, base, auth)
+}
+
+/// The caller presses 0 in the menu; nobody of `operators` is there, so
+/// they leave a message in the operators' mailbox. Its member 1001 gets
+/// it by e-mail at the address set through the API, the WAV attached —
+/// the same bytes the API serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voicemail_is_emailed_to_the_mailbox_with_the_message_attached() {
+    let smtp = SmtpServer::start().await;
+    let pbx = pbx_mailing(&smtp, Some(carrier_tenant())).await;
+    let (agent, base, auth) = api(&pbx);
+    let sip = pbx.running.sip_udp;
+    let (http, token) = (pbx.running.http, pbx.running.operator_token.clone());
+    let (stored_wav, bad) = blocking(move || {
+        // A bad address is refused with the field named.
+        let mut r = agent
+            .patch(format!("{base}/extensions/1001"))
+            .header("Authorization", &auth)
+            .send_json(serde_json::json!({"email": "ops@example.com\r\nBcc: x@evil.test"}))
+            .unwrap();
+        let bad = (r.status().as_u16(), r.body_mut().read_to_string().unwrap());
+        let r = agent
+            .patch(format!("{base}/extensions/1001"))
+            .header("Authorization", &auth)
+            .send_json(serde_json::json!({"email": "ops@example.com"}))
+            .unwrap();
+        assert_eq!(r.status(), 200);
+
+        leave_a_message_for_the_operators(sip);
+        let (_, wav) = voicemails(http, &token);
+        (wav, bad)
+    })
+    .await;
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert!(bad.1.contains("email"), "{}", bad.1);
+
+    let got = smtp.messages(1, LIMIT).await;
+    assert_eq!(got.len(), 1, "one e-mail: {got:?}");
+    let Received { from, to, data } = &got[0];
+    assert_eq!(from, "pbx@switchyard.test");
+    assert_eq!(to, &["ops@example.com"], "the address set through the API");
+    let m = MessageParser::default()
+        .parse(data)
+        .expect("a MIME message");
+    let subject = m.subject().unwrap_or_default();
+    assert!(
+        subject.starts_with("Voicemail from +15551230000 for operators ("),
+        "{subject}"
+    );
+    let body = m.body_text(0).expect("a text part");
+    assert!(
+        body.contains("left a message in mailbox operators"),
+        "{body}"
+    );
+    assert!(body.contains("Dialled: +15550100"), "{body}");
+    let attachment = m.attachment(0).expect("the message attached");
+    assert!(
+        attachment
+            .attachment_name()
+            .is_some_and(|n| n.ends_with(".wav")),
+        "named as the stored file"
+    );
+    assert_eq!(attachment.content_type().map(|c| c.ctype()), Some("audio"));
+    assert_eq!(
+        attachment.contents(),
+        &stored_wav[..],
+        "the same WAV the API serves"
+    );
+    let metrics = pbx.running.pbx.metrics_text();
+    assert!(
+        metrics.contains("switchyard_mails_total{tenant=\"demo\",outcome=\"sent\"} 1"),
+        "counted: {}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("mails"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// 1002 (who asked for missed-call e-mail in the demo) rings; the caller
+/// gives up: Bob gets an e-mail naming the caller. An answered call sends
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_nobody_answered_is_emailed_to_the_extension_that_asked() {
+    let smtp = SmtpServer::start().await;
+    let pbx = Arc::new(pbx_mailing(&smtp, None).await);
+    let p = pbx.clone();
+    blocking(move || p.ring_and_give_up("1001", "1002")).await;
+    let got = smtp.messages(1, LIMIT).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0].to,
+        ["bob@example.com"],
+        "the demo's address for 1002"
+    );
+    let m = MessageParser::default().parse(&got[0].data).unwrap();
+    assert_eq!(
+        m.subject(),
+        Some("Missed call from Alice (operator) <1001>")
+    );
+    let body = m.body_text(0).unwrap();
+    assert!(
+        body.contains("called 1002 and nobody answered (the caller hung up first)"),
+        "{body}"
+    );
+
+    // Answered: no e-mail.
+    let p = pbx.clone();
+    blocking(move || {
+        let callee = p.phone("1002", "uas_answer", &[]);
+        p.dial("1001", "1002", "uac_call", &[("pause_ms", "100")])
+            .assert_ok();
+        callee.wait().assert_ok();
+    })
+    .await;
+    pbx.cdrs(2).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(smtp.messages(2, Duration::ZERO).await.len(), 1);
+}
