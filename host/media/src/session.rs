@@ -938,6 +938,22 @@ impl MediaSession {
         self.needs_tick() && self.legs.iter().all(|l| l.relay_to.is_empty() && !l.lent)
     }
 
+    /// Whether all that ticks send is a station's music (a caller waiting
+    /// in a queue, or on hold with the queue's music): no prompt, no mix,
+    /// no recording, nothing relayed or lent. The driver may then send
+    /// several frames at one tick: the station's frames are ready, and
+    /// nothing the far end says is waiting to be mixed in.
+    pub fn sends_only_music(&self) -> bool {
+        self.reads_at_tick()
+            && self.call_tap.is_none()
+            && self.legs.iter().all(|l| {
+                l.message.is_none()
+                    && !l.mixes
+                    && !l.player.is_playing()
+                    && (l.music.is_some() || l.hears.is_empty())
+            })
+    }
+
     /// A datagram arrived on `leg`'s RTP socket from `from`.
     pub fn handle(&mut self, now: Instant, leg: LegId, from: SocketAddr, bytes: &[u8]) -> &Output {
         self.out.clear();
@@ -1590,6 +1606,33 @@ mod tests {
             .filter(|(l, _, _)| *l == leg)
             .map(|(_, _, b)| RtpPacket::parse(b).unwrap().header)
             .collect()
+    }
+
+    #[test]
+    fn frames_may_go_in_pairs_only_while_nothing_but_a_stations_music_is_sent() {
+        let t0 = Instant::now();
+        let music: Arc<[i16]> = vec![300i16; 8000].into();
+        let station = Station::new(music, t0);
+        let mut s = two_legs(t0, [1, 2]);
+        s.configure(t0, CALLER, cfg(Law::Pcmu, 101, 4000));
+        assert!(!s.sends_only_music(), "nothing to send");
+        s.listen(CALLER, station.clone());
+        assert!(s.sends_only_music(), "a caller waiting with music");
+        // Two ticks at once (the driver's pair) send two consecutive
+        // frames of the station, numbered one after the other.
+        let a = s.tick(t0).sends[0].2.clone();
+        let b = s.tick(t0 + Duration::from_millis(20)).sends[0].2.clone();
+        let (a, b) = (RtpPacket::parse(&a).unwrap(), RtpPacket::parse(&b).unwrap());
+        assert_eq!(b.header.sequence, a.header.sequence.wrapping_add(1));
+        assert_eq!(b.header.timestamp, a.header.timestamp.wrapping_add(160));
+        // An announcement over the music: one frame a tick again.
+        let prompt: Arc<[i16]> = vec![1000i16; 10 * FRAME_SAMPLES].into();
+        s.play(CALLER, vec![PlayItem::Samples(prompt)], false, 1);
+        assert!(!s.sends_only_music());
+        // Bridged with the agent: relayed, one frame a tick.
+        let mut s = bridged(t0);
+        s.listen(CALLER, station);
+        assert!(!s.sends_only_music());
     }
 
     #[test]

@@ -513,7 +513,7 @@ async fn run(
     let mut io = Io::default();
     let mut buf = vec![0u8; 2048];
     let mut rtcp_buf = vec![0u8; 2048];
-    let mut clock = tokio::time::interval(Duration::from_millis(20));
+    let mut clock = tokio::time::interval(FRAME);
     // A late tick (a loaded machine) is made up at once: the far end's
     // jitter buffer absorbs a burst, but a stream that falls behind real
     // time is heard as gaps for the rest of the call.
@@ -528,8 +528,19 @@ async fn run(
                 clock.reset_immediately();
             }
         }
-        // While only listening, the sockets are read at the tick.
+        // While only listening, the sockets are read at the tick; while
+        // only a station's music is sent, two frames go at each tick.
         let at_tick = ticking && session.reads_at_tick();
+        let frames = if at_tick && session.sends_only_music() {
+            MUSIC_FRAMES_PER_TICK
+        } else {
+            1
+        };
+        if clock.period() != FRAME * frames {
+            clock = tokio::time::interval_at(Instant::now().into(), FRAME * frames);
+            clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
+            clock.reset_after(FRAME);
+        }
         let wake = std::future::poll_fn(|cx| {
             poll_wake(
                 cx,
@@ -556,33 +567,9 @@ async fn run(
                 if at_tick {
                     read_waiting(&mut session, &mut io, &events, &mut buf, &mut rtcp_buf).await;
                 }
-                let out = session.tick(Instant::now());
-                for (leg, to, bytes) in out.sends {
-                    if let Some(sock) = io.sock(leg) {
-                        send(sock, &bytes, to).await;
-                    }
-                }
-                for (leg, id) in out.played {
-                    let _ = events.send(MediaEvent::Played { leg, id });
-                }
-                if let (Some((left, right)), Some(r)) = (out.recorded, io.call_rec.as_mut())
-                    && let Err(e) = r.write_legs(&left, &right)
-                {
-                    io.call_rec = None;
-                    session.stop_recording();
-                    let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
-                }
-                for (leg, frame) in out.messages {
-                    if let Some((_, r)) = io.messages.iter_mut().find(|(l, _)| *l == leg)
-                        && let Err(e) = r.write(&frame)
-                    {
-                        io.take_message(leg);
-                        let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
-                    }
-                }
-                for (leg, end) in out.message_ends {
-                    let duration = finish(io.take_message(leg)).unwrap_or_default();
-                    let _ = events.send(MediaEvent::MessageRecorded { leg, duration, end });
+                let now = Instant::now();
+                for k in 0..frames {
+                    tick(&mut session, &mut io, &events, now + FRAME * k).await;
                 }
             }
             Wake::Watchdog => {
@@ -594,6 +581,53 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+/// One frame's time.
+const FRAME: Duration = Duration::from_millis(20);
+
+/// Frames sent at each tick while a call only sends a station's music (a
+/// caller waiting in a queue): the task wakes every 40 ms instead of 20,
+/// and the phone's jitter buffer (40 ms and more in every phone and
+/// softphone) evens out the pairs. Prompts, relays and mixes keep one
+/// frame a tick.
+const MUSIC_FRAMES_PER_TICK: u32 = 2;
+
+/// One tick of the session at `now`: what it sends, and what it reports.
+async fn tick(
+    session: &mut MediaSession,
+    io: &mut Io,
+    events: &mpsc::UnboundedSender<MediaEvent>,
+    now: Instant,
+) {
+    let out = session.tick(now);
+    for (leg, to, bytes) in out.sends {
+        if let Some(sock) = io.sock(leg) {
+            send(sock, &bytes, to).await;
+        }
+    }
+    for (leg, id) in out.played {
+        let _ = events.send(MediaEvent::Played { leg, id });
+    }
+    if let (Some((left, right)), Some(r)) = (out.recorded, io.call_rec.as_mut())
+        && let Err(e) = r.write_legs(&left, &right)
+    {
+        io.call_rec = None;
+        session.stop_recording();
+        let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
+    }
+    for (leg, frame) in out.messages {
+        if let Some((_, r)) = io.messages.iter_mut().find(|(l, _)| *l == leg)
+            && let Err(e) = r.write(&frame)
+        {
+            io.take_message(leg);
+            let _ = events.send(MediaEvent::RecordingFailed(e.to_string()));
+        }
+    }
+    for (leg, end) in out.message_ends {
+        let duration = finish(io.take_message(leg)).unwrap_or_default();
+        let _ = events.send(MediaEvent::MessageRecorded { leg, duration, end });
     }
 }
 
