@@ -218,7 +218,9 @@ pub(crate) fn start_incoming(
             }
             return;
         }
-        let session = match feature_code(&shared, &admitted.tenant, &admitted.snapshot) {
+        let script = feature_code(&shared, &admitted.tenant, &admitted.snapshot)
+            .or_else(|| crate::caller_rules::script(&shared, &admitted.tenant, &admitted.snapshot));
+        let session = match script {
             Some(script) => Session::incoming_scripted(
                 now,
                 start_ms,

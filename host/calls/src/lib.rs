@@ -22,6 +22,7 @@ pub mod anchor;
 mod audio;
 pub mod auth;
 pub mod call_log;
+mod caller_rules;
 pub mod calls_in_progress;
 pub mod conference;
 mod crm_log;

@@ -57,6 +57,7 @@
 //! The `meta` tree holds `schema_version`; see [`schema`] for migrations.
 
 mod apikey;
+mod caller_rules;
 mod cdr;
 mod conference;
 mod contact_centre;
@@ -83,6 +84,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use apikey::{ApiKey, ApiKeyRepo, Role};
+pub use caller_rules::{CallerAction, CallerRule, CallerRuleRepo, rule_for};
 pub use cdr::{
     Cdr, CdrFilter, CdrLeg, CdrMonitor, CdrPage, CdrRepo, Disposition, cdrs_to_csv, push_csv_row,
 };
@@ -151,6 +153,7 @@ struct Trees {
     agent_states: sled::Tree,
     /// Conference rooms: `tenant \0 name`.
     conferences: sled::Tree,
+    caller_rules: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -194,6 +197,7 @@ impl Store {
             callbacks: db.open_tree("callbacks")?,
             agent_states: db.open_tree("agent_states")?,
             conferences: db.open_tree("conferences")?,
+            caller_rules: db.open_tree("caller_rules")?,
         };
         Ok(Store {
             inner: Arc::new(Inner {

@@ -172,6 +172,7 @@ impl TenantRepo for Store {
             &t.callbacks,
             &t.agent_states,
             &t.conferences,
+            &t.caller_rules,
         ] {
             sweep(tree, &p)?;
         }

@@ -4,6 +4,7 @@
 
 mod agents;
 mod api_keys;
+mod caller_rules;
 mod calls;
 mod cdrs;
 mod conferences;
@@ -93,6 +94,7 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(calls::transfer))
         .routes(routes!(calls::monitor))
         .routes(routes!(calls::add_party))
+        .routes(routes!(caller_rules::list, caller_rules::put))
         .routes(routes!(conferences::list))
         .routes(routes!(conferences::put, conferences::delete))
         .routes(routes!(conferences::participants, conferences::add))

@@ -924,6 +924,20 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             GET,
+            "/api/tenants/{tenant}/caller-rules",
+            "/api/tenants/{tenant}/caller-rules",
+            Read
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/caller-rules",
+            "/api/tenants/{tenant}/caller-rules",
+            Write,
+            "application/json",
+            || j(json!([{"pattern": "+1900*", "action": "reject"}]))
+        ),
+        route!(
+            GET,
             "/api/tenants/{tenant}/schedules",
             "/api/tenants/{tenant}/schedules",
             Read

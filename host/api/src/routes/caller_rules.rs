@@ -1,0 +1,132 @@
+//! `/api/tenants/{tenant}/caller-rules`: block and allow lists by the
+//! caller's number or a prefix, applied to calls from outside before the
+//! flow plugin. The list is read and replaced whole.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use switchyard_store::{CallerAction, CallerRule, CallerRuleRepo};
+use utoipa::ToSchema;
+
+use super::{TenantP, changed};
+use crate::ApiState;
+use crate::auth::{Caller, Need};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+
+/// One rule. The most specific pattern matching a caller decides: a whole
+/// number over a prefix, a longer prefix over a shorter one.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallerRuleBody {
+    /// The caller's number as the carrier presents it (`+15550100`), a
+    /// prefix ending in `*` (`+1900*`), or `anonymous` (withheld numbers).
+    pub pattern: String,
+    /// `reject` (486 Busy Here; 603 Decline with `decline`), `message`
+    /// (answer, play `prompt`, hang up), `voicemail` (straight to
+    /// `mailbox`), or `allow` (past the IVR straight to extension or ring
+    /// group `to`, then its voicemail).
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+impl From<CallerRule> for CallerRuleBody {
+    fn from(r: CallerRule) -> CallerRuleBody {
+        let mut b = CallerRuleBody {
+            pattern: r.pattern,
+            action: String::new(),
+            decline: None,
+            prompt: None,
+            mailbox: None,
+            to: None,
+        };
+        match r.action {
+            CallerAction::Reject { decline } => {
+                b.action = "reject".into();
+                b.decline = Some(decline);
+            }
+            CallerAction::Message { prompt } => {
+                b.action = "message".into();
+                b.prompt = Some(prompt);
+            }
+            CallerAction::Voicemail { mailbox } => {
+                b.action = "voicemail".into();
+                b.mailbox = Some(mailbox);
+            }
+            CallerAction::Allow { to } => {
+                b.action = "allow".into();
+                b.to = Some(to);
+            }
+        }
+        b
+    }
+}
+
+fn rule(b: CallerRuleBody) -> ApiResult<CallerRule> {
+    let need = |v: Option<String>, field: &'static str| {
+        v.ok_or_else(|| ApiError::validation(field, format!("is required with `{}`", b.action)))
+    };
+    let action = match b.action.as_str() {
+        "reject" => CallerAction::Reject {
+            decline: b.decline.unwrap_or(false),
+        },
+        "message" => CallerAction::Message {
+            prompt: need(b.prompt.clone(), "prompt")?,
+        },
+        "voicemail" => CallerAction::Voicemail {
+            mailbox: need(b.mailbox.clone(), "mailbox")?,
+        },
+        "allow" => CallerAction::Allow {
+            to: need(b.to.clone(), "to")?,
+        },
+        other => {
+            return Err(ApiError::validation(
+                "action",
+                format!("{other:?} is not one of reject, message, voicemail, allow"),
+            ));
+        }
+    };
+    Ok(CallerRule {
+        pattern: b.pattern,
+        action,
+    })
+}
+
+/// The tenant's caller rules.
+#[utoipa::path(get, path = "/api/tenants/{tenant}/caller-rules", tag = "caller-rules",
+    params(TenantP),
+    responses((status = 200, body = [CallerRuleBody]), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn list(
+    caller: Caller,
+    State(s): State<ApiState>,
+    ApiPath(p): ApiPath<TenantP>,
+) -> ApiResult<Json<Vec<CallerRuleBody>>> {
+    let scope = caller.scope(&s, &p.tenant, Need::Read)?;
+    let rules = s.store.caller_rules(scope.id())?;
+    Ok(Json(rules.into_iter().map(CallerRuleBody::from).collect()))
+}
+
+/// Replace the tenant's caller rules (an empty list removes them all).
+#[utoipa::path(put, path = "/api/tenants/{tenant}/caller-rules", tag = "caller-rules",
+    params(TenantP), request_body = [CallerRuleBody],
+    responses((status = 200, body = [CallerRuleBody]), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn put(
+    caller: Caller,
+    State(s): State<ApiState>,
+    ApiPath(p): ApiPath<TenantP>,
+    ApiJson(body): ApiJson<Vec<CallerRuleBody>>,
+) -> ApiResult<Json<Vec<CallerRuleBody>>> {
+    let scope = caller.scope(&s, &p.tenant, Need::Write)?;
+    let rules = body.into_iter().map(rule).collect::<ApiResult<Vec<_>>>()?;
+    s.store.put_caller_rules(scope.id(), &rules)?;
+    changed(&s, scope.id());
+    Ok(Json(rules.into_iter().map(CallerRuleBody::from).collect()))
+}
