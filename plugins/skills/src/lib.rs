@@ -38,12 +38,19 @@ pub fn rank(required: &[String], c: &Candidates, levels: &Levels) -> Vec<u32> {
     else {
         return Vec::new();
     };
+    // The few agents with overrides, found once by id (not a map lookup
+    // per candidate).
+    let mut overridden: Vec<Option<&BTreeMap<String, u32>>> = Vec::new();
+    if !levels.is_empty() {
+        overridden.resize(c.len(), None);
+        for (agent, l) in levels {
+            if let Some(i) = c.position(agent) {
+                overridden[i] = Some(l);
+            }
+        }
+    }
     let score = |i: usize| -> u32 {
-        let overrides = if levels.is_empty() {
-            None
-        } else {
-            levels.get(c.id(i))
-        };
+        let overrides = overridden.get(i).copied().flatten();
         required
             .iter()
             .zip(&columns)

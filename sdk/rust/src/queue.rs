@@ -90,9 +90,33 @@ impl Candidates {
         &self.columns.ids[start..end]
     }
 
-    /// The position of the candidate with id `id`, if they are one.
+    /// The position of the candidate with id `id`, if they are one. One
+    /// search through the ids' string rather than a comparison per
+    /// candidate: an occurrence counts where an id starts and ends.
     pub fn position(&self, id: &str) -> Option<usize> {
-        (0..self.len()).find(|&i| self.id(i) == id)
+        let (ids, ends) = (self.columns.ids.as_str(), &self.columns.id_ends);
+        if id.is_empty() {
+            return (0..self.len()).find(|&i| self.id(i).is_empty());
+        }
+        let mut from = 0;
+        while let Some(at) = ids.get(from..).and_then(|rest| rest.find(id)) {
+            let start = from + at;
+            let end = (start + id.len()) as u32;
+            // Ids ending there (several when some are empty): one of them
+            // must start where the occurrence does.
+            let first = ends.partition_point(|&e| e < end);
+            for (i, &e) in ends.iter().enumerate().skip(first) {
+                if e != end {
+                    break;
+                }
+                let s = if i == 0 { 0 } else { ends[i - 1] as usize };
+                if s == start {
+                    return Some(i);
+                }
+            }
+            from = start + id.chars().next().map_or(1, char::len_utf8);
+        }
+        None
     }
 
     /// The column of `skill` (case-insensitive) in the level matrix, if any
@@ -268,6 +292,22 @@ mod tests {
         assert_eq!((c.len(), c.id(0), c.id(1)), (2, "1002", "77"));
         assert_eq!(c.position("77"), Some(1));
         assert_eq!(c.position("7"), None);
+        assert_eq!(c.position("1002"), Some(0));
+        // "02" + "77" spans two ids: not an id.
+        assert_eq!(c.position("0277"), None);
+        assert_eq!(c.position("27"), None);
+        // Ids that are substrings of others, and one found only later.
+        let d = Candidates::from_records(&[
+            agent("2110", &[], &[], 0),
+            agent("", &[], &[], 0),
+            agent("11", &[], &[], 0),
+            agent("110", &[], &[], 0),
+        ]);
+        assert_eq!(d.position("11"), Some(2));
+        assert_eq!(d.position("110"), Some(3));
+        assert_eq!(d.position(""), Some(1));
+        assert_eq!(d.position("2110"), Some(0));
+        assert_eq!(d.position("1"), None);
         assert_eq!(c.level(0, "IT"), Some(4));
         // Listed without a level: level 1; `IT` is the same skill as `it`.
         assert_eq!(c.level(1, "it"), Some(1));
