@@ -36,6 +36,20 @@ pub(crate) fn script(
     };
     let rule = rule_for(&rules, &s.caller.number)?;
     tracing::info!(tenant = %tenant.id, caller = %s.caller.number, pattern = %rule.pattern, "a caller rule decides the call");
+    let action = match rule.action {
+        CallerAction::Reject { .. } => "reject",
+        CallerAction::Message { .. } => "message",
+        CallerAction::Voicemail { .. } => "voicemail",
+        CallerAction::Allow { .. } => "allow",
+    };
+    shared
+        .metrics
+        .caller_rule_calls
+        .get_or_create(&crate::metrics::ActionLabel {
+            tenant: tenant.id.clone(),
+            action: action.into(),
+        })
+        .inc();
     Some(actions(tenant, &rule.action))
 }
 

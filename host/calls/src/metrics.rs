@@ -79,6 +79,15 @@ pub struct Metrics {
     pub rtp_ports_in_use: Gauge,
     /// E-mail by outcome (`sent`, `rate-limited`, `invalid`, `failed`).
     pub mails: Family<MailLabel, Counter>,
+    /// Calls a caller rule decided, by action.
+    pub caller_rule_calls: Family<ActionLabel, Counter>,
+}
+
+/// One tenant's calls decided by one action.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabel {
+    pub tenant: String,
+    pub action: String,
 }
 
 /// One tenant's e-mail of one outcome.
@@ -194,6 +203,12 @@ impl Default for Metrics {
             "E-mail the host sent for a tenant (voicemail, missed calls), by outcome",
             mails.clone(),
         );
+        let caller_rule_calls = Family::<ActionLabel, Counter>::default();
+        registry.register(
+            "caller_rule_calls",
+            "Calls from outside a caller rule decided before the flow, by action (reject, message, voicemail, allow)",
+            caller_rule_calls.clone(),
+        );
         let rtp_ports_in_use = Gauge::default();
         registry.register(
             "rtp_port_pairs_in_use",
@@ -219,6 +234,7 @@ impl Default for Metrics {
             auth_replays,
             task_panics,
             mails,
+            caller_rule_calls,
         }
     }
 }

@@ -25,9 +25,10 @@ use switchyard_clock::unix_ms;
 use switchyard_plugins::PluginHost;
 use switchyard_sip::auth::StoredCredentials;
 use switchyard_store::{
-    Agent, ConferenceRepo, ConferenceRoom, Extension, ExtensionRepo, Features, FileRecord,
-    FileRepo, Number, NumberRepo, PluginRepo, PluginVersionRecord, Queue, QueueRepo, RingGroup,
-    RingGroupRepo, RingStrategy, Store, Tenant, TenantQuota, TenantRepo, Trunk, TrunkRepo,
+    Agent, CallerRule, CallerRuleRepo, ConferenceRepo, ConferenceRoom, Extension, ExtensionRepo,
+    Features, FileRecord, FileRepo, Number, NumberRepo, PluginRepo, PluginVersionRecord, Queue,
+    QueueRepo, RingGroup, RingGroupRepo, RingStrategy, Store, Tenant, TenantQuota, TenantRepo,
+    Trunk, TrunkRepo,
 };
 
 /// `number:password` lines.
@@ -301,6 +302,11 @@ pub fn provision(
                 ..defaults
             })?;
         }
+    }
+    if !d["caller-rules"].is_null() {
+        let rules: Vec<CallerRule> =
+            serde_json::from_value(d["caller-rules"].clone()).context("caller-rules")?;
+        store.put_caller_rules(&id, &rules)?;
     }
     if let Some(numbers) = d["numbers"].as_object() {
         for (number, flow) in numbers {

@@ -98,6 +98,32 @@ async fn a_blocked_caller_is_refused_and_an_allowed_one_skips_the_ivr() {
         "{:?}",
         allowed.tags
     );
+    // Counted by action.
+    let metrics = pbx.running.pbx.metrics_text();
+    for line in [
+        "switchyard_caller_rule_calls_total{tenant=\"demo\",action=\"reject\"} 1",
+        "switchyard_caller_rule_calls_total{tenant=\"demo\",action=\"allow\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line}");
+    }
+}
+
+/// The demo tenant's rules, as the README promises: premium-rate numbers
+/// (`+1900…`) are refused busy; `+15557770000` skips the IVR to 1001.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_tenant_blocks_premium_rate_callers_and_lets_its_vip_through() {
+    use switchyard_store::{CallerAction, CallerRuleRepo};
+    let pbx = pbx_with(Some(carrier_tenant()), None).await;
+    let rules = pbx.running.store.caller_rules("demo").unwrap();
+    let find = |p: &str| rules.iter().find(|r| r.pattern == p).map(|r| &r.action);
+    assert_eq!(
+        find("+1900*"),
+        Some(&CallerAction::Reject { decline: false })
+    );
+    assert_eq!(
+        find("+15557770000"),
+        Some(&CallerAction::Allow { to: "1001".into() })
+    );
 }
 
 /// A caller blocked with a message hears the tenant's prompt (after the
