@@ -2053,8 +2053,9 @@ impl Driver {
         .boxed()
     }
 
-    /// A call to an extension that asked for it (`missed_call_email`) and
-    /// nobody answered: e-mailed to its owner. A voicemail has its own.
+    /// A call nobody answered: e-mailed to every extension it rang (the
+    /// one called, or each member of a ring group) that asked for it
+    /// (`missed_call_email`), once each. A voicemail has its own e-mail.
     fn email_missed_call(
         &self,
         record: &switchyard_plugins::types::CallRecord,
@@ -2071,14 +2072,20 @@ impl Driver {
         if self.shared.mailer.is_none() {
             return;
         }
-        for number in [&record.callee.number, &record.dialled] {
+        let mut rang: Vec<&str> = record.legs.iter().map(|l| l.target.as_str()).collect();
+        rang.push(&record.callee.number);
+        rang.push(&record.dialled);
+        let mut told = std::collections::HashSet::new();
+        for number in rang {
+            if !self.tenant.extensions.contains_key(number) || !told.insert(number) {
+                continue;
+            }
             if let Ok(Some(ext)) = self.shared.store.get_extension(&self.tenant.id, number)
                 && ext.missed_call_email
                 && let Some(to) = ext.email
             {
                 let mail = notices::missed_call_mail(to, call, number, outcome, record.start_time);
                 notices::deliver(&self.shared, &self.tenant.id, "missed call", mail);
-                return;
             }
         }
     }

@@ -153,3 +153,45 @@ async fn a_call_nobody_answered_is_emailed_to_the_extension_that_asked() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(smtp.messages(2, Duration::ZERO).await.len(), 1);
 }
+
+/// A caller let straight through to the ring group `business-broadband`
+/// (a caller rule) gives up while it rings: of its members 1002 and 1003,
+/// only 1002 asked for missed-call e-mail, and only 1002 gets one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_call_to_a_ring_group_is_emailed_to_the_members_who_asked() {
+    let smtp = SmtpServer::start().await;
+    let pbx = Arc::new(pbx_mailing(&smtp, Some(carrier_tenant())).await);
+    let (agent, base, auth) = api(&pbx);
+    let sip = pbx.running.sip_udp;
+    let p = pbx.clone();
+    let status = blocking(move || {
+        let r = agent
+            .put(format!("{base}/caller-rules"))
+            .header("Authorization", &auth)
+            .send_json(serde_json::json!([
+                {"pattern": "+15551230000", "action": "allow", "to": "business-broadband"}
+            ]))
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let b = p.phone("1002", "uas_ring_no_answer", &[]);
+        let c = p.phone("1003", "uas_ring_no_answer", &[]);
+        let status = common::phone::Phone::new(sip, 0x6A0B)
+            .ring_then_cancel("+15550100", Duration::from_millis(500));
+        b.wait().assert_ok();
+        c.wait().assert_ok();
+        status
+    })
+    .await;
+    assert_eq!(status, 487, "the caller gave up");
+    let got = smtp.messages(1, LIMIT).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].to, ["bob@example.com"]);
+    let m = MessageParser::default().parse(&got[0].data).unwrap();
+    assert_eq!(m.subject(), Some("Missed call from +15551230000"));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        smtp.messages(2, Duration::ZERO).await.len(),
+        1,
+        "1003 has no address"
+    );
+}

@@ -472,6 +472,48 @@ pub fn on_the_wire(wav: &[u8]) -> Vec<u8> {
 impl Phone {
     /// INVITE `did` with `body` as the offer; the final status. A non-2xx
     /// is acknowledged as RFC 3261 §17.1.1.3 says (same branch).
+    /// Calls `did` from the carrier and gives up (CANCEL) `ring` after it
+    /// starts ringing: the INVITE's final status (487 when the CANCEL was
+    /// in time), acknowledged.
+    pub fn ring_then_cancel(&mut self, did: &str, ring: Duration) -> u16 {
+        self.local = format!("<sip:+15551230000@carrier.test>;tag=cancel{}", self.ssrc);
+        let to = format!("<sip:{did}@demo.localhost>");
+        let body = sdp(self.rtp.local_addr().unwrap().port(), "sendrecv");
+        let headers = self.headers("INVITE", 1, &self.local, &to);
+        self.send_sip(format!(
+            "INVITE sip:{did}@demo.localhost SIP/2.0\r\n{headers}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+        loop {
+            let m = self.recv_sip();
+            match m.status() {
+                180 | 183 => break,
+                100..=199 => continue,
+                other => return other,
+            }
+        }
+        std::thread::sleep(ring);
+        // Same transaction as the INVITE: its Via branch, its CSeq number.
+        let cancel = headers.replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+        self.send_sip(format!(
+            "CANCEL sip:{did}@demo.localhost SIP/2.0\r\n{cancel}Content-Length: 0\r\n\r\n"
+        ));
+        loop {
+            let m = self.recv_sip();
+            let to_invite = m.headers.get("CSeq").is_some_and(|c| c.contains("INVITE"));
+            if !to_invite || m.status() < 200 {
+                continue;
+            }
+            let via = headers.lines().next().unwrap();
+            let to = m.headers.get("To").unwrap();
+            self.send_sip(format!(
+                "ACK sip:{did}@demo.localhost SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+                self.local, self.call_id
+            ));
+            return m.status();
+        }
+    }
+
     pub fn offer(&mut self, did: &str, body: &str) -> u16 {
         self.local = format!("<sip:+15551230000@carrier.test>;tag=offer{}", self.ssrc);
         let to = format!("<sip:{did}@demo.localhost>");
