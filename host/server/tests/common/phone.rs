@@ -476,14 +476,8 @@ impl Phone {
     /// starts ringing: the INVITE's final status (487 when the CANCEL was
     /// in time), acknowledged.
     pub fn ring_then_cancel(&mut self, did: &str, ring: Duration) -> u16 {
-        self.local = format!("<sip:+15551230000@carrier.test>;tag=cancel{}", self.ssrc);
-        let to = format!("<sip:{did}@demo.localhost>");
         let body = sdp(self.rtp.local_addr().unwrap().port(), "sendrecv");
-        let headers = self.headers("INVITE", 1, &self.local, &to);
-        self.send_sip(format!(
-            "INVITE sip:{did}@demo.localhost SIP/2.0\r\n{headers}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ));
+        let headers = self.invite_from_carrier(did, "cancel", &body);
         loop {
             let m = self.recv_sip();
             match m.status() {
@@ -504,35 +498,42 @@ impl Phone {
             if !to_invite || m.status() < 200 {
                 continue;
             }
-            let via = headers.lines().next().unwrap();
-            let to = m.headers.get("To").unwrap();
-            self.send_sip(format!(
-                "ACK sip:{did}@demo.localhost SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
-                self.local, self.call_id
-            ));
+            self.ack_final(did, &headers, &m);
             return m.status();
         }
     }
 
-    pub fn offer(&mut self, did: &str, body: &str) -> u16 {
-        self.local = format!("<sip:+15551230000@carrier.test>;tag=offer{}", self.ssrc);
+    /// The carrier's INVITE to `did` with SDP `body` (From tag `tag` + our
+    /// SSRC); its headers, for the rest of the transaction.
+    fn invite_from_carrier(&mut self, did: &str, tag: &str, body: &str) -> String {
+        self.local = format!("<sip:+15551230000@carrier.test>;tag={tag}{}", self.ssrc);
         let to = format!("<sip:{did}@demo.localhost>");
         let headers = self.headers("INVITE", 1, &self.local, &to);
         self.send_sip(format!(
             "INVITE sip:{did}@demo.localhost SIP/2.0\r\n{headers}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         ));
+        headers
+    }
+
+    /// The ACK of a final answer `m` to our INVITE to `did` (`headers`).
+    fn ack_final(&self, did: &str, headers: &str, m: &Message) {
+        let via = headers.lines().next().unwrap();
+        let to = m.headers.get("To").unwrap();
+        self.send_sip(format!(
+            "ACK sip:{did}@demo.localhost SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+            self.local, self.call_id
+        ));
+    }
+
+    pub fn offer(&mut self, did: &str, body: &str) -> u16 {
+        let headers = self.invite_from_carrier(did, "offer", body);
         loop {
             let m = self.recv_sip();
             match m.status() {
                 100..=199 => continue,
                 status => {
-                    let via = headers.lines().next().unwrap();
-                    let to = m.headers.get("To").unwrap();
-                    self.send_sip(format!(
-                        "ACK sip:{did}@demo.localhost SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
-                        self.local, self.call_id
-                    ));
+                    self.ack_final(did, &headers, &m);
                     return status;
                 }
             }
