@@ -25,7 +25,6 @@
 
 use std::io::Write as _;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,15 +36,9 @@ use crate::rtp_load::streams::{Generator, PACKET_MS};
 use crate::serve::{self, rss_kib};
 
 struct Args {
-    switchyard: PathBuf,
+    run: serve::RunArgs,
     rooms_of: Vec<usize>,
     participants: usize,
-    step_secs: f64,
-    setup_rate: f64,
-    settle_secs: f64,
-    ports: (u16, u16),
-    rtp_ports: (u16, u16),
-    csv: Option<String>,
 }
 
 fn usage() -> ! {
@@ -57,28 +50,21 @@ fn usage() -> ! {
     std::process::exit(2);
 }
 
-fn range(v: &str) -> (u16, u16) {
-    serve::port_range(v).unwrap_or_else(|| usage())
-}
-
 fn parse(args: &[String]) -> Args {
     let mut a = Args {
-        switchyard: PathBuf::new(),
+        run: serve::RunArgs::new(8.0),
         rooms_of: vec![3, 10, 50],
         participants: 600,
-        step_secs: 20.0,
-        setup_rate: 100.0,
-        settle_secs: 8.0,
-        ports: (20000, 29999),
-        rtp_ports: (30000, 39999),
-        csv: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let Some(v) = it.next() else { usage() };
-        let num = |v: &str| v.parse::<f64>().unwrap_or_else(|_| usage());
+        match a.run.take(flag, v) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(()) => usage(),
+        }
         match flag.as_str() {
-            "--switchyard" => a.switchyard = PathBuf::from(v),
             "--rooms-of" => {
                 a.rooms_of = v
                     .split(',')
@@ -86,16 +72,11 @@ fn parse(args: &[String]) -> Args {
                     .collect();
             }
             "--participants" => a.participants = v.parse().unwrap_or_else(|_| usage()),
-            "--step-secs" => a.step_secs = num(v),
-            "--setup-rate" => a.setup_rate = num(v),
-            "--settle-secs" => a.settle_secs = num(v),
-            "--ports" => a.ports = range(v),
-            "--rtp-ports" => a.rtp_ports = range(v),
-            "--csv" => a.csv = Some(v.clone()),
             _ => usage(),
         }
     }
-    if a.switchyard.as_os_str().is_empty() || a.rooms_of.iter().any(|k| !(2..=999).contains(k)) {
+    if a.run.switchyard.as_os_str().is_empty() || a.rooms_of.iter().any(|k| !(2..=999).contains(k))
+    {
         usage();
     }
     a
@@ -126,10 +107,10 @@ fn seat(k: usize, size: usize, talkers: usize) -> (String, bool) {
 pub fn run(args: &[String]) {
     let args = parse(args);
     let server = match serve::start(
-        &args.switchyard,
+        &args.run.switchyard,
         "conference",
         &tenant_json(),
-        args.rtp_ports,
+        args.run.rtp_ports,
     ) {
         Ok(s) => s,
         Err(e) => {
@@ -163,7 +144,7 @@ async fn steps(args: &Args, server: &serve::Server) -> i32 {
         .collect();
     let generator = Arc::new(Generator::new(
         ip,
-        args.ports,
+        args.run.ports,
         // Every configuration's legs are new ones.
         (args.participants + 16) * configurations.len(),
         1,
@@ -186,7 +167,7 @@ async fn steps(args: &Args, server: &serve::Server) -> i32 {
         }
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut csv = args.csv.as_ref().map(|path| {
+    let mut csv = args.run.csv.as_ref().map(|path| {
         let mut f = std::fs::File::create(path).expect("CSV file");
         writeln!(f, "{CSV_HEADER}").expect("CSV write");
         f
@@ -198,11 +179,11 @@ async fn steps(args: &Args, server: &serve::Server) -> i32 {
             "== conference: {want} participants in rooms of {size}, {talkers} talking per room"
         );
         let (calls, failed): (Vec<SipCall>, usize) =
-            serve::place_calls(&ua, &generator, want, args.setup_rate, |k| {
+            serve::place_calls(&ua, &generator, want, args.run.setup_rate, |k| {
                 seat(k, size, talkers)
             })
             .await;
-        tokio::time::sleep(Duration::from_secs_f64(args.settle_secs)).await;
+        tokio::time::sleep(Duration::from_secs_f64(args.run.settle_secs)).await;
         let drops0 = cpu::udp_drops();
         let (c0, h0, r0, t0) = (
             cpu::process_ns(pid),
@@ -210,7 +191,7 @@ async fn steps(args: &Args, server: &serve::Server) -> i32 {
             generator.received(),
             Instant::now(),
         );
-        tokio::time::sleep(Duration::from_secs_f64(args.step_secs)).await;
+        tokio::time::sleep(Duration::from_secs_f64(args.run.step_secs)).await;
         let (c1, h1, r1, secs) = (
             cpu::process_ns(pid),
             cpu::host_idle_secs(),

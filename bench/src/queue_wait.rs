@@ -25,7 +25,6 @@
 
 use std::io::Write as _;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,15 +36,9 @@ use crate::rtp_load::streams::{Generator, PACKET_MS};
 use crate::serve::{self, Server, http, rss_kib};
 
 struct Args {
-    switchyard: PathBuf,
+    run: serve::RunArgs,
     steps: Vec<usize>,
-    step_secs: f64,
-    setup_rate: f64,
-    settle_secs: f64,
     agents: usize,
-    ports: (u16, u16),
-    rtp_ports: (u16, u16),
-    csv: Option<String>,
 }
 
 fn usage() -> ! {
@@ -57,45 +50,32 @@ fn usage() -> ! {
     std::process::exit(2);
 }
 
-fn range(v: &str) -> (u16, u16) {
-    serve::port_range(v).unwrap_or_else(|| usage())
-}
-
 fn parse(args: &[String]) -> Args {
     let mut a = Args {
-        switchyard: PathBuf::new(),
+        run: serve::RunArgs::new(5.0),
         steps: vec![500, 1000, 2000],
-        step_secs: 20.0,
-        setup_rate: 100.0,
-        settle_secs: 5.0,
         agents: 200,
-        ports: (20000, 29999),
-        rtp_ports: (30000, 39999),
-        csv: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let Some(v) = it.next() else { usage() };
-        let num = |v: &str| v.parse::<f64>().unwrap_or_else(|_| usage());
+        match a.run.take(flag, v) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(()) => usage(),
+        }
         match flag.as_str() {
-            "--switchyard" => a.switchyard = PathBuf::from(v),
             "--steps" => {
                 a.steps = v
                     .split(',')
                     .map(|s| s.parse().unwrap_or_else(|_| usage()))
                     .collect();
             }
-            "--step-secs" => a.step_secs = num(v),
-            "--setup-rate" => a.setup_rate = num(v),
-            "--settle-secs" => a.settle_secs = num(v),
             "--agents" => a.agents = v.parse().unwrap_or_else(|_| usage()),
-            "--ports" => a.ports = range(v),
-            "--rtp-ports" => a.rtp_ports = range(v),
-            "--csv" => a.csv = Some(v.clone()),
             _ => usage(),
         }
     }
-    if a.switchyard.as_os_str().is_empty()
+    if a.run.switchyard.as_os_str().is_empty()
         || a.steps.is_empty()
         || a.steps.windows(2).any(|w| w[0] >= w[1])
     {
@@ -166,7 +146,12 @@ fn never_serving(s: &Server, agents: usize) -> Result<(), String> {
 pub fn run(args: &[String]) {
     let args = parse(args);
     let tenant = tenant_json(args.agents);
-    let server = match serve::start(&args.switchyard, "queue-wait", &tenant, args.rtp_ports) {
+    let server = match serve::start(
+        &args.run.switchyard,
+        "queue-wait",
+        &tenant,
+        args.run.rtp_ports,
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("queue-wait: {e}");
@@ -199,7 +184,7 @@ async fn ramp(args: &Args, server: &Server) -> i32 {
     let ip: IpAddr = [127, 0, 0, 1].into();
     let generator = Arc::new(Generator::new(
         ip,
-        args.ports,
+        args.run.ports,
         max + 16,
         1,
         tokio::runtime::Handle::current(),
@@ -231,7 +216,7 @@ async fn ramp(args: &Args, server: &Server) -> i32 {
         100.0 * idle_cores,
         rss_idle as f64 / 1024.0
     );
-    let mut csv = args.csv.as_ref().map(|path| {
+    let mut csv = args.run.csv.as_ref().map(|path| {
         let mut f = std::fs::File::create(path).expect("CSV file");
         writeln!(f, "{CSV_HEADER}").expect("CSV write");
         f
@@ -244,15 +229,16 @@ async fn ramp(args: &Args, server: &Server) -> i32 {
         eprintln!(
             "== queue-wait: {want} more callers ({} → {target}) at {}/s",
             calls.len(),
-            args.setup_rate
+            args.run.setup_rate
         );
-        let (mut new, failed) = serve::place_calls(&ua, &generator, want, args.setup_rate, |_| {
-            ("600".into(), false)
-        })
-        .await;
+        let (mut new, failed) =
+            serve::place_calls(&ua, &generator, want, args.run.setup_rate, |_| {
+                ("600".into(), false)
+            })
+            .await;
         failed_total += failed;
         calls.append(&mut new);
-        tokio::time::sleep(Duration::from_secs_f64(args.settle_secs)).await;
+        tokio::time::sleep(Duration::from_secs_f64(args.run.settle_secs)).await;
         let drops0 = cpu::udp_drops();
         let (c0, h0, r0, t0) = (
             cpu::process_ns(pid),
@@ -260,7 +246,7 @@ async fn ramp(args: &Args, server: &Server) -> i32 {
             generator.non_probes(),
             Instant::now(),
         );
-        tokio::time::sleep(Duration::from_secs_f64(args.step_secs)).await;
+        tokio::time::sleep(Duration::from_secs_f64(args.run.step_secs)).await;
         let (c1, h1, r1, secs) = (
             cpu::process_ns(pid),
             cpu::host_idle_secs(),

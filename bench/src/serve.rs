@@ -40,6 +40,51 @@ pub fn http(
     Ok((status, body.to_string()))
 }
 
+/// The flags `queue-wait` and `conference` share: the server to run, how
+/// the steps are paced, the phones' and the server's port ranges, the CSV.
+pub struct RunArgs {
+    pub switchyard: std::path::PathBuf,
+    pub step_secs: f64,
+    pub setup_rate: f64,
+    pub settle_secs: f64,
+    pub ports: (u16, u16),
+    pub rtp_ports: (u16, u16),
+    pub csv: Option<String>,
+}
+
+impl RunArgs {
+    /// The defaults, with `settle_secs` of settling after each step.
+    pub fn new(settle_secs: f64) -> RunArgs {
+        RunArgs {
+            switchyard: std::path::PathBuf::new(),
+            step_secs: 20.0,
+            setup_rate: 100.0,
+            settle_secs,
+            ports: (20000, 29999),
+            rtp_ports: (30000, 39999),
+            csv: None,
+        }
+    }
+
+    /// Takes `flag` with value `v` when it is one of these: `Ok(true)`
+    /// taken, `Ok(false)` not one of these, `Err(())` a value that does not
+    /// parse.
+    pub fn take(&mut self, flag: &str, v: &str) -> Result<bool, ()> {
+        let num = |v: &str| v.parse::<f64>().map_err(drop);
+        match flag {
+            "--switchyard" => self.switchyard = v.into(),
+            "--step-secs" => self.step_secs = num(v)?,
+            "--setup-rate" => self.setup_rate = num(v)?,
+            "--settle-secs" => self.settle_secs = num(v)?,
+            "--ports" => self.ports = port_range(v).ok_or(())?,
+            "--rtp-ports" => self.rtp_ports = port_range(v).ok_or(())?,
+            "--csv" => self.csv = Some(v.to_string()),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 /// `LOW-HIGH` as a port range.
 pub fn port_range(v: &str) -> Option<(u16, u16)> {
     let (lo, hi) = v.split_once('-')?;
