@@ -22,7 +22,7 @@
 //! The repositories are traits owned by this crate ([`TenantRepo`],
 //! [`ExtensionRepo`], [`RegistrationRepo`], [`NumberRepo`], [`TrunkRepo`],
 //! [`RingGroupRepo`], [`QueueRepo`], [`ScheduleRepo`], [`CdrRepo`],
-//! [`PluginRepo`], [`ApiKeyRepo`], [`FileRepo`], and for the contact
+//! [`PluginRepo`], [`ApiKeyRepo`], [`FileRepo`], [`PlanRepo`], and for the contact
 //! centre [`QueueLogRepo`], [`CallbackRepo`], [`AgentStateRepo`]) so that
 //! a distributed backend can be added later; [`Store`] implements them all
 //! on sled.
@@ -68,6 +68,7 @@ mod group_commit;
 mod groups;
 mod keys;
 mod number;
+mod plan;
 mod plugin;
 mod registration;
 mod schedule;
@@ -99,11 +100,12 @@ pub use groups::{
 };
 pub use keys::{validate_extension, validate_number, validate_tenant_id};
 pub use number::{Number, NumberRepo};
+pub use plan::{Entitlements, Plan, PlanRepo};
 pub use plugin::{PluginRepo, PluginVersionRecord};
 pub use registration::{Binding, RegistrationRepo};
 pub use schedule::{Holiday, Schedule, ScheduleRepo, validate_schedule};
 pub use schema::{CURRENT_SCHEMA, Migration};
-pub use tenant::{Features, Tenant, TenantQuota, TenantRepo, default_pause_reasons};
+pub use tenant::{Feature, Features, Tenant, TenantQuota, TenantRepo, default_pause_reasons};
 pub use trunk::{Trunk, TrunkRepo, addresses_overlap};
 
 /// The sled store. Cheap to clone (one `Arc`); `Send + Sync`.
@@ -154,6 +156,10 @@ struct Trees {
     /// Conference rooms: `tenant \0 name`.
     conferences: sled::Tree,
     caller_rules: sled::Tree,
+    /// The operator's plans, by name.
+    plans: sled::Tree,
+    /// Bytes of files per `tenant \0 kind` ([`FileRepo::stored_bytes`]).
+    file_bytes: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -198,6 +204,8 @@ impl Store {
             agent_states: db.open_tree("agent_states")?,
             conferences: db.open_tree("conferences")?,
             caller_rules: db.open_tree("caller_rules")?,
+            plans: db.open_tree("plans")?,
+            file_bytes: db.open_tree("file_bytes")?,
         };
         Ok(Store {
             inner: Arc::new(Inner {

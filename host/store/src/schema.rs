@@ -10,14 +10,17 @@
 use crate::StoreError;
 
 /// The schema this build reads and writes.
-pub const CURRENT_SCHEMA: u32 = 1;
+pub const CURRENT_SCHEMA: u32 = 2;
 
 /// One migration step: upgrades a database from version `n` to `n + 1`.
 pub type Migration = fn(&sled::Db) -> Result<(), StoreError>;
 
 /// The migrations of this build: `MIGRATIONS[i]` upgrades version `i + 1`
 /// to `i + 2`. Its length is always `CURRENT_SCHEMA - 1`.
-pub const MIGRATIONS: &[Migration] = &[];
+pub const MIGRATIONS: &[Migration] = &[
+    // 1 → 2: running totals of each tenant's file bytes.
+    crate::file::recount_file_bytes,
+];
 
 const _: () = assert!(MIGRATIONS.len() as u32 + 1 == CURRENT_SCHEMA);
 

@@ -9,32 +9,158 @@ use sled::transaction::ConflictableTransactionError;
 use crate::keys::{prefix, validate_domain, validate_tenant_id, validate_text};
 use crate::{Store, StoreError, all_json, decode, encode, get_json, sweep};
 
-/// What the operator grants a tenant: calls at once and per second, and
-/// the budget of each plugin invocation. Stored with the tenant and set
-/// through the API; the server turns the plugin part into the plugin
+/// What the operator grants a tenant: calls at once and per second, how
+/// many extensions and numbers, storage for recordings, and the budget of
+/// each plugin invocation. Part of a [`crate::Plan`], or set on a tenant
+/// that has none; the server turns the plugin part into the plugin
 /// sandbox's `switchyard_plugins::TenantLimits` (which has many more
 /// fields, all host policy) when it loads the tenant.
+///
+/// The caps added after the first release (`max_extensions`,
+/// `max_numbers`, `recording_storage_mib`) read as 0 — no cap — in
+/// records written before them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TenantQuota {
     pub max_concurrent_calls: u32,
     pub max_calls_per_second: u32,
     pub plugin_memory_mib: u32,
     pub plugin_cpu_ms: u32,
+    /// Extensions the tenant may have (0: no cap).
+    #[serde(default)]
+    pub max_extensions: u32,
+    /// Numbers (DIDs and short numbers) the tenant may have (0: no cap).
+    #[serde(default)]
+    pub max_numbers: u32,
+    /// Disk the tenant's recordings may take, MiB (0: no cap). Past it,
+    /// calls are no longer recorded until recordings are deleted.
+    #[serde(default)]
+    pub recording_storage_mib: u32,
+}
+
+impl TenantQuota {
+    /// Whether `count` more of something capped at `cap` (0: no cap) fit
+    /// beside `have`.
+    pub fn fits(cap: u32, have: usize, count: usize) -> bool {
+        cap == 0 || have + count <= cap as usize
+    }
+}
+
+fn on() -> bool {
+    true
 }
 
 /// Features enabled for a tenant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// `queues`, `conferences` and `browser_phones` came with plans; a tenant
+/// stored before them had queues and conferences, so in such a record they
+/// read as on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Features {
     /// Answered calls are recorded (from the agent's answer, paused during
-    /// transfers).
+    /// transfers), and conference rooms may be recorded.
     pub recording: bool,
     /// Recordings mixed to one channel; stereo (caller left, agent right)
-    /// otherwise.
+    /// otherwise. A setting of the recording feature.
     #[serde(default)]
     pub recording_mono: bool,
+    /// Call flows beyond extension dialling: numbers and menus served by
+    /// flow plugins other than the tenant's `extensions` flow (IVR menus,
+    /// business hours).
     pub advanced_ivr: bool,
+    /// Queue and agent reports, and reporter plugins.
     pub reporting: bool,
+    /// A CRM connector: caller look-up (screen pop) and call logging.
     pub crm: bool,
+    /// Call queues and agents.
+    #[serde(default = "on")]
+    pub queues: bool,
+    /// Conference rooms.
+    #[serde(default = "on")]
+    pub conferences: bool,
+    /// Phones in a web browser (WebRTC).
+    #[serde(default = "on")]
+    pub browser_phones: bool,
+}
+
+impl Default for Features {
+    /// Nothing beyond extensions, ring groups, voicemail and trunks.
+    fn default() -> Features {
+        Features {
+            recording: false,
+            recording_mono: false,
+            advanced_ivr: false,
+            reporting: false,
+            crm: false,
+            queues: false,
+            conferences: false,
+            browser_phones: false,
+        }
+    }
+}
+
+/// A feature a plan may grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feature {
+    Recording,
+    AdvancedIvr,
+    Reporting,
+    Crm,
+    Queues,
+    Conferences,
+    BrowserPhones,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 7] = [
+        Feature::Recording,
+        Feature::AdvancedIvr,
+        Feature::Reporting,
+        Feature::Crm,
+        Feature::Queues,
+        Feature::Conferences,
+        Feature::BrowserPhones,
+    ];
+
+    /// Its name in the API (the field of `features`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Recording => "recording",
+            Feature::AdvancedIvr => "advanced_ivr",
+            Feature::Reporting => "reporting",
+            Feature::Crm => "crm",
+            Feature::Queues => "queues",
+            Feature::Conferences => "conferences",
+            Feature::BrowserPhones => "browser_phones",
+        }
+    }
+}
+
+impl Features {
+    pub fn has(&self, f: Feature) -> bool {
+        match f {
+            Feature::Recording => self.recording,
+            Feature::AdvancedIvr => self.advanced_ivr,
+            Feature::Reporting => self.reporting,
+            Feature::Crm => self.crm,
+            Feature::Queues => self.queues,
+            Feature::Conferences => self.conferences,
+            Feature::BrowserPhones => self.browser_phones,
+        }
+    }
+
+    /// Every feature.
+    pub fn all() -> Features {
+        Features {
+            recording: true,
+            recording_mono: false,
+            advanced_ivr: true,
+            reporting: true,
+            crm: true,
+            queues: true,
+            conferences: true,
+            browser_phones: true,
+        }
+    }
 }
 
 /// A tenant.
@@ -49,6 +175,12 @@ pub struct Tenant {
     pub time_zone: String,
     pub limits: TenantQuota,
     pub features: Features,
+    /// The operator's plan this tenant is on: when set, the plan's
+    /// features and limits apply and `features` and `limits` above are
+    /// kept only for the day the tenant leaves the plan
+    /// ([`crate::PlanRepo::entitlements`]).
+    #[serde(default)]
+    pub plan: Option<String>,
     pub suspended: bool,
     pub created_at_ms: u64,
     /// The reasons an agent may give for a pause (the contact centre adds
@@ -105,6 +237,14 @@ fn validate(t: &Tenant) -> Result<BTreeSet<String>, StoreError> {
 impl TenantRepo for Store {
     fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
         let domains = validate(tenant)?;
+        if let Some(plan) = &tenant.plan
+            && !self.t().plans.contains_key(plan.as_bytes())?
+        {
+            return Err(StoreError::invalid(
+                "plan",
+                format!("there is no plan {plan:?}"),
+            ));
+        }
         let id = tenant.id.as_bytes();
         let value = encode(tenant);
         let t = self.t();
@@ -173,6 +313,7 @@ impl TenantRepo for Store {
             &t.agent_states,
             &t.conferences,
             &t.caller_rules,
+            &t.file_bytes,
         ] {
             sweep(tree, &p)?;
         }

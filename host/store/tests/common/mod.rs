@@ -23,11 +23,15 @@ pub fn tenant(id: &str, domains: &[&str]) -> Tenant {
             max_calls_per_second: 5,
             plugin_memory_mib: 64,
             plugin_cpu_ms: 50,
+            max_extensions: 0,
+            max_numbers: 0,
+            recording_storage_mib: 0,
         },
         features: Features {
             recording: true,
-            ..Features::default()
+            ..Features::all()
         },
+        plan: None,
         suspended: false,
         created_at_ms: 1,
         pause_reasons: default_pause_reasons(),
