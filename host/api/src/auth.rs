@@ -223,7 +223,7 @@ impl Caller {
         match self {
             Caller::Operator => Ok(()),
             Caller::Key(_) => Err(ApiError::forbidden(
-                "only the operator token may manage tenants",
+                "only the operator token may do this (tenants and plans are the operator's)",
             )),
         }
     }
@@ -234,7 +234,7 @@ impl Caller {
         match self {
             Caller::Key(k) if k.tenant != tenant => Err(no_tenant(tenant)),
             Caller::Key(_) => Err(ApiError::forbidden(
-                "only the operator token may manage tenants",
+                "only the operator token may do this (tenants and plans are the operator's)",
             )),
             Caller::Operator => load_tenant(state, tenant),
         }

@@ -31,8 +31,10 @@ pub struct ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// `validation`, `invalid_json`, `bad_request`, `unauthorized`, `forbidden`,
-    /// `not_found`, `conflict`, `too_large`, `unsupported_media_type`,
-    /// `unprocessable`, `unavailable`, `internal`.
+    /// `not_in_plan` (403: the tenant's plan lacks the feature), `over_limit`
+    /// (403: the plan's cap is reached), `not_found`, `conflict`,
+    /// `too_large`, `unsupported_media_type`, `unprocessable`,
+    /// `unavailable`, `internal`.
     pub error: String,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,6 +77,14 @@ impl ApiError {
     /// 403: the caller's role may not do this within its own tenant.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+    /// 403: the tenant's plan does not include what was asked for.
+    pub fn not_in_plan(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "not_in_plan", message)
+    }
+    /// 403: one more would go past a cap of the tenant's plan.
+    pub fn over_limit(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "over_limit", message)
     }
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {

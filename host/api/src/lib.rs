@@ -23,6 +23,7 @@
 //! * [`error`] — [`ApiError`], the one error type, and extractors whose
 //!   rejections render as it (JSON bodies, raw uploads).
 //! * [`auth`] — bearer token → [`auth::Caller`]; tenant scoping and roles.
+//! * `plan_gate` — what the tenant's plan allows (features, caps).
 //! * [`server_hooks`] — [`LiveCalls`], [`ConfigChanged`] and
 //!   [`ContactCentre`], what the server provides, with no-op
 //!   implementations for tests.
@@ -37,6 +38,7 @@ pub mod auth;
 pub mod error;
 pub mod names;
 pub mod openapi;
+mod plan_gate;
 mod routes;
 pub mod server_hooks;
 mod trunk_policy;

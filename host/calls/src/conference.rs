@@ -36,6 +36,8 @@ pub enum ConferenceSignal {
 pub enum JoinRefused {
     Locked,
     Full,
+    /// The tenant's plan has no conferences.
+    NotInPlan,
 }
 
 impl JoinRefused {
@@ -44,6 +46,7 @@ impl JoinRefused {
         match self {
             JoinRefused::Locked => "sy-conf-locked",
             JoinRefused::Full => "sy-conf-full",
+            JoinRefused::NotInPlan => "please-try-later",
         }
     }
 }
@@ -190,6 +193,9 @@ impl Conferences {
         room: &str,
         req: JoinRequest,
     ) -> Result<(RoomHandle, MemberId, bool), JoinRefused> {
+        if !tenant.features.conferences {
+            return Err(JoinRefused::NotInPlan);
+        }
         let key = (tenant.id.clone(), room.to_string());
         let mut rooms = self.rooms.lock().expect("conference lock");
         let live = rooms.entry(key.clone()).or_insert_with(|| {
@@ -202,7 +208,14 @@ impl Conferences {
                 rx,
             ));
             let config = settings(tenant, room);
-            let recording = (config.record && tenant.recording.is_some())
+            let may_record = config.record && tenant.recording.is_some() && {
+                let room_left = tenant.recording_for(&shared.store).is_some();
+                if !room_left {
+                    shared.metrics.recording_refused(&tenant.id, "storage-full");
+                }
+                room_left
+            };
+            let recording = may_record
                 .then(|| {
                     let path = audio::media_tmp(shared);
                     match media.start_recording(&path) {

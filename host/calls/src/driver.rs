@@ -1948,14 +1948,18 @@ impl Driver {
                 self.store_message(path, kind, duration).await;
             }
             MediaCommand::StartRecording { leg } => {
-                let Some(channels) = tenant.recording else {
+                if tenant.recording.is_none() {
                     return;
-                };
+                }
                 if self.recording_path.is_some() {
                     // After a transfer the same recording goes on.
                     anchor.with_media(|h| h.pause_recording(false));
                     return;
                 }
+                let Some(channels) = tenant.recording_for(&shared.store) else {
+                    shared.metrics.recording_refused(&tenant.id, "storage-full");
+                    return;
+                };
                 let path = audio::media_tmp(&shared);
                 anchor.with_media(|h| h.start_recording(path.clone(), channels, leg));
                 self.recording_path = Some(path);

@@ -81,6 +81,16 @@ pub struct Metrics {
     pub mails: Family<MailLabel, Counter>,
     /// Calls a caller rule decided, by action.
     pub caller_rule_calls: Family<ActionLabel, Counter>,
+    /// Calls and rooms the tenant records that were not recorded, by
+    /// reason (`storage-full`: the plan's recording storage is used up).
+    pub recordings_skipped: Family<ReasonLabel, Counter>,
+}
+
+/// One tenant's events of one reason.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub tenant: String,
+    pub reason: String,
 }
 
 /// One tenant's calls decided by one action.
@@ -209,6 +219,12 @@ impl Default for Metrics {
             "Calls from outside a caller rule decided before the flow, by action (reject, message, voicemail, allow)",
             caller_rule_calls.clone(),
         );
+        let recordings_skipped = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "recordings_skipped",
+            "Calls and rooms of a recording tenant left unrecorded, by reason (storage-full)",
+            recordings_skipped.clone(),
+        );
         let rtp_ports_in_use = Gauge::default();
         registry.register(
             "rtp_port_pairs_in_use",
@@ -235,6 +251,7 @@ impl Default for Metrics {
             task_panics,
             mails,
             caller_rule_calls,
+            recordings_skipped,
         }
     }
 }
@@ -244,6 +261,16 @@ impl Metrics {
         TenantLabel {
             tenant: t.to_string(),
         }
+    }
+
+    /// Count a call or room of `tenant` not recorded for `reason`.
+    pub fn recording_refused(&self, tenant: &str, reason: &str) {
+        self.recordings_skipped
+            .get_or_create(&ReasonLabel {
+                tenant: tenant.into(),
+                reason: reason.into(),
+            })
+            .inc();
     }
 
     /// Count a caught panic of a `task` (one of [`TASKS`]).

@@ -45,6 +45,12 @@ pub struct Tenant {
     pub suspended: bool,
     /// Answered calls are recorded, in this layout.
     pub recording: Option<switchyard_media::Channels>,
+    /// Bytes the tenant's recordings may take (0: no cap); past it no new
+    /// recording starts ([`Tenant::recording_for`]).
+    pub recording_storage_cap: u64,
+    /// What the tenant's plan grants (the engine checks `conferences`;
+    /// the other features shape what the server builds this view from).
+    pub features: switchyard_store::Features,
     /// Queues and agents.
     pub contact_centre: crate::queues::ContactCentreSetup,
     /// Conference rooms by name (a room not here is used with the
@@ -65,6 +71,33 @@ impl Tenant {
             self.max_calls_per_second,
             std::time::Instant::now(),
         )
+    }
+
+    /// The layout to record a new call (or room) in: `None` when the
+    /// tenant does not record, or its recordings have filled its storage.
+    pub fn recording_for(
+        &self,
+        store: &switchyard_store::Store,
+    ) -> Option<switchyard_media::Channels> {
+        use switchyard_store::FileRepo;
+        let channels = self.recording?;
+        if self.recording_storage_cap == 0 {
+            return Some(channels);
+        }
+        match store.stored_bytes(&self.id, "recording") {
+            Ok(used) if used < self.recording_storage_cap => Some(channels),
+            Ok(used) => {
+                tracing::warn!(tenant = %self.id, used, cap = self.recording_storage_cap,
+                    "recording storage full: call not recorded");
+                None
+            }
+            Err(e) => {
+                // A store that cannot say is not a reason to drop a
+                // recording the tenant may be obliged to keep.
+                tracing::error!(tenant = %self.id, error = %e, "recording storage unknown: recording");
+                Some(channels)
+            }
+        }
     }
 
     /// The display name of extension `number`, if it has one.
@@ -215,6 +248,8 @@ pub(crate) mod tests {
             gate: Arc::default(),
             suspended: false,
             recording: None,
+            recording_storage_cap: 0,
+            features: switchyard_store::Features::all(),
             contact_centre: Default::default(),
             conferences: HashMap::new(),
         }

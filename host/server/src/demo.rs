@@ -26,9 +26,9 @@ use switchyard_plugins::PluginHost;
 use switchyard_sip::auth::StoredCredentials;
 use switchyard_store::{
     Agent, CallerRule, CallerRuleRepo, ConferenceRepo, ConferenceRoom, Extension, ExtensionRepo,
-    Features, FileRecord, FileRepo, Number, NumberRepo, PluginRepo, PluginVersionRecord, Queue,
-    QueueRepo, RingGroup, RingGroupRepo, RingStrategy, Store, Tenant, TenantQuota, TenantRepo,
-    Trunk, TrunkRepo,
+    Feature, Features, FileRecord, FileRepo, Number, NumberRepo, Plan, PlanRepo, PluginRepo,
+    PluginVersionRecord, Queue, QueueRepo, RingGroup, RingGroupRepo, RingStrategy, Store, Tenant,
+    TenantQuota, TenantRepo, Trunk, TrunkRepo,
 };
 
 /// `number:password` lines.
@@ -137,6 +137,46 @@ fn plugin_settings(config: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// A plan of the description's `plans`: `features` lists what it grants
+/// (`recording`, `advanced-ivr`, `reporting`, `crm`, `queues`,
+/// `conferences`, `browser-phones`), `limits` its caps (0 or absent: none,
+/// except the plugin budget: 32 MiB, 50 ms).
+fn plan(name: &str, p: &Value) -> anyhow::Result<Plan> {
+    let mut features = Features::default();
+    for f in strings(&p["features"]) {
+        let known = Feature::ALL
+            .into_iter()
+            .find(|k| k.name().replace('_', "-") == f)
+            .with_context(|| format!("plan {name}: no feature {f:?}"))?;
+        match known {
+            Feature::Recording => features.recording = true,
+            Feature::AdvancedIvr => features.advanced_ivr = true,
+            Feature::Reporting => features.reporting = true,
+            Feature::Crm => features.crm = true,
+            Feature::Queues => features.queues = true,
+            Feature::Conferences => features.conferences = true,
+            Feature::BrowserPhones => features.browser_phones = true,
+        }
+    }
+    let l = &p["limits"];
+    let cap = |k: &str, default: u64| l[k].as_u64().unwrap_or(default) as u32;
+    Ok(Plan {
+        name: name.to_string(),
+        description: p["description"].as_str().unwrap_or_default().to_string(),
+        features,
+        limits: TenantQuota {
+            max_concurrent_calls: cap("max-concurrent-calls", 0),
+            max_calls_per_second: cap("max-calls-per-second", 0),
+            plugin_memory_mib: cap("plugin-memory-mib", 32),
+            plugin_cpu_ms: cap("plugin-cpu-ms", 50),
+            max_extensions: cap("max-extensions", 0),
+            max_numbers: cap("max-numbers", 0),
+            recording_storage_mib: cap("recording-storage-mib", 0),
+        },
+        created_at_ms: unix_ms(),
+    })
+}
+
 /// Write the tenant described by `tenant_json` into the store, with
 /// `creds` as its extensions' passwords (only their HA1s are stored) and
 /// the embedded first-party plugins as version 1 of each plugin it names.
@@ -151,6 +191,11 @@ pub fn provision(
     let domains = strings(&d["sip-domains"]);
     let realm = domains.first().context("tenant: sip-domains")?.clone();
     let n = |v: &Value| v.as_u64().unwrap_or(0) as u32;
+    if let Some(plans) = d["plans"].as_object() {
+        for (name, p) in plans {
+            store.put_plan(&plan(name, p)?)?;
+        }
+    }
     store.put_tenant(&Tenant {
         id: id.clone(),
         name: d["name"].as_str().unwrap_or(&id).to_string(),
@@ -161,14 +206,15 @@ pub fn provision(
             max_calls_per_second: n(&d["limits"]["max-calls-per-second"]),
             plugin_memory_mib: d["limits"]["plugin-memory-mib"].as_u64().unwrap_or(32) as u32,
             plugin_cpu_ms: d["limits"]["plugin-cpu-ms"].as_u64().unwrap_or(50) as u32,
+            max_extensions: 0,
+            max_numbers: 0,
+            recording_storage_mib: 0,
         },
         features: Features {
             recording: d["recording"].as_bool().unwrap_or(true),
-            recording_mono: false,
-            advanced_ivr: true,
-            reporting: true,
-            crm: true,
+            ..Features::all()
         },
+        plan: d["plan"].as_str().map(String::from),
         suspended: false,
         created_at_ms: unix_ms(),
         pause_reasons: switchyard_store::default_pause_reasons(),

@@ -8,15 +8,29 @@ use switchyard_acd::{AgentConfig, JoinEmpty, Membership, QueueConfig, RingMode};
 use switchyard_calls::queues::{ContactCentreSetup, QueueSetup};
 use switchyard_store::{AgentStateRepo, QueueRepo, Store, TenantRepo};
 
+/// The contact centre of a tenant whose plan has no queues: no queue and
+/// no agent, only what every tenant has (pause reasons, feature codes such
+/// as pickup).
+pub fn without_queues(store: &Store, id: &str) -> anyhow::Result<ContactCentreSetup> {
+    Ok(ContactCentreSetup {
+        pause_reasons: pause_reasons(store, id)?,
+        ..ContactCentreSetup::default()
+    })
+}
+
+fn pause_reasons(store: &Store, id: &str) -> anyhow::Result<Vec<String>> {
+    Ok(store
+        .get_tenant(id)?
+        .map(|t| t.pause_reasons)
+        .unwrap_or_else(switchyard_store::default_pause_reasons))
+}
+
 /// The contact centre of tenant `id`: every queue, every extension that
 /// is a member of one (with its place, skills and levels in each), and who
 /// is logged in at first start.
 pub fn contact_centre(store: &Store, id: &str) -> anyhow::Result<ContactCentreSetup> {
     let mut setup = ContactCentreSetup {
-        pause_reasons: store
-            .get_tenant(id)?
-            .map(|t| t.pause_reasons)
-            .unwrap_or_else(switchyard_store::default_pause_reasons),
+        pause_reasons: pause_reasons(store, id)?,
         ..ContactCentreSetup::default()
     };
     let secs = |s: u32| Duration::from_secs(s.into());

@@ -20,8 +20,8 @@ use switchyard_plugins::{InMemoryDirectory, PluginHost, TenantLimits, TenantSett
 use switchyard_sip::auth::StoredCredentials;
 use switchyard_sip::endpoint::Transport;
 use switchyard_store::{
-    ConferenceRepo, ExtensionRepo, NumberRepo, PluginRepo, RingGroupRepo, ScheduleRepo, Store,
-    TenantQuota, TenantRepo, TrunkRepo,
+    BASIC_FLOW, ConferenceRepo, ExtensionRepo, Feature, NumberRepo, PlanRepo, PluginRepo,
+    RingGroupRepo, ScheduleRepo, Store, TenantQuota, TenantRepo, TrunkRepo,
 };
 
 /// The plugin sandbox's limits for a tenant: the budget the operator
@@ -177,7 +177,12 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
             }
         }
     }
-    let limits = plugin_limits(&t.limits, allowlist);
+    // The plan's features and limits (or the tenant's own) decide what
+    // is built: a role the plan leaves out is not given to its plugin, so
+    // its calls go on without it (stored, for the day the plan has it).
+    let entitled = store.entitlements(&t)?;
+    let features = &entitled.features;
+    let limits = plugin_limits(&entitled.limits, allowlist);
     let runtime = host.tenant(
         id,
         TenantSettings {
@@ -210,22 +215,40 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
         .transpose()
         .context("stored plugin roles")?
         .unwrap_or_default();
+    let left_out = |role: &str, feature: Feature| {
+        tracing::warn!(tenant = %id, %role, feature = feature.name(), plan = ?entitled.plan,
+            "not in the tenant's plan: the role's plugin is not used");
+    };
     for (flow, plugin) in &roles.flows {
+        if flow != BASIC_FLOW && !features.advanced_ivr {
+            left_out(flow, Feature::AdvancedIvr);
+            continue;
+        }
         if let Err(e) = runtime.set_flow(flow, plugin) {
             tracing::warn!(tenant = %id, %flow, %plugin, error = %e, "flow not set");
         }
     }
-    if let Some(crm) = &roles.crm
-        && let Err(e) = runtime.set_crm(crm)
-    {
-        tracing::warn!(tenant = %id, %crm, error = %e, "crm not set");
+    if let Some(crm) = &roles.crm {
+        if !features.crm {
+            left_out("crm", Feature::Crm);
+        } else if let Err(e) = runtime.set_crm(crm) {
+            tracing::warn!(tenant = %id, %crm, error = %e, "crm not set");
+        }
     }
     for r in &roles.reporters {
+        if !features.reporting {
+            left_out(r, Feature::Reporting);
+            continue;
+        }
         if let Err(e) = runtime.add_reporter(r) {
             tracing::warn!(tenant = %id, reporter = %r, error = %e, "reporter not set");
         }
     }
     for (name, plugin) in &roles.strategies {
+        if !features.queues {
+            left_out(name, Feature::Queues);
+            continue;
+        }
         if let Err(e) = runtime.set_strategy(name, plugin) {
             tracing::warn!(tenant = %id, strategy = %name, error = %e, "strategy not set");
         }
@@ -270,23 +293,26 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
         time_zone: t.time_zone,
         extensions,
         numbers,
-        default_flow: "extensions".into(),
+        default_flow: BASIC_FLOW.into(),
         ring_groups,
         runtime,
         trunks,
-        max_concurrent_calls: t.limits.max_concurrent_calls,
-        max_calls_per_second: t.limits.max_calls_per_second,
+        max_concurrent_calls: entitled.limits.max_concurrent_calls,
+        max_calls_per_second: entitled.limits.max_calls_per_second,
         gate: Arc::default(),
         suspended: t.suspended,
-        recording: t
-            .features
-            .recording
-            .then_some(if t.features.recording_mono {
-                switchyard_calls::RecordingChannels::Mono
-            } else {
-                switchyard_calls::RecordingChannels::Stereo
-            }),
-        contact_centre: crate::queue_view::contact_centre(store, id)?,
+        recording: features.recording.then_some(if features.recording_mono {
+            switchyard_calls::RecordingChannels::Mono
+        } else {
+            switchyard_calls::RecordingChannels::Stereo
+        }),
+        recording_storage_cap: u64::from(entitled.limits.recording_storage_mib) << 20,
+        contact_centre: if features.queues {
+            crate::queue_view::contact_centre(store, id)?
+        } else {
+            crate::queue_view::without_queues(store, id)?
+        },
+        features: features.clone(),
         conferences: store
             .list_conferences(id)?
             .into_iter()

@@ -105,7 +105,9 @@ pub use plugin::{PluginRepo, PluginVersionRecord};
 pub use registration::{Binding, RegistrationRepo};
 pub use schedule::{Holiday, Schedule, ScheduleRepo, validate_schedule};
 pub use schema::{CURRENT_SCHEMA, Migration};
-pub use tenant::{Feature, Features, Tenant, TenantQuota, TenantRepo, default_pause_reasons};
+pub use tenant::{
+    BASIC_FLOW, Feature, Features, Tenant, TenantQuota, TenantRepo, default_pause_reasons,
+};
 pub use trunk::{Trunk, TrunkRepo, addresses_overlap};
 
 /// The sled store. Cheap to clone (one `Arc`); `Send + Sync`.

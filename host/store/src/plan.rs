@@ -29,17 +29,6 @@ pub struct Entitlements {
     pub limits: TenantQuota,
 }
 
-impl Entitlements {
-    /// Where the entitlements come from, for error messages: `plan
-    /// "basic"` or `the tenant's features`.
-    pub fn source(&self) -> String {
-        match &self.plan {
-            Some(p) => format!("plan {p:?}"),
-            None => "the tenant's features".into(),
-        }
-    }
-}
-
 pub trait PlanRepo {
     /// Create or replace a plan.
     fn put_plan(&self, plan: &Plan) -> Result<(), StoreError>;

@@ -98,6 +98,11 @@ impl Default for Features {
     }
 }
 
+/// The flow every tenant has, whatever its plan: extension dialling and
+/// the short numbers its `extensions` plugin routes. Numbers served by
+/// any other flow are the advanced IVR feature.
+pub const BASIC_FLOW: &str = "extensions";
+
 /// A feature a plan may grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {

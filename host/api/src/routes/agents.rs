@@ -18,13 +18,14 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
+use switchyard_store::Feature;
 use switchyard_store::QueueRepo;
 use utoipa::IntoParams;
 
 use super::{NameP, TenantP, found};
 use crate::auth::{Caller, Need, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
-use crate::{AgentChange, AgentLive, ApiState, QueueLive};
+use crate::{AgentChange, AgentLive, ApiState, QueueLive, plan_gate};
 
 /// `{tenant}/agents/{extension}`.
 #[derive(Deserialize, IntoParams)]
@@ -104,6 +105,7 @@ pub(crate) async fn list(
     ApiPath(p): ApiPath<TenantP>,
 ) -> ApiResult<Json<Vec<AgentLive>>> {
     let scope = caller.scope(&s, &p.tenant, Need::OwnCalls)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     let mut list = agents(&s, scope.id())?;
     if let Some(own) = scope.agent_filter()? {
         list.retain(|a| a.extension == own);
@@ -122,6 +124,7 @@ pub(crate) async fn get(
     ApiPath(p): ApiPath<ExtensionP>,
 ) -> ApiResult<Json<AgentLive>> {
     let scope = caller.scope(&s, &p.tenant, Need::OwnCalls)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     own_only(&scope, &p.extension)?;
     Ok(Json(one(&s, scope.id(), &p.extension)?))
 }
@@ -142,6 +145,7 @@ pub(crate) async fn change(
     ApiJson(change): ApiJson<AgentChange>,
 ) -> ApiResult<Json<AgentLive>> {
     let scope = caller.scope(&s, &p.tenant, Need::OwnCalls)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     own_only(&scope, &p.extension)?;
     one(&s, scope.id(), &p.extension)?;
     if let AgentChange::Pause {
@@ -176,6 +180,7 @@ pub(crate) async fn queue_live(
     ApiPath(p): ApiPath<NameP>,
 ) -> ApiResult<Json<QueueLive>> {
     let scope = caller.scope(&s, &p.tenant, Need::OwnCalls)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     found(s.store.get_queue(scope.id(), &p.name), || {
         format!("queue {:?}", p.name)
     })?;

@@ -7,14 +7,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchyard_store::{ConferenceRepo, ConferenceRoom};
+use switchyard_store::{ConferenceRepo, ConferenceRoom, Feature};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{NameP, TenantP, changed, deleted};
 use crate::auth::{Caller, Need, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::names::check_name;
-use crate::{ApiState, LiveRoom};
+use crate::{ApiState, LiveRoom, plan_gate};
 
 /// A room's settings (every field optional: the default is shown).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -120,6 +120,7 @@ pub(crate) async fn list(
     ApiPath(p): ApiPath<TenantP>,
 ) -> ApiResult<Json<Vec<ConferenceView>>> {
     let scope = caller.scope(&s, &p.tenant, Need::Read)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Conferences)?;
     let mut live = s.live.conferences(scope.id());
     let mut out: Vec<ConferenceView> = s
         .store
@@ -162,7 +163,11 @@ pub(crate) async fn put(
     ApiJson(b): ApiJson<ConferenceBody>,
 ) -> ApiResult<Json<ConferenceBody>> {
     let scope = caller.scope(&s, &p.tenant, Need::Write)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Conferences)?;
     check_name("name", &p.name)?;
+    if b.record {
+        plan_gate::require(&s, &scope.tenant, Feature::Recording)?;
+    }
     let room = ConferenceRoom {
         pin: b.pin,
         moderators: b.moderators,
@@ -190,6 +195,7 @@ pub(crate) async fn delete(
     ApiPath(p): ApiPath<NameP>,
 ) -> ApiResult<StatusCode> {
     let scope = caller.scope(&s, &p.tenant, Need::Write)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Conferences)?;
     let r = deleted(s.store.delete_conference(scope.id(), &p.name), || {
         format!("conference room {:?}", p.name)
     })?;
@@ -201,6 +207,7 @@ pub(crate) async fn delete(
 /// keys, or an agent key whose extension moderates in the room now.
 fn moderated(s: &ApiState, caller: &Caller, tenant: &str, room: &str) -> ApiResult<Scope> {
     let scope = caller.scope(s, tenant, Need::OwnCalls)?;
+    plan_gate::require(s, &scope.tenant, Feature::Conferences)?;
     let live = s.live.conferences(scope.id());
     let room_now = live.iter().find(|r| r.name == room);
     if let Some(ext) = scope.agent_filter()? {

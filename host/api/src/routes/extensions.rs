@@ -11,9 +11,9 @@ use switchyard_store::{Extension, ExtensionRepo, Tenant, validate_extension};
 use utoipa::ToSchema;
 
 use super::{NumberP, TenantP, changed, deleted, found};
-use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::{ApiState, plan_gate};
 use switchyard_clock::unix_ms;
 
 /// Passwords shorter than this are refused: SIP digest is brute-forced
@@ -146,6 +146,15 @@ pub(crate) async fn create(
             body.number
         )));
     }
+    let e = plan_gate::entitlements(&s, &scope.tenant)?;
+    let have = s.store.list_extensions(scope.id())?.len();
+    plan_gate::require_room(
+        &e,
+        "extensions",
+        "max_extensions",
+        e.limits.max_extensions,
+        have,
+    )?;
     let creds = hashes(&scope.tenant, &body.number, &body.password)?;
     let ext = Extension {
         tenant: scope.id().to_string(),

@@ -12,6 +12,7 @@ mod extensions;
 mod files;
 mod groups;
 mod numbers;
+mod plans;
 pub(crate) mod plugins;
 mod queues;
 mod reports;
@@ -37,6 +38,9 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(tenants::get, tenants::update, tenants::delete))
         .routes(routes!(tenants::suspend))
         .routes(routes!(tenants::resume))
+        .routes(routes!(plans::list, plans::create))
+        .routes(routes!(plans::get, plans::put, plans::delete))
+        .routes(routes!(plans::entitlements))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::delete))
         .routes(routes!(extensions::list, extensions::create))

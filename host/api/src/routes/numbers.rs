@@ -5,13 +5,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchyard_store::{Number, NumberRepo};
+use switchyard_store::{BASIC_FLOW, Feature, Number, NumberRepo};
 use utoipa::ToSchema;
 
 use super::{NumberP, TenantP, changed, deleted, found};
-use crate::ApiState;
-use crate::auth::{Caller, Need};
+use crate::auth::{Caller, Need, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::{ApiState, plan_gate};
 
 /// A number and its flow.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -37,6 +37,15 @@ impl From<Number> for NumberBody {
 #[serde(deny_unknown_fields)]
 pub struct NumberUpdate {
     pub flow: String,
+}
+
+/// A number may go to a flow other than the tenant's `extensions` one
+/// only with the advanced IVR feature.
+fn require_flow(s: &ApiState, scope: &Scope, flow: &str) -> ApiResult<()> {
+    if flow == BASIC_FLOW {
+        return Ok(());
+    }
+    plan_gate::require(s, &scope.tenant, Feature::AdvancedIvr)
 }
 
 /// List numbers.
@@ -77,6 +86,10 @@ pub(crate) async fn create(
             n.number
         )));
     }
+    require_flow(&s, &scope, &n.flow)?;
+    let e = plan_gate::entitlements(&s, &scope.tenant)?;
+    let have = s.store.list_numbers(scope.id())?.len();
+    plan_gate::require_room(&e, "numbers", "max_numbers", e.limits.max_numbers, have)?;
     s.store.put_number(&n)?;
     changed(&s, scope.id());
     Ok((StatusCode::CREATED, Json(n.into())))
@@ -114,6 +127,7 @@ pub(crate) async fn update(
     let mut n = found(s.store.get_number(scope.id(), &p.number), || {
         format!("number {:?}", p.number)
     })?;
+    require_flow(&s, &scope, &body.flow)?;
     n.flow = body.flow;
     s.store.put_number(&n)?;
     changed(&s, scope.id());

@@ -26,14 +26,14 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use switchyard_plugins::LoadError;
-use switchyard_store::{PluginRepo, PluginVersionRecord};
+use switchyard_store::{BASIC_FLOW, Feature, PluginRepo, PluginVersionRecord};
 use utoipa::ToSchema;
 
 use super::{NameP, TenantP, changed};
-use crate::ApiState;
 use crate::auth::{Caller, Need, Scope};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody, read_limited};
 use crate::names::check_name;
+use crate::{ApiState, plan_gate};
 use switchyard_clock::unix_ms;
 
 /// Config key holding the plugin's HTTP allowlist (comma-separated).
@@ -552,6 +552,20 @@ pub(crate) async fn put_roles(
     for plugin in body.strategies.values() {
         check("strategies", plugin, "queue-strategy")?;
     }
+    // What the plan leaves out may not be given a plugin.
+    let gate = |used: bool, feature: Feature| -> ApiResult<()> {
+        if used {
+            plan_gate::require(&s, &scope.tenant, feature)?;
+        }
+        Ok(())
+    };
+    gate(
+        body.flows.keys().any(|f| f != BASIC_FLOW),
+        Feature::AdvancedIvr,
+    )?;
+    gate(body.crm.is_some(), Feature::Crm)?;
+    gate(!body.reporters.is_empty(), Feature::Reporting)?;
+    gate(!body.strategies.is_empty(), Feature::Queues)?;
     let json = serde_json::to_string(&body).map_err(ApiError::internal)?;
     s.store.set_roles(scope.id(), &json)?;
     changed(&s, scope.id());

@@ -9,14 +9,16 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchyard_store::{Agent, ExtensionRepo, JoinEmpty, Queue, QueueRepo, RingMode, is_queue_key};
+use switchyard_store::{
+    Agent, ExtensionRepo, Feature, JoinEmpty, Queue, QueueRepo, RingMode, is_queue_key,
+};
 use utoipa::ToSchema;
 
 use super::{AgentP, NameP, TenantP, changed, deleted, found};
-use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::names::check_name;
+use crate::{ApiState, plan_gate};
 
 /// An agent of a queue.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -343,6 +345,7 @@ pub(crate) async fn list(
     ApiPath(p): ApiPath<TenantP>,
 ) -> ApiResult<Json<Vec<QueueBody>>> {
     let scope = caller.scope(&s, &p.tenant, Need::Read)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     let list = s.store.list_queues(scope.id())?;
     Ok(Json(list.into_iter().map(QueueBody::from).collect()))
 }
@@ -361,6 +364,7 @@ pub(crate) async fn create(
     ApiJson(mut body): ApiJson<QueueBody>,
 ) -> ApiResult<(StatusCode, Json<QueueBody>)> {
     let scope = caller.scope(&s, &p.tenant, Need::Write)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     let name = std::mem::take(&mut body.name);
     if name.is_empty() {
         return Err(ApiError::validation("name", "is required"));
@@ -385,6 +389,7 @@ pub(crate) async fn get(
     ApiPath(p): ApiPath<NameP>,
 ) -> ApiResult<Json<QueueBody>> {
     let scope = caller.scope(&s, &p.tenant, Need::Read)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     Ok(Json(load(&s, scope.id(), &p.name)?.into()))
 }
 
@@ -400,6 +405,7 @@ pub(crate) async fn update(
     ApiJson(body): ApiJson<QueueBody>,
 ) -> ApiResult<Json<QueueBody>> {
     let scope = caller.scope(&s, &p.tenant, Need::Write)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     let old = load(&s, scope.id(), &p.name)?;
     if !body.name.is_empty() && body.name != p.name {
         return Err(ApiError::validation(
@@ -422,6 +428,7 @@ pub(crate) async fn delete(
     ApiPath(p): ApiPath<NameP>,
 ) -> ApiResult<StatusCode> {
     let scope = caller.scope(&s, &p.tenant, Need::Write)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     let r = deleted(s.store.delete_queue(scope.id(), &p.name), || {
         format!("queue {:?}", p.name)
     })?;
@@ -441,6 +448,7 @@ pub(crate) async fn put_agent(
     ApiJson(mut body): ApiJson<AgentBody>,
 ) -> ApiResult<Json<QueueBody>> {
     let scope = caller.scope(&s, &p.tenant, Need::Write)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     let mut q = load(&s, scope.id(), &p.name)?;
     if !body.extension.is_empty() && body.extension != p.extension {
         return Err(ApiError::validation(
@@ -470,6 +478,7 @@ pub(crate) async fn delete_agent(
     ApiPath(p): ApiPath<AgentP>,
 ) -> ApiResult<Json<QueueBody>> {
     let scope = caller.scope(&s, &p.tenant, Need::Write)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Queues)?;
     let mut q = load(&s, scope.id(), &p.name)?;
     let before = q.agents.len();
     q.agents.retain(|a| a.extension != p.extension);

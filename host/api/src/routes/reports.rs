@@ -28,13 +28,13 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use switchyard_acd::figures::{AgentFigures, QueueFigures, agent_figures, queue_figures};
 use switchyard_acd::{EventKind, ExitReason, QueueEvent};
-use switchyard_store::{QueueLogRepo, QueueRepo, push_csv_row};
+use switchyard_store::{Feature, QueueLogRepo, QueueRepo, push_csv_row};
 use utoipa::{IntoParams, ToSchema};
 
 use super::TenantP;
-use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiPath, ApiResult, ErrorBody};
+use crate::{ApiState, plan_gate};
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
 /// Longest `[from, to)` a report or the log export covers.
@@ -565,6 +565,7 @@ pub(crate) async fn queues(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let scope = caller.scope(&s, &p.tenant, Need::Read)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Reporting)?;
     let q = query(q)?;
     let (from, to) = window(&q.from, &q.to)?;
     let spans = intervals(from, to, q.interval.as_deref())?;
@@ -612,6 +613,7 @@ pub(crate) async fn agents(
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let scope = caller.scope(&s, &p.tenant, Need::OwnCalls)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Reporting)?;
     let q = query(q)?;
     let own = scope.agent_filter()?;
     if let (Some(own), Some(asked)) = (own, q.agent.as_deref())
@@ -655,6 +657,7 @@ pub(crate) async fn queue_log(
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<QueueEvent>>> {
     let scope = caller.scope(&s, &p.tenant, Need::Read)?;
+    plan_gate::require(&s, &scope.tenant, Feature::Reporting)?;
     let q = query(q)?;
     let (from, to) = window(&q.from, &q.to)?;
     Ok(Json(s.store.queue_events(scope.id(), from, to)?))

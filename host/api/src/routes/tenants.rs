@@ -6,15 +6,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchyard_store::{
-    ExtensionRepo, Features, StoreError, Tenant, TenantQuota, TenantRepo, default_pause_reasons,
-    validate_tenant_id,
+    ExtensionRepo, Features, PlanRepo, StoreError, Tenant, TenantQuota, TenantRepo,
+    default_pause_reasons, validate_tenant_id,
 };
 use utoipa::ToSchema;
 
 use super::{TenantP, changed};
-use crate::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::{ApiState, plan_gate};
 use switchyard_clock::unix_ms;
 
 /// What a tenant may use at once.
@@ -33,6 +33,16 @@ pub struct LimitsBody {
     /// Guest CPU per plugin invocation, ms (default 50).
     #[serde(default = "d_cpu")]
     pub plugin_cpu_ms: u32,
+    /// Extensions the tenant may have (0, the default: no cap).
+    #[serde(default)]
+    pub max_extensions: u32,
+    /// Numbers the tenant may have (0, the default: no cap).
+    #[serde(default)]
+    pub max_numbers: u32,
+    /// Disk its recordings may take, MiB (0, the default: no cap); past
+    /// it, calls are not recorded.
+    #[serde(default)]
+    pub recording_storage_mib: u32,
 }
 
 fn d_calls() -> u32 {
@@ -55,6 +65,9 @@ impl Default for LimitsBody {
             max_calls_per_second: d_cps(),
             plugin_memory_mib: d_mem(),
             plugin_cpu_ms: d_cpu(),
+            max_extensions: 0,
+            max_numbers: 0,
+            recording_storage_mib: 0,
         }
     }
 }
@@ -66,21 +79,49 @@ impl From<LimitsBody> for TenantQuota {
             max_calls_per_second: l.max_calls_per_second,
             plugin_memory_mib: l.plugin_memory_mib,
             plugin_cpu_ms: l.plugin_cpu_ms,
+            max_extensions: l.max_extensions,
+            max_numbers: l.max_numbers,
+            recording_storage_mib: l.recording_storage_mib,
         }
     }
 }
 
-/// Features enabled for a tenant (all off by default).
+impl From<TenantQuota> for LimitsBody {
+    fn from(l: TenantQuota) -> LimitsBody {
+        LimitsBody {
+            max_concurrent_calls: l.max_concurrent_calls,
+            max_calls_per_second: l.max_calls_per_second,
+            plugin_memory_mib: l.plugin_memory_mib,
+            plugin_cpu_ms: l.plugin_cpu_ms,
+            max_extensions: l.max_extensions,
+            max_numbers: l.max_numbers,
+            recording_storage_mib: l.recording_storage_mib,
+        }
+    }
+}
+
+/// Features enabled for a tenant or a plan; what is not given is off.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeaturesBody {
-    /// Record answered calls, from the agent's answer.
+    /// Record answered calls, from the agent's answer, and conference
+    /// rooms set to be recorded.
     pub recording: bool,
     /// One mixed channel instead of stereo (caller left, agent right).
     pub recording_mono: bool,
+    /// Numbers and menus served by flow plugins other than the tenant's
+    /// `extensions` flow (IVR menus, business hours).
     pub advanced_ivr: bool,
+    /// Queue and agent reports, and reporter plugins.
     pub reporting: bool,
+    /// A CRM connector: caller look-up and call logging.
     pub crm: bool,
+    /// Call queues, agents and queue strategies.
+    pub queues: bool,
+    /// Conference rooms.
+    pub conferences: bool,
+    /// Phones in a web browser.
+    pub browser_phones: bool,
 }
 
 impl From<FeaturesBody> for Features {
@@ -91,6 +132,24 @@ impl From<FeaturesBody> for Features {
             advanced_ivr: f.advanced_ivr,
             reporting: f.reporting,
             crm: f.crm,
+            queues: f.queues,
+            conferences: f.conferences,
+            browser_phones: f.browser_phones,
+        }
+    }
+}
+
+impl From<Features> for FeaturesBody {
+    fn from(f: Features) -> FeaturesBody {
+        FeaturesBody {
+            recording: f.recording,
+            recording_mono: f.recording_mono,
+            advanced_ivr: f.advanced_ivr,
+            reporting: f.reporting,
+            crm: f.crm,
+            queues: f.queues,
+            conferences: f.conferences,
+            browser_phones: f.browser_phones,
         }
     }
 }
@@ -103,7 +162,12 @@ pub struct TenantView {
     /// SIP domains; the first is the digest realm of its extensions.
     pub domains: Vec<String>,
     pub time_zone: String,
+    /// The operator's plan the tenant is on; `null`: features and limits
+    /// set on the tenant itself.
+    pub plan: Option<String>,
+    /// The limits that apply (the plan's, when it has one).
     pub limits: LimitsBody,
+    /// The features that apply (the plan's, when it has one).
     pub features: FeaturesBody,
     pub suspended: bool,
     pub created_at_ms: u64,
@@ -111,31 +175,21 @@ pub struct TenantView {
     pub pause_reasons: Vec<String>,
 }
 
-impl From<Tenant> for TenantView {
-    fn from(t: Tenant) -> TenantView {
-        TenantView {
-            id: t.id,
-            name: t.name,
-            domains: t.domains,
-            time_zone: t.time_zone,
-            limits: LimitsBody {
-                max_concurrent_calls: t.limits.max_concurrent_calls,
-                max_calls_per_second: t.limits.max_calls_per_second,
-                plugin_memory_mib: t.limits.plugin_memory_mib,
-                plugin_cpu_ms: t.limits.plugin_cpu_ms,
-            },
-            features: FeaturesBody {
-                recording: t.features.recording,
-                recording_mono: t.features.recording_mono,
-                advanced_ivr: t.features.advanced_ivr,
-                reporting: t.features.reporting,
-                crm: t.features.crm,
-            },
-            suspended: t.suspended,
-            created_at_ms: t.created_at_ms,
-            pause_reasons: t.pause_reasons,
-        }
-    }
+/// `t` as the API shows it, with what applies to it.
+pub(crate) fn view(s: &ApiState, t: Tenant) -> ApiResult<TenantView> {
+    let e = plan_gate::entitlements(s, &t)?;
+    Ok(TenantView {
+        id: t.id,
+        name: t.name,
+        domains: t.domains,
+        time_zone: t.time_zone,
+        plan: e.plan,
+        limits: e.limits.into(),
+        features: e.features.into(),
+        suspended: t.suspended,
+        created_at_ms: t.created_at_ms,
+        pause_reasons: t.pause_reasons,
+    })
 }
 
 /// A new tenant.
@@ -150,10 +204,14 @@ pub struct TenantCreate {
     /// IANA time zone (default `UTC`).
     #[serde(default = "d_tz")]
     pub time_zone: String,
+    /// Limits of a tenant on no plan (defaults as in [`LimitsBody`]).
+    pub limits: Option<LimitsBody>,
+    /// Features of a tenant on no plan (defaults as in [`FeaturesBody`]).
+    pub features: Option<FeaturesBody>,
+    /// Put the tenant on this plan: its features and limits then apply,
+    /// and `limits` and `features` may not be given.
     #[serde(default)]
-    pub limits: LimitsBody,
-    #[serde(default)]
-    pub features: FeaturesBody,
+    pub plan: Option<String>,
     /// The reasons an agent may give for a pause (default `break`,
     /// `lunch`, `training`, `no-answer`).
     #[serde(default = "default_pause_reasons")]
@@ -173,8 +231,44 @@ pub struct TenantUpdate {
     pub time_zone: Option<String>,
     pub limits: Option<LimitsBody>,
     pub features: Option<FeaturesBody>,
+    /// A plan's name puts the tenant on it (at once, calls included);
+    /// `null` takes it off, keeping the plan's features and limits as the
+    /// tenant's own. While on a plan, `limits` and `features` come from it
+    /// and may not be given.
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
+    pub plan: Option<Option<String>>,
     pub suspended: Option<bool>,
     pub pause_reasons: Option<Vec<String>>,
+}
+
+/// A field that is present (`null` included): absent stays `None`.
+fn some<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// 409 for limits or features given to a tenant on a plan.
+fn on_plan_conflict(plan: &str) -> ApiError {
+    ApiError::conflict(format!(
+        "the tenant is on plan {plan:?}, whose features and limits apply; \
+         change the plan, or take the tenant off it (\"plan\": null) first"
+    ))
+}
+
+/// 400 unless plan `name` exists.
+fn require_plan(s: &ApiState, name: &str) -> ApiResult<()> {
+    match s.store.get_plan(name) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) | Err(StoreError::Invalid { .. }) => Err(ApiError::validation(
+            "plan",
+            format!("there is no plan {name:?}"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `Area/City`-shaped names or `UTC`: a cheap check that catches typos
@@ -217,13 +311,12 @@ pub(crate) async fn list(
     State(s): State<ApiState>,
 ) -> ApiResult<Json<Vec<TenantView>>> {
     caller.require_operator()?;
-    Ok(Json(
-        s.store
-            .list_tenants()?
-            .into_iter()
-            .map(TenantView::from)
-            .collect(),
-    ))
+    s.store
+        .list_tenants()?
+        .into_iter()
+        .map(|t| view(&s, t))
+        .collect::<ApiResult<_>>()
+        .map(Json)
 }
 
 /// Create a tenant.
@@ -242,6 +335,12 @@ pub(crate) async fn create(
     }
     validate_common(&body.name, &body.domains)?;
     validate_time_zone(&body.time_zone)?;
+    if let Some(plan) = &body.plan {
+        require_plan(&s, plan)?;
+        if body.limits.is_some() || body.features.is_some() {
+            return Err(on_plan_conflict(plan));
+        }
+    }
     if s.store.get_tenant(&body.id)?.is_some() {
         return Err(ApiError::conflict(format!(
             "tenant {:?} already exists",
@@ -253,15 +352,16 @@ pub(crate) async fn create(
         name: body.name,
         domains: body.domains,
         time_zone: body.time_zone,
-        limits: body.limits.into(),
-        features: body.features.into(),
+        limits: body.limits.unwrap_or_default().into(),
+        features: body.features.unwrap_or_default().into(),
+        plan: body.plan,
         suspended: false,
         created_at_ms: unix_ms(),
         pause_reasons: body.pause_reasons,
     };
     s.store.put_tenant(&t)?;
     changed(&s, &t.id);
-    Ok((StatusCode::CREATED, Json(t.into())))
+    Ok((StatusCode::CREATED, Json(view(&s, t)?)))
 }
 
 /// Read a tenant.
@@ -272,7 +372,8 @@ pub(crate) async fn get(
     State(s): State<ApiState>,
     ApiPath(p): ApiPath<TenantP>,
 ) -> ApiResult<Json<TenantView>> {
-    Ok(Json(caller.require_operator_for(&s, &p.tenant)?.into()))
+    let t = caller.require_operator_for(&s, &p.tenant)?;
+    Ok(Json(view(&s, t)?))
 }
 
 /// Change a tenant (absent fields are kept).
@@ -306,6 +407,24 @@ pub(crate) async fn update(
         validate_time_zone(&tz)?;
         t.time_zone = tz;
     }
+    match body.plan {
+        Some(Some(plan)) => {
+            require_plan(&s, &plan)?;
+            t.plan = Some(plan);
+        }
+        Some(None) => {
+            // Off the plan: what it granted stays, as the tenant's own.
+            let e = plan_gate::entitlements(&s, &t)?;
+            (t.features, t.limits) = (e.features, e.limits);
+            t.plan = None;
+        }
+        None => {}
+    }
+    if let Some(plan) = &t.plan
+        && (body.limits.is_some() || body.features.is_some())
+    {
+        return Err(on_plan_conflict(plan));
+    }
     if let Some(l) = body.limits {
         t.limits = l.into();
     }
@@ -321,7 +440,7 @@ pub(crate) async fn update(
     validate_common(&t.name, &t.domains)?;
     s.store.put_tenant(&t)?;
     changed(&s, &t.id);
-    Ok(Json(t.into()))
+    Ok(Json(view(&s, t)?))
 }
 
 fn set_suspended(caller: &Caller, s: &ApiState, tenant: &str, on: bool) -> ApiResult<TenantView> {
@@ -329,7 +448,7 @@ fn set_suspended(caller: &Caller, s: &ApiState, tenant: &str, on: bool) -> ApiRe
     t.suspended = on;
     s.store.put_tenant(&t)?;
     changed(s, &t.id);
-    Ok(t.into())
+    view(s, t)
 }
 
 /// Suspend a tenant: the server refuses its calls until resumed.

@@ -418,6 +418,16 @@ impl Env {
         for t in ["acme", "bolt"] {
             env.provision(t, plugin_cap).await;
         }
+        // A plan no tenant is on (the plan routes' resource).
+        let (s, v) = env
+            .json(
+                Method::POST,
+                "/api/plans",
+                OPERATOR,
+                json!({"name": "standard", "description": "the usual"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
         env.changes.take();
         env
     }
@@ -436,7 +446,9 @@ impl Env {
                 OPERATOR,
                 json!({
                     "id": t, "name": t.to_uppercase(), "domains": [format!("{t}.example")],
-                    "time_zone": "Europe/Paris"
+                    "time_zone": "Europe/Paris",
+                    "features": {"recording": true, "advanced_ivr": true, "reporting": true,
+                        "crm": true, "queues": true, "conferences": true}
                 }),
             )
             .await);
@@ -765,6 +777,31 @@ pub fn routes() -> Vec<Route> {
             "/api/tenants/{tenant}/resume",
             "/api/tenants/{tenant}/resume",
             Operator
+        ),
+        route!(GET, "/api/plans", "/api/plans", Operator),
+        route!(
+            POST,
+            "/api/plans",
+            "/api/plans",
+            Operator,
+            "application/json",
+            || j(json!({"name": "premium", "features": {"crm": true}}))
+        ),
+        route!(GET, "/api/plans/standard", "/api/plans/{plan}", Operator),
+        route!(
+            PUT,
+            "/api/plans/standard",
+            "/api/plans/{plan}",
+            Operator,
+            "application/json",
+            || j(json!({"limits": {"max_extensions": 50}}))
+        ),
+        route!(DELETE, "/api/plans/standard", "/api/plans/{plan}", Operator),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/entitlements",
+            "/api/tenants/{tenant}/entitlements",
+            Read
         ),
         route!(
             GET,

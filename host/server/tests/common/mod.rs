@@ -292,8 +292,15 @@ pub fn http(
     let auth = format!("Bearer {token}");
     let resp = match (method, body) {
         ("GET", _) => agent.get(url).header("Authorization", &auth).call(),
-        (_, Some(b)) => agent.post(url).header("Authorization", &auth).send_json(&b),
-        (_, None) => agent.post(url).header("Authorization", &auth).send_empty(),
+        ("DELETE", _) => agent.delete(url).header("Authorization", &auth).call(),
+        ("PUT", Some(b)) => agent.put(url).header("Authorization", &auth).send_json(&b),
+        ("PATCH", Some(b)) => agent
+            .patch(url)
+            .header("Authorization", &auth)
+            .send_json(&b),
+        ("POST", Some(b)) => agent.post(url).header("Authorization", &auth).send_json(&b),
+        ("POST", None) => agent.post(url).header("Authorization", &auth).send_empty(),
+        (m, b) => panic!("no {m} with body {b:?} here"),
     };
     let mut resp = resp.expect("HTTP request");
     let status = resp.status().as_u16();
