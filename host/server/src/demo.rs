@@ -173,6 +173,8 @@ fn plan(name: &str, p: &Value) -> anyhow::Result<Plan> {
             max_numbers: cap("max-numbers", 0),
             recording_storage_mib: cap("recording-storage-mib", 0),
         },
+        rates: Default::default(),
+        inbound_without_balance: true,
         created_at_ms: unix_ms(),
     })
 }

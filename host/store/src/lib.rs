@@ -57,6 +57,7 @@
 //! The `meta` tree holds `schema_version`; see [`schema`] for migrations.
 
 mod apikey;
+mod billing;
 mod caller_rules;
 mod cdr;
 mod conference;
@@ -85,6 +86,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use apikey::{ApiKey, ApiKeyRepo, Role};
+pub use billing::{
+    Account, BillingRepo, CallSide, Increment, LedgerEntry, MinuteRate, MinutesLine, Posted,
+    Posting, RateCard, Rated, UsageSummary, summarize,
+};
 pub use caller_rules::{CallerAction, CallerRule, CallerRuleRepo, rule_for};
 pub use cdr::{
     Cdr, CdrFilter, CdrLeg, CdrMonitor, CdrPage, CdrRepo, Disposition, cdrs_to_csv, push_csv_row,
@@ -162,6 +167,10 @@ struct Trees {
     plans: sled::Tree,
     /// Bytes of files per `tenant \0 kind` ([`FileRepo::stored_bytes`]).
     file_bytes: sled::Tree,
+    /// Each tenant's account: `tenant`.
+    accounts: sled::Tree,
+    /// Each tenant's charges and top-ups: `tenant \0 at_ms \0 id`.
+    ledger: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -208,6 +217,8 @@ impl Store {
             caller_rules: db.open_tree("caller_rules")?,
             plans: db.open_tree("plans")?,
             file_bytes: db.open_tree("file_bytes")?,
+            accounts: db.open_tree("accounts")?,
+            ledger: db.open_tree("ledger")?,
         };
         Ok(Store {
             inner: Arc::new(Inner {

@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{validate_name, validate_text};
-use crate::{Features, Store, StoreError, Tenant, TenantQuota, TenantRepo, all_json, get_json};
+use crate::{
+    Features, RateCard, Store, StoreError, Tenant, TenantQuota, TenantRepo, all_json, get_json,
+};
 
 /// One plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,7 +19,19 @@ pub struct Plan {
     pub description: String,
     pub features: Features,
     pub limits: TenantQuota,
+    /// What its tenants' trunk minutes, numbers and extensions cost.
+    #[serde(default)]
+    pub rates: RateCard,
+    /// A prepaid tenant on this plan whose balance ran out still takes
+    /// calls from outside (its callers are not the ones who failed to
+    /// pay); outbound trunk calls are refused either way.
+    #[serde(default = "yes")]
+    pub inbound_without_balance: bool,
     pub created_at_ms: u64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What a tenant may use: its plan's features and limits, or its own.
@@ -27,6 +41,9 @@ pub struct Entitlements {
     pub plan: Option<String>,
     pub features: Features,
     pub limits: TenantQuota,
+    /// The plan's prices (none on no plan: nothing is charged).
+    pub rates: RateCard,
+    pub inbound_without_balance: bool,
 }
 
 pub trait PlanRepo {
@@ -48,7 +65,8 @@ pub trait PlanRepo {
 
 fn validate(plan: &Plan) -> Result<(), StoreError> {
     validate_name("name", &plan.name)?;
-    validate_text("description", &plan.description, 1000)
+    validate_text("description", &plan.description, 1000)?;
+    plan.rates.validate()
 }
 
 impl PlanRepo for Store {
@@ -95,12 +113,16 @@ impl PlanRepo for Store {
                 plan: Some(plan.name),
                 features: plan.features,
                 limits: plan.limits,
+                rates: plan.rates,
+                inbound_without_balance: plan.inbound_without_balance,
             });
         }
         Ok(Entitlements {
             plan: None,
             features: tenant.features.clone(),
             limits: tenant.limits.clone(),
+            rates: RateCard::default(),
+            inbound_without_balance: true,
         })
     }
 }

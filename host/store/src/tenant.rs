@@ -319,6 +319,7 @@ impl TenantRepo for Store {
             &t.conferences,
             &t.caller_rules,
             &t.file_bytes,
+            &t.ledger,
         ] {
             sweep(tree, &p)?;
         }
@@ -354,6 +355,7 @@ impl TenantRepo for Store {
                 _ => {}
             }
         }
+        t.accounts.remove(crate::keys::key(&[id.as_bytes()]))?;
         self.collect_plugin_blobs(&shas)?;
 
         // Last: the tenant and its domains, so that an interrupted delete

@@ -24,6 +24,8 @@ fn plan(name: &str, max_extensions: u32, queues: bool) -> Plan {
             max_numbers: 1,
             recording_storage_mib: 100,
         },
+        rates: RateCard::default(),
+        inbound_without_balance: true,
         created_at_ms: 1,
     }
 }
