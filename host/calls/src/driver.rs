@@ -2112,7 +2112,8 @@ impl Driver {
         // the same moment): on the blocking pool, not on a worker that
         // SIP handling needs.
         let store = self.shared.store.clone();
-        match tokio::task::spawn_blocking(move || store.insert_cdr(&cdr)).await {
+        let stored = cdr.clone();
+        match tokio::task::spawn_blocking(move || store.insert_cdr(&stored)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::error!(call = %self.call_id, error = %e, "call record not stored")
@@ -2122,6 +2123,9 @@ impl Driver {
         self.record = Some(record);
         // Durable (or failed for good): the parties may see the end now.
         self.session.handle_record_written(Instant::now());
+        // Then its trunk minutes are charged (another flush; nobody waits
+        // for it any more).
+        crate::rating::charge(&self.shared, &self.tenant, &cdr).await;
     }
 
     async fn finish_call_recording(&mut self, agent: Option<&str>) {

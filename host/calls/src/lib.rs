@@ -17,6 +17,8 @@
 //! * [`tenant`] — tenants by SIP domain and by DID.
 //! * [`trunk`] — carrier trunks: outbound registration, caller ID,
 //!   challenges, call caps.
+//! * [`rating`] — what a finished call's trunk minutes cost (the tenant's
+//!   ledger), and whether a prepaid tenant may still call out.
 
 pub mod anchor;
 mod audio;
@@ -33,6 +35,7 @@ pub mod mail;
 pub mod metrics;
 mod notices;
 pub mod queues;
+pub mod rating;
 pub mod registrar;
 pub mod resolve;
 pub mod session;
@@ -688,6 +691,30 @@ impl Pbx {
                 let p = pbx.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     p.expire_registrations(switchyard_clock::unix_ms())
+                })
+                .await;
+            }
+        });
+    }
+
+    /// Charge every tenant whose plan has monthly fees the fees of the
+    /// month of `now_ms`, once a month each; how many were charged now.
+    pub fn charge_monthly_fees(&self, now_ms: u64) -> usize {
+        rating::charge_monthly_fees(&self.shared, now_ms)
+    }
+
+    /// Run [`Pbx::charge_monthly_fees`] now and every `every` (a month is
+    /// charged once, so the first tick of a month charges it).
+    pub fn start_monthly_fees(&self, every: Duration) {
+        let pbx = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let p = pbx.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    p.charge_monthly_fees(switchyard_clock::unix_ms())
                 })
                 .await;
             }

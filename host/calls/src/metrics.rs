@@ -84,6 +84,10 @@ pub struct Metrics {
     /// Calls and rooms the tenant records that were not recorded, by
     /// reason (`storage-full`: the plan's recording storage is used up).
     pub recordings_skipped: Family<ReasonLabel, Counter>,
+    /// Prepaid balances that fell below their threshold (the notice).
+    pub low_balance_notices: Family<TenantLabel, Counter>,
+    /// Trunk calls refused because a prepaid balance ran out (402).
+    pub calls_refused_unpaid: Family<TenantLabel, Counter>,
 }
 
 /// One tenant's events of one reason.
@@ -225,6 +229,18 @@ impl Default for Metrics {
             "Calls and rooms of a recording tenant left unrecorded, by reason (storage-full)",
             recordings_skipped.clone(),
         );
+        let low_balance_notices = Family::<TenantLabel, Counter>::default();
+        registry.register(
+            "low_balance_notices",
+            "Prepaid balances that fell below the tenant's low-balance threshold",
+            low_balance_notices.clone(),
+        );
+        let calls_refused_unpaid = Family::<TenantLabel, Counter>::default();
+        registry.register(
+            "calls_refused_unpaid",
+            "Trunk calls refused (402) because the tenant's prepaid balance ran out",
+            calls_refused_unpaid.clone(),
+        );
         let rtp_ports_in_use = Gauge::default();
         registry.register(
             "rtp_port_pairs_in_use",
@@ -252,6 +268,8 @@ impl Default for Metrics {
             mails,
             caller_rule_calls,
             recordings_skipped,
+            low_balance_notices,
+            calls_refused_unpaid,
         }
     }
 }

@@ -48,6 +48,9 @@ pub struct Tenant {
     /// Bytes the tenant's recordings may take (0: no cap); past it no new
     /// recording starts ([`Tenant::recording_for`]).
     pub recording_storage_cap: u64,
+    /// What its trunk calls cost, and whether a prepaid tenant out of
+    /// balance still takes calls from outside.
+    pub billing: crate::rating::TenantBilling,
     /// What the tenant's plan grants (the engine checks `conferences`;
     /// the other features shape what the server builds this view from).
     pub features: switchyard_store::Features,
@@ -249,6 +252,7 @@ pub(crate) mod tests {
             suspended: false,
             recording: None,
             recording_storage_cap: 0,
+            billing: Default::default(),
             features: switchyard_store::Features::all(),
             contact_centre: Default::default(),
             conferences: HashMap::new(),

@@ -250,6 +250,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     pbx.start_trunks();
     pbx.start_queues();
     pbx.start_registration_expiry(std::time::Duration::from_secs(15));
+    pbx.start_monthly_fees(std::time::Duration::from_secs(3600));
 
     let (operator_token, operator_token_file) = match &cfg.operator_token {
         Some(t) => (t.clone(), None),

@@ -307,6 +307,10 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
             switchyard_calls::RecordingChannels::Stereo
         }),
         recording_storage_cap: u64::from(entitled.limits.recording_storage_mib) << 20,
+        billing: switchyard_calls::rating::TenantBilling {
+            rates: Arc::new(entitled.rates.clone()),
+            inbound_without_balance: entitled.inbound_without_balance,
+        },
         contact_centre: if features.queues {
             crate::queue_view::contact_centre(store, id)?
         } else {

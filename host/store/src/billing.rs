@@ -7,8 +7,9 @@
 //! Rating is a pure function of the rate card ([`RateCard::rate`]); the
 //! call engine rates a finished call and [`BillingRepo::post`]s the
 //! result. A posting changes the ledger and the balance in one sled
-//! transaction, and its key is derived from what it charges (a call's id,
-//! a month), so posting the same thing twice charges it once.
+//! transaction, and its id is derived from what it charges (a call's
+//! record, a month, a top-up's reference) and indexed, so posting the same
+//! thing twice charges it once.
 
 use std::collections::BTreeMap;
 
@@ -309,8 +310,8 @@ pub trait BillingRepo {
         notify_email: Option<String>,
     ) -> Result<Account, StoreError>;
     /// Add `amount` (negative: a charge) as ledger line `id` at `at_ms`,
-    /// durably, with the balance, in one transaction. The same id and
-    /// time posted again changes nothing.
+    /// durably, with the balance, in one transaction. An id posted before
+    /// (at any time) changes nothing.
     fn post(
         &self,
         tenant: &str,
@@ -391,13 +392,15 @@ impl BillingRepo for Store {
         self.require_tenant(tenant)?;
         let account_key = key(&[tenant.as_bytes()]);
         let line_key = ledger_key(tenant, at_ms, id);
+        let id_key = key(&[tenant.as_bytes(), id.as_bytes()]);
         let t = self.t();
-        let posted = (&t.accounts, &t.ledger).transaction(|(accounts, ledger)| {
+        let trees = (&t.accounts, &t.ledger, &t.ledger_ids);
+        let posted = trees.transaction(|(accounts, ledger, ids)| {
             let mut a: Account = match accounts.get(&account_key)? {
                 Some(v) => decode(&v).map_err(ConflictableTransactionError::Abort)?,
                 None => Account::default(),
             };
-            if ledger.get(&line_key)?.is_some() {
+            if ids.get(&id_key)?.is_some() {
                 return Ok(Posted {
                     account: a,
                     new: false,
@@ -416,6 +419,7 @@ impl BillingRepo for Store {
                 balance: a.balance,
             };
             ledger.insert(line_key.as_slice(), encode(&line))?;
+            ids.insert(id_key.as_slice(), &at_ms.to_be_bytes())?;
             accounts.insert(account_key.as_slice(), encode(&a))?;
             Ok(Posted {
                 account: a,

@@ -334,10 +334,19 @@ pub fn push_csv_row(out: &mut String, fields: impl Iterator<Item = String>) {
     out.push_str("\r\n");
 }
 
+/// Digits, with at most one `.` between digits.
+fn is_plain_number(s: &str) -> bool {
+    let mut parts = s.splitn(2, '.');
+    let whole = parts.next().unwrap_or_default();
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    digits(whole) && parts.next().is_none_or(digits)
+}
+
 fn csv_field(s: &str) -> String {
     let formula = match s.as_bytes().first() {
         Some(b'=' | b'@' | b'\t' | b'\r') => true,
-        Some(b'+' | b'-') => !s[1..].bytes().all(|b| b.is_ascii_digit()),
+        // A signed number (a phone number, an amount) is no formula.
+        Some(b'+' | b'-') => !is_plain_number(&s[1..]),
         _ => false,
     };
     let s = if formula {
@@ -364,6 +373,9 @@ mod tests {
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
         assert_eq!(csv_field("+15550100"), "+15550100");
         assert_eq!(csv_field("-5"), "-5");
+        assert_eq!(csv_field("-0.24"), "-0.24");
+        assert_eq!(csv_field("-1.2.3"), "'-1.2.3");
+        assert_eq!(csv_field("-.5"), "'-.5");
         assert_eq!(csv_field("=1+1"), "'=1+1");
         assert_eq!(csv_field("+cmd|x"), "'+cmd|x");
         assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");

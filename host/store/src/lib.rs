@@ -171,6 +171,8 @@ struct Trees {
     accounts: sled::Tree,
     /// Each tenant's charges and top-ups: `tenant \0 at_ms \0 id`.
     ledger: sled::Tree,
+    /// Ledger line ids: `tenant \0 id` → at_ms (a posting is made once).
+    ledger_ids: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -219,6 +221,7 @@ impl Store {
             file_bytes: db.open_tree("file_bytes")?,
             accounts: db.open_tree("accounts")?,
             ledger: db.open_tree("ledger")?,
+            ledger_ids: db.open_tree("ledger_ids")?,
         };
         Ok(Store {
             inner: Arc::new(Inner {

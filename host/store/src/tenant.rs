@@ -320,6 +320,7 @@ impl TenantRepo for Store {
             &t.caller_rules,
             &t.file_bytes,
             &t.ledger,
+            &t.ledger_ids,
         ] {
             sweep(tree, &p)?;
         }

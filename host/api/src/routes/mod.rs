@@ -4,6 +4,7 @@
 
 mod agents;
 mod api_keys;
+mod billing;
 mod caller_rules;
 mod calls;
 mod cdrs;
@@ -41,6 +42,10 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(plans::list, plans::create))
         .routes(routes!(plans::get, plans::put, plans::delete))
         .routes(routes!(plans::entitlements))
+        .routes(routes!(billing::get_account, billing::put_account))
+        .routes(routes!(billing::top_up))
+        .routes(routes!(billing::usage))
+        .routes(routes!(billing::usage_csv))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::delete))
         .routes(routes!(extensions::list, extensions::create))

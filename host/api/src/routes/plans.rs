@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use switchyard_store::{ExtensionRepo, FileRepo, NumberRepo, Plan, PlanRepo};
 use utoipa::{IntoParams, ToSchema};
 
+use super::billing::RateCardBody;
 use super::tenants::{FeaturesBody, LimitsBody};
 use super::{TenantP, changed, deleted, found};
 use crate::auth::{Caller, Need};
@@ -40,6 +41,17 @@ pub struct PlanBody {
     pub features: FeaturesBody,
     #[serde(default)]
     pub limits: LimitsBody,
+    /// What its tenants' trunk minutes, numbers and extensions cost.
+    #[serde(default)]
+    pub rates: RateCardBody,
+    /// A prepaid tenant out of balance still takes calls from outside
+    /// (default true); its calls out are refused either way.
+    #[serde(default = "yes")]
+    pub inbound_without_balance: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A plan as stored, with the tenants on it.
@@ -49,6 +61,8 @@ pub struct PlanView {
     pub description: String,
     pub features: FeaturesBody,
     pub limits: LimitsBody,
+    pub rates: RateCardBody,
+    pub inbound_without_balance: bool,
     pub created_at_ms: u64,
     /// Ids of the tenants on this plan.
     pub tenants: Vec<String>,
@@ -61,6 +75,8 @@ fn plan_view(s: &ApiState, p: Plan) -> ApiResult<PlanView> {
         description: p.description,
         features: p.features.into(),
         limits: p.limits.into(),
+        rates: RateCardBody::of(p.rates),
+        inbound_without_balance: p.inbound_without_balance,
         created_at_ms: p.created_at_ms,
     })
 }
@@ -69,9 +85,11 @@ fn plan_view(s: &ApiState, p: Plan) -> ApiResult<PlanView> {
 fn store_plan(s: &ApiState, name: String, body: PlanBody, created_at_ms: u64) -> ApiResult<Plan> {
     let plan = Plan {
         name,
+        rates: body.rates.to_card()?,
         description: body.description,
         features: body.features.into(),
         limits: body.limits.into(),
+        inbound_without_balance: body.inbound_without_balance,
         created_at_ms,
     };
     s.store.put_plan(&plan)?;

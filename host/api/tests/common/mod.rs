@@ -805,6 +805,40 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             GET,
+            "/api/tenants/{tenant}/account",
+            "/api/tenants/{tenant}/account",
+            Read
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/account",
+            "/api/tenants/{tenant}/account",
+            Operator,
+            "application/json",
+            || j(json!({"prepaid": true, "low_balance_threshold": "5"}))
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/account/top-ups",
+            "/api/tenants/{tenant}/account/top-ups",
+            Operator,
+            "application/json",
+            || j(json!({"amount": "20.00", "reference": "invoice 7"}))
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/usage",
+            "/api/tenants/{tenant}/usage",
+            Read
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/usage.csv",
+            "/api/tenants/{tenant}/usage.csv",
+            Read
+        ),
+        route!(
+            GET,
             "/api/tenants/{tenant}/api-keys",
             "/api/tenants/{tenant}/api-keys",
             Read

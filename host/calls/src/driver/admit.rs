@@ -94,6 +94,15 @@ pub(crate) fn admit(
         refuse(403, "Tenant Suspended");
         return None;
     }
+    if unpaid(shared, &tenant, direction, invite) {
+        shared
+            .metrics
+            .calls_refused_unpaid
+            .get_or_create(&crate::metrics::Metrics::tenant(&tenant.id))
+            .inc();
+        refuse(402, "Payment Required");
+        return None;
+    }
     let max_forwards = invite
         .headers
         .get("Max-Forwards")
@@ -153,6 +162,24 @@ pub(crate) fn admit(
         tickets,
         anchor,
     })
+}
+
+/// A prepaid tenant out of balance: its extensions may not call out, and
+/// calls from outside are refused unless its plan keeps them. (The
+/// account is read only for such calls.)
+fn unpaid(shared: &Shared, tenant: &Tenant, direction: Direction, invite: &Message) -> bool {
+    let asks_trunk = match direction {
+        Direction::Inbound => !tenant.billing.inbound_without_balance,
+        Direction::Internal => {
+            let dialled = SipUri::parse(invite.uri())
+                .ok()
+                .and_then(|u| u.user_decoded())
+                .unwrap_or_default();
+            crate::rating::dials_out(tenant, &dialled)
+        }
+        Direction::Outbound => false,
+    };
+    asks_trunk && crate::rating::account(&shared.store, &tenant.id).exhausted()
 }
 
 /// 503 with Retry-After: a cap of the tenant or its trunk is reached.

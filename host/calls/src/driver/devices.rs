@@ -145,6 +145,17 @@ pub(crate) async fn resolve(
                     tracing::info!(tenant = %tenant.id, number = %n, "no trunk for an outside number");
                     continue;
                 };
+                // A forward, transfer or three-way call out spends the
+                // balance like a call dialled out.
+                if crate::rating::account(&shared.store, &tenant.id).exhausted() {
+                    tracing::info!(tenant = %tenant.id, number = %n, "prepaid balance exhausted: not dialled");
+                    shared
+                        .metrics
+                        .calls_refused_unpaid
+                        .get_or_create(&crate::metrics::Metrics::tenant(&tenant.id))
+                        .inc();
+                    continue;
+                }
                 match trunk.admit_call() {
                     Ok(t) => tickets.push(t),
                     Err(over) => {
