@@ -87,7 +87,9 @@ fn parse(args: &[String]) -> Args {
 fn tenant_json() -> Value {
     let mut t: Value =
         serde_json::from_str(switchyard_artifacts::DEMO_TENANT).expect("demo tenant JSON");
+    // Its own features (so on no plan): everything but recording.
     t["recording"] = false.into();
+    t.as_object_mut().expect("an object").remove("plan");
     let rules = t["plugins"]["router"]["config"]["routes"]["rules"]
         .as_array_mut()
         .expect("the router's rules");
@@ -264,5 +266,6 @@ mod tests {
             "bench-${dialled}"
         );
         assert_eq!(t["recording"], false);
+        assert_eq!(t.get("plan"), None);
     }
 }

@@ -94,7 +94,9 @@ fn agent_numbers(n: usize) -> impl Iterator<Item = String> {
 fn tenant_json(agents: usize) -> Value {
     let mut t: Value =
         serde_json::from_str(switchyard_artifacts::DEMO_TENANT).expect("demo tenant JSON");
+    // Its own features (so on no plan): everything but recording.
     t["recording"] = false.into();
+    t.as_object_mut().expect("an object").remove("plan");
     for x in agent_numbers(agents) {
         let ext = json!({ "number": x, "name": format!("Agent {x}") });
         t["extensions"]
@@ -320,6 +322,7 @@ mod tests {
             json!(["2001", "2002", "2003"])
         );
         assert_eq!(t["recording"], false);
+        assert_eq!(t.get("plan"), None);
         assert_eq!(t["extensions"].as_array().map(Vec::len), Some(3 + 3));
         assert!(t["agents"]["2003"]["skills"].is_array());
     }

@@ -274,7 +274,9 @@ fn trunk_tenant(carrier: SocketAddr, register: bool, max_concurrent: u32) -> Val
         "caller-id": "+15550100",
         "inbound-addresses": [carrier.to_string()],
     }]);
+    // Its own limits, so on no plan (a plan's limits would apply).
     t["limits"] = serde_json::json!({"max-concurrent-calls": max_concurrent});
+    t.as_object_mut().unwrap().remove("plan");
     t
 }
 
