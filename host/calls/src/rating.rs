@@ -222,7 +222,8 @@ pub(crate) fn low_balance(shared: &Arc<Shared>, tenant: &Tenant, account: &Accou
         to: vec![to],
         subject: format!(
             "Low balance: {} {currency} left for {}",
-            account.balance, tenant.id
+            account.balance.normalize(),
+            tenant.id
         ),
         body: format!(
             "The prepaid balance of {tenant} is {balance} {currency}, below the \
@@ -230,8 +231,8 @@ pub(crate) fn low_balance(shared: &Arc<Shared>, tenant: &Tenant, account: &Accou
              When it reaches zero, calls out through your trunk are refused{inbound}. \
              Top up to keep calling.\n",
             tenant = tenant.id,
-            balance = account.balance,
-            threshold = account.low_balance_threshold,
+            balance = account.balance.normalize(),
+            threshold = account.low_balance_threshold.normalize(),
             inbound = if tenant.billing.inbound_without_balance {
                 ""
             } else {

@@ -252,29 +252,10 @@ fn utc_day(ms: u64) -> String {
         .to_string()
 }
 
-/// The demo tenant with a trunk to a carrier at `carrier` (SIPp), the DID
-/// +15550100 routed straight to extension 1002, and tenant caps.
+/// [`common::trunk_tenant`] with tenant caps (its own limits, so on no
+/// plan: a plan's limits would apply).
 fn trunk_tenant(carrier: SocketAddr, register: bool, max_concurrent: u32) -> Value {
-    let mut t: Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
-    t["numbers"]["+15550100"] = "extensions".into();
-    let rules = t["plugins"]["router"]["config"]["routes"]["rules"]
-        .as_array_mut()
-        .unwrap();
-    rules.insert(
-        0,
-        serde_json::json!({"match": "+15550100", "go": {"extension": "1002"}}),
-    );
-    t["trunks"] = serde_json::json!([{
-        "name": "carrier",
-        "host": carrier.to_string(),
-        "username": "trunkuser",
-        "password": "trunkpass",
-        "register": register,
-        "register-expires": 600,
-        "caller-id": "+15550100",
-        "inbound-addresses": [carrier.to_string()],
-    }]);
-    // Its own limits, so on no plan (a plan's limits would apply).
+    let mut t = common::trunk_tenant(carrier, register);
     t["limits"] = serde_json::json!({"max-concurrent-calls": max_concurrent});
     t.as_object_mut().unwrap().remove("plan");
     t

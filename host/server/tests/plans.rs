@@ -13,9 +13,12 @@ use common::*;
 use serde_json::{Value, json};
 use switchyard_store::{FileRecord, FileRepo};
 
+/// A request to the API as the operator. It blocks, so the runtime is
+/// told (`block_in_place`): the server's tasks go on on another worker.
 fn api(pbx: &Pbx, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let url = format!("http://{}{path}", pbx.running.http);
-    let (status, text) = http(method, &url, &pbx.running.operator_token, body);
+    let token = pbx.running.operator_token.clone();
+    let (status, text) = tokio::task::block_in_place(|| http(method, &url, &token, body));
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 

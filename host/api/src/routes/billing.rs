@@ -490,8 +490,8 @@ fn ledger_csv(lines: &[LedgerEntry]) -> String {
                 f.push(reference.clone());
             }
         }
-        f.push(l.amount.to_string());
-        f.push(l.balance.to_string());
+        f.push(money(l.amount));
+        f.push(money(l.balance));
         push_csv_row(&mut out, f.into_iter());
     }
     out

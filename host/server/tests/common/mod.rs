@@ -383,3 +383,29 @@ pub fn channels(path: &Path) -> (u16, Vec<i16>, Vec<i16>) {
         n => (n, samples, Vec::new()),
     }
 }
+
+/// The demo tenant with a trunk to a carrier at `carrier` (SIPp) that
+/// answers its challenge with `trunkuser`/`trunkpass`, the DID +15550100
+/// routed straight to extension 1002.
+pub fn trunk_tenant(carrier: SocketAddr, register: bool) -> Value {
+    let mut t: Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    t["numbers"]["+15550100"] = "extensions".into();
+    let rules = t["plugins"]["router"]["config"]["routes"]["rules"]
+        .as_array_mut()
+        .unwrap();
+    rules.insert(
+        0,
+        serde_json::json!({"match": "+15550100", "go": {"extension": "1002"}}),
+    );
+    t["trunks"] = serde_json::json!([{
+        "name": "carrier",
+        "host": carrier.to_string(),
+        "username": "trunkuser",
+        "password": "trunkpass",
+        "register": register,
+        "register-expires": 600,
+        "caller-id": "+15550100",
+        "inbound-addresses": [carrier.to_string()],
+    }]);
+    t
+}
