@@ -1222,7 +1222,9 @@ impl Driver {
             self.abandon();
             self.release_busy();
         }
-        // Whatever ended the call, it is in no conference room any more.
+        // Whatever ended the call, it spends no credit and is in no
+        // conference room any more.
+        self.unwatch_credit();
         self.shared
             .conferences
             .leave(&self.shared, &self.tenant, &self.call_id);
@@ -1754,6 +1756,7 @@ impl Driver {
                 self.shared
                     .in_progress
                     .update(&self.call_id, state, agent.as_deref());
+                self.watch_credit();
                 match state {
                     CallState::Ivr => crate::call_log::answered(Some(&self.snapshot()), "host"),
                     CallState::Answered => crate::call_log::answered(
@@ -2094,6 +2097,48 @@ impl Driver {
         }
     }
 
+    /// The call's trunk parts so far, for the prepaid credit watch (only
+    /// for tenants whose minutes cost).
+    fn watch_credit(&self) {
+        if !self.tenant.billing.rates_minutes() {
+            return;
+        }
+        let s = self.session.snapshot();
+        let legs = self.session.legs().iter().map(|l| {
+            let ended = (l.end_time != 0).then_some(l.end_time);
+            (l.target.as_str(), l.answer_time, ended)
+        });
+        let parts = crate::rating::parts_of(
+            s.direction == Direction::Inbound,
+            &s.dialled,
+            s.answer_time,
+            None,
+            legs,
+            |n| self.tenant.extensions.contains_key(n),
+        );
+        let parts = parts.into_iter().map(|(_, p)| p).collect();
+        self.shared
+            .credit
+            .lock()
+            .expect("credit lock")
+            .entry(self.tenant.id.clone())
+            .or_default()
+            .update(&self.call_id, parts);
+    }
+
+    fn unwatch_credit(&self) {
+        if self.tenant.billing.rates_minutes()
+            && let Some(w) = self
+                .shared
+                .credit
+                .lock()
+                .expect("credit lock")
+                .get_mut(&self.tenant.id)
+        {
+            w.remove(&self.call_id);
+        }
+    }
+
     /// The call is over: the recording is stored, the media closed (its
     /// ports back now, not after the reporters), the record written.
     async fn write_record(&mut self, r: Record) {
@@ -2121,6 +2166,7 @@ impl Driver {
             Err(e) => tracing::error!(call = %self.call_id, error = %e, "call record not stored"),
         }
         self.record = Some(record);
+        self.unwatch_credit();
         // Durable (or failed for good): the parties may see the end now.
         self.session.handle_record_written(Instant::now());
         // Then its trunk minutes are charged (another flush; nobody waits

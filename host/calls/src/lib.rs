@@ -27,6 +27,7 @@ pub mod call_log;
 mod caller_rules;
 pub mod calls_in_progress;
 pub mod conference;
+pub mod credit;
 mod crm_log;
 mod driver;
 pub mod leg;
@@ -267,6 +268,9 @@ pub(crate) struct Shared {
     pub conferences: conference::Conferences,
     /// The operator's SMTP relay, when configured.
     pub mailer: Option<mail::Mailer>,
+    /// Live trunk calls of tenants whose minutes cost, per tenant: what a
+    /// prepaid balance has left while they talk.
+    pub credit: Mutex<HashMap<String, credit::CreditWatch>>,
 }
 
 /// The PBX: SIP stack + tenants + store.
@@ -323,6 +327,7 @@ impl Pbx {
                 queues: queues::Queues::default(),
                 crm_logs: crm_log::CrmLogs::default(),
                 conferences: Default::default(),
+                credit: Mutex::new(HashMap::new()),
                 mailer,
                 metrics,
                 ports,
@@ -717,6 +722,74 @@ impl Pbx {
                     p.charge_monthly_fees(switchyard_clock::unix_ms())
                 })
                 .await;
+            }
+        });
+    }
+
+    /// End the live trunk calls of prepaid tenants that have spent their
+    /// balance, once their grace is over ([`credit::CreditWatch::check`]);
+    /// the calls ended.
+    pub fn check_credit(&self) -> Vec<String> {
+        use switchyard_store::BillingRepo;
+        let (now, now_ms) = (std::time::Instant::now(), switchyard_clock::unix_ms());
+        let tenants = self.tenants();
+        let mut watched: Vec<String> = {
+            let credit = self.shared.credit.lock().expect("credit lock");
+            credit
+                .iter()
+                .filter(|(_, w)| !w.is_empty())
+                .map(|(t, _)| t.clone())
+                .collect()
+        };
+        watched.sort();
+        let mut ended = Vec::new();
+        for id in watched {
+            let Some(tenant) = tenants.by_id(&id) else {
+                continue;
+            };
+            let account = match self.shared.store.account(&id) {
+                Ok(a) if a.prepaid => a,
+                _ => continue,
+            };
+            let to_end = {
+                let mut credit = self.shared.credit.lock().expect("credit lock");
+                let Some(w) = credit.get_mut(&id) else {
+                    continue;
+                };
+                w.check(
+                    &tenant.billing.rates,
+                    account.balance,
+                    tenant.billing.grace,
+                    now,
+                    now_ms,
+                )
+            };
+            for call in to_end {
+                tracing::warn!(tenant = %id, %call, balance = %account.balance,
+                    "prepaid balance spent and the grace is over: call ended");
+                if self.shared.in_progress.hangup(&id, &call) {
+                    self.shared
+                        .metrics
+                        .calls_ended_unpaid
+                        .get_or_create(&metrics::Metrics::tenant(&id))
+                        .inc();
+                    ended.push(call);
+                }
+            }
+        }
+        ended
+    }
+
+    /// Run [`Pbx::check_credit`] every `every`.
+    pub fn start_credit_watch(&self, every: Duration) {
+        let pbx = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let p = pbx.clone();
+                let _ = tokio::task::spawn_blocking(move || p.check_credit()).await;
             }
         });
     }

@@ -88,6 +88,8 @@ pub struct Metrics {
     pub low_balance_notices: Family<TenantLabel, Counter>,
     /// Trunk calls refused because a prepaid balance ran out (402).
     pub calls_refused_unpaid: Family<TenantLabel, Counter>,
+    /// Calls in progress ended because they spent a prepaid balance.
+    pub calls_ended_unpaid: Family<TenantLabel, Counter>,
 }
 
 /// One tenant's events of one reason.
@@ -241,6 +243,12 @@ impl Default for Metrics {
             "Trunk calls refused (402) because the tenant's prepaid balance ran out",
             calls_refused_unpaid.clone(),
         );
+        let calls_ended_unpaid = Family::<TenantLabel, Counter>::default();
+        registry.register(
+            "calls_ended_unpaid",
+            "Calls in progress hung up after their grace because they spent the tenant's prepaid balance",
+            calls_ended_unpaid.clone(),
+        );
         let rtp_ports_in_use = Gauge::default();
         registry.register(
             "rtp_port_pairs_in_use",
@@ -270,6 +278,7 @@ impl Default for Metrics {
             recordings_skipped,
             low_balance_notices,
             calls_refused_unpaid,
+            calls_ended_unpaid,
         }
     }
 }

@@ -18,6 +18,17 @@ pub struct TenantBilling {
     pub rates: Arc<RateCard>,
     /// A prepaid tenant out of balance still takes calls from outside.
     pub inbound_without_balance: bool,
+    /// Calls in progress that spent a prepaid balance end this much later
+    /// ([`crate::credit`]).
+    pub grace: std::time::Duration,
+}
+
+impl TenantBilling {
+    /// Whether any call minute costs anything (else live calls need no
+    /// watching).
+    pub fn rates_minutes(&self) -> bool {
+        self.rates.minutes.iter().any(|r| !r.per_minute.is_zero())
+    }
 }
 
 impl Default for TenantBilling {
@@ -25,6 +36,7 @@ impl Default for TenantBilling {
         TenantBilling {
             rates: Arc::default(),
             inbound_without_balance: true,
+            grace: std::time::Duration::from_secs(switchyard_store::default_grace().into()),
         }
     }
 }
@@ -46,36 +58,73 @@ fn secs(from_ms: u64, to_ms: u64) -> u64 {
     to_ms.saturating_sub(from_ms).div_ceil(1000)
 }
 
-/// The parts of `cdr` that used a trunk: the caller's side of an inbound
-/// call (from the host's answer), and each answered leg to a number that
-/// is not one of the tenant's extensions.
-pub fn trunk_parts(cdr: &Cdr, is_extension: impl Fn(&str) -> bool) -> Vec<TrunkPart> {
+/// A call's trunk parts, live or finished: (which: `in` or `out<leg>`,
+/// side, number, answered, ended). The caller's side of an inbound call
+/// counts from the host's answer; each answered leg to a number that is
+/// not one of the tenant's extensions from its answer.
+pub fn parts_of<'a>(
+    inbound: bool,
+    dialled: &str,
+    answered: Option<u64>,
+    ended: Option<u64>,
+    legs: impl Iterator<Item = (&'a str, Option<u64>, Option<u64>)>,
+    is_extension: impl Fn(&str) -> bool,
+) -> Vec<(String, crate::credit::LivePart)> {
+    use crate::credit::LivePart;
     let mut parts = Vec::new();
-    if cdr.direction == "inbound"
-        && let Some(answered) = cdr.answer_ms
-    {
-        parts.push(TrunkPart {
-            id: format!("{}.in", cdr.id),
-            side: CallSide::Inbound,
-            number: cdr.dialled.clone(),
-            secs: secs(answered, cdr.end_ms),
-        });
+    if inbound && let Some(answered_ms) = answered {
+        parts.push((
+            "in".to_string(),
+            LivePart {
+                side: CallSide::Inbound,
+                number: dialled.to_string(),
+                answered_ms,
+                ended_ms: ended,
+            },
+        ));
     }
-    for (i, leg) in cdr.legs.iter().enumerate() {
-        let Some(answered) = leg.answer_ms else {
+    for (i, (target, answered, ended)) in legs.enumerate() {
+        let Some(answered_ms) = answered else {
             continue;
         };
-        if is_extension(&leg.target) || leg.target.contains('@') {
+        if is_extension(target) || target.contains('@') {
             continue;
         }
-        parts.push(TrunkPart {
-            id: format!("{}.out{i}", cdr.id),
-            side: CallSide::Outbound,
-            number: leg.target.clone(),
-            secs: secs(answered, leg.end_ms),
-        });
+        parts.push((
+            format!("out{i}"),
+            LivePart {
+                side: CallSide::Outbound,
+                number: target.to_string(),
+                answered_ms,
+                ended_ms: ended,
+            },
+        ));
     }
     parts
+}
+
+/// The parts of finished call `cdr` that used a trunk ([`parts_of`]).
+pub fn trunk_parts(cdr: &Cdr, is_extension: impl Fn(&str) -> bool) -> Vec<TrunkPart> {
+    let legs = cdr
+        .legs
+        .iter()
+        .map(|l| (l.target.as_str(), l.answer_ms, Some(l.end_ms)));
+    parts_of(
+        cdr.direction == "inbound",
+        &cdr.dialled,
+        cdr.answer_ms,
+        Some(cdr.end_ms),
+        legs,
+        is_extension,
+    )
+    .into_iter()
+    .map(|(which, p)| TrunkPart {
+        id: format!("{}.{which}", cdr.id),
+        side: p.side,
+        number: p.number,
+        secs: secs(p.answered_ms, p.ended_ms.unwrap_or(cdr.end_ms)),
+    })
+    .collect()
 }
 
 /// Whether an extension dialling `dialled` is calling out: a number the

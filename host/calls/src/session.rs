@@ -597,6 +597,11 @@ impl Session {
         &self.snapshot
     }
 
+    /// The record's legs so far (a leg still up has no end time: 0).
+    pub fn legs(&self) -> &[LegRecord] {
+        &self.legs
+    }
+
     /// The caller's leg.
     /// Who is on the caller's leg: the caller's number, or for a call the
     /// host placed, the extension or number it rang first.

@@ -175,6 +175,7 @@ fn plan(name: &str, p: &Value) -> anyhow::Result<Plan> {
         },
         rates: Default::default(),
         inbound_without_balance: true,
+        prepaid_grace_secs: switchyard_store::default_grace(),
         created_at_ms: unix_ms(),
     })
 }

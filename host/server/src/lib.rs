@@ -251,6 +251,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     pbx.start_queues();
     pbx.start_registration_expiry(std::time::Duration::from_secs(15));
     pbx.start_monthly_fees(std::time::Duration::from_secs(3600));
+    pbx.start_credit_watch(std::time::Duration::from_secs(2));
 
     let (operator_token, operator_token_file) = match &cfg.operator_token {
         Some(t) => (t.clone(), None),

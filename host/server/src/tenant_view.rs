@@ -310,6 +310,7 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
         billing: switchyard_calls::rating::TenantBilling {
             rates: Arc::new(entitled.rates.clone()),
             inbound_without_balance: entitled.inbound_without_balance,
+            grace: Duration::from_secs(entitled.prepaid_grace_secs.into()),
         },
         contact_centre: if features.queues {
             crate::queue_view::contact_centre(store, id)?

@@ -266,3 +266,72 @@ async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low
     .await
     .assert_ok();
 }
+
+/// A prepaid call that outlasts its balance: 0.05 at 0.01 a second
+/// affords 5 s; the plan's grace is 2 s; the host then hangs up both
+/// sides, and the small overdraft is what the call really cost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_spends_the_balance_ends_after_the_grace() {
+    let carrier = Sipp::new("carrier_uas_challenge").timeout(LIMIT);
+    let addr: SocketAddr = ([127, 0, 0, 1], carrier.port()).into();
+    let pbx = Arc::new(pbx_with(Some(trunk_tenant(addr, false)), None).await);
+    let features: Value = ALL.iter().map(|f| (f.to_string(), json!(true))).collect();
+    let (s, v) = api(
+        &pbx,
+        "PUT",
+        "/api/plans/business",
+        Some(json!({
+            "features": features,
+            "prepaid_grace_secs": 2,
+            "rates": {"currency": "EUR", "minutes": [
+                {"direction": "outbound", "prefix": "", "per_minute": "0.60", "increment": "1/1"}
+            ]}
+        })),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["prepaid_grace_secs"], 2);
+    let (s, _) = api(
+        &pbx,
+        "PUT",
+        "/api/tenants/demo/account",
+        Some(json!({"prepaid": true})),
+    );
+    assert_eq!(s, 200);
+    let (s, _) = api(
+        &pbx,
+        "POST",
+        "/api/tenants/demo/account/top-ups",
+        Some(json!({"amount": "0.05", "reference": "five cents"})),
+    );
+    assert_eq!(s, 200);
+
+    let carrier = carrier.spawn();
+    let p = pbx.clone();
+    let (caller, carrier) = blocking(move || {
+        // The caller would talk for ever: the host ends it.
+        let caller = p.dial("1001", "915551234567", "uac_call_wait_bye", &[]);
+        (caller, carrier.wait())
+    })
+    .await;
+    caller.assert_ok();
+    carrier.assert_ok();
+    let c = &pbx.cdrs(1).await[0];
+    assert_eq!(c.hangup_by.as_deref(), Some("system"), "{c:?}");
+    let leg = &c.legs[0];
+    let talked = (leg.end_ms - leg.answer_ms.unwrap()) as f64 / 1000.0;
+    // The balance is spent once the call is past 4 s (rated per started
+    // second: the 5th second costs the last cent), then 2 s of grace,
+    // checked every 2 s: at least 6 s. A loaded machine can only make it
+    // later, never earlier.
+    assert!(talked >= 5.5, "talked {talked:.1} s");
+    assert!(talked < 60.0, "talked {talked:.1} s");
+    let metrics = pbx.running.pbx.metrics_text();
+    let line = "switchyard_calls_ended_unpaid_total{tenant=\"demo\"} 1";
+    assert!(metrics.contains(line), "{line}");
+    // Charged in full: the balance went below zero by the grace's worth.
+    let store = pbx.running.store.clone();
+    until("the call is charged", move || {
+        store.account("demo").unwrap().balance.is_sign_negative()
+    })
+    .await;
+}

@@ -105,7 +105,7 @@ pub use groups::{
 };
 pub use keys::{validate_extension, validate_number, validate_tenant_id};
 pub use number::{Number, NumberRepo};
-pub use plan::{Entitlements, Plan, PlanRepo};
+pub use plan::{Entitlements, Plan, PlanRepo, default_grace};
 pub use plugin::{PluginRepo, PluginVersionRecord};
 pub use registration::{Binding, RegistrationRepo};
 pub use schedule::{Holiday, Schedule, ScheduleRepo, validate_schedule};

@@ -27,7 +27,16 @@ pub struct Plan {
     /// pay); outbound trunk calls are refused either way.
     #[serde(default = "yes")]
     pub inbound_without_balance: bool,
+    /// When a prepaid tenant's calls in progress have spent its balance,
+    /// each gets this many seconds more before it is hung up.
+    #[serde(default = "default_grace")]
+    pub prepaid_grace_secs: u32,
     pub created_at_ms: u64,
+}
+
+/// 30 s: time to say goodbye, or for a top-up to land.
+pub fn default_grace() -> u32 {
+    30
 }
 
 fn yes() -> bool {
@@ -44,6 +53,7 @@ pub struct Entitlements {
     /// The plan's prices (none on no plan: nothing is charged).
     pub rates: RateCard,
     pub inbound_without_balance: bool,
+    pub prepaid_grace_secs: u32,
 }
 
 pub trait PlanRepo {
@@ -115,6 +125,7 @@ impl PlanRepo for Store {
                 limits: plan.limits,
                 rates: plan.rates,
                 inbound_without_balance: plan.inbound_without_balance,
+                prepaid_grace_secs: plan.prepaid_grace_secs,
             });
         }
         Ok(Entitlements {
@@ -123,6 +134,7 @@ impl PlanRepo for Store {
             limits: tenant.limits.clone(),
             rates: RateCard::default(),
             inbound_without_balance: true,
+            prepaid_grace_secs: default_grace(),
         })
     }
 }

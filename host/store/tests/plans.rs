@@ -26,6 +26,7 @@ fn plan(name: &str, max_extensions: u32, queues: bool) -> Plan {
         },
         rates: RateCard::default(),
         inbound_without_balance: true,
+        prepaid_grace_secs: 30,
         created_at_ms: 1,
     }
 }

@@ -48,6 +48,10 @@ pub struct PlanBody {
     /// (default true); its calls out are refused either way.
     #[serde(default = "yes")]
     pub inbound_without_balance: bool,
+    /// When a prepaid tenant's calls in progress have spent its balance,
+    /// each gets this many seconds more, then is hung up (default 30).
+    #[serde(default = "switchyard_store::default_grace")]
+    pub prepaid_grace_secs: u32,
 }
 
 fn yes() -> bool {
@@ -63,6 +67,7 @@ pub struct PlanView {
     pub limits: LimitsBody,
     pub rates: RateCardBody,
     pub inbound_without_balance: bool,
+    pub prepaid_grace_secs: u32,
     pub created_at_ms: u64,
     /// Ids of the tenants on this plan.
     pub tenants: Vec<String>,
@@ -77,6 +82,7 @@ fn plan_view(s: &ApiState, p: Plan) -> ApiResult<PlanView> {
         limits: p.limits.into(),
         rates: RateCardBody::of(p.rates),
         inbound_without_balance: p.inbound_without_balance,
+        prepaid_grace_secs: p.prepaid_grace_secs,
         created_at_ms: p.created_at_ms,
     })
 }
@@ -90,6 +96,7 @@ fn store_plan(s: &ApiState, name: String, body: PlanBody, created_at_ms: u64) ->
         features: body.features.into(),
         limits: body.limits.into(),
         inbound_without_balance: body.inbound_without_balance,
+        prepaid_grace_secs: body.prepaid_grace_secs,
         created_at_ms,
     };
     s.store.put_plan(&plan)?;
