@@ -1,5 +1,5 @@
 //! The host's bindings: one `bindgen!` for the current interface,
-//! `switchyard:plugin@0.2.1`, whose Rust types every role and the rest of
+//! `switchyard:plugin@0.2.2`, whose Rust types every role and the rest of
 //! the workspace use, and [`v0_1`] for components built against 0.1.0.
 //!
 //! WASI interfaces are mapped onto `wasmtime-wasi` / `wasmtime-wasi-http`'s
@@ -23,14 +23,14 @@ wasmtime::component::bindgen!({
     inline: "
         package switchyard:host-bindings;
         world host-bindings {
-            include switchyard:plugin/call-flow@0.2.1;
-            include switchyard:plugin/queue-strategy@0.2.1;
-            include switchyard:plugin/queue-ranker@0.2.1;
-            include switchyard:plugin/reporter@0.2.1;
-            import switchyard:plugin/types@0.2.1;
-            import switchyard:plugin/flow-types@0.2.1;
-            import switchyard:plugin/queue-types@0.2.1;
-            import switchyard:plugin/ranking-types@0.2.1;
+            include switchyard:plugin/call-flow@0.2.2;
+            include switchyard:plugin/queue-strategy@0.2.2;
+            include switchyard:plugin/queue-ranker@0.2.2;
+            include switchyard:plugin/reporter@0.2.2;
+            import switchyard:plugin/types@0.2.2;
+            import switchyard:plugin/flow-types@0.2.2;
+            import switchyard:plugin/queue-types@0.2.2;
+            import switchyard:plugin/ranking-types@0.2.2;
         }
     ",
     world: "switchyard:host-bindings/host-bindings",
@@ -48,7 +48,7 @@ wasmtime::component::bindgen!({
 
 pub use exports::switchyard::plugin::{flow, ranking, reporting, strategy};
 pub use switchyard::plugin::{
-    config, contacts, directory, flow_types, kv, log, queue_types, ranking_types, types,
+    config, contacts, directory, flow_types, kv, log, mail, queue_types, ranking_types, types,
 };
 
 /// Bindings of `switchyard:plugin@0.1.0` (`wit/compat/0.1.0`), to serve
@@ -56,7 +56,7 @@ pub use switchyard::plugin::{
 /// 0.2.0 ones, and [`crate::compat`] converts between its types and the
 /// host's (0.2.0) types.
 ///
-/// `types@0.1.0` is identical to `types@0.2.1`, so it is mapped onto the
+/// `types@0.1.0` is identical to `types@0.2.2`, so it is mapped onto the
 /// 0.2.0 module: contacts, call snapshots and call records need no
 /// conversion (wasmtime type-checks structurally). The interfaces whose
 /// types changed (`flow-types`, `queue-types`) or that must be linked under

@@ -1,6 +1,6 @@
 //! Components built against `switchyard:plugin@0.1.0` and `@0.2.0` (the
 //! fixtures in `tests/fixtures/`, never rebuilt) keep loading and working
-//! next to components built with the current SDK (0.2.1), through real
+//! next to components built with the current SDK (0.2.2), through real
 //! wasmtime.
 
 mod common;
@@ -292,7 +292,7 @@ fn exports(bytes: &[u8]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_0_2_0_strategy_is_served_through_select_and_ranks_as_the_current_ranker() {
     // Built before 0.2.1: it exports `strategy@0.2.0` and imports 0.2.0
-    // names, which the host's 0.2.1 bindings match by semver.
+    // names, which the host's 0.2.x bindings match by semver.
     assert_eq!(
         exports(FEWEST_CALLS_0_2_0),
         ["switchyard:plugin/strategy@0.2.0"]
@@ -301,7 +301,7 @@ async fn a_0_2_0_strategy_is_served_through_select_and_ranks_as_the_current_rank
     // positions out).
     assert_eq!(
         exports(wasm("fewest-calls")),
-        ["switchyard:plugin/ranking@0.2.1"]
+        ["switchyard:plugin/ranking@0.2.2"]
     );
     let old = strategy_tenant(FEWEST_CALLS_0_2_0, &[("sticky", "true")]);
     let new = strategy_tenant(wasm("fewest-calls"), &[("sticky", "true")]);

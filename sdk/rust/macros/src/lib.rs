@@ -43,33 +43,34 @@ fn wit_dir() -> String {
 /// Interfaces a world imports, taken from the SDK's bindings instead of
 /// generated again, so SDK types and plugin types are the same. wit-bindgen
 /// refuses unused mappings, so each world lists exactly what it imports.
-const TYPES: (&str, &str) = ("switchyard:plugin/types@0.2.1", "switchyard::plugin::types");
+const TYPES: (&str, &str) = ("switchyard:plugin/types@0.2.2", "switchyard::plugin::types");
 const FLOW_TYPES: (&str, &str) = (
-    "switchyard:plugin/flow-types@0.2.1",
+    "switchyard:plugin/flow-types@0.2.2",
     "switchyard::plugin::flow_types",
 );
 const QUEUE_TYPES: (&str, &str) = (
-    "switchyard:plugin/queue-types@0.2.1",
+    "switchyard:plugin/queue-types@0.2.2",
     "switchyard::plugin::queue_types",
 );
 const RANKING_TYPES: (&str, &str) = (
-    "switchyard:plugin/ranking-types@0.2.1",
+    "switchyard:plugin/ranking-types@0.2.2",
     "switchyard::plugin::ranking_types",
 );
-const LOG: (&str, &str) = ("switchyard:plugin/log@0.2.1", "switchyard::plugin::log");
-const KV: (&str, &str) = ("switchyard:plugin/kv@0.2.1", "switchyard::plugin::kv");
+const LOG: (&str, &str) = ("switchyard:plugin/log@0.2.2", "switchyard::plugin::log");
+const KV: (&str, &str) = ("switchyard:plugin/kv@0.2.2", "switchyard::plugin::kv");
 const CONFIG: (&str, &str) = (
-    "switchyard:plugin/config@0.2.1",
+    "switchyard:plugin/config@0.2.2",
     "switchyard::plugin::config",
 );
 const DIRECTORY: (&str, &str) = (
-    "switchyard:plugin/directory@0.2.1",
+    "switchyard:plugin/directory@0.2.2",
     "switchyard::plugin::directory",
 );
 const CONTACTS: (&str, &str) = (
-    "switchyard:plugin/contacts@0.2.1",
+    "switchyard:plugin/contacts@0.2.2",
     "switchyard::plugin::contacts",
 );
+const MAIL: (&str, &str) = ("switchyard:plugin/mail@0.2.2", "switchyard::plugin::mail");
 /// `wasi:http/outgoing-handler` and what its types pull in.
 const HTTP: &[(&str, &str)] = &[
     ("wasi:http/types@0.2.12", "wasi::http::types"),
@@ -123,7 +124,7 @@ fn expand(input: TokenStream, w: WorldExport) -> TokenStream {
 mod __switchyard_export {{
     ::switchyard_sdk::wit_bindgen::generate!({{
         path: {path:?},
-        world: "switchyard:plugin/{world}@0.2.1",
+        world: "switchyard:plugin/{world}@0.2.2",
         with: {{ {with} }},
         runtime_path: "::switchyard_sdk::wit_bindgen::rt",
     }});
@@ -206,7 +207,7 @@ pub fn export_reporter(input: TokenStream) -> TokenStream {
             world: "reporter",
             interface: "reporting",
             sdk_trait: "::switchyard_sdk::Reporter",
-            imports: [TYPES, LOG, KV, CONFIG].into_iter().chain(HTTP.iter().copied()).collect(),
+            imports: [TYPES, LOG, KV, CONFIG, MAIL].into_iter().chain(HTTP.iter().copied()).collect(),
             forwards: "fn on_call_record(call: ::switchyard_sdk::CallRecord) -> Result<(), String> { <$T as $TRAIT>::on_call_record(call) }
                        fn on_notice(notice: ::switchyard_sdk::Notice) -> Result<(), String> { <$T as $TRAIT>::on_notice(notice) }",
         },

@@ -9,7 +9,7 @@ wit_bindgen::generate!({
     inline: "
         package local:forbidden;
         world flow-with-http {
-            include switchyard:plugin/call-flow@0.2.1;
+            include switchyard:plugin/call-flow@0.2.2;
             import wasi:http/outgoing-handler@0.2.12;
         }
     ",
