@@ -26,7 +26,7 @@
 //! host/registry → state → caps → bindings/limits/validate.
 //!
 //! Interface versions: the host's types are those of
-//! `switchyard:plugin@0.2.1` (0.2.0 components match them by semver); components built against 0.1.0 are detected
+//! `switchyard:plugin@0.2.2` (0.2.0 and 0.2.1 components match them by semver); components built against 0.1.0 are detected
 //! at load (`validate`), linked to the same capabilities under their 0.1.0
 //! names (`caps`) and called through `bindings::v0_1` with converted types
 //! (`compat`). See the crate README.
@@ -73,12 +73,13 @@ mod validate;
 mod warm;
 
 pub use bindings::{
-    config, contacts, directory, flow, flow_types, kv, log, queue_types, ranking, ranking_types,
-    reporting, strategy, types,
+    config, contacts, directory, flow, flow_types, kv, log, mail, queue_types, ranking,
+    ranking_types, reporting, strategy, types,
 };
 pub use cache::LoadedComponent;
 pub use caps::directory::{Directory, InMemoryDirectory};
 pub use caps::log::{LogLevel, LogLine};
+pub use caps::mail::{MailFuture, MailRelay};
 pub use columns::{CandidateRef, candidate_columns};
 pub use failure::PluginFailure;
 pub use host::{HostError, PluginHost};

@@ -1,6 +1,7 @@
 //! Operator-level host configuration and per-tenant limits.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How the whole plugin host is sized. One per process.
@@ -45,6 +46,13 @@ pub struct HostConfig {
     pub kv_db: Option<sled::Db>,
     /// Operator rules for outbound HTTP.
     pub http: HttpPolicyConfig,
+    /// The operator's e-mail relay for reporter plugins' `mail`; `None`:
+    /// every `send` is `not-configured`. Here rather than in
+    /// [`crate::TenantSettings`] because it is the operator's, one per
+    /// process like the HTTP policy: the relay keeps each tenant's hourly
+    /// share itself (the runtime names the tenant at every send), and no
+    /// place that makes a tenant runtime can forget to pass it on.
+    pub mail: Option<Arc<dyn crate::caps::mail::MailRelay>>,
 }
 
 impl Default for HostConfig {
@@ -62,6 +70,7 @@ impl Default for HostConfig {
             cache_dir: None,
             kv_db: None,
             http: HttpPolicyConfig::default(),
+            mail: None,
         }
     }
 }

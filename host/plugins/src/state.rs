@@ -14,6 +14,7 @@ use crate::caps::directory::DirectoryState;
 use crate::caps::http::HttpState;
 use crate::caps::kv::KvState;
 use crate::caps::log::{LogLevel, LogState};
+use crate::caps::mail::MailState;
 use crate::caps::stdio::StdioCapture;
 use crate::caps::{self, Granted};
 use crate::validate::{Capability, World};
@@ -37,6 +38,7 @@ pub(crate) struct PluginState {
     pub(crate) directory: Option<DirectoryState>,
     pub(crate) contacts: Option<ContactsState>,
     pub(crate) http: Option<HttpState>,
+    pub(crate) mail: Option<MailState>,
 }
 
 impl PluginState {
@@ -77,6 +79,7 @@ impl PluginState {
             directory: None,
             contacts: None,
             http: None,
+            mail: None,
         }
     }
 
@@ -88,6 +91,9 @@ impl PluginState {
         self.cpu.exceeded = false;
         self.limiter.denied = false;
         self.log.renew();
+        if let Some(mail) = &mut self.mail {
+            mail.renew();
+        }
     }
 
     /// Moves what the guest wrote to stdout/stderr into the log.
@@ -152,6 +158,9 @@ pub(crate) fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<P
     }
     if allowed.has(Capability::Http) {
         caps::http::add_to_linker(&mut l)?;
+    }
+    if allowed.has(Capability::Mail) {
+        caps::mail::add_to_linker(&mut l, |s| Granted(s.mail.as_mut()))?;
     }
     Ok(l)
 }

@@ -18,6 +18,7 @@ use crate::caps::directory::{Directory, DirectoryState, InMemoryDirectory};
 use crate::caps::http::HttpState;
 use crate::caps::kv::{KvQuota, KvState};
 use crate::caps::log::{LogLine, LogRing, LogState};
+use crate::caps::mail::MailState;
 use crate::failure::PluginFailure;
 use crate::host::{HostError, PluginHost};
 use crate::limits::TenantLimits;
@@ -209,6 +210,12 @@ impl TenantRuntime {
             state.http = Some(HttpState::new(
                 host.config().http.clone(),
                 self.inner.http_allowlist.clone(),
+            ));
+        }
+        if imports.has(Capability::Mail) {
+            state.mail = Some(MailState::new(
+                host.config().mail.clone(),
+                self.inner.id.clone(),
             ));
         }
         state

@@ -128,7 +128,8 @@ impl World {
                 .with(Capability::Directory)
                 .with(Capability::Contacts),
             World::QueueStrategy => common,
-            World::CrmConnector | World::Reporter => common.with(Capability::Http),
+            World::CrmConnector => common.with(Capability::Http),
+            World::Reporter => common.with(Capability::Http).with(Capability::Mail),
         }
     }
 }
@@ -149,6 +150,8 @@ pub(crate) enum Capability {
     Contacts,
     /// `wasi:http/outgoing-handler` and the `wasi:http/types` it needs.
     Http,
+    /// `switchyard:plugin/mail` (0.2.2).
+    Mail,
 }
 
 impl Capability {
@@ -161,6 +164,7 @@ impl Capability {
             "config" => Capability::Config,
             "directory" => Capability::Directory,
             "contacts" => Capability::Contacts,
+            "mail" => Capability::Mail,
             _ => return None,
         })
     }
@@ -393,6 +397,10 @@ fn check_import(
         if TYPE_INTERFACES.contains(&n.interface) {
             return Ok(None);
         }
+        // 0.1.0 had no `mail`: say so rather than fail at link time.
+        if n.interface == "mail" && version == InterfaceVersion::V0_1 {
+            return Err(forbidden("mail was added in switchyard:plugin 0.2.2"));
+        }
         if let Some(c) = Capability::of_switchyard_interface(n.interface)
             && world.capabilities().has(c)
         {
@@ -400,6 +408,7 @@ fn check_import(
         }
         return Err(forbidden(match n.interface {
             "directory" | "contacts" => "directory and contacts are for call-flow plugins",
+            "mail" => "e-mail is for reporter plugins only",
             _ => "it is not part of that world",
         }));
     }
@@ -450,6 +459,18 @@ mod tests {
         assert!(check_import_now(World::CallFlow, "switchyard:plugin/kv@0.3.0").is_err());
         assert!(check_import_now(World::CallFlow, "wasi:cli/environment@0.2.6").is_ok());
         assert!(check_import_now(World::CallFlow, "acme:evil/thing@1.0.0").is_err());
+        assert!(matches!(
+            check_import_now(World::Reporter, "switchyard:plugin/mail@0.2.2"),
+            Ok(Some(Capability::Mail))
+        ));
+        for world in [World::CallFlow, World::QueueStrategy, World::CrmConnector] {
+            let e = check_import_now(world, "switchyard:plugin/mail@0.2.2").unwrap_err();
+            assert!(
+                e.to_string()
+                    .ends_with("(e-mail is for reporter plugins only)"),
+                "{e}"
+            );
+        }
         assert!(check_import_now(World::CallFlow, "wasi:http/incoming-handler@0.2.0").is_err());
     }
 

@@ -16,6 +16,7 @@ pub mod directory;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod mail;
 pub(crate) mod stdio;
 mod v0_1;
 
