@@ -2,7 +2,7 @@
 //!
 //! A Switchyard plugin is a WebAssembly component (target `wasm32-wasip2`)
 //! that implements one world of the `switchyard:plugin` WIT package. This
-//! SDK builds against `switchyard:plugin@0.2.1`; components built with the
+//! SDK builds against `switchyard:plugin@0.2.2`; components built with the
 //! SDK of 0.1.0 keep working unchanged on hosts that serve 0.2.0 (they are
 //! given the events and queue data 0.1.0 knew: see the host's
 //! `host/plugins/README.md`).
@@ -16,10 +16,12 @@
 //! [`flow::queue_gave_up`], [`queue::skill_level`] and
 //! [`queue::stick_to_callers_agent`]. New in 0.2.1: strategies are exported
 //! as the `queue-ranker` world and may rank candidates as columns
-//! ([`QueueStrategy::rank`], [`queue::Candidates`]). This
-//! crate gives you the host's types, helpers for its capabilities (key-value,
-//! config, directory, contacts, HTTP, logging), builders for actions, typed
-//! state between events, and one export macro per world:
+//! ([`QueueStrategy::rank`], [`queue::Candidates`]). New in 0.2.2:
+//! reporters may send e-mail through the operator's relay ([`mail::send`]).
+//! This crate gives you the host's types, helpers for its capabilities
+//! (key-value, config, directory, contacts, HTTP, e-mail, logging),
+//! builders for actions, typed state between events, and one export macro
+//! per world:
 //!
 //! | world | implement | export with |
 //! |---|---|---|
@@ -78,6 +80,7 @@ pub mod flow;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod mail;
 pub mod queue;
 pub mod state;
 
