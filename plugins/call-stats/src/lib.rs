@@ -16,10 +16,19 @@
 //! | `day/2026-11-23/queue/<queue>/<counter>` | the same per queue |
 //! | `day/2026-11-23/agent/<agent>/<counter>` | the same per agent (calls, answered, talk-seconds, answer-wait-ms) |
 //! | `day/2026-11-23/notices/<kind>` | live notices seen (`call-queued`, `call-abandoned`…) |
+//!
+//! ## Settings
+//!
+//! | setting | what |
+//! |---|---|
+//! | `missed-call-alert` | optional: an e-mail address (`ops@example.com`) that gets a short alert — caller, number dialled, time (UTC) — for every call counted as `missed`. Sent through the host's relay (nothing when the host has none), within the tenant's hourly e-mail limit; an alert that cannot be sent is logged as a warning and the counters are kept |
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use switchyard_sdk::{CallRecord, Disposition, Notice, NoticeKind, Reporter, kv};
+use switchyard_sdk::{CallRecord, Disposition, Notice, NoticeKind, Reporter, config, kv, mail};
+
+/// The setting naming where missed-call alerts go.
+pub const MISSED_CALL_ALERT: &str = "missed-call-alert";
 
 /// The UTC day of a millisecond timestamp, `YYYY-MM-DD`.
 pub fn utc_day(ms: u64) -> String {
@@ -32,10 +41,7 @@ pub fn utc_day(ms: u64) -> String {
 pub fn increments(call: &CallRecord) -> Vec<(String, i64)> {
     let day = utc_day(call.start_time);
     let answered = call.disposition == Disposition::Answered;
-    let missed = matches!(
-        call.disposition,
-        Disposition::NoAnswer | Disposition::Busy | Disposition::Cancelled | Disposition::Failed
-    );
+    let missed = is_missed(call);
     let mut counters: Vec<(&str, i64)> = vec![("calls", 1)];
     if answered {
         counters.push(("answered", 1));
@@ -67,6 +73,54 @@ pub fn increments(call: &CallRecord) -> Vec<(String, i64)> {
     out
 }
 
+/// Whether the call was not answered: no answer, busy, cancelled
+/// (abandoned by the caller), failed. Voicemail is not missed: somebody
+/// will hear it.
+pub fn is_missed(call: &CallRecord) -> bool {
+    matches!(
+        call.disposition,
+        Disposition::NoAnswer | Disposition::Busy | Disposition::Cancelled | Disposition::Failed
+    )
+}
+
+/// The missed-call alert for `call`: (subject, body).
+pub fn missed_call_alert(call: &CallRecord) -> (String, String) {
+    let caller = match &call.caller.display_name {
+        Some(name) if !name.is_empty() => format!("{name} <{}>", call.caller.number),
+        _ => call.caller.number.clone(),
+    };
+    let outcome = match call.disposition {
+        Disposition::NoAnswer => "no answer",
+        Disposition::Busy => "busy",
+        Disposition::Cancelled => "the caller hung up before an answer",
+        _ => "failed",
+    };
+    let when = Timestamp::from_millisecond(call.start_time as i64)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| call.start_time.to_string());
+    // The subject is capped by the host (200 bytes): a caller's display
+    // name is theirs to choose, so cut it on a character boundary.
+    let mut subject = format!("Missed call from {caller} to {}", call.dialled);
+    if subject.len() > 200 {
+        let mut end = 200;
+        while !subject.is_char_boundary(end) {
+            end -= 1;
+        }
+        subject.truncate(end);
+    }
+    let subject = subject.replace(|c: char| c.is_control(), " ");
+    let body = format!(
+        "Caller: {caller}\n\
+         Dialled: {dialled}\n\
+         When: {when}\n\
+         Outcome: {outcome}\n\
+         Call: {call_id}\n",
+        dialled = call.dialled,
+        call_id = call.call_id,
+    );
+    (subject, body)
+}
+
 fn notice_key(n: &Notice) -> String {
     let kind = match n.kind {
         NoticeKind::CallStarted => "call-started",
@@ -87,6 +141,16 @@ impl Reporter for CallStats {
     fn on_call_record(call: CallRecord) -> Result<(), String> {
         for (key, delta) in increments(&call) {
             kv::increment(&key, delta).map_err(|e| format!("kv {key}: {e:?}"))?;
+        }
+        if is_missed(&call)
+            && let Some(to) = config::get(MISSED_CALL_ALERT).filter(|t| !t.trim().is_empty())
+        {
+            let (subject, body) = missed_call_alert(&call);
+            // The counters are in; a lost alert is worth a warning, not a
+            // failed record.
+            if let Err(e) = mail::send(&[to.trim()], &subject, &body) {
+                switchyard_sdk::warn!("missed-call alert for {} not sent: {e}", call.call_id);
+            }
         }
         Ok(())
     }
@@ -159,6 +223,24 @@ mod tests {
         let inc = increments(&record(Disposition::Voicemail, None, None));
         assert!(inc.contains(&("day/2026-11-23/voicemail".into(), 1)));
         assert!(!inc.iter().any(|(k, _)| k.ends_with("/missed")));
+    }
+
+    #[test]
+    fn missed_call_alert_names_caller_dialled_and_time() {
+        let mut call = record(Disposition::Cancelled, None, None);
+        call.caller.display_name = Some("Ann".into());
+        let (subject, body) = missed_call_alert(&call);
+        assert_eq!(subject, "Missed call from Ann <+15550111> to +15550100");
+        assert!(body.contains("Caller: Ann <+15550111>\n"), "{body}");
+        assert!(body.contains("Dialled: +15550100\n"), "{body}");
+        assert!(body.contains("When: 2026-11-23 01:00:00 UTC\n"), "{body}");
+        assert!(body.contains("the caller hung up"), "{body}");
+        call.caller.display_name = Some("é".repeat(150));
+        let (subject, _) = missed_call_alert(&call);
+        assert!(subject.len() <= 200, "{}", subject.len());
+        assert!(is_missed(&record(Disposition::NoAnswer, None, None)));
+        assert!(!is_missed(&record(Disposition::Voicemail, None, None)));
+        assert!(!is_missed(&record(Disposition::Answered, None, None)));
     }
 
     #[test]
