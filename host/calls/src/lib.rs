@@ -279,6 +279,17 @@ pub struct Pbx {
     shared: Arc<Shared>,
 }
 
+/// A [`Pbx`] that may be gone: see [`Pbx::downgrade`].
+#[derive(Clone)]
+pub struct WeakPbx(std::sync::Weak<Shared>);
+
+impl WeakPbx {
+    /// The engine, while it lives.
+    pub fn upgrade(&self) -> Option<Pbx> {
+        self.0.upgrade().map(|shared| Pbx { shared })
+    }
+}
+
 impl Shared {
     pub(crate) fn tenants(&self) -> Arc<Tenants> {
         self.tenants.read().expect("tenants lock").clone()
@@ -451,6 +462,32 @@ impl Pbx {
     /// Calls in progress of `tenant`.
     pub fn live_calls(&self, tenant: &str) -> Vec<calls_in_progress::LiveCallInfo> {
         self.shared.in_progress.list(tenant)
+    }
+
+    /// A handle that does not keep the engine alive (for what the engine
+    /// itself holds, such as the plugin host's mail relay).
+    pub fn downgrade(&self) -> WeakPbx {
+        WeakPbx(Arc::downgrade(&self.shared))
+    }
+
+    /// Whether the operator configured an e-mail relay (and it started).
+    pub fn sends_mail(&self) -> bool {
+        self.shared.mailer.is_some()
+    }
+
+    /// Takes a message for `tenant` from elsewhere than a call (a reporter
+    /// plugin's `mail.send`): through the same relay, hourly share and
+    /// `switchyard_mails_total` as the host's own e-mail, so a tenant's
+    /// plugins and its voicemail share one limit. `Ok` once the message is
+    /// accepted; it is sent in the background. `what` names the sender in
+    /// the log.
+    pub fn send_mail(
+        &self,
+        tenant: &str,
+        what: &'static str,
+        mail: mail::Mail,
+    ) -> Result<(), mail::MailError> {
+        notices::submit(&self.shared, tenant, what, mail)
     }
 
     /// Hang up call `call_id` of `tenant`; false when there is no such call.

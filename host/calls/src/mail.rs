@@ -140,8 +140,11 @@ impl Mailer {
         })
     }
 
-    /// Sends `mail` for `tenant`.
-    pub(crate) async fn send(&self, tenant: &str, mail: Mail) -> Result<(), MailError> {
+    /// Takes `mail` for `tenant`, if its hour has room and the message can
+    /// be built: what is left is [`Mailer::transmit`]. Split so that the
+    /// one who asks (a call, a reporter plugin) learns at once whether it
+    /// was taken, while the relay is waited for in the background.
+    pub(crate) fn accept(&self, tenant: &str, mail: Mail) -> Result<Message, MailError> {
         if !self
             .windows
             .lock()
@@ -150,7 +153,11 @@ impl Mailer {
         {
             return Err(MailError::RateLimited);
         }
-        let message = self.build(mail)?;
+        self.build(mail)
+    }
+
+    /// Hands an accepted message to the relay.
+    pub(crate) async fn transmit(&self, message: Message) -> Result<(), MailError> {
         self.transport
             .send(message)
             .await

@@ -107,32 +107,63 @@ pub(crate) fn missed_call_mail(
 /// Sends `mail` for `tenant` in the background, counted by outcome; the
 /// call does not wait for the relay.
 pub(crate) fn deliver(shared: &Arc<Shared>, tenant: &str, what: &'static str, mail: Mail) {
-    if shared.mailer.is_none() || mail.to.is_empty() {
+    if mail.to.is_empty() {
         return;
     }
+    // Refusals are logged and counted by `submit`.
+    let _ = submit(shared, tenant, what, mail);
+}
+
+/// Takes `mail` for `tenant` now — within the tenant's hourly share, a
+/// message that can be built — and sends it in the background. Every
+/// outcome is logged and counted in `switchyard_mails_total`, whoever
+/// asked (the host's own notices, a reporter plugin), so one tenant's
+/// e-mail shares one hourly limit and one counter.
+pub(crate) fn submit(
+    shared: &Arc<Shared>,
+    tenant: &str,
+    what: &'static str,
+    mail: Mail,
+) -> Result<(), MailError> {
+    let Some(mailer) = &shared.mailer else {
+        return Err(MailError::Relay("this host has no e-mail relay".into()));
+    };
+    let message = match mailer.accept(tenant, mail) {
+        Ok(m) => m,
+        Err(e) => {
+            count(shared, tenant, what, &Err(e.clone()));
+            return Err(e);
+        }
+    };
     let (shared, tenant) = (shared.clone(), tenant.to_string());
     tokio::spawn(async move {
         let Some(mailer) = &shared.mailer else {
             return;
         };
-        let result = mailer.send(&tenant, mail).await;
-        let outcome = match &result {
-            Ok(()) => "sent",
-            Err(MailError::RateLimited) => "rate-limited",
-            Err(MailError::Invalid(_)) => "invalid",
-            Err(MailError::Relay(_)) => "failed",
-        };
-        match &result {
-            Ok(()) => tracing::info!(%tenant, what, "e-mail sent"),
-            Err(e) => tracing::warn!(%tenant, what, error = %e, "e-mail not sent"),
-        }
-        shared
-            .metrics
-            .mails
-            .get_or_create(&MailLabel {
-                tenant,
-                outcome: outcome.into(),
-            })
-            .inc();
+        let result = mailer.transmit(message).await;
+        count(&shared, &tenant, what, &result);
     });
+    Ok(())
+}
+
+/// Logs and counts one outcome.
+fn count(shared: &Shared, tenant: &str, what: &'static str, result: &Result<(), MailError>) {
+    let outcome = match result {
+        Ok(()) => "sent",
+        Err(MailError::RateLimited) => "rate-limited",
+        Err(MailError::Invalid(_)) => "invalid",
+        Err(MailError::Relay(_)) => "failed",
+    };
+    match result {
+        Ok(()) => tracing::info!(%tenant, what, "e-mail sent"),
+        Err(e) => tracing::warn!(%tenant, what, error = %e, "e-mail not sent"),
+    }
+    shared
+        .metrics
+        .mails
+        .get_or_create(&MailLabel {
+            tenant: tenant.to_string(),
+            outcome: outcome.into(),
+        })
+        .inc();
 }

@@ -242,3 +242,53 @@ fn action_error(e: Refused) -> CallActionError {
         Refused::Conflict(why) => CallActionError::Conflict(why),
     }
 }
+
+/// Reporter plugins' `mail.send`, through the call engine's mailer: the
+/// same relay, per-tenant hourly share and `switchyard_mails_total` as
+/// voicemail and missed-call e-mail.
+///
+/// The plugin host is made before the call engine (the engine's tenants
+/// hold plugin runtimes), so the engine is set here once it exists; a
+/// message sent before that (none can be: no call, no record, no
+/// reporter) would be `failed`. Weak: the engine holds the plugin host,
+/// which holds this relay, and a cycle would keep both (and the plugin kv
+/// database's lock) alive after the server is dropped.
+pub struct PluginMail {
+    pub pbx: std::sync::Arc<std::sync::OnceLock<switchyard_calls::WeakPbx>>,
+}
+
+impl switchyard_plugins::MailRelay for PluginMail {
+    fn send(
+        &self,
+        tenant: &str,
+        message: switchyard_plugins::mail::MailMessage,
+    ) -> switchyard_plugins::MailFuture {
+        use switchyard_calls::mail::{Mail, MailError};
+        use switchyard_plugins::mail::MailError as PluginMailError;
+        let result = match self.pbx.get().and_then(|p| p.upgrade()) {
+            None => Err(PluginMailError::Failed(
+                "the call engine is not running".into(),
+            )),
+            Some(pbx) if !pbx.sends_mail() => Err(PluginMailError::NotConfigured),
+            Some(pbx) => pbx
+                .send_mail(
+                    tenant,
+                    "plugin",
+                    Mail {
+                        to: message.to,
+                        subject: message.subject,
+                        body: message.body,
+                        attachment: None,
+                    },
+                )
+                .map_err(|e| match e {
+                    MailError::RateLimited => PluginMailError::RateLimited,
+                    MailError::Invalid(why) => PluginMailError::Invalid(why),
+                    MailError::Relay(why) => PluginMailError::Failed(why),
+                }),
+        };
+        // Accepting is synchronous; the relay is waited for in the
+        // background by the engine.
+        Box::pin(std::future::ready(result))
+    }
+}

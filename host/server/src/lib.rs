@@ -177,8 +177,16 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     // restart keeps the plugins' counters and skips recompiling.
     let kv_db =
         sled::open(cfg.data_dir.join("plugin-kv")).context("opening the plugin kv store")?;
+    // Reporter plugins mail through the engine's mailer, made below.
+    let engine_for_mail = std::sync::Arc::new(std::sync::OnceLock::new());
+    let plugin_mail = cfg.calls.mail.is_some().then(|| {
+        std::sync::Arc::new(adapters::PluginMail {
+            pbx: engine_for_mail.clone(),
+        }) as std::sync::Arc<dyn switchyard_plugins::MailRelay>
+    });
     let host = PluginHost::new(HostConfig {
         kv_db: Some(kv_db),
+        mail: plugin_mail,
         cache_dir: Some(cfg.data_dir.join("compiled")),
         http: switchyard_plugins::HttpPolicyConfig {
             allow_private_addresses: cfg.allow_private_plugin_http,
@@ -246,6 +254,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         });
     }
     let pbx = Pbx::new(stack.clone(), store.clone(), tenants, calls);
+    let _ = engine_for_mail.set(pbx.downgrade());
     tokio::spawn(pbx.clone().run(incoming));
     pbx.start_trunks();
     pbx.start_queues();

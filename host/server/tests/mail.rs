@@ -224,3 +224,75 @@ async fn a_missed_call_to_a_ring_group_is_emailed_to_the_members_who_asked() {
         ]
     );
 }
+
+/// The demo's reporter `call-stats` with `missed-call-alert` set: a call
+/// nobody answered is mailed to that address by the plugin, through the
+/// host's relay — next to the host's own missed-call e-mail to Bob, and
+/// counted with it in the tenant's `switchyard_mails_total`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_stats_mails_a_missed_call_alert_through_the_relay() {
+    let smtp = SmtpServer::start().await;
+    let mut tenant: serde_json::Value =
+        serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    tenant["plugins"]["call-stats"]["config"]["missed-call-alert"] = "ops@example.com".into();
+    let pbx = Arc::new(pbx_mailing(&smtp, Some(tenant)).await);
+    let p = pbx.clone();
+    blocking(move || p.ring_and_give_up("1001", "1002")).await;
+    // Bob's e-mail from the host and the plugin's alert, in either order.
+    let got = smtp.messages(2, LIMIT).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    let alert = got
+        .iter()
+        .find(|r| r.to == ["ops@example.com"])
+        .unwrap_or_else(|| panic!("no alert to ops@example.com: {got:?}"));
+    assert_eq!(alert.from, "pbx@switchyard.test", "the operator's sender");
+    let m = MessageParser::default().parse(&alert.data).unwrap();
+    assert_eq!(
+        m.subject(),
+        Some("Missed call from Alice (operator) <1001> to 1002")
+    );
+    let body = m.body_text(0).unwrap();
+    assert!(body.contains("Caller: Alice (operator) <1001>"), "{body}");
+    assert!(body.contains("Dialled: 1002"), "{body}");
+    assert!(body.contains("When: "), "{body}");
+    assert!(got.iter().any(|r| r.to == ["bob@example.com"]), "{got:?}");
+    until("both e-mails counted as sent", || {
+        pbx.running
+            .pbx
+            .metrics_text()
+            .contains("switchyard_mails_total{tenant=\"demo\",outcome=\"sent\"} 2")
+    })
+    .await;
+}
+
+/// One hourly share per tenant, whoever sends: with room for one e-mail,
+/// a missed call's two (the host's to Bob, call-stats' alert) are one sent
+/// and one refused as rate-limited, in either order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_mail_and_the_hosts_share_the_tenants_hourly_limit() {
+    let smtp = SmtpServer::start().await;
+    let mut tenant: serde_json::Value =
+        serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    tenant["plugins"]["call-stats"]["config"]["missed-call-alert"] = "ops@example.com".into();
+    let url = smtp.url();
+    let pbx = Arc::new(
+        pbx_configured(Some(tenant), None, move |c| {
+            c.calls.mail = Some(MailSettings {
+                url,
+                from: "Switchyard <pbx@switchyard.test>".into(),
+                per_tenant_per_hour: 1,
+            })
+        })
+        .await,
+    );
+    let p = pbx.clone();
+    blocking(move || p.ring_and_give_up("1001", "1002")).await;
+    until("one e-mail sent and one refused", || {
+        let m = pbx.running.pbx.metrics_text();
+        m.contains("switchyard_mails_total{tenant=\"demo\",outcome=\"sent\"} 1")
+            && m.contains("switchyard_mails_total{tenant=\"demo\",outcome=\"rate-limited\"} 1")
+    })
+    .await;
+    let got = smtp.messages(1, LIMIT).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+}
