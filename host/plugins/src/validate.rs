@@ -483,6 +483,13 @@ mod tests {
         assert!(matches!(e, LoadError::MixedVersions { .. }), "{e}");
         let e = check_import_now(World::CallFlow, "switchyard:plugin/kv@0.1.0").unwrap_err();
         assert!(matches!(e, LoadError::MixedVersions { .. }), "{e}");
+        // 0.1.0 had no mail: a 0.1.x reporter naming one is told so.
+        let e = check_import(World::Reporter, old, "switchyard:plugin/mail@0.1.0").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("mail was added in switchyard:plugin 0.2.2"),
+            "{e}"
+        );
         assert_eq!(InterfaceVersion::of("0.1.3"), Some(InterfaceVersion::V0_1));
         assert_eq!(InterfaceVersion::of("0.2.0"), Some(InterfaceVersion::V0_2));
         assert_eq!(InterfaceVersion::of("1.0.0"), None);
