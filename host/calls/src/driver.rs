@@ -2069,15 +2069,46 @@ impl Driver {
         call: &CallSnapshot,
     ) {
         use switchyard_plugins::types::Disposition;
-        use switchyard_store::ExtensionRepo;
-        let outcome = match record.disposition {
-            Disposition::NoAnswer => "no answer",
-            Disposition::Busy => "busy",
-            Disposition::Cancelled => "the caller hung up first",
-            _ => return,
-        };
+        use switchyard_store::{ExtensionRepo, NoticeRepo};
         if self.shared.mailer.is_none() {
             return;
+        }
+        let group = self
+            .shared
+            .store
+            .notices(&self.tenant.id)
+            .unwrap_or_default();
+        let missed = match record.disposition {
+            Disposition::NoAnswer => Some("no answer"),
+            Disposition::Busy => Some("busy"),
+            Disposition::Cancelled => Some("the caller hung up first"),
+            _ => None,
+        };
+        if !group.after_hours.is_empty()
+            && record.tags.iter().any(|t| t == notices::AFTER_HOURS_TAG)
+        {
+            let outcome = match (record.disposition, &record.agent) {
+                (Disposition::Voicemail, _) => "they left a voicemail".to_string(),
+                (Disposition::Answered, Some(agent)) => format!("{agent} answered"),
+                // Answered by the host only: the flow's closed message.
+                _ if record.answer_time.is_some() => "they heard the closed message".to_string(),
+                _ => missed.unwrap_or("the call failed").to_string(),
+            };
+            let mail =
+                notices::after_hours_mail(group.after_hours, call, &outcome, record.start_time);
+            notices::deliver(&self.shared, &self.tenant.id, "after-hours call", mail);
+        }
+        let Some(outcome) = missed else {
+            return;
+        };
+        if !group.missed_calls.is_empty() && call.direction == Direction::Inbound {
+            let mail = notices::group_missed_call_mail(
+                group.missed_calls,
+                call,
+                outcome,
+                record.start_time,
+            );
+            notices::deliver(&self.shared, &self.tenant.id, "missed call", mail);
         }
         let mut rang: Vec<&str> = record.legs.iter().map(|l| l.target.as_str()).collect();
         rang.push(&record.callee.number);

@@ -46,6 +46,58 @@ fn caller(call: &CallSnapshot) -> String {
     }
 }
 
+/// The tag a flow gives a call that came in while the business was closed
+/// (`business-hours` does).
+pub(crate) const AFTER_HOURS_TAG: &str = "after-hours";
+
+/// The e-mail about a call that came in after hours, and how it ended
+/// (`outcome`: "left a voicemail", "no answer", …).
+pub(crate) fn after_hours_mail(
+    to: Vec<String>,
+    call: &CallSnapshot,
+    outcome: &str,
+    at_ms: u64,
+) -> Mail {
+    let from = caller(call);
+    Mail {
+        to,
+        subject: format!("After-hours call from {from}"),
+        body: format!(
+            "{from} called {dialled} while you were closed: {outcome}.\n\n\
+             When: {when}\n\
+             Call: {call_id}\n",
+            dialled = call.dialled,
+            when = local_time(at_ms, &call.time_zone),
+            call_id = call.call_id,
+        ),
+        attachment: None,
+    }
+}
+
+/// The e-mail to the tenant's missed-calls group about a call from
+/// outside that nobody answered.
+pub(crate) fn group_missed_call_mail(
+    to: Vec<String>,
+    call: &CallSnapshot,
+    outcome: &str,
+    at_ms: u64,
+) -> Mail {
+    let from = caller(call);
+    Mail {
+        to,
+        subject: format!("Missed call from {from} to {}", call.dialled),
+        body: format!(
+            "{from} called {dialled} and nobody answered ({outcome}).\n\n\
+             When: {when}\n\
+             Call: {call_id}\n",
+            dialled = call.dialled,
+            when = local_time(at_ms, &call.time_zone),
+            call_id = call.call_id,
+        ),
+        attachment: None,
+    }
+}
+
 /// The e-mail about a voicemail left in `mailbox`.
 pub(crate) fn voicemail_mail(
     to: Vec<String>,

@@ -358,7 +358,13 @@ async fn business_hours_opens_the_ivr_by_day_and_announces_reopening_at_night() 
     c.start_time = utc_ms("2026-11-24T20:00Z");
     let d = drive(&t, "open-hours", &c, &[Event::CallStarted]).await;
     match &d[0].actions[..] {
-        [Action::Answer, Action::Play(prompts), Action::Voicemail(v)] => {
+        [
+            Action::SetTag(tag),
+            Action::Answer,
+            Action::Play(prompts),
+            Action::Voicemail(v),
+        ] => {
+            assert_eq!(tag, "after-hours");
             assert_eq!(prompts[0], Prompt::File("closed".into()));
             assert_eq!(
                 prompts[1],
@@ -373,7 +379,7 @@ async fn business_hours_opens_the_ivr_by_day_and_announces_reopening_at_night() 
     c.start_time = utc_ms("2026-12-25T11:00Z");
     let d = drive(&t, "open-hours", &c, &[Event::CallStarted]).await;
     assert!(
-        matches!(&d[0].actions[1], Action::Play(p) if p[1] == Prompt::Say("We reopen tomorrow at 10:00.".into()))
+        matches!(&d[0].actions[2], Action::Play(p) if p[1] == Prompt::Say("We reopen tomorrow at 10:00.".into()))
     );
 
     // The same instant in another tenant time zone gives another answer.
@@ -381,7 +387,7 @@ async fn business_hours_opens_the_ivr_by_day_and_announces_reopening_at_night() 
     c.time_zone = "America/Los_Angeles".into(); // 02:00 there
     let d = drive(&t, "open-hours", &c, &[Event::CallStarted]).await;
     assert!(
-        matches!(&d[0].actions[1], Action::Play(p) if p[1] == Prompt::Say("We reopen today at 09:00.".into()))
+        matches!(&d[0].actions[2], Action::Play(p) if p[1] == Prompt::Say("We reopen today at 09:00.".into()))
     );
 }
 

@@ -26,9 +26,9 @@ use switchyard_plugins::PluginHost;
 use switchyard_sip::auth::StoredCredentials;
 use switchyard_store::{
     Agent, CallerRule, CallerRuleRepo, ConferenceRepo, ConferenceRoom, Extension, ExtensionRepo,
-    Feature, Features, FileRecord, FileRepo, Number, NumberRepo, Plan, PlanRepo, PluginRepo,
-    PluginVersionRecord, Queue, QueueRepo, RingGroup, RingGroupRepo, RingStrategy, Store, Tenant,
-    TenantQuota, TenantRepo, Trunk, TrunkRepo,
+    Feature, Features, FileRecord, FileRepo, NoticeRepo, Number, NumberRepo, Plan, PlanRepo,
+    PluginRepo, PluginVersionRecord, Queue, QueueRepo, RingGroup, RingGroupRepo, RingStrategy,
+    Store, Tenant, TenantNotices, TenantQuota, TenantRepo, Trunk, TrunkRepo,
 };
 
 /// `number:password` lines.
@@ -356,6 +356,15 @@ pub fn provision(
         let rules: Vec<CallerRule> =
             serde_json::from_value(d["caller-rules"].clone()).context("caller-rules")?;
         store.put_caller_rules(&id, &rules)?;
+    }
+    if !d["notices"].is_null() {
+        store.put_notices(
+            &id,
+            &TenantNotices {
+                missed_calls: strings(&d["notices"]["missed-calls"]),
+                after_hours: strings(&d["notices"]["after-hours"]),
+            },
+        )?;
     }
     if let Some(numbers) = d["numbers"].as_object() {
         for (number, flow) in numbers {

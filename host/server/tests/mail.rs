@@ -296,3 +296,94 @@ async fn plugin_mail_and_the_hosts_share_the_tenants_hourly_limit() {
     let got = smtp.messages(1, LIMIT).await;
     assert_eq!(got.len(), 1, "{got:?}");
 }
+
+/// The tenant's own addresses: the demo's after-hours address hears of a
+/// call that came in while closed (the business-hours flow tagged it),
+/// and a missed-calls group set through the API hears of every call from
+/// outside nobody answered — beside the extension that asked for its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_hours_and_missed_calls_reach_the_tenants_group_addresses() {
+    use common::phone::{Phone, carrier_tenant};
+    let smtp = SmtpServer::start().await;
+    let mut t = carrier_tenant();
+    // Never open, nothing but the sentence, then hang up.
+    let schedule = &mut t["plugins"]["business-hours"]["config"]["schedule"];
+    schedule["open"] = serde_json::json!({});
+    schedule["holidays"] = serde_json::json!([]);
+    schedule["closed-prompts"] = serde_json::json!([]);
+    schedule.as_object_mut().unwrap().remove("closed-go");
+    let pbx = Arc::new(pbx_mailing(&smtp, Some(t)).await);
+    let sip = pbx.running.sip_udp;
+    blocking(move || {
+        let mut c = Phone::new(sip, 0xAF7E);
+        c.call("+15550101");
+        c.answer_bye();
+    })
+    .await;
+    let got = smtp.messages(1, LIMIT).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0].to,
+        ["alice@example.com"],
+        "the demo's after-hours address"
+    );
+    let m = MessageParser::default().parse(&got[0].data).unwrap();
+    assert_eq!(m.subject(), Some("After-hours call from +15551230000"));
+    let body = m.body_text(0).unwrap();
+    assert!(
+        body.contains("called +15550101 while you were closed: they heard the closed message"),
+        "{body}"
+    );
+    let cdr = pbx.cdr_to(1, "+15550101").await;
+    assert!(cdr.tags.contains(&"after-hours".to_string()), "{cdr:?}");
+
+    // A missed-calls group, through the API (bad addresses refused).
+    let (agent, base, auth) = api(&pbx);
+    let (bad, good) = blocking(move || {
+        let put = |body: serde_json::Value| {
+            let mut r = agent
+                .put(format!("{base}/notices"))
+                .header("Authorization", &auth)
+                .send_json(body)
+                .unwrap();
+            (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+        };
+        (
+            put(serde_json::json!({"missed_calls": ["not an address"]})),
+            put(serde_json::json!({"missed_calls": ["team@demo.example"],
+                "after_hours": ["alice@example.com"]})),
+        )
+    })
+    .await;
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert!(bad.1.contains("missed_calls"), "{}", bad.1);
+    assert_eq!(good.0, 200, "{}", good.1);
+
+    // The carrier's caller gives up while 1002 rings: 1002's owner (who
+    // asked) and the group are told.
+    let p = pbx.clone();
+    blocking(move || {
+        let phone = p.phone("1002", "uas_ring_no_answer", &[]);
+        let mut c = Phone::new(sip, 0x6170);
+        assert_eq!(
+            c.ring_then_cancel("+15550199", Duration::from_millis(300)),
+            487
+        );
+        phone.wait().assert_ok();
+    })
+    .await;
+    let got = smtp.messages(3, LIMIT).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    let mut to: Vec<String> = got[1..].iter().flat_map(|r| r.to.clone()).collect();
+    to.sort();
+    assert_eq!(to, ["bob@example.com", "team@demo.example"]);
+    let group = got[1..]
+        .iter()
+        .find(|r| r.to == ["team@demo.example"])
+        .unwrap();
+    let m = MessageParser::default().parse(&group.data).unwrap();
+    assert_eq!(
+        m.subject(),
+        Some("Missed call from +15551230000 to +15550199")
+    );
+}

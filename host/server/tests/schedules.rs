@@ -85,7 +85,9 @@ async fn route_at(running: &Running, at: &str) -> Action {
         .unwrap_or_else(|f| panic!("open-hours at {at}: {f}; logs {:?}", rt.recent_logs()));
     match &d.actions[..] {
         [only] => only.clone(),
-        [Action::Answer, Action::Play(_), last] => last.clone(),
+        [Action::SetTag(tag), Action::Answer, Action::Play(_), last] if tag == "after-hours" => {
+            last.clone()
+        }
         other => panic!("open-hours at {at}: {other:?}"),
     }
 }

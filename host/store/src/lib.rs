@@ -68,6 +68,7 @@ mod file;
 mod group_commit;
 mod groups;
 mod keys;
+mod notices;
 mod number;
 mod plan;
 mod plugin;
@@ -104,6 +105,7 @@ pub use groups::{
     is_queue_key,
 };
 pub use keys::{validate_extension, validate_number, validate_tenant_id};
+pub use notices::{MAX_NOTICE_ADDRESSES, NoticeRepo, TenantNotices};
 pub use number::{Number, NumberRepo};
 pub use plan::{Entitlements, Plan, PlanRepo, default_grace};
 pub use plugin::{PluginRepo, PluginVersionRecord};
@@ -173,6 +175,8 @@ struct Trees {
     ledger: sled::Tree,
     /// Ledger line ids: `tenant \0 id` → at_ms (a posting is made once).
     ledger_ids: sled::Tree,
+    /// Each tenant's notice addresses: `tenant`.
+    notices: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -222,6 +226,7 @@ impl Store {
             accounts: db.open_tree("accounts")?,
             ledger: db.open_tree("ledger")?,
             ledger_ids: db.open_tree("ledger_ids")?,
+            notices: db.open_tree("notices")?,
         };
         Ok(Store {
             inner: Arc::new(Inner {

@@ -357,6 +357,7 @@ impl TenantRepo for Store {
             }
         }
         t.accounts.remove(crate::keys::key(&[id.as_bytes()]))?;
+        t.notices.remove(crate::keys::key(&[id.as_bytes()]))?;
         self.collect_plugin_blobs(&shas)?;
 
         // Last: the tenant and its domains, so that an interrupted delete

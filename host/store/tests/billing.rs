@@ -124,3 +124,31 @@ fn a_postpaid_account_just_accumulates_and_the_ledger_goes_with_the_tenant() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn notice_addresses_are_checked_kept_and_go_with_the_tenant() {
+    let (_dir, s) = open();
+    s.put_tenant(&tenant("acme", &[])).unwrap();
+    assert_eq!(s.notices("acme").unwrap(), TenantNotices::default());
+    let n = TenantNotices {
+        missed_calls: vec!["team@acme.example".into()],
+        after_hours: vec!["ops@acme.example".into(), "boss@acme.example".into()],
+    };
+    s.put_notices("acme", &n).unwrap();
+    assert_eq!(s.notices("acme").unwrap(), n);
+    let bad = TenantNotices {
+        after_hours: vec!["ops@acme.example\r\nBcc: x@evil.test".into()],
+        ..TenantNotices::default()
+    };
+    match s.put_notices("acme", &bad) {
+        Err(StoreError::Invalid { field, .. }) => assert_eq!(field, "after_hours"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.put_notices("nobody", &n),
+        Err(StoreError::NotFound(_))
+    ));
+    s.delete_tenant("acme").unwrap();
+    s.put_tenant(&tenant("acme", &[])).unwrap();
+    assert_eq!(s.notices("acme").unwrap(), TenantNotices::default());
+}

@@ -20,7 +20,9 @@
 //!   Daylight-saving changes need nothing special: hours are civil time.
 //! * A holiday closes every interval that starts on that date; `yearly`
 //!   holidays recur on the same month and day.
-//! * When closed the caller hears `closed-prompts`, then a sentence saying
+//! * When closed the call is tagged `after-hours` (the host mails the
+//!   tenant's after-hours addresses about it), the caller hears
+//!   `closed-prompts`, then a sentence saying
 //!   when the business reopens ("We reopen tomorrow at 09:00."), then goes
 //!   to `closed-go` (default: hang up).
 //! * When `open-go` (or `closed-go`) rings or queues and the caller is not
@@ -222,7 +224,13 @@ pub fn decide(schedule: &Schedule, tz: &str, start_ms: u64) -> Result<Vec<Action
         local,
         schedule.next_opening(local),
     )));
-    let mut actions = vec![flow::answer(), flow::play(prompts)];
+    // Tagged, so the call's record says it and the host mails the
+    // tenant's after-hours addresses.
+    let mut actions = vec![
+        flow::set_tag("after-hours"),
+        flow::answer(),
+        flow::play(prompts),
+    ];
     actions.push(match &schedule.closed_go {
         Some(d) => d.action(30, 0),
         None => flow::hangup(),
@@ -296,6 +304,9 @@ mod tests {
         let a = decide(&s, paris, ms("2026-11-24T17:30", paris)).unwrap();
         assert_eq!(said(&a), "We reopen tomorrow at 09:00.");
         assert_eq!(a.last(), Some(&flow::voicemail("operators")));
+        // Closed calls are tagged (the host tells the after-hours
+        // addresses); open ones are not.
+        assert_eq!(a[0], flow::set_tag("after-hours"));
         let a = decide(&s, paris, ms("2026-11-24T07:59", paris)).unwrap();
         assert_eq!(said(&a), "We reopen today at 09:00.");
     }

@@ -12,6 +12,7 @@ mod conferences;
 mod extensions;
 mod files;
 mod groups;
+mod notices;
 mod numbers;
 mod plans;
 pub(crate) mod plugins;
@@ -104,6 +105,7 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(calls::monitor))
         .routes(routes!(calls::add_party))
         .routes(routes!(caller_rules::list, caller_rules::put))
+        .routes(routes!(notices::get, notices::put))
         .routes(routes!(conferences::list))
         .routes(routes!(conferences::put, conferences::delete))
         .routes(routes!(conferences::participants, conferences::add))

@@ -1009,6 +1009,20 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             GET,
+            "/api/tenants/{tenant}/notices",
+            "/api/tenants/{tenant}/notices",
+            Read
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/notices",
+            "/api/tenants/{tenant}/notices",
+            Write,
+            "application/json",
+            || j(json!({"after_hours": ["ops@example.com"]}))
+        ),
+        route!(
+            GET,
             "/api/tenants/{tenant}/schedules",
             "/api/tenants/{tenant}/schedules",
             Read
