@@ -163,3 +163,104 @@ async fn a_blocked_caller_hears_the_tenants_message_then_the_host_hangs_up() {
     assert!(c.tags.contains(&"blocked".to_string()), "{:?}", c.tags);
     assert_eq!(c.hangup_by.as_deref(), Some("system"));
 }
+
+/// An extension's own lists: 1002 blocks the carrier's caller, who then
+/// never rings it (straight to its voicemail); an allow list that does not
+/// name the caller keeps them out too; one that names them lets them ring.
+/// The lists are 1002's agent key's to keep, not another agent's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extensions_own_block_and_allow_lists_screen_who_rings_it() {
+    let pbx = Arc::new(pbx_with(Some(carrier_tenant()), None).await);
+    let sip = pbx.running.sip_udp;
+    let base = format!("http://{}", pbx.running.http);
+    let op = pbx.running.operator_token.clone();
+    let url = format!("{base}/api/tenants/demo/extensions/1002/caller-rules");
+    let (own, other) = {
+        let (b, o) = (base.clone(), op.clone());
+        blocking(move || {
+            (
+                key(&b, &o, "demo", "agent", Some("1002")),
+                key(&b, &o, "demo", "agent", Some("1003")),
+            )
+        })
+        .await
+    };
+    let put = |token: String, rules: Value| {
+        let url = url.clone();
+        blocking(move || {
+            let agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .new_agent();
+            let mut r = agent
+                .put(&url)
+                .header("Authorization", &format!("Bearer {token}"))
+                .send_json(rules)
+                .unwrap();
+            (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+        })
+    };
+    let block = json!([{"pattern": "+1555123*", "action": "reject"}]);
+    let (s, _) = put(other.clone(), block.clone()).await;
+    assert_eq!(s, 403, "1003's key may not keep 1002's list");
+    let (s, body) = put(
+        own.clone(),
+        json!([{"pattern": "+1555*", "action": "voicemail", "mailbox": "1002"}]),
+    )
+    .await;
+    assert_eq!(s, 400, "an extension's rules reject or allow: {body}");
+    let (s, body) = put(own.clone(), block).await;
+    assert_eq!(s, 200, "{body}");
+
+    // 1002 is registered (at a port nobody answers): a call that rang it
+    // would have a leg to it.
+    let p = pbx.clone();
+    blocking(move || {
+        p.register("1002", 9);
+        let mut c = Phone::new(sip, 0x5C1);
+        c.call("+15550199"); // the router: 1002, then its voicemail
+        c.bye();
+    })
+    .await;
+    let c = pbx.cdr_to(1, "+15550199").await;
+    assert!(c.legs.iter().all(|l| l.target != "1002"), "not rung: {c:?}");
+
+    // An allow list without the caller keeps them out as well.
+    let (s, _) = put(
+        own.clone(),
+        json!([{"pattern": "+1555999*", "action": "allow"}]),
+    )
+    .await;
+    assert_eq!(s, 200);
+    blocking(move || {
+        let mut c = Phone::new(sip, 0x5C2);
+        c.call("+15550199");
+        c.bye();
+    })
+    .await;
+    let rows = pbx.cdrs(2).await;
+    assert!(
+        rows[0].legs.iter().all(|l| l.target != "1002"),
+        "{:?}",
+        rows[0]
+    );
+
+    // Named on it: 1002 rings and answers.
+    let (s, body) = put(own, json!([{"pattern": "+15551230000", "action": "allow"}])).await;
+    assert_eq!(s, 200, "{body}");
+    let p = pbx.clone();
+    blocking(move || {
+        let phone = p.phone("1002", "uas_answer", &[]);
+        let mut c = Phone::new(sip, 0x5C3);
+        c.call("+15550199");
+        c.bye();
+        phone.wait().assert_ok();
+    })
+    .await;
+    let rows = pbx.cdrs(3).await;
+    assert_eq!(rows[0].agent.as_deref(), Some("1002"), "{:?}", rows[0]);
+    let metrics = pbx.running.pbx.metrics_text();
+    let line =
+        "switchyard_caller_rule_calls_total{tenant=\"demo\",action=\"extension-screened\"} 2";
+    assert!(metrics.contains(line), "{line}");
+}

@@ -344,7 +344,7 @@ impl BillingRepo for Store {
         Ok(self
             .t()
             .accounts
-            .get(key(&[tenant.as_bytes()]))?
+            .get(prefix(&[tenant.as_bytes()]))?
             .map(|v| decode(&v))
             .transpose()?
             .unwrap_or_default())
@@ -361,7 +361,7 @@ impl BillingRepo for Store {
             crate::keys::validate_email("notify_email", e)?;
         }
         self.require_tenant(tenant)?;
-        let k = key(&[tenant.as_bytes()]);
+        let k = prefix(&[tenant.as_bytes()]);
         let t = self.t();
         let account = t.accounts.transaction(|accounts| {
             let mut a: Account = match accounts.get(&k)? {
@@ -390,7 +390,9 @@ impl BillingRepo for Store {
         validate_tenant_id(tenant)?;
         validate_name("id", id)?;
         self.require_tenant(tenant)?;
-        let account_key = key(&[tenant.as_bytes()]);
+        // Keyed `tenant \0` like every tenant-owned record: the tenant
+        // sweep removes it.
+        let account_key = prefix(&[tenant.as_bytes()]);
         let line_key = ledger_key(tenant, at_ms, id);
         let id_key = key(&[tenant.as_bytes(), id.as_bytes()]);
         let t = self.t();

@@ -1,10 +1,16 @@
 //! Each tenant's caller rules: block lists and allow lists by the caller's
 //! number or a prefix of it, applied to calls from outside before the flow
-//! plugin (`switchyard_calls` reads them per call).
+//! plugin (`switchyard_calls` reads them per call); and each extension's
+//! own, which screen the calls that would ring it.
+//!
+//! Keys: the tenant's list at `tenant \0`, an extension's at
+//! `tenant \0 extension` — both under the tenant's prefix, so the tenant
+//! sweep removes them. (Before schema 3 the tenant's list was at `tenant`
+//! alone, which the sweep missed; [`rekey_tenant_rules`] moves it.)
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{key, validate_name, validate_tenant_id};
+use crate::keys::{key, prefix, validate_name, validate_tenant_id};
 use crate::{Store, StoreError, get_json};
 
 /// Rules one tenant may have.
@@ -100,42 +106,140 @@ pub trait CallerRuleRepo {
     fn put_caller_rules(&self, tenant: &str, rules: &[CallerRule]) -> Result<(), StoreError>;
     /// The tenant's rules, as put (none: empty).
     fn caller_rules(&self, tenant: &str) -> Result<Vec<CallerRule>, StoreError>;
+    /// Replace extension `ext`'s own rules: `reject` (a block list) and
+    /// `allow` (an allow list) only; the extension must exist.
+    fn put_extension_rules(
+        &self,
+        tenant: &str,
+        ext: &str,
+        rules: &[CallerRule],
+    ) -> Result<(), StoreError>;
+    /// Extension `ext`'s own rules (none: empty).
+    fn extension_rules(&self, tenant: &str, ext: &str) -> Result<Vec<CallerRule>, StoreError>;
+}
+
+/// Whether an extension's own rules let `caller` ring it: a matching
+/// `reject` rule screens the caller out; with any `allow` rule, only the
+/// callers an `allow` rule matches get through (the most specific rule
+/// decides, as for the tenant's).
+pub fn extension_admits(rules: &[CallerRule], caller: &str) -> bool {
+    match rule_for(rules, caller) {
+        Some(r) => !matches!(r.action, CallerAction::Reject { .. }),
+        None => !rules
+            .iter()
+            .any(|r| matches!(r.action, CallerAction::Allow { .. })),
+    }
+}
+
+/// Schema 2 → 3: the tenants' lists move from `tenant` to `tenant \0`
+/// (idempotent: keys with a NUL are left alone).
+pub(crate) fn rekey_tenant_rules(db: &sled::Db) -> Result<(), StoreError> {
+    let tree = db.open_tree("caller_rules")?;
+    for kv in tree.iter() {
+        let (k, v) = kv?;
+        if !k.contains(&0) {
+            let mut new = k.to_vec();
+            new.push(0);
+            tree.insert(new, v)?;
+            tree.remove(k)?;
+        }
+    }
+    db.flush()?;
+    Ok(())
+}
+
+fn validate_list(rules: &[CallerRule]) -> Result<(), StoreError> {
+    if rules.len() > MAX_CALLER_RULES {
+        return Err(StoreError::invalid(
+            "rules",
+            format!("more than {MAX_CALLER_RULES}"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for r in rules {
+        validate(r)?;
+        if !seen.insert(r.pattern.as_str()) {
+            return Err(StoreError::invalid(
+                "pattern",
+                format!("{:?} is listed twice", r.pattern),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl CallerRuleRepo for Store {
     fn put_caller_rules(&self, tenant: &str, rules: &[CallerRule]) -> Result<(), StoreError> {
         validate_tenant_id(tenant)?;
-        if rules.len() > MAX_CALLER_RULES {
-            return Err(StoreError::invalid(
-                "rules",
-                format!("more than {MAX_CALLER_RULES}"),
-            ));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for r in rules {
-            validate(r)?;
-            if !seen.insert(r.pattern.as_str()) {
-                return Err(StoreError::invalid(
-                    "pattern",
-                    format!("{:?} is listed twice", r.pattern),
-                ));
-            }
-        }
+        validate_list(rules)?;
         self.require_tenant(tenant)?;
         let stored = Stored {
             tenant: tenant.to_string(),
             rules: rules.to_vec(),
         };
-        self.put_durable(&self.t().caller_rules, key(&[tenant.as_bytes()]), &stored)
+        self.put_durable(
+            &self.t().caller_rules,
+            prefix(&[tenant.as_bytes()]),
+            &stored,
+        )
     }
 
     fn caller_rules(&self, tenant: &str) -> Result<Vec<CallerRule>, StoreError> {
         validate_tenant_id(tenant)?;
         Ok(
-            get_json::<Stored>(&self.t().caller_rules, &key(&[tenant.as_bytes()]))?
+            get_json::<Stored>(&self.t().caller_rules, &prefix(&[tenant.as_bytes()]))?
                 .map(|s| s.rules)
                 .unwrap_or_default(),
         )
+    }
+
+    fn put_extension_rules(
+        &self,
+        tenant: &str,
+        ext: &str,
+        rules: &[CallerRule],
+    ) -> Result<(), StoreError> {
+        validate_tenant_id(tenant)?;
+        crate::keys::validate_extension(ext)?;
+        validate_list(rules)?;
+        if let Some(r) = rules.iter().find(|r| {
+            !matches!(
+                r.action,
+                CallerAction::Reject { .. } | CallerAction::Allow { .. }
+            )
+        }) {
+            return Err(StoreError::invalid(
+                "action",
+                format!(
+                    "{:?}: an extension's own rules reject or allow (the tenant's rules play messages and send to voicemail)",
+                    r.pattern
+                ),
+            ));
+        }
+        self.require_tenant(tenant)?;
+        if crate::ExtensionRepo::get_extension(self, tenant, ext)?.is_none() {
+            return Err(StoreError::NotFound(format!("extension {ext}")));
+        }
+        let stored = Stored {
+            tenant: tenant.to_string(),
+            rules: rules.to_vec(),
+        };
+        self.put_durable(
+            &self.t().caller_rules,
+            key(&[tenant.as_bytes(), ext.as_bytes()]),
+            &stored,
+        )
+    }
+
+    fn extension_rules(&self, tenant: &str, ext: &str) -> Result<Vec<CallerRule>, StoreError> {
+        validate_tenant_id(tenant)?;
+        crate::keys::validate_extension(ext)?;
+        Ok(get_json::<Stored>(
+            &self.t().caller_rules,
+            &key(&[tenant.as_bytes(), ext.as_bytes()]),
+        )?
+        .map(|s| s.rules)
+        .unwrap_or_default())
     }
 }
 
@@ -165,6 +269,28 @@ mod tests {
         assert_eq!(pick("+15550100"), None);
         assert_eq!(pick("Anonymous"), Some("anonymous"));
         assert_eq!(pick(""), Some("anonymous"));
+    }
+
+    #[test]
+    fn an_extensions_own_rules_block_or_allow_only_whom_they_name() {
+        let allow = |p: &str| CallerRule {
+            pattern: p.into(),
+            action: CallerAction::Allow { to: String::new() },
+        };
+        // A block list: everybody but the blocked.
+        let block = [rule("+1900*")];
+        assert!(!extension_admits(&block, "+19005550100"));
+        assert!(extension_admits(&block, "+15550100"));
+        assert!(extension_admits(&[], "+19005550100"), "no rules: everybody");
+        // An allow list: only those named.
+        let vips = [allow("+1555123*")];
+        assert!(extension_admits(&vips, "+15551230000"));
+        assert!(!extension_admits(&vips, "+15550100"));
+        // Both: the most specific rule decides.
+        let both = [allow("+1555*"), rule("+1555666*")];
+        assert!(extension_admits(&both, "+15551230000"));
+        assert!(!extension_admits(&both, "+15556660000"));
+        assert!(!extension_admits(&both, "+14150000000"));
     }
 
     #[test]

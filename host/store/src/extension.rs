@@ -89,9 +89,10 @@ impl ExtensionRepo for Store {
     fn delete_extension(&self, tenant: &str, number: &str) -> Result<bool, StoreError> {
         validate_extension(number)?;
         validate_tenant_id(tenant)?;
-        self.delete_durable(
-            &self.t().extensions,
-            key(&[tenant.as_bytes(), number.as_bytes()]),
-        )
+        let k = key(&[tenant.as_bytes(), number.as_bytes()]);
+        // Its own caller rules go with it (a new extension of the same
+        // number starts with none).
+        self.t().caller_rules.remove(&k)?;
+        self.delete_durable(&self.t().extensions, k)
     }
 }

@@ -91,7 +91,7 @@ pub use billing::{
     Account, BillingRepo, CallSide, Increment, LedgerEntry, MinuteRate, MinutesLine, Posted,
     Posting, RateCard, Rated, UsageSummary, summarize,
 };
-pub use caller_rules::{CallerAction, CallerRule, CallerRuleRepo, rule_for};
+pub use caller_rules::{CallerAction, CallerRule, CallerRuleRepo, extension_admits, rule_for};
 pub use cdr::{
     Cdr, CdrFilter, CdrLeg, CdrMonitor, CdrPage, CdrRepo, Disposition, cdrs_to_csv, push_csv_row,
 };

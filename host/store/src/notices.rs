@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{key, validate_email, validate_tenant_id};
+use crate::keys::{prefix, validate_email, validate_tenant_id};
 use crate::{Store, StoreError, get_json};
 
 /// Addresses one notice may go to.
@@ -46,11 +46,12 @@ impl NoticeRepo for Store {
         validate("missed_calls", &notices.missed_calls)?;
         validate("after_hours", &notices.after_hours)?;
         self.require_tenant(tenant)?;
-        self.put_durable(&self.t().notices, key(&[tenant.as_bytes()]), notices)
+        // Keyed `tenant \0`: the tenant sweep removes it.
+        self.put_durable(&self.t().notices, prefix(&[tenant.as_bytes()]), notices)
     }
 
     fn notices(&self, tenant: &str) -> Result<TenantNotices, StoreError> {
         validate_tenant_id(tenant)?;
-        Ok(get_json(&self.t().notices, &key(&[tenant.as_bytes()]))?.unwrap_or_default())
+        Ok(get_json(&self.t().notices, &prefix(&[tenant.as_bytes()]))?.unwrap_or_default())
     }
 }

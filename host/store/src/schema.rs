@@ -10,7 +10,7 @@
 use crate::StoreError;
 
 /// The schema this build reads and writes.
-pub const CURRENT_SCHEMA: u32 = 2;
+pub const CURRENT_SCHEMA: u32 = 3;
 
 /// One migration step: upgrades a database from version `n` to `n + 1`.
 pub type Migration = fn(&sled::Db) -> Result<(), StoreError>;
@@ -20,6 +20,8 @@ pub type Migration = fn(&sled::Db) -> Result<(), StoreError>;
 pub const MIGRATIONS: &[Migration] = &[
     // 1 → 2: running totals of each tenant's file bytes.
     crate::file::recount_file_bytes,
+    // 2 → 3: the tenants' caller rules keyed under the tenant's prefix.
+    crate::caller_rules::rekey_tenant_rules,
 ];
 
 const _: () = assert!(MIGRATIONS.len() as u32 + 1 == CURRENT_SCHEMA);

@@ -321,6 +321,8 @@ impl TenantRepo for Store {
             &t.file_bytes,
             &t.ledger,
             &t.ledger_ids,
+            &t.accounts,
+            &t.notices,
         ] {
             sweep(tree, &p)?;
         }
@@ -356,8 +358,6 @@ impl TenantRepo for Store {
                 _ => {}
             }
         }
-        t.accounts.remove(crate::keys::key(&[id.as_bytes()]))?;
-        t.notices.remove(crate::keys::key(&[id.as_bytes()]))?;
         self.collect_plugin_blobs(&shas)?;
 
         // Last: the tenant and its domains, so that an interrupted delete

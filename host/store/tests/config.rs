@@ -385,6 +385,24 @@ fn delete_tenant_removes_everything_it_owns() {
     let (_, token) = s.create_api_key("acme", Role::Admin, None, "ops").unwrap();
     s.put_file(&file("acme", "voicemail", "m1"), b"audio")
         .unwrap();
+    let block = CallerRule {
+        pattern: "+1900*".into(),
+        action: CallerAction::Reject { decline: false },
+    };
+    s.put_caller_rules("acme", std::slice::from_ref(&block))
+        .unwrap();
+    s.put_extension_rules("acme", "1001", std::slice::from_ref(&block))
+        .unwrap();
+    s.put_notices(
+        "acme",
+        &TenantNotices {
+            after_hours: vec!["ops@acme.example".into()],
+            ..TenantNotices::default()
+        },
+    )
+    .unwrap();
+    s.set_account("acme", true, Default::default(), None)
+        .unwrap();
 
     assert!(s.delete_tenant("acme").unwrap());
 
@@ -414,4 +432,8 @@ fn delete_tenant_removes_everything_it_owns() {
     // The id is free again, and empty.
     s.put_tenant(&tenant("acme", &["acme.example"])).unwrap();
     assert!(s.list_extensions("acme").unwrap().is_empty());
+    assert!(s.caller_rules("acme").unwrap().is_empty());
+    assert!(s.extension_rules("acme", "1001").unwrap().is_empty());
+    assert_eq!(s.notices("acme").unwrap(), TenantNotices::default());
+    assert_eq!(s.account("acme").unwrap(), Account::default());
 }

@@ -192,3 +192,37 @@ fn retry_locked<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> T {
         }
     }
 }
+
+#[test]
+fn the_schema_3_migration_moves_a_tenants_caller_rules_under_its_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = CallerRule {
+        pattern: "+1900*".into(),
+        action: CallerAction::Reject { decline: false },
+    };
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.put_tenant(&tenant("acme", &[])).unwrap();
+        s.close().unwrap();
+    }
+    // A schema 2 store: the tenant's rules at `acme` alone.
+    {
+        let db = open_db(dir.path());
+        let stored = serde_json::json!({"tenant": "acme", "rules": [rule]});
+        let tree = db.open_tree("caller_rules").unwrap();
+        tree.clear().unwrap();
+        tree.insert("acme", stored.to_string().as_bytes()).unwrap();
+        set_version(&db, 2).unwrap();
+        assert_eq!(
+            migrate(&db, CURRENT_SCHEMA, schema::MIGRATIONS).unwrap(),
+            Some(2)
+        );
+        schema::MIGRATIONS[1](&db).unwrap();
+    }
+    let s = open_when_unlocked(dir.path());
+    assert_eq!(s.caller_rules("acme").unwrap(), [rule]);
+    // And the tenant's delete now takes them.
+    s.delete_tenant("acme").unwrap();
+    s.put_tenant(&tenant("acme", &[])).unwrap();
+    assert!(s.caller_rules("acme").unwrap().is_empty());
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use switchyard_store::{CallerAction, CallerRule, CallerRuleRepo};
 use utoipa::ToSchema;
 
-use super::{TenantP, changed};
+use super::{NumberP, TenantP, changed};
 use crate::ApiState;
 use crate::auth::{Caller, Need};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
@@ -128,5 +128,80 @@ pub(crate) async fn put(
     let rules = body.into_iter().map(rule).collect::<ApiResult<Vec<_>>>()?;
     s.store.put_caller_rules(scope.id(), &rules)?;
     changed(&s, scope.id());
+    Ok(Json(rules.into_iter().map(CallerRuleBody::from).collect()))
+}
+
+/// Who may read or change extension `number`'s own rules: the tenant's
+/// admin (both), its supervisors (read), and an agent key of that very
+/// extension (both: a person keeps their own block and allow lists).
+fn own_list(
+    s: &ApiState,
+    caller: &Caller,
+    tenant: &str,
+    number: &str,
+    write: bool,
+) -> ApiResult<crate::auth::Scope> {
+    use switchyard_store::{ExtensionRepo, Role};
+    let scope = caller.scope(s, tenant, Need::OwnCalls)?;
+    let allowed = match scope.role {
+        None | Some(Role::Admin) => true,
+        Some(Role::Supervisor) => !write,
+        Some(Role::Agent) => scope.extension.as_deref() == Some(number),
+    };
+    if !allowed {
+        return Err(ApiError::forbidden(
+            "an extension's caller rules are its own agent key's and the admin's to change \
+             (supervisors read them)",
+        ));
+    }
+    super::found(s.store.get_extension(scope.id(), number), || {
+        format!("extension {number:?}")
+    })?;
+    Ok(scope)
+}
+
+/// Extension `number`'s own caller rules: `reject` (its block list) and
+/// `allow` (its allow list: with any, only the callers it names ring it).
+#[utoipa::path(get, path = "/api/tenants/{tenant}/extensions/{number}/caller-rules",
+    tag = "caller-rules", params(NumberP),
+    responses((status = 200, body = [CallerRuleBody]), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_own(
+    caller: Caller,
+    State(s): State<ApiState>,
+    ApiPath(p): ApiPath<NumberP>,
+) -> ApiResult<Json<Vec<CallerRuleBody>>> {
+    let scope = own_list(&s, &caller, &p.tenant, &p.number, false)?;
+    let rules = s.store.extension_rules(scope.id(), &p.number)?;
+    Ok(Json(rules.into_iter().map(CallerRuleBody::from).collect()))
+}
+
+/// Replace extension `number`'s own caller rules. They screen calls from
+/// outside that would ring it: a caller they keep out is not rung there
+/// (alone, the call goes where an unanswered one goes; in a ring group or
+/// queue, the others still ring).
+#[utoipa::path(put, path = "/api/tenants/{tenant}/extensions/{number}/caller-rules",
+    tag = "caller-rules", params(NumberP), request_body = [CallerRuleBody],
+    responses((status = 200, body = [CallerRuleBody]), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn put_own(
+    caller: Caller,
+    State(s): State<ApiState>,
+    ApiPath(p): ApiPath<NumberP>,
+    ApiJson(body): ApiJson<Vec<CallerRuleBody>>,
+) -> ApiResult<Json<Vec<CallerRuleBody>>> {
+    let scope = own_list(&s, &caller, &p.tenant, &p.number, true)?;
+    // An allow rule here names no destination: the extension is it.
+    let body = body
+        .into_iter()
+        .map(|mut b| {
+            if b.action == "allow" && b.to.is_none() {
+                b.to = Some(p.number.clone());
+            }
+            b
+        })
+        .collect::<Vec<_>>();
+    let rules = body.into_iter().map(rule).collect::<ApiResult<Vec<_>>>()?;
+    s.store.put_extension_rules(scope.id(), &p.number, &rules)?;
     Ok(Json(rules.into_iter().map(CallerRuleBody::from).collect()))
 }

@@ -105,6 +105,7 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(calls::monitor))
         .routes(routes!(calls::add_party))
         .routes(routes!(caller_rules::list, caller_rules::put))
+        .routes(routes!(caller_rules::list_own, caller_rules::put_own))
         .routes(routes!(notices::get, notices::put))
         .routes(routes!(conferences::list))
         .routes(routes!(conferences::put, conferences::delete))

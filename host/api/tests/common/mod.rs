@@ -1009,6 +1009,20 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             GET,
+            "/api/tenants/{tenant}/extensions/1001/caller-rules",
+            "/api/tenants/{tenant}/extensions/{number}/caller-rules",
+            Read
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/extensions/1001/caller-rules",
+            "/api/tenants/{tenant}/extensions/{number}/caller-rules",
+            Write,
+            "application/json",
+            || j(json!([{"pattern": "+1900*", "action": "reject"}]))
+        ),
+        route!(
+            GET,
             "/api/tenants/{tenant}/notices",
             "/api/tenants/{tenant}/notices",
             Read

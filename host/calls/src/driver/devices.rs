@@ -106,6 +106,36 @@ fn extension(shared: &Shared, tenant: &Tenant, ext: &str) -> Vec<Place> {
         .collect()
 }
 
+/// Whether extension `ext`'s own caller rules let this call from outside
+/// ring it (calls between the tenant's own phones are never screened; a
+/// store that cannot say lets the call ring).
+fn admits(shared: &Shared, tenant: &Tenant, ext: &str, calling: &Calling) -> bool {
+    use switchyard_plugins::types::Direction;
+    use switchyard_store::CallerRuleRepo;
+    if calling.snapshot.direction != Direction::Inbound {
+        return true;
+    }
+    let rules = shared
+        .store
+        .extension_rules(&tenant.id, ext)
+        .unwrap_or_default();
+    let caller = &calling.snapshot.caller.number;
+    let admitted = switchyard_store::extension_admits(&rules, caller);
+    if !admitted {
+        tracing::info!(tenant = %tenant.id, extension = %ext, %caller,
+            "the extension's own caller rules screen the caller out: not rung");
+        shared
+            .metrics
+            .caller_rule_calls
+            .get_or_create(&crate::metrics::ActionLabel {
+                tenant: tenant.id.clone(),
+                action: "extension-screened".into(),
+            })
+            .inc();
+    }
+    admitted
+}
+
 /// Find the devices of `targets`. A number takes a place under its
 /// trunk's caps (none left: nothing to ring).
 pub(crate) async fn resolve(
@@ -118,10 +148,15 @@ pub(crate) async fn resolve(
     let mut tickets = Vec::new();
     for target in targets {
         match target {
-            DialTarget::Extension(e) => places.extend(extension(shared, tenant, e)),
+            DialTarget::Extension(e) if admits(shared, tenant, e, calling) => {
+                places.extend(extension(shared, tenant, e))
+            }
+            DialTarget::Extension(_) => {}
             DialTarget::RingGroup(g) => {
                 for m in tenant.ring_groups.get(g).into_iter().flatten() {
-                    places.extend(extension(shared, tenant, m));
+                    if admits(shared, tenant, m, calling) {
+                        places.extend(extension(shared, tenant, m));
+                    }
                 }
             }
             DialTarget::SipUri(u) => {
