@@ -1359,6 +1359,60 @@ impl Acd {
         self.dispatch(now);
     }
 
+    /// A callback asked for from outside a call (a web site's "call me
+    /// back"): a placeholder joins `queue` now, at `priority`, and is
+    /// served in its turn like one a caller asked for. `None` when it
+    /// cannot: the queue is unknown, `id` is in use, or `number` already
+    /// waits for a callback in that queue (asking twice keeps one place).
+    pub fn add_callback(
+        &mut self,
+        id: &str,
+        queue: &str,
+        number: &str,
+        priority: u8,
+        tags: Vec<(String, String)>,
+        now: Instant,
+    ) -> Option<()> {
+        let known = self.queues.contains_key(queue);
+        let twice = self
+            .calls
+            .values()
+            .any(|c| c.queue == queue && c.callback.as_ref().is_some_and(|cb| cb.number == number));
+        if !known || twice || self.calls.contains_key(id) {
+            return None;
+        }
+        self.seq += 1;
+        let call = Call {
+            id: id.to_owned(),
+            queue: queue.to_owned(),
+            priority,
+            skills: Vec::new(),
+            tags,
+            joined_ms: self.wall_ms(now),
+            seq: self.seq,
+            phase: Phase::Waiting,
+            next_announce: None,
+            next_comfort: None,
+            deadline: None,
+            callback: Some(CallbackState {
+                number: number.to_owned(),
+                attempts: 0,
+                retry_at: None,
+            }),
+            last_agent: None,
+        };
+        self.calls.insert(id.to_owned(), call);
+        self.log(
+            now,
+            Some(queue),
+            Some(id),
+            None,
+            EventKind::CallbackRequested { automatic: false },
+        );
+        self.dispatch(now);
+        Some(())
+    }
+
     /// How a callback attempt ended.
     pub fn callback_result(&mut self, placeholder: &str, outcome: CallbackOutcome, now: Instant) {
         let Some(c) = self.calls.get_mut(placeholder) else {

@@ -1598,3 +1598,45 @@ fn a_logout_during_a_call_and_a_login_before_its_end_is_back_on_the_call() {
     h.end("c1");
     assert!(matches!(h.state("a"), AgentState::WrapUp { .. }));
 }
+
+#[test]
+fn a_callback_asked_from_the_web_waits_its_turn_once_per_number() {
+    let mut h = H::new();
+    h.queue(QueueConfig::new("q"));
+    h.agent("a", "q", 0, &[]);
+    h.join("first", "q", 0);
+    h.to(1);
+    let web = vec![("source".to_string(), "web".to_string())];
+    assert_eq!(
+        h.acd
+            .add_callback("web-1", "q", "+15550009", 0, web.clone(), h.now),
+        Some(())
+    );
+    // Asked again (a double click, a reload): the same place, not two.
+    assert_eq!(
+        h.acd
+            .add_callback("web-2", "q", "+15550009", 0, web.clone(), h.now),
+        None
+    );
+    assert_eq!(
+        h.acd
+            .add_callback("web-3", "nope", "+15550008", 0, web, h.now),
+        None,
+        "no such queue"
+    );
+    h.to(2);
+    h.join("later", "q", 0);
+    h.drain();
+    let p = h.acd.placeholders();
+    assert_eq!(p.len(), 1);
+    assert_eq!(
+        (p[0].call.as_str(), p[0].number.as_str()),
+        ("web-1", "+15550009")
+    );
+    assert!(h.log.iter().any(|e| e.call.as_deref() == Some("web-1")
+        && e.kind == EventKind::CallbackRequested { automatic: false }));
+    h.take();
+    h.login("a");
+    let served = serve_all(&mut h, "a", 600);
+    assert_eq!(served, v(&["first", "web-1", "later"]));
+}

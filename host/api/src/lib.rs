@@ -33,6 +33,8 @@
 //! * `wav` — the prompt format check.
 //! * `trunk_policy` — which addresses a trunk may use (private ones,
 //!   another tenant's phones).
+//! * [`widget`] — the public side of web widgets (snippet, tokens,
+//!   call-back requests), outside `/api`.
 
 pub mod auth;
 pub mod error;
@@ -43,6 +45,7 @@ mod routes;
 pub mod server_hooks;
 mod trunk_policy;
 mod wav;
+pub mod widget;
 
 use std::sync::Arc;
 
@@ -85,6 +88,8 @@ pub struct ApiState {
     /// unspecified addresses (host or inbound). The operator token may
     /// always.
     pub allow_private_trunks: bool,
+    /// Web widgets' tokens and request counts.
+    pub widgets: Arc<widget::WidgetGuard>,
 }
 
 /// The API router: every route under `/api`, plus `/api/openapi.json`.
@@ -96,6 +101,8 @@ pub fn app(state: ApiState) -> axum::Router {
             state.clone(),
             auth::guard,
         ))
+        // Public: what visitors' browsers reach, with no key.
+        .merge(widget::router())
         .layer(axum::Extension(doc))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

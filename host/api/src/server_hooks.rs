@@ -266,6 +266,22 @@ pub trait ContactCentre: Send + Sync {
     ) -> Result<AgentLive, String>;
     /// Queue `name` now; `None` when the tenant has no such queue.
     fn queue_live(&self, tenant: &str, name: &str) -> Option<QueueLive>;
+    /// Put `number` in queue `queue` as a callback waiting its turn (a web
+    /// widget's "call me back"), tagged with its `source`: the
+    /// placeholder's id. `Invalid`: no such queue; `Conflict`: the number
+    /// already waits for one there.
+    fn request_callback(
+        &self,
+        tenant: &str,
+        queue: &str,
+        number: &str,
+        source: &str,
+    ) -> Result<String, CallActionError> {
+        let _ = (tenant, queue, number, source);
+        Err(CallActionError::Conflict(
+            "no call engine is running".into(),
+        ))
+    }
 }
 
 /// No queues at all: for tests and a server without a call engine.

@@ -58,7 +58,7 @@ use crate::trunk::{GateTicket, Trunk};
 use crate::{CallMsg, Shared, Tenant};
 use switchyard_clock::unix_ms;
 
-pub(crate) use devices::device_peer;
+pub(crate) use devices::{device_peer, random_token};
 pub(crate) use record::unanswered_names;
 
 /// How long the first party of a click-to-call rings.

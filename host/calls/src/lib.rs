@@ -390,6 +390,43 @@ impl Pbx {
         }
     }
 
+    /// Put `number` in `tenant`'s queue `queue` as a callback that waits
+    /// its turn (a web site's "call me back"), tagged `source` = `source`:
+    /// its placeholder's id. Refused: a queue the tenant does not have
+    /// ([`Refused::Invalid`]), a number already waiting for a callback in
+    /// it ([`Refused::Conflict`]).
+    pub fn request_callback(
+        &self,
+        tenant: &str,
+        queue: &str,
+        number: &str,
+        source: &str,
+    ) -> Result<String, Refused> {
+        let t = self
+            .tenants()
+            .by_id(tenant)
+            .ok_or_else(|| Refused::Invalid(format!("no tenant {tenant}")))?;
+        if !t
+            .contact_centre
+            .queues
+            .iter()
+            .any(|q| q.config.name == queue)
+        {
+            return Err(Refused::Invalid(format!("no queue {queue:?}")));
+        }
+        let id = format!("{source}-{}", driver::random_token());
+        let tags = vec![("source".to_string(), source.to_string())];
+        let queues = self.shared.queues.tenant(&self.shared, tenant);
+        if queues.add_callback(&self.shared, &id, queue, number, tags) {
+            tracing::info!(%tenant, %queue, %number, %source, placeholder = %id, "callback requested");
+            Ok(id)
+        } else {
+            Err(Refused::Conflict(format!(
+                "{number} already waits for a callback in {queue}"
+            )))
+        }
+    }
+
     /// Queue `name` of `tenant` now, with its callback placeholders.
     pub fn queue_status(
         &self,

@@ -492,6 +492,24 @@ impl TenantQueues {
     }
 
     /// A callback's customer answered (`true`), or the attempt failed.
+    /// A callback asked for from outside a call (`Acd::add_callback`),
+    /// stored like any placeholder; `false` when the engine refused it.
+    pub fn add_callback(
+        &self,
+        shared: &Arc<Shared>,
+        id: &str,
+        queue: &str,
+        number: &str,
+        tags: Vec<(String, String)>,
+    ) -> bool {
+        self.input(shared, |inner, now| {
+            inner
+                .acd
+                .add_callback(id, queue, number, 0, tags, now)
+                .is_some()
+        })
+    }
+
     pub fn callback_result(&self, shared: &Arc<Shared>, placeholder: &str, connected: bool) {
         let outcome = if connected {
             switchyard_acd::CallbackOutcome::Connected

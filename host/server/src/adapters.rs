@@ -185,6 +185,18 @@ fn agent_live(extension: String, v: switchyard_acd::AgentView) -> switchyard_api
 }
 
 impl switchyard_api::ContactCentre for CentreAdapter {
+    fn request_callback(
+        &self,
+        tenant: &str,
+        queue: &str,
+        number: &str,
+        source: &str,
+    ) -> Result<String, CallActionError> {
+        self.pbx
+            .request_callback(tenant, queue, number, source)
+            .map_err(action_error)
+    }
+
     fn agents(&self, tenant: &str) -> Vec<switchyard_api::AgentLive> {
         self.pbx
             .agents(tenant)

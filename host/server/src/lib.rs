@@ -281,6 +281,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         }),
         centre: std::sync::Arc::new(adapters::CentreAdapter { pbx: pbx.clone() }),
         allow_private_trunks: cfg.allow_private_trunks,
+        widgets: Default::default(),
     });
     let metrics_pbx = pbx.clone();
     let metrics_token = operator_token.clone();
@@ -329,7 +330,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("binding HTTP on {}", cfg.http_listen))?;
     let http = listener.local_addr()?;
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, api).await {
+        // With the peer's address: the public widget routes count requests
+        // per visitor address.
+        let app = api.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "HTTP server stopped");
         }
     });

@@ -77,6 +77,7 @@ mod schedule;
 pub mod schema;
 mod tenant;
 mod trunk;
+mod widget;
 
 use std::fs;
 use std::io::Write;
@@ -116,6 +117,7 @@ pub use tenant::{
     BASIC_FLOW, Feature, Features, Tenant, TenantQuota, TenantRepo, default_pause_reasons,
 };
 pub use trunk::{Trunk, TrunkRepo, addresses_overlap};
+pub use widget::{MAX_WIDGET_ORIGINS, Widget, WidgetRepo, validate_origin};
 
 /// The sled store. Cheap to clone (one `Arc`); `Send + Sync`.
 #[derive(Clone)]
@@ -175,8 +177,10 @@ struct Trees {
     ledger: sled::Tree,
     /// Ledger line ids: `tenant \0 id` → at_ms (a posting is made once).
     ledger_ids: sled::Tree,
-    /// Each tenant's notice addresses: `tenant`.
+    /// Each tenant's notice addresses: `tenant \0`.
     notices: sled::Tree,
+    /// Web widgets: `tenant \0 name`.
+    widgets: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -227,6 +231,7 @@ impl Store {
             ledger: db.open_tree("ledger")?,
             ledger_ids: db.open_tree("ledger_ids")?,
             notices: db.open_tree("notices")?,
+            widgets: db.open_tree("widgets")?,
         };
         Ok(Store {
             inner: Arc::new(Inner {

@@ -323,6 +323,7 @@ impl TenantRepo for Store {
             &t.ledger_ids,
             &t.accounts,
             &t.notices,
+            &t.widgets,
         ] {
             sweep(tree, &p)?;
         }

@@ -21,6 +21,7 @@ mod reports;
 mod schedules;
 mod tenants;
 mod trunks;
+mod widgets;
 
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -107,6 +108,8 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(caller_rules::list, caller_rules::put))
         .routes(routes!(caller_rules::list_own, caller_rules::put_own))
         .routes(routes!(notices::get, notices::put))
+        .routes(routes!(widgets::list))
+        .routes(routes!(widgets::get, widgets::put, widgets::delete))
         .routes(routes!(conferences::list))
         .routes(routes!(conferences::put, conferences::delete))
         .routes(routes!(conferences::participants, conferences::add))

@@ -228,6 +228,8 @@ impl LiveCalls for FakeLive {
 pub struct FakeCentre {
     pub agents: Mutex<BTreeMap<(String, String), AgentLive>>,
     pub changes: Mutex<Vec<(String, String, AgentChange)>>,
+    /// Callbacks asked for: (tenant, queue, number, source).
+    pub callbacks: Mutex<Vec<(String, String, String, String)>>,
 }
 
 impl FakeCentre {
@@ -252,6 +254,7 @@ impl FakeCentre {
         FakeCentre {
             agents: Mutex::new(agents),
             changes: Mutex::new(Vec::new()),
+            callbacks: Mutex::new(Vec::new()),
         }
     }
 }
@@ -295,6 +298,23 @@ impl ContactCentre for FakeCentre {
             .unwrap()
             .push((tenant.into(), extension.into(), change));
         Ok(a.clone())
+    }
+    fn request_callback(
+        &self,
+        tenant: &str,
+        queue: &str,
+        number: &str,
+        source: &str,
+    ) -> Result<String, switchyard_api::CallActionError> {
+        let mut all = self.callbacks.lock().unwrap();
+        if all
+            .iter()
+            .any(|(t, q, n, _)| t == tenant && q == queue && n == number)
+        {
+            return Err(switchyard_api::CallActionError::Conflict("waiting".into()));
+        }
+        all.push((tenant.into(), queue.into(), number.into(), source.into()));
+        Ok(format!("{source}-{}", all.len()))
     }
     fn queue_live(&self, _: &str, name: &str) -> Option<QueueLive> {
         (name == "support").then(|| QueueLive {
@@ -405,6 +425,7 @@ impl Env {
             changes: changes.clone(),
             centre: centre.clone(),
             allow_private_trunks,
+            widgets: Default::default(),
         });
         let mut env = Env {
             dir,
@@ -501,6 +522,14 @@ impl Env {
                     "name": "support",
                     "agents": [{"extension": "1002", "skills": {"english": 80}, "logged_in": true}]
                 }),
+            )
+            .await);
+        ok(self
+            .json(
+                Method::PUT,
+                &format!("{base}/widgets/site"),
+                OPERATOR,
+                json!({"queue": "support", "allowed_origins": [format!("https://www.{t}.example")]}),
             )
             .await);
         let router = switchyard_artifacts::get("router").expect("router component");
@@ -1020,6 +1049,32 @@ pub fn routes() -> Vec<Route> {
             Write,
             "application/json",
             || j(json!([{"pattern": "+1900*", "action": "reject"}]))
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/widgets",
+            "/api/tenants/{tenant}/widgets",
+            Read
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/widgets/site",
+            "/api/tenants/{tenant}/widgets/{name}",
+            Read
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/widgets/site",
+            "/api/tenants/{tenant}/widgets/{name}",
+            Write,
+            "application/json",
+            || j(json!({"queue": "support", "allowed_origins": ["https://www.example.com"]}))
+        ),
+        route!(
+            DELETE,
+            "/api/tenants/{tenant}/widgets/site",
+            "/api/tenants/{tenant}/widgets/{name}",
+            Write
         ),
         route!(
             GET,
