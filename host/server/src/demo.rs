@@ -28,7 +28,7 @@ use switchyard_store::{
     Agent, CallerRule, CallerRuleRepo, ConferenceRepo, ConferenceRoom, Extension, ExtensionRepo,
     Feature, Features, FileRecord, FileRepo, NoticeRepo, Number, NumberRepo, Plan, PlanRepo,
     PluginRepo, PluginVersionRecord, Queue, QueueRepo, RingGroup, RingGroupRepo, RingStrategy,
-    Store, Tenant, TenantNotices, TenantQuota, TenantRepo, Trunk, TrunkRepo,
+    Store, Tenant, TenantNotices, TenantQuota, TenantRepo, Trunk, TrunkRepo, Widget, WidgetRepo,
 };
 
 /// `number:password` lines.
@@ -356,6 +356,18 @@ pub fn provision(
         let rules: Vec<CallerRule> =
             serde_json::from_value(d["caller-rules"].clone()).context("caller-rules")?;
         store.put_caller_rules(&id, &rules)?;
+    }
+    if let Some(widgets) = d["widgets"].as_object() {
+        for (name, w) in widgets {
+            store.put_widget(&Widget {
+                tenant: id.clone(),
+                name: name.clone(),
+                queue: w["queue"].as_str().unwrap_or_default().to_string(),
+                allowed_origins: strings(&w["allowed-origins"]),
+                title: w["title"].as_str().unwrap_or("Call me back").to_string(),
+                enabled: w["enabled"].as_bool().unwrap_or(true),
+            })?;
+        }
     }
     if !d["notices"].is_null() {
         store.put_notices(

@@ -1,0 +1,38 @@
+// Fills and sends the "call me back" widget of a page in headless Chromium,
+// as a visitor would, and prints what the widget then says, as JSON:
+//   {"state": "ok" | "error", "text": "..."}
+// Usage: node widget.mjs PAGE_URL NUMBER
+// The browser is the system's (Debian's chromium), found at $CHROMIUM or
+// /usr/bin/chromium.
+import puppeteer from 'puppeteer-core';
+
+const [page_url, number] = process.argv.slice(2);
+if (!page_url || !number) {
+  console.error('usage: node widget.mjs PAGE_URL NUMBER');
+  process.exit(2);
+}
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  // Root in CI: Chromium's sandbox needs an unprivileged user.
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+try {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(30000);
+  await page.goto(page_url, { waitUntil: 'load' });
+  await page.waitForSelector('.sy-callback .sy-number');
+  await page.type('.sy-callback .sy-number', number);
+  await page.click('.sy-callback .sy-send');
+  await page.waitForFunction(() => {
+    const r = document.querySelector('.sy-callback .sy-result');
+    return r && r.textContent !== 'Sending…' && r.getAttribute('data-state');
+  });
+  const result = await page.$eval('.sy-callback .sy-result', (r) => ({
+    state: r.getAttribute('data-state'),
+    text: r.textContent,
+  }));
+  console.log(JSON.stringify(result));
+} finally {
+  await browser.close();
+}
