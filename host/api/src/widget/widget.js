@@ -12,7 +12,7 @@
   box.className = "sy-callback";
   box.setAttribute("aria-live", "polite");
   box.innerHTML =
-    '<strong class="sy-title"></strong>' +
+    '<strong class="sy-title" style="display:block;margin-bottom:.4em"></strong>' +
     '<label class="sy-label">Your number, in international form ' +
     '<input class="sy-number" type="tel" name="number" autocomplete="tel" ' +
     'placeholder="+44 20 7946 0000" required></label> ' +
