@@ -759,20 +759,26 @@ impl Pbx {
         }
     }
 
-    /// Run [`Pbx::expire_registrations`] every `every`.
-    pub fn start_registration_expiry(&self, every: Duration) {
+    /// Run `job` now and every `every` on the blocking pool (each run
+    /// waits for the store), one run at a time; a late run is not made up.
+    fn every(&self, every: Duration, job: impl Fn(&Pbx) + Send + Sync + 'static) {
         let pbx = self.clone();
+        let job = Arc::new(job);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let p = pbx.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    p.expire_registrations(switchyard_clock::unix_ms())
-                })
-                .await;
+                let (p, job) = (pbx.clone(), job.clone());
+                let _ = tokio::task::spawn_blocking(move || job(&p)).await;
             }
+        });
+    }
+
+    /// Run [`Pbx::expire_registrations`] every `every`.
+    pub fn start_registration_expiry(&self, every: Duration) {
+        self.every(every, |p| {
+            p.expire_registrations(switchyard_clock::unix_ms());
         });
     }
 
@@ -785,18 +791,8 @@ impl Pbx {
     /// Run [`Pbx::charge_monthly_fees`] now and every `every` (a month is
     /// charged once, so the first tick of a month charges it).
     pub fn start_monthly_fees(&self, every: Duration) {
-        let pbx = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let p = pbx.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    p.charge_monthly_fees(switchyard_clock::unix_ms())
-                })
-                .await;
-            }
+        self.every(every, |p| {
+            p.charge_monthly_fees(switchyard_clock::unix_ms());
         });
     }
 
@@ -856,15 +852,8 @@ impl Pbx {
 
     /// Run [`Pbx::check_credit`] every `every`.
     pub fn start_credit_watch(&self, every: Duration) {
-        let pbx = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let p = pbx.clone();
-                let _ = tokio::task::spawn_blocking(move || p.check_credit()).await;
-            }
+        self.every(every, |p| {
+            p.check_credit();
         });
     }
 

@@ -50,8 +50,29 @@ fn caller(call: &CallSnapshot) -> String {
 /// (`business-hours` does).
 pub(crate) const AFTER_HOURS_TAG: &str = "after-hours";
 
+/// A short e-mail about call `call`: `subject`, then `what` happened,
+/// when (in the tenant's time zone) and the call's id.
+fn call_mail(
+    to: Vec<String>,
+    subject: String,
+    what: String,
+    call: &CallSnapshot,
+    at_ms: u64,
+) -> Mail {
+    Mail {
+        to,
+        subject,
+        body: format!(
+            "{what}.\n\nWhen: {when}\nCall: {call_id}\n",
+            when = local_time(at_ms, &call.time_zone),
+            call_id = call.call_id,
+        ),
+        attachment: None,
+    }
+}
+
 /// The e-mail about a call that came in after hours, and how it ended
-/// (`outcome`: "left a voicemail", "no answer", …).
+/// (`outcome`: "they left a voicemail", "the caller hung up first", …).
 pub(crate) fn after_hours_mail(
     to: Vec<String>,
     call: &CallSnapshot,
@@ -59,19 +80,16 @@ pub(crate) fn after_hours_mail(
     at_ms: u64,
 ) -> Mail {
     let from = caller(call);
-    Mail {
+    call_mail(
         to,
-        subject: format!("After-hours call from {from}"),
-        body: format!(
-            "{from} called {dialled} while you were closed: {outcome}.\n\n\
-             When: {when}\n\
-             Call: {call_id}\n",
-            dialled = call.dialled,
-            when = local_time(at_ms, &call.time_zone),
-            call_id = call.call_id,
+        format!("After-hours call from {from}"),
+        format!(
+            "{from} called {} while you were closed: {outcome}",
+            call.dialled
         ),
-        attachment: None,
-    }
+        call,
+        at_ms,
+    )
 }
 
 /// The e-mail to the tenant's missed-calls group about a call from
@@ -83,19 +101,16 @@ pub(crate) fn group_missed_call_mail(
     at_ms: u64,
 ) -> Mail {
     let from = caller(call);
-    Mail {
+    call_mail(
         to,
-        subject: format!("Missed call from {from} to {}", call.dialled),
-        body: format!(
-            "{from} called {dialled} and nobody answered ({outcome}).\n\n\
-             When: {when}\n\
-             Call: {call_id}\n",
-            dialled = call.dialled,
-            when = local_time(at_ms, &call.time_zone),
-            call_id = call.call_id,
+        format!("Missed call from {from} to {}", call.dialled),
+        format!(
+            "{from} called {} and nobody answered ({outcome})",
+            call.dialled
         ),
-        attachment: None,
-    }
+        call,
+        at_ms,
+    )
 }
 
 /// The e-mail about a voicemail left in `mailbox`.

@@ -18,28 +18,6 @@ use switchyard_calls::mail::MailSettings;
 use switchyard_sipp::Sipp;
 use switchyard_store::BillingRepo;
 
-/// A request to the API as the operator. It blocks, so the runtime is
-/// told (`block_in_place`): the server's tasks go on on another worker.
-fn api(pbx: &Pbx, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("http://{}{path}", pbx.running.http);
-    let token = pbx.running.operator_token.clone();
-    let (status, text) = tokio::task::block_in_place(|| http(method, &url, &token, body));
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-const ALL: [&str; 7] = [
-    "recording",
-    "advanced_ivr",
-    "reporting",
-    "crm",
-    "queues",
-    "conferences",
-    "browser_phones",
-];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low() {
     let smtp = SmtpServer::start().await;
@@ -59,8 +37,8 @@ async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low
     // The demo's plan gets prices: calls out 0.60 a minute in whole
     // minutes (US numbers 0.30), a number 1.00 and an extension 2.00 a
     // month.
-    let features: Value = ALL.iter().map(|f| (f.to_string(), json!(true))).collect();
-    let (s, v) = api(
+    let features = every_feature();
+    let (s, v) = operator_api(
         &pbx,
         "PUT",
         "/api/plans/business",
@@ -80,7 +58,7 @@ async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low
     );
     assert_eq!(s, 400, "a direction that is not one: {v}");
     assert_eq!(v["field"], "rates.minutes.direction", "{v}");
-    let (s, v) = api(
+    let (s, v) = operator_api(
         &pbx,
         "PUT",
         "/api/plans/business",
@@ -101,7 +79,7 @@ async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low
     assert_eq!(v["rates"]["minutes"][1]["per_minute"], "0.30");
 
     // Prepaid, nothing on it yet, told below 1.00.
-    let (s, v) = api(
+    let (s, v) = operator_api(
         &pbx,
         "PUT",
         "/api/tenants/demo/account",
@@ -129,7 +107,7 @@ async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low
 
     // The operator tops up 1.20 (sent twice: added once).
     for _ in 0..2 {
-        let (s, v) = api(
+        let (s, v) = operator_api(
             &pbx,
             "POST",
             "/api/tenants/demo/account/top-ups",
@@ -201,7 +179,7 @@ async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low
         "{text}"
     );
 
-    let (s, u) = api(&pbx, "GET", "/api/tenants/demo/usage", None);
+    let (s, u) = operator_api(&pbx, "GET", "/api/tenants/demo/usage", None);
     assert_eq!(s, 200, "{u}");
     assert_eq!(u["currency"], "USD");
     let out = &u["minutes"][0];
@@ -225,7 +203,7 @@ async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low
     // month is charged once.)
     running.charge_monthly_fees(now);
     assert_eq!(running.charge_monthly_fees(now + 1000), 0);
-    let (_, u) = api(&pbx, "GET", "/api/tenants/demo/usage", None);
+    let (_, u) = operator_api(&pbx, "GET", "/api/tenants/demo/usage", None);
     assert_eq!(u["monthly"].as_array().unwrap().len(), 1, "{u}");
     let m = &u["monthly"][0];
     let numbers = m["numbers"].as_u64().unwrap();
@@ -275,8 +253,8 @@ async fn a_call_that_spends_the_balance_ends_after_the_grace() {
     let carrier = Sipp::new("carrier_uas_challenge").timeout(LIMIT);
     let addr: SocketAddr = ([127, 0, 0, 1], carrier.port()).into();
     let pbx = Arc::new(pbx_with(Some(trunk_tenant(addr, false)), None).await);
-    let features: Value = ALL.iter().map(|f| (f.to_string(), json!(true))).collect();
-    let (s, v) = api(
+    let features = every_feature();
+    let (s, v) = operator_api(
         &pbx,
         "PUT",
         "/api/plans/business",
@@ -290,14 +268,14 @@ async fn a_call_that_spends_the_balance_ends_after_the_grace() {
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["prepaid_grace_secs"], 2);
-    let (s, _) = api(
+    let (s, _) = operator_api(
         &pbx,
         "PUT",
         "/api/tenants/demo/account",
         Some(json!({"prepaid": true})),
     );
     assert_eq!(s, 200);
-    let (s, _) = api(
+    let (s, _) = operator_api(
         &pbx,
         "POST",
         "/api/tenants/demo/account/top-ups",

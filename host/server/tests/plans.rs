@@ -13,25 +13,6 @@ use common::*;
 use serde_json::{Value, json};
 use switchyard_store::{FileRecord, FileRepo};
 
-/// A request to the API as the operator. It blocks, so the runtime is
-/// told (`block_in_place`): the server's tasks go on on another worker.
-fn api(pbx: &Pbx, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("http://{}{path}", pbx.running.http);
-    let token = pbx.running.operator_token.clone();
-    let (status, text) = tokio::task::block_in_place(|| http(method, &url, &token, body));
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-const EVERYTHING: [&str; 7] = [
-    "recording",
-    "advanced_ivr",
-    "reporting",
-    "crm",
-    "queues",
-    "conferences",
-    "browser_phones",
-];
-
 fn features(on: &[&str]) -> Value {
     on.iter().map(|f| (f.to_string(), json!(true))).collect()
 }
@@ -43,18 +24,18 @@ async fn a_plan_without_ivr_and_rooms_closes_them_and_keeps_extension_calls() {
     let p = pbx.clone();
     blocking(move || {
         // The demo is on `business`; `essentials` has none of the extras.
-        let (s, v) = api(&p, "GET", "/api/tenants/demo", None);
+        let (s, v) = operator_api(&p, "GET", "/api/tenants/demo", None);
         assert_eq!((s, &v["plan"]), (200, &json!("business")), "{v}");
         // (Without its calls-per-second cap: this test's calls come
         // quicker than the demo's essentials allows.)
-        let (s, v) = api(
+        let (s, v) = operator_api(
             &p,
             "PUT",
             "/api/plans/essentials",
             Some(json!({"features": {}, "limits": {"max_extensions": 10}})),
         );
         assert_eq!(s, 200, "{v}");
-        let (s, v) = api(
+        let (s, v) = operator_api(
             &p,
             "PATCH",
             "/api/tenants/demo",
@@ -85,7 +66,7 @@ async fn a_plan_without_ivr_and_rooms_closes_them_and_keeps_extension_calls() {
 
         // The operator adds IVR and reporting to the plan: the number
         // answers again, with no restart, and calls reach the reporter.
-        let (s, v) = api(
+        let (s, v) = operator_api(
             &p,
             "PUT",
             "/api/plans/essentials",
@@ -144,11 +125,11 @@ async fn a_plan_without_ivr_and_rooms_closes_them_and_keeps_extension_calls() {
 async fn full_recording_storage_stops_new_recordings_until_some_are_deleted() {
     let pbx = Arc::new(pbx_with(Some(carrier_tenant()), None).await);
     // The plan allows 1 MiB of recordings; the tenant has 1.5 MiB.
-    let (s, v) = api(
+    let (s, v) = operator_api(
         &pbx,
         "PUT",
         "/api/plans/business",
-        Some(json!({"features": features(&EVERYTHING),
+        Some(json!({"features": every_feature(),
             "limits": {"recording_storage_mib": 1}})),
     );
     assert_eq!(s, 200, "{v}");
@@ -189,11 +170,11 @@ async fn full_recording_storage_stops_new_recordings_until_some_are_deleted() {
     assert!(metrics.contains(line), "{line}");
 
     // The tenant sees why, and makes room.
-    let (s, v) = api(&pbx, "GET", "/api/tenants/demo/entitlements", None);
+    let (s, v) = operator_api(&pbx, "GET", "/api/tenants/demo/entitlements", None);
     assert_eq!(s, 200);
     assert_eq!(v["limits"]["recording_storage_mib"], 1);
     assert_eq!(v["usage"]["recording_storage_bytes"], 3 << 19);
-    let (s, _) = api(
+    let (s, _) = operator_api(
         &pbx,
         "DELETE",
         "/api/tenants/demo/recordings/old-and-big",

@@ -111,6 +111,17 @@ fn allowed_origin(w: &Widget, headers: &HeaderMap) -> Result<String, ApiError> {
     }
 }
 
+/// The widget and the page's origin, when the widget serves it.
+fn widget_for(
+    s: &ApiState,
+    p: &WidgetP,
+    headers: &HeaderMap,
+) -> Result<(Widget, String), ApiError> {
+    let w = widget(s, p)?;
+    let origin = allowed_origin(&w, headers)?;
+    Ok((w, origin))
+}
+
 /// `response` with the CORS headers that let `origin`'s pages read it.
 fn cors(origin: &str, response: impl IntoResponse) -> Response {
     let mut r = response.into_response();
@@ -171,9 +182,8 @@ async fn preflight(
     Path(p): Path<WidgetP>,
     headers: HeaderMap,
 ) -> Response {
-    let r = widget(&s, &p).and_then(|w| allowed_origin(&w, &headers));
-    match r {
-        Ok(origin) => {
+    match widget_for(&s, &p, &headers) {
+        Ok((_, origin)) => {
             let mut r = cors(&origin, StatusCode::NO_CONTENT);
             let h = r.headers_mut();
             h.insert(
@@ -192,12 +202,8 @@ async fn preflight(
 }
 
 async fn token(State(s): State<ApiState>, Path(p): Path<WidgetP>, req: Request) -> Response {
-    let headers = req.headers().clone();
     let from = address(req.extensions().get::<ConnectInfo<SocketAddr>>());
-    let (w, origin) = match widget(&s, &p).and_then(|w| {
-        let o = allowed_origin(&w, &headers)?;
-        Ok((w, o))
-    }) {
+    let (w, origin) = match widget_for(&s, &p, req.headers()) {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -235,12 +241,8 @@ struct CallbackBody {
 }
 
 async fn callback(State(s): State<ApiState>, Path(p): Path<WidgetP>, req: Request) -> Response {
-    let headers = req.headers().clone();
     let from = address(req.extensions().get::<ConnectInfo<SocketAddr>>());
-    let (w, origin) = match widget(&s, &p).and_then(|w| {
-        let o = allowed_origin(&w, &headers)?;
-        Ok((w, o))
-    }) {
+    let (w, origin) = match widget_for(&s, &p, req.headers()) {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };

@@ -409,3 +409,33 @@ pub fn trunk_tenant(carrier: SocketAddr, register: bool) -> Value {
     }]);
     t
 }
+
+/// A request to the API as the operator: the status and the JSON body
+/// (its text as a JSON string when it is not JSON). It blocks, so the
+/// runtime is told (`block_in_place`): the server's tasks go on on another
+/// worker.
+pub fn operator_api(pbx: &Pbx, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("http://{}{path}", pbx.running.http);
+    let token = pbx.running.operator_token.clone();
+    let (status, text) = tokio::task::block_in_place(|| http(method, &url, &token, body));
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Every feature a plan may grant, as a plan's `features`.
+pub fn every_feature() -> Value {
+    [
+        "recording",
+        "advanced_ivr",
+        "reporting",
+        "crm",
+        "queues",
+        "conferences",
+        "browser_phones",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), json!(true)))
+    .collect()
+}
