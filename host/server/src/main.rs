@@ -37,6 +37,12 @@ enum Command {
     /// Call records of a tenant.
     #[command(subcommand)]
     Cdr(CdrCmd),
+    /// The operator's plans (features, limits, prices) and who is on them.
+    #[command(subcommand)]
+    Plan(PlanCmd),
+    /// A tenant's account: prepaid or postpaid, balance, top-ups, usage.
+    #[command(subcommand)]
+    Account(AccountCmd),
 }
 
 #[derive(Args, Default)]
@@ -240,6 +246,74 @@ enum PluginCmd {
 }
 
 #[derive(Subcommand)]
+enum PlanCmd {
+    /// List the plans, with the tenants on each.
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Create or replace a plan from a JSON file: `description`,
+    /// `features`, `limits`, `rates`, `inbound_without_balance`,
+    /// `prepaid_grace_secs` (README: "The HTTP API").
+    Put {
+        #[command(flatten)]
+        api: ApiArgs,
+        name: String,
+        file: PathBuf,
+    },
+    /// Put a tenant on a plan (`none`: take it off, keeping what the plan
+    /// gave it as its own).
+    Assign {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+        plan: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCmd {
+    /// The balance, and whether the tenant is prepaid.
+    Show {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+    },
+    /// Make the tenant prepaid (or postpaid with --postpaid).
+    Set {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+        #[arg(long)]
+        postpaid: bool,
+        /// Below this balance the low-balance notice goes out.
+        #[arg(long, default_value = "0")]
+        threshold: String,
+        /// Where the notice is mailed.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Add money to the balance; the reference (an invoice, a payment id)
+    /// makes the same top-up count once.
+    TopUp {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+        amount: String,
+        #[arg(long)]
+        reference: String,
+    },
+    /// This month's usage and charges, or `--csv` the ledger.
+    Usage {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum CdrCmd {
     /// Print the tenant's call records as CSV.
     Export {
@@ -309,6 +383,63 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Cdr(CdrCmd::Export { api, tenant }) => {
             let path = format!("/api/tenants/{tenant}/cdrs.csv");
+            print(call(&api, "GET", &path, Body::None)?)
+        }
+        Command::Plan(PlanCmd::List { api }) => print(call(&api, "GET", "/api/plans", Body::None)?),
+        Command::Plan(PlanCmd::Put { api, name, file }) => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let body: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            print(call(
+                &api,
+                "PUT",
+                &format!("/api/plans/{name}"),
+                Body::Json(body),
+            )?)
+        }
+        Command::Plan(PlanCmd::Assign { api, tenant, plan }) => {
+            let plan = (plan != "none").then_some(plan);
+            let body = serde_json::json!({ "plan": plan });
+            print(call(
+                &api,
+                "PATCH",
+                &format!("/api/tenants/{tenant}"),
+                Body::Json(body),
+            )?)
+        }
+        Command::Account(AccountCmd::Show { api, tenant }) => {
+            let path = format!("/api/tenants/{tenant}/account");
+            print(call(&api, "GET", &path, Body::None)?)
+        }
+        Command::Account(AccountCmd::Set {
+            api,
+            tenant,
+            postpaid,
+            threshold,
+            email,
+        }) => {
+            let body = serde_json::json!({
+                "prepaid": !postpaid, "low_balance_threshold": threshold, "notify_email": email,
+            });
+            let path = format!("/api/tenants/{tenant}/account");
+            print(call(&api, "PUT", &path, Body::Json(body))?)
+        }
+        Command::Account(AccountCmd::TopUp {
+            api,
+            tenant,
+            amount,
+            reference,
+        }) => {
+            let body = serde_json::json!({ "amount": amount, "reference": reference });
+            let path = format!("/api/tenants/{tenant}/account/top-ups");
+            print(call(&api, "POST", &path, Body::Json(body))?)
+        }
+        Command::Account(AccountCmd::Usage { api, tenant, csv }) => {
+            let path = format!(
+                "/api/tenants/{tenant}/usage{}",
+                if csv { ".csv" } else { "" }
+            );
             print(call(&api, "GET", &path, Body::None)?)
         }
     }
@@ -452,6 +583,12 @@ fn call(api: &ApiArgs, method: &str, path: &str, body: Body) -> anyhow::Result<S
         .new_agent();
     let mut resp = match (method, body) {
         ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+        ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
+        ("PUT", Body::Json(v)) => agent.put(&url).header("Authorization", &auth).send_json(&v),
+        ("PATCH", Body::Json(v)) => agent
+            .patch(&url)
+            .header("Authorization", &auth)
+            .send_json(&v),
         (_, Body::Json(v)) => agent
             .post(&url)
             .header("Authorization", &auth)

@@ -471,3 +471,100 @@ Call-ID: susp-{branch}\r\nCSeq: 1 REGISTER\r\nContact: <sip:1001@{me}>\r\nConten
     .await
     .unwrap();
 }
+
+/// The `switchyard` binary as the operator's client for plans and
+/// accounts: a plan from a JSON file, the demo put on it, made prepaid,
+/// topped up (twice with one reference: added once), its account and its
+/// ledger as CSV; a bad amount is refused with the API's message.
+#[test]
+fn the_cli_manages_plans_and_prepaid_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn_server(dir.path());
+    let op = std::fs::read_to_string(dir.path().join("operator-token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let url = format!("http://{}", server.http);
+    let cli = |args: &[&str]| -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(args)
+            .env("SWITCHYARD_URL", &url)
+            .env("SWITCHYARD_TOKEN", &op)
+            .output()
+            .expect("the client runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let plan = dir.path().join("standard.json");
+    std::fs::write(
+        &plan,
+        json!({
+            "description": "queues and recording, calls out at 0.02",
+            "features": {"queues": true, "recording": true},
+            "limits": {"max_extensions": 25},
+            "rates": {"currency": "EUR", "minutes": [
+                {"direction": "outbound", "per_minute": "0.02"}
+            ]}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (ok, out, err) = cli(&["plan", "put", "standard", plan.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = cli(&["plan", "assign", "demo", "standard"]);
+    assert!(ok, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["plan"], "standard");
+    assert_eq!(v["limits"]["max_extensions"], 25);
+    let (ok, out, err) = cli(&[
+        "account",
+        "set",
+        "demo",
+        "--threshold",
+        "2",
+        "--email",
+        "billing@demo.example",
+    ]);
+    assert!(ok, "{out}{err}");
+    for _ in 0..2 {
+        let (ok, out, err) = cli(&["account", "top-up", "demo", "10", "--reference", "inv-1"]);
+        assert!(ok, "{out}{err}");
+    }
+    let (ok, out, _) = cli(&["account", "show", "demo"]);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&v["prepaid"], &v["balance"], &v["currency"]),
+        (&json!(true), &json!("10"), &json!("EUR"))
+    );
+    let (ok, out, _) = cli(&["account", "usage", "demo", "--csv"]);
+    assert!(ok);
+    let lines: Vec<&str> = out.trim().lines().collect();
+    assert_eq!(lines.len(), 2, "the header and one top-up: {out}");
+    assert!(lines[1].contains(",top-up,"), "{out}");
+    let (ok, out, _) = cli(&["plan", "list"]);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let standard = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "standard")
+        .unwrap();
+    assert_eq!(standard["tenants"], json!(["demo"]));
+    let (ok, _, err) = cli(&["account", "top-up", "demo", "0", "--reference", "x"]);
+    assert!(!ok);
+    assert!(
+        err.contains("amount") && err.contains("above zero"),
+        "{err}"
+    );
+    let (ok, out, err) = cli(&["plan", "assign", "demo", "none"]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["plan"],
+        Value::Null
+    );
+}
