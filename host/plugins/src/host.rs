@@ -51,6 +51,10 @@ struct HostInner {
     kv: KvStore,
     /// Ranking instances kept between decisions, against their cap.
     warm: WarmBudget,
+    /// Each (tenant, plugin, version)'s flow decisions, kept across the
+    /// rebuilds of a tenant's runtime (canary figures).
+    figures:
+        std::sync::Mutex<std::collections::HashMap<(String, String, u32), crate::canary::Figures>>,
     // Dropped with the host: stops the epoch thread.
     _ticker: EpochTicker,
 }
@@ -81,6 +85,7 @@ impl PluginHost {
                 linkers,
                 kv,
                 warm,
+                figures: Default::default(),
                 _ticker: ticker,
             }),
         })
@@ -94,6 +99,34 @@ impl PluginHost {
     /// The operator configuration.
     pub fn config(&self) -> &HostConfig {
         &self.inner.config
+    }
+
+    /// Count one flow decision of `tenant`'s `plugin` `version`; the
+    /// figures after it.
+    pub(crate) fn record_decision(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        version: u32,
+        ok: bool,
+        took: std::time::Duration,
+    ) {
+        let mut all = self.inner.figures.lock().unwrap_or_else(|e| e.into_inner());
+        all.entry((tenant.to_string(), plugin.to_string(), version))
+            .or_default()
+            .record(ok, took);
+    }
+
+    /// The decisions of `tenant`'s `plugin` `version` since the host
+    /// started (none yet: zero).
+    pub fn figures(&self, tenant: &str, plugin: &str, version: u32) -> crate::canary::Figures {
+        self.inner
+            .figures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(tenant.to_string(), plugin.to_string(), version))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The shared engine.

@@ -162,6 +162,28 @@ impl TenantRuntime {
         event: &Event,
         state: Option<Vec<u8>>,
     ) -> Result<Decision, PluginFailure> {
+        let started = std::time::Instant::now();
+        let result = self.decide_flow(pinned, call, event, state).await;
+        // Every decision counts for its version (the canary's figures),
+        // and a canary's may stop it.
+        self.host().record_decision(
+            self.id(),
+            &pinned.name,
+            pinned.number,
+            result.is_ok(),
+            started.elapsed(),
+        );
+        self.judge_canary(pinned);
+        result
+    }
+
+    async fn decide_flow(
+        &self,
+        pinned: &Pinned,
+        call: &CallSnapshot,
+        event: &Event,
+        state: Option<Vec<u8>>,
+    ) -> Result<Decision, PluginFailure> {
         let out = match &pinned.exports {
             RoleExports::Flow(idx) => {
                 self.guarded(async {

@@ -57,6 +57,7 @@
 
 mod bindings;
 mod cache;
+pub mod canary;
 pub mod caps;
 mod columns;
 mod compat;

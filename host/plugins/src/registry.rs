@@ -120,6 +120,11 @@ pub trait RegistryPersistence: Send + Sync {
     fn activated(&self, tenant: &str, plugin: &str, version: u32);
     /// The tenant's roles changed.
     fn roles_changed(&self, tenant: &str, roles: &Roles);
+    /// The canary of `plugin` (`version`) was stopped by the host, for
+    /// `reason` (its failures): it must not come back at the next start.
+    fn canary_stopped(&self, tenant: &str, plugin: &str, version: u32, reason: &str) {
+        let _ = (tenant, plugin, version, reason);
+    }
 }
 
 /// Keeps nothing.
@@ -195,6 +200,8 @@ struct Entry {
     active: Option<u32>,
     /// Previously active versions, most recent last (for rollback).
     history: Vec<u32>,
+    /// A version deciding a share of new calls beside the active one.
+    canary: Option<crate::canary::CanaryPolicy>,
 }
 
 /// One tenant's plugins.
@@ -219,6 +226,7 @@ impl Registry {
             versions: BTreeMap::new(),
             active: None,
             history: Vec::new(),
+            canary: None,
         });
         let n = v.number;
         e.versions.insert(n, v);
@@ -265,6 +273,46 @@ impl Registry {
     pub(crate) fn pin(&self, name: &str) -> Option<Pinned> {
         let e = self.plugins.get(name)?;
         e.versions.get(&e.active?).cloned()
+    }
+
+    /// The version `caller`'s new call gets: the canary's for its share of
+    /// callers, the active one otherwise.
+    pub(crate) fn pin_for(&self, name: &str, caller: &str) -> Option<Pinned> {
+        let e = self.plugins.get(name)?;
+        if let Some(c) = &e.canary
+            && crate::canary::takes_canary(name, caller, c.percent)
+            && let Some(v) = e.versions.get(&c.version)
+        {
+            return Some(v.clone());
+        }
+        self.pin(name)
+    }
+
+    /// Start (or replace) `name`'s canary; `None` ends it. The canary must
+    /// be an installed version other than the active one.
+    pub(crate) fn set_canary(
+        &mut self,
+        name: &str,
+        canary: Option<crate::canary::CanaryPolicy>,
+    ) -> Result<(), RegistryError> {
+        let e = self
+            .plugins
+            .get_mut(name)
+            .ok_or_else(|| RegistryError::NoSuchPlugin(name.into()))?;
+        if let Some(c) = &canary
+            && (!e.versions.contains_key(&c.version) || e.active == Some(c.version))
+        {
+            return Err(RegistryError::NoSuchVersion {
+                name: name.into(),
+                version: c.version,
+            });
+        }
+        e.canary = canary;
+        Ok(())
+    }
+
+    pub(crate) fn canary(&self, name: &str) -> Option<crate::canary::CanaryPolicy> {
+        self.plugins.get(name)?.canary.clone()
     }
 
     pub(crate) fn version(&self, name: &str, version: u32) -> Option<Pinned> {

@@ -326,6 +326,57 @@ impl TenantRuntime {
         Ok(v)
     }
 
+    /// Start (or replace) `name`'s canary: `canary.version` decides the
+    /// calls of `canary.percent` % of callers. `None` ends it.
+    pub fn set_canary(
+        &self,
+        name: &str,
+        canary: Option<crate::canary::CanaryPolicy>,
+    ) -> Result<(), RegistryError> {
+        self.registry().set_canary(name, canary)
+    }
+
+    /// `name`'s canary, if one runs.
+    pub fn canary(&self, name: &str) -> Option<crate::canary::CanaryPolicy> {
+        self.registry().canary(name)
+    }
+
+    /// After a decision of `pinned`: when it is `name`'s canary and has
+    /// now failed clearly more than the active version, stop it (and tell
+    /// the persistence, so it stays stopped).
+    pub(crate) fn judge_canary(&self, pinned: &Pinned) {
+        let (active, canary) = {
+            let reg = self.registry();
+            match (reg.active(&pinned.name), reg.canary(&pinned.name)) {
+                (Some(a), Some(c)) if c.version == pinned.number => (a, c),
+                _ => return,
+            }
+        };
+        let host = &self.inner.host;
+        let stable = host.figures(self.id(), &pinned.name, active);
+        let tried = host.figures(self.id(), &pinned.name, canary.version);
+        if let crate::canary::Verdict::Stop(why) = crate::canary::verdict(&canary, &stable, &tried)
+        {
+            let stopped = {
+                let mut reg = self.registry();
+                // Only if it is still the same canary (no race with an
+                // operator's change).
+                reg.canary(&pinned.name).as_ref() == Some(&canary)
+                    && reg.set_canary(&pinned.name, None).is_ok()
+            };
+            if stopped {
+                tracing::warn!(tenant = %self.id(), plugin = %pinned.name, version = canary.version,
+                    %why, "canary stopped: new calls go to the active version");
+                self.inner.persistence.canary_stopped(
+                    self.id(),
+                    &pinned.name,
+                    canary.version,
+                    &why,
+                );
+            }
+        }
+    }
+
     /// The active version of `name`, for one call to keep.
     pub fn pin(&self, name: &str) -> Result<Pinned, PluginFailure> {
         self.registry()
@@ -390,6 +441,20 @@ impl TenantRuntime {
             .cloned()
             .ok_or_else(|| PluginFailure::NotInstalled(format!("flow {flow}")))?;
         self.pin(&plugin)
+    }
+
+    /// The version of the plugin serving flow `flow` that a new call from
+    /// `caller` gets: its canary's for the canary's share of callers
+    /// (always the same callers), the active one otherwise.
+    pub fn pin_flow_for(&self, flow: &str, caller: &str) -> Result<Pinned, PluginFailure> {
+        let reg = self.registry();
+        let plugin = reg
+            .roles
+            .flows
+            .get(flow)
+            .ok_or_else(|| PluginFailure::NotInstalled(format!("flow {flow}")))?;
+        reg.pin_for(plugin, caller)
+            .ok_or_else(|| PluginFailure::NotInstalled(plugin.clone()))
     }
 
     /// The tenant's crm-connector.
