@@ -245,10 +245,11 @@ pub(crate) fn start_incoming(
             .and_then(|m| m.trim().parse::<u32>().ok())
             .unwrap_or(70)
             .saturating_sub(1);
+        // A canary of the flow's plugin takes its share of callers.
         let pinned = admitted
             .tenant
             .runtime
-            .pin_flow(&admitted.snapshot.flow)
+            .pin_flow_for(&admitted.snapshot.flow, &admitted.snapshot.caller.number)
             .ok();
         let driver = Driver::new(
             shared,
@@ -264,6 +265,21 @@ pub(crate) fn start_incoming(
         );
         driver.run_guarded().await;
     });
+}
+
+/// Count a flow decision of plugin version `p` (a canary beside its stable
+/// version, in `/metrics`).
+fn count_version_decision(shared: &Shared, tenant: &str, p: &Pinned, ok: bool) {
+    shared
+        .metrics
+        .plugin_version_decisions
+        .get_or_create(&crate::metrics::VersionLabel {
+            tenant: tenant.to_string(),
+            plugin: p.name.clone(),
+            version: p.number.to_string(),
+            outcome: if ok { "ok" } else { "failed" }.into(),
+        })
+        .inc();
 }
 
 /// Answer an INVITE that no call takes with `code`.
@@ -1672,7 +1688,8 @@ impl Driver {
             Command::Sip { leg, out } => self.transmit(leg, out.transmit),
             Command::Decide { pin, event, state } => {
                 if let Some(flow) = &pin {
-                    self.pinned = self.tenant.runtime.pin_flow(flow).ok();
+                    let caller = self.session.snapshot().caller.number.clone();
+                    self.pinned = self.tenant.runtime.pin_flow_for(flow, &caller).ok();
                 }
                 self.decide(event, state);
             }
@@ -1783,11 +1800,12 @@ impl Driver {
                 // nothing.
                 if let Some(p) = self.pinned.clone() {
                     let snapshot = self.snapshot();
-                    let _ = self
+                    let r = self
                         .tenant
                         .runtime
                         .invoke_flow(&p, &snapshot, &Event::Hangup(info), None)
                         .await;
+                    count_version_decision(&self.shared, &self.tenant.id, &p, r.is_ok());
                 }
             }
             Command::WriteRecord(r) => self.write_record(*r).await,
@@ -1825,6 +1843,9 @@ impl Driver {
                     .observe(started.elapsed().as_secs_f64());
                 if result.is_err() {
                     m.plugin_errors.get_or_create(&label).inc();
+                }
+                if let Some(p) = &pinned {
+                    count_version_decision(&shared, &tenant.id, p, result.is_ok());
                 }
                 Work::Decided(result)
             }

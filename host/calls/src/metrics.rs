@@ -90,6 +90,18 @@ pub struct Metrics {
     pub calls_refused_unpaid: Family<TenantLabel, Counter>,
     /// Calls in progress ended because they spent a prepaid balance.
     pub calls_ended_unpaid: Family<TenantLabel, Counter>,
+    /// Flow decisions per plugin version, by outcome (`ok`, `failed`): a
+    /// canary beside its stable version.
+    pub plugin_version_decisions: Family<VersionLabel, Counter>,
+}
+
+/// One plugin version's decisions of one outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabel {
+    pub tenant: String,
+    pub plugin: String,
+    pub version: String,
+    pub outcome: String,
 }
 
 /// One tenant's events of one reason.
@@ -249,6 +261,12 @@ impl Default for Metrics {
             "Calls in progress hung up after their grace because they spent the tenant's prepaid balance",
             calls_ended_unpaid.clone(),
         );
+        let plugin_version_decisions = Family::<VersionLabel, Counter>::default();
+        registry.register(
+            "plugin_version_decisions",
+            "Call-flow decisions per plugin version, by outcome (ok, failed): a canary beside its stable version",
+            plugin_version_decisions.clone(),
+        );
         let rtp_ports_in_use = Gauge::default();
         registry.register(
             "rtp_port_pairs_in_use",
@@ -279,6 +297,7 @@ impl Default for Metrics {
             low_balance_notices,
             calls_refused_unpaid,
             calls_ended_unpaid,
+            plugin_version_decisions,
         }
     }
 }

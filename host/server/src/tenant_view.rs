@@ -36,6 +36,40 @@ fn plugin_limits(quota: &TenantQuota, http_allowlist: Vec<String>) -> TenantLimi
     }
 }
 
+/// What the API does not write itself: a canary the host stopped for
+/// failing is marked stopped in the store too (with why), so a restart or
+/// a reload does not bring it back. (Versions, activations and roles reach the store through
+/// the API, before the runtime hears of them.)
+struct CanaryStops {
+    store: Store,
+}
+
+impl switchyard_plugins::RegistryPersistence for CanaryStops {
+    fn version_added(
+        &self,
+        _: &str,
+        _: &switchyard_plugins::VersionInfo,
+        _: &[u8],
+        _: &BTreeMap<String, String>,
+    ) {
+    }
+    fn activated(&self, _: &str, _: &str, _: u32) {}
+    fn roles_changed(&self, _: &str, _: &switchyard_plugins::Roles) {}
+    fn canary_stopped(&self, tenant: &str, plugin: &str, version: u32, reason: &str) {
+        let Ok(Some(mut c)) = self.store.canary(tenant, plugin) else {
+            return;
+        };
+        if c.version != version || c.stopped.is_some() {
+            return;
+        }
+        c.stopped = Some(reason.to_string());
+        if let Err(e) = self.store.set_canary(tenant, plugin, Some(&c)) {
+            tracing::error!(%tenant, %plugin, version, %reason, error = %e,
+                "the stopped canary is stored as running: it comes back at the next reload");
+        }
+    }
+}
+
 /// The roles document the API writes (`/plugin-roles`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -188,6 +222,9 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
         TenantSettings {
             limits,
             directory: Arc::new(directory),
+            persistence: Arc::new(CanaryStops {
+                store: store.clone(),
+            }),
             ..TenantSettings::default()
         },
     )?;
@@ -207,6 +244,20 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
             runtime
                 .activate(name, n)
                 .map_err(|e| anyhow::anyhow!("activating {name} v{n}: {e}"))?;
+        }
+        if let Some(c) = store.canary(id, name)?
+            && c.stopped.is_none()
+        {
+            let policy = switchyard_plugins::canary::CanaryPolicy {
+                version: c.version,
+                percent: c.percent,
+                min_decisions: c.min_decisions,
+                margin_pct: c.margin_pct,
+            };
+            if let Err(e) = runtime.set_canary(name, Some(policy)) {
+                tracing::warn!(tenant = %id, plugin = %name, version = c.version, error = %e,
+                    "canary not started");
+            }
         }
     }
     let roles: Roles = store

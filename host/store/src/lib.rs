@@ -109,7 +109,7 @@ pub use keys::{validate_extension, validate_number, validate_tenant_id};
 pub use notices::{MAX_NOTICE_ADDRESSES, NoticeRepo, TenantNotices};
 pub use number::{Number, NumberRepo};
 pub use plan::{Entitlements, Plan, PlanRepo, default_grace};
-pub use plugin::{PluginRepo, PluginVersionRecord};
+pub use plugin::{CanaryRecord, PluginRepo, PluginVersionRecord};
 pub use registration::{Binding, RegistrationRepo};
 pub use schedule::{Holiday, Schedule, ScheduleRepo, validate_schedule};
 pub use schema::{CURRENT_SCHEMA, Migration};
@@ -181,6 +181,8 @@ struct Trees {
     notices: sled::Tree,
     /// Web widgets: `tenant \0 name`.
     widgets: sled::Tree,
+    /// Plugins' canary releases: `tenant \0 name`.
+    plugin_canary: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -232,6 +234,7 @@ impl Store {
             ledger_ids: db.open_tree("ledger_ids")?,
             notices: db.open_tree("notices")?,
             widgets: db.open_tree("widgets")?,
+            plugin_canary: db.open_tree("plugin_canary")?,
         };
         Ok(Store {
             inner: Arc::new(Inner {

@@ -55,6 +55,32 @@ pub trait PluginRepo {
     /// Store the tenant's plugin roles: JSON owned by the caller.
     fn set_roles(&self, tenant: &str, json: &str) -> Result<(), StoreError>;
     fn roles(&self, tenant: &str) -> Result<Option<String>, StoreError>;
+    /// Start (or replace) a plugin's canary; `None` ends it. The version
+    /// must be stored.
+    fn set_canary(
+        &self,
+        tenant: &str,
+        name: &str,
+        canary: Option<&CanaryRecord>,
+    ) -> Result<(), StoreError>;
+    /// The plugin's canary, if one runs.
+    fn canary(&self, tenant: &str, name: &str) -> Result<Option<CanaryRecord>, StoreError>;
+}
+
+/// A canary release of a plugin: `version` decides the calls of `percent`
+/// of callers beside the active version, until promoted, ended, or stopped
+/// by the host for failing (`min_decisions`, `margin_pct`) — then it stays
+/// recorded, with why, until the next canary or an end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanaryRecord {
+    pub version: u32,
+    pub percent: u8,
+    pub min_decisions: u64,
+    pub margin_pct: f64,
+    pub started_ms: u64,
+    /// Stopped by the host, and why: it decides no calls.
+    #[serde(default)]
+    pub stopped: Option<String>,
 }
 
 fn version_key(tenant: &str, name: &str, number: u32) -> Vec<u8> {
@@ -193,6 +219,47 @@ impl PluginRepo for Store {
             Ok(())
         })?;
         self.durable()
+    }
+
+    fn set_canary(
+        &self,
+        tenant: &str,
+        name: &str,
+        canary: Option<&CanaryRecord>,
+    ) -> Result<(), StoreError> {
+        validate_tenant_id(tenant)?;
+        validate_name("name", name)?;
+        let k = key(&[tenant.as_bytes(), name.as_bytes()]);
+        match canary {
+            None => {
+                self.delete_durable(&self.t().plugin_canary, k)?;
+                Ok(())
+            }
+            Some(c) => {
+                if !(1..=99).contains(&c.percent) {
+                    return Err(StoreError::invalid("percent", "must be 1 to 99"));
+                }
+                if !(0.0..=100.0).contains(&c.margin_pct) {
+                    return Err(StoreError::invalid("margin_pct", "must be 0 to 100"));
+                }
+                if self.version(tenant, name, c.version)?.is_none() {
+                    return Err(StoreError::NotFound(format!(
+                        "plugin {name} version {}",
+                        c.version
+                    )));
+                }
+                self.put_durable(&self.t().plugin_canary, k, c)
+            }
+        }
+    }
+
+    fn canary(&self, tenant: &str, name: &str) -> Result<Option<CanaryRecord>, StoreError> {
+        validate_tenant_id(tenant)?;
+        validate_name("name", name)?;
+        get_json(
+            &self.t().plugin_canary,
+            &key(&[tenant.as_bytes(), name.as_bytes()]),
+        )
     }
 
     fn active(&self, tenant: &str, name: &str) -> Result<Option<u32>, StoreError> {

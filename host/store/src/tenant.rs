@@ -324,6 +324,7 @@ impl TenantRepo for Store {
             &t.accounts,
             &t.notices,
             &t.widgets,
+            &t.plugin_canary,
         ] {
             sweep(tree, &p)?;
         }

@@ -225,3 +225,54 @@ fn files_crud_and_paths_stay_inside() {
     assert!(!dir.path().join("escape").exists());
     assert!(!dir.path().join("files/escape").exists());
 }
+
+#[test]
+fn a_canary_names_a_stored_version_and_a_share_of_callers() {
+    let (_dir, s) = open();
+    s.put_tenant(&tenant("acme", &[])).unwrap();
+    let v1 = b"component one".to_vec();
+    let h1 = sha256_hex(&v1);
+    s.add_version(&version("acme", "router", 1, &h1, v1.len()), &v1)
+        .unwrap();
+    let c = CanaryRecord {
+        version: 1,
+        percent: 10,
+        min_decisions: 20,
+        margin_pct: 5.0,
+        started_ms: 1,
+        stopped: None,
+    };
+    s.set_canary("acme", "router", Some(&c)).unwrap();
+    assert_eq!(s.canary("acme", "router").unwrap(), Some(c.clone()));
+    for bad in [0, 100] {
+        let r = s.set_canary(
+            "acme",
+            "router",
+            Some(&CanaryRecord {
+                percent: bad,
+                ..c.clone()
+            }),
+        );
+        assert!(
+            matches!(
+                r,
+                Err(StoreError::Invalid {
+                    field: "percent",
+                    ..
+                })
+            ),
+            "{bad}"
+        );
+    }
+    let r = s.set_canary(
+        "acme",
+        "router",
+        Some(&CanaryRecord {
+            version: 7,
+            ..c.clone()
+        }),
+    );
+    assert!(matches!(r, Err(StoreError::NotFound(_))));
+    s.set_canary("acme", "router", None).unwrap();
+    assert_eq!(s.canary("acme", "router").unwrap(), None);
+}

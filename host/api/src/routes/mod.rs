@@ -7,6 +7,7 @@ mod api_keys;
 mod billing;
 mod caller_rules;
 mod calls;
+mod canary;
 mod cdrs;
 mod conferences;
 mod extensions;
@@ -82,6 +83,8 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(plugins::get, plugins::upload))
         .routes(routes!(plugins::activate))
         .routes(routes!(plugins::rollback))
+        .routes(routes!(canary::get, canary::put, canary::delete))
+        .routes(routes!(canary::promote))
         .routes(routes!(plugins::get_config, plugins::put_config))
         .routes(routes!(
             plugins::get_http_allowlist,

@@ -1078,6 +1078,32 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             GET,
+            "/api/tenants/{tenant}/plugins/router/canary",
+            "/api/tenants/{tenant}/plugins/{name}/canary",
+            Read
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/plugins/router/canary",
+            "/api/tenants/{tenant}/plugins/{name}/canary",
+            Write,
+            "application/json",
+            || j(json!({"version": 2, "percent": 10}))
+        ),
+        route!(
+            DELETE,
+            "/api/tenants/{tenant}/plugins/router/canary",
+            "/api/tenants/{tenant}/plugins/{name}/canary",
+            Write
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/plugins/router/canary/promote",
+            "/api/tenants/{tenant}/plugins/{name}/canary/promote",
+            Write
+        ),
+        route!(
+            GET,
             "/api/tenants/{tenant}/notices",
             "/api/tenants/{tenant}/notices",
             Read

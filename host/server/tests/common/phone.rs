@@ -77,6 +77,9 @@ pub struct Phone {
     pub seq: u16,
     pub ts: u32,
     pub ssrc: u32,
+    /// Who the carrier says calls (`call`, `offer`…): `+15551230000`
+    /// unless changed.
+    pub caller: String,
 }
 
 pub fn sdp(rtp_port: u16, direction: &str) -> String {
@@ -129,7 +132,14 @@ impl Phone {
             seq: 1,
             ts: 0,
             ssrc,
+            caller: "+15551230000".into(),
         }
+    }
+
+    /// The same phone, calling from the carrier as `number`.
+    pub fn calling_as(mut self, number: &str) -> Phone {
+        self.caller = number.into();
+        self
     }
 
     pub fn recv_sip(&self) -> Message {
@@ -179,6 +189,7 @@ impl Phone {
             seq: self.seq,
             ts: self.ts,
             ssrc: self.ssrc,
+            caller: self.caller.clone(),
         }
     }
 
@@ -212,7 +223,7 @@ impl Phone {
 
     /// INVITE `did` and wait for the answer.
     pub fn call(&mut self, did: &str) {
-        self.local = format!("<sip:+15551230000@carrier.test>;tag=caller{}", self.ssrc);
+        self.local = format!("<sip:{}@carrier.test>;tag=caller{}", self.caller, self.ssrc);
         let to = format!("<sip:{did}@demo.localhost>");
         let body = sdp(self.rtp.local_addr().unwrap().port(), "sendrecv");
         self.send_sip(format!(
@@ -506,7 +517,7 @@ impl Phone {
     /// The carrier's INVITE to `did` with SDP `body` (From tag `tag` + our
     /// SSRC); its headers, for the rest of the transaction.
     fn invite_from_carrier(&mut self, did: &str, tag: &str, body: &str) -> String {
-        self.local = format!("<sip:+15551230000@carrier.test>;tag={tag}{}", self.ssrc);
+        self.local = format!("<sip:{}@carrier.test>;tag={tag}{}", self.caller, self.ssrc);
         let to = format!("<sip:{did}@demo.localhost>");
         let headers = self.headers("INVITE", 1, &self.local, &to);
         self.send_sip(format!(
