@@ -27,10 +27,12 @@ wasmtime::component::bindgen!({
             include switchyard:plugin/queue-strategy@0.2.2;
             include switchyard:plugin/queue-ranker@0.2.2;
             include switchyard:plugin/reporter@0.2.2;
+            include switchyard:plugin/billing-reporter@0.2.2;
             import switchyard:plugin/types@0.2.2;
             import switchyard:plugin/flow-types@0.2.2;
             import switchyard:plugin/queue-types@0.2.2;
             import switchyard:plugin/ranking-types@0.2.2;
+            import switchyard:plugin/account-types@0.2.2;
         }
     ",
     world: "switchyard:host-bindings/host-bindings",
@@ -46,9 +48,10 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::switchyard::plugin::{flow, ranking, reporting, strategy};
+pub use exports::switchyard::plugin::{account_events, flow, ranking, reporting, strategy};
 pub use switchyard::plugin::{
-    config, contacts, directory, flow_types, kv, log, mail, queue_types, ranking_types, types,
+    account_types, config, contacts, directory, flow_types, kv, log, mail, queue_types,
+    ranking_types, types,
 };
 
 /// Bindings of `switchyard:plugin@0.1.0` (`wit/compat/0.1.0`), to serve

@@ -26,6 +26,7 @@ use std::time::Instant;
 use wasmtime::component::Instance;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use crate::bindings::account_types::AccountNotice;
 use crate::bindings::flow_types::{Decision, Event};
 use crate::bindings::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
 use crate::bindings::ranking_types::CandidateColumns;
@@ -436,6 +437,41 @@ impl TenantRuntime {
         results
     }
 
+    /// Hands an account notice to every reporter that exports
+    /// `account-events` (world `billing-reporter`, 0.2.2), under the same
+    /// limits as [`Self::report_notice`]. Reporters without it are skipped,
+    /// not failed: they were never offered account notices. One result per
+    /// reporter told.
+    pub async fn report_account_notice(
+        &self,
+        notice: &AccountNotice,
+    ) -> Vec<(String, Result<(), PluginFailure>)> {
+        let mut results = Vec::new();
+        for pinned in self.reporter_plugins() {
+            let RoleExports::Reporter {
+                account_events: Some(idx),
+                ..
+            } = &pinned.exports
+            else {
+                continue;
+            };
+            let r = self
+                .guarded(async {
+                    let (mut store, instance) = self.instantiate(&pinned).await?;
+                    let r = async {
+                        let guest = idx.load(&mut store, &instance)?;
+                        guest.call_on_account_notice(&mut store, notice).await
+                    }
+                    .await;
+                    self.finish(&pinned, &mut store, r)
+                })
+                .await
+                .and_then(|r| r.map_err(PluginFailure::PluginError));
+            results.push((pinned.name.clone(), r));
+        }
+        results
+    }
+
     /// Flushes captured stdio and maps an error to its failure.
     fn finish<T>(
         &self,
@@ -510,7 +546,7 @@ impl TenantRuntime {
     ) -> Result<(), PluginFailure> {
         if !matches!(
             pinned.exports,
-            RoleExports::Reporter(_) | RoleExports::ReporterV0_1(_)
+            RoleExports::Reporter { .. } | RoleExports::ReporterV0_1(_)
         ) {
             return Err(wrong_world(pinned, World::Reporter));
         }
@@ -518,8 +554,8 @@ impl TenantRuntime {
             let (mut store, instance) = self.instantiate(pinned).await?;
             let r = async {
                 match &pinned.exports {
-                    RoleExports::Reporter(idx) => {
-                        let guest = idx.load(&mut store, &instance)?;
+                    RoleExports::Reporter { reporting, .. } => {
+                        let guest = reporting.load(&mut store, &instance)?;
                         call(guest, &mut store).await
                     }
                     RoleExports::ReporterV0_1(idx) => {

@@ -74,8 +74,8 @@ mod validate;
 mod warm;
 
 pub use bindings::{
-    config, contacts, directory, flow, flow_types, kv, log, mail, queue_types, ranking,
-    ranking_types, reporting, strategy, types,
+    account_events, account_types, config, contacts, directory, flow, flow_types, kv, log, mail,
+    queue_types, ranking, ranking_types, reporting, strategy, types,
 };
 pub use cache::LoadedComponent;
 pub use caps::directory::{Directory, InMemoryDirectory};

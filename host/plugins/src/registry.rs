@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{ComponentExportIndex, InstancePre};
 
-use crate::bindings::{flow, ranking, reporting, strategy, v0_1};
+use crate::bindings::{account_events, flow, ranking, reporting, strategy, v0_1};
 use crate::cache::LoadedComponent;
 use crate::state::PluginState;
 use crate::validate::{LoadError, World};
@@ -102,7 +102,13 @@ pub(crate) enum RoleExports {
         lookup: ComponentExportIndex,
         log_call: ComponentExportIndex,
     },
-    Reporter(reporting::GuestIndices),
+    /// A reporter; `account_events` when it also exports `account-events`
+    /// (world `billing-reporter`, 0.2.2): the same role, told account
+    /// notices too.
+    Reporter {
+        reporting: reporting::GuestIndices,
+        account_events: Option<account_events::GuestIndices>,
+    },
     ReporterV0_1(v0_1::reporting::GuestIndices),
 }
 

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use crate::bindings::flow_types::{Action, Decision, Prompt, RejectReason};
 use crate::bindings::types::Contact;
-use crate::bindings::{flow, ranking, reporting, strategy, v0_1};
+use crate::bindings::{account_events, flow, ranking, reporting, strategy, v0_1};
 use crate::caps::config::ConfigState;
 use crate::caps::contacts::{ContactLookup, ContactsState};
 use crate::caps::directory::{Directory, DirectoryState, InMemoryDirectory};
@@ -531,19 +531,25 @@ fn role_exports(
         (World::QueueStrategy, V0_1) => {
             RoleExports::StrategyV0_1(v0_1::strategy::GuestIndices::new(pre)?)
         }
-        (World::Reporter, V0_2) => RoleExports::Reporter(reporting::GuestIndices::new(pre)?),
+        // `account-events` is optional for a reporter (world
+        // `billing-reporter`, 0.2.2). One that names it must serve it as
+        // this host knows it: a mismatch refuses the install rather than
+        // leave the reporter deaf to account notices without a word.
+        (World::Reporter, V0_2) => RoleExports::Reporter {
+            reporting: reporting::GuestIndices::new(pre)?,
+            account_events: if exports_interface(pre, "account-events") {
+                Some(account_events::GuestIndices::new(pre)?)
+            } else {
+                None
+            },
+        },
         (World::Reporter, V0_1) => {
             RoleExports::ReporterV0_1(v0_1::reporting::GuestIndices::new(pre)?)
         }
         (World::CrmConnector, _) => {
             let component = pre.component();
-            let ty = component.component_type();
-            let engine = component.engine();
-            let name = ty
-                .exports(engine)
-                .map(|(n, _)| n.to_string())
-                .find(|n| n.starts_with("switchyard:plugin/crm@"))
-                .ok_or_else(|| wasmtime::format_err!("no crm export"))?;
+            let name =
+                export_named(pre, "crm").ok_or_else(|| wasmtime::format_err!("no crm export"))?;
             let iface = component
                 .get_export_index(None, &name)
                 .ok_or_else(|| wasmtime::format_err!("no exported instance {name}"))?;
@@ -558,6 +564,25 @@ fn role_exports(
             }
         }
     })
+}
+
+/// The full name of the component's export of `switchyard:plugin/<iface>`
+/// (whatever its version), if it has one.
+fn export_named(
+    pre: &wasmtime::component::InstancePre<PluginState>,
+    iface: &str,
+) -> Option<String> {
+    let component = pre.component();
+    let prefix = format!("switchyard:plugin/{iface}@");
+    component
+        .component_type()
+        .exports(component.engine())
+        .map(|(n, _)| n.to_string())
+        .find(|n| n.starts_with(&prefix))
+}
+
+fn exports_interface(pre: &wasmtime::component::InstancePre<PluginState>, iface: &str) -> bool {
+    export_named(pre, iface).is_some()
 }
 
 #[cfg(test)]

@@ -76,7 +76,8 @@ pub enum World {
     QueueStrategy,
     /// Exports `switchyard:plugin/crm`.
     CrmConnector,
-    /// Exports `switchyard:plugin/reporting`.
+    /// Exports `switchyard:plugin/reporting`; may export `account-events`
+    /// besides (world `billing-reporter`, 0.2.2), which is the same role.
     Reporter,
 }
 
@@ -108,6 +109,9 @@ impl World {
             "strategy" | "ranking" => World::QueueStrategy,
             "crm" => World::CrmConnector,
             "reporting" => World::Reporter,
+            // `account-events` names no world of its own: it is exported
+            // only beside `reporting` (world `billing-reporter`), so alone
+            // it is no plugin, and with `reporting` the world is a reporter.
             _ => return None,
         })
     }
@@ -171,7 +175,13 @@ impl Capability {
 }
 
 /// Type-only interfaces of `switchyard:plugin`: every world may import them.
-const TYPE_INTERFACES: &[&str] = &["types", "flow-types", "queue-types", "ranking-types"];
+const TYPE_INTERFACES: &[&str] = &[
+    "types",
+    "flow-types",
+    "queue-types",
+    "ranking-types",
+    "account-types",
+];
 
 /// A set of [`Capability`]s: what a world allows, or what a component
 /// imports (and so what its invocations are given).
