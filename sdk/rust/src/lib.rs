@@ -17,7 +17,10 @@
 //! [`queue::stick_to_callers_agent`]. New in 0.2.1: strategies are exported
 //! as the `queue-ranker` world and may rank candidates as columns
 //! ([`QueueStrategy::rank`], [`queue::Candidates`]). New in 0.2.2:
-//! reporters may send e-mail through the operator's relay ([`mail::send`]).
+//! reporters may send e-mail through the operator's relay ([`mail::send`]),
+//! and a reporter exported with [`export_billing_reporter!`] also hears of
+//! the tenant's account, such as a prepaid balance running low
+//! ([`BillingReporter`], [`account`]).
 //! This crate gives you the host's types, helpers for its capabilities
 //! (key-value, config, directory, contacts, HTTP, e-mail, logging),
 //! builders for actions, typed state between events, and one export macro
@@ -29,6 +32,7 @@
 //! | `queue-ranker` (the queue-strategy role) | [`QueueStrategy`] | [`export_queue_strategy!`] |
 //! | `crm-connector` | [`CrmConnector`] | [`export_crm_connector!`] |
 //! | `reporter` | [`Reporter`] | [`export_reporter!`] |
+//! | `billing-reporter` (the reporter role, plus account notices) | [`Reporter`] and [`BillingReporter`] | [`export_billing_reporter!`] |
 //!
 //! ## A call flow in twenty lines
 //!
@@ -72,6 +76,7 @@
 //! a row (the host keeps it warm), so it may parse its settings once, but
 //! counters and rotations belong in [`kv`].
 
+pub mod account;
 pub mod config;
 pub mod contacts;
 pub mod destination;
@@ -89,7 +94,8 @@ pub use wit_bindgen;
 
 /// Export macros, one per world; see the crate docs.
 pub use switchyard_sdk_macros::{
-    export_call_flow, export_crm_connector, export_queue_strategy, export_reporter,
+    export_billing_reporter, export_call_flow, export_crm_connector, export_queue_strategy,
+    export_reporter,
 };
 
 pub use bindings::switchyard::plugin::types::{
@@ -166,6 +172,16 @@ pub trait Reporter {
     fn on_call_record(call: CallRecord) -> Result<(), String>;
     /// A live event happened on a call.
     fn on_notice(notice: Notice) -> Result<(), String>;
+}
+
+/// A reporter that also hears of the tenant's account (world
+/// `billing-reporter`, 0.2.2): export it with [`export_billing_reporter!`].
+/// The host gives it the reporter role as any [`Reporter`]; hosts before
+/// 0.2.2 do not know the world and refuse the component.
+pub trait BillingReporter: Reporter {
+    /// Something happened to the tenant's account (for now: the prepaid
+    /// balance fell below its threshold; see [`account::AccountNoticeKind`]).
+    fn on_account_notice(notice: account::AccountNotice) -> Result<(), String>;
 }
 
 /// Current time in milliseconds since the Unix epoch (the same clock as

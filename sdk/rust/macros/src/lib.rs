@@ -2,8 +2,8 @@
 //!
 //! Why a proc macro: wit-bindgen embeds a `component-type` custom section for
 //! every world it generates, and the component takes its exports from those
-//! sections. If the SDK generated the exports of all four worlds, every
-//! plugin would claim all four and fail to componentize. So the SDK generates
+//! sections. If the SDK generated the exports of every world, every
+//! plugin would claim them all and fail to componentize. So the SDK generates
 //! only the imports (world `guest-imports`), and each plugin crate generates
 //! the one world it exports through these macros. wit-bindgen resolves a
 //! relative `path` against the *plugin's* manifest directory, so the macro
@@ -70,6 +70,10 @@ const CONTACTS: (&str, &str) = (
     "switchyard:plugin/contacts@0.2.2",
     "switchyard::plugin::contacts",
 );
+const ACCOUNT_TYPES: (&str, &str) = (
+    "switchyard:plugin/account-types@0.2.2",
+    "switchyard::plugin::account_types",
+);
 const MAIL: (&str, &str) = ("switchyard:plugin/mail@0.2.2", "switchyard::plugin::mail");
 /// `wasi:http/outgoing-handler` and what its types pull in.
 const HTTP: &[(&str, &str)] = &[
@@ -87,14 +91,22 @@ const HTTP: &[(&str, &str)] = &[
     ),
 ];
 
-/// One exported world: the WIT world, the exported interface's Rust module,
-/// the SDK trait the plugin implements, and how each export forwards to it.
+/// One exported world: the WIT world, the macro's name (for its error
+/// message), the interfaces it imports and those it exports.
 struct WorldExport {
     world: &'static str,
-    interface: &'static str,
-    sdk_trait: &'static str,
+    macro_name: &'static str,
     /// Imported interfaces mapped onto the SDK's bindings.
     imports: Vec<(&'static str, &'static str)>,
+    /// Every exported interface (most worlds export one).
+    exports: Vec<InterfaceExport>,
+}
+
+/// One exported interface: its Rust module, the SDK trait the plugin
+/// implements for it, and how each of its functions forwards to the trait.
+struct InterfaceExport {
+    interface: &'static str,
+    sdk_trait: &'static str,
     /// `fn` items of the generated `Guest` impl.
     forwards: &'static str,
 }
@@ -105,7 +117,7 @@ fn expand(input: TokenStream, w: WorldExport) -> TokenStream {
     if ty.is_empty() || ty.contains([',', ';']) {
         return format!(
             "compile_error!(\"expected the plugin's type, e.g. `{}!(MyPlugin)`\");",
-            w.sdk_trait
+            w.macro_name
         )
         .parse()
         .unwrap();
@@ -115,7 +127,24 @@ fn expand(input: TokenStream, w: WorldExport) -> TokenStream {
         .iter()
         .map(|(k, v)| format!("\"{k}\": ::switchyard_sdk::bindings::{v},\n"))
         .collect();
-    let forwards = w.forwards.replace("$TRAIT", w.sdk_trait).replace("$T", ty);
+    // One `Guest` trait per exported interface, each implemented by
+    // forwarding to the plugin's SDK trait.
+    let impls: String = w
+        .exports
+        .iter()
+        .map(|e| {
+            let forwards = e.forwards.replace("$TRAIT", e.sdk_trait).replace("$T", ty);
+            format!(
+                r#"
+#[cfg(target_arch = "wasm32")]
+impl __switchyard_export::exports::switchyard::plugin::{interface}::Guest for {ty} {{
+    {forwards}
+}}
+"#,
+                interface = e.interface,
+            )
+        })
+        .collect();
     format!(
         r#"
 #[cfg(target_arch = "wasm32")]
@@ -128,20 +157,13 @@ mod __switchyard_export {{
         with: {{ {with} }},
         runtime_path: "::switchyard_sdk::wit_bindgen::rt",
     }});
-    pub use self::exports::switchyard::plugin::{interface}::Guest;
 }}
-
-#[cfg(target_arch = "wasm32")]
-impl __switchyard_export::Guest for {ty} {{
-    {forwards}
-}}
-
+{impls}
 #[cfg(target_arch = "wasm32")]
 __switchyard_export::export!({ty} with_types_in __switchyard_export);
 "#,
         path = wit_dir(),
         world = w.world,
-        interface = w.interface,
     )
     .parse()
     .expect("switchyard-sdk-macros generated invalid tokens")
@@ -155,10 +177,13 @@ pub fn export_call_flow(input: TokenStream) -> TokenStream {
         input,
         WorldExport {
             world: "call-flow",
-            interface: "flow",
-            sdk_trait: "::switchyard_sdk::CallFlow",
+            macro_name: "export_call_flow",
             imports: vec![TYPES, FLOW_TYPES, LOG, KV, CONFIG, DIRECTORY, CONTACTS],
-            forwards: "fn handle(call: ::switchyard_sdk::CallSnapshot, event: ::switchyard_sdk::flow::Event, state: Option<Vec<u8>>) -> Result<::switchyard_sdk::flow::Decision, String> { <$T as $TRAIT>::handle(call, event, state) }",
+            exports: vec![InterfaceExport {
+                interface: "flow",
+                sdk_trait: "::switchyard_sdk::CallFlow",
+                forwards: "fn handle(call: ::switchyard_sdk::CallSnapshot, event: ::switchyard_sdk::flow::Event, state: Option<Vec<u8>>) -> Result<::switchyard_sdk::flow::Decision, String> { <$T as $TRAIT>::handle(call, event, state) }",
+            }],
         },
     )
 }
@@ -172,10 +197,13 @@ pub fn export_queue_strategy(input: TokenStream) -> TokenStream {
         input,
         WorldExport {
             world: "queue-ranker",
-            interface: "ranking",
-            sdk_trait: "::switchyard_sdk::QueueStrategy",
+            macro_name: "export_queue_strategy",
             imports: vec![TYPES, QUEUE_TYPES, RANKING_TYPES, LOG, KV, CONFIG],
-            forwards: "fn rank(queue: ::switchyard_sdk::queue::QueueInfo, call: ::switchyard_sdk::queue::WaitingCall, candidates: ::switchyard_sdk::queue::CandidateColumns) -> Vec<u32> { <$T as $TRAIT>::rank(queue, call, ::switchyard_sdk::queue::Candidates::new(candidates)) }",
+            exports: vec![InterfaceExport {
+                interface: "ranking",
+                sdk_trait: "::switchyard_sdk::QueueStrategy",
+                forwards: "fn rank(queue: ::switchyard_sdk::queue::QueueInfo, call: ::switchyard_sdk::queue::WaitingCall, candidates: ::switchyard_sdk::queue::CandidateColumns) -> Vec<u32> { <$T as $TRAIT>::rank(queue, call, ::switchyard_sdk::queue::Candidates::new(candidates)) }",
+            }],
         },
     )
 }
@@ -188,14 +216,25 @@ pub fn export_crm_connector(input: TokenStream) -> TokenStream {
         input,
         WorldExport {
             world: "crm-connector",
-            interface: "crm",
-            sdk_trait: "::switchyard_sdk::CrmConnector",
+            macro_name: "export_crm_connector",
             imports: [TYPES, LOG, KV, CONFIG].into_iter().chain(HTTP.iter().copied()).collect(),
-            forwards: "fn lookup(number: String) -> Result<Option<::switchyard_sdk::Contact>, String> { <$T as $TRAIT>::lookup(number) }
-                       fn log_call(call: ::switchyard_sdk::CallRecord) -> Result<(), String> { <$T as $TRAIT>::log_call(call) }",
+            exports: vec![InterfaceExport {
+                interface: "crm",
+                sdk_trait: "::switchyard_sdk::CrmConnector",
+                forwards: "fn lookup(number: String) -> Result<Option<::switchyard_sdk::Contact>, String> { <$T as $TRAIT>::lookup(number) }
+                           fn log_call(call: ::switchyard_sdk::CallRecord) -> Result<(), String> { <$T as $TRAIT>::log_call(call) }",
+            }],
         },
     )
 }
+
+/// The `reporting` export of both reporter worlds.
+const REPORTING: InterfaceExport = InterfaceExport {
+    interface: "reporting",
+    sdk_trait: "::switchyard_sdk::Reporter",
+    forwards: "fn on_call_record(call: ::switchyard_sdk::CallRecord) -> Result<(), String> { <$T as $TRAIT>::on_call_record(call) }
+               fn on_notice(notice: ::switchyard_sdk::Notice) -> Result<(), String> { <$T as $TRAIT>::on_notice(notice) }",
+};
 
 /// Export a type implementing `switchyard_sdk::Reporter` as the plugin's
 /// `reporter` world.
@@ -205,11 +244,38 @@ pub fn export_reporter(input: TokenStream) -> TokenStream {
         input,
         WorldExport {
             world: "reporter",
-            interface: "reporting",
-            sdk_trait: "::switchyard_sdk::Reporter",
-            imports: [TYPES, LOG, KV, CONFIG, MAIL].into_iter().chain(HTTP.iter().copied()).collect(),
-            forwards: "fn on_call_record(call: ::switchyard_sdk::CallRecord) -> Result<(), String> { <$T as $TRAIT>::on_call_record(call) }
-                       fn on_notice(notice: ::switchyard_sdk::Notice) -> Result<(), String> { <$T as $TRAIT>::on_notice(notice) }",
+            macro_name: "export_reporter",
+            imports: [TYPES, LOG, KV, CONFIG, MAIL]
+                .into_iter()
+                .chain(HTTP.iter().copied())
+                .collect(),
+            exports: vec![REPORTING],
+        },
+    )
+}
+
+/// Export a type implementing `switchyard_sdk::Reporter` and
+/// `switchyard_sdk::BillingReporter` as the plugin's `billing-reporter`
+/// world (0.2.2): a reporter that is also told account notices.
+#[proc_macro]
+pub fn export_billing_reporter(input: TokenStream) -> TokenStream {
+    expand(
+        input,
+        WorldExport {
+            world: "billing-reporter",
+            macro_name: "export_billing_reporter",
+            imports: [TYPES, ACCOUNT_TYPES, LOG, KV, CONFIG, MAIL]
+                .into_iter()
+                .chain(HTTP.iter().copied())
+                .collect(),
+            exports: vec![
+                REPORTING,
+                InterfaceExport {
+                    interface: "account_events",
+                    sdk_trait: "::switchyard_sdk::BillingReporter",
+                    forwards: "fn on_account_notice(notice: ::switchyard_sdk::account::AccountNotice) -> Result<(), String> { <$T as $TRAIT>::on_account_notice(notice) }",
+                },
+            ],
         },
     )
 }
