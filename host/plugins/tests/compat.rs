@@ -77,6 +77,41 @@ fn both_fixtures_load_as_0_1_components_and_current_ones_as_0_2() {
     }
 }
 
+/// 0.2.2's `account-events` (and `billing-reporter`) is an addition: the
+/// components built before it load as the same worlds and versions, and a
+/// tenant whose roles they fill has no one to tell an account notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_built_before_account_events_load_as_before() {
+    let host = host();
+    for (bytes, world, version) in [
+        (ECHO_0_1, World::CallFlow, InterfaceVersion::V0_1),
+        (ROUTER_0_1, World::CallFlow, InterfaceVersion::V0_1),
+        (
+            FEWEST_CALLS_0_1,
+            World::QueueStrategy,
+            InterfaceVersion::V0_1,
+        ),
+        (
+            FEWEST_CALLS_0_2_0,
+            World::QueueStrategy,
+            InterfaceVersion::V0_2,
+        ),
+    ] {
+        let c = host.load(bytes).unwrap();
+        assert_eq!((c.world(), c.interface_version()), (world, version));
+    }
+    let t = strategy_tenant(FEWEST_CALLS_0_2_0, &[]);
+    let notice = switchyard_plugins::account_types::AccountNotice {
+        kind: switchyard_plugins::account_types::AccountNoticeKind::LowBalance,
+        balance: "0.9".into(),
+        threshold: "1".into(),
+        currency: "EUR".into(),
+        at: 0,
+    };
+    assert!(t.report_account_notice(&notice).await.is_empty());
+    assert!(!rank(&t, &waiting(None, None)).await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_0_1_flow_decides_on_call_started() {
     let t = flow_tenant("echo", ECHO_0_1, &[]);
