@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use switchyard_clock::unix_ms;
+use switchyard_plugins::account_types::{AccountNotice, AccountNoticeKind};
 use switchyard_store::{Account, BillingRepo, CallSide, Cdr, Posting, RateCard, Store};
 
 use crate::{Shared, Tenant};
@@ -253,8 +255,9 @@ pub(crate) async fn charge(shared: &Arc<Shared>, tenant: &Arc<Tenant>, cdr: &Cdr
     }
 }
 
-/// Tell the tenant its prepaid balance is low: by e-mail (to the
-/// account's address), counted, and in the log.
+/// Tell the tenant its prepaid balance is low: to its reporter plugins
+/// that hear account notices, by e-mail (to the account's address),
+/// counted, and in the log.
 pub(crate) fn low_balance(shared: &Arc<Shared>, tenant: &Tenant, account: &Account) {
     tracing::warn!(tenant = %tenant.id, balance = %account.balance,
         threshold = %account.low_balance_threshold, "prepaid balance low");
@@ -263,6 +266,16 @@ pub(crate) fn low_balance(shared: &Arc<Shared>, tenant: &Tenant, account: &Accou
         .low_balance_notices
         .get_or_create(&crate::metrics::Metrics::tenant(&tenant.id))
         .inc();
+    report_account_notice(
+        tenant,
+        AccountNotice {
+            kind: AccountNoticeKind::LowBalance,
+            balance: account.balance.normalize().to_string(),
+            threshold: account.low_balance_threshold.normalize().to_string(),
+            currency: tenant.billing.rates.currency.clone(),
+            at: unix_ms(),
+        },
+    );
     let Some(to) = account.notify_email.clone() else {
         return;
     };
@@ -291,6 +304,27 @@ pub(crate) fn low_balance(shared: &Arc<Shared>, tenant: &Tenant, account: &Accou
         attachment: None,
     };
     crate::notices::deliver(shared, &tenant.id, "low balance", mail);
+}
+
+/// Hand `notice` to the tenant's reporters that export `account-events`,
+/// in the background: the posting that crossed the threshold runs in a
+/// call's wind-down or the monthly fee run, and neither should wait on
+/// plugins (each reporter runs under the tenant's plugin limits).
+fn report_account_notice(tenant: &Tenant, notice: AccountNotice) {
+    // Monthly fees may be posted from outside the runtime (a tool, a
+    // test); the notice is then only logged, as above.
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!(tenant = %tenant.id, "no async runtime: reporters not told of the account notice");
+        return;
+    };
+    let (runtime, tenant_id) = (tenant.runtime.clone(), tenant.id.clone());
+    rt.spawn(async move {
+        for (plugin, r) in runtime.report_account_notice(&notice).await {
+            if let Err(f) = r {
+                tracing::warn!(tenant = %tenant_id, %plugin, %f, "reporter failed on an account notice");
+            }
+        }
+    });
 }
 
 #[cfg(test)]
