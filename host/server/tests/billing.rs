@@ -2,7 +2,8 @@
 //! carrier: a prepaid tenant out of balance is refused its call out with
 //! 402; topped up, its call goes through, is rated at the plan's price and
 //! increment, lowers the balance past the threshold (the low-balance
-//! e-mail arrives at a real local SMTP server), and shows in the usage,
+//! e-mail arrives at a real local SMTP server, and a reporter plugin that
+//! exports `account-events` hears the notice), and shows in the usage,
 //! its CSV and the ledger; the month's fees are charged once.
 
 mod common;
@@ -77,6 +78,25 @@ async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["rates"]["minutes"][1]["per_minute"], "0.30");
+
+    // A reporter that hears account notices (world `billing-reporter`),
+    // uploaded and made a reporter beside the demo's own, through the API.
+    let base = format!("http://{}", pbx.running.http);
+    let op = pbx.running.operator_token.clone();
+    let (s, text) = blocking(move || {
+        let component = switchyard_artifacts::get("account-reporter").unwrap();
+        upload_plugin(&base, &op, "demo", "acct", component)
+    })
+    .await;
+    assert_eq!(s, 201, "{text}");
+    let (s, mut roles) = api(&pbx, "GET", "/api/tenants/demo/plugin-roles", None);
+    assert_eq!(s, 200, "{roles}");
+    roles["reporters"]
+        .as_array_mut()
+        .unwrap()
+        .push("acct".into());
+    let (s, v) = api(&pbx, "PUT", "/api/tenants/demo/plugin-roles", Some(roles));
+    assert_eq!(s, 200, "{v}");
 
     // Prepaid, nothing on it yet, told below 1.00.
     let (s, v) = operator_api(
@@ -177,6 +197,26 @@ async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low
     assert!(
         text.contains("Low balance: 0.9 USD left for demo"),
         "{text}"
+    );
+    // And to the reporter that hears account notices, in the background.
+    let tenants = pbx.running.pbx.clone();
+    let heard = move || {
+        tenants
+            .tenants()
+            .by_id("demo")
+            .and_then(|t| t.runtime.plugin_kv_get("acct", "account-notice").unwrap())
+            .map(|v| String::from_utf8(v).unwrap())
+            .unwrap_or_default()
+    };
+    let h = heard.clone();
+    until("the reporter hears the low balance", move || {
+        !h().is_empty()
+    })
+    .await;
+    let notice = heard();
+    assert!(
+        notice.starts_with("low-balance balance=0.9 threshold=1 currency=USD at="),
+        "{notice}"
     );
 
     let (s, u) = operator_api(&pbx, "GET", "/api/tenants/demo/usage", None);

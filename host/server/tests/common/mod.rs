@@ -307,6 +307,29 @@ pub fn http(
     (status, resp.body_mut().read_to_string().unwrap_or_default())
 }
 
+/// Uploads `component` as the next version of plugin `name` of `tenant`,
+/// as a tenant would (`application/wasm`); the status and the body.
+pub fn upload_plugin(
+    base: &str,
+    token: &str,
+    tenant: &str,
+    name: &str,
+    component: &[u8],
+) -> (u16, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut resp = agent
+        .post(&format!("{base}/api/tenants/{tenant}/plugins/{name}"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/wasm")
+        .send(component)
+        .expect("HTTP request");
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap_or_default())
+}
+
 /// A new API key of `tenant` with `role` (and the agent's extension).
 pub fn key(base: &str, op: &str, tenant: &str, role: &str, extension: Option<&str>) -> String {
     let mut body = serde_json::json!({"role": role, "name": format!("{role}-key")});
