@@ -35,7 +35,8 @@
 //! `tests/compat.rs` (0.1.0 components from `tests/fixtures/` next to
 //! current ones),
 //! `tests/caps.rs` (HTTP policy, contacts, directory), `tests/registry.rs`,
-//! `tests/roles.rs` (strategy, reporter, CRM), `tests/engine.rs`,
+//! `tests/roles.rs` (strategy, reporter, CRM), `tests/account_events.rs`
+//! (reporters that hear account notices), `tests/engine.rs`,
 //! `tests/ticker.rs`. Benchmark: `cargo run --release -p switchyard-bench --
 //! plugins`.
 //!
