@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use switchyard_plugins::account_types::{AccountNotice, AccountNoticeKind};
 use switchyard_plugins::types::{CallRecord, Direction, Disposition, Party};
-use switchyard_plugins::{InterfaceVersion, TenantRuntime, World};
+use switchyard_plugins::{InterfaceVersion, LoadError, PluginFailure, TenantRuntime, World};
 
 fn low_balance() -> AccountNotice {
     AccountNotice {
@@ -67,6 +67,45 @@ fn a_billing_reporter_is_a_current_reporter() {
     let c = host().load(wasm("account-reporter")).unwrap();
     assert_eq!(c.world(), World::Reporter);
     assert_eq!(c.interface_version(), InterfaceVersion::V0_2);
+}
+
+#[test]
+fn account_events_without_reporting_is_no_plugin() {
+    let e = host().load(wasm("lone-account-events")).unwrap_err();
+    assert!(matches!(e, LoadError::UnknownWorld { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("switchyard:plugin/account-events@0.2.2"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_billing_reporter_is_reported_and_the_others_still_told() {
+    let host = host();
+    let t = tenant(&host, "acme", limits());
+    t.install(
+        "broken",
+        wasm("account-reporter"),
+        config(&[("fail", "ledger down")]),
+    )
+    .unwrap();
+    t.install("acct", wasm("account-reporter"), config(&[]))
+        .unwrap();
+    t.add_reporter("broken").unwrap();
+    t.add_reporter("acct").unwrap();
+    let r = t.report_account_notice(&low_balance()).await;
+    assert_eq!(
+        r,
+        vec![
+            (
+                "broken".to_string(),
+                Err(PluginFailure::PluginError("ledger down".into()))
+            ),
+            ("acct".to_string(), Ok(())),
+        ]
+    );
+    assert_eq!(kv_counter(&t, "acct", "account-notices"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,9 +6,13 @@
 //! * `account-notices`: how many it heard (a counter);
 //! * `call-records`: how many call records it heard (a counter), to show
 //!   it is a reporter like any other.
+//!
+//! With the setting `fail` = text, it answers every account notice with
+//! `err(text)` (after counting it), so a test sees how a failing one is
+//! reported.
 
 use switchyard_sdk::account::{AccountNotice, AccountNoticeKind};
-use switchyard_sdk::{BillingReporter, CallRecord, Notice, Reporter, kv};
+use switchyard_sdk::{BillingReporter, CallRecord, Notice, Reporter, config, kv};
 
 pub struct AccountReporter;
 
@@ -40,9 +44,11 @@ impl Reporter for AccountReporter {
 impl BillingReporter for AccountReporter {
     fn on_account_notice(notice: AccountNotice) -> Result<(), String> {
         kv::set("account-notice", describe(&notice).as_bytes()).map_err(kv_err)?;
-        kv::increment("account-notices", 1)
-            .map(drop)
-            .map_err(kv_err)
+        kv::increment("account-notices", 1).map_err(kv_err)?;
+        match config::get("fail") {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
     }
 }
 
