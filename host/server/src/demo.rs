@@ -421,6 +421,7 @@ pub fn provision(
                     world: loaded.world().to_string(),
                     sha256: hex::encode(Sha256::digest(bytes)),
                     size: bytes.len() as u64,
+                    source: None,
                     created_at_ms: unix_ms(),
                     config: {
                         let mut c = plugin_settings(&p["config"]);

@@ -89,13 +89,13 @@ async fn a_prepaid_tenant_calls_out_while_its_balance_lasts_and_is_told_when_low
     })
     .await;
     assert_eq!(s, 201, "{text}");
-    let (s, mut roles) = api(&pbx, "GET", "/api/tenants/demo/plugin-roles", None);
+    let (s, mut roles) = operator_api(&pbx, "GET", "/api/tenants/demo/plugin-roles", None);
     assert_eq!(s, 200, "{roles}");
     roles["reporters"]
         .as_array_mut()
         .unwrap()
         .push("acct".into());
-    let (s, v) = api(&pbx, "PUT", "/api/tenants/demo/plugin-roles", Some(roles));
+    let (s, v) = operator_api(&pbx, "PUT", "/api/tenants/demo/plugin-roles", Some(roles));
     assert_eq!(s, 200, "{v}");
 
     // Prepaid, nothing on it yet, told below 1.00.

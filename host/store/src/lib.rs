@@ -59,6 +59,7 @@
 mod apikey;
 mod billing;
 mod caller_rules;
+mod catalogue;
 mod cdr;
 mod conference;
 mod contact_centre;
@@ -93,6 +94,7 @@ pub use billing::{
     Posting, RateCard, Rated, UsageSummary, summarize,
 };
 pub use caller_rules::{CallerAction, CallerRule, CallerRuleRepo, extension_admits, rule_for};
+pub use catalogue::{CatalogueEntry, CatalogueRepo};
 pub use cdr::{
     Cdr, CdrFilter, CdrLeg, CdrMonitor, CdrPage, CdrRepo, Disposition, cdrs_to_csv, push_csv_row,
 };
@@ -183,6 +185,8 @@ struct Trees {
     widgets: sled::Tree,
     /// Plugins' canary releases: `tenant \0 name`.
     plugin_canary: sled::Tree,
+    /// The operator's catalogue: `name \0 version`.
+    catalogue: sled::Tree,
 }
 
 impl Drop for Inner {
@@ -235,6 +239,7 @@ impl Store {
             notices: db.open_tree("notices")?,
             widgets: db.open_tree("widgets")?,
             plugin_canary: db.open_tree("plugin_canary")?,
+            catalogue: db.open_tree("catalogue")?,
         };
         Ok(Store {
             inner: Arc::new(Inner {

@@ -26,6 +26,10 @@ pub struct PluginVersionRecord {
     pub size: u64,
     pub created_at_ms: u64,
     pub config: BTreeMap<String, String>,
+    /// Installed from the operator's catalogue: `name@version` there
+    /// (an upgrade follows that name).
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 pub trait PluginRepo {
@@ -90,7 +94,7 @@ fn version_key(tenant: &str, name: &str, number: u32) -> Vec<u8> {
 }
 
 impl Store {
-    fn blob_path(&self, sha256: &str) -> PathBuf {
+    pub(crate) fn blob_path(&self, sha256: &str) -> PathBuf {
         self.files_dir()
             .join("plugins")
             .join(format!("{sha256}.wasm"))
@@ -106,6 +110,11 @@ impl Store {
         for kv in self.t().plugin_versions.iter() {
             let v: PluginVersionRecord = crate::decode(&kv?.1)?;
             unused.remove(&v.sha256);
+        }
+        // The catalogue's components stay for the next tenant to install.
+        for kv in self.t().catalogue.iter() {
+            let e: crate::CatalogueEntry = crate::decode(&kv?.1)?;
+            unused.remove(&e.sha256);
         }
         for sha in unused {
             match std::fs::remove_file(self.blob_path(&sha)) {

@@ -276,3 +276,32 @@ fn a_canary_names_a_stored_version_and_a_share_of_callers() {
     s.set_canary("acme", "router", None).unwrap();
     assert_eq!(s.canary("acme", "router").unwrap(), None);
 }
+
+#[test]
+fn a_published_component_outlives_the_tenants_that_installed_it() {
+    let (_dir, s) = open();
+    s.put_tenant(&tenant("acme", &[])).unwrap();
+    let bytes = b"a partner's component".to_vec();
+    let sha = sha256_hex(&bytes);
+    let entry = CatalogueEntry {
+        name: "crm".into(),
+        version: 1,
+        world: "crm-connector".into(),
+        description: String::new(),
+        config_schema: None,
+        hosts: vec![],
+        sha256: sha.clone(),
+        size: bytes.len() as u64,
+        published_ms: 1,
+    };
+    s.publish(&entry, &bytes).unwrap();
+    assert!(matches!(
+        s.publish(&entry, &bytes),
+        Err(StoreError::Conflict(_))
+    ));
+    s.add_version(&version("acme", "crm", 1, &sha, bytes.len()), &bytes)
+        .unwrap();
+    s.delete_tenant("acme").unwrap();
+    assert_eq!(s.plugin_bytes(&sha).unwrap(), bytes, "still published");
+    assert_eq!(s.catalogue_entry("crm", 1).unwrap(), Some(entry));
+}

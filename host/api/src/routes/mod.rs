@@ -8,6 +8,7 @@ mod billing;
 mod caller_rules;
 mod calls;
 mod canary;
+mod catalogue;
 mod cdrs;
 mod conferences;
 mod extensions;
@@ -85,6 +86,11 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(plugins::rollback))
         .routes(routes!(canary::get, canary::put, canary::delete))
         .routes(routes!(canary::promote))
+        .routes(routes!(catalogue::list))
+        .routes(routes!(catalogue::get, catalogue::publish))
+        .routes(routes!(catalogue::describe))
+        .routes(routes!(catalogue::install))
+        .routes(routes!(catalogue::upgrade))
         .routes(routes!(plugins::get_config, plugins::put_config))
         .routes(routes!(
             plugins::get_http_allowlist,

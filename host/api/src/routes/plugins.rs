@@ -99,7 +99,7 @@ pub struct RolesBody {
 /// The API's name rule, and lower case: the plugin runtime keys plugins
 /// by lower-case names, so an upload it could not install is refused at
 /// once.
-fn validate_plugin_name(name: &str) -> ApiResult<()> {
+pub(crate) fn validate_plugin_name(name: &str) -> ApiResult<()> {
     check_name("name", name)?;
     if name.bytes().any(|b| b.is_ascii_uppercase()) {
         return Err(ApiError::unprocessable(format!(
@@ -122,7 +122,7 @@ fn view(name: &str, versions: Vec<PluginVersionRecord>, active: Option<u32>) -> 
     }
 }
 
-fn version_view(v: PluginVersionRecord, active: Option<u32>) -> PluginVersionView {
+pub(crate) fn version_view(v: PluginVersionRecord, active: Option<u32>) -> PluginVersionView {
     PluginVersionView {
         active: active == Some(v.number),
         number: v.number,
@@ -196,7 +196,7 @@ pub(crate) async fn get(
 }
 
 /// Refusal of an upload, with a message that says what is wrong.
-fn load_error(e: LoadError) -> ApiError {
+pub(crate) fn load_error(e: LoadError) -> ApiError {
     match e {
         LoadError::TooLarge { .. } => ApiError::too_large(e.to_string()),
         LoadError::UnknownWorld { .. } => {
@@ -274,6 +274,7 @@ pub(crate) async fn upload(
         size: bytes.len() as u64,
         created_at_ms: unix_ms(),
         config,
+        source: None,
     };
     s.store.add_version(&rec, &bytes)?;
     if existing.is_empty() {
@@ -413,7 +414,7 @@ pub(crate) async fn put_config(
     new_config_version(&s, &scope, &p.name, config).map(Json)
 }
 
-fn parse_allowlist(config: &BTreeMap<String, String>) -> Vec<String> {
+pub(crate) fn parse_allowlist(config: &BTreeMap<String, String>) -> Vec<String> {
     config
         .get(HTTP_ALLOWLIST_KEY)
         .map(|v| {
@@ -427,7 +428,7 @@ fn parse_allowlist(config: &BTreeMap<String, String>) -> Vec<String> {
 }
 
 /// A host name, or `*.` and one: what the runtime's allowlist matches.
-fn validate_host(h: &str) -> ApiResult<String> {
+pub(crate) fn validate_host(h: &str) -> ApiResult<String> {
     let h = h.trim().to_ascii_lowercase();
     let bare = h.strip_prefix("*.").unwrap_or(&h);
     let ok = !bare.is_empty()

@@ -439,6 +439,21 @@ impl Env {
         for t in ["acme", "bolt"] {
             env.provision(t, plugin_cap).await;
         }
+        // The catalogue's entry (its routes' resource), on a host whose
+        // cap takes it.
+        let crm = switchyard_artifacts::get("crm-rest").unwrap();
+        if crm.len() <= plugin_cap {
+            let r = env
+                .send(
+                    Method::POST,
+                    "/api/catalogue/crm-rest",
+                    Some(OPERATOR),
+                    Some("application/wasm"),
+                    Body::from(crm),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        }
         // A plan no tenant is on (the plan routes' resource).
         let (s, v) = env
             .json(
@@ -808,6 +823,45 @@ pub fn routes() -> Vec<Route> {
             Operator
         ),
         route!(GET, "/api/plans", "/api/plans", Operator),
+        route!(GET, "/api/catalogue", "/api/catalogue", Read),
+        route!(
+            GET,
+            "/api/catalogue/crm-rest",
+            "/api/catalogue/{name}",
+            Read
+        ),
+        route!(
+            POST,
+            "/api/catalogue/crm-rest",
+            "/api/catalogue/{name}",
+            Operator,
+            "application/wasm",
+            || Body::from(switchyard_artifacts::get("crm-rest").unwrap())
+        ),
+        route!(
+            PUT,
+            "/api/catalogue/crm-rest/1",
+            "/api/catalogue/{name}/{version}",
+            Operator,
+            "application/json",
+            || j(json!({"description": "a REST CRM", "hosts": ["api.crm.example"]}))
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/catalogue/crm-rest/install",
+            "/api/tenants/{tenant}/catalogue/{name}/install",
+            Write,
+            "application/json",
+            || j(json!({"as": "crm2", "config": {}}))
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/plugins/crm2/upgrade",
+            "/api/tenants/{tenant}/plugins/{name}/upgrade",
+            Write,
+            "application/json",
+            || j(json!({}))
+        ),
         route!(
             POST,
             "/api/plans",

@@ -171,5 +171,6 @@ pub fn version(
         size: size as u64,
         created_at_ms: 5,
         config: Default::default(),
+        source: None,
     }
 }
