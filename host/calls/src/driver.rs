@@ -1846,6 +1846,13 @@ impl Driver {
                 }
                 if let Some(p) = &pinned {
                     count_version_decision(&shared, &tenant.id, p, result.is_ok());
+                    m.plugin_version_latency
+                        .get_or_create(&crate::metrics::PluginVersionLabel {
+                            tenant: tenant.id.clone(),
+                            plugin: p.name.clone(),
+                            version: p.number.to_string(),
+                        })
+                        .observe(started.elapsed().as_secs_f64());
                 }
                 Work::Decided(result)
             }

@@ -93,6 +93,17 @@ pub struct Metrics {
     /// Flow decisions per plugin version, by outcome (`ok`, `failed`): a
     /// canary beside its stable version.
     pub plugin_version_decisions: Family<VersionLabel, Counter>,
+    /// Time of a flow decision per plugin version (its percentiles beside
+    /// the stable version's during a canary).
+    pub plugin_version_latency: Family<PluginVersionLabel, Histogram>,
+}
+
+/// One plugin version.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PluginVersionLabel {
+    pub tenant: String,
+    pub plugin: String,
+    pub version: String,
 }
 
 /// One plugin version's decisions of one outcome.
@@ -261,6 +272,15 @@ impl Default for Metrics {
             "Calls in progress hung up after their grace because they spent the tenant's prepaid balance",
             calls_ended_unpaid.clone(),
         );
+        let plugin_version_latency =
+            Family::<PluginVersionLabel, Histogram>::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.000_01, 2.0, 14))
+            });
+        registry.register(
+            "plugin_version_latency_seconds",
+            "Time of one call-flow decision per plugin version",
+            plugin_version_latency.clone(),
+        );
         let plugin_version_decisions = Family::<VersionLabel, Counter>::default();
         registry.register(
             "plugin_version_decisions",
@@ -298,6 +318,7 @@ impl Default for Metrics {
             calls_refused_unpaid,
             calls_ended_unpaid,
             plugin_version_decisions,
+            plugin_version_latency,
         }
     }
 }

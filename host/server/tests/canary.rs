@@ -109,6 +109,11 @@ async fn a_trapping_canary_is_stopped_by_its_failures_and_a_healthy_one_promoted
             .join("\n")
     );
 
+    assert!(
+        metrics.contains("switchyard_plugin_version_latency_seconds_count{tenant=\"demo\",plugin=\"router\",version=\"2\"}"),
+        "per-version decision times"
+    );
+
     // Promoting what is not running is refused; a healthy canary is
     // promoted and becomes the version every call gets.
     let (s, _) = operator_api(
