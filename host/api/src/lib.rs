@@ -92,6 +92,17 @@ pub struct ApiState {
     pub widgets: Arc<widget::WidgetGuard>,
 }
 
+/// The plugin interface (`wit/`) as one page, rendered at build time from
+/// the WIT's own comments (`build.rs`).
+pub const WIT_DOCS: &str = include_str!(concat!(env!("OUT_DIR"), "/wit.html"));
+
+async fn wit_docs() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        WIT_DOCS,
+    )
+}
+
 /// The API router: every route under `/api`, plus `/api/openapi.json`.
 pub fn app(state: ApiState) -> axum::Router {
     let (router, doc) = routes::router().split_for_parts();
@@ -103,6 +114,8 @@ pub fn app(state: ApiState) -> axum::Router {
         ))
         // Public: what visitors' browsers reach, with no key.
         .merge(widget::router())
+        // Public: the plugin interface, as partners read it.
+        .route("/docs/wit", axum::routing::get(wit_docs))
         .layer(axum::Extension(doc))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

@@ -1185,3 +1185,50 @@ async fn events_stream_as_sse() {
     assert!(text.contains(r#""call_id":"acme-call""#), "{text}");
     assert!(!text.contains("bolt-call"));
 }
+
+/// The plugin interface as partners read it: public, rendered from the
+/// WIT this host was built with — every world and interface, a function's
+/// signature with its own comment, and the versioning policy.
+#[tokio::test]
+async fn the_wit_docs_are_served_from_the_wit_itself() {
+    let env = Env::new().await;
+    let r = env
+        .send(Method::GET, "/docs/wit", None, None, Body::empty())
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = r.text();
+    let wit = include_str!("../../../wit/switchyard.wit");
+    let version = wit
+        .lines()
+        .find_map(|l| l.strip_prefix("package switchyard:plugin@"))
+        .unwrap()
+        .trim_end_matches(';');
+    assert!(
+        page.contains(&format!("switchyard:plugin@{version}")),
+        "{version}"
+    );
+    for world in [
+        "call-flow",
+        "queue-strategy",
+        "crm-connector",
+        "reporter",
+        "billing-reporter",
+    ] {
+        assert!(
+            page.contains(&format!("world <code>{world}</code>")),
+            "{world}"
+        );
+    }
+    assert!(page.contains("send: func(message: mail-message) -&gt; result&lt;_, mail-error&gt;"));
+    assert!(
+        page.contains("E-mail through the operator's SMTP relay"),
+        "a doc comment"
+    );
+    assert!(page.contains("kept verbatim"), "the versioning policy");
+}
