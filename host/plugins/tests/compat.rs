@@ -401,3 +401,57 @@ async fn columns_reach_rankers_as_they_are_and_record_strategies_as_records() {
         }
     }
 }
+
+/// A reporter as built by the 0.2.2 SDK (`fixtures/call-stats-0.2.2.wasm`,
+/// never rebuilt): it loads as a 0.2 reporter and counts a call record in
+/// its kv as the day it was built. When the interface moves on, this is
+/// what proves today's reporters keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reporter_built_by_the_0_2_2_sdk_keeps_counting() {
+    use switchyard_plugins::types::{CallRecord, Direction, Disposition, Party};
+    const CALL_STATS_0_2_2: &[u8] = include_bytes!("fixtures/call-stats-0.2.2.wasm");
+    let host = host();
+    let c = host.load(CALL_STATS_0_2_2).unwrap();
+    assert_eq!(
+        (c.world(), c.interface_version()),
+        (World::Reporter, InterfaceVersion::V0_2)
+    );
+    let t = tenant(&host, "acme", limits());
+    t.install("call-stats", CALL_STATS_0_2_2, config(&[]))
+        .unwrap();
+    t.add_reporter("call-stats").unwrap();
+    let party = |n: &str| Party {
+        number: n.into(),
+        display_name: None,
+    };
+    let start = 1_795_424_400_000; // 2026-11-23T09:00Z
+    let record = CallRecord {
+        call_id: "c1".into(),
+        tenant: "acme".into(),
+        direction: Direction::Inbound,
+        caller: party("+14155550123"),
+        callee: party("+15550100"),
+        dialled: "+15550100".into(),
+        start_time: start,
+        answer_time: Some(start + 10_000),
+        end_time: start + 70_000,
+        disposition: Disposition::Answered,
+        hangup_by: None,
+        sip_code: 200,
+        queue: None,
+        agent: None,
+        tags: vec![],
+        recording: None,
+        flow_plugin: None,
+        plugin_version: None,
+        legs: vec![],
+    };
+    for (plugin, r) in t.report_call_record(&record).await {
+        assert!(r.is_ok(), "{plugin}: {r:?}");
+    }
+    let answered = t
+        .plugin_kv_get("call-stats", "day/2026-11-23/answered")
+        .unwrap()
+        .map(|b| i64::from_le_bytes(b.try_into().unwrap()));
+    assert_eq!(answered, Some(1));
+}
