@@ -54,6 +54,7 @@ use switchyard_plugins::PluginHost;
 use switchyard_store::Store;
 
 pub use error::ApiError;
+pub use routes::catalogue::plugin_settings;
 /// For the server: where a plugin version's HTTP allowlist is kept in its
 /// config, and the JSON shape of `PluginRepo::roles` written by this API.
 pub use routes::plugins::{HTTP_ALLOWLIST_KEY, RolesBody as PluginRoles};

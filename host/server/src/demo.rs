@@ -119,24 +119,6 @@ pub fn extension_numbers(tenant_json: &str) -> anyhow::Result<Vec<String>> {
         .unwrap_or_default())
 }
 
-/// Plugin settings are strings; a JSON object or array stands for its text.
-fn plugin_settings(config: &Value) -> BTreeMap<String, String> {
-    config
-        .as_object()
-        .map(|cfg| {
-            cfg.iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A plan of the description's `plans`: `features` lists what it grants
 /// (`recording`, `advanced-ivr`, `reporting`, `crm`, `queues`,
 /// `conferences`, `browser-phones`), `limits` its caps (0 or absent: none,
@@ -424,7 +406,7 @@ pub fn provision(
                     source: None,
                     created_at_ms: unix_ms(),
                     config: {
-                        let mut c = plugin_settings(&p["config"]);
+                        let mut c = switchyard_api::plugin_settings(&p["config"]);
                         // The hosts the plugin may call (`http-allowlist`).
                         let allow = strings(&p["http-allowlist"]);
                         if !allow.is_empty() {

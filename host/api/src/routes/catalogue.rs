@@ -196,9 +196,10 @@ fn check_config(e: &CatalogueEntry, config: &Value) -> ApiResult<()> {
     }
 }
 
-/// A settings object as plugin settings: strings stay, anything else is
-/// its JSON text (as the demo and the API store them).
-fn to_settings(config: &Value) -> BTreeMap<String, String> {
+/// A settings object as plugin settings: strings stay, anything else
+/// (an object, an array, a number) is its JSON text — how plugins read
+/// them, and how the demo's description and a catalogue install store them.
+pub fn plugin_settings(config: &Value) -> BTreeMap<String, String> {
     config
         .as_object()
         .map(|o| {
@@ -440,7 +441,7 @@ pub(crate) async fn install(
         b.config.clone()
     };
     check_config(&e, &config)?;
-    let mut settings = to_settings(&config);
+    let mut settings = plugin_settings(&config);
     if let Some(k) = settings.keys().find(|k| k.starts_with("switchyard.")) {
         return Err(ApiError::validation("config", format!("{k:?} is reserved")));
     }
@@ -513,7 +514,7 @@ mod tests {
     #[test]
     fn settings_go_to_strings_and_back_by_the_schemas_types() {
         let config = json!({"base-url": "https://crm.example", "timeout": 5, "fields": {"a": "b"}});
-        let settings = to_settings(&config);
+        let settings = plugin_settings(&config);
         assert_eq!(settings["timeout"], "5");
         assert_eq!(settings["fields"], r#"{"a":"b"}"#);
         let schema = json!({"properties": {

@@ -8,7 +8,7 @@ mod billing;
 mod caller_rules;
 mod calls;
 mod canary;
-mod catalogue;
+pub(crate) mod catalogue;
 mod cdrs;
 mod conferences;
 mod extensions;
