@@ -20,13 +20,13 @@ use switchyard_store::{CatalogueEntry, CatalogueRepo, PluginRepo, PluginVersionR
 use utoipa::{IntoParams, ToSchema};
 
 use super::plugins::{
-    HTTP_ALLOWLIST_KEY, PluginVersionView, load_error, parse_allowlist, validate_host,
+    HTTP_ALLOWLIST_KEY, PluginVersionView, parse_allowlist, read_component, validate_host,
     validate_plugin_name,
 };
 use super::{NameP, changed};
 use crate::ApiState;
 use crate::auth::{Caller, Need};
-use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody, read_limited};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use switchyard_clock::unix_ms;
 
 /// `/api/catalogue/{name}`.
@@ -313,14 +313,7 @@ pub(crate) async fn publish(
 ) -> ApiResult<(StatusCode, Json<EntryView>)> {
     caller.require_operator()?;
     validate_plugin_name(&p.name)?;
-    let cap = s.plugins.config().max_component_bytes;
-    let bytes = read_limited(body, cap, "the component").await?;
-    let host = s.plugins.clone();
-    let to_load = bytes.clone();
-    let loaded = tokio::task::spawn_blocking(move || host.load(&to_load))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(load_error)?;
+    let (bytes, loaded) = read_component(&s, body).await?;
     let world = loaded.world().name().to_string();
     let earlier = versions_of(&s, &p.name)?;
     if let Some(last) = earlier.last()

@@ -196,6 +196,27 @@ pub(crate) async fn get(
 }
 
 /// Refusal of an upload, with a message that says what is wrong.
+/// A raw component body, up to the host's cap, validated and compiled
+/// (compilation takes CPU for a while: off the async workers). The bytes
+/// and what the host made of them.
+pub(crate) async fn read_component(
+    s: &ApiState,
+    body: Body,
+) -> ApiResult<(
+    axum::body::Bytes,
+    std::sync::Arc<switchyard_plugins::LoadedComponent>,
+)> {
+    let cap = s.plugins.config().max_component_bytes;
+    let bytes = read_limited(body, cap, "the component").await?;
+    let host = s.plugins.clone();
+    let to_load = bytes.clone();
+    let loaded = tokio::task::spawn_blocking(move || host.load(&to_load))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(load_error)?;
+    Ok((bytes, loaded))
+}
+
 pub(crate) fn load_error(e: LoadError) -> ApiError {
     match e {
         LoadError::TooLarge { .. } => ApiError::too_large(e.to_string()),
@@ -242,15 +263,7 @@ pub(crate) async fn upload(
             "send the component as the raw body with Content-Type: application/wasm (got {ct:?})"
         )));
     }
-    let cap = s.plugins.config().max_component_bytes;
-    let bytes = read_limited(body, cap, "the component").await?;
-    // Compilation takes CPU for a while: keep it off the async workers.
-    let host = s.plugins.clone();
-    let to_load = bytes.clone();
-    let loaded = tokio::task::spawn_blocking(move || host.load(&to_load))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(load_error)?;
+    let (bytes, loaded) = read_component(&s, body).await?;
     let world = loaded.world().name();
     let existing = s.store.versions(scope.id(), &p.name)?;
     if let Some(last) = existing.last()
