@@ -71,33 +71,35 @@ const LINGER: Duration = Duration::from_secs(40);
 /// The caller's leg (the first leg of every session).
 const FIRST: LegId = LegId(0);
 
-/// Our Contact, per transport: `<sip:USER@our-address>`.
+/// Our Contact, per transport: `<sip:USER@our-address;transport=…>`.
 #[derive(Clone)]
 pub(crate) struct Contacts {
-    udp: String,
-    tcp: String,
+    by_transport: [String; Transport::ALL.len()],
 }
 
 impl Contacts {
     fn new(shared: &Shared, user: &str) -> Contacts {
-        let at = |t: Transport| {
+        let contact = |t: Transport| {
             let mut addr = shared.stack.local_addr(t);
             if addr.ip().is_unspecified() {
                 addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
-            addr
+            match t.uri_param() {
+                Some(param) => format!("<sip:{user}@{addr};transport={param}>"),
+                None => format!("<sip:{user}@{addr}>"),
+            }
         };
         Contacts {
-            udp: format!("<sip:{user}@{}>", at(Transport::Udp)),
-            tcp: format!("<sip:{user}@{};transport=tcp>", at(Transport::Tcp)),
+            by_transport: Transport::ALL.map(contact),
         }
     }
 
     pub(crate) fn on(&self, t: Transport) -> String {
-        match t {
-            Transport::Udp => self.udp.clone(),
-            Transport::Tcp => self.tcp.clone(),
-        }
+        let i = Transport::ALL
+            .iter()
+            .position(|x| *x == t)
+            .expect("every transport is in ALL");
+        self.by_transport[i].clone()
     }
 }
 

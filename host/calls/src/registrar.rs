@@ -144,11 +144,11 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    if peer.transport == switchyard_sip::endpoint::Transport::Tcp {
+    if peer.transport.reliable() {
         // Requests to the phone go over the connection it registered on
-        // (`device_peer`): the transport must not close it as idle while
-        // a binding made over it lives. An unregister gives it back to the
-        // idle limit.
+        // (`device_peer`; RFC 5626's flow, for TCP, TLS and WebSocket):
+        // the transport must not close it as idle while a binding made
+        // over it lives. An unregister gives it back to the idle limit.
         let source = peer.addr.to_string();
         let until = bindings
             .iter()
@@ -158,7 +158,7 @@ pub(crate) fn handle(shared: &Shared, key: TransactionKey, req: Message, peer: P
             .map(|at| {
                 std::time::Instant::now() + std::time::Duration::from_millis(at.saturating_sub(now))
             });
-        shared.stack.keep_tcp_open(peer.addr, until);
+        shared.stack.keep_open(peer, until);
     }
     let mut r = response(&req, 200, "", Some("syreg"));
     for b in &bindings {

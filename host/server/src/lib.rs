@@ -10,6 +10,8 @@ pub mod demo;
 pub mod fds;
 pub mod queue_view;
 pub mod tenant_view;
+pub mod tls;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +33,16 @@ pub struct Config {
     /// The HTTP API (`/api/...`, `/api/openapi.json`, `/metrics` for the
     /// operator token).
     pub http_listen: SocketAddr,
+    /// SIP over TLS (`None`: not served). `switchyard serve` listens on
+    /// 5061 unless told otherwise.
+    pub sip_tls_listen: Option<SocketAddr>,
+    /// HTTPS: the API, the browser phone and SIP over secure WebSocket
+    /// (`wss://…/ws`). `None`: not served; `serve` listens on 8443.
+    pub https_listen: Option<SocketAddr>,
+    /// The certificate chain and key (PEM) for TLS and HTTPS; when `None`,
+    /// a self-signed one for development is made in `<data dir>/tls/`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// Also serve `/metrics` here, without authentication, for a scraper
     /// on a network the operator trusts. `None` (the default): metrics
     /// only on the API port, behind the operator token, because they name
@@ -71,6 +83,10 @@ impl Default for Config {
             sip_listen: "0.0.0.0:5060".parse().expect("address"),
             http_listen: "0.0.0.0:8080".parse().expect("address"),
             metrics_listen: None,
+            sip_tls_listen: None,
+            https_listen: None,
+            tls_cert: None,
+            tls_key: None,
             operator_token: None,
             rtp_ports: (10000, 20000),
             calls: CallSettings::default(),
@@ -112,7 +128,13 @@ pub fn parse_digest_algorithms(
 pub struct Running {
     pub sip_udp: SocketAddr,
     pub sip_tcp: SocketAddr,
+    /// SIP over TLS, when served.
+    pub sip_tls: Option<SocketAddr>,
     pub http: SocketAddr,
+    /// HTTPS and `wss://…/ws`, when served.
+    pub https: Option<SocketAddr>,
+    /// The certificate TLS and HTTPS present, when either is served.
+    pub certificate: Option<tls::CertificateFiles>,
     /// Where `/metrics` is served without authentication, when configured.
     pub metrics: Option<SocketAddr>,
     pub operator_token: String,
@@ -237,8 +259,21 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         idle_timeout_s = tcp_limits.idle_timeout.as_secs_f64(),
         "TCP SIP limits"
     );
+    let certificate = if cfg.sip_tls_listen.is_some() || cfg.https_listen.is_some() {
+        Some(tls::certificate_files(
+            &cfg.data_dir,
+            cfg.tls_cert.as_deref(),
+            cfg.tls_key.as_deref(),
+        )?)
+    } else {
+        None
+    };
     let mut stack_cfg = StackConfig::on(cfg.sip_listen);
     stack_cfg.tcp_limits = tcp_limits;
+    if let (Some(addr), Some(files)) = (cfg.sip_tls_listen, &certificate) {
+        let config = tls::server_config(files, &[])?;
+        stack_cfg.tls = Some((addr, tokio_rustls::TlsAcceptor::from(config)));
+    }
     stack_cfg.endpoint.timers = cfg.sip_timers;
     let (stack, incoming) = SipStack::bind(stack_cfg)
         .await
@@ -329,9 +364,32 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding HTTP on {}", cfg.http_listen))?;
     let http = listener.local_addr()?;
+    stack.serve_websocket(Transport::Ws, http);
+    let https = match (cfg.https_listen, &certificate) {
+        (Some(addr), Some(files)) => {
+            let config = tls::server_config(files, &[b"http/1.1"])?;
+            let listener = tls::HttpsListener::bind(addr, config)
+                .await
+                .with_context(|| format!("binding HTTPS on {addr}"))?;
+            let bound = axum::serve::Listener::local_addr(&listener)?;
+            stack.serve_websocket(Transport::Wss, bound);
+            let app = tls::with_client_address(
+                api.clone()
+                    .merge(websocket::routes(stack.clone(), Transport::Wss)),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "HTTPS server stopped");
+                }
+            });
+            Some(bound)
+        }
+        _ => None,
+    };
+    let api = api.merge(websocket::routes(stack.clone(), Transport::Ws));
     tokio::spawn(async move {
         // With the peer's address: the public widget routes count requests
-        // per visitor address.
+        // per visitor address, and SIP flows are named by it.
         let app = api.into_make_service_with_connect_info::<std::net::SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "HTTP server stopped");
@@ -344,6 +402,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         operator_token_file,
         sip_udp: stack.local_addr(Transport::Udp),
         sip_tcp: stack.local_addr(Transport::Tcp),
+        sip_tls: stack.served(Transport::Tls),
+        https,
+        certificate,
         demo_credentials: creds,
         pbx,
         store,

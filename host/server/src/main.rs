@@ -23,8 +23,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the PBX: SIP (UDP+TCP), the HTTP API, the store, the demo tenant.
-    Serve(ServeArgs),
+    /// Run the PBX: SIP (UDP, TCP, TLS, WebSocket), the HTTP API, the
+    /// store, the demo tenant.
+    Serve(Box<ServeArgs>),
     /// Tenants (operator token).
     #[command(subcommand)]
     Tenant(TenantCmd),
@@ -48,7 +49,8 @@ enum Command {
 #[derive(Args, Default)]
 struct ServeArgs {
     /// A TOML file with any of: data-dir, sip-listen, http-listen,
-    /// metrics-listen, rtp-ports, allow-private-trunks, tcp-max-connections,
+    /// metrics-listen, sip-tls-listen, https-listen, tls-cert, tls-key,
+    /// rtp-ports, allow-private-trunks, tcp-max-connections,
     /// tcp-max-connections-per-ip, tcp-message-timeout, tcp-idle-timeout,
     /// digest-algorithms, smtp-url, mail-from, mail-per-tenant-per-hour.
     #[arg(long)]
@@ -66,6 +68,20 @@ struct ServeArgs {
     /// /metrics only on the HTTP API address, for the operator token].
     #[arg(long, env = "SWITCHYARD_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// SIP over TLS address, or `off` [default: 0.0.0.0:5061].
+    #[arg(long, env = "SWITCHYARD_SIP_TLS_LISTEN")]
+    sip_tls_listen: Option<String>,
+    /// HTTPS address (API, browser phone, SIP over wss://…/ws), or `off`
+    /// [default: 0.0.0.0:8443].
+    #[arg(long, env = "SWITCHYARD_HTTPS_LISTEN")]
+    https_listen: Option<String>,
+    /// Certificate chain (PEM) for TLS and HTTPS [default: a self-signed
+    /// one for development, made in <data dir>/tls/ at first start].
+    #[arg(long, env = "SWITCHYARD_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "SWITCHYARD_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// RTP port range LOW-HIGH for media anchoring.
     #[arg(long, env = "SWITCHYARD_RTP_PORTS")]
     rtp_ports: Option<String>,
@@ -138,6 +154,10 @@ struct FileConfig {
     sip_listen: Option<SocketAddr>,
     http_listen: Option<SocketAddr>,
     metrics_listen: Option<SocketAddr>,
+    sip_tls_listen: Option<String>,
+    https_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     rtp_ports: Option<String>,
     allow_private_trunks: Option<bool>,
     allow_private_plugin_http: Option<bool>,
@@ -325,8 +345,8 @@ enum CdrCmd {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => serve(args),
+    match cli.command.unwrap_or(Command::Serve(Box::default())) {
+        Command::Serve(args) => serve(*args),
         Command::Tenant(TenantCmd::Create {
             api,
             id,
@@ -472,6 +492,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(a) = args.metrics_listen.or(file.metrics_listen) {
         cfg.metrics_listen = Some(a);
     }
+    cfg.sip_tls_listen = listen_or_off(
+        "--sip-tls-listen",
+        args.sip_tls_listen.or(file.sip_tls_listen),
+        "0.0.0.0:5061",
+    )?;
+    cfg.https_listen = listen_or_off(
+        "--https-listen",
+        args.https_listen.or(file.https_listen),
+        "0.0.0.0:8443",
+    )?;
+    cfg.tls_cert = args.tls_cert.or(file.tls_cert);
+    cfg.tls_key = args.tls_key.or(file.tls_key);
     if let Some(r) = args.rtp_ports.or(file.rtp_ports) {
         let (lo, hi) = r
             .split_once('-')
@@ -542,10 +574,23 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "  SIP:  {} (UDP), {} (TCP)",
             running.sip_udp, running.sip_tcp
         );
+        if let Some(tls) = running.sip_tls {
+            println!("  SIP over TLS: {tls}");
+        }
         println!(
             "  HTTP: http://{}/api  (OpenAPI: /api/openapi.json, metrics: /metrics with the operator token)",
             running.http
         );
+        println!("  SIP over WebSocket: ws://{}/ws", running.http);
+        if let Some(https) = running.https {
+            println!("  HTTPS: https://{https}/api, SIP over secure WebSocket: wss://{https}/ws");
+        }
+        if let Some(c) = running.certificate.as_ref().filter(|c| c.self_signed) {
+            println!(
+                "  TLS certificate: {} (self-signed for development; README: trusting it)",
+                c.cert.display()
+            );
+        }
         if let Some(m) = running.metrics {
             println!("  metrics: http://{m}/metrics (no authentication)");
         }
@@ -565,6 +610,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         running.store.flush()?;
         anyhow::Ok(())
     })
+}
+
+/// An address to listen on, `off`, or the default when not given.
+fn listen_or_off(
+    flag: &str,
+    given: Option<String>,
+    default: &str,
+) -> anyhow::Result<Option<SocketAddr>> {
+    let text = given.unwrap_or_else(|| default.to_string());
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    text.trim()
+        .parse()
+        .map(Some)
+        .with_context(|| format!("{flag} {text:?}: expected an address (0.0.0.0:5061) or off"))
 }
 
 enum Body {

@@ -35,16 +35,57 @@ use crate::transaction::{
 pub enum Transport {
     Udp,
     Tcp,
+    /// SIP over TLS (RFC 3261 §26, port 5061).
+    Tls,
+    /// SIP over WebSocket (RFC 7118), plain.
+    Ws,
+    /// SIP over WebSocket over TLS.
+    Wss,
 }
 
 impl Transport {
+    /// Every transport, for tables keyed by it.
+    pub const ALL: [Transport; 5] = [
+        Transport::Udp,
+        Transport::Tcp,
+        Transport::Tls,
+        Transport::Ws,
+        Transport::Wss,
+    ];
+
+    /// A connection carries the messages: no retransmissions, and
+    /// requests to the peer go down the connection it opened.
     pub fn reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
+        !matches!(self, Transport::Udp)
     }
+
     pub fn via_name(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+        }
+    }
+
+    /// The transport a Via name or a `transport=` parameter names (any
+    /// case).
+    pub fn from_name(name: &str) -> Option<Transport> {
+        Transport::ALL
+            .into_iter()
+            .find(|t| t.via_name().eq_ignore_ascii_case(name))
+    }
+
+    /// The `transport=` URI parameter that reaches us over it (`None`
+    /// for UDP, the default).
+    pub fn uri_param(self) -> Option<&'static str> {
+        match self {
+            Transport::Udp => None,
+            Transport::Tcp => Some("tcp"),
+            Transport::Tls => Some("tls"),
+            Transport::Ws => Some("ws"),
+            Transport::Wss => Some("wss"),
         }
     }
 }

@@ -3,20 +3,21 @@
 //! decides anything about SIP.
 //!
 //! * UDP: one socket; each datagram is one message.
-//! * TCP: a listener; each connection is cut into messages by
+//! * TCP and TLS: a listener each; each connection is cut into messages by
 //!   Content-Length ([`frame`]); a connection that sends something whose
 //!   length cannot be known, or that is over the size cap, is closed.
-//!   Requests to a TCP peer without a connection open one. How long a
-//!   message and an idle connection may take, and how many connections are
-//!   let in, is decided by [`limits`] (sans-IO); refused connections are
-//!   closed at once and counted in [`TcpStats`].
+//!   Requests to a TCP peer without a connection open one; a TLS peer is
+//!   reached only down the connection it opened (phones register over
+//!   it). How long a message and an idle connection may take, and how
+//!   many connections are let in, is decided by [`limits`] (sans-IO);
+//!   refused connections are closed at once and counted in [`TcpStats`].
+//! * WebSocket (RFC 7118): the HTTP server upgrades the connection and
+//!   hands each frame to a [`Flow`]; one frame is one message. The flow
+//!   is a connection like the others: under the same caps, and requests
+//!   to a browser go down the WebSocket it registered on.
 //! * The core sits behind a `std::sync::Mutex`: every operation on it is
 //!   short and never awaits, and everything it wants sent or told is taken
 //!   out before the lock is released.
-//!
-//! WebSocket (RFC 7118) would be one more reader/writer pair feeding
-//! [`SipStack::handle_message`] with `Transport::Ws`; the core does not
-//! change.
 
 pub mod limits;
 
@@ -33,7 +34,7 @@ use switchyard_sip::endpoint::{EndpointConfig, EndpointCore, Event, Peer, Transm
 use switchyard_sip::message::Message;
 use switchyard_sip::message::framing::{Frame, frame};
 use switchyard_sip::transaction::TransactionKey;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Notify, mpsc};
 
@@ -66,13 +67,29 @@ pub enum ClientEvent {
 }
 
 /// Where the stack listens.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StackConfig {
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
+    /// SIP over TLS: where, and the server's certificate (`None`: no TLS
+    /// listener).
+    pub tls: Option<(SocketAddr, tokio_rustls::TlsAcceptor)>,
     pub endpoint: EndpointConfig,
-    /// Message and idle deadlines and connection caps of TCP peers.
+    /// Message and idle deadlines and connection caps of connected peers
+    /// (TCP, TLS and WebSocket alike).
     pub tcp_limits: TcpLimits,
+}
+
+impl std::fmt::Debug for StackConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackConfig")
+            .field("udp", &self.udp)
+            .field("tcp", &self.tcp)
+            .field("tls", &self.tls.as_ref().map(|(addr, _)| addr))
+            .field("endpoint", &self.endpoint)
+            .field("tcp_limits", &self.tcp_limits)
+            .finish()
+    }
 }
 
 impl StackConfig {
@@ -81,6 +98,7 @@ impl StackConfig {
         StackConfig {
             udp: addr,
             tcp: addr,
+            tls: None,
             endpoint: EndpointConfig::default(),
             tcp_limits: TcpLimits::default(),
         }
@@ -92,7 +110,12 @@ struct Inner {
     udp: Arc<UdpSocket>,
     local_udp: SocketAddr,
     local_tcp: SocketAddr,
-    tcp: Mutex<HashMap<SocketAddr, Conn>>,
+    local_tls: Option<SocketAddr>,
+    /// Where WebSocket flows arrive (the HTTP server's address), for our
+    /// Via and Contact; set by the server once it listens.
+    local_ws: Mutex<HashMap<Transport, SocketAddr>>,
+    /// Open connections by peer: TCP, TLS and WebSocket.
+    conns: Mutex<HashMap<Peer, Conn>>,
     /// Connections open, in all and per source address.
     counter: Mutex<ConnectionCounter>,
     stats: Arc<TcpStats>,
@@ -106,7 +129,7 @@ struct Inner {
     tcp_limits: TcpLimits,
 }
 
-/// An open TCP connection, as the senders see it.
+/// An open connection, as the senders see it.
 struct Conn {
     writer: mpsc::UnboundedSender<Vec<u8>>,
     /// Until when a registration made over it keeps it open; read by the
@@ -219,9 +242,20 @@ impl SipStack {
             Err(e) => return Err(e),
         };
         let local_tcp = listener.local_addr()?;
+        let tls = match cfg.tls {
+            Some((addr, acceptor)) => Some((TcpListener::bind(addr).await?, acceptor)),
+            None => None,
+        };
+        let local_tls = match &tls {
+            Some((l, _)) => Some(l.local_addr()?),
+            None => None,
+        };
         let mut core = EndpointCore::new(cfg.endpoint);
         core.set_local(Transport::Udp, local_udp.to_string());
         core.set_local(Transport::Tcp, local_tcp.to_string());
+        if let Some(addr) = local_tls {
+            core.set_local(Transport::Tls, addr.to_string());
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let stack = SipStack {
             inner: Arc::new(Inner {
@@ -229,7 +263,9 @@ impl SipStack {
                 udp,
                 local_udp,
                 local_tcp,
-                tcp: Mutex::new(HashMap::new()),
+                local_tls,
+                local_ws: Mutex::new(HashMap::new()),
+                conns: Mutex::new(HashMap::new()),
                 counter: Mutex::new(ConnectionCounter::new(&cfg.tcp_limits)),
                 stats: Arc::new(TcpStats {
                     max_connections: AtomicU64::new(cfg.tcp_limits.max_connections as u64),
@@ -248,15 +284,44 @@ impl SipStack {
         };
         tokio::spawn(stack.clone().udp_loop());
         tokio::spawn(stack.clone().tcp_accept_loop(listener));
+        if let Some((listener, acceptor)) = tls {
+            tokio::spawn(stack.clone().tls_accept_loop(listener, acceptor));
+        }
         tokio::spawn(stack.clone().timer_loop());
         Ok((stack, rx))
     }
 
-    pub fn local_addr(&self, transport: Transport) -> SocketAddr {
+    /// Where `transport` is served: for TLS and WebSocket, `None` when
+    /// not served.
+    pub fn served(&self, transport: Transport) -> Option<SocketAddr> {
         match transport {
-            Transport::Udp => self.inner.local_udp,
-            Transport::Tcp => self.inner.local_tcp,
+            Transport::Udp => Some(self.inner.local_udp),
+            Transport::Tcp => Some(self.inner.local_tcp),
+            Transport::Tls => self.inner.local_tls,
+            Transport::Ws | Transport::Wss => self
+                .inner
+                .local_ws
+                .lock()
+                .expect("ws lock")
+                .get(&transport)
+                .copied(),
         }
+    }
+
+    /// Where `transport` is served; UDP's address for one not served.
+    pub fn local_addr(&self, transport: Transport) -> SocketAddr {
+        self.served(transport).unwrap_or(self.inner.local_udp)
+    }
+
+    /// The HTTP server takes WebSocket flows of `transport` on `addr`
+    /// (our Via and Contact name it).
+    pub fn serve_websocket(&self, transport: Transport, addr: SocketAddr) {
+        self.inner
+            .local_ws
+            .lock()
+            .expect("ws lock")
+            .insert(transport, addr);
+        self.with_core(|core, _| core.set_local(transport, addr.to_string()));
     }
 
     /// TCP connection counts, for `/metrics`.
@@ -264,19 +329,40 @@ impl SipStack {
         self.inner.stats.clone()
     }
 
+    /// The largest SIP message taken (WebSocket frames are capped to it).
+    pub fn max_message_size(&self) -> usize {
+        self.inner
+            .core
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .config()
+            .max_message_size
+    }
+
     /// The TCP limits in force.
     pub fn tcp_limits(&self) -> TcpLimits {
         self.inner.tcp_limits
     }
 
-    /// Keep the TCP connection from `addr` open while idle until `until`
-    /// (a registration made over it lives until then, and requests to the
+    /// Keep the connection of `peer` open while idle until `until` (a
+    /// registration made over it lives until then, and requests to the
     /// phone go over it); `None` gives it back to the idle limit. Nothing
     /// happens when there is no such connection.
-    pub fn keep_tcp_open(&self, addr: SocketAddr, until: Option<Instant>) {
-        if let Some(c) = self.inner.tcp.lock().expect("tcp lock").get(&addr) {
+    pub fn keep_open(&self, peer: Peer, until: Option<Instant>) {
+        if let Some(c) = self.inner.conns.lock().expect("conns lock").get(&peer) {
             *c.keep_until.lock().expect("keep lock") = until;
         }
+    }
+
+    /// Whether a connection to `peer` is open (UDP: always).
+    pub fn is_open(&self, peer: Peer) -> bool {
+        peer.transport == Transport::Udp
+            || self
+                .inner
+                .conns
+                .lock()
+                .expect("conns lock")
+                .contains_key(&peer)
     }
 
     /// Live transactions (metrics, tests).
@@ -396,16 +482,21 @@ impl SipStack {
                     }
                 }
             }
-            Transport::Tcp => {
+            transport => {
                 let sender = self
                     .inner
-                    .tcp
+                    .conns
                     .lock()
-                    .expect("tcp lock")
-                    .get(&t.peer.addr)
+                    .expect("conns lock")
+                    .get(&t.peer)
                     .map(|c| c.writer.clone());
                 match sender {
                     Some(s) if s.send(t.bytes.clone()).is_ok() => {}
+                    // A TLS or WebSocket peer is reached down the
+                    // connection it opened; we do not dial it.
+                    _ if transport != Transport::Tcp => {
+                        tracing::debug!(peer = %t.peer.addr, %transport, "no connection open to the peer: not sent");
+                    }
                     _ => {
                         let stack = self.clone();
                         tokio::spawn(async move {
@@ -416,8 +507,8 @@ impl SipStack {
                             };
                             match TcpStream::connect(t.peer.addr).await {
                                 Ok(stream) => {
-                                    let writer =
-                                        stack.start_connection(stream, t.peer.addr, admission);
+                                    let _ = stream.set_nodelay(true);
+                                    let writer = stack.start_connection(stream, t.peer, admission);
                                     let _ = writer.send(t.bytes);
                                 }
                                 Err(e) => {
@@ -496,7 +587,12 @@ impl SipStack {
                 Ok((stream, addr)) => match self.admit(Some(addr)) {
                     Some(admission) => {
                         bump(&self.inner.stats.accepted);
-                        self.start_connection(stream, addr, admission);
+                        let _ = stream.set_nodelay(true);
+                        let peer = Peer {
+                            transport: Transport::Tcp,
+                            addr,
+                        };
+                        self.start_connection(stream, peer, admission);
                     }
                     // Closed at once (the stream is dropped): a refused
                     // peer holds no descriptor and no task.
@@ -508,6 +604,75 @@ impl SipStack {
                 }
             }
         }
+    }
+
+    async fn tls_accept_loop(self, listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) {
+        loop {
+            let (stream, addr) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "tls accept");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Some(admission) = self.admit(Some(addr)) else {
+                continue;
+            };
+            bump(&self.inner.stats.accepted);
+            let _ = stream.set_nodelay(true);
+            let stack = self.clone();
+            let acceptor = acceptor.clone();
+            // The handshake runs on its own task, under the same deadline
+            // as a message: a peer that stalls it holds nothing else up.
+            tokio::spawn(async move {
+                let limit = stack.inner.tcp_limits.message_timeout;
+                match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => {
+                        let peer = Peer {
+                            transport: Transport::Tls,
+                            addr,
+                        };
+                        stack.start_connection(tls, peer, admission);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::info!(peer = %addr, error = %e, "TLS handshake failed: closed");
+                    }
+                    Err(_) => {
+                        bump(&stack.inner.stats.closed_message_timeout);
+                        tracing::debug!(peer = %addr, "TLS handshake not finished in time: closed");
+                    }
+                }
+            });
+        }
+    }
+
+    /// A WebSocket (or other message-framed connection) the HTTP server
+    /// accepted from `addr`: it feeds the flow each message it receives
+    /// and writes what the flow gives it. `None` when the connection caps
+    /// are full (the server refuses the upgrade).
+    pub fn open_flow(&self, transport: Transport, addr: SocketAddr) -> Option<Flow> {
+        let admission = self.admit(Some(addr))?;
+        bump(&self.inner.stats.accepted);
+        let peer = Peer { transport, addr };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let keep_until = Arc::new(Mutex::new(None));
+        self.inner.conns.lock().expect("conns lock").insert(
+            peer,
+            Conn {
+                writer: tx.clone(),
+                keep_until: keep_until.clone(),
+            },
+        );
+        Some(Flow {
+            stack: self.clone(),
+            peer,
+            writer: tx,
+            outgoing: rx,
+            keep_until,
+            last_message: Instant::now(),
+            _admission: admission,
+        })
     }
 
     /// A place under the connection caps for a connection accepted from
@@ -542,20 +707,23 @@ impl SipStack {
         }
     }
 
-    /// Register a connection and start its reader and writer tasks; the
-    /// connection keeps `admission` until it closes.
-    fn start_connection(
+    /// Register a stream connection (TCP or TLS) and start its reader and
+    /// writer tasks; the connection keeps `admission` until it closes.
+    fn start_connection<S>(
         &self,
-        stream: TcpStream,
-        addr: SocketAddr,
+        stream: S,
+        peer: Peer,
         admission: Admission,
-    ) -> mpsc::UnboundedSender<Vec<u8>> {
-        let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
+    ) -> mpsc::UnboundedSender<Vec<u8>>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let addr = peer.addr;
+        let (mut rd, mut wr) = tokio::io::split(stream);
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let keep_until = Arc::new(Mutex::new(None));
-        self.inner.tcp.lock().expect("tcp lock").insert(
-            addr,
+        self.inner.conns.lock().expect("conns lock").insert(
+            peer,
             Conn {
                 writer: tx.clone(),
                 keep_until: keep_until.clone(),
@@ -587,10 +755,6 @@ impl SipStack {
         tokio::spawn(async move {
             let _admission = admission;
             let stats = &stack.inner.stats;
-            let peer = Peer {
-                transport: Transport::Tcp,
-                addr,
-            };
             let mut buf: Vec<u8> = Vec::with_capacity(4096);
             let mut chunk = vec![0u8; 16 * 1024];
             let mut clock = ConnectionClock::new(Instant::now(), &limits);
@@ -657,15 +821,7 @@ impl SipStack {
                 }
                 clock.received(Instant::now(), finished, !buf.is_empty());
             }
-            {
-                let mut conns = stack.inner.tcp.lock().expect("tcp lock");
-                if conns
-                    .get(&addr)
-                    .is_some_and(|c| c.writer.same_channel(&reader_tx))
-                {
-                    conns.remove(&addr);
-                }
-            }
+            stack.forget_connection(peer, &reader_tx);
             // Let the answer to a rejected message go out, but not for
             // longer than a write may take; then the descriptor is freed
             // before the admission is given back.
@@ -676,6 +832,18 @@ impl SipStack {
             }
         });
         tx
+    }
+
+    /// Take `peer`'s connection out of the table, if it is still the one
+    /// `writer` writes to (a newer one from the same address stays).
+    fn forget_connection(&self, peer: Peer, writer: &mpsc::UnboundedSender<Vec<u8>>) {
+        let mut conns = self.inner.conns.lock().expect("conns lock");
+        if conns
+            .get(&peer)
+            .is_some_and(|c| c.writer.same_channel(writer))
+        {
+            conns.remove(&peer);
+        }
     }
 
     async fn timer_loop(self) {
@@ -703,5 +871,81 @@ impl SipStack {
             }
             self.with_core(|core, now| core.handle_timeout(now));
         }
+    }
+}
+
+/// A message-framed connection (a WebSocket) whose reading and writing
+/// someone else does: what it receives goes to [`Flow::receive`], what the
+/// stack sends it comes out of [`Flow::outgoing`]. Dropping it closes the
+/// flow: it leaves the connection table and gives back its place under
+/// the caps.
+pub struct Flow {
+    stack: SipStack,
+    peer: Peer,
+    writer: mpsc::UnboundedSender<Vec<u8>>,
+    outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
+    /// Until when a registration made over it keeps it open.
+    keep_until: Arc<Mutex<Option<Instant>>>,
+    last_message: Instant,
+    _admission: Admission,
+}
+
+impl Flow {
+    pub fn peer(&self) -> Peer {
+        self.peer
+    }
+
+    /// One message arrived (one WebSocket frame holds one message, RFC
+    /// 7118 §5.1). A keep-alive of blank lines is ignored; one over the
+    /// size cap is answered 513 where it can be.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        self.last_message = Instant::now();
+        if bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+            return;
+        }
+        let max = self
+            .stack
+            .inner
+            .core
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .config()
+            .max_message_size;
+        if bytes.len() > max {
+            let head_end = bytes.windows(4).position(|w| w == b"\r\n\r\n");
+            let head = &bytes[..head_end.map_or(max, |e| e + 4)];
+            let peer = self.peer;
+            self.stack
+                .with_core(|core, _| core.reject_unframed(head, 513, peer));
+            return;
+        }
+        self.stack.handle_message(bytes, self.peer);
+    }
+
+    /// When the flow is to be closed as idle: the idle limit after its
+    /// last message, or later while a registration made over it lives.
+    pub fn idle_deadline(&self) -> Instant {
+        let idle = self.last_message + self.stack.inner.tcp_limits.idle_timeout;
+        match *self.keep_until.lock().expect("keep lock") {
+            Some(until) => idle.max(until),
+            None => idle,
+        }
+    }
+
+    /// Count a flow closed because it was idle.
+    pub fn closed_idle(&self) {
+        bump(&self.stack.inner.stats.closed_idle);
+    }
+
+    /// The next message to send to the peer; `None` never comes while the
+    /// flow lives (the flow holds a sender itself).
+    pub async fn outgoing(&mut self) -> Option<Vec<u8>> {
+        self.outgoing.recv().await
+    }
+}
+
+impl Drop for Flow {
+    fn drop(&mut self) {
+        self.stack.forget_connection(self.peer, &self.writer);
     }
 }

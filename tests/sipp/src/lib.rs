@@ -37,7 +37,7 @@
 pub mod digest;
 mod outcome;
 pub mod pcap;
-mod ports;
+pub mod ports;
 mod runner;
 
 pub use outcome::Outcome;

@@ -61,14 +61,19 @@ pub(crate) fn random_token() -> String {
 /// machine are fine), the REGISTER's source otherwise — a phone behind NAT
 /// puts a private address in its Contact that cannot be reached (what
 /// `rport` fixes for Via); over TCP that source is the phone's own
-/// connection, which the transport reuses.
+/// connection, which the transport reuses; over TLS and WebSocket always
+/// that connection.
 pub(crate) fn device_peer(b: &switchyard_store::Binding) -> Option<Peer> {
     let source: std::net::SocketAddr = b.source.parse().ok()?;
-    let transport = if b.transport == "TCP" {
-        Transport::Tcp
-    } else {
-        Transport::Udp
-    };
+    let transport = Transport::from_name(&b.transport).unwrap_or(Transport::Udp);
+    if transport.reliable() && transport != Transport::Tcp {
+        // TLS and WebSocket devices are reached only down the connection
+        // they registered on (a browser's Contact names `*.invalid`).
+        return Some(Peer {
+            transport,
+            addr: source,
+        });
+    }
     let contact = NameAddr::parse(&b.contact)
         .ok()
         .and_then(|a| SipUri::parse(&a.uri).ok())
