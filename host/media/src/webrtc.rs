@@ -183,7 +183,13 @@ impl WebRtcLeg {
 
         let decoder = opus::Decoder::new(8000, opus::Channels::Mono)
             .map_err(|e| WebRtcError::Opus(e.to_string()))?;
-        let encoder = opus::Encoder::new(8000, opus::Channels::Mono, opus::Application::Voip)
+        let mut encoder = opus::Encoder::new(8000, opus::Channels::Mono, opus::Application::Voip)
+            .map_err(|e| WebRtcError::Opus(e.to_string()))?;
+        // Complexity 5, not libopus's default 10: measured in release on
+        // this project's 2-core machine, a 20 ms 8 kHz frame costs ~105 µs
+        // instead of ~185 µs, and narrowband speech gains little from more.
+        encoder
+            .set_complexity(5)
             .map_err(|e| WebRtcError::Opus(e.to_string()))?;
         Ok(WebRtcLeg {
             rtc,
