@@ -259,8 +259,10 @@ fn browser_sends_tone_frames(
         .collect()
 }
 
-fn assert_tone_as_pcmu(packets: &[(RtpHeader, Vec<u8>)]) {
-    assert!(packets.len() >= 45, "only {} packets", packets.len());
+/// At least `min` 20 ms PCMU packets on one contiguous timeline, carrying
+/// the 1 kHz tone.
+fn assert_tone_as_pcmu(packets: &[(RtpHeader, Vec<u8>)], min: usize) {
+    assert!(packets.len() >= min, "only {} packets", packets.len());
     for w in packets.windows(2) {
         assert_eq!(w[1].0.sequence, w[0].0.sequence.wrapping_add(1));
         assert_eq!(w[1].0.timestamp, w[0].0.timestamp.wrapping_add(160));
@@ -299,7 +301,7 @@ fn browser_opus_tone_comes_out_as_pcmu() {
     let mut call = Call::browser_calls();
     call.connect();
     let packets = browser_sends_tone(&mut call);
-    assert_tone_as_pcmu(&packets);
+    assert_tone_as_pcmu(&packets, 45);
 }
 
 #[test]
@@ -401,7 +403,7 @@ fn host_offer_browser_answer_works() {
     assert_eq!(call.leg.codec(), Some(WebRtcCodec::Opus));
     call.connect();
     let packets = browser_sends_tone(&mut call);
-    assert_tone_as_pcmu(&packets);
+    assert_tone_as_pcmu(&packets, 45);
 }
 
 #[test]
@@ -483,8 +485,8 @@ fn malformed_offers_are_clear_errors() {
     let g722_only = offer
         .replace("opus/48000/2", "G722/8000")
         .replace("PCMU/8000", "G722/8000");
-    let err = WebRtcLeg::answer(Instant::now(), &g722_only, host_addr());
-    assert!(err.is_err(), "{g722_only}");
+    let err = WebRtcLeg::answer(Instant::now(), &g722_only, host_addr()).unwrap_err();
+    assert_eq!(err, WebRtcError::NoCommonCodec, "{g722_only}");
 
     // An answer without a pending offer.
     let (mut leg, _) = WebRtcLeg::answer(Instant::now(), &offer, host_addr()).unwrap();
@@ -499,5 +501,93 @@ fn browser_40ms_frames_are_repacketized_to_20ms() {
     let mut call = Call::browser_calls();
     call.connect();
     let packets = browser_sends_tone_frames(&mut call, 1920, 25);
-    assert_tone_as_pcmu(&packets);
+    assert_tone_as_pcmu(&packets, 45);
+}
+
+#[test]
+fn session_digit_reaches_browser_as_telephone_event() {
+    let mut call = Call::browser_calls();
+    call.connect();
+    let before = call.received.len();
+    // What the session sends for a 100 ms '9': start, updates, three ends.
+    let reports: [(bool, u16); 7] = [
+        (false, 160u16),
+        (false, 320),
+        (false, 480),
+        (false, 640),
+        (true, 800),
+        (true, 800),
+        (true, 800),
+    ];
+    for (i, &(end, duration)) in reports.iter().enumerate() {
+        let payload = TelephoneEvent {
+            event: 9,
+            end,
+            volume: 10,
+            duration,
+        }
+        .to_bytes();
+        let rtp = RtpHeader {
+            marker: i == 0,
+            payload_type: EVENT_PT,
+            sequence: 500 + i as u16,
+            timestamp: 48_000,
+            ssrc: 0x5eed,
+            ..Default::default()
+        }
+        .to_bytes(&payload)
+        .unwrap();
+        call.leg.send_rtp(call.now, &rtp);
+        call.deliver_to_browser();
+        call.advance(STEP);
+    }
+    for _ in 0..20 {
+        call.advance(STEP);
+    }
+    let tele: Vec<str0m::media::TelephoneEvent> = call.received[before..]
+        .iter()
+        .filter_map(|d| match d.codec_extra {
+            str0m::format::CodecExtra::Tele(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert!(!tele.is_empty(), "the browser got no telephone-event");
+    assert!(tele.iter().all(|t| t.event == 9), "{tele:?}");
+    let last = tele.last().unwrap();
+    assert!(last.end);
+    assert_eq!(last.duration, Duration::from_millis(100));
+}
+
+#[test]
+fn a_lost_opus_frame_is_concealed_on_a_contiguous_timeline() {
+    let mut call = Call::browser_calls();
+    call.connect();
+    let opus_pt = call.browser_pt(Codec::Opus);
+    let mut enc =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    let start = call.rtp.len();
+    for frame in 0..40usize {
+        let pcm = sine(1000.0, 48_000.0, 8000.0, frame * 960, 960);
+        let packet = enc.encode_vec(&pcm, 1275).unwrap();
+        // Frames 20 and 21 never make it.
+        if frame != 20 && frame != 21 {
+            let t = MediaTime::new(960 * frame as u64, Frequency::FORTY_EIGHT_KHZ);
+            let w = call.browser.writer(call.mid).unwrap();
+            w.write(opus_pt, call.now, t, packet).unwrap();
+            call.drain_browser();
+        }
+        call.advance(STEP);
+    }
+    for _ in 0..10 {
+        call.advance(STEP);
+    }
+    let packets: Vec<(RtpHeader, Vec<u8>)> = call.rtp[start..]
+        .iter()
+        .map(|b| {
+            let p = RtpPacket::parse(b).unwrap();
+            (p.header.clone(), p.payload.to_vec())
+        })
+        .collect();
+    assert_eq!(packets.len(), 40, "two concealed frames fill the hole");
+    assert_tone_as_pcmu(&packets, 40);
 }
