@@ -14,6 +14,8 @@
 //! * [`task`] — the tokio task that moves packets between the legs'
 //!   sockets and the session, runs its clock, writes recordings, and
 //!   reports to the call engine.
+//! * [`webrtc`] — a browser's WebRTC media (ICE, DTLS-SRTP, Opus)
+//!   terminated without I/O and presented to the session as a PCMU leg.
 //!
 //! The codecs, DTMF, tones, WAV and stream state are `switchyard-rtp`'s;
 //! SDP offer/answer is `switchyard-sdp`'s.
@@ -24,6 +26,7 @@ pub mod room_task;
 pub mod session;
 pub mod station;
 pub mod task;
+pub mod webrtc;
 
 pub use ports::{PortPool, RtpPorts};
 pub use room::MemberId;
@@ -35,3 +38,4 @@ pub use station::Station;
 pub use switchyard_rtp::tones::ToneSpec;
 pub use switchyard_rtp::wav::Channels;
 pub use task::{LegCounts, MediaEvent, MediaHandle};
+pub use webrtc::{WebRtcCodec, WebRtcError, WebRtcLeg};
