@@ -12,10 +12,12 @@
 //! session's media commands (bridge, play, record). Both hold it behind
 //! one lock that is never held across an `await`.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
+use switchyard_media::webrtc::WebRtcLeg;
 use switchyard_media::{BridgeId, LegConfig, LegId, MediaEvent, MediaHandle, PortPool};
 use switchyard_plugins::types::CallSnapshot;
 use switchyard_rtp::g711::Law;
@@ -61,6 +63,20 @@ struct State {
     media: Option<MediaHandle>,
     /// The bridge the call's parties talk in (made when first needed).
     bridge: Option<BridgeId>,
+    /// Browsers' legs (WebRTC, terminated in the media task): the SDP
+    /// each was last given. They are not in `legs`.
+    webrtc: HashMap<LegId, Vec<u8>>,
+    /// Legs about to be dialled that are browsers.
+    browsers: HashSet<LegId>,
+}
+
+/// Whether an SDP body is a browser's: DTLS-SRTP over ICE
+/// (`UDP/TLS/RTP/SAVPF`), which only a WebRTC leg can take.
+pub fn is_webrtc(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body);
+    text.lines()
+        .filter(|l| l.starts_with("m=audio"))
+        .any(|l| l.contains("UDP/TLS/RTP/SAVP"))
 }
 
 /// The anchored media of one call (cheap to clone: one shared state).
@@ -81,6 +97,18 @@ impl Anchor {
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> Result<Anchor, (u16, String)> {
         let refused = |r: Refusal| refusal_status(&r);
+        if is_webrtc(offer) {
+            let anchor = Anchor::new(pool, settings, caller, events);
+            let mut s = anchor.lock();
+            let answer = s
+                .add_webrtc_leg(caller, |local| {
+                    WebRtcLeg::answer(Instant::now(), &String::from_utf8_lossy(offer), local)
+                })
+                .map_err(|e| (488, format!("WebRTC: {e}")))?;
+            s.webrtc.insert(caller, answer);
+            drop(s);
+            return Ok(anchor);
+        }
         let offer = Sdp::parse(offer).map_err(|e| refused(e.into()))?;
         LegSdp::acceptable(settings.ip, &offer).map_err(refused)?;
         let anchor = Anchor::new(pool, settings, caller, events);
@@ -112,6 +140,8 @@ impl Anchor {
                 legs: HashMap::new(),
                 media: Some(media),
                 bridge: None,
+                webrtc: HashMap::new(),
+                browsers: HashSet::new(),
             })),
         }
     }
@@ -160,6 +190,7 @@ impl Anchor {
     pub fn close_leg(&self, leg: LegId) {
         let mut s = self.lock();
         s.legs.remove(&leg);
+        s.webrtc.remove(&leg);
         if let Some(m) = s.media.as_ref() {
             m.leave(leg);
             m.remove_leg(leg);
@@ -187,6 +218,28 @@ impl State {
         Ok(sdp)
     }
 
+    /// A browser's leg: ports taken now, its WebRTC endpoint made by
+    /// `make` on them (answering or offering), handed to the media task.
+    /// The SDP it made comes back.
+    fn add_webrtc_leg(
+        &mut self,
+        leg: LegId,
+        make: impl FnOnce(
+            SocketAddr,
+        ) -> Result<(WebRtcLeg, String), switchyard_media::webrtc::WebRtcError>,
+    ) -> Result<Vec<u8>, String> {
+        let ports = self
+            .pool
+            .allocate_now()
+            .map_err(|e| format!("no media ports: {e}"))?;
+        let local = SocketAddr::new(self.ip, ports.rtp_addr().port());
+        let (endpoint, sdp) = make(local).map_err(|e| e.to_string())?;
+        if let Some(m) = self.media.as_ref() {
+            m.add_webrtc_leg(leg, ports, endpoint);
+        }
+        Ok(sdp.into_bytes())
+    }
+
     fn configure(&self, leg: LegId, n: &Negotiated) {
         if let Some(m) = self.media.as_ref() {
             m.configure(leg, leg_config(n));
@@ -201,11 +254,30 @@ impl State {
 impl Negotiator for Anchor {
     fn answer_caller(&mut self) -> Option<Vec<u8>> {
         let s = self.lock();
+        if let Some(answer) = s.webrtc.get(&s.caller) {
+            return Some(answer.clone());
+        }
         s.legs.get(&s.caller).map(|l| l.last_answer().to_vec())
+    }
+
+    fn dialling_browser(&mut self, leg: LegId) {
+        self.lock().browsers.insert(leg);
     }
 
     fn offer_to(&mut self, leg: LegId, _snapshot: &CallSnapshot) -> Option<Vec<u8>> {
         let mut s = self.lock();
+        if s.browsers.remove(&leg) {
+            return match s.add_webrtc_leg(leg, |local| WebRtcLeg::offer(Instant::now(), local)) {
+                Ok(offer) => {
+                    s.webrtc.insert(leg, offer.clone());
+                    Some(offer)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no WebRTC offer for a browser");
+                    None
+                }
+            };
+        }
         let mut sdp = match s.add_leg(leg) {
             Ok(sdp) => sdp,
             Err(e) => {
@@ -222,6 +294,17 @@ impl Negotiator for Anchor {
 
     fn remote_answer(&mut self, leg: LegId, body: &[u8]) -> Result<(), u16> {
         let mut s = self.lock();
+        if s.webrtc.contains_key(&leg) {
+            // A browser's 18x and 200 carry the same answer: the media
+            // task takes the first and ignores the repeat.
+            if !is_webrtc(body) {
+                return Err(488);
+            }
+            if let Some(m) = s.media.as_ref() {
+                m.webrtc_answer(leg, body.to_vec());
+            }
+            return Ok(());
+        }
         let sdp = s.legs.get_mut(&leg).ok_or(488u16)?;
         let n = sdp.read_answer(body).map_err(State::status)?;
         s.configure(leg, &n);

@@ -506,6 +506,9 @@ impl Session {
         script: Vec<Action>,
     ) -> Session {
         let mut invite = first.invite;
+        if first.peer.transport.is_websocket() {
+            sdp.dialling_browser(LegId(0));
+        }
         if let Some(body) = sdp.offer_to(LegId(0), &snapshot) {
             invite.headers.push("Content-Type", "application/sdp");
             invite.body = body;
@@ -1289,6 +1292,9 @@ impl Session {
         let id = LegId(self.next_leg);
         self.next_leg += 1;
         let mut invite = d.invite;
+        if d.peer.transport.is_websocket() {
+            self.sdp.dialling_browser(id);
+        }
         if let Some(body) = self.sdp.offer_to(id, &self.snapshot) {
             invite.headers.push("Content-Type", "application/sdp");
             invite.body = body;

@@ -27,6 +27,8 @@ use crate::session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };
 use crate::station::Station;
+use crate::webrtc::{EVENT_PT, WebRtcLeg};
+use switchyard_rtp::g711::Law;
 
 /// What the call engine hears from a call's media.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,10 @@ pub struct LegCounts {
 
 enum Command {
     AddLeg(LegId, RtpPorts, u32),
+    /// A browser's leg: its WebRTC media terminated in front of the
+    /// session, which sees a PCMU leg.
+    AddWebRtcLeg(LegId, RtpPorts, u32, Box<WebRtcLeg>),
+    WebRtcAnswer(LegId, Vec<u8>),
     RemoveLeg(LegId),
     Configure(LegId, LegConfig),
     CreateBridge(BridgeId),
@@ -145,6 +151,9 @@ struct Io {
     messages: Vec<(LegId, Recorder)>,
     /// Legs lent to conference rooms: their seat there.
     seats: Vec<(LegId, RoomHandle, MemberId)>,
+    /// Browsers' legs: every datagram on their sockets goes through the
+    /// WebRTC leg, and what the session sends them too.
+    webrtc: Vec<(LegId, Box<WebRtcLeg>)>,
 }
 
 impl Drop for Io {
@@ -162,6 +171,21 @@ impl Io {
             .iter()
             .find(|(l, _)| *l == leg)
             .map(|(_, p)| &*p.rtp)
+    }
+
+    fn webrtc(&mut self, leg: LegId) -> Option<&mut WebRtcLeg> {
+        self.webrtc
+            .iter_mut()
+            .find(|(l, _)| *l == leg)
+            .map(|(_, w)| &mut **w)
+    }
+
+    /// When the next WebRTC leg wants its timers run.
+    fn webrtc_deadline(&self) -> Option<Instant> {
+        self.webrtc
+            .iter()
+            .filter_map(|(_, w)| w.poll_timeout())
+            .min()
     }
 
     fn leave_room(&mut self, leg: LegId) {
@@ -191,7 +215,34 @@ fn command(
             io.socks.push((leg, ports));
             session.add_leg(now, leg, ssrc);
         }
+        Command::AddWebRtcLeg(leg, ports, ssrc, webrtc) => {
+            io.socks.retain(|(l, _)| *l != leg);
+            io.webrtc.retain(|(l, _)| *l != leg);
+            io.socks.push((leg, ports));
+            let remote = webrtc.local();
+            io.webrtc.push((leg, webrtc));
+            session.add_leg(now, leg, ssrc);
+            session.configure(
+                now,
+                leg,
+                LegConfig {
+                    law: Law::Pcmu,
+                    event_pt: Some(EVENT_PT),
+                    remote: Some(remote),
+                    sends: true,
+                },
+            );
+        }
+        Command::WebRtcAnswer(leg, answer) => {
+            if let Some(w) = io.webrtc(leg) {
+                let text = String::from_utf8_lossy(&answer);
+                if let Err(e) = w.accept_answer(now, &text) {
+                    tracing::debug!(%leg, error = ?e, "the browser's answer was not taken (a repeat in the 200 after the 18x)");
+                }
+            }
+        }
         Command::RemoveLeg(leg) => {
+            io.webrtc.retain(|(l, _)| *l != leg);
             io.leave_room(leg);
             // Dropping the sockets gives the ports back to the pool.
             io.socks.retain(|(l, _)| *l != leg);
@@ -220,6 +271,10 @@ fn command(
                 .iter()
                 .find(|(l, _)| *l == leg)
                 .map(|(_, p)| p.rtp.clone());
+            if io.webrtc.iter().any(|(l, _)| *l == leg) {
+                tracing::warn!(%leg, "a browser's leg is not lent to a room yet: it stays in its call");
+                return;
+            }
             match (sock, session.lend(now, leg)) {
                 (Some(sock), Some(stream)) => {
                     io.leave_room(leg);
@@ -332,6 +387,23 @@ impl MediaHandle {
     /// SSRC for its whole life.
     pub fn add_leg(&self, leg: LegId, ports: RtpPorts) {
         self.send(Command::AddLeg(leg, ports, rand_u32()));
+    }
+
+    /// A browser's leg on `ports`, its WebRTC media terminated by
+    /// `webrtc` (already offered or answered); configured as a PCMU leg.
+    pub fn add_webrtc_leg(&self, leg: LegId, ports: RtpPorts, webrtc: WebRtcLeg) {
+        self.send(Command::AddWebRtcLeg(
+            leg,
+            ports,
+            rand_u32(),
+            Box::new(webrtc),
+        ));
+    }
+
+    /// The browser answered our offer on `leg` (see
+    /// [`WebRtcLeg::accept_answer`]).
+    pub fn webrtc_answer(&self, leg: LegId, answer: Vec<u8>) {
+        self.send(Command::WebRtcAnswer(leg, answer));
     }
 
     /// The leg is gone: its ports go back to the pool.
@@ -497,6 +569,8 @@ enum Wake {
     },
     Tick,
     Watchdog,
+    /// A WebRTC leg's timer is due.
+    WebRtcTimer,
 }
 
 /// The call's media task: one loop over all its legs' sockets, the
@@ -521,7 +595,16 @@ async fn run(
     let mut ticking = false;
     let mut watchdog = tokio::time::interval(Duration::from_secs(1));
     let mut first = 0usize;
+    let mut webrtc_timer = Box::pin(tokio::time::sleep(Duration::from_secs(3600)));
+    let mut webrtc_armed: Option<Instant> = None;
     loop {
+        let due = io.webrtc_deadline();
+        if due != webrtc_armed {
+            webrtc_armed = due;
+            if let Some(at) = due {
+                webrtc_timer.as_mut().reset(at.into());
+            }
+        }
         if session.needs_tick() != ticking {
             ticking = !ticking;
             if ticking {
@@ -551,6 +634,7 @@ async fn run(
                 &mut rtcp_buf,
                 ticking.then_some(&mut clock),
                 &mut watchdog,
+                webrtc_armed.map(|_| webrtc_timer.as_mut()),
             )
         })
         .await;
@@ -570,6 +654,17 @@ async fn run(
                 let now = Instant::now();
                 for k in 0..frames {
                     tick(&mut session, &mut io, &events, now + FRAME * k).await;
+                }
+            }
+            Wake::WebRtcTimer => {
+                webrtc_armed = None;
+                let now = Instant::now();
+                let legs: Vec<LegId> = io.webrtc.iter().map(|(l, _)| *l).collect();
+                for leg in legs {
+                    if let Some(w) = io.webrtc(leg) {
+                        w.handle_timeout(now);
+                    }
+                    webrtc_flush(&mut session, &mut io, &events, leg).await;
                 }
             }
             Wake::Watchdog => {
@@ -603,9 +698,7 @@ async fn tick(
 ) {
     let out = session.tick(now);
     for (leg, to, bytes) in out.sends {
-        if let Some(sock) = io.sock(leg) {
-            send(sock, &bytes, to).await;
-        }
+        send_to_leg(io, leg, &bytes, to).await;
     }
     for (leg, id) in out.played {
         let _ = events.send(MediaEvent::Played { leg, id });
@@ -631,9 +724,74 @@ async fn tick(
     }
 }
 
-/// A datagram from `from` on `leg`'s RTP socket: to the session, and what
-/// it says to do done.
+/// Send what the session sends `leg`: from its socket to `to`, or, for a
+/// browser's leg, through its WebRTC leg (which sends what it makes of
+/// it from the same socket).
+async fn send_to_leg(io: &mut Io, leg: LegId, bytes: &[u8], to: SocketAddr) {
+    let transmits: Vec<(SocketAddr, Vec<u8>)> = match io.webrtc(leg) {
+        Some(w) => {
+            w.send_rtp(Instant::now(), bytes);
+            std::iter::from_fn(|| w.poll_transmit()).collect()
+        }
+        None => {
+            if let Some(sock) = io.sock(leg) {
+                send(sock, bytes, to).await;
+            }
+            return;
+        }
+    };
+    if let Some(sock) = io.sock(leg) {
+        for (to, bytes) in transmits {
+            send(sock, &bytes, to).await;
+        }
+    }
+}
+
+/// Send what a WebRTC leg wants sent, and hand the audio and digits it
+/// decoded to the session as the leg's packets.
+async fn webrtc_flush(
+    session: &mut MediaSession,
+    io: &mut Io,
+    events: &mpsc::UnboundedSender<MediaEvent>,
+    leg: LegId,
+) {
+    let Some(w) = io.webrtc(leg) else {
+        return;
+    };
+    let transmits: Vec<(SocketAddr, Vec<u8>)> = std::iter::from_fn(|| w.poll_transmit()).collect();
+    let decoded: Vec<Vec<u8>> = std::iter::from_fn(|| w.poll_rtp()).collect();
+    let local = w.local();
+    if let Some(sock) = io.sock(leg) {
+        for (to, bytes) in transmits {
+            send(sock, &bytes, to).await;
+        }
+    }
+    for rtp in decoded {
+        Box::pin(session_packet(session, io, events, leg, local, &rtp)).await;
+    }
+}
+
+/// A datagram from `from` on `leg`'s RTP socket: to the session (through
+/// the leg's WebRTC termination for a browser), and what it says to do
+/// done.
 async fn packet(
+    session: &mut MediaSession,
+    io: &mut Io,
+    events: &mpsc::UnboundedSender<MediaEvent>,
+    id: LegId,
+    from: SocketAddr,
+    bytes: &[u8],
+) {
+    if let Some(w) = io.webrtc(id) {
+        w.handle_datagram(Instant::now(), from, bytes);
+        webrtc_flush(session, io, events, id).await;
+        return;
+    }
+    session_packet(session, io, events, id, from, bytes).await;
+}
+
+/// One RTP packet of `id` for the session, and what it says to do done.
+async fn session_packet(
     session: &mut MediaSession,
     io: &mut Io,
     events: &mpsc::UnboundedSender<MediaEvent>,
@@ -651,9 +809,7 @@ async fn packet(
         room.push(*member, law, &bytes[range]);
     }
     for (via, to, bytes) in out.forwards() {
-        if let Some(sock) = io.sock(via) {
-            send(sock, bytes, to).await;
-        }
+        send_to_leg(io, via, bytes, to).await;
     }
     if let Some(end) = out.message_end {
         let duration = finish(io.take_message(id)).unwrap_or_default();
@@ -720,6 +876,7 @@ fn poll_wake(
     rtcp_buf: &mut [u8],
     clock: Option<&mut tokio::time::Interval>,
     watchdog: &mut tokio::time::Interval,
+    webrtc_timer: Option<std::pin::Pin<&mut tokio::time::Sleep>>,
 ) -> Poll<Wake> {
     if let Poll::Ready(cmd) = rx.poll_recv(cx) {
         return Poll::Ready(Wake::Command(cmd));
@@ -758,6 +915,11 @@ fn poll_wake(
     }
     if watchdog.poll_tick(cx).is_ready() {
         return Poll::Ready(Wake::Watchdog);
+    }
+    if let Some(timer) = webrtc_timer
+        && timer.poll(cx).is_ready()
+    {
+        return Poll::Ready(Wake::WebRtcTimer);
     }
     Poll::Pending
 }

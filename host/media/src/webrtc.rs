@@ -308,6 +308,12 @@ impl WebRtcLeg {
         self.rtp_out.pop_front()
     }
 
+    /// The leg's own address (its ICE candidate). The session is told to
+    /// send there: the media task hands what it sends to the leg instead.
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
     /// ICE and DTLS are done: media flows.
     pub fn is_connected(&self) -> bool {
         self.rtc.is_connected()

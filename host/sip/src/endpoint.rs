@@ -69,6 +69,11 @@ impl Transport {
         }
     }
 
+    /// A browser's transport: SIP over WebSocket, plain or secure.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Transport::Ws | Transport::Wss)
+    }
+
     /// The transport a Via name or a `transport=` parameter names (any
     /// case).
     pub fn from_name(name: &str) -> Option<Transport> {

@@ -22,6 +22,9 @@ pub trait Negotiator {
     /// Our answer to the caller's offer when the host answers it itself
     /// (IVR, voicemail); `None` when the host has no media to offer.
     fn answer_caller(&mut self) -> Option<Vec<u8>>;
+    /// The party about to be dialled on `leg` is a browser (it registered
+    /// over WebSocket): its offer is WebRTC. Nothing to do without media.
+    fn dialling_browser(&mut self, _leg: LegId) {}
     /// The body of our INVITE to a party we dial.
     fn offer_to(&mut self, leg: LegId, snapshot: &CallSnapshot) -> Option<Vec<u8>>;
     /// A dialled party answered our offer (in a 18x or the 2xx); an
