@@ -3,6 +3,10 @@
 //! function of `switchyard:plugin`, with the versioning policy
 //! (`wit/compat/README.md`) on top. The API serves it at `/docs/wit`, so
 //! the docs a partner reads are the contract the host was built with.
+//!
+//! It also bundles the browser phone served at `/phone` ([`build_phone`]).
+
+mod build_phone;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -21,6 +25,9 @@ fn main() {
     let html = render(&resolve, pkg, &policy);
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("wit.html");
     std::fs::write(out, html).unwrap();
+
+    let web = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web/phone");
+    build_phone::bundle(&web, &PathBuf::from(std::env::var("OUT_DIR").unwrap()));
 }
 
 fn esc(s: &str) -> String {

@@ -35,11 +35,14 @@
 //!   another tenant's phones).
 //! * [`widget`] — the public side of web widgets (snippet, tokens,
 //!   call-back requests), outside `/api`.
+//! * [`phone`] — the browser phone page at `/phone` (JsSIP, bundled at
+//!   build time), outside `/api`.
 
 pub mod auth;
 pub mod error;
 pub mod names;
 pub mod openapi;
+pub mod phone;
 mod plan_gate;
 mod routes;
 pub mod server_hooks;
@@ -115,6 +118,8 @@ pub fn app(state: ApiState) -> axum::Router {
         ))
         // Public: what visitors' browsers reach, with no key.
         .merge(widget::router())
+        // Public: the browser phone; its SIP credentials are its login.
+        .merge(phone::router())
         // Public: the plugin interface, as partners read it.
         .route("/docs/wit", axum::routing::get(wit_docs))
         .layer(axum::Extension(doc))
