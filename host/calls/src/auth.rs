@@ -80,7 +80,7 @@ pub(crate) fn authenticate(
                 response(req, 400, &format!("{header}: {e}"), Some("syauth")),
             );
         } else {
-            send_challenge(shared, tenant, key, req, kind, false);
+            send_challenge(shared, tenant, key, req, &peer, kind, false);
         }
         return false;
     };
@@ -110,7 +110,7 @@ pub(crate) fn authenticate(
             false
         }
         Verdict::Stale => {
-            send_challenge(shared, tenant, key, req, kind, true);
+            send_challenge(shared, tenant, key, req, &peer, kind, true);
             false
         }
         // The right password on a nonce already used with this count: a
@@ -123,7 +123,7 @@ pub(crate) fn authenticate(
                 .auth_replays
                 .get_or_create(&crate::metrics::Metrics::tenant(&tenant.id))
                 .inc();
-            send_challenge(shared, tenant, key, req, kind, true);
+            send_challenge(shared, tenant, key, req, &peer, kind, true);
             false
         }
         Verdict::Malformed(why) => {
@@ -160,6 +160,7 @@ fn send_challenge(
     tenant: &Tenant,
     key: &TransactionKey,
     req: &Message,
+    peer: &Peer,
     kind: Kind,
     stale: bool,
 ) {
@@ -169,7 +170,16 @@ fn send_challenge(
     };
     let nonce = shared.nonces.issue(unix_now());
     let mut r = response(req, status, "", Some("syauth"));
-    for &alg in &shared.settings.digest_algorithms {
+    // Clients that read one challenge read the first (SIPp, most phones)
+    // — except the browsers' SIP stacks: JsSIP keeps the last of several,
+    // and like SIP.js it knows only MD5. Over WebSocket the order is
+    // turned round, so the one they read is the first-preferred one
+    // (MD5 by default); clients that choose still see every algorithm.
+    let mut algorithms = shared.settings.digest_algorithms.clone();
+    if peer.transport.is_websocket() {
+        algorithms.reverse();
+    }
+    for alg in algorithms {
         r.headers
             .push(header, challenge(tenant.realm(), &nonce, alg, stale));
     }

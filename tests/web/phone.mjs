@@ -1,0 +1,119 @@
+// Drives the host's browser phone (/phone) in headless Chromium, with
+// Chromium's fake microphone (a beep), through a list of steps, and prints
+// what happened as JSON:
+//   {"stats": {NAME: {...}}, "states": [...], "problems": [...]}
+// Usage: node phone.mjs PHONE_PAGE_URL PASSWORD STEPS_JSON
+// Steps (each an object with "do"):
+//   {"do": "register"}                     log in, wait until registered
+//   {"do": "call", "to": "1002"}           dial
+//   {"do": "wait", "state": "confirmed"}   wait for the call state
+//   {"do": "answer"}                       answer the ringing call
+//   {"do": "sleep", "ms": 2000}
+//   {"do": "dtmf", "digits": "112", "gap_ms": 700}   RFC 4733 from the keypad
+//   {"do": "stats", "name": "talk"}        the peer connection's figures
+//   {"do": "hangup"}
+// The browser is the system's (Debian's chromium), at $CHROMIUM or
+// /usr/bin/chromium.
+import puppeteer from 'puppeteer-core';
+
+const [pageUrl, password, stepsJson] = process.argv.slice(2);
+if (!pageUrl || password === undefined || !stepsJson) {
+  console.error('usage: node phone.mjs PHONE_PAGE_URL PASSWORD STEPS_JSON');
+  process.exit(2);
+}
+const steps = JSON.parse(stepsJson);
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: [
+    // Root in CI: Chromium's sandbox needs an unprivileged user.
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-dev-shm-usage',
+    // A microphone without a person: Chromium's fake device (a beep),
+    // allowed without a prompt.
+    '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream',
+    '--autoplay-policy=no-user-gesture-required',
+    // The host's media address is loopback in the tests.
+    '--allow-loopback-in-peer-connection',
+  ],
+});
+const out = { stats: {}, states: [], problems: [] };
+try {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(30000);
+  page.on('pageerror', (e) => out.problems.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') out.problems.push(m.text());
+    // PHONE_DEBUG=1 (and ?debug=1 on the page for JsSIP's own log).
+    if (process.env.PHONE_DEBUG) console.error(`[page] ${m.text()}`);
+  });
+  await page.goto(pageUrl, { waitUntil: 'load' });
+  const callState = (state) =>
+    page.waitForSelector(`#call-state[data-state="${state}"]`);
+  for (const step of steps) {
+    switch (step.do) {
+      case 'register':
+        await page.type('#password', password);
+        await page.click('#register');
+        await page.waitForSelector('#reg-state[data-state="registered"]');
+        out.states.push('registered');
+        break;
+      case 'call':
+        await page.$eval('#dial-number', (e) => { e.value = ''; });
+        await page.type('#dial-number', step.to);
+        await page.click('#call');
+        break;
+      case 'wait':
+        await callState(step.state);
+        out.states.push(step.state);
+        break;
+      case 'answer':
+        await callState('incoming');
+        await page.click('#answer');
+        break;
+      case 'sleep':
+        await new Promise((r) => setTimeout(r, step.ms));
+        break;
+      case 'dtmf':
+        for (const d of step.digits) {
+          await page.click(`#keypad button[data-digit="${d}"]`);
+          await new Promise((r) => setTimeout(r, step.gap_ms ?? 500));
+        }
+        break;
+      case 'stats':
+        out.stats[step.name] = await page.evaluate(async () => {
+          const pc = window.switchyardPhone.session.connection;
+          const figures = { ice: pc.iceConnectionState, dtls: pc.connectionState };
+          const reports = await pc.getStats();
+          reports.forEach((s) => {
+            if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+              figures.packetsReceived = s.packetsReceived;
+              figures.totalAudioEnergy = s.totalAudioEnergy;
+              figures.audioLevel = s.audioLevel;
+              figures.codec = reports.get(s.codecId)?.mimeType;
+            }
+            if (s.type === 'outbound-rtp' && s.kind === 'audio') {
+              figures.packetsSent = s.packetsSent;
+            }
+          });
+          return figures;
+        });
+        break;
+      case 'hangup':
+        await page.click('#hangup');
+        await callState('ended');
+        out.states.push('ended');
+        break;
+      default:
+        throw new Error(`unknown step ${JSON.stringify(step)}`);
+    }
+  }
+} catch (e) {
+  out.problems.push(`step failed: ${e}`);
+  out.failed = true;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(out));
