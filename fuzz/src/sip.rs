@@ -33,10 +33,13 @@ pub fn sip_endpoint(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    let transport = if first & 1 == 0 {
-        Transport::Udp
-    } else {
-        Transport::Tcp
+    // Bits 0 and 3: UDP, TCP, WebSocket (one message per frame, but
+    // reliable: no retransmissions) or TLS (a stream, as TCP).
+    let transport = match (first & 1, first & 8) {
+        (0, 0) => Transport::Udp,
+        (0, _) => Transport::Ws,
+        (_, 0) => Transport::Tcp,
+        _ => Transport::Tls,
     };
     let answer = (first >> 1) & 3;
     let mut core = EndpointCore::new(EndpointConfig {
@@ -45,6 +48,8 @@ pub fn sip_endpoint(data: &[u8]) {
     });
     core.set_local(Transport::Udp, "192.0.2.1:5060");
     core.set_local(Transport::Tcp, "192.0.2.1:5060");
+    core.set_local(Transport::Tls, "192.0.2.1:5061");
+    core.set_local(Transport::Ws, "192.0.2.1:8080");
     let peer = Peer {
         transport,
         addr: "198.51.100.7:5062".parse::<SocketAddr>().expect("address"),
@@ -52,14 +57,14 @@ pub fn sip_endpoint(data: &[u8]) {
     let t0 = Instant::now();
     let mut now = t0;
     match transport {
-        Transport::Udp => {
+        Transport::Udp | Transport::Ws | Transport::Wss => {
             for datagram in split(rest, DATAGRAM_SEPARATOR) {
                 core.handle_message(now, datagram, peer);
                 drive(&mut core, now, answer);
                 now += Duration::from_millis(10);
             }
         }
-        Transport::Tcp => {
+        Transport::Tcp | Transport::Tls => {
             let mut buf = rest;
             loop {
                 match frame(buf, MAX) {

@@ -17,9 +17,14 @@ use serde_json::{Value, json};
 use switchyard_rtp::g711::Law;
 use switchyard_store::Disposition;
 
+/// One Chromium at a time: four at once on a 2-core machine starve the
+/// host's media of the CPU the journeys measure.
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Chromium opens the phone page as `user` and plays `steps`; what
 /// `phone.mjs` reports.
 fn browser(pbx: &Pbx, user: &str, steps: Value) -> Value {
+    let _turn = ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner());
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/web");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
@@ -85,15 +90,7 @@ async fn the_browser_calls_a_phone_and_both_hear_each_other() {
         let mut phone = Phone::new(sip, 0x1002);
         phone.register("1002", &password);
         phone.answer_invite(|_| "sendrecv");
-        // Talk for three seconds while the browser listens, then hear
-        // what the browser says.
-        let talker = phone.talker();
-        let talking = std::thread::spawn(move || {
-            let mut t = talker;
-            t.tone(600.0, 3000);
-        });
-        let heard = phone.listen(Duration::from_secs(3));
-        talking.join().unwrap();
+        let heard = talk_and_listen(&phone, 3);
         phone.answer_bye();
         heard
     });
@@ -128,5 +125,172 @@ async fn the_browser_calls_a_phone_and_both_hear_each_other() {
         "the browser's beep is heard, not silence: peak {loudest}"
     );
     let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.disposition, Disposition::Answered);
+}
+
+/// Talk (a 600 Hz tone) for `secs` while hearing what comes: the µ-law
+/// bytes heard.
+fn talk_and_listen(phone: &Phone, secs: u64) -> Vec<u8> {
+    let talker = phone.talker();
+    let talking = std::thread::spawn(move || {
+        let mut t = talker;
+        t.tone(600.0, secs as u32 * 1000);
+    });
+    let heard = phone.listen(Duration::from_secs(secs));
+    talking.join().unwrap();
+    heard
+}
+
+/// A G.711 phone of ours: registered as `ext`, patient for the browser
+/// (Chromium takes a while to start on a loaded machine).
+fn patient_phone(sip: std::net::SocketAddr, ext: &str, password: &str, ssrc: u32) -> Phone {
+    let mut phone = Phone::new(sip, ssrc);
+    phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
+    phone.register(ext, password);
+    phone
+}
+
+/// Keys pressed on the browser's keypad (RFC 4733 over WebRTC) drive the
+/// demo IVR — 1 support, 1 broadband, 2 the business-broadband ring
+/// group — and 1002 of that group answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browsers_keys_drive_the_ivr_to_the_ring_group() {
+    let pbx = Arc::new(pbx().await);
+    let sip = pbx.addr();
+    let password = pbx.password("1002");
+    let member = tokio::task::spawn_blocking(move || {
+        let mut phone = patient_phone(sip, "1002", &password, 0x2002);
+        phone.answer_invite(|_| "sendrecv");
+        let heard = talk_and_listen(&phone, 2);
+        phone.answer_bye();
+        heard
+    });
+    let p = pbx.clone();
+    let report = blocking(move || {
+        browser(
+            &p,
+            "1001",
+            json!([
+                {"do": "register"},
+                {"do": "call", "to": "700"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 1500},
+                {"do": "dtmf", "digits": "112", "gap_ms": 1500},
+                {"do": "sleep", "ms": 4000},
+                {"do": "stats", "name": "ivr"},
+                {"do": "hangup"}
+            ]),
+        )
+    })
+    .await;
+    let heard = member.await.unwrap();
+    assert!(
+        heard.len() > 4000,
+        "the member talked with the browser: {} bytes",
+        heard.len()
+    );
+    assert_heard(&report["stats"]["ivr"], "audio/opus");
+    let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.flow_plugin.as_deref(), Some("ivr-menu"));
+    assert_eq!(
+        cdr.agent.as_deref(),
+        Some("1002"),
+        "the ring group's member: {cdr:?}"
+    );
+    assert_eq!(cdr.disposition, Disposition::Answered);
+}
+
+/// A phone calls 1001, registered in the browser: the host offers the
+/// browser WebRTC down its WebSocket, the browser rings and answers, and
+/// the two hear each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_the_browser_rings_it_and_it_answers() {
+    use switchyard_store::RegistrationRepo as _;
+    let pbx = Arc::new(pbx().await);
+    let p = pbx.clone();
+    let browser_side = tokio::task::spawn_blocking(move || {
+        browser(
+            &p,
+            "1001",
+            json!([
+                {"do": "register"},
+                {"do": "answer"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 2500},
+                {"do": "stats", "name": "answered"},
+                {"do": "wait", "state": "ended"}
+            ]),
+        )
+    });
+    let store = pbx.running.store.clone();
+    until("the browser registered over WebSocket", || {
+        store
+            .bindings("demo", "1001", 0)
+            .unwrap_or_default()
+            .iter()
+            .any(|b| b.transport == "WS")
+    })
+    .await;
+    let sip = pbx.addr();
+    let password = pbx.password("1002");
+    let heard = blocking(move || {
+        let mut phone = Phone::new(sip, 0x3002);
+        phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        phone.call_as("1002", &password, "1001");
+        let heard = talk_and_listen(&phone, 3);
+        phone.bye();
+        heard
+    })
+    .await;
+    let report = browser_side.await.unwrap();
+    assert_heard(&report["stats"]["answered"], "audio/opus");
+    assert!(
+        heard.len() > 8000,
+        "the caller heard the browser: {} bytes",
+        heard.len()
+    );
+    let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.disposition, Disposition::Answered);
+}
+
+/// The browser calls the demo queue `support` (600): it waits with the
+/// queue's music, an agent's phone is offered the call and answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_calls_the_queue_and_reaches_an_agent() {
+    let pbx = Arc::new(pbx().await);
+    let sip = pbx.addr();
+    let password = pbx.password("1002");
+    let agent = tokio::task::spawn_blocking(move || {
+        let mut phone = patient_phone(sip, "1002", &password, 0x4002);
+        phone.answer_invite(|_| "sendrecv");
+        let heard = talk_and_listen(&phone, 2);
+        phone.answer_bye();
+        heard
+    });
+    let p = pbx.clone();
+    let report = blocking(move || {
+        browser(
+            &p,
+            "1001",
+            json!([
+                {"do": "register"},
+                {"do": "call", "to": "600"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 5000},
+                {"do": "stats", "name": "queued"},
+                {"do": "hangup"}
+            ]),
+        )
+    })
+    .await;
+    let heard = agent.await.unwrap();
+    assert!(
+        heard.len() > 4000,
+        "the agent talked with the browser: {} bytes",
+        heard.len()
+    );
+    assert_heard(&report["stats"]["queued"], "audio/opus");
+    let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.agent.as_deref(), Some("1002"), "{cdr:?}");
     assert_eq!(cdr.disposition, Disposition::Answered);
 }
