@@ -282,6 +282,19 @@ pub trait ContactCentre: Send + Sync {
             "no call engine is running".into(),
         ))
     }
+    /// A ticket for one browser call from widget `widget` of `tenant` to
+    /// its number `number` ("call us"); the browser's INVITE carries it.
+    fn web_call_ticket(
+        &self,
+        tenant: &str,
+        widget: &str,
+        number: &str,
+    ) -> Result<String, CallActionError> {
+        let _ = (tenant, widget, number);
+        Err(CallActionError::Conflict(
+            "no call engine is running".into(),
+        ))
+    }
 }
 
 /// No queues at all: for tests and a server without a call engine.

@@ -42,6 +42,7 @@ pub mod resolve;
 pub mod session;
 pub mod tenant;
 pub mod trunk;
+pub mod web_calls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -271,6 +272,8 @@ pub(crate) struct Shared {
     /// Live trunk calls of tenants whose minutes cost, per tenant: what a
     /// prepaid balance has left while they talk.
     pub credit: Mutex<HashMap<String, credit::CreditWatch>>,
+    /// Tickets of web visitors' calls ("call us" on a tenant's widget).
+    pub web_calls: Mutex<web_calls::WebCallTickets>,
 }
 
 /// The PBX: SIP stack + tenants + store.
@@ -339,6 +342,7 @@ impl Pbx {
                 crm_logs: crm_log::CrmLogs::default(),
                 conferences: Default::default(),
                 credit: Mutex::new(HashMap::new()),
+                web_calls: Mutex::new(web_calls::WebCallTickets::default()),
                 mailer,
                 metrics,
                 ports,
@@ -395,6 +399,35 @@ impl Pbx {
     /// its placeholder's id. Refused: a queue the tenant does not have
     /// ([`Refused::Invalid`]), a number already waiting for a callback in
     /// it ([`Refused::Conflict`]).
+    /// A ticket for one browser call from `tenant`'s widget `widget` to
+    /// its number `number` ([`web_calls`]); `Err` when the tenant has no
+    /// such number.
+    pub fn issue_web_call(
+        &self,
+        tenant: &str,
+        widget: &str,
+        number: &str,
+    ) -> Result<String, String> {
+        let tenants = self.shared.tenants();
+        let known = tenants
+            .by_id(tenant)
+            .is_some_and(|t| t.numbers.contains_key(number));
+        if !known {
+            return Err(format!("{tenant} has no number {number}"));
+        }
+        let call = web_calls::WebCall {
+            tenant: tenant.to_string(),
+            widget: widget.to_string(),
+            number: number.to_string(),
+        };
+        Ok(self
+            .shared
+            .web_calls
+            .lock()
+            .expect("web calls lock")
+            .issue(call, std::time::Instant::now()))
+    }
+
     pub fn request_callback(
         &self,
         tenant: &str,

@@ -103,6 +103,9 @@ pub enum Resolution {
     UnknownNumber,
     /// For no served domain and from no trunk: 404.
     UnknownDomain,
+    /// A visitor of this tenant's web site with a ticket for one of its
+    /// numbers (`crate::web_calls`); never the outcome of [`resolve`].
+    WebVisitor(Arc<Tenant>),
 }
 
 impl std::fmt::Debug for Resolution {
@@ -112,6 +115,7 @@ impl std::fmt::Debug for Resolution {
             Resolution::Trunk(t, tr) => write!(f, "Trunk({}, {})", t.id, tr.name),
             Resolution::UnknownNumber => f.write_str("UnknownNumber"),
             Resolution::UnknownDomain => f.write_str("UnknownDomain"),
+            Resolution::WebVisitor(t) => write!(f, "WebVisitor({})", t.id),
         }
     }
 }

@@ -185,6 +185,17 @@ fn agent_live(extension: String, v: switchyard_acd::AgentView) -> switchyard_api
 }
 
 impl switchyard_api::ContactCentre for CentreAdapter {
+    fn web_call_ticket(
+        &self,
+        tenant: &str,
+        widget: &str,
+        number: &str,
+    ) -> Result<String, CallActionError> {
+        self.pbx
+            .issue_web_call(tenant, widget, number)
+            .map_err(CallActionError::Invalid)
+    }
+
     fn request_callback(
         &self,
         tenant: &str,

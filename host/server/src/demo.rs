@@ -348,6 +348,7 @@ pub fn provision(
                 allowed_origins: strings(&w["allowed-origins"]),
                 title: w["title"].as_str().unwrap_or("Call me back").to_string(),
                 enabled: w["enabled"].as_bool().unwrap_or(true),
+                call_to: w["call-to"].as_str().map(str::to_string),
             })?;
         }
     }

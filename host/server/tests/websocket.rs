@@ -272,6 +272,30 @@ async fn a_websocket_without_the_sip_subprotocol_is_refused() {
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
+/// A web visitor's INVITE with a ticket the host never issued (or one
+/// already used) is refused 403, and so is a ticket sent over plain UDP
+/// (tickets are taken over WebSocket only: there it is the browser's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_call_without_a_valid_ticket_is_refused() {
+    let pbx = pbx_configured(None, None, |_| {}).await;
+    let mut browser = WsPhone::connect(&ws_url(pbx.running.http), "web", None).await;
+    let invite = format!(
+        "INVITE sip:+15550103@demo.localhost SIP/2.0\r\n{}Max-Forwards: 70\r\n\
+         From: \"Web visitor\" <sip:web@demo.localhost>;tag=v1\r\nTo: <sip:+15550103@demo.localhost>\r\n\
+         Call-ID: web-bogus\r\nCSeq: 1 INVITE\r\nContact: <sip:v@x.invalid;transport=ws>\r\n\
+         X-Switchyard-Ticket: 00112233445566778899aabbccddeeff0011223344556677\r\nContent-Length: 0\r\n\r\n",
+        browser.via("webcall")
+    );
+    browser.send(invite).await;
+    let answer = loop {
+        let m = browser.recv().await;
+        if m.status() >= 200 {
+            break m;
+        }
+    };
+    assert_eq!(answer.status(), 403, "{answer:?}");
+}
+
 /// A rustls client that trusts exactly the certificate in `pem`.
 fn client_trusting(pem: &[u8]) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::CertificateDer;

@@ -134,3 +134,107 @@ async fn a_visitor_asks_for_a_call_back_from_the_tenants_web_site() {
     let (_, callbacks) = pbx.running.pbx.queue_status("demo", "support").unwrap();
     assert_eq!(callbacks, 1);
 }
+
+/// "Call us": the visitor presses the widget's button on the tenant's
+/// page; Chromium calls the widget's number — the `support` queue's DID —
+/// over the host's SIP WebSocket with a ticket instead of credentials, and
+/// an agent answers and talks with the visitor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_calls_us_from_the_tenants_web_site() {
+    use common::phone::Phone;
+    let pbx = Arc::new(pbx().await);
+    let api = format!("http://{}", pbx.running.http);
+    let page = format!(
+        "<!doctype html><html><head><title>Acme</title></head><body>\
+         <h1>Talk to us</h1>\
+         <script src=\"{api}/widget/demo/site/widget.js\"></script>\
+         </body></html>"
+    );
+    let allowed = site(page).await;
+    let op = pbx.running.operator_token.clone();
+    let base = format!("{api}/api/tenants/demo");
+    blocking(move || {
+        let (s, t) = http(
+            "PUT",
+            &format!("{base}/widgets/site"),
+            &op,
+            Some(
+                json!({"queue": "support", "allowed_origins": [format!("http://{allowed}")],
+                "call_to": "+15550103"}),
+            ),
+        );
+        assert_eq!(s, 200, "{t}");
+        // Not one of the tenant's numbers: refused, saying which field.
+        let (s, t) = http(
+            "PUT",
+            &format!("{base}/widgets/other"),
+            &op,
+            Some(
+                json!({"queue": "support", "allowed_origins": [format!("http://{allowed}")],
+                "call_to": "+19999999999"}),
+            ),
+        );
+        assert_eq!(s, 400, "{t}");
+        assert!(t.contains("call_to"), "{t}");
+    })
+    .await;
+    let sip = pbx.addr();
+    let password = pbx.password("1002");
+    let agent = tokio::task::spawn_blocking(move || {
+        let mut phone = Phone::new(sip, 0x5002);
+        phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        phone.register("1002", &password);
+        phone.answer_invite(|_| "sendrecv");
+        let talker = phone.talker();
+        let talking = std::thread::spawn(move || {
+            let mut t = talker;
+            t.tone(600.0, 2500);
+        });
+        let heard = phone.listen(std::time::Duration::from_millis(2500));
+        talking.join().unwrap();
+        phone.answer_bye();
+        heard
+    });
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/web");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let out = blocking(move || {
+        Command::new("node")
+            .arg(dir.join("webcall.mjs"))
+            .arg(format!("http://{allowed}/"))
+            .arg("3000")
+            .env("CHROMIUM", &chromium)
+            .output()
+            .expect("node runs")
+    })
+    .await;
+    let said: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "webcall.mjs: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(
+        said["state"], "ended",
+        "the call was made and ended: {said}"
+    );
+    let stats = &said["stats"];
+    assert!(
+        stats["packetsReceived"].as_u64().unwrap_or(0) > 50,
+        "{said}"
+    );
+    assert!(
+        stats["totalAudioEnergy"].as_f64().unwrap_or(0.0) > 0.0,
+        "{said}"
+    );
+    let heard = agent.await.unwrap();
+    assert!(
+        heard.len() > 4000,
+        "the agent heard the visitor: {} bytes",
+        heard.len()
+    );
+    let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.caller, "web", "{cdr:?}");
+    assert_eq!(cdr.agent.as_deref(), Some("1002"), "{cdr:?}");
+    assert!(cdr.tags.iter().any(|t| t == "web"), "{cdr:?}");
+}

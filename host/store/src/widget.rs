@@ -1,7 +1,8 @@
-//! Web widgets: a "call me back" form a tenant puts on its web site. Each
-//! names the queue its callbacks wait in and the web origins allowed to
-//! use it (`https://www.example.com`); the host serves the snippet and
-//! takes the requests (`switchyard_api`'s `widget` module).
+//! Web widgets: a "call me back" form a tenant puts on its web site, and
+//! a "call us" button when it names a number. Each names the queue its
+//! callbacks wait in and the web origins allowed to use it
+//! (`https://www.example.com`); the host serves the snippet and takes the
+//! requests (`switchyard_api`'s `widget` module).
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,10 @@ pub struct Widget {
     /// Off: the snippet says the service is closed and requests are
     /// refused.
     pub enabled: bool,
+    /// The tenant's number a visitor's browser calls with "call us"
+    /// (its flow answers, as for a call from outside); `None`: no button.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_to: Option<String>,
 }
 
 /// `scheme://host[:port]`, http or https, nothing after.

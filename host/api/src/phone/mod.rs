@@ -34,6 +34,9 @@ pub const INDEX_HTML: &str = include_str!("../../../../web/phone/index.html");
 pub const PHONE_CSS: &str = include_str!("../../../../web/phone/phone.css");
 /// JsSIP and `web/phone/src/phone.js`, bundled at build time.
 pub const PHONE_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/phone.js"));
+/// The web widget's "call us" (`web/phone/src/webcall.js` with JsSIP),
+/// served at `/widget/call.js`.
+pub const WEBCALL_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/webcall.js"));
 
 /// What the page may load and reach: only this host, plus SIP over
 /// WebSocket anywhere the user points it (`ws:`/`wss:`). No inline

@@ -1,13 +1,14 @@
 //! `/api/tenants/{tenant}/widgets`: the tenant's web widgets — a "call me
-//! back" form for its web site, whose requests join a queue's callbacks
-//! (the public side: `crate::widget`). Admin keys change them; they need
-//! the plan's queues.
+//! back" form for its web site, whose requests join a queue's callbacks,
+//! and a "call us" button calling one of its numbers from the visitor's
+//! browser (the public side: `crate::widget`). Admin keys change them;
+//! they need the plan's queues, and "call us" its browser phones.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchyard_store::{Feature, QueueRepo, Widget, WidgetRepo};
+use switchyard_store::{Feature, NumberRepo, QueueRepo, Widget, WidgetRepo};
 use utoipa::ToSchema;
 
 use super::{NameP, TenantP, deleted, found};
@@ -34,6 +35,11 @@ pub struct WidgetBody {
     /// Off: the form says call-backs are closed (default on).
     #[serde(default = "on")]
     pub enabled: bool,
+    /// One of the tenant's numbers: the widget also shows "call us", and
+    /// the visitor's browser calls that number (its flow answers). Needs
+    /// the plan's browser phones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_to: Option<String>,
     /// Where the snippet is served (`<script src="…">`), relative to the
     /// host; set by the server.
     #[serde(default)]
@@ -55,6 +61,7 @@ fn body(w: Widget) -> WidgetBody {
         allowed_origins: w.allowed_origins,
         title: w.title,
         enabled: w.enabled,
+        call_to: w.call_to,
     }
 }
 
@@ -121,6 +128,15 @@ pub(crate) async fn put(
             "name the origins of the pages that show it (https://www.example.com)",
         ));
     }
+    if let Some(number) = &b.call_to {
+        plan_gate::require(&s, &scope.tenant, Feature::BrowserPhones)?;
+        if s.store.get_number(scope.id(), number)?.is_none() {
+            return Err(ApiError::validation(
+                "call_to",
+                format!("the tenant has no number {number:?}: name one of its numbers"),
+            ));
+        }
+    }
     let w = Widget {
         tenant: scope.id().to_string(),
         name: p.name.clone(),
@@ -128,6 +144,7 @@ pub(crate) async fn put(
         allowed_origins: b.allowed_origins,
         title: b.title,
         enabled: b.enabled,
+        call_to: b.call_to,
     };
     s.store.put_widget(&w)?;
     Ok(Json(body(w)))

@@ -26,6 +26,10 @@ pub const CALLBACKS_PER_TENANT_PER_HOUR: u32 = 60;
 /// Callbacks one number may be asked for an hour (nobody's phone is rung
 /// again and again by strangers).
 pub const CALLBACKS_PER_NUMBER_PER_HOUR: u32 = 2;
+/// Browser calls ("call us") one address may start in 10 minutes.
+pub const CALLS_PER_ADDRESS: u32 = 5;
+/// Browser calls one tenant's widgets may start an hour.
+pub const CALLS_PER_TENANT_PER_HOUR: u32 = 120;
 
 /// Counts of something per key in fixed windows.
 #[derive(Debug, Default)]

@@ -8,6 +8,12 @@
 //! * `POST /widget/{tenant}/{name}/callback` — `{"number": "+44…",
 //!   "token": "…"}`: the number joins the widget's queue as a callback
 //!   that waits its turn (202).
+//! * `POST /widget/{tenant}/{name}/call` — `{"token": "…"}`: "call us": a
+//!   ticket for one browser call to the widget's number, with where to
+//!   send it (the SIP WebSocket and domain); the INVITE carries it.
+//! * `GET /widget/call.js` — the browser side of "call us" (JsSIP,
+//!   bundled at build time with the browser phone), loaded by the snippet
+//!   when the visitor presses the button.
 //!
 //! The POSTs answer only pages of the widget's allowed origins (their
 //! `Origin`, with CORS headers for them alone; a preflight `OPTIONS` is
@@ -67,6 +73,114 @@ pub(crate) fn router() -> axum::Router<ApiState> {
             "/widget/{tenant}/{name}/callback",
             post(callback).options(preflight),
         )
+        .route(
+            "/widget/{tenant}/{name}/call",
+            post(call).options(preflight),
+        )
+        .route("/widget/call.js", get(call_script))
+}
+
+/// The browser side of "call us": JsSIP and a few lines, built with the
+/// browser phone (`web/phone/src/webcall.js`).
+async fn call_script() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=300"),
+        ],
+        crate::phone::WEBCALL_JS,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct CallBody {
+    token: String,
+}
+
+/// "Call us": spend the page's token, count, and hand back a ticket for
+/// one browser call to the widget's number.
+async fn call(State(s): State<ApiState>, Path(p): Path<WidgetP>, req: Request) -> Response {
+    let from = address(req.extensions().get::<ConnectInfo<SocketAddr>>());
+    let (w, origin) = match widget_for(&s, &p, req.headers()) {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let body = match axum::body::to_bytes(req.into_body(), 4096).await {
+        Ok(b) => b,
+        Err(_) => return cors(&origin, ApiError::too_large("the request is too large")),
+    };
+    let body: CallBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return cors(&origin, ApiError::invalid_json(e.to_string())),
+    };
+    let Some(number) = w.call_to.clone().filter(|_| w.enabled) else {
+        return cors(
+            &origin,
+            ApiError::conflict("calls are closed at the moment"),
+        );
+    };
+    let tenant = match s.store.get_tenant(&w.tenant) {
+        Ok(Some(t)) => t,
+        _ => return cors(&origin, ApiError::not_found("no such widget")),
+    };
+    if plan_gate::require(&s, &tenant, Feature::BrowserPhones).is_err() {
+        return cors(
+            &origin,
+            ApiError::conflict("calls are closed at the moment"),
+        );
+    }
+    {
+        let now = Instant::now();
+        let mut g = s.widgets.0.lock().expect("widget guard lock");
+        let scope = format!("{}/{}", w.tenant, w.name);
+        if let Err(e) = g.spend(&body.token, &scope, &origin, now) {
+            let why = match e {
+                guard::TokenError::Expired => "the page's token has expired: please try again",
+                guard::TokenError::Spent => "this token was used already",
+                _ => "the page's token is not valid",
+            };
+            return cors(&origin, ApiError::forbidden(why));
+        }
+        let checks = [
+            (
+                format!("call {from}"),
+                guard::CALLS_PER_ADDRESS,
+                Duration::from_secs(600),
+                "calls from your address",
+            ),
+            (
+                format!("calls {}", w.tenant),
+                guard::CALLS_PER_TENANT_PER_HOUR,
+                Duration::from_secs(3600),
+                "calls at the moment",
+            ),
+        ];
+        for (key, limit, window, what) in checks {
+            if !g.windows.allow(&key, limit, window, now) {
+                tracing::warn!(tenant = %w.tenant, widget = %w.name, %from, "widget call refused: {what}");
+                return cors(&origin, too_many(what));
+            }
+        }
+    }
+    match s.centre.web_call_ticket(&w.tenant, &w.name, &number) {
+        Ok(ticket) => cors(
+            &origin,
+            Json(serde_json::json!({
+                "ticket": ticket,
+                "number": number,
+                "domain": tenant.domains.first().cloned().unwrap_or_default(),
+                "websocket_path": "/ws",
+            })),
+        ),
+        Err(e) => {
+            tracing::error!(tenant = %w.tenant, widget = %w.name, error = ?e, "web call not started");
+            cors(
+                &origin,
+                ApiError::unavailable("calls cannot be taken at the moment"),
+            )
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -163,6 +277,14 @@ async fn snippet(State(s): State<ApiState>, Path(p): Path<WidgetP>) -> Response 
     let js = include_str!("widget.js")
         .replace("__TENANT__", &w.tenant)
         .replace("__NAME__", &w.name)
+        .replace(
+            "__CALL__",
+            if w.call_to.is_some() && w.enabled {
+                "true"
+            } else {
+                "false"
+            },
+        )
         .replace(
             "__TITLE__",
             &serde_json::to_string(&title).expect("a string serialises"),

@@ -54,10 +54,48 @@ pub(crate) fn admit(
             .stack
             .respond(key, response(invite, status, reason, Some(&tag)));
     };
-    let caller_number = user_of(invite.headers.get("From"));
+    let mut caller_number = user_of(invite.headers.get("From"));
     let mut tickets = Vec::new();
     let facts = RequestFacts::of(invite, peer.addr);
-    let (tenant, direction) = match resolve(&shared.tenants(), &facts) {
+    let web_ticket = invite
+        .headers
+        .get(crate::web_calls::TICKET_HEADER)
+        .filter(|_| peer.transport.is_websocket());
+    let mut web_tags = Vec::new();
+    let resolution = match web_ticket {
+        // A visitor of the tenant's web site ("call us"): the ticket
+        // stands in for credentials, for the one number it names.
+        Some(ticket) => {
+            let dialled = SipUri::parse(invite.uri())
+                .ok()
+                .and_then(|u| u.user_decoded())
+                .unwrap_or_default();
+            let redeemed = shared.web_calls.lock().expect("web calls lock").redeem(
+                ticket,
+                &dialled,
+                std::time::Instant::now(),
+            );
+            let call = match redeemed {
+                Ok(call) => call,
+                Err(why) => {
+                    tracing::info!(source = %peer.addr, ?why, "web call refused: ticket not valid");
+                    refuse(403, "Web Call Ticket Not Valid");
+                    return None;
+                }
+            };
+            let Some(tenant) = shared.tenants().by_id(&call.tenant) else {
+                refuse(404, "Unknown Number");
+                return None;
+            };
+            tracing::info!(tenant = %call.tenant, widget = %call.widget, number = %call.number, source = %peer.addr, "web call");
+            caller_number = "web".into();
+            web_tags = vec!["web".to_string(), format!("widget:{}", call.widget)];
+            Resolution::WebVisitor(tenant)
+        }
+        None => resolve(&shared.tenants(), &facts),
+    };
+    let (tenant, direction) = match resolution {
+        Resolution::WebVisitor(tenant) => (tenant, Direction::Inbound),
         // Carrier traffic for one of the tenant's DIDs: trusted by
         // address.
         Resolution::Trunk(tenant, trunk) => {
@@ -131,7 +169,8 @@ pub(crate) fn admit(
         .headers
         .get("From")
         .and_then(|v| NameAddr::parse(v).ok())
-        .and_then(|a| a.display);
+        .and_then(|a| a.display)
+        .or_else(|| (!web_tags.is_empty()).then(|| "Web visitor".to_string()));
     let dialled = SipUri::parse(invite.uri())
         .ok()
         .and_then(|u| u.user_decoded())
@@ -150,7 +189,7 @@ pub(crate) fn admit(
         },
         flow: tenant.flow_for(&dialled).to_string(),
         dialled,
-        tags: Vec::new(),
+        tags: web_tags,
         start_time: start_ms,
         answer_time: None,
         time_zone: tenant.time_zone.clone(),
