@@ -155,6 +155,7 @@ pub fn start(
         .arg(&dir)
         .args(["--sip-listen", &sip.to_string()])
         .args(["--http-listen", &http_addr.to_string()])
+        .args(["--sip-tls-listen", "off", "--https-listen", "off"])
         .arg("--provision")
         .arg(&path)
         .args(["--rtp-ports", &format!("{}-{}", rtp_ports.0, rtp_ports.1)])

@@ -38,6 +38,9 @@ fn command(data: &std::path::Path, sip: SocketAddr, http: SocketAddr) -> Command
         .arg(data)
         .args(["--sip-listen", &sip.to_string()])
         .args(["--http-listen", &http.to_string()])
+        // TLS and HTTPS default to fixed ports: off here, where several
+        // servers run at once.
+        .args(["--sip-tls-listen", "off", "--https-listen", "off"])
         .env("RUST_LOG", "warn")
         .env_remove("SWITCHYARD_DIGEST_ALGORITHMS")
         .stdout(Stdio::null());

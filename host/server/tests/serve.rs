@@ -196,6 +196,14 @@ fn spawn_server(data: &std::path::Path) -> Server {
             "--http-listen",
             &http.to_string(),
         ])
+        // TLS and HTTPS on ports of their own (their defaults are fixed,
+        // and these servers run side by side).
+        .args([
+            "--sip-tls-listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--https-listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -208,6 +216,10 @@ fn spawn_server(data: &std::path::Path) -> Server {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert!(
+        data.join("tls/cert.pem").exists() && data.join("tls/key.pem").exists(),
+        "serve made its development certificate at first start"
+    );
     Server { child, http }
 }
 

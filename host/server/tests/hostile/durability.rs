@@ -63,6 +63,9 @@ fn spawn_server(data: &Path, sip: SocketAddr, log: &str) -> Server {
             .arg(data)
             .args(["--sip-listen", &sip.to_string()])
             .args(["--http-listen", &http.to_string()])
+            // TLS and HTTPS default to fixed ports: off here, where
+            // several servers run at once.
+            .args(["--sip-tls-listen", "off", "--https-listen", "off"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log_file)
