@@ -23,6 +23,10 @@
 //! `conference --switchyard PATH`: conference participants in rooms of 3,
 //! 10 and 50, everybody talking and one talker a room — CPU of the server
 //! per participant (see `conference`).
+//!
+//! `webrtc [--calls N] [--seconds S]`: browser calls — host CPU per
+//! Opus ↔ PCMU call over DTLS-SRTP (calls per core), per DTLS handshake,
+//! and the WSS registration rate (see `webrtc`).
 
 mod acd;
 mod conference;
@@ -32,6 +36,7 @@ mod rtp_load;
 mod serve;
 mod sip_ping;
 mod sip_server;
+mod webrtc;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,9 +49,10 @@ fn main() {
         "rtp-load" => rtp_load::run(&args[1..]),
         "queue-wait" => queue_wait::run(&args[1..]),
         "conference" => conference::run(&args[1..]),
+        "webrtc" => webrtc::run(&args[1..]),
         other => {
             eprintln!(
-                "unknown benchmark {other:?}; available: plugins, acd, sip-server, sip-ping, rtp-load, queue-wait, conference"
+                "unknown benchmark {other:?}; available: plugins, acd, sip-server, sip-ping, rtp-load, queue-wait, conference, webrtc"
             );
             std::process::exit(2);
         }
