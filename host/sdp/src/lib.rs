@@ -66,18 +66,20 @@
 //! ```
 
 pub mod codec;
+pub mod crypto;
 pub mod model;
 pub mod negotiate;
 pub mod parse;
 pub mod write;
 
 pub use codec::Codec;
+pub use crypto::{Crypto, CryptoSuite, SrtpKeys, SrtpPolicy};
 pub use model::{
     AddressType, Attribute, Connection, Direction, Fmtp, MediaDescription, Origin, OtherLine,
     Proto, Rtcp, RtpMap, Sdp, SessionDescription,
 };
 pub use negotiate::{
-    Answer, LocalSession, MediaEndpoint, Negotiated, Refusal, accept_answer, answer, offer,
-    peer_holds,
+    Answer, LocalSession, MediaEndpoint, Negotiated, Refusal, accept_answer, answer, answer_srtp,
+    offer, offer_srtp, peer_holds,
 };
 pub use parse::ParseError;
