@@ -13,10 +13,14 @@
 //!   kept verbatim.
 //! * [`codec`] — [`Codec`]: PCMU (PT 0), PCMA (PT 8), `telephone-event`
 //!   (dynamic PT), static vs dynamic payload types (RFC 3551).
+//! * [`crypto`] — SDES for SRTP (RFC 4568): `a=crypto` lines
+//!   ([`Crypto`]), the suites ([`CryptoSuite`]), a leg's [`SrtpPolicy`]
+//!   and the keys a negotiation settles ([`SrtpKeys`]).
 //! * [`parse`] — the strict parser; errors name the line.
 //! * [`write`](mod@write) — CRLF, RFC 4566 line order.
 //! * [`negotiate`] — [`answer`], [`offer`], [`accept_answer`],
-//!   [`peer_holds`], [`LocalSession`].
+//!   [`peer_holds`], [`LocalSession`]; [`answer_srtp`] and [`offer_srtp`]
+//!   under a leg's SRTP policy.
 //!
 //! # Why not the `sdp` crate (webrtc-rs)
 //!
