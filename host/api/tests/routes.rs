@@ -311,6 +311,7 @@ async fn extensions_store_only_hashes() {
             "missed_call_email",
             "number",
             "pickup_group",
+            "srtp",
             "supervisor",
             "voicemail"
         ]
