@@ -311,6 +311,7 @@ async fn extensions_store_only_hashes() {
             "missed_call_email",
             "number",
             "pickup_group",
+            "srtp",
             "supervisor",
             "voicemail"
         ]
@@ -399,6 +400,25 @@ async fn extensions_store_only_hashes() {
     );
     let (_, v) = patch(json!({"pickup_group": ""})).await;
     assert_eq!(v["pickup_group"], Value::Null);
+
+    // SRTP: off by default, set, a value that is not a policy refused.
+    assert_eq!(v["srtp"], "off");
+    let (s, v) = patch(json!({"srtp": "optional"})).await;
+    assert_eq!((s, &v["srtp"]), (StatusCode::OK, &json!("optional")));
+    let (s, v) = patch(json!({"srtp": "on"})).await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("srtp")),
+        "{v}"
+    );
+    assert_eq!(
+        env.store
+            .get_extension("acme", "2001")
+            .unwrap()
+            .unwrap()
+            .srtp,
+        "optional"
+    );
 
     let del = |p: &'static str| env.send(Method::DELETE, p, Some(&admin), None, Body::empty());
     assert_eq!(
@@ -495,6 +515,32 @@ async fn numbers_trunks_groups_queues() {
     // Absent password on PUT: kept.
     let stored = env.store.get_trunk("acme", "carrier").unwrap().unwrap();
     assert_eq!(stored.password.as_deref(), Some("trunk-secret"));
+    assert_eq!(v["srtp"], "off", "SRTP is off unless asked for");
+    let (s, v) = env
+        .json(
+            Method::PUT,
+            &format!("{t}/trunks/carrier"),
+            &admin,
+            json!({"host": "sip2.carrier.example", "srtp": "required"}),
+        )
+        .await;
+    assert_eq!((s, &v["srtp"]), (StatusCode::OK, &json!("required")));
+    let stored = env.store.get_trunk("acme", "carrier").unwrap().unwrap();
+    assert_eq!(stored.srtp, "required");
+    let (s, v) = env
+        .json(
+            Method::PUT,
+            &format!("{t}/trunks/carrier"),
+            &admin,
+            json!({"host": "sip2.carrier.example", "srtp": "sometimes"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("srtp")),
+        "{v}"
+    );
+    assert!(v.to_string().contains("optional"), "{v}");
     let (s, v) = env.get(&format!("{t}/trunks"), &admin).await;
     assert_eq!(s, StatusCode::OK);
     assert!(!v.to_string().contains("trunk-secret"));

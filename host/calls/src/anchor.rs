@@ -21,7 +21,7 @@ use switchyard_media::webrtc::WebRtcLeg;
 use switchyard_media::{BridgeId, LegConfig, LegId, MediaEvent, MediaHandle, PortPool};
 use switchyard_plugins::types::CallSnapshot;
 use switchyard_rtp::g711::Law;
-use switchyard_sdp::{Codec, Direction, Negotiated, Refusal, Sdp};
+use switchyard_sdp::{Codec, CryptoSuite, Direction, Negotiated, Refusal, Sdp, SrtpPolicy};
 use tokio::sync::mpsc;
 
 use crate::leg_sdp::LegSdp;
@@ -45,12 +45,41 @@ fn leg_config(n: &Negotiated) -> LegConfig {
     }
 }
 
-/// Refusal → the SIP answer (400 malformed, 488 nothing in common).
+/// What SRTP the media task puts in front of a leg (`None`: plain RTP).
+fn srtp_keys(n: &Negotiated) -> Option<switchyard_media::SrtpKeys> {
+    n.srtp.map(|k| switchyard_media::SrtpKeys {
+        suite: match k.suite {
+            CryptoSuite::AesCm128HmacSha1_80 => switchyard_media::SrtpSuite::AesCm128HmacSha1_80,
+            CryptoSuite::AesCm128HmacSha1_32 => switchyard_media::SrtpSuite::AesCm128HmacSha1_32,
+        },
+        local: k.local,
+        remote: k.remote,
+    })
+}
+
+/// The reason phrase of a 488 refusing plain media from a party that
+/// must use SRTP; its response also carries [`SRTP_REQUIRED_WARNING`].
+pub const SRTP_REQUIRED_REASON: &str = "Not Acceptable Here";
+
+/// The Warning header (RFC 3261 §20.43) of that 488: 399 is the
+/// miscellaneous warning, its text says what to do.
+pub const SRTP_REQUIRED_WARNING: &str =
+    "399 switchyard \"SRTP is required: offer RTP/SAVP with a=crypto AES_CM_128_HMAC_SHA1_80\"";
+
+/// Refusal → the SIP answer (400 malformed, 488 nothing in common or
+/// plain media where SRTP is required).
 pub fn refusal_status(r: &Refusal) -> (u16, String) {
     match r {
         Refusal::Malformed(m) => (r.status_code(), format!("Bad SDP: {m}")),
         Refusal::NotAcceptable => (r.status_code(), String::new()),
+        Refusal::SrtpRequired => (r.status_code(), SRTP_REQUIRED_REASON.to_string()),
     }
+}
+
+/// Whether a refusal `(status, reason)` from [`Anchor::for_caller`] is the
+/// SRTP one, whose response carries [`SRTP_REQUIRED_WARNING`].
+pub fn is_srtp_refusal(status: u16, reason: &str) -> bool {
+    status == 488 && reason == SRTP_REQUIRED_REASON
 }
 
 struct State {
@@ -68,6 +97,8 @@ struct State {
     webrtc: HashMap<LegId, Vec<u8>>,
     /// Legs about to be dialled that are browsers.
     browsers: HashSet<LegId>,
+    /// Legs about to be dialled whose party may or must use SRTP.
+    dialled_srtp: HashMap<LegId, SrtpPolicy>,
 }
 
 /// Whether an SDP body is a browser's: DTLS-SRTP over ICE
@@ -88,12 +119,15 @@ pub struct Anchor {
 impl Anchor {
     /// Anchor an incoming call whose caller (`caller`) offered `offer`:
     /// the offer is checked before a port is taken, then answered with
-    /// the caller's own endpoint. Media events go to `events`.
+    /// the caller's own endpoint, under the caller's SRTP policy
+    /// (`srtp`: the extension's or the trunk's). Media events go to
+    /// `events`.
     pub fn for_caller(
         pool: &Arc<PortPool>,
         settings: &crate::MediaSettings,
         caller: LegId,
         offer: &[u8],
+        srtp: SrtpPolicy,
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> Result<Anchor, (u16, String)> {
         let refused = |r: Refusal| refusal_status(&r);
@@ -110,11 +144,11 @@ impl Anchor {
             return Ok(anchor);
         }
         let offer = Sdp::parse(offer).map_err(|e| refused(e.into()))?;
-        LegSdp::acceptable(settings.ip, &offer).map_err(refused)?;
+        LegSdp::acceptable(settings.ip, &offer, srtp).map_err(refused)?;
         let anchor = Anchor::new(pool, settings, caller, events);
         let mut s = anchor.lock();
         let mut sdp = s
-            .add_leg(caller)
+            .add_leg(caller, srtp)
             .map_err(|e| (503, format!("No Media Ports: {e}")))?;
         let (_, chosen) = sdp.answer(&offer).map_err(refused)?;
         s.configure(caller, &chosen);
@@ -142,6 +176,7 @@ impl Anchor {
                 bridge: None,
                 webrtc: HashMap::new(),
                 browsers: HashSet::new(),
+                dialled_srtp: HashMap::new(),
             })),
         }
     }
@@ -209,9 +244,9 @@ impl Anchor {
 
 impl State {
     /// A new endpoint (ports taken now) for `leg` in the media task.
-    fn add_leg(&mut self, leg: LegId) -> std::io::Result<LegSdp> {
+    fn add_leg(&mut self, leg: LegId, srtp: SrtpPolicy) -> std::io::Result<LegSdp> {
         let ports = self.pool.allocate_now()?;
-        let sdp = LegSdp::new(self.ip, ports.rtp_addr().port());
+        let sdp = LegSdp::new(self.ip, ports.rtp_addr().port()).with_srtp(srtp);
         if let Some(m) = self.media.as_ref() {
             m.add_leg(leg, ports);
         }
@@ -242,6 +277,7 @@ impl State {
 
     fn configure(&self, leg: LegId, n: &Negotiated) {
         if let Some(m) = self.media.as_ref() {
+            m.set_srtp(leg, srtp_keys(n));
             m.configure(leg, leg_config(n));
         }
     }
@@ -264,6 +300,10 @@ impl Negotiator for Anchor {
         self.lock().browsers.insert(leg);
     }
 
+    fn dialling_srtp(&mut self, leg: LegId, srtp: SrtpPolicy) {
+        self.lock().dialled_srtp.insert(leg, srtp);
+    }
+
     fn offer_to(&mut self, leg: LegId, _snapshot: &CallSnapshot) -> Option<Vec<u8>> {
         let mut s = self.lock();
         if s.browsers.remove(&leg) {
@@ -278,7 +318,8 @@ impl Negotiator for Anchor {
                 }
             };
         }
-        let mut sdp = match s.add_leg(leg) {
+        let srtp = s.dialled_srtp.remove(&leg).unwrap_or_default();
+        let mut sdp = match s.add_leg(leg, srtp) {
             Ok(sdp) => sdp,
             Err(e) => {
                 // The INVITE goes without SDP: the party's 200 then
@@ -318,7 +359,9 @@ impl Negotiator for Anchor {
     fn answer_offer(&mut self, leg: LegId, offer: &[u8]) -> Result<Vec<u8>, u16> {
         let offer = Sdp::parse(offer).map_err(|e| State::status(e.into()))?;
         let mut s = self.lock();
-        let mut sdp = s.add_leg(leg).map_err(|_| 503u16)?;
+        // A phone picking up another's call: its offer is taken as it
+        // comes, SRTP or not.
+        let mut sdp = s.add_leg(leg, SrtpPolicy::Optional).map_err(|_| 503u16)?;
         let (body, chosen) = sdp.answer(&offer).map_err(State::status)?;
         s.configure(leg, &chosen);
         s.legs.insert(leg, sdp);

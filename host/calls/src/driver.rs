@@ -575,6 +575,11 @@ fn originate(
         invite,
         peer,
         contact: contacts.on(peer.transport),
+        srtp: tenant
+            .extensions
+            .get(agent)
+            .map(|e| e.srtp)
+            .unwrap_or_default(),
     };
     let found = devices::Found {
         devices: vec![first],

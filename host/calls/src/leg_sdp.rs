@@ -7,9 +7,10 @@
 
 use std::net::IpAddr;
 
+use switchyard_sdp::crypto::KEY_LEN;
 use switchyard_sdp::{
-    Answer, Codec, Direction, LocalSession, MediaEndpoint, Negotiated, Refusal, Sdp, accept_answer,
-    answer, offer,
+    Answer, Codec, Direction, LocalSession, MediaEndpoint, Negotiated, Refusal, Sdp, SrtpPolicy,
+    accept_answer, answer_srtp, offer_srtp,
 };
 
 /// What we offer and accept on every leg: G.711 both ways, and RFC 4733
@@ -28,6 +29,11 @@ pub struct LegSdp {
     last_answer: Vec<u8>,
     /// What was last agreed on this leg.
     negotiated: Option<Negotiated>,
+    /// Whether the leg's party may or must use SRTP.
+    srtp: SrtpPolicy,
+    /// Our SRTP master key and salt for this leg, fresh and random, kept
+    /// for the leg's life (re-INVITEs answer with the same key).
+    key: [u8; KEY_LEN],
 }
 
 impl LegSdp {
@@ -40,17 +46,38 @@ impl LegSdp {
             our_offer: None,
             last_answer: Vec::new(),
             negotiated: None,
+            srtp: SrtpPolicy::Off,
+            key: rand::random(),
         }
     }
 
-    /// Could we answer `offer` at all? (Checked before ports are taken.)
-    pub fn acceptable(ip: IpAddr, offer: &Sdp) -> Result<(), Refusal> {
-        answer(offer, &MediaEndpoint::new(ip, 0), &CODECS).map(|_| ())
+    /// The party's SRTP policy: what its offers and answers may or must
+    /// be, and whether we offer it `RTP/SAVP`.
+    pub fn with_srtp(mut self, srtp: SrtpPolicy) -> LegSdp {
+        self.srtp = srtp;
+        self
+    }
+
+    /// Could we answer `offer` at all under `srtp`? (Checked before
+    /// ports are taken.)
+    pub fn acceptable(ip: IpAddr, offer: &Sdp, srtp: SrtpPolicy) -> Result<(), Refusal> {
+        answer_srtp(
+            offer,
+            &MediaEndpoint::new(ip, 0),
+            &CODECS,
+            srtp,
+            &[0; KEY_LEN],
+        )
+        .map(|_| ())
+    }
+
+    fn answer_to(&self, offer: &Sdp) -> Result<Answer, Refusal> {
+        answer_srtp(offer, &self.endpoint, &CODECS, self.srtp, &self.key)
     }
 
     /// Answer the peer's offer now: our answer's bytes and what it agrees.
     pub fn answer(&mut self, offer: &Sdp) -> Result<(Vec<u8>, Negotiated), Refusal> {
-        let chosen = answer(offer, &self.endpoint, &CODECS)?;
+        let chosen = self.answer_to(offer)?;
         self.their_offer = Some(chosen);
         self.answer_pending()
     }
@@ -58,7 +85,7 @@ impl LegSdp {
     /// Take the peer's offer without answering yet (it goes on to another
     /// party first); the direction it asks for.
     pub fn take_offer(&mut self, offer: &Sdp) -> Result<Direction, Refusal> {
-        let chosen = answer(offer, &self.endpoint, &CODECS)?;
+        let chosen = self.answer_to(offer)?;
         let direction = chosen.negotiated.peer_direction();
         self.their_offer = Some(chosen);
         Ok(direction)
@@ -84,7 +111,10 @@ impl LegSdp {
 
     /// Our offer in `direction`, remembered to read its answer.
     pub fn offer(&mut self, direction: Direction) -> Vec<u8> {
-        let sdp = offer(&self.endpoint, &CODECS, direction, &mut self.session);
+        // SRTP is offered only to a party that requires it: one that
+        // merely may use it gets plain RTP, which every phone takes.
+        let key = (self.srtp == SrtpPolicy::Required).then_some(&self.key);
+        let sdp = offer_srtp(&self.endpoint, &CODECS, direction, &mut self.session, key);
         let body = sdp.to_bytes();
         self.our_offer = Some(sdp);
         body
@@ -163,5 +193,41 @@ m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\
         assert!(ours.contains("m=audio 30002 RTP/AVP 0 8 101"), "{ours}");
         let n = leg.read_answer(PHONE.as_bytes()).unwrap();
         assert_eq!(n.codec, Codec::Pcma);
+    }
+
+    const SAVP: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n";
+
+    #[test]
+    fn srtp_follows_the_partys_policy() {
+        let savp = Sdp::parse(SAVP.as_bytes()).unwrap();
+        let plain = Sdp::parse(PHONE.as_bytes()).unwrap();
+        // Off: SRTP-only offers are refused as before.
+        assert!(LegSdp::acceptable(ip(), &savp, SrtpPolicy::Off).is_err());
+        assert!(LegSdp::acceptable(ip(), &savp, SrtpPolicy::Optional).is_ok());
+        assert_eq!(
+            LegSdp::acceptable(ip(), &plain, SrtpPolicy::Required),
+            Err(Refusal::SrtpRequired)
+        );
+        let mut leg = LegSdp::new(ip(), 30000).with_srtp(SrtpPolicy::Required);
+        let (body, n) = leg.answer(&savp).unwrap();
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains("m=audio 30000 RTP/SAVP 0"), "{text}");
+        let keys = n.srtp.unwrap();
+        // The same key answers a re-INVITE.
+        let (_, again) = leg.answer(&savp).unwrap();
+        assert_eq!(again.srtp.unwrap().local, keys.local);
+        // We offer RTP/SAVP only where SRTP is required.
+        let ours = String::from_utf8(leg.offer(Direction::SendRecv)).unwrap();
+        assert!(
+            ours.contains("RTP/SAVP") && ours.contains("a=crypto:1 "),
+            "{ours}"
+        );
+        let mut optional = LegSdp::new(ip(), 30002).with_srtp(SrtpPolicy::Optional);
+        let ours = String::from_utf8(optional.offer(Direction::SendRecv)).unwrap();
+        assert!(
+            ours.contains("RTP/AVP ") && !ours.contains("a=crypto"),
+            "{ours}"
+        );
     }
 }

@@ -59,6 +59,7 @@ use switchyard_transport::{Incoming, SipStack};
 use tokio::sync::mpsc;
 
 pub use switchyard_media::Channels as RecordingChannels;
+pub use switchyard_sdp::SrtpPolicy;
 pub use tenant::{ExtensionAccount, Tenant, Tenants};
 
 /// Methods the PBX handles (the `Allow` header).

@@ -73,6 +73,8 @@ pub struct Device {
     pub peer: Peer,
     /// Our Contact for this leg.
     pub contact: String,
+    /// The party's SRTP policy (its extension's or trunk's).
+    pub srtp: switchyard_sdp::SrtpPolicy,
 }
 
 /// Settings of a session.
@@ -509,6 +511,7 @@ impl Session {
         if first.peer.transport.is_websocket() {
             sdp.dialling_browser(LegId(0));
         }
+        sdp.dialling_srtp(LegId(0), first.srtp);
         if let Some(body) = sdp.offer_to(LegId(0), &snapshot) {
             invite.headers.push("Content-Type", "application/sdp");
             invite.body = body;
@@ -1295,6 +1298,7 @@ impl Session {
         if d.peer.transport.is_websocket() {
             self.sdp.dialling_browser(id);
         }
+        self.sdp.dialling_srtp(id, d.srtp);
         if let Some(body) = self.sdp.offer_to(id, &self.snapshot) {
             invite.headers.push("Content-Type", "application/sdp");
             invite.body = body;

@@ -20,6 +20,8 @@ pub struct ExtensionAccount {
     pub pickup_group: Option<String>,
     /// May supervise the tenant's calls from this phone (`*55` + EXT).
     pub supervisor: bool,
+    /// SRTP for the phone's media (off, optional, required).
+    pub srtp: switchyard_sdp::SrtpPolicy,
 }
 
 /// A tenant of the PBX.
@@ -230,6 +232,7 @@ pub(crate) mod tests {
                     credentials: StoredCredentials::from_password(n, domain, "secret"),
                     pickup_group: None,
                     supervisor: false,
+                    srtp: Default::default(),
                 };
                 (n.to_string(), account)
             })
@@ -274,6 +277,7 @@ pub(crate) mod tests {
             max_calls_per_second: 0,
             caller_id: None,
             allow_caller_id_passthrough: false,
+            srtp: Default::default(),
             inbound_addresses: inbound.iter().map(|a| a.to_string()).collect(),
             gate: Arc::default(),
             registration: Mutex::new(Registration::Idle),

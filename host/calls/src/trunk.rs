@@ -127,6 +127,8 @@ pub struct Trunk {
     pub allow_caller_id_passthrough: bool,
     /// `ip` or `ip:port` entries whose INVITEs are this carrier's.
     pub inbound_addresses: Vec<String>,
+    /// SRTP for the carrier's media (off, optional, required).
+    pub srtp: switchyard_sdp::SrtpPolicy,
     pub gate: Arc<CallGate>,
     pub registration: Mutex<Registration>,
     /// Set when the trunk was replaced or removed: its registration loop
@@ -356,6 +358,7 @@ mod tests {
             caller_id: caller_id.map(str::to_string),
             allow_caller_id_passthrough: passthrough,
             inbound_addresses: vec!["10.0.0.1".into(), "127.0.0.1:5081".into()],
+            srtp: Default::default(),
             gate: Arc::default(),
             registration: Mutex::new(Registration::Idle),
             stopped: Default::default(),

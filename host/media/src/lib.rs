@@ -14,6 +14,8 @@
 //! * [`task`] — the tokio task that moves packets between the legs'
 //!   sockets and the session, runs its clock, writes recordings, and
 //!   reports to the call engine.
+//! * [`srtp`] — a SIP phone's SRTP with SDES keys, terminated in front
+//!   of the session like a browser's leg.
 //! * [`webrtc`] — a browser's WebRTC media (ICE, DTLS-SRTP, Opus)
 //!   terminated without I/O and presented to the session as a PCMU leg.
 //!
@@ -24,6 +26,7 @@ pub mod ports;
 pub mod room;
 pub mod room_task;
 pub mod session;
+pub mod srtp;
 pub mod station;
 pub mod task;
 pub mod webrtc;
@@ -34,6 +37,7 @@ pub use room_task::{RoomEvent, RoomHandle};
 pub use session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };
+pub use srtp::{SrtpKeys, SrtpLeg, SrtpSuite};
 pub use station::Station;
 pub use switchyard_rtp::tones::ToneSpec;
 pub use switchyard_rtp::wav::Channels;

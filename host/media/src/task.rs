@@ -26,6 +26,7 @@ use crate::room_task::RoomHandle;
 use crate::session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };
+use crate::srtp::{SrtpKeys, SrtpLeg};
 use crate::station::Station;
 use crate::webrtc::{EVENT_PT, WebRtcLeg};
 use switchyard_rtp::g711::Law;
@@ -63,6 +64,8 @@ enum Command {
     /// session, which sees a PCMU leg.
     AddWebRtcLeg(LegId, RtpPorts, u32, Box<WebRtcLeg>),
     WebRtcAnswer(LegId, Vec<u8>),
+    /// A SIP phone's leg speaks SRTP with these keys (`None`: plain RTP).
+    Srtp(LegId, Option<SrtpKeys>),
     RemoveLeg(LegId),
     Configure(LegId, LegConfig),
     CreateBridge(BridgeId),
@@ -154,6 +157,9 @@ struct Io {
     /// Browsers' legs: every datagram on their sockets goes through the
     /// WebRTC leg, and what the session sends them too.
     webrtc: Vec<(LegId, Box<WebRtcLeg>)>,
+    /// SIP phones' SRTP legs: what arrives is decrypted before the
+    /// session sees it, what the session sends them is encrypted.
+    srtp: Vec<(LegId, SrtpLeg)>,
 }
 
 impl Drop for Io {
@@ -178,6 +184,13 @@ impl Io {
             .iter_mut()
             .find(|(l, _)| *l == leg)
             .map(|(_, w)| &mut **w)
+    }
+
+    fn srtp(&mut self, leg: LegId) -> Option<&mut SrtpLeg> {
+        self.srtp
+            .iter_mut()
+            .find(|(l, _)| *l == leg)
+            .map(|(_, s)| s)
     }
 
     /// When the next WebRTC leg wants its timers run.
@@ -241,8 +254,24 @@ fn command(
                 }
             }
         }
+        Command::Srtp(leg, keys) => match keys {
+            // Same keys (a re-INVITE that kept them): the contexts and
+            // their rollover counters stay.
+            Some(keys) if io.srtp(leg).is_some_and(|s| *s.keys() == keys) => {}
+            Some(keys) => {
+                io.srtp.retain(|(l, _)| *l != leg);
+                match SrtpLeg::new(keys) {
+                    Ok(s) => io.srtp.push((leg, s)),
+                    // Never with keys of the right length; the leg then
+                    // hears nothing rather than plain RTP.
+                    Err(e) => tracing::warn!(%leg, error = %e, "SRTP keys refused"),
+                }
+            }
+            None => io.srtp.retain(|(l, _)| *l != leg),
+        },
         Command::RemoveLeg(leg) => {
             io.webrtc.retain(|(l, _)| *l != leg);
+            io.srtp.retain(|(l, _)| *l != leg);
             io.leave_room(leg);
             // Dropping the sockets gives the ports back to the pool.
             io.socks.retain(|(l, _)| *l != leg);
@@ -273,6 +302,10 @@ fn command(
                 .map(|(_, p)| p.rtp.clone());
             if io.webrtc.iter().any(|(l, _)| *l == leg) {
                 tracing::warn!(%leg, "a browser's leg is not lent to a room yet: it stays in its call");
+                return;
+            }
+            if io.srtp.iter().any(|(l, _)| *l == leg) {
+                tracing::warn!(%leg, "an SRTP leg is not lent to a room yet: it stays in its call");
                 return;
             }
             match (sock, session.lend(now, leg)) {
@@ -404,6 +437,12 @@ impl MediaHandle {
     /// [`WebRtcLeg::accept_answer`]).
     pub fn webrtc_answer(&self, leg: LegId, answer: Vec<u8>) {
         self.send(Command::WebRtcAnswer(leg, answer));
+    }
+
+    /// `leg` speaks SRTP with `keys` from now on (`None`: plain RTP
+    /// again). The same keys again change nothing.
+    pub fn set_srtp(&self, leg: LegId, keys: Option<SrtpKeys>) {
+        self.send(Command::Srtp(leg, keys));
     }
 
     /// The leg is gone: its ports go back to the pool.
@@ -724,9 +763,9 @@ async fn tick(
     }
 }
 
-/// Send what the session sends `leg`: from its socket to `to`, or, for a
-/// browser's leg, through its WebRTC leg (which sends what it makes of
-/// it from the same socket).
+/// Send what the session sends `leg`: from its socket to `to`, encrypted
+/// first for an SRTP leg, or, for a browser's leg, through its WebRTC
+/// leg (which sends what it makes of it from the same socket).
 async fn send_to_leg(io: &mut Io, leg: LegId, bytes: &[u8], to: SocketAddr) {
     let transmits: Vec<(SocketAddr, Vec<u8>)> = match io.webrtc(leg) {
         Some(w) => {
@@ -734,6 +773,15 @@ async fn send_to_leg(io: &mut Io, leg: LegId, bytes: &[u8], to: SocketAddr) {
             std::iter::from_fn(|| w.poll_transmit()).collect()
         }
         None => {
+            if let Some(srtp) = io.srtp(leg) {
+                let Some(wire) = srtp.protect(bytes) else {
+                    return;
+                };
+                if let Some(sock) = io.sock(leg) {
+                    send(sock, &wire, to).await;
+                }
+                return;
+            }
             if let Some(sock) = io.sock(leg) {
                 send(sock, bytes, to).await;
             }
@@ -785,6 +833,13 @@ async fn packet(
     if let Some(w) = io.webrtc(id) {
         w.handle_datagram(Instant::now(), from, bytes);
         webrtc_flush(session, io, events, id).await;
+        return;
+    }
+    if let Some(srtp) = io.srtp(id) {
+        // SRTCP, forgeries and replays go no further.
+        if let Some(rtp) = srtp.unprotect(bytes) {
+            session_packet(session, io, events, id, from, &rtp).await;
+        }
         return;
     }
     session_packet(session, io, events, id, from, bytes).await;

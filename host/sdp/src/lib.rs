@@ -13,10 +13,14 @@
 //!   kept verbatim.
 //! * [`codec`] — [`Codec`]: PCMU (PT 0), PCMA (PT 8), `telephone-event`
 //!   (dynamic PT), static vs dynamic payload types (RFC 3551).
+//! * [`crypto`] — SDES for SRTP (RFC 4568): `a=crypto` lines
+//!   ([`Crypto`]), the suites ([`CryptoSuite`]), a leg's [`SrtpPolicy`]
+//!   and the keys a negotiation settles ([`SrtpKeys`]).
 //! * [`parse`] — the strict parser; errors name the line.
 //! * [`write`](mod@write) — CRLF, RFC 4566 line order.
 //! * [`negotiate`] — [`answer`], [`offer`], [`accept_answer`],
-//!   [`peer_holds`], [`LocalSession`].
+//!   [`peer_holds`], [`LocalSession`]; [`answer_srtp`] and [`offer_srtp`]
+//!   under a leg's SRTP policy.
 //!
 //! # Why not the `sdp` crate (webrtc-rs)
 //!
@@ -66,18 +70,20 @@
 //! ```
 
 pub mod codec;
+pub mod crypto;
 pub mod model;
 pub mod negotiate;
 pub mod parse;
 pub mod write;
 
 pub use codec::Codec;
+pub use crypto::{Crypto, CryptoSuite, SrtpKeys, SrtpPolicy};
 pub use model::{
     AddressType, Attribute, Connection, Direction, Fmtp, MediaDescription, Origin, OtherLine,
     Proto, Rtcp, RtpMap, Sdp, SessionDescription,
 };
 pub use negotiate::{
-    Answer, LocalSession, MediaEndpoint, Negotiated, Refusal, accept_answer, answer, offer,
-    peer_holds,
+    Answer, LocalSession, MediaEndpoint, Negotiated, Refusal, accept_answer, answer, answer_srtp,
+    offer, offer_srtp, peer_holds,
 };
 pub use parse::ParseError;

@@ -11,14 +11,20 @@
 //!   send.
 //! * [`peer_holds`] — does this offer put us on hold?
 //!
-//! Only `RTP/AVP` and `RTP/AVPF` are accepted: this media engine has no
-//! SRTP, so an `RTP/SAVP` stream is rejected like any other it cannot
-//! carry, and an offer with nothing else gets 488.
+//! `RTP/AVP` and `RTP/AVPF` are always accepted. SRTP with SDES keys
+//! (RFC 4568, [`crate::crypto`]) depends on the leg's [`SrtpPolicy`]:
+//! with [`answer_srtp`] an `RTP/SAVP` stream (or an `RTP/AVP` one with
+//! `a=crypto`, as some phones offer) is answered with our own key when
+//! the policy allows SRTP; [`offer_srtp`] offers `RTP/SAVP` with our key;
+//! [`accept_answer`] reads the peer's key from the answer to such an
+//! offer. A leg whose policy requires SRTP and offers or answers plain
+//! RTP is refused with [`Refusal::SrtpRequired`] (488).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::codec::{Codec, TELEPHONE_EVENTS};
+use crate::crypto::{Crypto, CryptoSuite, KEY_LEN, SrtpKeys, SrtpPolicy};
 use crate::model::{
     AddressType, Connection, Direction, Fmtp, MediaDescription, Origin, Proto, RtpMap, Sdp,
 };
@@ -50,6 +56,9 @@ pub enum Refusal {
     Malformed(String),
     /// No audio stream with a codec in common: 488 Not Acceptable Here.
     NotAcceptable,
+    /// The leg must use SRTP and offered or answered plain RTP (or no
+    /// usable `a=crypto`): 488, with a Warning saying so.
+    SrtpRequired,
 }
 
 impl Refusal {
@@ -57,7 +66,7 @@ impl Refusal {
     pub const fn status_code(&self) -> u16 {
         match self {
             Refusal::Malformed(_) => 400,
-            Refusal::NotAcceptable => 488,
+            Refusal::NotAcceptable | Refusal::SrtpRequired => 488,
         }
     }
 }
@@ -73,6 +82,7 @@ impl fmt::Display for Refusal {
         match self {
             Refusal::Malformed(why) => write!(f, "malformed SDP: {why}"),
             Refusal::NotAcceptable => f.write_str("no audio stream with a common codec"),
+            Refusal::SrtpRequired => f.write_str("SRTP is required (RTP/SAVP with a=crypto)"),
         }
     }
 }
@@ -109,6 +119,8 @@ pub struct Negotiated {
     pub remote_ptime: Option<u32>,
     /// Index of the audio `m=` line in use.
     pub media_index: usize,
+    /// SRTP keys when the leg's media is SRTP; `None`: plain RTP.
+    pub srtp: Option<SrtpKeys>,
 }
 
 impl Negotiated {
@@ -260,17 +272,46 @@ fn rejected(m: &MediaDescription) -> MediaDescription {
     MediaDescription::new(&m.media, 0, m.proto.clone(), formats)
 }
 
-fn usable_proto(p: &Proto) -> bool {
-    matches!(p, Proto::RtpAvp | Proto::RtpAvpf)
+/// The SRTP keys of an offered stream under `policy`: `Some(None)` for
+/// plain RTP, `Some(Some(_))` for SRTP with the offer's first usable
+/// `a=crypto` and our `key`, `None` when the stream cannot be taken.
+fn stream_srtp(
+    m: &MediaDescription,
+    policy: SrtpPolicy,
+    key: &[u8; KEY_LEN],
+) -> Option<Option<SrtpKeys>> {
+    let crypto = match policy {
+        SrtpPolicy::Off => None,
+        SrtpPolicy::Optional | SrtpPolicy::Required => m.cryptos().next(),
+    };
+    let keys = crypto.map(|c| SrtpKeys {
+        suite: c.suite,
+        tag: c.tag,
+        local: *key,
+        remote: c.key,
+    });
+    match (&m.proto, keys, policy) {
+        (Proto::RtpAvp | Proto::RtpAvpf, None, SrtpPolicy::Required) => None,
+        (Proto::RtpAvp | Proto::RtpAvpf, keys, _) => Some(keys),
+        (Proto::RtpSavp | Proto::RtpSavpf, Some(keys), _) => Some(Some(keys)),
+        _ => None,
+    }
 }
 
 /// Negotiates section `index` of an offer if it is an audio stream we can
-/// carry with one of `supported`.
-fn accept_stream(offer: &Sdp, index: usize, supported: &[Codec]) -> Option<Negotiated> {
+/// carry with one of `supported`, under the leg's SRTP `policy`.
+fn accept_stream(
+    offer: &Sdp,
+    index: usize,
+    supported: &[Codec],
+    policy: SrtpPolicy,
+    key: &[u8; KEY_LEN],
+) -> Option<Negotiated> {
     let m = offer.media.get(index)?;
-    if !m.is_audio() || m.is_rejected() || !usable_proto(&m.proto) {
+    if !m.is_audio() || m.is_rejected() {
         return None;
     }
+    let srtp = stream_srtp(m, policy, key)?;
     // The offerer's order of preference decides among what we support.
     let (codec, payload_type) = m.payload_types().find_map(|pt| {
         m.codec_of(pt)
@@ -295,6 +336,7 @@ fn accept_stream(offer: &Sdp, index: usize, supported: &[Codec]) -> Option<Negot
         peer_holds: !peer.receives(),
         remote_ptime: m.ptime,
         media_index: index,
+        srtp,
     })
 }
 
@@ -306,28 +348,64 @@ fn accept_stream(offer: &Sdp, index: usize, supported: &[Codec]) -> Option<Negot
 /// mirrors the offer's (sendonly → recvonly, recvonly → sendonly, inactive
 /// → inactive; 0.0.0.0 counts as not receiving).
 pub fn answer(offer: &Sdp, local: &MediaEndpoint, supported: &[Codec]) -> Result<Answer, Refusal> {
+    answer_srtp(offer, local, supported, SrtpPolicy::Off, &[0; KEY_LEN])
+}
+
+/// [`answer`] for a leg with an SRTP `policy`: a stream offered with a
+/// usable `a=crypto` (on `RTP/SAVP`, or on `RTP/AVP` as some phones do)
+/// is answered in kind with the offer's tag and suite and our `key`
+/// (key‖salt, fresh and random per leg) when the policy is not
+/// [`SrtpPolicy::Off`]. Under [`SrtpPolicy::Required`] a plain stream is
+/// not taken, and an offer with nothing but plain streams we could have
+/// carried is refused with [`Refusal::SrtpRequired`].
+pub fn answer_srtp(
+    offer: &Sdp,
+    local: &MediaEndpoint,
+    supported: &[Codec],
+    policy: SrtpPolicy,
+    key: &[u8; KEY_LEN],
+) -> Result<Answer, Refusal> {
     let mut negotiated = None;
     let mut media = Vec::with_capacity(offer.media.len());
     for (index, m) in offer.media.iter().enumerate() {
         let accepted = match negotiated {
-            None => accept_stream(offer, index, supported),
+            None => accept_stream(offer, index, supported, policy, key),
             Some(_) => None,
         };
         match accepted {
             Some(n) => {
-                media.push(audio_section(
+                let mut section = audio_section(
                     local.rtp_port,
                     m.proto.clone(),
                     &[(n.codec, n.payload_type)],
                     n.telephone_event,
                     n.direction,
-                ));
+                );
+                if let Some(k) = n.srtp {
+                    section.attributes.push(
+                        Crypto {
+                            tag: k.tag,
+                            suite: k.suite,
+                            key: k.local,
+                        }
+                        .attribute(),
+                    );
+                }
+                media.push(section);
                 negotiated = Some(n);
             }
             None => media.push(rejected(m)),
         }
     }
-    let negotiated = negotiated.ok_or(Refusal::NotAcceptable)?;
+    let Some(negotiated) = negotiated else {
+        let plain_would_do = policy == SrtpPolicy::Required
+            && answer_srtp(offer, local, supported, SrtpPolicy::Optional, key).is_ok();
+        return Err(if plain_would_do {
+            Refusal::SrtpRequired
+        } else {
+            Refusal::NotAcceptable
+        });
+    };
     Ok(Answer {
         negotiated,
         local: *local,
@@ -346,6 +424,18 @@ pub fn offer(
     direction: Direction,
     session: &mut LocalSession,
 ) -> Sdp {
+    offer_srtp(local, codecs, direction, session, None)
+}
+
+/// [`offer`], as `RTP/SAVP` with `a=crypto:1 AES_CM_128_HMAC_SHA1_80`
+/// and our `srtp` key (key‖salt) when one is given.
+pub fn offer_srtp(
+    local: &MediaEndpoint,
+    codecs: &[Codec],
+    direction: Direction,
+    session: &mut LocalSession,
+    srtp: Option<&[u8; KEY_LEN]>,
+) -> Sdp {
     let mut voice: Vec<(Codec, u8)> = Vec::new();
     for c in codecs.iter().filter(|c| c.is_voice()) {
         if !voice.iter().any(|(v, _)| v == c) {
@@ -355,13 +445,21 @@ pub fn offer(
     let telephone_event = codecs
         .contains(&Codec::TelephoneEvent)
         .then(|| Codec::TelephoneEvent.default_payload_type());
-    let audio = audio_section(
-        local.rtp_port,
-        Proto::RtpAvp,
-        &voice,
-        telephone_event,
-        direction,
-    );
+    let proto = match srtp {
+        Some(_) => Proto::RtpSavp,
+        None => Proto::RtpAvp,
+    };
+    let mut audio = audio_section(local.rtp_port, proto, &voice, telephone_event, direction);
+    if let Some(key) = srtp {
+        audio.attributes.push(
+            Crypto {
+                tag: 1,
+                suite: CryptoSuite::AesCm128HmacSha1_80,
+                key: *key,
+            }
+            .attribute(),
+        );
+    }
     session.describe(local.address, vec![audio])
 }
 
@@ -412,6 +510,25 @@ pub fn accept_answer(offer: &Sdp, answer: &Sdp) -> Result<Negotiated, Refusal> {
         .ok_or(Refusal::NotAcceptable)?;
     let local_te = ours.payload_type_of(Codec::TelephoneEvent);
     let telephone_event = local_te.and(theirs.payload_type_of(Codec::TelephoneEvent));
+    // An answer that takes one of the offered keys gives its own for the
+    // same tag and suite (RFC 4568 §7.1.2). On `RTP/SAVP` it must; keys
+    // on `RTP/AVP` are best effort, and an answer without is plain.
+    let offered: Vec<Crypto> = ours.cryptos().collect();
+    let keys = theirs.cryptos().find_map(|t| {
+        let o = offered
+            .iter()
+            .find(|o| o.tag == t.tag && o.suite == t.suite)?;
+        Some(SrtpKeys {
+            suite: t.suite,
+            tag: t.tag,
+            local: o.key,
+            remote: t.key,
+        })
+    });
+    let srtp = match (&ours.proto, keys) {
+        (Proto::RtpSavp | Proto::RtpSavpf, None) => return Err(Refusal::SrtpRequired),
+        (_, keys) => keys,
+    };
     let peer = answer.effective_direction(index);
     let remote_rtp = answer.rtp_address_of(index);
     Ok(Negotiated {
@@ -426,6 +543,7 @@ pub fn accept_answer(offer: &Sdp, answer: &Sdp) -> Result<Negotiated, Refusal> {
         peer_holds: !peer.receives(),
         remote_ptime: theirs.ptime,
         media_index: index,
+        srtp,
     })
 }
 

@@ -255,6 +255,7 @@ pub fn provision(
             supervisor: e["supervisor"].as_bool().unwrap_or(false),
             email: e["email"].as_str().map(str::to_string),
             missed_call_email: e["missed-call-email"].as_bool().unwrap_or(false),
+            srtp: e["srtp"].as_str().unwrap_or("off").to_string(),
         })?;
     }
     if let Some(groups) = d["ring-groups"].as_object() {
@@ -387,6 +388,7 @@ pub fn provision(
             caller_id: s("caller-id"),
             allow_caller_id_passthrough: t["caller-id-passthrough"].as_bool().unwrap_or(false),
             inbound_addresses: strings(&t["inbound-addresses"]),
+            srtp: s("srtp").unwrap_or_else(|| "off".into()),
         })?;
     }
     if let Some(plugins) = d["plugins"].as_object() {

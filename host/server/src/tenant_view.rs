@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 use switchyard_calls::trunk::{Registration, Trunk};
-use switchyard_calls::{ExtensionAccount, Tenant};
+use switchyard_calls::{ExtensionAccount, SrtpPolicy, Tenant};
 use switchyard_plugins::directory::Extension as DirExtension;
 use switchyard_plugins::{InMemoryDirectory, PluginHost, TenantLimits, TenantSettings};
 use switchyard_sip::auth::StoredCredentials;
@@ -190,6 +190,7 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
                 display_name: e.display_name,
                 pickup_group: e.pickup_group,
                 supervisor: e.supervisor,
+                srtp: SrtpPolicy::parse(&e.srtp).unwrap_or_default(),
             },
         );
     }
@@ -332,6 +333,7 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
                 caller_id: tr.caller_id,
                 allow_caller_id_passthrough: tr.allow_caller_id_passthrough,
                 inbound_addresses: tr.inbound_addresses,
+                srtp: SrtpPolicy::parse(&tr.srtp).unwrap_or_default(),
                 gate: Arc::default(),
                 registration: Mutex::new(Registration::Idle),
                 stopped: Default::default(),

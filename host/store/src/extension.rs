@@ -42,6 +42,12 @@ pub struct Extension {
     /// left a voicemail: that has its own e-mail).
     #[serde(default)]
     pub missed_call_email: bool,
+    /// SRTP for the phone's media (SDES, `RTP/SAVP`): `off` (plain RTP),
+    /// `optional` (SRTP when the phone offers it) or `required` (only
+    /// SRTP; plain media is refused with 488). Added later: older records
+    /// load as `off`.
+    #[serde(default = "crate::keys::srtp_off")]
+    pub srtp: String,
 }
 
 pub trait ExtensionRepo {
@@ -68,6 +74,7 @@ impl ExtensionRepo for Store {
         if let Some(email) = &ext.email {
             validate_email("email", email)?;
         }
+        crate::keys::validate_srtp(&ext.srtp)?;
         self.require_tenant(&ext.tenant)?;
         let k = key(&[ext.tenant.as_bytes(), ext.number.as_bytes()]);
         self.put_durable(&self.t().extensions, k, ext)

@@ -182,6 +182,26 @@ pub(crate) fn validate_hex(field: &'static str, s: &str, len: usize) -> Result<(
     }
 }
 
+/// The SRTP policies of extensions and trunks.
+pub const SRTP_POLICIES: [&str; 3] = ["off", "optional", "required"];
+
+/// What an extension or trunk stored before SRTP existed says.
+pub fn srtp_off() -> String {
+    "off".to_string()
+}
+
+/// `srtp` is one of [`SRTP_POLICIES`].
+pub fn validate_srtp(srtp: &str) -> Result<(), StoreError> {
+    if SRTP_POLICIES.contains(&srtp) {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(
+            "srtp",
+            format!("{srtp:?} is not one of \"off\", \"optional\", \"required\""),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

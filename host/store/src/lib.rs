@@ -107,7 +107,7 @@ pub use groups::{
     Agent, JoinEmpty, Queue, QueueRepo, RingGroup, RingGroupRepo, RingMode, RingStrategy,
     is_queue_key,
 };
-pub use keys::{validate_extension, validate_number, validate_tenant_id};
+pub use keys::{SRTP_POLICIES, validate_extension, validate_number, validate_tenant_id};
 pub use notices::{MAX_NOTICE_ADDRESSES, NoticeRepo, TenantNotices};
 pub use number::{Number, NumberRepo};
 pub use plan::{Entitlements, Plan, PlanRepo, default_grace};

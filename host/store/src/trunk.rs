@@ -28,6 +28,11 @@ pub struct Trunk {
     pub allow_caller_id_passthrough: bool,
     /// IP addresses allowed to send inbound calls on this trunk.
     pub inbound_addresses: Vec<String>,
+    /// SRTP for the carrier's media (SDES, `RTP/SAVP`): `off`,
+    /// `optional` or `required`, as for an extension. Added later: older
+    /// records load as `off`.
+    #[serde(default = "crate::keys::srtp_off")]
+    pub srtp: String,
 }
 
 pub trait TrunkRepo {
@@ -51,6 +56,7 @@ impl TrunkRepo for Store {
             return Err(StoreError::invalid("host", "is empty"));
         }
         validate_text("transport", &tr.transport, 16)?;
+        crate::keys::validate_srtp(&tr.srtp)?;
         for (field, v) in [
             ("username", &tr.username),
             ("password", &tr.password),

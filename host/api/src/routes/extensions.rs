@@ -40,6 +40,11 @@ pub struct ExtensionView {
     pub email: Option<String>,
     /// Calls to this extension that end unanswered are e-mailed too.
     pub missed_call_email: bool,
+    /// SRTP for the phone's media (SDES keys, `RTP/SAVP`): `off` (plain
+    /// RTP only, the default), `optional` (SRTP when the phone offers it,
+    /// plain otherwise) or `required` (the host offers `RTP/SAVP` and
+    /// refuses plain media with 488).
+    pub srtp: String,
 }
 
 impl From<Extension> for ExtensionView {
@@ -53,6 +58,7 @@ impl From<Extension> for ExtensionView {
             supervisor: e.supervisor,
             email: e.email,
             missed_call_email: e.missed_call_email,
+            srtp: e.srtp,
         }
     }
 }
@@ -80,6 +86,16 @@ pub struct ExtensionCreate {
     /// Also e-mail calls to this extension that end unanswered.
     #[serde(default)]
     pub missed_call_email: bool,
+    /// SRTP for the phone's media (SDES keys, `RTP/SAVP`): `off` (plain
+    /// RTP only, the default), `optional` (SRTP when the phone offers it,
+    /// plain otherwise) or `required` (the host offers `RTP/SAVP` and
+    /// refuses plain media with 488).
+    #[serde(default = "d_srtp")]
+    pub srtp: String,
+}
+
+fn d_srtp() -> String {
+    "off".into()
 }
 
 /// Changes to an extension; absent fields are kept.
@@ -95,6 +111,20 @@ pub struct ExtensionUpdate {
     /// An address, or `""` to send no more e-mail.
     pub email: Option<String>,
     pub missed_call_email: Option<bool>,
+    /// `off`, `optional` or `required`.
+    pub srtp: Option<String>,
+}
+
+/// `srtp` is `off`, `optional` or `required` (a 400 that says so).
+pub(crate) fn validate_srtp(srtp: &str) -> ApiResult<()> {
+    if switchyard_store::SRTP_POLICIES.contains(&srtp) {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "srtp",
+            format!("{srtp:?} is not one of \"off\", \"optional\", \"required\""),
+        ))
+    }
 }
 
 fn hashes(tenant: &Tenant, number: &str, password: &str) -> ApiResult<StoredCredentials> {
@@ -168,7 +198,9 @@ pub(crate) async fn create(
         supervisor: body.supervisor,
         email: body.email,
         missed_call_email: body.missed_call_email,
+        srtp: body.srtp,
     };
+    validate_srtp(&ext.srtp)?;
     s.store.put_extension(&ext)?;
     changed(&s, scope.id());
     Ok((StatusCode::CREATED, Json(ext.into())))
@@ -230,6 +262,10 @@ pub(crate) async fn update(
     }
     if let Some(v) = body.missed_call_email {
         ext.missed_call_email = v;
+    }
+    if let Some(v) = body.srtp {
+        validate_srtp(&v)?;
+        ext.srtp = v;
     }
     s.store.put_extension(&ext)?;
     changed(&s, scope.id());

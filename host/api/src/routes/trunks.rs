@@ -53,6 +53,16 @@ pub struct TrunkBody {
     /// unless the operator allows private trunks.
     #[serde(default)]
     pub inbound_addresses: Vec<String>,
+    /// SRTP for the carrier's media (SDES keys, `RTP/SAVP`): `off` (the
+    /// default), `optional` (SRTP when the carrier offers it) or
+    /// `required` (the host offers `RTP/SAVP` and refuses plain media
+    /// with 488).
+    #[serde(default = "d_srtp")]
+    pub srtp: String,
+}
+
+fn d_srtp() -> String {
+    "off".into()
 }
 
 fn d_transport() -> String {
@@ -79,6 +89,8 @@ pub struct TrunkView {
     pub caller_id: Option<String>,
     pub allow_caller_id_passthrough: bool,
     pub inbound_addresses: Vec<String>,
+    /// `off`, `optional` or `required`.
+    pub srtp: String,
 }
 
 impl From<Trunk> for TrunkView {
@@ -97,6 +109,7 @@ impl From<Trunk> for TrunkView {
             caller_id: t.caller_id,
             allow_caller_id_passthrough: t.allow_caller_id_passthrough,
             inbound_addresses: t.inbound_addresses,
+            srtp: t.srtp,
         }
     }
 }
@@ -118,6 +131,7 @@ fn build(
             format!("{:?} is not udp, tcp or tls", b.transport),
         ));
     }
+    super::extensions::validate_srtp(&b.srtp)?;
     let password = match b.password {
         None => old_password,
         Some(p) if p.is_empty() => None,
@@ -138,6 +152,7 @@ fn build(
         caller_id: b.caller_id,
         allow_caller_id_passthrough: b.allow_caller_id_passthrough,
         inbound_addresses: b.inbound_addresses,
+        srtp: b.srtp,
     })
 }
 

@@ -14,6 +14,7 @@ use switchyard_sip::message::build::response;
 use switchyard_sip::transaction::TransactionKey;
 use tokio::sync::mpsc;
 
+use crate::SrtpPolicy;
 use crate::anchor::Anchor;
 use crate::auth::{Kind, authenticate};
 use crate::resolve::{RequestFacts, Resolution, resolve};
@@ -94,6 +95,9 @@ pub(crate) fn admit(
         }
         None => resolve(&shared.tenants(), &facts),
     };
+    // The caller's SRTP policy: its trunk's or its extension's (a web
+    // visitor is a browser: WebRTC, never SDES).
+    let mut srtp = SrtpPolicy::Off;
     let (tenant, direction) = match resolution {
         Resolution::WebVisitor(tenant) => (tenant, Direction::Inbound),
         // Carrier traffic for one of the tenant's DIDs: trusted by
@@ -103,6 +107,7 @@ pub(crate) fn admit(
                 Ok(t) => tickets.push(t),
                 Err(over) => return over_cap(shared, key, invite, &tenant.id, &trunk.name, over),
             }
+            srtp = trunk.srtp;
             (tenant, Direction::Inbound)
         }
         Resolution::Extension(tenant) => {
@@ -116,6 +121,9 @@ pub(crate) fn admit(
                 Kind::Proxy,
             ) {
                 return None;
+            }
+            if let Some(e) = tenant.extensions.get(&caller_number) {
+                srtp = e.srtp;
             }
             (tenant, Direction::Internal)
         }
@@ -155,8 +163,15 @@ pub(crate) fn admit(
     }
     let anchor = match (&shared.ports, &shared.settings.media) {
         (Some(pool), Some(settings)) if !invite.body.is_empty() => {
-            match Anchor::for_caller(pool, settings, caller, &invite.body, events) {
+            match Anchor::for_caller(pool, settings, caller, &invite.body, srtp, events) {
                 Ok(a) => Some(a),
+                Err((code, reason)) if crate::anchor::is_srtp_refusal(code, &reason) => {
+                    let mut r = response(invite, code, &reason, Some(&tag));
+                    r.headers
+                        .push("Warning", crate::anchor::SRTP_REQUIRED_WARNING);
+                    shared.stack.respond(key, r);
+                    return None;
+                }
                 Err((code, reason)) => {
                     refuse(code, &reason);
                     return None;

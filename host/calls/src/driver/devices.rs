@@ -302,10 +302,19 @@ fn invite(tenant: &Tenant, p: &Place, calling: &Calling) -> Device {
                 .push("Call-Info", format!("<{url}>;purpose=info"));
         }
     }
+    let srtp = match &p.trunk {
+        Some(t) => t.srtp,
+        None => tenant
+            .extensions
+            .get(&p.label)
+            .map(|e| e.srtp)
+            .unwrap_or_default(),
+    };
     Device {
         label: p.label.clone(),
         invite: inv,
         peer: p.peer,
         contact,
+        srtp,
     }
 }

@@ -25,6 +25,9 @@ pub trait Negotiator {
     /// The party about to be dialled on `leg` is a browser (it registered
     /// over WebSocket): its offer is WebRTC. Nothing to do without media.
     fn dialling_browser(&mut self, _leg: LegId) {}
+    /// The party about to be dialled on `leg` may or must use SRTP
+    /// (its extension's or trunk's policy). Nothing to do without media.
+    fn dialling_srtp(&mut self, _leg: LegId, _srtp: switchyard_sdp::SrtpPolicy) {}
     /// The body of our INVITE to a party we dial.
     fn offer_to(&mut self, leg: LegId, snapshot: &CallSnapshot) -> Option<Vec<u8>>;
     /// A dialled party answered our offer (in a 18x or the 2xx); an

@@ -194,6 +194,7 @@ To: <sip:{label}@pbx>\nCall-ID: b-{label}-{}\nCSeq: 1 INVITE\nContact: <sip:pbx@
             )),
             peer: peer(6000 + i as u16),
             contact: "<sip:pbx@192.0.2.1>".into(),
+            srtp: Default::default(),
         }
     }
 
@@ -1184,6 +1185,7 @@ To: <sip:1001@pbx>\nCall-ID: c2c-1\nCSeq: 1 INVITE\nContact: <sip:pbx@192.0.2.1>
         ),
         peer: peer(6001),
         contact: "<sip:pbx@192.0.2.1>".into(),
+        srtp: Default::default(),
     };
     let s = Session::outgoing(
         now,

@@ -51,6 +51,7 @@ pub fn extension(tenant: &str, number: &str) -> Extension {
         supervisor: false,
         email: None,
         missed_call_email: false,
+        srtp: "off".into(),
     }
 }
 
@@ -117,6 +118,7 @@ pub fn trunk(tenant: &str, name: &str) -> Trunk {
         max_calls_per_second: 5,
         caller_id: Some("+15550100".into()),
         allow_caller_id_passthrough: false,
+        srtp: "off".into(),
         inbound_addresses: vec!["192.0.2.10".into()],
     }
 }

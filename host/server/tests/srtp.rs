@@ -1,0 +1,302 @@
+//! SRTP with SDES keys (RFC 4568) for a SIP phone whose extension
+//! requires it: a phone played here over raw UDP that encrypts and
+//! decrypts with its own SRTP contexts talks with a plain-RTP phone
+//! through the host, and its plain offer is refused with 488 and a
+//! Warning saying why.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use common::phone::{Phone, sdp};
+use common::{LIMIT, blocking, operator_api, pbx};
+use serde_json::json;
+use switchyard_rtp::g711::Law;
+use switchyard_rtp::packet::{RtpHeader, RtpPacket};
+use switchyard_rtp::tones::tone_amplitude;
+use switchyard_sdp::Crypto;
+use switchyard_sdp::crypto::encode_base64;
+use switchyard_sip::message::Message;
+use webrtc_srtp::context::Context;
+use webrtc_srtp::protection_profile::ProtectionProfile;
+
+/// The SRTP phone's master key and salt.
+const KEY: [u8; 30] = [
+    0x3d, 0x2d, 0x6e, 0x40, 0x25, 0x5e, 0x78, 0x21, 0x42, 0x6a, 0x75, 0x66, 0x72, 0x39, 0x29, 0x3f,
+    0x2c, 0x23, 0x35, 0x68, 0x5c, 0x60, 0x3d, 0x26, 0x5d, 0x7b, 0x71, 0x69, 0x50, 0x51,
+];
+
+fn context(key: &[u8; 30]) -> Context {
+    Context::new(
+        &key[..16],
+        &key[16..],
+        ProtectionProfile::Aes128CmHmacSha1_80,
+        None,
+        None,
+    )
+    .unwrap()
+}
+
+fn savp_sdp(rtp_port: u16) -> String {
+    format!(
+        "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {rtp_port} RTP/SAVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n\
+         a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{}\r\na=sendrecv\r\n",
+        encode_base64(&KEY)
+    )
+}
+
+/// INVITE `to` as extension `ext` with `body` (answering the 407): the
+/// final response, ACKed whatever it is.
+fn invite_as(phone: &mut Phone, ext: &str, password: &str, to: &str, body: &str) -> Message {
+    phone.local = format!("<sip:{ext}@demo.localhost>;tag=call{}", phone.ssrc);
+    let uri = format!("sip:{to}@demo.localhost");
+    let to_hdr = format!("<{uri}>");
+    let mut auth = String::new();
+    for cseq in 1..=2u32 {
+        phone.send_sip(format!(
+            "INVITE {uri} SIP/2.0\r\n{}{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            phone.headers("INVITE", cseq, &phone.local, &to_hdr),
+            body.len()
+        ));
+        loop {
+            let m = phone.recv_sip();
+            match m.status() {
+                100..=199 => continue,
+                407 if cseq == 1 => {
+                    ack_failure(phone, &uri, cseq, &m);
+                    let challenge = m.headers.get("Proxy-Authenticate").unwrap();
+                    let answer = switchyard_sip::auth::answer_challenge(
+                        challenge, "INVITE", &uri, ext, password,
+                    )
+                    .unwrap();
+                    auth = format!("Proxy-Authorization: {answer}\r\n");
+                    break;
+                }
+                200 => {
+                    phone.remote = m.headers.get("To").unwrap().to_string();
+                    let contact = m.headers.get("Contact").unwrap();
+                    phone.target = contact
+                        .trim_start_matches('<')
+                        .split('>')
+                        .next()
+                        .unwrap()
+                        .to_string();
+                    phone.media = Some(media_of(&m));
+                    phone.send_sip(format!(
+                        "ACK {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+                        phone.target,
+                        phone.headers("ACK", cseq, &phone.local, &phone.remote)
+                    ));
+                    phone.cseq = cseq + 1;
+                    return m;
+                }
+                _ => {
+                    ack_failure(phone, &uri, cseq, &m);
+                    return m;
+                }
+            }
+        }
+    }
+    panic!("the call was not let through");
+}
+
+/// A failure is ACKed in its own transaction.
+fn ack_failure(phone: &Phone, uri: &str, cseq: u32, m: &Message) {
+    let via = phone.headers("INVITE", cseq, &phone.local, "x");
+    let via = via.lines().next().unwrap();
+    phone.send_sip(format!(
+        "ACK {uri} SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+        phone.local,
+        m.headers.get("To").unwrap(),
+        phone.call_id
+    ));
+}
+
+fn media_of(m: &Message) -> SocketAddr {
+    let body = String::from_utf8_lossy(&m.body).to_string();
+    let port: u16 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The host's key in its SDP.
+fn host_key(m: &Message) -> [u8; 30] {
+    let body = String::from_utf8_lossy(&m.body).to_string();
+    let line = body
+        .lines()
+        .find_map(|l| l.strip_prefix("a=crypto:"))
+        .unwrap_or_else(|| panic!("no a=crypto in {body}"));
+    Crypto::parse(line).unwrap().key
+}
+
+/// The SRTP phone's media: `ms` of a tone at `freq` sent encrypted while
+/// what comes is decrypted; the decoded samples heard, and how many
+/// packets did not decrypt.
+fn srtp_talk_and_listen(
+    rtp: &UdpSocket,
+    to: SocketAddr,
+    host_key: &[u8; 30],
+    freq: f64,
+    ms: u32,
+) -> (Vec<i16>, usize) {
+    let mut tx = context(&KEY);
+    let mut rx = context(host_key);
+    let listener = rtp.try_clone().unwrap();
+    let sender = rtp.try_clone().unwrap();
+    let talk = std::thread::spawn(move || {
+        for i in 0..ms / 20 {
+            let ts = i * 160;
+            let samples: Vec<i16> = (0..160)
+                .map(|n| {
+                    let t = f64::from(ts + n) / 8000.0;
+                    (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
+                })
+                .collect();
+            let mut payload = Vec::new();
+            Law::Pcmu.encode(&samples, &mut payload);
+            let plain = RtpHeader {
+                marker: false,
+                payload_type: 0,
+                sequence: i as u16 + 1,
+                timestamp: ts,
+                ssrc: 0x5e_c0de,
+                csrcs: vec![],
+                extension: None,
+            }
+            .to_bytes(&payload)
+            .unwrap();
+            let wire = tx.encrypt_rtp(&plain).unwrap();
+            sender.send_to(&wire, to).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let mut ulaw = Vec::new();
+    let mut failed = 0;
+    let until = Instant::now() + Duration::from_millis(u64::from(ms));
+    let mut buf = [0u8; 2048];
+    while Instant::now() < until {
+        if let Ok(n) = listener.recv(&mut buf) {
+            match rx.decrypt_rtp(&buf[..n]) {
+                Ok(plain) => {
+                    let pkt = RtpPacket::parse(&plain).unwrap();
+                    if pkt.header.payload_type == 0 {
+                        ulaw.extend_from_slice(pkt.payload);
+                    }
+                }
+                Err(_) => failed += 1,
+            }
+        }
+    }
+    talk.join().unwrap();
+    let mut pcm = Vec::new();
+    Law::Pcmu.decode(&ulaw, &mut pcm);
+    (pcm, failed)
+}
+
+fn plain_talk_and_listen(phone: &Phone, freq: f64, ms: u32) -> Vec<i16> {
+    let mut talker = phone.talker();
+    let talk = std::thread::spawn(move || talker.tone(freq, ms));
+    let heard = phone.listen(Duration::from_millis(u64::from(ms)));
+    talk.join().unwrap();
+    let mut pcm = Vec::new();
+    Law::Pcmu.decode(&heard, &mut pcm);
+    pcm
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_requiring_srtp_talks_with_a_plain_phone_and_its_plain_offer_is_refused() {
+    let pbx = pbx().await;
+    // The policy is the extension's, set through the API; a value that
+    // is not one is a 400 that says so.
+    let (s, v) = operator_api(
+        &pbx,
+        "PATCH",
+        "/api/tenants/demo/extensions/1002",
+        Some(json!({"srtp": "always"})),
+    );
+    assert_eq!(s, 400, "{v}");
+    assert!(v.to_string().contains("srtp"), "{v}");
+    let (s, v) = operator_api(
+        &pbx,
+        "PATCH",
+        "/api/tenants/demo/extensions/1002",
+        Some(json!({"srtp": "required"})),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["srtp"], "required");
+    let (_, v) = operator_api(&pbx, "GET", "/api/tenants/demo/extensions/1001", None);
+    assert_eq!(v["srtp"], "off", "the default");
+
+    let sip = pbx.addr();
+    let (p1001, p1002) = (pbx.password("1001"), pbx.password("1002"));
+    let (srtp_heard, failed, plain_heard) = blocking(move || {
+        let mut plain = Phone::new(sip, 0x1001);
+        plain.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        plain.register("1001", &p1001);
+        let callee = std::thread::spawn(move || {
+            let direction = plain.answer_invite(|_| "sendrecv");
+            assert_eq!(direction, "sendrecv");
+            let heard = plain_talk_and_listen(&plain, 1000.0, 3000);
+            plain.answer_bye();
+            heard
+        });
+
+        let mut phone = Phone::new(sip, 0x1002);
+        phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        let body = savp_sdp(phone.rtp.local_addr().unwrap().port());
+        let ok = invite_as(&mut phone, "1002", &p1002, "1001", &body);
+        assert_eq!(ok.status(), 200);
+        let answer = String::from_utf8_lossy(&ok.body).to_string();
+        assert!(answer.contains(" RTP/SAVP 0"), "{answer}");
+        let key = host_key(&ok);
+        assert_ne!(key, KEY, "the host's own key");
+        let (heard, failed) =
+            srtp_talk_and_listen(&phone.rtp, phone.media.unwrap(), &key, 440.0, 3000);
+        phone.bye();
+        (heard, failed, callee.join().unwrap())
+    })
+    .await;
+    assert_eq!(failed, 0, "every packet to the SRTP phone decrypted");
+    let tone = |pcm: &[i16], f: f64| tone_amplitude(&pcm[pcm.len() / 3..], f);
+    assert!(
+        srtp_heard.len() > 8000,
+        "the SRTP phone heard {} samples",
+        srtp_heard.len()
+    );
+    assert!(
+        tone(&srtp_heard, 1000.0) > 1000.0,
+        "the SRTP phone hears the plain phone's 1000 Hz: {}",
+        tone(&srtp_heard, 1000.0)
+    );
+    assert!(
+        plain_heard.len() > 8000,
+        "the plain phone heard {}",
+        plain_heard.len()
+    );
+    assert!(
+        tone(&plain_heard, 440.0) > 1000.0,
+        "the plain phone hears the SRTP phone's 440 Hz decrypted: {}",
+        tone(&plain_heard, 440.0)
+    );
+
+    // The same extension offering plain RTP is refused, saying why.
+    let p1002 = pbx.password("1002");
+    let refused = blocking(move || {
+        let mut phone = Phone::new(sip, 0x2002);
+        phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        let body = sdp(phone.rtp.local_addr().unwrap().port(), "sendrecv");
+        invite_as(&mut phone, "1002", &p1002, "1001", &body)
+    })
+    .await;
+    assert_eq!(refused.status(), 488);
+    let warning = refused.headers.get("Warning").unwrap_or_default();
+    assert!(warning.contains("SRTP is required"), "Warning: {warning:?}");
+}
