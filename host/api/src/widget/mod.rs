@@ -93,6 +93,68 @@ async fn call_script() -> Response {
         .into_response()
 }
 
+/// A POST from a visitor's page: the widget, the page's origin, the
+/// visitor's address and the JSON body — or the answer already made
+/// (404, 403 for another origin, 413, 400).
+struct Posted<T> {
+    widget: Widget,
+    origin: String,
+    from: String,
+    body: T,
+}
+
+async fn posted<T: serde::de::DeserializeOwned>(
+    s: &ApiState,
+    p: &WidgetP,
+    req: Request,
+) -> Result<Posted<T>, Response> {
+    let from = address(req.extensions().get::<ConnectInfo<SocketAddr>>());
+    let (widget, origin) = widget_for(s, p, req.headers()).map_err(IntoResponse::into_response)?;
+    let bytes = axum::body::to_bytes(req.into_body(), 4096)
+        .await
+        .map_err(|_| cors(&origin, ApiError::too_large("the request is too large")))?;
+    let body = serde_json::from_slice(&bytes)
+        .map_err(|e| cors(&origin, ApiError::invalid_json(e.to_string())))?;
+    Ok(Posted {
+        widget,
+        origin,
+        from,
+        body,
+    })
+}
+
+/// Spend the page's `token` for this widget and origin, then count the
+/// request under each `(key, limit, window, what)`; the answer to send
+/// when either refuses (403 saying why, 429 naming `what`), `None` when
+/// the request may go on.
+fn spend_and_count(
+    s: &ApiState,
+    w: &Widget,
+    origin: &str,
+    from: &str,
+    token: &str,
+    checks: &[(String, u32, Duration, &str)],
+) -> Option<Response> {
+    let now = Instant::now();
+    let mut g = s.widgets.0.lock().expect("widget guard lock");
+    let scope = format!("{}/{}", w.tenant, w.name);
+    if let Err(e) = g.spend(token, &scope, origin, now) {
+        let why = match e {
+            guard::TokenError::Expired => "the form has expired: please try again",
+            guard::TokenError::Spent => "this form was sent already",
+            _ => "the form's token is not valid",
+        };
+        return Some(cors(origin, ApiError::forbidden(why)));
+    }
+    for (key, limit, window, what) in checks {
+        if !g.windows.allow(key, *limit, *window, now) {
+            tracing::warn!(tenant = %w.tenant, widget = %w.name, %from, "widget request refused: {what}");
+            return Some(cors(origin, too_many(what)));
+        }
+    }
+    None
+}
+
 #[derive(Deserialize)]
 struct CallBody {
     token: String,
@@ -101,18 +163,14 @@ struct CallBody {
 /// "Call us": spend the page's token, count, and hand back a ticket for
 /// one browser call to the widget's number.
 async fn call(State(s): State<ApiState>, Path(p): Path<WidgetP>, req: Request) -> Response {
-    let from = address(req.extensions().get::<ConnectInfo<SocketAddr>>());
-    let (w, origin) = match widget_for(&s, &p, req.headers()) {
+    let Posted {
+        widget: w,
+        origin,
+        from,
+        body,
+    } = match posted::<CallBody>(&s, &p, req).await {
         Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
-    let body = match axum::body::to_bytes(req.into_body(), 4096).await {
-        Ok(b) => b,
-        Err(_) => return cors(&origin, ApiError::too_large("the request is too large")),
-    };
-    let body: CallBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return cors(&origin, ApiError::invalid_json(e.to_string())),
+        Err(r) => return r,
     };
     let Some(number) = w.call_to.clone().filter(|_| w.enabled) else {
         return cors(
@@ -130,38 +188,22 @@ async fn call(State(s): State<ApiState>, Path(p): Path<WidgetP>, req: Request) -
             ApiError::conflict("calls are closed at the moment"),
         );
     }
-    {
-        let now = Instant::now();
-        let mut g = s.widgets.0.lock().expect("widget guard lock");
-        let scope = format!("{}/{}", w.tenant, w.name);
-        if let Err(e) = g.spend(&body.token, &scope, &origin, now) {
-            let why = match e {
-                guard::TokenError::Expired => "the page's token has expired: please try again",
-                guard::TokenError::Spent => "this token was used already",
-                _ => "the page's token is not valid",
-            };
-            return cors(&origin, ApiError::forbidden(why));
-        }
-        let checks = [
-            (
-                format!("call {from}"),
-                guard::CALLS_PER_ADDRESS,
-                Duration::from_secs(600),
-                "calls from your address",
-            ),
-            (
-                format!("calls {}", w.tenant),
-                guard::CALLS_PER_TENANT_PER_HOUR,
-                Duration::from_secs(3600),
-                "calls at the moment",
-            ),
-        ];
-        for (key, limit, window, what) in checks {
-            if !g.windows.allow(&key, limit, window, now) {
-                tracing::warn!(tenant = %w.tenant, widget = %w.name, %from, "widget call refused: {what}");
-                return cors(&origin, too_many(what));
-            }
-        }
+    let checks = [
+        (
+            format!("call {from}"),
+            guard::CALLS_PER_ADDRESS,
+            Duration::from_secs(600),
+            "calls from your address",
+        ),
+        (
+            format!("calls {}", w.tenant),
+            guard::CALLS_PER_TENANT_PER_HOUR,
+            Duration::from_secs(3600),
+            "calls at the moment",
+        ),
+    ];
+    if let Some(r) = spend_and_count(&s, &w, &origin, &from, &body.token, &checks) {
+        return r;
     }
     match s.centre.web_call_ticket(&w.tenant, &w.name, &number) {
         Ok(ticket) => cors(
@@ -363,18 +405,14 @@ struct CallbackBody {
 }
 
 async fn callback(State(s): State<ApiState>, Path(p): Path<WidgetP>, req: Request) -> Response {
-    let from = address(req.extensions().get::<ConnectInfo<SocketAddr>>());
-    let (w, origin) = match widget_for(&s, &p, req.headers()) {
+    let Posted {
+        widget: w,
+        origin,
+        from,
+        body,
+    } = match posted::<CallbackBody>(&s, &p, req).await {
         Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
-    let body = match axum::body::to_bytes(req.into_body(), 4096).await {
-        Ok(b) => b,
-        Err(_) => return cors(&origin, ApiError::too_large("the request is too large")),
-    };
-    let body: CallbackBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return cors(&origin, ApiError::invalid_json(e.to_string())),
+        Err(r) => return r,
     };
     let Some(number) = guard::callback_number(&body.number) else {
         return cors(
@@ -391,45 +429,29 @@ async fn callback(State(s): State<ApiState>, Path(p): Path<WidgetP>, req: Reques
             ApiError::conflict("call-backs are closed at the moment"),
         );
     }
-    {
-        let now = Instant::now();
-        let mut g = s.widgets.0.lock().expect("widget guard lock");
-        let scope = format!("{}/{}", w.tenant, w.name);
-        if let Err(e) = g.spend(&body.token, &scope, &origin, now) {
-            let why = match e {
-                guard::TokenError::Expired => "the form has expired: please try again",
-                guard::TokenError::Spent => "this form was sent already",
-                _ => "the form's token is not valid",
-            };
-            return cors(&origin, ApiError::forbidden(why));
-        }
-        let hour = Duration::from_secs(3600);
-        let checks = [
-            (
-                format!("callback {from}"),
-                guard::CALLBACKS_PER_ADDRESS,
-                Duration::from_secs(600),
-                "requests from your address",
-            ),
-            (
-                format!("tenant {}", w.tenant),
-                guard::CALLBACKS_PER_TENANT_PER_HOUR,
-                hour,
-                "call-back requests at the moment",
-            ),
-            (
-                format!("number {number}"),
-                guard::CALLBACKS_PER_NUMBER_PER_HOUR,
-                hour,
-                "call-back requests for this number",
-            ),
-        ];
-        for (key, limit, window, what) in checks {
-            if !g.windows.allow(&key, limit, window, now) {
-                tracing::warn!(tenant = %w.tenant, widget = %w.name, %from, "widget call-back refused: {what}");
-                return cors(&origin, too_many(what));
-            }
-        }
+    let hour = Duration::from_secs(3600);
+    let checks = [
+        (
+            format!("callback {from}"),
+            guard::CALLBACKS_PER_ADDRESS,
+            Duration::from_secs(600),
+            "requests from your address",
+        ),
+        (
+            format!("tenant {}", w.tenant),
+            guard::CALLBACKS_PER_TENANT_PER_HOUR,
+            hour,
+            "call-back requests at the moment",
+        ),
+        (
+            format!("number {number}"),
+            guard::CALLBACKS_PER_NUMBER_PER_HOUR,
+            hour,
+            "call-back requests for this number",
+        ),
+    ];
+    if let Some(r) = spend_and_count(&s, &w, &origin, &from, &body.token, &checks) {
+        return r;
     }
     match s
         .centre
