@@ -15,8 +15,9 @@
 //!   answers a "browser" peer of the same crate (full ICE, the offerer),
 //!   audio only, Opus and PCMU offered, one host candidate each;
 //! * the datagrams are shuttled between them in memory and the clock is a
-//!   fake `Instant` advanced by the driver (both crates are told the time,
-//!   neither reads it);
+//!   fake `Instant` advanced by the driver (both crates take the time as
+//!   an argument; only wall-clock fields such as RTCP's NTP time read the
+//!   system clock);
 //! * only the host side is timed, with the thread's CPU clock
 //!   (`CLOCK_THREAD_CPUTIME_ID`), so the browser's work and the driver's
 //!   bookkeeping are left out.
@@ -31,7 +32,9 @@
 //!    call-second, and frames delivered both ways: any loss fails the run.
 //!
 //! Each crate's side is in its own module behind [`Call`], so the driver
-//! below is the same code for both.
+//! below is the same code for both. Besides each crate's row as the host
+//! would use it, variant rows change one thing each (transport-cc, rtc's
+//! interceptors, the SRTP profile) to show where a difference comes from.
 
 mod rtc_call;
 mod str0m_call;
