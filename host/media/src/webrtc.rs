@@ -5,9 +5,12 @@
 //! * WebRTC itself (ICE, DTLS, SRTP/SRTCP, RTCP, SDP offer/answer, BUNDLE,
 //!   rtcp-mux, RFC 4733 depacketizing) is [str0m]'s, a sans-IO library:
 //!   it is told what arrived and what time it is, like the rest of this
-//!   crate. Its pure-Rust crypto backend (`rust-crypto`) is used, so no
-//!   OpenSSL. The host is ICE-lite with one host candidate, the leg's RTP
-//!   socket: the browser runs the checks, the host answers them.
+//!   crate. Its `rust-crypto` backend is used (no OpenSSL): SRTP and
+//!   hashing are RustCrypto, while its DTLS library still uses aws-lc for
+//!   key exchange and signatures. Chosen over `rtc` (the `webrtc` crate's
+//!   sans-IO core) by measurement: `bench/RESULTS.md` §10. The host is
+//!   ICE-lite with one host candidate, the leg's RTP socket: the browser
+//!   runs the checks, the host answers them.
 //! * Opus is libopus through the `opus` crate (0.3, which links the system
 //!   library found by pkg-config; Debian `libopus-dev`). libopus decodes
 //!   straight to 8 kHz and encodes from 8 kHz mono input, so no resampler
@@ -29,16 +32,23 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::crypto::dtls::DtlsCert;
 use str0m::format::{Codec, CodecExtra, FormatParams};
 use str0m::media::{Direction, Frequency, MediaData, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::Extension;
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use switchyard_rtp::dtmf::TelephoneEvent;
 use switchyard_rtp::g711::Law;
 use switchyard_rtp::packet::{RtpHeader, RtpPacket};
+
+/// The one RTP header extension negotiated (`urn:ietf:params:rtp-hdrext:sdes:mid`);
+/// 4 is what Chrome numbers it, so an offer from Chrome keeps its id.
+const MID_EXTENSION_ID: u8 = 4;
 
 /// Payload type of the telephone-events [`WebRtcLeg::poll_rtp`] produces
 /// and [`WebRtcLeg::send_rtp`] expects (the session's side, 8 kHz clock).
@@ -160,6 +170,12 @@ impl WebRtcLeg {
     fn new(now: Instant, local: SocketAddr) -> Result<Self, WebRtcError> {
         let mut config = Rtc::builder()
             .set_ice_lite(true)
+            // Only the mid: str0m's standard map also negotiates
+            // transport-cc, and answering it is a third of str0m's CPU a
+            // call (`bench/RESULTS.md` §10, "Choice of WebRTC crate") for
+            // bandwidth estimates a fixed-rate audio leg never uses.
+            .clear_extension_map()
+            .set_extension(MID_EXTENSION_ID, Extension::RtpMid)
             .clear_codecs()
             .enable_opus(true, false)
             .enable_pcmu(true, false)
@@ -176,6 +192,9 @@ impl WebRtcLeg {
                 .codec_config()
                 .add_config(pt.into(), None, Codec::Tele, clock, None, tele);
         }
+        if let Some(cert) = dtls_certificate() {
+            config = config.set_dtls_cert(cert.clone());
+        }
         let mut rtc = config.build(now);
         let candidate =
             Candidate::host(local, "udp").map_err(|e| WebRtcError::Rtc(e.to_string()))?;
@@ -183,14 +202,7 @@ impl WebRtcLeg {
 
         let decoder = opus::Decoder::new(8000, opus::Channels::Mono)
             .map_err(|e| WebRtcError::Opus(e.to_string()))?;
-        let mut encoder = opus::Encoder::new(8000, opus::Channels::Mono, opus::Application::Voip)
-            .map_err(|e| WebRtcError::Opus(e.to_string()))?;
-        // Complexity 5, not libopus's default 10: measured in release on
-        // this project's 2-core machine, a 20 ms 8 kHz frame costs ~105 µs
-        // instead of ~185 µs, and narrowband speech gains little from more.
-        encoder
-            .set_complexity(5)
-            .map_err(|e| WebRtcError::Opus(e.to_string()))?;
+        let encoder = narrowband_encoder().map_err(|e| WebRtcError::Opus(e.to_string()))?;
         Ok(WebRtcLeg {
             rtc,
             local,
@@ -235,7 +247,7 @@ impl WebRtcLeg {
         }
         leg.mid = Some(mid);
         leg.choose_codec()?;
-        Ok((leg, answer.to_sdp_string()))
+        Ok((leg, narrowband_opus(&answer.to_sdp_string())))
     }
 
     /// We call the browser: the leg and the offer to put in our INVITE
@@ -251,7 +263,7 @@ impl WebRtcLeg {
         leg.mid = Some(mid);
         leg.pending = Some(pending);
         leg.drain();
-        Ok((leg, offer.to_sdp_string()))
+        Ok((leg, narrowband_opus(&offer.to_sdp_string())))
     }
 
     /// The browser's answer to [`offer`](Self::offer).
@@ -542,6 +554,80 @@ impl WebRtcLeg {
     }
 }
 
+/// The DTLS certificate every leg presents, made once per process:
+/// making one per leg was an eighth of a leg's setup CPU. Its
+/// fingerprint is in every answer, as one certificate serves all of a
+/// web server's visitors; DTLS keys are still fresh for every handshake.
+/// `None` (each leg makes its own) if the provider cannot make one.
+fn dtls_certificate() -> Option<&'static DtlsCert> {
+    static CERT: OnceLock<Option<DtlsCert>> = OnceLock::new();
+    CERT.get_or_init(|| {
+        str0m::crypto::from_feature_flags()
+            .dtls_provider
+            .generate_certificate()
+    })
+    .as_ref()
+}
+
+/// The Opus encoder towards the browser. What it encodes comes from the
+/// session as 8 kHz G.711, so it is set for that, and for cost: it is the
+/// largest part of a browser call's CPU. Measured in release on this
+/// project's 2-core VM with a speech prompt (`bench/RESULTS.md` §10):
+/// SILK (`Voip`) at complexity 5 took ~80–105 µs a 20 ms frame with a
+/// waveform SNR of 9 dB; CELT only (`LowDelay`) at complexity 0 and
+/// 32 kbit/s takes ~18 µs with 24 dB (G.711 itself: 37 dB), and 2.5 ms
+/// less delay. CELT has no in-band FEC; the browser conceals a loss.
+fn narrowband_encoder() -> Result<opus::Encoder, opus::Error> {
+    let mut encoder = opus::Encoder::new(8000, opus::Channels::Mono, opus::Application::LowDelay)?;
+    encoder.set_complexity(0)?;
+    encoder.set_bitrate(opus::Bitrate::Bits(32_000))?;
+    Ok(encoder)
+}
+
+/// Our SDP with `maxplaybackrate=8000;sprop-maxcapturerate=8000` on the
+/// Opus format (RFC 7587 §6.1): what the browser sends is played into
+/// 8 kHz G.711, so it should encode narrowband. Chrome then sends SILK
+/// narrowband, which libopus decodes in ~7 µs a frame instead of ~29 µs
+/// for its fullband default (measured as above). str0m has no field for
+/// these parameters, so they are added to its text.
+fn narrowband_opus(sdp: &str) -> String {
+    const PARAMS: &str = "maxplaybackrate=8000;sprop-maxcapturerate=8000";
+    let opus_pts: Vec<&str> = sdp
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("a=rtpmap:"))
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, enc)| enc.to_ascii_lowercase().starts_with("opus/"))
+        .map(|(pt, _)| pt)
+        .collect();
+    let mut out = String::with_capacity(sdp.len() + 64);
+    let mut has_fmtp: Vec<&str> = Vec::new();
+    for line in sdp.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\r', '\n']);
+        let ending = &line[body.len()..];
+        if let Some((pt, params)) = body
+            .strip_prefix("a=fmtp:")
+            .and_then(|rest| rest.split_once(' '))
+            && opus_pts.contains(&pt)
+        {
+            has_fmtp.push(pt);
+            if !params.contains("maxplaybackrate") {
+                out.push_str(&format!("{body};{PARAMS}{ending}"));
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    // An Opus format without an fmtp line gets one after its rtpmap.
+    for pt in opus_pts.iter().filter(|pt| !has_fmtp.contains(pt)) {
+        let rtpmap = format!("a=rtpmap:{pt} ");
+        if let Some(at) = out.find(&rtpmap) {
+            let end = out[at..].find('\n').map_or(out.len(), |i| at + i + 1);
+            out.insert_str(end, &format!("a=fmtp:{pt} {PARAMS}\r\n"));
+        }
+    }
+    out
+}
+
 fn send_frequency(codec: WebRtcCodec) -> Frequency {
     match codec {
         WebRtcCodec::Opus => Frequency::FORTY_EIGHT_KHZ,
@@ -743,5 +829,91 @@ impl SendClock {
         };
         self.last = Some((ts, at));
         at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANSWER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111 0 101\r\n\
+        a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n\
+        a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+        a=fmtp:101 0-15\r\n";
+
+    #[test]
+    fn opus_is_asked_for_narrowband_and_nothing_else_changes() {
+        let out = narrowband_opus(ANSWER);
+        assert!(out.contains(
+            "a=fmtp:111 minptime=10;useinbandfec=1;maxplaybackrate=8000;sprop-maxcapturerate=8000\r\n"
+        ));
+        assert!(
+            out.contains("a=fmtp:101 0-15\r\n"),
+            "telephone-event untouched"
+        );
+        assert_eq!(
+            out.replace(";maxplaybackrate=8000;sprop-maxcapturerate=8000", ""),
+            ANSWER
+        );
+        // Idempotent: a second pass adds nothing.
+        assert_eq!(narrowband_opus(&out), out);
+    }
+
+    #[test]
+    fn an_opus_format_without_fmtp_gets_one() {
+        let sdp = ANSWER.replace("a=fmtp:111 minptime=10;useinbandfec=1\r\n", "");
+        let out = narrowband_opus(&sdp);
+        assert!(out.contains(
+            "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 maxplaybackrate=8000;sprop-maxcapturerate=8000\r\n"
+        ));
+        let no_opus = "v=0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        assert_eq!(narrowband_opus(no_opus), no_opus);
+    }
+
+    /// The cheap encoder settings keep speech clear: the demo's own menu
+    /// prompt through encode and decode stays well above the ~9 dB a
+    /// parametric (SILK) encoding gives, and the output is aligned to the
+    /// input within the codec's few milliseconds of delay.
+    #[test]
+    fn the_encoder_keeps_speech_clear() {
+        let wav = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/tenant-demo/prompts/main-menu.wav"
+        ))
+        .expect("demo prompt");
+        let prompt = switchyard_rtp::wav::load_prompt(&wav).expect("prompt");
+        let input = prompt.samples;
+        let mut encoder = narrowband_encoder().expect("encoder");
+        let mut decoder = opus::Decoder::new(8000, opus::Channels::Mono).expect("decoder");
+        let (mut out, mut bytes) = (Vec::new(), 0);
+        for frame in input.chunks_exact(FRAME) {
+            let mut packet = [0u8; 1275];
+            let n = encoder.encode(frame, &mut packet).expect("encode");
+            bytes += n;
+            let mut pcm = [0i16; FRAME];
+            let got = decoder
+                .decode(&packet[..n], &mut pcm, false)
+                .expect("decode");
+            out.extend_from_slice(&pcm[..got]);
+        }
+        let frames = input.len() / FRAME;
+        let kbps = (bytes * 8 * 50 / frames) as f64 / 1000.0;
+        assert!((24.0..=40.0).contains(&kbps), "{kbps} kbit/s");
+        let best = (0..200)
+            .map(|delay| {
+                let n = input.len() - delay;
+                let (mut signal, mut noise) = (0f64, 0f64);
+                for (x, y) in input[..n].iter().zip(&out[delay..]) {
+                    let (x, y) = (f64::from(*x), f64::from(*y));
+                    signal += x * x;
+                    noise += (x - y) * (x - y);
+                }
+                (delay, 10.0 * (signal / noise.max(1.0)).log10())
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("delays");
+        assert!(best.1 >= 20.0, "SNR {:.1} dB at delay {}", best.1, best.0);
+        assert!(best.0 <= 40, "delay {} samples", best.0);
     }
 }

@@ -296,6 +296,31 @@ fn browser_offer_connects_and_prefers_opus() {
     assert!(call.browser_connected);
 }
 
+/// The answer asks only for what a G.711 call can use: narrowband Opus
+/// (the browser's audio ends up at 8 kHz), and no transport-cc (its
+/// feedback was a third of the stack's CPU, for bandwidth estimates a
+/// fixed-rate audio leg never uses).
+#[test]
+fn the_answer_asks_for_narrowband_opus_and_no_transport_cc() {
+    let offer = chrome_like_offer();
+    assert!(offer.contains("transport-wide-cc"), "the browser offers it");
+    let (leg, answer) = WebRtcLeg::answer(Instant::now(), &offer, host_addr()).unwrap();
+    let pt = leg.payload_type().expect("Opus negotiated");
+    let fmtp = answer
+        .lines()
+        .find(|l| l.starts_with(&format!("a=fmtp:{pt} ")))
+        .expect("an fmtp for Opus");
+    assert!(
+        fmtp.contains("maxplaybackrate=8000;sprop-maxcapturerate=8000"),
+        "{fmtp}"
+    );
+    assert!(!answer.contains("transport-wide-cc"), "{answer}");
+    assert!(
+        answer.contains("urn:ietf:params:rtp-hdrext:sdes:mid"),
+        "{answer}"
+    );
+}
+
 #[test]
 fn browser_opus_tone_comes_out_as_pcmu() {
     let mut call = Call::browser_calls();
