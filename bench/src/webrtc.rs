@@ -164,6 +164,8 @@ struct Pair {
     to_browser: Vec<Vec<u8>>,
     /// Opus payload type of the browser, once connected.
     opus_pt: Option<Pt>,
+    /// The host's answer asked for narrowband Opus (`maxplaybackrate`).
+    narrowband: bool,
     encoder: Option<opus::Encoder>,
     decoder: Option<opus::Decoder>,
     /// Browser: frames sent, received (and decoded to 20 ms).
@@ -192,6 +194,7 @@ impl Pair {
         let (leg, answer) = WebRtcLeg::answer(now, &offer, host_addr(index)).expect("answered");
         *host_cpu += thread_cpu() - t0;
         assert_eq!(leg.codec(), Some(WebRtcCodec::Opus), "Opus is chosen");
+        let narrowband = answer.contains("maxplaybackrate=8000");
         let answer = str0m::change::SdpAnswer::from_sdp_string(&answer).expect("answer parses");
         browser
             .sdp_api()
@@ -207,6 +210,7 @@ impl Pair {
             to_host: Vec::new(),
             to_browser: Vec::new(),
             opus_pt: None,
+            narrowband,
             encoder: None,
             decoder: None,
             sent: 0,
@@ -355,9 +359,18 @@ impl Pair {
         self.opus_pt = Some(pt);
         let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
             .expect("opus encoder");
-        // What Chrome sends for speech by default.
-        enc.set_bitrate(opus::Bitrate::Bits(32_000))
-            .expect("bitrate");
+        // What Chrome sends for speech: 32 kbit/s fullband by default;
+        // told `maxplaybackrate=8000`, narrowband at 12 kbit/s (WebRTC's
+        // default for a narrowband peer).
+        if self.narrowband {
+            enc.set_max_bandwidth(opus::Bandwidth::Narrowband)
+                .expect("bandwidth");
+            enc.set_bitrate(opus::Bitrate::Bits(12_000))
+                .expect("bitrate");
+        } else {
+            enc.set_bitrate(opus::Bitrate::Bits(32_000))
+                .expect("bitrate");
+        }
         self.encoder = Some(enc);
         self.decoder = Some(opus::Decoder::new(48_000, opus::Channels::Mono).expect("decoder"));
     }
