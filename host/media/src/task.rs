@@ -28,7 +28,7 @@ use crate::session::{
 };
 use crate::srtp::{SrtpKeys, SrtpLeg};
 use crate::station::Station;
-use crate::webrtc::{EVENT_PT, WebRtcLeg};
+use crate::webrtc::{EVENT_PT, SharedWebRtcLeg, WebRtcLeg};
 use switchyard_rtp::g711::Law;
 
 /// What the call engine hears from a call's media.
@@ -62,8 +62,11 @@ enum Command {
     AddLeg(LegId, RtpPorts, u32),
     /// A browser's leg: its WebRTC media terminated in front of the
     /// session, which sees a PCMU leg.
-    AddWebRtcLeg(LegId, RtpPorts, u32, Box<WebRtcLeg>),
-    WebRtcAnswer(LegId, Vec<u8>),
+    AddWebRtcLeg(LegId, RtpPorts, u32, SharedWebRtcLeg),
+    /// A browser's leg was renegotiated outside the task (an answer, a
+    /// re-offer either way): what str0m made of it is sent now and its
+    /// timers re-armed, rather than at its next datagram or timer.
+    WebRtcChanged(LegId),
     /// A SIP phone's leg speaks SRTP with these keys (`None`: plain RTP).
     Srtp(LegId, Option<SrtpKeys>),
     RemoveLeg(LegId),
@@ -156,7 +159,7 @@ struct Io {
     seats: Vec<(LegId, RoomHandle, MemberId)>,
     /// Browsers' legs: every datagram on their sockets goes through the
     /// WebRTC leg, and what the session sends them too.
-    webrtc: Vec<(LegId, Box<WebRtcLeg>)>,
+    webrtc: Vec<(LegId, SharedWebRtcLeg)>,
     /// SIP phones' SRTP legs: what arrives is decrypted before the
     /// session sees it, what the session sends them is encrypted.
     srtp: Vec<(LegId, SrtpLeg)>,
@@ -179,11 +182,13 @@ impl Io {
             .map(|(_, p)| &*p.rtp)
     }
 
-    fn webrtc(&mut self, leg: LegId) -> Option<&mut WebRtcLeg> {
+    /// A browser's leg, locked: never held across an `await` (callers
+    /// consume the guard in a closure).
+    fn webrtc(&self, leg: LegId) -> Option<std::sync::MutexGuard<'_, WebRtcLeg>> {
         self.webrtc
-            .iter_mut()
+            .iter()
             .find(|(l, _)| *l == leg)
-            .map(|(_, w)| &mut **w)
+            .map(|(_, w)| crate::webrtc::lock(w))
     }
 
     fn srtp(&mut self, leg: LegId) -> Option<&mut SrtpLeg> {
@@ -197,7 +202,7 @@ impl Io {
     fn webrtc_deadline(&self) -> Option<Instant> {
         self.webrtc
             .iter()
-            .filter_map(|(_, w)| w.poll_timeout())
+            .filter_map(|(_, w)| crate::webrtc::lock(w).poll_timeout())
             .min()
     }
 
@@ -232,7 +237,7 @@ fn command(
             io.socks.retain(|(l, _)| *l != leg);
             io.webrtc.retain(|(l, _)| *l != leg);
             io.socks.push((leg, ports));
-            let remote = webrtc.local();
+            let remote = crate::webrtc::lock(&webrtc).local();
             io.webrtc.push((leg, webrtc));
             session.add_leg(now, leg, ssrc);
             session.configure(
@@ -246,14 +251,8 @@ fn command(
                 },
             );
         }
-        Command::WebRtcAnswer(leg, answer) => {
-            if let Some(w) = io.webrtc(leg) {
-                let text = String::from_utf8_lossy(&answer);
-                if let Err(e) = w.accept_answer(now, &text) {
-                    tracing::debug!(%leg, error = ?e, "the browser's answer was not taken (a repeat in the 200 after the 18x)");
-                }
-            }
-        }
+        // Carried out in the task's loop, which can await the sends.
+        Command::WebRtcChanged(_) => {}
         Command::Srtp(leg, keys) => match keys {
             // Same keys (a re-INVITE that kept them): the contexts and
             // their rollover counters stay.
@@ -424,19 +423,17 @@ impl MediaHandle {
 
     /// A browser's leg on `ports`, its WebRTC media terminated by
     /// `webrtc` (already offered or answered); configured as a PCMU leg.
-    pub fn add_webrtc_leg(&self, leg: LegId, ports: RtpPorts, webrtc: WebRtcLeg) {
-        self.send(Command::AddWebRtcLeg(
-            leg,
-            ports,
-            rand_u32(),
-            Box::new(webrtc),
-        ));
+    /// The caller keeps its own reference to renegotiate it (see
+    /// [`SharedWebRtcLeg`]) and says so with
+    /// [`webrtc_changed`](Self::webrtc_changed).
+    pub fn add_webrtc_leg(&self, leg: LegId, ports: RtpPorts, webrtc: SharedWebRtcLeg) {
+        self.send(Command::AddWebRtcLeg(leg, ports, rand_u32(), webrtc));
     }
 
-    /// The browser answered our offer on `leg` (see
-    /// [`WebRtcLeg::accept_answer`]).
-    pub fn webrtc_answer(&self, leg: LegId, answer: Vec<u8>) {
-        self.send(Command::WebRtcAnswer(leg, answer));
+    /// The browser's leg was renegotiated (an answer taken, an offer
+    /// made or answered): the task sends what that produced.
+    pub fn webrtc_changed(&self, leg: LegId) {
+        self.send(Command::WebRtcChanged(leg));
     }
 
     /// `leg` speaks SRTP with `keys` from now on (`None`: plain RTP
@@ -679,6 +676,9 @@ async fn run(
         .await;
         match wake {
             Wake::Command(None) => return,
+            Wake::Command(Some(Command::WebRtcChanged(leg))) => {
+                webrtc_flush(&mut session, &mut io, &events, leg).await;
+            }
             Wake::Command(Some(cmd)) => command(&mut session, cmd, &mut io, &events),
             Wake::Rtp { leg, len, from } => {
                 // The next poll starts after this socket: no leg starves.
@@ -700,7 +700,7 @@ async fn run(
                 let now = Instant::now();
                 let legs: Vec<LegId> = io.webrtc.iter().map(|(l, _)| *l).collect();
                 for leg in legs {
-                    if let Some(w) = io.webrtc(leg) {
+                    if let Some(mut w) = io.webrtc(leg) {
                         w.handle_timeout(now);
                     }
                     webrtc_flush(&mut session, &mut io, &events, leg).await;
@@ -767,26 +767,24 @@ async fn tick(
 /// first for an SRTP leg, or, for a browser's leg, through its WebRTC
 /// leg (which sends what it makes of it from the same socket).
 async fn send_to_leg(io: &mut Io, leg: LegId, bytes: &[u8], to: SocketAddr) {
-    let transmits: Vec<(SocketAddr, Vec<u8>)> = match io.webrtc(leg) {
-        Some(w) => {
-            w.send_rtp(Instant::now(), bytes);
-            std::iter::from_fn(|| w.poll_transmit()).collect()
-        }
-        None => {
-            if let Some(srtp) = io.srtp(leg) {
-                let Some(wire) = srtp.protect(bytes) else {
-                    return;
-                };
-                if let Some(sock) = io.sock(leg) {
-                    send(sock, &wire, to).await;
-                }
+    let webrtc = io.webrtc(leg).map(|mut w| {
+        w.send_rtp(Instant::now(), bytes);
+        std::iter::from_fn(|| w.poll_transmit()).collect::<Vec<_>>()
+    });
+    let Some(transmits) = webrtc else {
+        if let Some(srtp) = io.srtp(leg) {
+            let Some(wire) = srtp.protect(bytes) else {
                 return;
-            }
+            };
             if let Some(sock) = io.sock(leg) {
-                send(sock, bytes, to).await;
+                send(sock, &wire, to).await;
             }
             return;
         }
+        if let Some(sock) = io.sock(leg) {
+            send(sock, bytes, to).await;
+        }
+        return;
     };
     if let Some(sock) = io.sock(leg) {
         for (to, bytes) in transmits {
@@ -803,12 +801,15 @@ async fn webrtc_flush(
     events: &mpsc::UnboundedSender<MediaEvent>,
     leg: LegId,
 ) {
-    let Some(w) = io.webrtc(leg) else {
+    let taken = io.webrtc(leg).map(|mut w| {
+        let transmits: Vec<(SocketAddr, Vec<u8>)> =
+            std::iter::from_fn(|| w.poll_transmit()).collect();
+        let decoded: Vec<Vec<u8>> = std::iter::from_fn(|| w.poll_rtp()).collect();
+        (transmits, decoded, w.local())
+    });
+    let Some((transmits, decoded, local)) = taken else {
         return;
     };
-    let transmits: Vec<(SocketAddr, Vec<u8>)> = std::iter::from_fn(|| w.poll_transmit()).collect();
-    let decoded: Vec<Vec<u8>> = std::iter::from_fn(|| w.poll_rtp()).collect();
-    let local = w.local();
     if let Some(sock) = io.sock(leg) {
         for (to, bytes) in transmits {
             send(sock, &bytes, to).await;
@@ -830,8 +831,10 @@ async fn packet(
     from: SocketAddr,
     bytes: &[u8],
 ) {
-    if let Some(w) = io.webrtc(id) {
-        w.handle_datagram(Instant::now(), from, bytes);
+    let taken = io
+        .webrtc(id)
+        .map(|mut w| w.handle_datagram(Instant::now(), from, bytes));
+    if taken.is_some() {
         webrtc_flush(session, io, events, id).await;
         return;
     }
