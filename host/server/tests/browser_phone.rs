@@ -294,3 +294,113 @@ async fn the_browser_calls_the_queue_and_reaches_an_agent() {
     assert_eq!(cdr.agent.as_deref(), Some("1002"), "{cdr:?}");
     assert_eq!(cdr.disposition, Disposition::Answered);
 }
+
+/// The peak of µ-law audio, and its amplitude at the built-in music's
+/// first chord (C4): what tells the browser's beep from hold music.
+fn peak_and_music(heard: &[u8]) -> (u16, f64) {
+    let mut samples = Vec::new();
+    Law::Pcmu.decode(heard, &mut samples);
+    let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    (
+        peak,
+        switchyard_rtp::tones::tone_amplitude(&samples, 261.63),
+    )
+}
+
+/// The browser (1001) calls phone 1002 and presses Hold: JsSIP's
+/// re-INVITE (sendonly) is answered on the same WebRTC session, the hold
+/// goes on to the phone, which hears the music on hold; Resume brings
+/// both ways back. Then the phone holds and resumes the browser: the
+/// host's re-offers to it are WebRTC ones it accepts (a 200, not a 488).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_holds_and_resumes_a_phone() {
+    let pbx = Arc::new(pbx().await);
+    let sip = pbx.addr();
+    let password = pbx.password("1002");
+    let phone = tokio::task::spawn_blocking(move || {
+        let mut phone = patient_phone(sip, "1002", &password, 0x5002);
+        phone.answer_invite(|_| "sendrecv");
+        let before = talk_and_listen(&phone, 2);
+        // The browser's Hold: answered recvonly, as a phone does.
+        let hold = phone.answer_invite(|d| {
+            if d == "sendonly" {
+                "recvonly"
+            } else {
+                "sendrecv"
+            }
+        });
+        let held = phone.listen(Duration::from_millis(1500));
+        let resume = phone.answer_invite(|_| "sendrecv");
+        let after = talk_and_listen(&phone, 2);
+        // Our own hold and resume of the browser: `reinvite` fails the
+        // test unless the browser answers 200.
+        phone.reinvite("sendonly");
+        phone.reinvite("sendrecv");
+        phone.bye();
+        (before, hold, held, resume, after)
+    });
+    let p = pbx.clone();
+    let report = blocking(move || {
+        browser(
+            &p,
+            "1001",
+            json!([
+                {"do": "register"},
+                {"do": "call", "to": "1002"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 2500},
+                {"do": "stats", "name": "before"},
+                {"do": "hold"},
+                {"do": "sleep", "ms": 2000},
+                {"do": "stats", "name": "held"},
+                {"do": "resume"},
+                {"do": "sleep", "ms": 2000},
+                {"do": "stats", "name": "resumed"},
+                {"do": "wait", "state": "ended"}
+            ]),
+        )
+    })
+    .await;
+    let (before, hold, held, resume, after) = phone.await.unwrap();
+    assert_eq!(hold, "sendonly", "the browser's hold reached the phone");
+    assert_eq!(resume, "sendrecv");
+    let (peak, _) = peak_and_music(&before);
+    assert!(peak > 1000, "the browser's beep before the hold: {peak}");
+    assert!(
+        held.len() > 50 * 160,
+        "music while held: {} bytes",
+        held.len()
+    );
+    let (_, chord) = peak_and_music(&held);
+    assert!(
+        chord > 300.0,
+        "the phone hears the music on hold: {chord:.0}"
+    );
+    let (peak, chord) = peak_and_music(&after);
+    assert!(peak > 1000, "the browser's beep after the resume: {peak}");
+    assert!(chord < 300.0, "no more music after the resume: {chord:.0}");
+    let stats = &report["stats"];
+    let count = |name: &str, field: &str| stats[name][field].as_u64().unwrap_or(0);
+    assert_heard(&stats["before"], "audio/opus");
+    // While the browser holds, the host sends it nothing; after the
+    // resume (~100 packets expected in 2 s) it does again, and the
+    // browser sends again.
+    assert!(
+        count("held", "packetsReceived") < count("before", "packetsReceived") + 25,
+        "little reaches a browser that holds: {stats}"
+    );
+    assert!(
+        count("resumed", "packetsReceived") > count("held", "packetsReceived") + 40,
+        "audio to the browser again after the resume: {stats}"
+    );
+    assert!(
+        count("resumed", "packetsSent") > count("held", "packetsSent") + 40,
+        "audio from the browser after the resume: {stats}"
+    );
+    assert!(
+        stats["resumed"]["totalAudioEnergy"].as_f64() > stats["held"]["totalAudioEnergy"].as_f64(),
+        "sound, not silence, after the resume: {stats}"
+    );
+    let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.disposition, Disposition::Answered);
+}
