@@ -22,7 +22,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::ports::RtpPorts;
 use crate::room::MemberId;
-use crate::room_task::RoomHandle;
+use crate::room_task::{RoomHandle, Sink};
 use crate::session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };
@@ -70,6 +70,9 @@ enum Command {
     /// A SIP phone's leg speaks SRTP with these keys (`None`: plain RTP).
     Srtp(LegId, Option<SrtpKeys>),
     RemoveLeg(LegId),
+    /// A room's RTP for a lent leg that cannot be sent as it is (SRTP,
+    /// WebRTC): sent through the leg like the session's own.
+    FromRoom(LegId, SocketAddr, Vec<u8>),
     Configure(LegId, LegConfig),
     CreateBridge(BridgeId),
     DestroyBridge(BridgeId),
@@ -115,6 +118,24 @@ enum Command {
     },
     StopMessage(LegId, oneshot::Sender<Option<Duration>>),
     Counts(LegId, oneshot::Sender<LegCounts>),
+}
+
+/// A lent leg's way back into its call's media task, for a room's RTP
+/// that must be encrypted or encoded there (see
+/// [`Sink::Call`](crate::room_task::Sink::Call)). Weak: a room keeps no
+/// call's media alive.
+pub struct CallSink {
+    commands: mpsc::WeakUnboundedSender<Command>,
+    leg: LegId,
+}
+
+impl CallSink {
+    /// Hand the room's packet `bytes` for `to` to the call's task.
+    pub(crate) fn send(&self, to: SocketAddr, bytes: Vec<u8>) {
+        if let Some(tx) = self.commands.upgrade() {
+            let _ = tx.send(Command::FromRoom(self.leg, to, bytes));
+        }
+    }
 }
 
 /// The running media of one call; the task stops when this is dropped.
@@ -225,6 +246,7 @@ fn command(
     cmd: Command,
     io: &mut Io,
     events: &mpsc::UnboundedSender<MediaEvent>,
+    commands: &mpsc::WeakUnboundedSender<Command>,
 ) {
     let now = Instant::now();
     match cmd {
@@ -252,7 +274,7 @@ fn command(
             );
         }
         // Carried out in the task's loop, which can await the sends.
-        Command::WebRtcChanged(_) => {}
+        Command::WebRtcChanged(_) | Command::FromRoom(..) => {}
         Command::Srtp(leg, keys) => match keys {
             // Same keys (a re-INVITE that kept them): the contexts and
             // their rollover counters stay.
@@ -299,18 +321,23 @@ fn command(
                 .iter()
                 .find(|(l, _)| *l == leg)
                 .map(|(_, p)| p.rtp.clone());
-            if io.webrtc.iter().any(|(l, _)| *l == leg) {
-                tracing::warn!(%leg, "a browser's leg is not lent to a room yet: it stays in its call");
-                return;
-            }
-            if io.srtp.iter().any(|(l, _)| *l == leg) {
-                tracing::warn!(%leg, "an SRTP leg is not lent to a room yet: it stays in its call");
-                return;
-            }
-            match (sock, session.lend(now, leg)) {
-                (Some(sock), Some(stream)) => {
+            // A browser's or SRTP phone's RTP is made in this task (codec,
+            // keys): the room's comes back here to be sent. A plain
+            // phone's goes straight from its socket.
+            let through_call =
+                io.webrtc.iter().any(|(l, _)| *l == leg) || io.srtp.iter().any(|(l, _)| *l == leg);
+            let sink = match sock {
+                Some(_) if through_call => Some(Sink::Call(CallSink {
+                    commands: commands.clone(),
+                    leg,
+                })),
+                Some(sock) => Some(Sink::Socket(sock)),
+                None => None,
+            };
+            match (sink, session.lend(now, leg)) {
+                (Some(sink), Some(stream)) => {
                     io.leave_room(leg);
-                    room.add(member, stream, sock, muted);
+                    room.add(member, stream, sink, muted);
                     io.seats.push((leg, room, member));
                 }
                 _ => tracing::warn!(%leg, "not lent to the room: no such leg, or not answered"),
@@ -391,7 +418,7 @@ impl MediaHandle {
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> MediaHandle {
         let (commands, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(rtp_timeout, rx, events));
+        let task = tokio::spawn(run(rtp_timeout, rx, commands.downgrade(), events));
         MediaHandle {
             commands,
             plays: Default::default(),
@@ -617,6 +644,7 @@ enum Wake {
 async fn run(
     rtp_timeout: Option<Duration>,
     mut rx: mpsc::UnboundedReceiver<Command>,
+    own: mpsc::WeakUnboundedSender<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
 ) {
     let mut session = MediaSession::new();
@@ -679,7 +707,14 @@ async fn run(
             Wake::Command(Some(Command::WebRtcChanged(leg))) => {
                 webrtc_flush(&mut session, &mut io, &events, leg).await;
             }
-            Wake::Command(Some(cmd)) => command(&mut session, cmd, &mut io, &events),
+            Wake::Command(Some(Command::FromRoom(leg, to, bytes))) => {
+                // Only while the leg still sits in a room: one that has
+                // left gets nothing stale.
+                if io.seats.iter().any(|(l, _, _)| *l == leg) {
+                    send_to_leg(&mut io, leg, &bytes, to).await;
+                }
+            }
+            Wake::Command(Some(cmd)) => command(&mut session, cmd, &mut io, &events, &own),
             Wake::Rtp { leg, len, from } => {
                 // The next poll starts after this socket: no leg starves.
                 first = leg + 1;
