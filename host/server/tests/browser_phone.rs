@@ -404,3 +404,72 @@ async fn the_browser_holds_and_resumes_a_phone() {
     let cdr = pbx.cdrs(1).await.remove(0);
     assert_eq!(cdr.disposition, Disposition::Answered);
 }
+
+/// The demo tenant with the demo room quiet on joins (no count, no
+/// tones): the parties' own sound is all there is to hear.
+fn quiet_room_tenant() -> Value {
+    let mut t: Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    t["conferences"]["demo"] = json!({"announce-count": false, "tones": false});
+    t
+}
+
+/// The browser (1001) and phone 1002 both dial the demo room (800): the
+/// browser's leg is lent to the room like a phone's, so the phone hears
+/// the browser's beep and the browser hears the phone's tone (Opus
+/// encoded in its call's media).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_and_a_phone_hear_each_other_in_a_conference_room() {
+    let pbx = Arc::new(pbx_with(Some(quiet_room_tenant()), None).await);
+    let sip = pbx.addr();
+    let p = pbx.clone();
+    let phone = tokio::task::spawn_blocking(move || {
+        let mut phone = Phone::new(sip, 0x6002);
+        phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        phone.call_as("1002", &p.password("1002"), "800");
+        let deadline = std::time::Instant::now() + LIMIT * 2;
+        while !p
+            .running
+            .pbx
+            .conferences("demo")
+            .iter()
+            .any(|r| r.participants.len() == 2)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the browser never joined the room"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let heard = talk_and_listen(&phone, 3);
+        phone.bye();
+        heard
+    });
+    let p = pbx.clone();
+    let report = blocking(move || {
+        browser(
+            &p,
+            "1001",
+            json!([
+                {"do": "register"},
+                {"do": "call", "to": "800"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 3000},
+                {"do": "stats", "name": "room"},
+                {"do": "hangup"}
+            ]),
+        )
+    })
+    .await;
+    let heard = phone.await.unwrap();
+    assert_heard(&report["stats"]["room"], "audio/opus");
+    assert!(
+        heard.len() > 8000,
+        "the phone got the room's audio: {} bytes",
+        heard.len()
+    );
+    let (peak, _) = peak_and_music(&heard);
+    assert!(
+        peak > 1000,
+        "the browser's beep is heard in the room: {peak}"
+    );
+}
