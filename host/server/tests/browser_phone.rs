@@ -473,3 +473,87 @@ async fn the_browser_and_a_phone_hear_each_other_in_a_conference_room() {
         "the browser's beep is heard in the room: {peak}"
     );
 }
+
+/// A browser caller (1003) in the demo queue `support` (600) is answered
+/// by agent phone 1002; supervisor 1001 dials `*551002` and listens: it
+/// hears the browser's beep (the agent stays silent, so what it hears is
+/// the browser's), and the browser's call goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_listens_to_a_browser_callers_call() {
+    use switchyard_calls::calls_in_progress::CallState;
+    let pbx = Arc::new(pbx().await);
+    let sip = pbx.addr();
+    let password = pbx.password("1002");
+    let agent = tokio::task::spawn_blocking(move || {
+        let mut phone = patient_phone(sip, "1002", &password, 0x7002);
+        phone.answer_invite(|_| "sendrecv");
+        phone.answer_bye();
+    });
+    let p = pbx.clone();
+    let supervisor = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + LIMIT * 2;
+        let live = |ok: &dyn Fn(&switchyard_calls::calls_in_progress::LiveCallInfo) -> bool| {
+            p.running.pbx.live_calls("demo").iter().any(ok)
+        };
+        while !live(&|c| c.state == CallState::Answered && c.agent.as_deref() == Some("1002")) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent never answered the browser"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut sup = Phone::new(sip, 0x7001);
+        sup.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        sup.call_as("1001", &p.password("1001"), "*551002");
+        while !live(&|c| {
+            c.monitors
+                .iter()
+                .any(|(s, a, _)| s == "1001" && a == "1002")
+        }) {
+            assert!(std::time::Instant::now() < deadline, "never listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let heard = sup.listen(Duration::from_secs(3));
+        // The browser hangs up: the agent and the supervisor too.
+        sup.answer_bye();
+        heard
+    });
+    let p = pbx.clone();
+    let report = blocking(move || {
+        browser(
+            &p,
+            "1003",
+            json!([
+                {"do": "register"},
+                {"do": "call", "to": "600"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 9000},
+                {"do": "stats", "name": "supervised"},
+                {"do": "hangup"}
+            ]),
+        )
+    })
+    .await;
+    let heard = supervisor.await.unwrap();
+    agent.await.unwrap();
+    assert!(
+        report["stats"]["supervised"]["packetsSent"]
+            .as_u64()
+            .unwrap_or(0)
+            > 50,
+        "the browser talked: {report}"
+    );
+    assert!(
+        heard.len() > 50 * 160,
+        "the supervisor got audio: {} bytes",
+        heard.len()
+    );
+    let (peak, _) = peak_and_music(&heard);
+    assert!(
+        peak > 1000,
+        "the supervisor hears the browser's beep: {peak}"
+    );
+    let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.agent.as_deref(), Some("1002"), "{cdr:?}");
+    assert_eq!(cdr.monitors.len(), 1, "{cdr:?}");
+}
