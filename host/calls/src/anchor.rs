@@ -609,3 +609,198 @@ impl Negotiator for Anchor {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The anchor's renegotiation between a browser (a str0m `Rtc`
+    //! playing it: only SDP, no packets) and a phone (SDP text): who is
+    //! offered what, and who holds whom.
+
+    use super::*;
+    use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+    use str0m::media::{Direction as D, MediaKind, Mid};
+    use str0m::{Candidate, Rtc};
+    use switchyard_plugins::types::{Direction as CallDirection, Party};
+
+    const BROWSER: LegId = LegId(0);
+    const PHONE: LegId = LegId(1);
+
+    fn phone_sdp(direction: &str) -> Vec<u8> {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na={direction}\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn snapshot() -> CallSnapshot {
+        CallSnapshot {
+            call_id: "anchor".into(),
+            tenant: "demo".into(),
+            direction: CallDirection::Internal,
+            caller: Party {
+                number: "1001".into(),
+                display_name: None,
+            },
+            callee: Party {
+                number: "1002".into(),
+                display_name: None,
+            },
+            dialled: "1002".into(),
+            tags: Vec::new(),
+            start_time: 0,
+            answer_time: None,
+            time_zone: "UTC".into(),
+            flow: "main".into(),
+            plugin_version: 1,
+        }
+    }
+
+    fn text(b: &[u8]) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    /// The ICE credentials and DTLS fingerprint in an SDP.
+    fn transport(sdp: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = sdp
+            .lines()
+            .map(str::trim)
+            .filter(|l| {
+                l.starts_with("a=ice-ufrag:")
+                    || l.starts_with("a=ice-pwd:")
+                    || l.starts_with("a=fingerprint:")
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The browser (caller) and a phone (dialled, answered) in one call.
+    fn call() -> (Anchor, Rtc, Mid, String) {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let pool = Arc::new(PortPool::new(ip, 42_000, 42_200));
+        let settings = crate::MediaSettings {
+            ip,
+            low_port: 42_000,
+            high_port: 42_200,
+            rtp_timeout: crate::MediaSettings::DEFAULT_RTP_TIMEOUT,
+        };
+        let mut browser = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(Instant::now());
+        browser.add_local_candidate(
+            Candidate::host("127.0.0.1:50000".parse().unwrap(), "udp").unwrap(),
+        );
+        let mut change = browser.sdp_api();
+        let mid = change.add_media(MediaKind::Audio, D::SendRecv, None, None, None);
+        let (offer, pending) = change.apply().unwrap();
+        let (events, _) = mpsc::unbounded_channel();
+        let mut anchor = Anchor::for_caller(
+            &pool,
+            &settings,
+            BROWSER,
+            offer.to_sdp_string().as_bytes(),
+            SrtpPolicy::Off,
+            events,
+        )
+        .unwrap();
+        let answer = text(&anchor.answer_caller().unwrap());
+        browser
+            .sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+            .unwrap();
+        let ours = text(&anchor.offer_to(PHONE, &snapshot()).unwrap());
+        assert!(ours.contains("RTP/AVP"), "{ours}");
+        anchor.remote_answer(PHONE, &phone_sdp("sendrecv")).unwrap();
+        (anchor, browser, mid, answer)
+    }
+
+    fn browser_offers(browser: &mut Rtc, mid: Mid, d: D) -> (String, SdpPendingOffer) {
+        let mut change = browser.sdp_api();
+        change.set_direction(mid, d);
+        let (offer, pending) = change.apply().unwrap();
+        (offer.to_sdp_string(), pending)
+    }
+
+    #[tokio::test]
+    async fn a_browsers_hold_goes_on_to_the_phone_and_its_answer_comes_back() {
+        let (mut anchor, mut browser, mid, first) = call();
+        for (d, to_phone, back, holds) in [
+            (D::SendOnly, "a=sendonly", "recvonly", true),
+            (D::SendRecv, "a=sendrecv", "sendrecv", false),
+        ] {
+            let (offer, pending) = browser_offers(&mut browser, mid, d);
+            let Ok(Renegotiation::Forward(fwd)) =
+                anchor.reoffer(BROWSER, Some(PHONE), offer.as_bytes())
+            else {
+                panic!("the browser's re-offer goes on to the phone");
+            };
+            let fwd = text(&fwd);
+            assert!(fwd.contains(to_phone) && fwd.contains("RTP/AVP"), "{fwd}");
+            let answer = text(&anchor.reanswered(BROWSER, PHONE, &phone_sdp(back)).unwrap());
+            assert_eq!(transport(&answer), transport(&first), "same ICE and DTLS");
+            browser
+                .sdp_api()
+                .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+                .unwrap();
+            assert_eq!(anchor.holds(BROWSER), holds);
+            assert!(!anchor.holds(PHONE));
+        }
+        anchor.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_phones_hold_and_the_hosts_offer_again_reach_the_browser_as_webrtc() {
+        let (mut anchor, mut browser, _, first) = call();
+        let Ok(Renegotiation::Forward(fwd)) =
+            anchor.reoffer(PHONE, Some(BROWSER), &phone_sdp("sendonly"))
+        else {
+            panic!("the phone's hold goes on to the browser");
+        };
+        let fwd = text(&fwd);
+        assert!(
+            is_webrtc(fwd.as_bytes()) && fwd.contains("a=sendonly"),
+            "{fwd}"
+        );
+        assert_eq!(transport(&fwd), transport(&first), "same ICE and DTLS");
+        let answer = browser
+            .sdp_api()
+            .accept_offer(SdpOffer::from_sdp_string(&fwd).unwrap())
+            .unwrap()
+            .to_sdp_string();
+        let ours = text(
+            &anchor
+                .reanswered(PHONE, BROWSER, answer.as_bytes())
+                .unwrap(),
+        );
+        assert!(ours.contains("a=recvonly"), "{ours}");
+        assert!(anchor.holds(PHONE) && !anchor.holds(BROWSER));
+
+        // The same hold again asks nothing new of the browser: answered here.
+        let again = anchor.reoffer(PHONE, Some(BROWSER), &phone_sdp("sendonly"));
+        assert!(matches!(again, Ok(Renegotiation::Answer(_))), "{again:?}");
+
+        // The host takes the browser off hold (an attended transfer's
+        // offer_again): a WebRTC sendrecv offer; nothing when nothing changes.
+        let offer = text(&anchor.offer_again(BROWSER).unwrap());
+        assert!(
+            is_webrtc(offer.as_bytes()) && offer.contains("a=sendrecv"),
+            "{offer}"
+        );
+        let answer = browser
+            .sdp_api()
+            .accept_offer(SdpOffer::from_sdp_string(&offer).unwrap())
+            .unwrap()
+            .to_sdp_string();
+        anchor.remote_answer(BROWSER, answer.as_bytes()).unwrap();
+        assert_eq!(anchor.offer_again(BROWSER), None);
+        // A plain answer for a browser's leg is refused.
+        assert_eq!(
+            anchor.remote_answer(BROWSER, &phone_sdp("sendrecv")),
+            Err(488)
+        );
+        anchor.close().await;
+    }
+}
