@@ -106,7 +106,8 @@ struct Browser {
     /// The endpoint, shared with the media task: re-offers either way
     /// are made and taken on it here, at once.
     leg: SharedWebRtcLeg,
-    /// The SDP it was first given (the caller's answer).
+    /// The SDP it was first given: our answer to a browser that called,
+    /// our offer to one we dial. A calling browser's answer is this.
     sdp: Vec<u8>,
     /// Our answer to its re-offer, held while the re-offer goes on to
     /// the other party (str0m took the offer already).
