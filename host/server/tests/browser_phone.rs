@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::phone::Phone;
+use common::phone::{Phone, hear_transfer, refer_with_replaces};
 use common::*;
 use serde_json::{Value, json};
 use switchyard_rtp::g711::Law;
@@ -556,4 +556,81 @@ async fn a_supervisor_listens_to_a_browser_callers_call() {
     let cdr = pbx.cdrs(1).await.remove(0);
     assert_eq!(cdr.agent.as_deref(), Some("1002"), "{cdr:?}");
     assert_eq!(cdr.monitors.len(), 1, "{cdr:?}");
+}
+
+/// The browser (1001) calls agent phone 1002, who holds it (the host's
+/// WebRTC re-offer, sendonly), consults 1003 and transfers with Replaces:
+/// the host takes the browser off hold with a WebRTC re-offer of its own
+/// (`offer_again`), so 1003 hears the browser's beep — a held browser
+/// (recvonly) sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_holds_a_browser_and_transfers_it_with_replaces() {
+    let pbx = Arc::new(pbx().await);
+    let sip = pbx.addr();
+    let p = pbx.clone();
+    let phones = tokio::task::spawn_blocking(move || {
+        let mut a1 = patient_phone(sip, "1002", &p.password("1002"), 0x8A1);
+        let mut b = patient_phone(sip, "1003", &p.password("1003"), 0x8B0);
+        let mut a2 = Phone::new(sip, 0x8A2);
+        a2.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        // The browser calls; 1002 answers and holds it: JsSIP must take
+        // the host's WebRTC re-offer, or `reinvite` fails.
+        a1.answer_invite(|_| "sendrecv");
+        a1.reinvite("sendonly");
+        // 1002 consults 1003 on a second call.
+        std::thread::scope(|s| {
+            s.spawn(|| b.answer_invite(|_| "sendrecv"));
+            a2.call_as("1002", &p.password("1002"), "1003");
+        });
+        refer_with_replaces(&mut a1, &a2, "1003");
+        let notifies = std::thread::scope(|s| {
+            // 1003 is moved into the browser's call by re-INVITE; the
+            // browser is taken off hold (JsSIP answers on its own).
+            s.spawn(|| b.answer_invite(|_| "sendrecv"));
+            s.spawn(|| a2.answer_bye());
+            hear_transfer(&a1)
+        });
+        let heard = talk_and_listen(&b, 3);
+        b.answer_bye();
+        (notifies, heard)
+    });
+    let p = pbx.clone();
+    let report = blocking(move || {
+        browser(
+            &p,
+            "1001",
+            json!([
+                {"do": "register"},
+                {"do": "call", "to": "1002"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 9000},
+                {"do": "stats", "name": "transferred"},
+                {"do": "hangup"}
+            ]),
+        )
+    })
+    .await;
+    let (notifies, heard) = phones.await.unwrap();
+    assert_eq!(
+        notifies.last().map(String::as_str),
+        Some("SIP/2.0 200 OK\r\n"),
+        "{notifies:?}"
+    );
+    assert!(
+        heard.len() > 8000,
+        "1003 got the browser's audio: {} bytes",
+        heard.len()
+    );
+    let (peak, _) = peak_and_music(&heard);
+    assert!(
+        peak > 1000,
+        "1003 hears the browser's beep, off hold: {peak}"
+    );
+    assert_heard(&report["stats"]["transferred"], "audio/opus");
+    let cdrs = pbx.cdrs(2).await;
+    let call1 = cdrs
+        .iter()
+        .find(|c| c.caller == "1001")
+        .expect("the browser's call");
+    assert_eq!(call1.agent.as_deref(), Some("1003"), "the transfer shows");
 }
