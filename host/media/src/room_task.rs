@@ -1,8 +1,9 @@
 //! The tokio side of a conference room: one task ticks the room's
 //! [`Room`] every 20 ms (while anybody is in it) and sends what it made
-//! on the participants' own sockets, lent by their calls' media tasks,
-//! which hand over what the participants say as it arrives
-//! ([`RoomHandle::push`]). One timer for the whole room, not one per
+//! on the participants' own sockets, lent by their calls' media tasks
+//! (or, for an SRTP or WebRTC leg, hands it back to that task to encrypt
+//! or encode: [`Sink`]), which hand over what the participants say as it
+//! arrives ([`RoomHandle::push`]). One timer for the whole room, not one per
 //! participant; nothing here decides anything.
 
 use std::fs::File;
