@@ -11,6 +11,8 @@
 //   {"do": "sleep", "ms": 2000}
 //   {"do": "dtmf", "digits": "112", "gap_ms": 700}   RFC 4733 from the keypad
 //   {"do": "stats", "name": "talk"}        the peer connection's figures
+//   {"do": "hold"}                         press Hold (a re-INVITE, sendonly)
+//   {"do": "resume"}                       press Resume (sendrecv again)
 //   {"do": "hangup"}
 // The browser is the system's (Debian's chromium), at $CHROMIUM or
 // /usr/bin/chromium.
@@ -100,6 +102,16 @@ try {
           });
           return figures;
         });
+        break;
+      case 'hold':
+        await page.click('#hold');
+        await callState('held');
+        out.states.push('held');
+        break;
+      case 'resume':
+        await page.click('#resume');
+        await callState('confirmed');
+        out.states.push('resumed');
         break;
       case 'hangup':
         await page.click('#hangup');

@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use switchyard_media::webrtc::WebRtcLeg;
+use switchyard_media::webrtc::{self, SharedWebRtcLeg, WebRtcDirection, WebRtcLeg};
 use switchyard_media::{BridgeId, LegConfig, LegId, MediaEvent, MediaHandle, PortPool};
 use switchyard_plugins::types::CallSnapshot;
 use switchyard_rtp::g711::Law;
@@ -92,13 +92,45 @@ struct State {
     media: Option<MediaHandle>,
     /// The bridge the call's parties talk in (made when first needed).
     bridge: Option<BridgeId>,
-    /// Browsers' legs (WebRTC, terminated in the media task): the SDP
-    /// each was last given. They are not in `legs`.
-    webrtc: HashMap<LegId, Vec<u8>>,
+    /// Browsers' legs (WebRTC, terminated in the media task). They are
+    /// not in `legs`.
+    webrtc: HashMap<LegId, Browser>,
     /// Legs about to be dialled that are browsers.
     browsers: HashSet<LegId>,
     /// Legs about to be dialled whose party may or must use SRTP.
     dialled_srtp: HashMap<LegId, SrtpPolicy>,
+}
+
+/// A browser's leg as the call's SDP state keeps it.
+struct Browser {
+    /// The endpoint, shared with the media task: re-offers either way
+    /// are made and taken on it here, at once.
+    leg: SharedWebRtcLeg,
+    /// The SDP it was first given: our answer to a browser that called,
+    /// our offer to one we dial. A calling browser's answer is this.
+    sdp: Vec<u8>,
+    /// Our answer to its re-offer, held while the re-offer goes on to
+    /// the other party (str0m took the offer already).
+    pending_answer: Option<Vec<u8>>,
+}
+
+/// A hold direction in str0m's terms and back.
+fn to_webrtc(d: Direction) -> WebRtcDirection {
+    match d {
+        Direction::SendRecv => WebRtcDirection::SendRecv,
+        Direction::SendOnly => WebRtcDirection::SendOnly,
+        Direction::RecvOnly => WebRtcDirection::RecvOnly,
+        Direction::Inactive => WebRtcDirection::Inactive,
+    }
+}
+
+fn from_webrtc(d: WebRtcDirection) -> Direction {
+    match d {
+        WebRtcDirection::SendRecv => Direction::SendRecv,
+        WebRtcDirection::SendOnly => Direction::SendOnly,
+        WebRtcDirection::RecvOnly => Direction::RecvOnly,
+        WebRtcDirection::Inactive => Direction::Inactive,
+    }
 }
 
 /// Whether an SDP body is a browser's: DTLS-SRTP over ICE
@@ -134,12 +166,10 @@ impl Anchor {
         if is_webrtc(offer) {
             let anchor = Anchor::new(pool, settings, caller, events);
             let mut s = anchor.lock();
-            let answer = s
-                .add_webrtc_leg(caller, |local| {
-                    WebRtcLeg::answer(Instant::now(), &String::from_utf8_lossy(offer), local)
-                })
-                .map_err(|e| (488, format!("WebRTC: {e}")))?;
-            s.webrtc.insert(caller, answer);
+            s.add_webrtc_leg(caller, |local| {
+                WebRtcLeg::answer(Instant::now(), &String::from_utf8_lossy(offer), local)
+            })
+            .map_err(|e| (488, format!("WebRTC: {e}")))?;
             drop(s);
             return Ok(anchor);
         }
@@ -255,7 +285,7 @@ impl State {
 
     /// A browser's leg: ports taken now, its WebRTC endpoint made by
     /// `make` on them (answering or offering), handed to the media task.
-    /// The SDP it made comes back.
+    /// The SDP it made comes back, and is kept as the leg's.
     fn add_webrtc_leg(
         &mut self,
         leg: LegId,
@@ -269,10 +299,112 @@ impl State {
             .map_err(|e| format!("no media ports: {e}"))?;
         let local = SocketAddr::new(self.ip, ports.rtp_addr().port());
         let (endpoint, sdp) = make(local).map_err(|e| e.to_string())?;
+        let shared: SharedWebRtcLeg = Arc::new(Mutex::new(endpoint));
         if let Some(m) = self.media.as_ref() {
-            m.add_webrtc_leg(leg, ports, endpoint);
+            m.add_webrtc_leg(leg, ports, shared.clone());
         }
-        Ok(sdp.into_bytes())
+        let sdp = sdp.into_bytes();
+        self.webrtc.insert(
+            leg,
+            Browser {
+                leg: shared,
+                sdp: sdp.clone(),
+                pending_answer: None,
+            },
+        );
+        Ok(sdp)
+    }
+
+    /// A browser's leg was renegotiated: the media task sends what str0m
+    /// made of it, and the session expects RTP from the browser only
+    /// while it sends (a browser we hold sends nothing, and must not be
+    /// timed out for it).
+    fn webrtc_changed(&self, leg: LegId) {
+        let (Some(b), Some(m)) = (self.webrtc.get(&leg), self.media.as_ref()) else {
+            return;
+        };
+        let (local, sends) = {
+            let w = webrtc::lock(&b.leg);
+            let sends = w
+                .peer_direction()
+                .is_none_or(|d| matches!(d, WebRtcDirection::SendRecv | WebRtcDirection::SendOnly));
+            (w.local(), sends)
+        };
+        m.webrtc_changed(leg);
+        m.configure(
+            leg,
+            LegConfig {
+                law: Law::Pcmu,
+                event_pt: Some(webrtc::EVENT_PT),
+                remote: Some(local),
+                sends,
+            },
+        );
+    }
+
+    /// Our new offer to `leg` (a phone's or a browser's) in `direction`,
+    /// for a party's re-offer passed on or a hold taken back. `Ok(None)`:
+    /// a browser for which nothing changes is not asked (str0m makes no
+    /// offer without a change).
+    fn offer_existing(&mut self, leg: LegId, direction: Direction) -> Result<Option<Vec<u8>>, u16> {
+        if let Some(b) = self.webrtc.get(&leg) {
+            let offer = webrtc::lock(&b.leg).reoffer(Instant::now(), to_webrtc(direction));
+            self.webrtc_changed(leg);
+            return Ok(offer.map(String::into_bytes));
+        }
+        Ok(Some(
+            self.legs.get_mut(&leg).ok_or(488u16)?.offer(direction),
+        ))
+    }
+
+    /// The direction `leg`'s party last agreed to, its own view.
+    fn peer_direction(&self, leg: LegId) -> Option<Direction> {
+        match self.webrtc.get(&leg) {
+            Some(b) => webrtc::lock(&b.leg).peer_direction().map(from_webrtc),
+            None => self.legs.get(&leg).and_then(LegSdp::direction),
+        }
+    }
+
+    /// A browser offered again (JsSIP's hold is a re-INVITE with
+    /// `a=sendonly`, its resume one with `a=sendrecv`). str0m takes the
+    /// offer on the leg's own `Rtc` at once, so ICE and DTLS stay; the
+    /// direction goes on to the other party as a phone's would, and our
+    /// answer waits for theirs. If that party then refuses, the browser
+    /// hears 488 while str0m keeps the new direction: only the direction
+    /// can differ, and the browser's next offer settles it.
+    fn browser_reoffer(
+        &mut self,
+        leg: LegId,
+        other: Option<LegId>,
+        body: &[u8],
+    ) -> Result<Renegotiation, u16> {
+        if !is_webrtc(body) {
+            return Err(488);
+        }
+        let b = self.webrtc.get(&leg).ok_or(488u16)?;
+        let answer = {
+            let mut w = webrtc::lock(&b.leg);
+            w.accept_offer(Instant::now(), &String::from_utf8_lossy(body))
+                .map_err(|e| {
+                    tracing::warn!(%leg, error = %e, "the browser's re-offer was refused");
+                    488u16
+                })?
+        };
+        self.webrtc_changed(leg);
+        let answer = answer.into_bytes();
+        let Some(other) = other else {
+            return Ok(Renegotiation::Answer(answer));
+        };
+        let direction = self.peer_direction(leg).unwrap_or(Direction::SendRecv);
+        match self.offer_existing(other, direction)? {
+            Some(ours) => {
+                if let Some(b) = self.webrtc.get_mut(&leg) {
+                    b.pending_answer = Some(answer);
+                }
+                Ok(Renegotiation::Forward(ours))
+            }
+            None => Ok(Renegotiation::Answer(answer)),
+        }
     }
 
     fn configure(&self, leg: LegId, n: &Negotiated) {
@@ -290,8 +422,8 @@ impl State {
 impl Negotiator for Anchor {
     fn answer_caller(&mut self) -> Option<Vec<u8>> {
         let s = self.lock();
-        if let Some(answer) = s.webrtc.get(&s.caller) {
-            return Some(answer.clone());
+        if let Some(b) = s.webrtc.get(&s.caller) {
+            return Some(b.sdp.clone());
         }
         s.legs.get(&s.caller).map(|l| l.last_answer().to_vec())
     }
@@ -308,10 +440,7 @@ impl Negotiator for Anchor {
         let mut s = self.lock();
         if s.browsers.remove(&leg) {
             return match s.add_webrtc_leg(leg, |local| WebRtcLeg::offer(Instant::now(), local)) {
-                Ok(offer) => {
-                    s.webrtc.insert(leg, offer.clone());
-                    Some(offer)
-                }
+                Ok(offer) => Some(offer),
                 Err(e) => {
                     tracing::warn!(error = %e, "no WebRTC offer for a browser");
                     None
@@ -335,14 +464,21 @@ impl Negotiator for Anchor {
 
     fn remote_answer(&mut self, leg: LegId, body: &[u8]) -> Result<(), u16> {
         let mut s = self.lock();
-        if s.webrtc.contains_key(&leg) {
-            // A browser's 18x and 200 carry the same answer: the media
-            // task takes the first and ignores the repeat.
+        if let Some(b) = s.webrtc.get(&leg) {
             if !is_webrtc(body) {
                 return Err(488);
             }
-            if let Some(m) = s.media.as_ref() {
-                m.webrtc_answer(leg, body.to_vec());
+            let taken =
+                webrtc::lock(&b.leg).accept_answer(Instant::now(), &String::from_utf8_lossy(body));
+            match taken {
+                Ok(()) => s.webrtc_changed(leg),
+                // A browser's 18x and 200 carry the same answer: the first
+                // is taken, the repeat finds no offer waiting.
+                Err(webrtc::WebRtcError::NoPendingOffer) => {}
+                Err(e) => {
+                    tracing::warn!(%leg, error = %e, "the browser's answer was refused");
+                    return Err(488);
+                }
             }
             return Ok(());
         }
@@ -374,8 +510,11 @@ impl Negotiator for Anchor {
         other: Option<LegId>,
         body: &[u8],
     ) -> Result<Renegotiation, u16> {
-        let offer = Sdp::parse(body).map_err(|e| State::status(e.into()))?;
         let mut s = self.lock();
+        if s.webrtc.contains_key(&leg) {
+            return s.browser_reoffer(leg, other, body);
+        }
+        let offer = Sdp::parse(body).map_err(|e| State::status(e.into()))?;
         match other {
             // Talking to one party: the offer (hold goes through as its
             // direction) goes on, and its answer gives ours.
@@ -386,8 +525,16 @@ impl Negotiator for Anchor {
                     .ok_or(488u16)?
                     .take_offer(&offer)
                     .map_err(State::status)?;
-                let ours = s.legs.get_mut(&other).ok_or(488u16)?.offer(direction);
-                Ok(Renegotiation::Forward(ours))
+                match s.offer_existing(other, direction)? {
+                    Some(ours) => Ok(Renegotiation::Forward(ours)),
+                    // A browser that would hear nothing new: answered here.
+                    None => {
+                        let sdp = s.legs.get_mut(&leg).ok_or(488u16)?;
+                        let (answer, chosen) = sdp.answer_pending().map_err(State::status)?;
+                        s.configure(leg, &chosen);
+                        Ok(Renegotiation::Answer(answer))
+                    }
+                }
             }
             // Nobody else: we answer it ourselves.
             None => {
@@ -405,22 +552,42 @@ impl Negotiator for Anchor {
 
     fn reanswered(&mut self, from: LegId, to: LegId, body: &[u8]) -> Result<Vec<u8>, u16> {
         let mut s = self.lock();
-        if !s.legs.get(&from).is_some_and(LegSdp::has_pending_offer) {
+        let pending = match s.webrtc.get(&from) {
+            Some(b) => b.pending_answer.is_some(),
+            None => s.legs.get(&from).is_some_and(LegSdp::has_pending_offer),
+        };
+        if !pending {
             return Err(500);
         }
-        let theirs = s
-            .legs
-            .get_mut(&to)
-            .ok_or(488u16)?
-            .read_answer(body)
-            .map_err(State::status)?;
+        if let Some(b) = s.webrtc.get(&to) {
+            if !is_webrtc(body) {
+                return Err(488);
+            }
+            let taken =
+                webrtc::lock(&b.leg).accept_answer(Instant::now(), &String::from_utf8_lossy(body));
+            if let Err(e) = taken {
+                tracing::warn!(leg = %to, error = %e, "the browser's answer to our re-offer was refused");
+                return Err(488);
+            }
+            s.webrtc_changed(to);
+        } else {
+            let theirs = s
+                .legs
+                .get_mut(&to)
+                .ok_or(488u16)?
+                .read_answer(body)
+                .map_err(State::status)?;
+            s.configure(to, &theirs);
+        }
+        if let Some(b) = s.webrtc.get_mut(&from) {
+            return b.pending_answer.take().ok_or(500);
+        }
         let (answer, chosen) = s
             .legs
             .get_mut(&from)
             .ok_or(488u16)?
             .answer_pending()
             .map_err(State::status)?;
-        s.configure(to, &theirs);
         s.configure(from, &chosen);
         Ok(answer)
     }
@@ -430,14 +597,211 @@ impl Negotiator for Anchor {
     }
 
     fn offer_again(&mut self, leg: LegId) -> Option<Vec<u8>> {
-        let mut s = self.lock();
-        Some(s.legs.get_mut(&leg)?.offer(Direction::SendRecv))
+        self.lock()
+            .offer_existing(leg, Direction::SendRecv)
+            .ok()
+            .flatten()
     }
 
     fn holds(&self, leg: LegId) -> bool {
         matches!(
-            self.lock().legs.get(&leg).and_then(LegSdp::direction),
+            self.lock().peer_direction(leg),
             Some(Direction::SendOnly | Direction::Inactive)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The anchor's renegotiation between a browser (a str0m `Rtc`
+    //! playing it: only SDP, no packets) and a phone (SDP text): who is
+    //! offered what, and who holds whom.
+
+    use super::*;
+    use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+    use str0m::media::{Direction as D, MediaKind, Mid};
+    use str0m::{Candidate, Rtc};
+    use switchyard_plugins::types::{Direction as CallDirection, Party};
+
+    const BROWSER: LegId = LegId(0);
+    const PHONE: LegId = LegId(1);
+
+    fn phone_sdp(direction: &str) -> Vec<u8> {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na={direction}\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn snapshot() -> CallSnapshot {
+        CallSnapshot {
+            call_id: "anchor".into(),
+            tenant: "demo".into(),
+            direction: CallDirection::Internal,
+            caller: Party {
+                number: "1001".into(),
+                display_name: None,
+            },
+            callee: Party {
+                number: "1002".into(),
+                display_name: None,
+            },
+            dialled: "1002".into(),
+            tags: Vec::new(),
+            start_time: 0,
+            answer_time: None,
+            time_zone: "UTC".into(),
+            flow: "main".into(),
+            plugin_version: 1,
+        }
+    }
+
+    fn text(b: &[u8]) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    /// The ICE credentials and DTLS fingerprint in an SDP.
+    fn transport(sdp: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = sdp
+            .lines()
+            .map(str::trim)
+            .filter(|l| {
+                l.starts_with("a=ice-ufrag:")
+                    || l.starts_with("a=ice-pwd:")
+                    || l.starts_with("a=fingerprint:")
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The browser (caller) and a phone (dialled, answered) in one call.
+    fn call() -> (Anchor, Rtc, Mid, String) {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let pool = Arc::new(PortPool::new(ip, 42_000, 42_200));
+        let settings = crate::MediaSettings {
+            ip,
+            low_port: 42_000,
+            high_port: 42_200,
+            rtp_timeout: crate::MediaSettings::DEFAULT_RTP_TIMEOUT,
+        };
+        let mut browser = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(Instant::now());
+        browser.add_local_candidate(
+            Candidate::host("127.0.0.1:50000".parse().unwrap(), "udp").unwrap(),
+        );
+        let mut change = browser.sdp_api();
+        let mid = change.add_media(MediaKind::Audio, D::SendRecv, None, None, None);
+        let (offer, pending) = change.apply().unwrap();
+        let (events, _) = mpsc::unbounded_channel();
+        let mut anchor = Anchor::for_caller(
+            &pool,
+            &settings,
+            BROWSER,
+            offer.to_sdp_string().as_bytes(),
+            SrtpPolicy::Off,
+            events,
+        )
+        .unwrap();
+        let answer = text(&anchor.answer_caller().unwrap());
+        browser
+            .sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+            .unwrap();
+        let ours = text(&anchor.offer_to(PHONE, &snapshot()).unwrap());
+        assert!(ours.contains("RTP/AVP"), "{ours}");
+        anchor.remote_answer(PHONE, &phone_sdp("sendrecv")).unwrap();
+        (anchor, browser, mid, answer)
+    }
+
+    fn browser_offers(browser: &mut Rtc, mid: Mid, d: D) -> (String, SdpPendingOffer) {
+        let mut change = browser.sdp_api();
+        change.set_direction(mid, d);
+        let (offer, pending) = change.apply().unwrap();
+        (offer.to_sdp_string(), pending)
+    }
+
+    #[tokio::test]
+    async fn a_browsers_hold_goes_on_to_the_phone_and_its_answer_comes_back() {
+        let (mut anchor, mut browser, mid, first) = call();
+        for (d, to_phone, back, holds) in [
+            (D::SendOnly, "a=sendonly", "recvonly", true),
+            (D::SendRecv, "a=sendrecv", "sendrecv", false),
+        ] {
+            let (offer, pending) = browser_offers(&mut browser, mid, d);
+            let Ok(Renegotiation::Forward(fwd)) =
+                anchor.reoffer(BROWSER, Some(PHONE), offer.as_bytes())
+            else {
+                panic!("the browser's re-offer goes on to the phone");
+            };
+            let fwd = text(&fwd);
+            assert!(fwd.contains(to_phone) && fwd.contains("RTP/AVP"), "{fwd}");
+            let answer = text(&anchor.reanswered(BROWSER, PHONE, &phone_sdp(back)).unwrap());
+            assert_eq!(transport(&answer), transport(&first), "same ICE and DTLS");
+            browser
+                .sdp_api()
+                .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+                .unwrap();
+            assert_eq!(anchor.holds(BROWSER), holds);
+            assert!(!anchor.holds(PHONE));
+        }
+        anchor.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_phones_hold_and_the_hosts_offer_again_reach_the_browser_as_webrtc() {
+        let (mut anchor, mut browser, _, first) = call();
+        let Ok(Renegotiation::Forward(fwd)) =
+            anchor.reoffer(PHONE, Some(BROWSER), &phone_sdp("sendonly"))
+        else {
+            panic!("the phone's hold goes on to the browser");
+        };
+        let fwd = text(&fwd);
+        assert!(
+            is_webrtc(fwd.as_bytes()) && fwd.contains("a=sendonly"),
+            "{fwd}"
+        );
+        assert_eq!(transport(&fwd), transport(&first), "same ICE and DTLS");
+        let answer = browser
+            .sdp_api()
+            .accept_offer(SdpOffer::from_sdp_string(&fwd).unwrap())
+            .unwrap()
+            .to_sdp_string();
+        let ours = text(
+            &anchor
+                .reanswered(PHONE, BROWSER, answer.as_bytes())
+                .unwrap(),
+        );
+        assert!(ours.contains("a=recvonly"), "{ours}");
+        assert!(anchor.holds(PHONE) && !anchor.holds(BROWSER));
+
+        // The same hold again asks nothing new of the browser: answered here.
+        let again = anchor.reoffer(PHONE, Some(BROWSER), &phone_sdp("sendonly"));
+        assert!(matches!(again, Ok(Renegotiation::Answer(_))), "{again:?}");
+
+        // The host takes the browser off hold (an attended transfer's
+        // offer_again): a WebRTC sendrecv offer; nothing when nothing changes.
+        let offer = text(&anchor.offer_again(BROWSER).unwrap());
+        assert!(
+            is_webrtc(offer.as_bytes()) && offer.contains("a=sendrecv"),
+            "{offer}"
+        );
+        let answer = browser
+            .sdp_api()
+            .accept_offer(SdpOffer::from_sdp_string(&offer).unwrap())
+            .unwrap()
+            .to_sdp_string();
+        anchor.remote_answer(BROWSER, answer.as_bytes()).unwrap();
+        assert_eq!(anchor.offer_again(BROWSER), None);
+        // A plain answer for a browser's leg is refused.
+        assert_eq!(
+            anchor.remote_answer(BROWSER, &phone_sdp("sendrecv")),
+            Err(488)
+        );
+        anchor.close().await;
     }
 }

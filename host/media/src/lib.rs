@@ -33,7 +33,7 @@ pub mod webrtc;
 
 pub use ports::{PortPool, RtpPorts};
 pub use room::MemberId;
-pub use room_task::{RoomEvent, RoomHandle};
+pub use room_task::{RoomEvent, RoomHandle, Sink};
 pub use session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };

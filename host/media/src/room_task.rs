@@ -1,8 +1,9 @@
 //! The tokio side of a conference room: one task ticks the room's
 //! [`Room`] every 20 ms (while anybody is in it) and sends what it made
-//! on the participants' own sockets, lent by their calls' media tasks,
-//! which hand over what the participants say as it arrives
-//! ([`RoomHandle::push`]). One timer for the whole room, not one per
+//! on the participants' own sockets, lent by their calls' media tasks
+//! (or, for an SRTP or WebRTC leg, hands it back to that task to encrypt
+//! or encode: [`Sink`]), which hand over what the participants say as it
+//! arrives ([`RoomHandle::push`]). One timer for the whole room, not one per
 //! participant; nothing here decides anything.
 
 use std::fs::File;
@@ -20,6 +21,26 @@ use tokio::time::MissedTickBehavior;
 use crate::room::{MemberId, Room, Stream};
 use crate::session::PlayItem;
 use crate::station::Station;
+use crate::task::CallSink;
+
+/// Where the room's RTP for a participant goes.
+pub enum Sink {
+    /// Straight out of the leg's own socket: a plain RTP phone.
+    Socket(Arc<UdpSocket>),
+    /// Through the leg's call media task, which encrypts it (an SRTP
+    /// phone) or encodes it (a browser's WebRTC leg) and sends it: the
+    /// keys and codec state live there, with what arrives on the leg.
+    Call(CallSink),
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sink::Socket(_) => f.write_str("Sink::Socket"),
+            Sink::Call(_) => f.write_str("Sink::Call"),
+        }
+    }
+}
 
 /// What a room tells its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +55,7 @@ type Recorder = WavRecorder<BufWriter<File>>;
 
 struct State {
     room: Room,
-    socks: Vec<(MemberId, Arc<UdpSocket>)>,
+    socks: Vec<(MemberId, Arc<Sink>)>,
     recording: Option<Recorder>,
     closed: bool,
 }
@@ -77,12 +98,12 @@ impl RoomHandle {
         f(&mut self.0.state.lock().expect("room lock"))
     }
 
-    /// Participant `id` joins, its RTP sent from `sock` on `stream`.
-    pub fn add(&self, id: MemberId, stream: Stream, sock: Arc<UdpSocket>, muted: bool) {
+    /// Participant `id` joins, its RTP sent on `stream` through `sink`.
+    pub fn add(&self, id: MemberId, stream: Stream, sink: Sink, muted: bool) {
         self.with(|s| {
             s.room.add(id, stream, muted);
             s.socks.retain(|(m, _)| *m != id);
-            s.socks.push((id, sock));
+            s.socks.push((id, Arc::new(sink)));
         });
         self.0.wake.notify_one();
     }
@@ -199,11 +220,16 @@ async fn run(shared: std::sync::Weak<Shared>, events: mpsc::UnboundedSender<Room
         };
         drop(s);
         // Sent outside the lock: the participants' tasks push meanwhile.
-        for (sock, to, bytes) in sends {
-            if let Err(e) = sock.try_send_to(&bytes, to)
-                && e.kind() == std::io::ErrorKind::WouldBlock
-            {
-                let _ = sock.send_to(&bytes, to).await;
+        for (sink, to, bytes) in sends {
+            match &*sink {
+                Sink::Socket(sock) => {
+                    if let Err(e) = sock.try_send_to(&bytes, to)
+                        && e.kind() == std::io::ErrorKind::WouldBlock
+                    {
+                        let _ = sock.send_to(&bytes, to).await;
+                    }
+                }
+                Sink::Call(call) => call.send(to, bytes),
             }
         }
         for (id, on) in talking {

@@ -22,13 +22,13 @@ use tokio::time::MissedTickBehavior;
 
 use crate::ports::RtpPorts;
 use crate::room::MemberId;
-use crate::room_task::RoomHandle;
+use crate::room_task::{RoomHandle, Sink};
 use crate::session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };
 use crate::srtp::{SrtpKeys, SrtpLeg};
 use crate::station::Station;
-use crate::webrtc::{EVENT_PT, WebRtcLeg};
+use crate::webrtc::{EVENT_PT, SharedWebRtcLeg, WebRtcLeg};
 use switchyard_rtp::g711::Law;
 
 /// What the call engine hears from a call's media.
@@ -62,11 +62,17 @@ enum Command {
     AddLeg(LegId, RtpPorts, u32),
     /// A browser's leg: its WebRTC media terminated in front of the
     /// session, which sees a PCMU leg.
-    AddWebRtcLeg(LegId, RtpPorts, u32, Box<WebRtcLeg>),
-    WebRtcAnswer(LegId, Vec<u8>),
+    AddWebRtcLeg(LegId, RtpPorts, u32, SharedWebRtcLeg),
+    /// A browser's leg was renegotiated outside the task (an answer, a
+    /// re-offer either way): what str0m made of it is sent now and its
+    /// timers re-armed, rather than at its next datagram or timer.
+    WebRtcChanged(LegId),
     /// A SIP phone's leg speaks SRTP with these keys (`None`: plain RTP).
     Srtp(LegId, Option<SrtpKeys>),
     RemoveLeg(LegId),
+    /// A room's RTP for a lent leg that cannot be sent as it is (SRTP,
+    /// WebRTC): sent through the leg like the session's own.
+    FromRoom(LegId, SocketAddr, Vec<u8>),
     Configure(LegId, LegConfig),
     CreateBridge(BridgeId),
     DestroyBridge(BridgeId),
@@ -114,6 +120,24 @@ enum Command {
     Counts(LegId, oneshot::Sender<LegCounts>),
 }
 
+/// A lent leg's way back into its call's media task, for a room's RTP
+/// that must be encrypted or encoded there (see
+/// [`Sink::Call`](crate::room_task::Sink::Call)). Weak: a room keeps no
+/// call's media alive.
+pub struct CallSink {
+    commands: mpsc::WeakUnboundedSender<Command>,
+    leg: LegId,
+}
+
+impl CallSink {
+    /// Hand the room's packet `bytes` for `to` to the call's task.
+    pub(crate) fn send(&self, to: SocketAddr, bytes: Vec<u8>) {
+        if let Some(tx) = self.commands.upgrade() {
+            let _ = tx.send(Command::FromRoom(self.leg, to, bytes));
+        }
+    }
+}
+
 /// The running media of one call; the task stops when this is dropped.
 pub struct MediaHandle {
     commands: mpsc::UnboundedSender<Command>,
@@ -156,7 +180,7 @@ struct Io {
     seats: Vec<(LegId, RoomHandle, MemberId)>,
     /// Browsers' legs: every datagram on their sockets goes through the
     /// WebRTC leg, and what the session sends them too.
-    webrtc: Vec<(LegId, Box<WebRtcLeg>)>,
+    webrtc: Vec<(LegId, SharedWebRtcLeg)>,
     /// SIP phones' SRTP legs: what arrives is decrypted before the
     /// session sees it, what the session sends them is encrypted.
     srtp: Vec<(LegId, SrtpLeg)>,
@@ -179,11 +203,13 @@ impl Io {
             .map(|(_, p)| &*p.rtp)
     }
 
-    fn webrtc(&mut self, leg: LegId) -> Option<&mut WebRtcLeg> {
+    /// A browser's leg, locked: never held across an `await` (callers
+    /// consume the guard in a closure).
+    fn webrtc(&self, leg: LegId) -> Option<std::sync::MutexGuard<'_, WebRtcLeg>> {
         self.webrtc
-            .iter_mut()
+            .iter()
             .find(|(l, _)| *l == leg)
-            .map(|(_, w)| &mut **w)
+            .map(|(_, w)| crate::webrtc::lock(w))
     }
 
     fn srtp(&mut self, leg: LegId) -> Option<&mut SrtpLeg> {
@@ -197,7 +223,7 @@ impl Io {
     fn webrtc_deadline(&self) -> Option<Instant> {
         self.webrtc
             .iter()
-            .filter_map(|(_, w)| w.poll_timeout())
+            .filter_map(|(_, w)| crate::webrtc::lock(w).poll_timeout())
             .min()
     }
 
@@ -220,6 +246,7 @@ fn command(
     cmd: Command,
     io: &mut Io,
     events: &mpsc::UnboundedSender<MediaEvent>,
+    commands: &mpsc::WeakUnboundedSender<Command>,
 ) {
     let now = Instant::now();
     match cmd {
@@ -232,7 +259,7 @@ fn command(
             io.socks.retain(|(l, _)| *l != leg);
             io.webrtc.retain(|(l, _)| *l != leg);
             io.socks.push((leg, ports));
-            let remote = webrtc.local();
+            let remote = crate::webrtc::lock(&webrtc).local();
             io.webrtc.push((leg, webrtc));
             session.add_leg(now, leg, ssrc);
             session.configure(
@@ -246,14 +273,8 @@ fn command(
                 },
             );
         }
-        Command::WebRtcAnswer(leg, answer) => {
-            if let Some(w) = io.webrtc(leg) {
-                let text = String::from_utf8_lossy(&answer);
-                if let Err(e) = w.accept_answer(now, &text) {
-                    tracing::debug!(%leg, error = ?e, "the browser's answer was not taken (a repeat in the 200 after the 18x)");
-                }
-            }
-        }
+        // Carried out in the task's loop, which can await the sends.
+        Command::WebRtcChanged(_) | Command::FromRoom(..) => {}
         Command::Srtp(leg, keys) => match keys {
             // Same keys (a re-INVITE that kept them): the contexts and
             // their rollover counters stay.
@@ -300,18 +321,23 @@ fn command(
                 .iter()
                 .find(|(l, _)| *l == leg)
                 .map(|(_, p)| p.rtp.clone());
-            if io.webrtc.iter().any(|(l, _)| *l == leg) {
-                tracing::warn!(%leg, "a browser's leg is not lent to a room yet: it stays in its call");
-                return;
-            }
-            if io.srtp.iter().any(|(l, _)| *l == leg) {
-                tracing::warn!(%leg, "an SRTP leg is not lent to a room yet: it stays in its call");
-                return;
-            }
-            match (sock, session.lend(now, leg)) {
-                (Some(sock), Some(stream)) => {
+            // A browser's or SRTP phone's RTP is made in this task (codec,
+            // keys): the room's comes back here to be sent. A plain
+            // phone's goes straight from its socket.
+            let through_call =
+                io.webrtc.iter().any(|(l, _)| *l == leg) || io.srtp.iter().any(|(l, _)| *l == leg);
+            let sink = match sock {
+                Some(_) if through_call => Some(Sink::Call(CallSink {
+                    commands: commands.clone(),
+                    leg,
+                })),
+                Some(sock) => Some(Sink::Socket(sock)),
+                None => None,
+            };
+            match (sink, session.lend(now, leg)) {
+                (Some(sink), Some(stream)) => {
                     io.leave_room(leg);
-                    room.add(member, stream, sock, muted);
+                    room.add(member, stream, sink, muted);
                     io.seats.push((leg, room, member));
                 }
                 _ => tracing::warn!(%leg, "not lent to the room: no such leg, or not answered"),
@@ -392,7 +418,7 @@ impl MediaHandle {
         events: mpsc::UnboundedSender<MediaEvent>,
     ) -> MediaHandle {
         let (commands, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(rtp_timeout, rx, events));
+        let task = tokio::spawn(run(rtp_timeout, rx, commands.downgrade(), events));
         MediaHandle {
             commands,
             plays: Default::default(),
@@ -424,19 +450,17 @@ impl MediaHandle {
 
     /// A browser's leg on `ports`, its WebRTC media terminated by
     /// `webrtc` (already offered or answered); configured as a PCMU leg.
-    pub fn add_webrtc_leg(&self, leg: LegId, ports: RtpPorts, webrtc: WebRtcLeg) {
-        self.send(Command::AddWebRtcLeg(
-            leg,
-            ports,
-            rand_u32(),
-            Box::new(webrtc),
-        ));
+    /// The caller keeps its own reference to renegotiate it (see
+    /// [`SharedWebRtcLeg`]) and says so with
+    /// [`webrtc_changed`](Self::webrtc_changed).
+    pub fn add_webrtc_leg(&self, leg: LegId, ports: RtpPorts, webrtc: SharedWebRtcLeg) {
+        self.send(Command::AddWebRtcLeg(leg, ports, rand_u32(), webrtc));
     }
 
-    /// The browser answered our offer on `leg` (see
-    /// [`WebRtcLeg::accept_answer`]).
-    pub fn webrtc_answer(&self, leg: LegId, answer: Vec<u8>) {
-        self.send(Command::WebRtcAnswer(leg, answer));
+    /// The browser's leg was renegotiated (an answer taken, an offer
+    /// made or answered): the task sends what that produced.
+    pub fn webrtc_changed(&self, leg: LegId) {
+        self.send(Command::WebRtcChanged(leg));
     }
 
     /// `leg` speaks SRTP with `keys` from now on (`None`: plain RTP
@@ -620,6 +644,7 @@ enum Wake {
 async fn run(
     rtp_timeout: Option<Duration>,
     mut rx: mpsc::UnboundedReceiver<Command>,
+    own: mpsc::WeakUnboundedSender<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
 ) {
     let mut session = MediaSession::new();
@@ -679,7 +704,17 @@ async fn run(
         .await;
         match wake {
             Wake::Command(None) => return,
-            Wake::Command(Some(cmd)) => command(&mut session, cmd, &mut io, &events),
+            Wake::Command(Some(Command::WebRtcChanged(leg))) => {
+                webrtc_flush(&mut session, &mut io, &events, leg).await;
+            }
+            Wake::Command(Some(Command::FromRoom(leg, to, bytes))) => {
+                // Only while the leg still sits in a room: one that has
+                // left gets nothing stale.
+                if io.seats.iter().any(|(l, _, _)| *l == leg) {
+                    send_to_leg(&mut io, leg, &bytes, to).await;
+                }
+            }
+            Wake::Command(Some(cmd)) => command(&mut session, cmd, &mut io, &events, &own),
             Wake::Rtp { leg, len, from } => {
                 // The next poll starts after this socket: no leg starves.
                 first = leg + 1;
@@ -700,7 +735,7 @@ async fn run(
                 let now = Instant::now();
                 let legs: Vec<LegId> = io.webrtc.iter().map(|(l, _)| *l).collect();
                 for leg in legs {
-                    if let Some(w) = io.webrtc(leg) {
+                    if let Some(mut w) = io.webrtc(leg) {
                         w.handle_timeout(now);
                     }
                     webrtc_flush(&mut session, &mut io, &events, leg).await;
@@ -767,26 +802,24 @@ async fn tick(
 /// first for an SRTP leg, or, for a browser's leg, through its WebRTC
 /// leg (which sends what it makes of it from the same socket).
 async fn send_to_leg(io: &mut Io, leg: LegId, bytes: &[u8], to: SocketAddr) {
-    let transmits: Vec<(SocketAddr, Vec<u8>)> = match io.webrtc(leg) {
-        Some(w) => {
-            w.send_rtp(Instant::now(), bytes);
-            std::iter::from_fn(|| w.poll_transmit()).collect()
-        }
-        None => {
-            if let Some(srtp) = io.srtp(leg) {
-                let Some(wire) = srtp.protect(bytes) else {
-                    return;
-                };
-                if let Some(sock) = io.sock(leg) {
-                    send(sock, &wire, to).await;
-                }
+    let webrtc = io.webrtc(leg).map(|mut w| {
+        w.send_rtp(Instant::now(), bytes);
+        std::iter::from_fn(|| w.poll_transmit()).collect::<Vec<_>>()
+    });
+    let Some(transmits) = webrtc else {
+        if let Some(srtp) = io.srtp(leg) {
+            let Some(wire) = srtp.protect(bytes) else {
                 return;
-            }
+            };
             if let Some(sock) = io.sock(leg) {
-                send(sock, bytes, to).await;
+                send(sock, &wire, to).await;
             }
             return;
         }
+        if let Some(sock) = io.sock(leg) {
+            send(sock, bytes, to).await;
+        }
+        return;
     };
     if let Some(sock) = io.sock(leg) {
         for (to, bytes) in transmits {
@@ -803,12 +836,15 @@ async fn webrtc_flush(
     events: &mpsc::UnboundedSender<MediaEvent>,
     leg: LegId,
 ) {
-    let Some(w) = io.webrtc(leg) else {
+    let taken = io.webrtc(leg).map(|mut w| {
+        let transmits: Vec<(SocketAddr, Vec<u8>)> =
+            std::iter::from_fn(|| w.poll_transmit()).collect();
+        let decoded: Vec<Vec<u8>> = std::iter::from_fn(|| w.poll_rtp()).collect();
+        (transmits, decoded, w.local())
+    });
+    let Some((transmits, decoded, local)) = taken else {
         return;
     };
-    let transmits: Vec<(SocketAddr, Vec<u8>)> = std::iter::from_fn(|| w.poll_transmit()).collect();
-    let decoded: Vec<Vec<u8>> = std::iter::from_fn(|| w.poll_rtp()).collect();
-    let local = w.local();
     if let Some(sock) = io.sock(leg) {
         for (to, bytes) in transmits {
             send(sock, &bytes, to).await;
@@ -830,8 +866,10 @@ async fn packet(
     from: SocketAddr,
     bytes: &[u8],
 ) {
-    if let Some(w) = io.webrtc(id) {
-        w.handle_datagram(Instant::now(), from, bytes);
+    let taken = io
+        .webrtc(id)
+        .map(|mut w| w.handle_datagram(Instant::now(), from, bytes));
+    if taken.is_some() {
         webrtc_flush(session, io, events, id).await;
         return;
     }

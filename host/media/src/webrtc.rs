@@ -50,6 +50,23 @@ use switchyard_rtp::packet::{RtpHeader, RtpPacket};
 /// 4 is what Chrome numbers it, so an offer from Chrome keeps its id.
 const MID_EXTENSION_ID: u8 = 4;
 
+/// A media direction, as str0m and the browser's SDP see it.
+pub use str0m::media::Direction as WebRtcDirection;
+
+/// A WebRTC leg shared between the call's SDP state (which renegotiates
+/// it: a browser's hold, our re-offers) and the media task (which moves
+/// its packets). The SDP answer must be made at once, on the `Rtc` the
+/// task drives, so both reach it under a lock neither holds for long nor
+/// across an `await`.
+pub type SharedWebRtcLeg = std::sync::Arc<std::sync::Mutex<WebRtcLeg>>;
+
+/// Lock a shared leg; a panic elsewhere while it was held leaves str0m's
+/// state as consistent as any error return would, so the lock is taken
+/// back.
+pub fn lock(leg: &SharedWebRtcLeg) -> std::sync::MutexGuard<'_, WebRtcLeg> {
+    leg.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Payload type of the telephone-events [`WebRtcLeg::poll_rtp`] produces
 /// and [`WebRtcLeg::send_rtp`] expects (the session's side, 8 kHz clock).
 pub const EVENT_PT: u8 = 101;
@@ -279,6 +296,51 @@ impl WebRtcLeg {
         self.drain();
         self.handle_timeout(now);
         self.choose_codec()
+    }
+
+    /// The browser offered again on the same session (hold, resume, a
+    /// codec change): str0m takes it on the same `Rtc`, so the answer
+    /// keeps our ICE credentials and DTLS fingerprint and the media flows
+    /// on without a new handshake. An offer that would start a new DTLS
+    /// association (another fingerprint) is refused by str0m.
+    pub fn accept_offer(&mut self, now: Instant, offer_sdp: &str) -> Result<String, WebRtcError> {
+        precheck(offer_sdp)?;
+        let offer =
+            SdpOffer::from_sdp_string(offer_sdp).map_err(|e| WebRtcError::BadSdp(e.to_string()))?;
+        // Any offer of ours still waiting is void now (str0m invalidates it).
+        self.pending = None;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(map_rtc_error)?;
+        self.drain();
+        self.handle_timeout(now);
+        self.choose_codec()?;
+        Ok(narrowband_opus(&answer.to_sdp_string()))
+    }
+
+    /// We offer again in `direction` (ours: `SendOnly` puts the browser on
+    /// hold, `SendRecv` takes it off); its answer goes to
+    /// [`accept_answer`](Self::accept_answer). `None` when the direction is
+    /// already that: str0m makes no offer for no change, and the browser
+    /// need not hear of it.
+    pub fn reoffer(&mut self, now: Instant, direction: Direction) -> Option<String> {
+        let mid = self.mid?;
+        let mut change = self.rtc.sdp_api();
+        change.set_direction(mid, direction);
+        let (offer, pending) = change.apply()?;
+        self.pending = Some(pending);
+        self.drain();
+        self.handle_timeout(now);
+        Some(narrowband_opus(&offer.to_sdp_string()))
+    }
+
+    /// The direction the browser last agreed to, seen from its side
+    /// (`SendOnly` or `Inactive`: it holds us; `RecvOnly`: we hold it).
+    pub fn peer_direction(&self) -> Option<Direction> {
+        let media = self.rtc.media(self.mid?)?;
+        Some(media.direction().invert())
     }
 
     /// A datagram arrived on the leg's socket (STUN, DTLS, SRTP or SRTCP;

@@ -231,11 +231,22 @@ fn browser_sends_tone_frames(
     samples: usize,
     frames: usize,
 ) -> Vec<(RtpHeader, Vec<u8>)> {
+    browser_sends_tone_from(call, samples, 0, frames)
+}
+
+/// Frames `first..first + frames` of the browser's tone (its media time
+/// goes on from an earlier call's).
+fn browser_sends_tone_from(
+    call: &mut Call,
+    samples: usize,
+    first: usize,
+    frames: usize,
+) -> Vec<(RtpHeader, Vec<u8>)> {
     let opus_pt = call.browser_pt(Codec::Opus);
     let mut enc =
         opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
     let start = call.rtp.len();
-    for frame in 0..frames {
+    for frame in first..first + frames {
         let pcm = sine(1000.0, 48_000.0, 8000.0, frame * samples, samples);
         let mut out = [0u8; 1275];
         let n = enc.encode(&pcm, &mut out).unwrap();
@@ -615,4 +626,152 @@ fn a_lost_opus_frame_is_concealed_on_a_contiguous_timeline() {
         .collect();
     assert_eq!(packets.len(), 40, "two concealed frames fill the hole");
     assert_tone_as_pcmu(&packets, 40);
+}
+
+/// The session sends frames `first..first + frames` of a 1 kHz PCMU tone
+/// to the leg; how many audio frames the browser got.
+fn session_sends_tone(call: &mut Call, first: u16, frames: u16) -> usize {
+    let before = call.received.len();
+    for frame in first..first + frames {
+        let pcm = sine(1000.0, 8000.0, 8000.0, usize::from(frame) * 160, 160);
+        let mut payload = Vec::new();
+        Law::Pcmu.encode(&pcm, &mut payload);
+        let rtp = RtpHeader {
+            payload_type: 0,
+            sequence: 7000 + frame,
+            timestamp: 123_456 + 160 * u32::from(frame),
+            ssrc: 0x5eed,
+            ..Default::default()
+        }
+        .to_bytes(&payload)
+        .unwrap();
+        call.leg.send_rtp(call.now, &rtp);
+        call.deliver_to_browser();
+        call.advance(STEP);
+    }
+    for _ in 0..10 {
+        call.advance(STEP);
+    }
+    call.received[before..]
+        .iter()
+        .filter(|d| !matches!(d.codec_extra, str0m::format::CodecExtra::Tele(_)))
+        .count()
+}
+
+/// The ICE credentials and DTLS fingerprint of an SDP: what must not
+/// change in a re-offer or its answer, or the browser starts over.
+fn transport(sdp: &str) -> Vec<String> {
+    let mut lines: Vec<String> = sdp
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            l.starts_with("a=ice-ufrag:")
+                || l.starts_with("a=ice-pwd:")
+                || l.starts_with("a=fingerprint:")
+        })
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines.dedup();
+    assert_eq!(lines.len(), 3, "{sdp}");
+    lines
+}
+
+/// The browser offers `direction` on the connected call (JsSIP's hold
+/// and resume); the leg answers; the browser takes the answer. The
+/// answer's text.
+fn browser_reoffers(call: &mut Call, direction: Direction) -> String {
+    let mut change = call.browser.sdp_api();
+    change.set_direction(call.mid, direction);
+    let (offer, pending) = change.apply().expect("a change, so an offer");
+    let answer = call
+        .leg
+        .accept_offer(call.now, &offer.to_sdp_string())
+        .unwrap();
+    let parsed = str0m::change::SdpAnswer::from_sdp_string(&answer).unwrap();
+    call.browser
+        .sdp_api()
+        .accept_answer(pending, parsed)
+        .unwrap();
+    call.drain_browser();
+    answer
+}
+
+#[test]
+fn a_browsers_hold_and_resume_are_answered_on_the_same_session() {
+    let mut call = Call::browser_calls();
+    call.connect();
+    let before = browser_sends_tone_from(&mut call, 960, 0, 25);
+    assert_tone_as_pcmu(&before, 20);
+    assert_eq!(call.leg.peer_direction(), Some(Direction::SendRecv));
+
+    // Hold: the browser only sends; the host's answer says recvonly and
+    // keeps the transport, so no new ICE or DTLS.
+    let answer = browser_reoffers(&mut call, Direction::SendOnly);
+    assert!(answer.contains("a=recvonly"), "{answer}");
+    assert!(answer.contains("a=ice-lite"), "{answer}");
+    assert_eq!(call.leg.peer_direction(), Some(Direction::SendOnly));
+    assert!(call.leg.is_connected() && call.browser_connected);
+    assert_eq!(
+        session_sends_tone(&mut call, 0, 25),
+        0,
+        "nothing goes to a browser that holds"
+    );
+    // Its audio still comes through (JsSIP mutes its track on hold; the
+    // leg passes on whatever it sends).
+    let held = browser_sends_tone_from(&mut call, 960, 25, 25);
+    assert!(held.len() >= 20, "only {} packets on hold", held.len());
+
+    // Resume: sendrecv again, both ways.
+    let resumed = browser_reoffers(&mut call, Direction::SendRecv);
+    assert!(resumed.contains("a=sendrecv"), "{resumed}");
+    assert_eq!(transport(&answer), transport(&resumed));
+    assert_eq!(call.leg.peer_direction(), Some(Direction::SendRecv));
+    let got = session_sends_tone(&mut call, 25, 25);
+    assert!(got >= 20, "the browser got {got} frames after resume");
+    let after = browser_sends_tone_from(&mut call, 960, 50, 25);
+    assert_tone_as_pcmu(&after, 20);
+}
+
+#[test]
+fn the_host_holds_and_resumes_a_browser_with_a_webrtc_reoffer() {
+    let mut call = Call::browser_calls();
+    call.connect();
+    assert!(
+        call.leg.reoffer(call.now, Direction::SendRecv).is_none(),
+        "no change, no offer"
+    );
+
+    let hold = call.leg.reoffer(call.now, Direction::SendOnly).unwrap();
+    assert!(hold.contains("a=sendonly"), "{hold}");
+    assert!(hold.contains("UDP/TLS/RTP/SAVPF"), "a WebRTC offer: {hold}");
+    let parsed = str0m::change::SdpOffer::from_sdp_string(&hold).unwrap();
+    let answer = call.browser.sdp_api().accept_offer(parsed).unwrap();
+    call.leg
+        .accept_answer(call.now, &answer.to_sdp_string())
+        .unwrap();
+    call.drain_browser();
+    assert_eq!(call.leg.peer_direction(), Some(Direction::RecvOnly));
+    assert!(call.leg.is_connected());
+    // The held browser still hears what the session sends (music on hold).
+    let got = session_sends_tone(&mut call, 0, 25);
+    assert!(got >= 20, "the held browser got {got} frames");
+    assert!(
+        call.leg.reoffer(call.now, Direction::SendOnly).is_none(),
+        "held already"
+    );
+
+    let resume = call.leg.reoffer(call.now, Direction::SendRecv).unwrap();
+    assert!(resume.contains("a=sendrecv"), "{resume}");
+    assert_eq!(transport(&hold), transport(&resume));
+    let parsed = str0m::change::SdpOffer::from_sdp_string(&resume).unwrap();
+    let answer = call.browser.sdp_api().accept_offer(parsed).unwrap();
+    call.leg
+        .accept_answer(call.now, &answer.to_sdp_string())
+        .unwrap();
+    call.drain_browser();
+    assert_eq!(call.leg.peer_direction(), Some(Direction::SendRecv));
+    let packets = browser_sends_tone_from(&mut call, 960, 0, 25);
+    assert_tone_as_pcmu(&packets, 20);
+    assert!(session_sends_tone(&mut call, 25, 25) >= 20);
 }

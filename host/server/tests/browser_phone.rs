@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::phone::Phone;
+use common::phone::{Phone, hear_transfer, refer_with_replaces};
 use common::*;
 use serde_json::{Value, json};
 use switchyard_rtp::g711::Law;
@@ -293,4 +293,344 @@ async fn the_browser_calls_the_queue_and_reaches_an_agent() {
     let cdr = pbx.cdrs(1).await.remove(0);
     assert_eq!(cdr.agent.as_deref(), Some("1002"), "{cdr:?}");
     assert_eq!(cdr.disposition, Disposition::Answered);
+}
+
+/// The peak of µ-law audio, and its amplitude at the built-in music's
+/// first chord (C4): what tells the browser's beep from hold music.
+fn peak_and_music(heard: &[u8]) -> (u16, f64) {
+    let mut samples = Vec::new();
+    Law::Pcmu.decode(heard, &mut samples);
+    let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    (
+        peak,
+        switchyard_rtp::tones::tone_amplitude(&samples, 261.63),
+    )
+}
+
+/// The browser (1001) calls phone 1002 and presses Hold: JsSIP's
+/// re-INVITE (sendonly) is answered on the same WebRTC session, the hold
+/// goes on to the phone, which hears the music on hold; Resume brings
+/// both ways back. Then the phone holds and resumes the browser: the
+/// host's re-offers to it are WebRTC ones it accepts (a 200, not a 488).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_holds_and_resumes_a_phone() {
+    let pbx = Arc::new(pbx().await);
+    let sip = pbx.addr();
+    let password = pbx.password("1002");
+    let phone = tokio::task::spawn_blocking(move || {
+        let mut phone = patient_phone(sip, "1002", &password, 0x5002);
+        phone.answer_invite(|_| "sendrecv");
+        let before = talk_and_listen(&phone, 2);
+        // The browser's Hold: answered recvonly, as a phone does.
+        let hold = phone.answer_invite(|d| {
+            if d == "sendonly" {
+                "recvonly"
+            } else {
+                "sendrecv"
+            }
+        });
+        let held = phone.listen(Duration::from_millis(1500));
+        let resume = phone.answer_invite(|_| "sendrecv");
+        let after = talk_and_listen(&phone, 2);
+        // Our own hold and resume of the browser: `reinvite` fails the
+        // test unless the browser answers 200.
+        phone.reinvite("sendonly");
+        phone.reinvite("sendrecv");
+        phone.bye();
+        (before, hold, held, resume, after)
+    });
+    let p = pbx.clone();
+    let report = blocking(move || {
+        browser(
+            &p,
+            "1001",
+            json!([
+                {"do": "register"},
+                {"do": "call", "to": "1002"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 2500},
+                {"do": "stats", "name": "before"},
+                {"do": "hold"},
+                {"do": "sleep", "ms": 2000},
+                {"do": "stats", "name": "held"},
+                {"do": "resume"},
+                {"do": "sleep", "ms": 2000},
+                {"do": "stats", "name": "resumed"},
+                {"do": "wait", "state": "ended"}
+            ]),
+        )
+    })
+    .await;
+    let (before, hold, held, resume, after) = phone.await.unwrap();
+    assert_eq!(hold, "sendonly", "the browser's hold reached the phone");
+    assert_eq!(resume, "sendrecv");
+    let (peak, _) = peak_and_music(&before);
+    assert!(peak > 1000, "the browser's beep before the hold: {peak}");
+    assert!(
+        held.len() > 50 * 160,
+        "music while held: {} bytes",
+        held.len()
+    );
+    let (_, chord) = peak_and_music(&held);
+    assert!(
+        chord > 300.0,
+        "the phone hears the music on hold: {chord:.0}"
+    );
+    let (peak, chord) = peak_and_music(&after);
+    assert!(peak > 1000, "the browser's beep after the resume: {peak}");
+    assert!(chord < 300.0, "no more music after the resume: {chord:.0}");
+    let stats = &report["stats"];
+    let count = |name: &str, field: &str| stats[name][field].as_u64().unwrap_or(0);
+    assert_heard(&stats["before"], "audio/opus");
+    // While the browser holds, the host sends it nothing; after the
+    // resume (~100 packets expected in 2 s) it does again, and the
+    // browser sends again.
+    assert!(
+        count("held", "packetsReceived") < count("before", "packetsReceived") + 25,
+        "little reaches a browser that holds: {stats}"
+    );
+    assert!(
+        count("resumed", "packetsReceived") > count("held", "packetsReceived") + 40,
+        "audio to the browser again after the resume: {stats}"
+    );
+    assert!(
+        count("resumed", "packetsSent") > count("held", "packetsSent") + 40,
+        "audio from the browser after the resume: {stats}"
+    );
+    assert!(
+        stats["resumed"]["totalAudioEnergy"].as_f64() > stats["held"]["totalAudioEnergy"].as_f64(),
+        "sound, not silence, after the resume: {stats}"
+    );
+    let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.disposition, Disposition::Answered);
+}
+
+/// The demo tenant with the demo room quiet on joins (no count, no
+/// tones): the parties' own sound is all there is to hear.
+fn quiet_room_tenant() -> Value {
+    let mut t: Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    t["conferences"]["demo"] = json!({"announce-count": false, "tones": false});
+    t
+}
+
+/// The browser (1001) and phone 1002 both dial the demo room (800): the
+/// browser's leg is lent to the room like a phone's, so the phone hears
+/// the browser's beep and the browser hears the phone's tone (Opus
+/// encoded in its call's media).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_and_a_phone_hear_each_other_in_a_conference_room() {
+    let pbx = Arc::new(pbx_with(Some(quiet_room_tenant()), None).await);
+    let sip = pbx.addr();
+    let p = pbx.clone();
+    let phone = tokio::task::spawn_blocking(move || {
+        let mut phone = Phone::new(sip, 0x6002);
+        phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        phone.call_as("1002", &p.password("1002"), "800");
+        let deadline = std::time::Instant::now() + LIMIT * 2;
+        while !p
+            .running
+            .pbx
+            .conferences("demo")
+            .iter()
+            .any(|r| r.participants.len() == 2)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the browser never joined the room"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let heard = talk_and_listen(&phone, 3);
+        phone.bye();
+        heard
+    });
+    let p = pbx.clone();
+    let report = blocking(move || {
+        browser(
+            &p,
+            "1001",
+            json!([
+                {"do": "register"},
+                {"do": "call", "to": "800"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 3000},
+                {"do": "stats", "name": "room"},
+                {"do": "hangup"}
+            ]),
+        )
+    })
+    .await;
+    let heard = phone.await.unwrap();
+    assert_heard(&report["stats"]["room"], "audio/opus");
+    assert!(
+        heard.len() > 8000,
+        "the phone got the room's audio: {} bytes",
+        heard.len()
+    );
+    let (peak, _) = peak_and_music(&heard);
+    assert!(
+        peak > 1000,
+        "the browser's beep is heard in the room: {peak}"
+    );
+}
+
+/// A browser caller (1003) in the demo queue `support` (600) is answered
+/// by agent phone 1002; supervisor 1001 dials `*551002` and listens: it
+/// hears the browser's beep (the agent stays silent, so what it hears is
+/// the browser's), and the browser's call goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_listens_to_a_browser_callers_call() {
+    use switchyard_calls::calls_in_progress::CallState;
+    let pbx = Arc::new(pbx().await);
+    let sip = pbx.addr();
+    let password = pbx.password("1002");
+    let agent = tokio::task::spawn_blocking(move || {
+        let mut phone = patient_phone(sip, "1002", &password, 0x7002);
+        phone.answer_invite(|_| "sendrecv");
+        phone.answer_bye();
+    });
+    let p = pbx.clone();
+    let supervisor = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + LIMIT * 2;
+        let live = |ok: &dyn Fn(&switchyard_calls::calls_in_progress::LiveCallInfo) -> bool| {
+            p.running.pbx.live_calls("demo").iter().any(ok)
+        };
+        while !live(&|c| c.state == CallState::Answered && c.agent.as_deref() == Some("1002")) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent never answered the browser"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut sup = Phone::new(sip, 0x7001);
+        sup.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        sup.call_as("1001", &p.password("1001"), "*551002");
+        while !live(&|c| {
+            c.monitors
+                .iter()
+                .any(|(s, a, _)| s == "1001" && a == "1002")
+        }) {
+            assert!(std::time::Instant::now() < deadline, "never listening");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let heard = sup.listen(Duration::from_secs(3));
+        // The browser hangs up: the agent and the supervisor too.
+        sup.answer_bye();
+        heard
+    });
+    let p = pbx.clone();
+    let report = blocking(move || {
+        browser(
+            &p,
+            "1003",
+            json!([
+                {"do": "register"},
+                {"do": "call", "to": "600"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 9000},
+                {"do": "stats", "name": "supervised"},
+                {"do": "hangup"}
+            ]),
+        )
+    })
+    .await;
+    let heard = supervisor.await.unwrap();
+    agent.await.unwrap();
+    assert!(
+        report["stats"]["supervised"]["packetsSent"]
+            .as_u64()
+            .unwrap_or(0)
+            > 50,
+        "the browser talked: {report}"
+    );
+    assert!(
+        heard.len() > 50 * 160,
+        "the supervisor got audio: {} bytes",
+        heard.len()
+    );
+    let (peak, _) = peak_and_music(&heard);
+    assert!(
+        peak > 1000,
+        "the supervisor hears the browser's beep: {peak}"
+    );
+    let cdr = pbx.cdrs(1).await.remove(0);
+    assert_eq!(cdr.agent.as_deref(), Some("1002"), "{cdr:?}");
+    assert_eq!(cdr.monitors.len(), 1, "{cdr:?}");
+}
+
+/// The browser (1001) calls agent phone 1002, who holds it (the host's
+/// WebRTC re-offer, sendonly), consults 1003 and transfers with Replaces:
+/// the host takes the browser off hold with a WebRTC re-offer of its own
+/// (`offer_again`), so 1003 hears the browser's beep — a held browser
+/// (recvonly) sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_holds_a_browser_and_transfers_it_with_replaces() {
+    let pbx = Arc::new(pbx().await);
+    let sip = pbx.addr();
+    let p = pbx.clone();
+    let phones = tokio::task::spawn_blocking(move || {
+        let mut a1 = patient_phone(sip, "1002", &p.password("1002"), 0x8A1);
+        let mut b = patient_phone(sip, "1003", &p.password("1003"), 0x8B0);
+        let mut a2 = Phone::new(sip, 0x8A2);
+        a2.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        // The browser calls; 1002 answers and holds it: JsSIP must take
+        // the host's WebRTC re-offer, or `reinvite` fails.
+        a1.answer_invite(|_| "sendrecv");
+        a1.reinvite("sendonly");
+        // 1002 consults 1003 on a second call.
+        std::thread::scope(|s| {
+            s.spawn(|| b.answer_invite(|_| "sendrecv"));
+            a2.call_as("1002", &p.password("1002"), "1003");
+        });
+        refer_with_replaces(&mut a1, &a2, "1003");
+        let notifies = std::thread::scope(|s| {
+            // 1003 is moved into the browser's call by re-INVITE; the
+            // browser is taken off hold (JsSIP answers on its own).
+            s.spawn(|| b.answer_invite(|_| "sendrecv"));
+            s.spawn(|| a2.answer_bye());
+            hear_transfer(&a1)
+        });
+        let heard = talk_and_listen(&b, 3);
+        b.answer_bye();
+        (notifies, heard)
+    });
+    let p = pbx.clone();
+    let report = blocking(move || {
+        browser(
+            &p,
+            "1001",
+            json!([
+                {"do": "register"},
+                {"do": "call", "to": "1002"},
+                {"do": "wait", "state": "confirmed"},
+                {"do": "sleep", "ms": 9000},
+                {"do": "stats", "name": "transferred"},
+                {"do": "hangup"}
+            ]),
+        )
+    })
+    .await;
+    let (notifies, heard) = phones.await.unwrap();
+    assert_eq!(
+        notifies.last().map(String::as_str),
+        Some("SIP/2.0 200 OK\r\n"),
+        "{notifies:?}"
+    );
+    assert!(
+        heard.len() > 8000,
+        "1003 got the browser's audio: {} bytes",
+        heard.len()
+    );
+    let (peak, _) = peak_and_music(&heard);
+    assert!(
+        peak > 1000,
+        "1003 hears the browser's beep, off hold: {peak}"
+    );
+    assert_heard(&report["stats"]["transferred"], "audio/opus");
+    let cdrs = pbx.cdrs(2).await;
+    let call1 = cdrs
+        .iter()
+        .find(|c| c.caller == "1001")
+        .expect("the browser's call");
+    assert_eq!(call1.agent.as_deref(), Some("1003"), "the transfer shows");
 }

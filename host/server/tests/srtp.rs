@@ -300,3 +300,77 @@ async fn an_extension_requiring_srtp_talks_with_a_plain_phone_and_its_plain_offe
     let warning = refused.headers.get("Warning").unwrap_or_default();
     assert!(warning.contains("SRTP is required"), "Warning: {warning:?}");
 }
+
+/// An SRTP phone (1002, SRTP required) and a plain phone (1001) in the
+/// demo room: the room's mix reaches the SRTP phone encrypted (every
+/// packet decrypts) and the SRTP phone's decrypted voice reaches the
+/// plain phone through the room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_srtp_phone_talks_in_a_conference_room() {
+    let mut tenant: serde_json::Value =
+        serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    for e in tenant["extensions"].as_array_mut().unwrap() {
+        if e["number"] == "1002" {
+            e["srtp"] = json!("required");
+        }
+    }
+    // Quiet joins (no count, no tones): the phones' tones are all there
+    // is to hear.
+    tenant["conferences"]["demo"] = json!({"announce-count": false, "tones": false});
+    let pbx = std::sync::Arc::new(common::pbx_with(Some(tenant), None).await);
+    let sip = pbx.addr();
+    let p = pbx.clone();
+    let (srtp_heard, failed, plain_heard) = blocking(move || {
+        let mut plain = Phone::new(sip, 0x1001);
+        plain.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        plain.call_as("1001", &p.password("1001"), "800");
+
+        let mut phone = Phone::new(sip, 0x1002);
+        phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        let body = savp_sdp(phone.rtp.local_addr().unwrap().port());
+        let ok = invite_as(&mut phone, "1002", &p.password("1002"), "800", &body);
+        assert_eq!(ok.status(), 200);
+        let key = host_key(&ok);
+        let deadline = Instant::now() + LIMIT;
+        while !p
+            .running
+            .pbx
+            .conferences("demo")
+            .iter()
+            .any(|r| r.participants.len() == 2)
+        {
+            assert!(Instant::now() < deadline, "two never met in the room");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let plain_side = std::thread::spawn(move || {
+            let heard = plain_talk_and_listen(&plain, 1000.0, 3000);
+            plain.bye();
+            heard
+        });
+        let (heard, failed) =
+            srtp_talk_and_listen(&phone.rtp, phone.media.unwrap(), &key, 440.0, 3000);
+        phone.bye();
+        (heard, failed, plain_side.join().unwrap())
+    })
+    .await;
+    assert_eq!(
+        failed, 0,
+        "every packet of the room to the SRTP phone decrypted"
+    );
+    let tone = |pcm: &[i16], f: f64| tone_amplitude(&pcm[pcm.len() / 3..], f);
+    assert!(
+        srtp_heard.len() > 8000,
+        "the SRTP phone heard {} samples from the room",
+        srtp_heard.len()
+    );
+    assert!(
+        tone(&srtp_heard, 1000.0) > 1000.0,
+        "the SRTP phone hears the plain phone in the room: {:.0}",
+        tone(&srtp_heard, 1000.0)
+    );
+    assert!(
+        tone(&plain_heard, 440.0) > 1000.0,
+        "the plain phone hears the SRTP phone in the room: {:.0}",
+        tone(&plain_heard, 440.0)
+    );
+}

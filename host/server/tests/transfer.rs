@@ -10,19 +10,9 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::phone::Phone;
+use common::phone::{Phone, hear_transfer, refer_with_replaces};
 use common::{LIMIT, blocking, pbx};
 use switchyard_store::Disposition;
-
-/// The tag parameter of a From/To value.
-fn tag(name_addr: &str) -> String {
-    name_addr
-        .split(";tag=")
-        .nth(1)
-        .and_then(|t| t.split(';').next())
-        .expect("a tag")
-        .to_string()
-}
 
 /// RTP that carries sound (µ-law silence is 0xFF/0x7F).
 fn voiced(packets: &[(u32, Vec<u8>)]) -> usize {
@@ -30,46 +20,6 @@ fn voiced(packets: &[(u32, Vec<u8>)]) -> usize {
         .iter()
         .filter(|(_, p)| p.iter().any(|b| *b != 0xFF && *b != 0x7F))
         .count()
-}
-
-/// 1002 REFERs `from` (one of its dialogs) with Replaces naming
-/// `other` (its other one).
-fn refer_with_replaces(from: &mut Phone, other: &Phone, target: &str) {
-    let replaces = format!(
-        "{}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
-        other.call_id,
-        tag(&other.remote),
-        tag(&other.local)
-    );
-    let cseq = from.cseq;
-    from.cseq += 1;
-    from.send_sip(format!(
-        "REFER {} SIP/2.0\r\n{}Refer-To: <sip:{target}@demo.localhost?Replaces={replaces}>\r\n\
-         Referred-By: <sip:1002@demo.localhost>\r\nContent-Length: 0\r\n\r\n",
-        from.target,
-        from.headers("REFER", cseq, &from.local, &from.remote)
-    ));
-}
-
-/// The referring phone hears 202, the NOTIFYs (their bodies), then the
-/// host's BYE.
-fn hear_transfer(p: &Phone) -> Vec<String> {
-    let mut bodies = Vec::new();
-    loop {
-        let m = p.recv_sip();
-        match m.method() {
-            "NOTIFY" => {
-                p.reply(&m, 200, None);
-                bodies.push(String::from_utf8_lossy(&m.body).into_owned());
-            }
-            "BYE" => {
-                p.reply(&m, 200, None);
-                return bodies;
-            }
-            "" if m.status() == 202 => {}
-            other => panic!("1002 got {other} {}", m.status()),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

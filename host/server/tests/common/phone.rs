@@ -593,3 +593,54 @@ pub fn talk_and_listen(phones: &mut [&mut Phone], tones: &[Option<f64>], ms: u32
     }
     heard
 }
+
+/// The tag parameter of a From/To value.
+pub fn tag(name_addr: &str) -> String {
+    name_addr
+        .split(";tag=")
+        .nth(1)
+        .and_then(|t| t.split(';').next())
+        .expect("a tag")
+        .to_string()
+}
+
+/// An agent's phone (1002) REFERs `from` (one of its dialogs) to
+/// `target` with Replaces naming `other` (its other one): an attended
+/// transfer.
+pub fn refer_with_replaces(from: &mut Phone, other: &Phone, target: &str) {
+    let replaces = format!(
+        "{}%3Bto-tag%3D{}%3Bfrom-tag%3D{}",
+        other.call_id,
+        tag(&other.remote),
+        tag(&other.local)
+    );
+    let cseq = from.cseq;
+    from.cseq += 1;
+    from.send_sip(format!(
+        "REFER {} SIP/2.0\r\n{}Refer-To: <sip:{target}@demo.localhost?Replaces={replaces}>\r\n\
+         Referred-By: <sip:1002@demo.localhost>\r\nContent-Length: 0\r\n\r\n",
+        from.target,
+        from.headers("REFER", cseq, &from.local, &from.remote)
+    ));
+}
+
+/// The referring phone hears 202, the NOTIFYs (their bodies), then the
+/// host's BYE.
+pub fn hear_transfer(p: &Phone) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let m = p.recv_sip();
+        match m.method() {
+            "NOTIFY" => {
+                p.reply(&m, 200, None);
+                bodies.push(String::from_utf8_lossy(&m.body).into_owned());
+            }
+            "BYE" => {
+                p.reply(&m, 200, None);
+                return bodies;
+            }
+            "" if m.status() == 202 => {}
+            other => panic!("1002 got {other} {}", m.status()),
+        }
+    }
+}
