@@ -83,6 +83,8 @@ pub fn is_srtp_refusal(status: u16, reason: &str) -> bool {
 }
 
 struct State {
+    /// The address in our SDP and browsers' ICE candidates (the public
+    /// one behind NAT; sockets bind to the pool's).
     ip: IpAddr,
     pool: Arc<PortPool>,
     /// The first leg: the caller's answer is its.
@@ -174,7 +176,7 @@ impl Anchor {
             return Ok(anchor);
         }
         let offer = Sdp::parse(offer).map_err(|e| refused(e.into()))?;
-        LegSdp::acceptable(settings.ip, &offer, srtp).map_err(refused)?;
+        LegSdp::acceptable(settings.advertised_ip(), &offer, srtp).map_err(refused)?;
         let anchor = Anchor::new(pool, settings, caller, events);
         let mut s = anchor.lock();
         let mut sdp = s
@@ -198,7 +200,7 @@ impl Anchor {
         let media = MediaHandle::start(Some(settings.rtp_timeout), events);
         Anchor {
             state: Arc::new(Mutex::new(State {
-                ip: settings.ip,
+                ip: settings.advertised_ip(),
                 pool: pool.clone(),
                 caller,
                 legs: HashMap::new(),
@@ -679,10 +681,16 @@ mod tests {
 
     /// The browser (caller) and a phone (dialled, answered) in one call.
     fn call() -> (Anchor, Rtc, Mid, String) {
+        call_behind(None)
+    }
+
+    /// [`call`], the host's media advertised at `public_ip`.
+    fn call_behind(public_ip: Option<IpAddr>) -> (Anchor, Rtc, Mid, String) {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let pool = Arc::new(PortPool::new(ip, 42_000, 42_200));
         let settings = crate::MediaSettings {
             ip,
+            public_ip,
             low_port: 42_000,
             high_port: 42_200,
             rtp_timeout: crate::MediaSettings::DEFAULT_RTP_TIMEOUT,
@@ -716,6 +724,23 @@ mod tests {
         assert!(ours.contains("RTP/AVP"), "{ours}");
         anchor.remote_answer(PHONE, &phone_sdp("sendrecv")).unwrap();
         (anchor, browser, mid, answer)
+    }
+
+    /// Behind 1:1 NAT the sockets stay on the private address, while
+    /// what peers are told names the public one: a phone's SDP and a
+    /// browser's ICE candidate.
+    #[tokio::test]
+    async fn behind_nat_peers_are_told_the_public_address() {
+        let (mut anchor, _, _, answer) = call_behind(Some("203.0.113.7".parse().unwrap()));
+        let candidate = answer
+            .lines()
+            .find(|l| l.starts_with("a=candidate:"))
+            .expect("a host candidate");
+        assert!(candidate.contains(" 203.0.113.7 "), "{candidate}");
+        let phone = text(&anchor.offer_again(PHONE).unwrap());
+        assert!(phone.contains("c=IN IP4 203.0.113.7"), "{phone}");
+        assert!(!phone.contains("127.0.0.1"), "{phone}");
+        anchor.close().await;
     }
 
     fn browser_offers(browser: &mut Rtc, mid: Mid, d: D) -> (String, SdpPendingOffer) {

@@ -80,10 +80,7 @@ pub(crate) struct Contacts {
 impl Contacts {
     fn new(shared: &Shared, user: &str) -> Contacts {
         let contact = |t: Transport| {
-            let mut addr = shared.stack.local_addr(t);
-            if addr.ip().is_unspecified() {
-                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-            }
+            let addr = shared.stack.advertised_addr(t);
             match t.uri_param() {
                 Some(param) => format!("<sip:{user}@{addr};transport={param}>"),
                 None => format!("<sip:{user}@{addr}>"),

@@ -111,8 +111,13 @@ pub const DEFAULT_MAX_CALL_DURATION: Duration = Duration::from_secs(4 * 3600);
 /// Where anchored RTP lives.
 #[derive(Debug, Clone)]
 pub struct MediaSettings {
-    /// The address in our SDP (phones send RTP there).
+    /// The address RTP sockets bind to; also the one in our SDP unless
+    /// `public_ip` is given.
     pub ip: std::net::IpAddr,
+    /// The address in our SDP and a browser's ICE candidate when peers
+    /// reach us at another address than `ip`: a host behind 1:1 NAT
+    /// (Asterisk's `external_media_address`, FreeSWITCH's `ext-rtp-ip`).
+    pub public_ip: Option<std::net::IpAddr>,
     pub low_port: u16,
     pub high_port: u16,
     /// A leg that sends no RTP this long ends the call.
@@ -124,6 +129,11 @@ impl MediaSettings {
     /// well past any jitter or a phone's re-INVITE, short enough that a
     /// dead phone does not hold a call and its ports for minutes.
     pub const DEFAULT_RTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// Where peers send RTP: `public_ip`, else `ip`.
+    pub fn advertised_ip(&self) -> std::net::IpAddr {
+        self.public_ip.unwrap_or(self.ip)
+    }
 }
 
 impl Default for CallSettings {

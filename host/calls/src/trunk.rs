@@ -247,10 +247,7 @@ pub async fn register_loop(stack: SipStack, trunk: Arc<Trunk>) {
             .clone()
             .unwrap_or_else(|| "switchyard".into());
         let domain = trunk.domain().to_string();
-        let mut contact_addr = stack.local_addr(peer.transport);
-        if contact_addr.ip().is_unspecified() {
-            contact_addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
+        let contact_addr = stack.advertised_addr(peer.transport);
         let mut req = Message::request("REGISTER", &format!("sip:{}", trunk.host));
         req.headers
             .push("From", format!("<sip:{user}@{domain}>;tag={tag}"));

@@ -50,6 +50,12 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// RTP ports for media anchoring (LOW, HIGH).
     pub rtp_ports: (u16, u16),
+    /// The address peers reach this host at when it is behind 1:1 NAT (a
+    /// cloud VM's public address): named in our Via, Contact, SDP and
+    /// browsers' ICE candidates, while sockets stay on the listening
+    /// addresses. `None`: the listening address, or the default route's
+    /// interface when listening on `0.0.0.0`.
+    pub public_ip: Option<std::net::IpAddr>,
     /// The operator's API token; read from (or created in)
     /// `<data dir>/operator-token` when `None`.
     pub operator_token: Option<String>,
@@ -89,6 +95,7 @@ impl Default for Config {
             tls_key: None,
             operator_token: None,
             rtp_ports: (10000, 20000),
+            public_ip: None,
             calls: CallSettings::default(),
             tenant_json: None,
             allow_private_trunks: false,
@@ -161,21 +168,15 @@ fn operator_token(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-/// The address phones should send RTP to: the SIP address when it is a
+/// The address RTP sockets bind to: the SIP address when it is a
 /// specific one, else the address of the interface the default route
-/// uses (found by connecting a UDP socket, which sends nothing), else
-/// loopback.
+/// uses (loopback without one).
 fn media_ip(sip: std::net::IpAddr) -> std::net::IpAddr {
-    if !sip.is_unspecified() {
-        return sip;
+    if sip.is_unspecified() {
+        switchyard_transport::default_route_ip()
+    } else {
+        sip
     }
-    std::net::UdpSocket::bind("0.0.0.0:0")
-        .and_then(|s| {
-            s.connect("192.0.2.1:9")?;
-            s.local_addr()
-        })
-        .map(|a| a.ip())
-        .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into())
 }
 
 /// The Prometheus exposition of the call engine's metrics.
@@ -270,6 +271,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     };
     let mut stack_cfg = StackConfig::on(cfg.sip_listen);
     stack_cfg.tcp_limits = tcp_limits;
+    stack_cfg.advertised_ip = cfg.public_ip;
     if let (Some(addr), Some(files)) = (cfg.sip_tls_listen, &certificate) {
         let config = tls::server_config(files, &[])?;
         stack_cfg.tls = Some((addr, tokio_rustls::TlsAcceptor::from(config)));
@@ -283,6 +285,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     if calls.media.is_none() && cfg.rtp_ports.0 > 0 {
         calls.media = Some(switchyard_calls::MediaSettings {
             ip: media_ip(cfg.sip_listen.ip()),
+            public_ip: cfg.public_ip,
             low_port: cfg.rtp_ports.0,
             high_port: cfg.rtp_ports.1,
             rtp_timeout: switchyard_calls::MediaSettings::DEFAULT_RTP_TIMEOUT,

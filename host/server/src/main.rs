@@ -50,7 +50,7 @@ enum Command {
 struct ServeArgs {
     /// A TOML file with any of: data-dir, sip-listen, http-listen,
     /// metrics-listen, sip-tls-listen, https-listen, tls-cert, tls-key,
-    /// rtp-ports, allow-private-trunks, tcp-max-connections,
+    /// rtp-ports, public-ip, allow-private-trunks, tcp-max-connections,
     /// tcp-max-connections-per-ip, tcp-message-timeout, tcp-idle-timeout,
     /// digest-algorithms, smtp-url, mail-from, mail-per-tenant-per-hour.
     #[arg(long)]
@@ -85,6 +85,12 @@ struct ServeArgs {
     /// RTP port range LOW-HIGH for media anchoring.
     #[arg(long, env = "SWITCHYARD_RTP_PORTS")]
     rtp_ports: Option<String>,
+    /// The address phones and browsers reach this host at, when it is
+    /// behind 1:1 NAT (a cloud VM's public address): put in Via, Contact,
+    /// SDP and ICE candidates [default: the SIP address, or the default
+    /// route's interface when listening on 0.0.0.0].
+    #[arg(long, env = "SWITCHYARD_PUBLIC_IP")]
+    public_ip: Option<std::net::IpAddr>,
     /// TCP SIP connections in all [default: 2048, lowered to what the
     /// descriptor limit holds beside the RTP ports and the API]. Beyond
     /// it, new connections are closed at once.
@@ -159,6 +165,7 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     rtp_ports: Option<String>,
+    public_ip: Option<std::net::IpAddr>,
     allow_private_trunks: Option<bool>,
     allow_private_plugin_http: Option<bool>,
     tcp_max_connections: Option<usize>,
@@ -511,6 +518,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .filter(|(l, h)| l < h)
             .with_context(|| format!("--rtp-ports {r:?}: expected LOW-HIGH, e.g. 10000-20000"))?;
         cfg.rtp_ports = (lo, hi);
+    }
+    cfg.public_ip = args.public_ip.or(file.public_ip);
+    if let Some(ip) = cfg.public_ip
+        && (ip.is_unspecified() || ip.is_multicast())
+    {
+        anyhow::bail!("--public-ip {ip}: give the address peers reach this host at");
     }
     cfg.allow_private_trunks =
         args.allow_private_trunks || file.allow_private_trunks.unwrap_or(false);

@@ -22,7 +22,7 @@
 pub mod limits;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -78,6 +78,11 @@ pub struct StackConfig {
     /// Message and idle deadlines and connection caps of connected peers
     /// (TCP, TLS and WebSocket alike).
     pub tcp_limits: TcpLimits,
+    /// The address peers reach us at, for our Via and Contact: a host
+    /// behind 1:1 NAT (a cloud VM) gives its public address. `None`: the
+    /// listening address, or, when that is unspecified (`0.0.0.0`), the
+    /// address of the interface the default route uses.
+    pub advertised_ip: Option<IpAddr>,
 }
 
 impl std::fmt::Debug for StackConfig {
@@ -88,6 +93,7 @@ impl std::fmt::Debug for StackConfig {
             .field("tls", &self.tls.as_ref().map(|(addr, _)| addr))
             .field("endpoint", &self.endpoint)
             .field("tcp_limits", &self.tcp_limits)
+            .field("advertised_ip", &self.advertised_ip)
             .finish()
     }
 }
@@ -101,6 +107,7 @@ impl StackConfig {
             tls: None,
             endpoint: EndpointConfig::default(),
             tcp_limits: TcpLimits::default(),
+            advertised_ip: None,
         }
     }
 }
@@ -127,6 +134,31 @@ struct Inner {
     armed: Mutex<Option<Instant>>,
     handler_panics: std::sync::atomic::AtomicU64,
     tcp_limits: TcpLimits,
+    advertised_ip: Option<IpAddr>,
+}
+
+/// `addr` as peers should see it: with `advertised` when given, else
+/// itself unless its address is unspecified, which no peer can send to;
+/// then the address of the interface the default route uses.
+fn advertise(advertised: Option<IpAddr>, addr: SocketAddr) -> SocketAddr {
+    match advertised {
+        Some(ip) => SocketAddr::new(ip, addr.port()),
+        None if addr.ip().is_unspecified() => SocketAddr::new(default_route_ip(), addr.port()),
+        None => addr,
+    }
+}
+
+/// The address of the interface the default route uses, found by
+/// connecting a UDP socket (which sends nothing); loopback when there is
+/// no route.
+pub fn default_route_ip() -> IpAddr {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("192.0.2.1:9")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into())
 }
 
 /// An open connection, as the senders see it.
@@ -250,11 +282,12 @@ impl SipStack {
             Some((l, _)) => Some(l.local_addr()?),
             None => None,
         };
+        let advertised = |addr: SocketAddr| advertise(cfg.advertised_ip, addr);
         let mut core = EndpointCore::new(cfg.endpoint);
-        core.set_local(Transport::Udp, local_udp.to_string());
-        core.set_local(Transport::Tcp, local_tcp.to_string());
+        core.set_local(Transport::Udp, advertised(local_udp).to_string());
+        core.set_local(Transport::Tcp, advertised(local_tcp).to_string());
         if let Some(addr) = local_tls {
-            core.set_local(Transport::Tls, addr.to_string());
+            core.set_local(Transport::Tls, advertised(addr).to_string());
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let stack = SipStack {
@@ -280,6 +313,7 @@ impl SipStack {
                 armed: Mutex::new(None),
                 handler_panics: std::sync::atomic::AtomicU64::new(0),
                 tcp_limits: cfg.tcp_limits,
+                advertised_ip: cfg.advertised_ip,
             }),
         };
         tokio::spawn(stack.clone().udp_loop());
@@ -321,7 +355,15 @@ impl SipStack {
             .lock()
             .expect("ws lock")
             .insert(transport, addr);
-        self.with_core(|core, _| core.set_local(transport, addr.to_string()));
+        let advertised = advertise(self.inner.advertised_ip, addr);
+        self.with_core(|core, _| core.set_local(transport, advertised.to_string()));
+    }
+
+    /// Where peers reach `transport`, for our Contact: its
+    /// [`local_addr`](Self::local_addr) with the advertised address (see
+    /// [`StackConfig::advertised_ip`]).
+    pub fn advertised_addr(&self, transport: Transport) -> SocketAddr {
+        advertise(self.inner.advertised_ip, self.local_addr(transport))
     }
 
     /// TCP connection counts, for `/metrics`.

@@ -74,6 +74,8 @@ pub struct Phone {
     pub cseq: u32,
     /// Where the PBX wants our RTP (its SDP).
     pub media: Option<SocketAddr>,
+    /// The PBX's SDP in the 200 that answered our call.
+    pub answer: String,
     pub seq: u16,
     pub ts: u32,
     pub ssrc: u32,
@@ -129,6 +131,7 @@ impl Phone {
             target: String::new(),
             cseq: 1,
             media: None,
+            answer: String::new(),
             seq: 1,
             ts: 0,
             ssrc,
@@ -186,6 +189,7 @@ impl Phone {
             target: self.target.clone(),
             cseq: self.cseq,
             media: self.media,
+            answer: self.answer.clone(),
             seq: self.seq,
             ts: self.ts,
             ssrc: self.ssrc,
@@ -247,6 +251,7 @@ impl Phone {
         self.remote = ok.headers.get("To").unwrap().to_string();
         self.target = uri_of(ok.headers.get("Contact").unwrap());
         self.media = Some(media_port(ok));
+        self.answer = String::from_utf8_lossy(&ok.body).into_owned();
         self.send_sip(format!(
             "ACK {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
             self.target,
