@@ -1383,6 +1383,17 @@ impl Session {
         }
     }
 
+    /// Hang up a party that answered but is not wanted (too late, or its
+    /// answer unusable): its BYE goes now when the call goes on without
+    /// it, instead of being held for the call's record at the end, which
+    /// would leave the party in a silent call until then.
+    fn hang_up_late(&mut self, leg: LegId, code: u16) {
+        self.hang_up_leg(leg, code);
+        if !matches!(self.phase, Phase::Ending | Phase::Done) && leg != self.caller {
+            self.release_held(leg);
+        }
+    }
+
     /// Drain every leg's events until nothing new happens.
     fn pump(&mut self, now: Instant) {
         loop {
@@ -1607,20 +1618,30 @@ impl Session {
         let Phase::Ringing(r) = &self.phase else {
             // Not ringing any more (answered elsewhere, caller gone): the
             // late answer is hung up.
-            return self.hang_up_leg(id, 200);
+            return self.hang_up_late(id, 200);
         };
         if !r.legs.contains(&id) {
-            return self.hang_up_leg(id, 200);
+            return self.hang_up_late(id, 200);
         }
+        // An answer we cannot use (plain RTP from a party that must use
+        // SRTP, no codec in common) would be a call nobody hears: the
+        // party is hung up and counts as one that refused, so the others
+        // ring on and the flow hears the failure, as Asterisk and
+        // FreeSWITCH end a call whose answer does not negotiate.
+        if let Some(body) = &sdp
+            && let Err(status) = self.sdp.remote_answer(id, body)
+        {
+            tracing::warn!(call = %self.snapshot.call_id, status, "callee's answer unusable: hung up");
+            self.hang_up_late(id, status);
+            return self.callee_failed(now, id, status);
+        }
+        let Phase::Ringing(r) = &self.phase else {
+            return;
+        };
         let others: Vec<LegId> = r.legs.iter().copied().filter(|l| *l != id).collect();
         let transfer_from = r.transfer_from;
         for o in others {
             self.hang_up_leg(o, 487);
-        }
-        if let Some(body) = &sdp
-            && let Err(e) = self.sdp.remote_answer(id, body)
-        {
-            tracing::warn!(call = %self.snapshot.call_id, error = ?e, "callee's answer unusable: media may not flow");
         }
         let label = self.parties.get(&id).map(|p| p.label.clone());
         self.stamp_answer(now, id);

@@ -495,6 +495,12 @@ pub fn accept_answer(offer: &Sdp, answer: &Sdp) -> Result<Negotiated, Refusal> {
         .find(|(_, (o, a))| o.is_audio() && !o.is_rejected() && !a.is_rejected())
         .map(|(i, (o, a))| (i, o, a))
         .ok_or(Refusal::NotAcceptable)?;
+    let secure = |p: &Proto| matches!(p, Proto::RtpSavp | Proto::RtpSavpf);
+    if secure(&ours.proto) && !secure(&theirs.proto) {
+        // Plain RTP back to an SRTP-only offer: a party that must use
+        // SRTP did not, not a malformed answer.
+        return Err(Refusal::SrtpRequired);
+    }
     if theirs.proto != ours.proto {
         return Err(Refusal::Malformed(format!(
             "the answer turns the audio transport {} into {}",

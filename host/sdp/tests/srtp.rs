@@ -128,6 +128,10 @@ fn our_srtp_offer_reads_the_answerers_key() {
         accept_answer(&ours, &keyless).unwrap_err(),
         Refusal::SrtpRequired
     );
-    // A plain answer to an SAVP offer changes the transport: malformed.
-    assert!(accept_answer(&ours, &phone("RTP/AVP", &[])).is_err());
+    // A plain answer to an SAVP-only offer is a party that did not use
+    // SRTP where it must (488 with the reason), not a malformed one.
+    assert_eq!(
+        accept_answer(&ours, &phone("RTP/AVP", &[])).unwrap_err(),
+        Refusal::SrtpRequired
+    );
 }

@@ -301,6 +301,63 @@ async fn an_extension_requiring_srtp_talks_with_a_plain_phone_and_its_plain_offe
     assert!(warning.contains("SRTP is required"), "Warning: {warning:?}");
 }
 
+/// A dialled extension that must use SRTP (1001) but answers with plain
+/// RTP is hung up at once — not left in a call nobody hears — and counts
+/// as a party that refused (488): the call is not answered by it, and the
+/// caller's flow goes on as after any failed dial.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_party_required_to_use_srtp_that_answers_plain_rtp_is_hung_up() {
+    let pbx = pbx().await;
+    let (s, v) = operator_api(
+        &pbx,
+        "PATCH",
+        "/api/tenants/demo/extensions/1001",
+        Some(json!({"srtp": "required"})),
+    );
+    assert_eq!(s, 200, "{v}");
+    let sip = pbx.addr();
+    let (p1001, p1002) = (pbx.password("1001"), pbx.password("1002"));
+    let (status, bye_after) = blocking(move || {
+        let mut callee = Phone::new(sip, 0x3001);
+        callee.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        callee.register("1001", &p1001);
+        let answered = std::thread::spawn(move || {
+            // A phone that ignores the SRTP offer: plain RTP back.
+            callee.answer_invite(|_| "sendrecv");
+            // The host's BYE follows its ACK (a timeout here fails).
+            let answered = std::time::Instant::now();
+            callee.answer_bye();
+            answered.elapsed()
+        });
+        let mut caller = Phone::new(sip, 0x3002);
+        caller.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        let body = sdp(caller.rtp.local_addr().unwrap().port(), "sendrecv");
+        let m = invite_as(&mut caller, "1002", &p1002, "1001", &body);
+        let bye_after = answered.join().expect("1001 answered and was hung up");
+        if m.status() == 200 {
+            // The flow took the caller on (voicemail): done with it.
+            caller.bye();
+        }
+        (m.status(), bye_after)
+    })
+    .await;
+    let c = &pbx.cdrs(1).await[0];
+    let to_1001: Vec<u16> = c
+        .legs
+        .iter()
+        .filter(|l| l.target == "1001")
+        .map(|l| l.sip_code)
+        .collect();
+    assert_eq!(to_1001, vec![488], "caller got {status}; legs {:?}", c.legs);
+    assert_ne!(c.agent.as_deref(), Some("1001"), "not answered by 1001");
+    // Hung up at once, not when the caller's call (here: voicemail) ends.
+    // The margin is wide; the call it must beat lasts over 10 s.
+    assert!(
+        bye_after < Duration::from_secs(5),
+        "BYE after {bye_after:?}"
+    );
+}
+
 /// An SRTP phone (1002, SRTP required) and a plain phone (1001) in the
 /// demo room: the room's mix reaches the SRTP phone encrypted (every
 /// packet decrypts) and the SRTP phone's decrypted voice reaches the
