@@ -21,7 +21,7 @@ use switchyard_media::webrtc::{self, SharedWebRtcLeg, WebRtcDirection, WebRtcLeg
 use switchyard_media::{BridgeId, LegConfig, LegId, MediaEvent, MediaHandle, PortPool};
 use switchyard_plugins::types::CallSnapshot;
 use switchyard_rtp::g711::Law;
-use switchyard_sdp::{Codec, CryptoSuite, Direction, Negotiated, Refusal, Sdp, SrtpPolicy};
+use switchyard_sdp::{Codec, Direction, Negotiated, Refusal, Sdp, SrtpPolicy};
 use tokio::sync::mpsc;
 
 use crate::leg_sdp::LegSdp;
@@ -43,18 +43,6 @@ fn leg_config(n: &Negotiated) -> LegConfig {
         remote: n.remote_rtp,
         sends: n.peer_sends(),
     }
-}
-
-/// What SRTP the media task puts in front of a leg (`None`: plain RTP).
-fn srtp_keys(n: &Negotiated) -> Option<switchyard_media::SrtpKeys> {
-    n.srtp.map(|k| switchyard_media::SrtpKeys {
-        suite: match k.suite {
-            CryptoSuite::AesCm128HmacSha1_80 => switchyard_media::SrtpSuite::AesCm128HmacSha1_80,
-            CryptoSuite::AesCm128HmacSha1_32 => switchyard_media::SrtpSuite::AesCm128HmacSha1_32,
-        },
-        local: k.local,
-        remote: k.remote,
-    })
 }
 
 /// The reason phrase of a 488 refusing plain media from a party that
@@ -411,7 +399,7 @@ impl State {
 
     fn configure(&self, leg: LegId, n: &Negotiated) {
         if let Some(m) = self.media.as_ref() {
-            m.set_srtp(leg, srtp_keys(n));
+            m.set_srtp(leg, n.srtp);
             m.configure(leg, leg_config(n));
         }
     }
@@ -495,6 +483,19 @@ impl Negotiator for Anchor {
     }
 
     fn answer_offer(&mut self, leg: LegId, offer: &[u8]) -> Result<Vec<u8>, u16> {
+        if is_webrtc(offer) {
+            // A browser picking up another's call: a new leg of its own,
+            // answered as a browser's call is.
+            return self
+                .lock()
+                .add_webrtc_leg(leg, |local| {
+                    WebRtcLeg::answer(Instant::now(), &String::from_utf8_lossy(offer), local)
+                })
+                .map_err(|e| {
+                    tracing::warn!(%leg, error = %e, "a browser's pickup offer was refused");
+                    488u16
+                });
+        }
         let offer = Sdp::parse(offer).map_err(|e| State::status(e.into()))?;
         let mut s = self.lock();
         // A phone picking up another's call: its offer is taken as it
@@ -627,6 +628,7 @@ mod tests {
 
     const BROWSER: LegId = LegId(0);
     const PHONE: LegId = LegId(1);
+    const PICKER: LegId = LegId(2);
 
     fn phone_sdp(direction: &str) -> Vec<u8> {
         format!(
@@ -724,6 +726,39 @@ mod tests {
         assert!(ours.contains("RTP/AVP"), "{ours}");
         anchor.remote_answer(PHONE, &phone_sdp("sendrecv")).unwrap();
         (anchor, browser, mid, answer)
+    }
+
+    /// A browser picking up another's call (its own INVITE, a WebRTC
+    /// offer) gets a WebRTC answer on a leg of its own.
+    #[tokio::test]
+    async fn a_browser_picking_up_a_call_is_answered_with_webrtc() {
+        let (mut anchor, _, _, first) = call();
+        let mut picker = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .build(Instant::now());
+        picker.add_local_candidate(
+            Candidate::host("127.0.0.1:50002".parse().unwrap(), "udp").unwrap(),
+        );
+        let mut change = picker.sdp_api();
+        change.add_media(MediaKind::Audio, D::SendRecv, None, None, None);
+        let (offer, pending) = change.apply().unwrap();
+        let answer = text(
+            &anchor
+                .answer_offer(PICKER, offer.to_sdp_string().as_bytes())
+                .unwrap(),
+        );
+        assert!(answer.contains("UDP/TLS/RTP/SAVPF"), "{answer}");
+        assert_ne!(
+            transport(&answer)[1..],
+            transport(&first)[1..],
+            "its own ICE"
+        );
+        picker
+            .sdp_api()
+            .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
+            .unwrap();
+        anchor.close().await;
     }
 
     /// Behind 1:1 NAT the sockets stay on the private address, while

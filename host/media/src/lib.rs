@@ -37,7 +37,7 @@ pub use room_task::{RoomEvent, RoomHandle, Sink};
 pub use session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };
-pub use srtp::{SrtpKeys, SrtpLeg, SrtpSuite};
+pub use srtp::SrtpLeg;
 pub use station::Station;
 pub use switchyard_rtp::tones::ToneSpec;
 pub use switchyard_rtp::wav::Channels;

@@ -16,43 +16,18 @@ use webrtc_srtp::context::Context;
 use webrtc_srtp::option::{srtcp_no_replay_protection, srtp_replay_protection};
 use webrtc_srtp::protection_profile::ProtectionProfile;
 
-/// Master key then master salt (RFC 4568's `inline:` key).
-pub const KEY_LEN: usize = 30;
+pub use switchyard_sdp::crypto::KEY_LEN;
+use switchyard_sdp::{CryptoSuite, SrtpKeys};
+
 const MASTER_KEY_LEN: usize = 16;
 /// How far behind the newest packet a late one is still taken.
 const REPLAY_WINDOW: usize = 128;
 
-/// The suites a phone's SDES offers that this host speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SrtpSuite {
-    /// `AES_CM_128_HMAC_SHA1_80`.
-    AesCm128HmacSha1_80,
-    /// `AES_CM_128_HMAC_SHA1_32` (32-bit tag on SRTP only).
-    AesCm128HmacSha1_32,
-}
-
-impl SrtpSuite {
-    const fn profile(self) -> ProtectionProfile {
-        match self {
-            SrtpSuite::AesCm128HmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
-            SrtpSuite::AesCm128HmacSha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
-        }
-    }
-}
-
-/// One leg's keys: ours for what we send, the peer's for what it sends.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SrtpKeys {
-    pub suite: SrtpSuite,
-    pub local: [u8; KEY_LEN],
-    pub remote: [u8; KEY_LEN],
-}
-
-impl fmt::Debug for SrtpKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SrtpKeys")
-            .field("suite", &self.suite)
-            .finish_non_exhaustive()
+/// The transform of a suite SDES negotiated.
+const fn profile(suite: CryptoSuite) -> ProtectionProfile {
+    match suite {
+        CryptoSuite::AesCm128HmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
+        CryptoSuite::AesCm128HmacSha1_32 => ProtectionProfile::Aes128CmHmacSha1_32,
     }
 }
 
@@ -69,12 +44,12 @@ impl fmt::Display for SrtpError {
 impl std::error::Error for SrtpError {}
 
 /// Builds one direction's context from a 30-byte key||salt.
-fn context(suite: SrtpSuite, key: &[u8; KEY_LEN], replay: bool) -> Result<Context, SrtpError> {
+fn context(suite: CryptoSuite, key: &[u8; KEY_LEN], replay: bool) -> Result<Context, SrtpError> {
     let (master, salt) = key.split_at(MASTER_KEY_LEN);
     Context::new(
         master,
         salt,
-        suite.profile(),
+        profile(suite),
         replay.then(|| srtp_replay_protection(REPLAY_WINDOW)),
         Some(srtcp_no_replay_protection()),
     )
@@ -144,16 +119,18 @@ mod tests {
         p
     }
 
-    fn pair(suite: SrtpSuite) -> (SrtpLeg, SrtpLeg) {
+    fn pair(suite: CryptoSuite) -> (SrtpLeg, SrtpLeg) {
         let a: [u8; KEY_LEN] = std::array::from_fn(|i| i as u8);
         let b: [u8; KEY_LEN] = std::array::from_fn(|i| 200 - i as u8);
         let ours = SrtpLeg::new(SrtpKeys {
+            tag: 1,
             suite,
             local: a,
             remote: b,
         })
         .unwrap();
         let theirs = SrtpLeg::new(SrtpKeys {
+            tag: 1,
             suite,
             local: b,
             remote: a,
@@ -165,8 +142,8 @@ mod tests {
     #[test]
     fn what_one_side_protects_the_other_reads_both_ways() {
         for (suite, tag) in [
-            (SrtpSuite::AesCm128HmacSha1_80, 10),
-            (SrtpSuite::AesCm128HmacSha1_32, 4),
+            (CryptoSuite::AesCm128HmacSha1_80, 10),
+            (CryptoSuite::AesCm128HmacSha1_32, 4),
         ] {
             let (mut us, mut phone) = pair(suite);
             for seq in [65534u16, 65535, 0, 1] {
@@ -186,7 +163,7 @@ mod tests {
 
     #[test]
     fn tampering_a_wrong_key_srtcp_and_garbage_are_dropped() {
-        let (mut us, mut phone) = pair(SrtpSuite::AesCm128HmacSha1_80);
+        let (mut us, mut phone) = pair(CryptoSuite::AesCm128HmacSha1_80);
         let mut wire = phone.protect(&rtp(7, &[1; 160])).unwrap();
         let last = wire.len() - 1;
         wire[last] ^= 1;
@@ -217,7 +194,8 @@ mod tests {
             0xAB, 0xE6,
         ];
         let mut leg = SrtpLeg::new(SrtpKeys {
-            suite: SrtpSuite::AesCm128HmacSha1_80,
+            tag: 1,
+            suite: CryptoSuite::AesCm128HmacSha1_80,
             local: master,
             remote: master,
         })

@@ -26,10 +26,11 @@ use crate::room_task::{RoomHandle, Sink};
 use crate::session::{
     BridgeId, LegConfig, LegId, Listener, MediaSession, MessageEnd, PlayItem, SourceId,
 };
-use crate::srtp::{SrtpKeys, SrtpLeg};
+use crate::srtp::SrtpLeg;
 use crate::station::Station;
 use crate::webrtc::{EVENT_PT, SharedWebRtcLeg, WebRtcLeg};
 use switchyard_rtp::g711::Law;
+use switchyard_sdp::SrtpKeys;
 
 /// What the call engine hears from a call's media.
 #[derive(Debug, Clone, PartialEq, Eq)]
