@@ -14,6 +14,7 @@ use std::time::Duration;
 use common::phone::{Phone, hear_transfer, refer_with_replaces};
 use common::*;
 use serde_json::{Value, json};
+use switchyard_calls::calls_in_progress::CallState;
 use switchyard_rtp::g711::Law;
 use switchyard_store::Disposition;
 
@@ -64,6 +65,27 @@ fn browser(pbx: &Pbx, user: &str, steps: Value) -> Value {
     report
 }
 
+/// The browser's steps for a call it makes and ends: register, call `to`,
+/// talk `ms` once answered, its figures as `name`, hang up.
+fn call_talk_hang_up(to: &str, ms: u64, name: &str) -> Value {
+    json!([
+        {"do": "register"},
+        {"do": "call", "to": to},
+        {"do": "wait", "state": "confirmed"},
+        {"do": "sleep", "ms": ms},
+        {"do": "stats", "name": name},
+        {"do": "hangup"}
+    ])
+}
+
+/// The loudest sample of µ-law audio: a beep's peak is far above 1000,
+/// silence and comfort noise far below.
+fn peak(heard: &[u8]) -> u16 {
+    let mut samples = Vec::new();
+    Law::Pcmu.decode(heard, &mut samples);
+    samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0)
+}
+
 /// The browser's figures say it received audio: packets, and sound in
 /// them (not silence), in `codec`.
 fn assert_heard(stats: &Value, codec: &str) {
@@ -95,21 +117,8 @@ async fn the_browser_calls_a_phone_and_both_hear_each_other() {
         heard
     });
     let p = pbx.clone();
-    let report = blocking(move || {
-        browser(
-            &p,
-            "1001",
-            json!([
-                {"do": "register"},
-                {"do": "call", "to": "1002"},
-                {"do": "wait", "state": "confirmed"},
-                {"do": "sleep", "ms": 2500},
-                {"do": "stats", "name": "talk"},
-                {"do": "hangup"}
-            ]),
-        )
-    })
-    .await;
+    let report =
+        blocking(move || browser(&p, "1001", call_talk_hang_up("1002", 2500, "talk"))).await;
     let heard = phone.await.unwrap();
     assert_heard(&report["stats"]["talk"], "audio/opus");
     assert!(
@@ -117,9 +126,7 @@ async fn the_browser_calls_a_phone_and_both_hear_each_other() {
         "the phone got the browser's audio: {} bytes",
         heard.len()
     );
-    let mut samples = Vec::new();
-    Law::Pcmu.decode(&heard, &mut samples);
-    let loudest = samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    let loudest = peak(&heard);
     assert!(
         loudest > 1000,
         "the browser's beep is heard, not silence: peak {loudest}"
@@ -268,21 +275,8 @@ async fn the_browser_calls_the_queue_and_reaches_an_agent() {
         heard
     });
     let p = pbx.clone();
-    let report = blocking(move || {
-        browser(
-            &p,
-            "1001",
-            json!([
-                {"do": "register"},
-                {"do": "call", "to": "600"},
-                {"do": "wait", "state": "confirmed"},
-                {"do": "sleep", "ms": 5000},
-                {"do": "stats", "name": "queued"},
-                {"do": "hangup"}
-            ]),
-        )
-    })
-    .await;
+    let report =
+        blocking(move || browser(&p, "1001", call_talk_hang_up("600", 5000, "queued"))).await;
     let heard = agent.await.unwrap();
     assert!(
         heard.len() > 4000,
@@ -300,9 +294,8 @@ async fn the_browser_calls_the_queue_and_reaches_an_agent() {
 fn peak_and_music(heard: &[u8]) -> (u16, f64) {
     let mut samples = Vec::new();
     Law::Pcmu.decode(heard, &mut samples);
-    let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
     (
-        peak,
+        peak(heard),
         switchyard_rtp::tones::tone_amplitude(&samples, 261.63),
     )
 }
@@ -426,40 +419,20 @@ async fn the_browser_and_a_phone_hear_each_other_in_a_conference_room() {
         let mut phone = Phone::new(sip, 0x6002);
         phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
         phone.call_as("1002", &p.password("1002"), "800");
-        let deadline = std::time::Instant::now() + LIMIT * 2;
-        while !p
-            .running
-            .pbx
-            .conferences("demo")
-            .iter()
-            .any(|r| r.participants.len() == 2)
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the browser never joined the room"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        until_blocking("the browser to join the room", LIMIT * 2, || {
+            p.running
+                .pbx
+                .conferences("demo")
+                .iter()
+                .any(|r| r.participants.len() == 2)
+        });
         let heard = talk_and_listen(&phone, 3);
         phone.bye();
         heard
     });
     let p = pbx.clone();
-    let report = blocking(move || {
-        browser(
-            &p,
-            "1001",
-            json!([
-                {"do": "register"},
-                {"do": "call", "to": "800"},
-                {"do": "wait", "state": "confirmed"},
-                {"do": "sleep", "ms": 3000},
-                {"do": "stats", "name": "room"},
-                {"do": "hangup"}
-            ]),
-        )
-    })
-    .await;
+    let report =
+        blocking(move || browser(&p, "1001", call_talk_hang_up("800", 3000, "room"))).await;
     let heard = phone.await.unwrap();
     assert_heard(&report["stats"]["room"], "audio/opus");
     assert!(
@@ -480,7 +453,6 @@ async fn the_browser_and_a_phone_hear_each_other_in_a_conference_room() {
 /// the browser's), and the browser's call goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_listens_to_a_browser_callers_call() {
-    use switchyard_calls::calls_in_progress::CallState;
     let pbx = Arc::new(pbx().await);
     let sip = pbx.addr();
     let password = pbx.password("1002");
@@ -491,49 +463,30 @@ async fn a_supervisor_listens_to_a_browser_callers_call() {
     });
     let p = pbx.clone();
     let supervisor = tokio::task::spawn_blocking(move || {
-        let deadline = std::time::Instant::now() + LIMIT * 2;
         let live = |ok: &dyn Fn(&switchyard_calls::calls_in_progress::LiveCallInfo) -> bool| {
             p.running.pbx.live_calls("demo").iter().any(ok)
         };
-        while !live(&|c| c.state == CallState::Answered && c.agent.as_deref() == Some("1002")) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the agent never answered the browser"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        until_blocking("the agent to answer the browser", LIMIT * 2, || {
+            live(&|c| c.state == CallState::Answered && c.agent.as_deref() == Some("1002"))
+        });
         let mut sup = Phone::new(sip, 0x7001);
         sup.sip.set_read_timeout(Some(LIMIT)).unwrap();
         sup.call_as("1001", &p.password("1001"), "*551002");
-        while !live(&|c| {
-            c.monitors
-                .iter()
-                .any(|(s, a, _)| s == "1001" && a == "1002")
-        }) {
-            assert!(std::time::Instant::now() < deadline, "never listening");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        until_blocking("the supervisor to listen", LIMIT, || {
+            live(&|c| {
+                c.monitors
+                    .iter()
+                    .any(|(s, a, _)| s == "1001" && a == "1002")
+            })
+        });
         let heard = sup.listen(Duration::from_secs(3));
         // The browser hangs up: the agent and the supervisor too.
         sup.answer_bye();
         heard
     });
     let p = pbx.clone();
-    let report = blocking(move || {
-        browser(
-            &p,
-            "1003",
-            json!([
-                {"do": "register"},
-                {"do": "call", "to": "600"},
-                {"do": "wait", "state": "confirmed"},
-                {"do": "sleep", "ms": 9000},
-                {"do": "stats", "name": "supervised"},
-                {"do": "hangup"}
-            ]),
-        )
-    })
-    .await;
+    let report =
+        blocking(move || browser(&p, "1003", call_talk_hang_up("600", 9000, "supervised"))).await;
     let heard = supervisor.await.unwrap();
     agent.await.unwrap();
     assert!(
@@ -595,21 +548,8 @@ async fn an_agent_holds_a_browser_and_transfers_it_with_replaces() {
         (notifies, heard)
     });
     let p = pbx.clone();
-    let report = blocking(move || {
-        browser(
-            &p,
-            "1001",
-            json!([
-                {"do": "register"},
-                {"do": "call", "to": "1002"},
-                {"do": "wait", "state": "confirmed"},
-                {"do": "sleep", "ms": 9000},
-                {"do": "stats", "name": "transferred"},
-                {"do": "hangup"}
-            ]),
-        )
-    })
-    .await;
+    let report =
+        blocking(move || browser(&p, "1001", call_talk_hang_up("1002", 9000, "transferred"))).await;
     let (notifies, heard) = phones.await.unwrap();
     assert_eq!(
         notifies.last().map(String::as_str),
@@ -633,4 +573,56 @@ async fn an_agent_holds_a_browser_and_transfers_it_with_replaces() {
         .find(|c| c.caller == "1001")
         .expect("the browser's call");
     assert_eq!(call1.agent.as_deref(), Some("1003"), "the transfer shows");
+}
+
+/// 1002 calls 1003, whose phone rings; the browser (1001) dials `**1003`
+/// and takes the call (directed pickup): its WebRTC offer is answered on
+/// a leg of its own, and the caller and the browser hear each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_picks_up_a_call_ringing_another_phone() {
+    let pbx = Arc::new(pbx().await);
+    let p = pbx.clone();
+    let ringing = blocking(move || p.phone("1003", "uas_ring_no_answer", &[])).await;
+    let sip = pbx.addr();
+    let password = pbx.password("1002");
+    let caller = tokio::task::spawn_blocking(move || {
+        let mut phone = Phone::new(sip, 0x8002);
+        phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        // Answered by whoever picks the call up.
+        phone.call_as("1002", &password, "1003");
+        let heard = talk_and_listen(&phone, 3);
+        // The browser hangs up.
+        phone.answer_bye();
+        heard
+    });
+    until("1003's phone to ring", || {
+        pbx.running
+            .pbx
+            .live_calls("demo")
+            .iter()
+            .any(|c| c.state == CallState::Ringing)
+    })
+    .await;
+    let p = pbx.clone();
+    let report =
+        blocking(move || browser(&p, "1001", call_talk_hang_up("**1003", 4000, "picked"))).await;
+    let heard = caller.await.unwrap();
+    blocking(move || ringing.wait()).await.assert_ok();
+    assert_heard(&report["stats"]["picked"], "audio/opus");
+    assert!(
+        peak(&heard) > 1000,
+        "the caller hears the browser's beep: peak {}",
+        peak(&heard)
+    );
+    let c = pbx
+        .cdrs(1)
+        .await
+        .into_iter()
+        .find(|c| c.dialled == "1003")
+        .unwrap();
+    assert_eq!(
+        c.agent.as_deref(),
+        Some("1001"),
+        "the browser took the call"
+    );
 }

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common::phone::{Phone, sdp};
-use common::{LIMIT, blocking, operator_api, pbx};
+use common::{LIMIT, blocking, operator_api, pbx, until_blocking};
 use serde_json::json;
 use switchyard_rtp::g711::Law;
 use switchyard_rtp::packet::{RtpHeader, RtpPacket};
@@ -388,17 +388,13 @@ async fn an_srtp_phone_talks_in_a_conference_room() {
         let ok = invite_as(&mut phone, "1002", &p.password("1002"), "800", &body);
         assert_eq!(ok.status(), 200);
         let key = host_key(&ok);
-        let deadline = Instant::now() + LIMIT;
-        while !p
-            .running
-            .pbx
-            .conferences("demo")
-            .iter()
-            .any(|r| r.participants.len() == 2)
-        {
-            assert!(Instant::now() < deadline, "two never met in the room");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        until_blocking("two to meet in the room", LIMIT, || {
+            p.running
+                .pbx
+                .conferences("demo")
+                .iter()
+                .any(|r| r.participants.len() == 2)
+        });
         let plain_side = std::thread::spawn(move || {
             let heard = plain_talk_and_listen(&plain, 1000.0, 3000);
             plain.bye();
@@ -430,4 +426,74 @@ async fn an_srtp_phone_talks_in_a_conference_room() {
         "the plain phone hears the SRTP phone in the room: {:.0}",
         tone(&plain_heard, 440.0)
     );
+}
+
+/// A carrier whose trunk requires SRTP: an extension's call out through it
+/// is offered `RTP/SAVP` with a key, the carrier's encrypted audio and
+/// the plain phone's reach each other; and the carrier's own plain offer
+/// is refused 488.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_requiring_srtp_carries_an_outbound_call_encrypted() {
+    let mut carrier = Phone::new("127.0.0.1:9".parse().unwrap(), 0xCA77);
+    carrier.sip.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut tenant = common::trunk_tenant(carrier.sip.local_addr().unwrap(), false);
+    tenant["trunks"][0]["srtp"] = "required".into();
+    let pbx = common::pbx_with(Some(tenant), None).await;
+    let sip = pbx.addr();
+    carrier.pbx = sip;
+    let p1001 = pbx.password("1001");
+    let (phone_heard, carrier_heard, failed, refused) = blocking(move || {
+        let answering = std::thread::spawn(move || {
+            let invite = loop {
+                let m = carrier.recv_sip();
+                if m.method() == "INVITE" {
+                    break m;
+                }
+            };
+            let offer = String::from_utf8_lossy(&invite.body).to_string();
+            assert!(
+                offer.contains(" RTP/SAVP "),
+                "offered to the carrier: {offer}"
+            );
+            let key = host_key(&invite);
+            let to = media_of(&invite);
+            carrier.reply(
+                &invite,
+                200,
+                Some(savp_sdp(carrier.rtp.local_addr().unwrap().port())),
+            );
+            while carrier.recv_sip().method() != "ACK" {}
+            let (heard, failed) = srtp_talk_and_listen(&carrier.rtp, to, &key, 440.0, 3000);
+            carrier.answer_bye();
+            // Then the carrier calls in, offering plain RTP.
+            carrier.call_id = "plain-from-the-carrier@carrier.test".into();
+            let plain = sdp(carrier.rtp.local_addr().unwrap().port(), "sendrecv");
+            let refused = carrier.offer("+15550100", &plain);
+            (heard, failed, refused)
+        });
+        let mut phone = Phone::new(sip, 0x1001);
+        phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
+        let body = sdp(phone.rtp.local_addr().unwrap().port(), "sendrecv");
+        // The router's `_9.` rule strips the 9 and dials the number.
+        let ok = invite_as(&mut phone, "1001", &p1001, "915551234567", &body);
+        assert_eq!(ok.status(), 200);
+        let heard = plain_talk_and_listen(&phone, 1000.0, 3000);
+        phone.bye();
+        let (carrier_heard, failed, refused) = answering.join().unwrap();
+        (heard, carrier_heard, failed, refused)
+    })
+    .await;
+    let tone = |pcm: &[i16], f: f64| tone_amplitude(&pcm[pcm.len() / 3..], f);
+    assert_eq!(failed, 0, "every packet to the carrier decrypted");
+    assert!(
+        tone(&carrier_heard, 1000.0) > 1000.0,
+        "the carrier hears the phone's 1000 Hz encrypted: {}",
+        tone(&carrier_heard, 1000.0)
+    );
+    assert!(
+        tone(&phone_heard, 440.0) > 1000.0,
+        "the phone hears the carrier's 440 Hz decrypted: {}",
+        tone(&phone_heard, 440.0)
+    );
+    assert_eq!(refused, 488, "the carrier's plain offer");
 }

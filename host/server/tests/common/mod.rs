@@ -250,6 +250,16 @@ pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// [`until`] for a test's blocking thread (a phone's or a browser's
+/// driver): `f` is polled every 20 ms for up to `limit`.
+pub fn until_blocking(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `run` SIPp calls must not block the runtime the server lives on.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("sipp task")
