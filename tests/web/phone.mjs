@@ -14,9 +14,8 @@
 //   {"do": "hold"}                         press Hold (a re-INVITE, sendonly)
 //   {"do": "resume"}                       press Resume (sendrecv again)
 //   {"do": "hangup"}
-// The browser is the system's (Debian's chromium), at $CHROMIUM or
-// /usr/bin/chromium.
-import puppeteer from 'puppeteer-core';
+// Chromium is started by ./chromium.mjs.
+import { launch } from './chromium.mjs';
 
 const [pageUrl, password, stepsJson] = process.argv.slice(2);
 if (!pageUrl || password === undefined || !stepsJson) {
@@ -24,23 +23,7 @@ if (!pageUrl || password === undefined || !stepsJson) {
   process.exit(2);
 }
 const steps = JSON.parse(stepsJson);
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    // Root in CI: Chromium's sandbox needs an unprivileged user.
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-dev-shm-usage',
-    // A microphone without a person: Chromium's fake device (a beep),
-    // allowed without a prompt.
-    '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream',
-    '--autoplay-policy=no-user-gesture-required',
-    // The host's media address is loopback in the tests.
-    '--allow-loopback-in-peer-connection',
-  ],
-});
+const browser = await launch({ media: true });
 const out = { stats: {}, states: [], problems: [] };
 try {
   const page = await browser.newPage();

@@ -2,28 +2,15 @@
 // headless Chromium with its fake microphone; talks for a while; hangs up.
 // Prints, as JSON: {"state": the call's last state, "stats": {...}}
 // Usage: node webcall.mjs PAGE_URL TALK_MS
-// The browser is the system's (Debian's chromium), at $CHROMIUM or
-// /usr/bin/chromium.
-import puppeteer from 'puppeteer-core';
+// Chromium is started by ./chromium.mjs.
+import { launch } from './chromium.mjs';
 
 const [pageUrl, talkMs] = process.argv.slice(2);
 if (!pageUrl) {
   console.error('usage: node webcall.mjs PAGE_URL TALK_MS');
   process.exit(2);
 }
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-dev-shm-usage',
-    '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream',
-    '--autoplay-policy=no-user-gesture-required',
-    '--allow-loopback-in-peer-connection',
-  ],
-});
+const browser = await launch({ media: true });
 const out = { problems: [] };
 try {
   const page = await browser.newPage();

@@ -2,21 +2,15 @@
 // as a visitor would, and prints what the widget then says, as JSON:
 //   {"state": "ok" | "error", "text": "..."}
 // Usage: node widget.mjs PAGE_URL NUMBER
-// The browser is the system's (Debian's chromium), found at $CHROMIUM or
-// /usr/bin/chromium.
-import puppeteer from 'puppeteer-core';
+// Chromium is started by ./chromium.mjs.
+import { launch } from './chromium.mjs';
 
 const [page_url, number] = process.argv.slice(2);
 if (!page_url || !number) {
   console.error('usage: node widget.mjs PAGE_URL NUMBER');
   process.exit(2);
 }
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  // Root in CI: Chromium's sandbox needs an unprivileged user.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
   page.setDefaultTimeout(30000);
