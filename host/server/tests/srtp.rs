@@ -48,73 +48,6 @@ fn savp_sdp(rtp_port: u16) -> String {
     )
 }
 
-/// INVITE `to` as extension `ext` with `body` (answering the 407): the
-/// final response, ACKed whatever it is.
-fn invite_as(phone: &mut Phone, ext: &str, password: &str, to: &str, body: &str) -> Message {
-    phone.local = format!("<sip:{ext}@demo.localhost>;tag=call{}", phone.ssrc);
-    let uri = format!("sip:{to}@demo.localhost");
-    let to_hdr = format!("<{uri}>");
-    let mut auth = String::new();
-    for cseq in 1..=2u32 {
-        phone.send_sip(format!(
-            "INVITE {uri} SIP/2.0\r\n{}{auth}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-            phone.headers("INVITE", cseq, &phone.local, &to_hdr),
-            body.len()
-        ));
-        loop {
-            let m = phone.recv_sip();
-            match m.status() {
-                100..=199 => continue,
-                407 if cseq == 1 => {
-                    ack_failure(phone, &uri, cseq, &m);
-                    let challenge = m.headers.get("Proxy-Authenticate").unwrap();
-                    let answer = switchyard_sip::auth::answer_challenge(
-                        challenge, "INVITE", &uri, ext, password,
-                    )
-                    .unwrap();
-                    auth = format!("Proxy-Authorization: {answer}\r\n");
-                    break;
-                }
-                200 => {
-                    phone.remote = m.headers.get("To").unwrap().to_string();
-                    let contact = m.headers.get("Contact").unwrap();
-                    phone.target = contact
-                        .trim_start_matches('<')
-                        .split('>')
-                        .next()
-                        .unwrap()
-                        .to_string();
-                    phone.media = Some(media_of(&m));
-                    phone.send_sip(format!(
-                        "ACK {} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
-                        phone.target,
-                        phone.headers("ACK", cseq, &phone.local, &phone.remote)
-                    ));
-                    phone.cseq = cseq + 1;
-                    return m;
-                }
-                _ => {
-                    ack_failure(phone, &uri, cseq, &m);
-                    return m;
-                }
-            }
-        }
-    }
-    panic!("the call was not let through");
-}
-
-/// A failure is ACKed in its own transaction.
-fn ack_failure(phone: &Phone, uri: &str, cseq: u32, m: &Message) {
-    let via = phone.headers("INVITE", cseq, &phone.local, "x");
-    let via = via.lines().next().unwrap();
-    phone.send_sip(format!(
-        "ACK {uri} SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
-        phone.local,
-        m.headers.get("To").unwrap(),
-        phone.call_id
-    ));
-}
-
 fn media_of(m: &Message) -> SocketAddr {
     let body = String::from_utf8_lossy(&m.body).to_string();
     let port: u16 = body
@@ -252,7 +185,7 @@ async fn an_extension_requiring_srtp_talks_with_a_plain_phone_and_its_plain_offe
         let mut phone = Phone::new(sip, 0x1002);
         phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
         let body = savp_sdp(phone.rtp.local_addr().unwrap().port());
-        let ok = invite_as(&mut phone, "1002", &p1002, "1001", &body);
+        let ok = phone.invite_as("1002", &p1002, "1001", &body);
         assert_eq!(ok.status(), 200);
         let answer = String::from_utf8_lossy(&ok.body).to_string();
         assert!(answer.contains(" RTP/SAVP 0"), "{answer}");
@@ -293,7 +226,7 @@ async fn an_extension_requiring_srtp_talks_with_a_plain_phone_and_its_plain_offe
         let mut phone = Phone::new(sip, 0x2002);
         phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
         let body = sdp(phone.rtp.local_addr().unwrap().port(), "sendrecv");
-        invite_as(&mut phone, "1002", &p1002, "1001", &body)
+        phone.invite_as("1002", &p1002, "1001", &body)
     })
     .await;
     assert_eq!(refused.status(), 488);
@@ -332,7 +265,7 @@ async fn a_party_required_to_use_srtp_that_answers_plain_rtp_is_hung_up() {
         let mut caller = Phone::new(sip, 0x3002);
         caller.sip.set_read_timeout(Some(LIMIT)).unwrap();
         let body = sdp(caller.rtp.local_addr().unwrap().port(), "sendrecv");
-        let m = invite_as(&mut caller, "1002", &p1002, "1001", &body);
+        let m = caller.invite_as("1002", &p1002, "1001", &body);
         let bye_after = answered.join().expect("1001 answered and was hung up");
         if m.status() == 200 {
             // The flow took the caller on (voicemail): done with it.
@@ -385,7 +318,7 @@ async fn an_srtp_phone_talks_in_a_conference_room() {
         let mut phone = Phone::new(sip, 0x1002);
         phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
         let body = savp_sdp(phone.rtp.local_addr().unwrap().port());
-        let ok = invite_as(&mut phone, "1002", &p.password("1002"), "800", &body);
+        let ok = phone.invite_as("1002", &p.password("1002"), "800", &body);
         assert_eq!(ok.status(), 200);
         let key = host_key(&ok);
         until_blocking("two to meet in the room", LIMIT, || {
@@ -475,7 +408,7 @@ async fn a_trunk_requiring_srtp_carries_an_outbound_call_encrypted() {
         phone.sip.set_read_timeout(Some(LIMIT)).unwrap();
         let body = sdp(phone.rtp.local_addr().unwrap().port(), "sendrecv");
         // The router's `_9.` rule strips the 9 and dials the number.
-        let ok = invite_as(&mut phone, "1001", &p1001, "915551234567", &body);
+        let ok = phone.invite_as("1001", &p1001, "915551234567", &body);
         assert_eq!(ok.status(), 200);
         let heard = plain_talk_and_listen(&phone, 1000.0, 3000);
         phone.bye();

@@ -270,10 +270,17 @@ impl Phone {
     /// Call `to` as extension `ext` (answering the 407 with `password`):
     /// the final status (a refusal is acknowledged).
     pub fn try_call_as(&mut self, ext: &str, password: &str, to: &str) -> u16 {
+        let body = sdp(self.rtp.local_addr().unwrap().port(), "sendrecv");
+        self.invite_as(ext, password, to, &body).status()
+    }
+
+    /// INVITE `to` as extension `ext` offering `body`, answering the 407
+    /// with `password`: the final response, ACKed whatever it is (a 200
+    /// sets up the dialog: [`target`](Self::target), `media`, `answer`).
+    pub fn invite_as(&mut self, ext: &str, password: &str, to: &str, body: &str) -> Message {
         self.local = format!("<sip:{ext}@demo.localhost>;tag=call{}", self.ssrc);
         let uri = format!("sip:{to}@demo.localhost");
         let to_hdr = format!("<{uri}>");
-        let body = sdp(self.rtp.local_addr().unwrap().port(), "sendrecv");
         let mut auth = String::new();
         for cseq in 1..=2 {
             self.send_sip(format!(
@@ -307,9 +314,9 @@ impl Phone {
                     }
                     200 => {
                         self.answered(&m, cseq);
-                        return 200;
+                        return m;
                     }
-                    other => return other,
+                    _ => return m,
                 }
             }
         }
