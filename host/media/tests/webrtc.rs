@@ -346,26 +346,7 @@ fn session_pcmu_reaches_browser_as_opus() {
     call.connect();
     let opus_pt = call.browser_pt(Codec::Opus);
     let before = call.received.len();
-    for frame in 0..50u16 {
-        let pcm = sine(1000.0, 8000.0, 8000.0, usize::from(frame) * 160, 160);
-        let mut payload = Vec::new();
-        Law::Pcmu.encode(&pcm, &mut payload);
-        let rtp = RtpHeader {
-            payload_type: 0,
-            sequence: 7000 + frame,
-            timestamp: 123_456 + 160 * u32::from(frame),
-            ssrc: 0x5eed,
-            ..Default::default()
-        }
-        .to_bytes(&payload)
-        .unwrap();
-        call.leg.send_rtp(call.now, &rtp);
-        call.deliver_to_browser();
-        call.advance(STEP);
-    }
-    for _ in 0..10 {
-        call.advance(STEP);
-    }
+    session_sends_pcmu(&mut call, 0, 50);
     let got = &call.received[before..];
     assert!(got.len() >= 45, "browser got {} frames", got.len());
     let mut dec = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
@@ -629,9 +610,9 @@ fn a_lost_opus_frame_is_concealed_on_a_contiguous_timeline() {
 }
 
 /// The session sends frames `first..first + frames` of a 1 kHz PCMU tone
-/// to the leg; how many audio frames the browser got.
-fn session_sends_tone(call: &mut Call, first: u16, frames: u16) -> usize {
-    let before = call.received.len();
+/// to the leg, each delivered to the browser; then time for what is in
+/// flight to arrive.
+fn session_sends_pcmu(call: &mut Call, first: u16, frames: u16) {
     for frame in first..first + frames {
         let pcm = sine(1000.0, 8000.0, 8000.0, usize::from(frame) * 160, 160);
         let mut payload = Vec::new();
@@ -652,6 +633,12 @@ fn session_sends_tone(call: &mut Call, first: u16, frames: u16) -> usize {
     for _ in 0..10 {
         call.advance(STEP);
     }
+}
+
+/// [`session_sends_pcmu`]: how many audio frames the browser got.
+fn session_sends_tone(call: &mut Call, first: u16, frames: u16) -> usize {
+    let before = call.received.len();
+    session_sends_pcmu(call, first, frames);
     call.received[before..]
         .iter()
         .filter(|d| !matches!(d.codec_extra, str0m::format::CodecExtra::Tele(_)))

@@ -67,16 +67,22 @@ fn visit(page: &str, number: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("widget.mjs prints JSON")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_visitor_asks_for_a_call_back_from_the_tenants_web_site() {
-    let pbx = Arc::new(pbx().await);
-    let api = format!("http://{}", pbx.running.http);
-    let page = format!(
+/// The tenant's own web page, embedding its widget `site` from the host
+/// at `api`.
+fn tenant_page(api: &str) -> String {
+    format!(
         "<!doctype html><html><head><title>Acme</title></head><body>\
          <h1>Talk to us</h1>\
          <script src=\"{api}/widget/demo/site/widget.js\"></script>\
          </body></html>"
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_asks_for_a_call_back_from_the_tenants_web_site() {
+    let pbx = Arc::new(pbx().await);
+    let api = format!("http://{}", pbx.running.http);
+    let page = tenant_page(&api);
     let allowed = site(page.clone()).await;
     let elsewhere = site(page).await;
     let op = pbx.running.operator_token.clone();
@@ -144,12 +150,7 @@ async fn a_visitor_calls_us_from_the_tenants_web_site() {
     use common::phone::Phone;
     let pbx = Arc::new(pbx().await);
     let api = format!("http://{}", pbx.running.http);
-    let page = format!(
-        "<!doctype html><html><head><title>Acme</title></head><body>\
-         <h1>Talk to us</h1>\
-         <script src=\"{api}/widget/demo/site/widget.js\"></script>\
-         </body></html>"
-    );
+    let page = tenant_page(&api);
     let allowed = site(page).await;
     let op = pbx.running.operator_token.clone();
     let base = format!("{api}/api/tenants/demo");
