@@ -119,6 +119,13 @@ pub trait LiveCalls: Send + Sync {
         let _ = (tenant, call_id, to);
         Err("no call engine is running".into())
     }
+    /// The plugin runtime the tenant's calls use now (every stored version
+    /// installed, with its settings and the tenant's limits): a replay runs
+    /// there, as a call would.
+    fn plugin_runtime(&self, tenant: &str) -> Option<switchyard_plugins::TenantRuntime> {
+        let _ = tenant;
+        None
+    }
     /// Ring `supervisor`'s phones; the first to answer joins `call_id` in
     /// `mode` (`listen`, `whisper`, `barge`).
     fn monitor(

@@ -540,6 +540,11 @@ impl Pbx {
         }
     }
 
+    /// The plugin runtime tenant `tenant`'s new calls use.
+    pub fn plugin_runtime(&self, tenant: &str) -> Option<switchyard_plugins::TenantRuntime> {
+        self.tenants().by_id(tenant).map(|t| t.runtime.clone())
+    }
+
     /// Calls in progress of `tenant`.
     pub fn live_calls(&self, tenant: &str) -> Vec<calls_in_progress::LiveCallInfo> {
         self.shared.in_progress.list(tenant)

@@ -39,8 +39,9 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     exports: { default: async },
     require_store_data_send: true,
-    // Tests and the call engine compare decisions, contacts, records.
-    additional_derives: [PartialEq],
+    // Tests and the call engine compare decisions, contacts, records;
+    // transcripts (replay before activation) keep them as JSON.
+    additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
         "wasi:io": wasmtime_wasi::p2::bindings::io,

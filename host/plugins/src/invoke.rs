@@ -38,6 +38,7 @@ use crate::output;
 use crate::registry::{Pinned, RoleExports};
 use crate::state::PluginState;
 use crate::tenant::TenantRuntime;
+use crate::transcript::{self, CallReplay, Difference, ReplayReport, Step, Tape, Transcript};
 use crate::validate::World;
 
 /// wasmtime's (private) error for exhausted hostcall fuel, recognised by its
@@ -66,7 +67,18 @@ impl TenantRuntime {
         &self,
         v: &Pinned,
     ) -> Result<(Store<PluginState>, Instance), PluginFailure> {
-        let state = self.plugin_state(v, self.cpu_ticks());
+        self.instantiate_taped(v, Tape::Off).await
+    }
+
+    /// [`Self::instantiate`] with the host calls taped (see
+    /// [`crate::transcript`]).
+    async fn instantiate_taped(
+        &self,
+        v: &Pinned,
+        tape: Tape,
+    ) -> Result<(Store<PluginState>, Instance), PluginFailure> {
+        let mut state = self.plugin_state(v, self.cpu_ticks());
+        state.tape = tape;
         let mut store = Store::new(self.host().engine(), state);
         store.limiter(|s| &mut s.limiter);
         self.arm(&mut store);
@@ -164,9 +176,47 @@ impl TenantRuntime {
         state: Option<Vec<u8>>,
     ) -> Result<Decision, PluginFailure> {
         let started = std::time::Instant::now();
-        let result = self.decide_flow(pinned, call, event, state).await;
-        // Every decision counts for its version (the canary's figures),
-        // and a canary's may stop it.
+        let Some(sink) = self.transcripts() else {
+            let result = self
+                .decide_flow(pinned, call, event, state, &mut Tape::Off)
+                .await;
+            self.count_decision(pinned, &result, started);
+            return result;
+        };
+        let mut tape = Tape::Recording(Vec::new());
+        let result = self
+            .decide_flow(pinned, call, event, state.clone(), &mut tape)
+            .await;
+        self.count_decision(pinned, &result, started);
+        // A decision that timed out or failed to instantiate took its
+        // tape with it: its step has no host calls.
+        let host_calls = match tape {
+            Tape::Recording(calls) => calls,
+            _ => Vec::new(),
+        };
+        sink.record(
+            &pinned.name,
+            Step {
+                at_ms: switchyard_clock::unix_ms(),
+                version: pinned.number,
+                call: call.clone(),
+                event: event.clone(),
+                state,
+                host_calls,
+                outcome: transcript::outcome(&result),
+            },
+        );
+        result
+    }
+
+    /// Every decision counts for its version (the canary's figures), and a
+    /// canary's may stop it.
+    fn count_decision(
+        &self,
+        pinned: &Pinned,
+        result: &Result<Decision, PluginFailure>,
+        started: Instant,
+    ) {
         self.host().record_decision(
             self.id(),
             &pinned.name,
@@ -175,7 +225,79 @@ impl TenantRuntime {
             started.elapsed(),
         );
         self.judge_canary(pinned);
-        result
+    }
+
+    /// Runs version `version` of call-flow plugin `plugin` through the
+    /// recorded `transcripts` of that plugin (see [`crate::transcript`]):
+    /// each call's recorded events in order, each with the recorded call
+    /// and host-call answers and the candidate's own state, until its
+    /// actions differ from what happened. Nothing is written anywhere and
+    /// no figure counts; each decision has the tenant's limits, as a call's.
+    pub async fn replay(
+        &self,
+        plugin: &str,
+        version: u32,
+        transcripts: &[Transcript],
+    ) -> Result<ReplayReport, PluginFailure> {
+        let pinned = self.pin_version(plugin, version)?;
+        if pinned.world() != World::CallFlow {
+            return Err(wrong_world(&pinned, World::CallFlow));
+        }
+        let mut replays = Vec::new();
+        for t in transcripts.iter().filter(|t| t.plugin == plugin) {
+            let Some(first) = t.steps.first() else {
+                continue;
+            };
+            let mut call = CallReplay {
+                call_id: t.call_id.clone(),
+                started_ms: t.started_ms,
+                caller: first.call.caller.number.clone(),
+                dialled: first.call.dialled.clone(),
+                steps_replayed: 0,
+                steps_recorded: t.steps.len(),
+                difference: None,
+            };
+            let mut state = first.state.clone();
+            for (i, step) in t.steps.iter().enumerate() {
+                let mut tape = Tape::replaying(step.host_calls.clone());
+                let result = self
+                    .decide_flow(&pinned, &step.call, &step.event, state.take(), &mut tape)
+                    .await;
+                call.steps_replayed = i + 1;
+                let candidate = transcript::outcome(&result);
+                if !transcript::same_outcome(&step.outcome, &candidate) {
+                    let unrecorded_host_calls = match tape {
+                        Tape::Replaying { unrecorded, .. } => unrecorded,
+                        _ => Vec::new(),
+                    };
+                    call.difference = Some(Difference {
+                        step: i + 1,
+                        event: step.event.clone(),
+                        recorded: step.outcome.clone(),
+                        candidate,
+                        unrecorded_host_calls,
+                    });
+                    break;
+                }
+                // After a failure the call took the fallback: the recorded
+                // state was kept, so the candidate keeps its own.
+                state = match result {
+                    Ok(d) => d.state,
+                    Err(_) => step.state.clone(),
+                };
+            }
+            replays.push(call);
+        }
+        replays.sort_by_key(|r| std::cmp::Reverse(r.started_ms));
+        let differing = replays.iter().filter(|r| r.difference.is_some()).count();
+        Ok(ReplayReport {
+            plugin: plugin.to_string(),
+            candidate_version: version,
+            calls: replays.len(),
+            same: replays.len() - differing,
+            differing,
+            replays,
+        })
     }
 
     async fn decide_flow(
@@ -184,11 +306,13 @@ impl TenantRuntime {
         call: &CallSnapshot,
         event: &Event,
         state: Option<Vec<u8>>,
+        tape: &mut Tape,
     ) -> Result<Decision, PluginFailure> {
         let out = match &pinned.exports {
             RoleExports::Flow(idx) => {
                 self.guarded(async {
-                    let (mut store, instance) = self.instantiate(pinned).await?;
+                    let (mut store, instance) =
+                        self.instantiate_taped(pinned, std::mem::take(tape)).await?;
                     let r = async {
                         let guest = idx.load(&mut store, &instance)?;
                         guest
@@ -196,6 +320,7 @@ impl TenantRuntime {
                             .await
                     }
                     .await;
+                    *tape = std::mem::take(&mut store.data_mut().tape);
                     self.finish(pinned, &mut store, r)
                 })
                 .await?
@@ -208,7 +333,8 @@ impl TenantRuntime {
                     });
                 };
                 self.guarded(async {
-                    let (mut store, instance) = self.instantiate(pinned).await?;
+                    let (mut store, instance) =
+                        self.instantiate_taped(pinned, std::mem::take(tape)).await?;
                     let r = async {
                         let guest = idx.load(&mut store, &instance)?;
                         guest
@@ -216,6 +342,7 @@ impl TenantRuntime {
                             .await
                     }
                     .await;
+                    *tape = std::mem::take(&mut store.data_mut().tape);
                     self.finish(pinned, &mut store, r)
                 })
                 .await?

@@ -71,6 +71,7 @@ mod output;
 mod registry;
 mod state;
 mod tenant;
+pub mod transcript;
 mod validate;
 mod warm;
 

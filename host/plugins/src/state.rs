@@ -17,6 +17,7 @@ use crate::caps::log::{LogLevel, LogState};
 use crate::caps::mail::MailState;
 use crate::caps::stdio::StdioCapture;
 use crate::caps::{self, Granted};
+use crate::transcript::Tape;
 use crate::validate::{Capability, World};
 
 /// Bytes of stdout/stderr a guest may write per invocation; the rest is
@@ -39,6 +40,8 @@ pub(crate) struct PluginState {
     pub(crate) contacts: Option<ContactsState>,
     pub(crate) http: Option<HttpState>,
     pub(crate) mail: Option<MailState>,
+    /// Host calls written down for a transcript, or answered from one.
+    pub(crate) tape: Tape,
 }
 
 impl PluginState {
@@ -80,6 +83,7 @@ impl PluginState {
             contacts: None,
             http: None,
             mail: None,
+            tape: Tape::Off,
         }
     }
 
@@ -145,22 +149,24 @@ pub(crate) fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<P
         caps::log::add_to_linker(&mut l, |s| &mut s.log)?;
     }
     if allowed.has(Capability::Kv) {
-        caps::kv::add_to_linker(&mut l, |s| Granted(s.kv.as_mut()))?;
+        caps::kv::add_to_linker(&mut l, |s| Granted::new(s.kv.as_mut(), &mut s.tape))?;
     }
     if allowed.has(Capability::Config) {
-        caps::config::add_to_linker(&mut l, |s| Granted(s.config.as_mut()))?;
+        caps::config::add_to_linker(&mut l, |s| Granted::new(s.config.as_mut(), &mut s.tape))?;
     }
     if allowed.has(Capability::Directory) {
-        caps::directory::add_to_linker(&mut l, |s| Granted(s.directory.as_mut()))?;
+        caps::directory::add_to_linker(&mut l, |s| {
+            Granted::new(s.directory.as_mut(), &mut s.tape)
+        })?;
     }
     if allowed.has(Capability::Contacts) {
-        caps::contacts::add_to_linker(&mut l, |s| Granted(s.contacts.as_mut()))?;
+        caps::contacts::add_to_linker(&mut l, |s| Granted::new(s.contacts.as_mut(), &mut s.tape))?;
     }
     if allowed.has(Capability::Http) {
         caps::http::add_to_linker(&mut l)?;
     }
     if allowed.has(Capability::Mail) {
-        caps::mail::add_to_linker(&mut l, |s| Granted(s.mail.as_mut()))?;
+        caps::mail::add_to_linker(&mut l, |s| Granted::new(s.mail.as_mut(), &mut s.tape))?;
     }
     Ok(l)
 }

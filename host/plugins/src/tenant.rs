@@ -27,6 +27,7 @@ use crate::registry::{
     RoleExports, Roles, VersionInfo, valid_name,
 };
 use crate::state::PluginState;
+use crate::transcript::TranscriptSink;
 use crate::validate::{Capability, InterfaceVersion, World};
 use switchyard_clock::unix_ms;
 
@@ -41,6 +42,9 @@ pub struct TenantSettings {
     pub fallback: Option<Decision>,
     /// Where registry changes are stored.
     pub persistence: Arc<dyn RegistryPersistence>,
+    /// Where each call-flow decision is written down, for a tenant that
+    /// keeps transcripts (replay before activation); `None` keeps none.
+    pub transcripts: Option<Arc<dyn TranscriptSink>>,
 }
 
 impl Default for TenantSettings {
@@ -50,6 +54,7 @@ impl Default for TenantSettings {
             directory: Arc::new(InMemoryDirectory::new()),
             fallback: None,
             persistence: Arc::new(NoPersistence),
+            transcripts: None,
         }
     }
 }
@@ -81,6 +86,7 @@ struct TenantInner {
     directory: Arc<dyn Directory>,
     fallback: Decision,
     persistence: Arc<dyn RegistryPersistence>,
+    transcripts: Option<Arc<dyn TranscriptSink>>,
     registry: Mutex<Registry>,
     permits: Arc<Semaphore>,
     logs: LogRing,
@@ -121,6 +127,7 @@ impl TenantRuntime {
                 directory: s.directory,
                 fallback: s.fallback.unwrap_or_else(fallback_decision),
                 persistence: s.persistence,
+                transcripts: s.transcripts,
                 registry: Mutex::new(Registry::default()),
                 logs: LogRing::default(),
             }),
@@ -138,6 +145,9 @@ impl TenantRuntime {
     /// The host this tenant runs on.
     pub fn host(&self) -> &PluginHost {
         &self.inner.host
+    }
+    pub(crate) fn transcripts(&self) -> Option<&Arc<dyn TranscriptSink>> {
+        self.inner.transcripts.as_ref()
     }
     pub(crate) fn permits(&self) -> &Arc<Semaphore> {
         &self.inner.permits
@@ -382,6 +392,13 @@ impl TenantRuntime {
         self.registry()
             .pin(name)
             .ok_or_else(|| PluginFailure::NotInstalled(name.into()))
+    }
+
+    /// Version `version` of `name`, installed or not yet active.
+    pub fn pin_version(&self, name: &str, version: u32) -> Result<Pinned, PluginFailure> {
+        self.registry()
+            .version(name, version)
+            .ok_or_else(|| PluginFailure::NotInstalled(format!("{name} v{version}")))
     }
 
     /// The active version number of `name`.

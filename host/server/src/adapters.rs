@@ -17,6 +17,9 @@ pub struct LiveAdapter {
 }
 
 impl LiveCalls for LiveAdapter {
+    fn plugin_runtime(&self, tenant: &str) -> Option<switchyard_plugins::TenantRuntime> {
+        self.pbx.plugin_runtime(tenant)
+    }
     fn list(&self, tenant: &str) -> Vec<LiveCall> {
         self.pbx
             .live_calls(tenant)

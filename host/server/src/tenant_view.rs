@@ -21,7 +21,8 @@ use switchyard_sip::auth::StoredCredentials;
 use switchyard_sip::endpoint::Transport;
 use switchyard_store::{
     BASIC_FLOW, ConferenceRepo, ExtensionRepo, Feature, NumberRepo, PlanRepo, PluginRepo,
-    RingGroupRepo, ScheduleRepo, Store, TenantQuota, TenantRepo, TrunkRepo,
+    RingGroupRepo, ScheduleRepo, Store, TenantQuota, TenantRepo, TranscriptPolicy, TranscriptRepo,
+    TrunkRepo,
 };
 
 /// The plugin sandbox's limits for a tenant: the budget the operator
@@ -40,6 +41,39 @@ fn plugin_limits(quota: &TenantQuota, http_allowlist: Vec<String>) -> TenantLimi
 /// failing is marked stopped in the store too (with why), so a restart or
 /// a reload does not bring it back. (Versions, activations and roles reach the store through
 /// the API, before the runtime hears of them.)
+/// The recorder of a tenant that keeps transcripts: each flow decision is
+/// appended to its call's transcript in the store, within the policy's
+/// bounds. A step that cannot be stored is logged and the call goes on.
+struct StoredTranscripts {
+    store: Store,
+    tenant: String,
+    policy: TranscriptPolicy,
+}
+
+impl switchyard_plugins::transcript::TranscriptSink for StoredTranscripts {
+    fn record(&self, plugin: &str, step: switchyard_plugins::transcript::Step) {
+        let call = (step.call.call_id.clone(), step.call.start_time);
+        let stored = serde_json::to_value(&step)
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                self.store
+                    .append_transcript_step(
+                        &self.tenant,
+                        &self.policy,
+                        (&call.0, call.1),
+                        plugin,
+                        v,
+                        switchyard_clock::unix_ms(),
+                    )
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = stored {
+            tracing::warn!(tenant = %self.tenant, %plugin, call = %call.0, error = %e,
+                "a flow decision was not added to its transcript");
+        }
+    }
+}
+
 struct CanaryStops {
     store: Store,
 }
@@ -218,6 +252,7 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
     let entitled = store.entitlements(&t)?;
     let features = &entitled.features;
     let limits = plugin_limits(&entitled.limits, allowlist);
+    let transcripts = Some(store.transcript_policy(id)?).filter(|p| p.enabled);
     let runtime = host.tenant(
         id,
         TenantSettings {
@@ -225,6 +260,13 @@ pub fn load_tenant(store: &Store, host: &PluginHost, id: &str) -> anyhow::Result
             directory: Arc::new(directory),
             persistence: Arc::new(CanaryStops {
                 store: store.clone(),
+            }),
+            transcripts: transcripts.map(|policy| {
+                Arc::new(StoredTranscripts {
+                    store: store.clone(),
+                    tenant: id.to_string(),
+                    policy,
+                }) as Arc<dyn switchyard_plugins::transcript::TranscriptSink>
             }),
             ..TenantSettings::default()
         },

@@ -77,6 +77,7 @@ mod registration;
 mod schedule;
 pub mod schema;
 mod tenant;
+mod transcript;
 mod trunk;
 mod widget;
 
@@ -117,6 +118,10 @@ pub use schedule::{Holiday, Schedule, ScheduleRepo, validate_schedule};
 pub use schema::{CURRENT_SCHEMA, Migration};
 pub use tenant::{
     BASIC_FLOW, Feature, Features, Tenant, TenantQuota, TenantRepo, default_pause_reasons,
+};
+pub use transcript::{
+    MAX_TRANSCRIPT_AGE_HOURS, MAX_TRANSCRIPT_CALLS, MAX_TRANSCRIPT_STEPS, StoredTranscript,
+    TranscriptPolicy, TranscriptRepo,
 };
 pub use trunk::{Trunk, TrunkRepo, addresses_overlap};
 pub use widget::{MAX_WIDGET_ORIGINS, Widget, WidgetRepo, validate_origin};
@@ -185,6 +190,8 @@ struct Trees {
     widgets: sled::Tree,
     /// Plugins' canary releases: `tenant \0 name`.
     plugin_canary: sled::Tree,
+    transcript_policy: sled::Tree,
+    transcripts: sled::Tree,
     /// The operator's catalogue: `name \0 version`.
     catalogue: sled::Tree,
 }
@@ -239,6 +246,8 @@ impl Store {
             notices: db.open_tree("notices")?,
             widgets: db.open_tree("widgets")?,
             plugin_canary: db.open_tree("plugin_canary")?,
+            transcript_policy: db.open_tree("transcript_policy")?,
+            transcripts: db.open_tree("transcripts")?,
             catalogue: db.open_tree("catalogue")?,
         };
         Ok(Store {

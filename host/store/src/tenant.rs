@@ -325,6 +325,8 @@ impl TenantRepo for Store {
             &t.notices,
             &t.widgets,
             &t.plugin_canary,
+            &t.transcript_policy,
+            &t.transcripts,
         ] {
             sweep(tree, &p)?;
         }

@@ -22,6 +22,7 @@ mod queues;
 mod reports;
 mod schedules;
 mod tenants;
+mod transcripts;
 mod trunks;
 mod widgets;
 
@@ -86,6 +87,9 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(plugins::rollback))
         .routes(routes!(canary::get, canary::put, canary::delete))
         .routes(routes!(canary::promote))
+        .routes(routes!(transcripts::get_policy, transcripts::put_policy))
+        .routes(routes!(transcripts::list))
+        .routes(routes!(transcripts::replay))
         .routes(routes!(catalogue::list))
         .routes(routes!(catalogue::get, catalogue::publish))
         .routes(routes!(catalogue::describe))

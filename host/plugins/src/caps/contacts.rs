@@ -14,6 +14,7 @@ use wasmtime::component::Linker;
 use super::{Granted, HasCap};
 use crate::bindings::switchyard::plugin::contacts::{self, Host};
 use crate::bindings::switchyard::plugin::types::Contact;
+use crate::transcript::{Answer, Ask, taped};
 
 /// Whoever answers lookups: the tenant runtime, which runs its
 /// crm-connector. Any failure is `None`.
@@ -38,8 +39,19 @@ impl Host for Granted<'_, ContactsState> {
         // Boxed (by `ContactLookup`): this future runs another invocation,
         // whose future type would otherwise make this one recursive. A
         // crm-connector cannot import `contacts`, so there is no cycle.
-        let fut = self.state("contacts")?.crm.lookup(number);
-        Ok(fut.await)
+        // In a transcript, the answer is what the CRM connector made of
+        // its HTTP responses; a replay reaches neither.
+        Ok(taped!(
+            self,
+            Ask::Contact {
+                number: number.clone()
+            },
+            Answer::Contact,
+            {
+                let fut = self.state("contacts")?.crm.lookup(number);
+                fut.await
+            }
+        ))
     }
 }
 

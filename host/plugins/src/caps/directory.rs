@@ -9,6 +9,7 @@ use wasmtime::component::Linker;
 
 use super::{Granted, HasCap};
 use crate::bindings::switchyard::plugin::directory::{self, Extension, Host, QueueStatus};
+use crate::transcript::{Answer, Ask, taped};
 
 /// The tenant's directory as plugins see it. Implementations answer for the
 /// one tenant they were created for.
@@ -94,13 +95,30 @@ impl DirectoryState {
 
 impl Host for Granted<'_, DirectoryState> {
     async fn get_extension(&mut self, number: String) -> wasmtime::Result<Option<Extension>> {
-        Ok(self.state("directory")?.directory.extension(&number))
+        Ok(taped!(
+            self,
+            Ask::Extension {
+                number: number.clone()
+            },
+            Answer::Extension,
+            self.state("directory")?.directory.extension(&number)
+        ))
     }
     async fn ring_group_members(&mut self, name: String) -> wasmtime::Result<Option<Vec<String>>> {
-        Ok(self.state("directory")?.directory.ring_group_members(&name))
+        Ok(taped!(
+            self,
+            Ask::RingGroup { name: name.clone() },
+            Answer::Members,
+            self.state("directory")?.directory.ring_group_members(&name)
+        ))
     }
     async fn get_queue_status(&mut self, name: String) -> wasmtime::Result<Option<QueueStatus>> {
-        Ok(self.state("directory")?.directory.queue_status(&name))
+        Ok(taped!(
+            self,
+            Ask::QueueStatus { name: name.clone() },
+            Answer::Queue,
+            self.state("directory")?.directory.queue_status(&name)
+        ))
     }
 }
 

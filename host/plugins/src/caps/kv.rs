@@ -17,6 +17,7 @@ use wasmtime::component::Linker;
 use super::{Granted, HasCap};
 use crate::bindings::switchyard::plugin::kv::{self, Error, Host};
 use crate::limits::TenantLimits;
+use crate::transcript::{Answer, Ask, taped};
 
 /// Longest key a plugin may use, bytes.
 pub const MAX_KEY_BYTES: usize = 256;
@@ -235,19 +236,46 @@ impl KvState {
 // sled calls are short and local; they run inline on the invocation's task.
 impl Host for Granted<'_, KvState> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        Ok(self.state("kv")?.scope.get(&key))
+        Ok(taped!(
+            self,
+            Ask::KvGet { key: key.clone() },
+            Answer::Value,
+            self.state("kv")?.scope.get(&key)
+        ))
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
-        Ok(self.state("kv")?.scope.set(&key, &value))
+        // A replay answers writes from the recording and never makes them.
+        Ok(taped!(
+            self,
+            Ask::KvSet {
+                key: key.clone(),
+                value: value.clone()
+            },
+            Answer::Done,
+            self.state("kv")?.scope.set(&key, &value)
+        ))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), Error>> {
-        Ok(self.state("kv")?.scope.delete(&key))
+        Ok(taped!(
+            self,
+            Ask::KvDelete { key: key.clone() },
+            Answer::Done,
+            self.state("kv")?.scope.delete(&key)
+        ))
     }
 
     async fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<Result<i64, Error>> {
-        Ok(self.state("kv")?.scope.increment(&key, delta))
+        Ok(taped!(
+            self,
+            Ask::KvIncrement {
+                key: key.clone(),
+                delta
+            },
+            Answer::Counter,
+            self.state("kv")?.scope.increment(&key, delta)
+        ))
     }
 
     async fn list_keys(
@@ -255,7 +283,15 @@ impl Host for Granted<'_, KvState> {
         prefix: String,
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        Ok(self.state("kv")?.scope.list_keys(&prefix, limit))
+        Ok(taped!(
+            self,
+            Ask::KvListKeys {
+                prefix: prefix.clone(),
+                limit
+            },
+            Answer::Keys,
+            self.state("kv")?.scope.list_keys(&prefix, limit)
+        ))
     }
 }
 

@@ -25,16 +25,28 @@ use std::marker::PhantomData;
 use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::switchyard::plugin::{flow_types, queue_types, types};
+use crate::transcript::Tape;
 
 /// A capability's state as its host functions see it: `None` when the
 /// invocation was not given that capability. That cannot happen through a
 /// linked import (only imported capabilities are linked, and every
 /// imported one is built), so it is a trap, never a panic.
-pub(crate) struct Granted<'a, S>(pub(crate) Option<&'a mut S>);
+///
+/// With it, the invocation's [`Tape`]: the capabilities whose answers
+/// depend on the tenant's data (kv, directory, contacts) write them down
+/// for a transcript, or take them from one in a replay.
+pub(crate) struct Granted<'a, S> {
+    cap: Option<&'a mut S>,
+    pub(crate) tape: &'a mut Tape,
+}
 
-impl<S> Granted<'_, S> {
+impl<'a, S> Granted<'a, S> {
+    pub(crate) fn new(cap: Option<&'a mut S>, tape: &'a mut Tape) -> Self {
+        Self { cap, tape }
+    }
+
     fn state(&mut self, capability: &str) -> wasmtime::Result<&mut S> {
-        self.0
+        self.cap
             .as_deref_mut()
             .ok_or_else(|| wasmtime::format_err!("this invocation has no {capability} capability"))
     }
