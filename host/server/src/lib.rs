@@ -9,6 +9,7 @@ pub mod adapters;
 pub mod demo;
 pub mod fds;
 pub mod queue_view;
+pub mod replay_text;
 pub mod tenant_view;
 pub mod tls;
 pub mod websocket;

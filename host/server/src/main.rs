@@ -270,6 +270,42 @@ enum PluginCmd {
         tenant: String,
         name: String,
     },
+    /// Keep (or stop keeping) a transcript of every call's flow decisions,
+    /// which `replay` runs new versions against.
+    Transcripts {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+        /// `on` or `off` (off deletes those kept).
+        state: OnOff,
+        /// Calls kept, the oldest dropped first (1 to 5000).
+        #[arg(long, default_value_t = 500)]
+        max_calls: u32,
+        /// Hours a call's transcript is kept (1 to 720).
+        #[arg(long, default_value_t = 168)]
+        max_age_hours: u32,
+    },
+    /// Run a version of a call-flow plugin through the last recorded calls
+    /// and show every call where it would have done otherwise.
+    Replay {
+        #[command(flatten)]
+        api: ApiArgs,
+        tenant: String,
+        name: String,
+        version: u32,
+        /// How many of the last calls (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        calls: usize,
+        /// Print the API's JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -407,6 +443,39 @@ fn main() -> anyhow::Result<()> {
         Command::Plugin(PluginCmd::Rollback { api, tenant, name }) => {
             let path = format!("/api/tenants/{tenant}/plugins/{name}/rollback");
             print(call(&api, "POST", &path, Body::None)?)
+        }
+        Command::Plugin(PluginCmd::Transcripts {
+            api,
+            tenant,
+            state,
+            max_calls,
+            max_age_hours,
+        }) => {
+            let path = format!("/api/tenants/{tenant}/transcripts/policy");
+            let body = serde_json::json!({
+                "enabled": matches!(state, OnOff::On),
+                "max_calls": max_calls,
+                "max_age_hours": max_age_hours,
+            });
+            print(call(&api, "PUT", &path, Body::Json(body))?)
+        }
+        Command::Plugin(PluginCmd::Replay {
+            api,
+            tenant,
+            name,
+            version,
+            calls,
+            json,
+        }) => {
+            let path = format!("/api/tenants/{tenant}/plugins/{name}/replay");
+            let body = serde_json::json!({ "version": version, "calls": calls });
+            let text = call(&api, "POST", &path, Body::Json(body))?;
+            if json {
+                return print(text);
+            }
+            let report: switchyard_plugins::transcript::ReplayReport =
+                serde_json::from_str(&text).context("reading the replay report")?;
+            print(switchyard_server::replay_text::render(&report))
         }
         Command::Cdr(CdrCmd::Export { api, tenant }) => {
             let path = format!("/api/tenants/{tenant}/cdrs.csv");
