@@ -28,7 +28,8 @@ use switchyard_store::{
     Agent, CallerRule, CallerRuleRepo, ConferenceRepo, ConferenceRoom, Extension, ExtensionRepo,
     Feature, Features, FileRecord, FileRepo, NoticeRepo, Number, NumberRepo, Plan, PlanRepo,
     PluginRepo, PluginVersionRecord, Queue, QueueRepo, RingGroup, RingGroupRepo, RingStrategy,
-    Store, Tenant, TenantNotices, TenantQuota, TenantRepo, Trunk, TrunkRepo, Widget, WidgetRepo,
+    Store, Tenant, TenantNotices, TenantQuota, TenantRepo, TranscriptPolicy, TranscriptRepo, Trunk,
+    TrunkRepo, Widget, WidgetRepo,
 };
 
 /// `number:password` lines.
@@ -359,6 +360,20 @@ pub fn provision(
             &TenantNotices {
                 missed_calls: strings(&d["notices"]["missed-calls"]),
                 after_hours: strings(&d["notices"]["after-hours"]),
+            },
+        )?;
+    }
+    if d["transcripts"].is_object() {
+        let t = &d["transcripts"];
+        let kept = TranscriptPolicy::default();
+        store.set_transcript_policy(
+            &id,
+            &TranscriptPolicy {
+                enabled: true,
+                max_calls: t["max-calls"].as_u64().map_or(kept.max_calls, |n| n as u32),
+                max_age_hours: t["max-age-hours"]
+                    .as_u64()
+                    .map_or(kept.max_age_hours, |n| n as u32),
             },
         )?;
     }
