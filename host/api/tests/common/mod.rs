@@ -1158,6 +1158,34 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             GET,
+            "/api/tenants/{tenant}/transcripts/policy",
+            "/api/tenants/{tenant}/transcripts/policy",
+            Read
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/transcripts/policy",
+            "/api/tenants/{tenant}/transcripts/policy",
+            Write,
+            "application/json",
+            || j(json!({"enabled": true}))
+        ),
+        route!(
+            GET,
+            "/api/tenants/{tenant}/transcripts",
+            "/api/tenants/{tenant}/transcripts",
+            Read
+        ),
+        route!(
+            POST,
+            "/api/tenants/{tenant}/plugins/router/replay",
+            "/api/tenants/{tenant}/plugins/{name}/replay",
+            Write,
+            "application/json",
+            || j(json!({"version": 1}))
+        ),
+        route!(
+            GET,
             "/api/tenants/{tenant}/notices",
             "/api/tenants/{tenant}/notices",
             Read
