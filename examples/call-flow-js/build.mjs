@@ -14,7 +14,7 @@ const out = resolve(process.argv[2] ?? resolve(here, 'dist/call-flow-js.wasm'));
 // The WIT of switchyard:plugin; a partner outside this repository points
 // this at their copy of wit/ (it ships with the host's release).
 const wit = process.env.SWITCHYARD_WIT ?? resolve(here, '../../wit');
-const bundle = resolve(here, 'dist/bundle.js');
+const bundle = out.replace(/\.wasm$/, '') + '.bundle.js';
 
 await mkdir(dirname(out), { recursive: true });
 await build({
