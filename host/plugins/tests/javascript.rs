@@ -206,10 +206,7 @@ async fn js_ivr_answers_with_the_menu_and_routes_each_digit() {
     assert_eq!(gathered_prompts(&d[0]), menu_prompts());
 
     let d = drive(&t, &c, &[Event::CallStarted, digits("1")]).await;
-    assert_eq!(
-        dialled(&d[1]),
-        vec![DialTarget::RingGroup("sales".into())]
-    );
+    assert_eq!(dialled(&d[1]), vec![DialTarget::RingGroup("sales".into())]);
     let d = drive(&t, &c, &[Event::CallStarted, digits("3")]).await;
     assert_eq!(dialled(&d[1]), vec![DialTarget::Extension("1003".into())]);
     match &d[1].actions[..] {
@@ -301,7 +298,12 @@ async fn js_ivr_always_has_a_way_to_a_human() {
     // A queue that gives up counts as not answered; the queue's exit key
     // is back at the menu.
     for reason in [QueueExit::Timeout, QueueExit::NoAgents, QueueExit::Full] {
-        let d = drive(&t, &c, &[Event::CallStarted, digits("2"), left_queue(reason)]).await;
+        let d = drive(
+            &t,
+            &c,
+            &[Event::CallStarted, digits("2"), left_queue(reason)],
+        )
+        .await;
         assert_eq!(dialled(&d[2]), operator(), "{reason:?}");
     }
     let d = drive(
@@ -368,13 +370,27 @@ async fn js_ivr_keeps_its_state_between_events() {
     let host = js_host();
     let t = js_tenant(&host, &example_config());
     let c = call_at(OPEN);
-    let d = drive(&t, &c, &[Event::CallStarted, Event::GatherTimeout, digits("1")]).await;
+    let d = drive(
+        &t,
+        &c,
+        &[Event::CallStarted, Event::GatherTimeout, digits("1")],
+    )
+    .await;
     let state = |d: &Decision| -> serde_json::Value {
         serde_json::from_slice(d.state.as_deref().expect("a state")).expect("JSON state")
     };
-    assert_eq!(state(&d[0]), serde_json::json!({"step": "menu", "retries": 0}));
-    assert_eq!(state(&d[1]), serde_json::json!({"step": "menu", "retries": 1}));
-    assert_eq!(state(&d[2]), serde_json::json!({"step": "sent", "retries": 1}));
+    assert_eq!(
+        state(&d[0]),
+        serde_json::json!({"step": "menu", "retries": 0})
+    );
+    assert_eq!(
+        state(&d[1]),
+        serde_json::json!({"step": "menu", "retries": 1})
+    );
+    assert_eq!(
+        state(&d[2]),
+        serde_json::json!({"step": "sent", "retries": 1})
+    );
 
     // The state is what tells an unanswered destination (→ the operator)
     // from an unanswered operator (→ the mailbox).
@@ -410,9 +426,9 @@ async fn js_ivr_counts_in_kv_and_routes_by_its_config() {
     assert_eq!(counter(&t, "choice.2"), 2);
     assert_eq!(counter(&t, "choice.1"), 1);
     assert!(
-        t.recent_logs()
-            .iter()
-            .any(|l| l.message.contains("closed: +33155501234 goes to voicemail 1001")),
+        t.recent_logs().iter().any(|l| l
+            .message
+            .contains("closed: +33155501234 goes to voicemail 1001")),
         "{:?}",
         t.recent_logs()
     );
@@ -450,10 +466,7 @@ async fn js_ivr_with_a_bad_config_fails_with_the_reason_and_the_call_falls_back(
             r#"{"time-zone": "Mars/Olympus", "operator": "hangup", "mailbox": "x"}"#,
             "time zone `Mars/Olympus` is not known",
         ),
-        (
-            r#"{"open": {}, "mailbox": "x"}"#,
-            "`operator` is required",
-        ),
+        (r#"{"open": {}, "mailbox": "x"}"#, "`operator` is required"),
         (
             r#"{"options": {"1": {"teleport": "x"}}, "operator": "hangup", "mailbox": "x"}"#,
             "option 1",
@@ -511,6 +524,36 @@ async fn js_resource_figures() {
     let started = Instant::now();
     host.load(&bytes).expect("compiles");
     println!("compile (first load): {:?}", started.elapsed());
+    let started = Instant::now();
+    host.load(&bytes).expect("cached");
+    println!("load again (in-memory cache): {:?}", started.elapsed());
+    // A restarted host with a compiled-component directory.
+    let dir = std::env::temp_dir().join(format!("sy-js-cache-{}", std::process::id()));
+    let cached = |dir: &std::path::Path| {
+        PluginHost::new(HostConfig {
+            max_instances: 2,
+            cache_dir: Some(dir.to_path_buf()),
+            ..HostConfig::default()
+        })
+        .expect("plugin host")
+    };
+    cached(&dir).load(&bytes).expect("compiles");
+    let started = Instant::now();
+    cached(&dir).load(&bytes).expect("from the cache directory");
+    println!(
+        "load after a restart (cache directory): {:?}",
+        started.elapsed()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // The Rust ivr-menu under the same host, for comparison.
+    let rust = wasm("ivr-menu");
+    let started = Instant::now();
+    host.load(rust).expect("compiles");
+    println!(
+        "rust ivr-menu: {} bytes, compile {:?}",
+        rust.len(),
+        started.elapsed()
+    );
     let t = js_tenant(&host, &example_config());
     let pinned = t.pin_flow("ivr").unwrap();
     let c = call_at(OPEN);
@@ -527,7 +570,9 @@ async fn js_resource_figures() {
             at: 0,
             sip_code: 200,
         });
-        t.invoke_flow(&pinned, &c, &hangup, state.clone()).await.unwrap();
+        t.invoke_flow(&pinned, &c, &hangup, state.clone())
+            .await
+            .unwrap();
         times.push(s.elapsed());
     }
     times.sort();
@@ -551,6 +596,35 @@ async fn js_resource_figures() {
         percentile(&times, 0.99)
     );
 
+    // The Rust ivr-menu's menu decision on the same host, for comparison.
+    let r = tenant(&host, "rust", limits());
+    r.install(
+        "ivr-menu",
+        rust,
+        switchyard_artifacts::demo_settings("ivr-menu"),
+    )
+    .unwrap();
+    r.set_flow("ivr", "ivr-menu").unwrap();
+    let rp = r.pin_flow("ivr").unwrap();
+    let first = r
+        .invoke_flow(&rp, &c, &Event::CallStarted, None)
+        .await
+        .unwrap();
+    let mut times = Vec::new();
+    for _ in 0..500 {
+        let s = Instant::now();
+        r.invoke_flow(&rp, &c, &digits("2"), first.state.clone())
+            .await
+            .unwrap();
+        times.push(s.elapsed());
+    }
+    times.sort();
+    println!(
+        "rust ivr-menu menu decision: p50 {:?} p99 {:?}",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99)
+    );
+
     // The least linear memory a whole menu walk runs in.
     for mib in 9..=64 {
         let t = tenant_with_directory(
@@ -562,8 +636,7 @@ async fn js_resource_figures() {
             },
             Arc::new(InMemoryDirectory::new()),
         );
-        if t
-            .install(PLUGIN, &bytes, config(&[("ivr", &example_config())]))
+        if t.install(PLUGIN, &bytes, config(&[("ivr", &example_config())]))
             .is_err()
         {
             continue;
