@@ -14,18 +14,25 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use common::*;
+use serde_json::{Value, json};
 use switchyard_plugins::flow_types::{
     Action, Decision, DialOutcome, DialResult, DialTarget, Event, Gathered, Prompt, QueueExit,
     QueueResult, RejectReason,
 };
 use switchyard_plugins::types::CallSnapshot;
 use switchyard_plugins::{
-    HostConfig, InMemoryDirectory, PluginFailure, PluginHost, TenantLimits, TenantRuntime,
+    HostConfig, HttpPolicyConfig, InMemoryDirectory, PluginFailure, PluginHost, TenantLimits,
+    TenantRuntime,
 };
 
 const PLUGIN: &str = "call-flow-js";
@@ -38,20 +45,28 @@ fn component_path() -> PathBuf {
     if let Some(p) = std::env::var_os("SWITCHYARD_JS_FLOW") {
         return p.into();
     }
+    polyglot("call-flow-js")
+}
+
+/// `<target>/polyglot/<name>.wasm`.
+fn polyglot(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let target = exe
         .ancestors()
         .find(|d| d.join("polyglot").is_dir())
         .or_else(|| exe.ancestors().nth(3))
         .expect("target directory");
-    target.join("polyglot").join("call-flow-js.wasm")
+    target.join("polyglot").join(format!("{name}.wasm"))
 }
 
 fn component() -> Vec<u8> {
-    let path = component_path();
+    read_built(component_path())
+}
+
+fn read_built(path: PathBuf) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "the JavaScript call flow is not built ({}: {e}); run `scripts/build-js-plugins` \
+            "the JavaScript component is not built ({}: {e}); run `scripts/build-js-plugins` \
              (with the same CARGO_TARGET_DIR) before these tests — scripts/test does",
             path.display()
         )
@@ -505,6 +520,161 @@ async fn js_ivr_with_a_bad_config_fails_with_the_reason_and_the_call_falls_back(
             assert!(msg.contains("setting `ivr` is not set"), "{msg}")
         }
         other => panic!("{other:?}"),
+    }
+}
+
+/// A CRM's REST API on loopback: `/api/contacts?phone=` (Ada's number is
+/// known, one number fails with 500, others are 404) and `POST /api/calls`.
+async fn crm_server() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+    type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+    async fn contacts(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        Query(q): Query<BTreeMap<String, String>>,
+    ) -> (StatusCode, Json<Value>) {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        seen.lock()
+            .unwrap()
+            .push((auth, json!({"phone": q.get("phone")})));
+        match q.get("phone").map(String::as_str) {
+            Some("+14155550123") => (
+                StatusCode::OK,
+                Json(
+                    json!({"id": 42, "name": "Ada Lovelace", "company": "Analytical Engines",
+                    "owner": "1002", "tags": ["vip"], "extra": {"plan": "gold"}}),
+                ),
+            ),
+            Some("+15550005000") => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!("db down"))),
+            _ => (StatusCode::NOT_FOUND, Json(json!("not found"))),
+        }
+    }
+    async fn calls(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        Json(body): Json<Value>,
+    ) -> StatusCode {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        seen.lock().unwrap().push((auth, body));
+        StatusCode::CREATED
+    }
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .route("/api/contacts", get(contacts))
+        .route("/api/calls", post(calls))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://localhost:{}/api", addr.port()), seen)
+}
+
+/// The SDK's other worlds: a crm-connector in JavaScript (`sdk/js/test/
+/// components/crm-connector.js`) looks contacts up and logs calls over the
+/// SDK's HTTP client, under the host's HTTP policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_crm_connector_talks_to_a_real_http_server() {
+    let (base, seen) = crm_server().await;
+    // The operator allows loopback for this test; the tenant allows the host.
+    let host = PluginHost::new(HostConfig {
+        max_instances: 16,
+        http: HttpPolicyConfig {
+            allow_private_addresses: true,
+            ..HttpPolicyConfig::default()
+        },
+        ..HostConfig::default()
+    })
+    .expect("plugin host");
+    let t = tenant(
+        &host,
+        "acme",
+        TenantLimits {
+            http_allowlist: vec!["localhost".into()],
+            ..js_limits()
+        },
+    );
+    t.install(
+        "crm-js",
+        &read_built(polyglot("crm-connector-js")),
+        config(&[("base-url", &base), ("token", "s3cret")]),
+    )
+    .unwrap_or_else(|e| panic!("install crm-js: {e}"));
+    t.set_crm("crm-js").unwrap();
+
+    let c = t
+        .try_crm_lookup("+14155550123")
+        .await
+        .unwrap_or_else(|e| panic!("{e}; logs: {:?}", t.recent_logs()))
+        .expect("Ada is known");
+    assert_eq!((c.id.as_str(), c.name.as_str()), ("42", "Ada Lovelace"));
+    assert_eq!(c.company.as_deref(), Some("Analytical Engines"));
+    assert_eq!(c.owner.as_deref(), Some("1002"));
+    assert_eq!(c.tags, vec!["vip"]);
+    assert_eq!(c.fields, vec![("plan".to_string(), "gold".to_string())]);
+    assert_eq!(seen.lock().unwrap()[0].0, "Bearer s3cret");
+    assert_eq!(t.try_crm_lookup("+19995550000").await.unwrap(), None, "404");
+    match t.try_crm_lookup("+15550005000").await {
+        Err(PluginFailure::PluginError(msg)) => assert!(msg.contains("CRM answered 500"), "{msg}"),
+        other => panic!("expected the CRM's 500 as the plugin's error, got {other:?}"),
+    }
+
+    let mut record = switchyard_plugins::types::CallRecord {
+        call_id: "call-7".into(),
+        tenant: "acme".into(),
+        direction: switchyard_plugins::types::Direction::Inbound,
+        caller: switchyard_plugins::types::Party {
+            number: "+14155550123".into(),
+            display_name: None,
+        },
+        callee: switchyard_plugins::types::Party {
+            number: "700".into(),
+            display_name: None,
+        },
+        dialled: "700".into(),
+        start_time: 1_700_000_000_000,
+        answer_time: None,
+        end_time: 1_700_000_060_000,
+        disposition: switchyard_plugins::types::Disposition::Answered,
+        hangup_by: None,
+        sip_code: 200,
+        queue: None,
+        agent: None,
+        tags: vec![],
+        recording: None,
+        flow_plugin: None,
+        plugin_version: None,
+        legs: vec![],
+    };
+    t.crm_log_call(&record).await.unwrap();
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        last.1,
+        json!({"call": "call-7", "from": "+14155550123", "disposition": "answered",
+            "end": 1_700_000_060_000u64})
+    );
+    // A host the tenant did not allow is refused by the host, and the
+    // plugin says so.
+    record.call_id = "call-8".into();
+    let t2 = tenant(&host, "other", js_limits());
+    t2.install(
+        "crm-js",
+        &read_built(polyglot("crm-connector-js")),
+        config(&[("base-url", &base), ("token", "s3cret")]),
+    )
+    .unwrap();
+    t2.set_crm("crm-js").unwrap();
+    match t2.try_crm_lookup("+14155550123").await {
+        Err(PluginFailure::PluginError(msg)) => {
+            assert!(msg.contains("HTTP request failed"), "{msg}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }
 
