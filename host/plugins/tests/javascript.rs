@@ -16,7 +16,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
@@ -50,13 +50,18 @@ fn component_path() -> PathBuf {
 
 /// `<target>/polyglot/<name>.wasm`.
 fn polyglot(name: &str) -> PathBuf {
+    polyglot_dir().join(format!("{name}.wasm"))
+}
+
+/// `<target>/polyglot`, where `scripts/build-js-plugins` writes.
+fn polyglot_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let target = exe
         .ancestors()
         .find(|d| d.join("polyglot").is_dir())
         .or_else(|| exe.ancestors().nth(3))
         .expect("target directory");
-    target.join("polyglot").join(format!("{name}.wasm"))
+    target.join("polyglot")
 }
 
 fn component() -> Vec<u8> {
@@ -74,12 +79,41 @@ fn read_built(path: PathBuf) -> Vec<u8> {
 }
 
 /// The host: the default upload cap (16 MiB) takes the ~12 MB component.
+/// Compiled components come from `compiled_cache()`.
 fn js_host() -> PluginHost {
     PluginHost::new(HostConfig {
         max_instances: 16,
+        cache_dir: Some(compiled_cache()),
         ..HostConfig::default()
     })
     .expect("plugin host")
+}
+
+/// Compiling a JavaScript component takes ~20 s in the test profile (a
+/// Rust plugin: 0.4 s), so it is compiled once per run: the first test
+/// to get here compiles every built one into `<target>/polyglot/compiled`
+/// (the host's own on-disk cache; `scripts/build-js-plugins` empties it
+/// when it rebuilds), while the others wait; every test's host then loads
+/// them from there (~2 s). A component that is missing is left to the
+/// test, which says how to build it.
+fn compiled_cache() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = polyglot_dir().join("compiled");
+        let host = PluginHost::new(HostConfig {
+            max_instances: 1,
+            cache_dir: Some(dir.clone()),
+            ..HostConfig::default()
+        })
+        .expect("plugin host");
+        for path in [component_path(), polyglot("crm-connector-js")] {
+            if let Ok(bytes) = std::fs::read(&path) {
+                let _ = host.load(&bytes);
+            }
+        }
+        dir
+    })
+    .clone()
 }
 
 /// The Rust plugins' test limits with 32 MiB of linear memory: the engine
@@ -585,6 +619,7 @@ async fn js_crm_connector_talks_to_a_real_http_server() {
     // The operator allows loopback for this test; the tenant allows the host.
     let host = PluginHost::new(HostConfig {
         max_instances: 16,
+        cache_dir: Some(compiled_cache()),
         http: HttpPolicyConfig {
             allow_private_addresses: true,
             ..HttpPolicyConfig::default()
@@ -690,7 +725,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn js_resource_figures() {
     let bytes = component();
     println!("component: {} bytes", bytes.len());
-    let host = js_host();
+    let host = PluginHost::new(HostConfig {
+        max_instances: 16,
+        ..HostConfig::default()
+    })
+    .expect("plugin host");
     let started = Instant::now();
     host.load(&bytes).expect("compiles");
     println!("compile (first load): {:?}", started.elapsed());
