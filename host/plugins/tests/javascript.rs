@@ -834,6 +834,45 @@ async fn js_resource_figures() {
         percentile(&times, 0.99)
     );
 
+    // Resident memory one decision's instance adds at its peak (Linux:
+    // VmHWM after resetting it, over VmRSS before; the instance is gone
+    // when invoke_flow returns). Noisy by a few hundred KiB.
+    let status_kib = |field: &str| -> Option<u64> {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()?
+            .lines()
+            .find(|l| l.starts_with(field))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    for (name, tenant, pinned, state) in [
+        ("call-flow-js", &t, &pinned, state.clone()),
+        ("rust ivr-menu", &r, &rp, first.state.clone()),
+    ] {
+        let mut peaks = Vec::new();
+        for _ in 0..20 {
+            let before = status_kib("VmRSS:");
+            if std::fs::write("/proc/self/clear_refs", "5").is_err() {
+                break;
+            }
+            tenant
+                .invoke_flow(pinned, &c, &digits("2"), state.clone())
+                .await
+                .unwrap();
+            if let (Some(b), Some(p)) = (before, status_kib("VmHWM:")) {
+                peaks.push(p.saturating_sub(b));
+            }
+        }
+        peaks.sort();
+        if let Some(median) = peaks.get(peaks.len() / 2) {
+            println!(
+                "{name}: resident memory of one decision's instance (median of 20): {median} KiB"
+            );
+        }
+    }
+
     // The least linear memory a whole menu walk runs in.
     for mib in 9..=64 {
         let t = tenant_with_directory(
