@@ -29,6 +29,7 @@ use switchyard_plugins::flow_types::{
     Action, Decision, DialOutcome, DialResult, DialTarget, Event, Gathered, Prompt, QueueExit,
     QueueResult, RejectReason,
 };
+use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
 use switchyard_plugins::types::CallSnapshot;
 use switchyard_plugins::{
     HostConfig, HttpPolicyConfig, InMemoryDirectory, PluginFailure, PluginHost, TenantLimits,
@@ -106,7 +107,11 @@ fn compiled_cache() -> PathBuf {
             ..HostConfig::default()
         })
         .expect("plugin host");
-        for path in [component_path(), polyglot("crm-connector-js")] {
+        for path in [
+            component_path(),
+            polyglot("crm-connector-js"),
+            polyglot("queue-ranker-js"),
+        ] {
             if let Ok(bytes) = std::fs::read(&path) {
                 let _ = host.load(&bytes);
             }
@@ -711,6 +716,71 @@ async fn js_crm_connector_talks_to_a_real_http_server() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+}
+
+/// A queue-ranker in JavaScript (`sdk/js/test/components/queue-ranker.js`):
+/// the candidates reach it as columns and its positions come back as the
+/// order the host offers the call in.
+#[tokio::test]
+async fn js_queue_ranker_orders_candidates_from_columns() {
+    let host = js_host();
+    let t = tenant(&host, "acme", js_limits());
+    t.install(
+        "ranker-js",
+        &read_built(polyglot("queue-ranker-js")),
+        Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("install ranker-js: {e}"));
+    t.set_strategy("support", "ranker-js").unwrap();
+    let pinned = t.pin_strategy("support").unwrap();
+    let who = |id: &str, calls: u32, skills: &[(&str, u8)], order: u32| AgentCandidate {
+        calls_today: calls,
+        skills: skills.iter().map(|(s, _)| s.to_string()).collect(),
+        skill_levels: skills.iter().map(|(s, l)| (s.to_string(), *l)).collect(),
+        ..agent(id, order)
+    };
+    let team = vec![
+        who("1002", 5, &[("it", 3)], 0),
+        who("1003", 1, &[("it", 1), ("fr", 2)], 1),
+        who("1004", 0, &[("fr", 5)], 2),
+        who("1005", 1, &[("IT", 9)], 3),
+    ];
+    let queue = QueueInfo {
+        name: "support".into(),
+        waiting: 1,
+        agents_logged_in: 4,
+    };
+    let waiting = |skills: &[&str], last: Option<&str>| WaitingCall {
+        call: call("acme", "+14155550123", "+15550100"),
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        priority: 0,
+        waited_seconds: 3,
+        last_agent: last.map(Into::into),
+        contact: None,
+        callback: false,
+    };
+    let order = t
+        .select_agents(&pinned, &queue, &waiting(&["it"], None), &team)
+        .await
+        .unwrap_or_else(|e| panic!("{e}; logs: {:?}", t.recent_logs()));
+    assert_eq!(
+        order,
+        ["1003", "1005", "1002"],
+        "skill `it`, fewest calls, order"
+    );
+    let order = t
+        .select_agents(&pinned, &queue, &waiting(&[], Some("1002")), &team)
+        .await
+        .unwrap();
+    assert_eq!(
+        order,
+        ["1002", "1004", "1003", "1005"],
+        "the last agent first"
+    );
+    assert_eq!(
+        t.plugin_kv_get("ranker-js", "decisions").unwrap(),
+        Some(2i64.to_le_bytes().to_vec())
+    );
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
