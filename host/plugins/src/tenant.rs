@@ -223,13 +223,21 @@ impl TenantRuntime {
 
     /// Validates, compiles and installs `bytes` as the next version of
     /// plugin `name`, with its settings. The first version of a plugin is
-    /// activated; later ones wait for [`Self::activate`].
+    /// activated; later ones wait for [`Self::activate`]. A component
+    /// whose initial linear memory exceeds the tenant's
+    /// [`TenantLimits::memory_bytes`] is refused
+    /// ([`crate::LoadError::NeedsMoreMemory`]): no instance of it could
+    /// start. (Restored versions are not: they were accepted once, and
+    /// fail at instantiation like any plugin over its memory.)
     pub fn install(
         &self,
         name: &str,
         bytes: &[u8],
         config: BTreeMap<String, String>,
     ) -> Result<u32, RegistryError> {
+        self.host()
+            .load(bytes)?
+            .check_fits(self.limits().memory_bytes)?;
         let number = self.registry().next_number(name);
         self.install_as(name, number, unix_ms(), bytes, config, true)
     }

@@ -243,7 +243,7 @@ pub(crate) fn load_error(e: LoadError) -> ApiError {
         (status = 413, body = ErrorBody, description = "larger than the host's cap"),
         (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody,
-            description = "not a component, unknown world, forbidden import, other world than earlier versions, a name outside the name rule")))]
+            description = "not a component, unknown world, forbidden import, other world than earlier versions, a name outside the name rule, initial memory larger than the tenant's plugin memory")))]
 pub(crate) async fn upload(
     caller: Caller,
     State(s): State<ApiState>,
@@ -264,6 +264,12 @@ pub(crate) async fn upload(
         )));
     }
     let (bytes, loaded) = read_component(&s, body).await?;
+    // A component that cannot even start within the tenant's plugin
+    // memory is refused now, naming both sizes, not at every call.
+    let quota = plan_gate::entitlements(&s, &scope.tenant)?.limits;
+    let allowed =
+        ((quota.plugin_memory_mib.max(1) as usize) << 20).min(s.plugins.config().max_memory_bytes);
+    loaded.check_fits(allowed).map_err(load_error)?;
     let world = loaded.world().name();
     let existing = s.store.versions(scope.id(), &p.name)?;
     if let Some(last) = existing.last()
