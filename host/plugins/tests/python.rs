@@ -562,6 +562,31 @@ async fn measure_python_connector() {
         lat[lat.len() - 1]
     );
 
+    // The Rust crm-rest against the same CRM and mapping, for comparison.
+    let tr = tenant_with_directory(
+        &host,
+        "rust",
+        crm_limits(true),
+        Arc::new(InMemoryDirectory::new()),
+    );
+    tr.install("crm-rest", wasm("crm-rest"), settings(&base))
+        .unwrap();
+    tr.set_crm("crm-rest").unwrap();
+    for _ in 0..20 {
+        tr.try_crm_lookup("+14155550123").await.unwrap();
+    }
+    let mut lat = Vec::new();
+    for _ in 0..500 {
+        let s = Instant::now();
+        tr.try_crm_lookup("+14155550123").await.unwrap().unwrap();
+        lat.push(s.elapsed());
+    }
+    lat.sort();
+    println!(
+        "the same look-up by the Rust crm-rest: p50 {:?} p99 {:?}",
+        lat[250], lat[495]
+    );
+
     // The smallest per-instance memory limit that still serves a look-up,
     // to 64 KiB: the linear memory an instance really uses.
     let (mut lo, mut hi) = (loaded.initial_memory_bytes() as usize, 64usize << 20);

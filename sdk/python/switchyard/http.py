@@ -201,26 +201,28 @@ class Request:
             with resp.headers() as h:
                 headers = [(k, bytes(v)) for k, v in h.entries()]
             incoming = resp.consume()
-            data = bytearray()
-            with incoming.stream() as stream:
-                streams = imports("streams")
-                while True:
-                    try:
-                        chunk = stream.blocking_read(64 * 1024)
-                    except Err as e:
-                        if isinstance(e.value, streams.StreamError_Closed):
-                            break
-                        raise HttpError(
-                            "HTTP response body: " + e.value.value.to_debug_string()
-                        ) from None
-                    data += chunk
-                    if len(data) > self.max_body_bytes:
-                        raise HttpError(
-                            f"HTTP response larger than {self.max_body_bytes} bytes"
-                        )
-            with t.IncomingBody.finish(incoming):
-                pass
-        return Response(status, headers, bytes(data))
+            # The body (and its stream) go before the response, whatever
+            # happens: wasi:http resources are dropped children first.
+            with incoming:
+                data = self._read(incoming)
+        return Response(status, headers, data)
+
+    def _read(self, incoming) -> bytes:
+        streams = imports("streams")
+        data = bytearray()
+        with incoming.stream() as stream:
+            while True:
+                try:
+                    chunk = stream.blocking_read(64 * 1024)
+                except Err as e:
+                    if isinstance(e.value, streams.StreamError_Closed):
+                        return bytes(data)
+                    raise HttpError(
+                        "HTTP response body: " + e.value.value.to_debug_string()
+                    ) from None
+                data += chunk
+                if len(data) > self.max_body_bytes:
+                    raise HttpError(f"HTTP response larger than {self.max_body_bytes} bytes")
 
 
 def get(url: str) -> Request:
