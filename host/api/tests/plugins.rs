@@ -149,9 +149,9 @@ async fn bad_uploads_are_refused_with_a_clear_message() {
     );
 
     // Imports its world may not use.
-    let (s, v) = upload(&env, "net", component("sockets-flow").to_vec()).await;
+    let (s, v) = upload(&env, "net", component("forbidden-http-flow").to_vec()).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    assert!(message(&v).contains("may not import"), "{v}");
+    assert!(message(&v).contains("may not import wasi:http"), "{v}");
 
     // Wrong content type, bad name.
     let resp = env
