@@ -178,11 +178,17 @@ class Request:
                 pass  # the host's own caps apply anyway
         future = handler.handle(req, options)
 
-        if self.body:
-            with body.write() as out:
-                for i in range(0, len(self.body), 4096):
-                    out.blocking_write_and_flush(self.body[i:i + 4096])
-        t.OutgoingBody.finish(body, None)
+        # A request the host refuses (the allowlist) closes the body stream:
+        # the response future then says why, which is the better message.
+        body_error = None
+        try:
+            if self.body:
+                with body.write() as out:
+                    for i in range(0, len(self.body), 4096):
+                        out.blocking_write_and_flush(self.body[i:i + 4096])
+            t.OutgoingBody.finish(body, None)
+        except Err as e:
+            body_error = e.value
 
         with future:
             while True:
@@ -196,6 +202,10 @@ class Request:
         got = got.value if isinstance(got, Ok) else got
         if isinstance(got, Err):
             raise HttpError(f"HTTP {self.method} {self.url} failed: {_describe(got.value)}")
+        if body_error is not None:
+            raise HttpError(
+                f"HTTP {self.method} {self.url} failed sending the body: {_describe(body_error)}"
+            )
         with (got.value if isinstance(got, Ok) else got) as resp:
             status = resp.status()
             with resp.headers() as h:
