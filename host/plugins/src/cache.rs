@@ -66,14 +66,7 @@ impl LoadedComponent {
     /// memory (a tenant's [`crate::TenantLimits::memory_bytes`]); a
     /// [`LoadError::NeedsMoreMemory`] naming both sizes when not.
     pub fn check_fits(&self, memory_bytes: usize) -> Result<(), LoadError> {
-        let allowed = memory_bytes as u64;
-        if self.initial_memory > allowed {
-            return Err(LoadError::NeedsMoreMemory {
-                needed: self.initial_memory,
-                allowed,
-            });
-        }
-        Ok(())
+        validate::check_memory_fits(self.initial_memory, memory_bytes)
     }
 }
 

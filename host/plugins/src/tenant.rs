@@ -235,9 +235,6 @@ impl TenantRuntime {
         bytes: &[u8],
         config: BTreeMap<String, String>,
     ) -> Result<u32, RegistryError> {
-        self.host()
-            .load(bytes)?
-            .check_fits(self.limits().memory_bytes)?;
         let number = self.registry().next_number(name);
         self.install_as(name, number, unix_ms(), bytes, config, true)
     }
@@ -280,6 +277,10 @@ impl TenantRuntime {
             }
         }
         let loaded = self.host().load(bytes)?;
+        if activate_first {
+            // A new upload, not a restored one.
+            loaded.check_fits(self.limits().memory_bytes)?;
+        }
         let host_err = |e: wasmtime::Error| RegistryError::Host(format!("{e:#}"));
         let pre = self
             .host()

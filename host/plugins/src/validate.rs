@@ -78,6 +78,18 @@ pub enum LoadError {
     },
 }
 
+/// `Ok` when a component whose linear memory starts at `needed` bytes
+/// ([`initial_memory_bytes`]) can start within `memory_bytes` (a tenant's
+/// [`crate::TenantLimits::memory_bytes`]); a
+/// [`LoadError::NeedsMoreMemory`] naming both sizes when not.
+pub fn check_memory_fits(needed: u64, memory_bytes: usize) -> Result<(), LoadError> {
+    let allowed = memory_bytes as u64;
+    if needed > allowed {
+        return Err(LoadError::NeedsMoreMemory { needed, allowed });
+    }
+    Ok(())
+}
+
 /// `bytes` as MiB for messages: `12.5 MiB (13107200 bytes)`.
 fn mib(bytes: u64) -> String {
     let m = bytes as f64 / f64::from(1 << 20);
@@ -92,7 +104,7 @@ fn mib(bytes: u64) -> String {
 /// limit can never start. A walk over the section headers, not a
 /// validation: `Component::new` has validated the bytes already, and
 /// anything it cannot read counts as nothing.
-pub(crate) fn initial_memory_bytes(bytes: &[u8]) -> u64 {
+pub fn initial_memory_bytes(bytes: &[u8]) -> u64 {
     fn leb(b: &[u8], i: &mut usize) -> Option<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {

@@ -340,12 +340,13 @@ async fn python_connector_cannot_reach_hosts_the_tenant_did_not_allow() {
         Err(PluginFailure::PluginError(msg)) => assert!(msg.contains("HttpRequestDenied"), "{msg}"),
         other => panic!("expected the host's refusal as the plugin's error, got {other:?}"),
     }
-    let seen = seen.lock().unwrap();
-    assert!(
-        seen.lookups.is_empty() && seen.logged.is_empty(),
-        "no request left the host"
-    );
-    drop(seen);
+    {
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.lookups.is_empty() && seen.logged.is_empty(),
+            "no request left the host"
+        );
+    }
     // The plugin copes (an error, not a trap), and a flow goes on.
     assert_eq!(
         flow_asks_who(&t, "+14155550123").await,
