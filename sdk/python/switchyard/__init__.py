@@ -25,10 +25,11 @@ world               export (a class in your ``app.py``)  helpers
 Every world also has :mod:`switchyard.config`, :mod:`switchyard.kv` and
 :mod:`switchyard.log`.
 
-Import only the helpers your world has: ``switchyard.http`` in a call flow,
-say, fails at build time because the call-flow world has no HTTP (the host
-would refuse it anyway). Nothing in this package is imported until you
-import it.
+Use only the helpers your world has: ``switchyard.http`` in a call flow,
+say, raises ``ImportError`` when called, because the call-flow world has no
+HTTP (the host would refuse the import anyway). The interfaces of the
+world being built are imported while componentize-py pre-initialises the
+app, so they are in the snapshot and cost nothing per call.
 
 Errors: raise :class:`PluginError` (or let a helper raise one of its
 subclasses) from an exported method and the host gets ``err(message)``:
