@@ -2,7 +2,8 @@
 //! component; tenants list it and install it with their own settings
 //! (checked against its schema, the field named) and allowlist (within its
 //! hosts); an upgrade keeps those settings; a tenant's own uploads never
-//! show in the catalogue.
+//! show in the catalogue; an entry that cannot start in the tenant's
+//! plugin memory is not installed.
 
 mod common;
 
@@ -10,6 +11,7 @@ use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use common::{Env, OPERATOR};
 use serde_json::{Value, json};
+use switchyard_store::PluginRepo;
 
 async fn publish(env: &Env, name: &str, component: &str) -> Value {
     let (s, v) = env
@@ -214,4 +216,44 @@ async fn a_tenant_installs_a_catalogue_plugin_with_checked_settings_and_upgrades
         .map(|e| e["name"].as_str().unwrap())
         .collect();
     assert!(names.iter().all(|n| *n == "crm-rest"), "{names:?}");
+}
+
+#[tokio::test]
+async fn an_entry_that_cannot_start_in_the_tenants_plugin_memory_is_not_installed() {
+    let env = Env::new().await;
+    publish(&env, "greeter", "router").await;
+    // A Rust component starts with 1.0625 MiB of linear memory.
+    let (s, v) = env
+        .json(
+            Method::PATCH,
+            "/api/tenants/acme",
+            OPERATOR,
+            json!({"limits": {"plugin_memory_mib": 1}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = env
+        .json(
+            Method::POST,
+            "/api/tenants/acme/catalogue/greeter/install",
+            &env.key("acme", "admin"),
+            json!({"config": {}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs 1.1 MiB (1114112 bytes) of linear memory to start"),
+        "{v}"
+    );
+    assert!(
+        env.store
+            .all_versions("acme")
+            .unwrap()
+            .iter()
+            .all(|v| v.name != "greeter"),
+        "nothing installed"
+    );
 }

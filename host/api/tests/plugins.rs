@@ -1,5 +1,6 @@
-//! Plugin uploads (good, malformed, unknown world, other world, oversized),
-//! activation, rollback, config and allowlist versions, roles.
+//! Plugin uploads (good, malformed, unknown world, other world, oversized,
+//! too large for the tenant's plugin memory), activation, rollback, config
+//! and allowlist versions, roles.
 
 mod common;
 
@@ -148,9 +149,9 @@ async fn bad_uploads_are_refused_with_a_clear_message() {
     );
 
     // Imports its world may not use.
-    let (s, v) = upload(&env, "net", component("sockets-flow").to_vec()).await;
+    let (s, v) = upload(&env, "net", component("forbidden-http-flow").to_vec()).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    assert!(message(&v).contains("may not import"), "{v}");
+    assert!(message(&v).contains("may not import wasi:http"), "{v}");
 
     // Wrong content type, bad name.
     let resp = env
@@ -212,6 +213,49 @@ async fn oversized_uploads_are_413() {
             .iter()
             .all(|v| v.name != "router2")
     );
+}
+
+#[tokio::test]
+async fn a_component_that_cannot_start_in_the_tenants_plugin_memory_is_422() {
+    let env = Env::new().await;
+    // A Rust component starts with 17 pages (1.0625 MiB) of linear memory:
+    // more than a tenant allowed 1 MiB per plugin instance could give it.
+    let (s, v) = env
+        .json(
+            Method::PATCH,
+            "/api/tenants/acme",
+            OPERATOR,
+            json!({"limits": {"plugin_memory_mib": 1}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = upload(&env, "router2", component("router").to_vec()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let msg = message(&v);
+    assert!(
+        msg.contains("needs 1.1 MiB (1114112 bytes) of linear memory to start")
+            && msg.contains("more than the 1 MiB (1048576 bytes)")
+            && msg.contains("plugin-memory-mib) to at least 2 MiB"),
+        "{v}"
+    );
+    assert!(
+        env.store
+            .all_versions("acme")
+            .unwrap()
+            .iter()
+            .all(|v| v.name != "router2"),
+        "nothing stored"
+    );
+    // With room, the same upload is taken.
+    env.json(
+        Method::PATCH,
+        "/api/tenants/acme",
+        OPERATOR,
+        json!({"limits": {"plugin_memory_mib": 2}}),
+    )
+    .await;
+    let (s, v) = upload(&env, "router2", component("router").to_vec()).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
 }
 
 #[tokio::test]

@@ -26,6 +26,7 @@ pub struct LoadedComponent {
     capabilities: Capabilities,
     sha256: [u8; 32],
     size: usize,
+    initial_memory: u64,
 }
 
 impl LoadedComponent {
@@ -53,6 +54,19 @@ impl LoadedComponent {
     /// Size of the upload, bytes.
     pub fn size(&self) -> usize {
         self.size
+    }
+    /// Linear memory it has before it runs, bytes: the initial sizes of
+    /// its memories. An instance needs at least this much (see
+    /// [`Self::check_fits`]); Python and JavaScript components snapshot
+    /// their initialised interpreter into it, so theirs is megabytes.
+    pub fn initial_memory_bytes(&self) -> u64 {
+        self.initial_memory
+    }
+    /// `Ok` when an instance can start within `memory_bytes` of linear
+    /// memory (a tenant's [`crate::TenantLimits::memory_bytes`]); a
+    /// [`LoadError::NeedsMoreMemory`] naming both sizes when not.
+    pub fn check_fits(&self, memory_bytes: usize) -> Result<(), LoadError> {
+        validate::check_memory_fits(self.initial_memory, memory_bytes)
     }
 }
 
@@ -134,6 +148,7 @@ impl ComponentCache {
             capabilities: checked.capabilities,
             sha256,
             size: bytes.len(),
+            initial_memory: validate::initial_memory_bytes(bytes),
         });
         self.memory
             .lock()

@@ -91,4 +91,4 @@ pub use registry::{
     NoPersistence, Pinned, PluginVersion, RegistryError, RegistryPersistence, Roles, VersionInfo,
 };
 pub use tenant::{TenantRuntime, TenantSettings, fallback_decision};
-pub use validate::{InterfaceVersion, LoadError, World};
+pub use validate::{InterfaceVersion, LoadError, World, check_memory_fits, initial_memory_bytes};

@@ -15,7 +15,10 @@ pub struct HostConfig {
     pub max_memory_bytes: usize,
     /// Largest table any plugin may have, in elements.
     pub max_table_elements: usize,
-    /// Largest component upload accepted by [`crate::PluginHost::load`].
+    /// Largest component upload accepted by [`crate::PluginHost::load`]
+    /// (and the API's upload body cap). 32 MiB by default: a Rust plugin
+    /// is a few hundred KiB, but a Python one carries its interpreter
+    /// (componentize-py 0.25: 18.6 MB for `examples/crm-connector-py`).
     pub max_component_bytes: usize,
     /// Bytes at the bottom of each linear memory slot that are reset with
     /// `memset` and stay resident between instances, instead of being
@@ -61,7 +64,7 @@ impl Default for HostConfig {
             max_instances: 256,
             max_memory_bytes: 64 << 20,
             max_table_elements: 20_000,
-            max_component_bytes: 16 << 20,
+            max_component_bytes: 32 << 20,
             keep_resident_bytes: 2 << 20,
             max_warm_slots: 16,
             max_warm_instances: 32,

@@ -138,8 +138,9 @@ impl WasiHttpView for PluginState {
 
 /// The linker for plugins of `world`: WASI p2 (locked down by the context)
 /// and the capabilities the world allows, no others. `wasi:sockets` is
-/// linked by `add_to_linker_async` but unreachable: the context allows no
-/// network, and [`crate::validate`] refuses components that import it.
+/// linked by `add_to_linker_async` but unusable: the context allows no
+/// network ([`crate::validate`] accepts its import, which CPython's libc
+/// carries in every Python component).
 pub(crate) fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<PluginState>> {
     let allowed = world.capabilities();
     let mut l: Linker<PluginState> = Linker::new(engine);

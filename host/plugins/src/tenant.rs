@@ -233,7 +233,12 @@ impl TenantRuntime {
 
     /// Validates, compiles and installs `bytes` as the next version of
     /// plugin `name`, with its settings. The first version of a plugin is
-    /// activated; later ones wait for [`Self::activate`].
+    /// activated; later ones wait for [`Self::activate`]. A component
+    /// whose initial linear memory exceeds the tenant's
+    /// [`TenantLimits::memory_bytes`] is refused
+    /// ([`crate::LoadError::NeedsMoreMemory`]): no instance of it could
+    /// start. (Restored versions are not: they were accepted once, and
+    /// fail at instantiation like any plugin over its memory.)
     pub fn install(
         &self,
         name: &str,
@@ -282,6 +287,10 @@ impl TenantRuntime {
             }
         }
         let loaded = self.host().load(bytes)?;
+        if activate_first {
+            // A new upload, not a restored one.
+            loaded.check_fits(self.limits().memory_bytes)?;
+        }
         let host_err = |e: wasmtime::Error| RegistryError::Host(format!("{e:#}"));
         let pre = self
             .host()

@@ -64,6 +64,106 @@ pub enum LoadError {
     /// wasmtime refused to compile it.
     #[error("component failed to compile: {0}")]
     Compile(String),
+    /// Its linear memory starts larger than the tenant's plugins may have,
+    /// so no instance of it could ever start.
+    #[error(
+        "component needs {} of linear memory to start (its memories' initial size), more than the {} a plugin instance of this tenant may have; raise the tenant's plugin memory (plugin-memory-mib) to at least {} MiB or make the component smaller",
+        mib(*needed), mib(*allowed), needed.div_ceil(1 << 20)
+    )]
+    NeedsMoreMemory {
+        /// Initial linear memory of the component, bytes.
+        needed: u64,
+        /// What the tenant allows per instance, bytes.
+        allowed: u64,
+    },
+}
+
+/// `Ok` when a component whose linear memory starts at `needed` bytes
+/// ([`initial_memory_bytes`]) can start within `memory_bytes` (a tenant's
+/// [`crate::TenantLimits::memory_bytes`]); a
+/// [`LoadError::NeedsMoreMemory`] naming both sizes when not.
+pub fn check_memory_fits(needed: u64, memory_bytes: usize) -> Result<(), LoadError> {
+    let allowed = memory_bytes as u64;
+    if needed > allowed {
+        return Err(LoadError::NeedsMoreMemory { needed, allowed });
+    }
+    Ok(())
+}
+
+/// `bytes` as MiB for messages: `12.5 MiB (13107200 bytes)`.
+fn mib(bytes: u64) -> String {
+    let m = bytes as f64 / f64::from(1 << 20);
+    let m = format!("{m:.1}");
+    format!("{} MiB ({bytes} bytes)", m.strip_suffix(".0").unwrap_or(&m))
+}
+
+/// The linear memory a component has before it runs: the initial sizes of
+/// the memories its core modules define, summed (each is instantiated
+/// once, as the toolchains lay components out; imported memories are
+/// someone else's). A component whose sum exceeds an instance's memory
+/// limit can never start. A walk over the section headers, not a
+/// validation: `Component::new` has validated the bytes already, and
+/// anything it cannot read counts as nothing.
+pub fn initial_memory_bytes(bytes: &[u8]) -> u64 {
+    fn leb(b: &[u8], i: &mut usize) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *b.get(*i)?;
+            *i += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    /// Sections of a module or component (after its 8-byte header).
+    fn sections(b: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+        let mut i = 8;
+        std::iter::from_fn(move || {
+            let id = *b.get(i)?;
+            i += 1;
+            let size = usize::try_from(leb(b, &mut i)?).ok()?;
+            let body = b.get(i..i.checked_add(size)?)?;
+            i += size;
+            Some((id, body))
+        })
+    }
+    fn module(b: &[u8]) -> Option<u64> {
+        let mut total = 0u64;
+        for (id, body) in sections(b) {
+            if id != 5 {
+                continue; // not the memory section
+            }
+            let mut i = 0;
+            for _ in 0..leb(body, &mut i)? {
+                let flags = *body.get(i)?;
+                i += 1;
+                let min = leb(body, &mut i)?;
+                if flags & 1 != 0 {
+                    leb(body, &mut i)?; // maximum
+                }
+                // Custom page sizes: the page size's log2 follows.
+                let page_log2 = if flags & 8 != 0 {
+                    leb(body, &mut i)?
+                } else {
+                    16
+                };
+                total = total.saturating_add(min.saturating_mul(1u64 << page_log2.min(16)));
+            }
+        }
+        Some(total)
+    }
+    fn component(b: &[u8]) -> u64 {
+        sections(b)
+            .map(|(id, body)| match id {
+                1 => module(body).unwrap_or(0),
+                4 => component(body),
+                _ => 0,
+            })
+            .fold(0, u64::saturating_add)
+    }
+    component(bytes)
 }
 
 /// The Switchyard world a component targets, detected from its export.
@@ -422,8 +522,13 @@ fn check_import(
             _ => "it is not part of that world",
         }));
     }
-    if n.package == "wasi:sockets" {
-        return Err(forbidden("plugins never get sockets"));
+    // CPython's libc (componentize-py components) imports wasi:sockets
+    // whether or not the plugin opens a socket, so the import is accepted;
+    // every use of it fails: the WASI context of every invocation allows
+    // no TCP, no UDP and no name lookup, and no address (`PluginState`).
+    // Plugins reach the network through wasi:http and its allowlist only.
+    if n.package == "wasi:sockets" && n.version.is_some_and(|v| v.starts_with("0.2.")) {
+        return Ok(None);
     }
     if n.package == "wasi:http" {
         if world.allows_http() && matches!(n.interface, "outgoing-handler" | "types") {
@@ -454,8 +559,10 @@ mod tests {
             e.to_string(),
             "a call-flow plugin may not import wasi:http/outgoing-handler@0.2.12 (HTTP is for crm-connector and reporter plugins, and only outgoing)"
         );
-        assert!(check_import_now(World::CallFlow, "wasi:sockets/tcp@0.2.0").is_err());
-        assert!(check_import_now(World::CrmConnector, "wasi:sockets/tcp@0.2.0").is_err());
+        // Accepted (Python's libc imports them) and unusable at run time
+        // (tests/sandbox.rs: `sockets_are_linked_but_every_connection_is_refused`).
+        assert!(check_import_now(World::CallFlow, "wasi:sockets/tcp@0.2.0").is_ok());
+        assert!(check_import_now(World::CrmConnector, "wasi:sockets/tcp@0.2.9").is_ok());
     }
 
     #[test]

@@ -345,17 +345,48 @@ fn forbidden_imports_are_refused_naming_the_import() {
         e.to_string(),
         "a call-flow plugin may not import wasi:http/outgoing-handler@0.2.12 (HTTP is for crm-connector and reporter plugins, and only outgoing)"
     );
-    let e = host.load(wasm("sockets-flow")).unwrap_err();
-    let msg = e.to_string();
-    assert!(
-        msg.starts_with("a call-flow plugin may not import wasi:sockets/"),
-        "{msg}"
-    );
-    assert!(msg.contains("plugins never get sockets"), "{msg}");
     // The same refusal through install.
     let t = tenant(&host, "acme", limits());
-    assert!(t.install("bad", wasm("sockets-flow"), config(&[])).is_err());
+    assert!(
+        t.install("bad", wasm("forbidden-http-flow"), config(&[]))
+            .is_err()
+    );
     assert!(t.versions("bad").is_empty());
+}
+
+/// wasi:sockets imports are accepted — CPython's libc has them, so every
+/// Python component does — but nothing can use them: the invocation's
+/// WASI context allows no TCP, UDP or name lookup.
+#[tokio::test]
+async fn sockets_are_linked_but_every_connection_is_refused() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let host = host();
+    let t = tenant(&host, "acme", limits());
+    t.install("sockets", wasm("sockets-flow"), config(&[]))
+        .unwrap();
+    t.set_flow("main", "sockets").unwrap();
+    let pinned = t.pin_flow("main").unwrap();
+    // The flow connects to the number dialled.
+    match t
+        .invoke_flow(
+            &pinned,
+            &call("acme", "1", &addr),
+            &Event::CallStarted,
+            None,
+        )
+        .await
+    {
+        Err(PluginFailure::PluginError(msg)) => {
+            assert!(msg.to_lowercase().contains("denied"), "{msg}")
+        }
+        other => panic!("expected the connection to be refused, got {other:?}"),
+    }
+    assert!(
+        listener.accept().is_err(),
+        "nothing connected to the listener"
+    );
 }
 
 #[test]

@@ -379,12 +379,12 @@ pub(crate) async fn describe(
 /// with `settings`, and activate it.
 fn install_version(
     s: &ApiState,
-    tenant: &str,
+    tenant: &switchyard_store::Tenant,
     plugin: &str,
     e: &CatalogueEntry,
     settings: BTreeMap<String, String>,
 ) -> ApiResult<PluginVersionView> {
-    let existing = s.store.versions(tenant, plugin)?;
+    let existing = s.store.versions(&tenant.id, plugin)?;
     if let Some(last) = existing.last()
         && last.world != e.world
     {
@@ -394,8 +394,9 @@ fn install_version(
         )));
     }
     let bytes = s.store.plugin_bytes(&e.sha256)?;
+    super::plugins::check_fits_tenant(s, tenant, switchyard_plugins::initial_memory_bytes(&bytes))?;
     let rec = PluginVersionRecord {
-        tenant: tenant.to_string(),
+        tenant: tenant.id.clone(),
         name: plugin.to_string(),
         number: existing.last().map_or(1, |v| v.number + 1),
         world: e.world.clone(),
@@ -406,8 +407,8 @@ fn install_version(
         source: Some(format!("{}@{}", e.name, e.version)),
     };
     s.store.add_version(&rec, &bytes)?;
-    s.store.set_active(tenant, plugin, rec.number)?;
-    changed(s, tenant);
+    s.store.set_active(&tenant.id, plugin, rec.number)?;
+    changed(s, &tenant.id);
     let number = rec.number;
     Ok(super::plugins::version_view(rec, Some(number)))
 }
@@ -442,7 +443,7 @@ pub(crate) async fn install(
     if !hosts.is_empty() {
         settings.insert(HTTP_ALLOWLIST_KEY.into(), hosts.join(","));
     }
-    let v = install_version(&s, scope.id(), &plugin, &e, settings)?;
+    let v = install_version(&s, &scope.tenant, &plugin, &e, settings)?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -495,7 +496,7 @@ pub(crate) async fn upgrade(
     if !hosts.is_empty() {
         settings.insert(HTTP_ALLOWLIST_KEY.into(), hosts.join(","));
     }
-    install_version(&s, scope.id(), &p.name, &e, settings).map(Json)
+    install_version(&s, &scope.tenant, &p.name, &e, settings).map(Json)
 }
 
 #[cfg(test)]

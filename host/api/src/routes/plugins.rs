@@ -227,6 +227,21 @@ pub(crate) fn load_error(e: LoadError) -> ApiError {
     }
 }
 
+/// A component whose linear memory starts larger than `tenant`'s plugin
+/// memory (its quota's `plugin_memory_mib`, capped by the host's pool)
+/// could never start: refused now (422, naming both sizes), not at every
+/// call.
+pub(crate) fn check_fits_tenant(
+    s: &ApiState,
+    tenant: &switchyard_store::Tenant,
+    initial_memory: u64,
+) -> ApiResult<()> {
+    let quota = plan_gate::entitlements(s, tenant)?.limits;
+    let allowed =
+        ((quota.plugin_memory_mib.max(1) as usize) << 20).min(s.plugins.config().max_memory_bytes);
+    switchyard_plugins::check_memory_fits(initial_memory, allowed).map_err(load_error)
+}
+
 /// Upload a component as the next version of plugin `name`.
 ///
 /// The body is the raw component (`Content-Type: application/wasm`). It is
@@ -243,7 +258,7 @@ pub(crate) fn load_error(e: LoadError) -> ApiError {
         (status = 413, body = ErrorBody, description = "larger than the host's cap"),
         (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody,
-            description = "not a component, unknown world, forbidden import, other world than earlier versions, a name outside the name rule")))]
+            description = "not a component, unknown world, forbidden import, other world than earlier versions, a name outside the name rule, initial memory larger than the tenant's plugin memory")))]
 pub(crate) async fn upload(
     caller: Caller,
     State(s): State<ApiState>,
@@ -264,6 +279,7 @@ pub(crate) async fn upload(
         )));
     }
     let (bytes, loaded) = read_component(&s, body).await?;
+    check_fits_tenant(&s, &scope.tenant, loaded.initial_memory_bytes())?;
     let world = loaded.world().name();
     let existing = s.store.versions(scope.id(), &p.name)?;
     if let Some(last) = existing.last()
