@@ -24,6 +24,10 @@
 //! 10 and 50, everybody talking and one talker a room — CPU of the server
 //! per participant (see `conference`).
 //!
+//! `polyglot`: Python and JavaScript plugins beside the Rust ones that do
+//! the same job — size, compile, upload to first decision, decision
+//! p50/p99, linear memory needed (see `polyglot`).
+//!
 //! `webrtc [--calls N] [--seconds S]`: browser calls — host CPU per
 //! Opus ↔ PCMU call over DTLS-SRTP (calls per core), per DTLS handshake,
 //! and the WSS registration rate (see `webrtc`).
@@ -31,6 +35,7 @@
 mod acd;
 mod conference;
 mod plugins;
+mod polyglot;
 mod queue_wait;
 mod rtp_load;
 mod serve;
@@ -43,6 +48,7 @@ fn main() {
     let what = args.first().map_or("plugins", String::as_str);
     match what {
         "plugins" => plugins::run(),
+        "polyglot" => polyglot::run(),
         "acd" => acd::run(&args[1..]),
         "sip-server" => sip_server::run(&args[1..]),
         "sip-ping" => sip_ping::run(&args[1..]),

@@ -177,3 +177,32 @@ export const flow = defineCallFlow(
     }
   },
 );
+
+// Warm-up while componentize-js pre-initialises the component: the engine
+// compiles a function to bytecode the first time it runs, and every
+// decision runs in a fresh copy of the snapshot, so code first run in a
+// decision is compiled again in every decision. Running the pure code
+// paths here (no host calls exist yet) puts their bytecode in the
+// snapshot.
+{
+  const sample = parseIvr(
+    JSON.stringify({
+      'time-zone': 'Europe/Paris',
+      open: { monday: ['09:00-12:30', '13:30-18:00'] },
+      menu: ['welcome', { say: 'Press 1.' }],
+      options: { 1: { extension: '1001' }, 2: { queue: { name: 'q', 'timeout-secs': 60 } }, 3: { 'ring-group': 'g' } },
+      operator: { extension: '1001' },
+      mailbox: '1001',
+      closed: ['closed'],
+      invalid: ['invalid'],
+    }),
+  );
+  const p = /** @type {Progress} */ ({ step: 'sent', retries: 0 });
+  isOpen(sample, 1795510800000n, 'Europe/Paris');
+  for (const dest of Object.values(sample.options)) destination.action(dest, 20);
+  retry(sample, p, true);
+  retry(sample, { ...p, retries: 9 }, false);
+  notConnected(sample, p);
+  notConnected(sample, { ...p, step: 'operator' });
+  [answer(), menu(sample), setTag('x'), play(sample.closed), voicemail('1'), hangup()];
+}

@@ -10,7 +10,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -505,107 +504,4 @@ fn a_component_that_cannot_start_in_the_tenants_memory_is_refused_at_install() {
     t.install("crm-py", python_crm(), BTreeMap::new())
         .expect("a default tenant takes a Python component");
     assert!(python_crm().len() <= HostConfig::default().max_component_bytes);
-}
-
-/// Figures for the report (not a check): size, compile, instantiate,
-/// look-up latency and the linear memory an instance needs. Run with
-/// `cargo test -p switchyard-plugins --release --test python -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
-async fn measure_python_connector() {
-    let bytes = python_crm();
-    println!("component size: {} bytes", bytes.len());
-    let (base, _seen) = crm_server().await;
-
-    let host = loopback_host();
-    let started = Instant::now();
-    let loaded = host.load(bytes).unwrap();
-    println!("compile (first load): {:?}", started.elapsed());
-    println!(
-        "initial linear memory: {} bytes",
-        loaded.initial_memory_bytes()
-    );
-
-    let t = crm_tenant(&host, crm_limits(true), settings(&base));
-    // Instantiate + a call that does nothing but read settings: the
-    // bad-config path fails before any request.
-    let mut bad = settings(&base);
-    bad.insert("fields".into(), "{".into());
-    let tb = crm_tenant(&host, crm_limits(true), bad);
-    let mut lat = Vec::new();
-    for _ in 0..50 {
-        let s = Instant::now();
-        let _ = tb.try_crm_lookup("+14155550123").await;
-        lat.push(s.elapsed());
-    }
-    lat.sort();
-    println!(
-        "instantiate + settings check: p50 {:?} p99 {:?}",
-        lat[lat.len() / 2],
-        lat[lat.len() * 99 / 100]
-    );
-
-    for _ in 0..20 {
-        t.try_crm_lookup("+14155550123").await.unwrap();
-    }
-    let mut lat = Vec::new();
-    for _ in 0..500 {
-        let s = Instant::now();
-        t.try_crm_lookup("+14155550123").await.unwrap().unwrap();
-        lat.push(s.elapsed());
-    }
-    lat.sort();
-    let pct = |p: usize| lat[(lat.len() * p / 100).min(lat.len() - 1)];
-    println!(
-        "contact look-up (instantiate + HTTP GET + JSON + mapping), 500 runs: p50 {:?} p99 {:?} max {:?}",
-        pct(50),
-        pct(99),
-        lat[lat.len() - 1]
-    );
-
-    // The Rust crm-rest against the same CRM and mapping, for comparison.
-    let tr = tenant_with_directory(
-        &host,
-        "rust",
-        crm_limits(true),
-        Arc::new(InMemoryDirectory::new()),
-    );
-    tr.install("crm-rest", wasm("crm-rest"), settings(&base))
-        .unwrap();
-    tr.set_crm("crm-rest").unwrap();
-    for _ in 0..20 {
-        tr.try_crm_lookup("+14155550123").await.unwrap();
-    }
-    let mut lat = Vec::new();
-    for _ in 0..500 {
-        let s = Instant::now();
-        tr.try_crm_lookup("+14155550123").await.unwrap().unwrap();
-        lat.push(s.elapsed());
-    }
-    lat.sort();
-    println!(
-        "the same look-up by the Rust crm-rest: p50 {:?} p99 {:?}",
-        lat[250], lat[495]
-    );
-
-    // The smallest per-instance memory limit that still serves a look-up,
-    // to 64 KiB: the linear memory an instance really uses.
-    let (mut lo, mut hi) = (loaded.initial_memory_bytes() as usize, 64usize << 20);
-    while hi - lo > 64 << 10 {
-        let mid = (lo + hi) / 2 / (64 << 10) * (64 << 10);
-        let lim = TenantLimits {
-            memory_bytes: mid,
-            ..crm_limits(true)
-        };
-        let tt = tenant_with_directory(&host, "m", lim, Arc::new(InMemoryDirectory::new()));
-        let ok = tt.install("crm-py", bytes, settings(&base)).is_ok() && {
-            tt.set_crm("crm-py").unwrap();
-            matches!(tt.try_crm_lookup("+14155550123").await, Ok(Some(_)))
-        };
-        if ok { hi = mid } else { lo = mid }
-    }
-    println!(
-        "linear memory a look-up needs: {hi} bytes ({:.1} MiB)",
-        hi as f64 / 1048576.0
-    );
 }
