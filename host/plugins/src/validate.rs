@@ -101,69 +101,21 @@ fn mib(bytes: u64) -> String {
 /// the memories its core modules define, summed (each is instantiated
 /// once, as the toolchains lay components out; imported memories are
 /// someone else's). A component whose sum exceeds an instance's memory
-/// limit can never start. A walk over the section headers, not a
-/// validation: `Component::new` has validated the bytes already, and
-/// anything it cannot read counts as nothing.
+/// limit can never start. Read with wasmparser (the version wasmtime
+/// uses), through nested modules and components; `Component::new` has
+/// validated the bytes already, and anything unreadable counts as nothing.
 pub fn initial_memory_bytes(bytes: &[u8]) -> u64 {
-    fn leb(b: &[u8], i: &mut usize) -> Option<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *b.get(*i)?;
-            *i += 1;
-            v |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(v);
-            }
+    let mut total = 0u64;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let Ok(wasmparser::Payload::MemorySection(memories)) = payload else {
+            continue;
+        };
+        for memory in memories.into_iter().flatten() {
+            let page = 1u64 << memory.page_size_log2.unwrap_or(16).min(16);
+            total = total.saturating_add(memory.initial.saturating_mul(page));
         }
-        None
     }
-    /// Sections of a module or component (after its 8-byte header).
-    fn sections(b: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
-        let mut i = 8;
-        std::iter::from_fn(move || {
-            let id = *b.get(i)?;
-            i += 1;
-            let size = usize::try_from(leb(b, &mut i)?).ok()?;
-            let body = b.get(i..i.checked_add(size)?)?;
-            i += size;
-            Some((id, body))
-        })
-    }
-    fn module(b: &[u8]) -> Option<u64> {
-        let mut total = 0u64;
-        for (id, body) in sections(b) {
-            if id != 5 {
-                continue; // not the memory section
-            }
-            let mut i = 0;
-            for _ in 0..leb(body, &mut i)? {
-                let flags = *body.get(i)?;
-                i += 1;
-                let min = leb(body, &mut i)?;
-                if flags & 1 != 0 {
-                    leb(body, &mut i)?; // maximum
-                }
-                // Custom page sizes: the page size's log2 follows.
-                let page_log2 = if flags & 8 != 0 {
-                    leb(body, &mut i)?
-                } else {
-                    16
-                };
-                total = total.saturating_add(min.saturating_mul(1u64 << page_log2.min(16)));
-            }
-        }
-        Some(total)
-    }
-    fn component(b: &[u8]) -> u64 {
-        sections(b)
-            .map(|(id, body)| match id {
-                1 => module(body).unwrap_or(0),
-                4 => component(body),
-                _ => 0,
-            })
-            .fold(0, u64::saturating_add)
-    }
-    component(bytes)
+    total
 }
 
 /// The Switchyard world a component targets, detected from its export.

@@ -121,7 +121,7 @@ fn compiled_cache() -> PathBuf {
 }
 
 /// The Rust plugins' test limits with 32 MiB of linear memory: the engine
-/// starts at 9 MiB and grows while it runs (see `js_resource_figures`).
+/// starts at 9 MiB and grows while it runs (`switchyard-bench polyglot`).
 fn js_limits() -> TenantLimits {
     TenantLimits {
         memory_bytes: 32 * MIB,
