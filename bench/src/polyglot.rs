@@ -14,7 +14,8 @@
 //!   it and makes one decision;
 //! * one decision as a call makes it — fresh instance from the
 //!   `InstancePre` (copy-on-write memory image), call, drop — p50 / p99
-//!   over 1,000 (flows) or 500 (CRM look-ups over HTTP to a local server);
+//!   over 1,000 (flows) or 500 (CRM look-ups over HTTP to a local server),
+//!   back to back or `--gap-ms N` apart, as between calls;
 //! * the least linear memory (to 64 KiB) the decision runs in: what an
 //!   instance needs of the tenant's `memory_bytes`.
 
@@ -336,7 +337,7 @@ struct Figures {
     initial_memory: u64,
 }
 
-async fn measure(s: &Subject) -> Figures {
+async fn measure(s: &Subject, gap: Duration) -> Figures {
     let memory = 64 * MIB;
     // Compile on a host with no cache, then load on a "restarted" host
     // whose compiled-component directory has it.
@@ -372,6 +373,9 @@ async fn measure(s: &Subject) -> Figures {
     }
     let mut times = Vec::with_capacity(samples);
     for _ in 0..samples {
+        if !gap.is_zero() {
+            tokio::time::sleep(gap).await;
+        }
         let started = Instant::now();
         decide(&t, s, &state).await.expect("decision");
         times.push(started.elapsed());
@@ -422,12 +426,19 @@ pub fn run() {
         .build()
         .expect("tokio runtime");
     rt.block_on(async {
+        // `--only TEXT`: the components whose label contains it (to
+        // profile one). `--gap-ms N`: a pause before each measured
+        // decision, as between calls (0: back to back).
+        let arg = |name: &str| std::env::args().skip_while(|a| a != name).nth(1);
+        let only = arg("--only").unwrap_or_default();
+        let gap = Duration::from_millis(arg("--gap-ms").and_then(|v| v.parse().ok()).unwrap_or(0));
         let base = crm_server().await;
         println!(
             "Plugins by language — one host, one run; a decision is a fresh instance + call + drop"
         );
         println!(
-            "(flows: {FLOW_SAMPLES} samples, CRM look-ups over loopback HTTP: {CRM_SAMPLES}; after {WARMUP} warm-up)\n"
+            "(flows: {FLOW_SAMPLES} samples, CRM look-ups over loopback HTTP: {CRM_SAMPLES}; after {WARMUP} warm-up; {} ms between decisions)\n",
+            gap.as_millis()
         );
         println!(
             "{:<28} {:<10} {:>8} {:>9} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9}",
@@ -442,14 +453,8 @@ pub fn run() {
             "p99 ms",
             "needs MiB"
         );
-        // `--only TEXT`: the components whose label contains it (to
-        // profile one).
-        let only = std::env::args()
-            .skip_while(|a| a != "--only")
-            .nth(1)
-            .unwrap_or_default();
         for s in subjects(&base).into_iter().filter(|s| s.label.contains(&only)) {
-            let f = measure(&s).await;
+            let f = measure(&s, gap).await;
             println!(
                 "{:<28} {:<10} {:>8.1} {:>9.1} {:>10.0} {:>9.1} {:>10.0} {:>9} {:>9} {:>9}",
                 s.label,

@@ -1,4 +1,4 @@
-//! Replay before activation with real calls: the demo tenant keeps
+//! Replay before activation with real calls: the demo tenant turns on
 //! transcripts, three carrier calls reach its `router` flow, and two new
 //! versions are replayed against them through the API and the CLI — the
 //! same router (every call the same) and a component that traps (every
@@ -33,20 +33,13 @@ async fn recorded_calls_replay_new_versions_and_show_where_they_differ() {
     let sip = pbx.running.sip_udp;
     let base = format!("http://{}", pbx.running.http);
 
-    // The demo keeps transcripts; turned off, a replay says how to start.
+    // Nothing kept yet: a replay says how to start.
     let (s, v) = operator_api(&pbx, "GET", "/api/tenants/demo/transcripts/policy", None);
     assert_eq!(s, 200, "{v}");
     assert_eq!(
         (&v["enabled"], &v["max_calls"]),
-        (&json!(true), &json!(200))
+        (&json!(false), &json!(500))
     );
-    let (s, _) = operator_api(
-        &pbx,
-        "PUT",
-        "/api/tenants/demo/transcripts/policy",
-        Some(json!({"enabled": false})),
-    );
-    assert_eq!(s, 200);
     let (s, v) = operator_api(
         &pbx,
         "POST",
