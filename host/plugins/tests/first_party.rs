@@ -15,12 +15,10 @@ use common::*;
 use serde_json::{Value, json};
 use switchyard_plugins::directory::Extension;
 use switchyard_plugins::flow_types::{
-    Action, Decision, DialOutcome, DialResult, DialTarget, Event, Gathered, Prompt,
+    Action, Decision, DialOutcome, DialResult, DialTarget, Event, Prompt,
 };
 use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
-use switchyard_plugins::types::{
-    CallRecord, CallSnapshot, Direction, Disposition, Notice, NoticeKind, Party,
-};
+use switchyard_plugins::types::{CallRecord, Direction, Disposition, Notice, NoticeKind, Party};
 use switchyard_plugins::{
     HttpPolicyConfig, InMemoryDirectory, PluginFailure, TenantLimits, TenantRuntime,
 };
@@ -60,35 +58,6 @@ fn flow_tenant(host: &switchyard_plugins::PluginHost, plugin: &str, flow: &str) 
     install(&t, plugin);
     t.set_flow(flow, plugin).unwrap();
     t
-}
-
-/// Drives one call through a flow, carrying the plugin's state between
-/// events like the call engine does; returns every decision.
-async fn drive(
-    t: &TenantRuntime,
-    flow: &str,
-    call: &CallSnapshot,
-    events: &[Event],
-) -> Vec<Decision> {
-    let pinned = t.pin_flow(flow).expect("flow is installed");
-    let mut state = None;
-    let mut out = Vec::new();
-    for e in events {
-        let d = t
-            .invoke_flow(&pinned, call, e, state.clone())
-            .await
-            .unwrap_or_else(|f| panic!("{flow} failed on {e:?}: {f}; logs: {:?}", t.recent_logs()));
-        state = d.state.clone();
-        out.push(d);
-    }
-    out
-}
-
-fn digits(d: &str) -> Event {
-    Event::Digits(Gathered {
-        digits: d.into(),
-        finished_by_key: false,
-    })
 }
 
 fn dial_finished(outcome: DialOutcome, code: u16) -> Event {

@@ -25,8 +25,8 @@ use axum::{Json, Router};
 use common::*;
 use serde_json::{Value, json};
 use switchyard_plugins::flow_types::{
-    Action, Decision, DialOutcome, DialResult, DialTarget, Event, Gathered, Prompt, QueueExit,
-    QueueResult, RejectReason,
+    Action, Decision, DialOutcome, DialResult, DialTarget, Event, Prompt, QueueExit, QueueResult,
+    RejectReason,
 };
 use switchyard_plugins::queue_types::{AgentCandidate, QueueInfo, WaitingCall};
 use switchyard_plugins::types::CallSnapshot;
@@ -167,30 +167,6 @@ fn call_at(utc: &str) -> CallSnapshot {
 /// Tuesday 24 November 2026, 10:00 in Paris: open.
 const OPEN: &str = "2026-11-24T09:00Z";
 
-/// Drives one call, carrying the state between events like the call
-/// engine does; returns every decision.
-async fn drive(t: &TenantRuntime, call: &CallSnapshot, events: &[Event]) -> Vec<Decision> {
-    let pinned = t.pin_flow("ivr").expect("flow is installed");
-    let mut state = None;
-    let mut out = Vec::new();
-    for e in events {
-        let d = t
-            .invoke_flow(&pinned, call, e, state.clone())
-            .await
-            .unwrap_or_else(|f| panic!("failed on {e:?}: {f}; logs: {:?}", t.recent_logs()));
-        state = d.state.clone();
-        out.push(d);
-    }
-    out
-}
-
-fn digits(d: &str) -> Event {
-    Event::Digits(Gathered {
-        digits: d.into(),
-        finished_by_key: false,
-    })
-}
-
 fn no_answer() -> Event {
     Event::DialFinished(DialResult {
         outcome: DialOutcome::NoAnswer,
@@ -254,19 +230,19 @@ async fn js_ivr_answers_with_the_menu_and_routes_each_digit() {
     let t = js_tenant(&host, &example_config());
     let c = call_at(OPEN);
 
-    let d = drive(&t, &c, &[Event::CallStarted]).await;
+    let d = drive(&t, "ivr", &c, &[Event::CallStarted]).await;
     assert_eq!(d[0].actions[0], Action::Answer);
     assert_eq!(gathered_prompts(&d[0]), menu_prompts());
 
-    let d = drive(&t, &c, &[Event::CallStarted, digits("1")]).await;
+    let d = drive(&t, "ivr", &c, &[Event::CallStarted, digits("1")]).await;
     assert_eq!(dialled(&d[1]), vec![DialTarget::RingGroup("sales".into())]);
-    let d = drive(&t, &c, &[Event::CallStarted, digits("3")]).await;
+    let d = drive(&t, "ivr", &c, &[Event::CallStarted, digits("3")]).await;
     assert_eq!(dialled(&d[1]), vec![DialTarget::Extension("1003".into())]);
     match &d[1].actions[..] {
         [Action::Dial(dial)] => assert_eq!(dial.ring_timeout_secs, 20),
         other => panic!("{other:?}"),
     }
-    let d = drive(&t, &c, &[Event::CallStarted, digits("2")]).await;
+    let d = drive(&t, "ivr", &c, &[Event::CallStarted, digits("2")]).await;
     match &d[1].actions[..] {
         [Action::Enqueue(e)] => {
             assert_eq!(e.queue, "support");
@@ -277,6 +253,7 @@ async fn js_ivr_answers_with_the_menu_and_routes_each_digit() {
     // An answered dial ends the flow's part.
     let d = drive(
         &t,
+        "ivr",
         &c,
         &[
             Event::CallStarted,
@@ -300,12 +277,13 @@ async fn js_ivr_always_has_a_way_to_a_human() {
     let c = call_at(OPEN);
 
     // 0 at the menu.
-    let d = drive(&t, &c, &[Event::CallStarted, digits("0")]).await;
+    let d = drive(&t, "ivr", &c, &[Event::CallStarted, digits("0")]).await;
     assert_eq!(dialled(&d[1]), operator());
 
     // No input: the menu once more, then the operator.
     let d = drive(
         &t,
+        "ivr",
         &c,
         &[
             Event::CallStarted,
@@ -319,7 +297,13 @@ async fn js_ivr_always_has_a_way_to_a_human() {
 
     // A wrong digit is announced and the menu repeats; a second one: the
     // operator.
-    let d = drive(&t, &c, &[Event::CallStarted, digits("7"), digits("8")]).await;
+    let d = drive(
+        &t,
+        "ivr",
+        &c,
+        &[Event::CallStarted, digits("7"), digits("8")],
+    )
+    .await;
     assert_eq!(
         d[1].actions[0],
         Action::Play(vec![Prompt::File("invalid-option".into())])
@@ -331,6 +315,7 @@ async fn js_ivr_always_has_a_way_to_a_human() {
     // the mailbox; then the call ends.
     let d = drive(
         &t,
+        "ivr",
         &c,
         &[
             Event::CallStarted,
@@ -353,6 +338,7 @@ async fn js_ivr_always_has_a_way_to_a_human() {
     for reason in [QueueExit::Timeout, QueueExit::NoAgents, QueueExit::Full] {
         let d = drive(
             &t,
+            "ivr",
             &c,
             &[Event::CallStarted, digits("2"), left_queue(reason)],
         )
@@ -361,6 +347,7 @@ async fn js_ivr_always_has_a_way_to_a_human() {
     }
     let d = drive(
         &t,
+        "ivr",
         &c,
         &[Event::CallStarted, digits("2"), left_queue(QueueExit::Key)],
     )
@@ -403,7 +390,7 @@ async fn js_ivr_is_open_or_closed_by_the_calls_time_in_the_configured_zone() {
         ("2026-03-30T06:59Z", false),
         ("2026-03-30T07:00Z", true),
     ] {
-        let d = drive(&t, &call_at(utc), &[Event::CallStarted]).await;
+        let d = drive(&t, "ivr", &call_at(utc), &[Event::CallStarted]).await;
         if is_open { open(&d[0]) } else { closed(&d[0]) }
     }
 
@@ -413,9 +400,9 @@ async fn js_ivr_is_open_or_closed_by_the_calls_time_in_the_configured_zone() {
     cfg.as_object_mut().unwrap().remove("time-zone");
     let t = js_tenant(&host, &cfg.to_string());
     let mut c = call_at(OPEN);
-    open(&drive(&t, &c, &[Event::CallStarted]).await[0]);
+    open(&drive(&t, "ivr", &c, &[Event::CallStarted]).await[0]);
     c.time_zone = "America/New_York".into();
-    closed(&drive(&t, &c, &[Event::CallStarted]).await[0]);
+    closed(&drive(&t, "ivr", &c, &[Event::CallStarted]).await[0]);
 }
 
 #[tokio::test]
@@ -425,6 +412,7 @@ async fn js_ivr_keeps_its_state_between_events() {
     let c = call_at(OPEN);
     let d = drive(
         &t,
+        "ivr",
         &c,
         &[Event::CallStarted, Event::GatherTimeout, digits("1")],
     )
@@ -470,10 +458,34 @@ async fn js_ivr_keeps_its_state_between_events() {
 async fn js_ivr_counts_in_kv_and_routes_by_its_config() {
     let host = js_host();
     let t = js_tenant(&host, &example_config());
-    drive(&t, &call_at(OPEN), &[Event::CallStarted, digits("2")]).await;
-    drive(&t, &call_at(OPEN), &[Event::CallStarted, digits("2")]).await;
-    drive(&t, &call_at(OPEN), &[Event::CallStarted, digits("1")]).await;
-    drive(&t, &call_at("2026-11-28T10:00Z"), &[Event::CallStarted]).await;
+    drive(
+        &t,
+        "ivr",
+        &call_at(OPEN),
+        &[Event::CallStarted, digits("2")],
+    )
+    .await;
+    drive(
+        &t,
+        "ivr",
+        &call_at(OPEN),
+        &[Event::CallStarted, digits("2")],
+    )
+    .await;
+    drive(
+        &t,
+        "ivr",
+        &call_at(OPEN),
+        &[Event::CallStarted, digits("1")],
+    )
+    .await;
+    drive(
+        &t,
+        "ivr",
+        &call_at("2026-11-28T10:00Z"),
+        &[Event::CallStarted],
+    )
+    .await;
     assert_eq!(counter(&t, "calls.open"), 3);
     assert_eq!(counter(&t, "calls.closed"), 1);
     assert_eq!(counter(&t, "choice.2"), 2);
@@ -495,10 +507,10 @@ async fn js_ivr_counts_in_kv_and_routes_by_its_config() {
             "mailbox": "desk", "max-retries": 0}"#,
     );
     let c = call_at(OPEN);
-    let d = drive(&t, &c, &[Event::CallStarted, digits("5")]).await;
+    let d = drive(&t, "ivr", &c, &[Event::CallStarted, digits("5")]).await;
     assert_eq!(gathered_prompts(&d[0]), vec![Prompt::Say("Hello".into())]);
     assert_eq!(dialled(&d[1]), vec![DialTarget::Extension("2005".into())]);
-    let d = drive(&t, &c, &[Event::CallStarted, Event::GatherTimeout]).await;
+    let d = drive(&t, "ivr", &c, &[Event::CallStarted, Event::GatherTimeout]).await;
     assert_eq!(dialled(&d[1]), vec![DialTarget::RingGroup("desk".into())]);
     assert_eq!(counter(&t, "calls.open"), 2, "kv is per tenant");
 }

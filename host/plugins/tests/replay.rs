@@ -9,9 +9,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use common::{call, config, limits, wasm};
+use common::{call, config, digits, limits, wasm};
 use switchyard_plugins::directory::Extension;
-use switchyard_plugins::flow_types::{Action, Event, Gathered, Prompt};
+use switchyard_plugins::flow_types::{Action, Event, Prompt};
 use switchyard_plugins::transcript::{Answer, Ask, Outcome, Step, Transcript, TranscriptSink};
 use switchyard_plugins::types::CallSnapshot;
 use switchyard_plugins::{InMemoryDirectory, PluginHost, TenantRuntime, TenantSettings};
@@ -71,13 +71,6 @@ fn tenant(
         },
     )
     .unwrap()
-}
-
-fn digits(d: &str) -> Event {
-    Event::Digits(Gathered {
-        digits: d.into(),
-        finished_by_key: false,
-    })
 }
 
 fn snapshot(id: &str, caller: &str, start: u64) -> CallSnapshot {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchyard_plugins::flow_types::{Decision, Event, Gathered};
 use switchyard_plugins::queue_types::AgentCandidate;
 use switchyard_plugins::types::{CallSnapshot, Direction, Party};
 use switchyard_plugins::{
@@ -104,4 +105,34 @@ pub fn call(tenant: &str, caller: &str, dialled: &str) -> CallSnapshot {
         flow: "main".into(),
         plugin_version: 1,
     }
+}
+
+/// Drives one call through a flow, carrying the plugin's state between
+/// events like the call engine does; returns every decision.
+pub async fn drive(
+    t: &TenantRuntime,
+    flow: &str,
+    call: &CallSnapshot,
+    events: &[Event],
+) -> Vec<Decision> {
+    let pinned = t.pin_flow(flow).expect("flow is installed");
+    let mut state = None;
+    let mut out = Vec::new();
+    for e in events {
+        let d = t
+            .invoke_flow(&pinned, call, e, state.clone())
+            .await
+            .unwrap_or_else(|f| panic!("{flow} failed on {e:?}: {f}; logs: {:?}", t.recent_logs()));
+        state = d.state.clone();
+        out.push(d);
+    }
+    out
+}
+
+/// Digits as a `gather` hands them to the flow.
+pub fn digits(d: &str) -> Event {
+    Event::Digits(Gathered {
+        digits: d.into(),
+        finished_by_key: false,
+    })
 }
