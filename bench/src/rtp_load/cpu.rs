@@ -6,7 +6,8 @@
 
 use std::fs;
 
-/// Run time of `pid`'s threads and, recursively, of its children, in ns.
+/// Run time of `pid`'s threads alive now and, recursively, of its
+/// children, in ns (a thread that has ended no longer counts).
 pub fn process_ns(pid: u32) -> u64 {
     let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return 0;
@@ -108,15 +109,18 @@ mod tests {
         // that takes on the wall clock depends on what else the machine
         // runs (a loaded CI machine gives us a fraction of a core), so the
         // wall clock only bounds the wait.
+        // The sum is over the threads alive at each reading: another
+        // test's thread that ends in between takes its time with it, so
+        // the sum may fall (hence saturating).
         let me = std::process::id();
         let before = process_ns(me);
         let t = std::time::Instant::now();
         let mut x = 0u64;
-        while process_ns(me) - before < 20_000_000 {
+        while process_ns(me).saturating_sub(before) < 20_000_000 {
             assert!(
                 t.elapsed() < std::time::Duration::from_secs(20),
                 "spun 20 s of wall time and schedstat counted only {} ns",
-                process_ns(me) - before
+                process_ns(me).saturating_sub(before)
             );
             for _ in 0..10_000 {
                 x = std::hint::black_box(x.wrapping_add(1));
