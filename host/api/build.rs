@@ -4,7 +4,8 @@
 //! (`wit/compat/README.md`) on top. The API serves it at `/docs/wit`, so
 //! the docs a partner reads are the contract the host was built with.
 //!
-//! It also bundles the browser phone served at `/phone` ([`build_phone`]).
+//! It also bundles the browser phone served at `/phone` and the web console
+//! served at `/` ([`build_phone`]).
 
 mod build_phone;
 
@@ -27,7 +28,10 @@ fn main() {
     std::fs::write(out, html).unwrap();
 
     let web = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web/phone");
-    build_phone::bundle(&web, &PathBuf::from(std::env::var("OUT_DIR").unwrap()));
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    build_phone::bundle(&web, &out);
+    let console = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web/console");
+    build_phone::bundle_console(&console, &out);
 }
 
 fn esc(s: &str) -> String {

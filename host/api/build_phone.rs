@@ -1,8 +1,9 @@
-//! Bundles the browser phone (`web/phone`: JsSIP and `src/phone.js`) with
-//! esbuild into `OUT_DIR/phone.js`, which `src/phone` embeds. npm installs
-//! the pinned packages of `web/phone/package-lock.json` (`npm ci`) when
-//! `node_modules` is missing or older than the lock file; nothing is
-//! fetched at run time.
+//! Bundles the browser's parts with esbuild: the browser phone (`web/phone`:
+//! JsSIP and `src/phone.js`) into `OUT_DIR/phone.js`, which `src/phone`
+//! embeds, and the web console (`web/console`) into `OUT_DIR/console/`,
+//! which `src/console` embeds. npm installs the pinned packages of each
+//! one's `package-lock.json` (`npm ci`) when `node_modules` is missing or
+//! older than the lock file; nothing is fetched at run time.
 
 use std::path::Path;
 use std::process::Command;
@@ -10,15 +11,29 @@ use std::process::Command;
 const INSTALL_NODE: &str = "install Node.js and npm (Debian: `apt-get install nodejs npm`; \
      scripts/run and scripts/test do it for you)";
 
+/// `web/phone` → `out/phone.js` (and `out/webcall.js`).
 pub fn bundle(web: &Path, out: &Path) {
+    npm_build(web, &["phone.css"], &out.join("phone.js"));
+}
+
+/// `web/console` → `out/console/` (`index.html`, `console.js`,
+/// `console.css`).
+pub fn bundle_console(web: &Path, out: &Path) {
+    npm_build(web, &["console.css"], &out.join("console"));
+}
+
+/// `npm ci` when needed, then `node build.mjs TARGET` in `web`.
+fn npm_build(web: &Path, also_watched: &[&str], target: &Path) {
     for watched in [
         "src",
         "index.html",
-        "phone.css",
         "build.mjs",
         "package.json",
         "package-lock.json",
-    ] {
+    ]
+    .iter()
+    .chain(also_watched)
+    {
         println!("cargo:rerun-if-changed={}", web.join(watched).display());
     }
     if stale(web) {
@@ -28,14 +43,16 @@ pub fn bundle(web: &Path, out: &Path) {
                 .args(["ci", "--no-audit", "--no-fund"])
                 .current_dir(web),
             "npm ci",
+            web,
         );
     }
     run(
         Command::new("node")
             .arg("build.mjs")
-            .arg(out.join("phone.js"))
+            .arg(target)
             .current_dir(web),
         "esbuild (node build.mjs)",
+        web,
     );
 }
 
@@ -50,16 +67,15 @@ fn stale(web: &Path) -> bool {
     }
 }
 
-fn run(cmd: &mut Command, what: &str) {
+fn run(cmd: &mut Command, what: &str, web: &Path) {
+    let web = web.display();
     match cmd.status() {
         Ok(s) if s.success() => {}
-        Ok(s) => panic!(
-            "building the browser phone (web/phone): `{what}` failed ({s}); see its output above"
-        ),
+        Ok(s) => panic!("building {web}: `{what}` failed ({s}); see its output above"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "building the browser phone (web/phone) needs Node.js and npm, and `{what}` could \
+            "building {web} needs Node.js and npm, and `{what}` could \
              not be started: {INSTALL_NODE}"
         ),
-        Err(e) => panic!("building the browser phone (web/phone): `{what}`: {e}"),
+        Err(e) => panic!("building {web}: `{what}`: {e}"),
     }
 }

@@ -26,7 +26,7 @@ pub enum Caller {
 
 /// Equal in time independent of where the inputs differ, so the operator
 /// token cannot be guessed byte by byte from response times.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -52,7 +52,7 @@ pub fn bearer_token(value: &str) -> Option<&str> {
 
 /// Whether `token` is the operator token; an empty operator token never
 /// matches.
-fn is_operator_token(token: &str, operator_token: &str) -> bool {
+pub(crate) fn is_operator_token(token: &str, operator_token: &str) -> bool {
     !operator_token.is_empty() && constant_time_eq(token.as_bytes(), operator_token.as_bytes())
 }
 
@@ -75,9 +75,15 @@ impl FromRequestParts<ApiState> for Caller {
         if let Some(c) = parts.extensions.get::<Caller>() {
             return Ok(c.clone());
         }
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized("missing Authorization: Bearer <token> header")
-        })?;
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            // The console's session cookie stands in for a key.
+            return crate::console::caller_from_cookie(state, &parts.method, &parts.headers)
+                .unwrap_or_else(|| {
+                    Err(ApiError::unauthorized(
+                        "missing Authorization: Bearer <token> header (or a console session)",
+                    ))
+                });
+        };
         let token = header.to_str().ok().and_then(bearer_token).ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
         })?;

@@ -37,8 +37,11 @@
 //!   call-back requests), outside `/api`.
 //! * [`phone`] — the browser phone page at `/phone` (JsSIP, bundled at
 //!   build time), outside `/api`.
+//! * [`console`] — the web console at `/` and its sign-in sessions (a
+//!   cookie that the API takes as it takes a key).
 
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod names;
 pub mod openapi;
@@ -94,6 +97,8 @@ pub struct ApiState {
     pub allow_private_trunks: bool,
     /// Web widgets' tokens and request counts.
     pub widgets: Arc<widget::WidgetGuard>,
+    /// The console's signed-in sessions.
+    pub sessions: Arc<console::sessions::Sessions>,
 }
 
 /// The plugin interface (`wit/`) as one page, rendered at build time from
@@ -120,6 +125,8 @@ pub fn app(state: ApiState) -> axum::Router {
         .merge(widget::router())
         // Public: the browser phone; its SIP credentials are its login.
         .merge(phone::router())
+        // Public: the console's page and its sign-in.
+        .merge(console::router())
         // Public: the plugin interface, as partners read it.
         .route("/docs/wit", axum::routing::get(wit_docs))
         .layer(axum::Extension(doc))

@@ -352,6 +352,7 @@ async fn a_queue_stored_before_the_settings_still_loads() {
         centre: Arc::new(NoContactCentre),
         allow_private_trunks: false,
         widgets: Default::default(),
+        sessions: Default::default(),
     });
     let req = axum::http::Request::get("/api/tenants/old/queues/support")
         .header("authorization", format!("Bearer {OPERATOR}"))

@@ -321,6 +321,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         centre: std::sync::Arc::new(adapters::CentreAdapter { pbx: pbx.clone() }),
         allow_private_trunks: cfg.allow_private_trunks,
         widgets: Default::default(),
+        sessions: Default::default(),
     });
     let metrics_pbx = pbx.clone();
     let metrics_token = operator_token.clone();
@@ -379,7 +380,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             stack.serve_websocket(Transport::Wss, bound);
             let app = tls::with_client_address(
                 api.clone()
-                    .merge(websocket::routes(stack.clone(), Transport::Wss)),
+                    .merge(websocket::routes(stack.clone(), Transport::Wss))
+                    // The console's session cookie is `Secure` here.
+                    .layer(axum::Extension(switchyard_api::console::OverTls)),
             );
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).await {

@@ -54,23 +54,39 @@ pub(crate) fn router() -> axum::Router<ApiState> {
         .route("/phone/phone.css", get(style))
 }
 
-struct Asset {
-    body: &'static str,
+/// A file served to browsers, with its `ETag` and `Content-Security-Policy`
+/// (the console's files are served the same way).
+pub(crate) struct Asset {
+    body: axum::body::Bytes,
     content_type: &'static str,
     etag: String,
+    csp: &'static str,
 }
 
 impl Asset {
-    fn new(body: &'static str, content_type: &'static str) -> Asset {
-        let hash = Sha256::digest(body.as_bytes());
+    pub(crate) fn new(body: &'static str, content_type: &'static str) -> Asset {
+        Asset::with_csp(
+            axum::body::Bytes::from_static(body.as_bytes()),
+            content_type,
+            CSP,
+        )
+    }
+
+    pub(crate) fn with_csp(
+        body: axum::body::Bytes,
+        content_type: &'static str,
+        csp: &'static str,
+    ) -> Asset {
+        let hash = Sha256::digest(&body);
         Asset {
             body,
             content_type,
             etag: format!("\"{}\"", hex::encode(&hash[..12])),
+            csp,
         }
     }
 
-    fn reply(&self, headers: &HeaderMap) -> Response {
+    pub(crate) fn reply(&self, headers: &HeaderMap) -> Response {
         let fresh = headers
             .get_all(IF_NONE_MATCH)
             .iter()
@@ -80,7 +96,7 @@ impl Asset {
             .any(|t| t == self.etag || t == "*");
         let common = [
             (CACHE_CONTROL, "no-cache"),
-            (CONTENT_SECURITY_POLICY, CSP),
+            (CONTENT_SECURITY_POLICY, self.csp),
             (X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (REFERRER_POLICY, "no-referrer"),
         ];
@@ -88,7 +104,13 @@ impl Asset {
         if fresh {
             (StatusCode::NOT_MODIFIED, common, etag).into_response()
         } else {
-            (common, etag, [(CONTENT_TYPE, self.content_type)], self.body).into_response()
+            (
+                common,
+                etag,
+                [(CONTENT_TYPE, self.content_type)],
+                self.body.clone(),
+            )
+                .into_response()
         }
     }
 }

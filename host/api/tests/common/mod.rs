@@ -426,6 +426,7 @@ impl Env {
             centre: centre.clone(),
             allow_private_trunks,
             widgets: Default::default(),
+            sessions: Default::default(),
         });
         let mut env = Env {
             dir,
