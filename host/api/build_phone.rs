@@ -19,7 +19,7 @@ pub fn bundle(web: &Path, out: &Path) {
 /// `web/console` → `out/console/` (`index.html`, `console.js`,
 /// `console.css`).
 pub fn bundle_console(web: &Path, out: &Path) {
-    npm_build(web, &["console.css"], &out.join("console"));
+    npm_build(web, &[], &out.join("console"));
 }
 
 /// `npm ci` when needed, then `node build.mjs TARGET` in `web`.

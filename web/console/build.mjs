@@ -1,5 +1,6 @@
 // Bundles the console (src/main.js with its pages, Chart.js and JsSIP) into
-// one browser script, and copies the page and its style beside it.
+// one browser script, console.js, and the style sheets the modules import
+// into console.css beside it, and copies the page.
 // `node build.mjs OUTDIR` — host/api/build.rs calls it with Cargo's
 // OUT_DIR/console; `npm run build` writes dist/. The host serves OUTDIR's
 // files (embedded in the binary; `--console-dir` serves a directory
@@ -24,4 +25,4 @@ await build({
   outfile: join(out, 'console.js'),
   logLevel: 'warning',
 });
-for (const f of ['index.html', 'console.css']) copyFileSync(f, join(out, f));
+copyFileSync('index.html', join(out, 'index.html'));

@@ -3,6 +3,7 @@
 // router itself (the part of the address after `#`). Pages live in
 // pages/, listed in pages/index.js.
 
+import './styles/base.css';
 import { api, current, setSession } from './api.js';
 import { h, fill, errorBox } from './ui.js';
 import { pages } from './pages/index.js';

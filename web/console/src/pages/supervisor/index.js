@@ -1,0 +1,2 @@
+// The supervisor pages, in navigation order (see ../index.js for a page's shape).
+export default [];
