@@ -91,6 +91,10 @@ pub(crate) struct Agent {
     pub pending_pause: Option<String>,
     /// The call and queue whose wrap-up is running, and when it began.
     pub wrap: Option<(String, String, Instant)>,
+    /// When the agent entered its current state (its status or pause
+    /// reason last changed): "time in state" on agents' and supervisors'
+    /// screens.
+    pub state_since: Instant,
 }
 
 impl Agent {
@@ -108,6 +112,7 @@ impl Agent {
             last_call_end_ms: None,
             pending_pause: None,
             wrap: None,
+            state_since: now,
         }
     }
 

@@ -100,6 +100,10 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentView {
     pub state: AgentState,
+    /// When the agent entered this state, ms since the Unix epoch.
+    pub since_ms: u64,
+    /// In wrap-up: when it ends, ms since the Unix epoch.
+    pub wrap_up_ends_ms: Option<u64>,
     /// The queues the agent is a member of.
     pub queues: Vec<String>,
     pub calls_today: u32,
@@ -301,6 +305,16 @@ impl Acd {
         let Some(a) = self.agents.get_mut(agent) else {
             return;
         };
+        // A new state, or a new pause reason, starts the time in state;
+        // an Available agent whose idle stretch is only re-stamped keeps
+        // its time.
+        let still_available = matches!(
+            (&a.state, &state),
+            (AgentState::Available { .. }, AgentState::Available { .. })
+        );
+        if a.state != state && !still_available {
+            a.state_since = now;
+        }
         a.state = state.clone();
         let status = state.status();
         self.out.push_back(Output::AgentState {
@@ -627,7 +641,14 @@ impl Acd {
     /// What the engine knows of `agent` now.
     pub fn agent_view(&self, agent: &str) -> Option<AgentView> {
         let a = self.agents.get(agent)?;
+        let wall =
+            |i: Instant| self.start_ms + i.saturating_duration_since(self.start).as_millis() as u64;
         Some(AgentView {
+            since_ms: wall(a.state_since),
+            wrap_up_ends_ms: match &a.state {
+                AgentState::WrapUp { until } => Some(wall(*until)),
+                _ => None,
+            },
             state: a.state.clone(),
             queues: a
                 .cfg()

@@ -249,6 +249,30 @@ fn an_answer_resets_the_unanswered_count() {
     assert!(!matches!(h.state("a"), AgentState::Paused { .. }));
 }
 
+/// What agents' and supervisors' screens show as "time in state" and the
+/// wrap-up countdown, in wall-clock ms.
+#[test]
+fn the_agent_view_says_since_when_and_until_when_in_wall_clock_ms() {
+    let mut h = H::new();
+    h.queue(QueueConfig::new("q")); // wrap-up 10 s
+    h.agent("a", "q", 0, &[]);
+    h.to(5);
+    h.login("a");
+    let v = h.acd.agent_view("a").unwrap();
+    assert_eq!((v.since_ms, v.wrap_up_ends_ms), (h.ms(5), None));
+    h.join("c1", "q", 0);
+    h.to(8);
+    h.answer("c1", "a");
+    assert_eq!(h.acd.agent_view("a").unwrap().since_ms, h.ms(8));
+    h.to(60);
+    h.end("c1");
+    let v = h.acd.agent_view("a").unwrap();
+    assert_eq!((v.since_ms, v.wrap_up_ends_ms), (h.ms(60), Some(h.ms(70))));
+    h.to(70);
+    let v = h.acd.agent_view("a").unwrap();
+    assert_eq!((v.since_ms, v.wrap_up_ends_ms), (h.ms(70), None));
+}
+
 #[test]
 fn wrap_up_is_respected() {
     let mut h = H::new();

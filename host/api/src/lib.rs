@@ -114,6 +114,7 @@ async fn wit_docs() -> impl axum::response::IntoResponse {
 
 /// The API router: every route under `/api`, plus `/api/openapi.json`.
 pub fn app(state: ApiState) -> axum::Router {
+    routes::system::mark_start();
     let (router, doc) = routes::router().split_for_parts();
     let doc = Arc::new(doc);
     router

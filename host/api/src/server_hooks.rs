@@ -105,6 +105,11 @@ pub trait LiveCalls: Send + Sync {
     /// Whether the call existed (and is being hung up).
     fn hangup(&self, tenant: &str, call_id: &str) -> bool;
     fn subscribe(&self, tenant: &str) -> broadcast::Receiver<CallEvent>;
+    /// An agent's wrap-up of `call_id` was stored: the call's CRM log,
+    /// when it waits for it, goes now.
+    fn wrap_up_saved(&self, tenant: &str, call_id: &str, wrap: &switchyard_store::WrapUp) {
+        let _ = (tenant, call_id, wrap);
+    }
     /// Ring `agent_extension`, then dial `number`; the new call's id, or
     /// why it could not start.
     fn click_to_call(
@@ -227,6 +232,14 @@ pub struct AgentLive {
     pub calls_today: u32,
     /// Seconds of queue-call talk today.
     pub talk_secs_today: u32,
+    /// When the agent entered this state (or pause reason), ms since the
+    /// Unix epoch: time in state is now minus this.
+    #[serde(default)]
+    pub since_ms: Option<u64>,
+    /// In wrap-up: when it ends (ms since the Unix epoch), for the
+    /// countdown.
+    #[serde(default)]
+    pub wrap_up_ends_ms: Option<u64>,
 }
 
 /// What an agent (or their supervisor) asks for.

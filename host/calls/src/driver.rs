@@ -1175,10 +1175,11 @@ impl Driver {
                         max_forwards: self.max_forwards,
                         contacts: self.contacts.clone(),
                         offer: Some(devices::QueueOffer {
+                            call_id: self.call_id.clone(),
                             queue: queue.clone(),
                             waited_secs: waited,
                             tags: tags.clone(),
-                            crm_url: self.contact.as_ref().and_then(|c| c.url.clone()),
+                            contact: self.contact.clone(),
                         }),
                     };
                     let (shared, tenant) = (self.shared.clone(), self.tenant.clone());

@@ -275,7 +275,7 @@ pub(crate) struct Shared {
     /// Each tenant's queues and agents, live.
     pub queues: queues::Queues,
     /// Each tenant's CRM call logging in the background.
-    pub crm_logs: crm_log::CrmLogs,
+    pub crm_logs: Arc<crm_log::CrmLogs>,
     /// Conference rooms in use.
     pub conferences: conference::Conferences,
     /// The operator's SMTP relay, when configured.
@@ -350,7 +350,7 @@ impl Pbx {
                 prompts: Mutex::new(HashMap::new()),
                 in_progress: calls_in_progress::CallsInProgress::default(),
                 queues: queues::Queues::default(),
-                crm_logs: crm_log::CrmLogs::default(),
+                crm_logs: Default::default(),
                 conferences: Default::default(),
                 credit: Mutex::new(HashMap::new()),
                 web_calls: Mutex::new(web_calls::WebCallTickets::default()),
@@ -538,6 +538,12 @@ impl Pbx {
                 }
             }
         }
+    }
+
+    /// An agent saved the wrap-up of `call_id` (stored already): a CRM log
+    /// waiting for it goes now, with it.
+    pub fn wrap_up_saved(&self, tenant: &str, call_id: &str, w: &switchyard_store::WrapUp) {
+        self.shared.crm_logs.wrap_up_saved(tenant, call_id, w);
     }
 
     /// The plugin runtime tenant `tenant`'s new calls use.

@@ -20,6 +20,9 @@ impl LiveCalls for LiveAdapter {
     fn plugin_runtime(&self, tenant: &str) -> Option<switchyard_plugins::TenantRuntime> {
         self.pbx.plugin_runtime(tenant)
     }
+    fn wrap_up_saved(&self, tenant: &str, call_id: &str, wrap: &switchyard_store::WrapUp) {
+        self.pbx.wrap_up_saved(tenant, call_id, wrap);
+    }
     fn list(&self, tenant: &str) -> Vec<LiveCall> {
         self.pbx
             .live_calls(tenant)
@@ -184,6 +187,8 @@ fn agent_live(extension: String, v: switchyard_acd::AgentView) -> switchyard_api
         queues: v.queues,
         calls_today: v.calls_today,
         talk_secs_today: v.talk_today.as_secs() as u32,
+        since_ms: Some(v.since_ms),
+        wrap_up_ends_ms: v.wrap_up_ends_ms,
     }
 }
 

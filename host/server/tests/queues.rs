@@ -650,12 +650,43 @@ async fn the_crm_names_the_caller_on_the_agents_phone_and_logs_the_call() {
         from.iter().any(|f| f.contains("support: Ada Lovelace")),
         "the CRM's name on the agent's phone: {from:?}"
     );
-    until("the call logged in the CRM", || {
-        logged
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|c| c.to_string().contains("1002") && c.to_string().contains("support"))
+    // The whole contact for a panel's screen pop, and the call's id.
+    let contact = agent.logged_headers("X-Switchyard-Contact");
+    let card: serde_json::Value = serde_json::from_str(contact[0]).expect("the contact is JSON");
+    assert_eq!(card["name"], "Ada Lovelace");
+    assert_eq!(card["url"], "https://crm.example/c1");
+    let call_id = agent.logged_headers("X-Switchyard-Call-Id")[0].to_string();
+    let cdr = pbx.cdr_to(1, "600").await;
+    assert_eq!(cdr.call_id, call_id);
+    // The agent wraps up during its wrap-up time: the CRM log waited for
+    // it and carries the code and the notes.
+    let p = pbx.clone();
+    let (status, body) = blocking(move || {
+        let base = format!("http://{}", p.running.http);
+        let agent_key = key(
+            &base,
+            &p.running.operator_token,
+            "demo",
+            "agent",
+            Some("1002"),
+        );
+        http(
+            "PUT",
+            &format!("{base}/api/tenants/demo/cdrs/{call_id}/wrap-up"),
+            &agent_key,
+            Some(serde_json::json!({"code": "sale", "notes": "two seats"})),
+        )
+    })
+    .await;
+    assert_eq!(status, 200, "{body}");
+    until("the call logged in the CRM with its wrap-up", || {
+        logged.lock().unwrap().iter().any(|c| {
+            let c = c.to_string();
+            c.contains("1002")
+                && c.contains("support")
+                && c.contains("wrap-up:sale")
+                && c.contains("wrap-up-notes:two seats")
+        })
     })
     .await;
 }

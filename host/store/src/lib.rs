@@ -80,6 +80,7 @@ mod tenant;
 mod transcript;
 mod trunk;
 mod widget;
+mod wrap_up;
 
 use std::fs;
 use std::io::Write;
@@ -125,6 +126,7 @@ pub use transcript::{
 };
 pub use trunk::{Trunk, TrunkRepo, addresses_overlap};
 pub use widget::{MAX_WIDGET_ORIGINS, Widget, WidgetRepo, validate_origin};
+pub use wrap_up::{MAX_DISPOSITION_CODES, MAX_NOTES, WrapUp, WrapUpRepo, default_dispositions};
 
 /// The sled store. Cheap to clone (one `Arc`); `Send + Sync`.
 #[derive(Clone)]
@@ -192,6 +194,8 @@ struct Trees {
     plugin_canary: sled::Tree,
     transcript_policy: sled::Tree,
     transcripts: sled::Tree,
+    dispositions: sled::Tree,
+    wrap_ups: sled::Tree,
     /// The operator's catalogue: `name \0 version`.
     catalogue: sled::Tree,
 }
@@ -248,6 +252,8 @@ impl Store {
             plugin_canary: db.open_tree("plugin_canary")?,
             transcript_policy: db.open_tree("transcript_policy")?,
             transcripts: db.open_tree("transcripts")?,
+            dispositions: db.open_tree("dispositions")?,
+            wrap_ups: db.open_tree("wrap_ups")?,
             catalogue: db.open_tree("catalogue")?,
         };
         Ok(Store {

@@ -327,6 +327,8 @@ impl TenantRepo for Store {
             &t.plugin_canary,
             &t.transcript_policy,
             &t.transcripts,
+            &t.dispositions,
+            &t.wrap_ups,
         ] {
             sweep(tree, &p)?;
         }

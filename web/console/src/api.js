@@ -4,7 +4,10 @@
 
 let session = null;
 
-/** The signed-in session: {tenant, role, extension, csrf, expires_ms, name}. */
+/**
+ * The signed-in session: {role, tenant, extension, name, domain, time_zone,
+ * pause_reasons, csrf, expires_ms}.
+ */
 export function current() {
   return session;
 }
@@ -86,7 +89,15 @@ export function events(onEvent) {
     });
   };
   src.onmessage = (e) => onEvent('message', e.data);
-  for (const k of ['started', 'ringing', 'ivr', 'voicemail', 'answered', 'ended', 'queued',
-    'agent', 'monitoring', 'conference-joined', 'conference-left', 'conference-ended']) listen(k);
+  // Every event name the host sends (host/calls/src/calls_in_progress.rs
+  // and queues.rs): call states, queue offers, agents' states, supervision,
+  // conference rooms, and `lagged` when this stream fell behind.
+  for (const k of ['started', 'routing', 'ringing', 'queued', 'ivr', 'voicemail', 'answered',
+    'conference', 'ended',
+    'offered', 'lagged', 'monitoring',
+    'agent-logged-out', 'agent-available', 'agent-reserved', 'agent-on-call', 'agent-busy',
+    'agent-wrap-up', 'agent-paused',
+    'conference-joined', 'conference-left', 'conference-muted', 'conference-unmuted',
+    'conference-talking', 'conference-silent', 'conference-ended']) listen(k);
   return () => src.close();
 }

@@ -154,6 +154,11 @@ pub struct SessionView {
     pub name: Option<String>,
     /// The tenant's SIP domain, for the browser phone.
     pub domain: Option<String>,
+    /// The tenant's IANA time zone: "today" on the wallboard and in
+    /// reports is the tenant's day.
+    pub time_zone: Option<String>,
+    /// The tenant's pause reasons, for the agents' Pause menus.
+    pub pause_reasons: Vec<String>,
     /// Send it back in `X-CSRF-Token`.
     pub csrf: String,
     /// ms since the Unix epoch; later with use, never past a shift.
@@ -178,16 +183,17 @@ fn view(state: &ApiState, caller: &Caller, session: &Session) -> SessionView {
             Some(k.name.clone()),
         ),
     };
-    let domain = tenant
+    let t = tenant
         .as_deref()
-        .and_then(|t| state.store.get_tenant(t).ok().flatten())
-        .and_then(|t| t.domains.first().cloned());
+        .and_then(|t| state.store.get_tenant(t).ok().flatten());
     SessionView {
         role,
         tenant,
         extension,
         name,
-        domain,
+        domain: t.as_ref().and_then(|t| t.domains.first().cloned()),
+        time_zone: t.as_ref().map(|t| t.time_zone.clone()),
+        pause_reasons: t.map(|t| t.pause_reasons).unwrap_or_default(),
         csrf: session.csrf.clone(),
         expires_ms: session.expires_ms(),
     }

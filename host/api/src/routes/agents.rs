@@ -68,6 +68,8 @@ fn agents(s: &ApiState, tenant: &str) -> ApiResult<Vec<AgentLive>> {
                 queues,
                 calls_today: 0,
                 talk_secs_today: 0,
+                since_ms: None,
+                wrap_up_ends_ms: None,
             })
         })
         .collect())

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use switchyard_store::{Cdr, CdrFilter, CdrRepo, Disposition, cdrs_to_csv};
+use switchyard_store::{Cdr, CdrFilter, CdrRepo, Disposition, WrapUp, WrapUpRepo, cdrs_to_csv};
 use utoipa::{IntoParams, ToSchema};
 
 use super::TenantP;
@@ -43,6 +43,27 @@ pub(crate) struct CdrQuery {
     limit: Option<String>,
     /// The `next` cursor of the previous page.
     after: Option<String>,
+}
+
+/// A call record with the agent's wrap-up, when one was saved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CdrRow {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub cdr: Cdr,
+    /// The agent's disposition code and notes
+    /// (`PUT …/cdrs/{call_id}/wrap-up`).
+    #[schema(value_type = Option<Object>)]
+    pub wrap_up: Option<WrapUp>,
+}
+
+/// One page of call records, as the list route gives it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CdrListView {
+    /// Newest first.
+    pub rows: Vec<CdrRow>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
 }
 
 /// One page of call records.
@@ -96,7 +117,7 @@ fn query(q: Result<Query<CdrQuery>, QueryRejection>) -> ApiResult<CdrQuery> {
         .map_err(|r| ApiError::validation("query", r.body_text()))
 }
 
-fn involves(c: &Cdr, ext: &str) -> bool {
+pub(super) fn involves(c: &Cdr, ext: &str) -> bool {
     c.caller == ext || c.callee == ext || c.agent.as_deref() == Some(ext)
 }
 
@@ -104,7 +125,12 @@ fn involves(c: &Cdr, ext: &str) -> bool {
 /// store filters by one field at a time, so for agents rows are read in
 /// store pages and filtered here; the cursor is the last row returned, in
 /// the store's own `<start_ms>.<id>` form, so paging stays consistent.
-fn page(s: &ApiState, tenant: &str, f: &CdrFilter, agent: Option<&str>) -> ApiResult<CdrPageView> {
+pub(super) fn page(
+    s: &ApiState,
+    tenant: &str,
+    f: &CdrFilter,
+    agent: Option<&str>,
+) -> ApiResult<CdrPageView> {
     let Some(ext) = agent else {
         let p = s.store.query_cdrs(tenant, f)?;
         return Ok(CdrPageView {
@@ -141,17 +167,29 @@ fn page(s: &ApiState, tenant: &str, f: &CdrFilter, agent: Option<&str>) -> ApiRe
 /// Call records, newest first.
 #[utoipa::path(get, path = "/api/tenants/{tenant}/cdrs", tag = "cdrs",
     params(TenantP, CdrQuery),
-    responses((status = 200, body = CdrPageView), (status = 400, body = ErrorBody),
+    responses((status = 200, body = CdrListView), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(crate) async fn list(
     caller: Caller,
     State(s): State<ApiState>,
     ApiPath(p): ApiPath<TenantP>,
     q: Result<Query<CdrQuery>, QueryRejection>,
-) -> ApiResult<Json<CdrPageView>> {
+) -> ApiResult<Json<CdrListView>> {
     let scope = caller.scope(&s, &p.tenant, Need::OwnCalls)?;
     let f = filter(&query(q)?)?;
-    Ok(Json(page(&s, scope.id(), &f, scope.agent_filter()?)?))
+    let pg = page(&s, scope.id(), &f, scope.agent_filter()?)?;
+    let rows = pg
+        .rows
+        .into_iter()
+        .map(|cdr| {
+            let wrap_up = s.store.wrap_up(scope.id(), &cdr.call_id)?;
+            Ok(CdrRow { cdr, wrap_up })
+        })
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(CdrListView {
+        rows,
+        next: pg.next,
+    }))
 }
 
 /// The selected call records as CSV (RFC 4180, header row), up to 100 000.

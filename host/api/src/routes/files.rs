@@ -54,17 +54,37 @@ fn list_kind(s: &ApiState, c: &Caller, tenant: &str, kind: &str) -> ApiResult<Ve
     Ok(files.into_iter().map(FileView::from).collect())
 }
 
+/// Who may download a file of a kind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Readers {
+    /// Admins and supervisors.
+    Staff,
+    /// Also an agent, for a file of a call they took (its `agent`).
+    StaffAndItsAgent,
+}
+
 async fn download(
     s: &ApiState,
     c: &Caller,
     tenant: &str,
     kind: &str,
     id: &str,
+    readers: Readers,
 ) -> ApiResult<Response> {
-    let scope = c.scope(s, tenant, Need::Read)?;
+    let need = match readers {
+        Readers::Staff => Need::Read,
+        Readers::StaffAndItsAgent => Need::OwnCalls,
+    };
+    let scope = c.scope(s, tenant, need)?;
     let (rec, path) = found(s.store.get_file(scope.id(), kind, id), || {
         format!("{kind} {id:?}")
     })?;
+    // Another agent's recording is as missing as one that never was.
+    if let Some(ext) = scope.agent_filter()?
+        && rec.meta.get("agent").map(String::as_str) != Some(ext)
+    {
+        return Err(ApiError::not_found(format!("no {kind} {id:?}")));
+    }
     // Blocking file I/O off the async workers (tokio's `fs` is not enabled).
     let shown = path.display().to_string();
     let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
@@ -121,7 +141,8 @@ pub(crate) async fn list_recordings(
     list_kind(&s, &c, &p.tenant, "recording").map(Json)
 }
 
-/// Download a recording.
+/// Download a recording. Agents may download the recordings of the calls
+/// they took (and no other).
 #[utoipa::path(get, path = "/api/tenants/{tenant}/recordings/{id}", tag = "files", params(IdP),
     responses((status = 200, description = "the audio", content_type = "audio/wav"),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -130,7 +151,15 @@ pub(crate) async fn get_recording(
     State(s): State<ApiState>,
     ApiPath(p): ApiPath<IdP>,
 ) -> ApiResult<Response> {
-    download(&s, &c, &p.tenant, "recording", &p.id).await
+    download(
+        &s,
+        &c,
+        &p.tenant,
+        "recording",
+        &p.id,
+        Readers::StaffAndItsAgent,
+    )
+    .await
 }
 
 /// Delete a recording.
@@ -165,7 +194,7 @@ pub(crate) async fn get_voicemail(
     State(s): State<ApiState>,
     ApiPath(p): ApiPath<IdP>,
 ) -> ApiResult<Response> {
-    download(&s, &c, &p.tenant, "voicemail", &p.id).await
+    download(&s, &c, &p.tenant, "voicemail", &p.id, Readers::Staff).await
 }
 
 /// Delete a voicemail.
@@ -200,7 +229,7 @@ pub(crate) async fn get_prompt(
     State(s): State<ApiState>,
     ApiPath(p): ApiPath<NameP>,
 ) -> ApiResult<Response> {
-    download(&s, &c, &p.tenant, "prompt", &p.name).await
+    download(&s, &c, &p.tenant, "prompt", &p.name, Readers::Staff).await
 }
 
 /// Upload (or replace) a prompt: the raw WAV file as the body, 8000 Hz

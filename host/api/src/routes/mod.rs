@@ -21,10 +21,12 @@ pub(crate) mod plugins;
 mod queues;
 mod reports;
 mod schedules;
+pub(crate) mod system;
 mod tenants;
 mod transcripts;
 mod trunks;
 mod widgets;
+mod wrap_ups;
 
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -40,6 +42,7 @@ use crate::{ApiState, openapi};
 pub(crate) fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(openapi::openapi_json))
+        .routes(routes!(system::figures))
         .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(tenants::get, tenants::update, tenants::delete))
         .routes(routes!(tenants::suspend))
@@ -103,6 +106,8 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(plugins::get_roles, plugins::put_roles))
         .routes(routes!(cdrs::list))
         .routes(routes!(cdrs::csv))
+        .routes(routes!(wrap_ups::dispositions, wrap_ups::put_dispositions))
+        .routes(routes!(wrap_ups::put_wrap_up))
         .routes(routes!(files::list_recordings))
         .routes(routes!(files::get_recording, files::delete_recording))
         .routes(routes!(files::list_voicemails))

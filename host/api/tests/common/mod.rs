@@ -247,6 +247,8 @@ impl FakeCentre {
                         queues: vec!["support".into()],
                         calls_today: 0,
                         talk_secs_today: 0,
+                        since_ms: None,
+                        wrap_up_ends_ms: None,
                     },
                 );
             }
@@ -788,6 +790,7 @@ macro_rules! route {
 pub fn routes() -> Vec<Route> {
     vec![
         route!(GET, "/api/openapi.json", "/api/openapi.json", Public),
+        route!(GET, "/api/system", "/api/system", Operator),
         route!(GET, "/api/tenants", "/api/tenants", Operator),
         route!(
             POST,
@@ -1411,6 +1414,28 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             GET,
+            "/api/tenants/{tenant}/dispositions",
+            "/api/tenants/{tenant}/dispositions",
+            OwnCalls
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/dispositions",
+            "/api/tenants/{tenant}/dispositions",
+            Write,
+            "application/json",
+            || j(json!(["resolved", "sale"]))
+        ),
+        route!(
+            PUT,
+            "/api/tenants/{tenant}/cdrs/call-1/wrap-up",
+            "/api/tenants/{tenant}/cdrs/{call_id}/wrap-up",
+            OwnCalls,
+            "application/json",
+            || j(json!({"code": "resolved", "notes": "done"}))
+        ),
+        route!(
+            GET,
             "/api/tenants/{tenant}/cdrs.csv",
             "/api/tenants/{tenant}/cdrs.csv",
             OwnCalls
@@ -1425,7 +1450,7 @@ pub fn routes() -> Vec<Route> {
             GET,
             "/api/tenants/{tenant}/recordings/rec1",
             "/api/tenants/{tenant}/recordings/{id}",
-            Read
+            OwnCalls
         ),
         route!(
             DELETE,

@@ -44,12 +44,35 @@ pub(crate) struct Calling {
 /// shows it) and in headers (for phones and panels that read them).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct QueueOffer {
+    /// The host's id of the call (its record's id), so a panel can save
+    /// the agent's wrap-up on the right record.
+    pub call_id: String,
     pub queue: String,
     pub waited_secs: u64,
     pub tags: Vec<String>,
-    /// The caller's page in the tenant's CRM (`Call-Info`, RFC 3261
+    /// The caller as the tenant's CRM knows them: the screen pop. Its
+    /// `url` is the caller's page in the CRM (`Call-Info`, RFC 3261
     /// §20.9: phones that show a link show this one).
-    pub crm_url: Option<String>,
+    pub contact: Option<switchyard_plugins::types::Contact>,
+}
+
+/// Largest `X-Switchyard-Contact` value: a contact with more is sent
+/// without its extra fields (name, company, link and tags stay), so one
+/// chatty CRM record cannot push the INVITE past a UDP datagram.
+const MAX_CONTACT_HEADER: usize = 1200;
+
+/// The contact as the `X-Switchyard-Contact` header's JSON (one line:
+/// JSON escapes every control character).
+fn contact_header(c: &switchyard_plugins::types::Contact) -> Option<String> {
+    let json = serde_json::to_string(c).ok()?;
+    if json.len() <= MAX_CONTACT_HEADER {
+        return Some(json);
+    }
+    let mut short = c.clone();
+    short.fields.clear();
+    serde_json::to_string(&short)
+        .ok()
+        .filter(|j| j.len() <= MAX_CONTACT_HEADER)
 }
 
 pub(crate) fn random_token() -> String {
@@ -287,6 +310,7 @@ fn invite(tenant: &Tenant, p: &Place, calling: &Calling) -> Device {
     inv.headers.push("Contact", contact.clone());
     inv.headers.push("Allow", ALLOW);
     if let Some(o) = &calling.offer {
+        inv.headers.push("X-Switchyard-Call-Id", o.call_id.clone());
         inv.headers.push("X-Switchyard-Queue", o.queue.clone());
         inv.headers
             .push("X-Switchyard-Wait", o.waited_secs.to_string());
@@ -294,12 +318,16 @@ fn invite(tenant: &Tenant, p: &Place, calling: &Calling) -> Device {
             inv.headers.push("X-Switchyard-Tags", o.tags.join(","));
         }
         if let Some(url) = o
-            .crm_url
-            .as_deref()
+            .contact
+            .as_ref()
+            .and_then(|c| c.url.as_deref())
             .filter(|u| !u.contains(['<', '>', '\r', '\n']))
         {
             inv.headers
                 .push("Call-Info", format!("<{url}>;purpose=info"));
+        }
+        if let Some(json) = o.contact.as_ref().and_then(contact_header) {
+            inv.headers.push("X-Switchyard-Contact", json);
         }
     }
     let srtp = match &p.trunk {
