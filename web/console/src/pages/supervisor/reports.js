@@ -1,0 +1,1 @@
+export default { path: '/reports', title: 'Reports', nav: 'Supervise', roles: ['admin', 'supervisor'], render() {} };
