@@ -269,7 +269,7 @@ export default {
               h('td', { class: 'num' },
                 h('span', { dataset: { tick: 'since', base: String(sn.ms), prefix: sn.known ? '' : '≥ ' }, title: sn.known ? '' : 'Counted from when this page first saw the state' }, ''),
                 ends ? h('div', { class: 'wb-note', dataset: { tick: 'until', base: String(ends) } }, '') : null),
-              h('td', { class: 'num' }, `${a.calls_today} calls`, h('div', { class: 'wb-note' }, `talk ${duration(a.talk_secs_today)}`),
+              h('td', { class: 'num' }, `${a.calls_today} call${a.calls_today === 1 ? '' : 's'}`, h('div', { class: 'wb-note' }, `talk ${duration(a.talk_secs_today)}`),
                 rep && rep.missed_offers ? h('div', { class: 'wb-note warn' }, `${rep.missed_offers} missed`) : null),
               h('td', {}, agentActions(a)));
           })))));
