@@ -30,7 +30,7 @@ const base = {
 export function stackedBars(canvas, labels, series, { horizontal = false, yTitle } = {}) {
   return new Chart(canvas, {
     type: 'bar',
-    data: { labels, datasets: series.map((s) => ({ label: s.label, data: s.data, backgroundColor: s.color })) },
+    data: { labels, datasets: series.map((s) => ({ label: s.label, data: s.data, backgroundColor: s.color, maxBarThickness: 48 })) },
     options: {
       ...base,
       indexAxis: horizontal ? 'y' : 'x',
@@ -64,14 +64,14 @@ export function levelLine(canvas, labels, values, target) {
       labels,
       datasets: [
         { label: 'Service level', data: values, borderColor: COLORS.line, backgroundColor: COLORS.line, spanGaps: true, tension: 0.2 },
-        { label: `Target ${target} %`, data: labels.map(() => target), borderColor: COLORS.target, borderDash: [6, 4], pointRadius: 0, backgroundColor: COLORS.target },
+        { label: `Target ${target} %`, data: labels.map(() => target), borderColor: COLORS.target, borderDash: [6, 4], pointRadius: 0, pointStyle: 'line', backgroundColor: COLORS.target },
       ],
     },
     options: {
       ...base,
-      scales: { y: { min: 0, max: 100, ticks: { callback: (v) => `${v} %` } } },
+      scales: { y: { min: 0, max: 105, ticks: { callback: (v) => (v <= 100 ? `${v} %` : '') } } },
       plugins: {
-        ...base.plugins,
+        legend: { position: 'bottom', labels: { usePointStyle: true } },
         tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${c.parsed.y === null ? '–' : `${c.parsed.y.toFixed(1)} %`}` } },
       },
     },

@@ -175,7 +175,7 @@ export default {
           list.push({ key: `sl-${qu.name}`, kind: 'bad', text: `${qu.name}: service level today ${pct(r.service_level)} is under the ${pct(target)} target (answered within ${r.service_level_secs} s)` });
         }
         const l = state.live[qu.name];
-        if (l && l.waiting > 0 && l.longest_wait_secs >= s.longWaitSecs) {
+        if (l && l.waiting > 0 && waitNow(l) >= s.longWaitSecs) {
           list.push({ key: `wait-${qu.name}`, kind: 'bad', text: `${qu.name}: a caller has waited over ${duration(s.longWaitSecs)} (${l.waiting} waiting)` });
         }
       }
@@ -206,7 +206,7 @@ export default {
         const r = state.report[qu.name];
         const target = (qu.service_level_target ?? s.slTarget) / 100;
         const slBad = r && r.service_level !== null && r.service_level < target;
-        const waitBad = l && l.waiting > 0 && l.longest_wait_secs >= s.longWaitSecs;
+        const waitBad = l && l.waiting > 0 && waitNow(l) >= s.longWaitSecs;
         const staffed = l ? Object.entries(l.agents).filter(([k]) => k !== 'logged-out').reduce((a, [, n]) => a + n, 0) : 0;
         return h('article', { class: `card wb-queue${slBad || waitBad ? ' wb-bad' : ''}`, dataset: { queue: qu.name }, 'aria-labelledby': `wbq-${qu.name}` },
           h('h3', { id: `wbq-${qu.name}` }, qu.name),
@@ -255,7 +255,7 @@ export default {
           h('span', { class: `badge st-${st}` }, `${STATE_LABEL[st] || st}: ${counts[st]}`))),
         h('div', { class: 'table-wrap' }, h('table', { class: 'wb-table' },
           h('thead', {}, h('tr', {},
-            ['Agent', 'State', 'Time in state', 'Today', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
+            ['Agent', 'State', 'Time in state', 'Today', 'Actions'].map((c, i) => h('th', { scope: 'col', class: i === 2 || i === 3 ? 'num' : '' }, c)))),
           h('tbody', {}, rows.map((a) => {
             const sn = since(a);
             const ends = typeof a.wrap_up_ends_ms === 'number' && a.state === 'wrap-up' ? a.wrap_up_ends_ms : null;
@@ -266,10 +266,10 @@ export default {
                 h('div', { class: 'wb-note' }, a.queues.join(', '))),
               h('td', {}, h('span', { class: `badge st-${a.state}`, dataset: { agentState: a.state } }, STATE_LABEL[a.state] || a.state),
                 a.reason ? h('span', { class: 'wb-reason', dataset: { reason: a.reason } }, ` ${a.reason}`) : null),
-              h('td', { class: 'num' },
+              h('td', { class: 'num', dataset: { label: 'In state' } },
                 h('span', { dataset: { tick: 'since', base: String(sn.ms), prefix: sn.known ? '' : '≥ ' }, title: sn.known ? '' : 'Counted from when this page first saw the state' }, ''),
                 ends ? h('div', { class: 'wb-note', dataset: { tick: 'until', base: String(ends) } }, '') : null),
-              h('td', { class: 'num' }, `${a.calls_today} call${a.calls_today === 1 ? '' : 's'}`, h('div', { class: 'wb-note' }, `talk ${duration(a.talk_secs_today)}`),
+              h('td', { class: 'num', dataset: { label: 'Today' } }, `${a.calls_today} call${a.calls_today === 1 ? '' : 's'}`, h('div', { class: 'wb-note' }, `talk ${duration(a.talk_secs_today)}`),
                 rep && rep.missed_offers ? h('div', { class: 'wb-note warn' }, `${rep.missed_offers} missed`) : null),
               h('td', {}, agentActions(a)));
           })))));
@@ -323,13 +323,13 @@ export default {
       const calls = [...state.calls].sort((a, b) => a.started_ms - b.started_ms);
       fill(callBox, h('div', { class: 'table-wrap' }, h('table', { class: 'wb-table' },
         h('thead', {}, h('tr', {}, ['Caller', 'Dialled', 'State', 'Agent', 'Duration', 'Supervised by', 'Actions']
-          .map((c) => h('th', { scope: 'col' }, c)))),
+          .map((c) => h('th', { scope: 'col', class: c === 'Duration' ? 'num' : '' }, c)))),
         h('tbody', {}, calls.map((c) => h('tr', { dataset: { call: c.call_id, state: c.state, agent: c.agent || '' } },
           h('td', {}, c.caller || '–', state.names[c.caller] ? h('div', { class: 'wb-note' }, state.names[c.caller]) : null),
           h('td', {}, c.dialled || c.callee || '–'),
           h('td', {}, h('span', { class: `badge call-${c.state}` }, CALL_STATE_LABEL[c.state] || c.state)),
           h('td', {}, c.agent ? agentName(c.agent) : '–'),
-          h('td', { class: 'num' }, h('span', { dataset: { tick: 'since', base: String(c.started_ms) } }, '')),
+          h('td', { class: 'num', dataset: { label: 'Duration' } }, h('span', { dataset: { tick: 'since', base: String(c.started_ms) } }, '')),
           h('td', {}, (c.monitors || []).length
             ? c.monitors.map((m) => h('div', {}, `${agentName(m.supervisor)} · ${m.mode}`)) : '–'),
           h('td', {}, h('div', { class: 'row wb-actions' },
@@ -434,14 +434,23 @@ export default {
       }
     }
 
-    /** Advance the clocks between refreshes. */
+    /** The longest wait now: as fetched, plus the time since. */
+    function waitNow(l) {
+      return l.longest_wait_secs + (state.fetchedAt ? (Date.now() - state.fetchedAt) / 1000 : 0);
+    }
+
+    /** Advance the clocks (and the long-wait alert) between refreshes. */
     function tick() {
       const now = Date.now();
       const gone = state.fetchedAt ? (now - state.fetchedAt) / 1000 : 0;
+      const s = settings();
+      renderAlerts(s);
       for (const el of root.querySelectorAll('[data-tick]')) {
         const base = Number(el.dataset.base);
-        if (el.dataset.tick === 'wait') el.textContent = duration(base + gone);
-        else if (el.dataset.tick === 'since') el.textContent = `${el.dataset.prefix || ''}${duration((now - base) / 1000)}`;
+        if (el.dataset.tick === 'wait') {
+          el.textContent = duration(base + gone);
+          el.classList.toggle('bad', base + gone >= s.longWaitSecs);
+        } else if (el.dataset.tick === 'since') el.textContent = `${el.dataset.prefix || ''}${duration((now - base) / 1000)}`;
         else if (el.dataset.tick === 'until') el.textContent = `ends in ${duration(Math.max(0, (base - now) / 1000))}`;
       }
     }
