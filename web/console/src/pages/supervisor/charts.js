@@ -63,13 +63,13 @@ export function levelLine(canvas, labels, values, target) {
     data: {
       labels,
       datasets: [
-        { label: 'Service level', data: values, borderColor: COLORS.line, backgroundColor: COLORS.line, spanGaps: true, tension: 0.2 },
+        { label: 'Service level', data: values, borderColor: COLORS.line, backgroundColor: COLORS.line, spanGaps: true, tension: 0.2, clip: 8 },
         { label: `Target ${target} %`, data: labels.map(() => target), borderColor: COLORS.target, borderDash: [6, 4], pointRadius: 0, pointStyle: 'line', backgroundColor: COLORS.target },
       ],
     },
     options: {
       ...base,
-      scales: { y: { min: 0, max: 105, ticks: { callback: (v) => (v <= 100 ? `${v} %` : '') } } },
+      scales: { y: { min: 0, max: 100, ticks: { callback: (v) => `${v} %` } } },
       plugins: {
         legend: { position: 'bottom', labels: { usePointStyle: true } },
         tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${c.parsed.y === null ? '–' : `${c.parsed.y.toFixed(1)} %`}` } },

@@ -16,7 +16,7 @@ import './supervisor.css';
 import { api, get, t } from '../../api.js';
 import { h, fill, errorBox, errorText, toast, duration } from '../../ui.js';
 import {
-  tenant, dayOf, addDays, chunks, intervalFor, settings, toCsv, download, pct, secs,
+  tenant, zoned, dayOf, addDays, chunks, intervalFor, settings, toCsv, download, pct, secs,
 } from './common.js';
 import { stackedBars, bars, levelLine, COLORS } from './charts.js';
 
@@ -248,9 +248,7 @@ export default {
       };
     }
 
-    function zonedHour(ms) {
-      return Number(new Intl.DateTimeFormat('en-US', { timeZone: tz, hour: 'numeric', hourCycle: 'h23' }).format(new Date(ms))) % 24;
-    }
+    const zonedHour = (ms) => zoned(ms, tz).h;
 
     // --- drawing ---
     function draw(d) {
