@@ -29,8 +29,11 @@ export async function tenant(session) {
     info.zoneSource = 'tenant';
   }
   if (Array.isArray(session.pause_reasons)) info.pauseReasons = session.pause_reasons;
-  // A supervisor's GET is a known 403 (and a console error): only admins try.
-  if (session.role !== 'supervisor' && (!session.time_zone || !info.pauseReasons)) {
+  // A supervisor's GET is a known 403 (and a console error): only admins
+  // try, once per browser session.
+  const refused = `switchyard.tenant-refused.${session.tenant}`;
+  if (session.role !== 'supervisor' && !sessionStorage.getItem(refused)
+    && (!session.time_zone || !info.pauseReasons)) {
     try {
       const tv = await get(t(''));
       if (tv.time_zone && validZone(tv.time_zone)) {
@@ -38,7 +41,10 @@ export async function tenant(session) {
         info.zoneSource = 'tenant';
       }
       if (Array.isArray(tv.pause_reasons)) info.pauseReasons = tv.pause_reasons;
-    } catch { /* not this role's: the fallbacks below */ }
+    } catch (e) {
+      // Not this role's: the fallbacks below.
+      if (e.status === 403) sessionStorage.setItem(refused, '1');
+    }
   }
   if (!info.pauseReasons) {
     try {
