@@ -144,7 +144,7 @@ export function intervalFor(from, to, tz) {
 // --- settings ------------------------------------------------------------
 
 const SETTINGS_KEY = 'switchyard.supervisor.settings';
-const DEFAULTS = { slTarget: 80, longWaitSecs: 60, monitorExtension: '', alertSound: false };
+const DEFAULTS = { slTarget: 80, longWaitSecs: 60, monitorExtension: '' };
 
 export function settings() {
   try {

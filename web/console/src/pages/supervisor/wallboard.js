@@ -84,7 +84,9 @@ export default {
     // --- data ---
     let busy = false;
     let again = false;
+    let stopped = false;
     async function refresh() {
+      if (stopped) return;
       if (busy) { again = true; return; }
       busy = true;
       try {
@@ -120,6 +122,7 @@ export default {
       } finally {
         busy = false;
       }
+      if (stopped) return;
       render();
       if (again) { again = false; refresh(); }
     }
@@ -187,7 +190,6 @@ export default {
       const keys = list.map((a) => a.key).join('|');
       if (keys === lastAlertKeys) return;
       lastAlertKeys = keys;
-      alertRegion.hidden = !list.length;
       fill(alerts, list.map((a) => h('li', { class: `alert wb-alert ${a.kind}`, dataset: { alert: a.key.split('-')[0] } },
         h('span', {}, a.text),
         a.dismiss ? h('button', {
@@ -465,6 +467,7 @@ export default {
     render();
 
     return () => {
+      stopped = true;
       soon.cancel();
       closeCalls();
       closeAgents();
