@@ -62,6 +62,10 @@ export default {
       h('div', { class: 'wb-head' },
         h('h1', {}, 'Wallboard'),
         status,
+        document.fullscreenEnabled ? h('button', {
+          type: 'button',
+          onclick: () => (document.fullscreenElement ? document.exitFullscreen() : root.requestFullscreen()).catch(() => {}),
+        }, 'Full screen') : null,
         settingsBox),
       alertRegion,
       errorLine,
@@ -157,8 +161,8 @@ export default {
     function render() {
       const s = settings();
       const fresh = state.fetchedAt ? new Date(state.fetchedAt).toLocaleTimeString() : '–';
-      fill(status, h('span', { class: 'wb-dot', 'aria-hidden': 'true' }),
-        ` Live · updated ${fresh} · watching since ${new Date(openedAt).toLocaleTimeString()}`);
+      fill(status, h('span', { class: `wb-dot${state.error ? ' stale' : ''}`, 'aria-hidden': 'true' }),
+        ` ${state.error ? 'Not updating' : 'Live'} · updated ${fresh} · watching since ${new Date(openedAt).toLocaleTimeString()}`);
       fill(errorLine, state.error ? h('p', { class: 'error', role: 'alert' }, `Could not refresh: ${errorText(state.error)}`) : null);
       renderAlerts(s);
       keepFocus(() => {
