@@ -129,8 +129,11 @@ try {
         await page.click('#tab-key');
         await page.type('input[name=key]', key);
         await page.click('form button[type=submit]');
-        await waitFor('signed in: the navigation shows Wallboard',
-          () => [...document.querySelectorAll('#nav a')].some((a) => a.textContent === 'Wallboard'));
+        await waitFor('signed in: the navigation shows Wallboard (or the form an error)',
+          () => [...document.querySelectorAll('#nav a')].some((a) => a.textContent === 'Wallboard')
+            || document.querySelector('.form-error .error'));
+        const refused = await page.$eval('.form-error', (e) => e.textContent).catch(() => '');
+        if (refused) fail(`sign-in refused: ${refused}`);
         record.who = await page.$eval('#who', (e) => e.textContent);
         break;
       }
