@@ -1,2 +1,5 @@
 // The supervisor pages, in navigation order (see ../index.js for a page's shape).
-export default [];
+import wallboard from './wallboard.js';
+import reports from './reports.js';
+
+export default [wallboard, reports];
