@@ -182,27 +182,6 @@ export function download(name, text, type = 'text/csv;charset=utf-8') {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-// --- events the shared stream misses ---------------------------------------
-
-/**
- * The agent state changes (`agent-available`, `agent-paused`…), queue
- * offers and `lagged` arrive on the tenant's stream under their own SSE
- * names, which `events()` in api.js does not listen to; this second
- * stream listens to just those. Returns its closer.
- */
-export function agentEvents(onEvent) {
-  const src = new EventSource(t('/events'), { withCredentials: true });
-  for (const k of ['offered', 'lagged', 'agent-logged-out', 'agent-available', 'agent-reserved',
-    'agent-on-call', 'agent-busy', 'agent-wrap-up', 'agent-paused']) {
-    src.addEventListener(k, (e) => {
-      let data = null;
-      try { data = JSON.parse(e.data); } catch { data = e.data; }
-      onEvent(k, data);
-    });
-  }
-  return () => src.close();
-}
-
 /** A function that runs `f` once, `ms` after the last call. */
 export function debounce(ms, f) {
   let timer = null;

@@ -9,7 +9,7 @@ import './supervisor.css';
 import { get, post, del, t, events } from '../../api.js';
 import { h, fill, errorText, toast, duration, every } from '../../ui.js';
 import {
-  tenant, today, settings, saveSettings, agentEvents, debounce, pct, secs,
+  tenant, today, settings, saveSettings, debounce, pct, secs,
 } from './common.js';
 
 /** The order agents are listed in: who is busy first, then who can take
@@ -465,7 +465,6 @@ export default {
     const soon = debounce(300, refresh);
     const onEvent = () => soon();
     const closeCalls = events(onEvent);
-    const closeAgents = agentEvents(onEvent);
     const stopPoll = every(5000, refresh);
     const ticker = setInterval(tick, 1000);
     render();
@@ -474,7 +473,6 @@ export default {
       stopped = true;
       soon.cancel();
       closeCalls();
-      closeAgents();
       stopPoll();
       clearInterval(ticker);
       document.querySelectorAll('dialog.wb-dialog').forEach((d) => d.remove());
