@@ -18,6 +18,11 @@
 //                   session's)
 //   steps           optional list of steps (as --steps)
 //   timeout_ms      optional wait limit per step (default 30000)
+//   crm             optional: serve a tiny CRM for the tenant's crm-rest
+//                   connector while the steps run: {"port": 9900,
+//                   "contact": {...}} answers GET …/contacts?phone=N with
+//                   the contact (its "phone" set to N) and records POSTs
+//                   (call logs); the report lists both under "crm"
 //
 // Steps: objects with "do" (JSON), or strings "NAME ARG…" (--step). Sign-in
 // (through the sign-in form, with the extension) is always done first and
@@ -55,6 +60,7 @@
 // "wrap-up CODE NOTES…", "pause REASON", "sleep MS", "agent-state EXT ACTION [REASON]", …
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
 import { launch } from './chromium.mjs';
 
 const args = process.argv.slice(2);
@@ -109,6 +115,43 @@ const JOURNEY = [
 const steps = (cliSteps.length ? cliSteps : config.steps || JOURNEY).map(parseStep);
 
 const report = { steps: [], console_errors: [], ignored: [] };
+
+// The test CRM (crm-rest's look-up answer: the contact object itself).
+let crmServer = null;
+if (config.crm) {
+  report.crm = { lookups: [], logged: [] };
+  crmServer = createServer((req, res) => {
+    const url = new URL(req.url, 'http://crm');
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      if (req.method === 'GET' && url.pathname.endsWith('/contacts')) {
+        const phone = url.searchParams.get('phone') || '';
+        report.crm.lookups.push(phone);
+        const contact = {
+          id: 'c-1', name: 'Alice Example', company: 'Example Ltd', email: 'alice@example.com',
+          url: `http://127.0.0.1:${config.crm.port}/contacts/c-1`, tags: ['VIP'], plan: 'gold',
+          ...(config.crm.contact || {}), phone,
+        };
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(contact));
+        return;
+      }
+      if (req.method === 'POST') {
+        try { report.crm.logged.push(JSON.parse(body)); } catch { report.crm.logged.push(body); }
+        res.writeHead(201, { 'Content-Type': 'application/json' });
+        res.end('{"id":"log-1"}');
+        return;
+      }
+      res.writeHead(404);
+      res.end();
+    });
+  });
+  await new Promise((ok, bad) => {
+    crmServer.once('error', bad);
+    crmServer.listen(config.crm.port || 9900, '127.0.0.1', ok);
+  });
+}
 let failedWhat = null;
 const browser = await launch({ media: true });
 const page = await browser.newPage();
@@ -423,6 +466,7 @@ if (failedWhat) {
   report.page_agent_state = await attr('#agent-state', 'data-state');
 }
 await browser.close();
+if (crmServer) crmServer.close();
 if (!failedWhat && report.console_errors.length) failedWhat = 'console errors';
 if (failedWhat) {
   console.log(JSON.stringify({ failed: failedWhat, ...report }));

@@ -73,6 +73,7 @@ function extraEvents(onEvent) {
 }
 
 const secs = (ms) => Math.max(0, Math.floor(ms / 1000));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function render(root, { session }) {
   const ext = session.extension;
@@ -84,7 +85,6 @@ function render(root, { session }) {
   let reasons = DEFAULT_REASONS;
   let dispositions = null;
   let lastOffer = null; // the latest `offered` event for this extension
-  let agentCallId = ''; // the queue call the agent view named while reserved / on call
 
   // ---- state card -------------------------------------------------------
   const stateBadge = h('span', { id: 'agent-state', class: 'state-badge', 'data-state': 'unknown', role: 'status' }, '…');
@@ -122,7 +122,6 @@ function render(root, { session }) {
     const key = `${a.state}/${a.reason || ''}`;
     if (key !== seen.key) seen = { key, since: Date.now() };
     if (a.call_id && (a.state === 'reserved' || a.state === 'on-call')) {
-      agentCallId = a.call_id;
       const m = phone.main;
       if (m && m.pop && !m.pop.callId && phone.live(m)) m.pop.hostCallId = a.call_id;
     }
@@ -319,6 +318,26 @@ function render(root, { session }) {
     fill(codeSel, h('option', { value: '' }, 'Choose…'), dispositions.map((d) => h('option', { value: d }, d)));
   }
 
+  /**
+   * The call record's id for `f`: the INVITE's X-Switchyard-Call-Id is it;
+   * otherwise the host's call id (agent view, offer event) is looked up in
+   * the agent's latest records, written as the call ends.
+   */
+  async function recordId(f) {
+    if (f.pop.callId) return f.pop.callId;
+    const host = f.pop.hostCallId;
+    const mine = session.role === 'agent' ? '' : `&agent=${encodeURIComponent(ext)}`;
+    for (let i = 0; i < 6; i++) {
+      try {
+        const p = await get(t(`/cdrs?limit=20${mine}`));
+        const row = (p.rows || []).find((c) => c.call_id === host || c.id === host);
+        if (row) return row.id;
+      } catch { /* try again */ }
+      await sleep(1000);
+    }
+    return host;
+  }
+
   function callIdOf(call) {
     if (!call || !call.pop) return '';
     return call.pop.callId || call.pop.hostCallId || '';
@@ -346,8 +365,7 @@ function render(root, { session }) {
     if (!f) return;
     const code = codeSel.value;
     if (!code) { codeSel.focus(); wrapResult.textContent = 'Choose a disposition.'; wrapResult.className = 'error'; return; }
-    const id = callIdOf(f) || (lastOffer && lastOffer.callId) || agentCallId;
-    if (!id) {
+    if (!callIdOf(f)) {
       wrapResult.textContent = 'The call\'s id is unknown (the host sent no X-Switchyard-Call-Id), so it cannot be saved.';
       wrapResult.className = 'error';
       wrapResult.dataset.state = 'error';
@@ -359,16 +377,17 @@ function render(root, { session }) {
     f.wrapCode = code;
     f.wrapNotes = notes.value;
     try {
+      f.recordId = f.recordId || await recordId(f);
       // The record is written as the call ends: right after hanging up it
-      // may not exist yet, so a 404 is tried again a few times.
+      // may not exist yet, so its 404 is tried again (not a missing route).
       let saved;
       for (let i = 0; ; i++) {
         try {
-          saved = await put(t(`/cdrs/${encodeURIComponent(id)}/wrap-up`), { code, notes: notes.value });
+          saved = await put(t(`/cdrs/${encodeURIComponent(f.recordId)}/wrap-up`), { code, notes: notes.value });
           break;
         } catch (err) {
-          if (err.status !== 404 || i >= 4) throw err;
-          await new Promise((r) => setTimeout(r, 1000));
+          if (err.status !== 404 || /no such route/.test(err.message) || i >= 3) throw err;
+          await sleep(1000);
         }
       }
       const w = (saved && saved.wrap_up) || saved || {};
@@ -403,7 +422,7 @@ function render(root, { session }) {
     pop.hidden = false;
     const c = p.contact;
     const waited = p.waitSecs === null ? null : p.waitSecs;
-    const vip = p.tags.some((x) => x.toUpperCase() === 'VIP');
+    const vip = [...p.tags, ...(c ? c.tags : [])].some((x) => x.toUpperCase() === 'VIP');
     const contactCard = c
       ? h('div', { class: 'contact-card', id: 'pop-contact' },
         h('div', { class: 'contact-name', id: 'pop-contact-name' }, c.name || c.id),
@@ -447,6 +466,7 @@ function render(root, { session }) {
     btnAnswer.hidden = !incoming;
     btnDecline.hidden = !incoming;
     btnHangup.disabled = !live;
+    btnHangup.hidden = incoming;
     btnHold.hidden = incoming;
     btnMute.hidden = incoming;
     btnHold.disabled = !up || phone.live(k);

@@ -132,7 +132,9 @@ export class Softphone {
   /** Register with `password` (the extension's SIP password). */
   start(password) {
     if (this.ua) this.ua.stop();
-    JsSIP.debug.disable();
+    // `localStorage.switchyardDebug = 1` logs JsSIP's SIP messages.
+    if (localStorage.getItem('switchyardDebug')) JsSIP.debug.enable('JsSIP:*');
+    else JsSIP.debug.disable();
     let ua;
     try {
       ua = new JsSIP.UA({
@@ -284,8 +286,15 @@ export class Softphone {
 
   hold(call = this.main) {
     if (!call || call.state !== 'confirmed') return;
-    if (call.held) call.session.unhold();
-    else call.session.hold();
+    const want = !call.held;
+    // JsSIP refuses a re-INVITE while the previous one is unanswered (a
+    // quick Hold then Resume): try again shortly instead of ignoring it.
+    const attempt = (n) => {
+      if (call.state !== 'confirmed' || call.held === want) return;
+      const sent = want ? call.session.hold() : call.session.unhold();
+      if (!sent && n > 0) setTimeout(() => attempt(n - 1), 250);
+    };
+    attempt(20);
   }
 
   mute(call = this.main) {
@@ -315,7 +324,7 @@ export class Softphone {
   startConsult(target) {
     const c = this.main;
     if (!c || c.state !== 'confirmed' || this.live(this.consult)) return null;
-    if (!c.held) c.session.hold();
+    if (!c.held) this.hold(c);
     return this.dial(target, { consult: true });
   }
 
@@ -333,7 +342,7 @@ export class Softphone {
     if (k && !k.session.isEnded()) k.session.terminate();
     this.consult = null;
     const c = this.main;
-    if (c && c.state === 'confirmed' && c.held) c.session.unhold();
+    if (c && c.state === 'confirmed' && c.held) this.hold(c);
     this.changed();
   }
 
@@ -379,6 +388,9 @@ export function phoneFor(session) {
   if (shared) shared.stop();
   shared = new Softphone({ user: session.extension, domain: session.domain, name: session.name });
   shared.key = key;
+  // Browser tests read the calls' RTCPeerConnections (getStats) here, as
+  // the standalone phone's do with window.switchyardPhone.
+  window.switchyardConsolePhone = shared;
   return shared;
 }
 
