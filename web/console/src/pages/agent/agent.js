@@ -129,7 +129,9 @@ function render(root, { session }) {
     stateBadge.textContent = (STATE_TEXT[a.state] || a.state) + (a.state === 'paused' && a.reason ? `: ${a.reason}` : '');
     stateBadge.dataset.reason = a.reason || '';
     const s = a.state;
-    btnAvail.disabled = ['available', 'reserved', 'on-call', 'busy'].includes(s);
+    // Available means login or unpause: nothing to do in the other states
+    // (the engine ends wrap-up by itself; unpause does not cut it short).
+    btnAvail.disabled = !['logged-out', 'paused'].includes(s);
     btnAvail.textContent = s === 'logged-out' ? 'Log in (available)' : 'Available';
     btnPause.disabled = s === 'logged-out';
     btnOut.disabled = s === 'logged-out';
@@ -509,7 +511,9 @@ function render(root, { session }) {
   function drawReg() {
     regBadge.dataset.state = phone.reg;
     regBadge.textContent = REG_TEXT[phone.reg] || phone.reg;
-    regCause.textContent = phone.regCause ? `(${phone.regCause})` : '';
+    const wrongPassword = phone.reg === 'failed' && /Rejected|Authentication/i.test(phone.regCause);
+    regCause.textContent = phone.regCause
+      ? `(${phone.regCause}${wrongPassword ? ': check the SIP password' : ''})` : '';
     btnReconnect.hidden = !['failed', 'disconnected', 'unregistered'].includes(phone.reg);
     enableForm.hidden = phone.reg !== 'off' || Boolean(session.sipPassword);
     if (phone.reg === 'failed' && !session.sipPassword) enableForm.hidden = false;

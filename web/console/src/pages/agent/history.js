@@ -37,12 +37,17 @@ function render(root, { session, go }) {
 
   function player(c) {
     if (!c.recording) return '–';
-    return h('audio', {
+    const audio = h('audio', {
       controls: true,
       preload: 'none',
       src: t(`/recordings/${encodeURIComponent(c.recording)}`),
       'aria-label': `Recording of the call of ${when(c.start_ms)}`,
     });
+    // The media element does not say why (403, 404): say that it failed.
+    audio.addEventListener('error', () => {
+      audio.replaceWith(h('span', { class: 'error' }, 'The recording could not be loaded.'));
+    });
+    return audio;
   }
 
   function wrap(c) {
