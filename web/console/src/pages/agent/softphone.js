@@ -195,7 +195,8 @@ export class Softphone {
       this.main = call;
       this.watch(call);
       this.changed();
-      if (this.autoAnswer) setTimeout(() => this.answer(), 600);
+      // Auto-answer is for queue calls (the panel's option), not every call.
+      if (this.autoAnswer && call.pop && call.pop.queue) setTimeout(() => this.answer(), 600);
     }
     // Outgoing sessions are adopted by dial().
   }
@@ -215,6 +216,13 @@ export class Softphone {
 
   watch(call) {
     const s = call.session;
+    // JsSIP ends a session whose hold re-INVITE failed by terminate(),
+    // which throws when the session ended meanwhile (a transfer done while
+    // that re-INVITE was still unanswered): an ended session stays ended.
+    const terminate = s.terminate.bind(s);
+    s.terminate = (options) => {
+      if (!s.isEnded()) terminate(options);
+    };
     if (s.connection) this.attachAudio(call, s.connection);
     else s.on('peerconnection', (e) => this.attachAudio(call, e.peerconnection));
     s.on('progress', () => {
