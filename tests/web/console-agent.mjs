@@ -47,6 +47,10 @@
 //   {"do": "dtmf", "digits": "12#"}       press the keypad
 //   {"do": "call", "to": "1003"}          dial from the call box
 //   {"do": "transfer", "to": "1003"}      blind transfer
+//   {"do": "consult", "to": "1003"}       consult: the caller held, the target called
+//   {"do": "complete-transfer"} / {"do": "back-to-caller"}
+//   {"do": "callbar"}                     during a call, My calls shows the call
+//                                         bar; its link brings the panel back
 //   {"do": "hangup"}                      press Hang up; the call ended
 //   {"do": "wrap-up", "code": "resolved", "notes": "…", "allow_error"?: true}
 //                                         fill and save the wrap-up form;
@@ -390,6 +394,32 @@ async function run(step) {
       await page.click('#xfer-blind');
       await page.waitForFunction(() => /transferred|failed|refused/.test(document.querySelector('#xfer-state')?.textContent || ''));
       return { result: await text('#xfer-state') };
+    case 'consult':
+      await page.$eval('#xfer-target', (e) => { e.value = ''; });
+      await page.type('#xfer-target', step.to);
+      await page.click('#xfer-consult');
+      await page.waitForSelector('#xfer-complete:not([disabled])');
+      return { consulting: step.to, state: await text('#xfer-state') };
+    case 'complete-transfer':
+      await page.click('#xfer-complete');
+      await page.waitForFunction(() => /transferred|failed|refused/.test(document.querySelector('#xfer-state')?.textContent || ''));
+      return { result: await text('#xfer-state') };
+    case 'back-to-caller':
+      await page.click('#xfer-back');
+      await callState('confirmed');
+      return { call: 'confirmed' };
+    case 'callbar': {
+      // Another page during the call: the call bar shows it, the phone
+      // stays up, and the panel comes back with the call.
+      await page.evaluate(() => { location.hash = '/agent/history'; });
+      await page.waitForSelector('#agent-callbar', { visible: true });
+      const bar = await text('#agent-callbar');
+      await shot('agent-callbar');
+      await page.click('#agent-callbar a');
+      await page.waitForSelector('#call-state');
+      await page.waitForFunction(() => document.querySelector('#agent-callbar')?.hidden);
+      return { bar, call: await attr('#call-state', 'data-state') };
+    }
     case 'hangup': {
       await page.click('#call-hangup');
       await page.waitForFunction(() => ['ended', 'failed', 'idle'].includes(document.querySelector('#call-state')?.dataset.state));

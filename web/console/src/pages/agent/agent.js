@@ -531,6 +531,10 @@ function render(root, { session }) {
   }
 
   stops.push(phone.subscribe(draw));
+  // The panel shows the call: no call bar while it is open.
+  phone.panelOpen = true;
+  phone.changed();
+  stops.push(() => { phone.panelOpen = false; phone.changed(); });
 
   // ---- layout -----------------------------------------------------------
   fill(root,

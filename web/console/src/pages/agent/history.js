@@ -7,7 +7,7 @@
 import './agent.css';
 import { get, t, current } from '../../api.js';
 import { h, fill, table, errorBox, duration, when } from '../../ui.js';
-import { runningPhone, stopIfSignedOut } from './softphone.js';
+import { stopIfSignedOut } from './softphone.js';
 
 const PAGE = 50;
 
@@ -33,7 +33,6 @@ function render(root, { session, go }) {
   const dispo = h('select', { id: 'history-disposition' },
     h('option', { value: '' }, 'all'),
     ['answered', 'no-answer', 'busy', 'failed', 'cancelled', 'voicemail', 'rejected'].map((d) => h('option', { value: d }, d)));
-  const callBar = h('div', { class: 'alert call-bar', hidden: true, role: 'status' });
 
   function player(c) {
     if (!c.recording) return '–';
@@ -102,29 +101,14 @@ function render(root, { session, go }) {
   refresh.addEventListener('click', () => load(true));
   dispo.addEventListener('change', () => load(true));
 
-  // A call of the panel's phone goes on while this page is open: say so.
-  const phone = runningPhone();
-  const showBar = () => {
-    const m = phone && phone.main;
-    const live = phone && phone.live(m);
-    callBar.hidden = !live;
-    if (!live) return;
-    fill(callBar, m.state === 'incoming' ? `Incoming call from ${m.pop?.name || m.number} ` : `On a call with ${m.pop?.name || m.number} `,
-      h('a', { href: '#/agent' }, 'Back to the panel'));
-  };
-  const unsub = phone ? phone.subscribe(showBar) : () => {};
-  showBar();
-
   fill(root,
     h('h1', {}, 'My calls'),
-    callBar,
     h('div', { class: 'row history-tools' },
       h('label', { for: 'history-disposition' }, 'Result'), dispo, refresh,
       h('a', { href: '#/agent', onclick: (e) => { e.preventDefault(); go('/agent'); } }, 'Agent panel')),
     list, more);
   load(true);
   return () => {
-    unsub();
     stopIfSignedOut(current());
   };
 }

@@ -10,6 +10,8 @@
 
 import * as JsSIP from 'jssip';
 import { screenPop } from './screenpop.js';
+import { attachCallBar } from './callbar.js';
+import { current } from '../../api.js';
 
 // No STUN/TURN: the host is reached directly (as the standalone phone).
 const PC_CONFIG = {
@@ -104,6 +106,8 @@ export class Softphone {
     this.box = document.createElement('div');
     this.box.className = 'softphone-audio';
     document.body.append(this.box);
+    this.panelOpen = false;
+    this.detachBar = attachCallBar(this);
     this.onPageHide = () => this.stop();
     window.addEventListener('pagehide', this.onPageHide);
   }
@@ -173,6 +177,7 @@ export class Softphone {
     }
     if (ua) ua.stop();
     this.ringer.stop();
+    this.detachBar();
     this.box.remove();
     window.removeEventListener('pagehide', this.onPageHide);
     this.reg = 'off';
@@ -385,6 +390,18 @@ export class Softphone {
 }
 
 let shared = null;
+let watching = false;
+
+// Signing out from any page (the shell sets the address to `#` after
+// forgetting the session) or the session ending stops the phone, even
+// when no agent page is open to notice.
+function watchSignOut() {
+  if (watching) return;
+  watching = true;
+  const check = () => setTimeout(() => stopIfSignedOut(current()), 0);
+  window.addEventListener('hashchange', check);
+  window.addEventListener('session-ended', check);
+}
 
 /**
  * The phone of `session` (the one already running for the same sign-in,
@@ -394,6 +411,7 @@ export function phoneFor(session) {
   const key = `${session.tenant}/${session.extension}/${session.csrf}`;
   if (shared && shared.key === key) return shared;
   if (shared) shared.stop();
+  watchSignOut();
   shared = new Softphone({ user: session.extension, domain: session.domain, name: session.name });
   shared.key = key;
   // Browser tests read the calls' RTCPeerConnections (getStats) here, as
