@@ -530,7 +530,19 @@ function render(root, { session }) {
     drawCall();
   }
 
+  let pending = null;
+  const soon = () => {
+    clearTimeout(pending);
+    pending = setTimeout(refreshAgent, 150);
+  };
   stops.push(phone.subscribe(draw));
+  // A call that rings, is answered or ends changes the agent's state:
+  // ask for it then rather than at the next poll.
+  let callKey = '';
+  stops.push(phone.subscribe(() => {
+    const k = phone.main ? `${phone.main.key}/${phone.main.state}` : '';
+    if (k !== callKey) { callKey = k; soon(); }
+  }));
   // The panel shows the call: no call bar while it is open.
   phone.panelOpen = true;
   phone.changed();
@@ -564,11 +576,6 @@ function render(root, { session }) {
     fill(xferList, opts.map(([v, l]) => h('option', { value: v, label: l })));
   })();
 
-  let pending = null;
-  const soon = () => {
-    clearTimeout(pending);
-    pending = setTimeout(refreshAgent, 150);
-  };
   const onEvent = (kind, data) => {
     if (kind === 'offered' && data && data.detail) {
       try {
