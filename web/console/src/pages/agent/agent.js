@@ -80,7 +80,6 @@ function render(root, { session }) {
   const phone = phoneFor(session);
   const stops = [];
   let agent = null; // the last agent view
-  let notAgent = false;
   let seen = { key: '', since: Date.now() }; // when the page saw the state change
   let reasons = DEFAULT_REASONS;
   let dispositions = null;
@@ -91,6 +90,8 @@ function render(root, { session }) {
   const since = h('span', { id: 'agent-since', class: 'figure' }, '–');
   const wrapLeft = h('span', { id: 'agent-wrapup-left', class: 'wrap-left', hidden: true }, '');
   const stateError = h('p', { class: 'error', role: 'alert', hidden: true });
+  const sinceLabel = h('span', { class: 'figure-label' }, 'for');
+  const notAgentNote = h('p', { class: 'hint', hidden: true });
   const today = h('p', { class: 'hint', id: 'agent-today' }, '');
   const reasonSel = h('select', { id: 'agent-pause-reason' });
   const btnAvail = h('button', { type: 'button', id: 'agent-available', class: 'primary' }, 'Available');
@@ -99,12 +100,12 @@ function render(root, { session }) {
 
   const stateCard = h('section', { class: 'card agent-state', 'aria-labelledby': 'agent-state-h' },
     h('h2', { id: 'agent-state-h' }, 'My state'),
-    h('div', { class: 'row' }, stateBadge, h('span', { class: 'figure-label' }, 'for'), since, wrapLeft),
+    h('div', { class: 'row' }, stateBadge, sinceLabel, since, wrapLeft),
     h('div', { class: 'row state-buttons' }, btnAvail,
       h('span', { class: 'pause-group' }, h('label', { for: 'agent-pause-reason', class: 'sr-label' }, 'Pause reason'),
         reasonSel, btnPause),
       btnOut),
-    stateError, today);
+    stateError, notAgentNote, today);
 
   function setReasons(list) {
     const pick = list.filter((r) => !ENGINE_REASONS.has(r));
@@ -153,21 +154,34 @@ function render(root, { session }) {
     wrapCountdown.textContent = agent.state === 'wrap-up' ? `Wrap-up time: ${left}` : '';
   }
 
+  // No queue has this extension (a supervisor or admin with a phone):
+  // no state to show or change, only the phone.
+  function showNotAgent(message) {
+    stateBadge.dataset.state = 'none';
+    stateBadge.textContent = 'Not an agent';
+    for (const el of [sinceLabel, since, wrapLeft, btnAvail.parentElement, today]) el.hidden = true;
+    notAgentNote.hidden = false;
+    notAgentNote.textContent = `${message}: no queue calls are offered to it. The phone below works for any call.`;
+  }
+
+  // The list rather than GET /agents/{ext}: an extension that is no
+  // queue's member is simply absent (no 404 in the browser's console at
+  // every poll); an agent's key lists only itself.
   async function refreshAgent() {
     try {
-      const a = await get(t(`/agents/${encodeURIComponent(ext)}`));
-      notAgent = false;
+      const list = await get(t('/agents'));
+      const a = (list || []).find((x) => x.extension === ext);
+      if (!a) {
+        showNotAgent(`Extension ${ext} is not a member of any queue`);
+        return;
+      }
       stateError.hidden = true;
+      notAgentNote.hidden = true;
+      for (const el of [sinceLabel, since, btnAvail.parentElement, today]) el.hidden = false;
       showAgent(a);
     } catch (e) {
-      if (e.status === 404) {
-        notAgent = true;
-        stateBadge.dataset.state = 'none';
-        stateBadge.textContent = 'Not an agent';
-        for (const b of [btnAvail, btnPause, btnOut]) b.disabled = true;
-        stateError.hidden = false;
-        stateError.textContent = `${e.message} — the phone works, queue states do not.`;
-      } else if (e.status !== 401) {
+      if (e.status === 404 || e.status === 403) showNotAgent(e.message);
+      else if (e.status !== 401) {
         stateError.hidden = false;
         stateError.textContent = errorText(e);
       }
@@ -286,10 +300,11 @@ function render(root, { session }) {
     h('div', { class: 'row' }, btnBlind, btnConsult, btnComplete, btnBack), xferState);
 
   const inCall = h('div', { class: 'in-call', hidden: true }, keypadBox, xferBox);
+  const idleHint = h('p', { class: 'hint' }, 'Queue calls ring here, with the caller\'s details before you answer.');
   const callCard = h('section', { class: 'card call-card', 'aria-labelledby': 'call-h' },
     h('h2', { id: 'call-h' }, 'Call'),
     h('div', { class: 'row call-head' }, callState, callPeer, callTimer),
-    pop,
+    pop, idleHint,
     h('div', { class: 'row call-buttons' }, btnAnswer, btnDecline, btnHold, btnMute, btnHangup),
     inCall);
 
@@ -468,9 +483,10 @@ function render(root, { session }) {
     btnAnswer.hidden = !incoming;
     btnDecline.hidden = !incoming;
     btnHangup.disabled = !live;
-    btnHangup.hidden = incoming;
-    btnHold.hidden = incoming;
-    btnMute.hidden = incoming;
+    btnHangup.hidden = incoming || !live;
+    idleHint.hidden = live;
+    btnHold.hidden = incoming || !live;
+    btnMute.hidden = incoming || !live;
     btnHold.disabled = !up || phone.live(k);
     btnMute.disabled = !up;
     btnHold.textContent = up && m.held ? 'Resume' : 'Hold';
