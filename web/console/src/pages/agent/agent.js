@@ -427,6 +427,7 @@ function render(root, { session }) {
 
   // ---- drawing the phone ------------------------------------------------
   let popFor = null;
+  let shownKey = null;
 
   function badge(text, cls = '') {
     return h('span', { class: `badge ${cls}` }, text);
@@ -480,6 +481,12 @@ function render(root, { session }) {
     if (!m) { pop.hidden = true; popFor = null; }
     const incoming = live && m.state === 'incoming';
     const up = live && m.state === 'confirmed';
+    // A new call starts with an empty transfer box.
+    if (m && m.key !== shownKey) {
+      shownKey = m.key;
+      xferState.textContent = '';
+      xferInput.value = '';
+    }
     btnAnswer.hidden = !incoming;
     btnDecline.hidden = !incoming;
     btnHangup.disabled = !live;
@@ -519,6 +526,11 @@ function render(root, { session }) {
 
   function tickCall() {
     const m = phone.main;
+    // The caller's wait goes on while the agent's phone rings.
+    if (m && m.state === 'incoming' && m.pop && m.pop.waitSecs !== null) {
+      const el = document.getElementById('pop-wait');
+      if (el) el.textContent = duration(m.pop.waitSecs + secs(Date.now() - m.pop.offeredMs));
+    }
     if (m && phone.live(m)) {
       callTimer.textContent = m.answeredMs ? duration(secs(Date.now() - m.answeredMs)) : `ringing ${duration(secs(Date.now() - m.createdMs))}`;
     } else callTimer.textContent = '';

@@ -253,8 +253,14 @@ export class Softphone {
       if (call === this.consult) {
         this.consult = null;
         // The consulted party is gone: the customer is still on hold.
-      } else if (call === this.main && call.pop && call.pop.queue && call.answeredMs) {
-        this.finished = call;
+      } else if (call === this.main) {
+        if (call.pop && call.pop.queue && call.answeredMs) this.finished = call;
+        // The customer hung up during a consultation: the agent is left
+        // talking to the consulted party, now the call on the panel.
+        if (this.live(this.consult) && call.transfer !== 'done') {
+          this.main = this.consult;
+          this.consult = null;
+        }
       }
       this.changed();
     };
@@ -378,13 +384,15 @@ export class Softphone {
     r.on('requestFailed', (e) => done('failed', false, `transfer refused: ${e.cause || 'error'}`));
     r.on('failed', (e) => done('failed', false, `transfer failed: ${(e && e.status_line && e.status_line.reason_phrase) || 'the target did not answer'}`));
     r.on('accepted', () => {
-      done('done', true, `transferred to ${target}`);
-      // The host connected them: our legs are no longer needed.
+      // The host connected them: our legs are no longer needed (marked
+      // done first, so the consulted party is not taken for the call).
+      call.transfer = 'done';
       for (const c of [call, this.consult]) {
         if (c && !c.session.isEnded()) {
           try { c.session.terminate(); } catch { /* ended meanwhile */ }
         }
       }
+      done('done', true, `transferred to ${target}`);
     });
   }
 }
