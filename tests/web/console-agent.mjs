@@ -294,31 +294,36 @@ async function run(step) {
       return { from: a, to: b };
     }
     case 'keyboard': {
-      // From the top of the page, Tab until past the state buttons.
-      await page.evaluate(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); });
-      await page.focus('#main');
-      const reached = [];
-      for (let i = 0; i < 40; i++) {
-        await page.keyboard.press('Tab');
-        const id = await page.evaluate(() => document.activeElement && document.activeElement.id);
-        if (id) reached.push(id);
-        if (id === 'agent-logout') break;
-      }
+      // From the top of the page, Tab until the last state button; then
+      // act by keyboard: Enter on Pause pauses, Enter on Available (now
+      // reachable: it is disabled while available) makes available again.
+      const walk = async (last) => {
+        await page.evaluate(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); });
+        await page.focus('#main');
+        const reached = [];
+        for (let i = 0; i < 40; i++) {
+          await page.keyboard.press('Tab');
+          const id = await page.evaluate(() => document.activeElement && document.activeElement.id);
+          if (id) reached.push(id);
+          if (id === last) break;
+        }
+        return reached;
+      };
+      const reached = await walk('agent-logout');
       const want = ['agent-pause-reason', 'agent-pause', 'agent-logout'];
-      const state = await attr('#agent-state', 'data-state');
-      // Available is disabled while available (nothing to do), so it is
-      // skipped by Tab then; it must be reachable otherwise.
-      if (state !== 'available') want.unshift('agent-available');
       const missing = want.filter((w) => !reached.includes(w));
       if (missing.length) fail(`Tab does not reach ${missing.join(', ')}`, { reached });
-      // And a key press acts: Enter on Pause pauses.
+      // Focus is visible (the console's :focus-visible outline).
+      const visible = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+      if (visible === 'none') fail('the focused state button shows no outline');
       await page.focus('#agent-pause');
       await page.keyboard.press('Enter');
       await waitState('paused');
-      await page.focus('#agent-available');
+      const reached2 = await walk('agent-available');
+      if (!reached2.includes('agent-available')) fail('Tab does not reach Available while paused', { reached: reached2 });
       await page.keyboard.press('Enter');
       await waitState('available');
-      return { reached };
+      return { reached, reached_paused: reached2, focus_outline: visible };
     }
     case 'agent-state': {
       if (!config.operator_token) fail('agent-state needs operator_token in the config');
