@@ -269,7 +269,15 @@ function render(root, { session }) {
   const keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
   const keypad = h('div', { class: 'dialpad', id: 'call-keypad', role: 'group', 'aria-label': 'Keypad (DTMF)' },
     keys.map((d) => h('button', { type: 'button', dataset: { digit: d }, onclick: () => phone.dtmf(d) }, d)));
-  const keypadBox = h('div', { class: 'keypad-box' }, h('h3', {}, 'Keypad'), keypad, dtmfShown);
+  // With the focus on the keypad, typed digits are sent too (scoped to
+  // the keypad, so no shortcut clashes with the browser's or a field's).
+  keypad.addEventListener('keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || !/^[0-9*#]$/.test(e.key)) return;
+    e.preventDefault();
+    phone.dtmf(e.key);
+  });
+  const keypadBox = h('div', { class: 'keypad-box' }, h('h3', {}, 'Keypad'), keypad,
+    h('small', { class: 'hint' }, 'Focus a key, then type digits'), dtmfShown);
 
   const xferInput = h('input', { id: 'xfer-target', type: 'text', list: 'xfer-targets', autocomplete: 'off' });
   const xferList = h('datalist', { id: 'xfer-targets' });
