@@ -65,6 +65,21 @@
 // when the agent is ready.
 // --step strings: "wait-screen-pop", "answer", "hangup",
 // "wrap-up CODE NOTES…", "pause REASON", "sleep MS", "agent-state EXT ACTION [REASON]", …
+//
+// The end-to-end run (a SIPp caller in queue `support`), e.g.:
+//   node console-agent.mjs http://127.0.0.1:8080 \
+//     '{"tenant_domain":"demo.localhost","extension":"1002","password":"…",
+//       "operator_token":"…","crm":{"port":9900}}' SHOTS --steps '[
+//     {"do":"agent-state","extension":"1003","action":"pause","reason":"break"},
+//     {"do":"registered"},{"do":"available"},
+//     {"do":"wait-screen-pop","name":"Alice Example"},{"do":"answer"},
+//     {"do":"sleep","ms":2000},{"do":"hangup"},
+//     {"do":"wrap-up","code":"resolved","notes":"e2e"},
+//     {"do":"history","expect_code":"resolved"}]'
+// and start the caller (1001 dialling 600, uac_call_wait_bye) once stderr
+// says {"done":"available"}. Keep the talk under the host's 30 s RTP
+// timeout when the caller sends no audio, and do not hold: SIPp's UAC
+// scenarios do not answer the re-INVITE the host passes on to the caller.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
