@@ -435,6 +435,7 @@ function render(root, { session }) {
 
   // ---- drawing the phone ------------------------------------------------
   let popFor = null;
+  let grid = null;
   let shownKey = null;
 
   function badge(text, cls = '') {
@@ -500,6 +501,7 @@ function render(root, { session }) {
     btnHangup.disabled = !live;
     btnHangup.hidden = incoming || !live;
     idleHint.hidden = live;
+    if (grid) grid.classList.toggle('has-call', live);
     btnHold.hidden = incoming || !live;
     btnMute.hidden = incoming || !live;
     btnHold.disabled = !up || phone.live(k);
@@ -590,6 +592,7 @@ function render(root, { session }) {
     h('div', { class: 'agent-grid' },
       h('div', { class: 'agent-col' }, stateCard, phoneCard),
       h('div', { class: 'agent-col wide' }, callCard, wrapCard)));
+  grid = root.querySelector('.agent-grid');
 
   // ---- start ------------------------------------------------------------
   if (phone.reg === 'off' && session.sipPassword) phone.start(session.sipPassword);
