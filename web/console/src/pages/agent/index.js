@@ -1,2 +1,5 @@
 // The agent pages, in navigation order (see ../index.js for a page's shape).
-export default [];
+import agent from './agent.js';
+import history from './history.js';
+
+export default [agent, history];
