@@ -344,6 +344,11 @@ async fn a_revoked_key_and_signing_out_end_the_session() {
         op.get(&env, "/api/system").await.0,
         StatusCode::UNAUTHORIZED
     );
+    assert_eq!(
+        op.get(&env, "/console/session").await.0,
+        StatusCode::NO_CONTENT,
+        "nobody is signed in"
+    );
     let bad = sign_in(&env, json!({"method": "operator", "token": "guess"})).await;
     assert_eq!(bad.err().unwrap().0, StatusCode::UNAUTHORIZED);
 }

@@ -107,9 +107,10 @@ function showWho(s) {
 
 async function start() {
   try {
+    // 204 (null) when nobody is signed in.
     const s = await api('GET', '/console/session');
     setSession(s);
-    showWho(s);
+    if (s) showWho(s);
   } catch {
     setSession(null);
   }

@@ -16,7 +16,7 @@
 //!   sets the cookie `switchyard_session` (`HttpOnly`, `SameSite=Strict`,
 //!   `Path=/`, `Secure` over HTTPS, `Max-Age` of a shift) and tells the
 //!   page who it is and its CSRF token.
-//! * `GET /console/session` — the same, for a page that is reloaded (401
+//! * `GET /console/session` — the same, for a page that is reloaded (204
 //!   without a live session). `DELETE /console/session` signs out.
 //!
 //! With the cookie, every `/api` route takes the session as it takes a
@@ -398,14 +398,18 @@ async fn sign_in(
         .into_response())
 }
 
-async fn who(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult<Json<SessionView>> {
-    let id = cookie_id(&headers).ok_or_else(|| unauthorized("not signed in"))?;
-    let session = s
-        .sessions
-        .get(&id, switchyard_clock::unix_ms())
-        .ok_or_else(|| unauthorized("the session has ended: sign in again"))?;
-    let caller = resolve(&s, &session.credential)?;
-    Ok(Json(view(&s, &caller, &session)))
+/// Who is signed in: 204 for nobody (not an error: the page asks before
+/// anybody signed in, and a browser logs every 4xx as an error).
+async fn who(State(s): State<ApiState>, headers: HeaderMap) -> ApiResult<Response> {
+    let session =
+        cookie_id(&headers).and_then(|id| s.sessions.get(&id, switchyard_clock::unix_ms()));
+    let Some(session) = session else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    match resolve(&s, &session.credential) {
+        Ok(caller) => Ok(Json(view(&s, &caller, &session)).into_response()),
+        Err(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
 }
 
 async fn sign_out(

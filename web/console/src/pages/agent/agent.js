@@ -54,24 +54,6 @@ const CALL_TEXT = {
   failed: 'Call failed',
 };
 
-// Kinds the shared events() does not listen to (named SSE events are only
-// delivered to listeners of their name): the agent's own state changes
-// and the queue's offers carry the screen pop's call id and contact.
-const EXTRA_KINDS = ['offered', 'agent-logged-out', 'agent-available', 'agent-reserved',
-  'agent-on-call', 'agent-busy', 'agent-wrap-up', 'agent-paused'];
-
-function extraEvents(onEvent) {
-  const src = new EventSource(t('/events'), { withCredentials: true });
-  for (const k of EXTRA_KINDS) {
-    src.addEventListener(k, (e) => {
-      let data = null;
-      try { data = JSON.parse(e.data); } catch { data = e.data; }
-      onEvent(k, data);
-    });
-  }
-  return () => src.close();
-}
-
 const secs = (ms) => Math.max(0, Math.floor(ms / 1000));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -115,7 +97,7 @@ function render(root, { session }) {
     fill(reasonSel, reasons.map((r) => h('option', { value: r }, r)));
     if (reasons.includes(keep)) reasonSel.value = keep;
   }
-  setReasons(DEFAULT_REASONS);
+  setReasons(session.pause_reasons && session.pause_reasons.length ? session.pause_reasons : DEFAULT_REASONS);
 
   function showAgent(a) {
     agent = a;
@@ -628,7 +610,6 @@ function render(root, { session }) {
     soon();
   };
   stops.push(events(onEvent));
-  stops.push(extraEvents(onEvent));
   const poll = setInterval(refreshAgent, 2500);
   const ticker = setInterval(() => { tick(); tickCall(); }, 1000);
   stops.push(() => { clearInterval(poll); clearInterval(ticker); clearTimeout(pending); });
