@@ -59,6 +59,7 @@
 //                                         open My calls; rows, wrap-up shown
 //   {"do": "panel"}                       back to #/agent
 //   {"do": "sleep", "ms": 1000}
+//   {"do": "wait-file", "path": "/tmp/x"}  wait until a driving test creates it
 //   {"do": "screenshot", "name": "x", "width"?: 390, "height"?: 844}
 // Each finished step is announced on stderr as one JSON line
 // ({"done": "available"}), so a driving test can start its SIP caller
@@ -80,7 +81,7 @@
 // says {"done":"available"}. Keep the talk under the host's 30 s RTP
 // timeout when the caller sends no audio, and do not hold: SIPp's UAC
 // scenarios do not answer the re-INVITE the host passes on to the caller.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { launch } from './chromium.mjs';
@@ -493,6 +494,16 @@ async function run(step) {
     case 'sleep':
       await sleep(step.ms || 1000);
       return {};
+    case 'wait-file': {
+      // A driving test says "go on" by creating the file (e.g. once the
+      // supervisor's wallboard has seen the waiting call).
+      const limit = Date.now() + (step.timeout_ms || TIMEOUT);
+      while (!existsSync(step.path)) {
+        if (Date.now() > limit) fail(`${step.path} never appeared`);
+        await sleep(100);
+      }
+      return {};
+    }
     case 'screenshot':
       return { file: await shot(step.name || 'shot', step.width, step.height) };
     default:

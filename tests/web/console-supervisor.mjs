@@ -34,7 +34,8 @@
 //   {"do": "phone"} / {"do": "desktop"}      viewport 390×844 / 1280×800
 //   {"do": "shot", "name": "x"}              a screenshot SHOT_DIR/x.png
 //   {"do": "sleep", "ms": 1000}
-// Every step ends with no console errors so far, or the run fails.
+// Every step ends with no console errors so far, or the run fails; each
+// finished step is announced on stderr as one JSON line ({"done": "wallboard"}).
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from './chromium.mjs';
@@ -270,6 +271,8 @@ try {
     }
     if (out.problems.length) fail(`console errors: ${out.problems.join(' | ')}`);
     out.steps.push(record);
+    // Progress on stderr, one JSON line a step, for a driving test.
+    process.stderr.write(`${JSON.stringify({ done: step.do })}\n`);
   }
 } catch (e) {
   failed = e instanceof StepFailed ? e.message : `step threw: ${e && e.stack ? e.stack : e}`;

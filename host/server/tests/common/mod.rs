@@ -3,6 +3,7 @@
 //! played by SIPp, and its call records.
 #![allow(dead_code)]
 
+pub mod crm;
 pub mod phone;
 pub mod smtp;
 

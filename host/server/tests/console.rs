@@ -1,0 +1,396 @@
+//! The web console end to end in headless Chromium (Debian's, driven by
+//! puppeteer-core through the scripts in `tests/web/`), against the whole
+//! server with the demo tenant, a SIPp caller and a CRM over HTTP: an admin
+//! configures, an agent takes a queue call in the browser with the CRM's
+//! screen pop and wraps it up, a supervisor watches it on the wallboard and
+//! finds it in the reports. Screenshots are kept under
+//! `target/tmp/console-screenshots/` (printed by each test).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+use switchyard_sipp::Sipp;
+
+/// One console test at a time: each starts one or two Chromiums, and more
+/// at once starve a 2-core machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// How long a browser script may take as a whole.
+const SCRIPT_LIMIT: Duration = Duration::from_secs(240);
+
+fn web_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/web")
+}
+
+/// Where a test's screenshots go (kept after the run).
+fn shots(test: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("console-screenshots")
+        .join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    eprintln!("screenshots: {}", dir.display());
+    dir
+}
+
+fn check_tools() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists() && web_dir().join("node_modules/puppeteer-core").exists(),
+        "the browser tests need Debian's chromium and tests/web's npm packages: \
+         ./scripts/test installs both"
+    );
+}
+
+/// A browser script running: its progress (`{"done": step}` lines on
+/// stderr) arrives on `done`.
+struct Script {
+    name: &'static str,
+    child: Child,
+    done: mpsc::Receiver<String>,
+    stderr: Arc<std::sync::Mutex<String>>,
+}
+
+impl Script {
+    fn start(name: &'static str, args: &[String]) -> Script {
+        let mut child = Command::new("node")
+            .arg(web_dir().join(name))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let (tx, done) = mpsc::channel();
+        let stderr = Arc::new(std::sync::Mutex::new(String::new()));
+        let keep = stderr.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && let Some(step) = v["done"].as_str()
+                {
+                    let _ = tx.send(step.to_string());
+                }
+                let mut k = keep.lock().unwrap();
+                k.push_str(&line);
+                k.push('\n');
+            }
+        });
+        Script {
+            name,
+            child,
+            done,
+            stderr,
+        }
+    }
+
+    /// Wait until the script says it finished `step`.
+    fn until_done(&self, step: &str) {
+        let deadline = Instant::now() + SCRIPT_LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.done.recv_timeout(left) {
+                Ok(s) if s == step => return,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "{} never finished step {step}; its stderr:\n{}",
+                    self.name,
+                    self.stderr.lock().unwrap()
+                ),
+            }
+        }
+    }
+
+    /// Its report, asserting it passed.
+    fn finish(mut self) -> Value {
+        let mut out = String::new();
+        use std::io::Read;
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        let report: Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| {
+            panic!(
+                "{} printed no JSON: {out}\n{}",
+                self.name,
+                self.stderr.lock().unwrap()
+            )
+        });
+        assert!(
+            status.success() && report.get("failed").is_none(),
+            "{}: {report:#}\n{}",
+            self.name,
+            self.stderr.lock().unwrap()
+        );
+        report
+    }
+}
+
+/// The agent's script: `steps` for `extension`, signed in with its SIP
+/// password.
+fn agent_script(pbx: &Pbx, extension: &str, dir: &Path, steps: Value) -> Script {
+    let config = json!({
+        "tenant_domain": "demo.localhost",
+        "extension": extension,
+        "password": pbx.password(extension),
+        "operator_token": pbx.running.operator_token,
+        "timeout_ms": 60000,
+    });
+    Script::start(
+        "console-agent.mjs",
+        &[
+            base(pbx),
+            config.to_string(),
+            dir.join("agent").display().to_string(),
+            "--steps".into(),
+            steps.to_string(),
+        ],
+    )
+}
+
+fn supervisor_script(pbx: &Pbx, key: &str, dir: &Path, steps: Value) -> Script {
+    let config =
+        json!({"supervisor_key": key, "expect_call": {"queue": "support", "agent": "1002"}});
+    Script::start(
+        "console-supervisor.mjs",
+        &[
+            base(pbx),
+            config.to_string(),
+            dir.join("supervisor").display().to_string(),
+            steps.to_string(),
+        ],
+    )
+}
+
+fn base(pbx: &Pbx) -> String {
+    format!("http://{}", pbx.running.http)
+}
+
+/// A console session of the API (as the page signs in): its cookie.
+fn console_session(pbx: &Pbx, body: Value) -> String {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let resp = agent
+        .post(&format!("{}/console/session", base(pbx)))
+        .send_json(&body)
+        .expect("sign-in");
+    assert_eq!(resp.status().as_u16(), 201, "sign-in {body}");
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+fn get_with_cookie(pbx: &Pbx, path: &str, cookie: &str) -> (u16, String) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut resp = agent
+        .get(&format!("{}{path}", base(pbx)))
+        .header("Cookie", cookie)
+        .call()
+        .expect("GET");
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+async fn pbx_with_crm() -> (Arc<Pbx>, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let (addr, logged) = common::crm::crm().await;
+    let mut t: Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    t["plugins"]["crm-rest"]["config"]["base-url"] = format!("http://{addr}/api").into();
+    let tmp = tempfile::tempdir().unwrap();
+    let running = switchyard_server::start(switchyard_server::Config {
+        data_dir: tmp.path().to_path_buf(),
+        sip_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        tenant_json: Some(t.to_string()),
+        // The CRM of this test is on loopback.
+        allow_private_plugin_http: true,
+        ..switchyard_server::Config::default()
+    })
+    .await
+    .expect("server starts");
+    (Arc::new(Pbx { running, _dir: tmp }), logged)
+}
+
+/// The issue's journey: a caller waits in `support`; the agent, signed in
+/// in the browser with the extension, sees the CRM's screen pop before
+/// answering, answers in the browser, talks, hangs up and sets a
+/// disposition; the supervisor's wallboard shows the waiting call, then
+/// the agent on it, and the report counts it; the CRM log carries the
+/// disposition; nobody else reads the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_call_from_the_screen_pop_to_the_report() {
+    check_tools();
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let (pbx, logged) = pbx_with_crm().await;
+    let dir = shots("queue-call");
+    let go_answer = dir.join("go-answer");
+    let go_hang_up = dir.join("go-hang-up");
+    let p = pbx.clone();
+    let (agent, supervisor, caller) = blocking(move || {
+        let b = base(&p);
+        let op = p.running.operator_token.clone();
+        let sup_key = key(&b, &op, "demo", "supervisor", None);
+        // Only 1002 (in the browser) takes the call.
+        let (st, body) = http(
+            "POST",
+            &format!("{b}/api/tenants/demo/agents/1003/state"),
+            &sup_key,
+            Some(json!({"action": "pause", "reason": "break"})),
+        );
+        assert_eq!(st, 200, "{body}");
+        let agent = agent_script(
+            &p,
+            "1002",
+            &dir,
+            json!([
+                {"do": "registered"},
+                {"do": "available"},
+                {"do": "wait-screen-pop", "name": "Ada Lovelace"},
+                {"do": "screenshot", "name": "screen-pop"},
+                {"do": "wait-file", "path": go_answer},
+                {"do": "answer"},
+                {"do": "screenshot", "name": "on-call"},
+                {"do": "wait-file", "path": go_hang_up},
+                {"do": "sleep", "ms": 1000},
+                {"do": "hangup"},
+                {"do": "wrap-up", "code": "sale", "notes": "two seats"},
+                {"do": "screenshot", "name": "wrapped-up"},
+                {"do": "history", "expect_code": "sale"},
+                {"do": "screenshot", "name": "history"}
+            ]),
+        );
+        agent.until_done("available");
+        let supervisor = supervisor_script(
+            &p,
+            &sup_key,
+            &dir,
+            json!([
+                {"do": "signin"},
+                {"do": "wallboard"},
+                {"do": "wallboard-shows-waiting", "queue": "support"},
+                {"do": "shot", "name": "wallboard-waiting"},
+                {"do": "wallboard-agent-on-call", "agent": "1002"},
+                {"do": "shot", "name": "wallboard-on-call"},
+                {"do": "report-includes-call", "queue": "support"},
+                {"do": "shot", "name": "report"},
+                {"do": "csv"}
+            ]),
+        );
+        supervisor.until_done("wallboard");
+        // The caller: 1001 dials the queue and waits for the agent's BYE.
+        let caller = Sipp::new("uac_call_wait_bye")
+            .remote(p.addr())
+            .user("600")
+            .auth("1001", &p.password("1001"))
+            .set("caller", "1001")
+            .timeout(SCRIPT_LIMIT)
+            .spawn();
+        supervisor.until_done("wallboard-shows-waiting");
+        std::fs::write(&go_answer, b"").unwrap();
+        supervisor.until_done("wallboard-agent-on-call");
+        std::fs::write(&go_hang_up, b"").unwrap();
+        (agent.finish(), supervisor.finish(), caller.wait())
+    })
+    .await;
+    caller.assert_ok();
+    let pop = &agent["screen_pop"];
+    assert!(
+        pop.to_string().contains("Ada Lovelace") && pop.to_string().contains("support"),
+        "the screen pop: {pop}"
+    );
+    assert!(supervisor["steps"].as_array().unwrap().len() >= 9);
+
+    // The record has the agent, the queue and the wrap-up…
+    let b = base(&pbx);
+    let op = pbx.running.operator_token.clone();
+    let (st, body) =
+        blocking(move || http("GET", &format!("{b}/api/tenants/demo/cdrs"), &op, None)).await;
+    assert_eq!(st, 200);
+    let page: Value = serde_json::from_str(&body).unwrap();
+    let call = page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["dialled"] == "600")
+        .unwrap_or_else(|| panic!("no record of the call: {page:#}"))
+        .clone();
+    assert_eq!(call["agent"], "1002");
+    assert_eq!(call["queue"], "support");
+    assert_eq!(call["wrap_up"]["code"], "sale");
+    assert_eq!(call["wrap_up"]["notes"], "two seats");
+    // …and so has the CRM's log of it.
+    until("the CRM log with the disposition", || {
+        logged
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.to_string().contains("wrap-up:sale"))
+    })
+    .await;
+
+    // Nobody else reads it: another agent, another tenant.
+    let recording = call["recording"].as_str().expect("recorded").to_string();
+    let p = pbx.clone();
+    blocking(move || {
+        let theirs = console_session(
+            &p,
+            json!({"method": "extension", "tenant": "demo", "extension": "1003",
+                   "password": p.password("1003")}),
+        );
+        let mine = console_session(
+            &p,
+            json!({"method": "extension", "tenant": "demo", "extension": "1002",
+                   "password": p.password("1002")}),
+        );
+        let path = format!("/api/tenants/demo/recordings/{recording}");
+        assert_eq!(
+            get_with_cookie(&p, &path, &mine).0,
+            200,
+            "1002 plays its call"
+        );
+        assert_eq!(get_with_cookie(&p, &path, &theirs).0, 404, "1003 does not");
+        let (st, body) = get_with_cookie(&p, "/api/tenants/demo/cdrs", &theirs);
+        assert_eq!(st, 200);
+        assert!(!body.contains(&recording), "1003's calls do not list it");
+
+        let b = base(&p);
+        let op = p.running.operator_token.clone();
+        let (st, body) = http(
+            "POST",
+            &format!("{b}/api/tenants"),
+            &op,
+            Some(json!({"id": "other", "name": "Other", "domains": ["other.example"]})),
+        );
+        assert_eq!(st, 201, "{body}");
+        let other = console_session(
+            &p,
+            json!({"method": "key", "key": key(&b, &op, "other", "admin", None)}),
+        );
+        for path in [
+            "/api/tenants/demo/cdrs".to_string(),
+            path.clone(),
+            "/api/tenants/demo/queues".into(),
+        ] {
+            let (st, body) = get_with_cookie(&p, &path, &other);
+            assert_eq!(st, 404, "{path}: {body}");
+            assert!(body.contains("no tenant"), "{body}");
+        }
+    })
+    .await;
+}
