@@ -21,7 +21,7 @@ use switchyard_sipp::Sipp;
 
 /// One console test at a time: each starts one or two Chromiums, and more
 /// at once starve a 2-core machine.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// How long a browser script may take as a whole.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(240);
@@ -236,7 +236,7 @@ async fn pbx_with_crm() -> (Arc<Pbx>, Arc<std::sync::Mutex<Vec<Value>>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_call_from_the_screen_pop_to_the_report() {
     check_tools();
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let (pbx, logged) = pbx_with_crm().await;
     let dir = shots("queue-call");
     let go_answer = dir.join("go-answer");
