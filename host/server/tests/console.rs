@@ -394,3 +394,92 @@ async fn a_queue_call_from_the_screen_pop_to_the_report() {
     })
     .await;
 }
+
+/// Consult transfer from the browser: 1002 answers a queue call in the
+/// agent panel, consults 1003 (the caller is held), and hands the caller
+/// over; the caller and 1003 (SIP phones) then hear each other through
+/// the host, and the call's record ends with 1003 as its agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_consults_a_colleague_from_the_browser_and_hands_the_caller_over() {
+    use common::phone::{Phone, talk_and_listen};
+    check_tools();
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let pbx = Arc::new(pbx().await);
+    let dir = shots("consult-transfer");
+    let go_complete = dir.join("go-complete");
+    let p = pbx.clone();
+    let (agent, heard) = blocking(move || {
+        let b = base(&p);
+        let sup_key = key(&b, &p.running.operator_token, "demo", "supervisor", None);
+        // 1003 takes no queue call, only 1002's consultation.
+        let (st, body) = http(
+            "POST",
+            &format!("{b}/api/tenants/demo/agents/1003/state"),
+            &sup_key,
+            Some(json!({"action": "pause", "reason": "break"})),
+        );
+        assert_eq!(st, 200, "{body}");
+        let mut colleague = Phone::new(p.addr(), 0x1003);
+        colleague.register("1003", &p.password("1003"));
+        let agent = agent_script(
+            &p,
+            "1002",
+            &dir,
+            json!([
+                {"do": "registered"},
+                {"do": "available"},
+                {"do": "wait-screen-pop"},
+                {"do": "answer"},
+                {"do": "consult", "to": "1003"},
+                {"do": "screenshot", "name": "consulting"},
+                {"do": "wait-file", "path": go_complete},
+                {"do": "complete-transfer"},
+                {"do": "screenshot", "name": "transferred"}
+            ]),
+        );
+        agent.until_done("available");
+        // The caller: into the queue, then held for the consultation and
+        // taken off hold by the transfer (two re-INVITEs).
+        let (sip, password) = (p.addr(), p.password("1001"));
+        let caller = std::thread::spawn(move || {
+            let mut caller = Phone::new(sip, 0x1001);
+            caller.call_as("1001", &password, "600");
+            assert_eq!(caller.answer_invite(|_| "recvonly"), "sendonly", "held");
+            assert_eq!(caller.answer_invite(|_| "sendrecv"), "sendrecv", "back");
+            caller
+        });
+        // The consultation rings 1003, which answers.
+        colleague.answer_invite(|_| "sendrecv");
+        agent.until_done("consult");
+        std::fs::write(&go_complete, b"").unwrap();
+        // The transfer: the host re-INVITEs 1003 onto the caller's call.
+        colleague.answer_invite(|_| "sendrecv");
+        let mut caller = caller.join().expect("the caller's phone");
+        let heard = talk_and_listen(
+            &mut [&mut caller, &mut colleague],
+            &[Some(440.0), Some(600.0)],
+            2000,
+        );
+        colleague.bye();
+        caller.answer_bye();
+        (agent.finish(), heard)
+    })
+    .await;
+    let done = agent["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["do"] == "complete-transfer")
+        .unwrap()
+        .clone();
+    assert!(
+        done["result"].as_str().unwrap_or("").contains("transferred"),
+        "{done}"
+    );
+    let peak = |h: &[i16]| h.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    assert!(peak(&heard[0]) > 1000, "the caller hears 1003 (peak {})", peak(&heard[0]));
+    assert!(peak(&heard[1]) > 1000, "1003 hears the caller (peak {})", peak(&heard[1]));
+    let cdr = pbx.cdr_to(1, "600").await;
+    assert_eq!(cdr.agent.as_deref(), Some("1003"), "the caller ends with 1003");
+    assert_eq!(cdr.queue.as_deref(), Some("support"));
+}
