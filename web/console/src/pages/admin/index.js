@@ -1,2 +1,9 @@
 // The admin pages, in navigation order (see ../index.js for a page's shape).
-export default [];
+// Admins configure the tenant; supervisors get the same pages read-only
+// (the host lets them read, not change). Each resource is a list page and
+// a record page (`/admin/queues` and `/admin/queues/:key`, crud.js).
+import resources from './resources.js';
+import files from './files.js';
+import plugins from './plugins.js';
+
+export default [...resources, ...plugins, ...files];

@@ -1,0 +1,306 @@
+// Plugins: WebAssembly components the tenant uploads (call flows, queue
+// strategies, CRM connectors, reporters). Each upload is a new version;
+// the active one takes new calls. A plugin's page activates a version,
+// rolls back, runs a canary, and edits the settings and the HTTP
+// allowlist — each of those stores a new version too (plugins.rs), so a
+// bad setting is rolled back like a bad upload.
+
+import { api, get, post, put, del, t } from '../../api.js';
+import { h, fill, table, field, when, toast, percent } from '../../ui.js';
+import { canWrite, heading, apiMessage } from './crud.js';
+
+const enc = encodeURIComponent;
+const kib = (n) => `${Math.round(n / 1024)} KiB`;
+
+/** Upload a component: the raw bytes as the body (application/wasm). */
+function uploadForm(onDone, fixedName = null) {
+  const name = h('input', { type: 'text', name: 'plugin-name', id: 'plugin-name', required: true, placeholder: 'my-ivr', value: fixedName || '', autocomplete: 'off' });
+  if (fixedName) name.readOnly = true;
+  const file = h('input', { type: 'file', name: 'plugin-file', id: 'plugin-file', accept: '.wasm,application/wasm', required: true });
+  const result = h('div', { class: 'upload-result', id: 'plugin-upload-result', role: 'alert' });
+  const submit = h('button', { type: 'submit', class: 'primary', id: 'plugin-upload' }, fixedName ? 'Upload a new version' : 'Upload');
+  file.addEventListener('change', () => {
+    if (!name.value && file.files[0]) name.value = file.files[0].name.replace(/\.wasm$/i, '').toLowerCase().replace(/[^a-z0-9._-]/g, '-');
+  });
+  const form = h('form', {
+    class: 'upload',
+    'aria-label': 'Upload a plugin',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      fill(result);
+      const n = name.value.trim();
+      const f = file.files[0];
+      if (!n || !f) {
+        fill(result, h('p', { class: 'error' }, !n ? 'Give the plugin a name.' : 'Choose a .wasm component.'));
+        return;
+      }
+      submit.disabled = true;
+      fill(result, h('p', { class: 'loading' }, 'Checking and compiling the component…'));
+      try {
+        const v = await api('POST', t(`/plugins/${enc(n)}`), f, { headers: { 'Content-Type': 'application/wasm' } });
+        fill(result, h('p', { class: 'ok' },
+          `Stored ${n} version ${v.number} (${v.world})${v.active ? ', active' : ': activate it on the plugin\'s page'}.`));
+        toast(`Plugin ${n} version ${v.number} stored.`);
+        file.value = '';
+        await onDone(n, v);
+      } catch (e) {
+        // Exactly what the host said: it names what is wrong with the
+        // component (not a component, unknown world, forbidden import…).
+        fill(result, h('p', { class: 'error', id: 'plugin-upload-error' }, apiMessage(e)));
+      } finally {
+        submit.disabled = false;
+      }
+    },
+  }, field('Plugin name', name, 'Lower case: letters, digits, . _ -'), field('Component (.wasm)', file), submit);
+  return h('div', {}, form, result);
+}
+
+const list = {
+  path: '/admin/plugins',
+  title: 'Plugins',
+  nav: 'Configure',
+  roles: ['admin', 'supervisor'],
+  async render(root, { session, go }) {
+    const w = canWrite(session);
+    const box = h('div', {}, h('p', { class: 'loading' }, 'Loading…'));
+    const roleBox = h('div');
+    const refresh = async () => {
+      let rows;
+      let roles = null;
+      try {
+        [rows, roles] = await Promise.all([get(t('/plugins')), get(t('/plugin-roles')).catch(() => null)]);
+      } catch (e) {
+        fill(box, h('p', { class: 'error', role: 'alert' }, apiMessage(e)));
+        return;
+      }
+      const parts = (name) => {
+        if (!roles) return '–';
+        const out = [];
+        for (const [flow, p] of Object.entries(roles.flows || {})) if (p === name) out.push(`flow ${flow}`);
+        for (const [s, p] of Object.entries(roles.strategies || {})) if (p === name) out.push(`strategy ${s}`);
+        if (roles.crm === name) out.push('CRM');
+        if ((roles.reporters || []).includes(name)) out.push('reporter');
+        return out.join(', ') || 'unused';
+      };
+      fill(box, table([
+        { label: 'Plugin', value: (p) => h('a', { href: `#/admin/plugins/${enc(p.name)}` }, p.name) },
+        { label: 'World', value: (p) => p.world },
+        { label: 'Active', value: (p) => (p.active ? `v${p.active}` : h('span', { class: 'badge bad' }, 'none')) },
+        { label: 'Versions', value: (p) => p.versions.length, class: 'num' },
+        { label: 'Plays', value: (p) => parts(p.name) },
+        { label: 'Last upload', value: (p) => when(p.versions[p.versions.length - 1]?.created_at_ms) },
+      ], rows, { empty: 'No plugins yet.' }));
+      if (roles) {
+        fill(roleBox, h('details', { class: 'card' }, h('summary', {}, 'Plugin roles (which plugin plays which part)'),
+          rolesEditor(roles, w, refresh)));
+      }
+    };
+    fill(root, heading('Plugins'),
+      h('p', { class: 'hint intro' }, 'WebAssembly components: call flows, queue strategies, CRM connectors and reporters. Each upload is a new version; the first is activated, later ones wait until you activate them.'),
+      w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a plugin'), uploadForm(async () => { await refresh(); })) : null,
+      box, roleBox);
+    await refresh();
+  },
+};
+
+/** `/plugin-roles` as JSON: parse errors before sending, the API's after. */
+function rolesEditor(roles, writable, onSaved) {
+  return jsonEditor({
+    label: 'Roles (JSON)',
+    value: roles,
+    writable,
+    hint: '{"flows": {flow: plugin}, "crm": plugin, "reporters": [plugin…], "strategies": {name: plugin}}',
+    save: async (v) => { await put(t('/plugin-roles'), v); toast('Plugin roles saved.'); await onSaved(); },
+  });
+}
+
+/**
+ * A JSON textarea with a Save button: the text is parsed first (the
+ * parse error shown at once, nothing sent), then the API's refusal is
+ * shown under it as the API words it.
+ */
+export function jsonEditor({ label, value, writable, hint, save, id }) {
+  const area = h('textarea', { rows: 12, spellcheck: 'false', id, disabled: !writable });
+  area.value = JSON.stringify(value, null, 2);
+  const err = h('div', { class: 'form-error', role: 'alert' });
+  const ok = h('div', { role: 'status', class: 'ok save-status' });
+  const btn = h('button', { type: 'submit', class: 'primary' }, 'Save');
+  const form = h('form', {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      fill(err);
+      fill(ok);
+      area.removeAttribute('aria-invalid');
+      let v;
+      try { v = JSON.parse(area.value); } catch (e) {
+        area.setAttribute('aria-invalid', 'true');
+        fill(err, h('p', { class: 'error json-parse-error' }, `Not valid JSON: ${e.message}`));
+        area.focus();
+        return;
+      }
+      btn.disabled = true;
+      try {
+        await save(v);
+        fill(ok, `Saved ${new Date().toLocaleTimeString()}.`);
+      } catch (e) {
+        area.setAttribute('aria-invalid', 'true');
+        fill(err, h('p', { class: 'error api-error' }, apiMessage(e)));
+      } finally { btn.disabled = false; }
+    },
+  }, field(label, area, hint), err, writable ? h('div', { class: 'row' }, btn, ok) : null);
+  return form;
+}
+
+const detail = {
+  path: '/admin/plugins/:name',
+  title: 'Plugin',
+  roles: ['admin', 'supervisor'],
+  async render(root, { session, params }) {
+    const w = canWrite(session);
+    const name = params.name;
+    const base = t(`/plugins/${enc(name)}`);
+    const draw = async () => {
+      let p;
+      try { p = await get(base); } catch (e) {
+        fill(root, h('p', { class: 'crumbs' }, h('a', { href: '#/admin/plugins' }, '← Plugins')),
+          h('h1', {}, `Plugin ${name}`), h('p', { class: 'error', role: 'alert' }, apiMessage(e)));
+        return;
+      }
+      const act = (label, f, attrs = {}) => {
+        const b = h('button', { type: 'button', ...attrs }, label);
+        b.addEventListener('click', async () => {
+          b.disabled = true;
+          try { await f(); await draw(); } catch (e) { toast(apiMessage(e), 'error'); fill(root.querySelector('.versions-error'), apiMessage(e)); } finally { b.disabled = false; }
+        });
+        return b;
+      };
+      const versions = [...p.versions].reverse();
+      const cols = [
+        { label: 'Version', value: (v) => `v${v.number}` },
+        { label: 'State', value: (v) => (v.active ? h('span', { class: 'badge good' }, 'active') : '–') },
+        { label: 'Uploaded', value: (v) => when(v.created_at_ms) },
+        { label: 'Size', value: (v) => kib(v.size), class: 'num' },
+        { label: 'SHA-256', value: (v) => h('span', { class: 'mono', title: v.sha256 }, `${v.sha256.slice(0, 12)}…`) },
+      ];
+      if (w) {
+        cols.push({
+          label: 'Actions',
+          class: 'actions-col',
+          value: (v) => (v.active ? '' : act('Activate', async () => {
+            await post(`${base}/activate`, { version: v.number });
+            toast(`${name}: version ${v.number} is active.`);
+          }, { 'aria-label': `Activate version ${v.number}` })),
+        });
+      }
+      const hasOlder = p.active && p.versions.some((v) => v.number < p.active);
+      fill(root,
+        h('p', { class: 'crumbs' }, h('a', { href: '#/admin/plugins' }, '← Plugins')),
+        heading(`Plugin ${name}`,
+          w && hasOlder ? act('Roll back', async () => {
+            const r = await post(`${base}/rollback`);
+            toast(`${name}: rolled back to version ${r.active}.`);
+          }, { id: 'plugin-rollback' }) : null),
+        h('p', {}, `${p.world} plugin · active version ${p.active ? `v${p.active}` : 'none'} · ${p.versions.length} version(s)`),
+        h('section', { class: 'card' }, h('h2', {}, 'Versions'), table(cols, versions),
+          h('p', { class: 'error versions-error', role: 'alert' })),
+        w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a new version'), uploadForm(draw, name)) : null,
+        await canarySection(p, base, w, draw),
+        w ? await configSection(base, draw) : h('p', { class: 'hint' }, 'Settings are shown to admins only: they often hold CRM credentials.'),
+        await allowlistSection(base, w, draw));
+    };
+    await draw();
+  },
+};
+
+/** The plugin's settings (string → string), edited as JSON. Admins only. */
+async function configSection(base, redraw) {
+  let config;
+  try { config = await get(`${base}/config`); } catch (e) {
+    return h('section', { class: 'card' }, h('h2', {}, 'Settings'), h('p', { class: 'error' }, apiMessage(e)));
+  }
+  return h('section', { class: 'card' }, h('h2', {}, 'Settings'),
+    h('p', { class: 'hint' }, 'Saving stores a new version with these settings and activates it; roll back to undo.'),
+    jsonEditor({
+      label: 'Settings (JSON object of strings)',
+      value: config,
+      writable: true,
+      id: 'plugin-config',
+      save: async (v) => {
+        const r = await put(`${base}/config`, v);
+        toast(`Settings saved as version ${r.number}.`);
+        await redraw();
+      },
+    }));
+}
+
+/** The hosts the plugin may reach over HTTP. */
+async function allowlistSection(base, writable, redraw) {
+  let hosts;
+  try { hosts = (await get(`${base}/http-allowlist`)).hosts; } catch (e) {
+    return h('section', { class: 'card' }, h('h2', {}, 'HTTP allowlist'), h('p', { class: 'error' }, apiMessage(e)));
+  }
+  const area = h('textarea', { rows: 4, spellcheck: 'false', disabled: !writable, id: 'plugin-allowlist' });
+  area.value = hosts.join('\n');
+  const err = h('div', { class: 'form-error', role: 'alert' });
+  const form = h('form', {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      fill(err);
+      try {
+        const r = await put(`${base}/http-allowlist`, { hosts: area.value.split(/[\n,]/).map((x) => x.trim()).filter(Boolean) });
+        toast(`Allowlist saved as version ${r.number}.`);
+        await redraw();
+      } catch (e) {
+        fill(err, h('p', { class: 'error' }, apiMessage(e)));
+      }
+    },
+  }, field('Hosts, one a line (api.crm.example or *.example.com)', area), err,
+  writable ? h('button', { type: 'submit', class: 'primary' }, 'Save allowlist') : null);
+  return h('section', { class: 'card' }, h('h2', {}, 'HTTP allowlist'), form);
+}
+
+/** A canary: a version deciding a share of callers, its figures beside the stable's. */
+async function canarySection(p, base, writable, redraw) {
+  if (p.world !== 'call-flow') return null;
+  let c;
+  try { c = await get(`${base}/canary`); } catch (e) {
+    return h('section', { class: 'card' }, h('h2', {}, 'Canary'), h('p', { class: 'error' }, apiMessage(e)));
+  }
+  const err = h('div', { class: 'form-error', role: 'alert' });
+  const run = async (f) => {
+    fill(err);
+    try { await f(); await redraw(); } catch (e) { fill(err, h('p', { class: 'error' }, apiMessage(e))); }
+  };
+  const figs = (label, f) => (f ? h('div', { class: 'card' },
+    h('div', { class: 'figure-label' }, `${label} v${f.version}`),
+    h('div', { class: 'figure' }, String(f.decisions)),
+    h('div', { class: 'subtle' }, `decisions · ${f.failures} failed (${percent(f.failure_rate)}) · p50 ${f.p50_ms == null ? '–' : `${f.p50_ms.toFixed(1)} ms`} · p99 ${f.p99_ms == null ? '–' : `${f.p99_ms.toFixed(1)} ms`}`)) : null);
+  const parts = [h('h2', {}, 'Canary')];
+  if (c.stopped) parts.push(h('p', { class: 'alert' }, `The host stopped the canary of version ${c.stopped.version}: ${c.stopped.reason}`));
+  if (c.canary) {
+    parts.push(h('p', {}, `Version ${c.canary.version} decides ${c.canary.percent} % of callers since ${when(c.canary.started_ms)}.`));
+    if (writable) {
+      parts.push(h('div', { class: 'row' },
+        h('button', { type: 'button', class: 'primary', onclick: () => run(() => post(`${base}/canary/promote`)) }, 'Promote'),
+        h('button', { type: 'button', class: 'danger', onclick: () => run(() => del(`${base}/canary`)) }, 'End canary')));
+    }
+  } else {
+    parts.push(h('p', { class: 'hint' }, 'No canary runs.'));
+    const others = p.versions.filter((v) => !v.active);
+    if (writable && others.length) {
+      const version = h('select', {}, others.map((v) => h('option', { value: v.number }, `v${v.number}`)));
+      const pct = h('input', { type: 'number', min: 1, max: 99, value: 10 });
+      parts.push(h('form', {
+        class: 'upload',
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          run(() => put(`${base}/canary`, { version: Number(version.value), percent: Number(pct.value) }));
+        },
+      }, field('Version', version), field('Share of callers, %', pct), h('button', { type: 'submit', class: 'primary' }, 'Start canary')));
+    }
+  }
+  parts.push(h('div', { class: 'grid' }, figs('Stable', c.stable), figs('Canary', c.canary_figures)), err);
+  return h('section', { class: 'card' }, parts);
+}
+
+export default [list, detail];
