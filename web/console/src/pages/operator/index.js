@@ -1,2 +1,4 @@
 // The operator pages, in navigation order (see ../index.js for a page's shape).
-export default [];
+import tenants from './tenants.js';
+
+export default [...tenants];
