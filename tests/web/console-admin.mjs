@@ -1,0 +1,316 @@
+// Drives the console's admin and operator pages in headless Chromium and
+// checks each result twice: on the page, and by reading the API back with
+// the admin key (or operator token) from node.
+//
+// Usage: node console-admin.mjs BASE_URL CONFIG_JSON SHOT_DIR [STEPS_JSON]
+//   BASE_URL     e.g. http://127.0.0.1:28082
+//   CONFIG_JSON  {"admin_key": "sy_…",            a tenant API key of role admin
+//                 "operator_token": "syop_…",     the host's operator token
+//                 "broken_wasm": "/path/file",    a file the plugin upload refuses
+//                 "agent_extension": "1002",      an extension without the supervisor flag
+//                 "agent_password": "…",          its SIP password
+//                 "tenant": "demo",               optional (default demo)
+//                 "tenant_domain": "demo.localhost"}  optional (default demo.localhost)
+//   SHOT_DIR     screenshots are written here
+//   STEPS_JSON   optional: a JSON array of steps (default: the whole journey below)
+//
+// Steps (each an object with "do"):
+//   {"do": "signin-key"}              sign in with admin_key through the sign-in form
+//   {"do": "create-queue"}            New queue (unique name) → listed, and GET /queues/NAME
+//   {"do": "add-agent", "extension": "1003"}  on that queue's page → listed, and in the API
+//   {"do": "extension-create-delete"} create (generated password, shown once), then delete
+//   {"do": "upload-broken-plugin"}    the page shows exactly the API's refusal
+//   {"do": "prompt-player"}           a prompt's page has a player whose audio loads
+//   {"do": "shots", "pages": ["/admin/queues", …]}  screenshots at 1280×800 and 390×844
+//   {"do": "signout"}
+//   {"do": "signin-operator"}         sign in with operator_token
+//   {"do": "operator-tenants"}        Tenants lists the tenant (demo)
+//   {"do": "signin-agent"}            sign in as agent_extension
+//   {"do": "agent-no-admin"}          no Configure navigation; #/admin/queues says "Not allowed"
+//   {"do": "cleanup"}                 delete the queue this run created (through the API)
+// Prints one JSON object: {"ok": true, "steps": [...], ...figures} or exits 1
+// with {"failed": "what", ...}.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { launch } from './chromium.mjs';
+
+const [base, configJson, shotDir, stepsJson] = process.argv.slice(2);
+if (!base || !configJson || !shotDir) {
+  console.error('usage: node console-admin.mjs BASE_URL CONFIG_JSON SHOT_DIR [STEPS_JSON]');
+  process.exit(2);
+}
+const config = JSON.parse(configJson);
+const tenant = config.tenant || 'demo';
+const domain = config.tenant_domain || `${tenant}.localhost`;
+mkdirSync(shotDir, { recursive: true });
+const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+const queueName = `q-${run}`;
+
+const DEFAULT_STEPS = [
+  { do: 'signin-key' },
+  { do: 'create-queue' },
+  { do: 'add-agent', extension: '1003' },
+  { do: 'extension-create-delete' },
+  { do: 'upload-broken-plugin' },
+  { do: 'prompt-player' },
+  { do: 'shots', pages: ['/admin/extensions', '/admin/queues', `/admin/queues/${queueName}`, '/admin/plugins', '/admin/prompts'] },
+  { do: 'signout' },
+  { do: 'signin-operator' },
+  { do: 'operator-tenants' },
+  { do: 'shots', pages: ['/operator/tenants', '/operator/system'] },
+  { do: 'signout' },
+  { do: 'signin-agent' },
+  { do: 'agent-no-admin' },
+  { do: 'cleanup' },
+];
+const steps = stepsJson ? JSON.parse(stepsJson) : DEFAULT_STEPS;
+
+const out = { ok: true, steps: [], queue: queueName };
+const problems = [];
+// Refusals the journey provokes on purpose, logged by Chromium as
+// "Failed to load resource": not errors of the page.
+const expected = [
+  { url: '/console/session', status: 401 },
+  { url: '/api/system', status: 404 },
+  // The shell names no icon, so Chromium asks for /favicon.ico.
+  { url: '/favicon.ico', status: 404 },
+  { url: '/plugins/', status: 422 },
+  { url: '/plugins/', status: 400 },
+];
+
+function fail(what, extra = {}) {
+  console.log(JSON.stringify({ failed: what, ...extra, steps: out.steps, problems }));
+  process.exit(1);
+}
+
+/** The API from node, with a bearer credential. */
+async function apiAs(token, method, path, body, headers = {}) {
+  const init = { method, headers: { Authorization: `Bearer ${token}`, ...headers } };
+  if (body !== undefined) {
+    if (body instanceof Uint8Array) init.body = body;
+    else {
+      init.body = JSON.stringify(body);
+      init.headers['Content-Type'] = 'application/json';
+    }
+  }
+  const res = await fetch(`${base}${path}`, init);
+  const text = await res.text();
+  let data = text;
+  try { data = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, data };
+}
+const admin = (m, p, b, hd) => apiAs(config.admin_key, m, `/api/tenants/${tenant}${p}`, b, hd);
+
+const browser = await launch();
+let page;
+try {
+  page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 800 });
+  page.setDefaultTimeout(15000);
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = m.text();
+    const url = (m.location() && m.location().url) || '';
+    const status = Number((text.match(/status of (\d+)/) || [])[1]);
+    if (/Failed to load resource/.test(text) && expected.some((x) => url.includes(x.url) && x.status === status)) return;
+    problems.push(`console: ${text} ${url}`);
+  });
+
+  const go = async (path) => {
+    await page.evaluate((p) => { location.hash = p; }, path);
+    await page.waitForFunction(() => !document.querySelector('#main .loading'));
+  };
+  const textOf = (sel) => page.$eval(sel, (e) => e.textContent.trim());
+  const waitText = (sel, text) => page.waitForFunction((s, t) => [...document.querySelectorAll(s)].some((e) => e.textContent.includes(t)), {}, sel, text);
+
+  async function signIn(tab, values) {
+    await page.goto(base, { waitUntil: 'load' });
+    await page.waitForSelector('.signin');
+    await page.click(`#tab-${tab}`);
+    for (const [name, v] of Object.entries(values)) {
+      await page.$eval(`.signin input[name="${name}"]`, (e) => { e.value = ''; });
+      await page.type(`.signin input[name="${name}"]`, v);
+    }
+    await page.click('.signin button[type="submit"]');
+    // The header shows once signed in (an agent's navigation may be empty).
+    await page.waitForSelector('#top:not([hidden])');
+    await page.waitForFunction(() => !document.querySelector('.signin'));
+  }
+
+  const shot = async (name) => {
+    await page.screenshot({ path: join(shotDir, `${name}.png`), fullPage: true });
+  };
+
+  for (const step of steps) {
+    const record = { do: step.do };
+    switch (step.do) {
+      case 'signin-key':
+        await signIn('key', { key: config.admin_key });
+        record.nav = await page.$$eval('#nav a', (as) => as.map((a) => a.textContent));
+        if (!record.nav.includes('Queues')) fail('admin nav has no Queues', record);
+        break;
+      case 'signin-operator':
+        await signIn('operator', { token: config.operator_token });
+        break;
+      case 'signin-agent':
+        await signIn('extension', { tenant: domain, extension: config.agent_extension, password: config.agent_password });
+        break;
+      case 'signout':
+        await page.click('#signout');
+        await page.waitForSelector('.signin');
+        break;
+      case 'create-queue': {
+        await go('/admin/queues');
+        await page.click('#new-queue');
+        await page.type('.creator input[name="name"]', queueName);
+        await page.$eval('.creator input[name="max_waiting"]', (e) => { e.value = '7'; });
+        await page.click('.creator button[type="submit"]');
+        await page.waitForFunction((n) => [...document.querySelectorAll('table a')].some((a) => a.textContent === n), {}, queueName);
+        const r = await admin('GET', `/queues/${queueName}`);
+        if (r.status !== 200 || r.data.max_waiting !== 7) fail('the created queue is not in the API as entered', { api: r });
+        record.queue = queueName;
+        break;
+      }
+      case 'add-agent': {
+        const ext = step.extension || '1003';
+        await go(`/admin/queues/${queueName}`);
+        await page.waitForSelector('#queue-agents');
+        await page.type('input[name="agent-extension"]', ext);
+        await page.type('input[name="agent-skills"]', 'billing=80');
+        await page.click('#add-agent');
+        await page.waitForSelector(`#queue-agents [data-agent="${ext}"]`);
+        const r = await admin('GET', `/queues/${queueName}`);
+        const a = r.data.agents && r.data.agents.find((x) => x.extension === ext);
+        if (!a || a.skills.billing !== 80) fail('the agent is not in the queue in the API', { api: r });
+        record.agents = r.data.agents.map((x) => x.extension);
+        break;
+      }
+      case 'extension-create-delete': {
+        const number = `7${run.replace(/\D/g, '').slice(-3)}${Math.floor(Math.random() * 9000 + 1000)}`;
+        await go('/admin/extensions');
+        await page.click('#new-extension');
+        await page.type('.creator input[name="number"]', number);
+        await page.type('.creator input[name="display_name"]', 'Console test');
+        await page.click('.creator .gen-password');
+        const pw = await page.$eval('.creator input[name="password"]', (e) => e.value);
+        await page.click('.creator button[type="submit"]');
+        await page.waitForSelector('.secret-card .secret');
+        const shown = await textOf('.secret-card .secret');
+        if (shown !== pw || pw.length < 8) fail('the generated password is not shown once after creating', { pw, shown });
+        let r = await admin('GET', `/extensions/${number}`);
+        if (r.status !== 200 || r.data.display_name !== 'Console test') fail('the created extension is not in the API', { api: r });
+        // The password works: an extension sign-in with it is accepted.
+        const s = await fetch(`${base}/console/session`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Origin: base },
+          body: JSON.stringify({ method: 'extension', tenant: domain, extension: number, password: pw }),
+        });
+        if (s.status !== 200 && s.status !== 201) fail('the generated password does not sign in', { status: s.status });
+        await shot('extension-created');
+        // Delete it from the list, confirming in place.
+        await page.click(`button[aria-label="Delete extension ${number}"]`);
+        await page.click('.confirm-yes');
+        await page.waitForFunction((n) => ![...document.querySelectorAll('table a')].some((a) => a.textContent === n), {}, number);
+        r = await admin('GET', `/extensions/${number}`);
+        if (r.status !== 404) fail('the deleted extension is still in the API', { api: r });
+        record.extension = number;
+        break;
+      }
+      case 'upload-broken-plugin': {
+        const name = `broken-${run}`;
+        await go('/admin/plugins');
+        await page.type('#plugin-name', name);
+        const input = await page.$('#plugin-file');
+        await input.uploadFile(config.broken_wasm);
+        await page.click('#plugin-upload');
+        await page.waitForSelector('#plugin-upload-error');
+        const shown = await textOf('#plugin-upload-error');
+        const bytes = new Uint8Array(readFileSync(config.broken_wasm));
+        const r = await admin('POST', `/plugins/${name}`, bytes, { 'Content-Type': 'application/wasm' });
+        if (r.status < 400 || !r.data.message) fail('the API took the broken plugin', { api: r });
+        if (shown !== r.data.message) fail('the page does not show the API\'s message', { shown, api: r.data.message });
+        const listed = await admin('GET', `/plugins/${name}`);
+        if (listed.status !== 404) fail('the broken plugin was stored', { api: listed });
+        record.message = shown;
+        await shot('plugin-refused');
+        break;
+      }
+      case 'prompt-player': {
+        await go('/admin/prompts');
+        await page.waitForSelector('table a[href^="#/admin/prompts/"]');
+        const name = await page.$eval('table a[href^="#/admin/prompts/"]', (a) => a.textContent);
+        await page.click('table a[href^="#/admin/prompts/"]');
+        await page.waitForSelector('audio.player.big[controls]');
+        // The player's source loads with the session cookie alone.
+        const loaded = await page.evaluate(() => new Promise((resolve) => {
+          const a = document.querySelector('audio.player.big');
+          a.addEventListener('loadedmetadata', () => resolve({ duration: a.duration }), { once: true });
+          a.addEventListener('error', () => resolve({ error: a.error && a.error.code }), { once: true });
+          a.preload = 'metadata';
+          a.load();
+        }));
+        if (!(loaded.duration > 0)) fail('the prompt player does not load its audio', { loaded });
+        const api = (await admin('GET', '/prompts')).data.find((p) => p.id === name);
+        const ms = Number(api.meta.duration_ms);
+        if (Math.abs(loaded.duration * 1000 - ms) > 250) fail('the player plays another length than the API says', { loaded, ms });
+        record.prompt = name;
+        record.duration_s = loaded.duration;
+        await shot('prompt-page');
+        break;
+      }
+      case 'operator-tenants': {
+        await go('/operator/tenants');
+        await waitText('table a', tenant);
+        const r = await apiAs(config.operator_token, 'GET', '/api/tenants');
+        if (!r.data.some((x) => x.id === tenant)) fail('the API lists no such tenant', { api: r });
+        record.tenants = await page.$$eval('table[data-resource="tenant"] tbody tr', (trs) => trs.length);
+        break;
+      }
+      case 'agent-no-admin': {
+        const nav = await page.$$eval('#nav a', (as) => as.map((a) => a.getAttribute('href')));
+        const titles = await page.$$eval('#nav .nav-title', (s) => s.map((x) => x.textContent));
+        if (nav.some((x) => x.startsWith('#/admin/') || x.startsWith('#/operator/')) || titles.includes('Configure')) {
+          fail('the agent sees the admin navigation', { nav, titles });
+        }
+        await page.evaluate(() => { location.hash = '/admin/queues'; });
+        await page.waitForFunction(() => document.querySelector('#main h1')?.textContent === 'Not allowed');
+        await shot('agent-not-allowed');
+        record.nav = nav;
+        break;
+      }
+      case 'shots':
+        for (const p of step.pages) {
+          const slug = p.replace(/^\//, '').replace(/[^a-z0-9]+/gi, '-');
+          await go(p);
+          await new Promise((r) => setTimeout(r, 300));
+          await page.setViewport({ width: 1280, height: 800 });
+          await shot(`${slug}-1280`);
+          await page.setViewport({ width: 390, height: 844 });
+          await new Promise((r) => setTimeout(r, 150));
+          await shot(`${slug}-390`);
+          await page.setViewport({ width: 1280, height: 800 });
+        }
+        record.pages = step.pages;
+        break;
+      case 'cleanup': {
+        const r = await admin('DELETE', `/queues/${queueName}`);
+        record.status = r.status;
+        break;
+      }
+      case 'sleep':
+        await new Promise((r) => setTimeout(r, step.ms || 1000));
+        break;
+      default:
+        fail(`unknown step ${step.do}`);
+    }
+    out.steps.push(record);
+  }
+  if (problems.length) fail('console errors', { problems });
+  console.log(JSON.stringify(out));
+} catch (e) {
+  try { if (page) await page.screenshot({ path: join(shotDir, 'failure.png'), fullPage: true }); } catch { /* closed */ }
+  fail(String(e && e.stack || e));
+} finally {
+  await browser.close();
+}
