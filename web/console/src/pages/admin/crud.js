@@ -46,6 +46,7 @@ export function apiMessage(e) {
 /**
  * A form built from field specs:
  *   {name, label, type: text|number|password|checkbox|select|list|lines|json|textarea,
+ *    (list: one line, comma-separated → array; lines: one item a line)
  *    options: [[value, label]…] or (ctx) => …, hint, placeholder, required,
  *    only: 'create'|'edit', empty: value sent when left empty (default: not sent),
  *    from: row => control value, readonly, datalist: [values…]}
@@ -70,9 +71,8 @@ export function buildForm(fields, { row = null, ctx = {}, submitLabel = 'Save', 
       input = h('select', { name: f.name, disabled },
         opts.map(([v, label]) => h('option', { value: v }, label ?? v)));
       input.value = raw == null ? opts[0][0] : String(raw);
-    } else if (['list', 'lines', 'json', 'textarea'].includes(f.type)) {
+    } else if (['lines', 'json', 'textarea'].includes(f.type)) {
       let text = raw;
-      if (f.type === 'list') text = (raw || []).join(', ');
       if (f.type === 'lines') text = (raw || []).join('\n');
       if (f.type === 'json') text = raw === undefined ? '' : JSON.stringify(raw, null, 2);
       input = h('textarea', { name: f.name, rows: f.rows || (f.type === 'json' ? 10 : 3), disabled, spellcheck: 'false' });
@@ -81,11 +81,12 @@ export function buildForm(fields, { row = null, ctx = {}, submitLabel = 'Save', 
       const list = f.datalist ? (typeof f.datalist === 'function' ? f.datalist(ctx) : f.datalist) : null;
       const listId = list ? `dl-${Math.random().toString(36).slice(2, 9)}` : undefined;
       input = h('input', {
-        type: f.type || 'text', name: f.name, placeholder: f.placeholder, disabled,
+        type: f.type && f.type !== 'list' ? f.type : 'text', name: f.name, placeholder: f.placeholder, disabled,
         autocomplete: f.type === 'password' ? 'new-password' : 'off',
         required: f.required && !row ? true : undefined, min: f.min, max: f.max, list: listId,
       });
-      input.value = raw == null ? '' : String(raw);
+      // A list is one line, its items comma-separated.
+      input.value = raw == null ? '' : (Array.isArray(raw) ? raw.join(', ') : String(raw));
       if (list) parts.push(h('datalist', { id: listId }, list.map((v) => h('option', { value: v }))));
     }
     controls.set(f.name, { f, input });
@@ -118,7 +119,8 @@ export function buildForm(fields, { row = null, ctx = {}, submitLabel = 'Save', 
     clearError();
     fill(error, h('p', { class: 'error' }, apiMessage(e)));
     const name = e && e.field;
-    const c = name && (controls.get(name) || [...controls.values()].find((x) => x.f.apiField === name));
+    const c = name && (controls.get(name)
+      || [...controls.values()].find((x) => x.f.apiField === name || x.f.name.startsWith(`${name}.`)));
     if (c) {
       c.input.setAttribute('aria-invalid', 'true');
       const msg = messages.get(c.f.name);
@@ -320,7 +322,8 @@ export function resource(spec) {
             const shown = spec.created ? spec.created(result, b) : null;
             if (shown) {
               // A secret shown once stays on this page until dismissed.
-              fill(creator, shown, h('button', { type: 'button', onclick: () => { fill(creator); newBtn.setAttribute('aria-expanded', 'false'); } }, 'Done'));
+              shown.append(h('button', { type: 'button', class: 'done', onclick: () => { fill(creator); newBtn.setAttribute('aria-expanded', 'false'); newBtn.focus(); } }, 'Done'));
+              fill(creator, shown);
               shown.querySelector('button')?.focus();
             } else {
               fill(creator);
@@ -387,8 +390,9 @@ export function resource(spec) {
               go(spec.path);
             }, { typeToConfirm: spec.typeToConfirm ? key : null, verb: spec.verb }) : null),
           spec.summary ? spec.summary(row, { ctx }) : null,
+          spec.sectionsFirst ? sections : null,
           f && (spec.fields.length ? h('section', { class: 'card' }, h('h2', {}, w ? 'Settings' : 'Settings (read only)'), f.form, saved) : null),
-          sections);
+          spec.sectionsFirst ? null : sections);
       };
       await draw();
       return () => stops.forEach((s) => s());

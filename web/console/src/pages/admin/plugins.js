@@ -218,15 +218,31 @@ async function configSection(base, redraw) {
   try { config = await get(`${base}/config`); } catch (e) {
     return h('section', { class: 'card' }, h('h2', {}, 'Settings'), h('p', { class: 'error' }, apiMessage(e)));
   }
+  // Settings are strings, and plugins often keep JSON in them (a
+  // router's rules): such a value is shown as JSON to edit, and anything
+  // that is not a string is sent back as its JSON text.
+  const shown = {};
+  for (const [k, v] of Object.entries(config)) {
+    let parsed = v;
+    if (/^\s*[[{]/.test(v)) { try { parsed = JSON.parse(v); } catch { parsed = v; } }
+    shown[k] = parsed;
+  }
   return h('section', { class: 'card' }, h('h2', {}, 'Settings'),
     h('p', { class: 'hint' }, 'Saving stores a new version with these settings and activates it; roll back to undo.'),
     jsonEditor({
-      label: 'Settings (JSON object of strings)',
-      value: config,
+      label: 'Settings (JSON: key → value)',
+      hint: 'Values are strings; an object or list is stored as its JSON text.',
+      value: shown,
       writable: true,
       id: 'plugin-config',
       save: async (v) => {
-        const r = await put(`${base}/config`, v);
+        if (!v || typeof v !== 'object' || Array.isArray(v)) {
+          const e = new Error('The settings are a JSON object: {"key": "value", …}.');
+          throw e;
+        }
+        const body = {};
+        for (const [k, x] of Object.entries(v)) body[k] = typeof x === 'string' ? x : JSON.stringify(x);
+        const r = await put(`${base}/config`, body);
         toast(`Settings saved as version ${r.number}.`);
         await redraw();
       },

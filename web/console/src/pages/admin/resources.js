@@ -48,10 +48,10 @@ const extensions = resource({
     { label: 'Extension', value: (r) => r.number },
     { label: 'Name', value: (r) => r.display_name || '–' },
     { label: 'Voicemail', value: (r) => yesNo(r.voicemail) },
-    { label: 'E-mail', value: (r) => r.email || '–' },
-    { label: 'Pickup group', value: (r) => r.pickup_group || '–' },
+    { label: 'E-mail', value: (r) => r.email || '–', class: 'minor' },
+    { label: 'Pickup group', value: (r) => r.pickup_group || '–', class: 'minor' },
     { label: 'Supervisor', value: (r) => yesNo(r.supervisor) },
-    { label: 'SRTP', value: (r) => r.srtp },
+    { label: 'SRTP', value: (r) => r.srtp, class: 'minor' },
   ],
   fields: [
     { name: 'number', label: 'Extension number', required: true, placeholder: '2 to 15 digits', only: 'create', hint: '2 to 15 digits.' },
@@ -306,9 +306,9 @@ const queues = resource({
     { label: 'Queue', value: (r) => r.name },
     { label: 'Agents', value: (r) => r.agents.map((a) => a.extension).join(', ') || '–' },
     { label: 'Strategy', value: (r) => r.strategy_plugin || 'list order' },
-    { label: 'Ring mode', value: (r) => (r.ring_mode === 'first-n' ? `first ${r.ring_n}` : r.ring_mode) },
-    { label: 'Max waiting', value: (r) => r.max_waiting, class: 'num' },
-    { label: 'SL, s', value: (r) => r.service_level_secs, class: 'num' },
+    { label: 'Ring mode', value: (r) => (r.ring_mode === 'first-n' ? `first ${r.ring_n}` : r.ring_mode), class: 'minor' },
+    { label: 'Max waiting', value: (r) => r.max_waiting, class: 'num minor' },
+    { label: 'SL, s', value: (r) => r.service_level_secs, class: 'num minor' },
   ],
   fields: QUEUE_FIELDS,
   toBody(body, { row }) {
@@ -321,6 +321,8 @@ const queues = resource({
   create: (body) => post(t('/queues'), body),
   update: (key, body) => put(t(`/queues/${enc(key)}`), body),
   remove: (key) => del(t(`/queues/${enc(key)}`)),
+  // The agents are what changes most: above the long settings form.
+  sectionsFirst: true,
   sections: (row, c) => agentsSection(row, c),
 });
 
@@ -346,7 +348,7 @@ const schedules = resource({
     { name: 'name', label: 'Name', required: true, only: 'create' },
     { name: 'time_zone', label: 'Time zone', placeholder: 'Europe/Paris', hint: 'Empty: the tenant\'s.' },
     ...DAYS.map((d) => ({
-      name: `open.${d}`, label: d[0].toUpperCase() + d.slice(1), type: 'list', rows: 1,
+      name: `open.${d}`, label: d[0].toUpperCase() + d.slice(1), type: 'list',
       placeholder: '09:00-12:30, 13:30-17:00',
     })),
     {
@@ -431,10 +433,10 @@ const apiKeys = resource({
   createdRow: (r) => r.key,
   columns: [
     { label: 'Name', value: (r) => r.name || '–' },
-    { label: 'Id', value: (r) => h('span', { class: 'mono' }, r.id) },
+    { label: 'Id', value: (r) => h('span', { class: 'mono' }, r.id), class: 'minor' },
     { label: 'Role', value: (r) => r.role },
     { label: 'Extension', value: (r) => r.extension || '–' },
-    { label: 'Created', value: (r) => when(r.created_at_ms) },
+    { label: 'Created', value: (r) => when(r.created_at_ms), class: 'minor' },
   ],
   fields: [
     { name: 'name', label: 'What it is for', placeholder: 'CRM integration' },
