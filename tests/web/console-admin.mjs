@@ -9,6 +9,8 @@
 //                 "broken_wasm": "/path/file",    a file the plugin upload refuses
 //                 "agent_extension": "1002",      an extension without the supervisor flag
 //                 "agent_password": "…",          its SIP password
+//                 "supervisor_extension": "1001", optional: an extension with the supervisor flag
+//                 "supervisor_password": "…",     its SIP password
 //                 "tenant": "demo",               optional (default demo)
 //                 "tenant_domain": "demo.localhost"}  optional (default demo.localhost)
 //   SHOT_DIR     screenshots are written here
@@ -21,10 +23,16 @@
 //   {"do": "extension-create-delete"} create (generated password, shown once), then delete
 //   {"do": "upload-broken-plugin"}    the page shows exactly the API's refusal
 //   {"do": "prompt-player"}           a prompt's page has a player whose audio loads
+//   {"do": "api-key-create-revoke"}   token shown once works against the API; revoked, it stops
+//   {"do": "plugin-config-errors"}    settings JSON: a parse error shown before sending, the
+//                                     API's refusal (a host key) shown as the API words it
 //   {"do": "shots", "pages": ["/admin/queues", …]}  screenshots at 1280×800 and 390×844
+//   {"do": "signin-supervisor"}       sign in as supervisor_extension / supervisor_password
+//   {"do": "supervisor-readonly"}     a queue's page shows its agents with no controls that change
 //   {"do": "signout"}
 //   {"do": "signin-operator"}         sign in with operator_token
 //   {"do": "operator-tenants"}        Tenants lists the tenant (demo)
+//   {"do": "tenant-suspend-resume"}   (not in the default journey: it briefly suspends demo)
 //   {"do": "signin-agent"}            sign in as agent_extension
 //   {"do": "agent-no-admin"}          no Configure navigation; #/admin/queues says "Not allowed"
 //   {"do": "cleanup"}                 delete the queue this run created (through the API)
@@ -53,12 +61,15 @@ const DEFAULT_STEPS = [
   { do: 'extension-create-delete' },
   { do: 'upload-broken-plugin' },
   { do: 'prompt-player' },
+  { do: 'api-key-create-revoke' },
+  { do: 'plugin-config-errors' },
   { do: 'shots', pages: ['/admin/extensions', '/admin/queues', `/admin/queues/${queueName}`, '/admin/plugins', '/admin/prompts'] },
   { do: 'signout' },
   { do: 'signin-operator' },
   { do: 'operator-tenants' },
   { do: 'shots', pages: ['/operator/tenants', '/operator/system'] },
   { do: 'signout' },
+  ...(config.supervisor_extension ? [{ do: 'signin-supervisor' }, { do: 'supervisor-readonly' }, { do: 'signout' }] : []),
   { do: 'signin-agent' },
   { do: 'agent-no-admin' },
   { do: 'cleanup' },
@@ -117,9 +128,17 @@ try {
     problems.push(`console: ${text} ${url}`);
   });
 
+  // Open a page and wait until it has drawn: its heading is there and
+  // nothing says Loading. The old page is cleared first so that its
+  // heading is not taken for the new one's.
   const go = async (path) => {
-    await page.evaluate((p) => { location.hash = p; }, path);
-    await page.waitForFunction(() => !document.querySelector('#main .loading'));
+    await page.evaluate((p) => {
+      // The same address fires no hashchange: the page stays as it is.
+      if (location.hash === `#${p}`) return;
+      document.getElementById('main').replaceChildren();
+      location.hash = p;
+    }, path);
+    await page.waitForFunction(() => document.querySelector('#main h1') && !document.querySelector('#main .loading'));
   };
   const textOf = (sel) => page.$eval(sel, (e) => e.textContent.trim());
   const waitText = (sel, text) => page.waitForFunction((s, t) => [...document.querySelectorAll(s)].some((e) => e.textContent.includes(t)), {}, sel, text);
@@ -156,6 +175,76 @@ try {
       case 'signin-agent':
         await signIn('extension', { tenant: domain, extension: config.agent_extension, password: config.agent_password });
         break;
+      case 'signin-supervisor':
+        await signIn('extension', { tenant: domain, extension: config.supervisor_extension, password: config.supervisor_password });
+        break;
+      case 'supervisor-readonly': {
+        await go('/admin/queues/support');
+        await page.waitForSelector('#queue-agents tbody tr');
+        const writable = await page.evaluate(() => ({
+          submit: document.querySelectorAll('#main button[type="submit"]').length,
+          del: document.querySelectorAll('#main button.danger').length,
+          enabled: [...document.querySelectorAll('#main .crud-form input, #main .crud-form select')].filter((e) => !e.disabled).length,
+        }));
+        if (writable.submit || writable.del || writable.enabled) fail('a supervisor gets controls that change the queue', writable);
+        await go('/admin/queues');
+        if (await page.$('#new-queue')) fail('a supervisor gets a New queue button');
+        record.readonly = true;
+        break;
+      }
+      case 'api-key-create-revoke': {
+        await go('/admin/api-keys');
+        await page.click('#new-API-key');
+        await page.type('.creator input[name="name"]', `console test ${run}`);
+        await page.select('.creator select[name="role"]', 'supervisor');
+        await page.click('.creator button[type="submit"]');
+        await page.waitForSelector('.secret-card .secret');
+        const token = await textOf('.secret-card .secret');
+        const id = token.split('_')[1];
+        let r = await apiAs(token, 'GET', `/api/tenants/${tenant}/extensions`);
+        if (r.status !== 200) fail('the token shown does not work', { status: r.status });
+        await page.click('.secret-card button.done');
+        await page.click(`button[aria-label="Revoke API key ${id}"]`);
+        await page.click('.confirm-yes');
+        await page.waitForFunction((x) => !document.body.textContent.includes(x), {}, `console test ${run}`);
+        r = await apiAs(token, 'GET', `/api/tenants/${tenant}/extensions`);
+        if (r.status !== 401) fail('the revoked token still works', { status: r.status });
+        record.key = id;
+        break;
+      }
+      case 'plugin-config-errors': {
+        const plugin = step.plugin || 'crm-rest';
+        const before = (await admin('GET', `/plugins/${plugin}`)).data.versions.length;
+        await go(`/admin/plugins/${plugin}`);
+        await page.waitForSelector('#plugin-config');
+        const save = async (text) => {
+          await page.$eval('#plugin-config', (e, v) => { e.value = v; }, text);
+          await page.evaluate(() => document.querySelector('#plugin-config').closest('form').requestSubmit());
+        };
+        await save('{"url": ');
+        await page.waitForSelector('.json-parse-error');
+        const parse = await textOf('.json-parse-error');
+        await save('{"switchyard.x": "1"}');
+        await page.waitForSelector('.api-error');
+        const shown = await textOf('.api-error');
+        const r = await admin('PUT', `/plugins/${plugin}/config`, { 'switchyard.x': '1' });
+        if (r.status !== 400 || shown !== r.data.message) fail('the page does not show the API\'s refusal of the settings', { shown, api: r });
+        const after = (await admin('GET', `/plugins/${plugin}`)).data.versions.length;
+        if (after !== before) fail('a refused setting stored a version', { before, after });
+        record.parse = parse;
+        record.message = shown;
+        break;
+      }
+      case 'tenant-suspend-resume': {
+        await go(`/operator/tenants/${tenant}`);
+        for (const [label, want] of [['Suspend', true], ['Resume', false]]) {
+          await page.click(`.card button[aria-label="${label} ${tenant}"]`);
+          await page.waitForSelector(`.card button[aria-label="${want ? 'Resume' : 'Suspend'} ${tenant}"]`);
+          const r = await apiAs(config.operator_token, 'GET', `/api/tenants/${tenant}`);
+          if (r.data.suspended !== want) fail(`${label} did not reach the API`, { api: r.data });
+        }
+        break;
+      }
       case 'signout':
         await page.click('#signout');
         await page.waitForSelector('.signin');

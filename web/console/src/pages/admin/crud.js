@@ -266,6 +266,7 @@ export function resource(spec) {
     nav,
     roles,
     async render(root, { session, go }) {
+      fill(root, h('p', { class: 'loading' }, 'Loading…'));
       const ctx = spec.prepare ? await spec.prepare(session) : {};
       const w = writable(session);
       const status = h('div', { class: 'list-status', role: 'status' });
@@ -353,6 +354,7 @@ export function resource(spec) {
     title: spec.title,
     roles,
     async render(root, { session, params, go }) {
+      fill(root, h('p', { class: 'loading' }, 'Loading…'));
       const ctx = spec.prepare ? await spec.prepare(session) : {};
       const w = writable(session);
       const key = params.key;
