@@ -5,5 +5,6 @@
 import resources from './resources.js';
 import files from './files.js';
 import plugins from './plugins.js';
+import extras from './extras.js';
 
-export default [...resources, ...plugins, ...files];
+export default [...resources, ...plugins, ...files, ...extras];
