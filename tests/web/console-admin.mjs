@@ -23,6 +23,8 @@
 //   {"do": "extension-create-delete"} create (generated password, shown once), then delete
 //   {"do": "upload-broken-plugin"}    the page shows exactly the API's refusal
 //   {"do": "prompt-player"}           a prompt's page has a player whose audio loads
+//   {"do": "prompt-upload"}           a WAV made here is uploaded, listed with its length, deleted;
+//                                     broken_wasm uploaded as a prompt shows the API's refusal
 //   {"do": "api-key-create-revoke"}   token shown once works against the API; revoked, it stops
 //   {"do": "plugin-config-errors"}    settings JSON: a parse error shown before sending, the
 //                                     API's refusal (a host key) shown as the API words it
@@ -38,7 +40,8 @@
 //   {"do": "cleanup"}                 delete the queue this run created (through the API)
 // Prints one JSON object: {"ok": true, "steps": [...], ...figures} or exits 1
 // with {"failed": "what", ...}.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch } from './chromium.mjs';
 
@@ -61,6 +64,7 @@ const DEFAULT_STEPS = [
   { do: 'extension-create-delete' },
   { do: 'upload-broken-plugin' },
   { do: 'prompt-player' },
+  { do: 'prompt-upload' },
   { do: 'api-key-create-revoke' },
   { do: 'plugin-config-errors' },
   { do: 'shots', pages: ['/admin/extensions', '/admin/queues', `/admin/queues/${queueName}`, '/admin/plugins', '/admin/prompts'] },
@@ -87,7 +91,20 @@ const expected = [
   { url: '/favicon.ico', status: 404 },
   { url: '/plugins/', status: 422 },
   { url: '/plugins/', status: 400 },
+  { url: '/prompts/', status: 422 },
 ];
+
+/** A WAV the host takes for a prompt: 8000 Hz mono 16-bit PCM, a 440 Hz tone. */
+function wav(seconds) {
+  const n = Math.round(8000 * seconds);
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0); b.writeUInt32LE(36 + n * 2, 4); b.write('WAVE', 8);
+  b.write('fmt ', 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(8000, 24); b.writeUInt32LE(16000, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write('data', 36); b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)), 44 + i * 2);
+  return b;
+}
 
 function fail(what, extra = {}) {
   console.log(JSON.stringify({ failed: what, ...extra, steps: out.steps, problems }));
@@ -140,18 +157,26 @@ try {
     }, path);
     await page.waitForFunction(() => document.querySelector('#main h1') && !document.querySelector('#main .loading'));
   };
+  // Toasts (bottom right, 5 s) may lie over a row's buttons, and a
+  // mouse click at the button's place would land on the toast: buttons
+  // are pressed as the keyboard would (focus, then Enter).
+  const press = async (sel) => {
+    await page.waitForSelector(sel);
+    await page.focus(sel);
+    await page.keyboard.press('Enter');
+  };
   const textOf = (sel) => page.$eval(sel, (e) => e.textContent.trim());
   const waitText = (sel, text) => page.waitForFunction((s, t) => [...document.querySelectorAll(s)].some((e) => e.textContent.includes(t)), {}, sel, text);
 
   async function signIn(tab, values) {
     await page.goto(base, { waitUntil: 'load' });
     await page.waitForSelector('.signin');
-    await page.click(`#tab-${tab}`);
+    await press(`#tab-${tab}`);
     for (const [name, v] of Object.entries(values)) {
       await page.$eval(`.signin input[name="${name}"]`, (e) => { e.value = ''; });
       await page.type(`.signin input[name="${name}"]`, v);
     }
-    await page.click('.signin button[type="submit"]');
+    await press('.signin button[type="submit"]');
     // The header shows once signed in (an agent's navigation may be empty).
     await page.waitForSelector('#top:not([hidden])');
     await page.waitForFunction(() => !document.querySelector('.signin'));
@@ -192,20 +217,48 @@ try {
         record.readonly = true;
         break;
       }
+      case 'prompt-upload': {
+        const name = `test-${run}`;
+        const wavPath = join(tmpdir(), `${name}.wav`);
+        writeFileSync(wavPath, wav(0.6));
+        await go('/admin/prompts');
+        await page.type('input[name="prompt-name"]', name);
+        await (await page.$('input[name="prompt-file"]')).uploadFile(wavPath);
+        await press('form.upload button[type="submit"]');
+        await page.waitForSelector('#prompt-upload-result .ok');
+        await page.waitForFunction((n) => [...document.querySelectorAll('table a')].some((a) => a.textContent === n), {}, name);
+        const stored = (await admin('GET', '/prompts')).data.find((p) => p.id === name);
+        if (!stored || stored.meta.duration_ms !== '600') fail('the uploaded prompt is not in the API as sent', { stored });
+        // Not a WAV: the page shows the API's own words.
+        await page.type('input[name="prompt-name"]', `${name}-bad`);
+        await (await page.$('input[name="prompt-file"]')).uploadFile(config.broken_wasm);
+        await press('form.upload button[type="submit"]');
+        await page.waitForSelector('#prompt-upload-result .error');
+        const shown = await textOf('#prompt-upload-result .error');
+        const r = await admin('PUT', `/prompts/${name}-bad`, new Uint8Array(readFileSync(config.broken_wasm)), { 'Content-Type': 'audio/wav' });
+        if (r.status < 400 || shown !== r.data.message) fail('the page does not show the API\'s refusal of the prompt', { shown, api: r });
+        await press(`button[aria-label="Delete prompt ${name}"]`);
+        await press('.confirm-yes');
+        await page.waitForFunction((n) => ![...document.querySelectorAll('table a')].some((a) => a.textContent === n), {}, name);
+        if ((await admin('GET', `/prompts/${name}`)).status !== 404) fail('the deleted prompt is still in the API');
+        rmSync(wavPath, { force: true });
+        record.refused = shown;
+        break;
+      }
       case 'api-key-create-revoke': {
         await go('/admin/api-keys');
-        await page.click('#new-API-key');
+        await press('#new-API-key');
         await page.type('.creator input[name="name"]', `console test ${run}`);
         await page.select('.creator select[name="role"]', 'supervisor');
-        await page.click('.creator button[type="submit"]');
+        await press('.creator button[type="submit"]');
         await page.waitForSelector('.secret-card .secret');
         const token = await textOf('.secret-card .secret');
         const id = token.split('_')[1];
         let r = await apiAs(token, 'GET', `/api/tenants/${tenant}/extensions`);
         if (r.status !== 200) fail('the token shown does not work', { status: r.status });
-        await page.click('.secret-card button.done');
-        await page.click(`button[aria-label="Revoke API key ${id}"]`);
-        await page.click('.confirm-yes');
+        await press('.secret-card button.done');
+        await press(`button[aria-label="Revoke API key ${id}"]`);
+        await press('.confirm-yes');
         await page.waitForFunction((x) => !document.body.textContent.includes(x), {}, `console test ${run}`);
         r = await apiAs(token, 'GET', `/api/tenants/${tenant}/extensions`);
         if (r.status !== 401) fail('the revoked token still works', { status: r.status });
@@ -238,7 +291,7 @@ try {
       case 'tenant-suspend-resume': {
         await go(`/operator/tenants/${tenant}`);
         for (const [label, want] of [['Suspend', true], ['Resume', false]]) {
-          await page.click(`.card button[aria-label="${label} ${tenant}"]`);
+          await press(`.card button[aria-label="${label} ${tenant}"]`);
           await page.waitForSelector(`.card button[aria-label="${want ? 'Resume' : 'Suspend'} ${tenant}"]`);
           const r = await apiAs(config.operator_token, 'GET', `/api/tenants/${tenant}`);
           if (r.data.suspended !== want) fail(`${label} did not reach the API`, { api: r.data });
@@ -246,15 +299,15 @@ try {
         break;
       }
       case 'signout':
-        await page.click('#signout');
+        await press('#signout');
         await page.waitForSelector('.signin');
         break;
       case 'create-queue': {
         await go('/admin/queues');
-        await page.click('#new-queue');
+        await press('#new-queue');
         await page.type('.creator input[name="name"]', queueName);
         await page.$eval('.creator input[name="max_waiting"]', (e) => { e.value = '7'; });
-        await page.click('.creator button[type="submit"]');
+        await press('.creator button[type="submit"]');
         await page.waitForFunction((n) => [...document.querySelectorAll('table a')].some((a) => a.textContent === n), {}, queueName);
         const r = await admin('GET', `/queues/${queueName}`);
         if (r.status !== 200 || r.data.max_waiting !== 7) fail('the created queue is not in the API as entered', { api: r });
@@ -267,7 +320,7 @@ try {
         await page.waitForSelector('#queue-agents');
         await page.type('input[name="agent-extension"]', ext);
         await page.type('input[name="agent-skills"]', 'billing=80');
-        await page.click('#add-agent');
+        await press('#add-agent');
         await page.waitForSelector(`#queue-agents [data-agent="${ext}"]`);
         const r = await admin('GET', `/queues/${queueName}`);
         const a = r.data.agents && r.data.agents.find((x) => x.extension === ext);
@@ -278,12 +331,12 @@ try {
       case 'extension-create-delete': {
         const number = `7${run.replace(/\D/g, '').slice(-3)}${Math.floor(Math.random() * 9000 + 1000)}`;
         await go('/admin/extensions');
-        await page.click('#new-extension');
+        await press('#new-extension');
         await page.type('.creator input[name="number"]', number);
         await page.type('.creator input[name="display_name"]', 'Console test');
-        await page.click('.creator .gen-password');
+        await press('.creator .gen-password');
         const pw = await page.$eval('.creator input[name="password"]', (e) => e.value);
-        await page.click('.creator button[type="submit"]');
+        await press('.creator button[type="submit"]');
         await page.waitForSelector('.secret-card .secret');
         const shown = await textOf('.secret-card .secret');
         if (shown !== pw || pw.length < 8) fail('the generated password is not shown once after creating', { pw, shown });
@@ -298,8 +351,8 @@ try {
         if (s.status !== 200 && s.status !== 201) fail('the generated password does not sign in', { status: s.status });
         await shot('extension-created');
         // Delete it from the list, confirming in place.
-        await page.click(`button[aria-label="Delete extension ${number}"]`);
-        await page.click('.confirm-yes');
+        await press(`button[aria-label="Delete extension ${number}"]`);
+        await press('.confirm-yes');
         await page.waitForFunction((n) => ![...document.querySelectorAll('table a')].some((a) => a.textContent === n), {}, number);
         r = await admin('GET', `/extensions/${number}`);
         if (r.status !== 404) fail('the deleted extension is still in the API', { api: r });
@@ -312,7 +365,7 @@ try {
         await page.type('#plugin-name', name);
         const input = await page.$('#plugin-file');
         await input.uploadFile(config.broken_wasm);
-        await page.click('#plugin-upload');
+        await press('#plugin-upload');
         await page.waitForSelector('#plugin-upload-error');
         const shown = await textOf('#plugin-upload-error');
         const bytes = new Uint8Array(readFileSync(config.broken_wasm));
@@ -329,7 +382,7 @@ try {
         await go('/admin/prompts');
         await page.waitForSelector('table a[href^="#/admin/prompts/"]');
         const name = await page.$eval('table a[href^="#/admin/prompts/"]', (a) => a.textContent);
-        await page.click('table a[href^="#/admin/prompts/"]');
+        await press('table a[href^="#/admin/prompts/"]');
         await page.waitForSelector('audio.player.big[controls]');
         // The player's source loads with the session cookie alone.
         const loaded = await page.evaluate(() => new Promise((resolve) => {

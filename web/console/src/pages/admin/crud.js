@@ -10,6 +10,9 @@
 import { h, fill, table, field, toast } from '../../ui.js';
 import './admin.css';
 
+/** "Deleted", "Revoked". */
+const past = (verb = 'Delete') => `${verb}d`;
+
 /** Whether the session may change tenant configuration. */
 export const canWrite = (session) => session.role === 'admin' || session.role === 'operator';
 
@@ -293,8 +296,8 @@ export function resource(spec) {
           spec.rowActions ? spec.rowActions(r, { refresh, writable: w, ctx, session }) : null,
           w && spec.remove ? deleteButton(`${spec.noun} ${spec.key(r)}`, async () => {
             await spec.remove(spec.key(r), r);
-            toast(`Deleted ${spec.noun} ${spec.key(r)}.`);
-            fill(status, `Deleted ${spec.noun} ${spec.key(r)}.`);
+            toast(`${past(spec.verb)} ${spec.noun} ${spec.key(r)}.`);
+            fill(status, `${past(spec.verb)} ${spec.noun} ${spec.key(r)}.`);
             await refresh();
           }, { typeToConfirm: spec.typeToConfirm ? spec.key(r) : null, verb: spec.verb }) : null);
         const hasActions = spec.rowActions || (w && spec.remove);
@@ -388,7 +391,7 @@ export function resource(spec) {
           heading(`${spec.noun[0].toUpperCase()}${spec.noun.slice(1)} ${key}`,
             w && spec.remove ? deleteButton(`${spec.noun} ${key}`, async () => {
               await spec.remove(key, row);
-              toast(`Deleted ${spec.noun} ${key}.`);
+              toast(`${past(spec.verb)} ${spec.noun} ${key}.`);
               go(spec.path);
             }, { typeToConfirm: spec.typeToConfirm ? key : null, verb: spec.verb }) : null),
           spec.summary ? spec.summary(row, { ctx }) : null,

@@ -87,9 +87,9 @@ const prompts = {
         { label: 'Prompt', value: (r) => h('a', { href: `#/admin/prompts/${enc(r.id)}` }, r.id) },
         { label: 'Play', value: (r) => player(t(`/prompts/${enc(r.id)}`), `Play ${r.id}`) },
         { label: 'Length', value: (r) => seconds(r.meta), class: 'num' },
-        { label: 'Encoding', value: (r) => r.meta.encoding || '–' },
-        { label: 'Size', value: (r) => size(r.size), class: 'num' },
-        { label: 'Uploaded', value: (r) => when(r.created_at_ms) },
+        { label: 'Encoding', value: (r) => r.meta.encoding || '–', class: 'minor' },
+        { label: 'Size', value: (r) => size(r.size), class: 'num minor' },
+        { label: 'Uploaded', value: (r) => when(r.created_at_ms), class: 'minor' },
         {
           label: 'Actions',
           class: 'actions-col',
@@ -178,7 +178,7 @@ function filesPage(kind, title, intro) {
             value: (r) => h('span', { class: 'subtle' },
               Object.entries(r.meta).filter(([k]) => k !== 'duration_ms').map(([k, v]) => `${k.replace(/_/g, ' ')}: ${v}`).join(' · ') || r.name),
           },
-          { label: 'Size', value: (r) => size(r.size), class: 'num' },
+          { label: 'Size', value: (r) => size(r.size), class: 'num minor' },
           {
             label: 'Actions',
             class: 'actions-col',
