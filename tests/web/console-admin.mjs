@@ -28,6 +28,8 @@
 //   {"do": "api-key-create-revoke"}   token shown once works against the API; revoked, it stops
 //   {"do": "plugin-config-errors"}    settings JSON: a parse error shown before sending, the
 //                                     API's refusal (a host key) shown as the API words it
+//   {"do": "plugin-versions", "plugin": "crm-rest"}  save its settings unchanged (a new
+//                                     active version), roll back, activate the new one again
 //   {"do": "shots", "pages": ["/admin/queues", …]}  screenshots at 1280×800 and 390×844
 //   {"do": "signin-supervisor"}       sign in as supervisor_extension / supervisor_password
 //   {"do": "supervisor-readonly"}     a queue's page shows its agents with no controls that change
@@ -67,6 +69,7 @@ const DEFAULT_STEPS = [
   { do: 'prompt-upload' },
   { do: 'api-key-create-revoke' },
   { do: 'plugin-config-errors' },
+  { do: 'plugin-versions' },
   { do: 'shots', pages: ['/admin/extensions', '/admin/queues', `/admin/queues/${queueName}`, '/admin/plugins', '/admin/prompts'] },
   { do: 'signout' },
   { do: 'signin-operator' },
@@ -149,9 +152,13 @@ try {
   // nothing says Loading. The old page is cleared first so that its
   // heading is not taken for the new one's.
   const go = async (path) => {
+    if (await page.evaluate((p) => location.hash === `#${p}`, path)) {
+      // The same address fires no hashchange: go by the home page so
+      // that the page is drawn afresh, not left as the last step left it.
+      await page.evaluate(() => { location.hash = '/'; });
+      await page.waitForFunction(() => location.hash === '#/' && document.querySelector('#main h1'));
+    }
     await page.evaluate((p) => {
-      // The same address fires no hashchange: the page stays as it is.
-      if (location.hash === `#${p}`) return;
       document.getElementById('main').replaceChildren();
       location.hash = p;
     }, path);
@@ -286,6 +293,26 @@ try {
         if (after !== before) fail('a refused setting stored a version', { before, after });
         record.parse = parse;
         record.message = shown;
+        break;
+      }
+      case 'plugin-versions': {
+        const plugin = step.plugin || 'crm-rest';
+        const active = async () => (await admin('GET', `/plugins/${plugin}`)).data;
+        const before = await active();
+        await go(`/admin/plugins/${plugin}`);
+        await page.waitForSelector('#plugin-config');
+        // Saving the settings as they are stores them as a new version.
+        await page.evaluate(() => document.querySelector('#plugin-config').closest('form').requestSubmit());
+        const next = before.versions[before.versions.length - 1].number + 1;
+        await page.waitForFunction((n) => document.body.textContent.includes(`active version v${n}`), {}, next);
+        if ((await active()).active !== next) fail('saving the settings did not make a new active version', { api: await active() });
+        await press('#plugin-rollback');
+        await page.waitForFunction((n) => document.body.textContent.includes(`active version v${n}`), {}, before.active);
+        if ((await active()).active !== before.active) fail('roll back did not reach the API', { api: await active() });
+        await press(`button[aria-label="Activate version ${next}"]`);
+        await page.waitForFunction((n) => document.body.textContent.includes(`active version v${n}`), {}, next);
+        if ((await active()).active !== next) fail('activate did not reach the API', { api: await active() });
+        record.versions = [before.active, next];
         break;
       }
       case 'tenant-suspend-resume': {

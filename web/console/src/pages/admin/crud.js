@@ -63,6 +63,11 @@ export function buildForm(fields, { row = null, ctx = {}, submitLabel = 'Save', 
   const parts = [];
   for (const f of fields) {
     if (f.only && f.only !== mode) continue;
+    if (f.type === 'heading') {
+      // A heading between groups of fields (a tenant's limits, features).
+      parts.push(h('h3', { class: 'form-heading' }, f.label, f.hint ? h('small', { class: 'hint' }, ` ${f.hint}`) : null));
+      continue;
+    }
     const raw = row ? (f.from ? f.from(row, ctx) : dig(row, f.name)) : f.default;
     let input;
     const disabled = readOnly || (row && f.fixed);
@@ -299,6 +304,10 @@ export function resource(spec) {
             toast(`${past(spec.verb)} ${spec.noun} ${spec.key(r)}.`);
             fill(status, `${past(spec.verb)} ${spec.noun} ${spec.key(r)}.`);
             await refresh();
+            // The row (and the focused button) is gone: keep the keyboard
+            // user on the page, at the message that says what happened.
+            status.tabIndex = -1;
+            status.focus();
           }, { typeToConfirm: spec.typeToConfirm ? spec.key(r) : null, verb: spec.verb }) : null);
         const hasActions = spec.rowActions || (w && spec.remove);
         fill(listBox, table(hasActions ? [...columns, { label: 'Actions', value: actions, class: 'actions-col' }] : columns,

@@ -241,7 +241,12 @@ async function configSection(base, redraw) {
           throw e;
         }
         const body = {};
-        for (const [k, x] of Object.entries(v)) body[k] = typeof x === 'string' ? x : JSON.stringify(x);
+        for (const [k, x] of Object.entries(v)) {
+          if (typeof x === 'string') body[k] = x;
+          // Unchanged JSON keeps its stored text (spacing and all).
+          else if (k in config && JSON.stringify(x) === JSON.stringify(shown[k])) body[k] = config[k];
+          else body[k] = JSON.stringify(x);
+        }
         const r = await put(`${base}/config`, body);
         toast(`Settings saved as version ${r.number}.`);
         await redraw();

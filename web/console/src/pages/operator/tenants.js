@@ -59,7 +59,9 @@ const tenants = resource({
     { name: 'time_zone', label: 'Time zone', default: 'UTC', placeholder: 'Europe/Paris' },
     { name: 'plan', label: 'Plan', type: 'select', options: (ctx) => [['', 'none (own features and limits)'], ...ctx.plans.map((p) => [p, p])], from: (r) => r.plan || '' },
     { name: 'pause_reasons', label: 'Pause reasons', type: 'list', wide: true, default: ['break', 'lunch', 'training', 'no-answer'] },
+    { type: 'heading', name: '-limits', label: 'Limits', hint: '(a plan\'s, when on one)' },
     ...LIMITS.map(([k, label, d]) => ({ name: `limits.${k}`, label, type: 'number', min: 0, default: d })),
+    { type: 'heading', name: '-features', label: 'Features', hint: '(a plan\'s, when on one)' },
     ...FEATURES.map(([k, label]) => ({ name: `features.${k}`, label, type: 'checkbox' })),
   ],
   formExtras(f) {
