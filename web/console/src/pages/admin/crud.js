@@ -284,6 +284,11 @@ export function resource(spec) {
         ? h('button', { type: 'button', class: 'primary', 'aria-expanded': 'false', id: `new-${spec.noun.replace(/\W/g, '-')}` }, `New ${spec.noun}`)
         : null;
       let rows = [];
+      // A filter over everything a row holds: enough to find one
+      // extension among hundreds without a search API.
+      const filter = h('input', { type: 'search', class: 'list-filter', placeholder: `Find a ${spec.noun}…`, 'aria-label': `Find a ${spec.noun}` });
+      let draw = () => {};
+      filter.addEventListener('input', () => draw());
 
       const refresh = async () => {
         try {
@@ -310,9 +315,15 @@ export function resource(spec) {
             status.focus();
           }, { typeToConfirm: spec.typeToConfirm ? spec.key(r) : null, verb: spec.verb }) : null);
         const hasActions = spec.rowActions || (w && spec.remove);
-        fill(listBox, table(hasActions ? [...columns, { label: 'Actions', value: actions, class: 'actions-col' }] : columns,
-          rows, { empty: spec.empty || `No ${spec.noun}s yet.` }));
-        if (listBox.querySelector('table')) listBox.querySelector('table').dataset.resource = spec.noun;
+        draw = () => {
+          const q = filter.value.trim().toLowerCase();
+          const shown = q ? rows.filter((r) => JSON.stringify(r).toLowerCase().includes(q)) : rows;
+          fill(listBox, table(hasActions ? [...columns, { label: 'Actions', value: actions, class: 'actions-col' }] : columns,
+            shown, { empty: q ? 'Nothing matches.' : spec.empty || `No ${spec.noun}s yet.` }));
+          if (listBox.querySelector('table')) listBox.querySelector('table').dataset.resource = spec.noun;
+        };
+        filter.hidden = rows.length < 6 && !filter.value;
+        draw();
       };
 
       const openCreate = () => {
@@ -355,7 +366,7 @@ export function resource(spec) {
       fill(root, heading(spec.title, newBtn),
         spec.intro ? h('p', { class: 'hint intro' }, spec.intro) : null,
         w ? null : h('p', { class: 'badge readonly-note' }, 'Read only: changes need an admin.'),
-        creator, status, spec.above ? spec.above({ ctx, session, refresh }) : null, listBox);
+        creator, status, spec.above ? spec.above({ ctx, session, refresh }) : null, filter, listBox);
       await refresh();
       return spec.cleanup ? spec.cleanup : undefined;
     },

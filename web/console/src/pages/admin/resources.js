@@ -99,7 +99,23 @@ const extensions = resource({
     return patch(t(`/extensions/${enc(key)}`), b);
   },
   remove: (key) => del(t(`/extensions/${enc(key)}`)),
+  sections: (row) => membership(row.number),
 });
+
+/** Where an extension is used: the queues it answers and the ring groups it is in. */
+async function membership(number) {
+  const [queues, groups] = await Promise.all([
+    get(t('/queues')).catch(() => []),
+    get(t('/ring-groups')).catch(() => []),
+  ]);
+  const inQueues = queues.filter((q) => q.agents.some((a) => a.extension === number));
+  const inGroups = groups.filter((g) => g.members.includes(number));
+  const link = (path, name) => h('a', { href: `#${path}/${enc(name)}` }, name);
+  return h('section', { class: 'card' }, h('h2', {}, 'Member of'),
+    h('dl', { class: 'kv' },
+      h('dt', {}, 'Queues'), h('dd', {}, inQueues.length ? inQueues.map((q, i) => [i ? ', ' : '', link('/admin/queues', q.name)]) : 'none'),
+      h('dt', {}, 'Ring groups'), h('dd', {}, inGroups.length ? inGroups.map((g, i) => [i ? ', ' : '', link('/admin/ring-groups', g.name)]) : 'none')));
+}
 
 // ---------------------------------------------------------------- numbers
 
