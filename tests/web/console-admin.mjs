@@ -20,6 +20,8 @@
 //   {"do": "signin-key"}              sign in with admin_key through the sign-in form
 //   {"do": "create-queue"}            New queue (unique name) → listed, and GET /queues/NAME
 //   {"do": "add-agent", "extension": "1003"}  on that queue's page → listed, and in the API
+//                                     (create-queue, add-agent and cleanup take "queue": NAME
+//                                     to name the queue when the steps are run apart)
 //   {"do": "extension-create-delete"} create (generated password, shown once), then delete
 //   {"do": "upload-broken-plugin"}    the page shows exactly the API's refusal
 //   {"do": "prompt-player"}           a prompt's page has a player whose audio loads
@@ -57,7 +59,9 @@ const tenant = config.tenant || 'demo';
 const domain = config.tenant_domain || `${tenant}.localhost`;
 mkdirSync(shotDir, { recursive: true });
 const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
-const queueName = `q-${run}`;
+// The queue this run creates; steps may name another ("queue": …) so
+// that the pieces can be called in separate runs.
+let queueName = `q-${run}`;
 
 const DEFAULT_STEPS = [
   { do: 'signin-key' },
@@ -109,10 +113,18 @@ function wav(seconds) {
   return b;
 }
 
-function fail(what, extra = {}) {
-  console.log(JSON.stringify({ failed: what, ...extra, steps: out.steps, problems }));
-  process.exit(1);
+/** A failed check: thrown, reported once below, after the clean-up. */
+class Failed extends Error {
+  constructor(what, extra) {
+    super(what);
+    this.extra = extra;
+  }
 }
+function fail(what, extra = {}) {
+  throw new Failed(what, extra);
+}
+let queueCreated = false;
+let queueDeleted = false;
 
 /** The API from node, with a bearer credential. */
 async function apiAs(token, method, path, body, headers = {}) {
@@ -195,6 +207,7 @@ try {
 
   for (const step of steps) {
     const record = { do: step.do };
+    if (step.queue) queueName = step.queue;
     switch (step.do) {
       case 'signin-key':
         await signIn('key', { key: config.admin_key });
@@ -337,6 +350,7 @@ try {
         await press('.creator button[type="submit"]');
         await page.waitForFunction((n) => [...document.querySelectorAll('table a')].some((a) => a.textContent === n), {}, queueName);
         const r = await admin('GET', `/queues/${queueName}`);
+        if (r.status === 200) queueCreated = true;
         if (r.status !== 200 || r.data.max_waiting !== 7) fail('the created queue is not in the API as entered', { api: r });
         record.queue = queueName;
         break;
@@ -464,6 +478,7 @@ try {
         break;
       case 'cleanup': {
         const r = await admin('DELETE', `/queues/${queueName}`);
+        queueDeleted = r.status === 204;
         record.status = r.status;
         break;
       }
@@ -479,7 +494,14 @@ try {
   console.log(JSON.stringify(out));
 } catch (e) {
   try { if (page) await page.screenshot({ path: join(shotDir, 'failure.png'), fullPage: true }); } catch { /* closed */ }
-  fail(String(e && e.stack || e));
+  const what = e instanceof Failed ? e.message : String((e && e.stack) || e);
+  console.log(JSON.stringify({ failed: what, ...(e.extra || {}), steps: out.steps, problems }));
+  process.exitCode = 1;
 } finally {
+  // A run that stopped half-way leaves no queue behind (a run that
+  // passed keeps it until a cleanup step: the steps may be called apart).
+  if (process.exitCode === 1 && queueCreated && !queueDeleted) {
+    try { await admin('DELETE', `/queues/${queueName}`); } catch { /* the server is gone */ }
+  }
   await browser.close();
 }
