@@ -164,7 +164,7 @@ const plans = resource({
 
 /** `uptime_secs` → "Uptime", `{calls: {in_progress}}` → "Calls in progress". */
 function label(key) {
-  const k = key.replace(/[._]/g, ' ').replace(/\b(secs|ms)\b/, '').trim();
+  const k = key.replace(/[._]/g, ' ').replace(/\b(secs|ms|bytes)\b/, '').trim();
   return k[0].toUpperCase() + k.slice(1);
 }
 
@@ -172,7 +172,11 @@ function show(key, v) {
   if (v === null || v === undefined) return '–';
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
   if (typeof v === 'number') {
-    if (/_secs$|^uptime/.test(key)) return duration(v);
+    if (/_secs$|^uptime/.test(key)) {
+      // Hosts stay up for days: "3 d 4:05:06" rather than "76:05:06".
+      const days = Math.floor(v / 86400);
+      return days ? `${days} d ${duration(v % 86400)}` : duration(v);
+    }
     if (/_ms$/.test(key) && v > 1e12) return when(v);
     if (/_ms$/.test(key)) return duration(v / 1000);
     if (/_bytes$/.test(key)) return `${(v / 1048576).toFixed(1)} MiB`;
