@@ -6,7 +6,7 @@
 
 import { get, post, put, patch, del, t } from '../../api.js';
 import { h, fill, table, field, when, toast } from '../../ui.js';
-import { resource, secretBox, apiMessage, deleteButton, splitList, canWrite } from './crud.js';
+import { resource, secretBox, apiMessage, deleteButton, splitList } from './crud.js';
 
 const enc = encodeURIComponent;
 const yesNo = (b) => (b ? 'yes' : '–');
@@ -467,4 +467,3 @@ const apiKeys = resource({
 });
 
 export default [...extensions, ...numbers, ...groups, ...queues, ...schedules, ...trunks, ...apiKeys];
-export { canWrite };

@@ -1,4 +1,6 @@
 // The operator pages, in navigation order (see ../index.js for a page's shape).
+import system from './system.js';
 import tenants from './tenants.js';
+import plans from './plans.js';
 
-export default [...tenants];
+export default [system, ...tenants, ...plans];
