@@ -49,7 +49,8 @@ export function apiMessage(e) {
 /**
  * A form built from field specs:
  *   {name, label, type: text|number|password|checkbox|select|list|lines|json|textarea,
- *    (list: one line, comma-separated → array; lines: one item a line)
+ *    (list: one line, comma-separated → array; lines: one item a line;
+ *     checks: a checkbox for each of `options`, → array of the checked)
  *    options: [[value, label]…] or (ctx) => …, hint, placeholder, required,
  *    only: 'create'|'edit', empty: value sent when left empty (default: not sent),
  *    from: row => control value, readonly, datalist: [values…]}
@@ -74,6 +75,21 @@ export function buildForm(fields, { row = null, ctx = {}, submitLabel = 'Save', 
     if (f.type === 'checkbox') {
       input = h('input', { type: 'checkbox', name: f.name, disabled });
       input.checked = Boolean(raw);
+    } else if (f.type === 'checks') {
+      // Several of a known set (ring-group members, moderators): a box
+      // each, in a fieldset whose legend is the label. Values given that
+      // are not in the set (a deleted extension) are kept as boxes too.
+      const opts = typeof f.options === 'function' ? f.options(ctx) : f.options;
+      const chosen = new Set(raw || []);
+      const all = [...opts.map(String), ...[...chosen].filter((v) => !opts.map(String).includes(v))];
+      input = h('fieldset', { class: 'checks', name: f.name, disabled },
+        h('legend', {}, f.label),
+        all.length ? all.map((v) => {
+          const id = `f-${Math.random().toString(36).slice(2, 9)}`;
+          const box = h('input', { type: 'checkbox', id, value: v, disabled });
+          box.checked = chosen.has(v);
+          return h('span', { class: 'check-item' }, box, h('label', { for: id }, v));
+        }) : h('span', { class: 'hint' }, 'None to choose from.'));
     } else if (f.type === 'select') {
       const opts = typeof f.options === 'function' ? f.options(ctx) : f.options;
       input = h('select', { name: f.name, disabled },
@@ -101,7 +117,9 @@ export function buildForm(fields, { row = null, ctx = {}, submitLabel = 'Save', 
     const msg = h('small', { class: 'field-error', id: `${f.name.replace(/\W/g, '-')}-${Math.random().toString(36).slice(2, 7)}-err` });
     messages.set(f.name, msg);
     let wrapped;
-    if (f.type === 'checkbox') {
+    if (f.type === 'checks') {
+      wrapped = h('div', { class: 'field' }, input, f.hint ? h('small', { class: 'hint' }, f.hint) : null);
+    } else if (f.type === 'checkbox') {
       const id = `f-${Math.random().toString(36).slice(2, 9)}`;
       input.id = id;
       wrapped = h('div', { class: 'field check' }, input, h('label', { for: id }, f.label),
@@ -134,7 +152,7 @@ export function buildForm(fields, { row = null, ctx = {}, submitLabel = 'Save', 
       const msg = messages.get(c.f.name);
       fill(msg, apiMessage(e));
       c.input.setAttribute('aria-describedby', msg.id);
-      c.input.focus();
+      (c.input.matches('fieldset') ? c.input.querySelector('input') || c.input : c.input).focus();
     }
   };
 
@@ -145,6 +163,14 @@ export function buildForm(fields, { row = null, ctx = {}, submitLabel = 'Save', 
       if (f.readonly || (row && f.fixed)) continue;
       let v;
       if (f.type === 'checkbox') v = input.checked;
+      else if (f.type === 'checks') {
+        // The stored order stays (a sequential ring group rings in it);
+        // newly ticked ones go at the end.
+        const order = (row && (f.from ? f.from(row, ctx) : dig(row, name))) || [];
+        const rank = (x) => (order.includes(x) ? order.indexOf(x) : order.length);
+        v = [...input.querySelectorAll('input:checked')].map((b) => b.value)
+          .map((x, i) => [rank(x), i, x]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((e) => e[2]);
+      }
       else if (f.type === 'list' || f.type === 'lines') v = splitList(input.value);
       else if (f.type === 'json') {
         const text = input.value.trim();

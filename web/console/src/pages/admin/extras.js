@@ -106,7 +106,7 @@ const conferences = resource({
   fields: [
     { name: 'name', label: 'Room name', required: true, only: 'create' },
     { name: 'pin', label: 'PIN (1 to 12 digits)', hint: 'Empty: no PIN. Moderators need none.' },
-    { name: 'moderators', label: 'Moderators (extensions)', type: 'list', datalist: (ctx) => ctx.exts },
+    { name: 'moderators', label: 'Moderators', type: 'checks', wide: true, options: (ctx) => ctx.exts },
     { name: 'max_participants', label: 'Participants at most (0: no limit)', type: 'number', default: 0 },
     { name: 'muted_on_join', label: 'Participants join muted', type: 'checkbox' },
     { name: 'wait_for_moderator', label: 'Music until a moderator joins', type: 'checkbox' },

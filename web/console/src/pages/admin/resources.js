@@ -160,16 +160,10 @@ const groups = resource({
   ],
   fields: [
     { name: 'name', label: 'Name', required: true, only: 'create' },
-    { name: 'members', label: 'Members (extensions)', type: 'list', wide: true, hint: 'Comma-separated extensions of this tenant.' },
+    { name: 'members', label: 'Members', type: 'checks', wide: true, options: (ctx) => ctx.exts, hint: 'A sequential group rings them in the order they were added.' },
     { name: 'strategy', label: 'Strategy', type: 'select', options: [['simultaneous', 'all at once'], ['sequential', 'in turn']] },
     { name: 'ring_timeout_secs', label: 'Ring timeout, seconds', type: 'number', min: 1, default: 20 },
   ],
-  formExtras(f, { ctx }) {
-    if (ctx.exts.length) {
-      const hint = f.controls.get('members').input.parentElement.querySelector('.hint');
-      if (hint) hint.textContent = `Comma-separated. Extensions: ${ctx.exts.join(', ')}.`;
-    }
-  },
   create: (body) => post(t('/ring-groups'), body),
   update: (key, body) => put(t(`/ring-groups/${enc(key)}`), body),
   remove: (key) => del(t(`/ring-groups/${enc(key)}`)),
