@@ -7,7 +7,7 @@
 
 import { api, get, post, put, del, t } from '../../api.js';
 import { h, fill, table, field, when, toast, percent } from '../../ui.js';
-import { canWrite, heading, apiMessage } from './crud.js';
+import { canWrite, heading, apiMessage, buildForm } from './crud.js';
 
 const enc = encodeURIComponent;
 const kib = (n) => `${Math.round(n / 1024)} KiB`;
@@ -95,11 +95,13 @@ const list = {
           rolesEditor(roles, w, refresh)));
       }
     };
+    const policyBox = h('div');
     fill(root, heading('Plugins'),
       h('p', { class: 'hint intro' }, 'WebAssembly components: call flows, queue strategies, CRM connectors and reporters. Each upload is a new version; the first is activated, later ones wait until you activate them.'),
       w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a plugin'), uploadForm(async () => { await refresh(); })) : null,
-      box, roleBox);
+      box, roleBox, policyBox);
     await refresh();
+    fill(policyBox, await transcriptPolicy(w));
   },
 };
 
@@ -205,6 +207,7 @@ const detail = {
           h('p', { class: 'error versions-error', role: 'alert' })),
         w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a new version'), uploadForm(draw, name)) : null,
         await canarySection(p, base, w, draw),
+        w && p.world === 'call-flow' ? replaySection(p, base) : null,
         w ? await configSection(base, draw) : h('p', { class: 'hint' }, 'Settings are shown to admins only: they often hold CRM credentials.'),
         await allowlistSection(base, w, draw));
     };
@@ -322,6 +325,77 @@ async function canarySection(p, base, writable, redraw) {
   }
   parts.push(h('div', { class: 'grid' }, figs('Stable', c.stable), figs('Canary', c.canary_figures)), err);
   return h('section', { class: 'card' }, parts);
+}
+
+/**
+ * Whether the tenant keeps a transcript of each call's flow decisions:
+ * what "replay" runs a new version through before it is activated.
+ */
+async function transcriptPolicy(writable) {
+  let policy;
+  try { policy = await get(t('/transcripts/policy')); } catch (e) {
+    return h('section', { class: 'card' }, h('h2', {}, 'Call transcripts'), h('p', { class: 'error' }, apiMessage(e)));
+  }
+  const status = h('div', { role: 'status', class: 'ok save-status' });
+  const f = buildForm([
+    { name: 'enabled', label: 'Keep a transcript of every call\'s flow decisions', type: 'checkbox', hint: 'Turning it off deletes those kept.' },
+    { name: 'max_calls', label: 'Calls kept (1 to 5000)', type: 'number', min: 1, max: 5000 },
+    { name: 'max_age_hours', label: 'Kept for, hours (1 to 720)', type: 'number', min: 1, max: 720 },
+  ], {
+    row: policy,
+    readOnly: !writable,
+    onSubmit: async (body) => {
+      await put(t('/transcripts/policy'), body);
+      toast('Transcript policy saved.');
+      fill(status, `Saved ${new Date().toLocaleTimeString()}.`);
+    },
+  });
+  return h('section', { class: 'card', id: 'transcript-policy' }, h('h2', {}, 'Call transcripts'),
+    h('p', { class: 'hint' }, 'With transcripts kept, a new version of a call flow can be replayed through the last calls before it is activated (on the plugin\'s page).'),
+    f.form, status);
+}
+
+/** Run a version through the last calls: where would it have acted otherwise? */
+function replaySection(p, base) {
+  const version = h('select', { name: 'replay-version' },
+    [...p.versions].reverse().map((v) => h('option', { value: v.number }, `v${v.number}${v.active ? ' (active)' : ''}`)));
+  const inactive = [...p.versions].reverse().find((v) => !v.active);
+  if (inactive) version.value = String(inactive.number);
+  const calls = h('input', { type: 'number', name: 'replay-calls', min: 1, max: 1000, value: 100 });
+  const out = h('div', { class: 'replay-result', 'aria-live': 'polite' });
+  const btn = h('button', { type: 'submit', class: 'primary' }, 'Replay');
+  const short = (x) => {
+    const s = typeof x === 'string' ? x : JSON.stringify(x);
+    return s && s.length > 160 ? `${s.slice(0, 160)}…` : s;
+  };
+  const form = h('form', {
+    class: 'upload',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      btn.disabled = true;
+      fill(out, h('p', { class: 'loading' }, 'Replaying…'));
+      try {
+        const r = await post(`${base}/replay`, { version: Number(version.value), calls: Number(calls.value) || 100 });
+        const differing = (r.replays || []).filter((x) => x.difference);
+        fill(out,
+          h('p', {}, `Version ${r.candidate_version} through ${r.calls} call(s): ${r.same} the same, `,
+            h('strong', { class: r.differing ? 'warn' : 'ok' }, `${r.differing} different`), '.'),
+          differing.length ? table([
+            { label: 'Call', value: (x) => h('span', { class: 'mono' }, x.call_id) },
+            { label: 'When', value: (x) => when(x.started_ms), class: 'minor' },
+            { label: 'From → to', value: (x) => `${x.caller || '?'} → ${x.dialled || '?'}` },
+            { label: 'Step', value: (x) => `${x.difference.step} (${x.difference.event || ''})`, class: 'num' },
+            { label: 'Recorded', value: (x) => h('span', { class: 'mono' }, short(x.difference.recorded)) },
+            { label: 'This version', value: (x) => h('span', { class: 'mono' }, short(x.difference.candidate)) },
+          ], differing) : null);
+      } catch (e) {
+        fill(out, h('p', { class: 'error', role: 'alert' }, apiMessage(e)));
+      } finally { btn.disabled = false; }
+    },
+  }, field('Version', version), field('Last calls', calls), btn);
+  return h('section', { class: 'card' }, h('h2', {}, 'Replay before activating'),
+    h('p', { class: 'hint' }, 'Runs a version through the tenant\'s last calls of this plugin and lists every call where it would have acted otherwise. Changes nothing.'),
+    form, out);
 }
 
 export default [list, detail];
