@@ -6,5 +6,6 @@ import resources from './resources.js';
 import files from './files.js';
 import plugins from './plugins.js';
 import extras from './extras.js';
+import { billingPage } from './billing.js';
 
-export default [...resources, ...plugins, ...files, ...extras];
+export default [...resources, ...plugins, ...files, ...extras, billingPage];

@@ -6,6 +6,7 @@ import { get, post, patch, del } from '../../api.js';
 import { h, when, toast } from '../../ui.js';
 import { resource, apiMessage } from '../admin/crud.js';
 import { OPERATE, FEATURES, LIMITS } from './common.js';
+import { billingSections } from '../admin/billing.js';
 
 const enc = encodeURIComponent;
 
@@ -37,9 +38,12 @@ const tenants = resource({
   summary: (r) => h('p', {},
     r.suspended ? h('span', { class: 'badge bad' }, 'suspended') : h('span', { class: 'badge good' }, 'active'),
     ' ', `Time zone ${r.time_zone} · ${r.plan ? `plan ${r.plan}` : 'no plan'} · created ${when(r.created_at_ms)}`),
-  sections: (r, { refresh }) => h('section', { class: 'card' }, h('h2', {}, 'Service'),
-    h('p', { class: 'hint' }, r.suspended ? 'The tenant\'s calls are refused.' : 'The tenant takes calls.'),
-    suspendButton(r, refresh)),
+  sections: async (r, { refresh }) => [
+    h('section', { class: 'card' }, h('h2', {}, 'Service'),
+      h('p', { class: 'hint' }, r.suspended ? 'The tenant\'s calls are refused.' : 'The tenant takes calls.'),
+      suspendButton(r, refresh)),
+    await billingSections(r.id, { operator: true, onChange: refresh }),
+  ],
   fields: [
     { name: 'id', label: 'Id', required: true, only: 'create', placeholder: 'acme', hint: 'Lower case letters, digits, -.' },
     { name: 'name', label: 'Name', required: true },
