@@ -96,9 +96,9 @@ const expected = [
   { url: '/api/system', status: 404 },
   // The shell names no icon, so Chromium asks for /favicon.ico.
   { url: '/favicon.ico', status: 404 },
-  { url: '/plugins/', status: 422 },
-  { url: '/plugins/', status: 400 },
-  { url: '/prompts/', status: 422 },
+  ...[400, 413, 415, 422].map((status) => ({ url: '/plugins/', status })),
+  ...[413, 422].map((status) => ({ url: '/prompts/', status })),
+  { url: '/http-allowlist', status: 400 },
 ];
 
 /** A WAV the host takes for a prompt: 8000 Hz mono 16-bit PCM, a 440 Hz tone. */
