@@ -7,5 +7,6 @@ import files from './files.js';
 import plugins from './plugins.js';
 import extras from './extras.js';
 import { billingPage } from './billing.js';
+import { cataloguePage } from './catalogue.js';
 
-export default [...resources, ...plugins, ...files, ...extras, billingPage];
+export default [...resources, ...plugins, cataloguePage, ...files, ...extras, billingPage];

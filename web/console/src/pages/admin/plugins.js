@@ -208,6 +208,7 @@ const detail = {
         w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a new version'), uploadForm(draw, name)) : null,
         await canarySection(p, base, w, draw),
         w && p.world === 'call-flow' ? replaySection(p, base) : null,
+        w ? await upgradeSection(p, base, draw) : null,
         w ? await configSection(base, draw) : h('p', { class: 'hint' }, 'Settings are shown to admins only: they often hold CRM credentials.'),
         await allowlistSection(base, w, draw));
     };
@@ -325,6 +326,33 @@ async function canarySection(p, base, writable, redraw) {
   }
   parts.push(h('div', { class: 'grid' }, figs('Stable', c.stable), figs('Canary', c.canary_figures)), err);
   return h('section', { class: 'card' }, parts);
+}
+
+/** A plugin installed from the catalogue, upgraded to a newer catalogue version. */
+async function upgradeSection(p, base, redraw) {
+  // The whole catalogue, not /api/catalogue/{name}: most plugins are not
+  // in it, and a 404 for each would be noise in the browser's console.
+  let entries;
+  try { entries = (await get('/api/catalogue')).filter((e) => e.name === p.name); } catch { return null; }
+  if (!entries.length) return null;
+  const newest = entries.reduce((a, b) => (b.version > a.version ? b : a));
+  const err = h('div', { class: 'form-error', role: 'alert' });
+  const btn = h('button', { type: 'button', class: 'primary' }, `Upgrade to catalogue version ${newest.version}`);
+  btn.addEventListener('click', async () => {
+    fill(err);
+    btn.disabled = true;
+    try {
+      const v = await post(`${base}/upgrade`, { version: newest.version });
+      toast(`${p.name}: catalogue version ${newest.version} installed as v${v.number}.`);
+      await redraw();
+    } catch (e) {
+      fill(err, h('p', { class: 'error' }, apiMessage(e)));
+      btn.disabled = false;
+    }
+  });
+  return h('section', { class: 'card' }, h('h2', {}, 'Catalogue'),
+    h('p', { class: 'hint' }, `The catalogue has ${p.name} version ${newest.version}: ${newest.description || ''}. Upgrading keeps your settings and can be rolled back.`),
+    btn, err);
 }
 
 /**

@@ -2,5 +2,6 @@
 import system from './system.js';
 import tenants from './tenants.js';
 import plans from './plans.js';
+import { publishPage } from '../admin/catalogue.js';
 
-export default [system, ...tenants, ...plans];
+export default [system, ...tenants, ...plans, publishPage];
