@@ -7,6 +7,8 @@
 //   CONFIG_JSON  {"admin_key": "sy_…",            a tenant API key of role admin
 //                 "operator_token": "syop_…",     the host's operator token
 //                 "broken_wasm": "/path/file",    a file the plugin upload refuses
+//                 "good_wasm": "/path/file",      optional: a component the host takes (any world),
+//                                                 for the catalogue steps
 //                 "agent_extension": "1002",      an extension without the supervisor flag
 //                 "agent_password": "…",          its SIP password
 //                 "supervisor_extension": "1001", optional: an extension with the supervisor flag
@@ -39,6 +41,11 @@
 //   {"do": "signin-operator"}         sign in with operator_token
 //   {"do": "operator-tenants"}        Tenants lists the tenant (demo)
 //   {"do": "tenant-suspend-resume"}   (not in the default journey: it briefly suspends demo)
+//   {"do": "catalogue-publish"}       as operator: publish good_wasm (unique name), describe it
+//                                     with a settings schema ({"weight": integer ≥ 1})
+//   {"do": "catalogue-install"}       as admin: settings against the schema refused in the API's
+//                                     words, then installed → the plugin's page, and in the API
+//                                     (both in the default journey only when good_wasm is given)
 //   {"do": "signin-agent"}            sign in as agent_extension
 //   {"do": "agent-no-admin"}          no Configure navigation; #/admin/queues says "Not allowed"
 //   {"do": "cleanup"}                 delete the queue this run created (through the API)
@@ -62,6 +69,7 @@ const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toStri
 // The queue this run creates; steps may name another ("queue": …) so
 // that the pieces can be called in separate runs.
 let queueName = `q-${run}`;
+const catalogueName = `cat-${run}`;
 
 const DEFAULT_STEPS = [
   { do: 'signin-key' },
@@ -79,6 +87,7 @@ const DEFAULT_STEPS = [
   { do: 'signin-operator' },
   { do: 'operator-tenants' },
   { do: 'shots', pages: ['/operator/tenants', '/operator/system'] },
+  ...(config.good_wasm ? [{ do: 'catalogue-publish' }, { do: 'signout' }, { do: 'signin-key' }, { do: 'catalogue-install' }] : []),
   { do: 'signout' },
   ...(config.supervisor_extension ? [{ do: 'signin-supervisor' }, { do: 'supervisor-readonly' }, { do: 'signout' }] : []),
   { do: 'signin-agent' },
@@ -99,6 +108,7 @@ const expected = [
   ...[400, 413, 415, 422].map((status) => ({ url: '/plugins/', status })),
   ...[413, 422].map((status) => ({ url: '/prompts/', status })),
   { url: '/http-allowlist', status: 400 },
+  { url: '/install', status: 400 },
 ];
 
 /** A WAV the host takes for a prompt: 8000 Hz mono 16-bit PCM, a 440 Hz tone. */
@@ -171,10 +181,15 @@ try {
       await page.waitForFunction(() => location.hash === '#/' && document.querySelector('#main h1'));
     }
     await page.evaluate((p) => {
+      // Focus leaves <main>, so that its focus again says the render is done.
+      if (document.activeElement) document.activeElement.blur();
       document.getElementById('main').replaceChildren();
       location.hash = p;
     }, path);
     await page.waitForFunction(() => document.querySelector('#main h1') && !document.querySelector('#main .loading'));
+    // The shell focuses <main> once the page's render has resolved (after
+    // its last fetch): typing before that would lose keys to it.
+    await page.waitForFunction(() => document.activeElement === document.getElementById('main'), { timeout: 5000 }).catch(() => {});
   };
   // Toasts (bottom right, 5 s) may lie over a row's buttons, and a
   // mouse click at the button's place would land on the toast: buttons
@@ -326,6 +341,46 @@ try {
         await page.waitForFunction((n) => document.body.textContent.includes(`active version v${n}`), {}, next);
         if ((await active()).active !== next) fail('activate did not reach the API', { api: await active() });
         record.versions = [before.active, next];
+        break;
+      }
+      case 'catalogue-publish': {
+        await go('/operator/catalogue');
+        await page.type('input[name="catalogue-name"]', catalogueName);
+        await (await page.$('input[name="catalogue-file"]')).uploadFile(config.good_wasm);
+        await page.$eval('input[name="catalogue-name"]', (e) => e.closest('form').requestSubmit());
+        await page.waitForSelector('.upload-result .ok');
+        // Earlier runs' entries are listed too: wait for this one's.
+        await page.waitForFunction((n) => [...document.querySelectorAll('section.card')]
+          .some((c) => c.querySelector('h2')?.textContent.startsWith(`${n} `) && c.querySelector('details textarea')), {}, catalogueName);
+        const describe = { description: 'console test', config_schema: { type: 'object', properties: { weight: { type: 'integer', minimum: 1 } }, required: ['weight'] }, hosts: [] };
+        await page.evaluate((n, d) => {
+          const box = [...document.querySelectorAll('section.card')].find((c) => c.querySelector('h2')?.textContent.startsWith(`${n} `));
+          const area = box.querySelector('details textarea');
+          area.value = JSON.stringify(d);
+          area.closest('form').requestSubmit();
+        }, catalogueName, describe);
+        await page.waitForFunction((n) => [...document.querySelectorAll('section.card')]
+          .some((c) => c.querySelector('h2')?.textContent.startsWith(`${n} `) && c.querySelector('summary')?.textContent.includes('console test')), {}, catalogueName);
+        const r = await apiAs(config.operator_token, 'GET', `/api/catalogue/${catalogueName}`);
+        if (r.status !== 200 || r.data[0].description !== 'console test') fail('the published entry is not described in the API', { api: r });
+        record.entry = catalogueName;
+        break;
+      }
+      case 'catalogue-install': {
+        await go('/admin/catalogue');
+        const sel = `.catalogue-entry[data-entry="${catalogueName}"]`;
+        await page.waitForSelector(`${sel} textarea`);
+        const submit = (v) => page.$eval(`${sel} textarea`, (e, x) => { e.value = x; e.closest('form').requestSubmit(); }, v);
+        await submit('{"weight": "heavy"}');
+        await page.waitForSelector(`${sel} .api-error`);
+        const shown = await textOf(`${sel} .api-error`);
+        const r = await admin('POST', `/catalogue/${catalogueName}/install`, { config: { weight: 'heavy' } });
+        if (r.status !== 400 || shown !== r.data.message) fail('the page does not show the schema error as the API gives it', { shown, api: r });
+        await submit('{"weight": 3}');
+        await page.waitForFunction((n) => location.hash === `#/admin/plugins/${n}` && document.querySelector('#plugin-config'), {}, catalogueName);
+        const cfg = await admin('GET', `/plugins/${catalogueName}/config`);
+        if (cfg.status !== 200 || cfg.data.weight !== '3') fail('the installed plugin is not in the API with its settings', { api: cfg });
+        record.message = shown;
         break;
       }
       case 'tenant-suspend-resume': {
