@@ -148,6 +148,6 @@ export const publishPage = {
     fill(root, heading('Catalogue'),
       h('p', { class: 'hint intro' }, 'Components published here can be installed by every tenant\'s admin, with settings checked against the schema you describe.'),
       h('section', { class: 'card' }, h('h2', {}, 'Publish a component'), publish, result), list);
-    await draw();
+    draw(); // not awaited: see crud.js
   },
 };

@@ -393,7 +393,9 @@ export function resource(spec) {
         spec.intro ? h('p', { class: 'hint intro' }, spec.intro) : null,
         w ? null : h('p', { class: 'badge readonly-note' }, 'Read only: changes need an admin.'),
         creator, status, spec.above ? spec.above({ ctx, session, refresh }) : null, filter, listBox);
-      await refresh();
+      // Not awaited: the shell focuses <main> when render resolves, and a
+      // form opened meanwhile must not lose focus to it when the list comes.
+      refresh();
       return spec.cleanup ? spec.cleanup : undefined;
     },
   };

@@ -108,7 +108,7 @@ const prompts = {
       h('p', { class: 'hint intro' }, 'Recorded messages that flows and queues play: menus, music on hold, comfort and whisper messages.'),
       w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a prompt'), uploadForm(refresh)) : null,
       listBox);
-    await refresh();
+    refresh(); // not awaited: see crud.js
   },
 };
 
@@ -204,7 +204,7 @@ function filesPage(kind, title, intro) {
       filter.addEventListener('input', draw);
       fill(root, heading(title), h('p', { class: 'hint intro' }, intro),
         h('div', { class: 'row' }, field('Filter', filter)), listBox);
-      await refresh();
+      refresh(); // not awaited: see crud.js
     },
   };
 }

@@ -100,8 +100,8 @@ const list = {
       h('p', { class: 'hint intro' }, 'WebAssembly components: call flows, queue strategies, CRM connectors and reporters. Each upload is a new version; the first is activated, later ones wait until you activate them.'),
       w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a plugin'), uploadForm(async () => { await refresh(); })) : null,
       box, roleBox, policyBox);
-    await refresh();
-    fill(policyBox, await transcriptPolicy(w));
+    // Not awaited: see crud.js (the upload form must keep its focus).
+    refresh().then(async () => fill(policyBox, await transcriptPolicy(w)));
   },
 };
 
