@@ -47,7 +47,7 @@ const extensions = resource({
   columns: [
     { label: 'Extension', value: (r) => r.number },
     { label: 'Name', value: (r) => r.display_name || '–' },
-    { label: 'Voicemail', value: (r) => yesNo(r.voicemail) },
+    { label: 'Voicemail', value: (r) => yesNo(r.voicemail), class: 'minor' },
     { label: 'E-mail', value: (r) => r.email || '–', class: 'minor' },
     { label: 'Pickup group', value: (r) => r.pickup_group || '–', class: 'minor' },
     { label: 'Supervisor', value: (r) => yesNo(r.supervisor) },
