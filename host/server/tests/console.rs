@@ -473,13 +473,87 @@ async fn an_agent_consults_a_colleague_from_the_browser_and_hands_the_caller_ove
         .unwrap()
         .clone();
     assert!(
-        done["result"].as_str().unwrap_or("").contains("transferred"),
+        done["result"]
+            .as_str()
+            .unwrap_or("")
+            .contains("transferred"),
         "{done}"
     );
     let peak = |h: &[i16]| h.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
-    assert!(peak(&heard[0]) > 1000, "the caller hears 1003 (peak {})", peak(&heard[0]));
-    assert!(peak(&heard[1]) > 1000, "1003 hears the caller (peak {})", peak(&heard[1]));
+    assert!(
+        peak(&heard[0]) > 1000,
+        "the caller hears 1003 (peak {})",
+        peak(&heard[0])
+    );
+    assert!(
+        peak(&heard[1]) > 1000,
+        "1003 hears the caller (peak {})",
+        peak(&heard[1])
+    );
     let cdr = pbx.cdr_to(1, "600").await;
-    assert_eq!(cdr.agent.as_deref(), Some("1003"), "the caller ends with 1003");
+    assert_eq!(
+        cdr.agent.as_deref(),
+        Some("1003"),
+        "the caller ends with 1003"
+    );
     assert_eq!(cdr.queue.as_deref(), Some("support"));
+}
+
+/// The admin and operator pages, and the roles in the browser: an admin
+/// creates a queue and adds an agent, creates and deletes an extension,
+/// uploads a broken plugin and reads the API's own refusal on the page,
+/// plays a prompt, works with keys, plugin settings, versions and the
+/// catalogue; a supervisor's pages are read-only; the operator sees the
+/// tenants; an agent has no admin page, even by its address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_configures_in_the_browser_and_each_role_keeps_to_its_pages() {
+    check_tools();
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let pbx = Arc::new(pbx().await);
+    let dir = shots("admin");
+    let broken = dir.join("broken.wasm");
+    // A component header and then nonsense: the upload is refused.
+    std::fs::write(&broken, b"\0asm\x0d\0\x01\0this is not a component").unwrap();
+    // Canonical: Chromium does not read an upload whose path has `..`.
+    let good = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/tests/fixtures/fewest-calls-0.2.0.wasm")
+        .canonicalize()
+        .unwrap();
+    let p = pbx.clone();
+    let report = blocking(move || {
+        let b = base(&p);
+        let op = p.running.operator_token.clone();
+        let config = json!({
+            "admin_key": key(&b, &op, "demo", "admin", None),
+            "operator_token": op,
+            "broken_wasm": broken,
+            "good_wasm": good,
+            "agent_extension": "1002",
+            "agent_password": p.password("1002"),
+            "supervisor_extension": "1001",
+            "supervisor_password": p.password("1001"),
+        });
+        Script::start(
+            "console-admin.mjs",
+            &[b, config.to_string(), dir.display().to_string()],
+        )
+        .finish()
+    })
+    .await;
+    let steps: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["do"].as_str())
+        .collect();
+    for step in [
+        "create-queue",
+        "add-agent",
+        "upload-broken-plugin",
+        "supervisor-readonly",
+        "operator-tenants",
+        "agent-no-admin",
+    ] {
+        assert!(steps.contains(&step), "{step} ran: {steps:?}");
+    }
 }

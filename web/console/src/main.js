@@ -77,14 +77,23 @@ async function route() {
     return;
   }
   nav(session, path);
+  foldMenu();
   document.title = `${page.title} · Switchyard`;
   fill(main);
+  // Keyboard users land at the new page's start; a control the user
+  // already reached while the page was loading keeps the focus.
+  main.focus({ preventScroll: true });
   try {
     cleanup = (await page.render(main, { session, params, go })) || (() => {});
   } catch (e) {
     fill(main, h('h1', {}, page.title), errorBox(e));
   }
-  main.focus({ preventScroll: true });
+}
+
+/** Fold the navigation behind the Menu button (phone width). */
+function foldMenu() {
+  document.getElementById('nav').classList.add('folded');
+  document.getElementById('menu').setAttribute('aria-expanded', 'false');
 }
 
 export function go(path) {
@@ -119,6 +128,11 @@ async function start() {
     setSession(null);
     location.hash = '';
     route();
+  });
+  document.getElementById('menu').addEventListener('click', () => {
+    const nav = document.getElementById('nav');
+    const open = nav.classList.toggle('folded') === false;
+    document.getElementById('menu').setAttribute('aria-expanded', String(open));
   });
   window.addEventListener('hashchange', route);
   window.addEventListener('session-ended', () => {

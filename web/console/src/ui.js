@@ -55,7 +55,9 @@ export function field(label, input, hint) {
 /** Show an error where the user acts: the API's message, the field named. */
 export function errorText(e) {
   if (!e) return '';
-  return e.field ? `${e.field}: ${e.message}` : e.message || String(e);
+  const m = e.message || String(e);
+  // The API's validation messages already start with their field.
+  return e.field && !m.startsWith(`${e.field}`) ? `${e.field}: ${m}` : m;
 }
 
 export function errorBox(e) {
