@@ -557,3 +557,68 @@ async fn an_admin_configures_in_the_browser_and_each_role_keeps_to_its_pages() {
         assert!(steps.contains(&step), "{step} ran: {steps:?}");
     }
 }
+
+/// The agent's and the supervisor's pages on their own: the agent signs
+/// in with the extension, goes available, pauses with a reason (the time
+/// in state ticks), comes back, reaches every state button by keyboard
+/// and opens its calls; the supervisor's wallboard shows a pause made
+/// elsewhere without a reload and takes it back, and the reports draw
+/// their charts and export CSV. Both at 1280×800 and at phone width,
+/// with no error in the browser's console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_and_a_supervisor_at_work_on_their_own_pages() {
+    check_tools();
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let pbx = Arc::new(pbx().await);
+    let dir = shots("own-pages");
+    let p = pbx.clone();
+    let (agent, supervisor) = blocking(move || {
+        let config = json!({
+            "tenant_domain": "demo.localhost",
+            "extension": "1002",
+            "password": p.password("1002"),
+        });
+        let agent = Script::start(
+            "console-agent.mjs",
+            &[
+                base(&p),
+                config.to_string(),
+                dir.join("agent").display().to_string(),
+            ],
+        )
+        .finish();
+        let key = key(
+            &base(&p),
+            &p.running.operator_token,
+            "demo",
+            "supervisor",
+            None,
+        );
+        let supervisor = Script::start(
+            "console-supervisor.mjs",
+            &[
+                base(&p),
+                json!({"supervisor_key": key}).to_string(),
+                dir.join("supervisor").display().to_string(),
+            ],
+        )
+        .finish();
+        (agent, supervisor)
+    })
+    .await;
+    let done = |r: &Value| -> Vec<String> {
+        r["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["do"].as_str().map(String::from))
+            .collect()
+    };
+    let (a, s) = (done(&agent), done(&supervisor));
+    for step in ["available", "pause", "ticks", "keyboard", "history"] {
+        assert!(a.iter().any(|d| d == step), "agent {step}: {a:?}");
+    }
+    for step in ["wallboard", "pause-shows", "reports", "csv"] {
+        assert!(s.iter().any(|d| d == step), "supervisor {step}: {s:?}");
+    }
+}
