@@ -99,10 +99,6 @@ try {
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const url = (m.location() && m.location().url) || '';
-    // The shell asks for the session before anyone signed in (401), and
-    // the browser for a favicon the console does not have.
-    if (/\/console\/session$/.test(url) && /401/.test(m.text())) return;
-    if (/favicon\.ico$/.test(url)) return;
     out.problems.push(`console: ${m.text()} ${url}`);
   });
   const cdp = await page.createCDPSession();

@@ -173,6 +173,18 @@ fn supervisor_script(pbx: &Pbx, key: &str, dir: &Path, steps: Value) -> Script {
     )
 }
 
+/// Pause agent `ext` through the API (a supervisor's `key`), so the
+/// queue offers its calls to the others.
+fn pause_by_api(pbx: &Pbx, key: &str, ext: &str) {
+    let (st, body) = http(
+        "POST",
+        &format!("{}/api/tenants/demo/agents/{ext}/state", base(pbx)),
+        key,
+        Some(json!({"action": "pause", "reason": "break"})),
+    );
+    assert_eq!(st, 200, "{body}");
+}
+
 fn base(pbx: &Pbx) -> String {
     format!("http://{}", pbx.running.http)
 }
@@ -208,25 +220,6 @@ fn get_with_cookie(pbx: &Pbx, path: &str, cookie: &str) -> (u16, String) {
     )
 }
 
-async fn pbx_with_crm() -> (Arc<Pbx>, Arc<std::sync::Mutex<Vec<Value>>>) {
-    let (addr, logged) = common::crm::crm().await;
-    let mut t: Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
-    t["plugins"]["crm-rest"]["config"]["base-url"] = format!("http://{addr}/api").into();
-    let tmp = tempfile::tempdir().unwrap();
-    let running = switchyard_server::start(switchyard_server::Config {
-        data_dir: tmp.path().to_path_buf(),
-        sip_listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        tenant_json: Some(t.to_string()),
-        // The CRM of this test is on loopback.
-        allow_private_plugin_http: true,
-        ..switchyard_server::Config::default()
-    })
-    .await
-    .expect("server starts");
-    (Arc::new(Pbx { running, _dir: tmp }), logged)
-}
-
 /// The journey: a caller waits in `support`; the agent, signed in
 /// in the browser with the extension, sees the CRM's screen pop before
 /// answering, answers in the browser, talks, hangs up and sets a
@@ -237,7 +230,8 @@ async fn pbx_with_crm() -> (Arc<Pbx>, Arc<std::sync::Mutex<Vec<Value>>>) {
 async fn a_queue_call_from_the_screen_pop_to_the_report() {
     check_tools();
     let _turn = ONE_AT_A_TIME.lock().await;
-    let (pbx, logged) = pbx_with_crm().await;
+    let (pbx, logged) = common::crm::pbx_with_crm().await;
+    let pbx = Arc::new(pbx);
     let dir = shots("queue-call");
     let go_answer = dir.join("go-answer");
     let go_hang_up = dir.join("go-hang-up");
@@ -247,13 +241,7 @@ async fn a_queue_call_from_the_screen_pop_to_the_report() {
         let op = p.running.operator_token.clone();
         let sup_key = key(&b, &op, "demo", "supervisor", None);
         // Only 1002 (in the browser) takes the call.
-        let (st, body) = http(
-            "POST",
-            &format!("{b}/api/tenants/demo/agents/1003/state"),
-            &sup_key,
-            Some(json!({"action": "pause", "reason": "break"})),
-        );
-        assert_eq!(st, 200, "{body}");
+        pause_by_api(&p, &sup_key, "1003");
         let agent = agent_script(
             &p,
             "1002",
@@ -412,13 +400,7 @@ async fn an_agent_consults_a_colleague_from_the_browser_and_hands_the_caller_ove
         let b = base(&p);
         let sup_key = key(&b, &p.running.operator_token, "demo", "supervisor", None);
         // 1003 takes no queue call, only 1002's consultation.
-        let (st, body) = http(
-            "POST",
-            &format!("{b}/api/tenants/demo/agents/1003/state"),
-            &sup_key,
-            Some(json!({"action": "pause", "reason": "break"})),
-        );
-        assert_eq!(st, 200, "{body}");
+        pause_by_api(&p, &sup_key, "1003");
         let mut colleague = Phone::new(p.addr(), 0x1003);
         colleague.register("1003", &p.password("1003"));
         let agent = agent_script(

@@ -530,22 +530,8 @@ async fn a_supervisor_transfers_a_queue_call_back_into_the_queue_and_another_age
 /// logged in the CRM with its agent and queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_crm_names_the_caller_on_the_agents_phone_and_logs_the_call() {
-    let (addr, logged) = common::crm::crm().await;
-    let mut t: serde_json::Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
-    t["plugins"]["crm-rest"]["config"]["base-url"] = format!("http://{addr}/api").into();
-    let tmp = tempfile::tempdir().unwrap();
-    let running = switchyard_server::start(switchyard_server::Config {
-        data_dir: tmp.path().to_path_buf(),
-        sip_listen: "127.0.0.1:0".parse().unwrap(),
-        http_listen: "127.0.0.1:0".parse().unwrap(),
-        tenant_json: Some(t.to_string()),
-        // The CRM of this test is on loopback.
-        allow_private_plugin_http: true,
-        ..switchyard_server::Config::default()
-    })
-    .await
-    .expect("server starts");
-    let pbx = std::sync::Arc::new(Pbx { running, _dir: tmp });
+    let (pbx, logged) = common::crm::pbx_with_crm().await;
+    let pbx = std::sync::Arc::new(pbx);
     let tenants = pbx.running.pbx.tenants();
     let found = tenants.all()[0].runtime.try_crm_lookup("1001").await;
     assert!(

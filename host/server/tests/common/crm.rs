@@ -78,3 +78,21 @@ pub async fn crm() -> (
     });
     (addr, logged)
 }
+
+/// The server with the demo tenant, its `crm-rest` connector pointed at a
+/// fresh [`crm`] (and allowed to reach loopback), and what that CRM was
+/// sent.
+pub async fn pbx_with_crm() -> (
+    super::Pbx,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    let (addr, logged) = crm().await;
+    let mut t: serde_json::Value = serde_json::from_str(switchyard_artifacts::DEMO_TENANT).unwrap();
+    t["plugins"]["crm-rest"]["config"]["base-url"] = format!("http://{addr}/api").into();
+    let pbx = super::pbx_configured(Some(t), None, |c| {
+        // The CRM of these tests is on loopback.
+        c.allow_private_plugin_http = true;
+    })
+    .await;
+    (pbx, logged)
+}

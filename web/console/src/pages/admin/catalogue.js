@@ -7,7 +7,7 @@
 
 import { api, get, post, put, t } from '../../api.js';
 import { h, fill, field, when, toast } from '../../ui.js';
-import { heading, apiMessage, splitList } from './crud.js';
+import { heading, apiMessage, splitList, uploadForm } from './crud.js';
 import { jsonEditor } from './plugins.js';
 
 const enc = encodeURIComponent;
@@ -123,31 +123,23 @@ export const publishPage = {
           }))))));
       if (!entries.length) fill(list, h('p', { class: 'empty' }, 'Nothing published yet.'));
     };
-    const name = h('input', { type: 'text', name: 'catalogue-name', required: true, placeholder: 'crm-partner', autocomplete: 'off' });
-    const file = h('input', { type: 'file', name: 'catalogue-file', accept: '.wasm,application/wasm', required: true });
-    const result = h('div', { class: 'upload-result', role: 'alert' });
-    const publish = h('form', {
-      class: 'upload',
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        fill(result);
-        if (!name.value.trim() || !file.files[0]) {
-          fill(result, h('p', { class: 'error' }, 'Give a name and choose a .wasm component.'));
-          return;
-        }
-        try {
-          const v = await api('POST', `/api/catalogue/${enc(name.value.trim())}`, file.files[0], { headers: { 'Content-Type': 'application/wasm' } });
-          fill(result, h('p', { class: 'ok' }, `Published ${v.name} version ${v.version} (${v.world}). Describe it below.`));
-          file.value = '';
-          await draw();
-        } catch (e) {
-          fill(result, h('p', { class: 'error' }, apiMessage(e)));
-        }
-      },
-    }, field('Name', name), field('Component (.wasm)', file), h('button', { type: 'submit', class: 'primary' }, 'Publish'));
+    const publish = uploadForm({
+      id: 'catalogue',
+      label: 'Publish a component',
+      nameLabel: 'Name',
+      placeholder: 'crm-partner',
+      fileLabel: 'Component (.wasm)',
+      accept: '.wasm,application/wasm',
+      submitLabel: 'Publish',
+      missing: { name: 'Give the component a name.', file: 'Choose a .wasm component.' },
+      nameFrom: (f) => f.replace(/\.wasm$/i, '').toLowerCase().replace(/[^a-z0-9._-]/g, '-'),
+      send: (n, f) => api('POST', `/api/catalogue/${enc(n)}`, f, { headers: { 'Content-Type': 'application/wasm' } }),
+      stored: (v) => `Published ${v.name} version ${v.version} (${v.world}). Describe it below.`,
+      onDone: () => draw(),
+    });
     fill(root, heading('Catalogue'),
       h('p', { class: 'hint intro' }, 'Components published here can be installed by every tenant\'s admin, with settings checked against the schema you describe.'),
-      h('section', { class: 'card' }, h('h2', {}, 'Publish a component'), publish, result), list);
+      h('section', { class: 'card' }, h('h2', {}, 'Publish a component'), publish), list);
     draw(); // not awaited: see crud.js
   },
 };

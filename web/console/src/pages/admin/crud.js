@@ -47,6 +47,60 @@ export function apiMessage(e) {
 }
 
 /**
+ * A form that sends one file raw (a prompt's WAV, a plugin's component):
+ * a name (defaulted from the file's name by `nameFrom`) and the file; on
+ * submit `send(name, file)` stores it and `stored(result, name)` words
+ * what was stored. The host's refusal is shown exactly as the API gives
+ * it, in the result box (`.upload-result`, announced). Returns the form
+ * and the result box in one element.
+ */
+export function uploadForm({
+  id, label, nameLabel, nameHint, placeholder, fileLabel, accept, submitLabel = 'Upload',
+  busy = null, missing, fixedName = null, nameFrom, send, stored, onDone = async () => {},
+}) {
+  const name = h('input', {
+    type: 'text', name: `${id}-name`, id: `${id}-name`, required: true, placeholder,
+    value: fixedName || '', autocomplete: 'off',
+  });
+  if (fixedName) name.readOnly = true;
+  const file = h('input', { type: 'file', name: `${id}-file`, id: `${id}-file`, accept, required: true });
+  const result = h('div', { class: 'upload-result', id: `${id}-upload-result`, role: 'alert' });
+  const submit = h('button', { type: 'submit', class: 'primary', id: `${id}-upload` }, submitLabel);
+  file.addEventListener('change', () => {
+    if (!name.value && file.files[0]) name.value = nameFrom(file.files[0].name);
+  });
+  const form = h('form', {
+    class: 'upload',
+    'aria-label': label,
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      fill(result);
+      const n = name.value.trim();
+      const f = file.files[0];
+      if (!n || !f) {
+        fill(result, h('p', { class: 'error' }, !n ? missing.name : missing.file));
+        return;
+      }
+      submit.disabled = true;
+      if (busy) fill(result, h('p', { class: 'loading' }, busy));
+      try {
+        const rec = await send(n, f);
+        fill(result, h('p', { class: 'ok' }, stored(rec, n)));
+        file.value = '';
+        if (!fixedName) name.value = '';
+        await onDone(rec, n);
+      } catch (e) {
+        // Exactly what the host said is wrong with the file.
+        fill(result, h('p', { class: 'error', id: `${id}-upload-error` }, apiMessage(e)));
+      } finally {
+        submit.disabled = false;
+      }
+    },
+  }, field(nameLabel, name, nameHint), field(fileLabel, file), submit);
+  return h('div', {}, form, result);
+}
+
+/**
  * A form built from field specs:
  *   {name, label, type: text|number|password|checkbox|select|list|lines|json|textarea,
  *    (list: one line, comma-separated → array; lines: one item a line;

@@ -5,7 +5,7 @@
 
 import { api, get, del, t } from '../../api.js';
 import { h, fill, table, field, when, toast } from '../../ui.js';
-import { canWrite, deleteButton, heading, apiMessage } from './crud.js';
+import { canWrite, deleteButton, heading, apiMessage, uploadForm } from './crud.js';
 
 const enc = encodeURIComponent;
 
@@ -28,45 +28,27 @@ export function player(src, label, big = false) {
 // ---------------------------------------------------------------- prompts
 
 /** The prompt upload form: a name and a WAV file, sent raw with PUT. */
-function uploadForm(onDone, fixedName = null) {
-  const name = h('input', { type: 'text', name: 'prompt-name', required: true, placeholder: 'main-menu', value: fixedName || '' });
-  if (fixedName) name.readOnly = true;
-  const file = h('input', { type: 'file', name: 'prompt-file', accept: '.wav,audio/wav,audio/x-wav', required: true });
-  const result = h('div', { class: 'upload-result', role: 'alert', id: 'prompt-upload-result' });
-  const submit = h('button', { type: 'submit', class: 'primary' }, fixedName ? 'Replace' : 'Upload');
-  file.addEventListener('change', () => {
+function promptUpload(onDone, fixedName = null) {
+  return uploadForm({
+    id: 'prompt',
+    label: fixedName ? 'Replace the recording' : 'Upload a prompt',
+    nameLabel: 'Prompt name',
+    placeholder: 'main-menu',
+    fileLabel: 'WAV file (8000 Hz mono, 16-bit PCM or µ-law)',
+    accept: '.wav,audio/wav,audio/x-wav',
+    submitLabel: fixedName ? 'Replace' : 'Upload',
+    missing: { name: 'Give the prompt a name.', file: 'Choose a WAV file.' },
+    fixedName,
     // The file's name is a good default for the prompt's.
-    if (!name.value && file.files[0]) name.value = file.files[0].name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]/g, '-');
-  });
-  const form = h('form', {
-    class: 'upload',
-    'aria-label': fixedName ? 'Replace the recording' : 'Upload a prompt',
-    onsubmit: async (ev) => {
-      ev.preventDefault();
-      fill(result);
-      const n = name.value.trim();
-      const f = file.files[0];
-      if (!n || !f) {
-        fill(result, h('p', { class: 'error' }, !n ? 'Give the prompt a name.' : 'Choose a WAV file.'));
-        return;
-      }
-      submit.disabled = true;
-      try {
-        const rec = await api('PUT', t(`/prompts/${enc(n)}`), f, { headers: { 'Content-Type': 'audio/wav' } });
-        fill(result, h('p', { class: 'ok' }, `Stored ${rec.name}: ${rec.meta.encoding || ''}, ${seconds(rec.meta)}.`));
-        toast(`Prompt ${n} stored.`);
-        file.value = '';
-        if (!fixedName) name.value = '';
-        await onDone(rec);
-      } catch (e) {
-        // The API says why it refuses a file (not 8 kHz mono, not WAV…).
-        fill(result, h('p', { class: 'error' }, apiMessage(e)));
-      } finally {
-        submit.disabled = false;
-      }
+    nameFrom: (f) => f.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]/g, '-'),
+    // The API says why it refuses a file (not 8 kHz mono, not WAV…).
+    send: (n, f) => api('PUT', t(`/prompts/${enc(n)}`), f, { headers: { 'Content-Type': 'audio/wav' } }),
+    stored: (rec) => {
+      toast(`Prompt ${rec.name} stored.`);
+      return `Stored ${rec.name}: ${rec.meta.encoding || ''}, ${seconds(rec.meta)}.`;
     },
-  }, field('Prompt name', name), field('WAV file (8000 Hz mono, 16-bit PCM or µ-law)', file), submit);
-  return h('div', {}, form, result);
+    onDone,
+  });
 }
 
 const prompts = {
@@ -106,7 +88,7 @@ const prompts = {
     };
     fill(root, heading('Prompts'),
       h('p', { class: 'hint intro' }, 'Recorded messages that flows and queues play: menus, music on hold, comfort and whisper messages.'),
-      w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a prompt'), uploadForm(refresh)) : null,
+      w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a prompt'), promptUpload(refresh)) : null,
       listBox);
     refresh(); // not awaited: see crud.js
   },
@@ -147,7 +129,7 @@ const prompt = {
             h('dt', {}, 'Size'), h('dd', {}, size(rec.size)),
             h('dt', {}, 'Uploaded'), h('dd', {}, when(rec.created_at_ms))),
           h('p', {}, h('a', { href: src, download: rec.name }, `Download ${rec.name}`))),
-        w ? h('section', { class: 'card' }, h('h2', {}, 'Replace the recording'), uploadForm(draw, name)) : null);
+        w ? h('section', { class: 'card' }, h('h2', {}, 'Replace the recording'), promptUpload(draw, name)) : null);
     };
     await draw();
   },

@@ -7,52 +7,35 @@
 
 import { api, get, post, put, del, t } from '../../api.js';
 import { h, fill, table, field, when, toast, percent } from '../../ui.js';
-import { canWrite, heading, apiMessage, buildForm } from './crud.js';
+import { canWrite, heading, apiMessage, buildForm, uploadForm } from './crud.js';
 
 const enc = encodeURIComponent;
 const kib = (n) => `${Math.round(n / 1024)} KiB`;
 
 /** Upload a component: the raw bytes as the body (application/wasm). */
-function uploadForm(onDone, fixedName = null) {
-  const name = h('input', { type: 'text', name: 'plugin-name', id: 'plugin-name', required: true, placeholder: 'my-ivr', value: fixedName || '', autocomplete: 'off' });
-  if (fixedName) name.readOnly = true;
-  const file = h('input', { type: 'file', name: 'plugin-file', id: 'plugin-file', accept: '.wasm,application/wasm', required: true });
-  const result = h('div', { class: 'upload-result', id: 'plugin-upload-result', role: 'alert' });
-  const submit = h('button', { type: 'submit', class: 'primary', id: 'plugin-upload' }, fixedName ? 'Upload a new version' : 'Upload');
-  file.addEventListener('change', () => {
-    if (!name.value && file.files[0]) name.value = file.files[0].name.replace(/\.wasm$/i, '').toLowerCase().replace(/[^a-z0-9._-]/g, '-');
-  });
-  const form = h('form', {
-    class: 'upload',
-    'aria-label': 'Upload a plugin',
-    onsubmit: async (ev) => {
-      ev.preventDefault();
-      fill(result);
-      const n = name.value.trim();
-      const f = file.files[0];
-      if (!n || !f) {
-        fill(result, h('p', { class: 'error' }, !n ? 'Give the plugin a name.' : 'Choose a .wasm component.'));
-        return;
-      }
-      submit.disabled = true;
-      fill(result, h('p', { class: 'loading' }, 'Checking and compiling the component…'));
-      try {
-        const v = await api('POST', t(`/plugins/${enc(n)}`), f, { headers: { 'Content-Type': 'application/wasm' } });
-        fill(result, h('p', { class: 'ok' },
-          `Stored ${n} version ${v.number} (${v.world})${v.active ? ', active' : ': activate it on the plugin\'s page'}.`));
-        toast(`Plugin ${n} version ${v.number} stored.`);
-        file.value = '';
-        await onDone(n, v);
-      } catch (e) {
-        // Exactly what the host said: it names what is wrong with the
-        // component (not a component, unknown world, forbidden import…).
-        fill(result, h('p', { class: 'error', id: 'plugin-upload-error' }, apiMessage(e)));
-      } finally {
-        submit.disabled = false;
-      }
+function pluginUpload(onDone, fixedName = null) {
+  return uploadForm({
+    id: 'plugin',
+    label: 'Upload a plugin',
+    nameLabel: 'Plugin name',
+    nameHint: 'Lower case: letters, digits, . _ -',
+    placeholder: 'my-ivr',
+    fileLabel: 'Component (.wasm)',
+    accept: '.wasm,application/wasm',
+    submitLabel: fixedName ? 'Upload a new version' : 'Upload',
+    busy: 'Checking and compiling the component…',
+    missing: { name: 'Give the plugin a name.', file: 'Choose a .wasm component.' },
+    fixedName,
+    nameFrom: (f) => f.replace(/\.wasm$/i, '').toLowerCase().replace(/[^a-z0-9._-]/g, '-'),
+    // The host names what is wrong with a component it refuses (not a
+    // component, unknown world, forbidden import…).
+    send: (n, f) => api('POST', t(`/plugins/${enc(n)}`), f, { headers: { 'Content-Type': 'application/wasm' } }),
+    stored: (v, n) => {
+      toast(`Plugin ${n} version ${v.number} stored.`);
+      return `Stored ${n} version ${v.number} (${v.world})${v.active ? ', active' : ': activate it on the plugin\'s page'}.`;
     },
-  }, field('Plugin name', name, 'Lower case: letters, digits, . _ -'), field('Component (.wasm)', file), submit);
-  return h('div', {}, form, result);
+    onDone: (v, n) => onDone(n, v),
+  });
 }
 
 const list = {
@@ -98,7 +81,7 @@ const list = {
     const policyBox = h('div');
     fill(root, heading('Plugins'),
       h('p', { class: 'hint intro' }, 'WebAssembly components: call flows, queue strategies, CRM connectors and reporters. Each upload is a new version; the first is activated, later ones wait until you activate them.'),
-      w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a plugin'), uploadForm(async () => { await refresh(); })) : null,
+      w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a plugin'), pluginUpload(async () => { await refresh(); })) : null,
       box, roleBox, policyBox);
     // Not awaited: see crud.js (the upload form must keep its focus).
     refresh().then(async () => fill(policyBox, await transcriptPolicy(w)));
@@ -205,7 +188,7 @@ const detail = {
         h('p', {}, `${p.world} plugin · active version ${p.active ? `v${p.active}` : 'none'} · ${p.versions.length} version(s)`),
         h('section', { class: 'card' }, h('h2', {}, 'Versions'), table(cols, versions),
           h('p', { class: 'error versions-error', role: 'alert' })),
-        w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a new version'), uploadForm(draw, name)) : null,
+        w ? h('section', { class: 'card' }, h('h2', {}, 'Upload a new version'), pluginUpload(draw, name)) : null,
         await canarySection(p, base, w, draw),
         w && p.world === 'call-flow' ? replaySection(p, base) : null,
         w ? await upgradeSection(p, base, draw) : null,
