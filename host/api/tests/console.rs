@@ -494,3 +494,52 @@ async fn an_agent_plays_the_recordings_of_its_calls_and_no_others() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_garbled_sign_in_is_told_what_is_wrong_and_signs_nobody_in() {
+    let env = Env::new().await;
+    for (body, content_type, want) in [
+        ("{\"method\": \"magic\"}", "application/json", "method"),
+        (
+            "{\"method\": \"extension\", \"tenant\": \"acme\"}",
+            "application/json",
+            "extension",
+        ),
+        ("not json at all", "application/json", "JSON"),
+    ] {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/console/session")
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let resp = env.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        assert!(resp.headers().get("set-cookie").is_none(), "{body}");
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(want), "{body}: {v}");
+    }
+    // A tenant that does not exist reads like a wrong password.
+    let (st, v) = sign_in(
+        &env,
+        json!({"method": "extension", "tenant": "nobody.example", "extension": "1002",
+               "password": "whatever it is"}),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["message"], "wrong tenant, extension or password");
+    // A cookie nobody issued is no session.
+    let (st, _, _) = call(
+        &env,
+        Method::GET,
+        "/api/tenants/acme/cdrs",
+        &[("cookie", "switchyard_session=0123456789abcdef")],
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+}
