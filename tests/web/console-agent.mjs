@@ -60,6 +60,7 @@
 //   {"do": "panel"}                       back to #/agent
 //   {"do": "sleep", "ms": 1000}
 //   {"do": "wait-file", "path": "/tmp/x"}  wait until a driving test creates it
+//   {"do": "transfer-targets"}            the transfer box's suggestions (values)
 //   {"do": "screenshot", "name": "x", "width"?: 390, "height"?: 844}
 // Each finished step is announced on stderr as one JSON line
 // ({"done": "available"}), so a driving test can start its SIP caller
@@ -482,6 +483,12 @@ async function run(step) {
     case 'sleep':
       await sleep(step.ms || 1000);
       return {};
+    case 'transfer-targets': {
+      // The transfer box's suggestions: the directory's colleagues and
+      // queue numbers.
+      await page.waitForFunction(() => document.querySelectorAll('#xfer-targets option').length > 0);
+      return { targets: await page.$$eval('#xfer-targets option', (os) => os.map((o) => o.value)) };
+    }
     case 'wait-file': {
       // A driving test says "go on" by creating the file (e.g. once the
       // supervisor's wallboard has seen the waiting call).

@@ -543,3 +543,20 @@ async fn a_garbled_sign_in_is_told_what_is_wrong_and_signs_nobody_in() {
     .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn every_role_reads_the_directory_an_agent_transfers_with() {
+    let env = Env::new().await;
+    let (st, d) = env
+        .get("/api/tenants/acme/directory", &env.key("acme", "agent"))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{d}");
+    let numbers: Vec<&str> = d["extensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["number"].as_str())
+        .collect();
+    assert!(numbers.contains(&"1002"), "{d}");
+    assert!(d["queues"].is_array(), "{d}");
+}

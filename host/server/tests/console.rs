@@ -248,6 +248,7 @@ async fn a_queue_call_from_the_screen_pop_to_the_report() {
             &dir,
             json!([
                 {"do": "registered"},
+                {"do": "transfer-targets"},
                 {"do": "available"},
                 {"do": "wait-screen-pop", "name": "Ada Lovelace"},
                 {"do": "screenshot", "name": "screen-pop"},
@@ -303,6 +304,20 @@ async fn a_queue_call_from_the_screen_pop_to_the_report() {
         "the screen pop: {pop}"
     );
     assert!(supervisor["steps"].as_array().unwrap().len() >= 9);
+    // The agent may transfer to colleagues and to the queues' numbers.
+    let targets = agent["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["do"] == "transfer-targets")
+        .unwrap()["targets"]
+        .clone();
+    for t in ["1001", "1003", "600"] {
+        assert!(
+            targets.to_string().contains(&format!("\"{t}\"")),
+            "{t} in {targets}"
+        );
+    }
 
     // The record has the agent, the queue and the wrap-up…
     let b = base(&pbx);

@@ -11,6 +11,7 @@ mod canary;
 pub(crate) mod catalogue;
 mod cdrs;
 mod conferences;
+mod directory;
 mod extensions;
 mod files;
 mod groups;
@@ -62,6 +63,7 @@ pub(crate) fn router() -> OpenApiRouter<ApiState> {
             extensions::update,
             extensions::delete
         ))
+        .routes(routes!(directory::get))
         .routes(routes!(numbers::list, numbers::create))
         .routes(routes!(numbers::get, numbers::update, numbers::delete))
         .routes(routes!(trunks::list, trunks::create))

@@ -1414,6 +1414,12 @@ pub fn routes() -> Vec<Route> {
         ),
         route!(
             GET,
+            "/api/tenants/{tenant}/directory",
+            "/api/tenants/{tenant}/directory",
+            OwnCalls
+        ),
+        route!(
+            GET,
             "/api/tenants/{tenant}/dispositions",
             "/api/tenants/{tenant}/dispositions",
             OwnCalls

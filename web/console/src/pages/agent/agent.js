@@ -582,19 +582,18 @@ function render(root, { session }) {
   loadDispositions();
   refreshAgent();
 
-  // Transfer targets the role may list. Agents may not read configuration
-  // (403) and see only themselves: free text only, and no failing request.
-  if (session.role !== 'agent') (async () => {
-    const opts = [];
+  // Transfer targets: the tenant's directory (every role may read it):
+  // colleagues by extension, queues by their transfer number.
+  (async () => {
     try {
-      const list = await get(t('/agents'));
-      for (const a of list) if (a.extension !== ext) opts.push([a.extension, `agent ${a.extension} (${a.state})`]);
+      const d = await get(t('/directory'));
+      const opts = [
+        ...d.extensions.filter((e) => e.number !== ext)
+          .map((e) => [e.number, e.name ? `${e.name} (${e.number})` : e.number]),
+        ...d.queues.map((q) => [q.number, `queue ${q.name} (${q.number})`]),
+      ];
+      fill(xferList, opts.map(([v, l]) => h('option', { value: v, label: l })));
     } catch { /* free text */ }
-    try {
-      const qs = await get(t('/queues'));
-      for (const q of qs) opts.push([q.name, `queue ${q.name}`]);
-    } catch { /* agents: 403 */ }
-    fill(xferList, opts.map(([v, l]) => h('option', { value: v, label: l })));
   })();
 
   const onEvent = (kind, data) => {
