@@ -619,3 +619,64 @@ async fn an_agent_and_a_supervisor_at_work_on_their_own_pages() {
         assert!(s.iter().any(|d| d == step), "supervisor {step}: {s:?}");
     }
 }
+
+/// Over the HTTPS listener the console is served too, and its session
+/// cookie is `Secure`, so a browser never sends it over plain HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_the_session_cookie_is_secure() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pbx = pbx_configured(None, None, |c| {
+        c.https_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let https = pbx.running.https.expect("HTTPS served");
+    let cert = pbx.running.certificate.clone().expect("a certificate");
+    let tls =
+        tokio_rustls::TlsConnector::from(client_trusting(&std::fs::read(&cert.cert).unwrap()));
+    // One HTTP/1.1 request over a fresh TLS connection: the response head.
+    let request = |req: String| {
+        let tls = tls.clone();
+        async move {
+            let tcp = tokio::net::TcpStream::connect(https).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut s = tls
+                .connect(name, tcp)
+                .await
+                .expect("TLS with the host's certificate");
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out).await;
+            String::from_utf8_lossy(&out).into_owned()
+        }
+    };
+    let page = request(format!(
+        "GET / HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+        https.port()
+    ))
+    .await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("/console/console.js"), "the console's page");
+    let body = json!({"method": "extension", "tenant": "demo.localhost", "extension": "1002",
+                      "password": pbx.password("1002")})
+    .to_string();
+    let answer = request(format!(
+        "POST /console/session HTTP/1.1\r\nHost: localhost:{}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        https.port(),
+        body.len()
+    ))
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let cookie = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a session cookie");
+    for attr in [
+        "switchyard_session=",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+    ] {
+        assert!(cookie.contains(attr), "{attr} in {cookie}");
+    }
+}

@@ -295,21 +295,3 @@ async fn a_web_call_without_a_valid_ticket_is_refused() {
     };
     assert_eq!(answer.status(), 403, "{answer:?}");
 }
-
-/// A rustls client that trusts exactly the certificate in `pem`.
-fn client_trusting(pem: &[u8]) -> Arc<rustls::ClientConfig> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pem) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
-}
