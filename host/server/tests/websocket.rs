@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::phone::Phone;
-use common::{LIMIT, pbx_configured};
+use common::{LIMIT, client_trusting, pbx_configured};
 use futures_util::{SinkExt, StreamExt};
 use switchyard_sip::message::Message;
 use switchyard_sip::message::parse::{Framing, parse};
