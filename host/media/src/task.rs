@@ -71,6 +71,20 @@ enum Command {
     /// A SIP phone's leg speaks SRTP with these keys (`None`: plain RTP).
     Srtp(LegId, Option<SrtpKeys>),
     RemoveLeg(LegId),
+    /// Give a browser's leg up to another call's media task: out of this
+    /// task at once (session, rooms, message), its sockets through the
+    /// channel (`None`: no such leg here).
+    HandOff(LegId, oneshot::Sender<Option<RtpPorts>>),
+    /// A browser's leg handed off by another call's task: added once its
+    /// sockets arrive (see [`MediaHandle::adopt_webrtc_leg`]).
+    AdoptWebRtcLeg(
+        LegId,
+        oneshot::Receiver<Option<RtpPorts>>,
+        u32,
+        SharedWebRtcLeg,
+    ),
+    /// Stop after the commands before this one (see [`MediaHandle::close`]).
+    Close,
     /// A room's RTP for a lent leg that cannot be sent as it is (SRTP,
     /// WebRTC): sent through the leg like the session's own.
     FromRoom(LegId, SocketAddr, Vec<u8>),
@@ -239,6 +253,17 @@ impl Io {
         let i = self.messages.iter().position(|(l, _)| *l == leg)?;
         Some(self.messages.swap_remove(i).1)
     }
+
+    /// Everything of `leg` leaves the task; its sockets are returned.
+    fn remove_leg(&mut self, session: &mut MediaSession, leg: LegId) -> Option<RtpPorts> {
+        self.webrtc.retain(|(l, _)| *l != leg);
+        self.srtp.retain(|(l, _)| *l != leg);
+        self.leave_room(leg);
+        self.take_message(leg);
+        session.remove_leg(leg);
+        let i = self.socks.iter().position(|(l, _)| *l == leg)?;
+        Some(self.socks.swap_remove(i).1)
+    }
 }
 
 /// Carry out one command of the call engine.
@@ -275,7 +300,10 @@ fn command(
             );
         }
         // Carried out in the task's loop, which can await the sends.
-        Command::WebRtcChanged(_) | Command::FromRoom(..) => {}
+        Command::WebRtcChanged(_)
+        | Command::FromRoom(..)
+        | Command::AdoptWebRtcLeg(..)
+        | Command::Close => {}
         Command::Srtp(leg, keys) => match keys {
             // Same keys (a re-INVITE that kept them): the contexts and
             // their rollover counters stay.
@@ -291,14 +319,10 @@ fn command(
             }
             None => io.srtp.retain(|(l, _)| *l != leg),
         },
-        Command::RemoveLeg(leg) => {
-            io.webrtc.retain(|(l, _)| *l != leg);
-            io.srtp.retain(|(l, _)| *l != leg);
-            io.leave_room(leg);
-            // Dropping the sockets gives the ports back to the pool.
-            io.socks.retain(|(l, _)| *l != leg);
-            io.take_message(leg);
-            session.remove_leg(leg);
+        // Dropping the sockets gives the ports back to the pool.
+        Command::RemoveLeg(leg) => drop(io.remove_leg(session, leg)),
+        Command::HandOff(leg, reply) => {
+            let _ = reply.send(io.remove_leg(session, leg));
         }
         Command::Configure(leg, cfg) => session.configure(now, leg, cfg),
         Command::CreateBridge(id) => {
@@ -432,9 +456,13 @@ impl MediaHandle {
     /// End the media now and return once the task is gone, its sockets
     /// closed and its ports back in the pool. Dropping the handle also ends
     /// the task, but only the next time the runtime gets to it.
+    ///
+    /// The commands sent before are carried out first: a leg handed off
+    /// ([`hand_off`](Self::hand_off)) just before the call ended still
+    /// reaches the call that adopts it.
     pub async fn close(mut self) {
         if let Some(task) = self.task.take() {
-            task.abort();
+            self.send(Command::Close);
             let _ = task.await;
         }
     }
@@ -468,6 +496,28 @@ impl MediaHandle {
     /// again). The same keys again change nothing.
     pub fn set_srtp(&self, leg: LegId, keys: Option<SrtpKeys>) {
         self.send(Command::Srtp(leg, keys));
+    }
+
+    /// A browser's leg leaves this call's media for another call's
+    /// ([`adopt_webrtc_leg`](Self::adopt_webrtc_leg) there): its sockets
+    /// come through the answer, so its ICE and DTLS go on untouched and
+    /// the browser is asked nothing (an attended transfer).
+    pub fn hand_off(&self, leg: LegId) -> oneshot::Receiver<Option<RtpPorts>> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::HandOff(leg, tx));
+        rx
+    }
+
+    /// A browser's leg handed off by another call ([`hand_off`](Self::hand_off)
+    /// there) becomes `leg` here, with the same WebRTC endpoint `webrtc`.
+    /// Commands sent after this one wait for it.
+    pub fn adopt_webrtc_leg(
+        &self,
+        leg: LegId,
+        ports: oneshot::Receiver<Option<RtpPorts>>,
+        webrtc: SharedWebRtcLeg,
+    ) {
+        self.send(Command::AdoptWebRtcLeg(leg, ports, rand_u32(), webrtc));
     }
 
     /// The leg is gone: its ports go back to the pool.
@@ -704,7 +754,21 @@ async fn run(
         })
         .await;
         match wake {
-            Wake::Command(None) => return,
+            Wake::Command(None | Some(Command::Close)) => return,
+            Wake::Command(Some(Command::AdoptWebRtcLeg(leg, ports, ssrc, webrtc))) => {
+                // The other call's task answers at its next wake; one that
+                // is gone (or stuck) leaves the leg without media here.
+                match tokio::time::timeout(HAND_OFF_WAIT, ports).await {
+                    Ok(Ok(Some(ports))) => {
+                        let add = Command::AddWebRtcLeg(leg, ports, ssrc, webrtc);
+                        command(&mut session, add, &mut io, &events, &own);
+                        webrtc_flush(&mut session, &mut io, &events, leg).await;
+                    }
+                    _ => {
+                        tracing::warn!(%leg, "a browser's leg handed over by another call never came")
+                    }
+                }
+            }
             Wake::Command(Some(Command::WebRtcChanged(leg))) => {
                 webrtc_flush(&mut session, &mut io, &events, leg).await;
             }
@@ -753,6 +817,9 @@ async fn run(
         }
     }
 }
+
+/// How long a call's media waits for a leg another call hands it.
+const HAND_OFF_WAIT: Duration = Duration::from_secs(1);
 
 /// One frame's time.
 const FRAME: Duration = Duration::from_millis(20);
