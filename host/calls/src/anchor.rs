@@ -18,14 +18,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use switchyard_media::webrtc::{self, SharedWebRtcLeg, WebRtcDirection, WebRtcLeg};
-use switchyard_media::{BridgeId, LegConfig, LegId, MediaEvent, MediaHandle, PortPool};
+use switchyard_media::{BridgeId, LegConfig, LegId, MediaEvent, MediaHandle, PortPool, RtpPorts};
 use switchyard_plugins::types::CallSnapshot;
 use switchyard_rtp::g711::Law;
 use switchyard_sdp::{Codec, Direction, Negotiated, Refusal, Sdp, SrtpPolicy};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::leg_sdp::LegSdp;
-use crate::session::{Negotiator, Renegotiation};
+use crate::session::{Endpoint, Negotiator, Renegotiation};
 
 /// The G.711 law of a negotiated voice codec.
 fn law(codec: Codec) -> Law {
@@ -102,6 +102,15 @@ struct Browser {
     /// Our answer to its re-offer, held while the re-offer goes on to
     /// the other party (str0m took the offer already).
     pending_answer: Option<Vec<u8>>,
+}
+
+/// A browser's leg leaving for another call (an attended transfer): its
+/// endpoint as the call's SDP state kept it, and its sockets, which the
+/// media task hands over (see [`MediaHandle::hand_off`]).
+struct MovingBrowser {
+    leg: SharedWebRtcLeg,
+    sdp: Vec<u8>,
+    ports: oneshot::Receiver<Option<RtpPorts>>,
 }
 
 /// A hold direction in str0m's terms and back.
@@ -612,6 +621,44 @@ impl Negotiator for Anchor {
             Some(Direction::SendOnly | Direction::Inactive)
         )
     }
+    /// A browser's endpoint moves with its dialog: the media task hands
+    /// its sockets on, and the WebRTC state goes along. A phone's stays
+    /// (and is closed): the other call offers it one of its own.
+    fn release(&mut self, leg: LegId) -> Option<Endpoint> {
+        let mut s = self.lock();
+        if !s.webrtc.contains_key(&leg) {
+            return None;
+        }
+        let ports = s.media.as_ref()?.hand_off(leg);
+        let b = s.webrtc.remove(&leg)?;
+        Some(Endpoint::new(MovingBrowser {
+            leg: b.leg,
+            sdp: b.sdp,
+            ports,
+        }))
+    }
+
+    fn adopt(&mut self, leg: LegId, endpoint: Endpoint) -> bool {
+        let Some(moving) = endpoint.take::<MovingBrowser>() else {
+            return false;
+        };
+        let mut s = self.lock();
+        let Some(media) = s.media.as_ref() else {
+            return false;
+        };
+        media.adopt_webrtc_leg(leg, moving.ports, moving.leg.clone());
+        s.webrtc.insert(
+            leg,
+            Browser {
+                leg: moving.leg,
+                sdp: moving.sdp,
+                pending_answer: None,
+            },
+        );
+        // Its direction as it was agreed in the other call.
+        s.webrtc_changed(leg);
+        true
+    }
 }
 
 #[cfg(test)]
@@ -689,7 +736,12 @@ mod tests {
     /// [`call`], the host's media advertised at `public_ip`.
     fn call_behind(public_ip: Option<IpAddr>) -> (Anchor, Rtc, Mid, String) {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let pool = Arc::new(PortPool::new(ip, 42_000, 42_200));
+        call_on(&Arc::new(PortPool::new(ip, 42_000, 42_200)), public_ip)
+    }
+
+    /// [`call_behind`] with ports from `pool`.
+    fn call_on(pool: &Arc<PortPool>, public_ip: Option<IpAddr>) -> (Anchor, Rtc, Mid, String) {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let settings = crate::MediaSettings {
             ip,
             public_ip,
@@ -709,7 +761,7 @@ mod tests {
         let (offer, pending) = change.apply().unwrap();
         let (events, _) = mpsc::unbounded_channel();
         let mut anchor = Anchor::for_caller(
-            &pool,
+            pool,
             &settings,
             BROWSER,
             offer.to_sdp_string().as_bytes(),
@@ -863,5 +915,81 @@ mod tests {
             Err(488)
         );
         anchor.close().await;
+    }
+
+    /// An attended transfer moves a browser to another call: its endpoint
+    /// (sockets, ICE, DTLS) goes along, so the other call's offers to it
+    /// keep its transport, and its ports outlive the call it left. A
+    /// phone's endpoint stays behind.
+    #[tokio::test]
+    async fn a_browsers_endpoint_moves_to_another_call_with_its_transport() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let pool = Arc::new(PortPool::new(ip, 42_300, 42_400));
+        let (mut donor, mut browser, _, first) = call_on(&pool, None);
+        assert_eq!(pool.in_use(), 2, "the browser's ports and the phone's");
+        assert!(donor.release(PHONE).is_none(), "a phone's endpoint stays");
+        let moving = donor
+            .release(BROWSER)
+            .expect("the browser's endpoint leaves");
+
+        let settings = crate::MediaSettings {
+            ip,
+            public_ip: None,
+            low_port: 42_300,
+            high_port: 42_400,
+            rtp_timeout: crate::MediaSettings::DEFAULT_RTP_TIMEOUT,
+        };
+        let (events, _) = mpsc::unbounded_channel();
+        let mut keeper = Anchor::for_caller(
+            &pool,
+            &settings,
+            LegId(0),
+            &phone_sdp("sendrecv"),
+            SrtpPolicy::Off,
+            events,
+        )
+        .unwrap();
+        let moved = LegId(3);
+        assert!(keeper.adopt(moved, moving));
+        // The call it left ends: its ports stay with the keeper.
+        donor.close().await;
+        assert_eq!(
+            pool.in_use(),
+            2,
+            "the keeper's caller and the moved browser"
+        );
+
+        // It sends and receives already: nothing to offer.
+        assert_eq!(keeper.offer_again(moved), None);
+        assert!(!keeper.holds(moved));
+        // The keeper's caller holds: the browser is offered that on its
+        // own transport, and its answer is taken.
+        let Ok(Renegotiation::Forward(fwd)) =
+            keeper.reoffer(LegId(0), Some(moved), &phone_sdp("sendonly"))
+        else {
+            panic!("the hold goes on to the moved browser");
+        };
+        let fwd = text(&fwd);
+        assert!(
+            is_webrtc(fwd.as_bytes()) && fwd.contains("a=sendonly"),
+            "{fwd}"
+        );
+        assert_eq!(transport(&fwd), transport(&first), "same ICE and DTLS");
+        let answer = browser
+            .sdp_api()
+            .accept_offer(SdpOffer::from_sdp_string(&fwd).unwrap())
+            .unwrap()
+            .to_sdp_string();
+        let ours = text(
+            &keeper
+                .reanswered(LegId(0), moved, answer.as_bytes())
+                .unwrap(),
+        );
+        assert!(ours.contains("a=recvonly"), "{ours}");
+
+        // Another negotiator's endpoint is not taken.
+        assert!(!keeper.adopt(LegId(4), Endpoint::new("a stranger's")));
+        keeper.close().await;
+        assert_eq!(pool.in_use(), 0, "every port back");
     }
 }

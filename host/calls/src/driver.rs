@@ -51,7 +51,7 @@ use crate::leg::{Leg, ReqId, Transmit};
 use crate::metrics::Metrics;
 use crate::notices;
 use crate::session::{
-    Command, Device, HandOver, LegId, MediaCommand, MessageKind, MonitorMode, Negotiator,
+    Command, Device, HandOver, LegId, MediaCommand, MessageKind, MonitorMode, Moving, Negotiator,
     PassThrough, Record, Session, SessionConfig,
 };
 use crate::trunk::{GateTicket, Trunk};
@@ -1435,11 +1435,10 @@ impl Driver {
             } => self.hand_over(now, replaces, tenant, referrer, keeper, referrer_leg),
             CallMsg::TakeOver {
                 referrer_leg,
-                leg,
-                label,
+                party,
             } => {
-                self.call_ids.push(leg.call_id().to_string());
-                self.session.take_over(now, referrer_leg, *leg, label);
+                self.call_ids.push(party.leg.call_id().to_string());
+                self.session.take_over(now, referrer_leg, *party);
             }
             CallMsg::GiveUp {
                 referrer_leg,
@@ -1499,7 +1498,7 @@ impl Driver {
             Err(481)
         };
         let msg = match given {
-            Ok(HandOver::Given(leg, label)) => self.give(&keeper, referrer_leg, *leg, label),
+            Ok(HandOver::Given(party)) => self.give(&keeper, referrer_leg, *party),
             Ok(HandOver::Wanted(replaced_leg)) => CallMsg::GiveUp {
                 referrer_leg,
                 to: self.tx.clone(),
@@ -1520,25 +1519,23 @@ impl Driver {
         &mut self,
         to: &mpsc::UnboundedSender<CallMsg>,
         replaced: LegId,
-        leg: Leg,
-        label: String,
+        party: Moving,
     ) -> CallMsg {
-        let id = leg.call_id().to_string();
+        let id = party.leg.call_id().to_string();
         own(&self.shared, &id, to);
         self.call_ids.retain(|c| *c != id);
-        self.busy.retain(|b| *b != label);
+        self.busy.retain(|b| *b != party.label);
         CallMsg::TakeOver {
             referrer_leg: replaced,
-            leg: Box::new(leg),
-            label,
+            party: Box::new(party),
         }
     }
 
     /// Answer the other call of an attended transfer; a party given to
     /// a call that is gone is hung up.
     fn send_given(&self, to: &mpsc::UnboundedSender<CallMsg>, msg: CallMsg) {
-        if let Err(mpsc::error::SendError(CallMsg::TakeOver { leg, .. })) = to.send(msg) {
-            self.hang_up_given(*leg, to);
+        if let Err(mpsc::error::SendError(CallMsg::TakeOver { party, .. })) = to.send(msg) {
+            self.hang_up_given(party.leg, to);
         }
     }
 
@@ -1551,7 +1548,7 @@ impl Driver {
         replaced: LegId,
     ) {
         let msg = match self.session.give_up(now, referrer) {
-            Ok((leg, label)) => self.give(&to, replaced, leg, label),
+            Ok(party) => self.give(&to, replaced, party),
             Err(status) => {
                 self.session.handle_replace_failed(now, referrer, status);
                 CallMsg::ReplaceRefused {
@@ -2337,7 +2334,7 @@ impl Driver {
                         .respond(&key, response(&request, code, "", request.to_tag()));
                 }
                 // An attended transfer that reaches a call already over.
-                CallMsg::TakeOver { leg, .. } => self.hang_up_given(*leg, &self.tx.clone()),
+                CallMsg::TakeOver { party, .. } => self.hang_up_given(party.leg, &self.tx.clone()),
                 CallMsg::HandOver {
                     keeper: to,
                     referrer_leg,

@@ -235,8 +235,7 @@ pub enum CallMsg {
     /// The party another call handed over for our attended transfer.
     TakeOver {
         referrer_leg: session::LegId,
-        leg: Box<leg::Leg>,
-        label: String,
+        party: Box<session::Moving>,
     },
     /// The call our attended transfer named keeps its caller: give it
     /// the party on our referrer's other side, which replaces its leg

@@ -50,11 +50,11 @@ mod pickup;
 mod queue;
 mod sdp;
 mod three_way;
-pub use attended::HandOver;
+pub use attended::{HandOver, Moving};
 pub use conference::ConferenceCommand;
 pub use monitor::{MonitorMode, MonitorRecord};
 pub use queue::{QueueCommand, QueueExit, TransferTarget};
-pub use sdp::{Negotiator, PassThrough, Renegotiation};
+pub use sdp::{Endpoint, Negotiator, PassThrough, Renegotiation};
 
 /// A leg of a session: the same id names its media endpoint.
 pub use switchyard_media::LegId;

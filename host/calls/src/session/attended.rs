@@ -12,7 +12,11 @@
 //! with it — one re-INVITE, no cross-call media bridge to keep alive, and
 //! the keeper's record, recording and queue data simply go on (the
 //! recording was paused by the hold and resumes in the same file, as
-//! after a blind transfer).
+//! after a blind transfer). A browser is the exception: its ICE and DTLS
+//! belong to the endpoint it has, and it refuses an offer from another
+//! one, so its endpoint (socket and WebRTC state) moves with the dialog
+//! ([`Negotiator::release`](super::Negotiator::release) and
+//! [`adopt`](super::Negotiator::adopt)) and it is asked nothing.
 //!
 //! The donor checks what the REFER claims before giving anything up: the
 //! named dialog must be one of its confirmed legs, that leg must be the
@@ -36,16 +40,27 @@ use std::time::Instant;
 
 use switchyard_plugins::types::{Disposition, HangupSide, LegRecord};
 
-use super::{LegId, MediaCommand, Party, Phase, Session};
+use super::{Endpoint, LegId, MediaCommand, Party, Phase, Session};
 use crate::calls_in_progress::CallState;
 use crate::leg::{Leg, Replaces};
+
+/// A party on its way from one call to another.
+#[derive(Debug)]
+pub struct Moving {
+    /// Its confirmed dialog.
+    pub leg: Leg,
+    /// Its extension (or number).
+    pub label: String,
+    /// Its media endpoint, when that moves too (a browser's).
+    pub endpoint: Option<Endpoint>,
+}
 
 /// What the call owning a named dialog does with another call's attended
 /// transfer.
 #[derive(Debug)]
 pub enum HandOver {
-    /// It gave up this party (extension): the asking call takes it over.
-    Given(Box<Leg>, String),
+    /// It gave up this party: the asking call takes it over.
+    Given(Box<Moving>),
     /// It keeps its caller and wants the asking call's other party: the
     /// asking call calls [`Session::give_up`], and this one then takes
     /// the party over in place of this leg.
@@ -129,7 +144,7 @@ impl Session {
             self.replacing = Some(named);
             return Ok(HandOver::Wanted(named));
         }
-        let (leg, label) = self.give_party(now, other);
+        let moving = self.give_party(now, other);
         // The referrer's leg here is over too: ending the call hangs it up.
         let side = if named == self.caller {
             HangupSide::Caller
@@ -138,13 +153,13 @@ impl Session {
         };
         self.member_left(now, named, side);
         self.pump(now);
-        Ok(HandOver::Given(Box::new(leg), label))
+        Ok(HandOver::Given(Box::new(moving)))
     }
 
     /// The call owning the dialog our REFER named keeps its caller and
     /// wants the party on our referrer's other side: give it up (not our
     /// caller), tell the referrer the transfer is done, and end.
-    pub fn give_up(&mut self, now: Instant, referrer: LegId) -> Result<(Leg, String), u16> {
+    pub fn give_up(&mut self, now: Instant, referrer: LegId) -> Result<Moving, u16> {
         if self.replacing != Some(referrer) {
             return Err(481);
         }
@@ -161,7 +176,7 @@ impl Session {
             return Err(481);
         }
         self.replacing = None;
-        let (leg, label) = self.give_party(now, other);
+        let moving = self.give_party(now, other);
         if let Some(p) = self.parties.get_mut(&referrer) {
             p.leg.notify_refer("SIP/2.0 200 OK", true);
         }
@@ -172,21 +187,28 @@ impl Session {
         };
         self.member_left(now, referrer, side);
         self.pump(now);
-        Ok((leg, label))
+        Ok(moving)
     }
 
     /// Party `other` leaves this call for good: a member no more, its
-    /// record ends here, its endpoint goes; its dialog goes with it.
-    fn give_party(&mut self, now: Instant, other: LegId) -> (Leg, String) {
+    /// record ends here; its dialog goes, and its endpoint with it when
+    /// that must move, else the endpoint is closed here.
+    fn give_party(&mut self, now: Instant, other: LegId) -> Moving {
         if let Phase::Bridged { members, .. } = &mut self.phase {
             members.retain(|m| *m != other);
         }
         self.agent_left(other);
         self.collect_transmits_of(other);
+        // Released before the leg's end closes whatever is left of it.
+        let endpoint = self.sdp.release(other);
         self.leg_ended(now, other);
         let party = self.parties.remove(&other).expect("a party of the call");
-        tracing::info!(call = %self.snapshot.call_id, party = %party.label, "handed over for an attended transfer");
-        (party.leg, party.label)
+        tracing::info!(call = %self.snapshot.call_id, party = %party.label, endpoint_moves = endpoint.is_some(), "handed over for an attended transfer");
+        Moving {
+            leg: party.leg,
+            label: party.label,
+            endpoint,
+        }
     }
 
     /// Keeper: the other call refused to hand its party over (`status`):
@@ -206,17 +228,17 @@ impl Session {
         self.pump(now);
     }
 
-    /// Keeper: `leg` (extension `label`), handed over by the other call,
+    /// Keeper: the party `moving`, handed over by the other call,
     /// replaces `referrer`'s leg: it gets an endpoint of ours by
-    /// re-INVITE, the referrer hears the transfer is done and is hung
-    /// up, and the party it left (held) talks to the newcomer.
-    pub fn take_over(
-        &mut self,
-        now: Instant,
-        referrer: LegId,
-        mut leg: Leg,
-        label: String,
-    ) -> LegId {
+    /// re-INVITE (or keeps its own, moved: a browser's), the referrer
+    /// hears the transfer is done and is hung up, and the party it left
+    /// (held) talks to the newcomer.
+    pub fn take_over(&mut self, now: Instant, referrer: LegId, moving: Moving) -> LegId {
+        let Moving {
+            mut leg,
+            label,
+            endpoint,
+        } = moving;
         let id = LegId(self.next_leg);
         self.next_leg += 1;
         let at = self.wall_ms(now);
@@ -239,8 +261,16 @@ impl Session {
             self.pump(now);
             return id;
         };
-        let snapshot = self.snapshot.clone();
-        if let Some(offer) = self.sdp.offer_to(id, &snapshot) {
+        let adopted = endpoint.is_some_and(|e| self.sdp.adopt(id, e));
+        let offer = if adopted {
+            // Its own endpoint, moved: only a hold of it is taken back
+            // (nothing to offer when it already sends and receives).
+            self.sdp.offer_again(id)
+        } else {
+            let snapshot = self.snapshot.clone();
+            self.sdp.offer_to(id, &snapshot)
+        };
+        if let Some(offer) = offer {
             leg.offer(offer);
             self.own_offers.push(id);
         }

@@ -4,6 +4,7 @@
 //! (every leg gets its own endpoint); without it, [`PassThrough`] hands
 //! each party the other's description, as a plain B2BUA does.
 
+use std::any::Any;
 use std::collections::HashMap;
 
 use super::LegId;
@@ -16,6 +17,29 @@ pub enum Renegotiation {
     Answer(Vec<u8>),
     /// Offer this to the other party first; its answer gives ours.
     Forward(Vec<u8>),
+}
+
+/// A leg's media endpoint on its way from one call to another (an
+/// attended transfer): what one call's negotiator releases, the other's
+/// adopts. Opaque to the session; only a negotiator of the same kind can
+/// read it.
+pub struct Endpoint(Box<dyn Any + Send>);
+
+impl Endpoint {
+    pub fn new<T: Any + Send>(inner: T) -> Endpoint {
+        Endpoint(Box::new(inner))
+    }
+
+    /// What a negotiator of kind `T` put in, or `None` from another kind.
+    pub fn take<T: Any>(self) -> Option<T> {
+        self.0.downcast::<T>().ok().map(|b| *b)
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Endpoint(..)")
+    }
 }
 
 pub trait Negotiator {
@@ -64,6 +88,21 @@ pub trait Negotiator {
     fn offer_again(&mut self, leg: LegId) -> Option<Vec<u8>> {
         let _ = leg;
         None
+    }
+    /// `leg` leaves this call for another: its endpoint goes with it
+    /// when it must (a browser's: DTLS and ICE are tied to it, and a
+    /// browser refuses an offer from a new one). `None`: the other call
+    /// offers the party an endpoint of its own.
+    fn release(&mut self, leg: LegId) -> Option<Endpoint> {
+        let _ = leg;
+        None
+    }
+    /// `leg` arrives from another call with the `endpoint` that call's
+    /// negotiator released: whether it is this call's now (the party is
+    /// then offered nothing new, beyond taking it off hold).
+    fn adopt(&mut self, leg: LegId, endpoint: Endpoint) -> bool {
+        let _ = (leg, endpoint);
+        false
     }
 }
 

@@ -4,42 +4,91 @@
 
 use super::*;
 
-/// Anchored media where the agent has put the caller on hold.
-struct Holding(Anchored);
+/// Anchored media where the agent has put the caller on hold. A party
+/// that comes with its own endpoint (a browser's, here a string) is
+/// adopted, and then already sends and receives: nothing to offer again.
+#[derive(Default)]
+struct Holding {
+    adopted: Vec<(LegId, String)>,
+}
 
 impl Negotiator for Holding {
     fn answer_caller(&mut self) -> Option<Vec<u8>> {
-        self.0.answer_caller()
+        Anchored.answer_caller()
     }
     fn offer_to(&mut self, leg: LegId, s: &CallSnapshot) -> Option<Vec<u8>> {
-        self.0.offer_to(leg, s)
+        Anchored.offer_to(leg, s)
     }
     fn remote_answer(&mut self, leg: LegId, body: &[u8]) -> Result<(), u16> {
-        self.0.remote_answer(leg, body)
+        Anchored.remote_answer(leg, body)
     }
     fn caller_answer_for(&mut self, leg: LegId) -> Option<Vec<u8>> {
-        self.0.caller_answer_for(leg)
+        Anchored.caller_answer_for(leg)
     }
     fn reoffer(&mut self, l: LegId, o: Option<LegId>, b: &[u8]) -> Result<Renegotiation, u16> {
-        self.0.reoffer(l, o, b)
+        Anchored.reoffer(l, o, b)
     }
     fn reanswered(&mut self, f: LegId, t: LegId, b: &[u8]) -> Result<Vec<u8>, u16> {
-        self.0.reanswered(f, t, b)
+        Anchored.reanswered(f, t, b)
     }
-    fn holds(&self, _leg: LegId) -> bool {
-        true
+    fn holds(&self, leg: LegId) -> bool {
+        !self.adopted.iter().any(|(l, _)| *l == leg)
     }
     fn anchored(&self) -> bool {
         true
     }
     fn offer_again(&mut self, leg: LegId) -> Option<Vec<u8>> {
-        self.0.offer_again(leg)
+        if self.adopted.iter().any(|(l, _)| *l == leg) {
+            return None;
+        }
+        Anchored.offer_again(leg)
+    }
+    fn adopt(&mut self, leg: LegId, endpoint: Endpoint) -> bool {
+        let Some(e) = endpoint.take::<String>() else {
+            return false;
+        };
+        self.adopted.push((leg, e));
+        true
+    }
+}
+
+/// The consultation's media where the consulted party is a browser: its
+/// endpoint leaves with it.
+struct BrowserConsulted;
+
+impl Negotiator for BrowserConsulted {
+    fn answer_caller(&mut self) -> Option<Vec<u8>> {
+        Anchored.answer_caller()
+    }
+    fn offer_to(&mut self, leg: LegId, s: &CallSnapshot) -> Option<Vec<u8>> {
+        Anchored.offer_to(leg, s)
+    }
+    fn remote_answer(&mut self, leg: LegId, body: &[u8]) -> Result<(), u16> {
+        Anchored.remote_answer(leg, body)
+    }
+    fn caller_answer_for(&mut self, leg: LegId) -> Option<Vec<u8>> {
+        Anchored.caller_answer_for(leg)
+    }
+    fn reoffer(&mut self, l: LegId, o: Option<LegId>, b: &[u8]) -> Result<Renegotiation, u16> {
+        Anchored.reoffer(l, o, b)
+    }
+    fn reanswered(&mut self, f: LegId, t: LegId, b: &[u8]) -> Result<Vec<u8>, u16> {
+        Anchored.reanswered(f, t, b)
+    }
+    fn holds(&self, _leg: LegId) -> bool {
+        false
+    }
+    fn anchored(&self) -> bool {
+        true
+    }
+    fn release(&mut self, leg: LegId) -> Option<Endpoint> {
+        Some(Endpoint::new(format!("endpoint of leg {}", leg.0)))
     }
 }
 
 /// Call 1: 1001 called 1002, who answered and holds 1001.
 fn keeper() -> Call {
-    let mut c = Call::negotiated(SessionConfig::default(), Box::new(Holding(Anchored)));
+    let mut c = Call::negotiated(SessionConfig::default(), Box::<Holding>::default());
     c.take();
     c.decide(vec![dial(&["1002"], DialMode::Simultaneous)]);
     c.devices(&["1002"]);
@@ -52,6 +101,11 @@ fn keeper() -> Call {
 /// Call 2, the consultation: 1002 called 1003, who answered. 1002's
 /// dialog with us: Call-ID `consult`, its tag `a2`, ours `us`.
 fn consultation() -> Call {
+    consultation_with(Box::new(Anchored))
+}
+
+/// [`consultation`] on media `sdp`.
+fn consultation_with(sdp: Box<dyn Negotiator + Send>) -> Call {
     let invite = msg(
         "INVITE sip:1003@pbx SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.20:5064;branch=z9hG4bKc\n\
 From: <sip:1002@pbx>;tag=a2\nTo: <sip:1003@pbx>\nCall-ID: consult\nCSeq: 1 INVITE\n\
@@ -62,7 +116,7 @@ Contact: <sip:1002@192.0.2.20:5064>\nContent-Type: application/sdp\n\nv=0 agent\
     snap.caller.number = "1002".into();
     snap.callee.number = "1003".into();
     snap.dialled = "1003".into();
-    let mut c = Call::incoming(SessionConfig::default(), Box::new(Anchored), invite, snap);
+    let mut c = Call::incoming(SessionConfig::default(), sdp, invite, snap);
     c.take();
     c.decide(vec![dial(&["1003"], DialMode::Simultaneous)]);
     c.devices(&["1003"]);
@@ -129,11 +183,12 @@ fn an_attended_transfer_connects_the_held_caller_to_the_consulted_party() {
     );
 
     // The consultation gives 1003 up and ends: 1002's leg there is hung up.
-    let Ok(HandOver::Given(moved, label)) = d.s.hand_over(d.now, &named, &referrer) else {
+    let Ok(HandOver::Given(moved)) = d.s.hand_over(d.now, &named, &referrer) else {
         panic!("handed over")
     };
-    assert_eq!(label, "1003");
-    assert_eq!(moved.call_id(), d.leg("1003").2.call_id());
+    assert_eq!(moved.label, "1003");
+    assert_eq!(moved.leg.call_id(), d.leg("1003").2.call_id());
+    assert!(moved.endpoint.is_none(), "a phone's endpoint stays");
     let cmds = d.take();
     let r = record(&cmds);
     assert_eq!(r.hangup_by, Some(HangupSide::Caller));
@@ -151,7 +206,7 @@ fn an_attended_transfer_connects_the_held_caller_to_the_consulted_party() {
 
     // Call 1 takes 1003 in with its own media, and 1002 leaves.
     k.now += Duration::from_secs(1);
-    let b = k.s.take_over(k.now, a1, *moved, label);
+    let b = k.s.take_over(k.now, a1, *moved);
     let cmds = k.take();
     let (id, offer) = reinvite(&cmds, b).expect("1003 is re-offered our endpoint");
     assert_eq!(offer.body, b"v=0 host offer\r\n");
@@ -226,6 +281,52 @@ fn a_dialog_that_is_not_the_referrers_is_not_handed_over() {
     assert!(d.s.hand_over(d.now, &consult_dialog(), "1002").is_ok());
 }
 
+/// The consulted party is a browser: a new endpoint's offer would be
+/// refused (its DTLS and ICE are its endpoint's), so the endpoint moves
+/// with the dialog, the keeper adopts it and asks the browser nothing;
+/// the held caller is taken off hold and bridged to it as to a phone.
+#[test]
+fn a_browsers_endpoint_moves_with_it_and_it_is_asked_nothing() {
+    let mut k = keeper();
+    let mut d = consultation_with(Box::new(BrowserConsulted));
+    let (a1, ..) = k.leg("1002");
+    let (consulted, consulted_req, consulted_invite) = d.leg("1003");
+    k.party_refers_to("1002", REFER_TO);
+    let (_, named, referrer) = replace(&k.take()).expect("asked");
+    let Ok(HandOver::Given(moved)) = d.s.hand_over(d.now, &named, &referrer) else {
+        panic!("handed over")
+    };
+    assert!(
+        moved.endpoint.is_some(),
+        "the browser's endpoint leaves too"
+    );
+    let cmds = d.take();
+    assert!(
+        media(&cmds).contains(&MediaCommand::Close { leg: consulted }),
+        "whatever is left of it in the consultation is closed"
+    );
+    let b = k.s.take_over(k.now, a1, *moved);
+    let cmds = k.take();
+    assert!(
+        reinvite(&cmds, b).is_none(),
+        "the browser keeps its endpoint: no re-INVITE"
+    );
+    assert!(reinvite(&cmds, CALLER).is_some(), "the caller is off hold");
+    assert!(sip(&cmds).contains(&(a1, "BYE".into())));
+    assert_eq!(notify_bodies(&cmds), vec!["SIP/2.0 200 OK\r\n".to_string()]);
+    assert!(media(&cmds).contains(&MediaCommand::Connect { a: CALLER, b }));
+    assert!(cmds.contains(&Command::Live {
+        state: CallState::Answered,
+        agent: Some("1003".into())
+    }));
+    // 1003 hangs up from the browser (its dialog as the consultation
+    // made it): the call ends with it as the agent.
+    k.invites.push((b, consulted_req, consulted_invite));
+    k.party_sends("1003", "BYE", 2, "");
+    let r = record(&k.take());
+    assert_eq!(r.agent.as_deref(), Some("1003"));
+}
+
 #[test]
 fn a_refused_hand_over_is_notified_and_the_call_goes_on() {
     let mut k = keeper();
@@ -284,12 +385,12 @@ fn a_queue_call_transferred_ends_the_agents_queue_call_once_and_stays_the_queues
     let mut d = consultation();
     k.party_refers_to("1002", REFER_TO);
     let (_, named, referrer) = replace(&k.take()).expect("asked");
-    let Ok(HandOver::Given(moved, label)) = d.s.hand_over(d.now, &named, &referrer) else {
+    let Ok(HandOver::Given(moved)) = d.s.hand_over(d.now, &named, &referrer) else {
         panic!("handed over")
     };
     // The consultation was no queue call: its engine hears nothing.
     assert!(queue_cmds(&d.take()).is_empty());
-    k.s.take_over(k.now, a1, *moved, label);
+    k.s.take_over(k.now, a1, *moved);
     let cmds = k.take();
     assert_eq!(
         queue_cmds(&cmds),
@@ -335,13 +436,13 @@ Contact: <sip:1002@192.0.2.20:5064>\nRefer-To: {refer_to}\n\n"
     };
     assert_eq!(replaced, a1);
     assert!(sip(&k.take()).is_empty(), "nothing changes in call 1 yet");
-    let (moved, label) = d.s.give_up(d.now, referrer_leg).expect("1003 given up");
+    let moved = d.s.give_up(d.now, referrer_leg).expect("1003 given up");
     let cmds = d.take();
     assert_eq!(notify_bodies(&cmds), vec!["SIP/2.0 200 OK\r\n".to_string()]);
     d.record_written();
     assert!(sip(&d.take()).contains(&(CALLER, "BYE".into())));
     // 1003 replaces 1002 in call 1.
-    let b = k.s.take_over(k.now, a1, moved, label);
+    let b = k.s.take_over(k.now, a1, moved);
     let cmds = k.take();
     assert!(reinvite(&cmds, b).is_some());
     assert!(reinvite(&cmds, CALLER).is_some(), "off hold");
