@@ -49,6 +49,8 @@
 //   {"do": "transfer", "to": "1003"}      blind transfer
 //   {"do": "consult", "to": "1003"}       consult: the caller held, the target called
 //   {"do": "complete-transfer"} / {"do": "back-to-caller"}
+//   {"do": "hears", "packets"?: 50}      the call's audio arrives: RTP packets
+//                                         and sound energy grow from now on
 //   {"do": "callbar"}                     during a call, My calls shows the call
 //                                         bar; its link brings the panel back
 //   {"do": "hangup"}                      press Hang up; the call ended
@@ -235,6 +237,21 @@ async function shot(name, width, height) {
   await page.screenshot({ path: file, fullPage: true });
   if (width) await page.setViewport({ width: 1280, height: 800 });
   return file;
+}
+
+/** The main call's inbound audio figures (getStats), or null. */
+async function inbound() {
+  return page.evaluate(async () => {
+    const pc = window.switchyardConsolePhone?.main?.session?.connection;
+    if (!pc) return null;
+    let got = null;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        got = { packets: s.packetsReceived || 0, energy: s.totalAudioEnergy || 0 };
+      }
+    });
+    return got;
+  });
 }
 
 async function callState(state) {
@@ -426,6 +443,23 @@ async function run(step) {
       await page.click('#xfer-back');
       await callState('confirmed');
       return { call: 'confirmed' };
+    case 'hears': {
+      // Polled until the figures grow (or the step's time is up): what
+      // the far end says reaches the page's audio, however late it starts.
+      const want = step.packets ?? 50;
+      const from = (await inbound()) || { packets: 0, energy: 0 };
+      const limit = Date.now() + (step.timeout_ms || TIMEOUT);
+      let now = from;
+      while (Date.now() < limit) {
+        now = (await inbound()) || now;
+        if (now.packets - from.packets >= want && now.energy > from.energy) {
+          return { packets: now.packets - from.packets, energy: now.energy - from.energy };
+        }
+        await sleep(200);
+      }
+      fail('the call\'s audio does not arrive', { from, now });
+      break;
+    }
     case 'callbar': {
       // Another page during the call: the call bar shows it, the phone
       // stays up, and the panel comes back with the call.

@@ -496,6 +496,127 @@ async fn an_agent_consults_a_colleague_from_the_browser_and_hands_the_caller_ove
     assert_eq!(cdr.queue.as_deref(), Some("support"));
 }
 
+/// Consult transfer between two browsers: 1002 answers a queue call in
+/// the agent panel and consults 1003, also in the agent panel; after the
+/// hand-over the caller (a SIP phone) and 1003's browser hear each other.
+/// The browser keeps the WebRTC endpoint it had in the consultation (it
+/// refuses an offer from a new one), moved into the caller's call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consult_transfer_to_a_colleague_in_the_browser_keeps_the_audio() {
+    use common::phone::{Phone, talk_and_listen};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    check_tools();
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let pbx = Arc::new(pbx().await);
+    let dir = shots("consult-to-browser");
+    let go_complete = dir.join("go-complete");
+    let transferred = dir.join("transferred");
+    let p = pbx.clone();
+    let (agent, colleague, caller_peak) = blocking(move || {
+        let b = base(&p);
+        let sup_key = key(&b, &p.running.operator_token, "demo", "supervisor", None);
+        pause_by_api(&p, &sup_key, "1003");
+        let colleague = agent_script(
+            &p,
+            "1003",
+            &dir.join("colleague"),
+            json!([
+                {"do": "registered"},
+                {"do": "answer"},
+                {"do": "hears"},
+                {"do": "wait-file", "path": transferred},
+                {"do": "hears"},
+                {"do": "screenshot", "name": "talking-to-the-caller"},
+                {"do": "hangup"}
+            ]),
+        );
+        colleague.until_done("registered");
+        let agent = agent_script(
+            &p,
+            "1002",
+            &dir,
+            json!([
+                {"do": "registered"},
+                {"do": "available"},
+                {"do": "wait-screen-pop"},
+                {"do": "answer"},
+                {"do": "consult", "to": "1003"},
+                {"do": "wait-file", "path": go_complete},
+                {"do": "complete-transfer"}
+            ]),
+        );
+        agent.until_done("available");
+        // The caller: held for the consultation, back for the transfer,
+        // then says its tone until 1003's browser heard it and the caller
+        // heard 1003's (Chromium's fake microphone beeps).
+        let stop = Arc::new(AtomicBool::new(false));
+        let until = stop.clone();
+        let (sip, password) = (p.addr(), p.password("1001"));
+        let caller = std::thread::spawn(move || {
+            let mut caller = Phone::new(sip, 0x1001);
+            caller.call_as("1001", &password, "600");
+            assert_eq!(caller.answer_invite(|_| "recvonly"), "sendonly", "held");
+            assert_eq!(caller.answer_invite(|_| "sendrecv"), "sendrecv", "back");
+            let mut peak = 0u16;
+            let deadline = Instant::now() + SCRIPT_LIMIT;
+            while !(until.load(Ordering::Relaxed) && peak > 1000) && Instant::now() < deadline {
+                let heard = talk_and_listen(&mut [&mut caller], &[Some(440.0)], 400);
+                peak = peak.max(heard[0].iter().map(|s| s.unsigned_abs()).max().unwrap_or(0));
+            }
+            (caller, peak)
+        });
+        colleague.until_done("answer");
+        agent.until_done("consult");
+        // The consultation's audio, browser to browser.
+        colleague.until_done("hears");
+        std::fs::write(&go_complete, b"").unwrap();
+        agent.until_done("complete-transfer");
+        std::fs::write(&transferred, b"").unwrap();
+        colleague.until_done("hears");
+        stop.store(true, Ordering::Relaxed);
+        let (caller, peak) = caller.join().expect("the caller's phone");
+        colleague.until_done("hangup");
+        caller.answer_bye();
+        (agent.finish(), colleague.finish(), peak)
+    })
+    .await;
+    let step = |report: &Value, name: &str| -> Vec<Value> {
+        report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["do"] == name)
+            .cloned()
+            .collect()
+    };
+    let done = &step(&agent, "complete-transfer")[0];
+    assert!(
+        done["result"]
+            .as_str()
+            .unwrap_or("")
+            .contains("transferred"),
+        "{done}"
+    );
+    let heard = step(&colleague, "hears");
+    assert_eq!(heard.len(), 2, "{colleague:#}");
+    assert!(
+        heard[1]["packets"].as_u64().unwrap_or(0) >= 50,
+        "1003's browser receives the caller's RTP after the transfer: {}",
+        heard[1]
+    );
+    assert!(
+        caller_peak > 1000,
+        "the caller hears 1003's browser (peak {caller_peak})"
+    );
+    let cdr = pbx.cdr_to(1, "600").await;
+    assert_eq!(
+        cdr.agent.as_deref(),
+        Some("1003"),
+        "the caller ends with 1003"
+    );
+    assert_eq!(cdr.queue.as_deref(), Some("support"));
+}
+
 /// The admin and operator pages, and the roles in the browser: an admin
 /// creates a queue and adds an agent, creates and deletes an extension,
 /// uploads a broken plugin and reads the API's own refusal on the page,
