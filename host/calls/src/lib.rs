@@ -35,6 +35,7 @@ pub mod leg_sdp;
 pub mod mail;
 pub mod metrics;
 mod notices;
+pub mod overload;
 pub mod queues;
 pub mod rating;
 pub mod registrar;
@@ -46,7 +47,7 @@ pub mod web_calls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use switchyard_sip::auth::{FailedAuthLimiter, Nonces};
 use switchyard_sip::endpoint::Peer;
@@ -99,6 +100,9 @@ pub struct CallSettings {
     /// The operator's SMTP relay, for voicemail to e-mail and missed-call
     /// alerts; `None` sends no e-mail.
     pub mail: Option<mail::MailSettings>,
+    /// When the host is behind, new INVITEs and REGISTERs are refused
+    /// with 503 and `Retry-After` (see [`overload`]).
+    pub overload: overload::OverloadConfig,
 }
 
 /// The default maximum call duration: 4 hours, Twilio's default `<Dial>`
@@ -155,6 +159,7 @@ impl Default for CallSettings {
             ack_timeout: switchyard_sip::timers::TimerConfig::default().transaction_timeout(),
             max_call_duration: Some(DEFAULT_MAX_CALL_DURATION),
             mail: None,
+            overload: overload::OverloadConfig::default(),
         }
     }
 }
@@ -284,6 +289,8 @@ pub(crate) struct Shared {
     pub credit: Mutex<HashMap<String, credit::CreditWatch>>,
     /// Tickets of web visitors' calls ("call us" on a tenant's widget).
     pub web_calls: Mutex<web_calls::WebCallTickets>,
+    /// Whether new INVITEs and REGISTERs are taken on (overload control).
+    pub overload: Mutex<overload::OverloadGate>,
 }
 
 /// The PBX: SIP stack + tenants + store.
@@ -334,6 +341,7 @@ impl Pbx {
         for t in tenants.all() {
             metrics.add_tenant(&t.id, driver::unanswered_names());
         }
+        let overload = overload::OverloadGate::new(Instant::now(), settings.overload.clone());
         Pbx {
             shared: Arc::new(Shared {
                 nonces: Nonces::new(&key, settings.nonce_lifetime),
@@ -353,6 +361,7 @@ impl Pbx {
                 conferences: Default::default(),
                 credit: Mutex::new(HashMap::new()),
                 web_calls: Mutex::new(web_calls::WebCallTickets::default()),
+                overload: Mutex::new(overload),
                 mailer,
                 metrics,
                 ports,
@@ -966,6 +975,8 @@ impl Pbx {
 
     /// Serve until the stack's channel closes.
     pub async fn run(self, mut incoming: mpsc::UnboundedReceiver<Incoming>) {
+        let probe = tokio::spawn(lag_probe(Arc::downgrade(&self.shared)));
+        let _probe = AbortOnDrop(probe);
         while let Some(msg) = incoming.recv().await {
             // A panic here would stop every call of every tenant: drop the
             // one message instead (its sender retransmits or times out).
@@ -981,7 +992,34 @@ impl Pbx {
     fn dispatch(&self, msg: Incoming) {
         let s = &self.shared;
         match msg {
-            Incoming::Request { key, request, peer } => {
+            Incoming::Request {
+                key,
+                request,
+                peer,
+                received,
+            } => {
+                let now = Instant::now();
+                let new = matches!(request.method(), "REGISTER")
+                    || (request.method() == "INVITE" && request.to_tag().is_none());
+                let admission = {
+                    let mut gate = s.overload.lock().unwrap_or_else(|p| p.into_inner());
+                    gate.observe(now, now.saturating_duration_since(received));
+                    new.then(|| gate.admit(now, peer.addr.ip()))
+                };
+                if let Some(overload::Admission::Refuse { retry_after_secs }) = admission {
+                    // Before digest, plugin, ports or store: the cheapest
+                    // answer there is, and one the peer retries later.
+                    s.metrics
+                        .overload_refused
+                        .get_or_create(&metrics::MethodLabel {
+                            method: request.method().to_string(),
+                        })
+                        .inc();
+                    let mut r = response(&request, 503, "", Some("sy503"));
+                    r.headers.push("Retry-After", retry_after_secs.to_string());
+                    s.stack.respond(&key, r);
+                    return;
+                }
                 match (request.method(), s.task_for(request.call_id())) {
                     (_, Some(task)) if request.to_tag().is_some() => {
                         let _ = task.send(CallMsg::Request { key, request, peer });
@@ -1047,6 +1085,39 @@ impl Pbx {
         self.shared
             .stack
             .respond(key, response(req, status, "", Some("syerr")));
+    }
+}
+
+/// Aborts its task when dropped (the lag probe ends with the dispatcher).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How often the lag probe's timer is set.
+const LAG_PROBE_EVERY: Duration = Duration::from_millis(20);
+
+/// Overload control's second signal: how late a timer fires on the
+/// runtime. When every worker is busy, the probe (like every message's
+/// task) waits its turn, and that lateness is the host's lag even when
+/// no request is waiting in the dispatcher's channel (the UDP reader
+/// behind, its datagrams queued in the kernel).
+async fn lag_probe(shared: std::sync::Weak<Shared>) {
+    loop {
+        let set = Instant::now();
+        tokio::time::sleep(LAG_PROBE_EVERY).await;
+        let now = Instant::now();
+        let late = now.saturating_duration_since(set + LAG_PROBE_EVERY);
+        let Some(s) = shared.upgrade() else { return };
+        let shedding = {
+            let mut gate = s.overload.lock().unwrap_or_else(|p| p.into_inner());
+            gate.observe(now, late);
+            gate.shedding()
+        };
+        s.metrics.overload_shedding.set(i64::from(shedding));
     }
 }
 

@@ -77,6 +77,11 @@ pub struct Metrics {
     pub task_panics: Family<TaskLabel, Counter>,
     /// Read from the port pool when rendered.
     pub rtp_ports_in_use: Gauge,
+    /// New INVITEs and REGISTERs refused with 503 because the host was
+    /// behind (overload control), by method.
+    pub overload_refused: Family<MethodLabel, Counter>,
+    /// 1 while new requests are shed, else 0 (set when rendered).
+    pub overload_shedding: Gauge,
     /// E-mail by outcome (`sent`, `rate-limited`, `invalid`, `failed`).
     pub mails: Family<MailLabel, Counter>,
     /// Calls a caller rule decided, by action.
@@ -96,6 +101,12 @@ pub struct Metrics {
     /// Time of a flow decision per plugin version (its percentiles beside
     /// the stable version's during a canary).
     pub plugin_version_latency: Family<PluginVersionLabel, Histogram>,
+}
+
+/// A SIP method.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabel {
+    pub method: String,
 }
 
 /// One plugin version.
@@ -293,9 +304,28 @@ impl Default for Metrics {
             "RTP/RTCP port pairs held by calls",
             rtp_ports_in_use.clone(),
         );
+        let overload_refused = Family::<MethodLabel, Counter>::default();
+        registry.register(
+            "sip_overload_refused",
+            "New INVITEs and REGISTERs answered 503 with Retry-After because the host was behind",
+            overload_refused.clone(),
+        );
+        for method in ["INVITE", "REGISTER"] {
+            let _ = overload_refused.get_or_create(&MethodLabel {
+                method: method.into(),
+            });
+        }
+        let overload_shedding = Gauge::default();
+        registry.register(
+            "sip_overload_shedding",
+            "1 while the host sheds new INVITEs and REGISTERs (it is behind), else 0",
+            overload_shedding.clone(),
+        );
         Metrics {
             registry,
             rtp_ports_in_use,
+            overload_refused,
+            overload_shedding,
             active_calls,
             call_setups,
             call_failures,

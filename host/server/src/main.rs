@@ -114,6 +114,12 @@ struct ServeArgs {
     /// Debian's libre).
     #[arg(long, env = "SWITCHYARD_DIGEST_ALGORITHMS")]
     digest_algorithms: Option<String>,
+    /// Overload control: when requests wait longer than this many
+    /// milliseconds to be handled, new INVITEs and REGISTERs are answered
+    /// 503 with Retry-After until the host catches up; calls in progress
+    /// go on [default: 50; 0: never refuse].
+    #[arg(long, env = "SWITCHYARD_OVERLOAD_LAG_MS")]
+    overload_lag_ms: Option<u64>,
     /// The operator's SMTP relay for voicemail to e-mail and missed-call
     /// alerts: `smtp://[user:password@]host[:587]` (STARTTLS),
     /// `smtps://…:465` (TLS), `smtp://host:25?tls=none` (a trusted
@@ -173,6 +179,7 @@ struct FileConfig {
     tcp_message_timeout: Option<u64>,
     tcp_idle_timeout: Option<u64>,
     digest_algorithms: Option<NameList>,
+    overload_lag_ms: Option<u64>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
     mail_per_tenant_per_hour: Option<u32>,
@@ -625,6 +632,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     {
         cfg.calls.digest_algorithms = switchyard_server::parse_digest_algorithms(&list)
             .context("--digest-algorithms (or digest-algorithms, SWITCHYARD_DIGEST_ALGORITHMS)")?;
+    }
+    if let Some(ms) = args.overload_lag_ms.or(file.overload_lag_ms) {
+        let o = &mut cfg.calls.overload;
+        o.enabled = ms > 0;
+        o.high = std::time::Duration::from_millis(ms);
+        // Calm is a fifth of behind: between them the budget holds.
+        o.low = o.high / 5;
     }
     if let Some(url) = args.smtp_url.or(file.smtp_url) {
         let from = args

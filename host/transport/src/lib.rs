@@ -46,6 +46,9 @@ pub enum Incoming {
         key: TransactionKey,
         request: Message,
         peer: Peer,
+        /// When the stack handed it on: the time it then waits for the
+        /// transaction user is how far behind that is (overload control).
+        received: Instant,
     },
     /// The ACK of a 2xx we sent.
     Ack { request: Message, peer: Peer },
@@ -566,7 +569,12 @@ impl SipStack {
 
     fn deliver(&self, e: Event) {
         let to_tu = match e {
-            Event::Request { key, request, peer } => Incoming::Request { key, request, peer },
+            Event::Request { key, request, peer } => Incoming::Request {
+                key,
+                request,
+                peer,
+                received: Instant::now(),
+            },
             Event::Ack { request, peer } => Incoming::Ack { request, peer },
             Event::Cancel { invite, request } => Incoming::Cancel { invite, request },
             Event::AckTimeout { call_id, cseq } => Incoming::AckTimeout { call_id, cseq },
