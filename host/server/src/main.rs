@@ -117,7 +117,7 @@ struct ServeArgs {
     /// Overload control: when requests wait longer than this many
     /// milliseconds to be handled, new INVITEs and REGISTERs are answered
     /// 503 with Retry-After until the host catches up; calls in progress
-    /// go on [default: 50; 0: never refuse].
+    /// go on [default: 200; 0: never refuse].
     #[arg(long, env = "SWITCHYARD_OVERLOAD_LAG_MS")]
     overload_lag_ms: Option<u64>,
     /// The operator's SMTP relay for voicemail to e-mail and missed-call
