@@ -364,10 +364,15 @@ async fn measure(s: &Subject, gap: Duration) -> Figures {
         .unwrap_or_else(|e| panic!("{}: {e}", s.label));
     let first_decision = started.elapsed();
 
-    let samples = match s.ask {
-        Ask::Flow { .. } => FLOW_SAMPLES,
-        Ask::Lookup(_) => CRM_SAMPLES,
-    };
+    // POLYGLOT_SAMPLES: more decisions, so that a profile of the run is
+    // mostly decisions rather than compiling.
+    let samples = std::env::var("POLYGLOT_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(match s.ask {
+            Ask::Flow { .. } => FLOW_SAMPLES,
+            Ask::Lookup(_) => CRM_SAMPLES,
+        });
     for _ in 0..WARMUP {
         decide(&t, s, &state).await.expect("warm-up");
     }
