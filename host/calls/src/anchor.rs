@@ -864,11 +864,19 @@ mod tests {
         anchor.close().await;
     }
 
-    #[tokio::test]
-    async fn a_phones_hold_and_the_hosts_offer_again_reach_the_browser_as_webrtc() {
-        let (mut anchor, mut browser, _, first) = call();
+    /// `phone` holds `leg` (a browser, played by `browser`, first given
+    /// `first`): the hold reaches it as a WebRTC offer on its own ICE
+    /// and DTLS, its answer comes back, and the phone is answered
+    /// recvonly.
+    fn phone_holds_browser(
+        anchor: &mut Anchor,
+        phone: LegId,
+        leg: LegId,
+        browser: &mut Rtc,
+        first: &str,
+    ) {
         let Ok(Renegotiation::Forward(fwd)) =
-            anchor.reoffer(PHONE, Some(BROWSER), &phone_sdp("sendonly"))
+            anchor.reoffer(phone, Some(leg), &phone_sdp("sendonly"))
         else {
             panic!("the phone's hold goes on to the browser");
         };
@@ -877,18 +885,20 @@ mod tests {
             is_webrtc(fwd.as_bytes()) && fwd.contains("a=sendonly"),
             "{fwd}"
         );
-        assert_eq!(transport(&fwd), transport(&first), "same ICE and DTLS");
+        assert_eq!(transport(&fwd), transport(first), "same ICE and DTLS");
         let answer = browser
             .sdp_api()
             .accept_offer(SdpOffer::from_sdp_string(&fwd).unwrap())
             .unwrap()
             .to_sdp_string();
-        let ours = text(
-            &anchor
-                .reanswered(PHONE, BROWSER, answer.as_bytes())
-                .unwrap(),
-        );
+        let ours = text(&anchor.reanswered(phone, leg, answer.as_bytes()).unwrap());
         assert!(ours.contains("a=recvonly"), "{ours}");
+    }
+
+    #[tokio::test]
+    async fn a_phones_hold_and_the_hosts_offer_again_reach_the_browser_as_webrtc() {
+        let (mut anchor, mut browser, _, first) = call();
+        phone_holds_browser(&mut anchor, PHONE, BROWSER, &mut browser, &first);
         assert!(anchor.holds(PHONE) && !anchor.holds(BROWSER));
 
         // The same hold again asks nothing new of the browser: answered here.
@@ -964,28 +974,7 @@ mod tests {
         assert!(!keeper.holds(moved));
         // The keeper's caller holds: the browser is offered that on its
         // own transport, and its answer is taken.
-        let Ok(Renegotiation::Forward(fwd)) =
-            keeper.reoffer(LegId(0), Some(moved), &phone_sdp("sendonly"))
-        else {
-            panic!("the hold goes on to the moved browser");
-        };
-        let fwd = text(&fwd);
-        assert!(
-            is_webrtc(fwd.as_bytes()) && fwd.contains("a=sendonly"),
-            "{fwd}"
-        );
-        assert_eq!(transport(&fwd), transport(&first), "same ICE and DTLS");
-        let answer = browser
-            .sdp_api()
-            .accept_offer(SdpOffer::from_sdp_string(&fwd).unwrap())
-            .unwrap()
-            .to_sdp_string();
-        let ours = text(
-            &keeper
-                .reanswered(LegId(0), moved, answer.as_bytes())
-                .unwrap(),
-        );
-        assert!(ours.contains("a=recvonly"), "{ours}");
+        phone_holds_browser(&mut keeper, LegId(0), moved, &mut browser, &first);
 
         // Another negotiator's endpoint is not taken.
         assert!(!keeper.adopt(LegId(4), Endpoint::new("a stranger's")));

@@ -398,6 +398,74 @@ async fn a_queue_call_from_the_screen_pop_to_the_report() {
     .await;
 }
 
+/// A consult transfer's start: 1003 is paused (it takes no queue call,
+/// only 1002's consultation); 1002's agent panel takes the queue call,
+/// consults 1003 and completes the transfer once `go_complete` exists.
+fn consulting_agent(p: &Pbx, dir: &Path, go_complete: &Path) -> Script {
+    let sup_key = key(
+        &base(p),
+        &p.running.operator_token,
+        "demo",
+        "supervisor",
+        None,
+    );
+    pause_by_api(p, &sup_key, "1003");
+    agent_script(
+        p,
+        "1002",
+        dir,
+        json!([
+            {"do": "registered"},
+            {"do": "available"},
+            {"do": "wait-screen-pop"},
+            {"do": "answer"},
+            {"do": "consult", "to": "1003"},
+            {"do": "screenshot", "name": "consulting"},
+            {"do": "wait-file", "path": go_complete},
+            {"do": "complete-transfer"},
+            {"do": "screenshot", "name": "transferred"}
+        ]),
+    )
+}
+
+/// The caller (1001, a SIP phone) into `support`: held for the
+/// consultation, then taken off hold by the transfer (two re-INVITEs).
+fn caller_held_then_back(p: &Pbx) -> std::thread::JoinHandle<common::phone::Phone> {
+    let (sip, password) = (p.addr(), p.password("1001"));
+    std::thread::spawn(move || {
+        let mut caller = common::phone::Phone::new(sip, 0x1001);
+        caller.call_as("1001", &password, "600");
+        assert_eq!(caller.answer_invite(|_| "recvonly"), "sendonly", "held");
+        assert_eq!(caller.answer_invite(|_| "sendrecv"), "sendrecv", "back");
+        caller
+    })
+}
+
+/// The agent's report says the transfer went through, and the queue
+/// call's record ends with 1003 as its agent.
+async fn transferred_to_1003(pbx: &Pbx, agent: &Value) {
+    let done = agent["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["do"] == "complete-transfer")
+        .unwrap();
+    assert!(
+        done["result"]
+            .as_str()
+            .unwrap_or("")
+            .contains("transferred"),
+        "{done}"
+    );
+    let cdr = pbx.cdr_to(1, "600").await;
+    assert_eq!(
+        cdr.agent.as_deref(),
+        Some("1003"),
+        "the caller ends with 1003"
+    );
+    assert_eq!(cdr.queue.as_deref(), Some("support"));
+}
+
 /// Consult transfer from the browser: 1002 answers a queue call in the
 /// agent panel, consults 1003 (the caller is held), and hands the caller
 /// over; the caller and 1003 (SIP phones) then hear each other through
@@ -412,39 +480,11 @@ async fn an_agent_consults_a_colleague_from_the_browser_and_hands_the_caller_ove
     let go_complete = dir.join("go-complete");
     let p = pbx.clone();
     let (agent, heard) = blocking(move || {
-        let b = base(&p);
-        let sup_key = key(&b, &p.running.operator_token, "demo", "supervisor", None);
-        // 1003 takes no queue call, only 1002's consultation.
-        pause_by_api(&p, &sup_key, "1003");
         let mut colleague = Phone::new(p.addr(), 0x1003);
         colleague.register("1003", &p.password("1003"));
-        let agent = agent_script(
-            &p,
-            "1002",
-            &dir,
-            json!([
-                {"do": "registered"},
-                {"do": "available"},
-                {"do": "wait-screen-pop"},
-                {"do": "answer"},
-                {"do": "consult", "to": "1003"},
-                {"do": "screenshot", "name": "consulting"},
-                {"do": "wait-file", "path": go_complete},
-                {"do": "complete-transfer"},
-                {"do": "screenshot", "name": "transferred"}
-            ]),
-        );
+        let agent = consulting_agent(&p, &dir, &go_complete);
         agent.until_done("available");
-        // The caller: into the queue, then held for the consultation and
-        // taken off hold by the transfer (two re-INVITEs).
-        let (sip, password) = (p.addr(), p.password("1001"));
-        let caller = std::thread::spawn(move || {
-            let mut caller = Phone::new(sip, 0x1001);
-            caller.call_as("1001", &password, "600");
-            assert_eq!(caller.answer_invite(|_| "recvonly"), "sendonly", "held");
-            assert_eq!(caller.answer_invite(|_| "sendrecv"), "sendrecv", "back");
-            caller
-        });
+        let caller = caller_held_then_back(&p);
         // The consultation rings 1003, which answers.
         colleague.answer_invite(|_| "sendrecv");
         agent.until_done("consult");
@@ -462,20 +502,6 @@ async fn an_agent_consults_a_colleague_from_the_browser_and_hands_the_caller_ove
         (agent.finish(), heard)
     })
     .await;
-    let done = agent["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["do"] == "complete-transfer")
-        .unwrap()
-        .clone();
-    assert!(
-        done["result"]
-            .as_str()
-            .unwrap_or("")
-            .contains("transferred"),
-        "{done}"
-    );
     let peak = |h: &[i16]| h.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
     assert!(
         peak(&heard[0]) > 1000,
@@ -487,13 +513,7 @@ async fn an_agent_consults_a_colleague_from_the_browser_and_hands_the_caller_ove
         "1003 hears the caller (peak {})",
         peak(&heard[1])
     );
-    let cdr = pbx.cdr_to(1, "600").await;
-    assert_eq!(
-        cdr.agent.as_deref(),
-        Some("1003"),
-        "the caller ends with 1003"
-    );
-    assert_eq!(cdr.queue.as_deref(), Some("support"));
+    transferred_to_1003(&pbx, &agent).await;
 }
 
 /// Consult transfer between two browsers: 1002 answers a queue call in
@@ -503,7 +523,7 @@ async fn an_agent_consults_a_colleague_from_the_browser_and_hands_the_caller_ove
 /// refuses an offer from a new one), moved into the caller's call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consult_transfer_to_a_colleague_in_the_browser_keeps_the_audio() {
-    use common::phone::{Phone, talk_and_listen};
+    use common::phone::talk_and_listen;
     use std::sync::atomic::{AtomicBool, Ordering};
     check_tools();
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -513,9 +533,6 @@ async fn a_consult_transfer_to_a_colleague_in_the_browser_keeps_the_audio() {
     let transferred = dir.join("transferred");
     let p = pbx.clone();
     let (agent, colleague, caller_peak) = blocking(move || {
-        let b = base(&p);
-        let sup_key = key(&b, &p.running.operator_token, "demo", "supervisor", None);
-        pause_by_api(&p, &sup_key, "1003");
         let colleague = agent_script(
             &p,
             "1003",
@@ -531,32 +548,22 @@ async fn a_consult_transfer_to_a_colleague_in_the_browser_keeps_the_audio() {
             ]),
         );
         colleague.until_done("registered");
-        let agent = agent_script(
-            &p,
-            "1002",
-            &dir,
-            json!([
-                {"do": "registered"},
-                {"do": "available"},
-                {"do": "wait-screen-pop"},
-                {"do": "answer"},
-                {"do": "consult", "to": "1003"},
-                {"do": "wait-file", "path": go_complete},
-                {"do": "complete-transfer"}
-            ]),
-        );
+        let agent = consulting_agent(&p, &dir, &go_complete);
         agent.until_done("available");
-        // The caller: held for the consultation, back for the transfer,
-        // then says its tone until 1003's browser heard it and the caller
-        // heard 1003's (Chromium's fake microphone beeps).
+        let caller = caller_held_then_back(&p);
+        colleague.until_done("answer");
+        agent.until_done("consult");
+        // The consultation's audio, browser to browser.
+        colleague.until_done("hears");
+        std::fs::write(&go_complete, b"").unwrap();
+        agent.until_done("complete-transfer");
+        std::fs::write(&transferred, b"").unwrap();
+        let mut caller = caller.join().expect("the caller's phone");
+        // The caller says its tone until 1003's browser heard it and the
+        // caller heard 1003's (Chromium's fake microphone beeps).
         let stop = Arc::new(AtomicBool::new(false));
         let until = stop.clone();
-        let (sip, password) = (p.addr(), p.password("1001"));
-        let caller = std::thread::spawn(move || {
-            let mut caller = Phone::new(sip, 0x1001);
-            caller.call_as("1001", &password, "600");
-            assert_eq!(caller.answer_invite(|_| "recvonly"), "sendonly", "held");
-            assert_eq!(caller.answer_invite(|_| "sendrecv"), "sendrecv", "back");
+        let talker = std::thread::spawn(move || {
             let mut peak = 0u16;
             let deadline = Instant::now() + SCRIPT_LIMIT;
             while !(until.load(Ordering::Relaxed) && peak > 1000) && Instant::now() < deadline {
@@ -565,39 +572,20 @@ async fn a_consult_transfer_to_a_colleague_in_the_browser_keeps_the_audio() {
             }
             (caller, peak)
         });
-        colleague.until_done("answer");
-        agent.until_done("consult");
-        // The consultation's audio, browser to browser.
-        colleague.until_done("hears");
-        std::fs::write(&go_complete, b"").unwrap();
-        agent.until_done("complete-transfer");
-        std::fs::write(&transferred, b"").unwrap();
         colleague.until_done("hears");
         stop.store(true, Ordering::Relaxed);
-        let (caller, peak) = caller.join().expect("the caller's phone");
+        let (caller, peak) = talker.join().expect("the caller's phone");
         colleague.until_done("hangup");
         caller.answer_bye();
         (agent.finish(), colleague.finish(), peak)
     })
     .await;
-    let step = |report: &Value, name: &str| -> Vec<Value> {
-        report["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["do"] == name)
-            .cloned()
-            .collect()
-    };
-    let done = &step(&agent, "complete-transfer")[0];
-    assert!(
-        done["result"]
-            .as_str()
-            .unwrap_or("")
-            .contains("transferred"),
-        "{done}"
-    );
-    let heard = step(&colleague, "hears");
+    let heard: Vec<&Value> = colleague["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["do"] == "hears")
+        .collect();
     assert_eq!(heard.len(), 2, "{colleague:#}");
     assert!(
         heard[1]["packets"].as_u64().unwrap_or(0) >= 50,
@@ -608,13 +596,7 @@ async fn a_consult_transfer_to_a_colleague_in_the_browser_keeps_the_audio() {
         caller_peak > 1000,
         "the caller hears 1003's browser (peak {caller_peak})"
     );
-    let cdr = pbx.cdr_to(1, "600").await;
-    assert_eq!(
-        cdr.agent.as_deref(),
-        Some("1003"),
-        "the caller ends with 1003"
-    );
-    assert_eq!(cdr.queue.as_deref(), Some("support"));
+    transferred_to_1003(&pbx, &agent).await;
 }
 
 /// The admin and operator pages, and the roles in the browser: an admin

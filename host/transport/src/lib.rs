@@ -285,7 +285,11 @@ fn widen_receive_buffer(udp: &UdpSocket) {
             "SIP UDP receive buffer capped by net.core.rmem_max: raise it for bursts of calls"
         );
     } else {
-        tracing::debug!(before_kib = before / 1024, now_kib = now / 1024, "SIP UDP receive buffer");
+        tracing::debug!(
+            before_kib = before / 1024,
+            now_kib = now / 1024,
+            "SIP UDP receive buffer"
+        );
     }
 }
 

@@ -4,15 +4,20 @@
 
 use super::*;
 
-/// Anchored media where the agent has put the caller on hold. A party
-/// that comes with its own endpoint (a browser's, here a string) is
-/// adopted, and then already sends and receives: nothing to offer again.
+/// Anchored media for these tests: in the keeper the agent has put the
+/// caller on hold (`holding`); a party that comes with its own endpoint (a
+/// browser's, here a string) is adopted and then already sends and
+/// receives, so there is nothing to offer it again; in a consultation
+/// whose consulted party is a browser (`browser_leaves`), its endpoint
+/// leaves with it.
 #[derive(Default)]
-struct Holding {
+struct Media {
+    holding: bool,
+    browser_leaves: bool,
     adopted: Vec<(LegId, String)>,
 }
 
-impl Negotiator for Holding {
+impl Negotiator for Media {
     fn answer_caller(&mut self) -> Option<Vec<u8>> {
         Anchored.answer_caller()
     }
@@ -32,7 +37,7 @@ impl Negotiator for Holding {
         Anchored.reanswered(f, t, b)
     }
     fn holds(&self, leg: LegId) -> bool {
-        !self.adopted.iter().any(|(l, _)| *l == leg)
+        self.holding && !self.adopted.iter().any(|(l, _)| *l == leg)
     }
     fn anchored(&self) -> bool {
         true
@@ -43,6 +48,10 @@ impl Negotiator for Holding {
         }
         Anchored.offer_again(leg)
     }
+    fn release(&mut self, leg: LegId) -> Option<Endpoint> {
+        self.browser_leaves
+            .then(|| Endpoint::new(format!("endpoint of leg {}", leg.0)))
+    }
     fn adopt(&mut self, leg: LegId, endpoint: Endpoint) -> bool {
         let Some(e) = endpoint.take::<String>() else {
             return false;
@@ -52,43 +61,15 @@ impl Negotiator for Holding {
     }
 }
 
-/// The consultation's media where the consulted party is a browser: its
-/// endpoint leaves with it.
-struct BrowserConsulted;
-
-impl Negotiator for BrowserConsulted {
-    fn answer_caller(&mut self) -> Option<Vec<u8>> {
-        Anchored.answer_caller()
-    }
-    fn offer_to(&mut self, leg: LegId, s: &CallSnapshot) -> Option<Vec<u8>> {
-        Anchored.offer_to(leg, s)
-    }
-    fn remote_answer(&mut self, leg: LegId, body: &[u8]) -> Result<(), u16> {
-        Anchored.remote_answer(leg, body)
-    }
-    fn caller_answer_for(&mut self, leg: LegId) -> Option<Vec<u8>> {
-        Anchored.caller_answer_for(leg)
-    }
-    fn reoffer(&mut self, l: LegId, o: Option<LegId>, b: &[u8]) -> Result<Renegotiation, u16> {
-        Anchored.reoffer(l, o, b)
-    }
-    fn reanswered(&mut self, f: LegId, t: LegId, b: &[u8]) -> Result<Vec<u8>, u16> {
-        Anchored.reanswered(f, t, b)
-    }
-    fn holds(&self, _leg: LegId) -> bool {
-        false
-    }
-    fn anchored(&self) -> bool {
-        true
-    }
-    fn release(&mut self, leg: LegId) -> Option<Endpoint> {
-        Some(Endpoint::new(format!("endpoint of leg {}", leg.0)))
-    }
-}
-
 /// Call 1: 1001 called 1002, who answered and holds 1001.
 fn keeper() -> Call {
-    let mut c = Call::negotiated(SessionConfig::default(), Box::<Holding>::default());
+    let mut c = Call::negotiated(
+        SessionConfig::default(),
+        Box::new(Media {
+            holding: true,
+            ..Media::default()
+        }),
+    );
     c.take();
     c.decide(vec![dial(&["1002"], DialMode::Simultaneous)]);
     c.devices(&["1002"]);
@@ -288,7 +269,10 @@ fn a_dialog_that_is_not_the_referrers_is_not_handed_over() {
 #[test]
 fn a_browsers_endpoint_moves_with_it_and_it_is_asked_nothing() {
     let mut k = keeper();
-    let mut d = consultation_with(Box::new(BrowserConsulted));
+    let mut d = consultation_with(Box::new(Media {
+        browser_leaves: true,
+        ..Media::default()
+    }));
     let (a1, ..) = k.leg("1002");
     let (consulted, consulted_req, consulted_invite) = d.leg("1003");
     k.party_refers_to("1002", REFER_TO);
