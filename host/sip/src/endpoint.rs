@@ -186,7 +186,12 @@ fn rand_u32() -> u32 {
 
 struct ServerTx {
     peer: Peer,
-    request: Message,
+    /// An INVITE's, until the final response: what a 100 Trying is built
+    /// from. Not kept otherwise — a completed transaction lingers (Timer
+    /// J: 32 s over UDP) only to answer retransmissions with
+    /// `last_response`, and a parsed request was most of its memory (a
+    /// registration storm kept two per registration alive that long).
+    request: Option<Message>,
     last_response: Option<Vec<u8>>,
     final_sent: bool,
 }
@@ -436,7 +441,8 @@ impl EndpointCore {
             key.clone(),
             ServerTx {
                 peer,
-                request: req.clone(),
+                // Only an INVITE's transaction answers with a 100 of its own.
+                request: (req.method() == "INVITE").then(|| req.clone()),
                 last_response: None,
                 final_sent: false,
             },
@@ -463,7 +469,7 @@ impl EndpointCore {
             key.clone(),
             ServerTx {
                 peer,
-                request: req.clone(),
+                request: None,
                 last_response: None,
                 final_sent: false,
             },
@@ -671,7 +677,11 @@ impl EndpointCore {
         tx.last_response = Some(bytes.clone());
         tx.final_sent = status >= 200;
         let peer = tx.peer;
-        let is_invite = tx.request.method() == "INVITE";
+        // Only an INVITE's transaction keeps its request.
+        let is_invite = tx.request.is_some();
+        if tx.final_sent {
+            tx.request = None;
+        }
         if is_invite
             && (200..300).contains(&status)
             && !peer.transport.reliable()
@@ -697,9 +707,10 @@ impl EndpointCore {
         self.flush_outputs(now);
     }
 
-    /// The request a server transaction was created for.
+    /// The INVITE a server transaction was created for, until it is
+    /// answered finally.
     pub fn server_request(&self, key: &TransactionKey) -> Option<&Message> {
-        self.server.get(key).map(|s| &s.request)
+        self.server.get(key).and_then(|s| s.request.as_ref())
     }
 
     /// Send a message outside any transaction (stateless answers).
@@ -823,8 +834,10 @@ impl EndpointCore {
                     }
                 }
                 Output::SendTrying => {
-                    if let Some(s) = self.server.get(&key) {
-                        let mut r = response(&s.request, 100, "", None);
+                    if let Some(s) = self.server.get(&key)
+                        && let Some(request) = &s.request
+                    {
+                        let mut r = response(request, 100, "", None);
                         r.headers.push("Server", self.cfg.user_agent.clone());
                         let peer = s.peer;
                         self.send_message(peer, &r);
