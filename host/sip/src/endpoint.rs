@@ -382,9 +382,9 @@ impl EndpointCore {
         // answer, so its ACK matches with the tag it carries.
         if req.method() == "ACK"
             && !self.server.contains_key(&key)
-            && let TransactionKey::Rfc2543 { to_tag, .. } = &mut key
+            && let TransactionKey::Rfc2543(k) = &mut key
         {
-            *to_tag = req.to_tag().unwrap_or("").to_string();
+            k.to_tag = req.to_tag().unwrap_or("").to_string();
         }
         if req.method() == "ACK" {
             let absorbed = self.server.contains_key(&key)

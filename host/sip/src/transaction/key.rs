@@ -20,16 +20,22 @@ pub enum TransactionKey {
         sent_by: String,
         method: String,
     },
-    /// RFC 2543 fallback.
-    Rfc2543 {
-        request_uri: String,
-        from_tag: String,
-        to_tag: String,
-        call_id: String,
-        cseq: u32,
-        top_via: String,
-        method: String,
-    },
+    /// RFC 2543 fallback. Boxed: such requests are rare, and every key is
+    /// kept in several tables for the transaction's life (the enum is the
+    /// size of its largest variant, twice the RFC 3261 one unboxed).
+    Rfc2543(Box<Rfc2543Key>),
+}
+
+/// An RFC 2543 request's transaction: what identifies it without a branch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Rfc2543Key {
+    pub request_uri: String,
+    pub from_tag: String,
+    pub to_tag: String,
+    pub call_id: String,
+    pub cseq: u32,
+    pub top_via: String,
+    pub method: String,
 }
 
 /// The parts of a request that matching needs.
@@ -69,7 +75,7 @@ impl TransactionKey {
                     method: keyed_method(r.method),
                 }
             }
-            _ => TransactionKey::Rfc2543 {
+            _ => TransactionKey::Rfc2543(Box::new(Rfc2543Key {
                 request_uri: r.request_uri.to_string(),
                 from_tag: r.from_tag.to_string(),
                 // The ACK for a non-2xx carries the To tag of our response
@@ -85,7 +91,7 @@ impl TransactionKey {
                 cseq: r.cseq,
                 top_via: r.top_via.to_string(),
                 method: keyed_method(r.method),
-            },
+            })),
         }
     }
 
@@ -102,15 +108,15 @@ impl TransactionKey {
     /// The INVITE transaction a CANCEL with this key cancels.
     pub fn cancelled_invite(&self) -> Option<TransactionKey> {
         let mut k = self.clone();
-        match &mut k {
-            TransactionKey::Rfc3261 { method, .. } | TransactionKey::Rfc2543 { method, .. }
-                if method == "CANCEL" =>
-            {
-                *method = "INVITE".to_string();
-                Some(k)
-            }
-            _ => None,
+        let method = match &mut k {
+            TransactionKey::Rfc3261 { method, .. } => method,
+            TransactionKey::Rfc2543(key) => &mut key.method,
+        };
+        if method != "CANCEL" {
+            return None;
         }
+        *method = "INVITE".to_string();
+        Some(k)
     }
 }
 
@@ -172,7 +178,7 @@ mod tests {
             ..invite()
         };
         let k = TransactionKey::for_request(&old);
-        assert!(matches!(k, TransactionKey::Rfc2543 { .. }));
+        assert!(matches!(k, TransactionKey::Rfc2543(_)));
         let ack = TransactionKey::for_request(&RequestParts {
             method: "ACK",
             to_tag: "314",

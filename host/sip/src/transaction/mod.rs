@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 pub use client_invite::ClientInvite;
 pub use client_non_invite::ClientNonInvite;
-pub use key::{MAGIC_COOKIE, RequestParts, TransactionKey};
+pub use key::{MAGIC_COOKIE, RequestParts, Rfc2543Key, TransactionKey};
 pub use server_invite::ServerInvite;
 pub use server_non_invite::ServerNonInvite;
 pub use table::{AnyTransaction, TransactionTable};
