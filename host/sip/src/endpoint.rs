@@ -191,7 +191,7 @@ struct ServerTx {
     /// J: 32 s over UDP) only to answer retransmissions with
     /// `last_response`, and a parsed request was most of its memory (a
     /// registration storm kept two per registration alive that long).
-    request: Option<Message>,
+    request: Option<Box<Message>>,
     last_response: Option<Vec<u8>>,
     final_sent: bool,
 }
@@ -425,11 +425,11 @@ impl EndpointCore {
             return;
         }
         let tx = if req.method() == "INVITE" {
-            AnyTransaction::ServerInvite(ServerInvite::new(
+            AnyTransaction::ServerInvite(Box::new(ServerInvite::new(
                 now,
                 self.cfg.timers,
                 peer.transport.reliable(),
-            ))
+            )))
         } else {
             AnyTransaction::ServerNonInvite(ServerNonInvite::new(
                 now,
@@ -442,7 +442,7 @@ impl EndpointCore {
             ServerTx {
                 peer,
                 // Only an INVITE's transaction answers with a 100 of its own.
-                request: (req.method() == "INVITE").then(|| req.clone()),
+                request: (req.method() == "INVITE").then(|| Box::new(req.clone())),
                 last_response: None,
                 final_sent: false,
             },
@@ -561,9 +561,17 @@ impl EndpointCore {
         let bytes = req.to_bytes();
         let reliable = peer.transport.reliable();
         let tx = if method == "INVITE" {
-            AnyTransaction::ClientInvite(ClientInvite::new(now, self.cfg.timers, reliable))
+            AnyTransaction::ClientInvite(Box::new(ClientInvite::new(
+                now,
+                self.cfg.timers,
+                reliable,
+            )))
         } else {
-            AnyTransaction::ClientNonInvite(ClientNonInvite::new(now, self.cfg.timers, reliable))
+            AnyTransaction::ClientNonInvite(Box::new(ClientNonInvite::new(
+                now,
+                self.cfg.timers,
+                reliable,
+            )))
         };
         self.client.insert(
             key.clone(),
@@ -621,11 +629,11 @@ impl EndpointCore {
         );
         self.table.insert(
             key.clone(),
-            AnyTransaction::ClientNonInvite(ClientNonInvite::new(
+            AnyTransaction::ClientNonInvite(Box::new(ClientNonInvite::new(
                 now,
                 self.cfg.timers,
                 peer.transport.reliable(),
-            )),
+            ))),
         );
         self.flush_outputs(now);
         Some(key)
@@ -710,7 +718,7 @@ impl EndpointCore {
     /// The INVITE a server transaction was created for, until it is
     /// answered finally.
     pub fn server_request(&self, key: &TransactionKey) -> Option<&Message> {
-        self.server.get(key).and_then(|s| s.request.as_ref())
+        self.server.get(key).and_then(|s| s.request.as_deref())
     }
 
     /// Send a message outside any transaction (stateless answers).

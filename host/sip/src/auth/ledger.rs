@@ -14,15 +14,31 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use sha2::{Digest, Sha256};
+
+/// What the ledger keeps of a nonce: 16 bytes of its SHA-256 instead of
+/// its ~58 characters twice (a registration storm keeps one per
+/// registration for a nonce lifetime). Two nonces that collided would
+/// make a fresh one look used — the client is then challenged again —
+/// never the other way round, and at 128 bits they do not.
+type NonceId = [u8; 16];
+
+fn id(nonce: &str) -> NonceId {
+    let digest = Sha256::digest(nonce.as_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
 /// Entries at most: a million nonces in use within one lifetime is far
 /// beyond one node's authenticated request rate.
 const DEFAULT_CAPACITY: usize = 1 << 20;
 
 pub struct NonceLedger {
     /// Nonce → the highest `nc` used with it (`None`: used without qop).
-    uses: HashMap<String, Option<u32>>,
+    uses: HashMap<NonceId, Option<u32>>,
     /// (expiry, nonce) in the order recorded; expiries only grow.
-    expiries: VecDeque<(u64, String)>,
+    expiries: VecDeque<(u64, NonceId)>,
     capacity: usize,
 }
 
@@ -52,7 +68,8 @@ impl NonceLedger {
         now_unix: u64,
     ) -> bool {
         self.forget_expired(now_unix);
-        match self.uses.get_mut(nonce) {
+        let nonce = id(nonce);
+        match self.uses.get_mut(&nonce) {
             Some(last) => match (*last, nc) {
                 (Some(prev), Some(n)) if n > prev => {
                     *last = Some(n);
@@ -64,7 +81,7 @@ impl NonceLedger {
                 if self.uses.len() >= self.capacity {
                     return false;
                 }
-                self.uses.insert(nonce.to_string(), nc);
+                self.uses.insert(nonce, nc);
                 // Nonces of one lifetime expire in the order they were
                 // issued, near enough: a later-recorded, earlier-expiring
                 // entry only stays a little longer than needed.
@@ -72,7 +89,7 @@ impl NonceLedger {
                     .expiries
                     .back()
                     .map_or(expires_unix, |(e, _)| (*e).max(expires_unix));
-                self.expiries.push_back((expires, nonce.to_string()));
+                self.expiries.push_back((expires, nonce));
                 true
             }
         }

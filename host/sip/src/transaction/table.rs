@@ -19,9 +19,13 @@ use super::{
 /// Any of the four transaction kinds.
 #[derive(Debug)]
 pub enum AnyTransaction {
-    ClientInvite(ClientInvite),
-    ClientNonInvite(ClientNonInvite),
-    ServerInvite(ServerInvite),
+    // The larger ones boxed: the enum is the size of its largest variant,
+    // and the table holds one per live transaction — in a registration
+    // storm tens of thousands of non-INVITE server transactions lingering
+    // for Timer J, which would each carry the INVITE's 248 bytes.
+    ClientInvite(Box<ClientInvite>),
+    ClientNonInvite(Box<ClientNonInvite>),
+    ServerInvite(Box<ServerInvite>),
     ServerNonInvite(ServerNonInvite),
 }
 
@@ -182,11 +186,14 @@ mod tests {
         for n in 0..1000u32 {
             let now = start + Duration::from_millis(n as u64);
             let t = ClientNonInvite::new(now, cfg, false);
-            assert!(table.insert(key(n, "OPTIONS"), AnyTransaction::ClientNonInvite(t)));
+            assert!(table.insert(
+                key(n, "OPTIONS"),
+                AnyTransaction::ClientNonInvite(Box::new(t))
+            ));
         }
         assert!(!table.insert(
             key(0, "OPTIONS"),
-            AnyTransaction::ClientNonInvite(ClientNonInvite::new(start, cfg, false))
+            AnyTransaction::ClientNonInvite(Box::new(ClientNonInvite::new(start, cfg, false)))
         ));
         let sent: Vec<_> = std::iter::from_fn(|| table.poll_output()).collect();
         assert_eq!(sent.len(), 1000);
