@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use switchyard_media::{MemberId, PlayItem, RoomEvent, RoomHandle, Station, ToneSpec};
 use switchyard_plugins::flow_types::Prompt;
-use switchyard_store::{Cdr, CdrLeg, CdrRepo, ConferenceRoom, Disposition};
+use switchyard_store::{Cdr, CdrLeg, ConferenceRoom, Disposition};
 use tokio::sync::mpsc;
 
 use crate::calls_in_progress::NoticeKind;
@@ -584,15 +584,8 @@ fn close(shared: &Arc<Shared>, tenant: &Arc<Tenant>, live: LiveRoom) {
                 .collect(),
             monitors: Vec::new(),
         };
-        let store = shared.store.clone();
-        match tokio::task::spawn_blocking(move || store.insert_cdr(&cdr)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(tenant = %tenant_id, %room, error = %e, "conference record not stored")
-            }
-            Err(e) => {
-                tracing::error!(tenant = %tenant_id, %room, error = %e, "conference record not stored")
-            }
+        if let Err(e) = shared.cdr_log.write(cdr).await {
+            tracing::error!(tenant = %tenant_id, %room, error = %e, "conference record not stored")
         }
     });
 }

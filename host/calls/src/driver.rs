@@ -2214,17 +2214,10 @@ impl Driver {
         let cdr = record::cdr(&record, &r.monitors);
         self.log_monitors(&r);
         self.email_missed_call(&record, &r.snapshot);
-        // The write waits for a flush (shared with other calls ending at
-        // the same moment): on the blocking pool, not on a worker that
-        // SIP handling needs.
-        let store = self.shared.store.clone();
-        let stored = cdr.clone();
-        match tokio::task::spawn_blocking(move || store.insert_cdr(&stored)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(call = %self.call_id, error = %e, "call record not stored")
-            }
-            Err(e) => tracing::error!(call = %self.call_id, error = %e, "call record not stored"),
+        // The write waits for a flush, shared with other calls ending at
+        // the same moment, on the record writer's thread (`cdr_log`).
+        if let Err(e) = self.shared.cdr_log.write(cdr.clone()).await {
+            tracing::error!(call = %self.call_id, error = %e, "call record not stored")
         }
         self.record = Some(record);
         self.unwatch_credit();

@@ -26,6 +26,7 @@ pub mod auth;
 pub mod call_log;
 mod caller_rules;
 pub mod calls_in_progress;
+mod cdr_log;
 pub mod conference;
 pub mod credit;
 mod crm_log;
@@ -260,6 +261,8 @@ pub enum CallMsg {
 pub(crate) struct Shared {
     pub stack: SipStack,
     pub store: Store,
+    /// Writes call records, many to a flush (`cdr_log`).
+    pub cdr_log: cdr_log::CdrLog,
     /// Swapped whole when a tenant changes; readers clone the `Arc`.
     pub tenants: std::sync::RwLock<Arc<Tenants>>,
     pub settings: CallSettings,
@@ -350,6 +353,7 @@ impl Pbx {
                     settings.auth_window,
                     settings.auth_block,
                 )),
+                cdr_log: cdr_log::CdrLog::start(store.clone()),
                 store,
                 tenants: std::sync::RwLock::new(Arc::new(tenants)),
                 settings,

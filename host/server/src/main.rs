@@ -9,6 +9,10 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use switchyard_server::{Config, start};
 
+/// mimalloc instead of glibc's malloc: see the workspace manifest.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "switchyard",

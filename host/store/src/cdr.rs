@@ -157,6 +157,10 @@ pub struct CdrPage {
 pub trait CdrRepo {
     /// Store a record; it is on disk (flushed) when this returns.
     fn insert_cdr(&self, cdr: &Cdr) -> Result<(), StoreError>;
+    /// Store several records with one write and one flush: each record's
+    /// own result (one that is not valid is refused, the others are
+    /// written), or the error that lost them all (the write or the flush).
+    fn insert_cdrs(&self, cdrs: &[Cdr]) -> Result<Vec<Result<(), StoreError>>, StoreError>;
     /// One tenant's records matching `filter`, newest first.
     fn query_cdrs(&self, tenant: &str, filter: &CdrFilter) -> Result<CdrPage, StoreError>;
 }
@@ -198,12 +202,25 @@ fn matches(c: &Cdr, f: &CdrFilter) -> bool {
 
 impl CdrRepo for Store {
     fn insert_cdr(&self, cdr: &Cdr) -> Result<(), StoreError> {
-        validate_tenant_id(&cdr.tenant)?;
-        validate_name("id", &cdr.id)?;
-        self.t()
-            .cdrs
-            .insert(cdr_key(&cdr.tenant, cdr.start_ms, &cdr.id), encode(cdr))?;
-        self.durable()
+        self.insert_cdrs(std::slice::from_ref(cdr))?
+            .pop()
+            .expect("one result per record")
+    }
+
+    fn insert_cdrs(&self, cdrs: &[Cdr]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let mut batch = sled::Batch::default();
+        let results = cdrs
+            .iter()
+            .map(|cdr| {
+                validate_tenant_id(&cdr.tenant)?;
+                validate_name("id", &cdr.id)?;
+                batch.insert(cdr_key(&cdr.tenant, cdr.start_ms, &cdr.id), encode(cdr));
+                Ok(())
+            })
+            .collect();
+        self.t().cdrs.apply_batch(batch)?;
+        self.durable()?;
+        Ok(results)
     }
 
     fn query_cdrs(&self, tenant: &str, f: &CdrFilter) -> Result<CdrPage, StoreError> {
