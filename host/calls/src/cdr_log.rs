@@ -117,30 +117,10 @@ mod tests {
     use super::*;
 
     fn cdr(id: &str, tenant: &str) -> Cdr {
-        Cdr {
-            id: id.into(),
-            tenant: tenant.into(),
-            call_id: format!("call-{id}"),
-            direction: "internal".into(),
-            caller: "1001".into(),
-            caller_name: None,
-            callee: "1002".into(),
-            dialled: "1002".into(),
-            start_ms: 1_000,
-            answer_ms: None,
-            end_ms: 2_000,
-            disposition: switchyard_store::Disposition::NoAnswer,
-            hangup_by: Some("caller".into()),
-            sip_code: 487,
-            queue: None,
-            agent: None,
-            tags: vec![],
-            recording: None,
-            flow_plugin: None,
-            plugin_version: None,
-            legs: vec![],
-            monitors: vec![],
-        }
+        let mut c = crate::rating::tests::cdr("internal", None, vec![]);
+        c.id = id.into();
+        c.tenant = tenant.into();
+        c
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

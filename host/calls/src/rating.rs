@@ -328,12 +328,13 @@ fn report_account_notice(tenant: &Tenant, notice: AccountNotice) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use switchyard_store::{CdrLeg, Disposition};
 
     use super::*;
 
-    fn cdr(direction: &str, answer: Option<u64>, legs: Vec<CdrLeg>) -> Cdr {
+    /// A call record for tests (also `cdr_log`'s).
+    pub(crate) fn cdr(direction: &str, answer: Option<u64>, legs: Vec<CdrLeg>) -> Cdr {
         Cdr {
             id: "r1".into(),
             tenant: "demo".into(),
