@@ -189,7 +189,12 @@ impl KvScope {
                 self.store.data.remove(k.as_slice()).map_err(unavailable)?;
             }
         }
-        usage.insert(self.prefix.clone(), (keys, bytes));
+        match usage.get_mut(&self.prefix) {
+            Some(u) => *u = (keys, bytes),
+            None => {
+                usage.insert(self.prefix.clone(), (keys, bytes));
+            }
+        }
         Ok(out)
     }
 
