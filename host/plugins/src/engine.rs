@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::limits::HostConfig;
+use crate::spare::MakerWaker;
 
 /// Core instances a single Rust/wasip2 component is made of (main module,
 /// libc shims, adapter glue); generous so that other toolchains fit too.
@@ -78,7 +79,13 @@ pub(crate) struct EpochTicker {
 }
 
 impl EpochTicker {
-    pub(crate) fn start(engine: Engine, tick: std::time::Duration) -> std::io::Result<Self> {
+    /// Starts the ticker; at every tick it also wakes the spare maker if
+    /// jobs wait for it (see [`crate::spare`]).
+    pub(crate) fn start(
+        engine: Engine,
+        tick: std::time::Duration,
+        spares: MakerWaker,
+    ) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let (running, started) = std::sync::mpsc::sync_channel::<()>(0);
@@ -92,6 +99,7 @@ impl EpochTicker {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
                     engine.increment_epoch();
+                    spares.wake_if_work();
                 }
             })?;
         let _ = started.recv();

@@ -11,6 +11,7 @@ use crate::cache::{ComponentCache, LoadedComponent};
 use crate::caps::kv::KvStore;
 use crate::engine::{EpochTicker, build_engine};
 use crate::limits::HostConfig;
+use crate::spare::SpareMaker;
 use crate::state::{self, PluginState};
 use crate::validate::{LoadError, World};
 use crate::warm::WarmBudget;
@@ -51,6 +52,10 @@ struct HostInner {
     kv: KvStore,
     /// Ranking instances kept between decisions, against their cap.
     warm: WarmBudget,
+    /// Spare call-flow instances, against their cap, and the thread that
+    /// makes them.
+    spares: WarmBudget,
+    spare_maker: SpareMaker,
     /// Each (tenant, plugin, version)'s flow decisions, kept across the
     /// rebuilds of a tenant's runtime (canary figures).
     figures:
@@ -75,8 +80,13 @@ impl PluginHost {
             config.max_component_bytes,
             config.cache_dir.as_deref(),
         )?;
-        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        // Spares, and used instances waiting for the maker, may each hold
+        // at most an eighth of the pool: decisions always find slots.
+        let spare_share = config.max_spare_instances.min(config.max_instances / 8);
+        let spare_maker = SpareMaker::start(spare_share as usize, config.spare_idle)?;
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick, spare_maker.waker())?;
         let warm = WarmBudget::new(config.max_warm_instances, config.warm_instance_memory_bytes);
+        let spares = WarmBudget::new(spare_share, usize::MAX);
         Ok(Self {
             inner: Arc::new(HostInner {
                 config,
@@ -85,6 +95,8 @@ impl PluginHost {
                 linkers,
                 kv,
                 warm,
+                spares,
+                spare_maker,
                 figures: Default::default(),
                 _ticker: ticker,
             }),
@@ -136,6 +148,19 @@ impl PluginHost {
 
     pub(crate) fn warm(&self) -> &WarmBudget {
         &self.inner.warm
+    }
+
+    /// Spare call-flow instances ready now, host-wide.
+    pub fn spare_instances(&self) -> u32 {
+        self.inner.spares.held()
+    }
+
+    pub(crate) fn spares(&self) -> &WarmBudget {
+        &self.inner.spares
+    }
+
+    pub(crate) fn spare_maker(&self) -> &SpareMaker {
+        &self.inner.spare_maker
     }
 
     /// Ranking instances kept between decisions now, host-wide.

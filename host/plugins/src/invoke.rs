@@ -18,7 +18,9 @@
 //! nothing of a trapped or timed-out instance survives — except that an
 //! agent ranking that went well may leave its instance for the next
 //! ranking of the same version (see [`crate::warm`]); its meters are
-//! renewed for every decision.
+//! renewed for every decision. A flow decision or a CRM look-up may run
+//! on an instance made ahead of it, never used, and its store is dropped
+//! by the host's spare thread when it went well (see [`crate::spare`]).
 
 use std::future::Future;
 use std::time::Instant;
@@ -94,6 +96,80 @@ impl TenantRuntime {
         match v.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
             Err(e) => Err(self.classify(v, &mut store, e)),
+        }
+    }
+
+    /// The instance a flow decision or a CRM look-up runs in: the
+    /// version's spare when one is ready (meters renewed, budgets re-armed,
+    /// the tape put in), else one made here (see [`crate::spare`]).
+    async fn spare_or_fresh(
+        &self,
+        pinned: &Pinned,
+        tape: Tape,
+    ) -> Result<(Store<PluginState>, Instance), PluginFailure> {
+        match pinned.spare.take() {
+            Some((mut store, instance)) => {
+                let data = store.data_mut();
+                data.renew();
+                data.tape = tape;
+                self.arm(&mut store);
+                Ok((store, instance))
+            }
+            None => self.instantiate_taped(pinned, tape).await,
+        }
+    }
+
+    /// After a flow decision or a CRM look-up: the host's spare maker drops the decision's
+    /// store and tops the version's spares up, off the decision's path
+    /// (see [`crate::spare`]). A store whose decision failed is dropped
+    /// here, at once, as before: a trapped instance may hold all the
+    /// memory its tenant may have. So is a store the maker is too far
+    /// behind to take; then no spare is asked for either.
+    fn recycle<T>(
+        &self,
+        pinned: &Pinned,
+        used: Store<PluginState>,
+        outcome: &Result<T, PluginFailure>,
+    ) {
+        let used = match outcome {
+            Ok(_) => Some(used),
+            Err(_) => {
+                drop(used);
+                None
+            }
+        };
+        let refill = pinned
+            .spare
+            .ask_refill()
+            .then(|| (self.clone(), pinned.clone()));
+        let asked = refill.is_some();
+        if used.is_none() && !asked {
+            return;
+        }
+        let job = self.host().spare_maker().submit(Box::new(move |workshop| {
+            drop(used);
+            let Some((tenant, pinned)) = refill else {
+                return;
+            };
+            workshop.stocked(&pinned);
+            while pinned.spare.wants_more() {
+                let held = match tenant.host().spares().hold() {
+                    Some(held) => held,
+                    None if workshop.take_back_idle(Instant::now()) => continue,
+                    None => break,
+                };
+                match workshop.block_on(tenant.instantiate(&pinned)) {
+                    Ok((store, instance)) => pinned.spare.put(store, instance, held),
+                    Err(_) => break,
+                }
+            }
+            pinned.spare.refilled();
+        }));
+        if let Err(job) = job {
+            drop(job);
+            if asked {
+                pinned.spare.refilled();
+            }
         }
     }
 
@@ -312,7 +388,7 @@ impl TenantRuntime {
             RoleExports::Flow(idx) => {
                 self.guarded(async {
                     let (mut store, instance) =
-                        self.instantiate_taped(pinned, std::mem::take(tape)).await?;
+                        self.spare_or_fresh(pinned, std::mem::take(tape)).await?;
                     let r = async {
                         let guest = idx.load(&mut store, &instance)?;
                         guest
@@ -321,7 +397,9 @@ impl TenantRuntime {
                     }
                     .await;
                     *tape = std::mem::take(&mut store.data_mut().tape);
-                    self.finish(pinned, &mut store, r)
+                    let out = self.finish(pinned, &mut store, r);
+                    self.recycle(pinned, store, &out);
+                    out
                 })
                 .await?
             }
@@ -334,7 +412,7 @@ impl TenantRuntime {
                 };
                 self.guarded(async {
                     let (mut store, instance) =
-                        self.instantiate_taped(pinned, std::mem::take(tape)).await?;
+                        self.spare_or_fresh(pinned, std::mem::take(tape)).await?;
                     let r = async {
                         let guest = idx.load(&mut store, &instance)?;
                         guest
@@ -343,7 +421,9 @@ impl TenantRuntime {
                     }
                     .await;
                     *tape = std::mem::take(&mut store.data_mut().tape);
-                    self.finish(pinned, &mut store, r)
+                    let out = self.finish(pinned, &mut store, r);
+                    self.recycle(pinned, store, &out);
+                    out
                 })
                 .await?
                 .map(compat::decision)
@@ -487,7 +567,7 @@ impl TenantRuntime {
         };
         let out = self
             .guarded(async {
-                let (mut store, instance) = self.instantiate(&pinned).await?;
+                let (mut store, instance) = self.spare_or_fresh(&pinned, Tape::Off).await?;
                 let r = async {
                     let f = instance
                         .get_typed_func::<(&str,), (Result<Option<Contact>, String>,)>(
@@ -496,7 +576,9 @@ impl TenantRuntime {
                     Ok(f.call_async(&mut store, (number,)).await?.0)
                 }
                 .await;
-                self.finish(&pinned, &mut store, r)
+                let out = self.finish(&pinned, &mut store, r);
+                self.recycle(&pinned, store, &out);
+                out
             })
             .await?;
         let contact = out.map_err(PluginFailure::PluginError)?;

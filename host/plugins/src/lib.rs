@@ -11,7 +11,9 @@
 //!   allowlist, recent-log ring, concurrency cap, and the `registry` of
 //!   versions and roles. `invoke` runs one call: a fresh store, limits,
 //!   failure mapping (`failure`), output checks (`output`); agent rankings
-//!   may run on an instance kept from the previous one (`warm`).
+//!   may run on an instance kept from the previous one (`warm`); a flow
+//!   decision or a CRM look-up takes a never-used instance made ahead of
+//!   it when one is ready (`spare`).
 //! * **Invocation** — the `Store` data, `state::PluginState`: WASI context
 //!   and resource table, memory and CPU meters, the invocation's log, and
 //!   one state per capability the component imports (`Option<KvState>`,
@@ -37,7 +39,8 @@
 //! `tests/caps.rs` (HTTP policy, contacts, directory), `tests/registry.rs`,
 //! `tests/roles.rs` (strategy, reporter, CRM), `tests/account_events.rs`
 //! (reporters that hear account notices), `tests/engine.rs`,
-//! `tests/ticker.rs`. Benchmark: `cargo run --release -p switchyard-bench --
+//! `tests/ticker.rs`, `tests/spare.rs` (decisions on instances made
+//! ahead). Benchmark: `cargo run --release -p switchyard-bench --
 //! plugins`.
 //!
 //! # Use
@@ -69,6 +72,7 @@ mod invoke;
 pub mod limits;
 mod output;
 mod registry;
+mod spare;
 mod state;
 mod tenant;
 pub mod transcript;

@@ -36,6 +36,15 @@ pub struct HostConfig {
     /// `warm.rs`: one per queue-strategy plugin version at most; each
     /// holds a slot of the pool). 0 instantiates every decision afresh.
     pub max_warm_instances: u32,
+    /// Call-flow and CRM instances made ahead of the decision or look-up
+    /// that will use them, host-wide (see `spare.rs`: a few per version in
+    /// use, never used before; each holds a slot of the pool). At most
+    /// an eighth of `max_instances` is used. 0 instantiates and drops every
+    /// decision's instance on its own path.
+    pub max_spare_instances: u32,
+    /// A version that no decision has wanted a spare of for this long
+    /// gives its spares back when another version needs their places.
+    pub spare_idle: Duration,
     /// A ranking instance whose linear memory has grown past this is not
     /// kept. With `max_warm_instances`, bounds what idle rankers hold.
     pub warm_instance_memory_bytes: usize,
@@ -68,6 +77,8 @@ impl Default for HostConfig {
             keep_resident_bytes: 2 << 20,
             max_warm_slots: 16,
             max_warm_instances: 32,
+            max_spare_instances: 64,
+            spare_idle: Duration::from_secs(10),
             warm_instance_memory_bytes: 4 << 20,
             epoch_tick: Duration::from_millis(1),
             cache_dir: None,

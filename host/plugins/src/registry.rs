@@ -12,6 +12,7 @@ use wasmtime::component::{ComponentExportIndex, InstancePre};
 
 use crate::bindings::{account_events, flow, ranking, reporting, strategy, v0_1};
 use crate::cache::LoadedComponent;
+use crate::spare::SpareSlot;
 use crate::state::PluginState;
 use crate::validate::{LoadError, World};
 use crate::warm::WarmSlot;
@@ -31,6 +32,9 @@ pub struct PluginVersion {
     pub(crate) exports: RoleExports,
     /// The instance kept between rankings (queue strategies only).
     pub(crate) warm: WarmSlot,
+    /// Never-used instances made for the next flow decisions (call flows)
+    /// or contact look-ups (CRM connectors).
+    pub(crate) spare: SpareSlot,
 }
 
 impl PluginVersion {
@@ -52,6 +56,14 @@ impl PluginVersion {
     /// Whether an instance is kept warm for its next ranking.
     pub fn keeps_warm_instance(&self) -> bool {
         self.warm.is_kept()
+    }
+    /// Spare instances ready for its next flow decisions or look-ups.
+    pub fn spare_instances(&self) -> usize {
+        self.spare.ready()
+    }
+    /// Its flow decisions or look-ups that ran on a spare instance.
+    pub fn decisions_on_spares(&self) -> u64 {
+        self.spare.taken()
     }
     /// The settings given at install.
     pub fn config(&self) -> &BTreeMap<String, String> {

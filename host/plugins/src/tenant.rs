@@ -214,7 +214,9 @@ impl TenantRuntime {
             state.directory = Some(DirectoryState::new(self.inner.directory.clone()));
         }
         if imports.has(Capability::Contacts) {
-            state.contacts = Some(ContactsState::new(Box::new(self.clone())));
+            state.contacts = Some(ContactsState::new(Box::new(TenantContacts(
+                Arc::downgrade(&self.inner),
+            ))));
         }
         if imports.has(Capability::Http) {
             state.http = Some(HttpState::new(
@@ -308,6 +310,7 @@ impl TenantRuntime {
             pre,
             exports,
             warm: Default::default(),
+            spare: Default::default(),
         });
         let info = version.info();
         let restoring = !activate_first;
@@ -531,11 +534,21 @@ impl TenantRuntime {
     }
 }
 
-/// `contacts` asks the tenant's crm-connector.
-impl ContactLookup for TenantRuntime {
+/// `contacts` asks the tenant's crm-connector. The store holds its tenant
+/// weakly: a spare instance's store lives in the tenant's registry (see
+/// [`crate::spare`]), and a strong handle there would keep the tenant alive
+/// for ever. A store outliving its tenant finds no contact.
+struct TenantContacts(std::sync::Weak<TenantInner>);
+
+impl ContactLookup for TenantContacts {
     fn lookup(&self, number: String) -> Pin<Box<dyn Future<Output = Option<Contact>> + Send>> {
-        let tenant = self.clone();
-        Box::pin(async move { tenant.crm_lookup(&number).await })
+        let tenant = self.0.upgrade().map(|inner| TenantRuntime { inner });
+        Box::pin(async move {
+            match tenant {
+                Some(tenant) => tenant.crm_lookup(&number).await,
+                None => None,
+            }
+        })
     }
 }
 

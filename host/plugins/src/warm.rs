@@ -126,7 +126,8 @@ impl WarmBudget {
         });
     }
 
-    fn hold(&self) -> Option<Held> {
+    /// One place under the cap, if any is free.
+    pub(crate) fn hold(&self) -> Option<Held> {
         self.held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < self.max).then_some(n + 1)
@@ -135,7 +136,7 @@ impl WarmBudget {
             .map(|_| Held(self.held.clone()))
     }
 
-    /// Warm instances kept now, host-wide.
+    /// Instances kept now under this cap, host-wide.
     pub(crate) fn held(&self) -> u32 {
         self.held.load(Ordering::Acquire)
     }
@@ -164,7 +165,7 @@ pub(crate) struct WarmHistory {
 }
 
 /// One place under the host's cap, given back when dropped.
-struct Held(Arc<AtomicU32>);
+pub(crate) struct Held(Arc<AtomicU32>);
 
 impl Drop for Held {
     fn drop(&mut self) {

@@ -235,3 +235,28 @@ async fn directory_answers_for_the_tenant() {
         .unwrap();
     assert!(matches!(&d.actions[0], Action::Voicemail(v) if v.mailbox == "1002"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_lookups_run_on_spare_instances_made_ahead() {
+    let url = serve(b"c-42|Alice Example".to_vec(), Duration::ZERO).await;
+    let host = host_with_http(loopback_allowed());
+    let t = tenant(&host, "acme", crm_limits(&["127.0.0.1"]));
+    t.install("crm", wasm("http-crm"), config(&[])).unwrap();
+    t.set_crm("crm").unwrap();
+    let crm = t.pin("crm").unwrap();
+    for _ in 0..4 {
+        let c = t.try_crm_lookup(&format!("{url}/c")).await.unwrap();
+        assert_eq!(c.map(|c| c.name).as_deref(), Some("Alice Example"));
+        // The spare thread makes the next ones within a tick or so.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while crm.spare_instances() == 0 {
+            assert!(std::time::Instant::now() < deadline, "no spare made");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    assert!(
+        crm.decisions_on_spares() >= 3,
+        "{}",
+        crm.decisions_on_spares()
+    );
+}

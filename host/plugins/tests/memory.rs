@@ -112,9 +112,16 @@ async fn a_memory_bomb_gives_its_memory_back_and_bombs_together_stay_within_budg
         metrics.unused_memory_bytes_resident() >> 10,
     );
 
-    // Every instance is gone and what its slot keeps is the pool's floor:
-    // at most `keep_resident_bytes` per warm slot.
-    assert_eq!(metrics.memories(), 0);
+    // Every instance that ran is gone (a failed decision's store is
+    // dropped at once; only never-used spares, counted from before they
+    // are made, are alive) and what its slot keeps is the pool's floor: at
+    // most `keep_resident_bytes` per warm slot.
+    assert!(
+        metrics.memories() <= host.spare_instances() as usize,
+        "{} live memories, {} spares",
+        metrics.memories(),
+        host.spare_instances()
+    );
     assert!(
         metrics.unused_memory_bytes_resident()
             <= metrics.unused_warm_memories() as usize * host.config().keep_resident_bytes

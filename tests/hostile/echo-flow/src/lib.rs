@@ -9,6 +9,9 @@
 //! * `digits("ext:<n>")`: dials extension `n` if the directory knows it and
 //!   it is registered, else goes to its voicemail.
 //! * `digits("chatty")`: prints 2 000 lines (about 120 KB) to stdout.
+//! * `digits("memory")`: tags the call `memory=<n>`, n counting these
+//!   events in the instance's own memory: 1 unless an instance served an
+//!   earlier decision.
 //! * any other event: echoes the state with one more byte appended.
 // Component exports only exist on wasm32; natively this crate is empty
 // (a native cdylib cannot carry component export names).
@@ -28,6 +31,9 @@ use switchyard::plugin::types::CallSnapshot;
 use switchyard::plugin::{config, contacts, directory, kv, log};
 
 struct EchoFlow;
+
+/// Decisions on `digits("memory")` this instance has made.
+static MEMORY_EVENTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 impl Guest for EchoFlow {
     fn handle(
@@ -71,6 +77,13 @@ impl Guest for EchoFlow {
                 }
                 Ok(Decision {
                     actions: vec![Action::SetTag("chatted".into())],
+                    state,
+                })
+            }
+            Event::Digits(g) if g.digits == "memory" => {
+                let n = MEMORY_EVENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                Ok(Decision {
+                    actions: vec![Action::SetTag(format!("memory={n}"))],
                     state,
                 })
             }
