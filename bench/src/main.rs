@@ -1,9 +1,11 @@
 //! Switchyard benchmarks.
 //!
-//! `cargo run --release -p switchyard-bench -- plugins` measures the plugin
-//! runtime: latency of one flow invocation (fresh store, instantiate from
-//! the `InstancePre`, `handle`, drop) as p50/p99/p99.9, throughput on 1 and
-//! 2 runtime threads, and resident memory per concurrently live instance.
+//! `cargo run --release -p switchyard-bench -- plugins [--only TEXT]`
+//! measures the plugin runtime: latency of one flow decision in a
+//! never-used instance as p50/p99/p99.9 — paced (decisions apart, the
+//! instance made ahead by the spare thread, or made and dropped on the
+//! decision's path) and back to back — throughput on 1 and 2 runtime
+//! threads, and resident memory per concurrently live instance.
 //!
 //! `cargo run --release -p switchyard-bench -- sip-server --extensions N
 //! --listen ADDR --data-dir DIR` runs the server with a generated tenant of

@@ -12,10 +12,12 @@
 //!   restart from the host's compiled-component directory;
 //! * upload to first decision: a fresh host with an empty cache installs
 //!   it and makes one decision;
-//! * one decision as a call makes it — fresh instance from the
-//!   `InstancePre` (copy-on-write memory image), call, drop — p50 / p99
-//!   over 1,000 (flows) or 500 (CRM look-ups over HTTP to a local server),
-//!   back to back or `--gap-ms N` apart, as between calls;
+//! * one decision as a call makes it — a never-used instance from the
+//!   `InstancePre` (copy-on-write memory image), made ahead by the host's
+//!   spare thread when it had the time (`SPARES=0`: made and dropped on the
+//!   decision's path), call — p50 / p99 over 1,000 (flows) or 500 (CRM
+//!   look-ups over HTTP to a local server), back to back or `--gap-ms N`
+//!   apart, as between calls;
 //! * the least linear memory (to 64 KiB) the decision runs in: what an
 //!   instance needs of the tenant's `memory_bytes`.
 
@@ -254,6 +256,11 @@ fn host(cache_dir: Option<PathBuf>) -> PluginHost {
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .map_or(HostConfig::default().keep_resident_bytes, |m| m * MIB),
+        // SPARES=0: every instance made and dropped on the decision's path.
+        max_spare_instances: std::env::var("SPARES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(HostConfig::default().max_spare_instances),
         cache_dir,
         http: HttpPolicyConfig {
             allow_private_addresses: true,
