@@ -325,7 +325,15 @@ impl Shared {
 }
 
 impl Pbx {
-    pub fn new(stack: SipStack, store: Store, tenants: Tenants, settings: CallSettings) -> Pbx {
+    /// `plugins`: the host the tenants' plugin runtimes run on (its figures
+    /// are in the metrics).
+    pub fn new(
+        stack: SipStack,
+        store: Store,
+        tenants: Tenants,
+        settings: CallSettings,
+        plugins: switchyard_plugins::PluginHost,
+    ) -> Pbx {
         let key: [u8; 32] = rand::random();
         let ports = settings.media.as_ref().map(|m| {
             Arc::new(switchyard_media::PortPool::new(
@@ -334,7 +342,7 @@ impl Pbx {
                 m.high_port,
             ))
         });
-        let metrics = metrics::Metrics::with_transport(stack.tcp_stats());
+        let metrics = metrics::Metrics::for_server(stack.tcp_stats(), plugins);
         // Checked by the server before it gets here (`MailSettings::check`).
         let mailer = settings.mail.as_ref().and_then(|m| {
             mail::Mailer::new(m)

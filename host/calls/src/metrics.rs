@@ -399,10 +399,16 @@ impl Metrics {
         }
     }
 
-    /// The call metrics and the SIP transport's TCP connection counts.
-    pub fn with_transport(tcp: std::sync::Arc<switchyard_transport::TcpStats>) -> Metrics {
+    /// The call metrics, the SIP transport's TCP connection counts and the
+    /// plugin host's instance figures.
+    pub fn for_server(
+        tcp: std::sync::Arc<switchyard_transport::TcpStats>,
+        plugins: switchyard_plugins::PluginHost,
+    ) -> Metrics {
         let mut m = Metrics::default();
         m.registry.register_collector(Box::new(TcpCollector(tcp)));
+        m.registry
+            .register_collector(Box::new(PluginHostCollector(plugins)));
         m
     }
 
@@ -476,6 +482,53 @@ impl prometheus_client::collector::Collector for TcpCollector {
         )?;
         for (reason, v) in closed {
             ConstCounter::new(v).encode(family.encode_family(&[("reason", reason)])?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The plugin host's kept instances, read at scrape time.
+struct PluginHostCollector(switchyard_plugins::PluginHost);
+
+impl std::fmt::Debug for PluginHostCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PluginHostCollector")
+    }
+}
+
+impl prometheus_client::collector::Collector for PluginHostCollector {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let spares = self.0.spare_stats();
+        let gauges = [
+            (
+                "plugin_spare_instances",
+                "Never-used plugin instances made ahead for flow decisions and CRM look-ups",
+                spares.ready,
+            ),
+            (
+                "plugin_warm_instances",
+                "Agent-ranking plugin instances kept between decisions",
+                self.0.warm_instances(),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let g = ConstGauge::new(i64::from(v));
+            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "plugin_spare_decisions",
+            "Flow decisions and CRM look-ups by whether a spare instance was ready (found) or the instance was made on the call's path (missed)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (spare, v) in [("found", spares.taken), ("missed", spares.missed)] {
+            ConstCounter::new(v).encode(family.encode_family(&[("spare", spare)])?)?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! [`PluginHost::tenant`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::Engine;
 use wasmtime::component::Linker;
@@ -38,6 +39,17 @@ fn engine_err(e: wasmtime::Error) -> HostError {
 }
 
 /// The plugin host. Cheap to clone (an `Arc` inside).
+/// See [`PluginHost::spare_stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpareStats {
+    /// Spare instances ready now (or being made).
+    pub ready: u32,
+    /// Flow decisions and CRM look-ups that ran on a spare.
+    pub taken: u64,
+    /// Those that found none and made their instance on their own path.
+    pub missed: u64,
+}
+
 #[derive(Clone)]
 pub struct PluginHost {
     inner: Arc<HostInner>,
@@ -56,6 +68,9 @@ struct HostInner {
     /// makes them.
     spares: WarmBudget,
     spare_maker: SpareMaker,
+    /// Flow decisions and CRM look-ups that found a spare, and that did not.
+    spares_taken: AtomicU64,
+    spares_missed: AtomicU64,
     /// Each (tenant, plugin, version)'s flow decisions, kept across the
     /// rebuilds of a tenant's runtime (canary figures).
     figures:
@@ -97,6 +112,8 @@ impl PluginHost {
                 warm,
                 spares,
                 spare_maker,
+                spares_taken: AtomicU64::new(0),
+                spares_missed: AtomicU64::new(0),
                 figures: Default::default(),
                 _ticker: ticker,
             }),
@@ -161,6 +178,27 @@ impl PluginHost {
 
     pub(crate) fn spare_maker(&self) -> &SpareMaker {
         &self.inner.spare_maker
+    }
+
+    /// Counts a decision or look-up that found a spare (`true`) or made
+    /// its instance on its own path.
+    pub(crate) fn count_spare(&self, found: bool) {
+        let c = if found {
+            &self.inner.spares_taken
+        } else {
+            &self.inner.spares_missed
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Spare instances host-wide: ready now, and the decisions and
+    /// look-ups so far that found one or did not.
+    pub fn spare_stats(&self) -> SpareStats {
+        SpareStats {
+            ready: self.inner.spares.held(),
+            taken: self.inner.spares_taken.load(Ordering::Relaxed),
+            missed: self.inner.spares_missed.load(Ordering::Relaxed),
+        }
     }
 
     /// Ranking instances kept between decisions now, host-wide.

@@ -107,7 +107,9 @@ impl TenantRuntime {
         pinned: &Pinned,
         tape: Tape,
     ) -> Result<(Store<PluginState>, Instance), PluginFailure> {
-        match pinned.spare.take() {
+        let spare = pinned.spare.take();
+        self.host().count_spare(spare.is_some());
+        match spare {
             Some((mut store, instance)) => {
                 let data = store.data_mut();
                 data.renew();

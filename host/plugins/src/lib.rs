@@ -89,7 +89,7 @@ pub use caps::log::{LogLevel, LogLine};
 pub use caps::mail::{MailFuture, MailRelay};
 pub use columns::{CandidateRef, candidate_columns};
 pub use failure::PluginFailure;
-pub use host::{HostError, PluginHost};
+pub use host::{HostError, PluginHost, SpareStats};
 pub use limits::{HostConfig, HttpPolicyConfig, TenantLimits};
 pub use registry::{
     NoPersistence, Pinned, PluginVersion, RegistryError, RegistryPersistence, Roles, VersionInfo,

@@ -292,7 +292,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             rtp_timeout: switchyard_calls::MediaSettings::DEFAULT_RTP_TIMEOUT,
         });
     }
-    let pbx = Pbx::new(stack.clone(), store.clone(), tenants, calls);
+    let pbx = Pbx::new(stack.clone(), store.clone(), tenants, calls, host.clone());
     let _ = engine_for_mail.set(pbx.downgrade());
     tokio::spawn(pbx.clone().run(incoming));
     pbx.start_trunks();

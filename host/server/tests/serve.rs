@@ -153,6 +153,22 @@ async fn a_tenant_made_through_the_api_takes_calls_decided_by_its_uploaded_plugi
     );
     assert!(metrics.contains("switchyard_registrations_total{tenant=\"acme\"} 1"));
     assert!(metrics.contains("switchyard_plugin_invocations_total{tenant=\"acme\"}"));
+    // The call's flow decision ran on a spare instance or made its own.
+    let spare_decisions: u64 = ["found", "missed"]
+        .iter()
+        .map(|s| {
+            let key = format!("switchyard_plugin_spare_decisions_total{{spare=\"{s}\"}} ");
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(key.as_str()))
+                .unwrap_or_else(|| panic!("no {key} in {metrics}"))
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert!(spare_decisions >= 1, "{metrics}");
+    assert!(metrics.contains("switchyard_plugin_spare_instances "));
+    assert!(metrics.contains("switchyard_plugin_warm_instances "));
 }
 
 fn reqwest_like_get(url: &str, token: &str) -> String {
