@@ -38,6 +38,7 @@ use crate::compat;
 use crate::failure::PluginFailure;
 use crate::output;
 use crate::registry::{Pinned, RoleExports};
+use crate::spare::Made;
 use crate::state::PluginState;
 use crate::tenant::TenantRuntime;
 use crate::transcript::{self, CallReplay, Difference, ReplayReport, Step, Tape, Transcript};
@@ -102,31 +103,34 @@ impl TenantRuntime {
     /// The instance a flow decision or a CRM look-up runs in: the
     /// version's spare when one is ready (meters renewed, budgets re-armed,
     /// the tape put in), else one made here (see [`crate::spare`]).
-    async fn spare_or_fresh(
-        &self,
-        pinned: &Pinned,
-        tape: Tape,
-    ) -> Result<(Store<PluginState>, Instance), PluginFailure> {
+    async fn spare_or_fresh(&self, pinned: &Pinned, tape: Tape) -> Result<Made, PluginFailure> {
         let spare = pinned.spare.take();
         self.host().count_spare(spare.is_some());
         match spare {
-            Some((mut store, instance)) => {
-                let data = store.data_mut();
+            Some(mut made) => {
+                let data = made.store.data_mut();
                 data.renew();
                 data.tape = tape;
-                self.arm(&mut store);
-                Ok((store, instance))
+                self.arm(&mut made.store);
+                Ok(made)
             }
-            None => self.instantiate_taped(pinned, tape).await,
+            None => {
+                let (store, instance) = self.instantiate_taped(pinned, tape).await?;
+                Ok(Made {
+                    store,
+                    instance,
+                    flow: None,
+                })
+            }
         }
     }
 
-    /// After a flow decision or a CRM look-up: the host's spare maker drops the decision's
-    /// store and tops the version's spares up, off the decision's path
-    /// (see [`crate::spare`]). A store whose decision failed is dropped
-    /// here, at once, as before: a trapped instance may hold all the
-    /// memory its tenant may have. So is a store the maker is too far
-    /// behind to take; then no spare is asked for either.
+    /// After a flow decision or a CRM look-up: the host's spare maker
+    /// drops the decision's store and tops the version's spares up, off
+    /// the decision's path (see [`crate::spare`]). A store whose decision
+    /// failed is dropped here, at once, as before: a trapped instance may
+    /// hold all the memory its tenant may have. So is a store the maker is
+    /// too far behind to take; then no spare is asked for either.
     fn recycle<T>(
         &self,
         pinned: &Pinned,
@@ -160,10 +164,20 @@ impl TenantRuntime {
                     None if workshop.take_back_idle(Instant::now()) => continue,
                     None => break,
                 };
-                match workshop.block_on(tenant.instantiate(&pinned)) {
-                    Ok((store, instance)) => pinned.spare.put(store, instance, held),
-                    Err(_) => break,
-                }
+                let Ok((mut store, instance)) = workshop.block_on(tenant.instantiate(&pinned))
+                else {
+                    break;
+                };
+                let flow = match &pinned.exports {
+                    RoleExports::Flow(idx) => idx.load(&mut store, &instance).ok(),
+                    _ => None,
+                };
+                let made = Made {
+                    store,
+                    instance,
+                    flow,
+                };
+                pinned.spare.put(made, held);
             }
             pinned.spare.refilled();
         }));
@@ -389,10 +403,16 @@ impl TenantRuntime {
         let out = match &pinned.exports {
             RoleExports::Flow(idx) => {
                 self.guarded(async {
-                    let (mut store, instance) =
-                        self.spare_or_fresh(pinned, std::mem::take(tape)).await?;
+                    let Made {
+                        mut store,
+                        instance,
+                        flow,
+                    } = self.spare_or_fresh(pinned, std::mem::take(tape)).await?;
                     let r = async {
-                        let guest = idx.load(&mut store, &instance)?;
+                        let guest = match flow {
+                            Some(guest) => guest,
+                            None => idx.load(&mut store, &instance)?,
+                        };
                         guest
                             .call_handle(&mut store, call, event, state.as_deref())
                             .await
@@ -413,8 +433,11 @@ impl TenantRuntime {
                     });
                 };
                 self.guarded(async {
-                    let (mut store, instance) =
-                        self.spare_or_fresh(pinned, std::mem::take(tape)).await?;
+                    let Made {
+                        mut store,
+                        instance,
+                        ..
+                    } = self.spare_or_fresh(pinned, std::mem::take(tape)).await?;
                     let r = async {
                         let guest = idx.load(&mut store, &instance)?;
                         guest
@@ -569,7 +592,11 @@ impl TenantRuntime {
         };
         let out = self
             .guarded(async {
-                let (mut store, instance) = self.spare_or_fresh(&pinned, Tape::Off).await?;
+                let Made {
+                    mut store,
+                    instance,
+                    ..
+                } = self.spare_or_fresh(&pinned, Tape::Off).await?;
                 let r = async {
                     let f = instance
                         .get_typed_func::<(&str,), (Result<Option<Contact>, String>,)>(
