@@ -38,7 +38,6 @@ fn engine_err(e: wasmtime::Error) -> HostError {
     HostError::Engine(format!("{e:#}"))
 }
 
-/// The plugin host. Cheap to clone (an `Arc` inside).
 /// See [`PluginHost::spare_stats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SpareStats {
@@ -50,6 +49,7 @@ pub struct SpareStats {
     pub missed: u64,
 }
 
+/// The plugin host. Cheap to clone (an `Arc` inside).
 #[derive(Clone)]
 pub struct PluginHost {
     inner: Arc<HostInner>,
@@ -64,8 +64,8 @@ struct HostInner {
     kv: KvStore,
     /// Ranking instances kept between decisions, against their cap.
     warm: WarmBudget,
-    /// Spare call-flow instances, against their cap, and the thread that
-    /// makes them.
+    /// Spare call-flow and CRM instances, against their cap, and the
+    /// thread that makes them.
     spares: WarmBudget,
     spare_maker: SpareMaker,
     /// Flow decisions and CRM look-ups that found a spare, and that did not.
@@ -167,7 +167,8 @@ impl PluginHost {
         &self.inner.warm
     }
 
-    /// Spare call-flow instances ready now, host-wide.
+    /// Spare call-flow and CRM instances ready now (or being made),
+    /// host-wide.
     pub fn spare_instances(&self) -> u32 {
         self.inner.spares.held()
     }
@@ -195,7 +196,7 @@ impl PluginHost {
     /// look-ups so far that found one or did not.
     pub fn spare_stats(&self) -> SpareStats {
         SpareStats {
-            ready: self.inner.spares.held(),
+            ready: self.spare_instances(),
             taken: self.inner.spares_taken.load(Ordering::Relaxed),
             missed: self.inner.spares_missed.load(Ordering::Relaxed),
         }
