@@ -421,6 +421,41 @@ impl Metrics {
     }
 }
 
+/// Gauges read at scrape time: (name, help, value) each.
+fn encode_gauges(
+    encoder: &mut prometheus_client::encoding::DescriptorEncoder,
+    gauges: &[(&str, &str, i64)],
+) -> Result<(), std::fmt::Error> {
+    use prometheus_client::encoding::EncodeMetric;
+    for &(name, help, v) in gauges {
+        let g = prometheus_client::metrics::gauge::ConstGauge::new(v);
+        g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
+    }
+    Ok(())
+}
+
+/// A counter family read at scrape time: one counter per value of `label`.
+fn encode_counter_family(
+    encoder: &mut prometheus_client::encoding::DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &str,
+    counters: &[(&str, u64)],
+) -> Result<(), std::fmt::Error> {
+    use prometheus_client::encoding::EncodeMetric;
+    let mut family = encoder.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for &(value, v) in counters {
+        prometheus_client::metrics::counter::ConstCounter::new(v)
+            .encode(family.encode_family(&[(label, value)])?)?;
+    }
+    Ok(())
+}
+
 /// The transport's TCP counters, read at scrape time (the transport keeps
 /// plain atomics and knows nothing of Prometheus).
 #[derive(Debug)]
@@ -433,25 +468,23 @@ impl prometheus_client::collector::Collector for TcpCollector {
     ) -> Result<(), std::fmt::Error> {
         use prometheus_client::encoding::EncodeMetric;
         use prometheus_client::metrics::counter::ConstCounter;
-        use prometheus_client::metrics::gauge::ConstGauge;
         let s = self.0.snapshot();
-        let gauges = [
-            ("tcp_connections", "TCP SIP connections open", s.open),
-            (
-                "tcp_connections_max",
-                "Cap on TCP SIP connections in all",
-                s.max_connections,
-            ),
-            (
-                "tcp_connections_per_ip_max",
-                "Cap on TCP SIP connections from one source address",
-                s.max_connections_per_ip,
-            ),
-        ];
-        for (name, help, v) in gauges {
-            let g = ConstGauge::new(v as i64);
-            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
-        }
+        encode_gauges(
+            &mut encoder,
+            &[
+                ("tcp_connections", "TCP SIP connections open", s.open as i64),
+                (
+                    "tcp_connections_max",
+                    "Cap on TCP SIP connections in all",
+                    s.max_connections as i64,
+                ),
+                (
+                    "tcp_connections_per_ip_max",
+                    "Cap on TCP SIP connections from one source address",
+                    s.max_connections_per_ip as i64,
+                ),
+            ],
+        )?;
         let accepted = ConstCounter::new(s.accepted);
         accepted.encode(encoder.encode_descriptor(
             "tcp_connections_accepted",
@@ -459,31 +492,24 @@ impl prometheus_client::collector::Collector for TcpCollector {
             None,
             accepted.metric_type(),
         )?)?;
-        let refused: [(&str, u64); 2] = [("total", s.refused_total), ("per_ip", s.refused_per_ip)];
-        let mut family = encoder.encode_descriptor(
+        encode_counter_family(
+            &mut encoder,
             "tcp_connections_refused",
             "TCP SIP connections closed at once because a cap was reached, by cap",
-            None,
-            prometheus_client::metrics::MetricType::Counter,
+            "cap",
+            &[("total", s.refused_total), ("per_ip", s.refused_per_ip)],
         )?;
-        for (cap, v) in refused {
-            ConstCounter::new(v).encode(family.encode_family(&[("cap", cap)])?)?;
-        }
-        let closed: [(&str, u64); 3] = [
-            ("message_timeout", s.closed_message_timeout),
-            ("idle_timeout", s.closed_idle),
-            ("write_stalled", s.closed_write_stalled),
-        ];
-        let mut family = encoder.encode_descriptor(
+        encode_counter_family(
+            &mut encoder,
             "tcp_connections_closed",
             "TCP SIP connections closed by a deadline, by reason",
-            None,
-            prometheus_client::metrics::MetricType::Counter,
-        )?;
-        for (reason, v) in closed {
-            ConstCounter::new(v).encode(family.encode_family(&[("reason", reason)])?)?;
-        }
-        Ok(())
+            "reason",
+            &[
+                ("message_timeout", s.closed_message_timeout),
+                ("idle_timeout", s.closed_idle),
+                ("write_stalled", s.closed_write_stalled),
+            ],
+        )
     }
 }
 
@@ -501,35 +527,28 @@ impl prometheus_client::collector::Collector for PluginHostCollector {
         &self,
         mut encoder: prometheus_client::encoding::DescriptorEncoder,
     ) -> Result<(), std::fmt::Error> {
-        use prometheus_client::encoding::EncodeMetric;
-        use prometheus_client::metrics::counter::ConstCounter;
-        use prometheus_client::metrics::gauge::ConstGauge;
         let spares = self.0.spare_stats();
-        let gauges = [
-            (
-                "plugin_spare_instances",
-                "Never-used plugin instances made ahead for flow decisions and CRM look-ups",
-                spares.ready,
-            ),
-            (
-                "plugin_warm_instances",
-                "Agent-ranking plugin instances kept between decisions",
-                self.0.warm_instances(),
-            ),
-        ];
-        for (name, help, v) in gauges {
-            let g = ConstGauge::new(i64::from(v));
-            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
-        }
-        let mut family = encoder.encode_descriptor(
+        encode_gauges(
+            &mut encoder,
+            &[
+                (
+                    "plugin_spare_instances",
+                    "Never-used plugin instances made ahead for flow decisions and CRM look-ups",
+                    i64::from(spares.ready),
+                ),
+                (
+                    "plugin_warm_instances",
+                    "Agent-ranking plugin instances kept between decisions",
+                    i64::from(self.0.warm_instances()),
+                ),
+            ],
+        )?;
+        encode_counter_family(
+            &mut encoder,
             "plugin_spare_decisions",
             "Flow decisions and CRM look-ups by whether a spare instance was ready (found) or the instance was made on the call's path (missed)",
-            None,
-            prometheus_client::metrics::MetricType::Counter,
-        )?;
-        for (spare, v) in [("found", spares.taken), ("missed", spares.missed)] {
-            ConstCounter::new(v).encode(family.encode_family(&[("spare", spare)])?)?;
-        }
-        Ok(())
+            "spare",
+            &[("found", spares.taken), ("missed", spares.missed)],
+        )
     }
 }
