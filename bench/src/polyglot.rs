@@ -15,7 +15,8 @@
 //! * one decision as a call makes it — a never-used instance from the
 //!   `InstancePre` (copy-on-write memory image), made ahead by the host's
 //!   spare thread when it had the time (`SPARES=0`: made and dropped on the
-//!   decision's path), call — p50 / p99 over 1,000 (flows) or 500 (CRM
+//!   decision's path; a Python or JavaScript component's in the large
+//!   pool, whose slots keep their memory, unless `LARGE_POOL=0`), call — p50 / p99 over 1,000 (flows) or 500 (CRM
 //!   look-ups over HTTP to a local server), back to back or `--gap-ms N`
 //!   apart, as between calls;
 //! * the least linear memory (to 64 KiB) the decision runs in: what an
@@ -256,6 +257,12 @@ fn host(cache_dir: Option<PathBuf>) -> PluginHost {
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .map_or(HostConfig::default().keep_resident_bytes, |m| m * MIB),
+        // LARGE_POOL=0: every component in the small pool (Python and
+        // JavaScript too: slots that keep only the pages the scan finds).
+        large_memory_bytes: match std::env::var("LARGE_POOL").as_deref() {
+            Ok("0") => usize::MAX,
+            _ => HostConfig::default().large_memory_bytes,
+        },
         // SPARES=0: every instance made and dropped on the decision's path.
         max_spare_instances: std::env::var("SPARES")
             .ok()

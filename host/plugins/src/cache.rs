@@ -1,7 +1,9 @@
 //! Loading uploads: checks, compilation, and the compiled-component cache.
 //!
 //! Compiled components are keyed by sha256 of the upload plus the engine's
-//! precompile-compatibility hash. The optional on-disk cache only ever
+//! precompile-compatibility hash. Each is compiled for the engine of the
+//! pool its initial memory puts it in ([`Pool`]); the two engines compile
+//! alike, so the hash is the same for both. The optional on-disk cache only ever
 //! deserializes files this host wrote: every file ends with a sha256 of a
 //! secret kept in the same directory and the file body, and a file without
 //! the right tag is ignored (and recompiled), never deserialized.
@@ -15,6 +17,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::engine::Pool;
 use crate::validate::{self, Capabilities, InterfaceVersion, LoadError, World};
 
 /// A validated, compiled component, shared by every tenant that installs
@@ -27,6 +30,7 @@ pub struct LoadedComponent {
     sha256: [u8; 32],
     size: usize,
     initial_memory: u64,
+    pool: Pool,
 }
 
 impl LoadedComponent {
@@ -62,6 +66,10 @@ impl LoadedComponent {
     pub fn initial_memory_bytes(&self) -> u64 {
         self.initial_memory
     }
+    /// The pool its instances come from (by its initial memory).
+    pub fn pool(&self) -> Pool {
+        self.pool
+    }
     /// `Ok` when an instance can start within `memory_bytes` of linear
     /// memory (a tenant's [`crate::TenantLimits::memory_bytes`]); a
     /// [`LoadError::NeedsMoreMemory`] naming both sizes when not.
@@ -77,13 +85,17 @@ impl std::fmt::Debug for LoadedComponent {
             .field("version", &self.version)
             .field("sha256", &self.sha256_hex())
             .field("size", &self.size)
+            .field("pool", &self.pool)
             .finish()
     }
 }
 
 /// The component cache: in memory, optionally backed by a directory.
 pub(crate) struct ComponentCache {
-    engine: Engine,
+    small: Engine,
+    large: Engine,
+    /// Components starting with this much memory or more go to `large`.
+    large_memory_bytes: u64,
     max_bytes: usize,
     engine_hash: String,
     memory: Mutex<HashMap<[u8; 32], Arc<LoadedComponent>>>,
@@ -97,16 +109,19 @@ struct DiskCache {
 
 impl ComponentCache {
     pub(crate) fn new(
-        engine: Engine,
+        [small, large]: [Engine; 2],
+        large_memory_bytes: usize,
         max_bytes: usize,
         dir: Option<&Path>,
     ) -> std::io::Result<Self> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut h);
+        small.precompile_compatibility_hash().hash(&mut h);
         let engine_hash = format!("{:016x}", h.finish());
         let disk = dir.map(DiskCache::open).transpose()?;
         Ok(Self {
-            engine,
+            small,
+            large,
+            large_memory_bytes: large_memory_bytes as u64,
             max_bytes,
             engine_hash,
             memory: Mutex::new(HashMap::new()),
@@ -126,11 +141,17 @@ impl ComponentCache {
         {
             return Ok(hit.clone());
         }
+        let initial_memory = validate::initial_memory_bytes(bytes);
+        let (pool, engine) = if initial_memory >= self.large_memory_bytes {
+            (Pool::Large, &self.large)
+        } else {
+            (Pool::Small, &self.small)
+        };
         let file = format!("{}-{}.cwasm", hex::encode(sha256), self.engine_hash);
-        let component = match self.disk.as_ref().and_then(|d| d.read(&self.engine, &file)) {
+        let component = match self.disk.as_ref().and_then(|d| d.read(engine, &file)) {
             Some(c) => c,
             None => {
-                let c = Component::new(&self.engine, bytes)
+                let c = Component::new(engine, bytes)
                     .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
                 if let Some(d) = &self.disk
                     && let Err(e) = d.write(&c, &file)
@@ -140,7 +161,7 @@ impl ComponentCache {
                 c
             }
         };
-        let checked = validate::check_component(&self.engine, &component)?;
+        let checked = validate::check_component(engine, &component)?;
         let loaded = Arc::new(LoadedComponent {
             component,
             world: checked.world,
@@ -148,7 +169,8 @@ impl ComponentCache {
             capabilities: checked.capabilities,
             sha256,
             size: bytes.len(),
-            initial_memory: validate::initial_memory_bytes(bytes),
+            initial_memory,
+            pool,
         });
         self.memory
             .lock()

@@ -10,7 +10,7 @@ use wasmtime::component::Linker;
 
 use crate::cache::{ComponentCache, LoadedComponent};
 use crate::caps::kv::KvStore;
-use crate::engine::{EpochTicker, build_engine};
+use crate::engine::{EpochTicker, Pool, build_engine};
 use crate::limits::HostConfig;
 use crate::spare::SpareMaker;
 use crate::state::{self, PluginState};
@@ -57,16 +57,18 @@ pub struct PluginHost {
 
 struct HostInner {
     config: HostConfig,
-    engine: Engine,
+    /// One engine per [`Pool`]: small plugins', and large components'.
+    engines: PerPool<Engine>,
     cache: ComponentCache,
-    /// One per world, each with the capabilities of its world only.
-    linkers: Linkers,
+    /// One per world, each with the capabilities of its world only; per
+    /// pool, since a linker belongs to one engine.
+    linkers: PerPool<Linkers>,
     kv: KvStore,
     /// Ranking instances kept between decisions, against their cap.
     warm: WarmBudget,
-    /// Spare call-flow and CRM instances, against their cap, and the
-    /// thread that makes them.
-    spares: WarmBudget,
+    /// Spare call-flow and CRM instances, against each pool's cap, and
+    /// the thread that makes them.
+    spares: PerPool<WarmBudget>,
     spare_maker: SpareMaker,
     /// Flow decisions and CRM look-ups that found a spare, and that did not.
     spares_taken: AtomicU64,
@@ -83,29 +85,44 @@ impl PluginHost {
     /// Builds the engine (pooling allocator, epoch interruption, CoW memory
     /// images), the linkers and the kv store, and starts the epoch ticker.
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
-        let engine = build_engine(&config).map_err(engine_err)?;
-        let linkers = Linkers::new(&engine).map_err(engine_err)?;
+        let engines = PerPool {
+            small: build_engine(&config, Pool::Small).map_err(engine_err)?,
+            large: build_engine(&config, Pool::Large).map_err(engine_err)?,
+        };
+        let linkers = PerPool {
+            small: Linkers::new(&engines.small).map_err(engine_err)?,
+            large: Linkers::new(&engines.large).map_err(engine_err)?,
+        };
         let db = match &config.kv_db {
             Some(db) => db.clone(),
             None => sled::Config::new().temporary(true).open()?,
         };
         let kv = KvStore::open(&db)?;
         let cache = ComponentCache::new(
-            engine.clone(),
+            [engines.small.clone(), engines.large.clone()],
+            config.large_memory_bytes,
             config.max_component_bytes,
             config.cache_dir.as_deref(),
         )?;
         // Spares, and used instances waiting for the maker, may each hold
-        // at most an eighth of the pool: decisions always find slots.
-        let spare_share = config.max_spare_instances.min(config.max_instances / 8);
-        let spare_maker = SpareMaker::start(spare_share as usize, config.spare_idle)?;
-        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick, spare_maker.waker())?;
+        // at most an eighth of a pool: decisions always find slots.
+        let share = |slots: u32| config.max_spare_instances.min(slots / 8);
+        let spares = PerPool {
+            small: WarmBudget::new(share(config.max_instances), usize::MAX),
+            large: WarmBudget::new(share(config.max_large_instances), usize::MAX),
+        };
+        let waiting = share(config.max_instances) + share(config.max_large_instances);
+        let spare_maker = SpareMaker::start(waiting as usize, config.spare_idle)?;
+        let ticker = EpochTicker::start(
+            vec![engines.small.clone(), engines.large.clone()],
+            config.epoch_tick,
+            spare_maker.waker(),
+        )?;
         let warm = WarmBudget::new(config.max_warm_instances, config.warm_instance_memory_bytes);
-        let spares = WarmBudget::new(spare_share, usize::MAX);
         Ok(Self {
             inner: Arc::new(HostInner {
                 config,
-                engine,
+                engines,
                 cache,
                 linkers,
                 kv,
@@ -158,9 +175,10 @@ impl PluginHost {
             .unwrap_or_default()
     }
 
-    /// The shared engine.
-    pub fn engine(&self) -> &Engine {
-        &self.inner.engine
+    /// The engine of a pool (its allocator's figures: see
+    /// `Engine::pooling_allocator_metrics`).
+    pub fn engine(&self, pool: Pool) -> &Engine {
+        self.inner.engines.get(pool)
     }
 
     pub(crate) fn warm(&self) -> &WarmBudget {
@@ -170,11 +188,12 @@ impl PluginHost {
     /// Spare call-flow and CRM instances ready now (or being made),
     /// host-wide.
     pub fn spare_instances(&self) -> u32 {
-        self.inner.spares.held()
+        self.inner.spares.small.held() + self.inner.spares.large.held()
     }
 
-    pub(crate) fn spares(&self) -> &WarmBudget {
-        &self.inner.spares
+    /// The spares' cap in `pool`.
+    pub(crate) fn spares(&self, pool: Pool) -> &WarmBudget {
+        self.inner.spares.get(pool)
     }
 
     pub(crate) fn spare_maker(&self) -> &SpareMaker {
@@ -211,13 +230,29 @@ impl PluginHost {
         &self.inner.kv
     }
 
-    pub(crate) fn linker_for(&self, world: World) -> &Linker<PluginState> {
-        let l = &self.inner.linkers;
+    /// The linker for `world`'s components compiled for `pool`'s engine.
+    pub(crate) fn linker_for(&self, pool: Pool, world: World) -> &Linker<PluginState> {
+        let l = self.inner.linkers.get(pool);
         match world {
             World::CallFlow => &l.call_flow,
             World::QueueStrategy => &l.queue_strategy,
             World::CrmConnector => &l.crm_connector,
             World::Reporter => &l.reporter,
+        }
+    }
+}
+
+/// One of each for the small and the large pool.
+struct PerPool<T> {
+    small: T,
+    large: T,
+}
+
+impl<T> PerPool<T> {
+    fn get(&self, pool: Pool) -> &T {
+        match pool {
+            Pool::Small => &self.small,
+            Pool::Large => &self.large,
         }
     }
 }

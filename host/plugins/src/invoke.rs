@@ -82,7 +82,7 @@ impl TenantRuntime {
     ) -> Result<(Store<PluginState>, Instance), PluginFailure> {
         let mut state = self.plugin_state(v, self.cpu_ticks());
         state.tape = tape;
-        let mut store = Store::new(self.host().engine(), state);
+        let mut store = Store::new(v.pre.component().engine(), state);
         store.limiter(|s| &mut s.limiter);
         self.arm(&mut store);
         store.epoch_deadline_callback(|mut cx| {
@@ -159,7 +159,7 @@ impl TenantRuntime {
             };
             workshop.stocked(&pinned);
             while pinned.spare.wants_more() {
-                let held = match tenant.host().spares().hold() {
+                let held = match tenant.host().spares(pinned.loaded.pool()).hold() {
                     Some(held) => held,
                     None if workshop.take_back_idle(Instant::now()) => continue,
                     None => break,

@@ -3,10 +3,13 @@
 //!
 //! # Shape
 //! Three lifetimes, longest first:
-//! * **Process** — [`PluginHost`] (`host`): the one wasmtime `Engine`
-//!   (`engine`: pooling allocator, CoW images, epoch ticker), the compiled
-//!   component cache (`cache`, checked by `validate`), the kv database, and
-//!   one linker per [`World`] with that world's capabilities only.
+//! * **Process** — [`PluginHost`] (`host`): two wasmtime `Engine`s, one
+//!   per [`Pool`] (`engine`: pooling allocator, CoW images, epoch ticker;
+//!   small plugins in one, components that carry an interpreter in the
+//!   other, whose slots keep their memory), the compiled component cache
+//!   (`cache`, checked by `validate`, which picks the pool), the kv
+//!   database, and per pool one linker per [`World`] with that world's
+//!   capabilities only.
 //! * **Tenant** — [`TenantRuntime`] (`tenant`): limits, directory, HTTP
 //!   allowlist, recent-log ring, concurrency cap, and the `registry` of
 //!   versions and roles. `invoke` runs one call: a fresh store, limits,
@@ -88,6 +91,7 @@ pub use caps::directory::{Directory, InMemoryDirectory};
 pub use caps::log::{LogLevel, LogLine};
 pub use caps::mail::{MailFuture, MailRelay};
 pub use columns::{CandidateRef, candidate_columns};
+pub use engine::Pool;
 pub use failure::PluginFailure;
 pub use host::{HostError, PluginHost, SpareStats};
 pub use limits::{HostConfig, HttpPolicyConfig, TenantLimits};

@@ -32,6 +32,20 @@ pub struct HostConfig {
     /// `max_warm_slots × (keep_resident_bytes + 128 KiB)`; a plugin that
     /// finds no warm slot of its own maps its image afresh (microseconds).
     pub max_warm_slots: u32,
+    /// Components whose linear memory starts at this many bytes or more
+    /// (those that carry an interpreter: Python, JavaScript) run in a pool
+    /// of their own that keeps a used slot's whole memory resident (see
+    /// [`crate::Pool::Large`]); smaller ones in the pool described above.
+    pub large_memory_bytes: usize,
+    /// Slots of that pool: large components' instances alive at once.
+    pub max_large_instances: u32,
+    /// Bytes of each large slot's memory copied back from the image and
+    /// kept resident when an instance ends; past it, given back. Python's
+    /// memory starts at 12.4 MiB, JavaScript's at 9.1 MiB.
+    pub large_keep_resident_bytes: usize,
+    /// Idle large slots kept warm: with `large_keep_resident_bytes`, bounds
+    /// the memory large components hold when nothing runs.
+    pub max_large_warm_slots: u32,
     /// Agent-ranking instances kept between decisions, host-wide (see
     /// `warm.rs`: one per queue-strategy plugin version at most; each
     /// holds a slot of the pool). 0 instantiates every decision afresh.
@@ -39,7 +53,8 @@ pub struct HostConfig {
     /// Call-flow and CRM instances made ahead of the decision or look-up
     /// that will use them, host-wide (see `spare.rs`: a few per version in
     /// use, never used before; each holds a slot of the pool). At most
-    /// an eighth of `max_instances` is used. 0 instantiates and drops every
+    /// an eighth of each pool (`max_instances`, `max_large_instances`) is
+    /// used. 0 instantiates and drops every
     /// decision's instance on its own path.
     pub max_spare_instances: u32,
     /// A version that no decision has wanted a spare of for this long
@@ -76,6 +91,10 @@ impl Default for HostConfig {
             max_component_bytes: 32 << 20,
             keep_resident_bytes: 2 << 20,
             max_warm_slots: 16,
+            large_memory_bytes: 4 << 20,
+            max_large_instances: 64,
+            large_keep_resident_bytes: 16 << 20,
+            max_large_warm_slots: 4,
             max_warm_instances: 32,
             max_spare_instances: 64,
             spare_idle: Duration::from_secs(10),

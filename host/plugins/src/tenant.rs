@@ -296,7 +296,7 @@ impl TenantRuntime {
         let host_err = |e: wasmtime::Error| RegistryError::Host(format!("{e:#}"));
         let pre = self
             .host()
-            .linker_for(loaded.world())
+            .linker_for(loaded.pool(), loaded.world())
             .instantiate_pre(&loaded.component)
             .map_err(host_err)?;
         let exports =
@@ -668,7 +668,7 @@ mod tests {
         // The queue-strategy linker has no `directory` or `contacts`.
         let flow = host.load(wasm("echo-flow")).unwrap();
         let err = host
-            .linker_for(World::QueueStrategy)
+            .linker_for(flow.pool(), World::QueueStrategy)
             .instantiate_pre(&flow.component)
             .err()
             .expect("a call-flow component does not link as a queue strategy");

@@ -95,7 +95,7 @@ async fn a_memory_bomb_gives_its_memory_back_and_bombs_together_stay_within_budg
     let after_ten = status_bytes("VmRSS");
 
     let metrics = host
-        .engine()
+        .engine(switchyard_plugins::Pool::Small)
         .pooling_allocator_metrics()
         .expect("pooling allocator");
     eprintln!(

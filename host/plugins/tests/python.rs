@@ -485,6 +485,8 @@ fn a_component_that_cannot_start_in_the_tenants_memory_is_refused_at_install() {
         needed > 8 << 20,
         "a Python component snapshots its interpreter into its memory: {needed} bytes"
     );
+    // So its instances come from the pool whose slots keep their memory.
+    assert_eq!(loaded.pool(), switchyard_plugins::Pool::Large);
     let small = TenantLimits {
         memory_bytes: 8 << 20,
         ..limits()
