@@ -349,6 +349,8 @@ struct Figures {
     p99: Duration,
     least_memory: Option<usize>,
     initial_memory: u64,
+    /// Timed decisions that found no spare and made their own instance.
+    missed_spares: u64,
 }
 
 async fn measure(s: &Subject, gap: Duration) -> Figures {
@@ -391,6 +393,7 @@ async fn measure(s: &Subject, gap: Duration) -> Figures {
         decide(&t, s, &state).await.expect("warm-up");
     }
     let mut times = Vec::with_capacity(samples);
+    let spares_before = fresh.spare_stats();
     for _ in 0..samples {
         if !gap.is_zero() {
             tokio::time::sleep(gap).await;
@@ -399,6 +402,7 @@ async fn measure(s: &Subject, gap: Duration) -> Figures {
         decide(&t, s, &state).await.expect("decision");
         times.push(started.elapsed());
     }
+    let missed_spares = fresh.spare_stats().missed - spares_before.missed;
     times.sort();
 
     // The least memory limit, to 64 KiB, under which the decision works.
@@ -434,6 +438,7 @@ async fn measure(s: &Subject, gap: Duration) -> Figures {
         p99: percentile(&times, 0.99),
         least_memory,
         initial_memory,
+        missed_spares,
     }
 }
 
@@ -460,7 +465,7 @@ pub fn run() {
             gap.as_millis()
         );
         println!(
-            "{:<28} {:<10} {:>8} {:>9} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9}",
+            "{:<28} {:<10} {:>8} {:>9} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9}",
             "component",
             "language",
             "size MB",
@@ -470,12 +475,13 @@ pub fn run() {
             "upload→1st",
             "p50 ms",
             "p99 ms",
-            "needs MiB"
+            "needs MiB",
+            "no spare"
         );
         for s in subjects(&base).into_iter().filter(|s| s.label.contains(&only)) {
             let f = measure(&s, gap).await;
             println!(
-                "{:<28} {:<10} {:>8.1} {:>9.1} {:>10.0} {:>9.1} {:>10.0} {:>9} {:>9} {:>9}",
+                "{:<28} {:<10} {:>8.1} {:>9.1} {:>10.0} {:>9.1} {:>10.0} {:>9} {:>9} {:>9} {:>9}",
                 s.label,
                 s.language,
                 s.bytes.len() as f64 / 1e6,
@@ -487,6 +493,7 @@ pub fn run() {
                 ms(f.p99),
                 f.least_memory
                     .map_or("-".into(), |b| format!("{:.2}", b as f64 / MIB as f64)),
+                f.missed_spares,
             );
         }
     });

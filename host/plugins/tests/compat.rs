@@ -49,16 +49,6 @@ fn flow_tenant(plugin: &str, bytes: &[u8], settings: &[(&str, &str)]) -> TenantR
     t
 }
 
-fn tags(d: &Decision) -> Vec<String> {
-    d.actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::SetTag(t) => Some(t.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn both_fixtures_load_as_0_1_components_and_current_ones_as_0_2() {
     let host = host();
@@ -126,7 +116,7 @@ async fn a_0_1_flow_decides_on_call_started() {
 async fn a_0_1_flow_gets_queue_finished_as_the_event_it_knew() {
     let t = flow_tenant("echo", ECHO_0_1, &[]);
     let d = flow_decides(&t, &finished(QueueExit::Timeout), None).await;
-    assert_eq!(tags(&d), ["Event::QueueTimeout(\"support\")"]);
+    assert_eq!(tags(&d.actions), ["Event::QueueTimeout(\"support\")"]);
     for reason in [
         QueueExit::Full,
         QueueExit::NoAgents,
@@ -135,7 +125,7 @@ async fn a_0_1_flow_gets_queue_finished_as_the_event_it_knew() {
     ] {
         let d = flow_decides(&t, &finished(reason), None).await;
         assert_eq!(
-            tags(&d),
+            tags(&d.actions),
             ["Event::QueueOverflow(\"support\")"],
             "{reason:?}"
         );
@@ -173,14 +163,14 @@ async fn a_current_flow_gets_queue_finished_with_every_field() {
     let t = flow_tenant("echo", wasm("event-echo"), &[]);
     let d = flow_decides(&t, &finished(QueueExit::Key), None).await;
     assert_eq!(
-        tags(&d),
+        tags(&d.actions),
         [
             "Event::QueueFinished(QueueResult { queue: \"support\", reason: QueueExit::Key, waited-seconds: 95, key: Some(\"5\") })"
         ]
     );
     let d = flow_decides(&t, &finished(QueueExit::Timeout), None).await;
     assert_eq!(
-        tags(&d),
+        tags(&d.actions),
         [
             "Event::QueueFinished(QueueResult { queue: \"support\", reason: QueueExit::Timeout, waited-seconds: 95, key: None })"
         ]

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard_plugins::flow_types::{Action, Event};
+use switchyard_plugins::flow_types::Event;
 use switchyard_plugins::{HostConfig, PluginFailure, PluginHost, Pool, TenantLimits};
 
 const MIB: usize = 1 << 20;
@@ -22,16 +22,6 @@ fn all_large(max_spare_instances: u32) -> PluginHost {
         ..HostConfig::default()
     })
     .expect("plugin host")
-}
-
-fn tags(actions: &[Action]) -> Vec<String> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::SetTag(t) => Some(t.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard_plugins::flow_types::{Action, Event};
+use switchyard_plugins::flow_types::Event;
 use switchyard_plugins::{HostConfig, Pinned, PluginFailure, PluginHost, TenantLimits};
 
 /// Waits until `ready` holds; fails the test after 20 s.
@@ -24,16 +24,6 @@ async fn eventually(what: &str, ready: impl Fn() -> bool) {
 
 async fn spares_ready(p: &Pinned) {
     eventually("the version's spares are made", || p.spare_instances() > 0).await;
-}
-
-fn tags(actions: &[Action]) -> Vec<String> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::SetTag(t) => Some(t.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchyard_plugins::flow_types::{Decision, Event, Gathered};
+use switchyard_plugins::flow_types::{Action, Decision, Event, Gathered};
 use switchyard_plugins::queue_types::AgentCandidate;
 use switchyard_plugins::types::{CallSnapshot, Direction, Party};
 use switchyard_plugins::{
@@ -135,4 +135,16 @@ pub fn digits(d: &str) -> Event {
         digits: d.into(),
         finished_by_key: false,
     })
+}
+
+/// The tags a decision sets, in order (test components report what they
+/// saw as tags).
+pub fn tags(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SetTag(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect()
 }
