@@ -263,6 +263,10 @@ fn host(cache_dir: Option<PathBuf>) -> PluginHost {
             Ok("0") => usize::MAX,
             _ => HostConfig::default().large_memory_bytes,
         },
+        large_keep_resident_bytes: std::env::var("LARGE_KEEP_MIB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(HostConfig::default().large_keep_resident_bytes, |m| m * MIB),
         // SPARES=0: every instance made and dropped on the decision's path.
         max_spare_instances: std::env::var("SPARES")
             .ok()
@@ -389,7 +393,13 @@ async fn measure(s: &Subject, gap: Duration) -> Figures {
             Ask::Flow { .. } => FLOW_SAMPLES,
             Ask::Lookup(_) => CRM_SAMPLES,
         });
+    // Warm-up at the same spacing as the timed decisions: back to back,
+    // it left the spare thread a backlog of used instances to drop that
+    // the first timed decisions then waited out.
     for _ in 0..WARMUP {
+        if !gap.is_zero() {
+            tokio::time::sleep(gap).await;
+        }
         decide(&t, s, &state).await.expect("warm-up");
     }
     let mut times = Vec::with_capacity(samples);
