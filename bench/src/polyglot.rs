@@ -16,7 +16,9 @@
 //!   `InstancePre` (copy-on-write memory image), made ahead by the host's
 //!   spare thread when it had the time (`SPARES=0`: made and dropped on the
 //!   decision's path; a Python or JavaScript component's in the large
-//!   pool, whose slots keep their memory, unless `LARGE_POOL=0`), call — p50 / p99 over 1,000 (flows) or 500 (CRM
+//!   pool, whose slots keep their memory, unless `LARGE_POOL=0`;
+//!   `LARGE_KEEP_MIB`, `LARGE_WARM_SLOTS` size that pool; `PERF_MAP=1`
+//!   for profiles that name the components' functions), call — p50 / p99 over 1,000 (flows) or 500 (CRM
 //!   look-ups over HTTP to a local server), back to back or `--gap-ms N`
 //!   apart, as between calls;
 //! * the least linear memory (to 64 KiB) the decision runs in: what an
@@ -267,6 +269,12 @@ fn host(cache_dir: Option<PathBuf>) -> PluginHost {
             .ok()
             .and_then(|v| v.parse::<usize>().ok())
             .map_or(HostConfig::default().large_keep_resident_bytes, |m| m * MIB),
+        max_large_warm_slots: std::env::var("LARGE_WARM_SLOTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(HostConfig::default().max_large_warm_slots),
+        // PERF_MAP=1: `perf report` names the components' functions.
+        perf_map: std::env::var_os("PERF_MAP").is_some(),
         // SPARES=0: every instance made and dropped on the decision's path.
         max_spare_instances: std::env::var("SPARES")
             .ok()

@@ -110,6 +110,9 @@ pub(crate) fn build_engine(cfg: &HostConfig, kind: Pool) -> wasmtime::Result<Eng
         .epoch_interruption(true)
         .memory_init_cow(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    if cfg.perf_map {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Engine::new(&config)
 }
 

@@ -46,6 +46,10 @@ pub struct HostConfig {
     /// Idle large slots kept warm: with `large_keep_resident_bytes`, bounds
     /// the memory large components hold when nothing runs.
     pub max_large_warm_slots: u32,
+    /// Write `/tmp/perf-<pid>.map` as components are compiled or loaded, so
+    /// that `perf report` names a plugin's own functions (for profiling;
+    /// off by default).
+    pub perf_map: bool,
     /// Agent-ranking instances kept between decisions, host-wide (see
     /// `warm.rs`: one per queue-strategy plugin version at most; each
     /// holds a slot of the pool). 0 instantiates every decision afresh.
@@ -95,6 +99,7 @@ impl Default for HostConfig {
             max_large_instances: 64,
             large_keep_resident_bytes: 16 << 20,
             max_large_warm_slots: 4,
+            perf_map: false,
             max_warm_instances: 32,
             max_spare_instances: 64,
             spare_idle: Duration::from_secs(10),
