@@ -73,6 +73,11 @@ pub struct Config {
     /// network). Off by default: a plugin must not reach the host's own
     /// services.
     pub allow_private_plugin_http: bool,
+    /// Plugins whose linear memory starts at this many bytes or more run in
+    /// the plugin pool whose slots keep their memory
+    /// (`switchyard_plugins::HostConfig::large_memory_bytes`); `usize::MAX`:
+    /// every plugin in the small pool.
+    pub plugin_large_pool_bytes: usize,
     /// TCP SIP: whole-message and idle deadlines, connection caps in all
     /// and per source address. The total cap is lowered at start to what
     /// the descriptor limit holds beside the RTP ports and the API.
@@ -101,6 +106,7 @@ impl Default for Config {
             tenant_json: None,
             allow_private_trunks: false,
             allow_private_plugin_http: false,
+            plugin_large_pool_bytes: HostConfig::default().large_memory_bytes,
             tcp: TcpLimits::default(),
             sip_timers: Default::default(),
         }
@@ -212,6 +218,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         kv_db: Some(kv_db),
         mail: plugin_mail,
         cache_dir: Some(cfg.data_dir.join("compiled")),
+        large_memory_bytes: cfg.plugin_large_pool_bytes,
         http: switchyard_plugins::HttpPolicyConfig {
             allow_private_addresses: cfg.allow_private_plugin_http,
             ..Default::default()
