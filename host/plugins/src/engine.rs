@@ -1,4 +1,4 @@
-//! The process-wide wasmtime [`Engine`] and its epoch ticker.
+//! The process-wide wasmtime [`Engine`]s, one per [`Pool`], and their epoch ticker.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,6 +1,6 @@
-//! [`PluginHost`]: the process-wide engine, linkers, component cache and kv
-//! store, from which tenants' runtimes are made (see
-//! [`PluginHost::tenant`]).
+//! [`PluginHost`]: the process-wide engines (one per pool), linkers,
+//! component cache and kv store, from which tenants' runtimes are made
+//! (see [`PluginHost::tenant`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,8 +82,9 @@ struct HostInner {
 }
 
 impl PluginHost {
-    /// Builds the engine (pooling allocator, epoch interruption, CoW memory
-    /// images), the linkers and the kv store, and starts the epoch ticker.
+    /// Builds the engines (one per [`Pool`]: pooling allocator, epoch
+    /// interruption, CoW memory images), the linkers and the kv store, and
+    /// starts the epoch ticker.
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
         let engines = PerPool {
             small: build_engine(&config, Pool::Small).map_err(engine_err)?,
