@@ -822,13 +822,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_large_plugin_pool_is_sized_by_flag_and_zero_turns_it_off() {
-        let cli = Cli::try_parse_from(["switchyard", "serve", "--plugin-large-pool-mib", "8"])
-            .expect("the flag parses");
+    /// `switchyard serve <flags>` as the command line parses it.
+    fn serve_args(flags: &[&str]) -> ServeArgs {
+        let argv = ["switchyard", "serve"].iter().chain(flags);
+        let cli = Cli::try_parse_from(argv).expect("the flags parse");
         let Some(Command::Serve(args)) = cli.command else {
             panic!("serve")
         };
+        *args
+    }
+
+    #[test]
+    fn the_large_plugin_pool_is_sized_by_flag_and_zero_turns_it_off() {
+        let args = serve_args(&["--plugin-large-pool-mib", "8"]);
         assert_eq!(args.plugin_large_pool_mib, Some(8));
         assert_eq!(large_pool_bytes(8).unwrap(), 8 << 20);
         assert_eq!(large_pool_bytes(0).unwrap(), usize::MAX);
@@ -843,11 +849,7 @@ mod tests {
 
     #[test]
     fn the_flag_and_the_environment_name_it() {
-        let cli = Cli::try_parse_from(["switchyard", "serve", "--digest-algorithms", "md5"])
-            .expect("the flag parses");
-        let Some(Command::Serve(args)) = cli.command else {
-            panic!("serve")
-        };
+        let args = serve_args(&["--digest-algorithms", "md5"]);
         assert_eq!(args.digest_algorithms.as_deref(), Some("md5"));
         let arg = ServeArgs::augment_args(clap::Command::new("t"))
             .get_arguments()
